@@ -1,0 +1,63 @@
+import type { CertificateTemplate } from "../pki/template.js";
+
+/**
+ * The one interface every signing backend implements (CA, SelfSigned, Vault,
+ * ACME). The CSR service and the Certificate engine both sign through it and
+ * share the same instances.
+ *
+ * It is asynchronous from the start: ACME orders take minutes and Vault can be
+ * down. A backend answers one of three ways:
+ * - resolves `{ status: "issued" }` with the chain;
+ * - resolves `{ status: "pending" }`: call `sign` again with the same
+ *   `requestId` later (the backend may have durable state keyed by it, so a
+ *   request can stay pending across restarts);
+ * - rejects with a MeshsignError whose `retry` says transient or terminal.
+ */
+export interface Issuer {
+  /** The backend kind, e.g. "ca", "selfsigned", "vault", "acme". */
+  readonly kind: string;
+  /** Current readiness, as the Issuer's Ready condition reports it. */
+  status(): IssuerStatus;
+  sign(request: SignRequest, signal?: AbortSignal): Promise<SignResult>;
+}
+
+export interface IssuerStatus {
+  readonly ready: boolean;
+  /** CamelCase reason, e.g. "KeyPairVerified", "ErrGetKeyPair". */
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface SignRequest {
+  /**
+   * Stable identifier of this request (a CertificateRequest's namespace/name,
+   * or a per-call id on the hot path). Async backends key their state by it.
+   */
+  readonly requestId: string;
+  /** The CSR exactly as received (PEM); remote backends forward it. */
+  readonly csrPem: string;
+  /** What to issue; in-process backends encode exactly this. */
+  readonly template: CertificateTemplate;
+  /**
+   * Private key of the CSR, only for the SelfSigned backend (cert-manager
+   * reads it from the Secret named by `cert-manager.io/private-key-secret-name`).
+   */
+  readonly privateKeyPem?: string;
+}
+
+export type SignResult =
+  | {
+      readonly status: "issued";
+      /** PEM certificates, one per element: the leaf first, then intermediates; no self-signed root. */
+      readonly chain: readonly string[];
+      /** PEM of the CA (root) certificate(s) when the backend knows them. */
+      readonly ca?: string;
+    }
+  | {
+      readonly status: "pending";
+      /** CamelCase reason, e.g. "OrderPending". */
+      readonly reason: string;
+      readonly message: string;
+      /** When to ask again; the caller may ask earlier on an event. */
+      readonly retryAfterMs: number;
+    };
