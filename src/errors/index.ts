@@ -40,6 +40,7 @@ export type ErrorCode =
   | "ERR_CLUSTER_ID_MISMATCH"
   | "ERR_CLIENT_CERT_INVALID"
   | "ERR_UNAUTHENTICATED"
+  | "ERR_AUTHN_BACKEND_UNAVAILABLE"
   // Authorization (what the caller may get)
   | "ERR_CSR_SAN_MISMATCH"
   | "ERR_CSR_SAN_FORBIDDEN"
