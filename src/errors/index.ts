@@ -59,6 +59,8 @@ export type ErrorCode =
   | "ERR_ISSUER_PENDING"
   | "ERR_SIGNING_FAILED"
   | "ERR_CHAIN_INVALID"
+  | "ERR_CERT_INVALID"
+  | "ERR_KEY_INVALID"
   // Engine and store
   | "ERR_RESOURCE_INVALID"
   | "ERR_NOT_FOUND"
