@@ -1,0 +1,69 @@
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { ErrorCode } from "../errors/index.js";
+import { MeshsignError, toMeshsignError } from "../errors/index.js";
+
+/**
+ * The one place a MeshsignError becomes a gRPC status.
+ *
+ * Authentication and authorization failures are UNAUTHENTICATED so istio-agent
+ * does not hot-retry them (its retry interceptor skips that code); malformed
+ * requests are INVALID_ARGUMENT; backend trouble is UNAVAILABLE when it may
+ * pass and INTERNAL otherwise. The message names the rule that failed and is
+ * safe to show: it never carries tokens, keys or internals (those go to the log
+ * through `cause`/`detail`).
+ */
+const BY_CODE: Partial<Record<ErrorCode, GrpcStatus>> = {
+  ERR_CSR_MISSING: GrpcStatus.INVALID_ARGUMENT,
+  ERR_CSR_TOO_LARGE: GrpcStatus.INVALID_ARGUMENT,
+  ERR_CSR_PEM: GrpcStatus.INVALID_ARGUMENT,
+  ERR_CSR_DER: GrpcStatus.INVALID_ARGUMENT,
+  ERR_CSR_KEY_UNSUPPORTED: GrpcStatus.INVALID_ARGUMENT,
+  // Proof of possession failed: istiod answers InvalidArgument for any CSRError.
+  ERR_CSR_SIGNATURE: GrpcStatus.INVALID_ARGUMENT,
+  ERR_CSR_KEY_WEAK: GrpcStatus.INVALID_ARGUMENT,
+  ERR_DURATION_INVALID: GrpcStatus.INVALID_ARGUMENT,
+  ERR_METADATA_INVALID: GrpcStatus.INVALID_ARGUMENT,
+  ERR_ISSUER_NOT_FOUND: GrpcStatus.INTERNAL,
+  ERR_ISSUER_NOT_READY: GrpcStatus.INTERNAL,
+  ERR_ISSUER_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  ERR_ISSUER_PENDING: GrpcStatus.UNAVAILABLE,
+  ERR_ISSUER_REJECTED: GrpcStatus.INTERNAL,
+  ERR_SIGNING_FAILED: GrpcStatus.INTERNAL,
+  ERR_CHAIN_INVALID: GrpcStatus.INTERNAL,
+  ERR_STORE_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  ERR_AUTHN_BACKEND_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  ERR_INTERNAL: GrpcStatus.INTERNAL,
+};
+
+/** Codes of the caller's identity or what it asks for: a proof problem, never retried. */
+const UNAUTHENTICATED_PREFIXES = ["ERR_TOKEN_", "ERR_CLIENT_CERT_", "ERR_CSR_SAN_", "ERR_CSR_EXT"] as const;
+const UNAUTHENTICATED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "ERR_UNAUTHENTICATED",
+  "ERR_CLUSTER_ID_MISMATCH",
+  "ERR_CSR_SUBJECT_FORBIDDEN",
+  "ERR_CSR_KEY_USAGE_FORBIDDEN",
+  "ERR_CSR_CA_FORBIDDEN",
+  "ERR_SPIFFE_ID_INVALID",
+  "ERR_IMPERSONATION_DENIED",
+]);
+
+export interface GrpcError {
+  readonly code: GrpcStatus;
+  readonly details: string;
+}
+
+export function grpcStatusOf(err: MeshsignError): GrpcStatus {
+  const direct = BY_CODE[err.code];
+  if (direct !== undefined) return direct;
+  if (UNAUTHENTICATED_CODES.has(err.code) || UNAUTHENTICATED_PREFIXES.some((p) => err.code.startsWith(p))) {
+    return GrpcStatus.UNAUTHENTICATED;
+  }
+  return err.retry === "transient" ? GrpcStatus.UNAVAILABLE : GrpcStatus.INTERNAL;
+}
+
+/** Maps anything thrown by the handler to the status sent to the client. */
+export function toGrpcError(thrown: unknown): GrpcError & { error: MeshsignError } {
+  const error = toMeshsignError(thrown);
+  const code = grpcStatusOf(error);
+  return { code, details: `${error.message} (${error.code})`, error };
+}

@@ -1,0 +1,311 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { isIP } from "node:net";
+import { parse as parseYaml } from "yaml";
+import { MeshsignError } from "../errors/index.js";
+import { tryParseGoDuration } from "../api/duration.js";
+
+/**
+ * meshsign's configuration: one typed object, read from a YAML file
+ * (`--config`), `MESHSIGN_*` environment variables and flags (in rising
+ * precedence), validated once at start-up. Flag names and defaults follow
+ * istio-csr where the meaning is the same.
+ *
+ * Every option is declared once in {@link OPTIONS}; the flag parser, the env
+ * reader, the YAML reader and the validator all come from that table, so an
+ * error always names the key the user wrote.
+ */
+
+export type Mode = "standalone" | "kubernetes";
+export type LogFormat = "json" | "text";
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+export type CaKeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519";
+export type CsrKeyType = "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ed25519";
+
+export interface Config {
+  /** Where standalone state lives: root CA, serving cert, dev token key, store. */
+  dataDir: string;
+  /** standalone (embedded store, no cluster) or kubernetes (API server store, leader election). */
+  mode: Mode;
+  /** host:port of Istio's CreateCertificate gRPC/TLS listener. */
+  servingAddress: string;
+  /** DNS names in the serving certificate (default: localhost and the host name). */
+  servingDnsNames: string[];
+  /** IP addresses in the serving certificate (default: 127.0.0.1, ::1). */
+  servingIpAddresses: string[];
+  /** Lifetime of the serving certificate; it is renewed at 2/3 of it. */
+  servingCertificateDuration: number;
+  /** Port of /readyz and /healthz on all interfaces. */
+  readinessProbePort: number;
+  /** Port of Prometheus /metrics on all interfaces. */
+  metricsPort: number;
+  /** host:port of the admin API (Connect/gRPC/gRPC-Web); loopback by default. */
+  adminAddress: string;
+  /** SPIFFE trust domain of the mesh. */
+  trustDomain: string;
+  /** Cluster ID a `clusterid` header must match when present. */
+  clusterId: string;
+  /** Longest client certificate lifetime; longer requests are clamped. */
+  maxClientCertificateDuration: number;
+  /** Lifetime given when a request asks for none (validity_duration <= 0). */
+  defaultClientCertificateDuration: number;
+  /** PEM bundle of the mesh roots returned to clients; default: the data dir's root. */
+  rootCaFile: string;
+  /** Algorithm of a root CA created on first start. */
+  caKeyAlgorithm: CaKeyAlgorithm;
+  /** Lifetime of a root CA created on first start. */
+  caDuration: number;
+  /** ns/sa service accounts allowed to impersonate (ztunnel), e.g. istio-system/ztunnel. */
+  caTrustedNodeAccounts: string[];
+  /** Accept a verified mesh client certificate instead of a token (renewals). */
+  enableClientCertAuthenticator: boolean;
+  /** Token authenticator: jwks (local verification) or tokenreview (Kubernetes API). */
+  tokenAuthenticator: "jwks" | "tokenreview";
+  /** JWKS file for the jwks authenticator. */
+  jwksFile: string;
+  /** JWKS URL for the jwks authenticator. */
+  jwksUrl: string;
+  /** OIDC issuer whose discovery document names the JWKS (and the expected `iss`). */
+  oidcIssuerUrl: string;
+  /** Expected `iss` of tokens; default: the dev issuer or the OIDC issuer. */
+  tokenIssuer: string;
+  /** Accepted token audiences. */
+  tokenAudiences: string[];
+  /** Allowed clock skew for exp/nbf, seconds. */
+  tokenClockSkew: number;
+  /** Mint development tokens with `meshsign token` and accept them. Never in Kubernetes mode. */
+  devTokenIssuer: boolean;
+  /** Key types accepted in CSRs. */
+  csrKeyTypes: CsrKeyType[];
+  /** Largest accepted CSR, bytes of PEM. */
+  maxCsrBytes: number;
+  /** gRPC worker processes; 0 = one per core. */
+  workers: number;
+  /** Grace period for in-flight requests on SIGTERM. */
+  shutdownGracePeriod: number;
+  /** Directory of Certificate/Issuer manifests (standalone). */
+  manifests: string;
+  /** Where issued Secrets are also written as files (standalone). */
+  outputDir: string;
+  /** Command run after a Secret file changes (argv, whitespace separated, no shell). */
+  secretHook: string;
+  /** Namespace of ClusterIssuer secrets and meshsign's own resources. */
+  clusterResourceNamespace: string;
+  /** Kubernetes mode: kubeconfig path (in-cluster config when empty). */
+  kubeconfig: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+type Kind = "string" | "int" | "bool" | "duration" | "list" | { enum: readonly string[] };
+
+interface OptionSpec<K extends keyof Config = keyof Config> {
+  readonly key: K;
+  readonly flag: string;
+  readonly kind: Kind;
+  readonly description: string;
+  /** Default value, or a function of the mode. */
+  readonly default: Config[K] | ((mode: Mode) => Config[K]);
+  readonly validate?: (value: Config[K]) => string | undefined;
+}
+
+const H = 3_600_000;
+
+function hostPort(v: string): string | undefined {
+  const i = v.lastIndexOf(":");
+  if (i < 0) return "must be host:port";
+  const port = Number(v.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return "port must be 0-65535";
+  return undefined;
+}
+function port(v: number): string | undefined {
+  return Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "must be a port number 0-65535";
+}
+function positive(v: number): string | undefined {
+  return v > 0 ? undefined : "must be positive";
+}
+
+/** Every option meshsign takes. */
+export const OPTIONS: readonly OptionSpec[] = [
+  spec("dataDir", "--data-dir", "string", "state directory (root CA, serving cert, dev keys, store)", ".meshsign"),
+  spec("mode", "--mode", { enum: ["standalone", "kubernetes"] }, "standalone (embedded store) or kubernetes", "standalone"),
+  spec("servingAddress", "--serving-address", "string", "Istio CreateCertificate listener host:port", "0.0.0.0:6443", hostPort),
+  spec("servingDnsNames", "--serving-certificate-dns-names", "list", "DNS names of the serving certificate", () => ["localhost", hostname()]),
+  spec("servingIpAddresses", "--serving-certificate-ip-addresses", "list", "IP addresses of the serving certificate", ["127.0.0.1", "::1"], (v) =>
+    v.every((ip) => isIP(ip) !== 0) ? undefined : "must list IP addresses",
+  ),
+  spec("servingCertificateDuration", "--serving-certificate-duration", "duration", "serving certificate lifetime (renewed at 2/3)", H, positive),
+  spec("readinessProbePort", "--readiness-probe-port", "int", "port of /readyz and /healthz", 6060, port),
+  spec("metricsPort", "--metrics-port", "int", "port of Prometheus /metrics", 9402, port),
+  spec("adminAddress", "--admin-address", "string", "admin API host:port (keep it on loopback)", "127.0.0.1:9443", hostPort),
+  spec("trustDomain", "--trust-domain", "string", "SPIFFE trust domain", "cluster.local", (v) =>
+    /^[a-z0-9._-]{1,255}$/.test(v) ? undefined : "must be a lowercase SPIFFE trust domain ([a-z0-9._-], at most 255)",
+  ),
+  spec("clusterId", "--cluster-id", "string", "cluster ID a clusterid header must match", "Kubernetes"),
+  spec("maxClientCertificateDuration", "--max-client-certificate-duration", "duration", "longest client certificate lifetime (longer is clamped)", 24 * H, positive),
+  spec("defaultClientCertificateDuration", "--default-client-certificate-duration", "duration", "lifetime when a request asks for none", 24 * H, positive),
+  spec("rootCaFile", "--root-ca-file", "string", "PEM bundle of mesh roots (default: <data-dir>/root-cert.pem)", ""),
+  spec("caKeyAlgorithm", "--ca-key-algorithm", { enum: ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"] }, "algorithm of a root CA created on first start", "ecdsa-p256"),
+  spec("caDuration", "--ca-duration", "duration", "lifetime of a root CA created on first start", 87_600 * H, positive),
+  spec("caTrustedNodeAccounts", "--ca-trusted-node-accounts", "list", "ns/sa accounts allowed to impersonate (ztunnel)", [], (v) =>
+    v.every((a) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(a)) ? undefined : "entries must be namespace/serviceaccount",
+  ),
+  spec("enableClientCertAuthenticator", "--enable-client-cert-authenticator", "bool", "accept a verified mesh client certificate instead of a token", false),
+  spec("tokenAuthenticator", "--token-authenticator", { enum: ["jwks", "tokenreview"] }, "jwks (local verification) or tokenreview", (m) => (m === "kubernetes" ? "tokenreview" : "jwks")),
+  spec("jwksFile", "--jwks-file", "string", "JWKS file for the jwks authenticator", ""),
+  spec("jwksUrl", "--jwks-url", "string", "JWKS URL for the jwks authenticator", ""),
+  spec("oidcIssuerUrl", "--oidc-issuer-url", "string", "OIDC issuer URL (discovery names the JWKS)", ""),
+  spec("tokenIssuer", "--token-issuer", "string", "expected iss of tokens", ""),
+  spec("tokenAudiences", "--token-audiences", "list", "accepted token audiences", ["istio-ca"], (v) => (v.length > 0 ? undefined : "needs at least one audience")),
+  spec("tokenClockSkew", "--token-clock-skew", "int", "allowed clock skew for exp/nbf, seconds", 30, (v) => (v >= 0 && v <= 300 ? undefined : "must be 0-300 seconds")),
+  spec("devTokenIssuer", "--dev-token-issuer", "bool", "mint and accept development tokens (trying meshsign out only)", (m) => m === "standalone"),
+  spec("csrKeyTypes", "--csr-key-types", "list", "key types accepted in CSRs", ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"], (v) =>
+    v.length > 0 && v.every((t) => ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"].includes(t)) ? undefined : "entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
+  ),
+  spec("maxCsrBytes", "--max-csr-bytes", "int", "largest accepted CSR PEM, bytes", 16_384, (v) => (v >= 512 && v <= 1_048_576 ? undefined : "must be 512-1048576")),
+  spec("workers", "--workers", "int", "gRPC worker processes (0 = one per core)", 0, (v) => (v >= 0 && v <= 64 ? undefined : "must be 0-64")),
+  spec("shutdownGracePeriod", "--shutdown-grace-period", "duration", "grace period for in-flight requests on SIGTERM", 10_000, positive),
+  spec("manifests", "--manifests", "string", "directory of Certificate/Issuer manifests (standalone)", ""),
+  spec("outputDir", "--output-dir", "string", "where Secrets are also written as files (default <data-dir>/secrets)", ""),
+  spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
+  spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),
+  spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
+  spec("logLevel", "--log-level", { enum: ["trace", "debug", "info", "warn", "error", "fatal"] }, "log level", "info"),
+  spec("logFormat", "--log-format", { enum: ["json", "text"] }, "log format", "json"),
+];
+
+function spec<K extends keyof Config>(
+  key: K,
+  flag: string,
+  kind: Kind,
+  description: string,
+  dflt: Config[K] | ((mode: Mode) => Config[K]),
+  validate?: (value: Config[K]) => string | undefined,
+): OptionSpec {
+  return { key, flag, kind, description, default: dflt, validate } as unknown as OptionSpec;
+}
+
+/** Environment variable of an option: --max-csr-bytes -> MESHSIGN_MAX_CSR_BYTES. */
+export function envName(option: OptionSpec): string {
+  return `MESHSIGN_${option.flag.slice(2).toUpperCase().replaceAll("-", "_")}`;
+}
+
+export interface ConfigSources {
+  /** Path of a YAML file (keys are the camelCase option names). */
+  readonly file?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Flag values keyed by camelCase option name, as the CLI parser gives them. */
+  readonly flags?: Readonly<Record<string, unknown>>;
+}
+
+/** Reads, merges and validates the configuration. Throws ERR_CONFIG_INVALID naming every bad key. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const problems: string[] = [];
+  const fromFile = sources.file ? readConfigFile(sources.file) : {};
+  const known = new Set(OPTIONS.map((o) => o.key as string));
+  for (const k of Object.keys(fromFile)) {
+    if (!known.has(k)) problems.push(`${sources.file}: unknown key "${k}"`);
+  }
+  const raw = new Map<keyof Config, { value: unknown; origin: string }>();
+  for (const o of OPTIONS) {
+    const flagValue = sources.flags?.[o.key];
+    const envValue = sources.env?.[envName(o)];
+    if (flagValue !== undefined) raw.set(o.key, { value: flagValue, origin: o.flag });
+    else if (envValue !== undefined && envValue !== "") raw.set(o.key, { value: envValue, origin: envName(o) });
+    else if (o.key in fromFile) raw.set(o.key, { value: fromFile[o.key], origin: `${sources.file}: ${o.key}` });
+  }
+  const modeRaw = raw.get("mode")?.value ?? "standalone";
+  const mode: Mode = modeRaw === "kubernetes" ? "kubernetes" : "standalone";
+  const out: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    const given = raw.get(o.key);
+    let value: unknown;
+    if (given === undefined) {
+      value = typeof o.default === "function" ? (o.default as (m: Mode) => unknown)(mode) : o.default;
+    } else {
+      const coerced = coerce(o.kind, given.value);
+      if (typeof coerced === "string" && coerced.startsWith("\u0000")) {
+        problems.push(`${given.origin}: ${coerced.slice(1)}`);
+        continue;
+      }
+      value = coerced;
+      const bad = o.validate?.(value as never);
+      if (bad) {
+        problems.push(`${given.origin}: ${bad}`);
+        continue;
+      }
+    }
+    out[o.key] = value;
+  }
+  const config = out as unknown as Config;
+  if (problems.length === 0) problems.push(...crossChecks(config));
+  if (problems.length > 0) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+  return config;
+}
+
+function crossChecks(c: Config): string[] {
+  const p: string[] = [];
+  if (c.mode === "kubernetes" && c.devTokenIssuer) {
+    p.push("--dev-token-issuer: the development token issuer can never be enabled in kubernetes mode");
+  }
+  if (c.tokenAuthenticator === "jwks" && !c.devTokenIssuer && !c.jwksFile && !c.jwksUrl && !c.oidcIssuerUrl && c.mode === "standalone") {
+    p.push("--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url when --dev-token-issuer is off");
+  }
+  if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {
+    p.push("--default-client-certificate-duration: must not exceed --max-client-certificate-duration");
+  }
+  return p;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `cannot read config file ${path}`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `config file ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `config file ${path} must be a YAML mapping`);
+  }
+  return doc as Record<string, unknown>;
+}
+
+/** Coerces a raw value; returns "\0<message>" on failure (keeps the loop flat). */
+function coerce(kind: Kind, v: unknown): unknown {
+  if (typeof kind === "object") {
+    return typeof v === "string" && kind.enum.includes(v) ? v : `\u0000must be one of ${kind.enum.join(", ")}`;
+  }
+  switch (kind) {
+    case "string":
+      return typeof v === "string" ? v : typeof v === "number" ? String(v) : "\u0000must be a string";
+    case "int": {
+      const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+      return Number.isInteger(n) ? n : "\u0000must be an integer";
+    }
+    case "bool":
+      if (typeof v === "boolean") return v;
+      if (v === "true" || v === "1") return true;
+      if (v === "false" || v === "0") return false;
+      return "\u0000must be true or false";
+    case "duration":
+      if (typeof v === "number" && v > 0) return v;
+      if (typeof v === "string") {
+        const ms = tryParseGoDuration(v);
+        return ms === undefined ? `\u0000"${v}" is not a duration (e.g. 1h, 30m, 2160h)` : ms;
+      }
+      return "\u0000must be a duration such as 1h or 30m";
+    case "list":
+      if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v.map((x) => x.trim()).filter(Boolean);
+      if (typeof v === "string") return v.split(",").map((x) => x.trim()).filter(Boolean);
+      return "\u0000must be a comma-separated list";
+  }
+}
