@@ -9,14 +9,14 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file meshsign/admin/v1/admin.proto.
  */
 export const file_meshsign_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("Ch1tZXNoc2lnbi9hZG1pbi92MS9hZG1pbi5wcm90bxIRbWVzaHNpZ24uYWRtaW4udjEiEwoRR2V0VmVyc2lvblJlcXVlc3QiSQoSR2V0VmVyc2lvblJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSFAoMbm9kZV92ZXJzaW9uGAIgASgJEgwKBG1vZGUYAyABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCKTAQoRR2V0SGVhbHRoUmVzcG9uc2USDQoFcmVhZHkYASABKAgSQAoGY2hlY2tzGAIgAygLMjAubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVzcG9uc2UuQ2hlY2tzRW50cnkaLQoLQ2hlY2tzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgIOgI4ASIRCg9HZXRSb290c1JlcXVlc3QicQoQR2V0Um9vdHNSZXNwb25zZRIRCglyb290c19wZW0YASABKAkSNAoFcm9vdHMYAiADKAsyJS5tZXNoc2lnbi5hZG1pbi52MS5DZXJ0aWZpY2F0ZVN1bW1hcnkSFAoMdHJ1c3RfZG9tYWluGAMgASgJIrABChJDZXJ0aWZpY2F0ZVN1bW1hcnkSDwoHc3ViamVjdBgBIAEoCRIOCgZzZXJpYWwYAiABKAkSLgoKbm90X2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJzaGEyNTZfZmluZ2VycHJpbnQYBSABKAkiJQoUTGlzdElzc3VhbmNlc1JlcXVlc3QSDQoFbGltaXQYASABKA0ioQEKCElzc3VhbmNlEhAKCGlkZW50aXR5GAEgASgJEg4KBnNlcmlhbBgCIAEoCRItCglub3RfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWlzc3VlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNa2V5X2FsZ29yaXRobRgFIAEoCSJHChVMaXN0SXNzdWFuY2VzUmVzcG9uc2USLgoJaXNzdWFuY2VzGAEgAygLMhsubWVzaHNpZ24uYWRtaW4udjEuSXNzdWFuY2UyggMKDEFkbWluU2VydmljZRJbCgpHZXRWZXJzaW9uEiQubWVzaHNpZ24uYWRtaW4udjEuR2V0VmVyc2lvblJlcXVlc3QaJS5tZXNoc2lnbi5hZG1pbi52MS5HZXRWZXJzaW9uUmVzcG9uc2UiABJYCglHZXRIZWFsdGgSIy5tZXNoc2lnbi5hZG1pbi52MS5HZXRIZWFsdGhSZXF1ZXN0GiQubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVzcG9uc2UiABJVCghHZXRSb290cxIiLm1lc2hzaWduLmFkbWluLnYxLkdldFJvb3RzUmVxdWVzdBojLm1lc2hzaWduLmFkbWluLnYxLkdldFJvb3RzUmVzcG9uc2UiABJkCg1MaXN0SXNzdWFuY2VzEicubWVzaHNpZ24uYWRtaW4udjEuTGlzdElzc3VhbmNlc1JlcXVlc3QaKC5tZXNoc2lnbi5hZG1pbi52MS5MaXN0SXNzdWFuY2VzUmVzcG9uc2UiAGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1tZXNoc2lnbi9hZG1pbi92MS9hZG1pbi5wcm90bxIRbWVzaHNpZ24uYWRtaW4udjEiEwoRR2V0VmVyc2lvblJlcXVlc3QiSQoSR2V0VmVyc2lvblJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSFAoMbm9kZV92ZXJzaW9uGAIgASgJEgwKBG1vZGUYAyABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCKTAQoRR2V0SGVhbHRoUmVzcG9uc2USDQoFcmVhZHkYASABKAgSQAoGY2hlY2tzGAIgAygLMjAubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVzcG9uc2UuQ2hlY2tzRW50cnkaLQoLQ2hlY2tzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgIOgI4ASIRCg9HZXRSb290c1JlcXVlc3QicQoQR2V0Um9vdHNSZXNwb25zZRIRCglyb290c19wZW0YASABKAkSNAoFcm9vdHMYAiADKAsyJS5tZXNoc2lnbi5hZG1pbi52MS5DZXJ0aWZpY2F0ZVN1bW1hcnkSFAoMdHJ1c3RfZG9tYWluGAMgASgJIrABChJDZXJ0aWZpY2F0ZVN1bW1hcnkSDwoHc3ViamVjdBgBIAEoCRIOCgZzZXJpYWwYAiABKAkSLgoKbm90X2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJzaGEyNTZfZmluZ2VycHJpbnQYBSABKAkiJQoUTGlzdElzc3VhbmNlc1JlcXVlc3QSDQoFbGltaXQYASABKA0ioQEKCElzc3VhbmNlEhAKCGlkZW50aXR5GAEgASgJEg4KBnNlcmlhbBgCIAEoCRItCglub3RfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWlzc3VlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNa2V5X2FsZ29yaXRobRgFIAEoCSJHChVMaXN0SXNzdWFuY2VzUmVzcG9uc2USLgoJaXNzdWFuY2VzGAEgAygLMhsubWVzaHNpZ24uYWRtaW4udjEuSXNzdWFuY2UiMQoOQ2VydGlmaWNhdGVSZWYSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiLAoXTGlzdENlcnRpZmljYXRlc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIkkKGExpc3RDZXJ0aWZpY2F0ZXNSZXNwb25zZRItCgxjZXJ0aWZpY2F0ZXMYASADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlQKGkRlc2NyaWJlQ2VydGlmaWNhdGVSZXF1ZXN0EjYKC2NlcnRpZmljYXRlGAEgASgLMiEubWVzaHNpZ24uYWRtaW4udjEuQ2VydGlmaWNhdGVSZWYiSwobRGVzY3JpYmVDZXJ0aWZpY2F0ZVJlc3BvbnNlEiwKC2Rlc2NyaXB0aW9uGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJRChdSZW5ld0NlcnRpZmljYXRlUmVxdWVzdBI2CgtjZXJ0aWZpY2F0ZRgBIAEoCzIhLm1lc2hzaWduLmFkbWluLnYxLkNlcnRpZmljYXRlUmVmIhoKGFJlbmV3Q2VydGlmaWNhdGVSZXNwb25zZSJJChRJbnNwZWN0U2VjcmV0UmVxdWVzdBIxCgZzZWNyZXQYASABKAsyIS5tZXNoc2lnbi5hZG1pbi52MS5DZXJ0aWZpY2F0ZVJlZiJEChVJbnNwZWN0U2VjcmV0UmVzcG9uc2USKwoKaW5zcGVjdGlvbhgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QyvgYKDEFkbWluU2VydmljZRJbCgpHZXRWZXJzaW9uEiQubWVzaHNpZ24uYWRtaW4udjEuR2V0VmVyc2lvblJlcXVlc3QaJS5tZXNoc2lnbi5hZG1pbi52MS5HZXRWZXJzaW9uUmVzcG9uc2UiABJYCglHZXRIZWFsdGgSIy5tZXNoc2lnbi5hZG1pbi52MS5HZXRIZWFsdGhSZXF1ZXN0GiQubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVzcG9uc2UiABJVCghHZXRSb290cxIiLm1lc2hzaWduLmFkbWluLnYxLkdldFJvb3RzUmVxdWVzdBojLm1lc2hzaWduLmFkbWluLnYxLkdldFJvb3RzUmVzcG9uc2UiABJkCg1MaXN0SXNzdWFuY2VzEicubWVzaHNpZ24uYWRtaW4udjEuTGlzdElzc3VhbmNlc1JlcXVlc3QaKC5tZXNoc2lnbi5hZG1pbi52MS5MaXN0SXNzdWFuY2VzUmVzcG9uc2UiABJtChBMaXN0Q2VydGlmaWNhdGVzEioubWVzaHNpZ24uYWRtaW4udjEuTGlzdENlcnRpZmljYXRlc1JlcXVlc3QaKy5tZXNoc2lnbi5hZG1pbi52MS5MaXN0Q2VydGlmaWNhdGVzUmVzcG9uc2UiABJ2ChNEZXNjcmliZUNlcnRpZmljYXRlEi0ubWVzaHNpZ24uYWRtaW4udjEuRGVzY3JpYmVDZXJ0aWZpY2F0ZVJlcXVlc3QaLi5tZXNoc2lnbi5hZG1pbi52MS5EZXNjcmliZUNlcnRpZmljYXRlUmVzcG9uc2UiABJtChBSZW5ld0NlcnRpZmljYXRlEioubWVzaHNpZ24uYWRtaW4udjEuUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QaKy5tZXNoc2lnbi5hZG1pbi52MS5SZW5ld0NlcnRpZmljYXRlUmVzcG9uc2UiABJkCg1JbnNwZWN0U2VjcmV0EicubWVzaHNpZ24uYWRtaW4udjEuSW5zcGVjdFNlY3JldFJlcXVlc3QaKC5tZXNoc2lnbi5hZG1pbi52MS5JbnNwZWN0U2VjcmV0UmVzcG9uc2UiAGIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message meshsign.admin.v1.GetVersionRequest
@@ -254,6 +254,168 @@ export const ListIssuancesResponseSchema: GenMessage<ListIssuancesResponse> = /*
   messageDesc(file_meshsign_admin_v1_admin, 9);
 
 /**
+ * @generated from message meshsign.admin.v1.CertificateRef
+ */
+export type CertificateRef = Message<"meshsign.admin.v1.CertificateRef"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.CertificateRef.
+ * Use `create(CertificateRefSchema)` to create a new message.
+ */
+export const CertificateRefSchema: GenMessage<CertificateRef> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 10);
+
+/**
+ * @generated from message meshsign.admin.v1.ListCertificatesRequest
+ */
+export type ListCertificatesRequest = Message<"meshsign.admin.v1.ListCertificatesRequest"> & {
+  /**
+   * Only this namespace; all when empty.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.ListCertificatesRequest.
+ * Use `create(ListCertificatesRequestSchema)` to create a new message.
+ */
+export const ListCertificatesRequestSchema: GenMessage<ListCertificatesRequest> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 11);
+
+/**
+ * @generated from message meshsign.admin.v1.ListCertificatesResponse
+ */
+export type ListCertificatesResponse = Message<"meshsign.admin.v1.ListCertificatesResponse"> & {
+  /**
+   * One summary per Certificate (namespace, name, ready, notAfter, renewalTime...).
+   *
+   * @generated from field: repeated google.protobuf.Struct certificates = 1;
+   */
+  certificates: JsonObject[];
+};
+
+/**
+ * Describes the message meshsign.admin.v1.ListCertificatesResponse.
+ * Use `create(ListCertificatesResponseSchema)` to create a new message.
+ */
+export const ListCertificatesResponseSchema: GenMessage<ListCertificatesResponse> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 12);
+
+/**
+ * @generated from message meshsign.admin.v1.DescribeCertificateRequest
+ */
+export type DescribeCertificateRequest = Message<"meshsign.admin.v1.DescribeCertificateRequest"> & {
+  /**
+   * @generated from field: meshsign.admin.v1.CertificateRef certificate = 1;
+   */
+  certificate?: CertificateRef | undefined;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.DescribeCertificateRequest.
+ * Use `create(DescribeCertificateRequestSchema)` to create a new message.
+ */
+export const DescribeCertificateRequestSchema: GenMessage<DescribeCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 13);
+
+/**
+ * @generated from message meshsign.admin.v1.DescribeCertificateResponse
+ */
+export type DescribeCertificateResponse = Message<"meshsign.admin.v1.DescribeCertificateResponse"> & {
+  /**
+   * Conditions, dates, the last CertificateRequest and recent events.
+   *
+   * @generated from field: google.protobuf.Struct description = 1;
+   */
+  description?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.DescribeCertificateResponse.
+ * Use `create(DescribeCertificateResponseSchema)` to create a new message.
+ */
+export const DescribeCertificateResponseSchema: GenMessage<DescribeCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 14);
+
+/**
+ * @generated from message meshsign.admin.v1.RenewCertificateRequest
+ */
+export type RenewCertificateRequest = Message<"meshsign.admin.v1.RenewCertificateRequest"> & {
+  /**
+   * @generated from field: meshsign.admin.v1.CertificateRef certificate = 1;
+   */
+  certificate?: CertificateRef | undefined;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.RenewCertificateRequest.
+ * Use `create(RenewCertificateRequestSchema)` to create a new message.
+ */
+export const RenewCertificateRequestSchema: GenMessage<RenewCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 15);
+
+/**
+ * @generated from message meshsign.admin.v1.RenewCertificateResponse
+ */
+export type RenewCertificateResponse = Message<"meshsign.admin.v1.RenewCertificateResponse"> & {
+};
+
+/**
+ * Describes the message meshsign.admin.v1.RenewCertificateResponse.
+ * Use `create(RenewCertificateResponseSchema)` to create a new message.
+ */
+export const RenewCertificateResponseSchema: GenMessage<RenewCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 16);
+
+/**
+ * @generated from message meshsign.admin.v1.InspectSecretRequest
+ */
+export type InspectSecretRequest = Message<"meshsign.admin.v1.InspectSecretRequest"> & {
+  /**
+   * @generated from field: meshsign.admin.v1.CertificateRef secret = 1;
+   */
+  secret?: CertificateRef | undefined;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.InspectSecretRequest.
+ * Use `create(InspectSecretRequestSchema)` to create a new message.
+ */
+export const InspectSecretRequestSchema: GenMessage<InspectSecretRequest> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 17);
+
+/**
+ * @generated from message meshsign.admin.v1.InspectSecretResponse
+ */
+export type InspectSecretResponse = Message<"meshsign.admin.v1.InspectSecretResponse"> & {
+  /**
+   * Decoded certificate fields of tls.crt / ca.crt; never the private key.
+   *
+   * @generated from field: google.protobuf.Struct inspection = 1;
+   */
+  inspection?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.InspectSecretResponse.
+ * Use `create(InspectSecretResponseSchema)` to create a new message.
+ */
+export const InspectSecretResponseSchema: GenMessage<InspectSecretResponse> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 18);
+
+/**
  * @generated from service meshsign.admin.v1.AdminService
  */
 export const AdminService: GenService<{
@@ -288,6 +450,38 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListIssuancesRequestSchema;
     output: typeof ListIssuancesResponseSchema;
+  },
+  /**
+   * @generated from rpc meshsign.admin.v1.AdminService.ListCertificates
+   */
+  listCertificates: {
+    methodKind: "unary";
+    input: typeof ListCertificatesRequestSchema;
+    output: typeof ListCertificatesResponseSchema;
+  },
+  /**
+   * @generated from rpc meshsign.admin.v1.AdminService.DescribeCertificate
+   */
+  describeCertificate: {
+    methodKind: "unary";
+    input: typeof DescribeCertificateRequestSchema;
+    output: typeof DescribeCertificateResponseSchema;
+  },
+  /**
+   * @generated from rpc meshsign.admin.v1.AdminService.RenewCertificate
+   */
+  renewCertificate: {
+    methodKind: "unary";
+    input: typeof RenewCertificateRequestSchema;
+    output: typeof RenewCertificateResponseSchema;
+  },
+  /**
+   * @generated from rpc meshsign.admin.v1.AdminService.InspectSecret
+   */
+  inspectSecret: {
+    methodKind: "unary";
+    input: typeof InspectSecretRequestSchema;
+    output: typeof InspectSecretResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_meshsign_admin_v1_admin, 0);
