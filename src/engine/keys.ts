@@ -1,0 +1,80 @@
+/**
+ * Private keys for Certificates: generation per spec, the spec check used by
+ * the trigger policies and rotationPolicy Never, and the Secret encodings
+ * (PKCS#1 / SEC1 / PKCS#8).
+ */
+import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPair } from "node:crypto";
+import type { KeyAlgorithm } from "./lib/spec.js";
+
+export interface KeySpec {
+  readonly keyAlgorithm: KeyAlgorithm;
+  readonly keySize: number;
+}
+
+const CURVES: Record<number, string> = { 256: "prime256v1", 384: "secp384r1", 521: "secp521r1" };
+
+/** Generates a key off the event loop (libuv thread pool). RSA 2048..8192, ECDSA 256/384/521, Ed25519. */
+export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
+    switch (spec.keyAlgorithm) {
+      case "RSA":
+        if (spec.keySize < 2048 || spec.keySize > 8192) return reject(new Error(`unsupported RSA key size ${spec.keySize}`));
+        return generateKeyPair("rsa", { modulusLength: spec.keySize }, done);
+      case "ECDSA": {
+        const namedCurve = CURVES[spec.keySize];
+        if (namedCurve === undefined) return reject(new Error(`unsupported ECDSA key size ${spec.keySize}`));
+        return generateKeyPair("ec", { namedCurve }, done);
+      }
+      case "Ed25519":
+        return generateKeyPair("ed25519", {}, done);
+    }
+  });
+}
+
+/** True when the key has the algorithm and size the spec asks for (cert-manager's PrivateKeyMatchesSpec). */
+export function keyMatchesSpec(key: KeyObject, spec: KeySpec): boolean {
+  const d = key.asymmetricKeyDetails ?? {};
+  switch (spec.keyAlgorithm) {
+    case "RSA":
+      return key.asymmetricKeyType === "rsa" && d.modulusLength === spec.keySize;
+    case "ECDSA":
+      return key.asymmetricKeyType === "ec" && d.namedCurve === CURVES[spec.keySize];
+    case "Ed25519":
+      return key.asymmetricKeyType === "ed25519";
+  }
+}
+
+/** Describes a key for messages ("RSA 2048", "ECDSA P-256", "Ed25519"). */
+export function describeKey(key: KeyObject): string {
+  const d = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === "rsa") return `RSA ${d.modulusLength}`;
+  if (key.asymmetricKeyType === "ec") return `ECDSA ${d.namedCurve}`;
+  return String(key.asymmetricKeyType);
+}
+
+/**
+ * PEM for the Secret's tls.key. PKCS1 means "RSA PRIVATE KEY" for RSA and
+ * SEC1 "EC PRIVATE KEY" for ECDSA, as cert-manager writes them; Ed25519 is
+ * always PKCS#8.
+ */
+export function encodePrivateKey(key: KeyObject, encoding: "PKCS1" | "PKCS8"): string {
+  if (encoding === "PKCS1" && key.asymmetricKeyType === "rsa") return key.export({ format: "pem", type: "pkcs1" }).toString();
+  if (encoding === "PKCS1" && key.asymmetricKeyType === "ec") return key.export({ format: "pem", type: "sec1" }).toString();
+  return key.export({ format: "pem", type: "pkcs8" }).toString();
+}
+
+/** Parses a PEM private key (PKCS#1, SEC1 or PKCS#8); undefined when it is not one. */
+export function parsePrivateKey(pem: string): KeyObject | undefined {
+  try {
+    const key = createPrivateKey(pem);
+    return key.type === "private" ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** DER SubjectPublicKeyInfo of a private or public key. */
+export function spkiOf(key: KeyObject): Buffer {
+  return createPublicKey(key).export({ format: "der", type: "spki" });
+}

@@ -1,0 +1,132 @@
+/**
+ * The slice of the cert-manager.io/v1 API the engine reads and writes, as
+ * plain TypeScript types. The validated zod schemas live in `src/api`; the
+ * engine receives objects that already passed them (or came from a cluster
+ * that validated them) and only relies on the fields below.
+ */
+import type { KubeObject, ResourceType } from "../../store/types.js";
+
+export const CERTIFICATES: ResourceType = { group: "cert-manager.io", version: "v1", kind: "Certificate", plural: "certificates", namespaced: true };
+export const CERTIFICATE_REQUESTS: ResourceType = { group: "cert-manager.io", version: "v1", kind: "CertificateRequest", plural: "certificaterequests", namespaced: true };
+export const ISSUERS: ResourceType = { group: "cert-manager.io", version: "v1", kind: "Issuer", plural: "issuers", namespaced: true };
+export const CLUSTER_ISSUERS: ResourceType = { group: "cert-manager.io", version: "v1", kind: "ClusterIssuer", plural: "clusterissuers", namespaced: false };
+export const SECRETS: ResourceType = { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true };
+export const EVENTS: ResourceType = { group: "", version: "v1", kind: "Event", plural: "events", namespaced: true };
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+export interface IssuerRef {
+  name: string;
+  kind?: string;
+  group?: string;
+}
+
+export interface CertificateSpec {
+  secretName: string;
+  issuerRef: IssuerRef;
+  commonName?: string;
+  literalSubject?: string;
+  subject?: {
+    organizations?: string[];
+    countries?: string[];
+    organizationalUnits?: string[];
+    localities?: string[];
+    provinces?: string[];
+    streetAddresses?: string[];
+    postalCodes?: string[];
+    serialNumber?: string;
+  };
+  duration?: string;
+  renewBefore?: string;
+  renewBeforePercentage?: number;
+  renewal?: { policy?: "RenewBefore" | "Disabled" };
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  uris?: string[];
+  emailAddresses?: string[];
+  isCA?: boolean;
+  usages?: string[];
+  encodeUsagesInRequest?: boolean;
+  privateKey?: {
+    algorithm?: "RSA" | "ECDSA" | "Ed25519";
+    size?: number;
+    encoding?: "PKCS1" | "PKCS8";
+    rotationPolicy?: "Never" | "Always";
+  };
+  secretTemplate?: { annotations?: Record<string, string>; labels?: Record<string, string> };
+  revisionHistoryLimit?: number;
+}
+
+export interface CertificateStatus {
+  conditions?: Condition[];
+  notBefore?: string;
+  notAfter?: string;
+  renewalTime?: string;
+  revision?: number;
+  nextPrivateKeySecretName?: string;
+  lastFailureTime?: string;
+  failedIssuanceAttempts?: number;
+}
+
+export interface Certificate extends KubeObject {
+  spec: CertificateSpec;
+  status?: CertificateStatus;
+}
+
+export interface CertificateRequestSpec {
+  request: string;
+  issuerRef: IssuerRef;
+  duration?: string;
+  isCA?: boolean;
+  usages?: string[];
+}
+
+export interface CertificateRequestStatus {
+  conditions?: Condition[];
+  certificate?: string;
+  ca?: string;
+  failureTime?: string;
+}
+
+export interface CertificateRequest extends KubeObject {
+  spec: CertificateRequestSpec;
+  status?: CertificateRequestStatus;
+}
+
+export interface IssuerSpec {
+  ca?: { secretName: string };
+  selfSigned?: Record<string, unknown>;
+  acme?: Record<string, unknown>;
+  vault?: Record<string, unknown>;
+  venafi?: Record<string, unknown>;
+  [other: string]: unknown;
+}
+
+export interface IssuerResource extends KubeObject {
+  spec: IssuerSpec;
+  status?: { conditions?: Condition[] };
+}
+
+export interface Secret extends KubeObject {
+  type?: string;
+  /** base64 values, as the Kubernetes API carries them. */
+  data?: Record<string, string>;
+}
+
+export interface EventResource extends KubeObject {
+  involvedObject: { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string };
+  reason: string;
+  message: string;
+  type: "Normal" | "Warning";
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  source?: { component: string };
+}
