@@ -52,6 +52,17 @@ async function review(token: string, audiences: string[]) {
   return res.status ?? {};
 }
 
+/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 describe("the test kube-apiserver", () => {
   it("serves the kubeconfig's admin identity over TLS verified by caPem", async () => {
     const list = await core.listNamespace();
@@ -82,7 +93,9 @@ describe("the test kube-apiserver", () => {
 
   it("publishes /openid/v1/jwks whose keys verify the token's signature", async () => {
     const token = await requestToken(["istio-ca"]);
-    const jwks = JSON.parse(await openid.getServiceAccountIssuerOpenIDKeyset()) as { keys: Array<{ kid?: string }> };
+    // The generated client already parses the JSON body despite its `string` type.
+    const raw: unknown = await openid.getServiceAccountIssuerOpenIDKeyset();
+    const jwks = (typeof raw === "string" ? JSON.parse(raw) : raw) as { keys: Array<{ kid?: string }> };
     expect(jwks.keys.length).toBeGreaterThan(0);
     const { payload } = await jwtVerify(token, createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]), {
       issuer: SERVICE_ACCOUNT_ISSUER,
@@ -106,7 +119,13 @@ describe("the test kube-apiserver", () => {
     expect(before.user?.extra?.["authentication.kubernetes.io/pod-name"]).toEqual(["bound"]);
 
     await core.deleteNamespacedPod({ name: "bound", namespace: NS, gracePeriodSeconds: 0 });
-    const after = await review(token, ["istio-ca"]);
+    // kube-apiserver caches successful token authentications for 10 s
+    // (--token-success-cache-ttl default), so the refusal is eventual.
+    const after = await eventually(async () => {
+      const status = await review(token, ["istio-ca"]);
+      return status.authenticated === true ? undefined : status;
+    }, 30_000);
     expect(after.authenticated).not.toBe(true);
+    expect(after.error ?? "").toMatch(/invalidated|pod|not found/i);
   });
 });

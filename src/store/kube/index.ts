@@ -1,0 +1,14 @@
+/**
+ * The Kubernetes backend of the Store (src/store/types.ts).
+ * For end users: KubeStore and its options. `apply` (server-side apply) is
+ * Kubernetes-only and not part of the Store interface.
+ */
+export {
+  type ApplyOptions,
+  DEFAULT_FIELD_MANAGER,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_RESYNC_MS,
+  KubeStore,
+  type KubeStoreOptions,
+  SECRET_CACHE_LABEL,
+} from "./kube-store.js";

@@ -1,0 +1,128 @@
+import http from "node:http";
+import https from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { MeshsignError } from "../../../errors/index.js";
+import { apiError, transportError } from "./api-error.js";
+
+export interface RestRequest {
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | undefined>>;
+  readonly body?: unknown;
+  /** Defaults to application/json when there is a body. */
+  readonly contentType?: string;
+}
+
+/** Bytes of a response body we are willing to buffer (a list of many Secrets can be large). */
+const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * A plain-JSON client for the Kubernetes REST API. Objects go in and come out
+ * exactly as the API server writes them (no model classes: client-node's
+ * generated serializer turns timestamps into Dates and drops unknown fields).
+ * Authentication and TLS come from the KubeConfig: the Authorization header is
+ * recomputed per request (in-cluster tokens rotate), the TLS agent is built
+ * once with keep-alive.
+ */
+export class RestClient {
+  readonly #kc: KubeConfig;
+  readonly #server: URL;
+  readonly #timeoutMs: number;
+  #agent: http.Agent | undefined;
+
+  constructor(kc: KubeConfig, timeoutMs: number) {
+    this.#kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) {
+      throw new MeshsignError("ERR_CONFIG_INVALID", "the kubeconfig has no current cluster");
+    }
+    this.#server = new URL(cluster.server);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Sends one request; resolves with the parsed JSON body of a 2xx, rejects with a MeshsignError otherwise. */
+  async request<T>(req: RestRequest): Promise<T> {
+    const url = new URL(this.#server.toString().replace(/\/$/, "") + req.path);
+    for (const [key, value] of Object.entries(req.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, value);
+    }
+    const options: https.RequestOptions = { headers: {} };
+    await this.#kc.applyToHTTPSOptions(options);
+    const headers: http.OutgoingHttpHeaders = {};
+    if (options.headers && !Array.isArray(options.headers)) Object.assign(headers, options.headers);
+    headers.accept = "application/json";
+    if (options.auth) {
+      headers.authorization = `Basic ${Buffer.from(options.auth).toString("base64")}`;
+    }
+    let payload: Buffer | undefined;
+    if (req.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(req.body));
+      headers["content-type"] = req.contentType ?? "application/json";
+      headers["content-length"] = payload.length;
+    }
+    const context = { method: req.method, path: req.path };
+    const { status, body } = await this.#send(url, req.method, headers, payload, options).catch((err: unknown) => {
+      throw transportError(err, context);
+    });
+    let parsed: unknown;
+    try {
+      parsed = body.length === 0 ? {} : JSON.parse(body.toString("utf8"));
+    } catch (err) {
+      if (status >= 200 && status < 300) {
+        throw new MeshsignError("ERR_STORE_UNAVAILABLE", "the API server sent a malformed response", {
+          detail: context,
+          cause: err,
+          retry: "transient",
+        });
+      }
+      parsed = {};
+    }
+    if (status >= 200 && status < 300) return parsed as T;
+    throw apiError(status, parsed, context);
+  }
+
+  close(): void {
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
+
+  #send(
+    url: URL,
+    method: string,
+    headers: http.OutgoingHttpHeaders,
+    payload: Buffer | undefined,
+    tls: https.RequestOptions,
+  ): Promise<{ status: number; body: Buffer }> {
+    const secure = url.protocol === "https:";
+    this.#agent ??= secure
+      ? new https.Agent({
+          keepAlive: true,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          servername: tls.servername,
+          ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+        })
+      : new http.Agent({ keepAlive: true });
+    const send = secure ? https.request : http.request;
+    return new Promise((resolve, reject) => {
+      const request = send(url, { method, headers, agent: this.#agent, timeout: this.#timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            request.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      });
+      request.on("timeout", () => request.destroy(new Error(`no response within ${this.#timeoutMs} ms`)));
+      request.on("error", reject);
+      request.end(payload);
+    });
+  }
+}
