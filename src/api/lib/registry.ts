@@ -1,0 +1,24 @@
+import type { z } from "zod";
+import type { ResourceType } from "../../store/types.js";
+import { challengeSchema, orderSchema } from "../schemas/acme.js";
+import { certificateSchema } from "../schemas/certificate.js";
+import { certificateRequestSchema } from "../schemas/certificate-request.js";
+import { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "../schemas/core.js";
+import { clusterIssuerSchema, issuerSchema } from "../schemas/issuer.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, CONFIGMAPS, EVENTS, ISSUERS, LEASES, NAMESPACES, ORDERS, PODS, SECRETS } from "../types.js";
+
+/** The kinds meshsign validates, with their schemas. Other known types (Ingress, Service...) are not validated. */
+export const SCHEMAS: ReadonlyMap<ResourceType, z.ZodType> = new Map<ResourceType, z.ZodType>([
+  [CERTIFICATES, certificateSchema],
+  [CERTIFICATE_REQUESTS, certificateRequestSchema],
+  [ISSUERS, issuerSchema],
+  [CLUSTER_ISSUERS, clusterIssuerSchema],
+  [ORDERS, orderSchema],
+  [CHALLENGES, challengeSchema],
+  [SECRETS, secretSchema],
+  [CONFIGMAPS, configMapSchema],
+  [EVENTS, eventSchema],
+  [NAMESPACES, namespaceSchema],
+  [LEASES, leaseSchema],
+  [PODS, podSchema],
+]);
