@@ -1,0 +1,21 @@
+/**
+ * Authentication: who is calling. The CSR service adapts gRPC metadata and the
+ * TLS peer into an {@link AuthnInput}; {@link authenticateChain} runs the
+ * configured authenticators and yields a {@link Caller}.
+ */
+
+export { extractBearerToken, MAX_BEARER_TOKEN_LENGTH } from "./bearer.js";
+export type { AuthenticationFailure } from "./chain.js";
+export { authenticateChain } from "./chain.js";
+export { checkClusterId, claimedClusterId, DEFAULT_CLUSTER_ID } from "./cluster-id.js";
+export type { JwksAuthenticatorOptions, JwksSource } from "./jwks-authenticator.js";
+export {
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS,
+  DEFAULT_JWT_ALGORITHMS,
+  DEFAULT_TOKEN_AUDIENCES,
+  JwksAuthenticator,
+  PERMITTED_JWT_ALGORITHMS,
+} from "./jwks-authenticator.js";
+export type { Authenticator, AuthnInput, Caller, Clock, KubernetesInfo } from "./types.js";
+export { systemClock } from "./types.js";

@@ -1,0 +1,249 @@
+import type { JSONWebKeySet, JWTPayload, JWTVerifyOptions, JWTVerifyResult } from "jose";
+import { createLocalJWKSet, errors, jwtVerify } from "jose";
+import { MeshsignError } from "../errors/index.js";
+import { extractBearerToken } from "./bearer.js";
+import { checkClusterId, DEFAULT_CLUSTER_ID } from "./cluster-id.js";
+import { tokenErrorFromJose } from "./lib/jose-errors.js";
+import { loadJwks } from "./lib/jwks-source.js";
+import { assertTrustDomain, serviceAccountSpiffeId } from "./lib/spiffe.js";
+import { kubernetesInfoFromClaims } from "./lib/token-identity.js";
+import type { Authenticator, AuthnInput, Caller, Clock } from "./types.js";
+import { systemClock } from "./types.js";
+
+/** The audience Istio projects into sidecar tokens (`global.sds.token.aud`). */
+export const DEFAULT_TOKEN_AUDIENCES: readonly string[] = ["istio-ca"];
+/** Tolerance on exp/nbf. Small: meshsign and the token issuer are expected to run NTP. */
+export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+/** Algorithms accepted unless configured otherwise; covers Kubernetes (RS256/ES256) and common OIDC issuers. */
+export const DEFAULT_JWT_ALGORITHMS: readonly string[] = ["RS256", "ES256", "ES384", "PS256", "EdDSA"];
+/**
+ * Everything that may ever be enabled: asymmetric signatures only. `none` and
+ * HS* can never be, so a public key can never be used as an HMAC secret.
+ */
+export const PERMITTED_JWT_ALGORITHMS: readonly string[] = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+];
+/** An unknown `kid` triggers at most one key re-fetch per this many seconds. */
+export const DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS = 30;
+
+/** Where the verification keys come from. Files named here are re-read on each (re-)fetch. */
+export type JwksSource =
+  /** A JWKS JSON file on disk (e.g. `kubectl get --raw /openid/v1/jwks > jwks.json`). */
+  | { kind: "file"; path: string }
+  /**
+   * A JWKS URL, e.g. in a cluster `https://kubernetes.default.svc/openid/v1/jwks`
+   * with `caFile` = the service-account `ca.crt` and `bearerTokenFile` = its `token`.
+   */
+  | { kind: "url"; url: string; caFile?: string; bearerTokenFile?: string }
+  /**
+   * OIDC discovery: `<issuer>/.well-known/openid-configuration` -> `jwks_uri`.
+   * The bearer token is sent to `jwks_uri` only when it has the issuer's origin.
+   */
+  | { kind: "oidc"; issuer: string; caFile?: string; bearerTokenFile?: string }
+  /** Keys already in memory (the dev token issuer). */
+  | { kind: "static"; jwks: JSONWebKeySet };
+
+export interface JwksAuthenticatorOptions {
+  readonly source: JwksSource;
+  /** Expected `iss`. Defaults to the issuer of an "oidc" source; required for the other kinds. */
+  readonly issuer?: string;
+  /** The token's `aud` must contain one of these. Default {@link DEFAULT_TOKEN_AUDIENCES}. */
+  readonly audiences?: readonly string[];
+  /** Trust domain of the SPIFFE IDs built from tokens, e.g. `cluster.local`. */
+  readonly trustDomain: string;
+  /** The only `clusterid` accepted (when one is claimed). Default {@link DEFAULT_CLUSTER_ID}. */
+  readonly clusterId?: string;
+  /** Tolerance on exp/nbf in seconds. Default {@link DEFAULT_CLOCK_SKEW_SECONDS}. */
+  readonly clockSkewSeconds?: number;
+  /** Allowed `alg` values, a subset of {@link PERMITTED_JWT_ALGORITHMS}. Default {@link DEFAULT_JWT_ALGORITHMS}. */
+  readonly algorithms?: readonly string[];
+  /** Minimum seconds between two key fetches caused by unknown `kid`s. Default {@link DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS}. */
+  readonly refetchIntervalSeconds?: number;
+  readonly clock?: Clock;
+}
+
+type KeySet = ReturnType<typeof createLocalJWKSet>;
+
+/**
+ * Verifies Kubernetes-shaped service-account JWTs against a JWKS (jose) and
+ * turns them into `spiffe://<td>/ns/<ns>/sa/<sa>` callers.
+ *
+ * The key set is imported once per fetch and cached (jose caches each imported
+ * key), so a request costs one signature verification. A token whose `kid` is
+ * not in the set triggers a re-fetch, at most once per refetch interval, with
+ * concurrent misses sharing the one fetch.
+ */
+export class JwksAuthenticator implements Authenticator {
+  readonly name = "jwks";
+  private readonly source: JwksSource;
+  private readonly clusterId: string;
+  private readonly trustDomain: string;
+  private readonly clock: Clock;
+  private readonly refetchIntervalMs: number;
+  private readonly verifyOptions: Omit<JWTVerifyOptions, "currentDate">;
+  private keySet: KeySet;
+  private lastFetchAt: number;
+  private inflight: Promise<void> | undefined;
+  private loads = 1;
+
+  private constructor(
+    options: Required<Omit<JwksAuthenticatorOptions, "source">> & { source: JwksSource },
+    keys: JSONWebKeySet,
+  ) {
+    this.source = options.source;
+    this.clusterId = options.clusterId;
+    this.trustDomain = options.trustDomain;
+    this.clock = options.clock;
+    this.refetchIntervalMs = options.refetchIntervalSeconds * 1000;
+    this.verifyOptions = {
+      issuer: options.issuer,
+      audience: [...options.audiences],
+      algorithms: [...options.algorithms],
+      clockTolerance: options.clockSkewSeconds,
+      requiredClaims: ["iss", "aud", "exp"],
+    };
+    this.keySet = createLocalJWKSet(keys);
+    this.lastFetchAt = this.clock();
+  }
+
+  /**
+   * Validates the options and loads the keys once.
+   *
+   * @throws MeshsignError ERR_CONFIG_INVALID naming the bad option or file;
+   *   ERR_AUTHN_BACKEND_UNAVAILABLE (transient) when a remote JWKS cannot be fetched.
+   */
+  static async create(options: JwksAuthenticatorOptions): Promise<JwksAuthenticator> {
+    const resolved = resolveOptions(options);
+    const keys = await loadJwks(resolved.source);
+    return new JwksAuthenticator(resolved, keys);
+  }
+
+  /** How many times the keys were loaded, the initial load included (for metrics and tests). */
+  get keyLoads(): number {
+    return this.loads;
+  }
+
+  async authenticate(input: AuthnInput): Promise<Caller> {
+    checkClusterId(input, this.clusterId);
+    const token = extractBearerToken(input);
+    const { payload } = await this.verify(token);
+    const kubernetes = kubernetesInfoFromClaims(payload);
+    const caller: Caller = {
+      identities: [serviceAccountSpiffeId(this.trustDomain, kubernetes.namespace, kubernetes.serviceAccount)],
+      source: "jwks",
+      kubernetes,
+    };
+    if (typeof payload.exp === "number") caller.expiresAt = payload.exp;
+    return caller;
+  }
+
+  private async verify(token: string): Promise<JWTVerifyResult> {
+    try {
+      return await this.verifyWithCurrentKeys(token);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw tokenErrorFromJose(err);
+      if (!(await this.refetchIfAllowed())) throw tokenErrorFromJose(err);
+    }
+    try {
+      return await this.verifyWithCurrentKeys(token);
+    } catch (err) {
+      throw tokenErrorFromJose(err);
+    }
+  }
+
+  private async verifyWithCurrentKeys(token: string): Promise<JWTVerifyResult<JWTPayload>> {
+    const options: JWTVerifyOptions = { ...this.verifyOptions, currentDate: new Date(this.clock()) };
+    try {
+      return await jwtVerify(token, this.keySet, options);
+    } catch (err) {
+      // A token without `kid` may match several keys of its type: try each (jose yields them imported).
+      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+      for await (const key of err) {
+        try {
+          return await jwtVerify(token, key, options);
+        } catch (inner) {
+          if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+        }
+      }
+      throw new errors.JWSSignatureVerificationFailed();
+    }
+  }
+
+  /**
+   * Re-loads the keys unless that happened less than the refetch interval ago.
+   * Returns whether a (possibly shared) fetch completed, so the caller retries.
+   */
+  private async refetchIfAllowed(): Promise<boolean> {
+    if (this.inflight === undefined) {
+      if (this.clock() - this.lastFetchAt < this.refetchIntervalMs) return false;
+      // The window starts when a fetch starts, so a failing endpoint is not hammered either.
+      this.lastFetchAt = this.clock();
+      this.loads += 1;
+      this.inflight = loadJwks(this.source)
+        .then((keys) => {
+          this.keySet = createLocalJWKSet(keys);
+        })
+        .finally(() => {
+          this.inflight = undefined;
+        });
+    }
+    await this.inflight;
+    return true;
+  }
+}
+
+function resolveOptions(
+  options: JwksAuthenticatorOptions,
+): Required<Omit<JwksAuthenticatorOptions, "source">> & { source: JwksSource } {
+  const issuer = options.issuer ?? (options.source.kind === "oidc" ? options.source.issuer : undefined);
+  if (issuer === undefined || issuer.length === 0) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", "jwks.issuer: the expected token issuer is required");
+  }
+  const audiences = options.audiences ?? DEFAULT_TOKEN_AUDIENCES;
+  if (audiences.length === 0 || audiences.some((a) => a.length === 0)) {
+    throw new MeshsignError(
+      "ERR_CONFIG_INVALID",
+      "jwks.audiences: at least one non-empty audience is required",
+    );
+  }
+  const algorithms = options.algorithms ?? DEFAULT_JWT_ALGORITHMS;
+  const forbidden = algorithms.filter((alg) => !PERMITTED_JWT_ALGORITHMS.includes(alg));
+  if (algorithms.length === 0 || forbidden.length > 0) {
+    throw new MeshsignError(
+      "ERR_CONFIG_INVALID",
+      `jwks.algorithms: ${forbidden.length > 0 ? `${forbidden.join(", ")} may not be enabled` : "at least one algorithm is required"} (permitted: ${PERMITTED_JWT_ALGORITHMS.join(", ")})`,
+    );
+  }
+  const clockSkewSeconds = options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
+  if (!Number.isFinite(clockSkewSeconds) || clockSkewSeconds < 0 || clockSkewSeconds > 300) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", "jwks.clockSkewSeconds: must be between 0 and 300");
+  }
+  const refetchIntervalSeconds = options.refetchIntervalSeconds ?? DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS;
+  if (!Number.isFinite(refetchIntervalSeconds) || refetchIntervalSeconds < 0) {
+    throw new MeshsignError(
+      "ERR_CONFIG_INVALID",
+      "jwks.refetchIntervalSeconds: must be a non-negative number",
+    );
+  }
+  return {
+    source: options.source,
+    issuer,
+    audiences,
+    trustDomain: assertTrustDomain(options.trustDomain, "trustDomain"),
+    clusterId: options.clusterId ?? DEFAULT_CLUSTER_ID,
+    clockSkewSeconds,
+    algorithms,
+    refetchIntervalSeconds,
+    clock: options.clock ?? systemClock,
+  };
+}
