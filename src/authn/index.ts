@@ -8,6 +8,15 @@ export { extractBearerToken, MAX_BEARER_TOKEN_LENGTH } from "./bearer.js";
 export type { AuthenticationFailure } from "./chain.js";
 export { authenticateChain } from "./chain.js";
 export { checkClusterId, claimedClusterId, DEFAULT_CLUSTER_ID } from "./cluster-id.js";
+export type { DevTokenIssuerOptions, MintTokenRequest } from "./dev-issuer.js";
+export {
+  assertDevIssuerEnabled,
+  DEV_JWKS_FILE,
+  DEV_TOKEN_ISSUER,
+  DEV_TOKEN_KEY_FILE,
+  DEV_TOKEN_MAX_TTL_SECONDS,
+  DevTokenIssuer,
+} from "./dev-issuer.js";
 export type { JwksAuthenticatorOptions, JwksSource } from "./jwks-authenticator.js";
 export {
   DEFAULT_CLOCK_SKEW_SECONDS,
