@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createPublicKey, generateKeyPairSync, sign } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign, type webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
@@ -170,7 +170,7 @@ describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
 describe("parseCsr reads CSRs made by @peculiar/x509 and by buildCsr", () => {
   it("a @peculiar/x509 ECDSA CSR with a multi-valued RDN is read identically", async () => {
     const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
-    const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
+    const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
     const p = await x509.Pkcs10CertificateRequestGenerator.create({
       name: "CN=foo, O=bar+OU=x",
       keys,
@@ -188,7 +188,7 @@ describe("parseCsr reads CSRs made by @peculiar/x509 and by buildCsr", () => {
 
   it("a @peculiar/x509 RSA PKCS#1 v1.5 CSR is read identically", async () => {
     const alg = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256", publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
-    const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
+    const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
     const p = await x509.Pkcs10CertificateRequestGenerator.create({
       name: "",
       keys,
@@ -275,7 +275,7 @@ describe("strict DER and proof of possession", () => {
 
   it("a flipped bit in the signature makes verifySignature false", () => {
     const bad = Uint8Array.from(der);
-    bad[bad.length - 5] ^= 0x01;
+    bad[bad.length - 5] = (bad[bad.length - 5] as number) ^ 0x01;
     const csr = parseCsrDer(bad);
     expect(csr.verifySignature()).toBe(false);
   });
