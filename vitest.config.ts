@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
+    setupFiles: ["reflect-metadata"],
   },
 });

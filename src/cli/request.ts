@@ -1,0 +1,92 @@
+import { X509Certificate } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tryParseGoDuration } from "../api/duration.js";
+import { IstioCaClient } from "../csr-service/client.js";
+import { MeshsignError } from "../errors/index.js";
+import { buildCsr, generateKeySync, privateKeyToPem, type KeySpec } from "../pki/keys.js";
+import { dataDirPaths } from "../server/data-dir.js";
+import { writeFileAtomic } from "../server/lib/atomic-file.js";
+import { mintDevToken } from "./token.js";
+
+const KEY_TYPES: Record<string, KeySpec> = {
+  "rsa-2048": { type: "rsa", bits: 2048 },
+  "rsa-3072": { type: "rsa", bits: 3072 },
+  "rsa-4096": { type: "rsa", bits: 4096 },
+  "ecdsa-p256": { type: "ec", curve: "P-256" },
+  "ecdsa-p384": { type: "ec", curve: "P-384" },
+  ed25519: { type: "ed25519" },
+};
+
+/**
+ * `meshsign request`: what istio-agent does for a sidecar. Reads (or mints, in
+ * dev mode) the service-account token, generates the key, builds the CSR
+ * (O="" subject, one critical URI SAN), calls CreateCertificate over TLS
+ * verified against the root, and writes key.pem (0600), cert-chain.pem and
+ * root-cert.pem.
+ */
+export async function runRequest(opts: {
+  namespace: string;
+  serviceAccount: string;
+  address: string;
+  caFile?: string;
+  tokenFile?: string;
+  keyType: string;
+  ttl: string;
+  trustDomain: string;
+  clusterId?: string;
+  serverName?: string;
+  out: string;
+  dataDir: string;
+}): Promise<void> {
+  const spec = KEY_TYPES[opts.keyType];
+  if (!spec) throw new MeshsignError("ERR_CONFIG_INVALID", `--key-type: must be one of ${Object.keys(KEY_TYPES).join(", ")}`);
+  const ttlMs = tryParseGoDuration(opts.ttl);
+  if (ttlMs === undefined || ttlMs <= 0) throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" is not a duration`);
+  const paths = dataDirPaths(opts.dataDir);
+  const caFile = opts.caFile ?? paths.rootCert;
+  const rootsPem = readFile(caFile, "--ca-file");
+  const token = opts.tokenFile
+    ? readFile(opts.tokenFile, "--token-file").trim()
+    : await mintDevToken({ dataDir: opts.dataDir, namespace: opts.namespace, serviceAccount: opts.serviceAccount });
+  const identity = `spiffe://${opts.trustDomain}/ns/${opts.namespace}/sa/${opts.serviceAccount}`;
+  const key = generateKeySync(spec);
+  const csr = buildCsr(key, { uris: [identity] });
+  const client = new IstioCaClient({ address: opts.address, rootsPem, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
+  let chain: string[];
+  try {
+    chain = await client.createCertificate({
+      csr,
+      token,
+      validityDurationSeconds: Math.floor(ttlMs / 1000),
+      ...(opts.clusterId !== undefined ? { clusterId: opts.clusterId } : {}),
+    });
+  } catch (err) {
+    const e = err as { code?: number; details?: string };
+    throw new MeshsignError("ERR_INTERNAL", `CreateCertificate failed: ${e.details ?? String(err)} (gRPC code ${e.code ?? "?"})`);
+  } finally {
+    client.close();
+  }
+  if (chain.length < 2) throw new MeshsignError("ERR_CHAIN_INVALID", "server returned fewer than 2 chain elements");
+  const leaf = new X509Certificate(chain[0] as string);
+  mkdirSync(opts.out, { recursive: true });
+  writeFileAtomic(join(opts.out, "key.pem"), privateKeyToPem(key), 0o600);
+  writeFileAtomic(join(opts.out, "cert-chain.pem"), chain.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).slice(0, -1).join(""), 0o644);
+  writeFileAtomic(join(opts.out, "root-cert.pem"), chain.at(-1) as string, 0o644);
+  process.stdout.write(
+    `${[
+      `SPIFFE ID:  ${leaf.subjectAltName?.replace(/^URI:/, "") ?? identity}`,
+      `serial:     ${leaf.serialNumber}`,
+      `not after:  ${new Date(leaf.validTo).toISOString()}`,
+      `written:    ${join(opts.out, "key.pem")}, ${join(opts.out, "cert-chain.pem")}, ${join(opts.out, "root-cert.pem")}`,
+    ].join("\n")}\n`,
+  );
+}
+
+function readFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${flag}: cannot read ${path}`, { cause: err });
+  }
+}

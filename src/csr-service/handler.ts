@@ -1,0 +1,151 @@
+import { randomBytes } from "node:crypto";
+import type { handleUnaryCall, Metadata, ServerUnaryCall } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { Caller, AuthnInput } from "../authn/index.js";
+import { MeshsignError } from "../errors/index.js";
+import type { IstioCertificateRequest, IstioCertificateResponse } from "../gen/istio/v1/auth/ca_pb.js";
+import type { Issuer } from "../issuers/issuer.js";
+import type { CertificateTemplate } from "../pki/template.js";
+import type { CsrMetrics } from "./metrics.js";
+import { createResponse } from "./service-definition.js";
+import { toGrpcError } from "./status.js";
+
+/** One issued certificate, reported to the issuance log and metrics. Never keys or CSRs. */
+export interface IssuedEvent {
+  readonly identity: string;
+  readonly serial: string;
+  readonly notAfter: number;
+  readonly issuedAt: number;
+  readonly keyAlgorithm: string;
+}
+
+/**
+ * The request after authentication and authorization: what to issue, for whom.
+ * Produced by the {@link CsrPolicy}; the handler never looks inside the CSR.
+ */
+export interface AuthorizedRequest {
+  readonly identity: string;
+  readonly template: CertificateTemplate;
+  readonly keyAlgorithm: string;
+}
+
+/** Turns an authenticated caller and the raw request into what to sign, or throws. */
+export type CsrPolicy = (input: {
+  readonly caller: Caller;
+  readonly csrPem: string;
+  readonly validityDurationSeconds: bigint;
+  readonly impersonatedIdentity: string | undefined;
+  readonly now: number;
+}) => AuthorizedRequest | Promise<AuthorizedRequest>;
+
+export interface CsrServiceDeps {
+  readonly authenticate: (input: AuthnInput) => Promise<Caller>;
+  readonly policy: CsrPolicy;
+  readonly issuer: Issuer;
+  /** Concatenated PEM of the current mesh roots: the last element of every response. */
+  readonly roots: () => string;
+  /** Extracts the verified client chain (DER, leaf first) when mTLS presented one. */
+  readonly peerCertificates?: (call: ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>) => Uint8Array[] | undefined;
+  readonly metrics: CsrMetrics;
+  readonly log: Logger;
+  readonly clock?: () => number;
+  readonly onIssued?: (event: IssuedEvent) => void;
+}
+
+/**
+ * CreateCertificate: authenticate the caller, authorize the CSR against that
+ * identity, sign through the Issuer, answer `[leaf, intermediates..., roots]`.
+ * Every failure is a MeshsignError mapped to a gRPC status in one place; the
+ * server never crashes on input.
+ */
+export function createCertificateHandler(deps: CsrServiceDeps): handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
+  const clock = deps.clock ?? Date.now;
+  return (call, callback) => {
+    const started = process.hrtime.bigint();
+    handle(deps, clock, call).then(
+      (response) => {
+        observe(deps.metrics, started, "issued", "OK");
+        callback(null, response);
+      },
+      (thrown: unknown) => {
+        const { code, details, error } = toGrpcError(thrown);
+        const outcome = code === 16 ? "unauthenticated" : code === 3 ? "invalid" : "error";
+        observe(deps.metrics, started, outcome, String(code));
+        if (code === 16) {
+          const failures = error.detail.failures as { code: string }[] | undefined;
+          deps.metrics.authnFailures.inc({ reason: failures?.[0]?.code ?? error.code });
+        }
+        const level = code === 16 || code === 3 ? "info" : "error";
+        deps.log[level]({ err: level === "error" ? error : undefined, code: error.code, detail: error.detail, grpcCode: code }, "CreateCertificate refused");
+        callback({ code, details });
+      },
+    );
+  };
+}
+
+function observe(metrics: CsrMetrics, started: bigint, outcome: string, grpcCode: string): void {
+  metrics.requests.inc({ outcome, grpc_code: grpcCode });
+  metrics.latency.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+async function handle(
+  deps: CsrServiceDeps,
+  clock: () => number,
+  call: ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>,
+): Promise<IstioCertificateResponse> {
+  const request = call.request;
+  const caller = await deps.authenticate(authnInput(call.metadata, deps.peerCertificates?.(call)));
+  const now = clock();
+  const authorized = await deps.policy({
+    caller,
+    csrPem: request.csr,
+    validityDurationSeconds: request.validityDuration,
+    impersonatedIdentity: impersonatedIdentity(request),
+    now,
+  });
+  const serial = randomSerial();
+  const template = { ...authorized.template, serialNumber: serial };
+  const result = await deps.issuer.sign({ requestId: serial.toString("hex"), csrPem: request.csr, template });
+  if (result.status !== "issued") {
+    throw new MeshsignError("ERR_ISSUER_PENDING", "the issuer has not signed yet; retry later", {
+      retry: "transient",
+      detail: { reason: result.reason },
+    });
+  }
+  const [leaf, ...intermediates] = result.chain;
+  if (leaf === undefined) throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
+  deps.metrics.issued.inc({ key_algorithm: authorized.keyAlgorithm });
+  deps.onIssued?.({
+    identity: authorized.identity,
+    serial: serial.toString("hex"),
+    notAfter: authorized.template.notAfter.getTime(),
+    issuedAt: now,
+    keyAlgorithm: authorized.keyAlgorithm,
+  });
+  return createResponse([leaf, ...intermediates, deps.roots()]);
+}
+
+function authnInput(md: Metadata, peerCertificates: Uint8Array[] | undefined): AuthnInput {
+  return {
+    authorization: md.get("authorization").map(String),
+    clusterId: md.get("clusterid").map(String),
+    ...(peerCertificates ? { peerCertificates } : {}),
+  };
+}
+
+/** ztunnel's `ImpersonatedIdentity` metadata; any other shape is refused. */
+function impersonatedIdentity(request: IstioCertificateRequest): string | undefined {
+  const value = request.metadata?.ImpersonatedIdentity;
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") {
+    throw new MeshsignError("ERR_METADATA_INVALID", "metadata.ImpersonatedIdentity must be a string");
+  }
+  return value;
+}
+
+/** 128 random bits, positive (RFC 5280 §4.1.2.2). Known here so the log needs no parse of the leaf. */
+function randomSerial(): Buffer {
+  const b = randomBytes(16);
+  b[0] = (b[0] ?? 0) & 0x7f || 0x01;
+  return b;
+}

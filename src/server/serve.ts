@@ -1,0 +1,281 @@
+import cluster, { type Worker } from "node:cluster";
+import { availableParallelism } from "node:os";
+import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
+import type { Logger } from "pino";
+import { loadConfig, type Config, type ConfigSources } from "./config.js";
+import { startAdminServer, type CertificateControl } from "./admin.js";
+import { buildCsrStack, type CsrStack } from "./csr-stack.js";
+import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
+import { GrpcFrontend } from "./grpc-frontend.js";
+import { IssuanceLog, type IssuanceRecord } from "./issuance-log.js";
+import { createLogger } from "./logger.js";
+import { registryMetrics, startObservability, type ReadinessCheck } from "./observability.js";
+import { ServingCertificate } from "./serving-cert.js";
+import type { ServingKeyPair } from "./tls/rotating-credentials.js";
+import { VERSION } from "./version.js";
+import { startStandaloneEngine } from "./engine-host.js";
+
+/**
+ * `meshsign serve`. The primary process owns the data dir, the serving
+ * certificate, the engine, health, metrics and the admin API; the
+ * CreateCertificate port runs in `workers` cluster processes sharing one
+ * listening socket (or in the primary itself when workers = 1). Each worker
+ * builds the same CSR stack from the data dir, so the hot path never crosses
+ * a process boundary; workers only report issuances and readiness upward and
+ * receive serving-certificate renewals downward.
+ *
+ * SIGTERM/SIGINT: readiness fails at once, listeners stop accepting, in-flight
+ * calls get the grace period, then the process exits 0.
+ */
+export async function runServe(sources: ConfigSources): Promise<void> {
+  const config = loadConfig(sources);
+  if (cluster.isWorker) return runWorker(config);
+  return runPrimary(config);
+}
+
+type ToWorker = { type: "serving"; pair: ServingKeyPair } | { type: "shutdown" };
+type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; record: IssuanceRecord };
+
+function workerCount(config: Config): number {
+  return config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
+}
+
+async function runPrimary(config: Config): Promise<void> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const paths = dataDirPaths(config.dataDir);
+  ensureDataDir(paths);
+  const root = await loadOrCreateRootCa(paths, {
+    algorithm: config.caKeyAlgorithm,
+    durationMs: config.caDuration,
+    trustDomain: config.trustDomain,
+  });
+  if (root.created) log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
+  const adminToken = loadOrCreateAdminToken(paths, true);
+  // Built in the primary too: it creates the dev token key once, before workers race for it,
+  // and signs the serving certificate.
+  const stack = await buildCsrStack(config, paths, log, globalRegistry);
+
+  const serving = new ServingCertificate({
+    dnsNames: config.servingDnsNames,
+    ipAddresses: config.servingIpAddresses,
+    durationMs: config.servingCertificateDuration,
+    issuer: stack.issuer,
+    log,
+  });
+  const pair = await serving.start();
+
+  const issuances = new IssuanceLog();
+  const n = workerCount(config);
+  let shuttingDown = false;
+  const frontend = n === 1 ? await startInProcess(config, stack, pair, issuances, log) : undefined;
+  const workers = n === 1 ? undefined : await startWorkers(n, () => serving.current ?? pair, issuances, log, () => shuttingDown);
+  serving.onRenew((p) => {
+    frontend?.updateServing(p);
+    for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
+    admin.updateServing(p);
+  });
+
+  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, log) : undefined;
+  const primaryRegistry = n === 1 ? globalRegistry : new Registry();
+  if (n === 1) collectDefaultMetrics({ register: globalRegistry });
+  engine?.registerMetrics(primaryRegistry);
+
+  const checks = (): ReadinessCheck[] => [
+    { name: "shutdown", ready: () => !shuttingDown },
+    { name: "ca", ready: () => stack.issuer.status().ready },
+    { name: "serving_certificate", ready: () => serving.valid() },
+    { name: "grpc_server", ready: () => (frontend ? frontend.serving : (workers?.allReady() ?? false)) },
+    ...(engine ? [{ name: "engine", ready: () => engine.ready() }] : []),
+  ];
+  const aggregator = new AggregatorRegistry();
+  const obs = await startObservability({
+    healthPort: config.readinessProbePort,
+    metricsPort: config.metricsPort,
+    checks,
+    metrics:
+      n === 1
+        ? registryMetrics(globalRegistry)
+        : async () => ({
+            contentType: aggregator.contentType,
+            body: `${await aggregator.clusterMetrics()}\n${await primaryRegistry.metrics()}`,
+          }),
+  });
+  const [adminHost, adminPort] = splitHostPort(config.adminAddress);
+  const admin = await startAdminServer({
+    host: adminHost,
+    port: adminPort,
+    token: adminToken,
+    serving: pair,
+    sources: {
+      version: VERSION,
+      mode: config.mode,
+      trustDomain: config.trustDomain,
+      roots: stack.roots,
+      checks,
+      issuances,
+      ...(engine ? { certificates: engine.control as CertificateControl } : {}),
+    },
+  });
+
+  const grpcPort = frontend ? frontend.port : (workers?.port ?? 0);
+  const address = `${splitHostPort(config.servingAddress)[0]}:${grpcPort}`;
+  process.stdout.write(banner(config, paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort));
+  log.info({ address, workers: n, trustDomain: config.trustDomain, mode: config.mode }, "meshsign serving");
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, "shutting down");
+    serving.stop();
+    await Promise.all([
+      frontend?.shutdown(config.shutdownGracePeriod),
+      workers?.shutdown(config.shutdownGracePeriod + 2000),
+      engine?.stop(),
+    ]);
+    await Promise.all([admin.close(), obs.close()]);
+    await stack.close();
+    log.info("stopped");
+    log.flush();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function startInProcess(
+  config: Config,
+  stack: CsrStack,
+  pair: ServingKeyPair,
+  issuances: IssuanceLog,
+  log: Logger,
+): Promise<GrpcFrontend & { port: number }> {
+  const frontend = new GrpcFrontend(stack.deps((r) => issuances.add(r)), pair, {
+    address: config.servingAddress,
+    requestClientCertificate: config.enableClientCertAuthenticator,
+    clientCaPem: stack.roots(),
+    log,
+  });
+  const port = await frontend.start();
+  return Object.assign(frontend, { port });
+}
+
+async function startWorkers(
+  n: number,
+  current: () => ServingKeyPair,
+  issuances: IssuanceLog,
+  log: Logger,
+  shuttingDown: () => boolean,
+): Promise<{ all: Worker[]; port: number; allReady(): boolean; shutdown(graceMs: number): Promise<void> }> {
+  const all: Worker[] = [];
+  const ready = new Set<number>();
+  let port = 0;
+  const fork = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      all.push(w);
+      w.on("message", (m: FromWorker) => {
+        if (m.type === "hello") {
+          // The worker has built its CSR stack and listens for messages now.
+          w.send({ type: "serving", pair: current() } satisfies ToWorker);
+        } else if (m.type === "ready") {
+          ready.add(w.id);
+          port = m.port;
+          resolve();
+        } else if (m.type === "issued") {
+          issuances.add(m.record);
+        }
+      });
+      w.once("exit", (code, signal) => {
+        ready.delete(w.id);
+        all.splice(all.indexOf(w), 1);
+        if (shuttingDown()) return;
+        log.error({ worker: w.id, code, signal }, "worker exited; starting a new one");
+        reject(new Error(`worker ${w.id} exited with ${code ?? signal}`));
+        setTimeout(() => void fork().catch(() => {}), 1000).unref();
+      });
+    });
+  await Promise.all(Array.from({ length: n }, fork));
+  return {
+    all,
+    get port() {
+      return port;
+    },
+    allReady: () => all.length > 0 && all.every((w) => ready.has(w.id)),
+    shutdown: async (graceMs) => {
+      const exits = all.map((w) => new Promise<void>((resolve) => w.once("exit", () => resolve())));
+      for (const w of all) w.send({ type: "shutdown" } satisfies ToWorker);
+      await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      for (const w of all) if (!w.isDead()) w.kill("SIGKILL");
+    },
+  };
+}
+
+async function runWorker(config: Config): Promise<void> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `meshsign-worker-${cluster.worker?.id}` });
+  const paths = dataDirPaths(config.dataDir);
+  collectDefaultMetrics({ register: globalRegistry });
+  AggregatorRegistry.setRegistries([globalRegistry]);
+  const stack = await buildCsrStack(config, paths, log, globalRegistry);
+  const send = (m: FromWorker) => process.send?.(m);
+  let frontend: GrpcFrontend | undefined;
+  // Workers follow the primary: a primary that dies takes its workers with it.
+  process.on("disconnect", () => process.exit(0));
+  // SIGTERM reaches the whole process group; the primary decides when workers stop.
+  process.on("SIGTERM", () => {});
+  process.on("SIGINT", () => {});
+  process.on("message", (m: ToWorker) => {
+    if (m.type === "serving") {
+      if (frontend) {
+        frontend.updateServing(m.pair);
+        return;
+      }
+      frontend = new GrpcFrontend(
+        stack.deps((record) => send({ type: "issued", record })),
+        m.pair,
+        { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log },
+      );
+      frontend.start().then(
+        (port) => send({ type: "ready", port }),
+        (err: unknown) => {
+          log.fatal({ err }, "cannot bind the CreateCertificate listener");
+          process.exit(1);
+        },
+      );
+    } else if (m.type === "shutdown") {
+      void (async () => {
+        await frontend?.shutdown(config.shutdownGracePeriod);
+        await stack.close();
+        log.flush();
+        process.exit(0);
+      })();
+    }
+  });
+  send({ type: "hello" });
+}
+
+export function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  const host = address.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return [host, Number(address.slice(i + 1))];
+}
+
+function banner(config: Config, rootCert: string, address: string, adminPort: number, healthPort: number, metricsPort: number): string {
+  const host = address.startsWith("0.0.0.0:") ? `localhost:${address.split(":").pop()}` : address;
+  const dataDir = config.dataDir === ".meshsign" ? "" : ` --data-dir ${config.dataDir}`;
+  const lines = [
+    `meshsign ${VERSION} serving Istio CreateCertificate on ${address} (TLS)`,
+    `  trust domain:   ${config.trustDomain}`,
+    `  root CA:        ${rootCert}`,
+    `  admin API:      https://${splitHostPort(config.adminAddress)[0]}:${adminPort}`,
+    `  health:         http://localhost:${healthPort}/readyz   metrics: http://localhost:${metricsPort}/metrics`,
+  ];
+  if (config.devTokenIssuer) {
+    lines.push(
+      "  dev tokens:     ON (for trying meshsign out; turn off with --dev-token-issuer=false)",
+      "",
+      "Get a certificate as an Istio sidecar would:",
+      `  npx meshsign request --namespace default --service-account demo --address ${host}${dataDir}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
