@@ -2,7 +2,7 @@ import { z } from "zod";
 import { CERT_MANAGER_ANNOTATION_PREFIX } from "../annotations.js";
 import { formatGoDuration, tryParseGoDuration } from "../duration.js";
 import { isBareEmail, isCidr, isDns1123Subdomain, isGoDuration, isIpAddress, isOid } from "../lib/rules.js";
-import { conditionSchema, issuerReferenceSchema, objectMetaSchema, secretKeySelectorSchema } from "./meta.js";
+import { conditionSchema, issuerReferenceSchema, objectMetaSchema } from "./meta.js";
 
 /**
  * cert-manager.io/v1 Certificate, with the checks cert-manager's admission
