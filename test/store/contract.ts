@@ -5,10 +5,8 @@ import type { KubeObject, Store, WatchEvent } from "../../src/store/types.js";
 
 /** The Store contract (src/store/types.ts), run against every backend. */
 
-export interface StoreFactory {
-  /** A fresh, empty store whose clock reads `now()`. */
-  (now: () => number): Promise<{ store: Store; cleanup(): Promise<void> }>;
-}
+/** Makes a fresh, empty store whose clock reads `now()`. */
+export type StoreFactory = (now: () => number) => Promise<{ store: Store; cleanup(): Promise<void> }>;
 
 type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown>; data?: Record<string, string>; stringData?: Record<string, string> };
 
@@ -69,7 +67,7 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
       await withStore(async (store) => {
         const names = new Set<string>();
         for (let i = 0; i < 20; i++) {
-          const s = await store.create(SECRETS, { ...secret(""), metadata: { generateName: "web-", namespace: "ns" } });
+          const s = await store.create<Obj>(SECRETS, { ...secret(""), metadata: { generateName: "web-", namespace: "ns" } });
           expect(s.metadata.name).toMatch(/^web-[a-z0-9]{5}$/);
           names.add(s.metadata.name ?? "");
         }
@@ -120,7 +118,7 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         await expectCode(store.updateStatus(CERTIFICATES, { ...v1, status: { revision: 1 } }), "ERR_CONFLICT");
         await expectCode(store.delete(CERTIFICATES, "ns", "a", { resourceVersion: v1.metadata.resourceVersion ?? "" }), "ERR_CONFLICT");
         const { resourceVersion: _rv, ...meta } = v1.metadata;
-        const v3 = await store.update(CERTIFICATES, { ...v1, metadata: meta, spec: { ...v1.spec, dnsNames: ["z"] } });
+        const v3 = await store.update<Obj>(CERTIFICATES, { ...v1, metadata: meta, spec: { ...v1.spec, dnsNames: ["z"] } });
         expect(Number(v3.metadata.resourceVersion)).toBeGreaterThan(Number(v2.metadata.resourceVersion));
         try {
           await store.update(CERTIFICATES, { ...v1, spec: {} });

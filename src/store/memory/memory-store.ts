@@ -326,7 +326,10 @@ export class MemoryStore implements Store {
     for (const ref of prev?.metadata.ownerReferences ?? []) this.#dependents.get(ref.uid)?.delete(gk);
     for (const ref of next?.metadata.ownerReferences ?? []) {
       let set = this.#dependents.get(ref.uid);
-      if (set === undefined) this.#dependents.set(ref.uid, (set = new Set()));
+      if (set === undefined) {
+        set = new Set();
+        this.#dependents.set(ref.uid, set);
+      }
       set.add(gk);
     }
     for (const ref of prev?.metadata.ownerReferences ?? []) {
@@ -441,7 +444,10 @@ export class MemoryStore implements Store {
 
   #mapFor(tid: string): Map<string, KubeObject> {
     let map = this.#committed.get(tid);
-    if (map === undefined) this.#committed.set(tid, (map = new Map()));
+    if (map === undefined) {
+      map = new Map();
+      this.#committed.set(tid, map);
+    }
     return map;
   }
 
