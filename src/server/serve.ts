@@ -214,7 +214,9 @@ async function runWorker(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `meshsign-worker-${cluster.worker?.id}` });
   const paths = dataDirPaths(config.dataDir);
   collectDefaultMetrics({ register: globalRegistry });
+  // Answers the primary's metric requests (prom-client listens once an AggregatorRegistry exists).
   AggregatorRegistry.setRegistries([globalRegistry]);
+  new AggregatorRegistry();
   const stack = await buildCsrStack(config, paths, log, globalRegistry);
   const send = (m: FromWorker) => process.send?.(m);
   let frontend: GrpcFrontend | undefined;
