@@ -26,5 +26,16 @@ export {
   JwksAuthenticator,
   PERMITTED_JWT_ALGORITHMS,
 } from "./jwks-authenticator.js";
+export { DEFAULT_TOKEN_REVIEW_TIMEOUT_MS, KubeTokenReviewer } from "./kube-token-reviewer.js";
+export type {
+  TokenReviewAuthenticatorOptions,
+  TokenReviewer,
+  TokenReviewStatus,
+} from "./token-review-authenticator.js";
+export {
+  DEFAULT_TOKEN_REVIEW_CACHE_SIZE,
+  DEFAULT_TOKEN_REVIEW_CACHE_TTL_SECONDS,
+  TokenReviewAuthenticator,
+} from "./token-review-authenticator.js";
 export type { Authenticator, AuthnInput, Caller, Clock, KubernetesInfo } from "./types.js";
 export { systemClock } from "./types.js";

@@ -64,19 +64,27 @@ export function bearer(token: string, clusterId: readonly string[] = []): AuthnI
 export class TestServer {
   readonly hits = new Map<string, number>();
   readonly authorizations: (string | undefined)[] = [];
-  routes = new Map<string, () => { status: number; body: unknown }>();
+  readonly requests: { method: string; path: string; body: string }[] = [];
+  routes = new Map<string, (body: string) => { status: number; body: unknown }>();
   private server: http.Server | undefined;
   url = "";
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0] ?? "/";
-      this.hits.set(path, (this.hits.get(path) ?? 0) + 1);
-      this.authorizations.push(req.headers.authorization);
-      const route = this.routes.get(path);
-      const { status, body } = route === undefined ? { status: 404, body: { error: "not found" } } : route();
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(typeof body === "string" ? body : JSON.stringify(body));
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const path = (req.url ?? "/").split("?")[0] ?? "/";
+        const requestBody = Buffer.concat(chunks).toString("utf8");
+        this.hits.set(path, (this.hits.get(path) ?? 0) + 1);
+        this.authorizations.push(req.headers.authorization);
+        this.requests.push({ method: req.method ?? "", path, body: requestBody });
+        const route = this.routes.get(path);
+        const { status, body } =
+          route === undefined ? { status: 404, body: { error: "not found" } } : route(requestBody);
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(typeof body === "string" ? body : JSON.stringify(body));
+      });
     });
     await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
