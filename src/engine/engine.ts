@@ -1,0 +1,417 @@
+/**
+ * The Certificate engine: watches Certificates, CertificateRequests, Secrets
+ * and Issuers on one {@link Store}, and drives each Certificate through
+ * {@link CertificateReconciler} on a deadline queue. It never knows whether
+ * the store is the embedded one or Kubernetes.
+ */
+import type { Registry } from "prom-client";
+import { MeshsignError } from "../errors/index.js";
+import { createDefaultIssuerRegistry, issuerKey, type IssuerRegistry } from "../issuers/registry.js";
+import type { Store, Watch, WatchEvent } from "../store/types.js";
+import type { BackoffOptions } from "./backoff.js";
+import { type Clock, type RandomSource, systemClock, systemRandom } from "./clock.js";
+import { type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
+import { IssuerController } from "./issuer-controller.js";
+import { ANN } from "./lib/annotations.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
+import { getCondition, setCondition } from "./lib/conditions.js";
+import { b64decode, requestRevision } from "./lib/requests.js";
+import { resolveIssuerRef } from "./lib/spec.js";
+import { certInfo, splitPemChain } from "./lib/x509-info.js";
+import { describeKey, parsePrivateKey, spkiOf } from "./keys.js";
+import { EngineMetrics } from "./metrics.js";
+import { CertificateReconciler } from "./reconciler.js";
+import { REASON } from "./reasons.js";
+import { DEFAULT_CONCURRENCY, Scheduler } from "./scheduler.js";
+import type { SecretSink } from "./secret-files.js";
+
+export interface EngineOptions {
+  readonly store: Store;
+  /** Issuer backends; default: CA and SelfSigned, ClusterIssuer secrets in `meshsign-system`. */
+  readonly registry?: IssuerRegistry;
+  readonly clock?: Clock;
+  /** Jitter source for renewal deadlines. */
+  readonly random?: RandomSource;
+  /** Where metrics are registered; none when absent. */
+  readonly metricsRegistry?: Registry;
+  /** Event sink; default writes Events to the store. `false` disables events. */
+  readonly events?: EventRecorder | false;
+  /** Standalone file output of written Secrets. */
+  readonly secretSink?: SecretSink;
+  /** Certificates reconciled at once. Default 8. */
+  readonly concurrency?: number;
+  /** Back-off after a rejected issuance. Default 1h doubling to 32h. */
+  readonly issuanceBackoff?: BackoffOptions;
+  /** Retry schedule of a request whose issuer failed transiently. Default 5s doubling to 5min. */
+  readonly transientBackoff?: BackoffOptions;
+  /** Receives reconcile errors (for the log). Messages are safe; `cause` may carry detail. */
+  readonly onError?: (key: string, err: unknown) => void;
+}
+
+/** One row of `meshsign status` / the admin API list. */
+export interface CertificateSummary {
+  readonly namespace: string;
+  readonly name: string;
+  readonly secretName: string;
+  readonly issuer: string;
+  readonly ready: string;
+  readonly reason: string;
+  readonly notAfter?: string;
+  readonly renewalTime?: string;
+}
+
+export interface CertificateDescription extends CertificateSummary {
+  readonly conditions: readonly Condition[];
+  readonly notBefore?: string;
+  readonly revision?: number;
+  readonly failedIssuanceAttempts?: number;
+  readonly lastFailureTime?: string;
+  /** When the engine will next look at this Certificate (renewal, retry, expiry). */
+  readonly nextCheck?: string;
+  readonly lastRequest?: { name: string; revision?: number; conditions: readonly Condition[]; failureTime?: string };
+  readonly events: readonly { type: string; reason: string; message: string; count: number; lastTimestamp: string; object: string }[];
+}
+
+export interface CertificateInfoJson {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serialNumber: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly isCA: boolean;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly uris: readonly string[];
+  readonly emailAddresses: readonly string[];
+  readonly publicKeyAlgorithm: string;
+  readonly fingerprintSha256: string;
+}
+
+export interface SecretInspection {
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: string;
+  readonly keys: readonly string[];
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly certificates: readonly CertificateInfoJson[];
+  readonly ca: readonly CertificateInfoJson[];
+  /** Facts about tls.key; the key itself is never returned. */
+  readonly privateKey: { readonly present: boolean; readonly algorithm?: string; readonly matchesCertificate?: boolean };
+}
+
+const keyOf = (ns: string | undefined, name: string | undefined): string => `${ns ?? ""}/${name ?? ""}`;
+
+export class Engine {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #registry: IssuerRegistry;
+  readonly #events: EventRecorder;
+  readonly #scheduler: Scheduler;
+  readonly #reconciler: CertificateReconciler;
+  readonly #issuers: IssuerController;
+  readonly #watches: Watch[] = [];
+  readonly #certs = new Map<string, Certificate>();
+  /** "<ns>/<secretName>" -> certificate keys. */
+  readonly #bySecret = new Map<string, Set<string>>();
+  /** issuer key -> certificate keys. */
+  readonly #byIssuer = new Map<string, Set<string>>();
+  /** "<ns>/<certName>" -> request names. */
+  readonly #requests = new Map<string, Set<string>>();
+  #started = false;
+
+  constructor(options: EngineOptions) {
+    this.#store = options.store;
+    this.#clock = options.clock ?? systemClock;
+    this.#registry = options.registry ?? createDefaultIssuerRegistry();
+    this.#events =
+      options.events === false
+        ? noopEventRecorder
+        : (options.events ?? new StoreEventRecorder({ store: options.store, clock: this.#clock }));
+    const metrics = options.metricsRegistry === undefined ? undefined : new EngineMetrics(options.metricsRegistry);
+    this.#reconciler = new CertificateReconciler({
+      store: this.#store,
+      clock: this.#clock,
+      random: options.random ?? systemRandom,
+      registry: this.#registry,
+      events: this.#events,
+      metrics,
+      sink: options.secretSink,
+      ...(options.issuanceBackoff ? { issuanceBackoff: options.issuanceBackoff } : {}),
+      ...(options.transientBackoff ? { transientBackoff: options.transientBackoff } : {}),
+      requestNames: (ns, cert) => [...(this.#requests.get(keyOf(ns, cert)) ?? [])],
+      noteRequest: (ns, cert, name, present) => this.#noteRequest(keyOf(ns, cert), name, present),
+      certificatesForSecret: (ns, secret) =>
+        [...(this.#bySecret.get(keyOf(ns, secret)) ?? [])].map((k) => this.#certs.get(k)).filter((c): c is Certificate => c !== undefined),
+    });
+    this.#scheduler = new Scheduler({
+      clock: this.#clock,
+      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+      handler: (key) => {
+        const slash = key.indexOf("/");
+        return this.#reconciler.reconcile(key.slice(0, slash), key.slice(slash + 1));
+      },
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    this.#issuers = new IssuerController({
+      store: this.#store,
+      registry: this.#registry,
+      clock: this.#clock,
+      events: this.#events,
+      onChange: (key) => {
+        for (const c of this.#byIssuer.get(key) ?? []) this.#scheduler.enqueue(c);
+      },
+      ...(options.onError ? { onError: (err: unknown) => options.onError?.("issuers", err) } : {}),
+    });
+  }
+
+  /** The issuer registry the engine signs through (shared with the CSR service). */
+  get registry(): IssuerRegistry {
+    return this.#registry;
+  }
+
+  /** Starts watching and reconciling; resolves once every existing object was seen. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#issuers.start();
+    const requests = this.#store.watch<CertificateRequest>(CERTIFICATE_REQUESTS, (e) => this.#onRequest(e));
+    const secrets = this.#store.watch<Secret>(SECRETS, (e) => {
+      for (const k of this.#bySecret.get(keyOf(e.object.metadata.namespace, e.object.metadata.name)) ?? []) this.#scheduler.enqueue(k);
+    });
+    this.#watches.push(requests, secrets);
+    await Promise.all([requests.synced, secrets.synced]);
+    const certs = this.#store.watch<Certificate>(CERTIFICATES, (e) => this.#onCertificate(e));
+    this.#watches.push(certs);
+    await certs.synced;
+    this.#scheduler.start();
+  }
+
+  /** Stops watching and waits for reconciles in flight. Pending requests stay Pending in the store and resume on the next start. */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    for (const w of this.#watches.splice(0)) w.stop();
+    this.#issuers.stop();
+    await this.#scheduler.stop();
+    await this.#issuers.settled();
+    if (this.#events instanceof StoreEventRecorder) await this.#events.flush();
+  }
+
+  /** Resolves when no reconcile is running or due now (tests, benchmarks). */
+  async idle(): Promise<void> {
+    // Reconciles cause watch events that queue more work: settle until a full pass finds nothing to do.
+    for (;;) {
+      await this.#issuers.settled();
+      await this.#scheduler.idle();
+      if (this.#events instanceof StoreEventRecorder) await this.#events.flush();
+      await new Promise((r) => setImmediate(r));
+      if (!this.#scheduler.busy && !this.#issuers.busy) return;
+    }
+  }
+
+  /** Manual renewal (`meshsign renew`, cmctl renew): Issuing=True ManuallyTriggered, bypassing back-off. */
+  async renew(namespace: string, name: string): Promise<void> {
+    const cert = await this.#store.get<Certificate>(CERTIFICATES, namespace, name);
+    if (cert === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
+    if (getCondition(cert.status?.conditions, "Issuing")?.status === "True") return;
+    const now = new Date(this.#clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+    await this.#store.updateStatus<Certificate>(CERTIFICATES, {
+      ...cert,
+      status: {
+        ...cert.status,
+        conditions: setCondition(cert.status?.conditions, { type: "Issuing", status: "True", reason: REASON.manuallyTriggered, message: "Certificate re-issuance manually triggered", ...(cert.metadata.generation !== undefined ? { observedGeneration: cert.metadata.generation } : {}) }, now),
+      },
+    });
+    this.#scheduler.enqueue(keyOf(namespace, name));
+  }
+
+  async list(namespace?: string): Promise<CertificateSummary[]> {
+    const certs = await this.#store.list<Certificate>(CERTIFICATES, namespace === undefined ? {} : { namespace });
+    return certs.map((c) => summarize(c)).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  }
+
+  async describe(namespace: string, name: string): Promise<CertificateDescription> {
+    const cert = await this.#store.get<Certificate>(CERTIFICATES, namespace, name);
+    if (cert === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
+    const names = [...(this.#requests.get(keyOf(namespace, name)) ?? [])];
+    const requests = (await Promise.all(names.map((n) => this.#store.get<CertificateRequest>(CERTIFICATE_REQUESTS, namespace, n)))).filter((r): r is CertificateRequest => r !== undefined);
+    const last = requests.sort((a, b) => (requestRevision(b) ?? 0) - (requestRevision(a) ?? 0))[0];
+    const involved = new Set([name, ...names]);
+    const events = (await this.#store.list<EventResource>(EVENTS, { namespace }))
+      .filter((e) => involved.has(e.involvedObject.name) && (e.involvedObject.kind === "Certificate" || e.involvedObject.kind === "CertificateRequest"))
+      .sort((a, b) => a.lastTimestamp.localeCompare(b.lastTimestamp))
+      .slice(-20)
+      .map((e) => ({ type: e.type, reason: e.reason, message: e.message, count: e.count, lastTimestamp: e.lastTimestamp, object: `${e.involvedObject.kind}/${e.involvedObject.name}` }));
+    const deadline = this.#scheduler.deadlineOf(keyOf(namespace, name));
+    const s = cert.status ?? {};
+    return {
+      ...summarize(cert),
+      conditions: s.conditions ?? [],
+      ...(s.notBefore !== undefined ? { notBefore: s.notBefore } : {}),
+      ...(s.revision !== undefined ? { revision: s.revision } : {}),
+      ...(s.failedIssuanceAttempts !== undefined ? { failedIssuanceAttempts: s.failedIssuanceAttempts } : {}),
+      ...(s.lastFailureTime !== undefined ? { lastFailureTime: s.lastFailureTime } : {}),
+      ...(deadline !== undefined ? { nextCheck: new Date(deadline).toISOString() } : {}),
+      ...(last !== undefined
+        ? {
+            lastRequest: {
+              name: last.metadata.name ?? "",
+              ...(requestRevision(last) !== undefined ? { revision: requestRevision(last) } : {}),
+              conditions: last.status?.conditions ?? [],
+              ...(last.status?.failureTime !== undefined ? { failureTime: last.status.failureTime } : {}),
+            },
+          }
+        : {}),
+      events,
+    };
+  }
+
+  /** Decoded certificate facts of a Secret; never returns the private key. */
+  async inspectSecret(namespace: string, name: string): Promise<SecretInspection> {
+    const secret = await this.#store.get<Secret>(SECRETS, namespace, name);
+    if (secret === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Secret ${namespace}/${name} not found`);
+    const chain = splitPemChain(b64decode(secret.data?.["tls.crt"]));
+    const certificates = chain.flatMap((pem) => infoJson(pem));
+    const ca = splitPemChain(b64decode(secret.data?.["ca.crt"])).flatMap((pem) => infoJson(pem));
+    const keyPem = b64decode(secret.data?.["tls.key"]);
+    const key = keyPem === "" ? undefined : parsePrivateKey(keyPem);
+    let matches: boolean | undefined;
+    if (key !== undefined && chain[0] !== undefined) {
+      try {
+        matches = certInfo(chain[0]).spki.equals(spkiOf(key));
+      } catch {
+        matches = false;
+      }
+    }
+    const annotations: Record<string, string> = {};
+    for (const [k, v] of Object.entries(secret.metadata.annotations ?? {})) if (k.startsWith("cert-manager.io/")) annotations[k] = v;
+    return {
+      namespace,
+      name,
+      type: secret.type ?? "Opaque",
+      keys: Object.keys(secret.data ?? {}).sort(),
+      annotations,
+      certificates,
+      ca,
+      privateKey: { present: keyPem !== "", ...(key !== undefined ? { algorithm: describeKey(key) } : {}), ...(matches !== undefined ? { matchesCertificate: matches } : {}) },
+    };
+  }
+
+  #onCertificate(e: WatchEvent<Certificate>): void {
+    const c = e.object;
+    const key = keyOf(c.metadata.namespace, c.metadata.name);
+    const prev = this.#certs.get(key);
+    this.#unindex(key, prev);
+    if (e.type === "DELETED") {
+      this.#certs.delete(key);
+      this.#scheduler.enqueue(key);
+      return;
+    }
+    this.#certs.set(key, c);
+    this.#index(key, c);
+    // Our own status writes come back as events; only changes someone else made need a reconcile.
+    if (prev !== undefined && !needsReconcile(prev, c)) return;
+    this.#scheduler.enqueue(key);
+  }
+
+  #onRequest(e: WatchEvent<CertificateRequest>): void {
+    const r = e.object;
+    const cert = r.metadata.annotations?.[ANN.certificateName] ?? r.metadata.ownerReferences?.find((o) => o.kind === "Certificate")?.name;
+    if (cert === undefined) return;
+    const certKey = keyOf(r.metadata.namespace, cert);
+    this.#noteRequest(certKey, r.metadata.name ?? "", e.type !== "DELETED");
+    // An external approver may deny a request; react to that (our own writes never set Denied).
+    if (e.type === "MODIFIED" && getCondition(r.status?.conditions, "Denied")?.status === "True") this.#scheduler.enqueue(certKey);
+  }
+
+  #noteRequest(certKey: string, name: string, present: boolean): void {
+    let set = this.#requests.get(certKey);
+    if (present) {
+      if (set === undefined) this.#requests.set(certKey, (set = new Set()));
+      set.add(name);
+    } else if (set !== undefined) {
+      set.delete(name);
+      if (set.size === 0) this.#requests.delete(certKey);
+    }
+  }
+
+  #index(key: string, c: Certificate): void {
+    add(this.#bySecret, keyOf(c.metadata.namespace, c.spec.secretName), key);
+    add(this.#byIssuer, issuerKeyOf(c), key);
+  }
+
+  #unindex(key: string, c: Certificate | undefined): void {
+    if (c === undefined) return;
+    remove(this.#bySecret, keyOf(c.metadata.namespace, c.spec.secretName), key);
+    remove(this.#byIssuer, issuerKeyOf(c), key);
+  }
+}
+
+function issuerKeyOf(c: Certificate): string {
+  const ref = resolveIssuerRef(c.spec.issuerRef);
+  return issuerKey(ref.kind === "ClusterIssuer" ? "ClusterIssuer" : "Issuer", c.metadata.namespace, ref.name);
+}
+
+function needsReconcile(prev: Certificate, next: Certificate): boolean {
+  if (next.metadata.deletionTimestamp !== undefined) return true;
+  if (prev.metadata.generation !== next.metadata.generation) return true;
+  if (JSON.stringify(prev.spec) !== JSON.stringify(next.spec)) return true;
+  if (JSON.stringify(prev.metadata.annotations ?? {}) !== JSON.stringify(next.metadata.annotations ?? {})) return true;
+  if (JSON.stringify(prev.metadata.labels ?? {}) !== JSON.stringify(next.metadata.labels ?? {})) return true;
+  const a = getCondition(prev.status?.conditions, "Issuing");
+  const b = getCondition(next.status?.conditions, "Issuing");
+  // cmctl renew (or anyone) setting Issuing=True from outside.
+  return b?.status === "True" && (a?.status !== "True" || a.reason !== b.reason);
+}
+
+function add(m: Map<string, Set<string>>, k: string, v: string): void {
+  let s = m.get(k);
+  if (s === undefined) m.set(k, (s = new Set()));
+  s.add(v);
+}
+
+function remove(m: Map<string, Set<string>>, k: string, v: string): void {
+  const s = m.get(k);
+  if (s === undefined) return;
+  s.delete(v);
+  if (s.size === 0) m.delete(k);
+}
+
+function summarize(c: Certificate): CertificateSummary {
+  const ready = getCondition(c.status?.conditions, "Ready");
+  const ref = resolveIssuerRef(c.spec.issuerRef);
+  return {
+    namespace: c.metadata.namespace ?? "",
+    name: c.metadata.name ?? "",
+    secretName: c.spec.secretName,
+    issuer: `${ref.kind}/${ref.name}`,
+    ready: ready?.status ?? "Unknown",
+    reason: ready?.reason ?? "",
+    ...(c.status?.notAfter !== undefined ? { notAfter: c.status.notAfter } : {}),
+    ...(c.status?.renewalTime !== undefined ? { renewalTime: c.status.renewalTime } : {}),
+  };
+}
+
+function infoJson(pem: string): CertificateInfoJson[] {
+  try {
+    const i = certInfo(pem);
+    return [
+      {
+        subject: i.subjectString,
+        issuer: i.issuerString,
+        serialNumber: i.serialHex,
+        notBefore: new Date(i.notBeforeMs).toISOString(),
+        notAfter: new Date(i.notAfterMs).toISOString(),
+        isCA: i.isCA,
+        dnsNames: i.dnsNames,
+        ipAddresses: i.ipAddresses,
+        uris: i.uris,
+        emailAddresses: i.emailAddresses,
+        publicKeyAlgorithm: i.keyAlgorithm,
+        fingerprintSha256: i.fingerprintSha256,
+      },
+    ];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Keeps one live {@link Issuer} per Issuer/ClusterIssuer resource in the
+ * registry, rebuilt when the resource or a Secret it reads changes, and
+ * writes its `status.conditions` Ready (cert-manager reasons such as
+ * KeyPairVerified / ErrGetKeyPair / ErrInvalidKeyPair).
+ */
+import type { IssuerRegistry, IssuerResourceKind } from "../issuers/registry.js";
+import { issuerKey } from "../issuers/registry.js";
+import type { Store, Watch, WatchEvent } from "../store/types.js";
+import type { Clock } from "./clock.js";
+import type { EventRecorder } from "./events.js";
+import { CLUSTER_ISSUERS, type Condition, ISSUERS, type IssuerResource, SECRETS, type Secret } from "./lib/api.js";
+
+export interface IssuerControllerOptions {
+  readonly store: Store;
+  readonly registry: IssuerRegistry;
+  readonly clock: Clock;
+  readonly events?: EventRecorder;
+  /** Called after an issuer instance was (re)built or removed, with its key. */
+  readonly onChange?: (key: string) => void;
+  readonly onError?: (err: unknown) => void;
+}
+
+export class IssuerController {
+  readonly #o: IssuerControllerOptions;
+  readonly #watches: Watch[] = [];
+  /** "<ns>/<secret>" -> issuer keys that read it. */
+  readonly #secretIndex = new Map<string, Set<string>>();
+  readonly #resources = new Map<string, IssuerResource>();
+  /** Per-key build chain, so builds of one issuer never interleave. */
+  readonly #chains = new Map<string, Promise<void>>();
+
+  constructor(options: IssuerControllerOptions) {
+    this.#o = options;
+  }
+
+  /** Starts the watches; resolves once every existing issuer was built. */
+  async start(): Promise<void> {
+    const onIssuer = (kind: IssuerResourceKind) => (e: WatchEvent<IssuerResource>) => {
+      const key = issuerKey(kind, e.object.metadata.namespace, e.object.metadata.name ?? "");
+      if (e.type === "DELETED") {
+        this.#resources.delete(key);
+        this.#enqueue(key);
+        return;
+      }
+      const prev = this.#resources.get(key);
+      this.#resources.set(key, e.object);
+      // Our own status writes come back as MODIFIED events; only a spec change needs a rebuild.
+      if (prev !== undefined && JSON.stringify(prev.spec) === JSON.stringify(e.object.spec)) return;
+      this.#enqueue(key);
+    };
+    const issuers = this.#o.store.watch<IssuerResource>(ISSUERS, onIssuer("Issuer"));
+    const clusterIssuers = this.#o.store.watch<IssuerResource>(CLUSTER_ISSUERS, onIssuer("ClusterIssuer"));
+    const secrets = this.#o.store.watch<Secret>(SECRETS, (e) => {
+      const keys = this.#secretIndex.get(`${e.object.metadata.namespace ?? ""}/${e.object.metadata.name ?? ""}`);
+      for (const key of keys ?? []) this.#enqueue(key);
+    });
+    this.#watches.push(issuers, clusterIssuers, secrets);
+    await Promise.all([issuers.synced, clusterIssuers.synced, secrets.synced]);
+    await this.settled();
+  }
+
+  stop(): void {
+    for (const w of this.#watches.splice(0)) w.stop();
+  }
+
+  get busy(): boolean {
+    return this.#chains.size > 0;
+  }
+
+  /** Resolves when every queued build finished. */
+  async settled(): Promise<void> {
+    while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
+  }
+
+  #enqueue(key: string): void {
+    const prev = this.#chains.get(key) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.#build(key))
+      .catch((err) => this.#o.onError?.(err))
+      .finally(() => {
+        if (this.#chains.get(key) === next) this.#chains.delete(key);
+      });
+    this.#chains.set(key, next);
+  }
+
+  async #build(key: string): Promise<void> {
+    for (const set of this.#secretIndex.values()) set.delete(key);
+    const resource = this.#resources.get(key);
+    if (resource === undefined) {
+      this.#o.registry.delete(key);
+      this.#o.onChange?.(key);
+      return;
+    }
+    const registry = this.#o.registry;
+    const ns = registry.secretNamespaceOf(resource);
+    const built = await registry.build(resource, async (name) => {
+      const s = await this.#o.store.get<Secret>(SECRETS, ns, name);
+      if (s === undefined) return undefined;
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
+      return out;
+    });
+    for (const name of built.secretNames) {
+      const idx = `${ns}/${name}`;
+      let set = this.#secretIndex.get(idx);
+      if (set === undefined) this.#secretIndex.set(idx, (set = new Set()));
+      set.add(key);
+    }
+    registry.set(key, built.issuer);
+    await this.#writeStatus(resource, built.issuer.status());
+    this.#o.onChange?.(key);
+  }
+
+  async #writeStatus(resource: IssuerResource, status: { ready: boolean; reason: string; message: string }): Promise<void> {
+    const type = resource.kind === "ClusterIssuer" ? CLUSTER_ISSUERS : ISSUERS;
+    const fresh = await this.#o.store.get<IssuerResource>(type, resource.metadata.namespace, resource.metadata.name ?? "");
+    if (fresh === undefined) return;
+    const conditions = fresh.status?.conditions ?? [];
+    const current = conditions.find((c) => c.type === "Ready");
+    const want: Condition["status"] = status.ready ? "True" : "False";
+    if (current?.status === want && current.reason === status.reason && current.message === status.message && current.observedGeneration === fresh.metadata.generation) return;
+    const cond: Condition = {
+      type: "Ready",
+      status: want,
+      reason: status.reason,
+      message: status.message,
+      lastTransitionTime: current?.status === want && current.lastTransitionTime !== undefined ? current.lastTransitionTime : new Date(this.#o.clock.now()).toISOString(),
+      ...(fresh.metadata.generation !== undefined ? { observedGeneration: fresh.metadata.generation } : {}),
+    };
+    await this.#o.store.updateStatus<IssuerResource>(type, {
+      ...fresh,
+      status: { ...(fresh.status ?? {}), conditions: [...conditions.filter((c) => c.type !== "Ready"), cond] },
+    });
+    this.#o.events?.record(fresh, status.ready ? "Normal" : "Warning", status.reason, status.message);
+  }
+}

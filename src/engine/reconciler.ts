@@ -1,0 +1,636 @@
+/**
+ * One Certificate's whole lifecycle as a single in-process state machine
+ * (cert-manager spreads it over six controllers racing on one object, pain
+ * point 11): readiness, trigger, back-off, next key, request, signing, Secret,
+ * status, revision history. `reconcile` is idempotent and returns the next
+ * instant it wants to run; the scheduler serializes it per Certificate.
+ *
+ * Crash safety: every step is persisted before the next one starts (Issuing
+ * condition, then the staged key Secret, then the request under a
+ * deterministic name, then its status, then the target Secret, then the
+ * Certificate status), so a restart resumes where it stopped and never
+ * creates a second request for the same revision.
+ */
+import type { KeyObject } from "node:crypto";
+import { MeshsignError, isMeshsignError } from "../errors/index.js";
+import type { IssuerRegistry } from "../issuers/registry.js";
+import type { Store } from "../store/types.js";
+import { type BackoffOptions, DEFAULT_ISSUANCE_BACKOFF, DEFAULT_TRANSIENT_BACKOFF, exponentialDelayMs, nextIssuanceAttemptMs } from "./backoff.js";
+import type { Clock, RandomSource } from "./clock.js";
+import { buildCsr, parseCsr, type ParsedCsr, templateFromRequest } from "./csr.js";
+import type { EventRecorder } from "./events.js";
+import { encodePrivateKey, generatePrivateKey, keyMatchesSpec, parsePrivateKey, spkiOf } from "./keys.js";
+import { ANN, LABEL, UNCOPIED_ANNOTATION_PREFIXES } from "./lib/annotations.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type CertificateStatus, type Condition, SECRETS, type Secret } from "./lib/api.js";
+import { getCondition, removeCondition, setCondition } from "./lib/conditions.js";
+import { b64decode, b64encode, nextKeySecretName, requestName, requestRevision, requestState } from "./lib/requests.js";
+import { formatGoDuration, type ResolvedSpec, resolveSpec } from "./lib/spec.js";
+import { certInfo, splitPemChain } from "./lib/x509-info.js";
+import { requestMismatches } from "./match.js";
+import type { EngineMetrics } from "./metrics.js";
+import { evaluate, type PolicyInput, READINESS_CHAIN, readSecretContents, renewalTimeFor, TRIGGER_CHAIN, type Violation } from "./policies.js";
+import { CR_REASON, classifySignError, issuingFailureReason, REASON } from "./reasons.js";
+import { renewalJitterMs } from "./renewal.js";
+import { buildSecret, reapplyMetadata } from "./secret.js";
+import type { SecretSink } from "./secret-files.js";
+
+/** How often a Certificate that does not own its Secret is looked at again (cert-manager: 3 min). */
+export const NOT_OWNER_RECHECK_MS = 3 * 60_000;
+
+export interface ReconcilerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly registry: IssuerRegistry;
+  readonly events: EventRecorder;
+  readonly metrics?: EngineMetrics | undefined;
+  readonly sink?: SecretSink | undefined;
+  readonly issuanceBackoff?: BackoffOptions;
+  readonly transientBackoff?: BackoffOptions;
+  /** Names of the requests that belong to a Certificate (from the engine's watch index). */
+  requestNames(namespace: string, certificateName: string): readonly string[];
+  /** Keeps the index current for writes the reconciler makes itself. */
+  noteRequest(namespace: string, certificateName: string, requestName: string, present: boolean): void;
+  /** Certificates in `namespace` whose spec.secretName is `secretName`. */
+  certificatesForSecret(namespace: string, secretName: string): readonly Certificate[];
+}
+
+const READY_MESSAGE = "Certificate is up to date and has not expired";
+const COPIED = (k: string): boolean => !UNCOPIED_ANNOTATION_PREFIXES.some((p) => k.startsWith(p));
+
+export class CertificateReconciler {
+  readonly #d: ReconcilerDeps;
+  /** Per-certificate consecutive transient failures (pending requests). */
+  readonly #transient = new Map<string, number>();
+  /** Jitter fraction per issued serial, drawn once from the random source. */
+  readonly #jitter = new Map<string, number>();
+  /** Certificates checked for orphans of a crash since this process started. */
+  readonly #orphanChecked = new Set<string>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  #now(): number {
+    return this.#d.clock.now();
+  }
+
+  #iso(ms = this.#now()): string {
+    return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  async reconcile(namespace: string, name: string): Promise<number | undefined> {
+    const key = `${namespace}/${name}`;
+    const cert = await this.#d.store.get<Certificate>(CERTIFICATES, namespace, name);
+    if (cert === undefined || cert.metadata.deletionTimestamp !== undefined) {
+      await this.#cleanupDeleted(namespace, name);
+      return undefined;
+    }
+    const spec = resolveSpec(cert.spec);
+    const conflict = this.#secretConflict(cert, spec);
+    if (conflict !== undefined) {
+      await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.conflict, message: conflict, ...gen(cert) }, this.#iso()) });
+      return this.#now() + NOT_OWNER_RECHECK_MS;
+    }
+    const requests = await this.#loadRequests(cert);
+    const secret = await this.#d.store.get<Secret>(SECRETS, namespace, spec.secretName);
+    if (!isIssuing(cert)) {
+      if (!this.#orphanChecked.has(key)) {
+        await this.#deleteNextKey(cert);
+        this.#orphanChecked.add(key);
+      }
+      return this.#whenNotIssuing(cert, spec, secret, requests);
+    }
+    this.#orphanChecked.add(key);
+    return this.#issue(cert, spec, secret, requests);
+  }
+
+  /** Drops in-memory state for a Certificate that is gone. */
+  forget(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    this.#transient.delete(key);
+    this.#orphanChecked.delete(key);
+  }
+
+  // ---------------------------------------------------------------- not issuing
+
+  async #whenNotIssuing(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[]): Promise<number | undefined> {
+    const now = this.#now();
+    const input = await this.#policyInput(cert, spec, secret, requests, now);
+    const notReady = evaluate(READINESS_CHAIN, input);
+    const trigger = evaluate(TRIGGER_CHAIN, input);
+    let current = await this.#writeReadiness(cert, spec, input, notReady);
+    if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
+    const wake = this.#nextWake(input);
+    if (trigger === undefined) {
+      await this.#reapplySecretMetadata(current, spec, secret, input);
+      return wake;
+    }
+    const retryAt = await this.#backoffUntil(current, spec, requests);
+    if (retryAt !== undefined && now < retryAt) return min(retryAt, wake);
+    current = await this.#writeStatus(current, {
+      ...current.status,
+      conditions: setCondition(current.status?.conditions, { type: "Issuing", status: "True", reason: trigger.reason, message: trigger.message, ...gen(current) }, this.#iso(now)),
+    });
+    this.#d.events.record(current, "Normal", "Issuing", trigger.message);
+    const fresh = await this.#d.store.get<Secret>(SECRETS, cert.metadata.namespace, spec.secretName);
+    return this.#issue(current, spec, fresh, requests);
+  }
+
+  async #policyInput(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[], now: number): Promise<PolicyInput> {
+    const revision = cert.status?.revision;
+    const currentRequest = revision === undefined ? undefined : requests.find((r) => requestRevision(r) === revision);
+    let currentRequestCsr: ParsedCsr | undefined;
+    if (currentRequest !== undefined) {
+      try {
+        currentRequestCsr = await parseCsr(b64decode(currentRequest.spec.request));
+      } catch {
+        currentRequestCsr = undefined;
+      }
+    }
+    return { certificate: cert, spec, secret, contents: readSecretContents(secret), currentRequest, currentRequestCsr, now };
+  }
+
+  #nextWake(input: PolicyInput): number | undefined {
+    const cert = input.contents?.cert;
+    if (cert === undefined) return undefined;
+    const expiry = cert.notAfterMs + 1;
+    const renewal = renewalTimeFor(input);
+    if (renewal === undefined) return expiry > input.now ? expiry : undefined;
+    let fraction = this.#jitter.get(cert.serialHex);
+    if (fraction === undefined) {
+      fraction = this.#d.random.float();
+      if (this.#jitter.size > 100_000) this.#jitter.clear();
+      this.#jitter.set(cert.serialHex, fraction);
+    }
+    const jittered = renewal + renewalJitterMs({ notBeforeMs: cert.notBeforeMs, notAfterMs: cert.notAfterMs, renewBeforeMs: input.spec.renewBeforeMs, renewBeforePercentage: input.spec.renewBeforePercentage }, fraction);
+    return min(jittered, expiry > input.now ? expiry : undefined);
+  }
+
+  async #writeReadiness(cert: Certificate, spec: ResolvedSpec, input: PolicyInput, notReady: Violation | undefined): Promise<Certificate> {
+    const info = input.contents?.cert;
+    const renewal = renewalTimeFor(input);
+    const status: CertificateStatus = {
+      ...cert.status,
+      conditions: setCondition(
+        cert.status?.conditions,
+        notReady === undefined
+          ? { type: "Ready", status: "True", reason: REASON.ready, message: READY_MESSAGE, ...gen(cert) }
+          : { type: "Ready", status: "False", reason: notReady.reason, message: notReady.message, ...gen(cert) },
+        this.#iso(input.now),
+      ),
+    };
+    if (info !== undefined) {
+      status.notBefore = this.#iso(info.notBeforeMs);
+      status.notAfter = this.#iso(info.notAfterMs);
+      if (renewal !== undefined) status.renewalTime = this.#iso(renewal);
+      else delete status.renewalTime;
+    } else {
+      delete status.notBefore;
+      delete status.notAfter;
+      delete status.renewalTime;
+    }
+    const updated = await this.#writeStatus(cert, status);
+    this.#d.metrics?.observe(metricLabels(cert, spec), {
+      ready: notReady === undefined ? "True" : "False",
+      notBeforeMs: info?.notBeforeMs,
+      notAfterMs: info?.notAfterMs,
+      renewalTimeMs: renewal,
+    });
+    return updated;
+  }
+
+  /** cert-manager's shouldBackoffReissuingOnFailure: no back-off once the spec moved away from the failed request. */
+  async #backoffUntil(cert: Certificate, spec: ResolvedSpec, requests: CertificateRequest[]): Promise<number | undefined> {
+    const last = cert.status?.lastFailureTime;
+    if (last === undefined) return undefined;
+    const next = requests.find((r) => requestRevision(r) === (cert.status?.revision ?? 0) + 1);
+    if (next !== undefined) {
+      let csr: ParsedCsr | undefined;
+      try {
+        csr = await parseCsr(b64decode(next.spec.request));
+      } catch {
+        csr = undefined;
+      }
+      if (csr === undefined || requestMismatches(next, csr, cert.spec, spec).length > 0) return undefined;
+    }
+    return nextIssuanceAttemptMs(Date.parse(last), cert.status?.failedIssuanceAttempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF);
+  }
+
+  async #reapplySecretMetadata(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, input: PolicyInput): Promise<void> {
+    const info = input.contents?.cert;
+    if (secret === undefined || info === undefined) return;
+    const fixed = reapplyMetadata(secret, cert, spec, info);
+    if (fixed === undefined) return;
+    await this.#d.store.update<Secret>(SECRETS, fixed);
+  }
+
+  async #collectRevisions(cert: Certificate, spec: ResolvedSpec, requests: CertificateRequest[]): Promise<void> {
+    const revision = cert.status?.revision;
+    if (revision === undefined) return;
+    const old = requests
+      .filter((r) => (requestRevision(r) ?? 0) <= revision)
+      .sort((a, b) => (requestRevision(a) ?? 0) - (requestRevision(b) ?? 0));
+    const excess = old.length - spec.revisionHistoryLimit;
+    for (const r of old.slice(0, Math.max(0, excess))) await this.#deleteRequest(cert, r);
+  }
+
+  // ---------------------------------------------------------------- issuing
+
+  async #issue(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[]): Promise<number | undefined> {
+    const revision = (cert.status?.revision ?? 0) + 1;
+    const since = Date.parse(getCondition(cert.status?.conditions, "Issuing")?.lastTransitionTime ?? "") || this.#now();
+    const staged = await this.#ensureNextKey(cert, spec, secret);
+    if (staged === undefined) return undefined; // rotationPolicy Never cannot proceed until the spec changes
+    let current = staged.cert;
+    let cr = await this.#ensureRequest(current, spec, revision, staged.key, staged.secretName, requests, since);
+    if (requestState(cr) === "pending") {
+      const signed = await this.#sign(current, cr, staged.keyPem);
+      cr = signed.cr;
+      if (signed.retryAt !== undefined) return signed.retryAt;
+    }
+    const state = requestState(cr);
+    if (state !== "issued") {
+      const cond = getCondition(cr.status?.conditions, state === "denied" ? "Denied" : state === "invalid" ? "InvalidRequest" : "Ready");
+      return this.#failIssuance(current, spec, cond?.reason ?? CR_REASON.failed, cond?.message ?? "request failed");
+    }
+    await this.#completeIssuance(current, spec, cr, staged.key, since);
+    // Run again at once: readiness, status dates and the renewal deadline follow from the new Secret.
+    return this.#now();
+  }
+
+  async #ensureNextKey(cert: Certificate, spec: ResolvedSpec, target: Secret | undefined): Promise<{ cert: Certificate; key: KeyObject; keyPem: string; secretName: string } | undefined> {
+    const ns = cert.metadata.namespace;
+    const keyName = cert.status?.nextPrivateKeySecretName ?? nextKeySecretName(cert);
+    let staged = await this.#d.store.get<Secret>(SECRETS, ns, keyName);
+    if (staged !== undefined && staged.metadata.labels?.[LABEL.nextPrivateKey] !== "true") {
+      throw new MeshsignError("ERR_CONFLICT", `Secret "${ns}/${keyName}" exists and is not a staged private key`, { retry: "transient" });
+    }
+    let key: KeyObject | undefined;
+    if (staged !== undefined) {
+      key = parsePrivateKey(b64decode(staged.data?.["tls.key"]));
+      if (key === undefined || !keyMatchesSpec(key, spec)) {
+        this.#d.events.record(cert, "Normal", "Deleted", "Regenerating private key due to change in fields");
+        await this.#d.store.delete(SECRETS, ns, keyName).catch(ignoreNotFound);
+        staged = undefined;
+        key = undefined;
+      }
+    }
+    if (staged === undefined || key === undefined) {
+      if (spec.rotationPolicy === "Never" && target !== undefined) {
+        const existing = parsePrivateKey(b64decode(target.data?.["tls.key"]));
+        if (existing !== undefined && keyMatchesSpec(existing, spec)) {
+          key = existing;
+          this.#d.events.record(cert, "Normal", "Reused", `Reusing private key stored in existing Secret resource "${spec.secretName}"`);
+        } else if (existing !== undefined) {
+          const message = "User intervention required: existing private key in Secret does not match requirements on Certificate resource, mismatching fields: [spec.privateKey], but cert-manager cannot create new private key as the Certificate's .spec.privateKey.rotationPolicy field is set to \"Never\". The private key may be manually deleted or the rotationPolicy changed";
+          this.#d.events.record(cert, "Warning", REASON.cannotRegenerateKey, message);
+          return undefined;
+        } else if (b64decode(target.data?.["tls.key"]) !== "") {
+          this.#d.events.record(cert, "Warning", "DecodeFailed", "Failed to decode private key stored in Secret - generating new key");
+        }
+      }
+      if (key === undefined) {
+        key = await generatePrivateKey(spec);
+        this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
+      }
+      const body: Secret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: {
+          name: keyName,
+          namespace: ns,
+          labels: { [LABEL.nextPrivateKey]: "true", [LABEL.fao]: "true" },
+          ownerReferences: [ownerRef(cert)],
+        },
+        data: { "tls.key": b64encode(key.export({ format: "pem", type: "pkcs8" }).toString()) },
+      };
+      try {
+        staged = await this.#d.store.create<Secret>(SECRETS, body);
+      } catch (err) {
+        if (!isMeshsignError(err, "ERR_ALREADY_EXISTS")) throw err;
+        throw new MeshsignError("ERR_CONFLICT", "staged private key appeared concurrently", { retry: "transient", cause: err });
+      }
+    }
+    let current = cert;
+    if (cert.status?.nextPrivateKeySecretName !== keyName) {
+      current = await this.#writeStatus(cert, { ...cert.status, nextPrivateKeySecretName: keyName });
+    }
+    return { cert: current, key, keyPem: key.export({ format: "pem", type: "pkcs8" }).toString(), secretName: keyName };
+  }
+
+  async #ensureRequest(cert: Certificate, spec: ResolvedSpec, revision: number, key: KeyObject, keySecretName: string, requests: CertificateRequest[], issuingSince: number): Promise<CertificateRequest> {
+    const spki = spkiOf(key);
+    let candidate: CertificateRequest | undefined;
+    for (const cr of requests) {
+      const rev = requestRevision(cr);
+      if (rev === undefined) {
+        await this.#deleteRequest(cert, cr);
+        continue;
+      }
+      if (rev !== revision) continue;
+      const state = requestState(cr);
+      const failureTime = Date.parse(cr.status?.failureTime ?? "");
+      if (state !== "pending" && state !== "issued" && (!Number.isFinite(failureTime) || failureTime <= issuingSince)) {
+        await this.#deleteRequest(cert, cr);
+        continue;
+      }
+      let csr: ParsedCsr | undefined;
+      try {
+        csr = await parseCsr(b64decode(cr.spec.request));
+      } catch {
+        csr = undefined;
+      }
+      if (csr === undefined || !csr.spki.equals(spki) || requestMismatches(cr, csr, cert.spec, spec).length > 0) {
+        await this.#deleteRequest(cert, cr);
+        continue;
+      }
+      candidate = cr;
+    }
+    if (candidate !== undefined) return candidate;
+
+    const ns = cert.metadata.namespace ?? "";
+    const name = requestName(cert, revision);
+    const csrPem = await buildCsr(cert.spec, spec, key);
+    const annotations: Record<string, string> = {};
+    for (const [k, v] of Object.entries(cert.metadata.annotations ?? {})) if (COPIED(k)) annotations[k] = v;
+    Object.assign(annotations, {
+      [ANN.certificateRevision]: String(revision),
+      [ANN.privateKeySecretName]: keySecretName,
+      [ANN.certificateName]: cert.metadata.name ?? "",
+    });
+    const body: CertificateRequest = {
+      apiVersion: "cert-manager.io/v1",
+      kind: "CertificateRequest",
+      metadata: { name, namespace: ns, annotations, labels: { ...(cert.metadata.labels ?? {}) }, ownerReferences: [ownerRef(cert)] },
+      spec: {
+        request: b64encode(csrPem),
+        issuerRef: { ...spec.issuerRef },
+        duration: formatGoDuration(spec.durationMs),
+        isCA: spec.isCA,
+        usages: [...spec.usages],
+      },
+    };
+    let created: CertificateRequest;
+    try {
+      created = await this.#d.store.create<CertificateRequest>(CERTIFICATE_REQUESTS, body);
+    } catch (err) {
+      if (!isMeshsignError(err, "ERR_ALREADY_EXISTS")) {
+        this.#d.events.record(cert, "Warning", "RequestFailed", `Failed to create CertificateRequest: ${errorMessage(err)}`);
+        throw err;
+      }
+      // A request of this revision exists that the index did not know yet: index it and look again.
+      this.#d.noteRequest(ns, cert.metadata.name ?? "", name, true);
+      throw new MeshsignError("ERR_CONFLICT", `CertificateRequest "${name}" already exists`, { retry: "transient", cause: err });
+    }
+    this.#d.noteRequest(ns, cert.metadata.name ?? "", name, true);
+    this.#d.events.record(cert, "Normal", "Requested", `Created new CertificateRequest resource "${name}"`);
+    // Automatic approval (cert-manager's built-in approver).
+    const approved = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
+      ...created,
+      status: {
+        conditions: [
+          { type: "Approved", status: "True", reason: CR_REASON.approved, message: "Certificate request has been approved by cert-manager.io", lastTransitionTime: this.#iso() },
+          { type: "Ready", status: "False", reason: CR_REASON.pending, message: "Waiting for the issuer to sign the request", lastTransitionTime: this.#iso() },
+        ],
+      },
+    });
+    this.#d.events.record(approved, "Normal", CR_REASON.approved, "Certificate request has been approved by cert-manager.io");
+    return approved;
+  }
+
+  async #sign(cert: Certificate, cr: CertificateRequest, keyPem: string): Promise<{ cr: CertificateRequest; retryAt?: number }> {
+    const certKey = `${cert.metadata.namespace}/${cert.metadata.name}`;
+    const ns = cr.metadata.namespace ?? "";
+    const now = this.#now();
+    const issuer = this.#d.registry.resolve(cr.spec.issuerRef, ns);
+    let outcome: { kind: "issued"; chain: readonly string[]; ca?: string | undefined } | { kind: "pending"; reason: string; message: string; retryAt: number } | { kind: "failed"; reason: string; message: string };
+    const transientRetry = (): number => {
+      const n = (this.#transient.get(certKey) ?? 0) + 1;
+      this.#transient.set(certKey, n);
+      return now + exponentialDelayMs(n, this.#d.transientBackoff ?? DEFAULT_TRANSIENT_BACKOFF);
+    };
+    try {
+      if (issuer === undefined) {
+        const ref = cr.spec.issuerRef;
+        throw new MeshsignError("ERR_ISSUER_NOT_FOUND", `Referenced "${ref.kind ?? "Issuer"}" not found: ${ref.kind === "ClusterIssuer" ? ref.name : `${ns}/${ref.name}`}`);
+      }
+      const status = issuer.status();
+      if (!status.ready) {
+        throw new MeshsignError("ERR_ISSUER_NOT_READY", `Referenced issuer is not ready: ${status.reason}: ${status.message}`, { retry: "transient" });
+      }
+      const csrPem = b64decode(cr.spec.request);
+      let csr: ParsedCsr;
+      try {
+        csr = await parseCsr(csrPem);
+      } catch (err) {
+        throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", { cause: err });
+      }
+      const template = templateFromRequest(cr, csr, now);
+      const result = await issuer.sign({
+        requestId: `${ns}/${cr.metadata.name}`,
+        csrPem,
+        template,
+        // Only the SelfSigned backend may see the private key (cert-manager reads it for that issuer only).
+        ...(issuer.kind === "selfsigned" ? { privateKeyPem: keyPem } : {}),
+      });
+      if (result.status === "issued") outcome = { kind: "issued", chain: result.chain, ca: result.ca };
+      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs) };
+    } catch (err) {
+      const c = classifySignError(err);
+      outcome = c.state === "pending" ? { kind: "pending", reason: c.reason, message: c.message, retryAt: transientRetry() } : { kind: "failed", reason: c.reason, message: c.message };
+    }
+    const conds = cr.status?.conditions;
+    const nowIso = this.#iso(now);
+    if (outcome.kind === "issued") {
+      this.#transient.delete(certKey);
+      const updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
+        ...cr,
+        status: {
+          ...cr.status,
+          certificate: b64encode(outcome.chain.join("")),
+          ...(outcome.ca !== undefined && outcome.ca !== "" ? { ca: b64encode(outcome.ca) } : {}),
+          conditions: setCondition(conds, { type: "Ready", status: "True", reason: CR_REASON.issued, message: "Certificate fetched from issuer successfully" }, nowIso),
+        },
+      });
+      this.#d.events.record(updated, "Normal", "CertificateIssued", "Certificate fetched from issuer successfully");
+      return { cr: updated };
+    }
+    if (outcome.kind === "pending") {
+      const message = outcome.message;
+      const previous = getCondition(conds, "Ready");
+      const next = setCondition(conds, { type: "Ready", status: "False", reason: CR_REASON.pending, message }, nowIso);
+      let updated = cr;
+      if (next !== conds) {
+        updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, { ...cr, status: { ...cr.status, conditions: next } });
+        // Emitted only on a change, like cert-manager's Pending reasons.
+        if (previous?.message !== message) this.#d.events.record(updated, "Normal", outcome.reason, message);
+      }
+      return { cr: updated, retryAt: outcome.retryAt };
+    }
+    this.#transient.delete(certKey);
+    const updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
+      ...cr,
+      status: {
+        ...cr.status,
+        failureTime: nowIso,
+        conditions: setCondition(conds, { type: "Ready", status: "False", reason: CR_REASON.failed, message: `${outcome.reason}: ${outcome.message}` }, nowIso),
+      },
+    });
+    this.#d.events.record(updated, "Warning", outcome.reason, outcome.message);
+    return { cr: updated };
+  }
+
+  async #failIssuance(cert: Certificate, spec: ResolvedSpec, crReason: string, crMessage: string): Promise<number | undefined> {
+    const now = this.#now();
+    const message = `The certificate request has failed to complete and will be retried: ${crMessage}`;
+    const attempts = (cert.status?.failedIssuanceAttempts ?? 0) + 1;
+    const status: CertificateStatus = {
+      ...cert.status,
+      conditions: setCondition(cert.status?.conditions, { type: "Issuing", status: "False", reason: crReason, message, ...gen(cert) }, this.#iso(now)),
+      lastFailureTime: this.#iso(now),
+      failedIssuanceAttempts: attempts,
+    };
+    delete status.nextPrivateKeySecretName;
+    const updated = await this.#writeStatus(cert, status);
+    await this.#deleteNextKey(updated);
+    this.#d.events.record(updated, "Warning", issuingFailureReason(crReason), message);
+    this.#d.metrics?.countFailure(crReason, this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "")?.kind ?? "unknown");
+    return now;
+  }
+
+  async #completeIssuance(cert: Certificate, spec: ResolvedSpec, cr: CertificateRequest, key: KeyObject, since: number): Promise<Certificate> {
+    const ns = cert.metadata.namespace ?? "";
+    const now = this.#now();
+    const chainPem = splitPemChain(b64decode(cr.status?.certificate)).join("");
+    const caPem = b64decode(cr.status?.ca);
+    let problem: string | undefined;
+    let info: ReturnType<typeof certInfo> | undefined;
+    try {
+      info = certInfo(chainPem);
+      if (!info.spki.equals(spkiOf(key))) problem = "Issuer returned a certificate whose public key does not match the request";
+      else if (info.notAfterMs <= now) problem = "Issuer returned a certificate that has already expired";
+    } catch {
+      problem = "Issuer returned a certificate that cannot be decoded";
+    }
+    if (problem !== undefined || info === undefined) {
+      await this.#failIssuance(cert, spec, REASON.invalidCertificate, problem ?? "invalid certificate");
+      return cert;
+    }
+    const existing = await this.#d.store.get<Secret>(SECRETS, ns, spec.secretName);
+    const desired = buildSecret(existing, cert, spec, info, { keyPem: encodePrivateKey(key, spec.keyEncoding), chainPem, caPem: caPem === "" ? undefined : caPem });
+    if (existing === undefined) await this.#d.store.create<Secret>(SECRETS, desired);
+    else await this.#d.store.update<Secret>(SECRETS, desired);
+    if (this.#d.sink !== undefined) {
+      const files: Record<string, Uint8Array> = {};
+      for (const [k, v] of Object.entries(desired.data ?? {})) files[k] = Buffer.from(v, "base64");
+      await this.#d.sink.publish({ namespace: ns, secretName: spec.secretName, certificateName: cert.metadata.name ?? "" }, files);
+    }
+    const status: CertificateStatus = {
+      ...cert.status,
+      revision: requestRevision(cr) ?? (cert.status?.revision ?? 0) + 1,
+      conditions: removeCondition(cert.status?.conditions, "Issuing"),
+    };
+    delete status.lastFailureTime;
+    delete status.failedIssuanceAttempts;
+    delete status.nextPrivateKeySecretName;
+    const updated = await this.#writeStatus(cert, status);
+    await this.#deleteNextKey(updated);
+    this.#d.events.record(updated, "Normal", "Issuing", "The certificate has been successfully issued");
+    this.#d.metrics?.observeIssuance(this.#d.registry.resolve(spec.issuerRef, ns)?.kind ?? "unknown", (now - since) / 1000);
+    return updated;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #secretConflict(cert: Certificate, spec: ResolvedSpec): string | undefined {
+    const ns = cert.metadata.namespace ?? "";
+    const all = this.#d.certificatesForSecret(ns, spec.secretName).filter((c) => c.metadata.deletionTimestamp === undefined);
+    if (all.length <= 1) return undefined;
+    // Oldest wins (creationTimestamp, then name), as cert-manager's CertificateOwnsSecret.
+    const sorted = [...all].sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""));
+    const owner = sorted[0];
+    if (owner === undefined || owner.metadata.name === cert.metadata.name) return undefined;
+    return `Secret "${spec.secretName}" is also the target of Certificate "${owner.metadata.name}", which owns it; this Certificate will not issue until the conflict is resolved`;
+  }
+
+  async #loadRequests(cert: Certificate): Promise<CertificateRequest[]> {
+    const ns = cert.metadata.namespace ?? "";
+    const out: CertificateRequest[] = [];
+    for (const name of this.#d.requestNames(ns, cert.metadata.name ?? "")) {
+      const cr = await this.#d.store.get<CertificateRequest>(CERTIFICATE_REQUESTS, ns, name);
+      if (cr === undefined) {
+        this.#d.noteRequest(ns, cert.metadata.name ?? "", name, false);
+        continue;
+      }
+      const owner = cr.metadata.ownerReferences?.find((o) => o.kind === "Certificate");
+      if (owner !== undefined && cert.metadata.uid !== undefined && owner.uid !== cert.metadata.uid) continue;
+      out.push(cr);
+    }
+    return out;
+  }
+
+  async #deleteRequest(cert: Certificate, cr: CertificateRequest): Promise<void> {
+    const ns = cr.metadata.namespace ?? "";
+    await this.#d.store.delete(CERTIFICATE_REQUESTS, ns, cr.metadata.name ?? "").catch(ignoreNotFound);
+    this.#d.noteRequest(ns, cert.metadata.name ?? "", cr.metadata.name ?? "", false);
+  }
+
+  async #deleteNextKey(cert: Certificate): Promise<void> {
+    const ns = cert.metadata.namespace;
+    const name = nextKeySecretName(cert);
+    const s = await this.#d.store.get<Secret>(SECRETS, ns, name);
+    if (s === undefined || s.metadata.labels?.[LABEL.nextPrivateKey] !== "true") return;
+    await this.#d.store.delete(SECRETS, ns, name).catch(ignoreNotFound);
+  }
+
+  async #cleanupDeleted(namespace: string, name: string): Promise<void> {
+    this.#d.metrics?.forget(namespace, name);
+    this.forget(namespace, name);
+    // Owned objects go with their owner (the store cascades); this is a best-effort fallback.
+    for (const cr of this.#d.requestNames(namespace, name)) {
+      await this.#d.store.delete(CERTIFICATE_REQUESTS, namespace, cr).catch(ignoreNotFound);
+      this.#d.noteRequest(namespace, name, cr, false);
+    }
+    const keyName = nextKeySecretName({ apiVersion: "", kind: "", metadata: { name }, spec: { secretName: "", issuerRef: { name: "" } } });
+    const s = await this.#d.store.get<Secret>(SECRETS, namespace, keyName);
+    if (s?.metadata.labels?.[LABEL.nextPrivateKey] === "true") await this.#d.store.delete(SECRETS, namespace, keyName).catch(ignoreNotFound);
+  }
+
+  async #writeStatus(cert: Certificate, status: CertificateStatus): Promise<Certificate> {
+    if (JSON.stringify(status) === JSON.stringify(cert.status ?? {})) return cert;
+    return this.#d.store.updateStatus<Certificate>(CERTIFICATES, { ...cert, status });
+  }
+}
+
+function isIssuing(cert: Certificate): boolean {
+  return getCondition(cert.status?.conditions, "Issuing")?.status === "True";
+}
+
+function gen(cert: Certificate): Pick<Condition, "observedGeneration"> {
+  return cert.metadata.generation === undefined ? {} : { observedGeneration: cert.metadata.generation };
+}
+
+function min(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+function ownerRef(cert: Certificate) {
+  return { apiVersion: "cert-manager.io/v1", kind: "Certificate", name: cert.metadata.name ?? "", uid: cert.metadata.uid ?? "", controller: true, blockOwnerDeletion: true };
+}
+
+function metricLabels(cert: Certificate, spec: ResolvedSpec) {
+  return { name: cert.metadata.name ?? "", namespace: cert.metadata.namespace ?? "", issuer_name: spec.issuerRef.name, issuer_kind: spec.issuerRef.kind, issuer_group: spec.issuerRef.group };
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!isMeshsignError(err, "ERR_NOT_FOUND")) throw err;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof MeshsignError ? err.message : "internal error";
+}
+

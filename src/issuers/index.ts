@@ -1,0 +1,20 @@
+/**
+ * Public surface of the issuers: the shared contract, the in-process
+ * backends (CA, SelfSigned) and the registry that maps Issuer/ClusterIssuer
+ * resources to instances. For end users: CaIssuer (also on the CSR hot path),
+ * SelfSignedIssuer. For the engine and server wiring: the registry.
+ */
+export type { Issuer, IssuerStatus, SignRequest, SignResult } from "./issuer.js";
+export { CaIssuer, CA_READY_REASONS } from "./ca/ca-issuer.js";
+export type { CaKeyPairSource } from "./ca/ca-issuer.js";
+export { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
+export {
+  IssuerRegistry,
+  NotReadyIssuer,
+  createDefaultIssuerRegistry,
+  caIssuerFactory,
+  selfSignedIssuerFactory,
+  issuerKey,
+  DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+} from "./registry.js";
+export type { BuiltIssuer, IssuerBuildContext, IssuerFactory, IssuerRegistryOptions, IssuerResourceKind, IssuerResourceLike } from "./registry.js";

@@ -1,0 +1,163 @@
+/**
+ * From an Issuer / ClusterIssuer resource to an {@link Issuer} instance.
+ *
+ * Backends register a factory under their spec key (`ca`, `selfSigned`;
+ * `vault` and `acme` are registered by their own modules later). A resource
+ * whose spec names no registered backend gets an issuer that is not ready and
+ * says so, instead of failing silently.
+ *
+ * Scoping: an Issuer reads Secrets in its own namespace; a ClusterIssuer
+ * reads them in the cluster resource namespace, which defaults to
+ * `meshsign-system` (cert-manager's code default is `kube-system` and its Helm
+ * chart uses the release namespace, a frequent confusion, #6215; meshsign
+ * names it in every not-ready message instead).
+ */
+import { MeshsignError } from "../errors/index.js";
+import { CaIssuer } from "./ca/ca-issuer.js";
+import type { Issuer, IssuerStatus, SignResult } from "./issuer.js";
+import { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
+
+export const DEFAULT_CLUSTER_RESOURCE_NAMESPACE = "meshsign-system";
+
+export type IssuerResourceKind = "Issuer" | "ClusterIssuer";
+
+/** The parts of an Issuer/ClusterIssuer resource a factory reads. */
+export interface IssuerResourceLike {
+  readonly kind: string;
+  readonly metadata: { readonly name?: string; readonly namespace?: string };
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+export interface IssuerBuildContext {
+  /** Namespace whose Secrets this issuer reads (its own, or the cluster resource namespace). */
+  readonly secretNamespace: string;
+  /** Reads a Secret's data, base64-decoded to UTF-8; undefined when the Secret does not exist. */
+  readSecret(name: string): Promise<Readonly<Record<string, string>> | undefined>;
+}
+
+export interface BuiltIssuer {
+  readonly issuer: Issuer;
+  /** Secret names (in `secretNamespace`) whose changes require a rebuild. */
+  readonly secretNames: readonly string[];
+}
+
+export type IssuerFactory = (config: unknown, ctx: IssuerBuildContext) => Promise<BuiltIssuer>;
+
+/** Stable key of an issuer resource: `Issuer/<ns>/<name>` or `ClusterIssuer/<name>`. */
+export function issuerKey(kind: IssuerResourceKind, namespace: string | undefined, name: string): string {
+  return kind === "ClusterIssuer" ? `ClusterIssuer/${name}` : `Issuer/${namespace ?? ""}/${name}`;
+}
+
+/** An issuer that can never sign, with a fixed not-ready status. */
+export class NotReadyIssuer implements Issuer {
+  readonly kind: string;
+  readonly #status: IssuerStatus;
+  constructor(kind: string, reason: string, message: string) {
+    this.kind = kind;
+    this.#status = { ready: false, reason, message };
+  }
+  status(): IssuerStatus {
+    return this.#status;
+  }
+  async sign(): Promise<SignResult> {
+    throw new MeshsignError("ERR_ISSUER_NOT_READY", `Referenced issuer is not ready: ${this.#status.message}`, { retry: "transient" });
+  }
+}
+
+const SPEC_KEYS = ["ca", "selfSigned", "vault", "acme", "venafi"] as const;
+
+export interface IssuerRegistryOptions {
+  /** Where ClusterIssuers read Secrets. Default {@link DEFAULT_CLUSTER_RESOURCE_NAMESPACE}. */
+  readonly clusterResourceNamespace?: string;
+}
+
+export class IssuerRegistry {
+  readonly clusterResourceNamespace: string;
+  readonly #factories = new Map<string, IssuerFactory>();
+  readonly #instances = new Map<string, Issuer>();
+
+  constructor(options: IssuerRegistryOptions = {}) {
+    this.clusterResourceNamespace = options.clusterResourceNamespace ?? DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
+  }
+
+  /** Registers the backend for resources whose spec has `specKey` (e.g. "ca"). */
+  register(specKey: string, factory: IssuerFactory): this {
+    this.#factories.set(specKey, factory);
+    return this;
+  }
+
+  /** Namespace whose Secrets the resource may read. */
+  secretNamespaceOf(resource: IssuerResourceLike): string {
+    return resource.kind === "ClusterIssuer" ? this.clusterResourceNamespace : (resource.metadata.namespace ?? "");
+  }
+
+  /** Builds an instance for a resource; never throws (problems become a not-ready issuer). */
+  async build(resource: IssuerResourceLike, readSecret: IssuerBuildContext["readSecret"]): Promise<BuiltIssuer> {
+    const present = Object.keys(resource.spec).filter((k) => resource.spec[k] !== undefined && resource.spec[k] !== null);
+    const configured = present.filter((k) => (SPEC_KEYS as readonly string[]).includes(k) || this.#factories.has(k));
+    if (configured.length !== 1) {
+      const message = configured.length === 0 ? "No issuer type configured (one of ca, selfSigned, vault, acme)" : `Exactly one issuer type must be configured, found: ${configured.join(", ")}`;
+      return { issuer: new NotReadyIssuer("unknown", "IssuerTypeMissing", message), secretNames: [] };
+    }
+    const specKey = configured[0] as string;
+    const factory = this.#factories.get(specKey);
+    if (factory === undefined) {
+      return {
+        issuer: new NotReadyIssuer(specKey.toLowerCase(), "UnsupportedIssuerType", `Issuer type "${specKey}" is not supported by this meshsign build yet`),
+        secretNames: [],
+      };
+    }
+    const ctx: IssuerBuildContext = { secretNamespace: this.secretNamespaceOf(resource), readSecret };
+    try {
+      return await factory(resource.spec[specKey], ctx);
+    } catch (err) {
+      const message = err instanceof MeshsignError ? err.message : "failed to initialise issuer";
+      return { issuer: new NotReadyIssuer(specKey.toLowerCase(), "ErrInitIssuer", message), secretNames: [] };
+    }
+  }
+
+  /** Installs (or replaces) the live instance for a key. */
+  set(key: string, issuer: Issuer): void {
+    this.#instances.set(key, issuer);
+  }
+
+  delete(key: string): void {
+    this.#instances.delete(key);
+  }
+
+  /** The live instance for an issuerRef seen from `namespace`, if the resource exists. */
+  resolve(ref: { name: string; kind?: string; group?: string }, namespace: string): Issuer | undefined {
+    const group = ref.group === undefined || ref.group === "" ? "cert-manager.io" : ref.group;
+    if (group !== "cert-manager.io") return undefined;
+    const kind = ref.kind === "ClusterIssuer" ? "ClusterIssuer" : "Issuer";
+    return this.#instances.get(issuerKey(kind, namespace, ref.name));
+  }
+}
+
+/** cert-manager's `ca` issuer config: a Secret with tls.crt (chain) and tls.key (+ optional ca.crt). */
+export const caIssuerFactory: IssuerFactory = async (config, ctx) => {
+  const secretName = typeof config === "object" && config !== null ? (config as { secretName?: unknown }).secretName : undefined;
+  if (typeof secretName !== "string" || secretName === "") {
+    return { issuer: CaIssuer.unavailable("spec.ca.secretName is required"), secretNames: [] };
+  }
+  const data = await ctx.readSecret(secretName);
+  const where = `secret "${ctx.secretNamespace}/${secretName}"`;
+  if (data === undefined) {
+    return { issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} not found`), secretNames: [secretName] };
+  }
+  const crt = data["tls.crt"] ?? "";
+  const key = data["tls.key"] ?? "";
+  if (crt === "" || key === "") {
+    return { issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} has no tls.crt or tls.key`), secretNames: [secretName] };
+  }
+  const chain = data["ca.crt"] === undefined ? crt : `${crt}\n${data["ca.crt"]}`;
+  const issuer = await CaIssuer.create({ certificatePem: chain, privateKeyPem: key, origin: where });
+  return { issuer, secretNames: [secretName] };
+};
+
+export const selfSignedIssuerFactory: IssuerFactory = async () => ({ issuer: new SelfSignedIssuer(), secretNames: [] });
+
+/** A registry with the in-process backends (ca, selfSigned) registered. */
+export function createDefaultIssuerRegistry(options: IssuerRegistryOptions = {}): IssuerRegistry {
+  return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory);
+}
