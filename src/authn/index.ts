@@ -7,6 +7,8 @@
 export { extractBearerToken, MAX_BEARER_TOKEN_LENGTH } from "./bearer.js";
 export type { AuthenticationFailure } from "./chain.js";
 export { authenticateChain } from "./chain.js";
+export type { ClientCertAuthenticatorOptions } from "./client-cert-authenticator.js";
+export { ClientCertAuthenticator } from "./client-cert-authenticator.js";
 export { checkClusterId, claimedClusterId, DEFAULT_CLUSTER_ID } from "./cluster-id.js";
 export type { DevTokenIssuerOptions, MintTokenRequest } from "./dev-issuer.js";
 export {

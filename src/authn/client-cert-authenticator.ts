@@ -1,0 +1,80 @@
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { MeshsignError } from "../errors/index.js";
+import { assertTrustDomain, parseIstioSpiffeId, serviceAccountSpiffeId } from "./lib/spiffe.js";
+import type { Authenticator, AuthnInput, Caller, Clock } from "./types.js";
+import { systemClock } from "./types.js";
+
+export interface ClientCertAuthenticatorOptions {
+  /** Only SPIFFE IDs of this trust domain are accepted. */
+  readonly trustDomain: string;
+  readonly clock?: Clock;
+}
+
+/**
+ * Authenticates renewals over mTLS. The TLS layer has already verified the
+ * chain against the mesh roots; this checks that the verified leaf is a
+ * workload SVID of our trust domain: exactly one URI SAN, of Istio's form
+ * `spiffe://<td>/ns/<ns>/sa/<sa>`, no other names, not a CA, inside its
+ * validity period. Stricter than Istio's ClientCertAuthenticator, which takes
+ * every SAN as an identity (and then fails identity matching on DNS SANs).
+ *
+ * The caller carries no `kubernetes` info: a certificate says nothing about
+ * the pod, so it can never satisfy pod-bound checks such as impersonation.
+ */
+export class ClientCertAuthenticator implements Authenticator {
+  readonly name = "client-cert";
+  private readonly trustDomain: string;
+  private readonly clock: Clock;
+
+  constructor(options: ClientCertAuthenticatorOptions) {
+    this.trustDomain = assertTrustDomain(options.trustDomain);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async authenticate(input: AuthnInput): Promise<Caller> {
+    const leafDer = input.peerCertificates?.[0];
+    if (leafDer === undefined) throw invalid("no client certificate");
+    let leaf: x509.X509Certificate;
+    try {
+      leaf = new x509.X509Certificate(leafDer);
+    } catch (err) {
+      throw invalid("client certificate cannot be parsed", err);
+    }
+    const now = this.clock();
+    if (now < leaf.notBefore.getTime()) throw invalid("client certificate not yet valid");
+    if (now > leaf.notAfter.getTime()) throw invalid("client certificate expired");
+    if (leaf.getExtension(x509.BasicConstraintsExtension)?.ca === true) {
+      throw invalid("client certificate is a CA certificate");
+    }
+    const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
+    const names = san?.names.items ?? [];
+    const uris = names.filter((n) => n.type === "url");
+    if (uris.length !== 1 || names.length !== 1) {
+      throw invalid("client certificate must carry exactly one URI SAN and no other names", undefined, {
+        uriSans: uris.length,
+        otherSans: names.length - uris.length,
+      });
+    }
+    const id = parseIstioSpiffeId(uris[0]?.value ?? "");
+    if (id === undefined)
+      throw invalid("client certificate URI SAN is not spiffe://<trust-domain>/ns/<ns>/sa/<sa>");
+    if (id.trustDomain !== this.trustDomain) {
+      throw invalid(
+        `client certificate is from trust domain ${id.trustDomain}, expected ${this.trustDomain}`,
+      );
+    }
+    return {
+      identities: [serviceAccountSpiffeId(id.trustDomain, id.namespace, id.serviceAccount)],
+      source: "client-cert",
+      expiresAt: Math.floor(leaf.notAfter.getTime() / 1000),
+    };
+  }
+}
+
+function invalid(message: string, cause?: unknown, detail?: Record<string, unknown>): MeshsignError {
+  return new MeshsignError("ERR_CLIENT_CERT_INVALID", message, {
+    ...(cause === undefined ? {} : { cause }),
+    ...(detail === undefined ? {} : { detail }),
+  });
+}
