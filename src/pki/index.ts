@@ -49,4 +49,4 @@ export {
   privateKeyToPem,
   publicKeySpki,
 } from "./keys.js";
-export { keyIdentifier } from "./lib/keyid.js";
+export { keyIdentifier } from "./keyid.js";

@@ -20,7 +20,7 @@ import {
   keyUsageExtension,
   subjectKeyIdExtension,
 } from "./lib/extensions.js";
-import { keyIdentifier } from "./lib/keyid.js";
+import { keyIdentifier } from "./keyid.js";
 import { NameEncodingError, decodeName, encodeName } from "./lib/names.js";
 import { ExtensionOid } from "./oids.js";
 import { type ParsedCertificate, parseCertificate } from "./certificate.js";

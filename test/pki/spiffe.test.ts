@@ -76,7 +76,7 @@ describe("Istio identities", () => {
   ] as const;
   for (const c of badParts) {
     it(`istioIdentity refuses ${c.name}`, () => {
-      expect(invalidCode(() => istioIdentity(...c.args))).toBe("ERR_SPIFFE_ID_INVALID");
+      expect(invalidCode(() => istioIdentity(c.args[0], c.args[1], c.args[2]))).toBe("ERR_SPIFFE_ID_INVALID");
     });
   }
 
