@@ -4,14 +4,10 @@
  * engine receives objects that already passed them (or came from a cluster
  * that validated them) and only relies on the fields below.
  */
-import type { KubeObject, ResourceType } from "../../store/types.js";
+import type { KubeObject } from "../../store/types.js";
 
-export const CERTIFICATES: ResourceType = { group: "cert-manager.io", version: "v1", kind: "Certificate", plural: "certificates", namespaced: true };
-export const CERTIFICATE_REQUESTS: ResourceType = { group: "cert-manager.io", version: "v1", kind: "CertificateRequest", plural: "certificaterequests", namespaced: true };
-export const ISSUERS: ResourceType = { group: "cert-manager.io", version: "v1", kind: "Issuer", plural: "issuers", namespaced: true };
-export const CLUSTER_ISSUERS: ResourceType = { group: "cert-manager.io", version: "v1", kind: "ClusterIssuer", plural: "clusterissuers", namespaced: false };
-export const SECRETS: ResourceType = { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true };
-export const EVENTS: ResourceType = { group: "", version: "v1", kind: "Event", plural: "events", namespaced: true };
+// One source for ResourceType constants: the API package.
+export { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, EVENTS, ISSUERS, SECRETS } from "../../api/types.js";
 
 export interface Condition {
   type: string;
