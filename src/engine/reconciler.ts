@@ -102,7 +102,12 @@ export class CertificateReconciler {
       return this.#whenNotIssuing(cert, spec, secret, requests);
     }
     this.#orphanChecked.add(key);
-    return this.#issue(cert, spec, secret, requests);
+    // Readiness is kept current while issuing too, so Ready flips at expiry even when renewal is stuck.
+    const input = await this.#policyInput(cert, spec, secret, requests, this.#now());
+    const current = await this.#writeReadiness(cert, spec, input, evaluate(READINESS_CHAIN, input));
+    const expiry = input.contents?.cert?.notAfterMs;
+    const next = await this.#issue(current, spec, secret, requests);
+    return expiry !== undefined && expiry >= input.now ? min(next, expiry + 1) : next;
   }
 
   /** Drops in-memory state for a Certificate that is gone. */

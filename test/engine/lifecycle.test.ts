@@ -96,4 +96,91 @@ describe("engine lifecycle on the memory store with a frozen clock", () => {
     expect(requests).toHaveLength(1);
     expect(requests[0]?.status?.conditions?.find((c) => c.type === "Approved")?.status).toBe("True");
   });
+
+  it("renews at two thirds of the lifetime, rotates the key with Always, keeps it with Never, re-issues on a spec or issuer change, and cleans up on deletion", async () => {
+    const { clock, store, settle, metrics } = await setup([
+      ...loadFixture("pki-bootstrap.yaml"),
+      certificate("web", "apps", { issuerRef: { name: "mesh-ca", kind: "ClusterIssuer" }, duration: "24h", privateKey: { algorithm: "ECDSA", size: 256 } }),
+    ]);
+    const get = () => store.get<Certificate>(CERTIFICATES, "apps", "web");
+    const secret = () => store.get<Secret>(SECRETS, "apps", "web-tls");
+    const first = await get();
+    expect(ready(first)).toBe("True");
+    expect(first?.status?.revision).toBe(1);
+    const renewalTime = Date.parse(first?.status?.renewalTime ?? "");
+    expect(renewalTime).toBe(Date.parse(first?.status?.notAfter ?? "") - 8 * HOUR);
+    const key1 = decode(await secret(), "tls.key");
+    expect(key1).toContain("BEGIN EC PRIVATE KEY");
+
+    // Nothing happens before the renewal time.
+    await clock.advanceTo(renewalTime - 1000, settle);
+    expect((await get())?.status?.revision).toBe(1);
+    // At the renewal time: revision 2 with a new key (rotationPolicy Always).
+    await clock.advanceTo(renewalTime + 1000, settle);
+    const second = await get();
+    expect(second?.status?.revision).toBe(2);
+    expect(ready(second)).toBe("True");
+    const key2 = decode(await secret(), "tls.key");
+    expect(key2).not.toBe(key1);
+    // revisionHistoryLimit 1: only the current request is kept.
+    const crs = await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "apps" });
+    expect(crs.map((c) => c.metadata.annotations?.["cert-manager.io/certificate-revision"])).toEqual(["2"]);
+
+    // rotationPolicy Never is not a trigger by itself; a manual renewal then keeps the key.
+    await store.update<Certificate>(CERTIFICATES, { ...(second as Certificate), spec: { ...(second as Certificate).spec, privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Never" } } });
+    await settle();
+    expect((await get())?.status?.revision).toBe(2);
+    await engine?.renew("apps", "web");
+    await settle();
+    expect((await get())?.status?.revision).toBe(3);
+    expect(decode(await secret(), "tls.key")).toBe(key2);
+
+    // A spec change (a new DNS name) re-issues with the new SAN.
+    const third = (await get()) as Certificate;
+    await store.update<Certificate>(CERTIFICATES, { ...third, spec: { ...third.spec, dnsNames: ["web.example.com", "www.example.com"] } });
+    await settle();
+    const fourth = await get();
+    expect(fourth?.status?.revision).toBe(4);
+    expect(new X509Certificate(decode(await secret(), "tls.crt")).subjectAltName).toContain("DNS:www.example.com");
+
+    // An issuer change re-issues from the new issuer (SelfSigned: ca.crt = tls.crt).
+    await store.update<Certificate>(CERTIFICATES, { ...(fourth as Certificate), spec: { ...(fourth as Certificate).spec, issuerRef: { name: "selfsigned", kind: "ClusterIssuer" } } });
+    await settle();
+    expect((await get())?.status?.revision).toBe(5);
+    const s5 = await secret();
+    expect(s5?.metadata.annotations?.["cert-manager.io/issuer-name"]).toBe("selfsigned");
+    expect(decode(s5, "ca.crt")).toBe(decode(s5, "tls.crt"));
+
+    const text = await metrics.metrics();
+    expect(text).toContain('certmanager_certificate_ready_status{name="web",namespace="apps",issuer_name="selfsigned",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io",condition="True"} 1');
+    expect(text).not.toContain('name="web",namespace="apps",issuer_name="mesh-ca"');
+
+    // Deletion: requests and the staged key go with the Certificate; the Secret stays (cert-manager's default).
+    await store.delete(CERTIFICATES, "apps", "web");
+    await settle();
+    expect(await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "apps" })).toHaveLength(0);
+    expect(await secret()).toBeDefined();
+    expect(await metrics.metrics()).not.toContain('name="web",namespace="apps"');
+  });
+
+  it("flips Ready to False at the exact expiry instant when renewal keeps failing", async () => {
+    const { clock, store, settle } = await setup([
+      ...loadFixture("pki-bootstrap.yaml"),
+      certificate("short", "apps", { issuerRef: { name: "mesh-ca", kind: "ClusterIssuer" }, duration: "2h", privateKey: { algorithm: "ECDSA", size: 256 } }),
+    ]);
+    const first = await store.get<Certificate>(CERTIFICATES, "apps", "short");
+    const notAfter = Date.parse(first?.status?.notAfter ?? "");
+    // Break the CA issuer (it now points at a missing Secret), so renewals stay Pending and never complete.
+    const ca = (await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, "mesh-ca")) as IssuerResource;
+    await store.update<IssuerResource>(CLUSTER_ISSUERS, { ...ca, spec: { ca: { secretName: "missing" } } });
+    await settle();
+    await clock.advanceTo(notAfter, settle);
+    expect(ready(await store.get<Certificate>(CERTIFICATES, "apps", "short"))).toBe("True");
+    await clock.advanceTo(notAfter + 1, settle);
+    const expired = await store.get<Certificate>(CERTIFICATES, "apps", "short");
+    expect(expired?.status?.conditions?.find((c) => c.type === "Issuing")?.status).toBe("True");
+    const pending = await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "apps" });
+    expect(pending.find((r) => r.metadata.annotations?.["cert-manager.io/certificate-revision"] === "2")?.status?.conditions?.find((c) => c.type === "Ready")?.message).toContain("missing");
+    expect(expired?.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "Expired" });
+  });
 });
