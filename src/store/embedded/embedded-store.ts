@@ -1,0 +1,310 @@
+import { chmod, mkdir, readFile } from "node:fs/promises";
+import { MeshsignError } from "../../errors/index.js";
+import { type CommitRecord, MemoryStore } from "../memory/memory-store.js";
+import { objectKey, typeId } from "../memory/lib/keys.js";
+import type { KubeObject, ListOptions, ResourceType, Store, Watch, WatchEvent } from "../types.js";
+import { DIR_MODE, forEachLimit, fsyncDir, fsyncFile, unlinkIfExists, writeFileAtomic } from "./lib/fsutil.js";
+import { JournalWriter, replayJournal } from "./lib/journal.js";
+import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
+import { loadObjects, materialize, objectDir, objectPath } from "./lib/objects.js";
+
+export interface EmbeddedStoreOptions {
+  /** meshsign's data dir; the store lives in `<dataDir>/store` (mode 0700, files 0600). */
+  readonly dataDir: string;
+  /**
+   * Open for inspection only (the CLI next to a running server): no lock,
+   * nothing written, every write fails with ERR_STORE_UNAVAILABLE. The view is
+   * the state at open time.
+   */
+  readonly readOnly?: boolean;
+  /** Milliseconds since the epoch, for object timestamps. Default Date.now. */
+  readonly now?: () => number;
+  /** Journal segment size that triggers a checkpoint (object files fsynced, segment dropped). Default 64 MiB. */
+  readonly maxJournalBytes?: number;
+  /** Delay between a commit and the refresh of the person-readable object files. Default 200 ms. */
+  readonly materializeDelayMs?: number;
+  /** Told about what recovery found and fixed (torn journal tail, leftover temp files) and background I/O errors. */
+  readonly onProblem?: (message: string) => void;
+  /** Told when a watch callback throws. */
+  readonly onWatchError?: (err: unknown) => void;
+}
+
+export const DEFAULT_MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MATERIALIZE_DELAY_MS = 200;
+
+interface Dirty {
+  readonly type: ResourceType;
+  readonly namespace: string | undefined;
+  readonly name: string;
+  readonly object: KubeObject | null;
+}
+
+/**
+ * The standalone Store: the semantics of {@link MemoryStore}, made durable by a
+ * write-ahead journal with group commit, and readable by a person as one JSON
+ * file per object under `<dataDir>/store/<group>/<plural>/<namespace>/<name>.json`.
+ *
+ * Durability: a write resolves after its batch is appended to the journal and
+ * fdatasync'ed (one sync for all writes that arrived meanwhile, which is what
+ * makes 10,000s of writes per minute cheap). Object files are refreshed in the
+ * background by atomic rename; a checkpoint fsyncs them and drops old journal
+ * segments. Opening loads the files, replays the journal over them (ignoring a
+ * torn last record, which was never acknowledged) and removes leftover
+ * temporary files. Only one process may open a store for writing
+ * (`<dataDir>/store/LOCK`).
+ */
+export class EmbeddedStore implements Store {
+  readonly #root: string;
+  readonly #mem: MemoryStore;
+  readonly #journal: JournalWriter | undefined;
+  readonly #lock: StoreLock | undefined;
+  readonly #delayMs: number;
+  readonly #onProblem: (message: string) => void;
+  #dirty = new Map<string, Dirty>();
+  /** Files written or removed since the last checkpoint, and directories whose entries changed. */
+  readonly #unsyncedFiles = new Set<string>();
+  readonly #unsyncedDirs = new Set<string>();
+  readonly #createdDirs = new Set<string>();
+  /** Journal segments below this one may be dropped by the next checkpoint. */
+  #checkpointBelow = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #worker: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(root: string, mem: (commit: ((b: readonly CommitRecord[]) => Promise<void>) | undefined) => MemoryStore, journal: JournalWriter | undefined, lock: StoreLock | undefined, options: EmbeddedStoreOptions) {
+    this.#root = root;
+    this.#journal = journal;
+    this.#lock = lock;
+    this.#delayMs = options.materializeDelayMs ?? DEFAULT_MATERIALIZE_DELAY_MS;
+    this.#onProblem = options.onProblem ?? (() => {});
+    this.#mem = mem(journal === undefined ? undefined : (batch) => this.#commit(batch));
+  }
+
+  /** Opens (creating if needed) the store under `options.dataDir`. */
+  static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+    const root = `${options.dataDir}/store`;
+    const onProblem = options.onProblem ?? (() => {});
+    if (options.readOnly === true) return EmbeddedStore.#openReadOnly(root, options);
+    await mkdir(root, { recursive: true, mode: DIR_MODE });
+    await chmod(root, DIR_MODE);
+    const lock = await acquireStoreLock(root);
+    try {
+      const state = await loadState(root);
+      for (const p of state.problems) onProblem(p);
+      for (const tmp of state.tempFiles) {
+        await unlinkIfExists(tmp);
+        onProblem(`${tmp}: removed a temporary file left by an interrupted write`);
+      }
+      const journalDir = `${root}/journal`;
+      await mkdir(journalDir, { recursive: true, mode: DIR_MODE });
+      const journal = new JournalWriter(journalDir, state.lastSegment + 1, options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES);
+      const store = new EmbeddedStore(root, (commit) => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, ...(commit === undefined ? {} : { commit }) }), journal, lock, options);
+      if (state.replayed.length > 0) {
+        // Fold the replayed journal into the object files now, so the old segments can go.
+        for (const d of state.replayed) store.#markDirty(d);
+        store.#checkpointBelow = state.lastSegment + 1;
+        store.#kick(0);
+      }
+      return store;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  static async #openReadOnly(root: string, options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+    // A running writer may drop a journal segment between our directory listing and our read: retry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const state = await loadState(root);
+        return new EmbeddedStore(root, () => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, readOnlyReason: `store ${root} is open read-only` }), undefined, undefined, options);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** The store directory (`<dataDir>/store`). */
+  get directory(): string {
+    return this.#root;
+  }
+
+  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
+    return this.#mem.get<T>(type, namespace, name);
+  }
+
+  list<T extends KubeObject>(type: ResourceType, options?: ListOptions): Promise<T[]> {
+    return this.#mem.list<T>(type, options);
+  }
+
+  watch<T extends KubeObject>(type: ResourceType, onEvent: (event: WatchEvent<T>) => void, options?: ListOptions): Watch {
+    return this.#mem.watch(type, onEvent, options);
+  }
+
+  create<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
+    return this.#mem.create(type, object);
+  }
+
+  update<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
+    return this.#mem.update(type, object);
+  }
+
+  updateStatus<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
+    return this.#mem.updateStatus(type, object);
+  }
+
+  delete(type: ResourceType, namespace: string | undefined, name: string, options?: { resourceVersion?: string }): Promise<void> {
+    return this.#mem.delete(type, namespace, name, options);
+  }
+
+  /** Writes every object file now and waits for it (tests, `meshsign` shutdown). Commits are durable without it. */
+  async flush(): Promise<void> {
+    await this.#mem.flush();
+    await this.#runNow();
+  }
+
+  /** Flushes, checkpoints (object files fsynced, journal emptied) and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#mem.close();
+    } finally {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      try {
+        if (this.#journal !== undefined) {
+          await this.#journal.close();
+          this.#checkpointBelow = this.#journal.currentSegment + 1;
+          await this.#runNow();
+        }
+      } finally {
+        await this.#lock?.release();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  async #commit(batch: readonly CommitRecord[]): Promise<void> {
+    const journal = this.#journal as JournalWriter;
+    await journal.append(batch);
+    for (const r of batch) this.#markDirty(r);
+    if (journal.full) {
+      await journal.rotate();
+      this.#checkpointBelow = journal.currentSegment;
+      this.#kick(0);
+    } else {
+      this.#kick(this.#delayMs);
+    }
+  }
+
+  #markDirty(d: Dirty): void {
+    this.#dirty.set(`${typeId(d.type)}|${objectKey(d.type, d.namespace, d.name)}`, d);
+  }
+
+  /** Schedules the background writer (object files, checkpoints) after `delayMs`. */
+  #kick(delayMs: number): void {
+    if (this.#closed && delayMs > 0) return;
+    if (this.#timer !== undefined) {
+      if (delayMs > 0) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#worker = this.#worker.then(() => this.#work());
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  /** Runs a round of background work now (after any running one) and waits for it. */
+  #runNow(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#worker = this.#worker.then(() => this.#work());
+    return this.#worker;
+  }
+
+  /** One round of background work; never rejects (problems are reported, the journal keeps the data). */
+  async #work(): Promise<void> {
+    try {
+      // Read the checkpoint boundary before taking the dirty set: every record of the segments
+      // below it was marked dirty before the boundary moved, so this round writes all of them.
+      const below = this.#checkpointBelow;
+      const dirty = this.#dirty;
+      this.#dirty = new Map();
+      await forEachLimit(dirty.values(), 8, async (d) => {
+        await materialize(this.#root, d.type, d.namespace, d.name, d.object, this.#createdDirs);
+        const dir = objectDir(this.#root, d.type, d.namespace);
+        this.#unsyncedFiles.add(objectPath(this.#root, d.type, d.namespace, d.name));
+        this.#unsyncedDirs.add(dir);
+        // A directory created since the last checkpoint needs its own entry synced, up to the root.
+        for (let p = dir; p.length > this.#root.length; p = p.slice(0, p.lastIndexOf("/"))) this.#unsyncedDirs.add(p.slice(0, p.lastIndexOf("/")));
+      });
+      if (below > 0 && this.#journal !== undefined) {
+        const files = [...this.#unsyncedFiles];
+        const dirs = [...this.#unsyncedDirs];
+        this.#unsyncedFiles.clear();
+        this.#unsyncedDirs.clear();
+        await forEachLimit(files, 4, fsyncFile);
+        await forEachLimit(dirs, 4, async (d) => {
+          await fsyncDir(d).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== "ENOENT") throw err;
+          });
+        });
+        await writeFileAtomic(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#mem.resourceVersion })}\n`, { fsync: true });
+        await fsyncDir(this.#root);
+        await this.#journal.dropBelow(below);
+        if (this.#checkpointBelow === below) this.#checkpointBelow = 0;
+      }
+    } catch (err) {
+      this.#onProblem(`store background write failed (the journal still holds every change; will retry): ${(err as Error).message}`);
+    }
+  }
+}
+
+function memOptions(options: EmbeddedStoreOptions): { now?: () => number; onWatchError?: (err: unknown) => void } {
+  return { ...(options.now === undefined ? {} : { now: options.now }), ...(options.onWatchError === undefined ? {} : { onWatchError: options.onWatchError }) };
+}
+
+interface LoadedState {
+  readonly objects: { type: ResourceType; object: KubeObject }[];
+  readonly resourceVersion: number;
+  readonly replayed: Dirty[];
+  readonly lastSegment: number;
+  readonly problems: string[];
+  readonly tempFiles: string[];
+}
+
+/** Object files, then the journal replayed over them in order. */
+async function loadState(root: string): Promise<LoadedState> {
+  let metaRv = 0;
+  try {
+    const meta = JSON.parse(await readFile(`${root}/META.json`, "utf8")) as { resourceVersion?: unknown };
+    if (typeof meta.resourceVersion === "number") metaRv = meta.resourceVersion;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new MeshsignError("ERR_STORE_UNAVAILABLE", `${root}/META.json is unreadable`, { cause: err });
+  }
+  const loaded = await loadObjects(root);
+  const journal = await replayJournal(`${root}/journal`);
+  const byKey = new Map<string, { type: ResourceType; object: KubeObject }>();
+  let rv = metaRv;
+  for (const o of loaded.objects) {
+    byKey.set(`${typeId(o.type)}|${objectKey(o.type, o.object.metadata.namespace, o.object.metadata.name ?? "")}`, o);
+    rv = Math.max(rv, Number(o.object.metadata.resourceVersion) || 0);
+  }
+  const replayed = new Map<string, Dirty>();
+  for (const e of journal.entries) {
+    const key = `${typeId(e.type)}|${objectKey(e.type, e.namespace, e.name)}`;
+    if (e.object === null) byKey.delete(key);
+    else byKey.set(key, { type: e.type, object: e.object });
+    replayed.set(key, e);
+    rv = Math.max(rv, e.resourceVersion);
+  }
+  return { objects: [...byKey.values()], resourceVersion: rv, replayed: [...replayed.values()], lastSegment: journal.lastSegment, problems: [...loaded.problems, ...journal.problems], tempFiles: loaded.tempFiles };
+}
+
+/** Opens the embedded store; see {@link EmbeddedStore}. */
+export function openEmbeddedStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+  return EmbeddedStore.open(options);
+}
