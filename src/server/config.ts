@@ -250,7 +250,7 @@ function crossChecks(c: Config): string[] {
   if (c.mode === "kubernetes" && c.devTokenIssuer) {
     p.push("--dev-token-issuer: the development token issuer can never be enabled in kubernetes mode");
   }
-  if (c.tokenAuthenticator === "jwks" && !c.devTokenIssuer && !c.jwksFile && !c.jwksUrl && !c.oidcIssuerUrl && c.mode === "standalone") {
+  if (c.tokenAuthenticator === "jwks" && !c.devTokenIssuer && !c.jwksFile && !c.jwksUrl && !c.oidcIssuerUrl) {
     p.push("--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url when --dev-token-issuer is off");
   }
   if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {

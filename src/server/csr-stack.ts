@@ -1,18 +1,36 @@
-import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { authenticateChain, JwksAuthenticator, type Authenticator, type JwksSource } from "../authn/index.js";
-import { DevTokenIssuer } from "../authn/index.js";
+import {
+  authenticateChain,
+  ClientCertAuthenticator,
+  DevTokenIssuer,
+  JwksAuthenticator,
+  KubeTokenReviewer,
+  TokenReviewAuthenticator,
+  type Authenticator,
+  type JwksSource,
+} from "../authn/index.js";
 import type { CsrServiceDeps, IssuedEvent } from "../csr-service/handler.js";
 import { CsrMetrics } from "../csr-service/metrics.js";
+import { verifiedPeerCertificates } from "../csr-service/peer-certificate.js";
 import { createSvidPolicy } from "../csr-service/policy.js";
 import { MeshsignError } from "../errors/index.js";
 import { CaIssuer } from "../issuers/ca/ca-issuer.js";
 import type { Issuer } from "../issuers/issuer.js";
 import type { Config } from "./config.js";
-import type { DataDirPaths } from "./data-dir.js";
 
-/** Everything CreateCertificate needs, built once per process from the config and data dir. */
+/** The signing CA and the mesh roots a process serves with; handed from the primary to workers. */
+export interface CaMaterial {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+  /** Where it came from, for messages ("file ...", "secret ns/name"). */
+  readonly origin: string;
+  /** Concatenated PEM of every trusted root (the last element of each response). */
+  readonly rootsPem: string;
+}
+
+/** Everything CreateCertificate needs, built once per process. */
 export interface CsrStack {
   readonly issuer: Issuer;
   /** Concatenated PEM of the mesh roots. */
@@ -21,19 +39,20 @@ export interface CsrStack {
   close(): Promise<void>;
 }
 
-export async function buildCsrStack(config: Config, paths: DataDirPaths, log: Logger, registry: Registry): Promise<CsrStack> {
-  const issuer = await CaIssuer.create({
-    certificatePem: readFileSync(paths.rootCert, "utf8"),
-    privateKeyPem: readFileSync(paths.rootKey, "utf8"),
-    origin: `file ${paths.rootCert}`,
-  });
+export async function buildCsrStack(
+  config: Config,
+  ca: CaMaterial,
+  log: Logger,
+  registry: Registry,
+  options: { dataDir: string },
+): Promise<CsrStack> {
+  const issuer = await CaIssuer.create({ certificatePem: ca.certificatePem, privateKeyPem: ca.privateKeyPem, origin: ca.origin });
   const status = issuer.status();
   if (!status.ready) throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA is not usable: ${status.message}`);
-  const rootsPem = loadRoots(config.rootCaFile || paths.rootCert);
-  const authenticators = await buildAuthenticators(config, paths);
+  const rootsPem = ca.rootsPem;
+  const authenticators = await buildAuthenticators(config, options.dataDir);
   const metrics = new CsrMetrics(registry);
-  const caNotAfter = new (await import("node:crypto")).X509Certificate(readFileSync(paths.rootCert)).validTo;
-  metrics.caExpiry.set(Date.parse(caNotAfter) / 1000);
+  metrics.caExpiry.set(Date.parse(new X509Certificate(ca.certificatePem).validTo) / 1000);
   const policy = createSvidPolicy({
     trustDomain: config.trustDomain,
     maxDurationMs: config.maxClientCertificateDuration,
@@ -42,6 +61,7 @@ export async function buildCsrStack(config: Config, paths: DataDirPaths, log: Lo
     keyTypes: config.csrKeyTypes,
     trustedNodeAccounts: config.caTrustedNodeAccounts,
   });
+  const peerCertificates = config.enableClientCertAuthenticator ? verifiedPeerCertificates(() => rootsPem) : undefined;
   return {
     issuer,
     roots: () => rootsPem,
@@ -50,6 +70,7 @@ export async function buildCsrStack(config: Config, paths: DataDirPaths, log: Lo
       policy,
       issuer,
       roots: () => rootsPem,
+      ...(peerCertificates ? { peerCertificates } : {}),
       metrics,
       log,
       onIssued,
@@ -58,40 +79,51 @@ export async function buildCsrStack(config: Config, paths: DataDirPaths, log: Lo
   };
 }
 
-function loadRoots(path: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new MeshsignError("ERR_CONFIG_INVALID", `--root-ca-file: cannot read ${path}`, { cause: err });
-  }
+/** Splits a PEM bundle into its certificates, refusing one with none. */
+export function rootsBundle(pem: string, origin: string): string {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks || blocks.length === 0) throw new MeshsignError("ERR_CONFIG_INVALID", `--root-ca-file: ${path} holds no PEM certificate`);
+  if (!blocks || blocks.length === 0) throw new MeshsignError("ERR_CONFIG_INVALID", `${origin} holds no PEM certificate`);
   return `${blocks.join("\n")}\n`;
 }
 
-async function buildAuthenticators(config: Config, paths: DataDirPaths): Promise<Authenticator[]> {
+/**
+ * The authenticator chain, in istiod's order: the client certificate first
+ * (when enabled), then tokens (TokenReview or JWKS), then the dev issuer.
+ */
+async function buildAuthenticators(config: Config, dataDir: string): Promise<Authenticator[]> {
   const common = {
     trustDomain: config.trustDomain,
     clusterId: config.clusterId,
     audiences: config.tokenAudiences,
-    clockSkewSeconds: config.tokenClockSkew,
   };
   const list: Authenticator[] = [];
-  if (config.tokenAuthenticator === "jwks") {
-    const sources: { source: JwksSource; issuer?: string }[] = [];
-    if (config.jwksFile) sources.push({ source: { kind: "file", path: config.jwksFile } });
-    if (config.jwksUrl) sources.push({ source: { kind: "url", url: config.jwksUrl } });
-    if (config.oidcIssuerUrl) sources.push({ source: { kind: "oidc", issuer: config.oidcIssuerUrl } });
-    for (const s of sources) {
-      const issuer = config.tokenIssuer || (s.source.kind === "oidc" ? s.source.issuer : undefined);
-      if (!issuer) throw new MeshsignError("ERR_CONFIG_INVALID", "--token-issuer: required with --jwks-file or --jwks-url");
-      list.push(await JwksAuthenticator.create({ ...common, source: s.source, issuer }));
-    }
+  if (config.enableClientCertAuthenticator) list.push(new ClientCertAuthenticator({ trustDomain: config.trustDomain }));
+  if (config.tokenAuthenticator === "tokenreview") {
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+    else kc.loadFromCluster();
+    list.push(new TokenReviewAuthenticator({ ...common, reviewer: await KubeTokenReviewer.fromKubeConfig(kc) }));
+  }
+  const sources: { source: JwksSource; issuer?: string }[] = [];
+  if (config.jwksFile) sources.push({ source: { kind: "file", path: config.jwksFile } });
+  if (config.jwksUrl) sources.push({ source: { kind: "url", url: config.jwksUrl } });
+  if (config.oidcIssuerUrl) sources.push({ source: { kind: "oidc", issuer: config.oidcIssuerUrl } });
+  for (const s of sources) {
+    const issuer = config.tokenIssuer || (s.source.kind === "oidc" ? s.source.issuer : undefined);
+    if (!issuer) throw new MeshsignError("ERR_CONFIG_INVALID", "--token-issuer: required with --jwks-file or --jwks-url");
+    list.push(await JwksAuthenticator.create({ ...common, clockSkewSeconds: config.tokenClockSkew, source: s.source, issuer }));
   }
   if (config.devTokenIssuer) {
-    const dev = DevTokenIssuer.loadOrCreate(paths.dir, { enabled: true });
-    list.push(await JwksAuthenticator.create({ ...common, source: { kind: "static", jwks: dev.jwks }, issuer: dev.issuer }));
+    const dev = DevTokenIssuer.loadOrCreate(dataDir, { enabled: config.devTokenIssuer });
+    list.push(
+      await JwksAuthenticator.create({
+        ...common,
+        clockSkewSeconds: config.tokenClockSkew,
+        source: { kind: "static", jwks: dev.jwks },
+        issuer: dev.issuer,
+      }),
+    );
   }
   return list;
 }

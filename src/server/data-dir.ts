@@ -118,7 +118,7 @@ function keyGenParams(alg: CaKeyAlgorithm): { gen: () => KeyObject; sign: Signin
   }
 }
 
-async function createRootCa(options: {
+export async function createRootCa(options: {
   algorithm: CaKeyAlgorithm;
   durationMs: number;
   trustDomain: string;

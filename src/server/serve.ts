@@ -1,10 +1,11 @@
 import cluster, { type Worker } from "node:cluster";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
 import type { Logger } from "pino";
 import { loadConfig, type Config, type ConfigSources } from "./config.js";
 import { startAdminServer, type CertificateControl } from "./admin.js";
-import { buildCsrStack, type CsrStack } from "./csr-stack.js";
+import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
 import { GrpcFrontend } from "./grpc-frontend.js";
 import { IssuanceLog, type IssuanceRecord } from "./issuance-log.js";
@@ -13,6 +14,7 @@ import { registryMetrics, startObservability, type ReadinessCheck } from "./obse
 import { ServingCertificate } from "./serving-cert.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
 import { VERSION } from "./version.js";
+import { MeshsignError } from "../errors/index.js";
 import { startStandaloneEngine } from "./engine-host.js";
 
 /**
@@ -33,7 +35,7 @@ export async function runServe(sources: ConfigSources): Promise<void> {
   return runPrimary(config);
 }
 
-type ToWorker = { type: "serving"; pair: ServingKeyPair } | { type: "shutdown" };
+type ToWorker = { type: "init"; pair: ServingKeyPair; ca: CaMaterial } | { type: "serving"; pair: ServingKeyPair } | { type: "shutdown" };
 type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; record: IssuanceRecord };
 
 function workerCount(config: Config): number {
@@ -44,16 +46,11 @@ async function runPrimary(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const paths = dataDirPaths(config.dataDir);
   ensureDataDir(paths);
-  const root = await loadOrCreateRootCa(paths, {
-    algorithm: config.caKeyAlgorithm,
-    durationMs: config.caDuration,
-    trustDomain: config.trustDomain,
-  });
-  if (root.created) log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
+  const ca = await loadCaMaterial(config, paths, log);
   const adminToken = loadOrCreateAdminToken(paths, true);
   // Built in the primary too: it creates the dev token key once, before workers race for it,
   // and signs the serving certificate.
-  const stack = await buildCsrStack(config, paths, log, globalRegistry);
+  const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir });
 
   const serving = new ServingCertificate({
     dnsNames: config.servingDnsNames,
@@ -68,7 +65,7 @@ async function runPrimary(config: Config): Promise<void> {
   const n = workerCount(config);
   let shuttingDown = false;
   const frontend = n === 1 ? await startInProcess(config, stack, pair, issuances, log) : undefined;
-  const workers = n === 1 ? undefined : await startWorkers(n, () => serving.current ?? pair, issuances, log, () => shuttingDown);
+  const workers = n === 1 ? undefined : await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
   serving.onRenew((p) => {
     frontend?.updateServing(p);
     for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
@@ -162,6 +159,7 @@ async function startInProcess(
 async function startWorkers(
   n: number,
   current: () => ServingKeyPair,
+  ca: CaMaterial,
   issuances: IssuanceLog,
   log: Logger,
   shuttingDown: () => boolean,
@@ -176,7 +174,7 @@ async function startWorkers(
       w.on("message", (m: FromWorker) => {
         if (m.type === "hello") {
           // The worker has built its CSR stack and listens for messages now.
-          w.send({ type: "serving", pair: current() } satisfies ToWorker);
+          w.send({ type: "init", pair: current(), ca } satisfies ToWorker);
         } else if (m.type === "ready") {
           ready.add(w.id);
           port = m.port;
@@ -214,10 +212,10 @@ async function runWorker(config: Config): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `meshsign-worker-${cluster.worker?.id}` });
   const paths = dataDirPaths(config.dataDir);
   collectDefaultMetrics({ register: globalRegistry });
+  let stack: CsrStack | undefined;
   // Answers the primary's metric requests (prom-client listens once an AggregatorRegistry exists).
   AggregatorRegistry.setRegistries([globalRegistry]);
   new AggregatorRegistry();
-  const stack = await buildCsrStack(config, paths, log, globalRegistry);
   const send = (m: FromWorker) => process.send?.(m);
   let frontend: GrpcFrontend | undefined;
   // Workers follow the primary: a primary that dies takes its workers with it.
@@ -225,34 +223,65 @@ async function runWorker(config: Config): Promise<void> {
   // SIGTERM reaches the whole process group; the primary decides when workers stop.
   process.on("SIGTERM", () => {});
   process.on("SIGINT", () => {});
+  const start = async (m: Extract<ToWorker, { type: "init" }>) => {
+    stack = await buildCsrStack(config, m.ca, log, globalRegistry, { dataDir: paths.dir });
+    frontend = new GrpcFrontend(
+      stack.deps((record) => send({ type: "issued", record })),
+      m.pair,
+      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log },
+    );
+    send({ type: "ready", port: await frontend.start() });
+  };
   process.on("message", (m: ToWorker) => {
-    if (m.type === "serving") {
-      if (frontend) {
-        frontend.updateServing(m.pair);
-        return;
-      }
-      frontend = new GrpcFrontend(
-        stack.deps((record) => send({ type: "issued", record })),
-        m.pair,
-        { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log },
-      );
-      frontend.start().then(
-        (port) => send({ type: "ready", port }),
-        (err: unknown) => {
-          log.fatal({ err }, "cannot bind the CreateCertificate listener");
-          process.exit(1);
-        },
-      );
+    if (m.type === "init") {
+      start(m).catch((err: unknown) => {
+        log.fatal({ err }, "cannot start the CreateCertificate listener");
+        process.exit(1);
+      });
+    } else if (m.type === "serving") {
+      frontend?.updateServing(m.pair);
     } else if (m.type === "shutdown") {
       void (async () => {
         await frontend?.shutdown(config.shutdownGracePeriod);
-        await stack.close();
+        await stack?.close();
         log.flush();
         process.exit(0);
       })();
     }
   });
   send({ type: "hello" });
+}
+
+/**
+ * The signing CA and the roots: standalone, the data dir's root (created on
+ * first start); `--root-ca-file` overrides the roots returned to clients.
+ */
+async function loadCaMaterial(config: Config, paths: ReturnType<typeof dataDirPaths>, log: Logger): Promise<CaMaterial> {
+  if (config.mode === "kubernetes") {
+    const { loadOrCreateKubeCa } = await import("./kube-ca.js");
+    return loadOrCreateKubeCa(config, log);
+  }
+  const root = await loadOrCreateRootCa(paths, {
+    algorithm: config.caKeyAlgorithm,
+    durationMs: config.caDuration,
+    trustDomain: config.trustDomain,
+  });
+  if (root.created) log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
+  const rootsFile = config.rootCaFile || paths.rootCert;
+  return {
+    certificatePem: root.certificatePem,
+    privateKeyPem: readFileSync(paths.rootKey, "utf8"),
+    origin: `file ${paths.rootCert}`,
+    rootsPem: rootsBundle(readRootsFile(rootsFile), `--root-ca-file ${rootsFile}`),
+  };
+}
+
+function readRootsFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `--root-ca-file: cannot read ${path}`, { cause: err });
+  }
 }
 
 export function splitHostPort(address: string): [string, number] {
