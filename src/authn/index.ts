@@ -22,6 +22,7 @@ export {
 export type { JwksAuthenticatorOptions, JwksSource } from "./jwks-authenticator.js";
 export {
   DEFAULT_CLOCK_SKEW_SECONDS,
+  DEFAULT_JWKS_MAX_AGE_SECONDS,
   DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS,
   DEFAULT_JWT_ALGORITHMS,
   DEFAULT_TOKEN_AUDIENCES,

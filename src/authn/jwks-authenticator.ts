@@ -35,6 +35,11 @@ export const PERMITTED_JWT_ALGORITHMS: readonly string[] = [
 ];
 /** An unknown `kid` triggers at most one key re-fetch per this many seconds. */
 export const DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS = 30;
+/**
+ * Keys older than this are re-fetched in the background on the next request,
+ * so a key the issuer withdrew stops being trusted even if no unknown `kid` shows up.
+ */
+export const DEFAULT_JWKS_MAX_AGE_SECONDS = 3600;
 
 /** Where the verification keys come from. Files named here are re-read on each (re-)fetch. */
 export type JwksSource =
@@ -69,6 +74,8 @@ export interface JwksAuthenticatorOptions {
   readonly algorithms?: readonly string[];
   /** Minimum seconds between two key fetches caused by unknown `kid`s. Default {@link DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS}. */
   readonly refetchIntervalSeconds?: number;
+  /** Re-fetch keys older than this in the background (not for "static"). Default {@link DEFAULT_JWKS_MAX_AGE_SECONDS}. */
+  readonly maxKeyAgeSeconds?: number;
   readonly clock?: Clock;
 }
 
@@ -90,9 +97,11 @@ export class JwksAuthenticator implements Authenticator {
   private readonly trustDomain: string;
   private readonly clock: Clock;
   private readonly refetchIntervalMs: number;
+  private readonly maxKeyAgeMs: number;
   private readonly verifyOptions: Omit<JWTVerifyOptions, "currentDate">;
   private keySet: KeySet;
   private lastFetchAt: number;
+  private loadedAt: number;
   private inflight: Promise<void> | undefined;
   private loads = 1;
 
@@ -105,6 +114,7 @@ export class JwksAuthenticator implements Authenticator {
     this.trustDomain = options.trustDomain;
     this.clock = options.clock;
     this.refetchIntervalMs = options.refetchIntervalSeconds * 1000;
+    this.maxKeyAgeMs = options.maxKeyAgeSeconds * 1000;
     this.verifyOptions = {
       issuer: options.issuer,
       audience: [...options.audiences],
@@ -114,6 +124,7 @@ export class JwksAuthenticator implements Authenticator {
     };
     this.keySet = createLocalJWKSet(keys);
     this.lastFetchAt = this.clock();
+    this.loadedAt = this.lastFetchAt;
   }
 
   /**
@@ -133,7 +144,16 @@ export class JwksAuthenticator implements Authenticator {
     return this.loads;
   }
 
+  /**
+   * Re-loads the keys now, ignoring the rate limit (e.g. on SIGHUP or from an
+   * admin command). Concurrent calls share one fetch; on failure the old keys stay.
+   */
+  refresh(): Promise<void> {
+    return this.fetchKeys();
+  }
+
   async authenticate(input: AuthnInput): Promise<Caller> {
+    this.refreshIfStale();
     checkClusterId(input, this.clusterId);
     const token = extractBearerToken(input);
     const { payload } = await this.verify(token);
@@ -184,21 +204,35 @@ export class JwksAuthenticator implements Authenticator {
    * Returns whether a (possibly shared) fetch completed, so the caller retries.
    */
   private async refetchIfAllowed(): Promise<boolean> {
+    if (this.inflight === undefined && this.clock() - this.lastFetchAt < this.refetchIntervalMs) return false;
+    await this.fetchKeys();
+    return true;
+  }
+
+  /** Starts a background re-fetch when the keys are older than the max age (rate limit applies). */
+  private refreshIfStale(): void {
+    if (this.source.kind === "static" || this.inflight !== undefined) return;
+    const now = this.clock();
+    if (now - this.loadedAt < this.maxKeyAgeMs || now - this.lastFetchAt < this.refetchIntervalMs) return;
+    // Requests keep using the current keys meanwhile; a failure keeps them and is retried after the interval.
+    this.fetchKeys().catch(() => {});
+  }
+
+  private fetchKeys(): Promise<void> {
     if (this.inflight === undefined) {
-      if (this.clock() - this.lastFetchAt < this.refetchIntervalMs) return false;
-      // The window starts when a fetch starts, so a failing endpoint is not hammered either.
+      // The rate-limit window starts when a fetch starts, so a failing endpoint is not hammered either.
       this.lastFetchAt = this.clock();
       this.loads += 1;
       this.inflight = loadJwks(this.source)
         .then((keys) => {
           this.keySet = createLocalJWKSet(keys);
+          this.loadedAt = this.clock();
         })
         .finally(() => {
           this.inflight = undefined;
         });
     }
-    await this.inflight;
-    return true;
+    return this.inflight;
   }
 }
 
@@ -235,6 +269,10 @@ function resolveOptions(
       "jwks.refetchIntervalSeconds: must be a non-negative number",
     );
   }
+  const maxKeyAgeSeconds = options.maxKeyAgeSeconds ?? DEFAULT_JWKS_MAX_AGE_SECONDS;
+  if (!Number.isFinite(maxKeyAgeSeconds) || maxKeyAgeSeconds <= 0) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", "jwks.maxKeyAgeSeconds: must be a positive number");
+  }
   return {
     source: options.source,
     issuer,
@@ -244,6 +282,7 @@ function resolveOptions(
     clockSkewSeconds,
     algorithms,
     refetchIntervalSeconds,
+    maxKeyAgeSeconds,
     clock: options.clock ?? systemClock,
   };
 }

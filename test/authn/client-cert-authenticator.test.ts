@@ -6,14 +6,14 @@ import { ClientCertAuthenticator } from "../../src/authn/index.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import { NOW_SECONDS } from "./helpers.js";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 const now = NOW_SECONDS * 1000;
 const clock = () => now;
 const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
-let keys: CryptoKeyPair;
+let keys: webcrypto.CryptoKeyPair;
 
 beforeAll(async () => {
-  keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as unknown as CryptoKeyPair;
+  keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
 });
 
 interface CertSpec {

@@ -4,7 +4,7 @@ import path from "node:path";
 import fc from "fast-check";
 import type { JWTPayload } from "jose";
 import { SignJWT } from "jose";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AuthnInput, JwksAuthenticatorOptions } from "../../src/authn/index.js";
 import { JwksAuthenticator } from "../../src/authn/index.js";
 import { isMeshsignError, MeshsignError } from "../../src/errors/index.js";
@@ -617,6 +617,31 @@ describe("JwksAuthenticator fetching keys over HTTP", () => {
       Array(8).fill("spiffe://cluster.local/ns/foo/sa/bar"),
     );
     expect(server.hitsOf("/openid/v1/jwks")).toBe(2);
+  });
+
+  it("re-fetches keys older than the max age in the background, so a withdrawn key stops being trusted", async () => {
+    const auth = await urlAuthenticator();
+    const token = await sign(es, { ...kubeClaims(), exp: NOW_SECONDS + 7200 });
+    served = [rsa];
+    now += 3_599_000;
+    await auth.authenticate(bearer(token));
+    expect(server.hitsOf("/openid/v1/jwks")).toBe(1);
+    now += 2_000;
+    // This request still sees the old keys; the re-fetch runs beside it.
+    expect((await auth.authenticate(bearer(token))).identities).toHaveLength(1);
+    await vi.waitFor(() => expect(server.hitsOf("/openid/v1/jwks")).toBe(2));
+    await vi.waitFor(async () =>
+      expect((await rejection(auth.authenticate(bearer(token)))).code).toBe("ERR_TOKEN_KID_UNKNOWN"),
+    );
+  });
+
+  it("re-fetches on demand with refresh(), regardless of the rate limit", async () => {
+    const auth = await urlAuthenticator();
+    const rotated = await makeKey("ES384", "key-384");
+    served = [rotated];
+    await auth.refresh();
+    expect(server.hitsOf("/openid/v1/jwks")).toBe(2);
+    expect((await auth.authenticate(bearer(await sign(rotated, kubeClaims())))).identities).toHaveLength(1);
   });
 
   it("reports a JWKS endpoint failure during a re-fetch as transient and keeps the old keys", async () => {
