@@ -1,7 +1,24 @@
 /**
  * Authentication: who is calling. The CSR service adapts gRPC metadata and the
  * TLS peer into an {@link AuthnInput}; {@link authenticateChain} runs the
- * configured authenticators and yields a {@link Caller}.
+ * configured authenticators in order and yields a {@link Caller}, or throws
+ * ERR_UNAUTHENTICATED (terminal: gRPC UNAUTHENTICATED) or
+ * ERR_AUTHN_BACKEND_UNAVAILABLE (transient: gRPC UNAVAILABLE), with the
+ * per-authenticator reasons in `detail.failures`.
+ *
+ * Wiring, by mode:
+ * - standalone default: `DevTokenIssuer.loadOrCreate(dataDir, { enabled })`,
+ *   then `JwksAuthenticator.create({ source: { kind: "static", jwks: dev.jwks }, issuer: DEV_TOKEN_ISSUER, ... })`.
+ * - standalone in earnest: `JwksAuthenticator` over a JWKS file, a JWKS URL or
+ *   an OIDC issuer (`kind: "oidc"`), with the issuer's `iss`.
+ * - Kubernetes (istio-csr's behaviour): `TokenReviewAuthenticator` with
+ *   `await KubeTokenReviewer.fromKubeConfig()`; or, without an API call per new
+ *   token, `JwksAuthenticator` on `{ kind: "url", url: "https://kubernetes.default.svc/openid/v1/jwks",
+ *   caFile: ".../serviceaccount/ca.crt", bearerTokenFile: ".../serviceaccount/token" }`
+ *   (JWKS cannot see that a bound pod was deleted; TokenReview can).
+ * - `--enable-client-cert-authenticator`: put a `ClientCertAuthenticator` first.
+ *
+ * Everything exported here is for the server, the CLI and tests; `lib/` is private.
  */
 
 export { extractBearerToken, MAX_BEARER_TOKEN_LENGTH } from "./bearer.js";
