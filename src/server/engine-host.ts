@@ -1,5 +1,10 @@
+import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { createDefaultIssuerRegistry } from "../issuers/registry.js";
+import { Engine, FileSecretSink } from "../engine/index.js";
+import { openEmbeddedStore } from "../store/embedded/index.js";
+import type { Store } from "../store/types.js";
 import type { CertificateControl } from "./admin.js";
 import type { Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
@@ -7,15 +12,85 @@ import type { DataDirPaths } from "./data-dir.js";
 /** The Certificate engine as the server process hosts it. */
 export interface EngineHost {
   readonly control: CertificateControl;
+  readonly store: Store;
   ready(): boolean;
-  registerMetrics(registry: Registry): void;
   stop(): Promise<void>;
 }
 
 /**
- * Standalone: the embedded store under the data dir, manifests from
- * `--manifests`, Secrets also written as files under `--output-dir`.
+ * Runs the engine on a store: the embedded store under the data dir in
+ * standalone mode (with Secrets also published as files under
+ * `--output-dir`, and manifests from `--manifests`), or the Kubernetes store
+ * when the leader starts it.
  */
-export async function startStandaloneEngine(_config: Config, _paths: DataDirPaths, _log: Logger): Promise<EngineHost | undefined> {
-  return undefined;
+export async function startEngine(options: {
+  config: Config;
+  store: Store;
+  log: Logger;
+  metrics: Registry;
+  outputDir?: string;
+  onStop?: () => Promise<void>;
+}): Promise<EngineHost> {
+  const { config, store, log } = options;
+  const hook = config.secretHook.trim() ? config.secretHook.trim().split(/\s+/) : undefined;
+  const secretSink = options.outputDir
+    ? new FileSecretSink({
+        outputDir: options.outputDir,
+        ...(hook ? { hook } : {}),
+        onHookResult: (r) => {
+          if (!r.ok) log.warn({ secret: `${r.ref.namespace}/${r.ref.secretName}`, exitCode: r.exitCode, signal: r.signal, error: r.error }, "secret hook failed");
+        },
+      })
+    : undefined;
+  const engine = new Engine({
+    store,
+    registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
+    metricsRegistry: options.metrics,
+    ...(secretSink ? { secretSink } : {}),
+    onError: (key, err) => log.warn({ certificate: key, err }, "reconcile failed"),
+  });
+  let started = false;
+  await engine.start();
+  started = true;
+  log.info({ store: config.mode === "standalone" ? "embedded" : "kubernetes" }, "certificate engine started");
+  return {
+    store,
+    control: {
+      list: (ns) => engine.list(ns),
+      describe: (ns, name) => engine.describe(ns, name),
+      renew: (ns, name) => engine.renew(ns, name),
+      inspectSecret: (ns, name) => engine.inspectSecret(ns, name),
+    },
+    ready: () => started,
+    stop: async () => {
+      started = false;
+      await engine.stop();
+      await options.onStop?.();
+    },
+  };
+}
+
+/** Standalone: the embedded store under `<data-dir>/store`, manifests from `--manifests`. */
+export async function startStandaloneEngine(config: Config, paths: DataDirPaths, log: Logger, metrics: Registry): Promise<EngineHost> {
+  const store = await openEmbeddedStore({
+    dataDir: paths.dir,
+    onProblem: (message) => log.warn({ store: join(paths.dir, "store") }, message),
+    onWatchError: (err) => log.error({ err }, "store watch callback failed"),
+  });
+  let stopManifests: (() => Promise<void>) | undefined;
+  if (config.manifests) {
+    const { watchManifests } = await import("./manifests-host.js");
+    stopManifests = await watchManifests(config.manifests, store, log);
+  }
+  return startEngine({
+    config,
+    store,
+    log,
+    metrics,
+    outputDir: config.outputDir || paths.secrets,
+    onStop: async () => {
+      await stopManifests?.();
+      await store.close();
+    },
+  });
 }

@@ -72,10 +72,9 @@ async function runPrimary(config: Config): Promise<void> {
     admin.updateServing(p);
   });
 
-  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, log) : undefined;
   const primaryRegistry = n === 1 ? globalRegistry : new Registry();
   if (n === 1) collectDefaultMetrics({ register: globalRegistry });
-  engine?.registerMetrics(primaryRegistry);
+  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, log, primaryRegistry) : undefined;
 
   const checks = (): ReadinessCheck[] => [
     { name: "shutdown", ready: () => !shuttingDown },
