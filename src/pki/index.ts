@@ -50,3 +50,4 @@ export {
   publicKeySpki,
 } from "./keys.js";
 export { keyIdentifier } from "./keyid.js";
+export { spkiKeyType } from "./spki.js";

@@ -1,0 +1,35 @@
+/**
+ * What a caller may get: CSR authorization as a chain of named checks,
+ * impersonation rules, and the X.509-SVID template built from the identity.
+ */
+export { type Check, type Violation, evaluate } from "./chain.js";
+export { type CsrPolicy, DEFAULT_CSR_POLICY, DEFAULT_KEY_POLICY, type KeyPolicy } from "./config.js";
+export {
+  CSR_CHECKS,
+  type CsrAuthzInput,
+  allowedExtensions,
+  extKeyUsageAllowed,
+  keyAllowed,
+  keyUsageAllowed,
+  noBasicConstraints,
+  noCommonName,
+  oneUriSan,
+  onlyUriSans,
+  signatureValid,
+  subjectAllowed,
+  uriIsSpiffeId,
+  uriMatchesIdentity,
+} from "./csr-checks.js";
+export { authorizeCsr } from "./authorize-csr.js";
+export { identitiesMatch } from "./identities-match.js";
+export {
+  type CallerInfo,
+  IMPERSONATION_CHECKS,
+  type ImpersonationInput,
+  type PodInfo,
+  type PodLookup,
+  type TrustedNodeAccounts,
+  authorizeImpersonation,
+  parseTrustedNodeAccounts,
+} from "./impersonation.js";
+export { buildSvidTemplate } from "./svid-template.js";
