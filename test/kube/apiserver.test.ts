@@ -5,7 +5,13 @@
 import { AuthenticationV1Api, CoreV1Api, KubeConfig, OpenidApi } from "@kubernetes/client-node";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_API_AUDIENCE, type KubeApiServer, SERVICE_ACCOUNT_ISSUER, startKubeApiServer } from "./harness.js";
+import { eventually } from "./lib/eventually.js";
+import {
+  DEFAULT_API_AUDIENCE,
+  type KubeApiServer,
+  SERVICE_ACCOUNT_ISSUER,
+  startKubeApiServer,
+} from "./harness.js";
 
 let api: KubeApiServer;
 let core: CoreV1Api;
@@ -52,17 +58,6 @@ async function review(token: string, audiences: string[]) {
   return res.status ?? {};
 }
 
-/** Polls `probe` until it returns a value, or fails after `timeoutMs`. */
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
 describe("the test kube-apiserver", () => {
   it("serves the kubeconfig's admin identity over TLS verified by caPem", async () => {
     const list = await core.listNamespace();
@@ -97,10 +92,14 @@ describe("the test kube-apiserver", () => {
     const raw: unknown = await openid.getServiceAccountIssuerOpenIDKeyset();
     const jwks = (typeof raw === "string" ? JSON.parse(raw) : raw) as { keys: Array<{ kid?: string }> };
     expect(jwks.keys.length).toBeGreaterThan(0);
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]), {
-      issuer: SERVICE_ACCOUNT_ISSUER,
-      audience: "istio-ca",
-    });
+    const { payload } = await jwtVerify(
+      token,
+      createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]),
+      {
+        issuer: SERVICE_ACCOUNT_ISSUER,
+        audience: "istio-ca",
+      },
+    );
     expect(payload.sub).toBe(`system:serviceaccount:${NS}:${SA}`);
   });
 

@@ -77,18 +77,22 @@ export async function startKubeApiServer(options: StartOptions = {}): Promise<Ku
     const [etcdClientPort, etcdPeerPort, apiPort] = await freePorts(3);
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    const etcd = launch(binaries.etcd, [
-      "--name=meshsign-test",
-      `--data-dir=${path.join(dir, "etcd")}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${etcdPeerUrl}`,
-      `--initial-advertise-peer-urls=${etcdPeerUrl}`,
-      `--initial-cluster=meshsign-test=${etcdPeerUrl}`,
-      "--log-level=warn",
-      // A throwaway store: durability buys nothing and fsync dominates on slow disks.
-      "--unsafe-no-fsync",
-    ], path.join(dir, "etcd.log"));
+    const etcd = launch(
+      binaries.etcd,
+      [
+        "--name=meshsign-test",
+        `--data-dir=${path.join(dir, "etcd")}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${etcdPeerUrl}`,
+        `--initial-advertise-peer-urls=${etcdPeerUrl}`,
+        `--initial-cluster=meshsign-test=${etcdPeerUrl}`,
+        "--log-level=warn",
+        // A throwaway store: durability buys nothing and fsync dominates on slow disks.
+        "--unsafe-no-fsync",
+      ],
+      path.join(dir, "etcd.log"),
+    );
     children.push(etcd);
     await waitFor("etcd", etcd, path.join(dir, "etcd.log"), () => httpOk(`${etcdUrl}/health`));
 
@@ -96,35 +100,43 @@ export async function startKubeApiServer(options: StartOptions = {}): Promise<Ku
     const saKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const saPrivatePath = path.join(dir, "sa.key");
     const saPublicPath = path.join(dir, "sa.pub");
-    await writeFile(saPrivatePath, saKey.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    await writeFile(saPrivatePath, saKey.privateKey.export({ type: "pkcs8", format: "pem" }), {
+      mode: 0o600,
+    });
     await writeFile(saPublicPath, saKey.publicKey.export({ type: "spki", format: "pem" }), { mode: 0o600 });
 
     const adminToken = randomBytes(24).toString("hex");
     const tokenFile = path.join(dir, "tokens.csv");
-    await writeFile(tokenFile, `${adminToken},meshsign-test-admin,meshsign-test-admin,"system:masters"\n`, { mode: 0o600 });
+    await writeFile(tokenFile, `${adminToken},meshsign-test-admin,meshsign-test-admin,"system:masters"\n`, {
+      mode: 0o600,
+    });
 
     const certDir = path.join(dir, "pki");
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = launch(binaries.kubeApiServer, [
-      `--etcd-servers=${etcdUrl}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${certDir}`,
-      `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
-      `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-      `--service-account-key-file=${saPublicPath}`,
-      `--service-account-signing-key-file=${saPrivatePath}`,
-      `--api-audiences=${DEFAULT_API_AUDIENCE}`,
-      "--authorization-mode=RBAC",
-      `--token-auth-file=${tokenFile}`,
-      // Let anyone read the OIDC discovery documents, as clusters usually grant
-      // through system:service-account-issuer-discovery.
-      "--anonymous-auth=true",
-      "--profiling=false",
-      "--v=1",
-      ...(options.extraApiServerArgs ?? []),
-    ], path.join(dir, "kube-apiserver.log"));
+    const apiserver = launch(
+      binaries.kubeApiServer,
+      [
+        `--etcd-servers=${etcdUrl}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${certDir}`,
+        `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+        `--service-account-key-file=${saPublicPath}`,
+        `--service-account-signing-key-file=${saPrivatePath}`,
+        `--api-audiences=${DEFAULT_API_AUDIENCE}`,
+        "--authorization-mode=RBAC",
+        `--token-auth-file=${tokenFile}`,
+        // Let anyone read the OIDC discovery documents, as clusters usually grant
+        // through system:service-account-issuer-discovery.
+        "--anonymous-auth=true",
+        "--profiling=false",
+        "--v=1",
+        ...(options.extraApiServerArgs ?? []),
+      ],
+      path.join(dir, "kube-apiserver.log"),
+    );
     children.push(apiserver);
 
     const certFile = path.join(certDir, "apiserver.crt");
@@ -237,11 +249,18 @@ function installExitHook(): void {
   });
 }
 
-async function waitFor(name: string, child: ChildProcess, logPath: string, probe: () => Promise<boolean>): Promise<void> {
+async function waitFor(
+  name: string,
+  child: ChildProcess,
+  logPath: string,
+  probe: () => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${await tail(logPath)}`);
+      throw new Error(
+        `${name} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${await tail(logPath)}`,
+      );
     }
     if (await probe().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 250));

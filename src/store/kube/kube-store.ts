@@ -87,10 +87,17 @@ export class KubeStore implements Store {
     renderLabelSelector(this.#secretSelector);
   }
 
-  async get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
+  async get<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined> {
     this.#open();
     try {
-      const obj = await this.#rest.request<T>({ method: "GET", path: objectPath(type, ns(type, namespace), checkName(name)) });
+      const obj = await this.#rest.request<T>({
+        method: "GET",
+        path: objectPath(type, ns(type, namespace), checkName(name)),
+      });
       return withTypeMeta(type, obj);
     } catch (err) {
       if (isMeshsignError(err, "ERR_NOT_FOUND")) return undefined;
@@ -104,9 +111,15 @@ export class KubeStore implements Store {
     return list.items as unknown as T[];
   }
 
-  watch<T extends KubeObject>(type: ResourceType, onEvent: (event: WatchEvent<T>) => void, options: ListOptions = {}): Watch {
+  watch<T extends KubeObject>(
+    type: ResourceType,
+    onEvent: (event: WatchEvent<T>) => void,
+    options: ListOptions = {},
+  ): Watch {
     this.#open();
-    const selector = isSecret(type) ? mergeSelectors(this.#secretSelector, options.labelSelector) : options.labelSelector;
+    const selector = isSecret(type)
+      ? mergeSelectors(this.#secretSelector, options.labelSelector)
+      : options.labelSelector;
     const labelSelector = renderLabelSelector(selector);
     const namespace = options.namespace === undefined ? undefined : ns(type, options.namespace);
     const informer = new Informer<T>({
@@ -150,7 +163,12 @@ export class KubeStore implements Store {
     return this.#put(type, object, "status");
   }
 
-  async delete(type: ResourceType, namespace: string | undefined, name: string, options: { resourceVersion?: string } = {}): Promise<void> {
+  async delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: { resourceVersion?: string } = {},
+  ): Promise<void> {
     this.#open();
     await this.#rest.request({
       method: "DELETE",
@@ -192,14 +210,23 @@ export class KubeStore implements Store {
     this.#rest.close();
   }
 
-  async #put<T extends KubeObject>(type: ResourceType, object: T, subresource: "status" | undefined): Promise<T> {
+  async #put<T extends KubeObject>(
+    type: ResourceType,
+    object: T,
+    subresource: "status" | undefined,
+  ): Promise<T> {
     this.#open();
     const namespace = ns(type, object.metadata.namespace);
     const path = objectPath(type, namespace, checkName(object.metadata.name), subresource);
     const send = async (resourceVersion: string | undefined): Promise<T> => {
       const body = prepare(type, object) as T;
       body.metadata = { ...body.metadata, resourceVersion };
-      const updated = await this.#rest.request<T>({ method: "PUT", path, query: { fieldManager: this.#fieldManager }, body });
+      const updated = await this.#rest.request<T>({
+        method: "PUT",
+        path,
+        query: { fieldManager: this.#fieldManager },
+        body,
+      });
       return withTypeMeta(type, updated);
     };
     if (object.metadata.resourceVersion) return send(object.metadata.resourceVersion);
@@ -220,7 +247,11 @@ export class KubeStore implements Store {
     }
   }
 
-  async #list(type: ResourceType, namespace: string | undefined, labelSelector: string | undefined): Promise<KubernetesListObject<KubernetesObject>> {
+  async #list(
+    type: ResourceType,
+    namespace: string | undefined,
+    labelSelector: string | undefined,
+  ): Promise<KubernetesListObject<KubernetesObject>> {
     const items: KubernetesObject[] = [];
     let resourceVersion = "";
     let cont: string | undefined;
@@ -231,7 +262,8 @@ export class KubeStore implements Store {
         path: collectionPath(type, namespace),
         query: { labelSelector, limit: "500", continue: cont },
       });
-      for (const item of page.items ?? []) items.push(withTypeMeta(type, item as unknown as KubeObject) as KubernetesObject);
+      for (const item of page.items ?? [])
+        items.push(withTypeMeta(type, item as unknown as KubeObject) as KubernetesObject);
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       cont = page.metadata?._continue || undefined;
     } while (cont);

@@ -24,20 +24,33 @@ export interface RequestContext {
  */
 export function apiError(status: number, body: unknown, request: RequestContext): MeshsignError {
   const s: StatusBody = typeof body === "object" && body !== null ? (body as StatusBody) : {};
-  const detail = { status, reason: s.reason, apiMessage: s.message, method: request.method, path: request.path };
+  const detail = {
+    status,
+    reason: s.reason,
+    apiMessage: s.message,
+    method: request.method,
+    path: request.path,
+  };
   switch (status) {
     case 404:
       return new MeshsignError("ERR_NOT_FOUND", "object not found", { detail });
     case 409:
       return s.reason === "AlreadyExists"
         ? new MeshsignError("ERR_ALREADY_EXISTS", "object already exists", { detail })
-        : new MeshsignError("ERR_CONFLICT", "object was modified concurrently", { detail, retry: "transient" });
+        : new MeshsignError("ERR_CONFLICT", "object was modified concurrently", {
+            detail,
+            retry: "transient",
+          });
     case 400:
     case 422:
-      return new MeshsignError("ERR_RESOURCE_INVALID", "the API server refused the object as invalid", { detail });
+      return new MeshsignError("ERR_RESOURCE_INVALID", "the API server refused the object as invalid", {
+        detail,
+      });
     case 401:
     case 403:
-      return new MeshsignError("ERR_STORE_UNAVAILABLE", "the API server refused meshsign's credentials", { detail });
+      return new MeshsignError("ERR_STORE_UNAVAILABLE", "the API server refused meshsign's credentials", {
+        detail,
+      });
     default:
       return new MeshsignError("ERR_STORE_UNAVAILABLE", "the API server is unavailable", {
         detail,

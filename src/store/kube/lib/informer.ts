@@ -1,4 +1,10 @@
-import { type KubeConfig, type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from "@kubernetes/client-node";
 import type { KubeObject, WatchEvent, WatchEventType } from "../../types.js";
 
 export interface InformerOptions<T extends KubeObject> {

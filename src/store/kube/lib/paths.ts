@@ -20,7 +20,12 @@ export function collectionPath(type: ResourceType, namespace: string | undefined
 }
 
 /** Path of one object, optionally one of its subresources (status). */
-export function objectPath(type: ResourceType, namespace: string | undefined, name: string, subresource?: "status"): string {
+export function objectPath(
+  type: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  subresource?: "status",
+): string {
   const base = `${collectionPath(type, namespace)}/${encodeURIComponent(name)}`;
   return subresource ? `${base}/${subresource}` : base;
 }

@@ -46,8 +46,18 @@ export class RestClient {
     for (const [key, value] of Object.entries(req.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, value);
     }
+    const context = { method: req.method, path: req.path };
     const options: https.RequestOptions = { headers: {} };
-    await this.#kc.applyToHTTPSOptions(options);
+    try {
+      await this.#kc.applyToHTTPSOptions(options);
+    } catch (err) {
+      // A token file mid-rotation or an auth plugin failing: worth another try.
+      throw new MeshsignError("ERR_STORE_UNAVAILABLE", "could not prepare API server credentials", {
+        detail: context,
+        cause: err,
+        retry: "transient",
+      });
+    }
     const headers: http.OutgoingHttpHeaders = {};
     if (options.headers && !Array.isArray(options.headers)) Object.assign(headers, options.headers);
     headers.accept = "application/json";
@@ -60,10 +70,11 @@ export class RestClient {
       headers["content-type"] = req.contentType ?? "application/json";
       headers["content-length"] = payload.length;
     }
-    const context = { method: req.method, path: req.path };
-    const { status, body } = await this.#send(url, req.method, headers, payload, options).catch((err: unknown) => {
-      throw transportError(err, context);
-    });
+    const { status, body } = await this.#send(url, req.method, headers, payload, options).catch(
+      (err: unknown) => {
+        throw transportError(err, context);
+      },
+    );
     let parsed: unknown;
     try {
       parsed = body.length === 0 ? {} : JSON.parse(body.toString("utf8"));

@@ -12,7 +12,9 @@ const VALUE_RE = new RegExp(`^(${NAME})?$`);
  * Throws ERR_RESOURCE_INVALID for a key or value Kubernetes would refuse,
  * so a caller's value can never smuggle in another selector term.
  */
-export function renderLabelSelector(selector: Readonly<Record<string, string>> | undefined): string | undefined {
+export function renderLabelSelector(
+  selector: Readonly<Record<string, string>> | undefined,
+): string | undefined {
   if (!selector) return undefined;
   const keys = Object.keys(selector).sort();
   if (keys.length === 0) return undefined;
@@ -36,9 +38,13 @@ export function mergeSelectors(
   if (!b) return a;
   for (const [key, value] of Object.entries(b)) {
     if (key in a && a[key] !== value) {
-      throw new MeshsignError("ERR_RESOURCE_INVALID", "label selector contradicts the store's Secret filter", {
-        detail: { key },
-      });
+      throw new MeshsignError(
+        "ERR_RESOURCE_INVALID",
+        "label selector contradicts the store's Secret filter",
+        {
+          detail: { key },
+        },
+      );
     }
   }
   return { ...a, ...b };
