@@ -72,8 +72,9 @@ export function createCertificateHandler(deps: CsrServiceDeps): handleUnaryCall<
         const outcome = code === 16 ? "unauthenticated" : code === 3 ? "invalid" : "error";
         observe(deps.metrics, started, outcome, String(code));
         if (code === 16) {
+          // The last authenticator tried is the token one (a client-cert refusal comes first and says little).
           const failures = error.detail.failures as { code: string }[] | undefined;
-          deps.metrics.authnFailures.inc({ reason: failures?.[0]?.code ?? error.code });
+          deps.metrics.authnFailures.inc({ reason: failures?.at(-1)?.code ?? error.code });
         }
         const level = code === 16 || code === 3 ? "info" : "error";
         deps.log[level]({ err: level === "error" ? error : undefined, code: error.code, detail: error.detail, grpcCode: code }, "CreateCertificate refused");
