@@ -97,9 +97,10 @@ describe("KubeStore watch recovery", () => {
           res.end(
             `${JSON.stringify({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } })}\n`,
           );
+        } else {
+          // Later watches stay open with nothing to say.
+          idleWatch(res);
         }
-        // Later watches stay open with nothing to say.
-        idleWatch(res);
         return;
       }
       lists++;
