@@ -91,15 +91,14 @@ export class CaIssuer implements Issuer {
     } catch (err) {
       return invalid(err instanceof Error ? err.message : "unsupported key");
     }
-    // Intermediates: everything after the signing CA, dropping self-signed roots and duplicates.
-    const seen = new Set<string>([ca.fingerprint256]);
+    // The chain after the leaf: the signing CA itself unless it is a self-signed root, then the rest
+    // of tls.crt / ca.crt, dropping self-signed roots and duplicates.
+    const seen = new Set<string>();
     const tail: X509Certificate[] = [];
-    if (!isSelfSigned(ca)) {
-      for (const c of certs.slice(1)) {
-        if (seen.has(c.fingerprint256) || isSelfSigned(c)) continue;
-        seen.add(c.fingerprint256);
-        tail.push(c);
-      }
+    for (const c of certs) {
+      if (seen.has(c.fingerprint256) || isSelfSigned(c)) continue;
+      seen.add(c.fingerprint256);
+      tail.push(c);
     }
     const root = certs.find((c) => isSelfSigned(c)) ?? tail.at(-1) ?? ca;
     const prepared: Prepared = {

@@ -1,0 +1,96 @@
+import { execFileSync } from "node:child_process";
+import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
+import { derToPem } from "../../src/issuers/ca/lib/pem.js";
+import { createTemplateSigner } from "../../src/issuers/ca/lib/x509-sign.js";
+import { createDefaultIssuerRegistry } from "../../src/issuers/registry.js";
+import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer.js";
+import type { CertificateTemplate } from "../../src/pki/template.js";
+import { isMeshsignError } from "../../src/errors/index.js";
+
+const now = Date.now();
+const H = 3_600_000;
+const spki = (k: KeyObject) => createPublicKey(k).export({ format: "der", type: "spki" });
+const pem = (k: KeyObject) => k.export({ format: "pem", type: "pkcs8" }).toString();
+
+async function makeCert(subjectKey: KeyObject, issuerKey: KeyObject, issuerDer: Uint8Array | undefined, t: Partial<CertificateTemplate>): Promise<Uint8Array> {
+  const signer = await createTemplateSigner({ privateKey: issuerKey, ...(issuerDer ? { issuerCertificateDer: issuerDer } : {}) });
+  return signer.sign({ publicKeySpki: spki(subjectKey), isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: [], notBefore: new Date(now - H), notAfter: new Date(now + 24 * H), ...t });
+}
+
+function leafTemplate(k: KeyObject, hours = 1): CertificateTemplate {
+  return { publicKeySpki: spki(k), isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth"], dnsNames: ["svc.example.com"], notBefore: new Date(now), notAfter: new Date(now + hours * H) };
+}
+
+describe("CaIssuer", () => {
+  const rootKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const interKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  const leafKey = generateKeyPairSync("ed25519").privateKey;
+
+  it("is ready for a CA key pair and signs a leaf that chains to the root, clamped to the CA's notAfter", async () => {
+    const rootDer = await makeCert(rootKey, rootKey, undefined, { isCA: true, keyUsage: ["keyCertSign", "cRLSign"], subject: [[{ type: "2.5.4.3", value: "root" }]] });
+    const interDer = await makeCert(interKey, rootKey, rootDer, { isCA: true, keyUsage: ["keyCertSign"], subject: [[{ type: "2.5.4.3", value: "intermediate" }]] });
+    const issuer = await CaIssuer.create({ certificatePem: derToPem(interDer) + derToPem(rootDer), privateKeyPem: pem(interKey), origin: "test" });
+    expect(issuer.status()).toEqual({ ready: true, reason: "KeyPairVerified", message: "Signing CA verified" });
+    const result = await issuer.sign({ requestId: "t/1", csrPem: "", template: leafTemplate(leafKey, 1000) });
+    if (result.status !== "issued") throw new Error("expected issued");
+    expect(result.chain).toHaveLength(2);
+    expect(result.chain[1]).toBe(derToPem(interDer));
+    expect(result.ca).toBe(derToPem(rootDer));
+    const leaf = new X509Certificate(result.chain[0] ?? "");
+    expect(Date.parse(leaf.validTo)).toBe(Date.parse(new X509Certificate(interDer).validTo));
+    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-ca-"));
+    writeFileSync(path.join(dir, "root.pem"), result.ca ?? "");
+    writeFileSync(path.join(dir, "inter.pem"), result.chain[1] ?? "");
+    writeFileSync(path.join(dir, "leaf.pem"), result.chain[0] ?? "");
+    expect(execFileSync("openssl", ["verify", "-CAfile", path.join(dir, "root.pem"), "-untrusted", path.join(dir, "inter.pem"), path.join(dir, "leaf.pem")], { encoding: "utf8" })).toContain("OK");
+  });
+
+  it.each([
+    ["a certificate that is not a CA", async () => ({ cert: await makeCert(rootKey, rootKey, undefined, { isCA: false }), key: rootKey }), /not a CA/],
+    ["a key that does not match the certificate", async () => ({ cert: await makeCert(rootKey, rootKey, undefined, { isCA: true, keyUsage: ["keyCertSign"] }), key: interKey }), /does not match/],
+    ["a CA without keyCertSign", async () => ({ cert: await makeCert(rootKey, rootKey, undefined, { isCA: true, keyUsage: ["digitalSignature"] }), key: rootKey }), /keyUsage|not a CA/],
+  ])("is not ready (ErrInvalidKeyPair) for %s and refuses to sign", async (_name, build, message) => {
+    const { cert, key } = await build();
+    const issuer = await CaIssuer.create({ certificatePem: derToPem(cert), privateKeyPem: pem(key), origin: "test" });
+    expect(issuer.status()).toMatchObject({ ready: false, reason: "ErrInvalidKeyPair" });
+    expect(issuer.status().message).toMatch(message);
+    await expect(issuer.sign({ requestId: "x", csrPem: "", template: leafTemplate(leafKey) })).rejects.toSatisfy((e) => isMeshsignError(e, "ERR_ISSUER_NOT_READY"));
+  });
+
+  it("reports ErrGetKeyPair naming the namespace it searched when a ClusterIssuer's Secret is missing", async () => {
+    const registry = createDefaultIssuerRegistry({ clusterResourceNamespace: "security" });
+    const built = await registry.build({ kind: "ClusterIssuer", metadata: { name: "ca" }, spec: { ca: { secretName: "root" } } }, async () => undefined);
+    expect(built.issuer.status()).toMatchObject({ ready: false, reason: "ErrGetKeyPair" });
+    expect(built.issuer.status().message).toContain('"security/root"');
+    expect(built.secretNames).toEqual(["root"]);
+  });
+
+  it("reports an unsupported issuer type instead of failing silently", async () => {
+    const built = await createDefaultIssuerRegistry().build({ kind: "Issuer", metadata: { name: "v", namespace: "a" }, spec: { vault: { server: "https://vault" } } }, async () => undefined);
+    expect(built.issuer.status()).toMatchObject({ ready: false, reason: "UnsupportedIssuerType" });
+  });
+});
+
+describe("SelfSignedIssuer", () => {
+  it("signs with the request's own key, so ca equals the leaf", async () => {
+    const k = generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey;
+    const r = await new SelfSignedIssuer().sign({ requestId: "a", csrPem: "", template: { ...leafTemplate(k), subject: [[{ type: "2.5.4.3", value: "self" }]] }, privateKeyPem: pem(k) });
+    if (r.status !== "issued") throw new Error("expected issued");
+    expect(r.ca).toBe(r.chain[0]);
+    const c = new X509Certificate(r.chain[0] ?? "");
+    expect(c.verify(c.publicKey)).toBe(true);
+  });
+
+  it.each([
+    ["no private key", undefined],
+    ["a private key that does not match the request", pem(generateKeyPairSync("ed25519").privateKey)],
+  ])("refuses a request with %s", async (_name, keyPem) => {
+    const k = generateKeyPairSync("ed25519").privateKey;
+    await expect(new SelfSignedIssuer().sign({ requestId: "a", csrPem: "", template: leafTemplate(k), ...(keyPem ? { privateKeyPem: keyPem } : {}) })).rejects.toSatisfy((e) => isMeshsignError(e, "ERR_SIGNING_FAILED"));
+  });
+});
