@@ -65,7 +65,11 @@ export function subjectFromSpec(spec: CertificateSpec): Name {
 function jsonName(name: Name): x509.JsonName {
   return name.map((rdn) => {
     const out: Record<string, string[]> = {};
-    for (const a of rdn) (out[a.type] ??= []).push(a.value);
+    for (const a of rdn) {
+      const values = out[a.type] ?? [];
+      values.push(a.value);
+      out[a.type] = values;
+    }
     return out;
   });
 }

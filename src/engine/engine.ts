@@ -327,7 +327,10 @@ export class Engine {
   #noteRequest(certKey: string, name: string, present: boolean): void {
     let set = this.#requests.get(certKey);
     if (present) {
-      if (set === undefined) this.#requests.set(certKey, (set = new Set()));
+      if (set === undefined) {
+        set = new Set();
+        this.#requests.set(certKey, set);
+      }
       set.add(name);
     } else if (set !== undefined) {
       set.delete(name);
@@ -366,7 +369,10 @@ function needsReconcile(prev: Certificate, next: Certificate): boolean {
 
 function add(m: Map<string, Set<string>>, k: string, v: string): void {
   let s = m.get(k);
-  if (s === undefined) m.set(k, (s = new Set()));
+  if (s === undefined) {
+    s = new Set();
+    m.set(k, s);
+  }
   s.add(v);
 }
 

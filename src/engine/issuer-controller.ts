@@ -104,7 +104,10 @@ export class IssuerController {
     for (const name of built.secretNames) {
       const idx = `${ns}/${name}`;
       let set = this.#secretIndex.get(idx);
-      if (set === undefined) this.#secretIndex.set(idx, (set = new Set()));
+      if (set === undefined) {
+        set = new Set();
+        this.#secretIndex.set(idx, set);
+      }
       set.add(key);
     }
     registry.set(key, built.issuer);

@@ -247,7 +247,7 @@ export class CertificateReconciler {
     const since = Date.parse(getCondition(cert.status?.conditions, "Issuing")?.lastTransitionTime ?? "") || this.#now();
     const staged = await this.#ensureNextKey(cert, spec, secret);
     if (staged === undefined) return undefined; // rotationPolicy Never cannot proceed until the spec changes
-    let current = staged.cert;
+    const current = staged.cert;
     let cr = await this.#ensureRequest(current, spec, revision, staged.key, staged.secretName, requests, since);
     if (requestState(cr) === "pending") {
       const signed = await this.#sign(current, cr, staged.keyPem);

@@ -15,7 +15,6 @@ import { FakeClock, fixedRandom } from "./lib/fake-clock.js";
 
 const START = Date.parse("2026-01-01T00:00:00Z");
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 const TYPES: Record<string, ResourceType> = { Certificate: CERTIFICATES, ClusterIssuer: CLUSTER_ISSUERS, Issuer: ISSUERS };
 

@@ -88,7 +88,11 @@ function algorithmsFor(key: KeyObject): Algorithms {
 function toJsonName(name: Name | undefined): x509.JsonName {
   return (name ?? []).map((rdn) => {
     const out: Record<string, string[]> = {};
-    for (const attr of rdn) (out[attr.type] ??= []).push(attr.value);
+    for (const attr of rdn) {
+      const values = out[attr.type] ?? [];
+      values.push(attr.value);
+      out[attr.type] = values;
+    }
     return out;
   });
 }
