@@ -1,0 +1,103 @@
+import { readFileSync } from "node:fs";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { DevTokenIssuer } from "../../src/authn/index.js";
+import type { IssuedEvent } from "../../src/csr-service/handler.js";
+import { type Config, loadConfig } from "../../src/server/config.js";
+import { buildCsrStack, rootsBundle } from "../../src/server/csr-stack.js";
+import { dataDirPaths, ensureDataDir, loadOrCreateRootCa } from "../../src/server/data-dir.js";
+import { GrpcFrontend } from "../../src/server/grpc-frontend.js";
+import { ServingCertificate } from "../../src/server/serving-cert.js";
+import { TempDir } from "./temp-dir.js";
+
+/** A CreateCertificate server running in the test process, wired as `meshsign serve --workers 1` wires it. */
+export interface InProcessServer {
+  readonly config: Config;
+  /** localhost:<port>; the serving certificate names localhost and 127.0.0.1. */
+  readonly address: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** The mesh roots every response ends with (`<data-dir>/root-cert.pem`). */
+  readonly rootsPem: string;
+  /** The data dir's dev token issuer (tokens the server accepts). */
+  readonly devIssuer: DevTokenIssuer;
+  /** Every log line the server wrote (JSON), to check nothing secret is logged. */
+  readonly logLines: string[];
+  readonly issued: IssuedEvent[];
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the CSR stack on 127.0.0.1:0 with a fresh data dir. `flags` are
+ * option values keyed by their camelCase name, as `meshsign serve` flags
+ * (e.g. `{ maxClientCertificateDuration: "48h" }`); the environment is ignored.
+ */
+export async function startInProcessServer(flags: Record<string, unknown> = {}): Promise<InProcessServer> {
+  const tmp = new TempDir("meshsign-csr-");
+  const config = loadConfig({
+    env: {},
+    flags: { dataDir: tmp.path("data"), servingAddress: "127.0.0.1:0", workers: 1, ...flags },
+  });
+  const paths = dataDirPaths(config.dataDir);
+  ensureDataDir(paths);
+  const root = await loadOrCreateRootCa(paths, {
+    algorithm: config.caKeyAlgorithm,
+    durationMs: config.caDuration,
+    trustDomain: config.trustDomain,
+  });
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const log = pino({ level: "trace" }, sink);
+  const registry = new Registry();
+  const ca = {
+    certificatePem: root.certificatePem,
+    privateKeyPem: readFileSync(paths.rootKey, "utf8"),
+    origin: `file ${paths.rootCert}`,
+    rootsPem: rootsBundle(root.certificatePem, paths.rootCert),
+  };
+  const stack = await buildCsrStack(config, ca, log, registry, { dataDir: paths.dir });
+  const serving = new ServingCertificate({
+    dnsNames: ["localhost"],
+    ipAddresses: ["127.0.0.1"],
+    durationMs: config.servingCertificateDuration,
+    issuer: stack.issuer,
+    log,
+  });
+  const pair = await serving.start();
+  const issued: IssuedEvent[] = [];
+  const frontend = new GrpcFrontend(
+    stack.deps((e) => issued.push(e)),
+    pair,
+    {
+      address: config.servingAddress,
+      requestClientCertificate: config.enableClientCertAuthenticator,
+      clientCaPem: stack.roots(),
+      log,
+    },
+  );
+  const port = await frontend.start();
+  return {
+    config,
+    address: `localhost:${port}`,
+    port,
+    dataDir: paths.dir,
+    rootsPem: ca.rootsPem,
+    devIssuer: DevTokenIssuer.loadOrCreate(paths.dir, { enabled: true }),
+    logLines,
+    issued,
+    registry,
+    close: async () => {
+      serving.stop();
+      await frontend.shutdown(2000);
+      await stack.close();
+      tmp.remove();
+    },
+  };
+}
