@@ -30,6 +30,11 @@ const BY_CODE: Partial<Record<ErrorCode, GrpcStatus>> = {
   ERR_ISSUER_REJECTED: GrpcStatus.INTERNAL,
   ERR_SIGNING_FAILED: GrpcStatus.INTERNAL,
   ERR_CHAIN_INVALID: GrpcStatus.INTERNAL,
+  // Engine and store errors reach clients through the admin API (e.g. `meshsign status ns/missing`).
+  ERR_RESOURCE_INVALID: GrpcStatus.INVALID_ARGUMENT,
+  ERR_NOT_FOUND: GrpcStatus.NOT_FOUND,
+  ERR_CONFLICT: GrpcStatus.ABORTED,
+  ERR_ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
   ERR_STORE_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   ERR_AUTHN_BACKEND_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   ERR_INTERNAL: GrpcStatus.INTERNAL,
