@@ -120,7 +120,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     er.finish("extensions");
   }
 
-  const imported = spki.algorithm.type === "unsupported" ? undefined : importSpki(spki.spki, spki.algorithm);
+  const imported = spki.algorithm.type === "unsupported" ? undefined : importSpki(spki.spki, spki.algorithm, spki.keyBits);
   if (spki.algorithm.type !== "unsupported" && imported === undefined) {
     t.fail("subject public key is not a valid key");
   }

@@ -139,7 +139,7 @@ export function parseCsrDer(der: Uint8Array, limits?: CsrLimits): ParsedCsr {
       detail: { algorithm: spki.algorithm.oid },
     });
   }
-  const imported = importSpki(spki.spki, spki.algorithm);
+  const imported = importSpki(spki.spki, spki.algorithm, spki.keyBits);
   if (imported === undefined) throw new MeshsignError("ERR_CSR_DER", "CSR public key is malformed");
 
   const signedData = der.subarray(infoTlv.start, infoTlv.end);

@@ -81,10 +81,17 @@ export function privateKeyFromPem(pem: string): KeyObject {
   }
 }
 
-/** DER SubjectPublicKeyInfo of a private or public key. */
+const spkiCache = new WeakMap<KeyObject, Uint8Array>();
+
+/** DER SubjectPublicKeyInfo of a private or public key (cached per KeyObject; do not mutate the result). */
 export function publicKeySpki(key: KeyObject): Uint8Array {
-  const pub = key.type === "private" ? createPublicKey(key) : key;
-  return new Uint8Array(pub.export({ type: "spki", format: "der" }));
+  let spki = spkiCache.get(key);
+  if (spki === undefined) {
+    const pub = key.type === "private" ? createPublicKey(key) : key;
+    spki = new Uint8Array(pub.export({ type: "spki", format: "der" }));
+    spkiCache.set(key, spki);
+  }
+  return spki;
 }
 
 /** What to put in a CSR. */

@@ -211,12 +211,62 @@ export type KeyAlgorithmDraft =
   | { readonly type: "ed25519" }
   | { readonly type: "unsupported"; readonly oid: string };
 
-/** Imports a supported SPKI into a KeyObject and completes its description; undefined if node rejects the key. */
-export function importSpki(spki: Uint8Array, draft: KeyAlgorithmDraft): { key: KeyObject; algorithm: KeyAlgorithm } | undefined {
+const CURVE_SIZE: Record<"P-256" | "P-384" | "P-521", number> = { "P-256": 32, "P-384": 48, "P-521": 66 };
+
+function b64u(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
+}
+
+/**
+ * The key as a JWK when its encoding allows the fast path: node imports JWKs
+ * without OpenSSL 3's generic decoder, 10-20x faster for RSA and Ed25519 and
+ * about 2x for EC (measured on the 2-core machine; see bench/pki.ts).
+ * Undefined when only the DER path can handle it (compressed EC points).
+ */
+function spkiToJwk(keyBits: Uint8Array, draft: KeyAlgorithmDraft): Record<string, string> | undefined {
+  switch (draft.type) {
+    case "ed25519":
+      return keyBits.length === 32 ? { kty: "OKP", crv: "Ed25519", x: b64u(keyBits) } : undefined;
+    case "ec": {
+      const n = CURVE_SIZE[draft.curve];
+      if (keyBits.length !== 1 + 2 * n || keyBits[0] !== 0x04) return undefined;
+      return { kty: "EC", crv: draft.curve, x: b64u(keyBits.subarray(1, 1 + n)), y: b64u(keyBits.subarray(1 + n)) };
+    }
+    case "rsa": {
+      // RFC 8017 A.1.1 RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+      const r = new Reader(keyBits, "ERR_KEY_INVALID");
+      const seq = r.sequence("RSAPublicKey");
+      r.finish("RSAPublicKey");
+      const nBytes = seq.integer(seq.expect(Tag.INTEGER, "modulus"), "modulus");
+      const eBytes = seq.integer(seq.expect(Tag.INTEGER, "publicExponent"), "publicExponent");
+      seq.finish("RSAPublicKey");
+      if (((nBytes[0] as number) & 0x80) !== 0 || ((eBytes[0] as number) & 0x80) !== 0) return undefined;
+      const strip = (b: Uint8Array) => (b.length > 1 && b[0] === 0 ? b.subarray(1) : b);
+      return { kty: "RSA", n: b64u(strip(nBytes)), e: b64u(strip(eBytes)) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Imports a supported SPKI into a KeyObject and completes its description;
+ * undefined if the key is malformed or node rejects it (e.g. an EC point not
+ * on the curve).
+ */
+export function importSpki(
+  spki: Uint8Array,
+  draft: KeyAlgorithmDraft,
+  keyBits?: Uint8Array,
+): { key: KeyObject; algorithm: KeyAlgorithm } | undefined {
   if (draft.type === "unsupported") return undefined;
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
+    const jwk = keyBits === undefined ? undefined : spkiToJwk(keyBits, draft);
+    key =
+      jwk !== undefined
+        ? createPublicKey({ key: jwk, format: "jwk" })
+        : createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
   } catch {
     return undefined;
   }
