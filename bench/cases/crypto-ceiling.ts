@@ -1,0 +1,135 @@
+/**
+ * Ceiling 2: the node:crypto work one CreateCertificate needs, measured in
+ * this process as ops per CPU-second (= per core): verify the ES256 token
+ * (jose, as the JWKS authenticator does it, and bare node:crypto for
+ * comparison), import the CSR's public key, verify the CSR signature (proof
+ * of possession), sign the leaf with the ECDSA P-256 CA key.
+ */
+import { type KeyObject, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
+import { SignJWT, createLocalJWKSet, exportJWK, jwtVerify } from "jose";
+import { buildCsrDer, generateKeySync, publicKeySpki, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
+import * as f from "../lib/format.js";
+import type { BenchCase, BenchContext, CaseReport } from "./types.js";
+
+/** Each operation runs this long (after a short warm-up). */
+const RUN_MS = 700;
+/** jose verifies through WebCrypto, which is asynchronous: keep several in flight, like concurrent requests. */
+const JOSE_IN_FLIGHT = 16;
+
+interface OpResult {
+  readonly name: string;
+  readonly opsPerCpuSecond: number;
+  readonly usPerOp: number;
+  readonly opsPerWallSecond: number;
+}
+
+async function measure(name: string, op: () => unknown, inFlight = 1): Promise<OpResult> {
+  const loop = async (ms: number): Promise<number> => {
+    let n = 0;
+    const end = performance.now() + ms;
+    const lane = async () => {
+      while (performance.now() < end) {
+        await op();
+        n++;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, lane));
+    return n;
+  };
+  await loop(100);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const n = await loop(RUN_MS);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return { name, opsPerCpuSecond: (n * 1000) / cpuMs, usPerOp: (cpuMs * 1000) / n, opsPerWallSecond: (n * 1000) / wallMs };
+}
+
+const syncOp = (op: () => unknown) => () => {
+  op();
+};
+
+export const cryptoCeilingCase: BenchCase = {
+  name: "crypto-ceiling",
+  summary: "node:crypto operations of one request, ops per CPU-second",
+  inDefaultRun: true,
+  run: async (ctx: BenchContext): Promise<CaseReport> => {
+    ctx.log("crypto-ceiling: measuring token verify, CSR key import and verify, leaf sign");
+    // The token: ES256 with a kid, verified against a local JWKS, as the dev-token authenticator does.
+    const { privateKey: tokenKey, publicKey: tokenPub } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const jwk = { ...(await exportJWK(tokenPub)), kid: "bench", alg: "ES256", use: "sig" };
+    const jwks = createLocalJWKSet({ keys: [jwk] });
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ "kubernetes.io": { namespace: "bench", serviceaccount: { name: "load-0", uid: "0" } } })
+      .setProtectedHeader({ alg: "ES256", kid: "bench", typ: "JWT" })
+      .setIssuer("https://meshsign.dev.local")
+      .setSubject("system:serviceaccount:bench:load-0")
+      .setAudience(["istio-ca"])
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .sign(tokenKey);
+    const verifyOptions = { issuer: "https://meshsign.dev.local", audience: ["istio-ca"], algorithms: ["ES256", "RS256"] };
+    const [h, p, s] = token.split(".") as [string, string, string];
+    const signingInput = Buffer.from(`${h}.${p}`);
+    const jwtSignature = Buffer.from(s, "base64url");
+
+    // CSRs: the signed bytes of real istio-agent-shaped CSRs.
+    const uri = "spiffe://cluster.local/ns/bench/sa/load-0";
+    const csrFor = (key: KeyObject) => {
+      const der = Buffer.from(buildCsrDer(key, { uris: [uri] }));
+      return { spki: Buffer.from(publicKeySpki(key)), info: der, signature: sign("sha256", der, key), pub: createPublicKey(key) };
+    };
+    const rsa = csrFor(generateKeySync({ type: "rsa", bits: 2048 }));
+    const ec = csrFor(generateKeySync({ type: "ec", curve: "P-256" }));
+
+    // The leaf: a real SVID-shaped TBS signed by an ECDSA P-256 CA key held as a KeyObject.
+    const caKey = generateKeySync({ type: "ec", curve: "P-256" });
+    const leafTemplate = {
+      publicKeySpki: rsa.spki,
+      uris: [uri],
+      isCA: false,
+      keyUsage: ["digitalSignature", "keyEncipherment"] as const,
+      extKeyUsage: ["serverAuth", "clientAuth"] as const,
+      notBefore: new Date(Date.now() - 300_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+    };
+    const caTemplate = { ...leafTemplate, publicKeySpki: publicKeySpki(caKey), uris: [], subject: [[{ type: "2.5.4.10", value: "bench" }]], isCA: true, keyUsage: ["keyCertSign"] as const, extKeyUsage: [] };
+    const leafBytes = Buffer.from(signCertificate(leafTemplate, selfSignedSigner(caTemplate, caKey)));
+
+    const ops: OpResult[] = [];
+    const run = async (name: string, op: () => unknown, inFlight = 1) => {
+      const r = await measure(name, op, inFlight);
+      ops.push(r);
+      return r;
+    };
+    const jwt = await run(`jose jwtVerify ES256, local JWKS (${JOSE_IN_FLIGHT} in flight)`, () => jwtVerify(token, jwks, verifyOptions), JOSE_IN_FLIGHT);
+    await run("node:crypto verify ES256 (bare signature, for comparison)", syncOp(() => verify("sha256", signingInput, { key: tokenPub, dsaEncoding: "ieee-p1363" }, jwtSignature)));
+    const rsaImport = await run("import CSR public key, RSA-2048 (createPublicKey DER)", syncOp(() => createPublicKey({ key: rsa.spki, format: "der", type: "spki" })));
+    const ecImport = await run("import CSR public key, P-256 (createPublicKey DER)", syncOp(() => createPublicKey({ key: ec.spki, format: "der", type: "spki" })));
+    const rsaVerify = await run("verify CSR signature, RSA-2048 PKCS#1 v1.5 SHA-256", syncOp(() => verify("sha256", rsa.info, rsa.pub, rsa.signature)));
+    const ecVerify = await run("verify CSR signature, ECDSA P-256 SHA-256", syncOp(() => verify("sha256", ec.info, ec.pub, ec.signature)));
+    const leafSign = await run("sign the leaf, ECDSA P-256 SHA-256 (CA KeyObject)", syncOp(() => sign("sha256", leafBytes, caKey)));
+
+    const cores = ctx.options.workers;
+    const perRequest = (parts: OpResult[]) => parts.reduce((s, o) => s + o.usPerOp, 0);
+    const rsaUs = perRequest([jwt, rsaImport, rsaVerify, leafSign]);
+    const ecUs = perRequest([jwt, ecImport, ecVerify, leafSign]);
+    const rows = ops.map((o) => [o.name, f.int(o.opsPerCpuSecond), f.us(o.usPerOp)]);
+    rows.push(["one request, RSA-2048 CSR (token + import + verify + sign)", f.int(1e6 / rsaUs), f.us(rsaUs)]);
+    rows.push(["one request, ECDSA P-256 CSR (token + import + verify + sign)", f.int(1e6 / ecUs), f.us(ecUs)]);
+    ctx.log(`crypto-ceiling: one RSA-2048 request needs ${f.us(rsaUs)} of crypto (${f.int((cores * 1e6) / rsaUs)} req/s on ${cores} cores)`);
+    return {
+      title: "Ceiling: node:crypto work of one request (per core)",
+      table: { header: ["operation", "ops per CPU-second", "CPU per op"], rows },
+      targets: [],
+      notes: [
+        `Measured in the benchmark process, ${RUN_MS} ms per operation, as operations per CPU-second of this process (so a core's worth, ` +
+          "whatever thread did the work: jose verifies through WebCrypto, whose work runs on libuv's thread pool).",
+        `Crypto alone bounds CreateCertificate at about ${f.int((cores * 1e6) / rsaUs)} req/s with RSA-2048 CSRs and ` +
+          `${f.int((cores * 1e6) / ecUs)} req/s with ECDSA P-256 CSRs on ${cores} cores, before TLS, HTTP/2, protobuf, ASN.1 and policy work.`,
+      ],
+      data: { ops, perRequestUs: { rsa2048: rsaUs, ecdsaP256: ecUs } },
+    };
+  },
+};

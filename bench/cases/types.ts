@@ -1,0 +1,46 @@
+/**
+ * What a benchmark case is. `bench/run.ts` runs the selected cases in order
+ * with one shared {@link BenchContext} and renders their {@link CaseReport}s
+ * to the terminal and to docs/benchmarks.md.
+ */
+import type { BenchOptions } from "../lib/options.js";
+import type { MeshsignProcess } from "../lib/meshsign.js";
+
+export interface BenchContext {
+  readonly options: BenchOptions;
+  readonly repoRoot: string;
+  /**
+   * The `meshsign serve` under test (`--workers options.workers`, ECDSA P-256 CA, dev-token JWKS
+   * auth), started on first use and shared by the cases; run.ts stops it at the end.
+   */
+  meshsign(): Promise<MeshsignProcess>;
+  /** A progress line on stderr. */
+  log(line: string): void;
+}
+
+/** One target of issue 2, judged on a measured figure. */
+export interface TargetCheck {
+  readonly name: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly pass: boolean;
+}
+
+export interface CaseReport {
+  readonly title: string;
+  /** Markdown paragraphs printed after the table. */
+  readonly notes: readonly string[];
+  readonly table: { readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] };
+  readonly targets: readonly TargetCheck[];
+  /** The raw figures, for `--json`. */
+  readonly data: unknown;
+}
+
+export interface BenchCase {
+  /** `--case` name. */
+  readonly name: string;
+  readonly summary: string;
+  /** Whether `--case all` (the default) runs it. */
+  readonly inDefaultRun: boolean;
+  run(ctx: BenchContext): Promise<CaseReport>;
+}

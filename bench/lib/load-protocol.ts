@@ -1,0 +1,57 @@
+/** Messages between the benchmark and its load-generator processes (IPC, advanced serialization). */
+
+/** What the server under test is and how to trust it. */
+export interface LoadTarget {
+  readonly address: string;
+  readonly rootsPem: string;
+  /** TLS server name to verify (a name in the serving certificate). */
+  readonly serverName: string;
+}
+
+/** One pre-built request: a CSR and the token of the identity it names. */
+export interface LoadItem {
+  readonly csr: string;
+  readonly token: string;
+}
+
+export interface LoadJob {
+  readonly target: LoadTarget;
+  /** `create-certificate`: Istio's CreateCertificate with `items`; `empty`: the echo server's empty unary call. */
+  readonly call: "create-certificate" | "empty";
+  readonly items: readonly LoadItem[];
+  /**
+   * `reused`: `channels` long-lived channels (one HTTP/2 connection each), `inFlightPerChannel`
+   * requests in flight on each; `cold`: `channels * inFlightPerChannel` lanes, each request on a
+   * new channel (TCP + TLS handshake + HTTP/2 preface), closed after the answer.
+   */
+  readonly connection: "reused" | "cold";
+  readonly channels: number;
+  readonly inFlightPerChannel: number;
+  /** Requests in this window are sent but not counted. */
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** Stop after this many counted requests even if `durationMs` has not passed. */
+  readonly maxRequests: number;
+  readonly deadlineMs: number;
+}
+
+export interface LoadResult {
+  /** Counted requests (after warm-up), successful or not. */
+  readonly requests: number;
+  readonly errors: number;
+  /** Error counts by gRPC code/name, and a few messages. */
+  readonly errorsByCode: Record<string, number>;
+  readonly errorSamples: readonly string[];
+  readonly elapsedMs: number;
+  /** Latency of each successful counted request, ms. */
+  readonly latenciesMs: Float64Array;
+  /** CPU this load process spent in the counted window (user + system), ms. */
+  readonly cpuMs: number;
+}
+
+export type ToLoadClient = { readonly type: "run"; readonly job: LoadJob };
+export type FromLoadClient =
+  | { readonly type: "ready" }
+  | { readonly type: "measuring" }
+  | { readonly type: "result"; readonly result: LoadResult }
+  | { readonly type: "failed"; readonly message: string };

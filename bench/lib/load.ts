@@ -1,0 +1,121 @@
+/**
+ * Runs a load job in `clients` load-generator processes against a server
+ * process tree, and accounts for where the CPU went in the measured window:
+ * the server tree, the load processes, and everything else on the machine.
+ */
+import { fork } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FromLoadClient, LoadJob, LoadResult, ToLoadClient } from "./load-protocol.js";
+import { machineCpuMs } from "./machine.js";
+import { RssSampler, cpuDelta, processTree, treeCpuMs } from "./proc.js";
+import { type LatencySummary, summarize } from "./stats.js";
+
+const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), "load-client.ts");
+
+export interface LoadOutcome {
+  readonly requests: number;
+  readonly errors: number;
+  readonly errorsByCode: Record<string, number>;
+  readonly errorSamples: readonly string[];
+  /** Counted requests per second of the measured window (all load processes together). */
+  readonly requestsPerSecond: number;
+  readonly latency: LatencySummary;
+  readonly windowMs: number;
+  /** CPU ms in the window: server process tree, load processes, rest of the machine. */
+  readonly cpu: { readonly serverMs: number; readonly clientMs: number; readonly otherMs: number; readonly machineMs: number };
+  /** Peak of the sampled summed VmRSS of the server tree, and the sum of its VmHWMs, bytes. */
+  readonly rss: { readonly peak: number; readonly sumHwm: number; readonly processes: number };
+}
+
+export interface RunLoadOptions {
+  /** Root pid of the server under test (the primary; its workers are found under it). */
+  readonly serverPid: number;
+  /** Load-generator processes; the job's channels are split between them. */
+  readonly clients: number;
+}
+
+export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<LoadOutcome> {
+  const clients = Math.max(1, Math.min(options.clients, job.channels));
+  const rss = new RssSampler(options.serverPid);
+  let serverBefore: Map<number, number> | undefined;
+  let machineBefore: { busy: number; total: number } | undefined;
+  const jobs = Array.from({ length: clients }, (_, i) => ({
+    ...job,
+    channels: Math.floor(job.channels / clients) + (i < job.channels % clients ? 1 : 0),
+    maxRequests: Math.ceil(job.maxRequests / clients),
+  }));
+  let results: LoadResult[];
+  let memory: ReturnType<RssSampler["stop"]>;
+  try {
+    results = await Promise.all(
+      jobs.map((j) =>
+        runClient(j, () => {
+          // The first client to start measuring opens the server's CPU window.
+          if (serverBefore === undefined) {
+            serverBefore = treeCpuMs(processTree(options.serverPid));
+            machineBefore = machineCpuMs();
+          }
+        }),
+      ),
+    );
+  } finally {
+    memory = rss.stop();
+  }
+  const serverAfter = treeCpuMs(processTree(options.serverPid));
+  const machineAfter = machineCpuMs();
+  const serverMs = serverBefore ? cpuDelta(serverBefore, serverAfter) : 0;
+  const clientMs = results.reduce((s, r) => s + r.cpuMs, 0);
+  const machineMs = machineBefore ? machineAfter.busy - machineBefore.busy : 0;
+  const windowMs = Math.max(...results.map((r) => r.elapsedMs));
+  const all = new Float64Array(results.reduce((n, r) => n + r.latenciesMs.length, 0));
+  let offset = 0;
+  for (const r of results) {
+    all.set(r.latenciesMs, offset);
+    offset += r.latenciesMs.length;
+  }
+  const errorsByCode: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.errorsByCode)) errorsByCode[k] = (errorsByCode[k] ?? 0) + v;
+  return {
+    requests: results.reduce((s, r) => s + r.requests, 0),
+    errors: results.reduce((s, r) => s + r.errors, 0),
+    errorsByCode,
+    errorSamples: results.flatMap((r) => r.errorSamples).slice(0, 5),
+    requestsPerSecond: results.reduce((s, r) => s + (r.elapsedMs > 0 ? (r.requests * 1000) / r.elapsedMs : 0), 0),
+    latency: summarize(all),
+    windowMs,
+    cpu: { serverMs, clientMs, otherMs: Math.max(0, machineMs - serverMs - clientMs), machineMs },
+    rss: { peak: memory.peakRss, sumHwm: memory.sumHwm, processes: memory.processes },
+  };
+}
+
+function runClient(job: LoadJob, onMeasuring: () => void): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(CLIENT, [], {
+      execArgv: ["--import", "tsx"],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    let settled = false;
+    const settle = (err: Error | undefined, result?: LoadResult) => {
+      if (settled) return;
+      settled = true;
+      if (err) {
+        child.kill("SIGKILL");
+        reject(err);
+      } else resolve(result as LoadResult);
+    };
+    // A hard stop: warm-up + window + two deadlines; the loop is bounded, this guards a hang.
+    const guard = setTimeout(() => settle(new Error("load client did not finish in time")), job.warmupMs + job.durationMs + 2 * job.deadlineMs + 30_000);
+    child.on("message", (m: FromLoadClient) => {
+      if (m.type === "ready") child.send({ type: "run", job } satisfies ToLoadClient);
+      else if (m.type === "measuring") onMeasuring();
+      else if (m.type === "result") settle(undefined, m.result);
+      else if (m.type === "failed") settle(new Error(`load client failed: ${m.message}`));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(guard);
+      settle(new Error(`load client exited with ${code} before reporting`));
+    });
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * Starts `meshsign serve` as a user does (`node bin/meshsign.js serve`), on
+ * loopback with free ports and a throw-away data dir, and stops it with
+ * SIGTERM at the end.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+export interface MeshsignProcess {
+  /** The primary's pid; the cluster workers are its children. */
+  readonly pid: number;
+  /** `127.0.0.1:<port>` of the CreateCertificate listener. */
+  readonly address: string;
+  readonly dataDir: string;
+  /** `<data-dir>/root-cert.pem`, what clients verify the server with. */
+  readonly rootsPem: string;
+  readonly workers: number;
+  /** SIGTERM, then waits for the exit (SIGKILL after `graceMs`); resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface StartOptions {
+  readonly repoRoot: string;
+  /** `--workers`: gRPC worker processes (1 = in the primary). */
+  readonly workers: number;
+  /** More `serve` flags, e.g. `--ca-key-algorithm rsa-2048`. */
+  readonly extraArgs?: readonly string[];
+  readonly startTimeoutMs?: number;
+}
+
+const BANNER = /serving Istio CreateCertificate on (\S+):(\d+) \(TLS\)/;
+const HEALTH = /health:\s+http:\/\/localhost:(\d+)\/readyz/;
+
+export async function startMeshsign(options: StartOptions): Promise<MeshsignProcess> {
+  const base = mkdtempSync(path.join(tmpdir(), "meshsign-bench-"));
+  const dataDir = path.join(base, "data");
+  const args = [
+    path.join(options.repoRoot, "bin/meshsign.js"),
+    "serve",
+    "--data-dir",
+    dataDir,
+    "--serving-address",
+    "127.0.0.1:0",
+    "--readiness-probe-port",
+    "0",
+    "--metrics-port",
+    "0",
+    "--admin-address",
+    "127.0.0.1:0",
+    "--workers",
+    String(options.workers),
+    ...(options.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const tail = new OutputTail();
+  child.stdout?.on("data", (b: Buffer) => tail.add(b));
+  child.stderr?.on("data", (b: Buffer) => tail.add(b));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    const { address, healthPort } = await waitForBanner(child, tail, options.startTimeoutMs ?? 60_000);
+    await waitReady(healthPort, 30_000);
+    return {
+      pid: child.pid as number,
+      address,
+      dataDir,
+      rootsPem: readFileSync(path.join(dataDir, "root-cert.pem"), "utf8"),
+      workers: options.workers,
+      stop: async (graceMs = 20_000) => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+        const code = await exited;
+        clearTimeout(timer);
+        rmSync(base, { recursive: true, force: true });
+        return code;
+      },
+    };
+  } catch (err) {
+    child.kill("SIGKILL");
+    await exited;
+    rmSync(base, { recursive: true, force: true });
+    throw new Error(`meshsign did not start: ${(err as Error).message}\n--- its output ---\n${tail.text()}`);
+  }
+}
+
+function waitForBanner(child: ChildProcess, tail: OutputTail, timeoutMs: number): Promise<{ address: string; healthPort: number }> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    const timer = setTimeout(() => done(new Error(`no banner within ${timeoutMs} ms`)), timeoutMs);
+    const onData = (b: Buffer) => {
+      stdout += b.toString();
+      const m = stdout.match(BANNER);
+      const h = stdout.match(HEALTH);
+      if (m && h) done(undefined, { address: `${m[1]}:${m[2]}`, healthPort: Number(h[1]) });
+    };
+    const onExit = (code: number | null) => done(new Error(`exited with ${code} before serving (${tail.text().length} bytes of output)`));
+    const done = (err?: Error, value?: { address: string; healthPort: number }) => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.off("exit", onExit);
+      if (err) reject(err);
+      else resolve(value as { address: string; healthPort: number });
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", onExit);
+  });
+}
+
+async function waitReady(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await new Promise<number>((resolve) => {
+      get({ host: "127.0.0.1", port, path: "/readyz", timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on("error", () => resolve(0));
+    });
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`/readyz on port ${port} not 200 within ${timeoutMs} ms (last ${status})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Keeps the last 8 KiB of a child's output for error messages. */
+class OutputTail {
+  #buf = "";
+  add(b: Buffer): void {
+    this.#buf = (this.#buf + b.toString()).slice(-8192);
+  }
+  text(): string {
+    return this.#buf;
+  }
+}

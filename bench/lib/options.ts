@@ -1,0 +1,111 @@
+/** `npm run bench -- [flags]`: parsed once, validated, with named defaults. */
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+
+export interface BenchOptions {
+  /** Case names to run, in order; `all` = every case in the default run. */
+  readonly cases: readonly string[];
+  /** Measured window of each reused-connection load case, seconds. */
+  readonly durationSeconds: number;
+  /** Unmeasured warm-up before each window, seconds. */
+  readonly warmupSeconds: number;
+  /** Requests in flight in the reused-connection cases (split over `channels`). */
+  readonly concurrency: number;
+  /** grpc-js channels (one HTTP/2 connection each) in the reused-connection cases. */
+  readonly channels: number;
+  /** `meshsign serve --workers` (and the echo server's worker count). */
+  readonly workers: number;
+  /** Load-generator processes. */
+  readonly clients: number;
+  /** Requests of the cold-connection case, and how many run at once. */
+  readonly coldRequests: number;
+  readonly coldConcurrency: number;
+  /** Identities and keys per identity in the CSR pools. */
+  readonly identities: number;
+  readonly keysPerIdentity: number;
+  /** Where the Markdown report goes; empty = do not write. */
+  readonly out: string;
+  /** Where the raw JSON goes; empty = do not write. */
+  readonly json: string;
+}
+
+export const DEFAULTS = {
+  durationSeconds: 15,
+  warmupSeconds: 3,
+  concurrency: 64,
+  channels: 8,
+  clients: 1,
+  coldRequests: 2000,
+  coldConcurrency: 16,
+  identities: 32,
+  keysPerIdentity: 2,
+  out: "docs/benchmarks.md",
+} as const;
+
+export const USAGE = `npm run bench -- [options]
+  --case NAMES           comma-separated cases, or "all" (default)
+  --duration S           measured seconds per load case (default ${DEFAULTS.durationSeconds})
+  --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds})
+  --concurrency N        requests in flight, reused connections (default ${DEFAULTS.concurrency})
+  --channels N           grpc-js channels = TLS connections (default ${DEFAULTS.channels})
+  --workers N            meshsign serve --workers (default: cores)
+  --clients N            load-generator processes (default ${DEFAULTS.clients})
+  --cold-requests N      requests of the cold-connection case (default ${DEFAULTS.coldRequests})
+  --cold-concurrency N   cold requests at once (default ${DEFAULTS.coldConcurrency})
+  --identities N         identities in each CSR pool (default ${DEFAULTS.identities})
+  --keys-per-identity N  keys/CSRs per identity (default ${DEFAULTS.keysPerIdentity})
+  --out FILE             Markdown report (default ${DEFAULTS.out}); --no-write to skip
+  --json FILE            also write the raw figures as JSON
+`;
+
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      case: { type: "string", default: "all" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      concurrency: { type: "string" },
+      channels: { type: "string" },
+      workers: { type: "string" },
+      clients: { type: "string" },
+      "cold-requests": { type: "string" },
+      "cold-concurrency": { type: "string" },
+      identities: { type: "string" },
+      "keys-per-identity": { type: "string" },
+      out: { type: "string", default: DEFAULTS.out },
+      "no-write": { type: "boolean", default: false },
+      json: { type: "string", default: "" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const int = (flag: string, raw: string | undefined, dflt: number, min: number, max: number): number => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag}: must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const concurrency = int("concurrency", values.concurrency, DEFAULTS.concurrency, 1, 4096);
+  const channels = int("channels", values.channels, DEFAULTS.channels, 1, 256);
+  if (concurrency % channels !== 0) throw new Error(`--concurrency (${concurrency}) must be a multiple of --channels (${channels})`);
+  return {
+    cases: (values.case ?? "all").split(",").map((s) => s.trim()).filter(Boolean),
+    durationSeconds: int("duration", values.duration, DEFAULTS.durationSeconds, 1, 600),
+    warmupSeconds: int("warmup", values.warmup, DEFAULTS.warmupSeconds, 0, 60),
+    concurrency,
+    channels,
+    workers: int("workers", values.workers, availableParallelism(), 1, 64),
+    clients: int("clients", values.clients, DEFAULTS.clients, 1, 64),
+    coldRequests: int("cold-requests", values["cold-requests"], DEFAULTS.coldRequests, 1, 1_000_000),
+    coldConcurrency: int("cold-concurrency", values["cold-concurrency"], DEFAULTS.coldConcurrency, 1, 1024),
+    identities: int("identities", values.identities, DEFAULTS.identities, 1, 10_000),
+    keysPerIdentity: int("keys-per-identity", values["keys-per-identity"], DEFAULTS.keysPerIdentity, 1, 100),
+    out: values["no-write"] ? "" : (values.out ?? DEFAULTS.out),
+    json: values.json ?? "",
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Requests prepared before timing: per identity a few keys and their
+ * istio-agent-shaped CSRs, and a dev token minted with the server's data-dir
+ * key (the JWKS authenticator verifies it like a projected service-account
+ * token).
+ */
+import { DevTokenIssuer } from "../../src/authn/index.js";
+import { buildCsr, generateKey, type KeySpec } from "../../src/pki/index.js";
+import type { LoadItem } from "./load-protocol.js";
+
+export type CsrKeyType = "rsa-2048" | "ecdsa-p256";
+
+const SPECS: Record<CsrKeyType, KeySpec> = {
+  "rsa-2048": { type: "rsa", bits: 2048 },
+  "ecdsa-p256": { type: "ec", curve: "P-256" },
+};
+
+export interface WorkloadOptions {
+  readonly dataDir: string;
+  readonly keyType: CsrKeyType;
+  readonly identities: number;
+  readonly keysPerIdentity: number;
+  readonly trustDomain?: string;
+  readonly namespace?: string;
+}
+
+/** Items ordered identity-major, so consecutive requests come from different identities. */
+export async function buildWorkload(options: WorkloadOptions): Promise<LoadItem[]> {
+  const dev = DevTokenIssuer.loadOrCreate(options.dataDir, { enabled: true });
+  const trustDomain = options.trustDomain ?? "cluster.local";
+  const namespace = options.namespace ?? "bench";
+  const perIdentity = await Promise.all(
+    Array.from({ length: options.identities }, async (_, i) => {
+      const serviceAccount = `load-${i}`;
+      const token = await dev.mintToken({ namespace, serviceAccount, ttlSeconds: 3600 });
+      const uri = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+      // Generated off the main thread (libuv pool), so both cores help.
+      const keys = await Promise.all(Array.from({ length: options.keysPerIdentity }, () => generateKey(SPECS[options.keyType])));
+      return keys.map((key) => ({ csr: buildCsr(key, { uris: [uri] }), token }));
+    }),
+  );
+  const items: LoadItem[] = [];
+  for (let k = 0; k < options.keysPerIdentity; k++) for (const list of perIdentity) items.push(list[k] as LoadItem);
+  return items;
+}

@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: drives `meshsign serve` over TLS with grpc-js load and
+ * reports throughput, latency, CPU and memory next to two ceilings measured
+ * in the same run, judges issue 2's targets (PASS/MISS, never a failing exit
+ * for a miss), and writes the figures to docs/benchmarks.md.
+ *
+ *   npm run bench -- --help
+ *   npm run bench -- --case create-certificate --duration 10
+ */
+import "reflect-metadata";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { CASES, type BenchContext, type CaseReport } from "./cases/index.js";
+import { machineInfo } from "./lib/machine.js";
+import { type MeshsignProcess, startMeshsign } from "./lib/meshsign.js";
+import { USAGE, parseBenchOptions } from "./lib/options.js";
+import { renderMarkdown, renderText, updateDoc } from "./lib/report.js";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function main(): Promise<number> {
+  let options: ReturnType<typeof parseBenchOptions>;
+  try {
+    options = parseBenchOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const selected = options.cases.includes("all") ? CASES.filter((c) => c.inDefaultRun) : options.cases.map((n) => CASES.find((c) => c.name === n));
+  const unknown = options.cases.filter((n) => n !== "all" && !CASES.some((c) => c.name === n));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown case(s): ${unknown.join(", ")}; known: ${CASES.map((c) => c.name).join(", ")}\n`);
+    return 2;
+  }
+  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const machine = machineInfo();
+  const started = performance.now();
+  let server: Promise<MeshsignProcess> | undefined;
+  const ctx: BenchContext = {
+    options,
+    repoRoot,
+    log,
+    meshsign: () => {
+      if (!server) {
+        log(`starting meshsign serve --workers ${options.workers}`);
+        server = startMeshsign({ repoRoot, workers: options.workers });
+      }
+      return server;
+    },
+  };
+
+  const reports: CaseReport[] = [];
+  let failed = false;
+  try {
+    for (const c of selected) {
+      if (!c) continue;
+      try {
+        reports.push(await c.run(ctx));
+      } catch (err) {
+        failed = true;
+        log(`case ${c.name} failed: ${(err as Error).stack ?? String(err)}`);
+        reports.push({
+          title: `${c.summary}: FAILED`,
+          table: { header: ["error"], rows: [[(err as Error).message.split("\n")[0] ?? String(err)]] },
+          targets: [],
+          notes: [],
+          data: { error: String(err) },
+        });
+      }
+    }
+  } finally {
+    if (server) {
+      const s = await server.catch(() => undefined);
+      const code = await s?.stop();
+      if (s) log(`meshsign stopped (exit ${code})`);
+    }
+  }
+
+  const summary = {
+    date: new Date(),
+    command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "),
+    machine,
+    options,
+    reports,
+    totalSeconds: (performance.now() - started) / 1000,
+  };
+  process.stdout.write(renderText(summary));
+  if (options.out) {
+    const file = path.resolve(repoRoot, options.out);
+    writeFileSync(file, updateDoc(existsSync(file) ? readFileSync(file, "utf8") : undefined, renderMarkdown(summary)));
+    log(`wrote ${path.relative(repoRoot, file)}`);
+  }
+  if (options.json) {
+    writeFileSync(path.resolve(repoRoot, options.json), JSON.stringify({ ...summary, reports }, (_k, v) => (v instanceof Float64Array ? undefined : v), 2));
+  }
+  // A missed target is reported, not fatal; a case that could not run at all is.
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();
