@@ -1,0 +1,291 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { isMeshsignError } from "../../src/errors/index.js";
+import { type Config, type ConfigSources, envName, loadConfig, OPTIONS } from "../../src/server/config.js";
+import { runMeshsign } from "../lib/meshsign-process.js";
+import { TempDir } from "../lib/temp-dir.js";
+
+const tmp = new TempDir("meshsign-config-");
+afterAll(() => tmp.remove());
+
+let files = 0;
+function yamlFile(text: string): string {
+  files += 1;
+  return tmp.write(`config-${files}.yaml`, text);
+}
+
+/** The message of the ERR_CONFIG_INVALID that loadConfig throws for `sources`. */
+function problems(sources: ConfigSources): string {
+  try {
+    loadConfig(sources);
+  } catch (err) {
+    if (isMeshsignError(err, "ERR_CONFIG_INVALID")) return err.message;
+    throw err;
+  }
+  throw new Error("expected the configuration to be refused");
+}
+
+describe("configuration precedence (flag > env > file > default)", () => {
+  const file = () => yamlFile("trustDomain: from-file.local\n");
+  const cases: { name: string; sources: () => ConfigSources; expected: string }[] = [
+    {
+      name: "the default applies when nothing is set",
+      sources: () => ({ env: {} }),
+      expected: "cluster.local",
+    },
+    {
+      name: "the file overrides the default",
+      sources: () => ({ file: file(), env: {} }),
+      expected: "from-file.local",
+    },
+    {
+      name: "the environment overrides the file",
+      sources: () => ({ file: file(), env: { MESHSIGN_TRUST_DOMAIN: "from-env.local" } }),
+      expected: "from-env.local",
+    },
+    {
+      name: "a flag overrides the environment and the file",
+      sources: () => ({
+        file: file(),
+        env: { MESHSIGN_TRUST_DOMAIN: "from-env.local" },
+        flags: { trustDomain: "from-flag.local" },
+      }),
+      expected: "from-flag.local",
+    },
+    {
+      name: "an empty environment variable counts as unset",
+      sources: () => ({ file: file(), env: { MESHSIGN_TRUST_DOMAIN: "" } }),
+      expected: "from-file.local",
+    },
+  ];
+  it.each(cases)("$name", ({ sources, expected }) => {
+    expect(loadConfig(sources()).trustDomain).toBe(expected);
+  });
+
+  it("reads each kind of value from its source: durations, ints, bools and lists", () => {
+    const config = loadConfig({
+      file: yamlFile("tokenAudiences: [istio-ca, other]\nenableClientCertAuthenticator: true\n"),
+      env: { MESHSIGN_MAX_CLIENT_CERTIFICATE_DURATION: "2h", MESHSIGN_METRICS_PORT: "9999" },
+      flags: {
+        defaultClientCertificateDuration: "90m",
+        caTrustedNodeAccounts: "istio-system/ztunnel, kube-system/agent",
+      },
+    });
+    expect(config).toMatchObject({
+      tokenAudiences: ["istio-ca", "other"],
+      enableClientCertAuthenticator: true,
+      maxClientCertificateDuration: 2 * 3_600_000,
+      metricsPort: 9999,
+      defaultClientCertificateDuration: 90 * 60_000,
+      caTrustedNodeAccounts: ["istio-system/ztunnel", "kube-system/agent"],
+    } satisfies Partial<Config>);
+  });
+
+  it("follows istio-csr's names and defaults where the meaning is the same", () => {
+    const c = loadConfig({ env: {} });
+    expect(c).toMatchObject({
+      servingAddress: "0.0.0.0:6443",
+      readinessProbePort: 6060,
+      metricsPort: 9402,
+      trustDomain: "cluster.local",
+      clusterId: "Kubernetes",
+      enableClientCertAuthenticator: false,
+      caTrustedNodeAccounts: [],
+      mode: "standalone",
+      dataDir: ".meshsign",
+      devTokenIssuer: true,
+      tokenAuthenticator: "jwks",
+      tokenAudiences: ["istio-ca"],
+    } satisfies Partial<Config>);
+  });
+
+  it("derives mode-dependent defaults from the mode: Kubernetes uses TokenReview and no dev issuer", () => {
+    expect(loadConfig({ env: { MESHSIGN_MODE: "kubernetes" } })).toMatchObject({
+      tokenAuthenticator: "tokenreview",
+      devTokenIssuer: false,
+    });
+  });
+
+  it("names every option's environment variable after its flag", () => {
+    for (const o of OPTIONS)
+      expect(envName(o)).toBe(`MESHSIGN_${o.flag.slice(2).toUpperCase().replaceAll("-", "_")}`);
+    expect(new Set(OPTIONS.map((o) => o.flag)).size).toBe(OPTIONS.length);
+  });
+});
+
+describe("a bad value is refused naming its key", () => {
+  const cases: { name: string; sources: () => ConfigSources; message: string }[] = [
+    {
+      name: "a flag duration that is not a duration",
+      sources: () => ({ env: {}, flags: { maxClientCertificateDuration: "banana" } }),
+      message: '--max-client-certificate-duration: "banana" is not a duration',
+    },
+    {
+      name: "an environment duration that is not a duration",
+      sources: () => ({ env: { MESHSIGN_SHUTDOWN_GRACE_PERIOD: "soon" } }),
+      message: 'MESHSIGN_SHUTDOWN_GRACE_PERIOD: "soon" is not a duration',
+    },
+    {
+      name: "a port out of range",
+      sources: () => ({ env: { MESHSIGN_METRICS_PORT: "70000" } }),
+      message: "MESHSIGN_METRICS_PORT: must be a port number 0-65535",
+    },
+    {
+      name: "a port that is not a number",
+      sources: () => ({ env: {}, flags: { readinessProbePort: "http" } }),
+      message: "--readiness-probe-port: must be an integer",
+    },
+    {
+      name: "an address without a port",
+      sources: () => ({ env: {}, flags: { servingAddress: "localhost" } }),
+      message: "--serving-address: must be host:port",
+    },
+    {
+      name: "an upper-case trust domain",
+      sources: () => ({ env: {}, flags: { trustDomain: "Cluster.Local" } }),
+      message: "--trust-domain: must be a lowercase SPIFFE trust domain",
+    },
+    {
+      name: "an unknown mode",
+      sources: () => ({ env: {}, flags: { mode: "cloud" } }),
+      message: "--mode: must be one of standalone, kubernetes",
+    },
+    {
+      name: "an unknown log level",
+      sources: () => ({ file: yamlFile("logLevel: loud\n"), env: {} }),
+      message: "logLevel: must be one of trace, debug, info, warn, error, fatal",
+    },
+    {
+      name: "a bool that is not one",
+      sources: () => ({ env: { MESHSIGN_ENABLE_CLIENT_CERT_AUTHENTICATOR: "maybe" } }),
+      message: "MESHSIGN_ENABLE_CLIENT_CERT_AUTHENTICATOR: must be true or false",
+    },
+    {
+      name: "a trusted node account without a namespace",
+      sources: () => ({ env: {}, flags: { caTrustedNodeAccounts: "ztunnel" } }),
+      message: "--ca-trusted-node-accounts: entries must be namespace/serviceaccount",
+    },
+    {
+      name: "a serving IP that is not an IP",
+      sources: () => ({ env: {}, flags: { servingIpAddresses: "127.0.0.1,localhost" } }),
+      message: "--serving-certificate-ip-addresses: must list IP addresses",
+    },
+    {
+      name: "an unknown CSR key type",
+      sources: () => ({ env: {}, flags: { csrKeyTypes: "rsa,dsa" } }),
+      message: "--csr-key-types: entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
+    },
+    {
+      name: "no token audience",
+      sources: () => ({ env: {}, flags: { tokenAudiences: "" } }),
+      message: "--token-audiences: needs at least one audience",
+    },
+    {
+      name: "a CSR size cap too small to hold a CSR",
+      sources: () => ({ env: {}, flags: { maxCsrBytes: "100" } }),
+      message: "--max-csr-bytes: must be 512-1048576",
+    },
+    {
+      name: "too many workers",
+      sources: () => ({ env: {}, flags: { workers: "100" } }),
+      message: "--workers: must be 0-64",
+    },
+    {
+      name: "a huge clock skew",
+      sources: () => ({ env: {}, flags: { tokenClockSkew: "3600" } }),
+      message: "--token-clock-skew: must be 0-300 seconds",
+    },
+    {
+      name: "a zero serving certificate lifetime",
+      sources: () => ({ env: {}, flags: { servingCertificateDuration: "0s" } }),
+      message: "--serving-certificate-duration: must be positive",
+    },
+    {
+      name: "an unknown YAML key",
+      sources: () => ({ file: yamlFile("trustDomian: typo.local\n"), env: {} }),
+      message: 'unknown key "trustDomian"',
+    },
+    {
+      name: "a YAML file that is not YAML",
+      sources: () => ({ file: yamlFile("trustDomain: [unclosed\n"), env: {} }),
+      message: "is not valid YAML",
+    },
+    {
+      name: "a YAML file that is a list",
+      sources: () => ({ file: yamlFile("- trustDomain\n"), env: {} }),
+      message: "must be a YAML mapping",
+    },
+    {
+      name: "a config file that does not exist",
+      sources: () => ({ file: tmp.path("missing.yaml"), env: {} }),
+      message: "cannot read config file",
+    },
+    {
+      name: "the dev token issuer in kubernetes mode",
+      sources: () => ({ env: { MESHSIGN_MODE: "kubernetes" }, flags: { devTokenIssuer: "true" } }),
+      message: "--dev-token-issuer: the development token issuer can never be enabled in kubernetes mode",
+    },
+    {
+      name: "the dev issuer off with no other token source",
+      sources: () => ({ env: { MESHSIGN_DEV_TOKEN_ISSUER: "false" } }),
+      message: "--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url",
+    },
+    {
+      name: "a default lifetime above the maximum",
+      sources: () => ({
+        env: {},
+        flags: { maxClientCertificateDuration: "1h", defaultClientCertificateDuration: "2h" },
+      }),
+      message: "--default-client-certificate-duration: must not exceed --max-client-certificate-duration",
+    },
+  ];
+
+  it.each(cases)("$name", ({ sources, message }) => {
+    expect(problems(sources())).toContain(message);
+  });
+
+  it("names the file next to a bad key read from it", () => {
+    const file = yamlFile("metricsPort: -1\n");
+    expect(problems({ file, env: {} })).toContain(`${file}: metricsPort: must be a port number 0-65535`);
+  });
+
+  it("lists every bad key at once, not only the first", () => {
+    const message = problems({
+      env: { MESHSIGN_METRICS_PORT: "x" },
+      flags: { trustDomain: "UPPER", maxClientCertificateDuration: "banana" },
+    });
+    expect(message).toContain("MESHSIGN_METRICS_PORT");
+    expect(message).toContain("--trust-domain");
+    expect(message).toContain("--max-client-certificate-duration");
+  });
+});
+
+describe("meshsign serve with a bad configuration", () => {
+  it.each([
+    {
+      name: "a bad flag",
+      args: ["--max-client-certificate-duration", "banana"],
+      env: {},
+      message: '--max-client-certificate-duration: "banana" is not a duration',
+    },
+    {
+      name: "the dev issuer turned on in kubernetes mode",
+      args: ["--mode", "kubernetes", "--dev-token-issuer"],
+      env: {},
+      message: "can never be enabled in kubernetes mode",
+    },
+    {
+      name: "a bad environment variable",
+      args: [],
+      env: { MESHSIGN_WORKERS: "lots" },
+      message: "MESHSIGN_WORKERS: must be an integer",
+    },
+  ])("exits 1 before creating anything, naming the key, for $name", async ({ args, env, message }) => {
+    const cwd = tmp.path(`cli-${files++}`);
+    mkdirSync(cwd);
+    const r = await runMeshsign(["serve", ...args], { cwd, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(message);
+    expect(existsSync(`${cwd}/.meshsign`)).toBe(false);
+  });
+});
