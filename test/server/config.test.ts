@@ -261,7 +261,7 @@ describe("a bad value is refused naming its key", () => {
 });
 
 describe("meshsign serve with a bad configuration", () => {
-  it.each([
+  it.each<{ name: string; args: string[]; env: Record<string, string>; message: string }>([
     {
       name: "a bad flag",
       args: ["--max-client-certificate-duration", "banana"],
