@@ -71,6 +71,8 @@ export {
 export type { DefaultedCertificate, DefaultedCertificateSpec } from "./defaults.js";
 export { formatGoDuration, parseGoDuration, tryParseGoDuration } from "./duration.js";
 export { normalizeObject } from "./normalize.js";
+export { describeDocument, MANIFEST_KINDS, parseManifests } from "./manifests.js";
+export type { ManifestDocument, ManifestIdentity, ParseManifestOptions } from "./manifests.js";
 export {
   DEFAULT_CERTIFICATE_DURATION_MS,
   KEY_USAGES,
