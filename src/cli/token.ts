@@ -18,11 +18,11 @@ export async function mintDevToken(opts: {
   podName?: string;
   configFile?: string;
 }): Promise<string> {
-  const config = loadConfig({
-    ...(opts.configFile ? { file: opts.configFile } : {}),
-    env: process.env,
-    flags: { dataDir: opts.dataDir },
-  });
+  // Only the dev issuer matters here: with it off, say so, not that a server would lack a JWKS.
+  const config = loadConfig(
+    { ...(opts.configFile ? { file: opts.configFile } : {}), env: process.env, flags: { dataDir: opts.dataDir } },
+    { purpose: "client" },
+  );
   const paths = dataDirPaths(config.dataDir);
   if (config.devTokenIssuer) ensureDataDir(paths);
   const issuer = DevTokenIssuer.loadOrCreate(paths.dir, { enabled: config.devTokenIssuer });

@@ -198,8 +198,18 @@ export interface ConfigSources {
   readonly flags?: Readonly<Record<string, unknown>>;
 }
 
+export interface LoadConfigOptions {
+  /**
+   * "serve" (the default) runs every cross-check. "client" skips those only a
+   * serving process needs (where tokens are verified, certificate lifetimes),
+   * so that a CLI command like `meshsign token` reports what concerns it (the
+   * dev issuer is off) rather than a server setting it does not use.
+   */
+  readonly purpose?: "serve" | "client";
+}
+
 /** Reads, merges and validates the configuration. Throws ERR_CONFIG_INVALID naming every bad key. */
-export function loadConfig(sources: ConfigSources = {}): Config {
+export function loadConfig(sources: ConfigSources = {}, options: LoadConfigOptions = {}): Config {
   const problems: string[] = [];
   const fromFile = sources.file ? readConfigFile(sources.file) : {};
   const known = new Set(OPTIONS.map((o) => o.key as string));
@@ -238,18 +248,19 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     out[o.key] = value;
   }
   const config = out as unknown as Config;
-  if (problems.length === 0) problems.push(...crossChecks(config));
+  if (problems.length === 0) problems.push(...crossChecks(config, options.purpose ?? "serve"));
   if (problems.length > 0) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `invalid configuration:\n  ${problems.join("\n  ")}`);
   }
   return config;
 }
 
-function crossChecks(c: Config): string[] {
+function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   const p: string[] = [];
   if (c.mode === "kubernetes" && c.devTokenIssuer) {
     p.push("--dev-token-issuer: the development token issuer can never be enabled in kubernetes mode");
   }
+  if (purpose === "client") return p;
   if (c.tokenAuthenticator === "jwks" && !c.devTokenIssuer && !c.jwksFile && !c.jwksUrl && !c.oidcIssuerUrl) {
     p.push("--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url when --dev-token-issuer is off");
   }
