@@ -244,6 +244,17 @@ describe("a bad value is refused naming its key", () => {
     expect(problems(sources())).toContain(message);
   });
 
+  it("skips the serving-only checks for a client command, keeping the kubernetes dev-issuer refusal", () => {
+    const off = { env: { MESHSIGN_DEV_TOKEN_ISSUER: "false" } };
+    expect(loadConfig(off, { purpose: "client" }).devTokenIssuer).toBe(false);
+    expect(() =>
+      loadConfig(
+        { env: { MESHSIGN_MODE: "kubernetes", MESHSIGN_DEV_TOKEN_ISSUER: "true" } },
+        { purpose: "client" },
+      ),
+    ).toThrow(/can never be enabled in kubernetes mode/);
+  });
+
   it("names the file next to a bad key read from it", () => {
     const file = yamlFile("metricsPort: -1\n");
     expect(problems({ file, env: {} })).toContain(`${file}: metricsPort: must be a port number 0-65535`);
