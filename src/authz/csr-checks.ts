@@ -5,7 +5,7 @@
  * one) runs last, so a malformed or unauthorized request costs no public-key
  * operation.
  */
-import { ExtKeyUsageOid, ExtensionOid, NameOid, type ParsedCsr, parseSpiffeId } from "../pki/index.js";
+import { ExtensionOid, ExtKeyUsageOid, NameOid, type ParsedCsr, parseSpiffeId } from "../pki/index.js";
 import type { Check, Violation } from "./chain.js";
 import type { CsrPolicy } from "./config.js";
 
@@ -25,15 +25,25 @@ export const keyAllowed: CsrCheck = {
     const p = policy.keys;
     switch (k.type) {
       case "rsa":
-        if (k.bits < p.rsaMinBits) return { code: "ERR_CSR_KEY_WEAK", message: `RSA keys must have at least ${p.rsaMinBits} bits` };
-        if (k.bits > p.rsaMaxBits) return { code: "ERR_CSR_KEY_UNSUPPORTED", message: `RSA keys may have at most ${p.rsaMaxBits} bits` };
+        if (k.bits < p.rsaMinBits)
+          return { code: "ERR_CSR_KEY_WEAK", message: `RSA keys must have at least ${p.rsaMinBits} bits` };
+        if (k.bits > p.rsaMaxBits)
+          return {
+            code: "ERR_CSR_KEY_UNSUPPORTED",
+            message: `RSA keys may have at most ${p.rsaMaxBits} bits`,
+          };
         return undefined;
       case "ec":
         return p.ecCurves.includes(k.curve)
           ? undefined
-          : { code: "ERR_CSR_KEY_UNSUPPORTED", message: `ECDSA curve ${k.curve} is not allowed (allowed: ${p.ecCurves.join(", ")})` };
+          : {
+              code: "ERR_CSR_KEY_UNSUPPORTED",
+              message: `ECDSA curve ${k.curve} is not allowed (allowed: ${p.ecCurves.join(", ")})`,
+            };
       case "ed25519":
-        return p.ed25519 ? undefined : { code: "ERR_CSR_KEY_UNSUPPORTED", message: "Ed25519 keys are not allowed" };
+        return p.ed25519
+          ? undefined
+          : { code: "ERR_CSR_KEY_UNSUPPORTED", message: "Ed25519 keys are not allowed" };
       default:
         return { code: "ERR_CSR_KEY_UNSUPPORTED", message: "key algorithm is not allowed" };
     }
@@ -71,7 +81,10 @@ export const onlyUriSans: CsrCheck = {
     if (csr.otherNames > 0) forbidden.push("non-URI");
     return forbidden.length === 0
       ? undefined
-      : { code: "ERR_CSR_SAN_FORBIDDEN", message: `${forbidden.join(", ")} subject alternative names are not allowed` };
+      : {
+          code: "ERR_CSR_SAN_FORBIDDEN",
+          message: `${forbidden.join(", ")} subject alternative names are not allowed`,
+        };
   },
 };
 
@@ -84,7 +97,11 @@ export const noBasicConstraints: CsrCheck = {
       : undefined,
 };
 
-const ALLOWED_EXTENSIONS: ReadonlySet<string> = new Set([ExtensionOid.subjectAltName, ExtensionOid.keyUsage, ExtensionOid.extKeyUsage]);
+const ALLOWED_EXTENSIONS: ReadonlySet<string> = new Set([
+  ExtensionOid.subjectAltName,
+  ExtensionOid.keyUsage,
+  ExtensionOid.extKeyUsage,
+]);
 
 export const allowedExtensions: CsrCheck = {
   name: "allowed-extensions",
@@ -119,7 +136,10 @@ export const extKeyUsageAllowed: CsrCheck = {
     const bad = (csr.extKeyUsageOids ?? []).filter((o) => !ALLOWED_EKUS.has(o));
     return bad.length === 0
       ? undefined
-      : { code: "ERR_CSR_EXT_KEY_USAGE_FORBIDDEN", message: `extended key usages ${bad.join(", ")} are not allowed` };
+      : {
+          code: "ERR_CSR_EXT_KEY_USAGE_FORBIDDEN",
+          message: `extended key usages ${bad.join(", ")} are not allowed`,
+        };
   },
 };
 
@@ -129,7 +149,10 @@ export const oneUriSan: CsrCheck = {
   check: ({ csr }) =>
     csr.uris.length === 1
       ? undefined
-      : { code: "ERR_CSR_SAN_MISMATCH", message: `the CSR must carry exactly one URI SAN (found ${csr.uris.length})` },
+      : {
+          code: "ERR_CSR_SAN_MISMATCH",
+          message: `the CSR must carry exactly one URI SAN (found ${csr.uris.length})`,
+        },
 };
 
 export const uriIsSpiffeId: CsrCheck = {
@@ -159,7 +182,9 @@ export const uriMatchesIdentity: CsrCheck = {
 export const signatureValid: CsrCheck = {
   name: "signature-valid",
   check: ({ csr }) =>
-    csr.verifySignature() ? undefined : { code: "ERR_CSR_SIGNATURE", message: "the CSR signature does not verify (proof of possession)" },
+    csr.verifySignature()
+      ? undefined
+      : { code: "ERR_CSR_SIGNATURE", message: "the CSR signature does not verify (proof of possession)" },
 };
 
 /** The default chain, in evaluation order. */

@@ -47,13 +47,18 @@ export type TrustedNodeAccounts = ReadonlySet<string>;
  * without "/", a malformed entry is a configuration error naming the entry.
  */
 export function parseTrustedNodeAccounts(value: string | readonly string[]): TrustedNodeAccounts {
-  const entries = (typeof value === "string" ? value.split(",") : value.flatMap((v) => v.split(","))).map((e) => e.trim());
+  const entries = (typeof value === "string" ? value.split(",") : value.flatMap((v) => v.split(","))).map(
+    (e) => e.trim(),
+  );
   const out = new Set<string>();
   for (const e of entries) {
     if (e === "") continue;
     const parts = e.split("/");
     if (parts.length !== 2 || parts[0] === "" || parts[1] === "") {
-      throw new MeshsignError("ERR_CONFIG_INVALID", `ca-trusted-node-accounts: entry ${JSON.stringify(e)} must be <namespace>/<service-account>`);
+      throw new MeshsignError(
+        "ERR_CONFIG_INVALID",
+        `ca-trusted-node-accounts: entry ${JSON.stringify(e)} must be <namespace>/<service-account>`,
+      );
     }
     out.add(e);
   }
@@ -74,7 +79,9 @@ export const IMPERSONATION_CHECKS: readonly Check<ImpersonationInput>[] = [
   {
     name: "impersonation-enabled",
     check: ({ trustedAccounts }) =>
-      trustedAccounts.size > 0 ? undefined : deny("impersonation is not allowed: no trusted node accounts are configured"),
+      trustedAccounts.size > 0
+        ? undefined
+        : deny("impersonation is not allowed: no trusted node accounts are configured"),
   },
   {
     name: "caller-trusted",
@@ -90,7 +97,10 @@ export const IMPERSONATION_CHECKS: readonly Check<ImpersonationInput>[] = [
         parseIstioIdentity(requestedIdentity);
         return undefined;
       } catch {
-        return { code: "ERR_SPIFFE_ID_INVALID", message: "the impersonated identity is not spiffe://<td>/ns/<ns>/sa/<sa>" };
+        return {
+          code: "ERR_SPIFFE_ID_INVALID",
+          message: "the impersonated identity is not spiffe://<td>/ns/<ns>/sa/<sa>",
+        };
       }
     },
   },
@@ -105,7 +115,9 @@ export const IMPERSONATION_CHECKS: readonly Check<ImpersonationInput>[] = [
   {
     name: "caller-pod-known",
     check: ({ caller }) =>
-      caller.podName && caller.podUid ? undefined : deny("the caller's token is not bound to a pod (no pod name and UID)"),
+      caller.podName && caller.podUid
+        ? undefined
+        : deny("the caller's token is not bound to a pod (no pod name and UID)"),
   },
 ];
 
@@ -114,7 +126,10 @@ async function lookup<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof MeshsignError) throw err;
-    throw new MeshsignError("ERR_AUTHN_BACKEND_UNAVAILABLE", "pod lookup failed", { cause: err, retry: "transient" });
+    throw new MeshsignError("ERR_AUTHN_BACKEND_UNAVAILABLE", "pod lookup failed", {
+      cause: err,
+      retry: "transient",
+    });
   }
 }
 
@@ -133,15 +148,21 @@ export async function authorizeImpersonation(input: ImpersonationInput, pods: Po
   const { caller } = input;
   const target = parseIstioIdentity(input.requestedIdentity);
   const pod = await lookup(() => pods.getPod(caller.namespace, caller.podName as string));
-  if (pod === undefined) throw denied("caller-pod-exists", `pod ${caller.namespace}/${caller.podName} not found`);
-  if (pod.uid !== caller.podUid) throw denied("caller-pod-uid", "pod found, but its UID does not match the token");
+  if (pod === undefined)
+    throw denied("caller-pod-exists", `pod ${caller.namespace}/${caller.podName} not found`);
+  if (pod.uid !== caller.podUid)
+    throw denied("caller-pod-uid", "pod found, but its UID does not match the token");
   if (pod.serviceAccount !== caller.serviceAccount) {
     throw denied("caller-pod-service-account", "pod found, but its service account does not match the token");
   }
-  if (pod.nodeName === "") throw denied("caller-pod-scheduled", "the caller's pod is not scheduled on a node");
+  if (pod.nodeName === "")
+    throw denied("caller-pod-scheduled", "the caller's pod is not scheduled on a node");
   const n = await lookup(() => pods.podsOnNode(target.namespace, target.serviceAccount, pod.nodeName));
   if (n < 1) {
-    throw denied("target-on-node", `no instances of "${target.namespace}/${target.serviceAccount}" found on node "${pod.nodeName}"`);
+    throw denied(
+      "target-on-node",
+      `no instances of "${target.namespace}/${target.serviceAccount}" found on node "${pod.nodeName}"`,
+    );
   }
   return input.requestedIdentity;
 }

@@ -2,12 +2,14 @@
  * What a caller may get: CSR authorization as a chain of named checks,
  * impersonation rules, and the X.509-SVID template built from the identity.
  */
-export { type Check, type Violation, evaluate } from "./chain.js";
+
+export { authorizeCsr } from "./authorize-csr.js";
+export { type Check, evaluate, type Violation } from "./chain.js";
 export { type CsrPolicy, DEFAULT_CSR_POLICY, DEFAULT_KEY_POLICY, type KeyPolicy } from "./config.js";
 export {
+  allowedExtensions,
   CSR_CHECKS,
   type CsrAuthzInput,
-  allowedExtensions,
   extKeyUsageAllowed,
   keyAllowed,
   keyUsageAllowed,
@@ -20,16 +22,15 @@ export {
   uriIsSpiffeId,
   uriMatchesIdentity,
 } from "./csr-checks.js";
-export { authorizeCsr } from "./authorize-csr.js";
 export { identitiesMatch } from "./identities-match.js";
 export {
+  authorizeImpersonation,
   type CallerInfo,
   IMPERSONATION_CHECKS,
   type ImpersonationInput,
   type PodInfo,
   type PodLookup,
-  type TrustedNodeAccounts,
-  authorizeImpersonation,
   parseTrustedNodeAccounts,
+  type TrustedNodeAccounts,
 } from "./impersonation.js";
 export { buildSvidTemplate } from "./svid-template.js";

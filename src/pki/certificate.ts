@@ -9,15 +9,15 @@ import { MeshsignError } from "../errors/index.js";
 import { DerReader } from "./der/reader.js";
 import { Tag } from "./der/writer.js";
 import {
-  type KeyAlgorithm,
-  type SignatureAlgorithm,
   importSpki,
+  type KeyAlgorithm,
   readSignatureAlgorithm,
   readSpki,
+  type SignatureAlgorithm,
   verifySignature,
 } from "./lib/algorithms.js";
 import { bytesEqual, toHex } from "./lib/bytes.js";
-import { type BasicConstraints, type Extension, decodeExtensions } from "./lib/extensions.js";
+import { type BasicConstraints, decodeExtensions, type Extension } from "./lib/extensions.js";
 import { decodeName } from "./lib/names.js";
 import type { ExtKeyUsage, KeyUsage, Name } from "./template.js";
 
@@ -120,7 +120,8 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     er.finish("extensions");
   }
 
-  const imported = spki.algorithm.type === "unsupported" ? undefined : importSpki(spki.spki, spki.algorithm, spki.keyBits);
+  const imported =
+    spki.algorithm.type === "unsupported" ? undefined : importSpki(spki.spki, spki.algorithm, spki.keyBits);
   if (spki.algorithm.type !== "unsupported" && imported === undefined) {
     t.fail("subject public key is not a valid key");
   }
@@ -131,7 +132,9 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     tbs,
     version,
     serialNumber,
-    serialHex: toHex(serialNumber.length > 1 && serialNumber[0] === 0 ? serialNumber.subarray(1) : serialNumber),
+    serialHex: toHex(
+      serialNumber.length > 1 && serialNumber[0] === 0 ? serialNumber.subarray(1) : serialNumber,
+    ),
     signatureAlgorithm,
     signature,
     issuer: issuer.name,

@@ -23,7 +23,11 @@ function toParsed(certs: readonly (Uint8Array | ParsedCertificate)[]): ParsedCer
 export function isIssuedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
   if (!bytesEqual(child.issuerDer, issuer.subjectDer)) return false;
   // An AKI that disagrees with the issuer's SKI rules the pair out before any signature work.
-  if (child.authorityKeyId !== undefined && issuer.subjectKeyId !== undefined && !bytesEqual(child.authorityKeyId, issuer.subjectKeyId)) {
+  if (
+    child.authorityKeyId !== undefined &&
+    issuer.subjectKeyId !== undefined &&
+    !bytesEqual(child.authorityKeyId, issuer.subjectKeyId)
+  ) {
     return false;
   }
   if (issuer.keyAlgorithm === undefined) return false;
@@ -103,7 +107,8 @@ export function verifyChain(
   checkTime(l, options.at, "certificate");
   const ekus = l.extKeyUsage;
   for (const e of options.extKeyUsage ?? []) {
-    if (ekus !== undefined && !ekus.includes(e) && !ekus.includes("any")) invalid(`certificate does not allow ${e}`);
+    if (ekus !== undefined && !ekus.includes(e) && !ekus.includes("any"))
+      invalid(`certificate does not allow ${e}`);
   }
 
   // Depth-first search over issuers; the path is short and the candidate sets tiny.
@@ -145,7 +150,11 @@ export function verifyChain(
  * an issuer put in `intermediates` is dropped, the roots come only from
  * `rootsPem`.
  */
-export function svidResponseChain(leaf: string, intermediates: readonly string[], rootsPem: string): string[] {
+export function svidResponseChain(
+  leaf: string,
+  intermediates: readonly string[],
+  rootsPem: string,
+): string[] {
   const leafDer = decodePemAll(leaf, "CERTIFICATE", CODE);
   if (leafDer.length !== 1) invalid("leaf must be exactly one certificate");
   const middle: string[] = [];
@@ -158,5 +167,9 @@ export function svidResponseChain(leaf: string, intermediates: readonly string[]
   }
   const roots = decodePemAll(rootsPem, "CERTIFICATE", CODE);
   if (roots.length === 0) invalid("no root certificates to return");
-  return [encodePem("CERTIFICATE", leafDer[0] as Uint8Array), ...middle, roots.map((r) => encodePem("CERTIFICATE", r)).join("")];
+  return [
+    encodePem("CERTIFICATE", leafDer[0] as Uint8Array),
+    ...middle,
+    roots.map((r) => encodePem("CERTIFICATE", r)).join(""),
+  ];
 }

@@ -14,14 +14,19 @@ import { MeshsignError } from "../errors/index.js";
 import { DerReader } from "./der/reader.js";
 import { Tag } from "./der/writer.js";
 import {
-  type KeyAlgorithm,
-  type SignatureAlgorithm,
   importSpki,
+  type KeyAlgorithm,
   readSignatureAlgorithm,
   readSpki,
+  type SignatureAlgorithm,
   verifySignature,
 } from "./lib/algorithms.js";
-import { type BasicConstraints, type DecodedExtensions, type Extension, decodeExtensions } from "./lib/extensions.js";
+import {
+  type BasicConstraints,
+  type DecodedExtensions,
+  decodeExtensions,
+  type Extension,
+} from "./lib/extensions.js";
 import { commonNameOf, decodeName } from "./lib/names.js";
 import { EXTENSION_REQUEST_OID } from "./oids.js";
 import { decodePemBlocks } from "./pem.js";

@@ -64,14 +64,20 @@ export function computeValidity(
   if (caNotAfter !== undefined) {
     const caEnd = caNotAfter.getTime();
     if (caEnd <= start) {
-      throw new MeshsignError("ERR_ISSUER_NOT_READY", "signing CA certificate has expired", { retry: "transient" });
+      throw new MeshsignError("ERR_ISSUER_NOT_READY", "signing CA certificate has expired", {
+        retry: "transient",
+      });
     }
     if (end > caEnd) {
       end = caEnd;
       clampedToCa = true;
     }
   }
-  return { notBefore: new Date(start - backdate), notAfter: new Date(Math.floor(end / 1000) * 1000), clampedToCa };
+  return {
+    notBefore: new Date(start - backdate),
+    notAfter: new Date(Math.floor(end / 1000) * 1000),
+    clampedToCa,
+  };
 }
 
 /** int64 seconds from protobuf arrive as bigint: anything beyond 2^53 is absurd and is clamped anyway. */

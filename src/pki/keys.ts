@@ -3,10 +3,29 @@
  * (subject O="", one critical URI SAN). Used by the CLI, the engine, tests and
  * the load generator; not on the server's hot path.
  */
-import { type KeyObject, constants, createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, sign } from "node:crypto";
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+} from "node:crypto";
 import { promisify } from "node:util";
 import { MeshsignError } from "../errors/index.js";
-import { NULL_VALUE, Tag, bitString, constructed, explicit, oid, sequence, setOf, smallInteger, tlv } from "./der/writer.js";
+import {
+  bitString,
+  constructed,
+  explicit,
+  NULL_VALUE,
+  oid,
+  sequence,
+  setOf,
+  smallInteger,
+  Tag,
+  tlv,
+} from "./der/writer.js";
 import { signingAlgorithmFor } from "./lib/algorithms.js";
 import {
   basicConstraintsExtension,
@@ -28,13 +47,17 @@ export type KeySpec =
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
-function keygenArgs(spec: KeySpec): ["rsa", { modulusLength: number }] | ["ec", { namedCurve: string }] | ["ed25519", Record<string, never>] {
+function keygenArgs(
+  spec: KeySpec,
+): ["rsa", { modulusLength: number }] | ["ec", { namedCurve: string }] | ["ed25519", Record<string, never>] {
   switch (spec.type) {
     case "rsa":
-      if (![2048, 3072, 4096].includes(spec.bits)) throw new MeshsignError("ERR_KEY_INVALID", "RSA key size must be 2048, 3072 or 4096");
+      if (![2048, 3072, 4096].includes(spec.bits))
+        throw new MeshsignError("ERR_KEY_INVALID", "RSA key size must be 2048, 3072 or 4096");
       return ["rsa", { modulusLength: spec.bits }];
     case "ec":
-      if (!["P-256", "P-384", "P-521"].includes(spec.curve)) throw new MeshsignError("ERR_KEY_INVALID", "EC curve must be P-256, P-384 or P-521");
+      if (!["P-256", "P-384", "P-521"].includes(spec.curve))
+        throw new MeshsignError("ERR_KEY_INVALID", "EC curve must be P-256, P-384 or P-521");
       return ["ec", { namedCurve: spec.curve }];
     case "ed25519":
       return ["ed25519", {}];
@@ -66,8 +89,10 @@ export type PrivateKeyFormat = "pkcs8" | "pkcs1" | "sec1";
  */
 export function privateKeyToPem(key: KeyObject, format: PrivateKeyFormat = "pkcs8"): string {
   if (key.type !== "private") throw new MeshsignError("ERR_KEY_INVALID", "not a private key");
-  if (format === "pkcs1" && key.asymmetricKeyType !== "rsa") throw new MeshsignError("ERR_KEY_INVALID", "PKCS#1 encodes RSA keys only");
-  if (format === "sec1" && key.asymmetricKeyType !== "ec") throw new MeshsignError("ERR_KEY_INVALID", "SEC 1 encodes EC keys only");
+  if (format === "pkcs1" && key.asymmetricKeyType !== "rsa")
+    throw new MeshsignError("ERR_KEY_INVALID", "PKCS#1 encodes RSA keys only");
+  if (format === "sec1" && key.asymmetricKeyType !== "ec")
+    throw new MeshsignError("ERR_KEY_INVALID", "SEC 1 encodes EC keys only");
   return key.export({ type: format, format: "pem" }).toString();
 }
 
@@ -77,7 +102,9 @@ export function privateKeyFromPem(pem: string): KeyObject {
     return createPrivateKey({ key: pem, format: "pem" });
   } catch (err) {
     // node's message may quote the input: keep it out of the client-safe message.
-    throw new MeshsignError("ERR_KEY_INVALID", "private key PEM is not a valid unencrypted key", { cause: err });
+    throw new MeshsignError("ERR_KEY_INVALID", "private key PEM is not a valid unencrypted key", {
+      cause: err,
+    });
   }
 }
 
@@ -108,7 +135,11 @@ export interface CsrOptions {
   readonly extKeyUsage?: readonly ExtKeyUsage[];
   readonly basicConstraints?: { readonly isCA: boolean; readonly maxPathLen?: number };
   /** Raw extra extensions (tests use these to build hostile CSRs). */
-  readonly extraExtensions?: readonly { readonly oid: string; readonly critical: boolean; readonly value: Uint8Array }[];
+  readonly extraExtensions?: readonly {
+    readonly oid: string;
+    readonly critical: boolean;
+    readonly value: Uint8Array;
+  }[];
   /** RSA keys only: sign with RSASSA-PSS (SHA-256, salt 32) instead of PKCS#1 v1.5. */
   readonly rsaPss?: boolean;
 }
@@ -117,7 +148,11 @@ function pssAlgorithmIdentifier(): Uint8Array {
   const sha256 = sequence(oid(HashOid.sha256), NULL_VALUE);
   return sequence(
     oid(SignatureOid.rsassaPss),
-    sequence(explicit(0, sha256), explicit(1, sequence(oid(MGF1_OID), sha256)), explicit(2, smallInteger(32))),
+    sequence(
+      explicit(0, sha256),
+      explicit(1, sequence(oid(MGF1_OID), sha256)),
+      explicit(2, smallInteger(32)),
+    ),
   );
 }
 
@@ -129,33 +164,50 @@ export function buildCsr(privateKey: KeyObject, options: CsrOptions = {}): strin
 /** As {@link buildCsr}, returning DER. */
 export function buildCsrDer(privateKey: KeyObject, options: CsrOptions = {}): Uint8Array {
   const alg = signingAlgorithmFor(privateKey);
-  if (alg === undefined || privateKey.type !== "private") throw new MeshsignError("ERR_KEY_INVALID", "unsupported private key");
+  if (alg === undefined || privateKey.type !== "private")
+    throw new MeshsignError("ERR_KEY_INVALID", "unsupported private key");
   let subject: Uint8Array;
   const extensions: Uint8Array[] = [];
   try {
     subject = encodeName(options.subject ?? [[{ type: NameOid.organizationName, value: "" }]]);
     const san = encodeSanValue(options);
-    if (san !== undefined) extensions.push(encodeExtension(ExtensionOid.subjectAltName, options.sanCritical ?? true, san));
+    if (san !== undefined)
+      extensions.push(encodeExtension(ExtensionOid.subjectAltName, options.sanCritical ?? true, san));
     if (options.keyUsage !== undefined) extensions.push(keyUsageExtension(options.keyUsage));
     if (options.extKeyUsage !== undefined) extensions.push(extKeyUsageExtension(options.extKeyUsage));
     if (options.basicConstraints !== undefined) {
-      extensions.push(basicConstraintsExtension(options.basicConstraints.isCA, options.basicConstraints.maxPathLen));
+      extensions.push(
+        basicConstraintsExtension(options.basicConstraints.isCA, options.basicConstraints.maxPathLen),
+      );
     }
-    for (const e of options.extraExtensions ?? []) extensions.push(encodeExtension(e.oid, e.critical, e.value));
+    for (const e of options.extraExtensions ?? [])
+      extensions.push(encodeExtension(e.oid, e.critical, e.value));
   } catch (err) {
-    throw new MeshsignError("ERR_KEY_INVALID", `invalid CSR options: ${(err as Error).message}`, { cause: err });
+    throw new MeshsignError("ERR_KEY_INVALID", `invalid CSR options: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const attributes =
     extensions.length === 0
       ? constructed(0xa0, [])
       : constructed(0xa0, [sequence(oid(EXTENSION_REQUEST_OID), setOf([sequence(...extensions)]))]);
-  const info = sequence(tlv(Tag.INTEGER, new Uint8Array([0])), subject, publicKeySpki(privateKey), attributes);
+  const info = sequence(
+    tlv(Tag.INTEGER, new Uint8Array([0])),
+    subject,
+    publicKeySpki(privateKey),
+    attributes,
+  );
   let algorithmIdentifier = alg.algorithmIdentifier;
   let signature: Uint8Array;
   if (options.rsaPss === true) {
-    if (privateKey.asymmetricKeyType !== "rsa") throw new MeshsignError("ERR_KEY_INVALID", "RSASSA-PSS needs an RSA key");
+    if (privateKey.asymmetricKeyType !== "rsa")
+      throw new MeshsignError("ERR_KEY_INVALID", "RSASSA-PSS needs an RSA key");
     algorithmIdentifier = pssAlgorithmIdentifier();
-    signature = sign("sha256", info, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    signature = sign("sha256", info, {
+      key: privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    });
   } else {
     signature = sign(alg.hash, info, privateKey);
   }

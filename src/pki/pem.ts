@@ -50,7 +50,11 @@ export function decodePemBlocks(text: string, code: ErrorCode = "ERR_CERT_INVALI
 }
 
 /** The DER of every block labelled `label`; other labels are ignored. */
-export function decodePemAll(text: string, label: string, code: ErrorCode = "ERR_CERT_INVALID"): Uint8Array[] {
+export function decodePemAll(
+  text: string,
+  label: string,
+  code: ErrorCode = "ERR_CERT_INVALID",
+): Uint8Array[] {
   return decodePemBlocks(text, code)
     .filter((b) => b.label === label)
     .map((b) => b.der);

@@ -5,25 +5,25 @@
  * prepared once per signer, constant extensions are cached, and a leaf costs
  * one SPKI walk, one SHA-1 (its SKI), some concatenation and the signature.
  */
-import { type KeyObject, createPublicKey, randomBytes, sign } from "node:crypto";
+import { createPublicKey, type KeyObject, randomBytes, sign } from "node:crypto";
 import { MeshsignError } from "../errors/index.js";
+import { type ParsedCertificate, parseCertificate } from "./certificate.js";
 import { DerReader } from "./der/reader.js";
-import { Tag, bitString, explicit, sequence, smallInteger, time, unsignedInteger } from "./der/writer.js";
-import { type SigningAlgorithm, parseSpkiBytes, signingAlgorithmFor } from "./lib/algorithms.js";
+import { bitString, explicit, sequence, Tag, time, unsignedInteger } from "./der/writer.js";
+import { keyIdentifier } from "./keyid.js";
+import { parseSpkiBytes, type SigningAlgorithm, signingAlgorithmFor } from "./lib/algorithms.js";
 import {
-  ExtensionEncodingError,
   authorityKeyIdExtension,
   basicConstraintsExtension,
+  ExtensionEncodingError,
   encodeExtension,
   encodeSanValue,
   extKeyUsageExtension,
   keyUsageExtension,
   subjectKeyIdExtension,
 } from "./lib/extensions.js";
-import { keyIdentifier } from "./keyid.js";
-import { NameEncodingError, decodeName, encodeName } from "./lib/names.js";
+import { decodeName, encodeName, NameEncodingError } from "./lib/names.js";
 import { ExtensionOid } from "./oids.js";
-import { type ParsedCertificate, parseCertificate } from "./certificate.js";
 import type { CertificateTemplate } from "./template.js";
 
 /**
@@ -122,7 +122,8 @@ export function signCertificate(
   if (!Number.isFinite(nb) || !Number.isFinite(na) || na <= nb) fail("notAfter must be after notBefore");
   if (template.maxPathLen !== undefined) {
     if (!template.isCA) fail("maxPathLen is only allowed on CA certificates");
-    if (!Number.isSafeInteger(template.maxPathLen) || template.maxPathLen < 0) fail("maxPathLen must be >= 0");
+    if (!Number.isSafeInteger(template.maxPathLen) || template.maxPathLen < 0)
+      fail("maxPathLen must be >= 0");
   }
 
   let subject: Uint8Array;
@@ -144,7 +145,11 @@ export function signCertificate(
     if (san !== undefined) extensions.push(encodeExtension(ExtensionOid.subjectAltName, emptySubject, san));
   } catch (err) {
     if (err instanceof MeshsignError) throw err;
-    if (err instanceof NameEncodingError || err instanceof ExtensionEncodingError || err instanceof RangeError) {
+    if (
+      err instanceof NameEncodingError ||
+      err instanceof ExtensionEncodingError ||
+      err instanceof RangeError
+    ) {
       fail(`invalid certificate template: ${err.message}`, err);
     }
     throw err;
@@ -185,7 +190,10 @@ function publicKeyMatches(privateKey: KeyObject, publicKey: KeyObject): boolean 
 export function signerFromCertificate(certDer: Uint8Array, privateKey: KeyObject): CaSigner {
   const certificate = parseCertificate(certDer);
   if (certificate.basicConstraints?.isCA !== true) {
-    throw new MeshsignError("ERR_CERT_INVALID", "signing certificate is not a CA (basicConstraints cA is not true)");
+    throw new MeshsignError(
+      "ERR_CERT_INVALID",
+      "signing certificate is not a CA (basicConstraints cA is not true)",
+    );
   }
   if (certificate.keyUsage !== undefined && !certificate.keyUsage.includes("keyCertSign")) {
     throw new MeshsignError("ERR_CERT_INVALID", "signing certificate's key usage lacks keyCertSign");
@@ -213,7 +221,9 @@ export function selfSignedSigner(template: CertificateTemplate, privateKey: KeyO
   try {
     publicKey = createPublicKey({ key: Buffer.from(template.publicKeySpki), format: "der", type: "spki" });
   } catch (err) {
-    throw new MeshsignError("ERR_SIGNING_FAILED", "template public key is not a valid SubjectPublicKeyInfo", { cause: err });
+    throw new MeshsignError("ERR_SIGNING_FAILED", "template public key is not a valid SubjectPublicKeyInfo", {
+      cause: err,
+    });
   }
   if (privateKey.type !== "private" || !publicKeyMatches(privateKey, publicKey)) {
     throw new MeshsignError("ERR_KEY_INVALID", "private key does not match the template's public key");
@@ -222,7 +232,9 @@ export function selfSignedSigner(template: CertificateTemplate, privateKey: KeyO
   try {
     issuerName = encodeName(template.subject);
   } catch (err) {
-    throw new MeshsignError("ERR_SIGNING_FAILED", `invalid certificate template: ${(err as Error).message}`, { cause: err });
+    throw new MeshsignError("ERR_SIGNING_FAILED", `invalid certificate template: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return { privateKey, issuerName, notAfter: template.notAfter };
 }

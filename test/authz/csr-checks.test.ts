@@ -1,11 +1,17 @@
-import { type KeyObject, generateKeyPairSync, sign } from "node:crypto";
+import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CSR_POLICY, authorizeCsr, identitiesMatch } from "../../src/authz/index.js";
 import type { CsrPolicy } from "../../src/authz/config.js";
+import { authorizeCsr, DEFAULT_CSR_POLICY, identitiesMatch } from "../../src/authz/index.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import { DerReader } from "../../src/pki/der/reader.js";
 import { bitString, oid, sequence } from "../../src/pki/der/writer.js";
-import { type CsrOptions, type KeySpec, buildCsrDer, generateKeySync, parseCsrDer } from "../../src/pki/index.js";
+import {
+  buildCsrDer,
+  type CsrOptions,
+  generateKeySync,
+  type KeySpec,
+  parseCsrDer,
+} from "../../src/pki/index.js";
 import type { KeyUsage } from "../../src/pki/template.js";
 
 const ID = "spiffe://cluster.local/ns/default/sa/sleep";
@@ -23,7 +29,12 @@ const EC: KeySpec = { type: "ec", curve: "P-256" };
 const ED: KeySpec = { type: "ed25519" };
 
 /** Runs authorizeCsr; returns undefined on success or `code rule` of the failure. */
-function outcome(opts: CsrOptions, expected = ID, policy: CsrPolicy = DEFAULT_CSR_POLICY, key: KeyObject = k(EC)): string | undefined {
+function outcome(
+  opts: CsrOptions,
+  expected = ID,
+  policy: CsrPolicy = DEFAULT_CSR_POLICY,
+  key: KeyObject = k(EC),
+): string | undefined {
   const csr = parseCsrDer(buildCsrDer(key, opts));
   try {
     authorizeCsr({ csr, expectedIdentity: expected, policy });
@@ -43,9 +54,24 @@ describe("identitiesMatch (istio-csr TestIdentitiesMatch)", () => {
     { name: "the same single identity", a: ["spiffe://a"], b: ["spiffe://a"], want: true },
     { name: "different single identities", a: ["spiffe://a"], b: ["spiffe://b"], want: false },
     { name: "the same two", a: ["spiffe://a", "spiffe://b"], b: ["spiffe://a", "spiffe://b"], want: true },
-    { name: "the same two in another order", a: ["spiffe://b", "spiffe://a"], b: ["spiffe://a", "spiffe://b"], want: true },
-    { name: "two with one different", a: ["spiffe://a", "spiffe://c"], b: ["spiffe://a", "spiffe://b"], want: false },
-    { name: "a duplicate against two distinct", a: ["spiffe://a", "spiffe://a"], b: ["spiffe://a", "spiffe://b"], want: false },
+    {
+      name: "the same two in another order",
+      a: ["spiffe://b", "spiffe://a"],
+      b: ["spiffe://a", "spiffe://b"],
+      want: true,
+    },
+    {
+      name: "two with one different",
+      a: ["spiffe://a", "spiffe://c"],
+      b: ["spiffe://a", "spiffe://b"],
+      want: false,
+    },
+    {
+      name: "a duplicate against two distinct",
+      a: ["spiffe://a", "spiffe://a"],
+      b: ["spiffe://a", "spiffe://b"],
+      want: false,
+    },
   ];
   for (const c of cases) {
     it(`${c.name} ${c.want ? "match" : "do not match"}`, () => {
@@ -55,16 +81,52 @@ describe("identitiesMatch (istio-csr TestIdentitiesMatch)", () => {
 });
 
 describe("authorizeCsr (istio-csr TestAuthRequest and reference §5)", () => {
-  const cases: { name: string; opts: CsrOptions; want: string | undefined; key?: KeyObject; expected?: string }[] = [
-    { name: "an istio-agent CSR (O=\"\", critical URI SAN) is accepted", opts: { uris: [ID] }, want: undefined },
+  const cases: {
+    name: string;
+    opts: CsrOptions;
+    want: string | undefined;
+    key?: KeyObject;
+    expected?: string;
+  }[] = [
+    {
+      name: 'an istio-agent CSR (O="", critical URI SAN) is accepted',
+      opts: { uris: [ID] },
+      want: undefined,
+    },
     { name: "a ztunnel CSR (empty subject) is accepted", opts: { subject: [], uris: [ID] }, want: undefined },
-    { name: "a CSR with a non-critical SAN (rcgen ztunnel) is accepted", opts: { uris: [ID], sanCritical: false }, want: undefined },
-    { name: "an RSA 2048 CSR is accepted", opts: { uris: [ID] }, key: k({ type: "rsa", bits: 2048 }), want: undefined },
-    { name: "an ECDSA P-384 CSR is accepted", opts: { uris: [ID] }, key: k({ type: "ec", curve: "P-384" }), want: undefined },
+    {
+      name: "a CSR with a non-critical SAN (rcgen ztunnel) is accepted",
+      opts: { uris: [ID], sanCritical: false },
+      want: undefined,
+    },
+    {
+      name: "an RSA 2048 CSR is accepted",
+      opts: { uris: [ID] },
+      key: k({ type: "rsa", bits: 2048 }),
+      want: undefined,
+    },
+    {
+      name: "an ECDSA P-384 CSR is accepted",
+      opts: { uris: [ID] },
+      key: k({ type: "ec", curve: "P-384" }),
+      want: undefined,
+    },
     { name: "an Ed25519 CSR is accepted", opts: { uris: [ID] }, key: k(ED), want: undefined },
-    { name: "a CSR with DNS SANs is refused", opts: { uris: [ID], dnsNames: ["a.example"] }, want: "ERR_CSR_SAN_FORBIDDEN only-uri-sans" },
-    { name: "a CSR with IP SANs is refused", opts: { uris: [ID], ipAddresses: ["10.0.0.1", "::1"] }, want: "ERR_CSR_SAN_FORBIDDEN only-uri-sans" },
-    { name: "a CSR with email SANs is refused", opts: { uris: [ID], emailAddresses: ["a@b.c"] }, want: "ERR_CSR_SAN_FORBIDDEN only-uri-sans" },
+    {
+      name: "a CSR with DNS SANs is refused",
+      opts: { uris: [ID], dnsNames: ["a.example"] },
+      want: "ERR_CSR_SAN_FORBIDDEN only-uri-sans",
+    },
+    {
+      name: "a CSR with IP SANs is refused",
+      opts: { uris: [ID], ipAddresses: ["10.0.0.1", "::1"] },
+      want: "ERR_CSR_SAN_FORBIDDEN only-uri-sans",
+    },
+    {
+      name: "a CSR with email SANs is refused",
+      opts: { uris: [ID], emailAddresses: ["a@b.c"] },
+      want: "ERR_CSR_SAN_FORBIDDEN only-uri-sans",
+    },
     {
       name: "a CSR with DNS, IP and email SANs is refused",
       opts: { uris: [ID], dnsNames: ["a"], ipAddresses: ["1.1.1.1"], emailAddresses: ["a@b"] },
@@ -72,37 +134,112 @@ describe("authorizeCsr (istio-csr TestAuthRequest and reference §5)", () => {
     },
     {
       name: "a CSR with an otherName SAN is refused",
-      opts: { subject: [], extraExtensions: [{ oid: "2.5.29.17", critical: true, value: sequence(Uint8Array.from([0xa0, 0x03, 0x06, 0x01, 0x2a])) }] },
+      opts: {
+        subject: [],
+        extraExtensions: [
+          {
+            oid: "2.5.29.17",
+            critical: true,
+            value: sequence(Uint8Array.from([0xa0, 0x03, 0x06, 0x01, 0x2a])),
+          },
+        ],
+      },
       want: "ERR_CSR_SAN_FORBIDDEN only-uri-sans",
     },
-    { name: "a CSR with a common name is refused", opts: { subject: [[{ type: "2.5.4.3", value: "sleep" }]], uris: [ID] }, want: "ERR_CSR_SUBJECT_FORBIDDEN no-common-name" },
-    { name: "a CSR with an empty common name is refused", opts: { subject: [[{ type: "2.5.4.3", value: "" }]], uris: [ID] }, want: "ERR_CSR_SUBJECT_FORBIDDEN no-common-name" },
-    { name: "a CSR with another subject attribute is accepted by default (istio-csr ignores it)", opts: { subject: [[{ type: "2.5.4.10", value: "Example" }]], uris: [ID] }, want: undefined },
-    { name: "a CSR for another identity is refused", opts: { uris: ["spiffe://cluster.local/ns/default/sa/other"] }, want: "ERR_CSR_SAN_MISMATCH uri-matches-identity" },
-    { name: "a CSR for the same identity in another trust domain is refused", opts: { uris: ["spiffe://evil.local/ns/default/sa/sleep"] }, want: "ERR_CSR_SAN_MISMATCH uri-matches-identity" },
-    { name: "a CSR with an extra identity is refused", opts: { uris: [ID, "spiffe://cluster.local/ns/default/sa/b"] }, want: "ERR_CSR_SAN_MISMATCH one-uri-san" },
-    { name: "a CSR with the same identity twice is refused", opts: { uris: [ID, ID] }, want: "ERR_CSR_SAN_MISMATCH one-uri-san" },
+    {
+      name: "a CSR with a common name is refused",
+      opts: { subject: [[{ type: "2.5.4.3", value: "sleep" }]], uris: [ID] },
+      want: "ERR_CSR_SUBJECT_FORBIDDEN no-common-name",
+    },
+    {
+      name: "a CSR with an empty common name is refused",
+      opts: { subject: [[{ type: "2.5.4.3", value: "" }]], uris: [ID] },
+      want: "ERR_CSR_SUBJECT_FORBIDDEN no-common-name",
+    },
+    {
+      name: "a CSR with another subject attribute is accepted by default (istio-csr ignores it)",
+      opts: { subject: [[{ type: "2.5.4.10", value: "Example" }]], uris: [ID] },
+      want: undefined,
+    },
+    {
+      name: "a CSR for another identity is refused",
+      opts: { uris: ["spiffe://cluster.local/ns/default/sa/other"] },
+      want: "ERR_CSR_SAN_MISMATCH uri-matches-identity",
+    },
+    {
+      name: "a CSR for the same identity in another trust domain is refused",
+      opts: { uris: ["spiffe://evil.local/ns/default/sa/sleep"] },
+      want: "ERR_CSR_SAN_MISMATCH uri-matches-identity",
+    },
+    {
+      name: "a CSR with an extra identity is refused",
+      opts: { uris: [ID, "spiffe://cluster.local/ns/default/sa/b"] },
+      want: "ERR_CSR_SAN_MISMATCH one-uri-san",
+    },
+    {
+      name: "a CSR with the same identity twice is refused",
+      opts: { uris: [ID, ID] },
+      want: "ERR_CSR_SAN_MISMATCH one-uri-san",
+    },
     { name: "a CSR without any SAN is refused", opts: {}, want: "ERR_CSR_SAN_MISMATCH one-uri-san" },
-    { name: "a CSR whose URI is not a SPIFFE ID is refused", opts: { uris: ["https://cluster.local/ns/default/sa/sleep"] }, want: "ERR_SPIFFE_ID_INVALID uri-is-spiffe-id" },
-    { name: "a CSR whose URI has a trailing slash is refused", opts: { uris: [`${ID}/`] }, want: "ERR_SPIFFE_ID_INVALID uri-is-spiffe-id" },
-    { name: "a CSR asking for a CA is refused", opts: { uris: [ID], basicConstraints: { isCA: true } }, want: "ERR_CSR_CA_FORBIDDEN no-basic-constraints" },
-    { name: "a CSR with basicConstraints CA:false is refused too (istio-csr)", opts: { uris: [ID], basicConstraints: { isCA: false } }, want: "ERR_CSR_CA_FORBIDDEN no-basic-constraints" },
+    {
+      name: "a CSR whose URI is not a SPIFFE ID is refused",
+      opts: { uris: ["https://cluster.local/ns/default/sa/sleep"] },
+      want: "ERR_SPIFFE_ID_INVALID uri-is-spiffe-id",
+    },
+    {
+      name: "a CSR whose URI has a trailing slash is refused",
+      opts: { uris: [`${ID}/`] },
+      want: "ERR_SPIFFE_ID_INVALID uri-is-spiffe-id",
+    },
+    {
+      name: "a CSR asking for a CA is refused",
+      opts: { uris: [ID], basicConstraints: { isCA: true } },
+      want: "ERR_CSR_CA_FORBIDDEN no-basic-constraints",
+    },
+    {
+      name: "a CSR with basicConstraints CA:false is refused too (istio-csr)",
+      opts: { uris: [ID], basicConstraints: { isCA: false } },
+      want: "ERR_CSR_CA_FORBIDDEN no-basic-constraints",
+    },
     {
       name: "a CSR with a subjectKeyIdentifier extension is refused",
-      opts: { uris: [ID], extraExtensions: [{ oid: "2.5.29.14", critical: false, value: Uint8Array.from([4, 1, 1]) }] },
+      opts: {
+        uris: [ID],
+        extraExtensions: [{ oid: "2.5.29.14", critical: false, value: Uint8Array.from([4, 1, 1]) }],
+      },
       want: "ERR_CSR_EXTENSION_FORBIDDEN allowed-extensions",
     },
     {
       name: "a CSR with an unknown critical extension is refused",
-      opts: { uris: [ID], extraExtensions: [{ oid: "1.2.3.4.5", critical: true, value: Uint8Array.from([5, 0]) }] },
+      opts: {
+        uris: [ID],
+        extraExtensions: [{ oid: "1.2.3.4.5", critical: true, value: Uint8Array.from([5, 0]) }],
+      },
       want: "ERR_CSR_EXTENSION_FORBIDDEN allowed-extensions",
     },
-    { name: "a CSR with keyCertSign is refused", opts: { uris: [ID], keyUsage: ["digitalSignature", "keyCertSign"] }, want: "ERR_CSR_KEY_USAGE_FORBIDDEN key-usage-allowed" },
-    { name: "a CSR with codeSigning is refused", opts: { uris: [ID], extKeyUsage: ["serverAuth", "codeSigning"] }, want: "ERR_CSR_EXT_KEY_USAGE_FORBIDDEN ext-key-usage-allowed" },
-    { name: "a CSR with anyExtendedKeyUsage is refused", opts: { uris: [ID], extKeyUsage: ["any"] }, want: "ERR_CSR_EXT_KEY_USAGE_FORBIDDEN ext-key-usage-allowed" },
+    {
+      name: "a CSR with keyCertSign is refused",
+      opts: { uris: [ID], keyUsage: ["digitalSignature", "keyCertSign"] },
+      want: "ERR_CSR_KEY_USAGE_FORBIDDEN key-usage-allowed",
+    },
+    {
+      name: "a CSR with codeSigning is refused",
+      opts: { uris: [ID], extKeyUsage: ["serverAuth", "codeSigning"] },
+      want: "ERR_CSR_EXT_KEY_USAGE_FORBIDDEN ext-key-usage-allowed",
+    },
+    {
+      name: "a CSR with anyExtendedKeyUsage is refused",
+      opts: { uris: [ID], extKeyUsage: ["any"] },
+      want: "ERR_CSR_EXT_KEY_USAGE_FORBIDDEN ext-key-usage-allowed",
+    },
     {
       name: "a CSR with all permitted usages is accepted",
-      opts: { uris: [ID], keyUsage: ["digitalSignature", "keyEncipherment"], extKeyUsage: ["serverAuth", "clientAuth"] },
+      opts: {
+        uris: [ID],
+        keyUsage: ["digitalSignature", "keyEncipherment"],
+        extKeyUsage: ["serverAuth", "clientAuth"],
+      },
       want: undefined,
     },
   ];
@@ -132,7 +269,10 @@ describe("authorizeCsr (istio-csr TestAuthRequest and reference §5)", () => {
   it("a P-521 key is refused by default and accepted when the allow-list has it", () => {
     const p521 = k({ type: "ec", curve: "P-521" });
     expect(outcome({ uris: [ID] }, ID, DEFAULT_CSR_POLICY, p521)).toBe("ERR_CSR_KEY_UNSUPPORTED key-allowed");
-    const policy = { ...DEFAULT_CSR_POLICY, keys: { ...DEFAULT_CSR_POLICY.keys, ecCurves: ["P-256", "P-521"] as const } };
+    const policy = {
+      ...DEFAULT_CSR_POLICY,
+      keys: { ...DEFAULT_CSR_POLICY.keys, ecCurves: ["P-256", "P-521"] as const },
+    };
     expect(outcome({ uris: [ID] }, ID, policy, p521)).toBeUndefined();
   });
 
@@ -140,15 +280,25 @@ describe("authorizeCsr (istio-csr TestAuthRequest and reference §5)", () => {
     const noEd = { ...DEFAULT_CSR_POLICY, keys: { ...DEFAULT_CSR_POLICY.keys, ed25519: false } };
     expect(outcome({ uris: [ID] }, ID, noEd, k(ED))).toBe("ERR_CSR_KEY_UNSUPPORTED key-allowed");
     const rsa3072 = { ...DEFAULT_CSR_POLICY, keys: { ...DEFAULT_CSR_POLICY.keys, rsaMinBits: 3072 } };
-    expect(outcome({ uris: [ID] }, ID, rsa3072, k({ type: "rsa", bits: 2048 }))).toBe("ERR_CSR_KEY_WEAK key-allowed");
+    expect(outcome({ uris: [ID] }, ID, rsa3072, k({ type: "rsa", bits: 2048 }))).toBe(
+      "ERR_CSR_KEY_WEAK key-allowed",
+    );
   });
 
   const strict = { ...DEFAULT_CSR_POLICY, strictSubject: true };
   const strictCases = [
     { name: 'O=""', subject: [[{ type: "2.5.4.10", value: "" }]], want: undefined },
     { name: "an empty subject", subject: [], want: undefined },
-    { name: "O=Example", subject: [[{ type: "2.5.4.10", value: "Example" }]], want: "ERR_CSR_SUBJECT_FORBIDDEN subject-allowed" },
-    { name: 'O="" plus OU', subject: [[{ type: "2.5.4.10", value: "" }], [{ type: "2.5.4.11", value: "x" }]], want: "ERR_CSR_SUBJECT_FORBIDDEN subject-allowed" },
+    {
+      name: "O=Example",
+      subject: [[{ type: "2.5.4.10", value: "Example" }]],
+      want: "ERR_CSR_SUBJECT_FORBIDDEN subject-allowed",
+    },
+    {
+      name: 'O="" plus OU',
+      subject: [[{ type: "2.5.4.10", value: "" }], [{ type: "2.5.4.11", value: "x" }]],
+      want: "ERR_CSR_SUBJECT_FORBIDDEN subject-allowed",
+    },
   ];
   for (const c of strictCases) {
     it(`with strictSubject a subject of ${c.name} is ${c.want === undefined ? "accepted" : "refused"}`, () => {
@@ -164,7 +314,15 @@ function powerSet<T>(xs: readonly T[]): T[][] {
 
 describe("extension power sets (istio-csr extensions_test, done correctly)", () => {
   const allowedKu: KeyUsage[] = ["digitalSignature", "keyEncipherment"];
-  const disallowedKu: KeyUsage[] = ["contentCommitment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
+  const disallowedKu: KeyUsage[] = [
+    "contentCommitment",
+    "dataEncipherment",
+    "keyAgreement",
+    "keyCertSign",
+    "cRLSign",
+    "encipherOnly",
+    "decipherOnly",
+  ];
 
   it("every KeyUsage set with a disallowed bit is refused and every subset of the allowed bits is accepted", () => {
     let refused = 0;
@@ -225,16 +383,32 @@ describe("extension power sets (istio-csr extensions_test, done correctly)", () 
     { name: "a single URI", opts: { uris: [ID] }, want: undefined },
     {
       name: "a single URI with every permitted usage",
-      opts: { uris: [ID], keyUsage: ["digitalSignature", "keyEncipherment"] as KeyUsage[], extKeyUsage: ["clientAuth", "serverAuth"] as const },
+      opts: {
+        uris: [ID],
+        keyUsage: ["digitalSignature", "keyEncipherment"] as KeyUsage[],
+        extKeyUsage: ["clientAuth", "serverAuth"] as const,
+      },
       want: undefined,
     },
-    { name: "a subset of the permitted usages", opts: { uris: [ID], keyUsage: ["digitalSignature"] as KeyUsage[], extKeyUsage: ["clientAuth"] as const }, want: undefined },
+    {
+      name: "a subset of the permitted usages",
+      opts: {
+        uris: [ID],
+        keyUsage: ["digitalSignature"] as KeyUsage[],
+        extKeyUsage: ["clientAuth"] as const,
+      },
+      want: undefined,
+    },
     {
       name: "several URIs with permitted usages (extensions pass, the identity count does not)",
       opts: { uris: [ID, `${ID}2`], keyUsage: ["digitalSignature"] as KeyUsage[] },
       want: "ERR_CSR_SAN_MISMATCH one-uri-san",
     },
-    { name: "the permitted usages plus certSign", opts: { uris: [ID], keyUsage: ["digitalSignature", "keyCertSign"] as KeyUsage[] }, want: "ERR_CSR_KEY_USAGE_FORBIDDEN key-usage-allowed" },
+    {
+      name: "the permitted usages plus certSign",
+      opts: { uris: [ID], keyUsage: ["digitalSignature", "keyCertSign"] as KeyUsage[] },
+      want: "ERR_CSR_KEY_USAGE_FORBIDDEN key-usage-allowed",
+    },
   ];
   for (const c of extCases) {
     it(`${c.name} gives ${c.want ?? "acceptance"}`, () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  authorizeImpersonation,
   type CallerInfo,
   type PodInfo,
   type PodLookup,
-  authorizeImpersonation,
   parseTrustedNodeAccounts,
 } from "../../src/authz/index.js";
 import { isMeshsignError } from "../../src/errors/index.js";
@@ -22,10 +22,33 @@ function podsOf(pods: PodInfo[], fail = false): PodLookup {
   };
 }
 
-const ztunnelPod: PodInfo = { namespace: "istio-system", name: "ztunnel-abc", uid: "uid-1", serviceAccount: "ztunnel", nodeName: "zt-node" };
-const appOnNode: PodInfo = { namespace: "ns", name: "app-1", uid: "uid-2", serviceAccount: "sa", nodeName: "zt-node" };
-const appElsewhere: PodInfo = { namespace: "ns", name: "app-2", uid: "uid-3", serviceAccount: "sa", nodeName: "other-node" };
-const caller: CallerInfo = { namespace: "istio-system", serviceAccount: "ztunnel", podName: "ztunnel-abc", podUid: "uid-1" };
+const ztunnelPod: PodInfo = {
+  namespace: "istio-system",
+  name: "ztunnel-abc",
+  uid: "uid-1",
+  serviceAccount: "ztunnel",
+  nodeName: "zt-node",
+};
+const appOnNode: PodInfo = {
+  namespace: "ns",
+  name: "app-1",
+  uid: "uid-2",
+  serviceAccount: "sa",
+  nodeName: "zt-node",
+};
+const appElsewhere: PodInfo = {
+  namespace: "ns",
+  name: "app-2",
+  uid: "uid-3",
+  serviceAccount: "sa",
+  nodeName: "other-node",
+};
+const caller: CallerInfo = {
+  namespace: "istio-system",
+  serviceAccount: "ztunnel",
+  podName: "ztunnel-abc",
+  podUid: "uid-1",
+};
 const TRUSTED = parseTrustedNodeAccounts("istio-system/ztunnel");
 const WANT = "spiffe://cluster.local/ns/ns/sa/sa";
 
@@ -47,16 +70,34 @@ describe("authorizeImpersonation (istio-csr TestAuthImpersonation, Istio node_au
     pods: PodInfo[];
     want: string;
   }[] = [
-    { name: "a trusted caller asking for a workload on its own node is allowed", pods: [ztunnelPod, appOnNode], want: `ok ${WANT}` },
-    { name: "the same with pods of that workload on other nodes too is allowed", pods: [ztunnelPod, appOnNode, appElsewhere], want: `ok ${WANT}` },
-    { name: "no trusted node accounts configured is denied", trusted: new Set(), pods: [ztunnelPod, appOnNode], want: "ERR_IMPERSONATION_DENIED impersonation-enabled" },
+    {
+      name: "a trusted caller asking for a workload on its own node is allowed",
+      pods: [ztunnelPod, appOnNode],
+      want: `ok ${WANT}`,
+    },
+    {
+      name: "the same with pods of that workload on other nodes too is allowed",
+      pods: [ztunnelPod, appOnNode, appElsewhere],
+      want: `ok ${WANT}`,
+    },
+    {
+      name: "no trusted node accounts configured is denied",
+      trusted: new Set(),
+      pods: [ztunnelPod, appOnNode],
+      want: "ERR_IMPERSONATION_DENIED impersonation-enabled",
+    },
     {
       name: "a caller that is not trusted is denied",
       caller: { ...caller, serviceAccount: "default" },
       pods: [ztunnelPod, appOnNode],
       want: "ERR_IMPERSONATION_DENIED caller-trusted",
     },
-    { name: "an identity that is not spiffe://td/ns/x/sa/y is refused", requested: "spiffe://invalid", pods: [ztunnelPod], want: "ERR_SPIFFE_ID_INVALID impersonated-identity-valid" },
+    {
+      name: "an identity that is not spiffe://td/ns/x/sa/y is refused",
+      requested: "spiffe://invalid",
+      pods: [ztunnelPod],
+      want: "ERR_SPIFFE_ID_INVALID impersonated-identity-valid",
+    },
     {
       name: "an identity in another trust domain is denied (hardening)",
       requested: "spiffe://other.domain/ns/ns/sa/sa",
@@ -69,9 +110,21 @@ describe("authorizeImpersonation (istio-csr TestAuthImpersonation, Istio node_au
       pods: [ztunnelPod, appOnNode],
       want: "ERR_IMPERSONATION_DENIED caller-pod-known",
     },
-    { name: "a workload only on another node is denied", pods: [ztunnelPod, appElsewhere], want: "ERR_IMPERSONATION_DENIED target-on-node" },
-    { name: "a caller pod that does not exist is denied", pods: [appOnNode], want: "ERR_IMPERSONATION_DENIED caller-pod-exists" },
-    { name: "a caller pod with another UID is denied", pods: [{ ...ztunnelPod, uid: "uid-x" }, appOnNode], want: "ERR_IMPERSONATION_DENIED caller-pod-uid" },
+    {
+      name: "a workload only on another node is denied",
+      pods: [ztunnelPod, appElsewhere],
+      want: "ERR_IMPERSONATION_DENIED target-on-node",
+    },
+    {
+      name: "a caller pod that does not exist is denied",
+      pods: [appOnNode],
+      want: "ERR_IMPERSONATION_DENIED caller-pod-exists",
+    },
+    {
+      name: "a caller pod with another UID is denied",
+      pods: [{ ...ztunnelPod, uid: "uid-x" }, appOnNode],
+      want: "ERR_IMPERSONATION_DENIED caller-pod-uid",
+    },
     {
       name: "a caller pod running as another service account is denied",
       pods: [{ ...ztunnelPod, serviceAccount: "other" }, appOnNode],
@@ -79,7 +132,10 @@ describe("authorizeImpersonation (istio-csr TestAuthImpersonation, Istio node_au
     },
     {
       name: "an unscheduled caller pod is denied",
-      pods: [{ ...ztunnelPod, nodeName: "" }, { ...appOnNode, nodeName: "" }],
+      pods: [
+        { ...ztunnelPod, nodeName: "" },
+        { ...appOnNode, nodeName: "" },
+      ],
       want: "ERR_IMPERSONATION_DENIED caller-pod-scheduled",
     },
   ];
@@ -118,7 +174,10 @@ describe("parseTrustedNodeAccounts", () => {
   for (const bad of ["ztunnel", "a/b/c", "/sa", "ns/"]) {
     it(`refuses the entry ${JSON.stringify(bad)} with ERR_CONFIG_INVALID naming it`, () => {
       expect(() => parseTrustedNodeAccounts(`a/b,${bad}`)).toThrow(
-        expect.objectContaining({ code: "ERR_CONFIG_INVALID", message: expect.stringContaining(JSON.stringify(bad)) }),
+        expect.objectContaining({
+          code: "ERR_CONFIG_INVALID",
+          message: expect.stringContaining(JSON.stringify(bad)),
+        }),
       );
     });
   }

@@ -1,17 +1,17 @@
-import { X509Certificate, createPublicKey } from "node:crypto";
+import { createPublicKey, X509Certificate } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_CSR_POLICY, authorizeCsr, buildSvidTemplate } from "../../src/authz/index.js";
+import { authorizeCsr, buildSvidTemplate, DEFAULT_CSR_POLICY } from "../../src/authz/index.js";
 import {
   buildCsr,
   computeValidity,
   encodePem,
   parseCertificate,
   parseCsr,
-  svidResponseChain,
   signCertificate,
+  svidResponseChain,
   verifyChain,
 } from "../../src/pki/index.js";
-import { KEY_SPECS, TempDir, key, makeIntermediate, makeRoot, openssl } from "../pki/helpers.js";
+import { KEY_SPECS, key, makeIntermediate, makeRoot, openssl, TempDir } from "../pki/helpers.js";
 
 const ID = "spiffe://cluster.local/ns/default/sa/sleep";
 const tmp = new TempDir();
@@ -24,7 +24,14 @@ describe("buildSvidTemplate: the X.509-SVID leaf, end to end", () => {
   for (const k of KEY_SPECS) {
     it(`a ${k.name} CSR that passes authorization yields a leaf that is a valid X.509-SVID and verifies with openssl and node`, () => {
       const csr = parseCsr(buildCsr(key(k.spec, "workload"), { uris: [ID] }));
-      authorizeCsr({ csr, expectedIdentity: ID, policy: { ...DEFAULT_CSR_POLICY, keys: { ...DEFAULT_CSR_POLICY.keys, ecCurves: ["P-256", "P-384", "P-521"] } } });
+      authorizeCsr({
+        csr,
+        expectedIdentity: ID,
+        policy: {
+          ...DEFAULT_CSR_POLICY,
+          keys: { ...DEFAULT_CSR_POLICY.keys, ecCurves: ["P-256", "P-384", "P-521"] },
+        },
+      });
       const now = new Date();
       const validity = computeValidity(3600, now, int.signer.notAfter);
       const der = signCertificate(buildSvidTemplate(ID, csr.publicKeySpki, validity), int.signer);
@@ -37,7 +44,9 @@ describe("buildSvidTemplate: the X.509-SVID leaf, end to end", () => {
       expect(leaf.extensions.find((e) => e.oid === "2.5.29.17")?.critical).toBe(true);
       expect(leaf.basicConstraints).toEqual({ isCA: false });
       expect(leaf.extensions.find((e) => e.oid === "2.5.29.15")?.critical).toBe(true);
-      expect(leaf.keyUsage).toEqual(k.spec.type === "rsa" ? ["digitalSignature", "keyEncipherment"] : ["digitalSignature"]);
+      expect(leaf.keyUsage).toEqual(
+        k.spec.type === "rsa" ? ["digitalSignature", "keyEncipherment"] : ["digitalSignature"],
+      );
       expect(leaf.extKeyUsage).toEqual(["serverAuth", "clientAuth"]);
       expect(leaf.notBefore.getTime()).toBe(Math.floor((now.getTime() - 120_000) / 1000) * 1000);
       expect(leaf.notAfter.getTime()).toBe(Math.floor((now.getTime() + 3600_000) / 1000) * 1000);
@@ -45,12 +54,25 @@ describe("buildSvidTemplate: the X.509-SVID leaf, end to end", () => {
 
       const chain = svidResponseChain(encodePem("CERTIFICATE", der), [int.pem], root.pem);
       expect(chain).toHaveLength(3);
-      expect(verifyChain(der, [int.der], [root.der], { at: now, extKeyUsage: ["serverAuth", "clientAuth"] })).toHaveLength(3);
+      expect(
+        verifyChain(der, [int.der], [root.der], { at: now, extKeyUsage: ["serverAuth", "clientAuth"] }),
+      ).toHaveLength(3);
       const rootFile = tmp.write("root.pem", chain[2] as string);
       const intFile = tmp.write("int.pem", chain[1] as string);
       const leafFile = tmp.write(`leaf-${k.name}.pem`, chain[0] as string);
       for (const purpose of ["sslclient", "sslserver"]) {
-        expect(openssl(["verify", "-purpose", purpose, "-CAfile", rootFile, "-untrusted", intFile, leafFile]).trim()).toBe(`${leafFile}: OK`);
+        expect(
+          openssl([
+            "verify",
+            "-purpose",
+            purpose,
+            "-CAfile",
+            rootFile,
+            "-untrusted",
+            intFile,
+            leafFile,
+          ]).trim(),
+        ).toBe(`${leafFile}: OK`);
       }
       const node = new X509Certificate(chain[0] as string);
       expect(node.verify(createPublicKey(int.key))).toBe(true);

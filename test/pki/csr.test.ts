@@ -4,12 +4,12 @@ import { readFileSync } from "node:fs";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
+import { type ParsedCsr, parseCsr, parseCsrDer } from "../../src/pki/csr.js";
 import { DerReader } from "../../src/pki/der/reader.js";
 import { bitString, sequence } from "../../src/pki/der/writer.js";
-import { type ParsedCsr, parseCsr, parseCsrDer } from "../../src/pki/csr.js";
 import { buildCsr, buildCsrDer, privateKeyToPem } from "../../src/pki/keys.js";
 import { decodePemAll, encodePem } from "../../src/pki/pem.js";
-import { KEY_SPECS, TempDir, key, openssl } from "./helpers.js";
+import { KEY_SPECS, key, openssl, TempDir } from "./helpers.js";
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
@@ -36,14 +36,20 @@ function opensslCsr(name: string, keyArgs: readonly string[], args: readonly str
   return readFileSync(out, "utf8");
 }
 
-const SHORT: Record<string, string> = { "2.5.4.3": "CN", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.6": "C", "2.5.4.7": "L" };
+const SHORT: Record<string, string> = {
+  "2.5.4.3": "CN",
+  "2.5.4.10": "O",
+  "2.5.4.11": "OU",
+  "2.5.4.6": "C",
+  "2.5.4.7": "L",
+};
 
 /** Checks parseCsr against @peculiar/x509's reading of the same PEM. */
 async function expectSameAsPeculiar(pem: string, csr: ParsedCsr): Promise<void> {
   const p = new x509.Pkcs10CertificateRequest(pem);
-  expect(csr.subject.map((rdn) => Object.fromEntries(rdn.map((a) => [SHORT[a.type] ?? a.type, [a.value]])))).toEqual(
-    p.subjectName.toJSON(),
-  );
+  expect(
+    csr.subject.map((rdn) => Object.fromEntries(rdn.map((a) => [SHORT[a.type] ?? a.type, [a.value]]))),
+  ).toEqual(p.subjectName.toJSON());
   expect(Buffer.from(csr.publicKeySpki)).toEqual(Buffer.from(p.publicKey.rawData));
   // getExtension(Class) does not match CSR extensions in @peculiar/x509 2.x; look them up by OID.
   const san = p.getExtension("2.5.29.17") as x509.SubjectAlternativeNameExtension | null;
@@ -53,29 +59,59 @@ async function expectSameAsPeculiar(pem: string, csr: ParsedCsr): Promise<void> 
   expect(csr.emailAddresses).toEqual(names.filter((n) => n.type === "email").map((n) => n.value));
   expect(csr.ipAddresses).toEqual(names.filter((n) => n.type === "ip").map((n) => n.value));
   expect(csr.sanCritical).toBe(san?.critical);
-  expect(csr.extensions.map((e) => [e.oid, e.critical])).toEqual(p.extensions.map((e) => [e.type, e.critical]));
-  const ku = p.getExtension("2.5.29.15") as x509.KeyUsagesExtension | null;
-  const kuFlags = (csr.keyUsage ?? []).reduce((acc, u) => acc | x509.KeyUsageFlags[u === "contentCommitment" ? "nonRepudiation" : u], 0);
-  expect(csr.keyUsage === undefined ? undefined : kuFlags).toBe(ku?.usages);
-  expect(csr.extKeyUsageOids).toEqual((p.getExtension("2.5.29.37") as x509.ExtendedKeyUsageExtension | null)?.usages);
-  const bc = p.getExtension("2.5.29.19") as x509.BasicConstraintsExtension | null;
-  expect(csr.basicConstraints === undefined ? undefined : [csr.basicConstraints.isCA, csr.basicConstraints.pathLen]).toEqual(
-    bc === null ? undefined : [bc.ca, bc.pathLength],
+  expect(csr.extensions.map((e) => [e.oid, e.critical])).toEqual(
+    p.extensions.map((e) => [e.type, e.critical]),
   );
+  const ku = p.getExtension("2.5.29.15") as x509.KeyUsagesExtension | null;
+  const kuFlags = (csr.keyUsage ?? []).reduce(
+    (acc, u) => acc | x509.KeyUsageFlags[u === "contentCommitment" ? "nonRepudiation" : u],
+    0,
+  );
+  expect(csr.keyUsage === undefined ? undefined : kuFlags).toBe(ku?.usages);
+  expect(csr.extKeyUsageOids).toEqual(
+    (p.getExtension("2.5.29.37") as x509.ExtendedKeyUsageExtension | null)?.usages,
+  );
+  const bc = p.getExtension("2.5.29.19") as x509.BasicConstraintsExtension | null;
+  expect(
+    csr.basicConstraints === undefined
+      ? undefined
+      : [csr.basicConstraints.isCA, csr.basicConstraints.pathLen],
+  ).toEqual(bc === null ? undefined : [bc.ca, bc.pathLength]);
   expect(csr.verifySignature()).toBe(await p.verify());
 }
 
 describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
   const keyCases = [
-    { name: "RSA 2048", args: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], expected: { type: "rsa", bits: 2048 } },
-    { name: "ECDSA P-256", args: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], expected: { type: "ec", curve: "P-256" } },
-    { name: "ECDSA P-384", args: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"], expected: { type: "ec", curve: "P-384" } },
-    { name: "ECDSA P-521", args: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"], expected: { type: "ec", curve: "P-521" } },
+    {
+      name: "RSA 2048",
+      args: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+      expected: { type: "rsa", bits: 2048 },
+    },
+    {
+      name: "ECDSA P-256",
+      args: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+      expected: { type: "ec", curve: "P-256" },
+    },
+    {
+      name: "ECDSA P-384",
+      args: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+      expected: { type: "ec", curve: "P-384" },
+    },
+    {
+      name: "ECDSA P-521",
+      args: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
+      expected: { type: "ec", curve: "P-521" },
+    },
     { name: "Ed25519", args: ["-algorithm", "ED25519"], expected: { type: "ed25519" } },
   ];
   for (const k of keyCases) {
     it(`a ${k.name} CSR from openssl with a critical URI SAN is read with a valid signature`, async () => {
-      const pem = opensslCsr(`agent-${k.name}`, k.args, ["-subj", "/O=x", "-addext", `subjectAltName=critical,URI:${SPIFFE}`]);
+      const pem = opensslCsr(`agent-${k.name}`, k.args, [
+        "-subj",
+        "/O=x",
+        "-addext",
+        `subjectAltName=critical,URI:${SPIFFE}`,
+      ]);
       const csr = parseCsr(pem);
       expect(csr.keyAlgorithm).toEqual(k.expected);
       expect(csr.uris).toEqual([SPIFFE]);
@@ -89,7 +125,12 @@ describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
   const extCases = [
     {
       name: "DNS, IPv4, IPv6 and email SANs",
-      args: ["-subj", "/CN=web/O=Example", "-addext", "subjectAltName=DNS:a.example,IP:10.0.0.1,IP:2001:DB8:0:0::1,email:a@b.example,URI:spiffe://x/y"],
+      args: [
+        "-subj",
+        "/CN=web/O=Example",
+        "-addext",
+        "subjectAltName=DNS:a.example,IP:10.0.0.1,IP:2001:DB8:0:0::1,email:a@b.example,URI:spiffe://x/y",
+      ],
       check: (c: ParsedCsr) => {
         expect(c.ipAddresses).toEqual(["10.0.0.1", "2001:db8::1"]);
         expect(c.commonName).toBe("web");
@@ -99,10 +140,14 @@ describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
     {
       name: "KeyUsage, ExtKeyUsage and a CA BasicConstraints with pathlen",
       args: [
-        "-subj", "/CN=ca",
-        "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,decipherOnly",
-        "-addext", "extendedKeyUsage=serverAuth,clientAuth,codeSigning,1.2.3.4",
-        "-addext", "basicConstraints=critical,CA:TRUE,pathlen:2",
+        "-subj",
+        "/CN=ca",
+        "-addext",
+        "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign,decipherOnly",
+        "-addext",
+        "extendedKeyUsage=serverAuth,clientAuth,codeSigning,1.2.3.4",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE,pathlen:2",
       ],
       check: (c: ParsedCsr) => {
         expect(c.keyUsage).toEqual(["digitalSignature", "keyEncipherment", "keyCertSign", "decipherOnly"]);
@@ -113,7 +158,14 @@ describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
     },
     {
       name: "an otherName SAN and a subject key identifier",
-      args: ["-subj", "/O=x", "-addext", "subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:u@example,URI:spiffe://x/y", "-addext", "subjectKeyIdentifier=hash"],
+      args: [
+        "-subj",
+        "/O=x",
+        "-addext",
+        "subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:u@example,URI:spiffe://x/y",
+        "-addext",
+        "subjectKeyIdentifier=hash",
+      ],
       check: (c: ParsedCsr) => {
         expect(c.otherNames).toBe(1);
         expect(c.extensions.map((e) => e.oid)).toContain("2.5.29.14");
@@ -129,7 +181,11 @@ describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
   ];
   for (const c of extCases) {
     it(`a CSR with ${c.name} is read field by field`, async () => {
-      const pem = opensslCsr(c.name.replace(/\W+/g, "-"), ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], c.args);
+      const pem = opensslCsr(
+        c.name.replace(/\W+/g, "-"),
+        ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        c.args,
+      );
       const csr = parseCsr(pem);
       c.check(csr);
       expect(csr.verifySignature()).toBe(true);
@@ -138,17 +194,32 @@ describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
   }
 
   it("an RSASSA-PSS signed CSR verifies", () => {
-    const pem = opensslCsr("pss", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], [
-      "-subj", "/O=x", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32",
-      "-addext", `subjectAltName=URI:${SPIFFE}`,
-    ]);
+    const pem = opensslCsr(
+      "pss",
+      ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+      [
+        "-subj",
+        "/O=x",
+        "-sha256",
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-sigopt",
+        "rsa_pss_saltlen:32",
+        "-addext",
+        `subjectAltName=URI:${SPIFFE}`,
+      ],
+    );
     const csr = parseCsr(pem);
     expect(csr.signatureAlgorithm).toEqual({ kind: "rsa-pss", hash: "sha256", saltLength: 32 });
     expect(csr.verifySignature()).toBe(true);
   });
 
   it("a SHA-1 signed CSR never verifies (refused algorithm, as Go's CheckSignature)", () => {
-    const pem = opensslCsr("sha1", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], ["-subj", "/O=x", "-sha1"]);
+    const pem = opensslCsr(
+      "sha1",
+      ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+      ["-subj", "/O=x", "-sha1"],
+    );
     const csr = parseCsr(pem);
     expect(csr.signatureAlgorithm.kind).toBe("unsupported");
     expect(csr.verifySignature()).toBe(false);
@@ -176,7 +247,13 @@ describe("parseCsr reads CSRs made by @peculiar/x509 and by buildCsr", () => {
       keys,
       signingAlgorithm: alg,
       extensions: [
-        new x509.SubjectAlternativeNameExtension([{ type: "url", value: SPIFFE }, { type: "ip", value: "::1" }], true),
+        new x509.SubjectAlternativeNameExtension(
+          [
+            { type: "url", value: SPIFFE },
+            { type: "ip", value: "::1" },
+          ],
+          true,
+        ),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       ],
     });
@@ -187,7 +264,12 @@ describe("parseCsr reads CSRs made by @peculiar/x509 and by buildCsr", () => {
   });
 
   it("a @peculiar/x509 RSA PKCS#1 v1.5 CSR is read identically", async () => {
-    const alg = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256", publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
+    const alg = {
+      name: "RSASSA-PKCS1-v1_5",
+      hash: "SHA-256",
+      publicExponent: new Uint8Array([1, 0, 1]),
+      modulusLength: 2048,
+    };
     const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
     const p = await x509.Pkcs10CertificateRequestGenerator.create({
       name: "",
@@ -211,7 +293,9 @@ describe("parseCsr reads CSRs made by @peculiar/x509 and by buildCsr", () => {
       expect(text).toMatch(new RegExp(`X509v3 Subject Alternative Name: critical\\s+URI:${SPIFFE}`));
       const csr = parseCsr(pem);
       expect(csr.subject).toEqual([[{ type: "2.5.4.10", value: "" }]]);
-      expect(Buffer.from(csr.publicKeySpki)).toEqual(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
+      expect(Buffer.from(csr.publicKeySpki)).toEqual(
+        createPublicKey(privateKey).export({ type: "spki", format: "der" }),
+      );
       await expectSameAsPeculiar(pem, csr);
     });
   }
@@ -230,7 +314,10 @@ describe("PEM policy", () => {
   const keyPem = privateKeyToPem(key({ type: "ec", curve: "P-256" }, "pem"));
   const accepted = [
     { name: "one CERTIFICATE REQUEST block", text: good },
-    { name: "one NEW CERTIFICATE REQUEST block (RFC 7468 §7)", text: encodePem("NEW CERTIFICATE REQUEST", der) },
+    {
+      name: "one NEW CERTIFICATE REQUEST block (RFC 7468 §7)",
+      text: encodePem("NEW CERTIFICATE REQUEST", der),
+    },
     { name: "explanatory text before and after the block", text: `Subject: x\n${good}\ntrailing words\n` },
     { name: "CRLF line endings", text: good.replace(/\n/g, "\r\n") },
   ];
@@ -245,11 +332,31 @@ describe("PEM policy", () => {
     { name: "a CERTIFICATE block", text: encodePem("CERTIFICATE", der), code: "ERR_CSR_PEM" },
     { name: "no PEM block at all", text: "hello", code: "ERR_CSR_PEM" },
     { name: "an empty string", text: "", code: "ERR_CSR_PEM" },
-    { name: "a block without its END line", text: good.slice(0, good.indexOf("-----END")), code: "ERR_CSR_PEM" },
-    { name: "a block whose END label differs", text: good.replace("END CERTIFICATE REQUEST", "END CERTIFICATE"), code: "ERR_CSR_PEM" },
-    { name: "a body with characters outside base64", text: good.replace(/\n([A-Za-z])/, "\n*$1"), code: "ERR_CSR_PEM" },
-    { name: "a body whose DER has trailing bytes", text: encodePem("CERTIFICATE REQUEST", Uint8Array.from([...der, 0])), code: "ERR_CSR_DER" },
-    { name: "a body that is not DER", text: encodePem("CERTIFICATE REQUEST", Uint8Array.from([1, 2, 3])), code: "ERR_CSR_DER" },
+    {
+      name: "a block without its END line",
+      text: good.slice(0, good.indexOf("-----END")),
+      code: "ERR_CSR_PEM",
+    },
+    {
+      name: "a block whose END label differs",
+      text: good.replace("END CERTIFICATE REQUEST", "END CERTIFICATE"),
+      code: "ERR_CSR_PEM",
+    },
+    {
+      name: "a body with characters outside base64",
+      text: good.replace(/\n([A-Za-z])/, "\n*$1"),
+      code: "ERR_CSR_PEM",
+    },
+    {
+      name: "a body whose DER has trailing bytes",
+      text: encodePem("CERTIFICATE REQUEST", Uint8Array.from([...der, 0])),
+      code: "ERR_CSR_DER",
+    },
+    {
+      name: "a body that is not DER",
+      text: encodePem("CERTIFICATE REQUEST", Uint8Array.from([1, 2, 3])),
+      code: "ERR_CSR_DER",
+    },
     { name: "text over 16 KiB", text: good + "x".repeat(16 * 1024), code: "ERR_CSR_TOO_LARGE" },
   ];
   for (const c of refused) {
@@ -294,12 +401,18 @@ describe("strict DER and proof of possession", () => {
     const outer = r.sequence("csr");
     const info = outer.raw(outer.next());
     const alg = outer.raw(outer.next());
-    const forged = sequence(info, alg, bitString(sign("sha256", info, key({ type: "ec", curve: "P-256" }, "other"))));
+    const forged = sequence(
+      info,
+      alg,
+      bitString(sign("sha256", info, key({ type: "ec", curve: "P-256" }, "other"))),
+    );
     const csr = parseCsrDer(forged);
     expect(csr.uris).toEqual([SPIFFE]);
     expect(csr.verifySignature()).toBe(false);
     // The same assembly with the right key verifies, so the check above is about the key.
-    expect(parseCsrDer(sequence(info, alg, bitString(sign("sha256", info, privateKey)))).verifySignature()).toBe(true);
+    expect(
+      parseCsrDer(sequence(info, alg, bitString(sign("sha256", info, privateKey)))).verifySignature(),
+    ).toBe(true);
   });
 
   it("a duplicated extension is refused (RFC 5280 §4.2)", () => {
@@ -313,7 +426,9 @@ describe("strict DER and proof of possession", () => {
   it("a KeyUsage with an undefined bit is refused as malformed", () => {
     const ku = buildCsrDer(privateKey, {
       uris: [SPIFFE],
-      extraExtensions: [{ oid: "2.5.29.15", critical: true, value: Uint8Array.from([0x03, 0x03, 0x06, 0x80, 0x40]) }],
+      extraExtensions: [
+        { oid: "2.5.29.15", critical: true, value: Uint8Array.from([0x03, 0x03, 0x06, 0x80, 0x40]) },
+      ],
     });
     expectCode(() => parseCsrDer(ku), "ERR_CSR_DER");
   });

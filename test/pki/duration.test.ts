@@ -11,11 +11,21 @@ describe("computeValidity", () => {
     { name: "a negative request gets the default", req: -5, policy: {}, hours: 24 },
     { name: "negative infinity gets the default", req: Number.NEGATIVE_INFINITY, policy: {}, hours: 24 },
     { name: "a request under the max is honoured", req: 1800, policy: { maxMs: 2 * H }, hours: 0.5 },
-    { name: "a request over the max is clamped (istio-csr), not refused", req: 3600, policy: { maxMs: 0.5 * H }, hours: 0.5 },
+    {
+      name: "a request over the max is clamped (istio-csr), not refused",
+      req: 3600,
+      policy: { maxMs: 0.5 * H },
+      hours: 0.5,
+    },
     { name: "an absurd request is clamped", req: 1e300, policy: {}, hours: 24 },
     { name: "an int64 bigint beyond 2^53 is clamped", req: 2n ** 62n, policy: {}, hours: 24 },
     { name: "a negative bigint gets the default", req: -(2n ** 62n), policy: {}, hours: 24 },
-    { name: "a configured default applies to <= 0", req: 0, policy: { defaultMs: 12 * H, maxMs: 48 * H }, hours: 12 },
+    {
+      name: "a configured default applies to <= 0",
+      req: 0,
+      policy: { defaultMs: 12 * H, maxMs: 48 * H },
+      hours: 12,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}`, () => {
@@ -27,7 +37,9 @@ describe("computeValidity", () => {
 
   it("notBefore is back-dated by 2 minutes by default and by the configured amount otherwise", () => {
     expect(computeValidity(3600, NOW).notBefore.toISOString()).toBe("2026-03-01T11:58:00.000Z");
-    expect(computeValidity(3600, NOW, undefined, { backdateMs: 5 * 60_000 }).notBefore.toISOString()).toBe("2026-03-01T11:55:00.000Z");
+    expect(computeValidity(3600, NOW, undefined, { backdateMs: 5 * 60_000 }).notBefore.toISOString()).toBe(
+      "2026-03-01T11:55:00.000Z",
+    );
   });
 
   it("notAfter never passes the CA's notAfter", () => {
@@ -48,7 +60,9 @@ describe("computeValidity", () => {
   });
 
   it("NaN is refused with ERR_DURATION_INVALID", () => {
-    expect(() => computeValidity(Number.NaN, NOW)).toThrow(expect.objectContaining({ code: "ERR_DURATION_INVALID" }));
+    expect(() => computeValidity(Number.NaN, NOW)).toThrow(
+      expect.objectContaining({ code: "ERR_DURATION_INVALID" }),
+    );
   });
 
   it("fractions of a second in the end time are dropped", () => {

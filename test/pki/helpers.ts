@@ -4,9 +4,14 @@ import type { KeyObject } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type KeySpec, generateKeySync, publicKeySpki } from "../../src/pki/keys.js";
+import { generateKeySync, type KeySpec, publicKeySpki } from "../../src/pki/keys.js";
 import { encodePem } from "../../src/pki/pem.js";
-import { type CaSigner, selfSignedSigner, signCertificate, signerFromCertificate } from "../../src/pki/sign.js";
+import {
+  type CaSigner,
+  selfSignedSigner,
+  signCertificate,
+  signerFromCertificate,
+} from "../../src/pki/sign.js";
 import type { CertificateTemplate, Name } from "../../src/pki/template.js";
 
 /** Runs the openssl CLI (tests only) and returns stdout. */
@@ -62,7 +67,12 @@ export const KEY_SPECS: readonly { readonly name: string; readonly spec: KeySpec
 export const HOUR = 3600_000;
 export const DAY = 24 * HOUR;
 
-export function rootTemplate(k: KeyObject, subject: Name, notBefore: Date, lifetimeMs: number): CertificateTemplate {
+export function rootTemplate(
+  k: KeyObject,
+  subject: Name,
+  notBefore: Date,
+  lifetimeMs: number,
+): CertificateTemplate {
   return {
     publicKeySpki: publicKeySpki(k),
     subject,
@@ -105,7 +115,11 @@ export function makeIntermediate(parent: TestCa, spec: KeySpec, cn: string, path
   return { key: k, der, pem: encodePem("CERTIFICATE", der), signer: signerFromCertificate(der, k) };
 }
 
-export function svidTemplate(spki: Uint8Array, uri: string, notBefore = new Date(Date.now() - 60_000)): CertificateTemplate {
+export function svidTemplate(
+  spki: Uint8Array,
+  uri: string,
+  notBefore = new Date(Date.now() - 60_000),
+): CertificateTemplate {
   return {
     publicKeySpki: spki,
     uris: [uri],

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { X509Certificate as NodeX509, createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate as NodeX509 } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
@@ -8,7 +8,18 @@ import { generateKeySync, publicKeySpki } from "../../src/pki/keys.js";
 import { encodePem } from "../../src/pki/pem.js";
 import { selfSignedSigner, signCertificate, signerFromCertificate } from "../../src/pki/sign.js";
 import type { CertificateTemplate } from "../../src/pki/template.js";
-import { DAY, HOUR, KEY_SPECS, TempDir, key, makeIntermediate, makeRoot, openssl, opensslStatus, svidTemplate } from "./helpers.js";
+import {
+  DAY,
+  HOUR,
+  KEY_SPECS,
+  key,
+  makeIntermediate,
+  makeRoot,
+  openssl,
+  opensslStatus,
+  svidTemplate,
+  TempDir,
+} from "./helpers.js";
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
@@ -72,12 +83,16 @@ describe("signCertificate differential against @peculiar/x509, openssl and node"
         const rootFile = tmp.write(`root-${ca.name}.pem`, root.pem);
         const leafFile = tmp.write(`leaf-${ca.name}-${leaf.name}.pem`, encodePem("CERTIFICATE", der));
         for (const purpose of ["sslclient", "sslserver"]) {
-          expect(openssl(["verify", "-purpose", purpose, "-CAfile", rootFile, leafFile]).trim()).toBe(`${leafFile}: OK`);
+          expect(openssl(["verify", "-purpose", purpose, "-CAfile", rootFile, leafFile]).trim()).toBe(
+            `${leafFile}: OK`,
+          );
         }
         const text = openssl(["x509", "-in", leafFile, "-noout", "-text"]);
         expect(text).toContain("Version: 3 (0x2)");
         expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment/);
-        expect(text).toMatch(/X509v3 Extended Key Usage: \s*TLS Web Server Authentication, TLS Web Client Authentication/);
+        expect(text).toMatch(
+          /X509v3 Extended Key Usage: \s*TLS Web Server Authentication, TLS Web Client Authentication/,
+        );
         expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
         expect(text).toMatch(new RegExp(`X509v3 Subject Alternative Name: critical\\s+URI:${SPIFFE}`));
         const expectedAlg = {
@@ -95,12 +110,19 @@ describe("signCertificate differential against @peculiar/x509, openssl and node"
   it("a root, an intermediate with pathlen 0 and a leaf verify as a chain with openssl", () => {
     const root = makeRoot({ type: "ec", curve: "P-256" }, "chain root");
     const int = makeIntermediate(root, { type: "ec", curve: "P-384" }, "chain intermediate", 0);
-    const leafDer = signCertificate(svidTemplate(publicKeySpki(key({ type: "ec", curve: "P-256" })), SPIFFE), int.signer);
+    const leafDer = signCertificate(
+      svidTemplate(publicKeySpki(key({ type: "ec", curve: "P-256" })), SPIFFE),
+      int.signer,
+    );
     const rootFile = tmp.write("chain-root.pem", root.pem);
     const intFile = tmp.write("chain-int.pem", int.pem);
     const leafFile = tmp.write("chain-leaf.pem", encodePem("CERTIFICATE", leafDer));
-    expect(openssl(["verify", "-CAfile", rootFile, "-untrusted", intFile, leafFile]).trim()).toBe(`${leafFile}: OK`);
-    expect(openssl(["x509", "-in", intFile, "-noout", "-text"])).toMatch(/Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
+    expect(openssl(["verify", "-CAfile", rootFile, "-untrusted", intFile, leafFile]).trim()).toBe(
+      `${leafFile}: OK`,
+    );
+    expect(openssl(["x509", "-in", intFile, "-noout", "-text"])).toMatch(
+      /Basic Constraints: critical\s+CA:TRUE, pathlen:0/,
+    );
     // Without the intermediate the leaf does not verify: the AKI/issuer link is real.
     expect(opensslStatus(["verify", "-CAfile", rootFile, leafFile]).status).not.toBe(0);
   });
@@ -156,19 +178,46 @@ describe("validity encoding (RFC 5280 §4.1.2.5)", () => {
   it("milliseconds are truncated, never rounded up past the requested instant", () => {
     const notBefore = new Date("2030-05-05T05:05:05.999Z");
     const t = svidTemplate(publicKeySpki(key({ type: "ec", curve: "P-256" })), SPIFFE, notBefore);
-    expect(parseCertificate(signCertificate(t, root.signer)).notBefore.toISOString()).toBe("2030-05-05T05:05:05.000Z");
+    expect(parseCertificate(signCertificate(t, root.signer)).notBefore.toISOString()).toBe(
+      "2030-05-05T05:05:05.000Z",
+    );
   });
 });
 
 describe("subject string types", () => {
   const root = makeRoot({ type: "ec", curve: "P-256" }, "string root");
   const cases = [
-    { name: "an ASCII organization is a PrintableString", type: "2.5.4.10", value: "Example Org", tag: "PRINTABLESTRING" },
-    { name: "an empty organization is a PrintableString", type: "2.5.4.10", value: "", tag: "PRINTABLESTRING" },
-    { name: "a non-ASCII common name is a UTF8String", type: "2.5.4.3", value: "Zürich ✓", tag: "UTF8STRING" },
-    { name: "a common name with '@' (outside PrintableString) is a UTF8String", type: "2.5.4.3", value: "a@b", tag: "UTF8STRING" },
+    {
+      name: "an ASCII organization is a PrintableString",
+      type: "2.5.4.10",
+      value: "Example Org",
+      tag: "PRINTABLESTRING",
+    },
+    {
+      name: "an empty organization is a PrintableString",
+      type: "2.5.4.10",
+      value: "",
+      tag: "PRINTABLESTRING",
+    },
+    {
+      name: "a non-ASCII common name is a UTF8String",
+      type: "2.5.4.3",
+      value: "Zürich ✓",
+      tag: "UTF8STRING",
+    },
+    {
+      name: "a common name with '@' (outside PrintableString) is a UTF8String",
+      type: "2.5.4.3",
+      value: "a@b",
+      tag: "UTF8STRING",
+    },
     { name: "a countryName is a PrintableString", type: "2.5.4.6", value: "DE", tag: "PRINTABLESTRING" },
-    { name: "an emailAddress is an IA5String", type: "1.2.840.113549.1.9.1", value: "a@b.example", tag: "IA5STRING" },
+    {
+      name: "an emailAddress is an IA5String",
+      type: "1.2.840.113549.1.9.1",
+      value: "a@b.example",
+      tag: "IA5STRING",
+    },
   ];
   for (const c of cases) {
     it(`${c.name}`, () => {
@@ -179,9 +228,16 @@ describe("subject string types", () => {
       const der = signCertificate(t, root.signer);
       const asn1 = openssl(["asn1parse", "-inform", "DER"], der);
       const lines = asn1.split("\n");
-      const sn = { "2.5.4.10": "organizationName", "2.5.4.3": "commonName", "2.5.4.6": "countryName", "1.2.840.113549.1.9.1": "emailAddress" }[c.type];
+      const sn = {
+        "2.5.4.10": "organizationName",
+        "2.5.4.3": "commonName",
+        "2.5.4.6": "countryName",
+        "1.2.840.113549.1.9.1": "emailAddress",
+      }[c.type];
       // The subject is the second Name in the certificate (after the issuer).
-      const objects = lines.flatMap((l, i) => (l.includes(`OBJECT            :${sn}`) ? [lines[i + 1] ?? ""] : []));
+      const objects = lines.flatMap((l, i) =>
+        l.includes(`OBJECT            :${sn}`) ? [lines[i + 1] ?? ""] : [],
+      );
       expect(objects.at(-1)).toMatch(new RegExp(`${c.tag}\\s+:`));
       expect(parseCertificate(der).subject).toEqual([[{ type: c.type, value: c.value }]]);
     });
@@ -198,12 +254,24 @@ describe("subject string types", () => {
   it("a multi-valued RDN is written as a DER SET sorted by encoding", () => {
     const t: CertificateTemplate = {
       ...svidTemplate(publicKeySpki(key({ type: "ec", curve: "P-256" })), SPIFFE),
-      subject: [[{ type: "2.5.4.11", value: "zz" }, { type: "2.5.4.3", value: "aa" }]],
+      subject: [
+        [
+          { type: "2.5.4.11", value: "zz" },
+          { type: "2.5.4.3", value: "aa" },
+        ],
+      ],
     };
     const cert = parseCertificate(signCertificate(t, root.signer));
     // 2.5.4.3 (55 04 03) sorts before 2.5.4.11 (55 04 0b).
-    expect(cert.subject).toEqual([[{ type: "2.5.4.3", value: "aa" }, { type: "2.5.4.11", value: "zz" }]]);
-    expect(openssl(["x509", "-inform", "DER", "-noout", "-subject"], cert.der)).toContain("CN = aa + OU = zz");
+    expect(cert.subject).toEqual([
+      [
+        { type: "2.5.4.3", value: "aa" },
+        { type: "2.5.4.11", value: "zz" },
+      ],
+    ]);
+    expect(openssl(["x509", "-inform", "DER", "-noout", "-subject"], cert.der)).toContain(
+      "CN = aa + OU = zz",
+    );
   });
 });
 
@@ -223,7 +291,9 @@ describe("serial numbers", () => {
     const cert = parseCertificate(der);
     expect(cert.serialNumber[0]).toBe(0);
     expect(cert.serialHex).toBe("ff".repeat(16));
-    expect(openssl(["x509", "-inform", "DER", "-noout", "-serial"], der).trim()).toBe(`serial=${"FF".repeat(16)}`);
+    expect(openssl(["x509", "-inform", "DER", "-noout", "-serial"], der).trim()).toBe(
+      `serial=${"FF".repeat(16)}`,
+    );
   });
 
   it("a given serial is written minimally and reads back equal", () => {
@@ -256,9 +326,18 @@ describe("template and signer validation", () => {
     { name: "an invalid IP address", template: () => ({ ...base(), ipAddresses: ["10.0.0.256"] }) },
     { name: "a non-ASCII DNS name", template: () => ({ ...base(), dnsNames: ["bücher.example"] }) },
     { name: "an empty URI", template: () => ({ ...base(), uris: [""] }) },
-    { name: "an unknown key usage", template: () => ({ ...base(), keyUsage: ["bogus" as "digitalSignature"] }) },
-    { name: "a public key that is not DER", template: () => ({ ...base(), publicKeySpki: Uint8Array.from([0x30, 0x03, 1]) }) },
-    { name: "a year past 9999", template: () => ({ ...base(), notAfter: new Date("+010000-01-01T00:00:00Z") }) },
+    {
+      name: "an unknown key usage",
+      template: () => ({ ...base(), keyUsage: ["bogus" as "digitalSignature"] }),
+    },
+    {
+      name: "a public key that is not DER",
+      template: () => ({ ...base(), publicKeySpki: Uint8Array.from([0x30, 0x03, 1]) }),
+    },
+    {
+      name: "a year past 9999",
+      template: () => ({ ...base(), notAfter: new Date("+010000-01-01T00:00:00Z") }),
+    },
   ];
   for (const c of cases) {
     it(`a template with ${c.name} is refused with ERR_SIGNING_FAILED`, () => {
@@ -281,12 +360,18 @@ describe("template and signer validation", () => {
   });
 
   it("a CA certificate with somebody else's private key cannot become a signer", () => {
-    expectSigningError(() => signerFromCertificate(root.der, key({ type: "ec", curve: "P-256" }, "other")), "ERR_KEY_INVALID");
+    expectSigningError(
+      () => signerFromCertificate(root.der, key({ type: "ec", curve: "P-256" }, "other")),
+      "ERR_KEY_INVALID",
+    );
   });
 
   it("a self-signed signer refuses a key that does not match the template", () => {
     const t = base();
-    expectSigningError(() => selfSignedSigner(t, key({ type: "ec", curve: "P-256" }, "other")), "ERR_KEY_INVALID");
+    expectSigningError(
+      () => selfSignedSigner(t, key({ type: "ec", curve: "P-256" }, "other")),
+      "ERR_KEY_INVALID",
+    );
   });
 
   it("a signer built from a CA certificate knows the CA's notAfter and SKI", () => {
@@ -310,4 +395,3 @@ describe("template and signer validation", () => {
     expect(new NodeX509(Buffer.from(der)).verify(createPublicKey(k))).toBe(true);
   });
 });
-

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
-import { istioIdentity, parseIstioIdentity, parseSpiffeId, validateTrustDomain } from "../../src/pki/spiffe.js";
+import {
+  istioIdentity,
+  parseIstioIdentity,
+  parseSpiffeId,
+  validateTrustDomain,
+} from "../../src/pki/spiffe.js";
 
 function invalidCode(fn: () => unknown): string | undefined {
   try {
@@ -13,12 +18,32 @@ function invalidCode(fn: () => unknown): string | undefined {
 
 describe("parseSpiffeId (SPIFFE-ID.md §2)", () => {
   const valid = [
-    { name: "an Istio workload ID", id: "spiffe://cluster.local/ns/default/sa/sleep", td: "cluster.local", path: "/ns/default/sa/sleep" },
+    {
+      name: "an Istio workload ID",
+      id: "spiffe://cluster.local/ns/default/sa/sleep",
+      td: "cluster.local",
+      path: "/ns/default/sa/sleep",
+    },
     { name: "a trust domain's own ID (no path)", id: "spiffe://example.org", td: "example.org", path: "" },
-    { name: "a trust domain with digits, dashes and underscores", id: "spiffe://a-b_c.9/x", td: "a-b_c.9", path: "/x" },
+    {
+      name: "a trust domain with digits, dashes and underscores",
+      id: "spiffe://a-b_c.9/x",
+      td: "a-b_c.9",
+      path: "/x",
+    },
     { name: "an IPv4 trust domain", id: "spiffe://10.0.0.1/x", td: "10.0.0.1", path: "/x" },
-    { name: "path segments with upper case, dots and dashes", id: "spiffe://td/Ab.C-d_e/.x./..y", td: "td", path: "/Ab.C-d_e/.x./..y" },
-    { name: "a 2048-byte ID", id: `spiffe://td/${"a".repeat(2048 - 12)}`, td: "td", path: `/${"a".repeat(2036)}` },
+    {
+      name: "path segments with upper case, dots and dashes",
+      id: "spiffe://td/Ab.C-d_e/.x./..y",
+      td: "td",
+      path: "/Ab.C-d_e/.x./..y",
+    },
+    {
+      name: "a 2048-byte ID",
+      id: `spiffe://td/${"a".repeat(2048 - 12)}`,
+      td: "td",
+      path: `/${"a".repeat(2036)}`,
+    },
     { name: "a 255-byte trust domain", id: `spiffe://${"t".repeat(255)}/x`, td: "t".repeat(255), path: "/x" },
   ];
   for (const c of valid) {
@@ -65,7 +90,9 @@ describe("parseSpiffeId (SPIFFE-ID.md §2)", () => {
 
 describe("Istio identities", () => {
   it("istioIdentity builds spiffe://<td>/ns/<ns>/sa/<sa>", () => {
-    expect(istioIdentity("cluster.local", "default", "sleep")).toBe("spiffe://cluster.local/ns/default/sa/sleep");
+    expect(istioIdentity("cluster.local", "default", "sleep")).toBe(
+      "spiffe://cluster.local/ns/default/sa/sleep",
+    );
   });
 
   const badParts = [

@@ -156,7 +156,7 @@ export class DerReader {
   oid(t: Tlv): string {
     const buf = this.buf;
     if (t.end === t.valueStart) this.fail("empty OID");
-    if (buf[t.end - 1]! & 0x80) this.fail("truncated OID");
+    if (((buf[t.end - 1] as number) & 0x80) !== 0) this.fail("truncated OID");
     const arcs: string[] = [];
     let i = t.valueStart;
     let first = true;
@@ -262,14 +262,20 @@ export class DerReader {
       case Tag.BMP_STRING: {
         if (v.length % 2 !== 0) this.fail("BMPString length");
         let s = "";
-        for (let i = 0; i < v.length; i += 2) s += String.fromCharCode(((v[i] as number) << 8) | (v[i + 1] as number));
+        for (let i = 0; i < v.length; i += 2)
+          s += String.fromCharCode(((v[i] as number) << 8) | (v[i + 1] as number));
         return s;
       }
       case Tag.UNIVERSAL_STRING: {
         if (v.length % 4 !== 0) this.fail("UniversalString length");
         let s = "";
         for (let i = 0; i < v.length; i += 4) {
-          const cp = (((v[i] as number) << 24) | ((v[i + 1] as number) << 16) | ((v[i + 2] as number) << 8) | (v[i + 3] as number)) >>> 0;
+          const cp =
+            (((v[i] as number) << 24) |
+              ((v[i + 1] as number) << 16) |
+              ((v[i + 2] as number) << 8) |
+              (v[i + 3] as number)) >>>
+            0;
           if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) this.fail("UniversalString code point");
           s += String.fromCodePoint(cp);
         }

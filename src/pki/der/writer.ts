@@ -138,7 +138,8 @@ export function unsignedInteger(magnitude: Uint8Array): Uint8Array {
 
 /** INTEGER from a small non-negative safe integer. */
 export function smallInteger(v: number): Uint8Array {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError("smallInteger expects a non-negative safe integer");
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new RangeError("smallInteger expects a non-negative safe integer");
   const bytes: number[] = [];
   let x = v;
   do {
@@ -184,7 +185,8 @@ export function oid(dotted: string): Uint8Array {
     return BigInt(s);
   });
   const [a, b] = arcs;
-  if (a === undefined || b === undefined || a > 2n || (a < 2n && b > 39n)) throw new RangeError(`invalid OID ${dotted}`);
+  if (a === undefined || b === undefined || a > 2n || (a < 2n && b > 39n))
+    throw new RangeError(`invalid OID ${dotted}`);
   const bytes: number[] = [];
   const push = (v: bigint) => {
     const chunk: number[] = [Number(v & 0x7fn)];

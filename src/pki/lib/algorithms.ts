@@ -3,10 +3,10 @@
  * keys meshsign signs with, parsing of the ones it verifies, and the mapping
  * to node:crypto calls (always with KeyObjects).
  */
-import { type KeyObject, constants, createPublicKey, verify } from "node:crypto";
+import { constants, createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { DerReader } from "../der/reader.js";
 import { DerReader as Reader } from "../der/reader.js";
-import { NULL_VALUE, Tag, oid, sequence } from "../der/writer.js";
+import { NULL_VALUE, oid, sequence, Tag } from "../der/writer.js";
 import { CurveOid, HashOid, KeyAlgorithmOid, MGF1_OID, SignatureOid } from "../oids.js";
 
 /** A public key's algorithm, as policy sees it. */
@@ -142,7 +142,12 @@ export function verifySignature(
       case "rsa-pss":
         return (
           (type === "rsa" || type === "rsa-pss") &&
-          verify(alg.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength }, signature)
+          verify(
+            alg.hash,
+            data,
+            { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength },
+            signature,
+          )
         );
       case "ecdsa":
         return type === "ec" && verify(alg.hash, data, key, signature);
@@ -189,7 +194,8 @@ export function readSpki(r: DerReader): {
     } else {
       const curveOid = alg.oid(alg.next());
       const curve = CURVE_BY_OID[curveOid];
-      algorithm = curve === undefined ? { type: "unsupported", oid: `${id}/${curveOid}` } : { type: "ec", curve };
+      algorithm =
+        curve === undefined ? { type: "unsupported", oid: `${id}/${curveOid}` } : { type: "ec", curve };
     }
   } else if (id === KeyAlgorithmOid.ed25519) {
     algorithm = { type: "ed25519" };
@@ -230,7 +236,12 @@ function spkiToJwk(keyBits: Uint8Array, draft: KeyAlgorithmDraft): Record<string
     case "ec": {
       const n = CURVE_SIZE[draft.curve];
       if (keyBits.length !== 1 + 2 * n || keyBits[0] !== 0x04) return undefined;
-      return { kty: "EC", crv: draft.curve, x: b64u(keyBits.subarray(1, 1 + n)), y: b64u(keyBits.subarray(1 + n)) };
+      return {
+        kty: "EC",
+        crv: draft.curve,
+        x: b64u(keyBits.subarray(1, 1 + n)),
+        y: b64u(keyBits.subarray(1 + n)),
+      };
     }
     case "rsa": {
       // RFC 8017 A.1.1 RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
@@ -266,7 +277,11 @@ export function importSpki(
     key =
       jwk !== undefined
         ? createPublicKey({ key: jwk, format: "jwk" })
-        : createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
+        : createPublicKey({
+            key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength),
+            format: "der",
+            type: "spki",
+          });
   } catch {
     return undefined;
   }
@@ -312,7 +327,10 @@ export function signingAlgorithmFor(key: KeyObject): SigningAlgorithm | undefine
 }
 
 /** Reads a whole SPKI from bytes (used to validate a template's key), with the given error code. */
-export function parseSpkiBytes(spki: Uint8Array, code: "ERR_SIGNING_FAILED" | "ERR_CERT_INVALID" | "ERR_KEY_INVALID") {
+export function parseSpkiBytes(
+  spki: Uint8Array,
+  code: "ERR_SIGNING_FAILED" | "ERR_CERT_INVALID" | "ERR_KEY_INVALID",
+) {
   const r = new Reader(spki, code);
   const out = readSpki(r);
   r.finish("SubjectPublicKeyInfo");

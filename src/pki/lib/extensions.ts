@@ -3,12 +3,10 @@
  * KeyUsage, ExtKeyUsage, BasicConstraints, SKI and AKI. The readers are
  * shared by the CSR and the certificate parser.
  */
-import type { ExtKeyUsage, KeyUsage } from "../template.js";
-import { ExtKeyUsageOid, ExtensionOid } from "../oids.js";
+
 import type { DerReader } from "../der/reader.js";
 import { DerReader as Reader } from "../der/reader.js";
 import {
-  Tag,
   asciiString,
   boolean,
   implicitPrimitive,
@@ -18,8 +16,11 @@ import {
   oid,
   sequence,
   smallInteger,
+  Tag,
   tlv,
 } from "../der/writer.js";
+import { ExtensionOid, ExtKeyUsageOid } from "../oids.js";
+import type { ExtKeyUsage, KeyUsage } from "../template.js";
 import { formatIp, parseIp } from "./ip.js";
 
 /** One extension as found in a certificate or a CSR's extensionRequest. */
@@ -216,7 +217,9 @@ function decodeAki(r: DerReader): Uint8Array | undefined {
 export class ExtensionEncodingError extends Error {}
 
 export function encodeExtension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
-  return critical ? sequence(oid(id), boolean(true), octetString(value)) : sequence(oid(id), octetString(value));
+  return critical
+    ? sequence(oid(id), boolean(true), octetString(value))
+    : sequence(oid(id), octetString(value));
 }
 
 const kuCache = new Map<string, Uint8Array>();
@@ -270,7 +273,8 @@ export function authorityKeyIdExtension(keyId: Uint8Array): Uint8Array {
 }
 
 function ia5Name(tagNumber: number, value: string, what: string): Uint8Array {
-  if (value.length === 0 || !isIa5(value)) throw new ExtensionEncodingError(`${what} must be non-empty ASCII`);
+  if (value.length === 0 || !isIa5(value))
+    throw new ExtensionEncodingError(`${what} must be non-empty ASCII`);
   return asciiString(0x80 | tagNumber, value);
 }
 

@@ -7,10 +7,11 @@
  * OpenSSL emit for ASCII). countryName is always PrintableString (X.520), and
  * emailAddress / domainComponent are IA5String (RFC 5280 Appendix A).
  */
-import type { Name, NameAttribute } from "../template.js";
-import { NameOid } from "../oids.js";
+
 import type { DerReader, Tlv } from "../der/reader.js";
-import { Tag, asciiString, isIa5, isPrintable, oid, sequence, setOf, utf8String } from "../der/writer.js";
+import { asciiString, isIa5, isPrintable, oid, sequence, setOf, Tag, utf8String } from "../der/writer.js";
+import { NameOid } from "../oids.js";
+import type { Name, NameAttribute } from "../template.js";
 
 const EMPTY_NAME = new Uint8Array([Tag.SEQUENCE, 0]);
 
