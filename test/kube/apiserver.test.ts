@@ -5,13 +5,13 @@
 import { AuthenticationV1Api, CoreV1Api, KubeConfig, OpenidApi } from "@kubernetes/client-node";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "./lib/eventually.js";
 import {
   DEFAULT_API_AUDIENCE,
   type KubeApiServer,
   SERVICE_ACCOUNT_ISSUER,
   startKubeApiServer,
 } from "./harness.js";
+import { eventually } from "./lib/eventually.js";
 
 let api: KubeApiServer;
 let core: CoreV1Api;

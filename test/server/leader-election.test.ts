@@ -92,7 +92,9 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
 }
 
 function transitions(store: LeaseStore): number | undefined {
-  const lease = store.objects.get("meshsign-system/meshsign-leader") as { spec?: { leaseTransitions?: number } } | undefined;
+  const lease = store.objects.get("meshsign-system/meshsign-leader") as
+    | { spec?: { leaseTransitions?: number } }
+    | undefined;
   return lease?.spec?.leaseTransitions;
 }
 
