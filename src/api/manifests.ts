@@ -70,7 +70,14 @@ function parseYaml(text: string): RawEntry[] {
       entries.push({ error: `YAML syntax: ${e?.message.split("\n")[0] ?? "unreadable"}${pos === undefined ? "" : ` at line ${pos.line}, column ${pos.col}`}` });
       continue;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      // Aliases are resolved with a cap, so an alias bomb is an error rather than gigabytes.
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      entries.push({ error: `YAML: ${(err as Error).message.split("\n")[0]}` });
+      continue;
+    }
     entries.push(...expandList(value));
   }
   return entries;
