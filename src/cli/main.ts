@@ -120,5 +120,8 @@ try {
   } else {
     process.stderr.write(`meshsign: ${err instanceof Error ? err.message : String(err)}\n`);
   }
-  process.exitCode = 1;
+  // Exit now rather than set exitCode: a `serve` that fails half-way through start-up (say, the
+  // store is locked by another meshsign) already holds listeners and workers that would keep
+  // the process alive, hanging instead of failing.
+  process.exit(1);
 }
