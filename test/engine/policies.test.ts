@@ -5,8 +5,7 @@ import type { Certificate, CertificateRequest, Secret } from "../../src/engine/l
 import { resolveSpec } from "../../src/engine/lib/spec.js";
 import { parseCsr } from "../../src/engine/csr.js";
 import { evaluate, type PolicyInput, READINESS_CHAIN, readSecretContents, TRIGGER_CHAIN } from "../../src/engine/policies.js";
-import { createTemplateSigner } from "../../src/issuers/ca/lib/x509-sign.js";
-import { derToPem } from "../../src/issuers/ca/lib/pem.js";
+import { type CertificateTemplate, encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
 import { certificate } from "./lib/builders.js";
 
 const T0 = Date.parse("2026-03-01T00:00:00Z");
@@ -23,10 +22,8 @@ const base = (): Certificate => ({ ...certificate("web", "apps", { dnsNames: ["w
 beforeAll(async () => {
   key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   otherKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-  const signer = await createTemplateSigner({ privateKey: key });
-  certPem = derToPem(
-    await signer.sign({ publicKeySpki: createPublicKey(key).export({ format: "der", type: "spki" }), isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: [], dnsNames: ["web.example.com"], notBefore: new Date(T0), notAfter: new Date(T0 + 3 * H) }),
-  );
+  const template: CertificateTemplate = { publicKeySpki: createPublicKey(key).export({ format: "der", type: "spki" }), isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: [], dnsNames: ["web.example.com"], notBefore: new Date(T0), notAfter: new Date(T0 + 3 * H) };
+  certPem = encodePem("CERTIFICATE", signCertificate(template, selfSignedSigner(template, key)));
   const c = base();
   csrPem = await buildCsr(c.spec, resolveSpec(c.spec), key);
 });

@@ -5,10 +5,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
-import { derToPem } from "../../src/issuers/ca/lib/pem.js";
-import { createTemplateSigner } from "../../src/issuers/ca/lib/x509-sign.js";
 import { createDefaultIssuerRegistry } from "../../src/issuers/registry.js";
 import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer.js";
+import { encodePem, selfSignedSigner, signCertificate, signerFromCertificate } from "../../src/pki/index.js";
 import type { CertificateTemplate } from "../../src/pki/template.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 
@@ -17,9 +16,13 @@ const H = 3_600_000;
 const spki = (k: KeyObject) => createPublicKey(k).export({ format: "der", type: "spki" });
 const pem = (k: KeyObject) => k.export({ format: "pem", type: "pkcs8" }).toString();
 
+const derToPem = (der: Uint8Array) => encodePem("CERTIFICATE", der);
+
+/** A certificate for `subjectKey`, self-signed when `issuerDer` is absent, else signed by that CA. */
 async function makeCert(subjectKey: KeyObject, issuerKey: KeyObject, issuerDer: Uint8Array | undefined, t: Partial<CertificateTemplate>): Promise<Uint8Array> {
-  const signer = await createTemplateSigner({ privateKey: issuerKey, ...(issuerDer ? { issuerCertificateDer: issuerDer } : {}) });
-  return signer.sign({ publicKeySpki: spki(subjectKey), isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: [], notBefore: new Date(now - H), notAfter: new Date(now + 24 * H), ...t });
+  const template: CertificateTemplate = { publicKeySpki: spki(subjectKey), subject: [[{ type: "2.5.4.3", value: "test" }]], isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: [], notBefore: new Date(now - H), notAfter: new Date(now + 24 * H), ...t };
+  const signer = issuerDer === undefined ? selfSignedSigner(template, issuerKey) : signerFromCertificate(issuerDer, issuerKey);
+  return signCertificate(template, signer);
 }
 
 function leafTemplate(k: KeyObject, hours = 1): CertificateTemplate {
@@ -92,5 +95,60 @@ describe("SelfSignedIssuer", () => {
   ])("refuses a request with %s", async (_name, keyPem) => {
     const k = generateKeyPairSync("ed25519").privateKey;
     await expect(new SelfSignedIssuer().sign({ requestId: "a", csrPem: "", template: leafTemplate(k), ...(keyPem ? { privateKeyPem: keyPem } : {}) })).rejects.toSatisfy((e) => isMeshsignError(e, "ERR_SIGNING_FAILED"));
+  });
+});
+
+describe("the template reaches the certificate unchanged", () => {
+  const caKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  const leafKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const O = "2.5.4.10";
+  const CN = "2.5.4.3";
+  const cases: [string, Partial<CertificateTemplate>, { subject: string; san: string[]; critical: boolean }][] = [
+    [
+      "an Istio X.509-SVID (empty subject, one URI, critical SAN, server and client auth)",
+      { subject: [], uris: ["spiffe://cluster.local/ns/default/sa/httpbin"], keyUsage: ["digitalSignature", "keyEncipherment"], extKeyUsage: ["serverAuth", "clientAuth"] },
+      { subject: "", san: ["URI:spiffe://cluster.local/ns/default/sa/httpbin"], critical: true },
+    ],
+    [
+      "a gateway certificate (CN and O, DNS, IP and email names, non-critical SAN)",
+      {
+        subject: [[{ type: O, value: "Example Ltd" }], [{ type: CN, value: "www.example.com" }]],
+        dnsNames: ["www.example.com", "example.com"],
+        ipAddresses: ["10.0.0.1", "2001:db8::1"],
+        emailAddresses: ["ops@example.com"],
+        keyUsage: ["digitalSignature", "keyEncipherment"],
+        extKeyUsage: ["serverAuth"],
+      },
+      { subject: "O=Example Ltd, CN=www.example.com", san: ["DNS:www.example.com", "DNS:example.com", "IP Address:10.0.0.1", "IP Address:2001:DB8:0:0:0:0:0:1", "email:ops@example.com"], critical: false },
+    ],
+    [
+      "an intermediate CA with a path length",
+      { subject: [[{ type: CN, value: "intermediate" }]], isCA: true, maxPathLen: 0, keyUsage: ["keyCertSign", "cRLSign", "digitalSignature"], extKeyUsage: [] },
+      { subject: "CN=intermediate", san: [], critical: false },
+    ],
+  ];
+
+  it.each(cases)("for %s, as openssl reads it", async (_name, t, want) => {
+    const rootDer = await makeCert(caKey, caKey, undefined, { isCA: true, keyUsage: ["keyCertSign", "cRLSign"], subject: [[{ type: CN, value: "root" }]], notAfter: new Date(now + 1000 * H) });
+    const issuer = await CaIssuer.create({ certificatePem: derToPem(rootDer), privateKeyPem: pem(caKey), origin: "test" });
+    const template: CertificateTemplate = { ...leafTemplate(leafKey, 10), dnsNames: [], ...t };
+    const result = await issuer.sign({ requestId: "t/map", csrPem: "", template });
+    if (result.status !== "issued") throw new Error("expected issued");
+    const text = execFileSync("openssl", ["x509", "-noout", "-text", "-nameopt", "sep_comma_plus_space"], { input: result.chain[0], encoding: "utf8" });
+    expect(text).toMatch(new RegExp(`Subject: ?${want.subject.replace(/\./g, "\\.")}\\n`));
+    expect(text).toContain("Issuer: CN=root");
+    const kuNames: Record<string, string> = { digitalSignature: "Digital Signature", keyEncipherment: "Key Encipherment", keyCertSign: "Certificate Sign", cRLSign: "CRL Sign" };
+    const ku = /X509v3 Key Usage: critical\n\s+(.*)\n/.exec(text)?.[1] ?? "";
+    expect(ku.split(", ").sort()).toEqual((template.keyUsage.map((u) => kuNames[u])).sort());
+    const ekuNames: Record<string, string> = { serverAuth: "TLS Web Server Authentication", clientAuth: "TLS Web Client Authentication" };
+    const eku = /X509v3 Extended Key Usage: ?\n\s+(.*)\n/.exec(text)?.[1];
+    expect(eku === undefined ? [] : eku.split(", ")).toEqual(template.extKeyUsage.map((u) => ekuNames[u]));
+    const san = /X509v3 Subject Alternative Name: ?(critical)?\n\s+(.*)\n/.exec(text);
+    // The order of GeneralNames is the encoder's choice; the set is what the template asked for.
+    expect(san === null ? [] : (san[2] ?? "").split(", ").sort()).toEqual([...want.san].sort());
+    if (san !== null) expect(san[1] === "critical").toBe(want.critical);
+    expect(text).toMatch(template.isCA ? /CA:TRUE, pathlen:0/ : /CA:FALSE/);
+    expect(text).toMatch(/X509v3 Authority Key Identifier/);
+    expect(text).toMatch(/Signature Algorithm: sha256WithRSAEncryption/);
   });
 });

@@ -1,9 +1,17 @@
-import { type KeyObject, X509Certificate, createPrivateKey } from "node:crypto";
-import * as x509 from "@peculiar/x509";
-import { MeshsignError } from "../../errors/index.js";
+import { type KeyObject, createHash, createPublicKey } from "node:crypto";
+import { MeshsignError, isMeshsignError } from "../../errors/index.js";
+import {
+  type CaSigner,
+  type CertificateTemplate,
+  type ParsedCertificate,
+  decodePemAll,
+  encodePem,
+  parseCertificate,
+  privateKeyFromPem,
+  signCertificate,
+  signerFromCertificate,
+} from "../../pki/index.js";
 import type { Issuer, IssuerStatus, SignRequest, SignResult } from "../issuer.js";
-import { derToPem, pemCertificatesToDer } from "./lib/pem.js";
-import { type TemplateSigner, createTemplateSigner } from "./lib/x509-sign.js";
 
 /** Where the CA key pair comes from, for status messages ("secret ns/name", "file /etc/..."). */
 export interface CaKeyPairSource {
@@ -23,7 +31,8 @@ export const CA_READY_REASONS = {
 } as const;
 
 interface Prepared {
-  readonly signer: TemplateSigner;
+  /** The lean DER signer of src/pki: issuer Name, AKI and algorithm encoded once. */
+  readonly signer: CaSigner;
   readonly caNotAfter: number;
   /** PEM intermediates to append after the leaf (the CA chain without a self-signed root). */
   readonly chainTail: readonly string[];
@@ -31,14 +40,33 @@ interface Prepared {
   readonly caPem: string;
 }
 
-function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+function isSelfSigned(cert: ParsedCertificate): boolean {
+  if (!cert.selfIssued) return false;
+  try {
+    return cert.verifySignature(cert.publicKey());
+  } catch {
+    return false; // a key algorithm meshsign does not support cannot be a root we recognise
+  }
+}
+
+/** keyUsage absent means any usage (RFC 5280 4.2.1.3); present, it must include keyCertSign. */
+function hasKeyCertSign(cert: ParsedCertificate): boolean {
+  return cert.keyUsage === undefined || cert.keyUsage.includes("keyCertSign");
+}
+
+function keyMatches(cert: ParsedCertificate, key: KeyObject): boolean {
+  try {
+    return cert.publicKey().equals(key.type === "private" ? createPublicKey(key) : key);
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Signs with a CA key pair (cert-manager's `ca` issuer). Build it with
- * {@link CaIssuer.create}; all parsing and key import happen there, once, so
- * `sign` is cheap enough for the CSR service hot path.
+ * {@link CaIssuer.create}; all parsing, key import and issuer-side encoding
+ * happen there, once, so `sign` only encodes the leaf and signs it: it is on
+ * the CSR service hot path.
  *
  * Ready only when the certificate is a CA (basicConstraints CA:true and, when
  * keyUsage is present, keyCertSign) and the private key matches it. Issued
@@ -66,46 +94,46 @@ export class CaIssuer implements Issuer {
         { ready: false, reason: CA_READY_REASONS.invalidKeyPair, message: `Error parsing CA key pair from ${source.origin}: ${why}` },
         undefined,
       );
-    const ders = pemCertificatesToDer(source.certificatePem);
-    const first = ders[0];
-    if (first === undefined) return invalid("no certificate found in tls.crt");
-    let certs: X509Certificate[];
+    let certs: ParsedCertificate[];
     try {
-      certs = ders.map((d) => new X509Certificate(d));
+      certs = decodePemAll(source.certificatePem, "CERTIFICATE").map((der) => parseCertificate(der));
     } catch {
       return invalid("tls.crt does not hold valid certificates");
     }
+    const ca = certs[0];
+    if (ca === undefined) return invalid("no certificate found in tls.crt");
     let key: KeyObject;
     try {
-      key = createPrivateKey(source.privateKeyPem);
+      key = privateKeyFromPem(source.privateKeyPem);
     } catch {
       return invalid("tls.key does not hold a valid private key");
     }
-    const ca = certs[0] as X509Certificate;
-    if (!ca.ca) return invalid("the certificate is not a CA (basicConstraints CA:true is missing)");
-    if (!ca.checkPrivateKey(key)) return invalid("the private key does not match the certificate");
-    if (!hasKeyCertSign(first)) return invalid("the certificate's keyUsage does not allow certificate signing");
-    let signer: TemplateSigner;
+    // cert-manager's checks and messages first; signerFromCertificate below repeats them as a guard.
+    if (ca.basicConstraints?.isCA !== true) return invalid("the certificate is not a CA (basicConstraints CA:true is missing)");
+    if (!keyMatches(ca, key)) return invalid("the private key does not match the certificate");
+    if (!hasKeyCertSign(ca)) return invalid("the certificate's keyUsage does not allow certificate signing");
+    let signer: CaSigner;
     try {
-      signer = await createTemplateSigner({ privateKey: key, issuerCertificateDer: first });
+      signer = signerFromCertificate(ca.der, key);
     } catch (err) {
-      return invalid(err instanceof Error ? err.message : "unsupported key");
+      return invalid(isMeshsignError(err) ? err.message : "unsupported key");
     }
     // The chain after the leaf: the signing CA itself unless it is a self-signed root, then the rest
     // of tls.crt / ca.crt, dropping self-signed roots and duplicates.
     const seen = new Set<string>();
-    const tail: X509Certificate[] = [];
+    const tail: ParsedCertificate[] = [];
     for (const c of certs) {
-      if (seen.has(c.fingerprint256) || isSelfSigned(c)) continue;
-      seen.add(c.fingerprint256);
+      const fingerprint = createHash("sha256").update(c.der).digest("hex");
+      if (seen.has(fingerprint) || isSelfSigned(c)) continue;
+      seen.add(fingerprint);
       tail.push(c);
     }
     const root = certs.find((c) => isSelfSigned(c)) ?? tail.at(-1) ?? ca;
     const prepared: Prepared = {
       signer,
-      caNotAfter: Date.parse(ca.validTo),
-      chainTail: tail.map((c) => derToPem(new Uint8Array(c.raw))),
-      caPem: derToPem(new Uint8Array(root.raw)),
+      caNotAfter: signer.notAfter.getTime(),
+      chainTail: tail.map((c) => encodePem("CERTIFICATE", c.der)),
+      caPem: encodePem("CERTIFICATE", root.der),
     };
     return new CaIssuer({ ready: true, reason: CA_READY_REASONS.verified, message: "Signing CA verified" }, prepared);
   }
@@ -128,21 +156,15 @@ export class CaIssuer implements Issuer {
         detail: { requestId: request.requestId },
       });
     }
+    const template: CertificateTemplate = notAfter === t.notAfter.getTime() ? t : { ...t, notAfter: new Date(notAfter) };
     let der: Uint8Array;
     try {
-      der = await p.signer.sign(notAfter === t.notAfter.getTime() ? t : { ...t, notAfter: new Date(notAfter) });
+      der = signCertificate(template, p.signer);
     } catch (err) {
-      throw new MeshsignError("ERR_SIGNING_FAILED", "the CA failed to sign the certificate", {
-        cause: err,
-        detail: { requestId: request.requestId },
-      });
+      // signCertificate's messages name the template field at fault and are client-safe.
+      const message = isMeshsignError(err) ? err.message : "the CA failed to sign the certificate";
+      throw new MeshsignError("ERR_SIGNING_FAILED", message, { cause: err, detail: { requestId: request.requestId } });
     }
-    return { status: "issued", chain: [derToPem(der), ...p.chainTail], ca: p.caPem };
+    return { status: "issued", chain: [encodePem("CERTIFICATE", der), ...p.chainTail], ca: p.caPem };
   }
-}
-
-/** keyUsage absent means any usage (RFC 5280 4.2.1.3); present, it must include keyCertSign. */
-function hasKeyCertSign(der: Uint8Array): boolean {
-  const ku = new x509.X509Certificate(der).getExtension(x509.KeyUsagesExtension);
-  return ku === null || (ku.usages & x509.KeyUsageFlags.keyCertSign) !== 0;
 }

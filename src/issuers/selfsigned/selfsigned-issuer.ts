@@ -1,7 +1,6 @@
-import { type KeyObject, createPrivateKey, createPublicKey } from "node:crypto";
-import { MeshsignError } from "../../errors/index.js";
-import { derToPem } from "../ca/lib/pem.js";
-import { createTemplateSigner } from "../ca/lib/x509-sign.js";
+import type { KeyObject } from "node:crypto";
+import { MeshsignError, isMeshsignError } from "../../errors/index.js";
+import { type CertificateSigner, encodePem, privateKeyFromPem, selfSignedSigner, signCertificate } from "../../pki/index.js";
 import type { Issuer, IssuerStatus, SignRequest, SignResult } from "../issuer.js";
 
 const READY: IssuerStatus = { ready: true, reason: "IsReady", message: "" };
@@ -26,24 +25,30 @@ export class SelfSignedIssuer implements Issuer {
     }
     let key: KeyObject;
     try {
-      key = createPrivateKey(request.privateKeyPem);
+      key = privateKeyFromPem(request.privateKeyPem);
     } catch (err) {
       throw new MeshsignError("ERR_SIGNING_FAILED", "the request's private key cannot be parsed", { cause: err });
     }
-    const spki = createPublicKey(key).export({ format: "der", type: "spki" });
-    if (!Buffer.from(spki).equals(Buffer.from(request.template.publicKeySpki))) {
-      throw new MeshsignError("ERR_SIGNING_FAILED", "the private key does not match the request's public key", {
-        detail: { requestId: request.requestId, reason: "ErrorKeyMatch" },
-      });
+    let signer: CertificateSigner;
+    try {
+      // Checks that the key matches the template's public key (cert-manager's ErrorKeyMatch).
+      signer = selfSignedSigner(request.template, key);
+    } catch (err) {
+      const mismatch = isMeshsignError(err, "ERR_KEY_INVALID");
+      throw new MeshsignError(
+        "ERR_SIGNING_FAILED",
+        mismatch ? "the private key does not match the request's public key" : "failed to self-sign the certificate",
+        { cause: err, detail: { requestId: request.requestId, ...(mismatch ? { reason: "ErrorKeyMatch" } : {}) } },
+      );
     }
     let der: Uint8Array;
     try {
-      const signer = await createTemplateSigner({ privateKey: key });
-      der = await signer.sign(request.template);
+      der = signCertificate(request.template, signer);
     } catch (err) {
-      throw new MeshsignError("ERR_SIGNING_FAILED", "failed to self-sign the certificate", { cause: err });
+      const message = isMeshsignError(err) ? err.message : "failed to self-sign the certificate";
+      throw new MeshsignError("ERR_SIGNING_FAILED", message, { cause: err, detail: { requestId: request.requestId } });
     }
-    const pem = derToPem(der);
+    const pem = encodePem("CERTIFICATE", der);
     return { status: "issued", chain: [pem], ca: pem };
   }
 }
