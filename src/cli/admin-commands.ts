@@ -92,12 +92,16 @@ function yamlish(v: unknown): string {
 
 function describeText(value: object, indent = ""): string {
   const lines: string[] = [];
-  for (const [k, v] of Object.entries(value)) {
-    if (v !== null && typeof v === "object") {
-      lines.push(`${indent}${k}:`);
+  const entries: [string, unknown][] = Array.isArray(value) ? value.map((v) => ["-", v]) : Object.entries(value);
+  for (const [k, v] of entries) {
+    const label = k === "-" ? `${indent}-` : `${indent}${k}:`;
+    if (Array.isArray(v) && v.every((x) => x === null || typeof x !== "object")) {
+      lines.push(`${label} ${v.join(", ")}`);
+    } else if (v !== null && typeof v === "object") {
+      lines.push(label);
       lines.push(describeText(v as object, `${indent}  `));
     } else {
-      lines.push(`${indent}${k}: ${String(v)}`);
+      lines.push(`${label} ${String(v)}`);
     }
   }
   return lines.join("\n");

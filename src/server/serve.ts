@@ -36,7 +36,15 @@ export async function runServe(sources: ConfigSources): Promise<void> {
 }
 
 type ToWorker = { type: "init"; pair: ServingKeyPair; ca: CaMaterial } | { type: "serving"; pair: ServingKeyPair } | { type: "shutdown" };
-type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; record: IssuanceRecord };
+type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; records: IssuanceRecord[] };
+
+/**
+ * Workers report issuances to the primary in batches: one IPC message per
+ * request cost about 10% of a worker's CPU under load (a pipe write and a
+ * wake-up of the primary per certificate; bench profile, docs/benchmarks.md).
+ */
+const ISSUED_FLUSH_MS = 100;
+const ISSUED_BATCH_MAX = 256;
 
 function workerCount(config: Config): number {
   return config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
@@ -179,7 +187,7 @@ async function startWorkers(
           port = m.port;
           resolve();
         } else if (m.type === "issued") {
-          issuances.add(m.record);
+          for (const record of m.records) issuances.add(record);
         }
       });
       w.once("exit", (code, signal) => {
@@ -222,10 +230,24 @@ async function runWorker(config: Config): Promise<void> {
   // SIGTERM reaches the whole process group; the primary decides when workers stop.
   process.on("SIGTERM", () => {});
   process.on("SIGINT", () => {});
+  let issued: IssuanceRecord[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flushIssued = () => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (issued.length === 0) return;
+    send({ type: "issued", records: issued });
+    issued = [];
+  };
+  const reportIssued = (record: IssuanceRecord) => {
+    issued.push(record);
+    if (issued.length >= ISSUED_BATCH_MAX) flushIssued();
+    else flushTimer ??= setTimeout(flushIssued, ISSUED_FLUSH_MS).unref();
+  };
   const start = async (m: Extract<ToWorker, { type: "init" }>) => {
     stack = await buildCsrStack(config, m.ca, log, globalRegistry, { dataDir: paths.dir });
     frontend = new GrpcFrontend(
-      stack.deps((record) => send({ type: "issued", record })),
+      stack.deps(reportIssued),
       m.pair,
       { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log },
     );
@@ -242,6 +264,7 @@ async function runWorker(config: Config): Promise<void> {
     } else if (m.type === "shutdown") {
       void (async () => {
         await frontend?.shutdown(config.shutdownGracePeriod);
+        flushIssued();
         await stack?.close();
         log.flush();
         process.exit(0);
