@@ -4,13 +4,14 @@
 #   kube-apiserver  k8s.io/kubernetes/cmd/kube-apiserver   (test/kube/harness)
 #   etcd            go.etcd.io/etcd/server/v3/etcdmain      (test/kube/harness/cmd/etcd)
 #   istio-client    Istio's own CA client                   (test/kube/istio-client)
+#   kustomize       sigs.k8s.io/kustomize/kustomize/v5      (test/kube/kustomize; renders manifests/)
 #
 # Binaries go to ${MESHSIGN_CACHE:-$HOME/.cache/meshsign}/bin/<name>-<version>-<gosum hash>;
 # the harness finds them through the env file written next to them
 # (bin/harness.env), or through MESHSIGN_KUBE_APISERVER / MESHSIGN_ETCD /
 # MESHSIGN_ISTIO_CLIENT. Only binaries whose build succeeded are recorded.
 #
-# Usage: bash test/kube/setup.sh [kube-apiserver|etcd|istio-client ...]   (default: all)
+# Usage: bash test/kube/setup.sh [kube-apiserver|etcd|istio-client|kustomize ...]   (default: all)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -75,7 +76,7 @@ record() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(kube-apiserver etcd istio-client)
+[[ ${#targets[@]} -gt 0 ]] || targets=(kube-apiserver etcd istio-client kustomize)
 
 for t in "${targets[@]}"; do
   case "$t" in
@@ -91,7 +92,11 @@ for t in "${targets[@]}"; do
       build istio-client "$here/istio-client" . \
         "$(module_version "$here/istio-client" istio.io/istio 2>/dev/null || echo grpc)"
       ;;
-    *) die "unknown target $t (kube-apiserver, etcd, istio-client)" ;;
+    kustomize)
+      build kustomize "$here/kustomize" sigs.k8s.io/kustomize/kustomize/v5 \
+        "$(module_version "$here/kustomize" sigs.k8s.io/kustomize/kustomize/v5)"
+      ;;
+    *) die "unknown target $t (kube-apiserver, etcd, istio-client, kustomize)" ;;
   esac
 done
 
