@@ -7,6 +7,7 @@ import {
   parseTrustedNodeAccounts,
 } from "../../src/authz/index.js";
 import { isMeshsignError } from "../../src/errors/index.js";
+import { buildCsr, generateKeySync, parseCsr } from "../../src/pki/index.js";
 
 /** An in-memory PodLookup over a list of pods. */
 function podsOf(pods: PodInfo[], fail = false): PodLookup {
@@ -181,4 +182,32 @@ describe("parseTrustedNodeAccounts", () => {
       );
     });
   }
+});
+
+describe("impersonation with the CSR rules (istio-csr TestAuthRequestImpersonation)", () => {
+  const ztunnelId = "spiffe://cluster.local/ns/istio-system/sa/ztunnel";
+  const input = { caller, requestedIdentity: WANT, trustedAccounts: TRUSTED, trustDomain: "cluster.local" };
+  const keyObj = generateKeySync({ type: "ec", curve: "P-256" });
+
+  it("a CSR for the impersonated identity is accepted once impersonation is allowed", async () => {
+    const expected = await authorizeImpersonation(input, podsOf([ztunnelPod, appOnNode]));
+    const csr = parseCsr(buildCsr(keyObj, { subject: [], uris: [WANT] }));
+    expect(() => authorizeCsr({ csr, expectedIdentity: expected, policy: DEFAULT_CSR_POLICY })).not.toThrow();
+  });
+
+  it("a CSR carrying the caller's own identity instead of the impersonated one is refused", async () => {
+    const expected = await authorizeImpersonation(input, podsOf([ztunnelPod, appOnNode]));
+    const csr = parseCsr(buildCsr(keyObj, { subject: [], uris: [ztunnelId] }));
+    expect(() => authorizeCsr({ csr, expectedIdentity: expected, policy: DEFAULT_CSR_POLICY })).toThrow(
+      expect.objectContaining({ code: "ERR_CSR_SAN_MISMATCH" }),
+    );
+  });
+
+  it("an empty trusted set refuses before the CSR is looked at", async () => {
+    const err = await authorizeImpersonation(
+      { ...input, trustedAccounts: new Set() },
+      podsOf([ztunnelPod, appOnNode]),
+    ).catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_IMPERSONATION_DENIED")).toBe(true);
+  });
 });
