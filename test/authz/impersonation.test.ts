@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  authorizeCsr,
   authorizeImpersonation,
   type CallerInfo,
+  DEFAULT_CSR_POLICY,
   type PodInfo,
   type PodLookup,
   parseTrustedNodeAccounts,
