@@ -44,7 +44,8 @@ async function main(): Promise<number> {
     meshsign: () => {
       if (!server) {
         log(`starting meshsign serve --workers ${options.workers}`);
-        server = startMeshsign({ repoRoot, workers: options.workers });
+        const profile = options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir)] : [];
+        server = startMeshsign({ repoRoot, workers: options.workers, nodeArgs: profile });
       }
       return server;
     },

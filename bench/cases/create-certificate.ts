@@ -7,7 +7,7 @@
  */
 import * as f from "../lib/format.js";
 import { runLoad, type LoadOutcome } from "../lib/load.js";
-import { LOAD_HEADER, errorNote, loadRow, serverOnlyCeiling } from "../lib/load-rows.js";
+import { LOAD_HEADER, errorNote, loadRow, rssBreakdown, serverOnlyCeiling } from "../lib/load-rows.js";
 import type { LoadTarget } from "../lib/load-protocol.js";
 import { checkOneIssuance } from "../lib/sanity.js";
 import { buildWorkload, type CsrKeyType } from "../lib/workload.js";
@@ -70,6 +70,9 @@ export const createCertificateCase: BenchCase = {
         `Server CPU per request translated to the server alone on ${cores} cores: ` +
           KEY_TYPES.map((k) => `${k} ${f.int(serverOnlyCeiling(outcomes.get(k) as LoadOutcome, cores))} req/s`).join(", ") +
           " (an estimate of what the server could do without the load generator beside it).",
+        `Peak RSS by process (root = the primary; node children = cluster workers; esbuild = tsx's transformer, present because bin/meshsign.js runs the TypeScript sources through tsx): ` +
+          KEY_TYPES.map((k) => `${k}: ${rssBreakdown(outcomes.get(k) as LoadOutcome)}`).join("; ") +
+          ".",
         ...KEY_TYPES.flatMap((k) => errorNote(outcomes.get(k) as LoadOutcome, k)),
       ],
       data: Object.fromEntries([...outcomes].map(([k, o]) => [k, { ...o, latency: o.latency }])),

@@ -43,3 +43,8 @@ export function errorNote(o: LoadOutcome, label: string): string[] {
     .join(", ");
   return [`**${label}: ${o.errors} errors** (${codes}); first: ${o.errorSamples.map((s) => `\`${s}\``).join("; ")}`];
 }
+
+/** "root 150 MB, node child 140 MB, node child 138 MB, esbuild 20 MB". */
+export function rssBreakdown(o: LoadOutcome): string {
+  return o.rss.perProcess.map((p) => `${p.name} ${f.mb(p.peakRss)}`).join(", ");
+}

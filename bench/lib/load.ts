@@ -25,7 +25,12 @@ export interface LoadOutcome {
   /** CPU ms in the window: server process tree, load processes, rest of the machine. */
   readonly cpu: { readonly serverMs: number; readonly clientMs: number; readonly otherMs: number; readonly machineMs: number };
   /** Peak of the sampled summed VmRSS of the server tree, and the sum of its VmHWMs, bytes. */
-  readonly rss: { readonly peak: number; readonly sumHwm: number; readonly processes: number };
+  readonly rss: {
+    readonly peak: number;
+    readonly sumHwm: number;
+    readonly processes: number;
+    readonly perProcess: readonly { readonly name: string; readonly peakRss: number }[];
+  };
 }
 
 export interface RunLoadOptions {
@@ -85,7 +90,7 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
     latency: summarize(all),
     windowMs,
     cpu: { serverMs, clientMs, otherMs: Math.max(0, machineMs - serverMs - clientMs), machineMs },
-    rss: { peak: memory.peakRss, sumHwm: memory.sumHwm, processes: memory.processes },
+    rss: { peak: memory.peakRss, sumHwm: memory.sumHwm, processes: memory.processes, perProcess: memory.perProcess },
   };
 }
 

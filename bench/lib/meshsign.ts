@@ -28,6 +28,8 @@ export interface StartOptions {
   readonly workers: number;
   /** More `serve` flags, e.g. `--ca-key-algorithm rsa-2048`. */
   readonly extraArgs?: readonly string[];
+  /** Options for node itself, e.g. `--cpu-prof` (cluster workers inherit them). */
+  readonly nodeArgs?: readonly string[];
   readonly startTimeoutMs?: number;
 }
 
@@ -38,6 +40,7 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
   const base = mkdtempSync(path.join(tmpdir(), "meshsign-bench-"));
   const dataDir = path.join(base, "data");
   const args = [
+    ...(options.nodeArgs ?? []),
     path.join(options.repoRoot, "bin/meshsign.js"),
     "serve",
     "--data-dir",

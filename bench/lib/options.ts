@@ -27,6 +27,8 @@ export interface BenchOptions {
   readonly out: string;
   /** Where the raw JSON goes; empty = do not write. */
   readonly json: string;
+  /** When set, meshsign runs under `node --cpu-prof` and writes one .cpuprofile per process here. */
+  readonly profileDir: string;
 }
 
 export const DEFAULTS = {
@@ -56,6 +58,8 @@ export const USAGE = `npm run bench -- [options]
   --keys-per-identity N  keys/CSRs per identity (default ${DEFAULTS.keysPerIdentity})
   --out FILE             Markdown report (default ${DEFAULTS.out}); --no-write to skip
   --json FILE            also write the raw figures as JSON
+  --profile DIR          run meshsign under node --cpu-prof, profiles in DIR
+                         (summarize with: node --import tsx bench/profile-summary.ts DIR/*.cpuprofile)
 `;
 
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
@@ -76,6 +80,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       out: { type: "string", default: DEFAULTS.out },
       "no-write": { type: "boolean", default: false },
       json: { type: "string", default: "" },
+      profile: { type: "string", default: "" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -107,5 +112,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     keysPerIdentity: int("keys-per-identity", values["keys-per-identity"], DEFAULTS.keysPerIdentity, 1, 100),
     out: values["no-write"] ? "" : (values.out ?? DEFAULTS.out),
     json: values.json ?? "",
+    profileDir: values.profile ?? "",
   };
 }

@@ -76,6 +76,7 @@ export function cpuDelta(before: Map<number, number>, after: Map<number, number>
 export class RssSampler {
   #peak = 0;
   #pids: number[] = [];
+  readonly #perProcess = new Map<number, number>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(
@@ -88,15 +89,34 @@ export class RssSampler {
 
   #sample(): void {
     this.#pids = processTree(this.root);
-    const sum = this.#pids.reduce((s, p) => s + statusBytes(p, "VmRSS"), 0);
+    let sum = 0;
+    for (const p of this.#pids) {
+      const rss = statusBytes(p, "VmRSS");
+      sum += rss;
+      if (rss > (this.#perProcess.get(p) ?? 0)) this.#perProcess.set(p, rss);
+    }
     if (sum > this.#peak) this.#peak = sum;
   }
 
-  /** Peak of the sampled sum, and the sum of each process's VmHWM, in bytes. */
-  stop(): { peakRss: number; sumHwm: number; processes: number } {
+  /**
+   * Peak of the sampled sum, the sum of each process's VmHWM, in bytes, and
+   * each process's sampled peak, named `root` / `node child` / the executable.
+   */
+  stop(): { peakRss: number; sumHwm: number; processes: number; perProcess: { name: string; peakRss: number }[] } {
     clearInterval(this.#timer);
     this.#sample();
     const sumHwm = this.#pids.reduce((s, p) => s + statusBytes(p, "VmHWM"), 0);
-    return { peakRss: this.#peak, sumHwm, processes: this.#pids.length };
+    const perProcess = [...this.#perProcess].map(([pid, peakRss]) => ({ name: pid === this.root ? "root" : processName(pid), peakRss }));
+    return { peakRss: this.#peak, sumHwm, processes: this.#pids.length, perProcess };
+  }
+}
+
+function processName(pid: number): string {
+  try {
+    const exe = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
+    const base = exe.slice(exe.lastIndexOf("/") + 1);
+    return base === "node" ? "node child" : base || "?";
+  } catch {
+    return "(exited)";
   }
 }
