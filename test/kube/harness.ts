@@ -198,7 +198,12 @@ export function harnessEnv(): Record<string, string> {
       if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
     }
   }
-  for (const key of ["MESHSIGN_KUBE_APISERVER", "MESHSIGN_ETCD", "MESHSIGN_ISTIO_CLIENT", "MESHSIGN_KUSTOMIZE"]) {
+  for (const key of [
+    "MESHSIGN_KUBE_APISERVER",
+    "MESHSIGN_ETCD",
+    "MESHSIGN_ISTIO_CLIENT",
+    "MESHSIGN_KUSTOMIZE",
+  ]) {
     const value = process.env[key];
     if (value) env[key] = value;
   }

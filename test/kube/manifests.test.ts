@@ -1,0 +1,322 @@
+/**
+ * manifests/ on a real API server: kustomize (built from Go modules) renders
+ * the base and the Istio overlay, every object is server-side applied (so the
+ * API server validates it), and then meshsign's ServiceAccount, through its
+ * real token and the manifests' RBAC, does everything meshsign does in
+ * Kubernetes mode, and is refused what it must not do.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { AuthenticationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { CERTIFICATES, CONFIGMAPS, EVENTS, LEASES, NAMESPACES, PODS, SECRETS } from "../../src/api/types.js";
+import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
+import { LeaderElector } from "../../src/server/leader-election.js";
+import { KubeStore, SECRET_CACHE_LABEL } from "../../src/store/kube/index.js";
+import type { KubeObject, ResourceType } from "../../src/store/types.js";
+import { RootConfigMapDistributor, RootsBroadcaster } from "../../src/trust/index.js";
+import { harnessEnv, type KubeApiServer, kubeconfig, repoRoot, startKubeApiServer } from "./harness.js";
+import { installCrds } from "./lib/crds.js";
+import { eventually } from "./lib/eventually.js";
+
+/** The kinds manifests/ contains, as the Store addresses them. */
+const KINDS: Record<string, ResourceType> = {
+  "v1/Namespace": NAMESPACES,
+  "v1/ServiceAccount": {
+    group: "",
+    version: "v1",
+    kind: "ServiceAccount",
+    plural: "serviceaccounts",
+    namespaced: true,
+  },
+  "v1/Service": { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
+  "rbac.authorization.k8s.io/v1/ClusterRole": rbac("ClusterRole", "clusterroles", false),
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": rbac("ClusterRoleBinding", "clusterrolebindings", false),
+  "rbac.authorization.k8s.io/v1/Role": rbac("Role", "roles", true),
+  "rbac.authorization.k8s.io/v1/RoleBinding": rbac("RoleBinding", "rolebindings", true),
+  "apps/v1/Deployment": {
+    group: "apps",
+    version: "v1",
+    kind: "Deployment",
+    plural: "deployments",
+    namespaced: true,
+  },
+  "policy/v1/PodDisruptionBudget": {
+    group: "policy",
+    version: "v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    namespaced: true,
+  },
+  "networking.k8s.io/v1/NetworkPolicy": {
+    group: "networking.k8s.io",
+    version: "v1",
+    kind: "NetworkPolicy",
+    plural: "networkpolicies",
+    namespaced: true,
+  },
+};
+
+function rbac(kind: string, plural: string, namespaced: boolean): ResourceType {
+  return { group: "rbac.authorization.k8s.io", version: "v1", kind, plural, namespaced };
+}
+
+function render(dir: string): KubeObject[] {
+  const kustomize = harnessEnv().MESHSIGN_KUSTOMIZE;
+  if (!kustomize || !existsSync(kustomize))
+    throw new Error("kustomize not built: run bash test/kube/setup.sh");
+  const out = execFileSync(kustomize, ["build", path.join(repoRoot, dir)], { encoding: "utf8" });
+  return parseAllDocuments(out).map((d) => d.toJS() as KubeObject);
+}
+
+let api: KubeApiServer;
+let admin: KubeStore;
+let meshsign: KubeStore;
+let meshsignKc: KubeConfig;
+let base: KubeObject[];
+let istio: KubeObject[];
+
+async function rejection(promise: Promise<unknown>): Promise<MeshsignError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isMeshsignError(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a rejection");
+}
+
+async function forbidden(promise: Promise<unknown>): Promise<void> {
+  const err = await rejection(promise);
+  expect([err.code, err.detail.status]).toEqual(["ERR_STORE_UNAVAILABLE", 403]);
+}
+
+beforeAll(async () => {
+  base = render("manifests/base");
+  istio = render("manifests/overlays/istio");
+  api = await startKubeApiServer();
+  const kc = new KubeConfig();
+  kc.loadFromFile(api.kubeconfigPath);
+  admin = new KubeStore({ kubeConfig: kc, fieldManager: "kustomize-test" });
+  await installCrds(kc);
+  for (const objects of [base, istio]) {
+    for (const obj of objects) {
+      const type = KINDS[`${obj.apiVersion}/${obj.kind}`];
+      if (!type) throw new Error(`manifests contain ${obj.apiVersion} ${obj.kind}, unknown to this test`);
+      await admin.apply(type, obj);
+    }
+  }
+  // meshsign's own identity: a token for its ServiceAccount, as the pod would mount.
+  const core = kc.makeApiClient(CoreV1Api);
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: "meshsign",
+    namespace: "meshsign-system",
+    body: { spec: { audiences: [] } },
+  });
+  meshsignKc = new KubeConfig();
+  meshsignKc.loadFromString(kubeconfig(api.server, api.caPem, tr.status?.token ?? ""));
+  meshsign = new KubeStore({ kubeConfig: meshsignKc });
+  await admin.create(NAMESPACES, {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: "app", labels: { mesh: "on" } },
+  });
+});
+
+afterAll(async () => {
+  await meshsign?.close();
+  await admin?.close();
+  await api?.stop();
+});
+
+describe("manifests/", () => {
+  it("render to the expected objects, all accepted by the API server", () => {
+    const kinds = base.map((o) => o.kind).sort();
+    expect(kinds).toEqual([
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Deployment",
+      "Namespace",
+      "NetworkPolicy",
+      "PodDisruptionBudget",
+      "Role",
+      "RoleBinding",
+      "Service",
+      "ServiceAccount",
+    ]);
+    for (const obj of base.filter((o) => KINDS[`${o.apiVersion}/${o.kind}`]?.namespaced)) {
+      expect(obj.metadata.namespace).toBe("meshsign-system");
+    }
+  });
+
+  it("run two hardened replicas with probes on 6060 and a Service 443 -> grpc", async () => {
+    const deployment = await admin.get<KubeObject & { spec: Record<string, never> }>(
+      KINDS["apps/v1/Deployment"] as ResourceType,
+      "meshsign-system",
+      "meshsign",
+    );
+    const spec = deployment?.spec as unknown as {
+      replicas: number;
+      template: {
+        spec: {
+          securityContext: { runAsNonRoot: boolean };
+          containers: Array<{
+            args: string[];
+            image: string;
+            readinessProbe: { httpGet: { path: string; port: string } };
+            livenessProbe: { httpGet: { path: string; port: string } };
+            ports: Array<{ name: string; containerPort: number }>;
+            securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
+            resources: { requests: Record<string, string> };
+          }>;
+        };
+      };
+    };
+    const c = spec.template.spec.containers[0];
+    expect(spec.replicas).toBe(2);
+    expect(spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    expect(c?.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(c?.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "health", scheme: "HTTP" });
+    expect(c?.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "health", scheme: "HTTP" });
+    expect(c?.ports.find((p) => p.name === "health")?.containerPort).toBe(6060);
+    expect(c?.resources.requests).toHaveProperty("cpu");
+    expect(c?.image).toBe("meshsign:0.1.0");
+    // The Istio overlay's flags were applied over the base.
+    expect(c?.args).toContain("--ca-trusted-node-accounts=istio-system/ztunnel");
+    expect(c?.args).toContain("--mode=kubernetes");
+
+    const svc = await admin.get<
+      KubeObject & { spec: { ports: Array<{ name: string; port: number; targetPort: string }> } }
+    >(KINDS["v1/Service"] as ResourceType, "meshsign-system", "meshsign");
+    expect(svc?.spec.ports.map((p) => [p.name, p.port, p.targetPort])).toEqual([
+      ["grpc", 443, "grpc"],
+      ["metrics", 9402, "metrics"],
+    ]);
+  });
+});
+
+describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
+  it("reviews tokens", async () => {
+    const review = await meshsignKc
+      .makeApiClient(AuthenticationV1Api)
+      .createTokenReview({ body: { spec: { token: "not-a-token", audiences: ["istio-ca"] } } });
+    expect(review.status?.authenticated).not.toBe(true);
+  });
+
+  it("distributes istio-ca-root-cert with its own credentials", async () => {
+    const roots = new RootsBroadcaster("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    const d = new RootConfigMapDistributor({ store: meshsign, roots, namespaceSelector: { mesh: "on" } });
+    await d.start();
+    try {
+      const cm = await eventually(async () => meshsign.get(CONFIGMAPS, "app", "istio-ca-root-cert"), 30_000);
+      expect(cm.metadata.labels).toEqual({ "istio.io/config": "true" });
+    } finally {
+      d.stop();
+    }
+  });
+
+  it("wins the meshsign-leader Lease in meshsign-system and may not touch another Lease", async () => {
+    let leading = false;
+    const elector = new LeaderElector({
+      store: meshsign,
+      namespace: "meshsign-system",
+      name: "meshsign-leader",
+      identity: "meshsign-0",
+      leaseDurationMs: 3_000,
+      renewDeadlineMs: 2_000,
+      retryPeriodMs: 300,
+      onStartedLeading: () => {
+        leading = true;
+      },
+      onStoppedLeading: () => {
+        leading = false;
+      },
+    });
+    elector.start();
+    await eventually(async () => (leading ? true : undefined), 30_000);
+    await elector.stop();
+    await forbidden(meshsign.get(LEASES, "meshsign-system", "someone-else"));
+    await forbidden(meshsign.get(LEASES, "app", "meshsign-leader"));
+  });
+
+  it("writes labelled Secrets with server-side apply, watches them, and reads pods", async () => {
+    await meshsign.apply(SECRETS, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "workload-tls", namespace: "app", labels: { [SECRET_CACHE_LABEL]: "true" } },
+      type: "kubernetes.io/tls",
+      data: { "tls.crt": "", "tls.key": "" },
+    } as KubeObject);
+    const seen: string[] = [];
+    const w = meshsign.watch(SECRETS, (e) => seen.push(e.object.metadata.name ?? ""), { namespace: "app" });
+    await w.synced;
+    w.stop();
+    expect(seen).toEqual(["workload-tls"]);
+    expect(await meshsign.list(PODS, { namespace: "app" })).toEqual([]);
+  });
+
+  it("creates Certificates, updates their status and records Events", async () => {
+    const created = await meshsign.create(CERTIFICATES, {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: "web", namespace: "app" },
+      spec: { secretName: "web-tls", dnsNames: ["web.app.svc"], issuerRef: { name: "ca", kind: "Issuer" } },
+    } as KubeObject);
+    const withStatus = await meshsign.updateStatus(CERTIFICATES, {
+      ...created,
+      status: {
+        conditions: [
+          {
+            type: "Ready",
+            status: "False",
+            reason: "Issuing",
+            message: "m",
+            lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+          },
+        ],
+      },
+    } as KubeObject);
+    expect(
+      (withStatus as unknown as { status: { conditions: Array<{ reason: string }> } }).status.conditions[0]
+        ?.reason,
+    ).toBe("Issuing");
+    await meshsign.create(EVENTS, {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: "web.1", namespace: "app" },
+      involvedObject: {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Certificate",
+        name: "web",
+        namespace: "app",
+      },
+      reason: "Issuing",
+      message: "Issuing certificate as Secret does not exist",
+      type: "Normal",
+    } as KubeObject);
+  });
+
+  it("is refused what it does not need: deleting namespaces, writing RBAC, writing pods", async () => {
+    await forbidden(meshsign.delete(NAMESPACES, undefined, "app"));
+    await forbidden(
+      meshsign.create(KINDS["rbac.authorization.k8s.io/v1/ClusterRole"] as ResourceType, {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: { name: "escalate" },
+      }),
+    );
+    await forbidden(
+      meshsign.create(PODS, {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "p", namespace: "app" },
+        spec: { containers: [{ name: "c", image: "x" }] },
+      } as KubeObject),
+    );
+  });
+});
