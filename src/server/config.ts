@@ -93,6 +93,24 @@ export interface Config {
   clusterResourceNamespace: string;
   /** Kubernetes mode: kubeconfig path (in-cluster config when empty). */
   kubeconfig: string;
+  /** Issuer (or ClusterIssuer) of kind CA whose Secret signs workload certificates; empty = meshsign's own root. */
+  issuerName: string;
+  issuerKind: "Issuer" | "ClusterIssuer";
+  issuerGroup: string;
+  /** Namespace of the Issuer named by issuerName (Issuer kind). */
+  issuerNamespace: string;
+  /** Namespace of the leader-election Lease. */
+  leaderElectionNamespace: string;
+  /** Namespaces that get istio-ca-root-cert: equality label selector k=v,k2=v2; empty = all. */
+  configmapNamespaceSelector: string;
+  /** Issue istiod's serving certificate (Secret istiod-tls) through the engine. */
+  istiodCertificateEnable: boolean;
+  /** Namespace of istiod. */
+  istioNamespace: string;
+  /** Istio revisions whose istiod DNS names go in istiod-tls. */
+  istioRevisions: string[];
+  istiodCertificateDuration: number;
+  istiodCertificateRenewBefore: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -170,6 +188,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
   spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),
   spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
+  spec("issuerName", "--issuer-name", "string", "CA Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
+  spec("issuerKind", "--issuer-kind", { enum: ["Issuer", "ClusterIssuer"] }, "kind of --issuer-name", "ClusterIssuer"),
+  spec("issuerGroup", "--issuer-group", "string", "group of --issuer-name", "cert-manager.io", (v) =>
+    v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
+  ),
+  spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system"),
+  spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system"),
+  spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", (v) =>
+    v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
+  ),
+  spec("istiodCertificateEnable", "--istiod-certificate-enable", "bool", "issue istiod's serving certificate (Secret istiod-tls)", (m) => m === "kubernetes"),
+  spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system"),
+  spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
+  spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
+  spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
   spec("logLevel", "--log-level", { enum: ["trace", "debug", "info", "warn", "error", "fatal"] }, "log level", "info"),
   spec("logFormat", "--log-format", { enum: ["json", "text"] }, "log format", "json"),
 ];

@@ -22,6 +22,7 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
   const k8s = await import("@kubernetes/client-node");
   const kc = await loadKubeConfig(config);
   const core = kc.makeApiClient(k8s.CoreV1Api);
+  if (config.issuerName) return issuerCa(config, kc, core);
   const namespace = config.clusterResourceNamespace;
   const read = async () => {
     try {
@@ -62,5 +63,51 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
     privateKeyPem: key,
     origin: `secret ${namespace}/${ROOT_CA_SECRET}`,
     rootsPem: rootsBundle(roots, config.rootCaFile ? `--root-ca-file ${config.rootCaFile}` : `Secret ${namespace}/${ROOT_CA_SECRET}`),
+  };
+}
+
+/**
+ * `--issuer-name`: workload certificates are signed by the key pair of a CA
+ * Issuer/ClusterIssuer's Secret (istio-csr's issuerRef, served in-process).
+ * The roots are `--root-ca-file`, else the Secret's ca.crt, else the top of
+ * its tls.crt chain.
+ */
+async function issuerCa(
+  config: Config,
+  kc: import("@kubernetes/client-node").KubeConfig,
+  core: import("@kubernetes/client-node").CoreV1Api,
+): Promise<CaMaterial> {
+  const k8s = await import("@kubernetes/client-node");
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const ref = `${config.issuerKind} ${config.issuerKind === "Issuer" ? `${config.issuerNamespace}/` : ""}${config.issuerName}`;
+  let issuer: { spec?: { ca?: { secretName?: string } } };
+  try {
+    issuer = (config.issuerKind === "ClusterIssuer"
+      ? await custom.getClusterCustomObject({ group: config.issuerGroup, version: "v1", plural: "clusterissuers", name: config.issuerName })
+      : await custom.getNamespacedCustomObject({ group: config.issuerGroup, version: "v1", namespace: config.issuerNamespace, plural: "issuers", name: config.issuerName })) as typeof issuer;
+  } catch (err) {
+    throw new MeshsignError("ERR_ISSUER_NOT_FOUND", `--issuer-name: cannot read ${ref}`, { cause: err, retry: "transient" });
+  }
+  const secretName = issuer.spec?.ca?.secretName;
+  if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `--issuer-name: ${ref} is not a CA issuer (spec.ca.secretName); only CA issuers sign on the hot path`);
+  const namespace = config.issuerKind === "ClusterIssuer" ? config.clusterResourceNamespace : config.issuerNamespace;
+  let secret: import("@kubernetes/client-node").V1Secret;
+  try {
+    secret = await core.readNamespacedSecret({ name: secretName, namespace });
+  } catch (err) {
+    throw new MeshsignError("ERR_ISSUER_NOT_READY", `${ref}: cannot read Secret ${namespace}/${secretName}`, { cause: err, retry: "transient" });
+  }
+  const data = secret.data ?? {};
+  const decode = (k: string) => (data[k] ? Buffer.from(data[k], "base64").toString() : "");
+  const cert = decode("tls.crt");
+  const key = decode("tls.key");
+  if (!cert || !key) throw new MeshsignError("ERR_ISSUER_NOT_READY", `${ref}: Secret ${namespace}/${secretName} lacks tls.crt or tls.key`);
+  const chain = cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const roots = config.rootCaFile ? readFileSync(config.rootCaFile, "utf8") : decode("ca.crt") || (chain.at(-1) ?? cert);
+  return {
+    certificatePem: cert,
+    privateKeyPem: key,
+    origin: `${ref} (secret ${namespace}/${secretName})`,
+    rootsPem: rootsBundle(roots, config.rootCaFile ? `--root-ca-file ${config.rootCaFile}` : `${ref} ca.crt`),
   };
 }

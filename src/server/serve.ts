@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
 import type { Logger } from "pino";
 import { loadConfig, type Config, type ConfigSources } from "./config.js";
-import { startAdminServer, type CertificateControl } from "./admin.js";
+import { startAdminServer } from "./admin.js";
 import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
 import { GrpcFrontend } from "./grpc-frontend.js";
@@ -83,6 +83,11 @@ async function runPrimary(config: Config): Promise<void> {
   const primaryRegistry = n === 1 ? globalRegistry : new Registry();
   if (n === 1) collectDefaultMetrics({ register: globalRegistry });
   const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, log, primaryRegistry) : undefined;
+  const kube =
+    config.mode === "kubernetes"
+      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.rootsPem, log, metrics: primaryRegistry })
+      : undefined;
+  const certificates = engine?.control ?? kube?.control;
 
   const checks = (): ReadinessCheck[] => [
     { name: "shutdown", ready: () => !shuttingDown },
@@ -90,6 +95,7 @@ async function runPrimary(config: Config): Promise<void> {
     { name: "serving_certificate", ready: () => serving.valid() },
     { name: "grpc_server", ready: () => (frontend ? frontend.serving : (workers?.allReady() ?? false)) },
     ...(engine ? [{ name: "engine", ready: () => engine.ready() }] : []),
+    ...(kube ? [{ name: "controllers", ready: () => kube.ready() }] : []),
   ];
   const aggregator = new AggregatorRegistry();
   const obs = await startObservability({
@@ -117,7 +123,7 @@ async function runPrimary(config: Config): Promise<void> {
       roots: stack.roots,
       checks,
       issuances,
-      ...(engine ? { certificates: engine.control as CertificateControl } : {}),
+      ...(certificates ? { certificates } : {}),
     },
   });
 
@@ -135,6 +141,7 @@ async function runPrimary(config: Config): Promise<void> {
       frontend?.shutdown(config.shutdownGracePeriod),
       workers?.shutdown(config.shutdownGracePeriod + 2000),
       engine?.stop(),
+      kube?.stop(),
     ]);
     await Promise.all([admin.close(), obs.close()]);
     await stack.close();

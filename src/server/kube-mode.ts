@@ -1,0 +1,151 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { CERTIFICATES, CLUSTER_ISSUERS } from "../api/types.js";
+import { isMeshsignError, MeshsignError } from "../errors/index.js";
+import { KubeStore } from "../store/kube/index.js";
+import type { KubeObject } from "../store/types.js";
+import { RootConfigMapDistributor, RootsBroadcaster } from "../trust/index.js";
+import type { CertificateControl } from "./admin.js";
+import type { Config } from "./config.js";
+import { startEngine, type EngineHost } from "./engine-host.js";
+import { istiodCertificate } from "./istiod-certificate.js";
+import { ROOT_CA_SECRET } from "./kube-ca.js";
+import { loadKubeConfig } from "./kube-config.js";
+import { LeaderElector } from "./leader-election.js";
+
+/** The ClusterIssuer meshsign creates over its own root CA Secret when no --issuer-name is given. */
+export const MESH_CA_ISSUER = "meshsign-mesh-ca";
+
+export interface KubernetesControllers {
+  readonly control: CertificateControl;
+  isLeader(): boolean;
+  ready(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Kubernetes mode: every replica serves CreateCertificate; the replica that
+ * holds the `meshsign-leader` Lease also runs the Certificate engine on the
+ * API server, publishes `istio-ca-root-cert` to the selected namespaces and
+ * keeps istiod's certificate. Losing the Lease stops those at once; another
+ * replica takes over within the lease duration.
+ */
+export async function startKubernetesControllers(options: {
+  config: Config;
+  rootsPem: string;
+  log: Logger;
+  metrics: Registry;
+}): Promise<KubernetesControllers> {
+  const { config, log } = options;
+  const kubeConfig = await loadKubeConfig(config);
+  const store = new KubeStore({
+    kubeConfig,
+    onWatchError: (type, err) => log.warn({ kind: type.kind, err }, "watch failed; retrying"),
+  });
+  const roots = new RootsBroadcaster(options.rootsPem);
+  let engine: EngineHost | undefined;
+  let trust: RootConfigMapDistributor | undefined;
+  let leading = false;
+  let stopping: Promise<void> | undefined;
+
+  const lead = async (signal: AbortSignal) => {
+    const issuerRef = config.issuerName
+      ? { name: config.issuerName, kind: config.issuerKind, group: config.issuerGroup }
+      : { name: MESH_CA_ISSUER, kind: "ClusterIssuer", group: "cert-manager.io" };
+    if (!config.issuerName) await ensure(store, CLUSTER_ISSUERS, meshCaIssuer(config));
+    engine = await startEngine({ config, store, log, metrics: options.metrics });
+    trust = new RootConfigMapDistributor({
+      store,
+      roots,
+      namespaceSelector: parseSelector(config.configmapNamespaceSelector),
+      onError: (ns, err) => log.warn({ namespace: ns, err }, "istio-ca-root-cert reconcile failed; retrying"),
+      onChanged: (ns, action) => log.info({ namespace: ns, action }, "istio-ca-root-cert published"),
+    });
+    await trust.start();
+    if (config.istiodCertificateEnable) await ensure(store, CERTIFICATES, istiodCertificate(config, issuerRef) as KubeObject);
+    if (signal.aborted) await follow();
+  };
+  const follow = async () => {
+    const e = engine;
+    const t = trust;
+    engine = undefined;
+    trust = undefined;
+    t?.stop();
+    await e?.stop();
+  };
+
+  const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString("hex")}`;
+  const elector = new LeaderElector({
+    store,
+    namespace: config.leaderElectionNamespace,
+    name: "meshsign-leader",
+    identity,
+    onStartedLeading: (signal) => {
+      leading = true;
+      log.info({ identity }, "became leader: running the engine and the distributors");
+      lead(signal).catch((err: unknown) => {
+        log.error({ err }, "leader start failed; giving up the lease");
+        void elector.stop({ release: true }).then(() => elector.start());
+      });
+    },
+    onStoppedLeading: () => {
+      leading = false;
+      log.info({ identity }, "stopped leading");
+      stopping = follow();
+    },
+    onNewLeader: (leader) => log.info({ leader }, "leader observed"),
+    onError: (err) => log.warn({ err }, "leader election API call failed"),
+  });
+  elector.start();
+
+  const control: CertificateControl = {
+    list: (ns) => active().list(ns),
+    describe: (ns, name) => active().describe(ns, name),
+    renew: (ns, name) => active().renew(ns, name),
+    inspectSecret: (ns, name) => active().inspectSecret(ns, name),
+  };
+  const active = (): CertificateControl => {
+    if (!engine) throw new MeshsignError("ERR_NOT_FOUND", "this replica is not the leader; ask the leader's admin API");
+    return engine.control;
+  };
+  return {
+    control,
+    isLeader: () => leading,
+    // A follower is ready: it serves CreateCertificate; the leader is ready once its engine runs.
+    ready: () => !leading || engine !== undefined,
+    stop: async () => {
+      await elector.stop({ release: true });
+      await (stopping ?? follow());
+      await store.close();
+    },
+  };
+}
+
+function meshCaIssuer(config: Config): KubeObject {
+  return {
+    apiVersion: "cert-manager.io/v1",
+    kind: "ClusterIssuer",
+    metadata: { name: MESH_CA_ISSUER, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
+    spec: { ca: { secretName: ROOT_CA_SECRET } },
+  } as KubeObject & { spec: unknown };
+}
+
+/** Creates the object unless it exists (users may have edited it: never overwrite). */
+async function ensure(store: KubeStore, type: typeof CERTIFICATES, object: KubeObject): Promise<void> {
+  try {
+    await store.create(type, object);
+  } catch (err) {
+    if (!isMeshsignError(err, "ERR_ALREADY_EXISTS")) throw err;
+  }
+}
+
+function parseSelector(value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of value.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const [k, v = ""] = pair.split("=");
+    if (k) out[k] = v;
+  }
+  return out;
+}
