@@ -3,7 +3,8 @@
  * the trigger policies and rotationPolicy Never, and the Secret encodings
  * (PKCS#1 / SEC1 / PKCS#8).
  */
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPair } from "node:crypto";
+import { type KeyObject, createPrivateKey, generateKeyPair } from "node:crypto";
+import { publicKeySpki } from "../pki/index.js";
 import type { KeyAlgorithm } from "./lib/spec.js";
 
 export interface KeySpec {
@@ -74,7 +75,8 @@ export function parsePrivateKey(pem: string): KeyObject | undefined {
   }
 }
 
-/** DER SubjectPublicKeyInfo of a private or public key. */
+/** DER SubjectPublicKeyInfo of a private or public key (src/pki caches it per KeyObject: never mutate it). */
 export function spkiOf(key: KeyObject): Buffer {
-  return createPublicKey(key).export({ format: "der", type: "spki" });
+  const spki = publicKeySpki(key);
+  return Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
 }

@@ -4,10 +4,9 @@
  * (`pkg/util/pki/match.go`). Each returns the names of the fields that
  * differ, so the condition message can say what changed.
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { OID, type ParsedCsr, subjectFromSpec } from "./csr.js";
 import type { CertificateRequest, CertificateSpec } from "./lib/api.js";
+import { literalSubjectName, sameName } from "./lib/literal-subject.js";
 import type { CertInfo } from "./lib/x509-info.js";
 import { type ResolvedSpec, goDurationMs, resolveIssuerRef } from "./lib/spec.js";
 
@@ -50,8 +49,15 @@ function valuesByOid(name: readonly (readonly { type: string; value: string }[])
 export function requestMismatches(cr: CertificateRequest, csr: ParsedCsr, certSpec: CertificateSpec, spec: ResolvedSpec): string[] {
   const out: string[] = [];
   if (certSpec.literalSubject !== undefined && certSpec.literalSubject !== "") {
-    const want = Buffer.from(new x509.Name(certSpec.literalSubject).toArrayBuffer());
-    if (!want.equals(csr.subjectDer)) out.push("spec.literalSubject");
+    // cert-manager compares the DER; comparing the decoded RDNs is the same test without depending on
+    // which string type (PrintableString or UTF8String) an encoder picked for the same text.
+    let want: ReturnType<typeof literalSubjectName> | undefined;
+    try {
+      want = literalSubjectName(certSpec.literalSubject);
+    } catch {
+      want = undefined;
+    }
+    if (want === undefined || !sameName(want, csr.subject)) out.push("spec.literalSubject");
   } else {
     const want = valuesByOid(subjectFromSpec(certSpec));
     const got = valuesByOid(csr.subject);

@@ -122,7 +122,7 @@ export const secretPublicKeyDiffersFromCurrentCertificateRequest: Check = (i) =>
   if (i.currentRequestCsr === undefined) {
     return { reason: REASON.invalidCertificateRequest, message: "Failed to decode the current CertificateRequest's CSR" };
   }
-  if (!spkiOf(i.contents.key).equals(i.currentRequestCsr.spki)) {
+  if (!spkiOf(i.contents.key).equals(i.currentRequestCsr.publicKeySpki)) {
     return { reason: REASON.secretMismatch, message: "Secret contains a private key that does not match the current CertificateRequest" };
   }
   return undefined;

@@ -148,7 +148,7 @@ export class CertificateReconciler {
     let currentRequestCsr: ParsedCsr | undefined;
     if (currentRequest !== undefined) {
       try {
-        currentRequestCsr = await parseCsr(b64decode(currentRequest.spec.request));
+        currentRequestCsr = parseCsr(b64decode(currentRequest.spec.request));
       } catch {
         currentRequestCsr = undefined;
       }
@@ -213,7 +213,7 @@ export class CertificateReconciler {
     if (next !== undefined) {
       let csr: ParsedCsr | undefined;
       try {
-        csr = await parseCsr(b64decode(next.spec.request));
+        csr = parseCsr(b64decode(next.spec.request));
       } catch {
         csr = undefined;
       }
@@ -343,11 +343,11 @@ export class CertificateReconciler {
       }
       let csr: ParsedCsr | undefined;
       try {
-        csr = await parseCsr(b64decode(cr.spec.request));
+        csr = parseCsr(b64decode(cr.spec.request));
       } catch {
         csr = undefined;
       }
-      if (csr === undefined || !csr.spki.equals(spki) || requestMismatches(cr, csr, cert.spec, spec).length > 0) {
+      if (csr === undefined || !spki.equals(csr.publicKeySpki) || requestMismatches(cr, csr, cert.spec, spec).length > 0) {
         await this.#deleteRequest(cert, cr);
         continue;
       }
@@ -357,7 +357,7 @@ export class CertificateReconciler {
 
     const ns = cert.metadata.namespace ?? "";
     const name = requestName(cert, revision);
-    const csrPem = await buildCsr(cert.spec, spec, key);
+    const csrPem = buildCsr(cert.spec, spec, key);
     const annotations: Record<string, string> = {};
     for (const [k, v] of Object.entries(cert.metadata.annotations ?? {})) if (COPIED(k)) annotations[k] = v;
     Object.assign(annotations, {
@@ -428,7 +428,7 @@ export class CertificateReconciler {
       const csrPem = b64decode(cr.spec.request);
       let csr: ParsedCsr;
       try {
-        csr = await parseCsr(csrPem);
+        csr = parseCsr(csrPem);
       } catch (err) {
         throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", { cause: err });
       }

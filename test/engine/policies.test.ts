@@ -25,7 +25,7 @@ beforeAll(async () => {
   const template: CertificateTemplate = { publicKeySpki: createPublicKey(key).export({ format: "der", type: "spki" }), isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: [], dnsNames: ["web.example.com"], notBefore: new Date(T0), notAfter: new Date(T0 + 3 * H) };
   certPem = encodePem("CERTIFICATE", signCertificate(template, selfSignedSigner(template, key)));
   const c = base();
-  csrPem = await buildCsr(c.spec, resolveSpec(c.spec), key);
+  csrPem = buildCsr(c.spec, resolveSpec(c.spec), key);
 });
 
 function secret(overrides: { key?: string; cert?: string; annotations?: Record<string, string> } = {}): Secret {
@@ -58,7 +58,7 @@ async function input(cert: Certificate, s: Secret | undefined, cr: CertificateRe
     secret: s,
     contents: readSecretContents(s),
     currentRequest: cr,
-    currentRequestCsr: cr === undefined ? undefined : await parseCsr(Buffer.from(cr.spec.request, "base64").toString()),
+    currentRequestCsr: cr === undefined ? undefined : parseCsr(Buffer.from(cr.spec.request, "base64").toString()),
     now,
   };
 }
@@ -80,7 +80,7 @@ describe("trigger policy chain, in cert-manager's order", () => {
     }, "SecretMismatch"],
     ["a request whose CSR key differs from the Secret triggers SecretMismatch", async () => {
       const c = base();
-      const otherCsr = await buildCsr(c.spec, resolveSpec(c.spec), otherKey);
+      const otherCsr = buildCsr(c.spec, resolveSpec(c.spec), otherKey);
       return input(c, secret(), request({}, otherCsr));
     }, "SecretMismatch"],
     ["a new DNS name in the spec triggers RequestChanged", async () => {

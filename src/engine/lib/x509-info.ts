@@ -1,12 +1,10 @@
 /**
- * The facts the engine needs from a PEM certificate, memoized by PEM text:
- * the same Secret is read on every reconcile and parsing costs milliseconds.
+ * The facts the engine needs from a PEM certificate, read with src/pki's
+ * strict DER parser and memoized by PEM text: the same Secret is read on
+ * every reconcile.
  */
-import "reflect-metadata";
-import { createHash, webcrypto } from "node:crypto";
-import * as x509 from "@peculiar/x509";
-
-x509.cryptoProvider.set(webcrypto as never);
+import { createHash } from "node:crypto";
+import { type KeyAlgorithm, type Name, NameOid, decodePemAll, parseCertificate } from "../../pki/index.js";
 
 export interface CertInfo {
   readonly notBeforeMs: number;
@@ -14,6 +12,7 @@ export interface CertInfo {
   readonly spki: Buffer;
   readonly serialHex: string;
   readonly isCA: boolean;
+  /** RFC 4514-style text of the subject, in certificate order ("O=Example, CN=www.example.com"). */
   readonly subjectString: string;
   readonly issuerString: string;
   /** Subject attribute values by OID, in order. */
@@ -23,14 +22,45 @@ export interface CertInfo {
   readonly ipAddresses: readonly string[];
   readonly uris: readonly string[];
   readonly emailAddresses: readonly string[];
+  /** "RSA 2048", "ECDSA P-256", "Ed25519", or "unsupported". */
   readonly keyAlgorithm: string;
   readonly fingerprintSha256: string;
 }
 
 const SHORT: Record<string, string> = {
-  CN: "2.5.4.3", L: "2.5.4.7", ST: "2.5.4.8", O: "2.5.4.10", OU: "2.5.4.11", C: "2.5.4.6",
-  DC: "0.9.2342.19200300.100.1.25", E: "1.2.840.113549.1.9.1", G: "2.5.4.42", I: "2.5.4.43", SN: "2.5.4.4", T: "2.5.4.12",
+  [NameOid.commonName]: "CN",
+  [NameOid.localityName]: "L",
+  [NameOid.stateOrProvinceName]: "ST",
+  [NameOid.organizationName]: "O",
+  [NameOid.organizationalUnitName]: "OU",
+  [NameOid.countryName]: "C",
+  [NameOid.streetAddress]: "STREET",
+  [NameOid.domainComponent]: "DC",
+  [NameOid.userId]: "UID",
+  [NameOid.serialNumber]: "SERIALNUMBER",
+  [NameOid.postalCode]: "postalCode",
+  [NameOid.emailAddress]: "E",
 };
+
+/** RFC 4514 §2.4 escaping of an attribute value. */
+function escapeValue(v: string): string {
+  let out = v.replace(/[\\,+"<>;=]/g, (c) => `\\${c}`);
+  if (out.startsWith("#") || out.startsWith(" ")) out = `\\${out}`;
+  if (out.endsWith(" ") && out.length > 1) out = `${out.slice(0, -1)}\\ `;
+  return out;
+}
+
+/** Name as text, RDNs in certificate order joined by ", ", multi-valued RDNs by "+". */
+export function formatName(name: Name): string {
+  return name.map((rdn) => rdn.map((a) => `${SHORT[a.type] ?? a.type}=${escapeValue(a.value)}`).join("+")).join(", ");
+}
+
+function describeAlgorithm(k: KeyAlgorithm | undefined): string {
+  if (k === undefined) return "unsupported";
+  if (k.type === "rsa") return `RSA ${k.bits}`;
+  if (k.type === "ec") return `ECDSA ${k.curve}`;
+  return "Ed25519";
+}
 
 const CACHE_LIMIT = 20_000;
 const cache = new Map<string, CertInfo>();
@@ -39,37 +69,27 @@ const cache = new Map<string, CertInfo>();
 export function certInfo(pem: string): CertInfo {
   const hit = cache.get(pem);
   if (hit !== undefined) return hit;
-  const first = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
-  if (first === null) throw new Error("no certificate in PEM");
-  const cert = new x509.X509Certificate(first[0]);
+  const der = decodePemAll(pem, "CERTIFICATE")[0];
+  if (der === undefined) throw new Error("no certificate in PEM");
+  const cert = parseCertificate(der);
   const subject = new Map<string, string[]>();
-  for (const rdn of cert.subjectName.toJSON()) {
-    for (const [k, values] of Object.entries(rdn)) {
-      const oid = SHORT[k] ?? k;
-      subject.set(oid, [...(subject.get(oid) ?? []), ...values]);
-    }
-  }
-  const sanExt = cert.getExtension("2.5.29.17");
-  const names: x509.JsonGeneralName[] =
-    sanExt === null ? [] : new x509.SubjectAlternativeNameExtension(sanExt.rawData).names.toJSON();
-  const pick = (type: string): string[] => names.filter((n) => n.type === type).map((n) => n.value);
-  const bc = cert.getExtension("2.5.29.19");
+  for (const rdn of cert.subject) for (const a of rdn) subject.set(a.type, [...(subject.get(a.type) ?? []), a.value]);
   const info: CertInfo = {
     notBeforeMs: cert.notBefore.getTime(),
     notAfterMs: cert.notAfter.getTime(),
-    spki: Buffer.from(cert.publicKey.rawData),
-    serialHex: cert.serialNumber,
-    isCA: bc === null ? false : new x509.BasicConstraintsExtension(bc.rawData).ca,
-    subjectString: cert.subject,
-    issuerString: cert.issuer,
+    spki: Buffer.from(cert.publicKeySpki.buffer, cert.publicKeySpki.byteOffset, cert.publicKeySpki.byteLength),
+    serialHex: cert.serialHex,
+    isCA: cert.basicConstraints?.isCA ?? false,
+    subjectString: formatName(cert.subject),
+    issuerString: formatName(cert.issuer),
     subject,
-    commonName: subject.get("2.5.4.3")?.[0] ?? "",
-    dnsNames: pick("dns"),
-    ipAddresses: pick("ip"),
-    uris: pick("url"),
-    emailAddresses: pick("email"),
-    keyAlgorithm: cert.publicKey.algorithm.name,
-    fingerprintSha256: createHash("sha256").update(Buffer.from(cert.rawData)).digest("hex"),
+    commonName: subject.get(NameOid.commonName)?.[0] ?? "",
+    dnsNames: cert.dnsNames,
+    ipAddresses: cert.ipAddresses,
+    uris: cert.uris,
+    emailAddresses: cert.emailAddresses,
+    keyAlgorithm: describeAlgorithm(cert.keyAlgorithm),
+    fingerprintSha256: createHash("sha256").update(der).digest("hex"),
   };
   if (cache.size >= CACHE_LIMIT) {
     const oldest = cache.keys().next().value;

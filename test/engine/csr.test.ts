@@ -1,0 +1,152 @@
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { buildCsr, parseCsr, templateFromRequest } from "../../src/engine/csr.js";
+import type { Certificate, CertificateRequest } from "../../src/engine/lib/api.js";
+import { resolveSpec } from "../../src/engine/lib/spec.js";
+import { certInfo, formatName } from "../../src/engine/lib/x509-info.js";
+import { requestMismatches } from "../../src/engine/match.js";
+import { encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
+import { certificate } from "./lib/builders.js";
+
+const keys: Record<string, KeyObject> = {
+  "RSA 2048": generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
+  "ECDSA P-384": generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey,
+  Ed25519: generateKeyPairSync("ed25519").privateKey,
+};
+
+function requestFor(cert: Certificate, csrPem: string): CertificateRequest {
+  const spec = resolveSpec(cert.spec);
+  return {
+    apiVersion: "cert-manager.io/v1",
+    kind: "CertificateRequest",
+    metadata: { name: `${cert.metadata.name}-1`, namespace: cert.metadata.namespace },
+    spec: { request: Buffer.from(csrPem).toString("base64"), issuerRef: spec.issuerRef, isCA: spec.isCA, usages: [...spec.usages] },
+  };
+}
+
+function opensslText(pem: string): string {
+  return execFileSync("openssl", ["req", "-noout", "-text", "-verify", "-nameopt", "sep_comma_plus_space"], { input: pem, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+}
+
+type Case = [string, Partial<Certificate["spec"]>, { subject: RegExp; san?: RegExp; sanCritical?: boolean; ku?: RegExp; eku?: RegExp }];
+const cases: Case[] = [
+  [
+    "a gateway certificate with a common name, subject fields, DNS and IP names",
+    { commonName: "www.example.com", dnsNames: ["www.example.com", "example.com"], ipAddresses: ["10.1.2.3"], subject: { organizations: ["Example"], countries: ["GB"] } },
+    { subject: /Subject: C=GB, O=Example, CN=www\.example\.com\n/, san: /DNS:www\.example\.com, DNS:example\.com, IP Address:10\.1\.2\.3/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
+  ],
+  [
+    "a workload certificate with only a URI (empty subject, so the SAN is critical)",
+    { dnsNames: undefined, uris: ["spiffe://cluster.local/ns/a/sa/b"], usages: ["client auth", "digital signature"] },
+    { subject: /Subject: ?\n/, san: /URI:spiffe:\/\/cluster\.local\/ns\/a\/sa\/b/, sanCritical: true, ku: /Digital Signature\n/, eku: /TLS Web Client Authentication/ },
+  ],
+  [
+    "a CA certificate, whose usages gain certificate signing",
+    { commonName: "intermediate", dnsNames: undefined, isCA: true, usages: ["cert sign", "crl sign"] },
+    { subject: /Subject: CN=intermediate\n/, ku: /Certificate Sign, CRL Sign/ },
+  ],
+  [
+    "a certificate with a literal subject, kept in the order written",
+    { literalSubject: "CN=literal.example.com,OU=Platform+O=Example,C=DE", dnsNames: ["literal.example.com"] },
+    { subject: /Subject: CN=literal\.example\.com, (O=Example \+ OU=Platform|OU=Platform \+ O=Example), C=DE\n/, san: /DNS:literal\.example\.com/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
+  ],
+  [
+    "a certificate that asks not to encode its usages in the request",
+    { commonName: "plain", dnsNames: ["plain.example.com"], encodeUsagesInRequest: false },
+    { subject: /Subject: CN=plain\n/, san: /DNS:plain\.example\.com/ },
+  ],
+];
+
+describe("the engine's CSR", () => {
+  for (const [keyName, key] of Object.entries(keys)) {
+    it.each(cases)(`for %s (${keyName}) is what openssl reads, and matches its own spec`, (_name, specPatch, want) => {
+      const cert = certificate("web", "apps", specPatch);
+      const spec = resolveSpec(cert.spec);
+      const pem = buildCsr(cert.spec, spec, key);
+      const text = opensslText(pem);
+      expect(text).toMatch(want.subject);
+      if (want.san === undefined) expect(text).not.toContain("Subject Alternative Name");
+      else {
+        expect(text).toMatch(want.san);
+        expect(text).toContain(`X509v3 Subject Alternative Name: ${want.sanCritical ? "critical" : ""}`.trimEnd());
+        if (want.sanCritical === false) expect(text).not.toContain("X509v3 Subject Alternative Name: critical");
+      }
+      if (want.ku === undefined) expect(text).not.toContain("X509v3 Key Usage");
+      else expect(text).toMatch(want.ku);
+      if (want.eku !== undefined) expect(text).toMatch(want.eku);
+      // Reading the request back must not look like a spec change (that would re-issue for ever).
+      const parsed = parseCsr(pem);
+      expect(requestMismatches(requestFor(cert, pem), parsed, cert.spec, spec)).toEqual([]);
+    });
+  }
+
+  const changes: [string, Partial<Certificate["spec"]>, string[]][] = [
+    ["the common name changed", { commonName: "other.example.com" }, ["spec.commonName"]],
+    ["a DNS name was added", { dnsNames: ["www.example.com", "example.com", "new.example.com"] }, ["spec.dnsNames"]],
+    ["the literal subject changed", { literalSubject: "CN=www.example.com,O=Other" }, ["spec.literalSubject"]],
+    ["the organization changed", { subject: { organizations: ["Other"] } }, ["spec.subject.organizations"]],
+  ];
+  it.each(changes)("reports the field that differs when %s", (_name, patch, fields) => {
+    const base = certificate("web", "apps", { commonName: "www.example.com", dnsNames: ["www.example.com", "example.com"], subject: { organizations: ["Example"] } });
+    const key = keys["ECDSA P-384"] as KeyObject;
+    const pem = buildCsr(base.spec, resolveSpec(base.spec), key);
+    const changedSpec: Certificate["spec"] = { ...base.spec, ...patch };
+    if ("literalSubject" in patch) {
+      delete changedSpec.commonName;
+      delete changedSpec.subject;
+    }
+    const fields2 = requestMismatches(requestFor(base, pem), parseCsr(pem), changedSpec, resolveSpec(changedSpec));
+    for (const f of fields) expect(fields2).toContain(f);
+  });
+
+  it("refuses a CSR whose signature does not verify", () => {
+    const cert = certificate("web", "apps");
+    const pem = buildCsr(cert.spec, resolveSpec(cert.spec), keys.Ed25519 as KeyObject);
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
+    der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 1; // flip a signature bit
+    expect(() => parseCsr(encodePem("CERTIFICATE REQUEST", der))).toThrow();
+  });
+
+  it("turns a request into a template with the request's usages and duration and the CSR's names", () => {
+    const cert = certificate("web", "apps", { commonName: "web", dnsNames: ["web.apps.svc"], usages: ["server auth", "digital signature"], duration: "2h" });
+    const pem = buildCsr(cert.spec, resolveSpec(cert.spec), keys["RSA 2048"] as KeyObject);
+    const cr = { ...requestFor(cert, pem), spec: { ...requestFor(cert, pem).spec, duration: "2h" } };
+    const t = templateFromRequest(cr, parseCsr(pem), Date.parse("2026-01-01T00:00:00.750Z"));
+    expect(t).toMatchObject({ subject: [[{ type: "2.5.4.3", value: "web" }]], dnsNames: ["web.apps.svc"], isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth"] });
+    expect(t.notBefore.toISOString()).toBe("2026-01-01T00:00:00.000Z");
+    expect(t.notAfter.getTime() - t.notBefore.getTime()).toBe(2 * 3_600_000);
+  });
+});
+
+describe("certInfo", () => {
+  it("reads names, dates, key and CA flag from a certificate signed by src/pki", () => {
+    const key = keys["ECDSA P-384"] as KeyObject;
+    const cert = certificate("web", "apps", { commonName: "a+b, c", ipAddresses: ["2001:db8::1"], uris: ["spiffe://td/x"] });
+    const parsed = parseCsr(buildCsr(cert.spec, resolveSpec(cert.spec), key));
+    const template = { ...templateFromRequest(requestFor(cert, ""), parsed, Date.parse("2026-01-01T00:00:00Z")), isCA: true };
+    const pem = encodePem("CERTIFICATE", signCertificate(template, selfSignedSigner(template, key)));
+    const info = certInfo(pem);
+    expect(info).toMatchObject({
+      subjectString: "CN=a\\+b\\, c",
+      issuerString: "CN=a\\+b\\, c",
+      commonName: "a+b, c",
+      dnsNames: ["web.example.com"],
+      ipAddresses: ["2001:db8::1"],
+      uris: ["spiffe://td/x"],
+      isCA: true,
+      keyAlgorithm: "ECDSA P-384",
+      notBeforeMs: Date.parse("2026-01-01T00:00:00Z"),
+    });
+    expect(info.spki.equals(parsed.publicKeySpki)).toBe(true);
+    expect(info.fingerprintSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it.each([
+    [[[{ type: "2.5.4.6", value: "US" }], [{ type: "2.5.4.10", value: " lead" }]], "C=US, O=\\ lead"],
+    [[[{ type: "2.5.4.3", value: "#x" }, { type: "1.2.3.4", value: "v" }]], "CN=\\#x+1.2.3.4=v"],
+    [[], ""],
+  ] as const)("formats %j as %j", (name, text) => {
+    expect(formatName(name)).toBe(text);
+  });
+});
