@@ -60,6 +60,7 @@ export async function buildCsrStack(
     maxCsrBytes: config.maxCsrBytes,
     keyTypes: config.csrKeyTypes,
     trustedNodeAccounts: config.caTrustedNodeAccounts,
+    ...(config.mode === "kubernetes" && config.caTrustedNodeAccounts.length > 0 ? { pods: await kubePods(config) } : {}),
   });
   const peerCertificates = config.enableClientCertAuthenticator ? verifiedPeerCertificates(() => rootsPem) : undefined;
   return {
@@ -126,4 +127,13 @@ async function buildAuthenticators(config: Config, dataDir: string): Promise<Aut
     );
   }
   return list;
+}
+
+async function kubePods(config: Config) {
+  const [{ KubeStore }, { loadKubeConfig }, { storePodLookup }] = await Promise.all([
+    import("../store/kube/index.js"),
+    import("./kube-config.js"),
+    import("./kube-pods.js"),
+  ]);
+  return storePodLookup(new KubeStore({ kubeConfig: await loadKubeConfig(config) }));
 }
