@@ -129,7 +129,7 @@ async function runPrimary(config: Config): Promise<void> {
 
   const grpcPort = frontend ? frontend.port : (workers?.port ?? 0);
   const address = `${splitHostPort(config.servingAddress)[0]}:${grpcPort}`;
-  process.stdout.write(banner(config, paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort));
+  process.stdout.write(banner(config, config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort));
   log.info({ address, workers: n, trustDomain: config.trustDomain, mode: config.mode }, "meshsign serving");
 
   const shutdown = async (signal: string) => {
@@ -319,13 +319,13 @@ export function splitHostPort(address: string): [string, number] {
   return [host, Number(address.slice(i + 1))];
 }
 
-function banner(config: Config, rootCert: string, address: string, adminPort: number, healthPort: number, metricsPort: number): string {
+function banner(config: Config, rootCa: string, address: string, adminPort: number, healthPort: number, metricsPort: number): string {
   const host = address.startsWith("0.0.0.0:") ? `localhost:${address.split(":").pop()}` : address;
   const dataDir = config.dataDir === ".meshsign" ? "" : ` --data-dir ${config.dataDir}`;
   const lines = [
     `meshsign ${VERSION} serving Istio CreateCertificate on ${address} (TLS)`,
     `  trust domain:   ${config.trustDomain}`,
-    `  root CA:        ${rootCert}`,
+    `  root CA:        ${rootCa}`,
     `  admin API:      https://${splitHostPort(config.adminAddress)[0]}:${adminPort}`,
     `  health:         http://localhost:${healthPort}/readyz   metrics: http://localhost:${metricsPort}/metrics`,
   ];
