@@ -27,7 +27,8 @@ async function main(): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const selected = options.cases.includes("all") ? CASES.filter((c) => c.inDefaultRun) : options.cases.map((n) => CASES.find((c) => c.name === n));
+  // Registry order, whatever the order on the command line.
+  const selected = CASES.filter((c) => options.cases.includes(c.name) || (options.cases.includes("all") && c.inDefaultRun));
   const unknown = options.cases.filter((n) => n !== "all" && !CASES.some((c) => c.name === n));
   if (unknown.length > 0) {
     process.stderr.write(`unknown case(s): ${unknown.join(", ")}; known: ${CASES.map((c) => c.name).join(", ")}\n`);
@@ -55,7 +56,6 @@ async function main(): Promise<number> {
   let failed = false;
   try {
     for (const c of selected) {
-      if (!c) continue;
       try {
         reports.push(await c.run(ctx));
       } catch (err) {

@@ -55,6 +55,12 @@ function newCaller(job: LoadJob): Caller {
   };
 }
 
+/** Set by a `stop` message: no new request starts after it. */
+let stopped = false;
+let stopNow: () => void = () => {
+  stopped = true;
+};
+
 async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<LoadResult> {
   const lanes = job.channels * job.inFlightPerChannel;
   const reused = job.connection === "reused" ? Array.from({ length: job.channels }, () => newCaller(job)) : [];
@@ -70,7 +76,12 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
   let measureStart = 0;
 
   const startMs = performance.now();
+  stopNow = () => {
+    stopped = true;
+    stopAt = Math.min(stopAt, performance.now());
+  };
   const measureTimer = setTimeout(() => {
+    if (stopped) return;
     measuring = true;
     measureStart = performance.now();
     cpuStart = process.cpuUsage();
@@ -80,7 +91,7 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
 
   const lane = async (index: number): Promise<void> => {
     const channel = reused[index % Math.max(1, reused.length)];
-    while (performance.now() < stopAt && requests < job.maxRequests) {
+    while (!stopped && performance.now() < stopAt && requests < job.maxRequests) {
       const item = job.items.length > 0 ? (job.items[next++ % job.items.length] as LoadItem) : { csr: "", token: "" };
       const caller = channel ?? newCaller(job);
       const counted = measuring;
@@ -121,6 +132,7 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
 
 const send = (m: FromLoadClient) => process.send?.(m);
 process.on("message", (m: ToLoadClient) => {
+  if (m.type === "stop") stopNow();
   if (m.type !== "run") return;
   run(m.job, send).then(
     (result) => {

@@ -49,7 +49,8 @@ export interface LoadResult {
   readonly cpuMs: number;
 }
 
-export type ToLoadClient = { readonly type: "run"; readonly job: LoadJob };
+/** `stop` ends the measured window now (requests in flight still finish and count). */
+export type ToLoadClient = { readonly type: "run"; readonly job: LoadJob } | { readonly type: "stop" };
 export type FromLoadClient =
   | { readonly type: "ready" }
   | { readonly type: "measuring" }

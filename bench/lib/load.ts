@@ -38,6 +38,8 @@ export interface RunLoadOptions {
   readonly serverPid: number;
   /** Load-generator processes; the job's channels are split between them. */
   readonly clients: number;
+  /** Ends the measured window early (e.g. when the event measured under load is over). */
+  readonly signal?: AbortSignal;
 }
 
 export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<LoadOutcome> {
@@ -55,7 +57,7 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
   try {
     results = await Promise.all(
       jobs.map((j) =>
-        runClient(j, () => {
+        runClient(j, options.signal, () => {
           // The first client to start measuring opens the server's CPU window.
           if (serverBefore === undefined) {
             serverBefore = treeCpuMs(processTree(options.serverPid));
@@ -94,13 +96,17 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
   };
 }
 
-function runClient(job: LoadJob, onMeasuring: () => void): Promise<LoadResult> {
+function runClient(job: LoadJob, signal: AbortSignal | undefined, onMeasuring: () => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = fork(CLIENT, [], {
       execArgv: ["--import", "tsx"],
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    const stop = () => {
+      if (child.connected) child.send({ type: "stop" } satisfies ToLoadClient);
+    };
+    signal?.addEventListener("abort", stop, { once: true });
     let settled = false;
     const settle = (err: Error | undefined, result?: LoadResult) => {
       if (settled) return;
@@ -120,6 +126,7 @@ function runClient(job: LoadJob, onMeasuring: () => void): Promise<LoadResult> {
     });
     child.once("exit", (code) => {
       clearTimeout(guard);
+      signal?.removeEventListener("abort", stop);
       settle(new Error(`load client exited with ${code} before reporting`));
     });
   });

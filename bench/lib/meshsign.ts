@@ -18,6 +18,9 @@ export interface MeshsignProcess {
   /** `<data-dir>/root-cert.pem`, what clients verify the server with. */
   readonly rootsPem: string;
   readonly workers: number;
+  /** `127.0.0.1:<port>` of the admin API (Connect over TLS, bearer token in `<data-dir>/admin-token`). */
+  readonly adminAddress: string;
+  readonly metricsPort: number;
   /** SIGTERM, then waits for the exit (SIGKILL after `graceMs`); resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -34,7 +37,15 @@ export interface StartOptions {
 }
 
 const BANNER = /serving Istio CreateCertificate on (\S+):(\d+) \(TLS\)/;
-const HEALTH = /health:\s+http:\/\/localhost:(\d+)\/readyz/;
+const HEALTH = /health:\s+http:\/\/localhost:(\d+)\/readyz\s+metrics: http:\/\/localhost:(\d+)\/metrics/;
+const ADMIN = /admin API:\s+https:\/\/(\S+)/;
+
+interface Banner {
+  readonly address: string;
+  readonly healthPort: number;
+  readonly metricsPort: number;
+  readonly adminAddress: string;
+}
 
 export async function startMeshsign(options: StartOptions): Promise<MeshsignProcess> {
   const base = mkdtempSync(path.join(tmpdir(), "meshsign-bench-"));
@@ -63,11 +74,13 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
   child.stderr?.on("data", (b: Buffer) => tail.add(b));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
-    const { address, healthPort } = await waitForBanner(child, tail, options.startTimeoutMs ?? 60_000);
+    const { address, healthPort, metricsPort, adminAddress } = await waitForBanner(child, tail, options.startTimeoutMs ?? 60_000);
     await waitReady(healthPort, 30_000);
     return {
       pid: child.pid as number,
       address,
+      adminAddress,
+      metricsPort,
       dataDir,
       rootsPem: readFileSync(path.join(dataDir, "root-cert.pem"), "utf8"),
       workers: options.workers,
@@ -88,7 +101,7 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
   }
 }
 
-function waitForBanner(child: ChildProcess, tail: OutputTail, timeoutMs: number): Promise<{ address: string; healthPort: number }> {
+function waitForBanner(child: ChildProcess, tail: OutputTail, timeoutMs: number): Promise<Banner> {
   return new Promise((resolve, reject) => {
     let stdout = "";
     const timer = setTimeout(() => done(new Error(`no banner within ${timeoutMs} ms`)), timeoutMs);
@@ -96,15 +109,16 @@ function waitForBanner(child: ChildProcess, tail: OutputTail, timeoutMs: number)
       stdout += b.toString();
       const m = stdout.match(BANNER);
       const h = stdout.match(HEALTH);
-      if (m && h) done(undefined, { address: `${m[1]}:${m[2]}`, healthPort: Number(h[1]) });
+      const a = stdout.match(ADMIN);
+      if (m && h && a) done(undefined, { address: `${m[1]}:${m[2]}`, healthPort: Number(h[1]), metricsPort: Number(h[2]), adminAddress: a[1] as string });
     };
     const onExit = (code: number | null) => done(new Error(`exited with ${code} before serving (${tail.text().length} bytes of output)`));
-    const done = (err?: Error, value?: { address: string; healthPort: number }) => {
+    const done = (err?: Error, value?: Banner) => {
       clearTimeout(timer);
       child.stdout?.off("data", onData);
       child.off("exit", onExit);
       if (err) reject(err);
-      else resolve(value as { address: string; healthPort: number });
+      else resolve(value as Banner);
     };
     child.stdout?.on("data", onData);
     child.once("exit", onExit);

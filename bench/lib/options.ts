@@ -27,6 +27,8 @@ export interface BenchOptions {
   readonly out: string;
   /** Where the raw JSON goes; empty = do not write. */
   readonly json: string;
+  /** Certificates of the engine case. */
+  readonly engineCertificates: number;
   /** When set, meshsign runs under `node --cpu-prof` and writes one .cpuprofile per process here. */
   readonly profileDir: string;
 }
@@ -41,11 +43,13 @@ export const DEFAULTS = {
   coldConcurrency: 16,
   identities: 32,
   keysPerIdentity: 2,
+  engineCertificates: 10_000,
   out: "docs/benchmarks.md",
 } as const;
 
 export const USAGE = `npm run bench -- [options]
-  --case NAMES           comma-separated cases, or "all" (default)
+  --case NAMES           comma-separated cases; "all" (default) is every case but engine,
+                         e.g. --case all,engine or --case engine
   --duration S           measured seconds per load case (default ${DEFAULTS.durationSeconds})
   --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds})
   --concurrency N        requests in flight, reused connections (default ${DEFAULTS.concurrency})
@@ -56,6 +60,7 @@ export const USAGE = `npm run bench -- [options]
   --cold-concurrency N   cold requests at once (default ${DEFAULTS.coldConcurrency})
   --identities N         identities in each CSR pool (default ${DEFAULTS.identities})
   --keys-per-identity N  keys/CSRs per identity (default ${DEFAULTS.keysPerIdentity})
+  --engine-certificates N  Certificates of the engine case (default ${DEFAULTS.engineCertificates})
   --out FILE             Markdown report (default ${DEFAULTS.out}); --no-write to skip
   --json FILE            also write the raw figures as JSON
   --profile DIR          run meshsign under node --cpu-prof, profiles in DIR
@@ -77,6 +82,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       "cold-concurrency": { type: "string" },
       identities: { type: "string" },
       "keys-per-identity": { type: "string" },
+      "engine-certificates": { type: "string" },
       out: { type: "string", default: DEFAULTS.out },
       "no-write": { type: "boolean", default: false },
       json: { type: "string", default: "" },
@@ -110,6 +116,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     coldConcurrency: int("cold-concurrency", values["cold-concurrency"], DEFAULTS.coldConcurrency, 1, 1024),
     identities: int("identities", values.identities, DEFAULTS.identities, 1, 10_000),
     keysPerIdentity: int("keys-per-identity", values["keys-per-identity"], DEFAULTS.keysPerIdentity, 1, 100),
+    engineCertificates: int("engine-certificates", values["engine-certificates"], DEFAULTS.engineCertificates, 1, 100_000),
     out: values["no-write"] ? "" : (values.out ?? DEFAULTS.out),
     json: values.json ?? "",
     profileDir: values.profile ?? "",

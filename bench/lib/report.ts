@@ -45,7 +45,7 @@ export function renderText(s: RunSummary): string {
     for (const n of r.notes) out.push(`  ${n.replaceAll("**", "")}`);
   }
   const targets = allTargets(s.reports);
-  if (targets.length > 0) out.push("\n== Targets (issue 2; the benchmark reports, it does not fail)\n", textTable(["", "target", "wanted", "measured"], targetRows(targets)));
+  if (targets.length > 0) out.push("\n== Targets (issues 2 and 3; the benchmark reports, it does not fail)\n", textTable(["", "target", "wanted", "measured"], targetRows(targets)));
   out.push(`\n${s.machine.cpuModel}, ${s.machine.cores} cores, ${s.machine.memoryGiB} GiB, Node ${s.machine.node}; ${s.totalSeconds.toFixed(0)} s in all`);
   return `${out.join("\n")}\n`;
 }
@@ -70,7 +70,7 @@ export function renderMarkdown(s: RunSummary): string {
   ];
   const targets = allTargets(s.reports);
   if (targets.length > 0) {
-    out.push("", "### Targets (issue 2, 2-core machine)", "", markdownTable(["", "target", "wanted", "measured"], targetRows(targets)));
+    out.push("", "### Targets (issues 2 and 3, 2-core machine)", "", markdownTable(["", "target", "wanted", "measured"], targetRows(targets)));
   }
   for (const r of s.reports) {
     out.push("", `### ${r.title}`, "", markdownTable(r.table.header, r.table.rows), "");
