@@ -148,7 +148,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("dataDir", "--data-dir", "string", "state directory (root CA, serving cert, dev keys, store)", ".meshsign"),
   spec("mode", "--mode", { enum: ["standalone", "kubernetes"] }, "standalone (embedded store) or kubernetes", "standalone"),
   spec("servingAddress", "--serving-address", "string", "Istio CreateCertificate listener host:port", "0.0.0.0:6443", hostPort),
-  spec("servingDnsNames", "--serving-certificate-dns-names", "list", "DNS names of the serving certificate", () => ["localhost", hostname()]),
+  spec("servingDnsNames", "--serving-certificate-dns-names", "list", "DNS names of the serving certificate (default: localhost and the host name; in Kubernetes the Service's names)", (m) =>
+    m === "kubernetes"
+      ? ["meshsign.meshsign-system.svc", "meshsign.meshsign-system.svc.cluster.local", "localhost"]
+      : ["localhost", hostname()],
+  ),
   spec("servingIpAddresses", "--serving-certificate-ip-addresses", "list", "IP addresses of the serving certificate", ["127.0.0.1", "::1"], (v) =>
     v.every((ip) => isIP(ip) !== 0) ? undefined : "must list IP addresses",
   ),

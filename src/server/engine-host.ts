@@ -8,6 +8,8 @@ import type { Store } from "../store/types.js";
 import type { CertificateControl } from "./admin.js";
 import type { Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
+import type { CaMaterial } from "./csr-stack.js";
+import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 
 /** The Certificate engine as the server process hosts it. */
 export interface EngineHost {
@@ -71,12 +73,20 @@ export async function startEngine(options: {
 }
 
 /** Standalone: the embedded store under `<data-dir>/store`, manifests from `--manifests`. */
-export async function startStandaloneEngine(config: Config, paths: DataDirPaths, log: Logger, metrics: Registry): Promise<EngineHost> {
+export async function startStandaloneEngine(
+  config: Config,
+  paths: DataDirPaths,
+  ca: CaMaterial,
+  log: Logger,
+  metrics: Registry,
+): Promise<EngineHost> {
   const store = await openEmbeddedStore({
     dataDir: paths.dir,
     onProblem: (message) => log.warn({ store: join(paths.dir, "store") }, message),
     onWatchError: (err) => log.error({ err }, "store watch callback failed"),
   });
+  // The control plane's certificates (meshsign's serving certificate) come from the mesh CA.
+  await ensureMeshCaIssuer(store, config, ca);
   let stopManifests: (() => Promise<void>) | undefined;
   if (config.manifests) {
     const { watchManifests } = await import("./manifests-host.js");

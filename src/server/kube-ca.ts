@@ -5,9 +5,8 @@ import type { Config } from "./config.js";
 import { rootsBundle, type CaMaterial } from "./csr-stack.js";
 import { createRootCa } from "./data-dir.js";
 import { loadKubeConfig } from "./kube-config.js";
+import { ROOT_CA_SECRET } from "./mesh-ca-issuer.js";
 
-/** Name of the Secret holding meshsign's self-created mesh root CA in Kubernetes mode. */
-export const ROOT_CA_SECRET = "meshsign-root-ca";
 
 /**
  * Kubernetes mode: the signing CA lives in the Secret

@@ -2,24 +2,22 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { CERTIFICATES, CLUSTER_ISSUERS } from "../api/types.js";
+import { CERTIFICATES } from "../api/types.js";
 import { isMeshsignError, MeshsignError } from "../errors/index.js";
 import { KubeStore } from "../store/kube/index.js";
-import type { KubeObject } from "../store/types.js";
+import type { KubeObject, Store } from "../store/types.js";
 import { RootConfigMapDistributor, RootsBroadcaster } from "../trust/index.js";
 import type { CertificateControl } from "./admin.js";
 import type { Config } from "./config.js";
 import { startEngine, type EngineHost } from "./engine-host.js";
 import { istiodCertificate } from "./istiod-certificate.js";
-import { ROOT_CA_SECRET } from "./kube-ca.js";
+import { controlPlaneIssuerRef, ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 import { loadKubeConfig } from "./kube-config.js";
 import { LeaderElector } from "./leader-election.js";
 
-/** The ClusterIssuer meshsign creates over its own root CA Secret when no --issuer-name is given. */
-export const MESH_CA_ISSUER = "meshsign-mesh-ca";
-
 export interface KubernetesControllers {
   readonly control: CertificateControl;
+  readonly store: Store;
   isLeader(): boolean;
   ready(): boolean;
   stop(): Promise<void>;
@@ -51,10 +49,8 @@ export async function startKubernetesControllers(options: {
   let stopping: Promise<void> | undefined;
 
   const lead = async (signal: AbortSignal) => {
-    const issuerRef = config.issuerName
-      ? { name: config.issuerName, kind: config.issuerKind, group: config.issuerGroup }
-      : { name: MESH_CA_ISSUER, kind: "ClusterIssuer", group: "cert-manager.io" };
-    if (!config.issuerName) await ensure(store, CLUSTER_ISSUERS, meshCaIssuer(config));
+    const issuerRef = controlPlaneIssuerRef(config);
+    if (!config.issuerName) await ensureMeshCaIssuer(store, config);
     engine = await startEngine({ config, store, log, metrics: options.metrics });
     trust = new RootConfigMapDistributor({
       store,
@@ -112,6 +108,7 @@ export async function startKubernetesControllers(options: {
   };
   return {
     control,
+    store,
     isLeader: () => leading,
     // A follower is ready: it serves CreateCertificate; the leader is ready once its engine runs.
     ready: () => !leading || engine !== undefined,
@@ -121,15 +118,6 @@ export async function startKubernetesControllers(options: {
       await store.close();
     },
   };
-}
-
-function meshCaIssuer(config: Config): KubeObject {
-  return {
-    apiVersion: "cert-manager.io/v1",
-    kind: "ClusterIssuer",
-    metadata: { name: MESH_CA_ISSUER, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
-    spec: { ca: { secretName: ROOT_CA_SECRET } },
-  } as KubeObject & { spec: unknown };
 }
 
 /** Creates the object unless it exists (users may have edited it: never overwrite). */

@@ -14,6 +14,8 @@ import { registryMetrics, startObservability, type ReadinessCheck } from "./obse
 import { ServingCertificate } from "./serving-cert.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
 import { VERSION } from "./version.js";
+import { controlPlaneIssuerRef } from "./mesh-ca-issuer.js";
+import type { Store } from "../store/types.js";
 import { MeshsignError } from "../errors/index.js";
 import { startStandaloneEngine } from "./engine-host.js";
 
@@ -60,34 +62,31 @@ async function runPrimary(config: Config): Promise<void> {
   // and signs the serving certificate.
   const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir });
 
-  const serving = new ServingCertificate({
-    dnsNames: config.servingDnsNames,
-    ipAddresses: config.servingIpAddresses,
-    durationMs: config.servingCertificateDuration,
-    issuer: stack.issuer,
-    log,
-  });
-  const pair = await serving.start();
-
   const issuances = new IssuanceLog();
   const n = workerCount(config);
   let shuttingDown = false;
-  const frontend = n === 1 ? await startInProcess(config, stack, pair, issuances, log) : undefined;
-  const workers = n === 1 ? undefined : await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
-  serving.onRenew((p) => {
-    frontend?.updateServing(p);
-    for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
-    admin.updateServing(p);
-  });
-
   const primaryRegistry = n === 1 ? globalRegistry : new Registry();
   if (n === 1) collectDefaultMetrics({ register: globalRegistry });
-  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, log, primaryRegistry) : undefined;
+  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
   const kube =
     config.mode === "kubernetes"
       ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.rootsPem, log, metrics: primaryRegistry })
       : undefined;
   const certificates = engine?.control ?? kube?.control;
+  const store = (engine?.store ?? kube?.store) as Store;
+
+  // meshsign's own serving certificate is a Certificate the engine keeps (in Kubernetes mode, the leader's).
+  const serving = new ServingCertificate({
+    store,
+    namespace: config.clusterResourceNamespace,
+    dnsNames: config.servingDnsNames,
+    ipAddresses: config.servingIpAddresses,
+    durationMs: config.servingCertificateDuration,
+    issuerRef: controlPlaneIssuerRef(config),
+    log,
+  });
+  let frontend: (GrpcFrontend & { port: number }) | undefined;
+  let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
 
   const checks = (): ReadinessCheck[] => [
     { name: "shutdown", ready: () => !shuttingDown },
@@ -97,6 +96,7 @@ async function runPrimary(config: Config): Promise<void> {
     ...(engine ? [{ name: "engine", ready: () => engine.ready() }] : []),
     ...(kube ? [{ name: "controllers", ready: () => kube.ready() }] : []),
   ];
+  // Probes answer from the start: /healthz at once, /readyz once everything below is up.
   const aggregator = new AggregatorRegistry();
   const obs = await startObservability({
     healthPort: config.readinessProbePort,
@@ -110,6 +110,16 @@ async function runPrimary(config: Config): Promise<void> {
             body: `${await aggregator.clusterMetrics()}\n${await primaryRegistry.metrics()}`,
           }),
   });
+
+  const pair = await serving.start();
+  if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
+  else workers = await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
+  serving.onRenew((p) => {
+    frontend?.updateServing(p);
+    for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
+    admin.updateServing(p);
+  });
+
   const [adminHost, adminPort] = splitHostPort(config.adminAddress);
   const admin = await startAdminServer({
     host: adminHost,

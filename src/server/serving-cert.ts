@@ -1,38 +1,67 @@
-import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
-import type { Issuer } from "../issuers/issuer.js";
+import { CERTIFICATES, SECRETS } from "../api/types.js";
+import { isMeshsignError } from "../errors/index.js";
+import type { KubeObject, Store, Watch } from "../store/types.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
 
+/** The Certificate (and Secret) that hold meshsign's own TLS serving certificate. */
+export const SERVING_CERTIFICATE = "meshsign-serving";
+export const SERVING_SECRET = "meshsign-serving-tls";
+
 export interface ServingCertificateOptions {
+  readonly store: Store;
+  readonly namespace: string;
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
   readonly durationMs: number;
-  readonly issuer: Issuer;
+  /** The mesh CA issuer, so istio-agent verifies meshsign against istio-ca-root-cert. */
+  readonly issuerRef: { readonly name: string; readonly kind: string; readonly group: string };
   readonly log: Logger;
   readonly clock?: () => number;
 }
 
+interface SecretObject extends KubeObject {
+  data?: Record<string, string>;
+}
+
 /**
- * meshsign's own TLS serving certificate, signed by the mesh CA so that
- * istio-agent verifies it against `istio-ca-root-cert`. A new key every time
- * (as istio-csr), renewed at 2/3 of its lifetime, retried every 20 s on
- * failure; each renewal is pushed to the listeners without a restart.
+ * meshsign's own serving certificate runs through the Certificate engine
+ * like any other control-plane certificate (issue 3): a Certificate
+ * `meshsign-serving` (ECDSA P-256, a new key on every renewal, renewed at 2/3
+ * of its lifetime) whose Secret this class watches. Each new key pair in the
+ * Secret is pushed to the listeners without a restart. In Kubernetes mode
+ * every replica reads the Secret the leader's engine keeps.
  */
 export class ServingCertificate {
   #current: (ServingKeyPair & { notAfter: number }) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #watch: Watch | undefined;
   readonly #listeners = new Set<(pair: ServingKeyPair) => void>();
   readonly #clock: () => number;
+  #firstResolve: ((pair: ServingKeyPair) => void) | undefined;
 
   constructor(private readonly options: ServingCertificateOptions) {
     this.#clock = options.clock ?? Date.now;
   }
 
-  /** Issues the first certificate (throws if the issuer cannot) and schedules renewals. */
+  /** Ensures the Certificate exists with the configured names and resolves with the first key pair. */
   async start(): Promise<ServingKeyPair> {
-    const pair = await this.issue();
-    this.schedule(pair.notAfter);
-    return pair;
+    await this.ensureCertificate();
+    const first = new Promise<ServingKeyPair>((resolve) => {
+      this.#firstResolve = resolve;
+    });
+    this.#watch = this.options.store.watch<SecretObject>(
+      SECRETS,
+      (event) => {
+        const o = event.object;
+        if (o.metadata.namespace !== this.options.namespace || o.metadata.name !== SERVING_SECRET || event.type === "DELETED") return;
+        this.load(o);
+      },
+      { namespace: this.options.namespace },
+    );
+    await this.#watch.synced;
+    if (!this.#current) this.options.log.info({ secret: `${this.options.namespace}/${SERVING_SECRET}` }, "waiting for the serving certificate");
+    return first;
   }
 
   get current(): ServingKeyPair | undefined {
@@ -49,60 +78,74 @@ export class ServingCertificate {
   }
 
   stop(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#watch?.stop();
+    this.#watch = undefined;
   }
 
-  private schedule(notAfter: number): void {
-    const now = this.#clock();
-    const lifetime = notAfter - now;
-    const delay = Math.max(1000, Math.floor((lifetime * 2) / 3));
-    this.stop();
-    this.#timer = setTimeout(() => this.renew(), Math.min(delay, 2 ** 31 - 1));
-    this.#timer.unref();
-  }
-
-  private async renew(): Promise<void> {
+  private load(secret: SecretObject): void {
+    const crt = secret.data?.["tls.crt"];
+    const key = secret.data?.["tls.key"];
+    if (!crt || !key) return;
+    const certificateChainPem = Buffer.from(crt, "base64").toString();
+    const privateKeyPem = Buffer.from(key, "base64").toString();
+    if (this.#current?.certificateChainPem === certificateChainPem && this.#current.privateKeyPem === privateKeyPem) return;
+    let notAfter: number;
     try {
-      const pair = await this.issue();
-      for (const l of this.#listeners) l(pair);
-      this.schedule(pair.notAfter);
+      notAfter = Date.parse(new X509Certificate(certificateChainPem).validTo);
     } catch (err) {
-      this.options.log.error({ err }, "serving certificate renewal failed; retrying in 20s");
-      this.#timer = setTimeout(() => this.renew(), 20_000);
-      this.#timer.unref();
+      this.options.log.warn({ err }, "serving certificate Secret holds no valid certificate; keeping the current one");
+      return;
+    }
+    const pair = { certificateChainPem, privateKeyPem, notAfter };
+    const first = this.#current === undefined;
+    this.#current = pair;
+    this.options.log.info({ notAfter: new Date(notAfter).toISOString() }, first ? "serving certificate loaded" : "serving certificate renewed");
+    if (first) {
+      this.#firstResolve?.(pair);
+      this.#firstResolve = undefined;
+    } else {
+      for (const l of this.#listeners) l(pair);
     }
   }
 
-  private async issue(): Promise<ServingKeyPair & { notAfter: number }> {
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const spki = createPublicKey(privateKey).export({ type: "spki", format: "der" });
-    const now = this.#clock();
-    const result = await this.options.issuer.sign({
-      requestId: `serving-${now}`,
-      csrPem: "",
-      template: {
-        publicKeySpki: new Uint8Array(spki),
-        dnsNames: this.options.dnsNames,
-        ipAddresses: this.options.ipAddresses,
-        isCA: false,
-        keyUsage: ["digitalSignature"],
-        extKeyUsage: ["serverAuth"],
-        notBefore: new Date(now - 5 * 60_000),
-        notAfter: new Date(now + this.options.durationMs),
-      },
-    });
-    if (result.status !== "issued") throw new Error(`serving certificate is pending: ${result.message}`);
-    const pair = {
-      certificateChainPem: result.chain.join(""),
-      privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-      notAfter: now + this.options.durationMs,
+  /** Creates the Certificate, or brings its names and issuer back to the configuration. */
+  private async ensureCertificate(): Promise<void> {
+    const o = this.options;
+    const spec = {
+      secretName: SERVING_SECRET,
+      dnsNames: [...o.dnsNames],
+      ipAddresses: [...o.ipAddresses],
+      duration: `${Math.max(3600, Math.round(o.durationMs / 1000))}s`,
+      privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always", encoding: "PKCS8" },
+      usages: ["digital signature", "server auth"],
+      revisionHistoryLimit: 1,
+      issuerRef: { ...o.issuerRef },
     };
-    this.#current = pair;
-    this.options.log.info(
-      { dnsNames: this.options.dnsNames, ipAddresses: this.options.ipAddresses, notAfter: new Date(pair.notAfter).toISOString() },
-      "serving certificate issued",
-    );
-    return pair;
+    const desired = {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: SERVING_CERTIFICATE, namespace: o.namespace, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
+      spec,
+    };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await o.store.get<KubeObject & { spec?: unknown }>(CERTIFICATES, o.namespace, SERVING_CERTIFICATE);
+      try {
+        if (!existing) {
+          await o.store.create(CERTIFICATES, desired);
+        } else if (differs(existing.spec, spec)) {
+          await o.store.update(CERTIFICATES, { ...existing, spec: { ...(existing.spec as object), ...spec } });
+        }
+        return;
+      } catch (err) {
+        // Another replica got there first: read again and compare.
+        if (!isMeshsignError(err, "ERR_CONFLICT", "ERR_ALREADY_EXISTS")) throw err;
+      }
+    }
   }
+}
+
+/** Whether any field meshsign sets differs (fields the API server defaults are left alone). */
+function differs(actual: unknown, desired: Record<string, unknown>): boolean {
+  const a = (actual ?? {}) as Record<string, unknown>;
+  return Object.keys(desired).some((k) => JSON.stringify(a[k]) !== JSON.stringify(desired[k]));
 }
