@@ -9,8 +9,9 @@ import { createCertificateCase } from "./create-certificate.js";
 import { cryptoCeilingCase } from "./crypto-ceiling.js";
 import { engineCase } from "./engine.js";
 import { grpcCeilingCase } from "./grpc-ceiling.js";
+import { pkiMicroCase } from "./pki-micro.js";
 import type { BenchCase } from "./types.js";
 
 export type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
-export const CASES: readonly BenchCase[] = [cryptoCeilingCase, grpcCeilingCase, createCertificateCase, coldConnectionCase, engineCase];
+export const CASES: readonly BenchCase[] = [cryptoCeilingCase, pkiMicroCase, grpcCeilingCase, createCertificateCase, coldConnectionCase, engineCase];
