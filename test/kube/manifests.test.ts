@@ -5,71 +5,20 @@
  * real token and the manifests' RBAC, does everything meshsign does in
  * Kubernetes mode, and is refused what it must not do.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { AuthenticationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { CERTIFICATES, CONFIGMAPS, EVENTS, LEASES, NAMESPACES, PODS, SECRETS } from "../../src/api/types.js";
 import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
 import { LeaderElector } from "../../src/server/leader-election.js";
 import { KubeStore, SECRET_CACHE_LABEL } from "../../src/store/kube/index.js";
 import type { KubeObject, ResourceType } from "../../src/store/types.js";
 import { RootConfigMapDistributor, RootsBroadcaster } from "../../src/trust/index.js";
-import { harnessEnv, type KubeApiServer, kubeconfig, repoRoot, startKubeApiServer } from "./harness.js";
+import { type KubeApiServer, kubeconfig, startKubeApiServer } from "./harness.js";
 import { installCrds } from "./lib/crds.js";
 import { eventually } from "./lib/eventually.js";
+import { applyObjects, MANIFEST_KINDS, renderManifests } from "./lib/manifests.js";
 
-/** The kinds manifests/ contains, as the Store addresses them. */
-const KINDS: Record<string, ResourceType> = {
-  "v1/Namespace": NAMESPACES,
-  "v1/ServiceAccount": {
-    group: "",
-    version: "v1",
-    kind: "ServiceAccount",
-    plural: "serviceaccounts",
-    namespaced: true,
-  },
-  "v1/Service": { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
-  "rbac.authorization.k8s.io/v1/ClusterRole": rbac("ClusterRole", "clusterroles", false),
-  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": rbac("ClusterRoleBinding", "clusterrolebindings", false),
-  "rbac.authorization.k8s.io/v1/Role": rbac("Role", "roles", true),
-  "rbac.authorization.k8s.io/v1/RoleBinding": rbac("RoleBinding", "rolebindings", true),
-  "apps/v1/Deployment": {
-    group: "apps",
-    version: "v1",
-    kind: "Deployment",
-    plural: "deployments",
-    namespaced: true,
-  },
-  "policy/v1/PodDisruptionBudget": {
-    group: "policy",
-    version: "v1",
-    kind: "PodDisruptionBudget",
-    plural: "poddisruptionbudgets",
-    namespaced: true,
-  },
-  "networking.k8s.io/v1/NetworkPolicy": {
-    group: "networking.k8s.io",
-    version: "v1",
-    kind: "NetworkPolicy",
-    plural: "networkpolicies",
-    namespaced: true,
-  },
-};
-
-function rbac(kind: string, plural: string, namespaced: boolean): ResourceType {
-  return { group: "rbac.authorization.k8s.io", version: "v1", kind, plural, namespaced };
-}
-
-function render(dir: string): KubeObject[] {
-  const kustomize = harnessEnv().MESHSIGN_KUSTOMIZE;
-  if (!kustomize || !existsSync(kustomize))
-    throw new Error("kustomize not built: run bash test/kube/setup.sh");
-  const out = execFileSync(kustomize, ["build", path.join(repoRoot, dir)], { encoding: "utf8" });
-  return parseAllDocuments(out).map((d) => d.toJS() as KubeObject);
-}
+const KINDS = MANIFEST_KINDS;
 
 let api: KubeApiServer;
 let admin: KubeStore;
@@ -94,20 +43,15 @@ async function forbidden(promise: Promise<unknown>): Promise<void> {
 }
 
 beforeAll(async () => {
-  base = render("manifests/base");
-  istio = render("manifests/overlays/istio");
+  base = renderManifests("manifests/base");
+  istio = renderManifests("manifests/overlays/istio");
   api = await startKubeApiServer();
   const kc = new KubeConfig();
   kc.loadFromFile(api.kubeconfigPath);
   admin = new KubeStore({ kubeConfig: kc, fieldManager: "kustomize-test" });
   await installCrds(kc);
-  for (const objects of [base, istio]) {
-    for (const obj of objects) {
-      const type = KINDS[`${obj.apiVersion}/${obj.kind}`];
-      if (!type) throw new Error(`manifests contain ${obj.apiVersion} ${obj.kind}, unknown to this test`);
-      await admin.apply(type, obj);
-    }
-  }
+  await applyObjects(admin, base);
+  await applyObjects(admin, istio);
   // meshsign's own identity: a token for its ServiceAccount, as the pod would mount.
   const core = kc.makeApiClient(CoreV1Api);
   const tr = await core.createNamespacedServiceAccountToken({
