@@ -103,6 +103,12 @@ export class Informer<T extends KubeObject> {
 
   #emit(type: WatchEventType, obj: KubernetesObject): void {
     if (this.#stopped) return;
-    this.#opts.onEvent({ type, object: obj as unknown as T });
+    try {
+      this.#opts.onEvent({ type, object: obj as unknown as T });
+    } catch (err) {
+      // client-node's Watch swallows exceptions from callbacks silently; report them instead,
+      // and let the stream go on (the store's contract: a failing consumer does not stop the watch).
+      this.#opts.onError?.(err);
+    }
   }
 }
