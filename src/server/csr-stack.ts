@@ -1,4 +1,7 @@
-import { X509Certificate } from "node:crypto";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { buildSvidTemplate } from "../authz/index.js";
+import { decodePemAll, verifyChain } from "../pki/index.js";
+import { publicKeySpki } from "../pki/keys.js";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import {
@@ -50,6 +53,7 @@ export async function buildCsrStack(
   const status = issuer.status();
   if (!status.ready) throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA is not usable: ${status.message}`);
   const rootsPem = ca.rootsPem;
+  await selfTest(issuer, rootsPem, config.trustDomain, ca.origin);
   const authenticators = await buildAuthenticators(config, options.dataDir);
   const metrics = new CsrMetrics(registry);
   metrics.caExpiry.set(Date.parse(new X509Certificate(ca.certificatePem).validTo) / 1000);
@@ -78,6 +82,36 @@ export async function buildCsrStack(
     }),
     close: async () => {},
   };
+}
+
+/**
+ * Issues one throwaway SVID at start and verifies it the way a client will:
+ * up to one of the roots we return, for serverAuth and clientAuth (istio-csr
+ * checks every response so; with an in-process CA one check at start
+ * suffices, and a CA that does not chain to `--root-ca-file` fails loudly
+ * here instead of in every sidecar).
+ */
+async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, origin: string): Promise<void> {
+  const now = Date.now();
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const result = await issuer.sign({
+    requestId: "self-test",
+    csrPem: "",
+    template: buildSvidTemplate(`spiffe://${trustDomain}/ns/meshsign-system/sa/self-test`, publicKeySpki(privateKey), {
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 60_000),
+    }),
+  });
+  if (result.status !== "issued") throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${origin}) did not sign the start-up self-test`);
+  const [leaf, ...intermediates] = result.chain.map((p) => decodePemAll(p, "CERTIFICATE")[0] as Uint8Array);
+  try {
+    verifyChain(leaf as Uint8Array, intermediates, decodePemAll(rootsPem, "CERTIFICATE"), {
+      at: new Date(now),
+      extKeyUsage: ["serverAuth", "clientAuth"],
+    });
+  } catch (err) {
+    throw new MeshsignError("ERR_CHAIN_INVALID", `certificates signed by the CA (${origin}) do not verify against the mesh roots: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Splits a PEM bundle into its certificates, refusing one with none. */
