@@ -26,6 +26,15 @@ die() {
 
 command -v go >/dev/null 2>&1 || die "Go is not installed; the Kubernetes suite builds kube-apiserver and etcd from Go modules (apt-get install golang-go, or a Go >= 1.26 toolchain)"
 
+# k8s.io/kubernetes v1.36 needs Go >= 1.26 (its go.mod says so); an older Go would
+# fail deep in the build with a less helpful message.
+go_version="$(go env GOVERSION | sed 's/^go//')"
+go_major="${go_version%%.*}"
+go_minor="$(echo "$go_version" | cut -d. -f2)"
+if ((go_major < 1 || (go_major == 1 && go_minor < 26))); then
+  die "Go $go_version is too old: kube-apiserver v1.36 needs Go >= 1.26 (Debian's golang-go is older; use the Go toolchain from go.dev/dl or the machine image)"
+fi
+
 # The module graph comes from go.mod/go.sum as committed: never -mod=mod.
 unset GOFLAGS
 export GOFLAGS=-buildvcs=false
