@@ -32,7 +32,7 @@ go_version="$(go env GOVERSION | sed 's/^go//')"
 go_major="${go_version%%.*}"
 go_minor="$(echo "$go_version" | cut -d. -f2)"
 if ((go_major < 1 || (go_major == 1 && go_minor < 26))); then
-  die "Go $go_version is too old: kube-apiserver v1.36 needs Go >= 1.26 (Debian's golang-go is older; use the Go toolchain from go.dev/dl or the machine image)"
+  die "Go $go_version is too old: kube-apiserver v1.36 needs Go >= 1.26 (Debian's golang-go package is older: install a Go >= 1.26 toolchain)"
 fi
 
 # The module graph comes from go.mod/go.sum as committed: never -mod=mod.
