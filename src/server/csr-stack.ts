@@ -38,6 +38,8 @@ export interface CsrStack {
   readonly issuer: Issuer;
   /** Concatenated PEM of the mesh roots. */
   roots(): string;
+  /** Replaces the roots (rotation: old + new) after checking the CA still chains to them; throws otherwise. */
+  setRoots(pem: string): Promise<void>;
   deps(onIssued: (event: IssuedEvent) => void): CsrServiceDeps;
   close(): Promise<void>;
 }
@@ -52,7 +54,7 @@ export async function buildCsrStack(
   const issuer = await CaIssuer.create({ certificatePem: ca.certificatePem, privateKeyPem: ca.privateKeyPem, origin: ca.origin });
   const status = issuer.status();
   if (!status.ready) throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA is not usable: ${status.message}`);
-  const rootsPem = ca.rootsPem;
+  let rootsPem = ca.rootsPem;
   await selfTest(issuer, rootsPem, config.trustDomain, ca.origin);
   const authenticators = await buildAuthenticators(config, options.dataDir);
   const metrics = new CsrMetrics(registry);
@@ -70,6 +72,11 @@ export async function buildCsrStack(
   return {
     issuer,
     roots: () => rootsPem,
+    setRoots: async (pem) => {
+      const bundle = rootsBundle(pem, "the new roots");
+      await selfTest(issuer, bundle, config.trustDomain, ca.origin);
+      rootsPem = bundle;
+    },
     deps: (onIssued) => ({
       authenticate: (input) => authenticateChain(authenticators, input),
       policy,

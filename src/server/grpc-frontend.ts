@@ -14,12 +14,14 @@ export class GrpcFrontend {
   readonly #credentials: RotatingServerCredentials;
   #serving = false;
   #port = 0;
+  #pair: ServingKeyPair;
 
   constructor(
     deps: CsrServiceDeps,
     serving: ServingKeyPair,
     private readonly options: { address: string; requestClientCertificate: boolean; clientCaPem?: string; log: Logger },
   ) {
+    this.#pair = serving;
     this.#server = new Server({
       // Istio agents hold one long-lived connection; keep them healthy but bounded.
       "grpc.max_receive_message_length": 1 << 20,
@@ -48,7 +50,13 @@ export class GrpcFrontend {
   }
 
   updateServing(pair: ServingKeyPair, clientCaPem?: string): void {
+    this.#pair = pair;
     this.#credentials.update(pair, clientCaPem);
+  }
+
+  /** New mesh roots: client certificates are then checked against them. */
+  updateRoots(rootsPem: string): void {
+    this.#credentials.update(this.#pair, rootsPem);
   }
 
   /** Stops accepting, lets in-flight calls finish within `graceMs`, then cuts the rest. */

@@ -18,6 +18,8 @@ import { LeaderElector } from "./leader-election.js";
 export interface KubernetesControllers {
   readonly control: CertificateControl;
   readonly store: Store;
+  /** Publishes new mesh roots (rotation) to istio-ca-root-cert. */
+  setRoots(pem: string): void;
   isLeader(): boolean;
   ready(): boolean;
   stop(): Promise<void>;
@@ -109,6 +111,7 @@ export async function startKubernetesControllers(options: {
   return {
     control,
     store,
+    setRoots: (pem) => void roots.set(pem),
     isLeader: () => leading,
     // A follower is ready: it serves CreateCertificate; the leader is ready once its engine runs.
     ready: () => !leading || engine !== undefined,

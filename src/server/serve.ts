@@ -10,6 +10,7 @@ import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa
 import { GrpcFrontend } from "./grpc-frontend.js";
 import { IssuanceLog, type IssuanceRecord } from "./issuance-log.js";
 import { createLogger } from "./logger.js";
+import { RootsFileWatcher } from "../trust/index.js";
 import { registryMetrics, startObservability, type ReadinessCheck } from "./observability.js";
 import { ServingCertificate } from "./serving-cert.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
@@ -37,7 +38,11 @@ export async function runServe(sources: ConfigSources): Promise<void> {
   return runPrimary(config);
 }
 
-type ToWorker = { type: "init"; pair: ServingKeyPair; ca: CaMaterial } | { type: "serving"; pair: ServingKeyPair } | { type: "shutdown" };
+type ToWorker =
+  | { type: "init"; pair: ServingKeyPair; ca: CaMaterial }
+  | { type: "serving"; pair: ServingKeyPair }
+  | { type: "roots"; pem: string }
+  | { type: "shutdown" };
 type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; records: IssuanceRecord[] };
 
 /**
@@ -120,6 +125,23 @@ async function runPrimary(config: Config): Promise<void> {
     admin.updateServing(p);
   });
 
+  // --root-ca-file is watched: a rotation (old + new roots) reaches every worker, the
+  // responses' last element and istio-ca-root-cert without a restart.
+  const rootsFile = config.rootCaFile
+    ? await RootsFileWatcher.open({ path: config.rootCaFile, onError: (err) => log.error({ err }, "--root-ca-file unreadable; keeping the last good roots") })
+    : undefined;
+  rootsFile?.subscribe((pem) => {
+    stack.setRoots(pem).then(
+      () => {
+        log.info({ file: config.rootCaFile }, "mesh roots changed");
+        frontend?.updateRoots(pem);
+        for (const w of workers?.all ?? []) w.send({ type: "roots", pem } satisfies ToWorker);
+        kube?.setRoots(pem);
+      },
+      (err: unknown) => log.error({ err }, "new --root-ca-file refused: the CA does not chain to it; keeping the last good roots"),
+    );
+  });
+
   const [adminHost, adminPort] = splitHostPort(config.adminAddress);
   const admin = await startAdminServer({
     host: adminHost,
@@ -147,6 +169,7 @@ async function runPrimary(config: Config): Promise<void> {
     shuttingDown = true;
     log.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, "shutting down");
     serving.stop();
+    rootsFile?.close();
     await Promise.all([
       frontend?.shutdown(config.shutdownGracePeriod),
       workers?.shutdown(config.shutdownGracePeriod + 2000),
@@ -278,6 +301,11 @@ async function runWorker(config: Config): Promise<void> {
       });
     } else if (m.type === "serving") {
       frontend?.updateServing(m.pair);
+    } else if (m.type === "roots") {
+      stack?.setRoots(m.pem).then(
+        () => frontend?.updateRoots(m.pem),
+        (err: unknown) => log.error({ err }, "new roots refused"),
+      );
     } else if (m.type === "shutdown") {
       void (async () => {
         await frontend?.shutdown(config.shutdownGracePeriod);
