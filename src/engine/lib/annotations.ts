@@ -1,3 +1,5 @@
+import { MANIFEST_SOURCE } from "../../api/annotations.js";
+
 /** The cert-manager.io annotation and label keys the engine reads and writes (cert-manager's own names, for adoption both ways). */
 export const ANN = {
   certificateName: "cert-manager.io/certificate-name",
@@ -27,5 +29,10 @@ export const LABEL = {
   nextPrivateKey: "cert-manager.io/next-private-key",
 } as const;
 
-/** Annotation prefixes never copied from a Certificate to its CertificateRequests (cert-manager's default). */
-export const UNCOPIED_ANNOTATION_PREFIXES = ["kubectl.kubernetes.io/", "fluxcd.io/", "argocd.argoproj.io/"] as const;
+/**
+ * Annotation prefixes never copied from a Certificate to its CertificateRequests: cert-manager's
+ * default list, plus the manifest loader's source marker. A request carrying that marker would look
+ * like an object loaded from a file that no longer holds it, and the loader would delete it on its
+ * next pass (after a restart: the pending request of every Certificate, issue 3's kill -9 test).
+ */
+export const UNCOPIED_ANNOTATION_PREFIXES = ["kubectl.kubernetes.io/", "fluxcd.io/", "argocd.argoproj.io/", MANIFEST_SOURCE] as const;
