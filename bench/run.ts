@@ -34,6 +34,7 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown case(s): ${unknown.join(", ")}; known: ${CASES.map((c) => c.name).join(", ")}\n`);
     return 2;
   }
+  const serverRoot = options.serverRoot ? path.resolve(options.serverRoot) : repoRoot;
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const machine = machineInfo();
   const started = performance.now();
@@ -41,12 +42,18 @@ async function main(): Promise<number> {
   const ctx: BenchContext = {
     options,
     repoRoot,
+    serverRoot,
     log,
     meshsign: () => {
       if (!server) {
         log(`starting meshsign serve --workers ${options.workers}`);
         const profile = options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir)] : [];
-        server = startMeshsign({ repoRoot, workers: options.workers, nodeArgs: profile });
+        server = startMeshsign({
+          repoRoot: serverRoot,
+          workers: options.workers,
+          nodeArgs: profile,
+          ...(options.serverLog ? { logFile: path.resolve(options.serverLog) } : {}),
+        });
       }
       return server;
     },

@@ -40,7 +40,12 @@ export const engineCase: BenchCase = {
     writeEngineManifests(manifests, n);
     ctx.log(`engine: ${n} Certificates in ${manifests}; starting meshsign serve --manifests`);
     const t0 = performance.now();
-    const server = await startMeshsign({ repoRoot: ctx.repoRoot, workers: options.workers, extraArgs: ["--manifests", manifests] });
+    const server = await startMeshsign({
+      repoRoot: ctx.serverRoot,
+      workers: options.workers,
+      extraArgs: ["--manifests", manifests],
+      ...(options.serverLog ? { logFile: path.resolve(options.serverLog) } : {}),
+    });
     const startedMs = performance.now() - t0;
     const secretsDir = path.join(server.dataDir, "secrets", ENGINE_NAMESPACE);
     const admin = new AdminClient(server.adminAddress, server.rootsPem, readFileSync(path.join(server.dataDir, "admin-token"), "utf8").trim());

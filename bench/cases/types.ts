@@ -8,7 +8,10 @@ import type { MeshsignProcess } from "../lib/meshsign.js";
 
 export interface BenchContext {
   readonly options: BenchOptions;
+  /** This checkout (bench/ and src/). */
   readonly repoRoot: string;
+  /** Where the meshsign under test is run from (`--server-root`, default {@link repoRoot}). */
+  readonly serverRoot: string;
   /**
    * The `meshsign serve` under test (`--workers options.workers`, ECDSA P-256 CA, dev-token JWKS
    * auth), started on first use and shared by the cases; run.ts stops it at the end.

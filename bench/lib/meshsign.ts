@@ -4,7 +4,7 @@
  * SIGTERM at the end.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -26,11 +26,14 @@ export interface MeshsignProcess {
 }
 
 export interface StartOptions {
+  /** Where `bin/meshsign.js` is (and the child's working directory). */
   readonly repoRoot: string;
   /** `--workers`: gRPC worker processes (1 = in the primary). */
   readonly workers: number;
   /** More `serve` flags, e.g. `--ca-key-algorithm rsa-2048`. */
   readonly extraArgs?: readonly string[];
+  /** When set, everything meshsign prints (banner and logs) is also appended to this file. */
+  readonly logFile?: string;
   /** Options for node itself, e.g. `--cpu-prof` (cluster workers inherit them). */
   readonly nodeArgs?: readonly string[];
   readonly startTimeoutMs?: number;
@@ -70,8 +73,16 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
   ];
   const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ["ignore", "pipe", "pipe"] });
   const tail = new OutputTail();
-  child.stdout?.on("data", (b: Buffer) => tail.add(b));
-  child.stderr?.on("data", (b: Buffer) => tail.add(b));
+  const log = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
+  child.stdout?.on("data", (b: Buffer) => {
+    tail.add(b);
+    log?.write(b);
+  });
+  child.stderr?.on("data", (b: Buffer) => {
+    tail.add(b);
+    log?.write(b);
+  });
+  child.once("exit", () => log?.end());
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
     const { address, healthPort, metricsPort, adminAddress } = await waitForBanner(child, tail, options.startTimeoutMs ?? 60_000);

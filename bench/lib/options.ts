@@ -27,6 +27,13 @@ export interface BenchOptions {
   readonly out: string;
   /** Where the raw JSON goes; empty = do not write. */
   readonly json: string;
+  /**
+   * The meshsign to run: `<serverRoot>/bin/meshsign.js` (default: this checkout, through tsx; point
+   * it at a checkout with `dist/` and no `src/` to measure the compiled build).
+   */
+  readonly serverRoot: string;
+  /** Append meshsign's output (banner, JSON logs) to this file; empty = keep only a tail for errors. */
+  readonly serverLog: string;
   /** Certificates of the engine case. */
   readonly engineCertificates: number;
   /** When set, meshsign runs under `node --cpu-prof` and writes one .cpuprofile per process here. */
@@ -61,6 +68,8 @@ export const USAGE = `npm run bench -- [options]
   --identities N         identities in each CSR pool (default ${DEFAULTS.identities})
   --keys-per-identity N  keys/CSRs per identity (default ${DEFAULTS.keysPerIdentity})
   --engine-certificates N  Certificates of the engine case (default ${DEFAULTS.engineCertificates})
+  --server-root DIR      run DIR/bin/meshsign.js (e.g. a copy holding dist/ and no src/)
+  --server-log FILE      append meshsign's output (logs) to FILE
   --out FILE             Markdown report (default ${DEFAULTS.out}); --no-write to skip
   --json FILE            also write the raw figures as JSON
   --profile DIR          run meshsign under node --cpu-prof, profiles in DIR
@@ -83,6 +92,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       identities: { type: "string" },
       "keys-per-identity": { type: "string" },
       "engine-certificates": { type: "string" },
+      "server-root": { type: "string", default: "" },
+      "server-log": { type: "string", default: "" },
       out: { type: "string", default: DEFAULTS.out },
       "no-write": { type: "boolean", default: false },
       json: { type: "string", default: "" },
@@ -116,6 +127,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     coldConcurrency: int("cold-concurrency", values["cold-concurrency"], DEFAULTS.coldConcurrency, 1, 1024),
     identities: int("identities", values.identities, DEFAULTS.identities, 1, 10_000),
     keysPerIdentity: int("keys-per-identity", values["keys-per-identity"], DEFAULTS.keysPerIdentity, 1, 100),
+    serverRoot: values["server-root"] ?? "",
+    serverLog: values["server-log"] ?? "",
     engineCertificates: int("engine-certificates", values["engine-certificates"], DEFAULTS.engineCertificates, 1, 100_000),
     out: values["no-write"] ? "" : (values.out ?? DEFAULTS.out),
     json: values.json ?? "",
