@@ -51,7 +51,7 @@ async function main(): Promise<number> {
         server = startMeshsign({
           repoRoot: serverRoot,
           workers: options.workers,
-          nodeArgs: profile,
+          nodeArgs: [...options.serverNodeArgs, ...profile],
           ...(options.serverLog ? { logFile: path.resolve(options.serverLog) } : {}),
         });
       }

@@ -70,7 +70,7 @@ export const createCertificateCase: BenchCase = {
         `Server CPU per request translated to the server alone on ${cores} cores: ` +
           KEY_TYPES.map((k) => `${k} ${f.int(serverOnlyCeiling(outcomes.get(k) as LoadOutcome, cores))} req/s`).join(", ") +
           " (an estimate of what the server could do without the load generator beside it).",
-        `Peak RSS by process (root = the primary; node children = cluster workers; esbuild = tsx's transformer, present because bin/meshsign.js runs the TypeScript sources through tsx): ` +
+        `Peak RSS by process (root = the primary, node children = cluster workers; an esbuild process, when listed, is tsx's transformer: from a source checkout bin/meshsign.js runs the TypeScript through tsx): ` +
           KEY_TYPES.map((k) => `${k}: ${rssBreakdown(outcomes.get(k) as LoadOutcome)}`).join("; ") +
           ".",
         ...KEY_TYPES.flatMap((k) => errorNote(outcomes.get(k) as LoadOutcome, k)),

@@ -44,6 +44,7 @@ export const engineCase: BenchCase = {
       repoRoot: ctx.serverRoot,
       workers: options.workers,
       extraArgs: ["--manifests", manifests],
+      nodeArgs: options.serverNodeArgs,
       ...(options.serverLog ? { logFile: path.resolve(options.serverLog) } : {}),
     });
     const startedMs = performance.now() - t0;

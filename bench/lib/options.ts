@@ -32,6 +32,8 @@ export interface BenchOptions {
    * it at a checkout with `dist/` and no `src/` to measure the compiled build).
    */
   readonly serverRoot: string;
+  /** Extra node options for meshsign (and its workers), e.g. `--max-semi-space-size=8`. */
+  readonly serverNodeArgs: readonly string[];
   /** Append meshsign's output (banner, JSON logs) to this file; empty = keep only a tail for errors. */
   readonly serverLog: string;
   /** Certificates of the engine case. */
@@ -70,6 +72,7 @@ export const USAGE = `npm run bench -- [options]
   --engine-certificates N  Certificates of the engine case (default ${DEFAULTS.engineCertificates})
   --server-root DIR      run DIR/bin/meshsign.js (e.g. a copy holding dist/ and no src/)
   --server-log FILE      append meshsign's output (logs) to FILE
+  --server-node-args "A B"  node options for meshsign and its workers (e.g. --max-semi-space-size=8)
   --out FILE             Markdown report (default ${DEFAULTS.out}); --no-write to skip
   --json FILE            also write the raw figures as JSON
   --profile DIR          run meshsign under node --cpu-prof, profiles in DIR
@@ -94,6 +97,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       "engine-certificates": { type: "string" },
       "server-root": { type: "string", default: "" },
       "server-log": { type: "string", default: "" },
+      "server-node-args": { type: "string", default: "" },
       out: { type: "string", default: DEFAULTS.out },
       "no-write": { type: "boolean", default: false },
       json: { type: "string", default: "" },
@@ -129,6 +133,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     keysPerIdentity: int("keys-per-identity", values["keys-per-identity"], DEFAULTS.keysPerIdentity, 1, 100),
     serverRoot: values["server-root"] ?? "",
     serverLog: values["server-log"] ?? "",
+    serverNodeArgs: (values["server-node-args"] ?? "").split(/\s+/).filter(Boolean),
     engineCertificates: int("engine-certificates", values["engine-certificates"], DEFAULTS.engineCertificates, 1, 100_000),
     out: values["no-write"] ? "" : (values.out ?? DEFAULTS.out),
     json: values.json ?? "",
