@@ -8,7 +8,9 @@ import { type Config, loadConfig } from "../../src/server/config.js";
 import { buildCsrStack, rootsBundle } from "../../src/server/csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateRootCa } from "../../src/server/data-dir.js";
 import { GrpcFrontend } from "../../src/server/grpc-frontend.js";
-import { ServingCertificate } from "../../src/server/serving-cert.js";
+import type { Issuer } from "../../src/issuers/issuer.js";
+import { generateKeySync, privateKeyToPem, publicKeySpki } from "../../src/pki/keys.js";
+import type { ServingKeyPair } from "../../src/server/tls/rotating-credentials.js";
 import { TempDir } from "./temp-dir.js";
 
 /** A CreateCertificate server running in the test process, wired as `meshsign serve --workers 1` wires it. */
@@ -63,14 +65,7 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
     rootsPem: rootsBundle(root.certificatePem, paths.rootCert),
   };
   const stack = await buildCsrStack(config, ca, log, registry, { dataDir: paths.dir });
-  const serving = new ServingCertificate({
-    dnsNames: ["localhost"],
-    ipAddresses: ["127.0.0.1"],
-    durationMs: config.servingCertificateDuration,
-    issuer: stack.issuer,
-    log,
-  });
-  const pair = await serving.start();
+  const pair = await servingPair(stack.issuer, config.servingCertificateDuration);
   const issued: IssuedEvent[] = [];
   const frontend = new GrpcFrontend(
     stack.deps((e) => issued.push(e)),
@@ -94,10 +89,35 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
     issued,
     registry,
     close: async () => {
-      serving.stop();
       await frontend.shutdown(2000);
       await stack.close();
       tmp.remove();
     },
   };
+}
+
+/**
+ * A TLS serving key pair for localhost/127.0.0.1 signed by the mesh CA. (meshsign keeps its own
+ * through the Certificate engine; the CSR service only needs some pair the clients trust.)
+ */
+async function servingPair(issuer: Issuer, durationMs: number): Promise<ServingKeyPair> {
+  const key = generateKeySync({ type: "ec", curve: "P-256" });
+  const now = Date.now();
+  const result = await issuer.sign({
+    requestId: "test-serving",
+    csrPem: "",
+    template: {
+      publicKeySpki: publicKeySpki(key),
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+      isCA: false,
+      keyUsage: ["digitalSignature"],
+      extKeyUsage: ["serverAuth"],
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + durationMs),
+    },
+  });
+  if (result.status !== "issued")
+    throw new Error(`the test CA did not issue a serving certificate: ${result.message}`);
+  return { certificateChainPem: result.chain.join(""), privateKeyPem: privateKeyToPem(key) };
 }

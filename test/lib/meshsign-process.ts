@@ -97,13 +97,20 @@ export class ServeProcess {
   readonly child: ChildProcess;
   #stdout = "";
   #stderr = "";
+  #closed = false;
   readonly #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(child: ChildProcess) {
     this.child = child;
     child.stdout?.on("data", (d: Buffer) => (this.#stdout += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (this.#stderr += d.toString()));
-    this.#exit = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    // "close", not "exit": by then stdout and stderr are drained, so a dying process's last words are kept.
+    this.#exit = new Promise((resolve) =>
+      child.on("close", (code, signal) => {
+        this.#closed = true;
+        resolve({ code, signal });
+      }),
+    );
   }
 
   /** Spawns `meshsign serve <args>` with loopback, port-0 listeners unless `args` say otherwise. */
@@ -159,7 +166,7 @@ export class ServeProcess {
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.#closed;
   }
 
   /** Sends `signal` and waits for the exit (SIGKILL after `timeoutMs`, reported as such). */

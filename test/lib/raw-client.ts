@@ -31,7 +31,11 @@ export class RawCaClient {
   constructor(
     address: string,
     rootsPem: string,
-    options: { clientCertificate?: { chainPem: string; keyPem: string } } = {},
+    options: {
+      clientCertificate?: { chainPem: string; keyPem: string };
+      /** grpc-js channel options, e.g. `{ "grpc.use_local_subchannel_pool": 1 }` for a connection of its own. */
+      channelOptions?: Record<string, unknown>;
+    } = {},
   ) {
     const cert = options.clientCertificate;
     this.#client = new Client(
@@ -41,6 +45,7 @@ export class RawCaClient {
         cert ? Buffer.from(cert.keyPem) : null,
         cert ? Buffer.from(cert.chainPem) : null,
       ),
+      options.channelOptions ?? {},
     );
   }
 
