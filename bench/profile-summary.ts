@@ -32,6 +32,8 @@ function where(url: string): string {
 }
 
 function main(): void {
+  // Piped into head: stop quietly when the reader goes away.
+  process.stdout.on("error", () => process.exit(0));
   const args = process.argv.slice(2);
   let top = 30;
   const files: string[] = [];
