@@ -106,6 +106,18 @@ async function tokenFile(
   return file;
 }
 
+/** Runs one step of a scenario; a failure carries the tail of every replica's log. */
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const logs = [...replicas.entries()]
+      .map(([name, r]) => `--- ${name} stderr (tail)\n${r.proc.stderr.split("\n").slice(-30).join("\n")}`)
+      .join("\n");
+    throw new Error(`${what}: ${(err as Error).message}\n${logs}`, { cause: err });
+  }
+}
+
 function uriSans(pem: string): string[] {
   const san = new X509Certificate(pem).subjectAltName ?? "";
   return san
@@ -276,7 +288,9 @@ describe("the gateway fixtures", () => {
 });
 
 describe("two meshsign replicas on one API server", () => {
-  it("has one leader, lets the follower serve CSRs, fails over on a kill and issues no Certificate twice", async () => {
+  it("has one leader, lets the follower serve CSRs, fails over on a kill and issues no Certificate twice", {
+    timeout: 400_000,
+  }, async () => {
     const b = await startReplica("meshsign-b");
     expect((await leaseHolder())?.startsWith("meshsign-a_")).toBe(true);
 
@@ -314,7 +328,12 @@ describe("two meshsign replicas on one API server", () => {
     // Kill the leader without a goodbye: the Lease is not released.
     await (replicas.get("meshsign-a") as { proc: ServeProcess }).proc.stop("SIGKILL");
     replicas.delete("meshsign-a");
-    await eventually(async () => (await leaseHolder())?.startsWith("meshsign-b_") || undefined, 60_000);
+    const killedAt = Date.now();
+    await step("meshsign-b takes the Lease", () =>
+      eventually(async () => (await leaseHolder())?.startsWith("meshsign-b_") || undefined, 120_000),
+    );
+    // Informational: client-go timing bounds this at lease duration + retry (about 17 s).
+    console.info(`failover took ${Date.now() - killedAt} ms`);
 
     // The new leader's engine works, and it did not re-issue what was already issued.
     await admin.create(CERTIFICATES, certificate("after"));
