@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
 import { status } from "@grpc/grpc-js";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IstioCaClient } from "../../src/csr-service/client.js";
 import {
@@ -646,5 +647,131 @@ describe("a CA that expires before the requested lifetime", () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe("client-certificate authentication when enabled", () => {
+  let mtlsServer: InProcessServer;
+  beforeAll(async () => {
+    mtlsServer = await startInProcessServer({ enableClientCertAuthenticator: true });
+  });
+  afterAll(async () => {
+    await mtlsServer?.close();
+  });
+
+  /** A key and the [leaf, root] chain `issuing` gives it for IDENTITY. */
+  async function meshCertificate(issuing: InProcessServer): Promise<{ chainPem: string; keyPem: string }> {
+    const key = generateKeySync({ type: "ec", curve: "P-256" });
+    const c = new IstioCaClient({ address: issuing.address, rootsPem: issuing.rootsPem });
+    try {
+      const chain = await c.createCertificate({
+        csr: buildCsr(key, { uris: [IDENTITY] }),
+        token: await issuing.devIssuer.mintToken({ namespace: NS, serviceAccount: SA }),
+      });
+      return { chainPem: chain.join(""), keyPem: privateKeyToPem(key) };
+    } finally {
+      c.close();
+    }
+  }
+
+  it("renews with the mesh certificate alone, no token, for the same identity", async () => {
+    const mtls = new RawCaClient(mtlsServer.address, mtlsServer.rootsPem, {
+      clientCertificate: await meshCertificate(mtlsServer),
+    });
+    try {
+      const outcome = await mtls.call({ csr: csr() });
+      expect(outcome).toMatchObject({ ok: true });
+      if (outcome.ok) expect(leafFacts(outcome.chain[0] as string).uris).toEqual([IDENTITY]);
+    } finally {
+      mtls.close();
+    }
+  });
+
+  it("refuses a certificate from another CA", async () => {
+    const mtls = new RawCaClient(mtlsServer.address, mtlsServer.rootsPem, {
+      clientCertificate: await meshCertificate(server),
+    });
+    try {
+      expect(await mtls.call({ csr: csr() })).toMatchObject({ ok: false, code: status.UNAUTHENTICATED });
+    } finally {
+      mtls.close();
+    }
+  });
+
+  it("does not let the certificate's identity ask for another one", async () => {
+    const mtls = new RawCaClient(mtlsServer.address, mtlsServer.rootsPem, {
+      clientCertificate: await meshCertificate(mtlsServer),
+    });
+    try {
+      const other = buildCsr(keys.p256, { uris: [`spiffe://cluster.local/ns/${NS}/sa/other`] });
+      expect(await mtls.call({ csr: other })).toMatchObject({ ok: false, code: status.UNAUTHENTICATED });
+    } finally {
+      mtls.close();
+    }
+  });
+});
+
+describe("hostile input (property tests over the wire)", () => {
+  const refusedCodes = [status.INVALID_ARGUMENT, status.UNAUTHENTICATED];
+
+  it("any text, random PEM or one-byte corruption of a good CSR is refused as malformed or unauthorized, never an internal error", async () => {
+    const t = await token();
+    const pemOf = (bytes: Uint8Array) => encodePem("CERTIFICATE REQUEST", bytes);
+    const good = buildCsrDer(keys.p256, { uris: [IDENTITY] });
+    const mutated = fc
+      .tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 }))
+      .map(([i, x]) => {
+        const b = Uint8Array.from(good);
+        b[i] = (b[i] as number) ^ x;
+        return pemOf(b);
+      });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 600 }).map(pemOf), mutated),
+        async (text) => {
+          const outcome = await raw.call({ csr: text, headers: bearer(t) });
+          // Every byte of a CSR is either structure or signed (or the signature): no flip may pass.
+          expect(outcome.ok).toBe(false);
+          if (!outcome.ok) expect(refusedCodes).toContain(outcome.code);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    await expectStillServing();
+  });
+
+  it("any JSON value as metadata.ImpersonatedIdentity is refused cleanly or ignored when empty", async () => {
+    const t = await token();
+    const good = csr();
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue({ maxDepth: 2 }), async (value) => {
+        const outcome = await raw.call({
+          csr: good,
+          headers: bearer(t),
+          metadata: { ImpersonatedIdentity: value },
+        });
+        if (value === "" || value === null) expect(outcome.ok).toBe(true);
+        else if (!outcome.ok) expect(refusedCodes).toContain(outcome.code);
+        else expect.fail(`ImpersonatedIdentity ${JSON.stringify(value)} was accepted`);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("any int64 validity gives a certificate no longer than the maximum", async () => {
+    const t = await token();
+    const good = csr();
+    await fc.assert(
+      fc.asyncProperty(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), async (seconds) => {
+        const started = Date.now();
+        const outcome = await raw.call({ csr: good, headers: bearer(t), validityDuration: seconds });
+        expect(outcome.ok).toBe(true);
+        if (!outcome.ok) return;
+        const { notAfter } = leafFacts(outcome.chain[0] as string);
+        expect(notAfter).toBeLessThanOrEqual(Date.now() + 48 * HOUR);
+        expect(notAfter).toBeGreaterThan(started);
+      }),
+      { numRuns: 40 },
+    );
   });
 });
