@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import type { JsonValue } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -748,7 +749,8 @@ describe("hostile input (property tests over the wire)", () => {
         const outcome = await raw.call({
           csr: good,
           headers: bearer(t),
-          metadata: { ImpersonatedIdentity: value },
+          // fast-check's JSON values are plain JSON, which is what a Struct field holds.
+          metadata: { ImpersonatedIdentity: value as JsonValue },
         });
         if (value === "" || value === null) expect(outcome.ok).toBe(true);
         else if (!outcome.ok) expect(refusedCodes).toContain(outcome.code);
