@@ -124,7 +124,8 @@ function runClient(job: LoadJob, signal: AbortSignal | undefined, onMeasuring: (
       else if (m.type === "result") settle(undefined, m.result);
       else if (m.type === "failed") settle(new Error(`load client failed: ${m.message}`));
     });
-    child.once("exit", (code) => {
+    // "close", not "exit": the result may still be in the IPC pipe when the process has exited.
+    child.once("close", (code) => {
       clearTimeout(guard);
       signal?.removeEventListener("abort", stop);
       settle(new Error(`load client exited with ${code} before reporting`));
