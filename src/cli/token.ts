@@ -1,5 +1,5 @@
 import { tryParseGoDuration } from "../api/duration.js";
-import { DevTokenIssuer } from "../authn/index.js";
+import { DEV_TOKEN_MAX_TTL_SECONDS, DevTokenIssuer } from "../authn/index.js";
 import { MeshsignError } from "../errors/index.js";
 import { loadConfig } from "../server/config.js";
 import { dataDirPaths, ensureDataDir } from "../server/data-dir.js";
@@ -46,8 +46,9 @@ export async function runToken(opts: {
   config?: string;
 }): Promise<void> {
   const ttlMs = tryParseGoDuration(opts.ttl);
-  if (ttlMs === undefined || ttlMs < 1000 || ttlMs > 48 * 3_600_000) {
-    throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" must be a duration between 1s and 48h`);
+  // The dev issuer mints at most DEV_TOKEN_MAX_TTL_SECONDS; refuse longer here, naming the flag.
+  if (ttlMs === undefined || ttlMs < 1000 || ttlMs > DEV_TOKEN_MAX_TTL_SECONDS * 1000) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" must be a duration between 1s and 24h`);
   }
   const token = await mintDevToken({
     dataDir: opts.dataDir,
