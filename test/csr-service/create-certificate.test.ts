@@ -1,8 +1,11 @@
-import { generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEV_TOKEN_KEY_FILE } from "../../src/authn/index.js";
 import { IstioCaClient } from "../../src/csr-service/client.js";
 import {
   buildCsr,
@@ -14,6 +17,7 @@ import {
 import { encodePem } from "../../src/pki/pem.js";
 import { type InProcessServer, startInProcessServer } from "../lib/inprocess-server.js";
 import { opensslVerify } from "../lib/openssl.js";
+import { TempDir } from "../lib/temp-dir.js";
 import { type CallOutcome, RawCaClient, type RawRequest } from "../lib/raw-client.js";
 import {
   devSigningKey,
@@ -775,5 +779,50 @@ describe("hostile input (property tests over the wire)", () => {
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe("standalone in earnest: dev issuer off, tokens verified against a JWKS file", () => {
+  const ISSUER = "https://issuer.example.test";
+  const signingKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  let earnest: InProcessServer;
+  let jwksDir: TempDir;
+  beforeAll(async () => {
+    jwksDir = new TempDir("meshsign-jwks-");
+    const jwk = {
+      ...createPublicKey(signingKey).export({ format: "jwk" }),
+      kid: "k1",
+      alg: "ES256",
+      use: "sig",
+    };
+    const jwksFile = jwksDir.write("jwks.json", JSON.stringify({ keys: [jwk] }));
+    earnest = await startInProcessServer({ devTokenIssuer: false, jwksFile, tokenIssuer: ISSUER });
+  });
+  afterAll(async () => {
+    await earnest?.close();
+    jwksDir?.remove();
+  });
+
+  async function call(t: string): Promise<CallOutcome> {
+    const c = new RawCaClient(earnest.address, earnest.rootsPem);
+    try {
+      return await c.call({ csr: csr(), headers: bearer(t) });
+    } finally {
+      c.close();
+    }
+  }
+
+  it("issues for a token of the configured issuer signed by a key of the JWKS", async () => {
+    const t = await signEs256(signingKey, { ...serviceAccountClaims(NS, SA), iss: ISSUER }, { kid: "k1" });
+    const outcome = await call(t);
+    expect(outcome).toMatchObject({ ok: true });
+    if (outcome.ok) expect(leafFacts(outcome.chain[0] as string).uris).toEqual([IDENTITY]);
+  });
+
+  it("refuses a development token, and has no dev key in its data dir", async () => {
+    const outcome = await call(await token());
+    expect(outcome).toMatchObject({ ok: false, code: status.UNAUTHENTICATED });
+    expect(existsSync(path.join(earnest.dataDir, DEV_TOKEN_KEY_FILE))).toBe(false);
+    expect(() => earnest.devIssuer).toThrow(/development token issuer is disabled/);
   });
 });

@@ -180,6 +180,13 @@ describe("the README quickstart", () => {
     expect(out).toContain("SPIFFE ID:  spiffe://cluster.local/ns/default/sa/tokened");
   });
 
+  it("meshsign token refuses a lifetime the dev issuer cannot mint, naming --ttl", async () => {
+    const r = await runMeshsign(["token", "-n", "default", "-s", "demo", "--ttl", "36h"], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain('--ttl: "36h" must be a duration between 1s and 24h');
+  });
+
   it("meshsign token is refused with a clear message when the dev token issuer is off", async () => {
     const r = await runMeshsign(["token", "-n", "default", "-s", "demo"], {
       cwd,

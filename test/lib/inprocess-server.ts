@@ -22,7 +22,7 @@ export interface InProcessServer {
   readonly dataDir: string;
   /** The mesh roots every response ends with (`<data-dir>/root-cert.pem`). */
   readonly rootsPem: string;
-  /** The data dir's dev token issuer (tokens the server accepts). */
+  /** The data dir's dev token issuer (tokens the server accepts); throws when the config turns it off. */
   readonly devIssuer: DevTokenIssuer;
   /** Every log line the server wrote (JSON), to check nothing secret is logged. */
   readonly logLines: string[];
@@ -84,7 +84,9 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
     port,
     dataDir: paths.dir,
     rootsPem: ca.rootsPem,
-    devIssuer: DevTokenIssuer.loadOrCreate(paths.dir, { enabled: true }),
+    get devIssuer(): DevTokenIssuer {
+      return DevTokenIssuer.loadOrCreate(paths.dir, { enabled: config.devTokenIssuer });
+    },
     logLines,
     issued,
     registry,
