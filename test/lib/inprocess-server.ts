@@ -5,7 +5,7 @@ import { Registry } from "prom-client";
 import { DevTokenIssuer } from "../../src/authn/index.js";
 import type { IssuedEvent } from "../../src/csr-service/handler.js";
 import { type Config, loadConfig } from "../../src/server/config.js";
-import { buildCsrStack, rootsBundle } from "../../src/server/csr-stack.js";
+import { buildCsrStack, type CsrStack, rootsBundle } from "../../src/server/csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateRootCa } from "../../src/server/data-dir.js";
 import { GrpcFrontend } from "../../src/server/grpc-frontend.js";
 import type { Issuer } from "../../src/issuers/issuer.js";
@@ -28,6 +28,11 @@ export interface InProcessServer {
   readonly logLines: string[];
   readonly issued: IssuedEvent[];
   readonly registry: Registry;
+  /** The CreateCertificate frontend and the CSR stack behind it, for rotation tests. */
+  readonly frontend: GrpcFrontend;
+  readonly stack: CsrStack;
+  /** A new serving key pair from the mesh CA (what a renewal would bring). */
+  newServingPair(): Promise<ServingKeyPair>;
   close(): Promise<void>;
 }
 
@@ -90,6 +95,9 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
     logLines,
     issued,
     registry,
+    frontend,
+    stack,
+    newServingPair: () => servingPair(stack.issuer, config.servingCertificateDuration),
     close: async () => {
       await frontend.shutdown(2000);
       await stack.close();
