@@ -27,7 +27,7 @@ afterAll(async () => {
 function handshake(options: { maxVersion?: tls.SecureVersion; alpn?: string[] } = {}): Promise<{
   serial: string;
   protocol: string | null;
-  alpn: string | false;
+  alpn: string | false | null;
 }> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect(
