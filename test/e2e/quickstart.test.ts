@@ -1,5 +1,5 @@
-import { X509Certificate } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
 import path from "node:path";
@@ -7,6 +7,7 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IstioCaClient } from "../../src/csr-service/client.js";
 import { buildCsr, generateKeySync } from "../../src/pki/keys.js";
+import { createRootCa } from "../../src/server/data-dir.js";
 import { HeldCall } from "../lib/grpc-wire.js";
 import { type Banner, runMeshsign, ServeProcess } from "../lib/meshsign-process.js";
 import { openssl } from "../lib/openssl.js";
@@ -135,11 +136,61 @@ describe("the README quickstart", () => {
     );
     const leaf = new X509Certificate(readFileSync(path.join(cwd, "out/cert-chain.pem")));
     expect(leaf.subjectAltName).toBe(`URI:${IDENTITY}`);
-    expect(
-      leaf.checkPrivateKey(
-        (await import("node:crypto")).createPrivateKey(readFileSync(path.join(cwd, "out/key.pem"))),
-      ),
-    ).toBe(true);
+    expect(leaf.checkPrivateKey(createPrivateKey(readFileSync(path.join(cwd, "out/key.pem"))))).toBe(true);
+  });
+
+  it.each(["rsa-2048", "ed25519"])("gets a certificate for a %s key too", async (keyType) => {
+    const out = `out-${keyType}`;
+    await meshsign([
+      "request",
+      "-n",
+      "default",
+      "-s",
+      "demo",
+      "--address",
+      banner.grpcAddress,
+      "--key-type",
+      keyType,
+      "--out",
+      out,
+    ]);
+    const verified = openssl([
+      "verify",
+      "-CAfile",
+      path.join(cwd, out, "root-cert.pem"),
+      path.join(cwd, out, "cert-chain.pem"),
+    ]);
+    expect(verified.status).toBe(0);
+    const key = createPrivateKey(readFileSync(path.join(cwd, out, "key.pem")));
+    expect(key.asymmetricKeyType).toBe(keyType === "rsa-2048" ? "rsa" : "ed25519");
+  });
+
+  it("meshsign request refuses a server it cannot verify against --ca-file", async () => {
+    const other = await createRootCa({
+      algorithm: "ecdsa-p256",
+      durationMs: 86_400_000,
+      trustDomain: "cluster.local",
+    });
+    const caFile = tmp.write("other-root.pem", other.certificatePem);
+    const r = await runMeshsign(
+      [
+        "request",
+        "-n",
+        "default",
+        "-s",
+        "demo",
+        "--address",
+        banner.grpcAddress,
+        "--ca-file",
+        caFile,
+        "--out",
+        "out-untrusted",
+      ],
+      { cwd },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/CreateCertificate failed: .*\(gRPC code 14\)/);
+    expect(existsSync(path.join(cwd, "out-untrusted", "key.pem"))).toBe(false);
   });
 
   it("keeps every private key and the admin token 0600 and the data dir 0700", () => {
