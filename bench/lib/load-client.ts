@@ -134,15 +134,11 @@ const send = (m: FromLoadClient) => process.send?.(m);
 process.on("message", (m: ToLoadClient) => {
   if (m.type === "stop") stopNow();
   if (m.type !== "run") return;
+  // Disconnect only once the last message is written: a large result (every latency) takes a while.
+  const sendLast = (last: FromLoadClient) => process.send?.(last, undefined, {}, () => process.disconnect?.());
   run(m.job, send).then(
-    (result) => {
-      send({ type: "result", result });
-      process.disconnect?.();
-    },
-    (err: unknown) => {
-      send({ type: "failed", message: (err as Error).stack ?? String(err) });
-      process.disconnect?.();
-    },
+    (result) => sendLast({ type: "result", result }),
+    (err: unknown) => sendLast({ type: "failed", message: (err as Error).stack ?? String(err) }),
   );
 });
 process.on("disconnect", () => process.exit(0));
