@@ -62,8 +62,17 @@ export async function startKubernetesControllers(options: {
       onChanged: (ns, action) => log.info({ namespace: ns, action }, "istio-ca-root-cert published"),
     });
     await trust.start();
-    if (config.istiodCertificateEnable) await ensure(store, CERTIFICATES, istiodCertificate(config, issuerRef) as KubeObject);
+    if (config.istiodCertificateEnable) ensureIstiodCertificate(istiodCertificate(config, issuerRef) as KubeObject, signal);
     if (signal.aborted) await follow();
+  };
+  // istiod's namespace may not exist yet (meshsign installed before Istio): keep trying while leading.
+  const ensureIstiodCertificate = (certificate: KubeObject, signal: AbortSignal) => {
+    ensure(store, CERTIFICATES, certificate).catch((err: unknown) => {
+      if (signal.aborted) return;
+      const missing = isMeshsignError(err, "ERR_NOT_FOUND");
+      log.warn({ namespace: config.istioNamespace, err: missing ? undefined : err }, missing ? "istio namespace does not exist yet; istiod's certificate waits for it" : "cannot create istiod's certificate; retrying");
+      setTimeout(() => ensureIstiodCertificate(certificate, signal), 30_000).unref();
+    });
   };
   const follow = async () => {
     const e = engine;
