@@ -5,6 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DevTokenIssuer } from "../../src/authn/index.js";
 import { IstioCaClient } from "../../src/csr-service/client.js";
 import { buildCsr, generateKeySync } from "../../src/pki/keys.js";
 import { createRootCa } from "../../src/server/data-dir.js";
@@ -48,6 +49,14 @@ afterAll(async () => {
 
 /** A fresh grpc-js channel with its own connection (the default global subchannel pool would share one). */
 const OWN_CONNECTION = { "grpc.use_local_subchannel_pool": 1 };
+
+/** A dev token from the server's data dir, minted in-process (the `meshsign token` CLI has its own tests here). */
+function devToken(): Promise<string> {
+  return DevTokenIssuer.loadOrCreate(dataDir, { enabled: true }).mintToken({
+    namespace: "default",
+    serviceAccount: "demo",
+  });
+}
 
 /** `meshsign ...` in the project directory; fails the test on a non-zero exit. */
 async function meshsign(args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -260,7 +269,7 @@ describe("the README quickstart", () => {
   it("counts requests and issued certificates across both workers in /metrics", async () => {
     const before = (await httpGet(banner.metricsPort, "/metrics")).body;
     const roots = readFileSync(banner.rootCert, "utf8");
-    const token = (await meshsign(["token", "-n", "default", "-s", "demo"])).trim();
+    const token = await devToken();
     const csr = buildCsr(generateKeySync({ type: "ec", curve: "P-256" }), { uris: [IDENTITY] });
     // A client with its own connection per call: the cluster primary deals connections to the
     // workers in turn, so each loop lands on both workers.
@@ -330,7 +339,7 @@ describe("the README quickstart", () => {
 
   it("on SIGTERM stops accepting, finishes the call in flight and exits 0", async () => {
     const roots = readFileSync(banner.rootCert, "utf8");
-    const token = (await meshsign(["token", "-n", "default", "-s", "demo"])).trim();
+    const token = await devToken();
     const csr = buildCsr(generateKeySync({ type: "ec", curve: "P-256" }), { uris: [IDENTITY] });
     const held = await HeldCall.open({ port: banner.grpcPort, rootsPem: roots, token, csr });
 
