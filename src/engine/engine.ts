@@ -18,7 +18,7 @@ import { getCondition, setCondition } from "./lib/conditions.js";
 import { b64decode, requestRevision } from "./lib/requests.js";
 import { resolveIssuerRef } from "./lib/spec.js";
 import { certInfo, splitPemChain } from "./lib/x509-info.js";
-import { describeKey, parsePrivateKey, spkiOf } from "./keys.js";
+import { describeKey, privateKeyFacts } from "./keys.js";
 import { EngineMetrics } from "./metrics.js";
 import { CertificateReconciler } from "./reconciler.js";
 import { REASON } from "./reasons.js";
@@ -173,6 +173,7 @@ export class Engine {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    if (this.#events instanceof StoreEventRecorder) await this.#events.start();
     await this.#issuers.start();
     const requests = this.#store.watch<CertificateRequest>(CERTIFICATE_REQUESTS, (e) => this.#onRequest(e));
     const secrets = this.#store.watch<Secret>(SECRETS, (e) => {
@@ -194,7 +195,10 @@ export class Engine {
     this.#issuers.stop();
     await this.#scheduler.stop();
     await this.#issuers.settled();
-    if (this.#events instanceof StoreEventRecorder) await this.#events.flush();
+    if (this.#events instanceof StoreEventRecorder) {
+      await this.#events.flush();
+      this.#events.stop();
+    }
   }
 
   /** Resolves when no reconcile is running or due now (tests, benchmarks). */
@@ -274,11 +278,11 @@ export class Engine {
     const certificates = chain.flatMap((pem) => infoJson(pem));
     const ca = splitPemChain(b64decode(secret.data?.["ca.crt"])).flatMap((pem) => infoJson(pem));
     const keyPem = b64decode(secret.data?.["tls.key"]);
-    const key = keyPem === "" ? undefined : parsePrivateKey(keyPem);
+    const key = keyPem === "" ? undefined : privateKeyFacts(keyPem);
     let matches: boolean | undefined;
     if (key !== undefined && chain[0] !== undefined) {
       try {
-        matches = certInfo(chain[0]).spki.equals(spkiOf(key));
+        matches = certInfo(chain[0]).spki.equals(key.spki);
       } catch {
         matches = false;
       }

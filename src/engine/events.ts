@@ -3,10 +3,18 @@
  * the store. Repeats of the same (object, type, reason, message) update one
  * Event's count and lastTimestamp instead of creating a new one, like the
  * Kubernetes event correlator; the dedup memory is bounded (LRU).
+ *
+ * Writes for one dedup key are ordered (counts never race); writes for
+ * different keys run concurrently, so a burst of issuances shares the store's
+ * group commits instead of queueing behind one another. Events expire after
+ * `ttlMs` (default 1 h, kube-apiserver's `--event-ttl`): the embedded store
+ * has no TTL of its own, and without one every issuance would add Events for
+ * ever.
  */
 import { createHash } from "node:crypto";
+import { isMeshsignError } from "../errors/index.js";
 import type { KubeObject, Store } from "../store/types.js";
-import type { Clock } from "./clock.js";
+import type { Clock, Timer } from "./clock.js";
 import { EVENTS, type EventResource } from "./lib/api.js";
 
 export type EventType = "Normal" | "Warning";
@@ -23,11 +31,16 @@ export interface StoreEventRecorderOptions {
   readonly component?: string;
   /** How many distinct events are remembered for de-duplication. */
   readonly maxTracked?: number;
+  /** How long an Event lives after its last occurrence. Default 1 h. */
+  readonly ttlMs?: number;
   /** Called when a write fails (for the log); never rethrown. */
   readonly onError?: (err: unknown) => void;
 }
 
 const DEFAULT_MAX_TRACKED = 10_000;
+export const DEFAULT_EVENT_TTL_MS = 3_600_000;
+/** Expired Events deleted per pass, so a sweep never floods the store. */
+const SWEEP_BATCH = 500;
 /** Messages are capped like the Kubernetes API does (1 KiB in events.k8s.io). */
 const MAX_MESSAGE = 1024;
 
@@ -35,27 +48,105 @@ export class StoreEventRecorder implements EventRecorder {
   readonly #o: Required<Omit<StoreEventRecorderOptions, "onError">> & Pick<StoreEventRecorderOptions, "onError">;
   /** dedup key -> the event as last written. */
   readonly #seen = new Map<string, EventResource>();
-  #pending: Promise<void> = Promise.resolve();
+  /** dedup key -> the tail of that key's write chain, while writes are in flight. */
+  readonly #chains = new Map<string, Promise<void>>();
+  /** Every write in flight, for flush(). */
+  readonly #inFlight = new Set<Promise<void>>();
+  /** "<ns>/<name>" of Events this recorder knows -> expiry (ms), in insertion order. */
+  readonly #expiry = new Map<string, number>();
+  #timer: Timer | undefined;
+  #sweeping = false;
 
   constructor(options: StoreEventRecorderOptions) {
-    this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ...options };
+    this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ttlMs: DEFAULT_EVENT_TTL_MS, ...options };
   }
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
     const msg = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
-    // Writes are chained so counts for one key never race each other.
-    this.#pending = this.#pending.then(() => this.#write(object, type, reason, msg)).catch((err) => this.#o.onError?.(err));
+    const key = dedupKey(object, type, reason, msg);
+    const previous = this.#chains.get(key) ?? Promise.resolve();
+    const write = previous.then(() => this.#write(key, object, type, reason, msg)).catch((err) => this.#o.onError?.(err));
+    this.#chains.set(key, write);
+    this.#inFlight.add(write);
+    void write.finally(() => {
+      this.#inFlight.delete(write);
+      if (this.#chains.get(key) === write) this.#chains.delete(key);
+    });
   }
 
   /** Resolves once every recorded event was written (tests, graceful stop). */
-  flush(): Promise<void> {
-    return this.#pending;
+  async flush(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
   }
 
-  async #write(object: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
+  /**
+   * Learns the Events already in the store (from an earlier run), deletes the
+   * expired ones and keeps deleting as they expire. Call once at start.
+   */
+  async start(): Promise<void> {
+    const events = await this.#o.store.list<EventResource>(EVENTS, {});
+    const known = events
+      .map((e) => ({ id: `${e.metadata.namespace ?? ""}/${e.metadata.name ?? ""}`, at: Date.parse(e.lastTimestamp) + this.#o.ttlMs }))
+      .sort((a, b) => a.at - b.at);
+    for (const e of known) if (!this.#expiry.has(e.id)) this.#expiry.set(e.id, Number.isFinite(e.at) ? e.at : 0);
+    await this.sweep();
+  }
+
+  /** Stops the expiry timer (writes in flight still complete; see flush). */
+  stop(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  /** Deletes the Events whose time is up; re-arms itself for the next one. */
+  async sweep(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      for (;;) {
+        const now = this.#o.clock.now();
+        const due: string[] = [];
+        for (const [id, at] of this.#expiry) {
+          // Insertion order is nearly expiry order; an entry refreshed by a repeat is re-inserted at the end.
+          if (at > now) break;
+          due.push(id);
+          if (due.length >= SWEEP_BATCH) break;
+        }
+        if (due.length === 0) break;
+        await Promise.all(
+          due.map(async (id) => {
+            this.#expiry.delete(id);
+            const slash = id.indexOf("/");
+            try {
+              await this.#o.store.delete(EVENTS, id.slice(0, slash), id.slice(slash + 1));
+            } catch (err) {
+              if (!isMeshsignError(err, "ERR_NOT_FOUND")) this.#o.onError?.(err);
+            }
+          }),
+        );
+      }
+    } finally {
+      this.#sweeping = false;
+    }
+    this.#arm();
+  }
+
+  #arm(): void {
+    const next = this.#expiry.values().next();
+    this.#timer?.cancel();
+    this.#timer = next.done === true ? undefined : this.#o.clock.setTimer(next.value, () => void this.sweep());
+  }
+
+  #track(event: EventResource): void {
+    const id = `${event.metadata.namespace ?? ""}/${event.metadata.name ?? ""}`;
+    this.#expiry.delete(id);
+    this.#expiry.set(id, Date.parse(event.lastTimestamp) + this.#o.ttlMs);
+    if (this.#timer === undefined) this.#arm();
+  }
+
+  async #write(key: string, object: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
     const ns = object.metadata.namespace ?? "default";
     const name = object.metadata.name ?? "";
-    const key = [object.kind, ns, name, object.metadata.uid ?? "", type, reason, message].join("\u0000");
     const now = new Date(this.#o.clock.now()).toISOString();
     const previous = this.#seen.get(key);
     if (previous !== undefined) {
@@ -88,12 +179,17 @@ export class StoreEventRecorder implements EventRecorder {
   }
 
   #remember(key: string, event: EventResource): void {
+    this.#track(event);
     this.#seen.set(key, event);
     if (this.#seen.size > this.#o.maxTracked) {
       const oldest = this.#seen.keys().next().value;
       if (oldest !== undefined) this.#seen.delete(oldest);
     }
   }
+}
+
+function dedupKey(object: KubeObject, type: EventType, reason: string, message: string): string {
+  return [object.kind, object.metadata.namespace ?? "default", object.metadata.name ?? "", object.metadata.uid ?? "", type, reason, message].join("\u0000");
 }
 
 /** Discards events (benchmarks, or when the caller does not want them). */

@@ -3,7 +3,7 @@
  * the trigger policies and rotationPolicy Never, and the Secret encodings
  * (PKCS#1 / SEC1 / PKCS#8).
  */
-import { type KeyObject, createPrivateKey, generateKeyPair } from "node:crypto";
+import { type KeyObject, createHash, createPrivateKey, generateKeyPair } from "node:crypto";
 import { publicKeySpki } from "../pki/index.js";
 import type { KeyAlgorithm } from "./lib/spec.js";
 
@@ -33,8 +33,17 @@ export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
   });
 }
 
+/** What the policies need to know about a key: its type and size (as KeyObject names them) and its SPKI. */
+export type KeyShape = Pick<KeyObject, "asymmetricKeyType" | "asymmetricKeyDetails">;
+
+/** The facts of a private key the policies check on every reconcile; the key itself is not kept. */
+export interface KeyFacts extends KeyShape {
+  /** DER SubjectPublicKeyInfo of the key's public half. */
+  readonly spki: Buffer;
+}
+
 /** True when the key has the algorithm and size the spec asks for (cert-manager's PrivateKeyMatchesSpec). */
-export function keyMatchesSpec(key: KeyObject, spec: KeySpec): boolean {
+export function keyMatchesSpec(key: KeyShape, spec: KeySpec): boolean {
   const d = key.asymmetricKeyDetails ?? {};
   switch (spec.keyAlgorithm) {
     case "RSA":
@@ -47,7 +56,7 @@ export function keyMatchesSpec(key: KeyObject, spec: KeySpec): boolean {
 }
 
 /** Describes a key for messages ("RSA 2048", "ECDSA P-256", "Ed25519"). */
-export function describeKey(key: KeyObject): string {
+export function describeKey(key: KeyShape): string {
   const d = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === "rsa") return `RSA ${d.modulusLength}`;
   if (key.asymmetricKeyType === "ec") return `ECDSA ${d.namedCurve}`;
@@ -60,9 +69,45 @@ export function describeKey(key: KeyObject): string {
  * always PKCS#8.
  */
 export function encodePrivateKey(key: KeyObject, encoding: "PKCS1" | "PKCS8"): string {
-  if (encoding === "PKCS1" && key.asymmetricKeyType === "rsa") return key.export({ format: "pem", type: "pkcs1" }).toString();
-  if (encoding === "PKCS1" && key.asymmetricKeyType === "ec") return key.export({ format: "pem", type: "sec1" }).toString();
-  return key.export({ format: "pem", type: "pkcs8" }).toString();
+  let pem: string;
+  if (encoding === "PKCS1" && key.asymmetricKeyType === "rsa") pem = key.export({ format: "pem", type: "pkcs1" }).toString();
+  else if (encoding === "PKCS1" && key.asymmetricKeyType === "ec") pem = key.export({ format: "pem", type: "sec1" }).toString();
+  else pem = key.export({ format: "pem", type: "pkcs8" }).toString();
+  // The Secret written with this PEM is read back on the next reconcile: know its facts already.
+  rememberFacts(pem, key);
+  return pem;
+}
+
+const FACTS_LIMIT = 50_000;
+/** sha256(PEM) -> facts. About 200-400 bytes an entry; a KeyObject would cost about 4 KB. */
+const facts = new Map<string, KeyFacts>();
+
+function digest(pem: string): string {
+  return createHash("sha256").update(pem).digest("base64");
+}
+
+function rememberFacts(pem: string, key: KeyObject): KeyFacts {
+  const f: KeyFacts = { asymmetricKeyType: key.asymmetricKeyType, asymmetricKeyDetails: key.asymmetricKeyDetails, spki: spkiOf(key) };
+  const id = digest(pem);
+  facts.delete(id);
+  facts.set(id, f);
+  if (facts.size > FACTS_LIMIT) {
+    const oldest = facts.keys().next().value;
+    if (oldest !== undefined) facts.delete(oldest);
+  }
+  return f;
+}
+
+/**
+ * The facts of a PEM private key, memoized by its digest: parsing a key
+ * costs about 0.4 ms, and the target Secret's key is checked on every
+ * reconcile. Undefined when the PEM is not a private key.
+ */
+export function privateKeyFacts(pem: string): KeyFacts | undefined {
+  const hit = facts.get(digest(pem));
+  if (hit !== undefined) return hit;
+  const key = parsePrivateKey(pem);
+  return key === undefined ? undefined : rememberFacts(pem, key);
 }
 
 /** Parses a PEM private key (PKCS#1, SEC1 or PKCS#8); undefined when it is not one. */

@@ -3,9 +3,8 @@
  * (cert-manager `internal/controller/certificates/policies`): the first check
  * that fails wins and returns `{reason, message}`.
  */
-import type { KeyObject } from "node:crypto";
 import type { ParsedCsr } from "./csr.js";
-import { describeKey, keyMatchesSpec, parsePrivateKey, spkiOf } from "./keys.js";
+import { type KeyFacts, describeKey, keyMatchesSpec, privateKeyFacts } from "./keys.js";
 import { ANN } from "./lib/annotations.js";
 import type { Certificate, CertificateRequest, Secret } from "./lib/api.js";
 import type { ResolvedSpec } from "./lib/spec.js";
@@ -23,7 +22,8 @@ export interface Violation {
 export interface SecretContents {
   readonly keyPem: string;
   readonly certPem: string;
-  readonly key: KeyObject | undefined;
+  /** Facts of tls.key (type, size, SPKI); the key itself is not kept. */
+  readonly key: KeyFacts | undefined;
   readonly cert: CertInfo | undefined;
 }
 
@@ -58,7 +58,7 @@ export function readSecretContents(secret: Secret | undefined): SecretContents |
   } catch {
     cert = undefined;
   }
-  return { keyPem, certPem, key: keyPem === "" ? undefined : parsePrivateKey(keyPem), cert };
+  return { keyPem, certPem, key: keyPem === "" ? undefined : privateKeyFacts(keyPem), cert };
 }
 
 const fmt = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -79,7 +79,7 @@ export const secretPublicKeysDiffer: Check = (i) => {
   if (c === undefined) return undefined;
   if (c.key === undefined) return { reason: REASON.invalidKeyPair, message: "Issuing certificate as Secret contains an invalid private key" };
   if (c.cert === undefined) return { reason: REASON.invalidCertificate, message: "Issuing certificate as Secret contains an invalid certificate" };
-  if (!spkiOf(c.key).equals(c.cert.spki)) {
+  if (!c.key.spki.equals(c.cert.spki)) {
     return { reason: REASON.invalidKeyPair, message: "Issuing certificate as Secret contains a private key that does not match the certificate" };
   }
   return undefined;
@@ -122,7 +122,7 @@ export const secretPublicKeyDiffersFromCurrentCertificateRequest: Check = (i) =>
   if (i.currentRequestCsr === undefined) {
     return { reason: REASON.invalidCertificateRequest, message: "Failed to decode the current CertificateRequest's CSR" };
   }
-  if (!spkiOf(i.contents.key).equals(i.currentRequestCsr.publicKeySpki)) {
+  if (!i.contents.key.spki.equals(i.currentRequestCsr.publicKeySpki)) {
     return { reason: REASON.secretMismatch, message: "Secret contains a private key that does not match the current CertificateRequest" };
   }
   return undefined;

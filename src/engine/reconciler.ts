@@ -34,6 +34,9 @@ import { renewalJitterMs } from "./renewal.js";
 import { buildSecret, reapplyMetadata } from "./secret.js";
 import type { SecretSink } from "./secret-files.js";
 
+/** Bound of the in-memory staged-key cache (entries only live while an issuance is in flight). */
+const STAGED_KEYS_LIMIT = 20_000;
+
 /** How often a Certificate that does not own its Secret is looked at again (cert-manager: 3 min). */
 export const NOT_OWNER_RECHECK_MS = 3 * 60_000;
 
@@ -66,6 +69,12 @@ export class CertificateReconciler {
   readonly #jitter = new Map<string, number>();
   /** Certificates checked for orphans of a crash since this process started. */
   readonly #orphanChecked = new Set<string>();
+  /**
+   * "<ns>/<staged key Secret>" -> the key this process staged there, so a request that stays
+   * pending does not parse the PEM again on every pass (0.4-1 ms each). Checked against the
+   * Secret's PEM before use; dropped when the staged Secret is deleted.
+   */
+  readonly #stagedKeys = new Map<string, { readonly pem: string; readonly key: KeyObject }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -124,19 +133,27 @@ export class CertificateReconciler {
     const input = await this.#policyInput(cert, spec, secret, requests, now);
     const notReady = evaluate(READINESS_CHAIN, input);
     const trigger = evaluate(TRIGGER_CHAIN, input);
-    let current = await this.#writeReadiness(cert, spec, input, notReady);
-    if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
     const wake = this.#nextWake(input);
-    if (trigger === undefined) {
-      await this.#reapplySecretMetadata(current, spec, secret, input);
-      return wake;
+    const retryAt = trigger === undefined ? undefined : await this.#backoffUntil(cert, spec, requests);
+    const backingOff = retryAt !== undefined && now < retryAt;
+    const readiness = this.#readinessStatus(cert, cert.status, spec, input, notReady);
+    if (trigger === undefined || backingOff) {
+      const current = await this.#writeStatus(cert, readiness);
+      if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
+      if (trigger === undefined) {
+        await this.#reapplySecretMetadata(current, spec, secret, input);
+        return wake;
+      }
+      return min(retryAt, wake);
     }
-    const retryAt = await this.#backoffUntil(current, spec, requests);
-    if (retryAt !== undefined && now < retryAt) return min(retryAt, wake);
-    current = await this.#writeStatus(current, {
-      ...current.status,
-      conditions: setCondition(current.status?.conditions, { type: "Issuing", status: "True", reason: trigger.reason, message: trigger.message, ...gen(current) }, this.#iso(now)),
+    // One write: readiness, Issuing=True, and the (deterministic) name of the key Secret about to be
+    // staged. A crash before the key exists is harmless: the next pass finds no key and makes one.
+    const current = await this.#writeStatus(cert, {
+      ...readiness,
+      conditions: setCondition(readiness.conditions, { type: "Issuing", status: "True", reason: trigger.reason, message: trigger.message, ...gen(cert) }, this.#iso(now)),
+      nextPrivateKeySecretName: readiness.nextPrivateKeySecretName ?? nextKeySecretName(cert),
     });
+    if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
     this.#d.events.record(current, "Normal", "Issuing", trigger.message);
     const fresh = await this.#d.store.get<Secret>(SECRETS, cert.metadata.namespace, spec.secretName);
     return this.#issue(current, spec, fresh, requests);
@@ -173,12 +190,20 @@ export class CertificateReconciler {
   }
 
   async #writeReadiness(cert: Certificate, spec: ResolvedSpec, input: PolicyInput, notReady: Violation | undefined): Promise<Certificate> {
+    return this.#writeStatus(cert, this.#readinessStatus(cert, cert.status, spec, input, notReady));
+  }
+
+  /**
+   * `base` with the Ready condition, notBefore/notAfter and renewalTime that `input` implies; also
+   * updates the metrics. Pure apart from the metrics, so callers can fold it into another write.
+   */
+  #readinessStatus(cert: Certificate, base: CertificateStatus | undefined, spec: ResolvedSpec, input: PolicyInput, notReady: Violation | undefined): CertificateStatus {
     const info = input.contents?.cert;
     const renewal = renewalTimeFor(input);
     const status: CertificateStatus = {
-      ...cert.status,
+      ...base,
       conditions: setCondition(
-        cert.status?.conditions,
+        base?.conditions,
         notReady === undefined
           ? { type: "Ready", status: "True", reason: REASON.ready, message: READY_MESSAGE, ...gen(cert) }
           : { type: "Ready", status: "False", reason: notReady.reason, message: notReady.message, ...gen(cert) },
@@ -195,14 +220,13 @@ export class CertificateReconciler {
       delete status.notAfter;
       delete status.renewalTime;
     }
-    const updated = await this.#writeStatus(cert, status);
     this.#d.metrics?.observe(metricLabels(cert, spec), {
       ready: notReady === undefined ? "True" : "False",
       notBeforeMs: info?.notBeforeMs,
       notAfterMs: info?.notAfterMs,
       renewalTimeMs: renewal,
     });
-    return updated;
+    return status;
   }
 
   /** cert-manager's shouldBackoffReissuingOnFailure: no back-off once the spec moved away from the failed request. */
@@ -272,11 +296,16 @@ export class CertificateReconciler {
       throw new MeshsignError("ERR_CONFLICT", `Secret "${ns}/${keyName}" exists and is not a staged private key`, { retry: "transient" });
     }
     let key: KeyObject | undefined;
+    let keyPem: string | undefined;
+    const stagedId = `${ns ?? ""}/${keyName}`;
     if (staged !== undefined) {
-      key = parsePrivateKey(b64decode(staged.data?.["tls.key"]));
+      keyPem = b64decode(staged.data?.["tls.key"]);
+      const known = this.#stagedKeys.get(stagedId);
+      key = known !== undefined && known.pem === keyPem ? known.key : parsePrivateKey(keyPem);
       if (key === undefined || !keyMatchesSpec(key, spec)) {
         this.#d.events.record(cert, "Normal", "Deleted", "Regenerating private key due to change in fields");
         await this.#d.store.delete(SECRETS, ns, keyName).catch(ignoreNotFound);
+        this.#stagedKeys.delete(stagedId);
         staged = undefined;
         key = undefined;
       }
@@ -299,6 +328,7 @@ export class CertificateReconciler {
         key = await generatePrivateKey(spec);
         this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
       }
+      keyPem = key.export({ format: "pem", type: "pkcs8" }).toString();
       const body: Secret = {
         apiVersion: "v1",
         kind: "Secret",
@@ -309,10 +339,12 @@ export class CertificateReconciler {
           labels: { [LABEL.nextPrivateKey]: "true", [LABEL.fao]: "true" },
           ownerReferences: [ownerRef(cert)],
         },
-        data: { "tls.key": b64encode(key.export({ format: "pem", type: "pkcs8" }).toString()) },
+        data: { "tls.key": b64encode(keyPem) },
       };
       try {
         staged = await this.#d.store.create<Secret>(SECRETS, body);
+        this.#stagedKeys.set(stagedId, { pem: keyPem, key });
+        if (this.#stagedKeys.size > STAGED_KEYS_LIMIT) this.#stagedKeys.delete(this.#stagedKeys.keys().next().value ?? "");
       } catch (err) {
         if (!isMeshsignError(err, "ERR_ALREADY_EXISTS")) throw err;
         throw new MeshsignError("ERR_CONFLICT", "staged private key appeared concurrently", { retry: "transient", cause: err });
@@ -322,7 +354,7 @@ export class CertificateReconciler {
     if (cert.status?.nextPrivateKeySecretName !== keyName) {
       current = await this.#writeStatus(cert, { ...cert.status, nextPrivateKeySecretName: keyName });
     }
-    return { cert: current, key, keyPem: key.export({ format: "pem", type: "pkcs8" }).toString(), secretName: keyName };
+    return { cert: current, key, keyPem: keyPem ?? key.export({ format: "pem", type: "pkcs8" }).toString(), secretName: keyName };
   }
 
   async #ensureRequest(cert: Certificate, spec: ResolvedSpec, revision: number, key: KeyObject, keySecretName: string, requests: CertificateRequest[], issuingSince: number): Promise<CertificateRequest> {
@@ -525,8 +557,7 @@ export class CertificateReconciler {
     }
     const existing = await this.#d.store.get<Secret>(SECRETS, ns, spec.secretName);
     const desired = buildSecret(existing, cert, spec, info, { keyPem: encodePrivateKey(key, spec.keyEncoding), chainPem, caPem: caPem === "" ? undefined : caPem });
-    if (existing === undefined) await this.#d.store.create<Secret>(SECRETS, desired);
-    else await this.#d.store.update<Secret>(SECRETS, desired);
+    const stored = existing === undefined ? await this.#d.store.create<Secret>(SECRETS, desired) : await this.#d.store.update<Secret>(SECRETS, desired);
     if (this.#d.sink !== undefined) {
       const files: Record<string, Uint8Array> = {};
       for (const [k, v] of Object.entries(desired.data ?? {})) files[k] = Buffer.from(v, "base64");
@@ -540,7 +571,10 @@ export class CertificateReconciler {
     delete status.lastFailureTime;
     delete status.failedIssuanceAttempts;
     delete status.nextPrivateKeySecretName;
-    const updated = await this.#writeStatus(cert, status);
+    // The readiness the new Secret implies goes into the same write (the next pass finds it current).
+    const issued: Certificate = { ...cert, status };
+    const input = await this.#policyInput(issued, spec, stored, [cr], now);
+    const updated = await this.#writeStatus(cert, this.#readinessStatus(issued, status, spec, input, evaluate(READINESS_CHAIN, input)));
     await this.#deleteNextKey(updated);
     this.#d.events.record(updated, "Normal", "Issuing", "The certificate has been successfully issued");
     this.#d.metrics?.observeIssuance(this.#d.registry.resolve(spec.issuerRef, ns)?.kind ?? "unknown", (now - since) / 1000);
@@ -585,6 +619,7 @@ export class CertificateReconciler {
   async #deleteNextKey(cert: Certificate): Promise<void> {
     const ns = cert.metadata.namespace;
     const name = nextKeySecretName(cert);
+    this.#stagedKeys.delete(`${ns ?? ""}/${name}`);
     const s = await this.#d.store.get<Secret>(SECRETS, ns, name);
     if (s === undefined || s.metadata.labels?.[LABEL.nextPrivateKey] !== "true") return;
     await this.#d.store.delete(SECRETS, ns, name).catch(ignoreNotFound);
@@ -599,6 +634,7 @@ export class CertificateReconciler {
       this.#d.noteRequest(namespace, name, cr, false);
     }
     const keyName = nextKeySecretName({ apiVersion: "", kind: "", metadata: { name }, spec: { secretName: "", issuerRef: { name: "" } } });
+    this.#stagedKeys.delete(`${namespace}/${keyName}`);
     const s = await this.#d.store.get<Secret>(SECRETS, namespace, keyName);
     if (s?.metadata.labels?.[LABEL.nextPrivateKey] === "true") await this.#d.store.delete(SECRETS, namespace, keyName).catch(ignoreNotFound);
   }

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { StoreEventRecorder } from "../../src/engine/events.js";
+import { EVENTS, type EventResource } from "../../src/engine/lib/api.js";
+import { MemoryStore } from "../../src/store/memory/memory-store.js";
+import type { KubeObject } from "../../src/store/types.js";
+import { FakeClock } from "./lib/fake-clock.js";
+
+const T0 = Date.parse("2026-03-01T00:00:00Z");
+const MIN = 60_000;
+
+const cert = (name: string): KubeObject => ({ apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name, namespace: "apps", uid: `uid-${name}` } });
+
+async function events(store: MemoryStore): Promise<EventResource[]> {
+  return (await store.list<EventResource>(EVENTS, { namespace: "apps" })).sort((a, b) => a.involvedObject.name.localeCompare(b.involvedObject.name) || a.reason.localeCompare(b.reason));
+}
+
+describe("StoreEventRecorder", () => {
+  it("writes events of different objects concurrently and folds repeats of one event into its count", async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock(T0);
+    const recorder = new StoreEventRecorder({ store, clock });
+    for (let i = 0; i < 50; i++) recorder.record(cert(`c${i % 10}`), "Normal", "Issuing", "Issuing certificate as Secret does not exist");
+    recorder.record(cert("c0"), "Warning", "Failed", "something else");
+    await recorder.flush();
+    const all = await events(store);
+    expect(all).toHaveLength(11);
+    expect(all.filter((e) => e.reason === "Issuing").map((e) => e.count)).toEqual(Array(10).fill(5));
+    expect(all.find((e) => e.reason === "Failed")).toMatchObject({ type: "Warning", count: 1, involvedObject: { kind: "Certificate", name: "c0", uid: "uid-c0" } });
+  });
+
+  it.each([
+    ["an event seen once", [0], 60, 0],
+    ["an event repeated 50 minutes later", [0, 50], 60, 1],
+    ["an event repeated 50 minutes later, once its own hour has passed", [0, 50], 111, 0],
+  ])("keeps %s for the TTL after its last occurrence (kube-apiserver's --event-ttl)", async (_name, atMinutes, checkAtMinute, remaining) => {
+    const store = new MemoryStore();
+    const clock = new FakeClock(T0);
+    const recorder = new StoreEventRecorder({ store, clock, ttlMs: 60 * MIN });
+    await recorder.start();
+    for (const m of atMinutes) {
+      await clock.advanceTo(T0 + m * MIN, () => recorder.flush());
+      recorder.record(cert("web"), "Normal", "Issuing", "The certificate has been successfully issued");
+      await recorder.flush();
+    }
+    await clock.advanceTo(T0 + checkAtMinute * MIN, async () => {
+      await recorder.sweep();
+      await recorder.flush();
+    });
+    expect(await events(store)).toHaveLength(remaining);
+    recorder.stop();
+  });
+
+  it("deletes expired events left by an earlier run when it starts, and the others when their hour is up", async () => {
+    const store = new MemoryStore();
+    const at = (minutes: number) => new Date(T0 + minutes * MIN).toISOString();
+    for (const [name, last] of [["old", -90], ["recent", -10]] as const) {
+      await store.create<EventResource>(EVENTS, {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: `web.${name}`, namespace: "apps" },
+        involvedObject: { apiVersion: "cert-manager.io/v1", kind: "Certificate", name: "web", namespace: "apps" },
+        reason: "Issuing",
+        message: name,
+        type: "Normal",
+        count: 1,
+        firstTimestamp: at(last),
+        lastTimestamp: at(last),
+        source: { component: "meshsign-engine" },
+      });
+    }
+    const clock = new FakeClock(T0);
+    const recorder = new StoreEventRecorder({ store, clock });
+    await recorder.start();
+    expect((await events(store)).map((e) => e.message)).toEqual(["recent"]);
+    await clock.advanceTo(T0 + 49 * MIN, () => recorder.flush());
+    expect(await events(store)).toHaveLength(1);
+    await clock.advanceTo(T0 + 51 * MIN, async () => {
+      await new Promise((r) => setImmediate(r));
+      await recorder.flush();
+    });
+    expect(await events(store)).toHaveLength(0);
+    recorder.stop();
+  });
+});
