@@ -31,7 +31,8 @@ let banner: Banner;
 const started: ServeProcess[] = [];
 
 function serve(args: string[]): ServeProcess {
-  const p = ServeProcess.start(args, { cwd });
+  // Round-robin is node's default on Linux; pinned so the two-worker metrics test is deterministic.
+  const p = ServeProcess.start(args, { cwd, env: { NODE_CLUSTER_SCHED_POLICY: "rr" } });
   started.push(p);
   return p;
 }
@@ -128,24 +129,21 @@ describe("the README quickstart", () => {
     );
   });
 
-  it("gets a certificate with the printed command that openssl verifies against the root", async () => {
+  it("gets a certificate with the printed command, then `openssl verify` as the README says", async () => {
+    // Exactly the printed command (it writes key.pem, cert-chain.pem and root-cert.pem to the current directory) ...
     const args = (banner.requestCommand ?? "").split(/\s+/).slice(2);
-    const stdout = await meshsign([...args, "--out", "out"]);
+    const stdout = await meshsign(args);
     expect(stdout).toContain(`SPIFFE ID:  ${IDENTITY}`);
-    const verified = openssl([
-      "verify",
-      "-CAfile",
-      path.join(cwd, "out/root-cert.pem"),
-      path.join(cwd, "out/cert-chain.pem"),
-    ]);
+    // ... and exactly the README's check, in the same directory.
+    const verified = openssl(["verify", "-CAfile", "root-cert.pem", "cert-chain.pem"], undefined, cwd);
     expect(verified.output).toContain("cert-chain.pem: OK");
     expect(verified.status).toBe(0);
-    expect(readFileSync(path.join(cwd, "out/root-cert.pem"), "utf8").trim()).toBe(
+    expect(readFileSync(path.join(cwd, "root-cert.pem"), "utf8").trim()).toBe(
       readFileSync(banner.rootCert, "utf8").trim(),
     );
-    const leaf = new X509Certificate(readFileSync(path.join(cwd, "out/cert-chain.pem")));
+    const leaf = new X509Certificate(readFileSync(path.join(cwd, "cert-chain.pem")));
     expect(leaf.subjectAltName).toBe(`URI:${IDENTITY}`);
-    expect(leaf.checkPrivateKey(createPrivateKey(readFileSync(path.join(cwd, "out/key.pem"))))).toBe(true);
+    expect(leaf.checkPrivateKey(createPrivateKey(readFileSync(path.join(cwd, "key.pem"))))).toBe(true);
   });
 
   it.each(["rsa-2048", "ed25519"])("gets a certificate for a %s key too", async (keyType) => {
@@ -204,13 +202,13 @@ describe("the README quickstart", () => {
 
   it("keeps every private key and the admin token 0600 and the data dir 0700", () => {
     expect({
-      "out/key.pem": mode(path.join(cwd, "out/key.pem")),
+      "key.pem": mode(path.join(cwd, "key.pem")),
       ".meshsign": mode(dataDir),
       ".meshsign/root-key.pem": mode(path.join(dataDir, "root-key.pem")),
       ".meshsign/dev-token-key.pem": mode(path.join(dataDir, "dev-token-key.pem")),
       ".meshsign/admin-token": mode(path.join(dataDir, "admin-token")),
     }).toEqual({
-      "out/key.pem": "0600",
+      "key.pem": "0600",
       ".meshsign": "0700",
       ".meshsign/root-key.pem": "0600",
       ".meshsign/dev-token-key.pem": "0600",
@@ -314,7 +312,7 @@ describe("the README quickstart", () => {
     expect(statusText).toContain("[+] grpc_server");
     expect(statusText).toContain("trust domain cluster.local");
     const serial = new X509Certificate(
-      readFileSync(path.join(cwd, "out/cert-chain.pem")),
+      readFileSync(path.join(cwd, "cert-chain.pem")),
     ).serialNumber.toLowerCase();
     const issuances = await meshsign(["issuances", "--admin-address", banner.adminAddress, "-o", "json"]);
     const rows = JSON.parse(issuances) as { identity: string; serial: string }[];

@@ -2,8 +2,12 @@ import { spawnSync } from "node:child_process";
 import { TempDir } from "./temp-dir.js";
 
 /** Runs the openssl CLI; returns exit status and combined output (never throws). */
-export function openssl(args: readonly string[], input?: string): { status: number; output: string } {
-  const r = spawnSync("openssl", args, { input, encoding: "utf8" });
+export function openssl(
+  args: readonly string[],
+  input?: string,
+  cwd?: string,
+): { status: number; output: string } {
+  const r = spawnSync("openssl", args, { input, encoding: "utf8", ...(cwd ? { cwd } : {}) });
   return { status: r.status ?? 1, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }
 
