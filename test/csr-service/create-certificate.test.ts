@@ -553,6 +553,45 @@ describe("a bad request", () => {
   );
 });
 
+describe("a request in a shape Istio's agents may send", () => {
+  const cases: { name: string; request: () => Promise<RawRequest> }[] = [
+    {
+      name: "clusterid equal to the configured cluster",
+      request: () => withToken(csr()).then(addHeaders([["clusterid", "Kubernetes"]])),
+    },
+    {
+      name: "an empty clusterid (no claim)",
+      request: () => withToken(csr()).then(addHeaders([["clusterid", ""]])),
+    },
+    {
+      name: "a CSR labelled NEW CERTIFICATE REQUEST (older tools)",
+      request: () => withToken(csr().replaceAll("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")),
+    },
+    { name: "CRLF line endings in the PEM", request: () => withToken(csr().replaceAll("\n", "\r\n")) },
+  ];
+
+  it.each(cases)("is accepted: $name", async ({ request }) => {
+    const outcome = await raw.call(await request());
+    expect(outcome).toMatchObject({ ok: true });
+    if (outcome.ok) expect(leafFacts(outcome.chain[0] as string).uris).toEqual([IDENTITY]);
+  });
+
+  it("with a bearer token over 16 KiB is refused without reaching the JWT parser", async () => {
+    const outcome = await raw.call({
+      csr: csr(),
+      headers: bearer(`${"a".repeat(10)}.${"b".repeat(17_000)}.c`),
+    });
+    expect(outcome.ok).toBe(false);
+    expect(outcome).toMatchObject({ ok: false, code: status.UNAUTHENTICATED });
+    if (!outcome.ok) expect(outcome.details).toMatch(/bearer token too large/);
+    await expectStillServing();
+  });
+});
+
+function addHeaders(extra: readonly (readonly [string, string])[]): (r: RawRequest) => RawRequest {
+  return (r) => ({ ...r, headers: [...(r.headers ?? []), ...extra] });
+}
+
 describe("an absurd validity duration", () => {
   const cases: { name: string; seconds: bigint; lifetimeMs: number }[] = [
     { name: "negative gets the default 24h", seconds: -3600n, lifetimeMs: 24 * HOUR },
