@@ -53,6 +53,23 @@ type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: 
 const ISSUED_FLUSH_MS = 100;
 const ISSUED_BATCH_MAX = 256;
 
+/**
+ * V8 heap limits of the CreateCertificate workers. A worker's live heap is
+ * about 25 MB, yet with V8's defaults it grows to ~220 MB under sustained
+ * load (old space is collected lazily), which put the process tree near
+ * 480 MB against issue 2's 300 MB target. Capped, workers stay near 100 MB at
+ * the same CPU per request (bench, docs/benchmarks.md). The primary (engine,
+ * store) keeps V8's defaults; a limit the user sets (node flags or
+ * NODE_OPTIONS) wins.
+ */
+const WORKER_V8_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=4"];
+
+function workerExecArgv(): string[] {
+  const given = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
+  const extra = WORKER_V8_FLAGS.filter((f) => !given.includes(f.slice(0, f.indexOf("="))));
+  return [...process.execArgv, ...extra];
+}
+
 function workerCount(config: Config): number {
   return config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
 }
@@ -216,6 +233,7 @@ async function startWorkers(
   let port = 0;
   const fork = (): Promise<void> =>
     new Promise((resolve, reject) => {
+      cluster.setupPrimary({ execArgv: workerExecArgv() });
       const w = cluster.fork();
       all.push(w);
       w.on("message", (m: FromWorker) => {
