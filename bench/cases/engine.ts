@@ -45,6 +45,8 @@ export const engineCase: BenchCase = {
       workers: options.workers,
       extraArgs: ["--manifests", manifests],
       nodeArgs: options.serverNodeArgs,
+      // The serving certificate may be queued behind the manifests' Certificates.
+      startTimeoutMs: ISSUE_TIMEOUT_MS,
       ...(options.serverLog ? { logFile: path.resolve(options.serverLog) } : {}),
     });
     const startedMs = performance.now() - t0;
@@ -110,7 +112,7 @@ export const engineCase: BenchCase = {
         table: {
           header: ["measure", "value"],
           rows: [
-            ["meshsign start to banner + ready", `${(startedMs / 1000).toFixed(1)} s`],
+            ["process start to CreateCertificate serving (banner, /readyz)", `${(startedMs / 1000).toFixed(1)} s`],
             ["Secrets published (from process start)", `${f.int(issued)} / ${f.int(n)} in ${(publishedMs / 1000).toFixed(1)} s (${f.int((issued * 1000) / Math.max(1, publishedMs - startedMs))} per s after start)`],
             ["Certificates Ready=True (from process start, metrics polled every 1 s)", `${f.int(ready)} / ${f.int(n)} in ${(issueMs / 1000).toFixed(1)} s`],
             ["peak RSS during issuance", `${f.mb(issueMemory.peakRss)} (${issueMemory.processes} proc)`],
