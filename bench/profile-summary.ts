@@ -66,7 +66,11 @@ function main(): void {
         ownInclusive.set(key, (ownInclusive.get(key) ?? 0) + dt);
       }
       const { functionName, url, lineNumber } = node.callFrame;
-      if (functionName === "(idle)" || functionName === "(program)" || functionName === "(garbage collector)") {
+      if (
+        functionName === "(idle)" ||
+        functionName === "(program)" ||
+        functionName === "(garbage collector)"
+      ) {
         if (functionName === "(idle)") idle += dt;
         else byFunction.set(functionName, (byFunction.get(functionName) ?? 0) + dt);
         if (functionName !== "(idle)") total += dt;
@@ -79,9 +83,13 @@ function main(): void {
     });
   }
   const show = (title: string, m: Map<string, number>) => {
-    process.stdout.write(`\n${title} (busy ${(total / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms)\n`);
+    process.stdout.write(
+      `\n${title} (busy ${(total / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms)\n`,
+    );
     for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-      process.stdout.write(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}\n`);
+      process.stdout.write(
+        `${((100 * v) / total).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}\n`,
+      );
     }
   };
   show("self time by function", byFunction);

@@ -11,10 +11,10 @@ import "reflect-metadata";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CASES, type BenchContext, type CaseReport } from "./cases/index.js";
+import { type BenchContext, CASES, type CaseReport } from "./cases/index.js";
 import { machineInfo } from "./lib/machine.js";
 import { type MeshsignProcess, startMeshsign } from "./lib/meshsign.js";
-import { USAGE, parseBenchOptions } from "./lib/options.js";
+import { parseBenchOptions, USAGE } from "./lib/options.js";
 import { renderMarkdown, renderText, updateDoc } from "./lib/report.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -28,14 +28,19 @@ async function main(): Promise<number> {
     return 2;
   }
   // Registry order, whatever the order on the command line.
-  const selected = CASES.filter((c) => options.cases.includes(c.name) || (options.cases.includes("all") && c.inDefaultRun));
+  const selected = CASES.filter(
+    (c) => options.cases.includes(c.name) || (options.cases.includes("all") && c.inDefaultRun),
+  );
   const unknown = options.cases.filter((n) => n !== "all" && !CASES.some((c) => c.name === n));
   if (unknown.length > 0) {
-    process.stderr.write(`unknown case(s): ${unknown.join(", ")}; known: ${CASES.map((c) => c.name).join(", ")}\n`);
+    process.stderr.write(
+      `unknown case(s): ${unknown.join(", ")}; known: ${CASES.map((c) => c.name).join(", ")}\n`,
+    );
     return 2;
   }
   const serverRoot = options.serverRoot ? path.resolve(options.serverRoot) : repoRoot;
-  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const log = (line: string) =>
+    process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const machine = machineInfo();
   const started = performance.now();
   let server: Promise<MeshsignProcess> | undefined;
@@ -47,7 +52,9 @@ async function main(): Promise<number> {
     meshsign: () => {
       if (!server) {
         log(`starting meshsign serve --workers ${options.workers}`);
-        const profile = options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir)] : [];
+        const profile = options.profileDir
+          ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir)]
+          : [];
         server = startMeshsign({
           repoRoot: serverRoot,
           workers: options.workers,
@@ -87,7 +94,9 @@ async function main(): Promise<number> {
 
   const summary = {
     date: new Date(),
-    command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "),
+    command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
+      " ",
+    ),
     machine,
     options,
     reports,
@@ -96,11 +105,17 @@ async function main(): Promise<number> {
   process.stdout.write(renderText(summary));
   if (options.out) {
     const file = path.resolve(repoRoot, options.out);
-    writeFileSync(file, updateDoc(existsSync(file) ? readFileSync(file, "utf8") : undefined, renderMarkdown(summary)));
+    writeFileSync(
+      file,
+      updateDoc(existsSync(file) ? readFileSync(file, "utf8") : undefined, renderMarkdown(summary)),
+    );
     log(`wrote ${path.relative(repoRoot, file)}`);
   }
   if (options.json) {
-    writeFileSync(path.resolve(repoRoot, options.json), JSON.stringify({ ...summary, reports }, (_k, v) => (v instanceof Float64Array ? undefined : v), 2));
+    writeFileSync(
+      path.resolve(repoRoot, options.json),
+      JSON.stringify({ ...summary, reports }, (_k, v) => (v instanceof Float64Array ? undefined : v), 2),
+    );
   }
   // A missed target is reported, not fatal; a case that could not run at all is.
   return failed ? 1 : 0;

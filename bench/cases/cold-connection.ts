@@ -6,8 +6,8 @@
  */
 import * as f from "../lib/format.js";
 import { runLoad } from "../lib/load.js";
-import { LOAD_HEADER, errorNote, loadRow } from "../lib/load-rows.js";
 import type { LoadTarget } from "../lib/load-protocol.js";
+import { errorNote, LOAD_HEADER, loadRow } from "../lib/load-rows.js";
 import { buildWorkload } from "../lib/workload.js";
 import type { BenchCase, BenchContext, CaseReport } from "./types.js";
 
@@ -21,9 +21,20 @@ export const coldConnectionCase: BenchCase = {
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
     const server = await ctx.meshsign();
-    const target: LoadTarget = { address: server.address, rootsPem: server.rootsPem, serverName: "localhost" };
-    const items = await buildWorkload({ dataDir: server.dataDir, keyType: "rsa-2048", identities: options.identities, keysPerIdentity: 1 });
-    ctx.log(`cold-connection: ${options.coldRequests} requests, ${options.coldConcurrency} at once, each on a new connection`);
+    const target: LoadTarget = {
+      address: server.address,
+      rootsPem: server.rootsPem,
+      serverName: "localhost",
+    };
+    const items = await buildWorkload({
+      dataDir: server.dataDir,
+      keyType: "rsa-2048",
+      identities: options.identities,
+      keysPerIdentity: 1,
+    });
+    ctx.log(
+      `cold-connection: ${options.coldRequests} requests, ${options.coldConcurrency} at once, each on a new connection`,
+    );
     const outcome = await runLoad(
       {
         target,
@@ -39,11 +50,20 @@ export const coldConnectionCase: BenchCase = {
       },
       { serverPid: server.pid, clients: options.clients },
     );
-    ctx.log(`cold-connection: ${f.int(outcome.requestsPerSecond)} req/s, p99 ${f.ms(outcome.latency.p99Ms)} ms, ${outcome.errors} errors`);
+    ctx.log(
+      `cold-connection: ${f.int(outcome.requestsPerSecond)} req/s, p99 ${f.ms(outcome.latency.p99Ms)} ms, ${outcome.errors} errors`,
+    );
     return {
       title: `CreateCertificate, a new TLS connection per request (${options.coldConcurrency} at once)`,
       table: { header: LOAD_HEADER, rows: [loadRow("rsa-2048 CSRs, cold", outcome)] },
-      targets: [{ name: "errors (cold connections)", target: "0", measured: String(outcome.errors), pass: outcome.errors === 0 }],
+      targets: [
+        {
+          name: "errors (cold connections)",
+          target: "0",
+          measured: String(outcome.errors),
+          pass: outcome.errors === 0,
+        },
+      ],
       notes: [
         `${f.int(outcome.requests)} counted requests (window capped at ${MAX_WINDOW_MS / 1000} s) after a short warm-up; ` +
           "latency includes TCP connect, the TLS handshake and the HTTP/2 preface, and both sides' CPU includes the handshake.",

@@ -5,9 +5,15 @@
  * comparison), import the CSR's public key, verify the CSR signature (proof
  * of possession), sign the leaf with the ECDSA P-256 CA key.
  */
-import { type KeyObject, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
-import { SignJWT, createLocalJWKSet, exportJWK, jwtVerify } from "jose";
-import { buildCsrDer, generateKeySync, publicKeySpki, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
+import { createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
+import { createLocalJWKSet, exportJWK, jwtVerify, SignJWT } from "jose";
+import {
+  buildCsrDer,
+  generateKeySync,
+  publicKeySpki,
+  selfSignedSigner,
+  signCertificate,
+} from "../../src/pki/index.js";
 import * as f from "../lib/format.js";
 import type { BenchCase, BenchContext, CaseReport } from "./types.js";
 
@@ -43,7 +49,12 @@ async function measure(name: string, op: () => unknown, inFlight = 1): Promise<O
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
-  return { name, opsPerCpuSecond: (n * 1000) / cpuMs, usPerOp: (cpuMs * 1000) / n, opsPerWallSecond: (n * 1000) / wallMs };
+  return {
+    name,
+    opsPerCpuSecond: (n * 1000) / cpuMs,
+    usPerOp: (cpuMs * 1000) / n,
+    opsPerWallSecond: (n * 1000) / wallMs,
+  };
 }
 
 const syncOp = (op: () => unknown) => () => {
@@ -61,7 +72,9 @@ export const cryptoCeilingCase: BenchCase = {
     const jwk = { ...(await exportJWK(tokenPub)), kid: "bench", alg: "ES256", use: "sig" };
     const jwks = createLocalJWKSet({ keys: [jwk] });
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ "kubernetes.io": { namespace: "bench", serviceaccount: { name: "load-0", uid: "0" } } })
+    const token = await new SignJWT({
+      "kubernetes.io": { namespace: "bench", serviceaccount: { name: "load-0", uid: "0" } },
+    })
       .setProtectedHeader({ alg: "ES256", kid: "bench", typ: "JWT" })
       .setIssuer("https://meshsign.dev.local")
       .setSubject("system:serviceaccount:bench:load-0")
@@ -69,7 +82,11 @@ export const cryptoCeilingCase: BenchCase = {
       .setIssuedAt(now)
       .setExpirationTime(now + 3600)
       .sign(tokenKey);
-    const verifyOptions = { issuer: "https://meshsign.dev.local", audience: ["istio-ca"], algorithms: ["ES256", "RS256"] };
+    const verifyOptions = {
+      issuer: "https://meshsign.dev.local",
+      audience: ["istio-ca"],
+      algorithms: ["ES256", "RS256"],
+    };
     const [h, p, s] = token.split(".") as [string, string, string];
     const signingInput = Buffer.from(`${h}.${p}`);
     const jwtSignature = Buffer.from(s, "base64url");
@@ -79,7 +96,13 @@ export const cryptoCeilingCase: BenchCase = {
     const csrFor = (key: KeyObject) => {
       const der = Buffer.from(buildCsrDer(key, { uris: [uri] }));
       const pub = createPublicKey(key);
-      return { spki: Buffer.from(publicKeySpki(key)), jwk: pub.export({ format: "jwk" }), info: der, signature: sign("sha256", der, key), pub };
+      return {
+        spki: Buffer.from(publicKeySpki(key)),
+        jwk: pub.export({ format: "jwk" }),
+        info: der,
+        signature: sign("sha256", der, key),
+        pub,
+      };
     };
     const rsa = csrFor(generateKeySync({ type: "rsa", bits: 2048 }));
     const ec = csrFor(generateKeySync({ type: "ec", curve: "P-256" }));
@@ -95,7 +118,15 @@ export const cryptoCeilingCase: BenchCase = {
       notBefore: new Date(Date.now() - 300_000),
       notAfter: new Date(Date.now() + 86_400_000),
     };
-    const caTemplate = { ...leafTemplate, publicKeySpki: publicKeySpki(caKey), uris: [], subject: [[{ type: "2.5.4.10", value: "bench" }]], isCA: true, keyUsage: ["keyCertSign"] as const, extKeyUsage: [] };
+    const caTemplate = {
+      ...leafTemplate,
+      publicKeySpki: publicKeySpki(caKey),
+      uris: [],
+      subject: [[{ type: "2.5.4.10", value: "bench" }]],
+      isCA: true,
+      keyUsage: ["keyCertSign"] as const,
+      extKeyUsage: [],
+    };
     const leafBytes = Buffer.from(signCertificate(leafTemplate, selfSignedSigner(caTemplate, caKey)));
 
     const ops: OpResult[] = [];
@@ -104,25 +135,65 @@ export const cryptoCeilingCase: BenchCase = {
       ops.push(r);
       return r;
     };
-    const jwt = await run(`jose jwtVerify ES256, local JWKS (${JOSE_IN_FLIGHT} in flight)`, () => jwtVerify(token, jwks, verifyOptions), JOSE_IN_FLIGHT);
-    await run("node:crypto verify ES256 (bare signature, for comparison)", syncOp(() => verify("sha256", signingInput, { key: tokenPub, dsaEncoding: "ieee-p1363" }, jwtSignature)));
-    await run("import CSR public key, RSA-2048 (createPublicKey, SPKI DER)", syncOp(() => createPublicKey({ key: rsa.spki, format: "der", type: "spki" })));
-    await run("import CSR public key, P-256 (createPublicKey, SPKI DER)", syncOp(() => createPublicKey({ key: ec.spki, format: "der", type: "spki" })));
+    const jwt = await run(
+      `jose jwtVerify ES256, local JWKS (${JOSE_IN_FLIGHT} in flight)`,
+      () => jwtVerify(token, jwks, verifyOptions),
+      JOSE_IN_FLIGHT,
+    );
+    await run(
+      "node:crypto verify ES256 (bare signature, for comparison)",
+      syncOp(() =>
+        verify("sha256", signingInput, { key: tokenPub, dsaEncoding: "ieee-p1363" }, jwtSignature),
+      ),
+    );
+    await run(
+      "import CSR public key, RSA-2048 (createPublicKey, SPKI DER)",
+      syncOp(() => createPublicKey({ key: rsa.spki, format: "der", type: "spki" })),
+    );
+    await run(
+      "import CSR public key, P-256 (createPublicKey, SPKI DER)",
+      syncOp(() => createPublicKey({ key: ec.spki, format: "der", type: "spki" })),
+    );
     // src/pki imports CSR keys as JWKs, which skips OpenSSL 3's generic decoder; the per-request sums use this path.
-    const rsaImport = await run("import CSR public key, RSA-2048 (createPublicKey, JWK: src/pki's path)", syncOp(() => createPublicKey({ key: rsa.jwk, format: "jwk" })));
-    const ecImport = await run("import CSR public key, P-256 (createPublicKey, JWK: src/pki's path)", syncOp(() => createPublicKey({ key: ec.jwk, format: "jwk" })));
-    const rsaVerify = await run("verify CSR signature, RSA-2048 PKCS#1 v1.5 SHA-256", syncOp(() => verify("sha256", rsa.info, rsa.pub, rsa.signature)));
-    const ecVerify = await run("verify CSR signature, ECDSA P-256 SHA-256", syncOp(() => verify("sha256", ec.info, ec.pub, ec.signature)));
-    const leafSign = await run("sign the leaf, ECDSA P-256 SHA-256 (CA KeyObject)", syncOp(() => sign("sha256", leafBytes, caKey)));
+    const rsaImport = await run(
+      "import CSR public key, RSA-2048 (createPublicKey, JWK: src/pki's path)",
+      syncOp(() => createPublicKey({ key: rsa.jwk, format: "jwk" })),
+    );
+    const ecImport = await run(
+      "import CSR public key, P-256 (createPublicKey, JWK: src/pki's path)",
+      syncOp(() => createPublicKey({ key: ec.jwk, format: "jwk" })),
+    );
+    const rsaVerify = await run(
+      "verify CSR signature, RSA-2048 PKCS#1 v1.5 SHA-256",
+      syncOp(() => verify("sha256", rsa.info, rsa.pub, rsa.signature)),
+    );
+    const ecVerify = await run(
+      "verify CSR signature, ECDSA P-256 SHA-256",
+      syncOp(() => verify("sha256", ec.info, ec.pub, ec.signature)),
+    );
+    const leafSign = await run(
+      "sign the leaf, ECDSA P-256 SHA-256 (CA KeyObject)",
+      syncOp(() => sign("sha256", leafBytes, caKey)),
+    );
 
     const cores = ctx.options.workers;
     const perRequest = (parts: OpResult[]) => parts.reduce((s, o) => s + o.usPerOp, 0);
     const rsaUs = perRequest([jwt, rsaImport, rsaVerify, leafSign]);
     const ecUs = perRequest([jwt, ecImport, ecVerify, leafSign]);
     const rows = ops.map((o) => [o.name, f.int(o.opsPerCpuSecond), f.us(o.usPerOp)]);
-    rows.push(["one request, RSA-2048 CSR (token + import + verify + sign)", f.int(1e6 / rsaUs), f.us(rsaUs)]);
-    rows.push(["one request, ECDSA P-256 CSR (token + import + verify + sign)", f.int(1e6 / ecUs), f.us(ecUs)]);
-    ctx.log(`crypto-ceiling: one RSA-2048 request needs ${f.us(rsaUs)} of crypto (${f.int((cores * 1e6) / rsaUs)} req/s on ${cores} cores)`);
+    rows.push([
+      "one request, RSA-2048 CSR (token + import + verify + sign)",
+      f.int(1e6 / rsaUs),
+      f.us(rsaUs),
+    ]);
+    rows.push([
+      "one request, ECDSA P-256 CSR (token + import + verify + sign)",
+      f.int(1e6 / ecUs),
+      f.us(ecUs),
+    ]);
+    ctx.log(
+      `crypto-ceiling: one RSA-2048 request needs ${f.us(rsaUs)} of crypto (${f.int((cores * 1e6) / rsaUs)} req/s on ${cores} cores)`,
+    );
     return {
       title: "Ceiling: node:crypto work of one request (per core)",
       table: { header: ["operation", "ops per CPU-second", "CPU per op"], rows },

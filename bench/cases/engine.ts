@@ -5,16 +5,16 @@
  * steady-state RSS of the server tree, and the CreateCertificate p99 before
  * and while a renewal wave of all N (admin RenewCertificate) runs.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AdminClient } from "../lib/admin-client.js";
-import { ENGINE_NAMESPACE, certificateName, writeEngineManifests } from "../lib/engine-manifests.js";
+import { certificateName, ENGINE_NAMESPACE, writeEngineManifests } from "../lib/engine-manifests.js";
 import * as f from "../lib/format.js";
 import { type LoadOutcome, runLoad } from "../lib/load.js";
-import { LOAD_HEADER, errorNote, loadRow } from "../lib/load-rows.js";
 import type { LoadJob, LoadTarget } from "../lib/load-protocol.js";
+import { errorNote, LOAD_HEADER, loadRow } from "../lib/load-rows.js";
 import { startMeshsign } from "../lib/meshsign.js";
 import { RssSampler } from "../lib/proc.js";
 import { buildWorkload } from "../lib/workload.js";
@@ -51,11 +51,20 @@ export const engineCase: BenchCase = {
     });
     const startedMs = performance.now() - t0;
     const secretsDir = path.join(server.dataDir, "secrets", ENGINE_NAMESPACE);
-    const admin = new AdminClient(server.adminAddress, server.rootsPem, readFileSync(path.join(server.dataDir, "admin-token"), "utf8").trim());
+    const admin = new AdminClient(
+      server.adminAddress,
+      server.rootsPem,
+      readFileSync(path.join(server.dataDir, "admin-token"), "utf8").trim(),
+    );
     try {
       // 1. Issuance: every Secret published.
       const issueRss = new RssSampler(server.pid, 500);
-      const issued = await waitFor(() => countSecrets(secretsDir, 0), n, ISSUE_TIMEOUT_MS, (c) => ctx.log(`engine: ${c}/${n} Secrets published`));
+      const issued = await waitFor(
+        () => countSecrets(secretsDir, 0),
+        n,
+        ISSUE_TIMEOUT_MS,
+        (c) => ctx.log(`engine: ${c}/${n} Secrets published`),
+      );
       const publishedMs = performance.now() - t0;
       // Ready follows the Secret; the metrics say when the last condition was written.
       let ready = await readyCount(server.metricsPort);
@@ -65,7 +74,9 @@ export const engineCase: BenchCase = {
       }
       const issueMs = performance.now() - t0;
       const issueMemory = issueRss.stop();
-      ctx.log(`engine: ${issued}/${n} Secrets after ${(publishedMs / 1000).toFixed(1)} s; ${ready} Certificates Ready=True after ${(issueMs / 1000).toFixed(1)} s`);
+      ctx.log(
+        `engine: ${issued}/${n} Secrets after ${(publishedMs / 1000).toFixed(1)} s; ${ready} Certificates Ready=True after ${(issueMs / 1000).toFixed(1)} s`,
+      );
 
       // 2. Steady state: nothing to do but wait.
       const steady = new RssSampler(server.pid, 250);
@@ -73,8 +84,17 @@ export const engineCase: BenchCase = {
       const steadyMemory = steady.stop();
 
       // 3. CreateCertificate alone, then during a renewal wave of every Certificate.
-      const target: LoadTarget = { address: server.address, rootsPem: server.rootsPem, serverName: "localhost" };
-      const items = await buildWorkload({ dataDir: server.dataDir, keyType: "rsa-2048", identities: options.identities, keysPerIdentity: 1 });
+      const target: LoadTarget = {
+        address: server.address,
+        rootsPem: server.rootsPem,
+        serverName: "localhost",
+      };
+      const items = await buildWorkload({
+        dataDir: server.dataDir,
+        keyType: "rsa-2048",
+        identities: options.identities,
+        keysPerIdentity: 1,
+      });
       const job = (durationMs: number): LoadJob => ({
         target,
         call: "create-certificate",
@@ -93,17 +113,28 @@ export const engineCase: BenchCase = {
       ctx.log(`engine: renewal wave of ${issued} Certificates under CreateCertificate load`);
       const waveStart = Date.now();
       const stop = new AbortController();
-      const load = runLoad(job(WAVE_TIMEOUT_MS), { serverPid: server.pid, clients: options.clients, signal: stop.signal });
+      const load = runLoad(job(WAVE_TIMEOUT_MS), {
+        serverPid: server.pid,
+        clients: options.clients,
+        signal: stop.signal,
+      });
       // Let the load's warm-up pass, so the window covers the wave.
       await new Promise((r) => setTimeout(r, 1200));
       const waveT0 = performance.now();
       const renewErrors = await renewAll(admin, issued);
       const submittedMs = performance.now() - waveT0;
-      const renewed = await waitFor(() => countSecrets(secretsDir, waveStart), issued, WAVE_TIMEOUT_MS - submittedMs, (c) => ctx.log(`engine: ${c}/${issued} renewed`));
+      const renewed = await waitFor(
+        () => countSecrets(secretsDir, waveStart),
+        issued,
+        WAVE_TIMEOUT_MS - submittedMs,
+        (c) => ctx.log(`engine: ${c}/${issued} renewed`),
+      );
       const waveMs = performance.now() - waveT0;
       stop.abort();
       const during: LoadOutcome = await load;
-      ctx.log(`engine: wave of ${renewed} in ${(waveMs / 1000).toFixed(1)} s; CreateCertificate p99 ${f.ms(baseline.latency.p99Ms)} ms before, ${f.ms(during.latency.p99Ms)} ms during`);
+      ctx.log(
+        `engine: wave of ${renewed} in ${(waveMs / 1000).toFixed(1)} s; CreateCertificate p99 ${f.ms(baseline.latency.p99Ms)} ms before, ${f.ms(during.latency.p99Ms)} ms during`,
+      );
 
       const allReadyS = ready >= n ? issueMs / 1000 : Number.POSITIVE_INFINITY;
       const steadyRss = steadyMemory.peakRss;
@@ -112,19 +143,56 @@ export const engineCase: BenchCase = {
         table: {
           header: ["measure", "value"],
           rows: [
-            ["process start to CreateCertificate serving (banner, /readyz)", `${(startedMs / 1000).toFixed(1)} s`],
-            ["Secrets published (from process start)", `${f.int(issued)} / ${f.int(n)} in ${(publishedMs / 1000).toFixed(1)} s (${f.int((issued * 1000) / Math.max(1, publishedMs - startedMs))} per s after start)`],
-            ["Certificates Ready=True (from process start, metrics polled every 1 s)", `${f.int(ready)} / ${f.int(n)} in ${(issueMs / 1000).toFixed(1)} s`],
+            [
+              "process start to CreateCertificate serving (banner, /readyz)",
+              `${(startedMs / 1000).toFixed(1)} s`,
+            ],
+            [
+              "Secrets published (from process start)",
+              `${f.int(issued)} / ${f.int(n)} in ${(publishedMs / 1000).toFixed(1)} s (${f.int((issued * 1000) / Math.max(1, publishedMs - startedMs))} per s after start)`,
+            ],
+            [
+              "Certificates Ready=True (from process start, metrics polled every 1 s)",
+              `${f.int(ready)} / ${f.int(n)} in ${(issueMs / 1000).toFixed(1)} s`,
+            ],
             ["peak RSS during issuance", `${f.mb(issueMemory.peakRss)} (${issueMemory.processes} proc)`],
-            ["steady-state RSS (peak over 10 s idle)", `${f.mb(steadyRss)}; ${steadyMemory.perProcess.map((p) => `${p.name} ${f.mb(p.peakRss)}`).join(", ")}`],
-            ["renewal wave", `${f.int(renewed)} / ${f.int(issued)} renewed in ${(waveMs / 1000).toFixed(1)} s (requests submitted in ${(submittedMs / 1000).toFixed(1)} s, ${renewErrors} refused)`],
+            [
+              "steady-state RSS (peak over 10 s idle)",
+              `${f.mb(steadyRss)}; ${steadyMemory.perProcess.map((p) => `${p.name} ${f.mb(p.peakRss)}`).join(", ")}`,
+            ],
+            [
+              "renewal wave",
+              `${f.int(renewed)} / ${f.int(issued)} renewed in ${(waveMs / 1000).toFixed(1)} s (requests submitted in ${(submittedMs / 1000).toFixed(1)} s, ${renewErrors} refused)`,
+            ],
           ],
         },
         targets: [
-          { name: `all ${f.int(n)} Certificates Ready`, target: `< ${ENGINE_TARGETS.allReadySeconds} s`, measured: Number.isFinite(allReadyS) ? `${allReadyS.toFixed(1)} s` : `${ready} of ${n} in ${ISSUE_TIMEOUT_MS / 1000} s`, pass: allReadyS < ENGINE_TARGETS.allReadySeconds },
-          { name: "steady-state RSS with the engine", target: `< ${f.mb(ENGINE_TARGETS.steadyRssBytes)}`, measured: f.mb(steadyRss), pass: steadyRss < ENGINE_TARGETS.steadyRssBytes },
-          { name: "renewal wave absorbed", target: `${f.int(issued)} renewed`, measured: f.int(renewed), pass: renewed >= issued && renewErrors === 0 },
-          { name: "CreateCertificate errors during the wave", target: "0", measured: String(during.errors), pass: during.errors === 0 },
+          {
+            name: `all ${f.int(n)} Certificates Ready`,
+            target: `< ${ENGINE_TARGETS.allReadySeconds} s`,
+            measured: Number.isFinite(allReadyS)
+              ? `${allReadyS.toFixed(1)} s`
+              : `${ready} of ${n} in ${ISSUE_TIMEOUT_MS / 1000} s`,
+            pass: allReadyS < ENGINE_TARGETS.allReadySeconds,
+          },
+          {
+            name: "steady-state RSS with the engine",
+            target: `< ${f.mb(ENGINE_TARGETS.steadyRssBytes)}`,
+            measured: f.mb(steadyRss),
+            pass: steadyRss < ENGINE_TARGETS.steadyRssBytes,
+          },
+          {
+            name: "renewal wave absorbed",
+            target: `${f.int(issued)} renewed`,
+            measured: f.int(renewed),
+            pass: renewed >= issued && renewErrors === 0,
+          },
+          {
+            name: "CreateCertificate errors during the wave",
+            target: "0",
+            measured: String(during.errors),
+            pass: during.errors === 0,
+          },
         ],
         notes: [
           `Leaf Certificates: ECDSA P-256 keys generated by the engine (RSA key generation alone would take minutes for ${f.int(n)}), one DNS and one URI SAN, ` +
@@ -134,7 +202,22 @@ export const engineCase: BenchCase = {
           renderLoadTable(baseline, during),
           ...errorNote(during, "during the wave"),
         ],
-        data: { n, startedMs, issued, publishedMs, issueMs, ready, issueMemory, steadyMemory, renewed, waveMs, submittedMs, renewErrors, baseline, during },
+        data: {
+          n,
+          startedMs,
+          issued,
+          publishedMs,
+          issueMs,
+          ready,
+          issueMemory,
+          steadyMemory,
+          renewed,
+          waveMs,
+          submittedMs,
+          renewErrors,
+          baseline,
+          during,
+        },
       };
     } finally {
       admin.close();
@@ -145,8 +228,15 @@ export const engineCase: BenchCase = {
 };
 
 function renderLoadTable(baseline: LoadOutcome, during: LoadOutcome): string {
-  const rows = [loadRow("CreateCertificate alone", baseline), loadRow("CreateCertificate during the wave", during)];
-  return [`| ${LOAD_HEADER.join(" | ")} |`, `|${LOAD_HEADER.map(() => " --- ").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  const rows = [
+    loadRow("CreateCertificate alone", baseline),
+    loadRow("CreateCertificate during the wave", during),
+  ];
+  return [
+    `| ${LOAD_HEADER.join(" | ")} |`,
+    `|${LOAD_HEADER.map(() => " --- ").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }
 
 /** Secret directories with a tls.crt written at or after `sinceMs`. */
@@ -163,7 +253,12 @@ function countSecrets(dir: string, sinceMs: number): number {
   return count;
 }
 
-async function waitFor(count: () => number, want: number, timeoutMs: number, progress: (c: number) => void): Promise<number> {
+async function waitFor(
+  count: () => number,
+  want: number,
+  timeoutMs: number,
+  progress: (c: number) => void,
+): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   let last = -1;
   let lastLog = 0;
@@ -186,7 +281,9 @@ async function renewAll(admin: AdminClient, n: number): Promise<number> {
     while (next < n) {
       const i = next++;
       try {
-        await admin.call("RenewCertificate", { certificate: { namespace: ENGINE_NAMESPACE, name: certificateName(i) } });
+        await admin.call("RenewCertificate", {
+          certificate: { namespace: ENGINE_NAMESPACE, name: certificateName(i) },
+        });
       } catch {
         errors++;
       }
@@ -208,7 +305,13 @@ function readyCount(port: number): Promise<number> {
       res.on("end", () => {
         let n = 0;
         for (const line of body.split("\n")) {
-          if (line.startsWith("certmanager_certificate_ready_status{") && line.includes(`namespace="${ENGINE_NAMESPACE}"`) && line.includes('condition="True"') && line.endsWith(" 1")) n++;
+          if (
+            line.startsWith("certmanager_certificate_ready_status{") &&
+            line.includes(`namespace="${ENGINE_NAMESPACE}"`) &&
+            line.includes('condition="True"') &&
+            line.endsWith(" 1")
+          )
+            n++;
         }
         resolve(n);
       });

@@ -6,10 +6,17 @@
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { generateKeySync, privateKeyToPem, publicKeySpki, selfSignedSigner, signCertificate, encodePem } from "../../src/pki/index.js";
+import {
+  encodePem,
+  generateKeySync,
+  privateKeyToPem,
+  publicKeySpki,
+  selfSignedSigner,
+  signCertificate,
+} from "../../src/pki/index.js";
 import * as f from "../lib/format.js";
 import { runLoad } from "../lib/load.js";
-import { LOAD_HEADER, errorNote, loadRow, serverOnlyCeiling } from "../lib/load-rows.js";
+import { errorNote, LOAD_HEADER, loadRow, serverOnlyCeiling } from "../lib/load-rows.js";
 import type { BenchCase, BenchContext, CaseReport } from "./types.js";
 
 export const grpcCeilingCase: BenchCase = {
@@ -22,7 +29,12 @@ export const grpcCeilingCase: BenchCase = {
     const script = path.join(ctx.repoRoot, "bench/lib/echo-server.ts");
     const child = spawn(process.execPath, ["--import", "tsx", script], {
       cwd: ctx.repoRoot,
-      env: { ...process.env, ECHO_WORKERS: String(options.workers), ECHO_CERT_PEM: certPem, ECHO_KEY_PEM: keyPem },
+      env: {
+        ...process.env,
+        ECHO_WORKERS: String(options.workers),
+        ECHO_CERT_PEM: certPem,
+        ECHO_KEY_PEM: keyPem,
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -56,10 +68,15 @@ export const grpcCeilingCase: BenchCase = {
         },
         { serverPid: child.pid as number, clients: options.clients },
       );
-      ctx.log(`grpc-ceiling: ${f.int(outcome.requestsPerSecond)} calls/s, p99 ${f.ms(outcome.latency.p99Ms)} ms`);
+      ctx.log(
+        `grpc-ceiling: ${f.int(outcome.requestsPerSecond)} calls/s, p99 ${f.ms(outcome.latency.p99Ms)} ms`,
+      );
       return {
         title: `Ceiling: empty grpc-js unary call over TLS (${options.channels} channels x ${options.concurrency / options.channels} in flight)`,
-        table: { header: LOAD_HEADER, rows: [loadRow(`empty call, ${options.workers} server worker(s)`, outcome)] },
+        table: {
+          header: LOAD_HEADER,
+          rows: [loadRow(`empty call, ${options.workers} server worker(s)`, outcome)],
+        },
         targets: [],
         notes: [
           `A grpc-js server with one no-op method and no (de)serialization, ${options.workers > 1 ? `${options.workers} cluster workers sharing the port` : "in one process"}, ` +

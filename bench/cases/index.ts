@@ -14,4 +14,11 @@ import type { BenchCase } from "./types.js";
 
 export type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
-export const CASES: readonly BenchCase[] = [cryptoCeilingCase, pkiMicroCase, grpcCeilingCase, createCertificateCase, coldConnectionCase, engineCase];
+export const CASES: readonly BenchCase[] = [
+  cryptoCeilingCase,
+  pkiMicroCase,
+  grpcCeilingCase,
+  createCertificateCase,
+  coldConnectionCase,
+  engineCase,
+];

@@ -18,11 +18,15 @@ export const pkiMicroCase: BenchCase = {
   inDefaultRun: true,
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     ctx.log("pki: running bench/pki.ts");
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", path.join(ctx.repoRoot, "bench/pki.ts")], {
-      cwd: ctx.repoRoot,
-      timeout: 120_000,
-      maxBuffer: 1 << 20,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", path.join(ctx.repoRoot, "bench/pki.ts")],
+      {
+        cwd: ctx.repoRoot,
+        timeout: 120_000,
+        maxBuffer: 1 << 20,
+      },
+    );
     const rows = stdout
       .split("\n")
       .map((l) => l.trim().match(LINE))
@@ -33,7 +37,9 @@ export const pkiMicroCase: BenchCase = {
       title: "PKI hot path, one thread (bench/pki.ts)",
       table: { header: ["operation", "ops/s (wall)", "per op"], rows },
       targets: [],
-      notes: ["Single-threaded wall-clock figures from `node --import tsx bench/pki.ts`, run in this benchmark as a child process while nothing else of the benchmark runs."],
+      notes: [
+        "Single-threaded wall-clock figures from `node --import tsx bench/pki.ts`, run in this benchmark as a child process while nothing else of the benchmark runs.",
+      ],
       data: { rows },
     };
   },

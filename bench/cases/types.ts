@@ -3,8 +3,9 @@
  * with one shared {@link BenchContext} and renders their {@link CaseReport}s
  * to the terminal and to docs/benchmarks.md.
  */
-import type { BenchOptions } from "../lib/options.js";
+
 import type { MeshsignProcess } from "../lib/meshsign.js";
+import type { BenchOptions } from "../lib/options.js";
 
 export interface BenchContext {
   readonly options: BenchOptions;

@@ -18,7 +18,10 @@ export class AdminClient {
 
   /** Calls `meshsign.admin.v1.AdminService/<method>`; rejects on a non-200 answer. */
   call<T = unknown>(method: string, body: unknown): Promise<T> {
-    const [host, port] = [this.address.slice(0, this.address.lastIndexOf(":")), Number(this.address.slice(this.address.lastIndexOf(":") + 1))];
+    const [host, port] = [
+      this.address.slice(0, this.address.lastIndexOf(":")),
+      Number(this.address.slice(this.address.lastIndexOf(":") + 1)),
+    ];
     const payload = Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = request(
@@ -28,7 +31,11 @@ export class AdminClient {
           method: "POST",
           path: `/meshsign.admin.v1.AdminService/${method}`,
           agent: this.#agent,
-          headers: { "content-type": "application/json", "content-length": payload.length, authorization: `Bearer ${this.token}` },
+          headers: {
+            "content-type": "application/json",
+            "content-length": payload.length,
+            authorization: `Bearer ${this.token}`,
+          },
           timeout: 30_000,
         },
         (res) => {
@@ -36,7 +43,8 @@ export class AdminClient {
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString();
-            if (res.statusCode !== 200) reject(new Error(`${method}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+            if (res.statusCode !== 200)
+              reject(new Error(`${method}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
             else resolve(JSON.parse(text || "{}") as T);
           });
         },

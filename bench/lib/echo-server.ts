@@ -15,10 +15,18 @@ const keyPem = process.env.ECHO_KEY_PEM ?? "";
 
 function serve(): Promise<number> {
   const server = new Server({ "grpc.max_receive_message_length": 1 << 20 });
-  server.addService(EMPTY_SERVICE, { Empty: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, Buffer.alloc(0)) });
-  const creds = ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }], false);
+  server.addService(EMPTY_SERVICE, {
+    Empty: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, Buffer.alloc(0)),
+  });
+  const creds = ServerCredentials.createSsl(
+    null,
+    [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }],
+    false,
+  );
   process.on("SIGTERM", () => server.forceShutdown());
-  return new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", creds, (err, port) => (err ? reject(err) : resolve(port))));
+  return new Promise((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", creds, (err, port) => (err ? reject(err) : resolve(port))),
+  );
 }
 
 if (workers <= 1) {

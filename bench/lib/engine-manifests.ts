@@ -78,6 +78,9 @@ export function writeEngineManifests(dir: string, count: number): void {
   for (let start = 0; start < count; start += PER_FILE) {
     const docs: string[] = [];
     for (let i = start; i < Math.min(count, start + PER_FILE); i++) docs.push(leaf(i));
-    writeFileSync(path.join(dir, `certificates-${String(start / PER_FILE).padStart(3, "0")}.yaml`), docs.join("---\n"));
+    writeFileSync(
+      path.join(dir, `certificates-${String(start / PER_FILE).padStart(3, "0")}.yaml`),
+      docs.join("---\n"),
+    );
   }
 }

@@ -4,11 +4,17 @@
  * channels the way Istio agents do, counts and times requests in a window
  * after a warm-up, and sends the raw latencies back.
  */
-import { credentials, Metadata, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
+import {
+  type Client,
+  credentials,
+  Metadata,
+  makeGenericClientConstructor,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { IstioCaClient } from "../../src/csr-service/client.js";
+import { EMPTY_SERVICE } from "./echo-service.js";
 import type { FromLoadClient, LoadItem, LoadJob, LoadResult, ToLoadClient } from "./load-protocol.js";
 import { SampleBuffer } from "./stats.js";
-import { EMPTY_SERVICE } from "./echo-service.js";
 
 interface Caller {
   call(item: LoadItem, deadlineMs: number): Promise<void>;
@@ -23,7 +29,10 @@ const CHANNEL_OPTIONS = { "grpc.use_local_subchannel_pool": 1 };
 function newCaller(job: LoadJob): Caller {
   const { target } = job;
   if (job.call === "create-certificate") {
-    const client = new IstioCaClient({ address: target.address, rootsPem: target.rootsPem, serverName: target.serverName }, CHANNEL_OPTIONS);
+    const client = new IstioCaClient(
+      { address: target.address, rootsPem: target.rootsPem, serverName: target.serverName },
+      CHANNEL_OPTIONS,
+    );
     return {
       call: async (item, deadlineMs) => {
         const chain = await client.createCertificate({ csr: item.csr, token: item.token, deadlineMs });
@@ -35,11 +44,15 @@ function newCaller(job: LoadJob): Caller {
       close: () => client.close(),
     };
   }
-  const client: Client = new EmptyClient(target.address, credentials.createSsl(Buffer.from(target.rootsPem)), {
-    "grpc.ssl_target_name_override": target.serverName,
-    "grpc.default_authority": target.serverName,
-    ...CHANNEL_OPTIONS,
-  });
+  const client: Client = new EmptyClient(
+    target.address,
+    credentials.createSsl(Buffer.from(target.rootsPem)),
+    {
+      "grpc.ssl_target_name_override": target.serverName,
+      "grpc.default_authority": target.serverName,
+      ...CHANNEL_OPTIONS,
+    },
+  );
   const empty = (client as unknown as Record<string, (...a: unknown[]) => void>).Empty as (
     m: Buffer,
     md: Metadata,
@@ -49,7 +62,9 @@ function newCaller(job: LoadJob): Caller {
   return {
     call: (_item, deadlineMs) =>
       new Promise<void>((resolve, reject) =>
-        empty.call(client, Buffer.alloc(0), new Metadata(), { deadline: Date.now() + deadlineMs }, (err) => (err ? reject(err) : resolve())),
+        empty.call(client, Buffer.alloc(0), new Metadata(), { deadline: Date.now() + deadlineMs }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
       ),
     close: () => client.close(),
   };
@@ -63,7 +78,8 @@ let stopNow: () => void = () => {
 
 async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<LoadResult> {
   const lanes = job.channels * job.inFlightPerChannel;
-  const reused = job.connection === "reused" ? Array.from({ length: job.channels }, () => newCaller(job)) : [];
+  const reused =
+    job.connection === "reused" ? Array.from({ length: job.channels }, () => newCaller(job)) : [];
   const latencies = new SampleBuffer();
   const errorsByCode: Record<string, number> = {};
   const errorSamples: string[] = [];
@@ -92,7 +108,8 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
   const lane = async (index: number): Promise<void> => {
     const channel = reused[index % Math.max(1, reused.length)];
     while (!stopped && performance.now() < stopAt && requests < job.maxRequests) {
-      const item = job.items.length > 0 ? (job.items[next++ % job.items.length] as LoadItem) : { csr: "", token: "" };
+      const item =
+        job.items.length > 0 ? (job.items[next++ % job.items.length] as LoadItem) : { csr: "", token: "" };
       const caller = channel ?? newCaller(job);
       const counted = measuring;
       const t0 = performance.now();
@@ -135,7 +152,8 @@ process.on("message", (m: ToLoadClient) => {
   if (m.type === "stop") stopNow();
   if (m.type !== "run") return;
   // Disconnect only once the last message is written: a large result (every latency) takes a while.
-  const sendLast = (last: FromLoadClient) => process.send?.(last, undefined, {}, () => process.disconnect?.());
+  const sendLast = (last: FromLoadClient) =>
+    process.send?.(last, undefined, {}, () => process.disconnect?.());
   run(m.job, send).then(
     (result) => sendLast({ type: "result", result }),
     (err: unknown) => sendLast({ type: "failed", message: (err as Error).stack ?? String(err) }),

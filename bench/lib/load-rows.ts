@@ -41,7 +41,9 @@ export function errorNote(o: LoadOutcome, label: string): string[] {
   const codes = Object.entries(o.errorsByCode)
     .map(([k, v]) => `${k}: ${v}`)
     .join(", ");
-  return [`**${label}: ${o.errors} errors** (${codes}); first: ${o.errorSamples.map((s) => `\`${s}\``).join("; ")}`];
+  return [
+    `**${label}: ${o.errors} errors** (${codes}); first: ${o.errorSamples.map((s) => `\`${s}\``).join("; ")}`,
+  ];
 }
 
 /** "root 150 MB, node child 140 MB, node child 138 MB, esbuild 20 MB". */

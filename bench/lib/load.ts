@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FromLoadClient, LoadJob, LoadResult, ToLoadClient } from "./load-protocol.js";
 import { machineCpuMs } from "./machine.js";
-import { RssSampler, cpuDelta, processTree, treeCpuMs } from "./proc.js";
+import { cpuDelta, processTree, RssSampler, treeCpuMs } from "./proc.js";
 import { type LatencySummary, summarize } from "./stats.js";
 
 const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), "load-client.ts");
@@ -23,7 +23,12 @@ export interface LoadOutcome {
   readonly latency: LatencySummary;
   readonly windowMs: number;
   /** CPU ms in the window: server process tree, load processes, rest of the machine. */
-  readonly cpu: { readonly serverMs: number; readonly clientMs: number; readonly otherMs: number; readonly machineMs: number };
+  readonly cpu: {
+    readonly serverMs: number;
+    readonly clientMs: number;
+    readonly otherMs: number;
+    readonly machineMs: number;
+  };
   /** Peak of the sampled summed VmRSS of the server tree, and the sum of its VmHWMs, bytes. */
   readonly rss: {
     readonly peak: number;
@@ -82,21 +87,34 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
     offset += r.latenciesMs.length;
   }
   const errorsByCode: Record<string, number> = {};
-  for (const r of results) for (const [k, v] of Object.entries(r.errorsByCode)) errorsByCode[k] = (errorsByCode[k] ?? 0) + v;
+  for (const r of results)
+    for (const [k, v] of Object.entries(r.errorsByCode)) errorsByCode[k] = (errorsByCode[k] ?? 0) + v;
   return {
     requests: results.reduce((s, r) => s + r.requests, 0),
     errors: results.reduce((s, r) => s + r.errors, 0),
     errorsByCode,
     errorSamples: results.flatMap((r) => r.errorSamples).slice(0, 5),
-    requestsPerSecond: results.reduce((s, r) => s + (r.elapsedMs > 0 ? (r.requests * 1000) / r.elapsedMs : 0), 0),
+    requestsPerSecond: results.reduce(
+      (s, r) => s + (r.elapsedMs > 0 ? (r.requests * 1000) / r.elapsedMs : 0),
+      0,
+    ),
     latency: summarize(all),
     windowMs,
     cpu: { serverMs, clientMs, otherMs: Math.max(0, machineMs - serverMs - clientMs), machineMs },
-    rss: { peak: memory.peakRss, sumHwm: memory.sumHwm, processes: memory.processes, perProcess: memory.perProcess },
+    rss: {
+      peak: memory.peakRss,
+      sumHwm: memory.sumHwm,
+      processes: memory.processes,
+      perProcess: memory.perProcess,
+    },
   };
 }
 
-function runClient(job: LoadJob, signal: AbortSignal | undefined, onMeasuring: () => void): Promise<LoadResult> {
+function runClient(
+  job: LoadJob,
+  signal: AbortSignal | undefined,
+  onMeasuring: () => void,
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = fork(CLIENT, [], {
       execArgv: ["--import", "tsx"],
@@ -117,7 +135,10 @@ function runClient(job: LoadJob, signal: AbortSignal | undefined, onMeasuring: (
       } else resolve(result as LoadResult);
     };
     // A hard stop: warm-up + window + two deadlines; the loop is bounded, this guards a hang.
-    const guard = setTimeout(() => settle(new Error("load client did not finish in time")), job.warmupMs + job.durationMs + 2 * job.deadlineMs + 30_000);
+    const guard = setTimeout(
+      () => settle(new Error("load client did not finish in time")),
+      job.warmupMs + job.durationMs + 2 * job.deadlineMs + 30_000,
+    );
     child.on("message", (m: FromLoadClient) => {
       if (m.type === "ready") child.send({ type: "run", job } satisfies ToLoadClient);
       else if (m.type === "measuring") onMeasuring();

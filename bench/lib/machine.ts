@@ -14,7 +14,10 @@ export interface MachineInfo {
 export function machineInfo(): MachineInfo {
   let cpuModel = "unknown";
   try {
-    cpuModel = readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? cpuModel;
+    cpuModel =
+      readFileSync("/proc/cpuinfo", "utf8")
+        .match(/^model name\s*:\s*(.+)$/m)?.[1]
+        ?.trim() ?? cpuModel;
   } catch {
     // not Linux: keep "unknown"
   }

@@ -85,7 +85,11 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
   child.once("exit", () => log?.end());
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
-    const { address, healthPort, metricsPort, adminAddress } = await waitForBanner(child, tail, options.startTimeoutMs ?? 60_000);
+    const { address, healthPort, metricsPort, adminAddress } = await waitForBanner(
+      child,
+      tail,
+      options.startTimeoutMs ?? 60_000,
+    );
     await waitReady(healthPort, 30_000);
     return {
       pid: child.pid as number,
@@ -121,9 +125,16 @@ function waitForBanner(child: ChildProcess, tail: OutputTail, timeoutMs: number)
       const m = stdout.match(BANNER);
       const h = stdout.match(HEALTH);
       const a = stdout.match(ADMIN);
-      if (m && h && a) done(undefined, { address: `${m[1]}:${m[2]}`, healthPort: Number(h[1]), metricsPort: Number(h[2]), adminAddress: a[1] as string });
+      if (m && h && a)
+        done(undefined, {
+          address: `${m[1]}:${m[2]}`,
+          healthPort: Number(h[1]),
+          metricsPort: Number(h[2]),
+          adminAddress: a[1] as string,
+        });
     };
-    const onExit = (code: number | null) => done(new Error(`exited with ${code} before serving (${tail.text().length} bytes of output)`));
+    const onExit = (code: number | null) =>
+      done(new Error(`exited with ${code} before serving (${tail.text().length} bytes of output)`));
     const done = (err?: Error, value?: Banner) => {
       clearTimeout(timer);
       child.stdout?.off("data", onData);
@@ -146,7 +157,8 @@ async function waitReady(port: number, timeoutMs: number): Promise<void> {
       }).on("error", () => resolve(0));
     });
     if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`/readyz on port ${port} not 200 within ${timeoutMs} ms (last ${status})`);
+    if (Date.now() > deadline)
+      throw new Error(`/readyz on port ${port} not 200 within ${timeoutMs} ms (last ${status})`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

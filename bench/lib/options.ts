@@ -113,14 +113,19 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const int = (flag: string, raw: string | undefined, dflt: number, min: number, max: number): number => {
     if (raw === undefined) return dflt;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag}: must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${flag}: must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     return n;
   };
   const concurrency = int("concurrency", values.concurrency, DEFAULTS.concurrency, 1, 4096);
   const channels = int("channels", values.channels, DEFAULTS.channels, 1, 256);
-  if (concurrency % channels !== 0) throw new Error(`--concurrency (${concurrency}) must be a multiple of --channels (${channels})`);
+  if (concurrency % channels !== 0)
+    throw new Error(`--concurrency (${concurrency}) must be a multiple of --channels (${channels})`);
   return {
-    cases: (values.case ?? "all").split(",").map((s) => s.trim()).filter(Boolean),
+    cases: (values.case ?? "all")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     durationSeconds: int("duration", values.duration, DEFAULTS.durationSeconds, 1, 600),
     warmupSeconds: int("warmup", values.warmup, DEFAULTS.warmupSeconds, 0, 60),
     concurrency,
@@ -134,7 +139,13 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     serverRoot: values["server-root"] ?? "",
     serverLog: values["server-log"] ?? "",
     serverNodeArgs: (values["server-node-args"] ?? "").split(/\s+/).filter(Boolean),
-    engineCertificates: int("engine-certificates", values["engine-certificates"], DEFAULTS.engineCertificates, 1, 100_000),
+    engineCertificates: int(
+      "engine-certificates",
+      values["engine-certificates"],
+      DEFAULTS.engineCertificates,
+      1,
+      100_000,
+    ),
     out: values["no-write"] ? "" : (values.out ?? DEFAULTS.out),
     json: values.json ?? "",
     profileDir: values.profile ?? "",

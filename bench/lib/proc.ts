@@ -3,7 +3,7 @@
  * resident memory, and the CPU time it spent. Sampling, not tracing: cheap
  * enough to run every 100 ms next to the load.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux, fixed by the ABI
 
@@ -102,11 +102,19 @@ export class RssSampler {
    * Peak of the sampled sum, the sum of each process's VmHWM, in bytes, and
    * each process's sampled peak, named `root` / `node child` / the executable.
    */
-  stop(): { peakRss: number; sumHwm: number; processes: number; perProcess: { name: string; peakRss: number }[] } {
+  stop(): {
+    peakRss: number;
+    sumHwm: number;
+    processes: number;
+    perProcess: { name: string; peakRss: number }[];
+  } {
     clearInterval(this.#timer);
     this.#sample();
     const sumHwm = this.#pids.reduce((s, p) => s + statusBytes(p, "VmHWM"), 0);
-    const perProcess = [...this.#perProcess].map(([pid, peakRss]) => ({ name: pid === this.root ? "root" : processName(pid), peakRss }));
+    const perProcess = [...this.#perProcess].map(([pid, peakRss]) => ({
+      name: pid === this.root ? "root" : processName(pid),
+      peakRss,
+    }));
     return { peakRss: this.#peak, sumHwm, processes: this.#pids.length, perProcess };
   }
 }

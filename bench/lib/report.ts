@@ -25,12 +25,20 @@ function allTargets(reports: readonly CaseReport[]): TargetCheck[] {
 
 function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const esc = (s: string) => s.replaceAll("|", "\\|");
-  return [`| ${header.map(esc).join(" | ")} |`, `|${header.map(() => " --- ").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
+  return [
+    `| ${header.map(esc).join(" | ")} |`,
+    `|${header.map(() => " --- ").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
+  ].join("\n");
 }
 
 function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -45,8 +53,14 @@ export function renderText(s: RunSummary): string {
     for (const n of r.notes) out.push(`  ${n.replaceAll("**", "")}`);
   }
   const targets = allTargets(s.reports);
-  if (targets.length > 0) out.push("\n== Targets (issues 2 and 3; the benchmark reports, it does not fail)\n", textTable(["", "target", "wanted", "measured"], targetRows(targets)));
-  out.push(`\n${s.machine.cpuModel}, ${s.machine.cores} cores, ${s.machine.memoryGiB} GiB, Node ${s.machine.node}; ${s.totalSeconds.toFixed(0)} s in all`);
+  if (targets.length > 0)
+    out.push(
+      "\n== Targets (issues 2 and 3; the benchmark reports, it does not fail)\n",
+      textTable(["", "target", "wanted", "measured"], targetRows(targets)),
+    );
+  out.push(
+    `\n${s.machine.cpuModel}, ${s.machine.cores} cores, ${s.machine.memoryGiB} GiB, Node ${s.machine.node}; ${s.totalSeconds.toFixed(0)} s in all`,
+  );
   return `${out.join("\n")}\n`;
 }
 
@@ -70,7 +84,12 @@ export function renderMarkdown(s: RunSummary): string {
   ];
   const targets = allTargets(s.reports);
   if (targets.length > 0) {
-    out.push("", "### Targets (issues 2 and 3, 2-core machine)", "", markdownTable(["", "target", "wanted", "measured"], targetRows(targets)));
+    out.push(
+      "",
+      "### Targets (issues 2 and 3, 2-core machine)",
+      "",
+      markdownTable(["", "target", "wanted", "measured"], targetRows(targets)),
+    );
   }
   for (const r of s.reports) {
     out.push("", `### ${r.title}`, "", markdownTable(r.table.header, r.table.rows), "");
@@ -85,7 +104,8 @@ export function updateDoc(existing: string | undefined, generated: string): stri
   if (existing !== undefined) {
     const begin = existing.indexOf(BEGIN_MARKER);
     const end = existing.indexOf(END_MARKER);
-    if (begin >= 0 && end > begin) return existing.slice(0, begin) + generated + existing.slice(end + END_MARKER.length + 1);
+    if (begin >= 0 && end > begin)
+      return existing.slice(0, begin) + generated + existing.slice(end + END_MARKER.length + 1);
   }
   return `# Benchmarks\n\n\`npm run bench\` (\`bench/run.ts\`); see below for what each case measures.\n\n${generated}`;
 }

@@ -35,11 +35,14 @@ export async function buildWorkload(options: WorkloadOptions): Promise<LoadItem[
       const token = await dev.mintToken({ namespace, serviceAccount, ttlSeconds: 3600 });
       const uri = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
       // Generated off the main thread (libuv pool), so both cores help.
-      const keys = await Promise.all(Array.from({ length: options.keysPerIdentity }, () => generateKey(SPECS[options.keyType])));
+      const keys = await Promise.all(
+        Array.from({ length: options.keysPerIdentity }, () => generateKey(SPECS[options.keyType])),
+      );
       return keys.map((key) => ({ csr: buildCsr(key, { uris: [uri] }), token }));
     }),
   );
   const items: LoadItem[] = [];
-  for (let k = 0; k < options.keysPerIdentity; k++) for (const list of perIdentity) items.push(list[k] as LoadItem);
+  for (let k = 0; k < options.keysPerIdentity; k++)
+    for (const list of perIdentity) items.push(list[k] as LoadItem);
   return items;
 }
