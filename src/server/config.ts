@@ -99,6 +99,9 @@ export interface Config {
   issuerGroup: string;
   /** Namespace of the Issuer named by issuerName (Issuer kind). */
   issuerNamespace: string;
+  /** ConfigMap (keys issuer-name, issuer-kind, issuer-group) that switches the signing issuer at runtime; empty = off. */
+  runtimeIssuanceConfigMapName: string;
+  runtimeIssuanceConfigMapNamespace: string;
   /** Namespace of the leader-election Lease. */
   leaderElectionNamespace: string;
   /** Namespaces that get istio-ca-root-cert: equality label selector k=v,k2=v2; empty = all. */
@@ -198,6 +201,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
   ),
   spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system"),
+  spec("runtimeIssuanceConfigMapName", "--runtime-issuance-config-map-name", "string", "ConfigMap selecting the signing issuer at runtime (issuer-name/kind/group)", ""),
+  spec("runtimeIssuanceConfigMapNamespace", "--runtime-issuance-config-map-namespace", "string", "namespace of the runtime issuance ConfigMap", "meshsign-system"),
   spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system"),
   spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", (v) =>
     v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",

@@ -40,6 +40,8 @@ export interface CsrStack {
   roots(): string;
   /** Replaces the roots (rotation: old + new) after checking the CA still chains to them; throws otherwise. */
   setRoots(pem: string): Promise<void>;
+  /** Switches the signing CA and its roots (runtime issuer selection) after the same self-test; throws otherwise. */
+  setCa(ca: CaMaterial): Promise<void>;
   deps(onIssued: (event: IssuedEvent) => void): CsrServiceDeps;
   close(): Promise<void>;
 }
@@ -51,11 +53,16 @@ export async function buildCsrStack(
   registry: Registry,
   options: { dataDir: string },
 ): Promise<CsrStack> {
-  const issuer = await CaIssuer.create({ certificatePem: ca.certificatePem, privateKeyPem: ca.privateKeyPem, origin: ca.origin });
-  const status = issuer.status();
-  if (!status.ready) throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA is not usable: ${status.message}`);
+  let current = await usableCa(ca);
+  let origin = ca.origin;
   let rootsPem = ca.rootsPem;
-  await selfTest(issuer, rootsPem, config.trustDomain, ca.origin);
+  await selfTest(current, rootsPem, config.trustDomain, origin);
+  // The handler holds this one object; setCa swaps what it delegates to.
+  const issuer: Issuer = {
+    kind: "ca",
+    status: () => current.status(),
+    sign: (request) => current.sign(request),
+  };
   const authenticators = await buildAuthenticators(config, options.dataDir);
   const metrics = new CsrMetrics(registry);
   metrics.caExpiry.set(Date.parse(new X509Certificate(ca.certificatePem).validTo) / 1000);
@@ -74,8 +81,16 @@ export async function buildCsrStack(
     roots: () => rootsPem,
     setRoots: async (pem) => {
       const bundle = rootsBundle(pem, "the new roots");
-      await selfTest(issuer, bundle, config.trustDomain, ca.origin);
+      await selfTest(current, bundle, config.trustDomain, origin);
       rootsPem = bundle;
+    },
+    setCa: async (next) => {
+      const candidate = await usableCa(next);
+      await selfTest(candidate, next.rootsPem, config.trustDomain, next.origin);
+      current = candidate;
+      origin = next.origin;
+      rootsPem = next.rootsPem;
+      metrics.caExpiry.set(Date.parse(new X509Certificate(next.certificatePem).validTo) / 1000);
     },
     deps: (onIssued) => ({
       authenticate: (input) => authenticateChain(authenticators, input),
@@ -89,6 +104,13 @@ export async function buildCsrStack(
     }),
     close: async () => {},
   };
+}
+
+async function usableCa(ca: CaMaterial): Promise<CaIssuer> {
+  const issuer = await CaIssuer.create({ certificatePem: ca.certificatePem, privateKeyPem: ca.privateKeyPem, origin: ca.origin });
+  const status = issuer.status();
+  if (!status.ready) throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${ca.origin}) is not usable: ${status.message}`);
+  return issuer;
 }
 
 /**

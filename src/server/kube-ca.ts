@@ -21,7 +21,14 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
   const k8s = await import("@kubernetes/client-node");
   const kc = await loadKubeConfig(config);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  if (config.issuerName) return issuerCa(config, kc, core);
+  if (config.issuerName) {
+    return issuerCa(config, kc, core, {
+      name: config.issuerName,
+      kind: config.issuerKind,
+      group: config.issuerGroup,
+      namespace: config.issuerNamespace,
+    });
+  }
   const namespace = config.clusterResourceNamespace;
   const read = async () => {
     try {
@@ -71,25 +78,45 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
  * The roots are `--root-ca-file`, else the Secret's ca.crt, else the top of
  * its tls.crt chain.
  */
+/** Which Issuer or ClusterIssuer signs workload certificates. */
+export interface IssuerReference {
+  readonly name: string;
+  readonly kind: string;
+  readonly group: string;
+  /** Namespace of an Issuer (ignored for a ClusterIssuer). */
+  readonly namespace: string;
+}
+
+/** The CA material of a CA Issuer/ClusterIssuer, for `--issuer-name` and runtime issuer selection. */
+export async function loadIssuerCa(config: Config, ref: IssuerReference): Promise<CaMaterial> {
+  const k8s = await import("@kubernetes/client-node");
+  const kc = await loadKubeConfig(config);
+  return issuerCa(config, kc, kc.makeApiClient(k8s.CoreV1Api), ref);
+}
+
 async function issuerCa(
   config: Config,
   kc: import("@kubernetes/client-node").KubeConfig,
   core: import("@kubernetes/client-node").CoreV1Api,
+  want: IssuerReference,
 ): Promise<CaMaterial> {
   const k8s = await import("@kubernetes/client-node");
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const ref = `${config.issuerKind} ${config.issuerKind === "Issuer" ? `${config.issuerNamespace}/` : ""}${config.issuerName}`;
+  const ref = `${want.kind} ${want.kind === "Issuer" ? `${want.namespace}/` : ""}${want.name}`;
+  if (want.group !== "cert-manager.io" || (want.kind !== "Issuer" && want.kind !== "ClusterIssuer")) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} (${want.group}): only cert-manager.io Issuers and ClusterIssuers sign in-process`);
+  }
   let issuer: { spec?: { ca?: { secretName?: string } } };
   try {
-    issuer = (config.issuerKind === "ClusterIssuer"
-      ? await custom.getClusterCustomObject({ group: config.issuerGroup, version: "v1", plural: "clusterissuers", name: config.issuerName })
-      : await custom.getNamespacedCustomObject({ group: config.issuerGroup, version: "v1", namespace: config.issuerNamespace, plural: "issuers", name: config.issuerName })) as typeof issuer;
+    issuer = (want.kind === "ClusterIssuer"
+      ? await custom.getClusterCustomObject({ group: want.group, version: "v1", plural: "clusterissuers", name: want.name })
+      : await custom.getNamespacedCustomObject({ group: want.group, version: "v1", namespace: want.namespace, plural: "issuers", name: want.name })) as typeof issuer;
   } catch (err) {
-    throw new MeshsignError("ERR_ISSUER_NOT_FOUND", `--issuer-name: cannot read ${ref}`, { cause: err, retry: "transient" });
+    throw new MeshsignError("ERR_ISSUER_NOT_FOUND", `cannot read ${ref}`, { cause: err, retry: "transient" });
   }
   const secretName = issuer.spec?.ca?.secretName;
-  if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `--issuer-name: ${ref} is not a CA issuer (spec.ca.secretName); only CA issuers sign on the hot path`);
-  const namespace = config.issuerKind === "ClusterIssuer" ? config.clusterResourceNamespace : config.issuerNamespace;
+  if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is not a CA issuer (spec.ca.secretName); only CA issuers sign on the hot path`);
+  const namespace = want.kind === "ClusterIssuer" ? config.clusterResourceNamespace : want.namespace;
   let secret: import("@kubernetes/client-node").V1Secret;
   try {
     secret = await core.readNamespacedSecret({ name: secretName, namespace });

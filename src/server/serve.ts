@@ -42,6 +42,7 @@ type ToWorker =
   | { type: "init"; pair: ServingKeyPair; ca: CaMaterial }
   | { type: "serving"; pair: ServingKeyPair }
   | { type: "roots"; pem: string }
+  | { type: "ca"; ca: CaMaterial }
   | { type: "shutdown" };
 type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; records: IssuanceRecord[] };
 
@@ -159,6 +160,30 @@ async function runPrimary(config: Config): Promise<void> {
     );
   });
 
+  // Kubernetes: istio-csr's runtime issuance ConfigMap switches the signing issuer without a restart.
+  const runtimeIssuer =
+    kube && config.runtimeIssuanceConfigMapName
+      ? (await import("./runtime-issuer.js")).watchRuntimeIssuer({
+          store: kube.store,
+          namespace: config.runtimeIssuanceConfigMapNamespace,
+          name: config.runtimeIssuanceConfigMapName,
+          issuerNamespace: config.issuerNamespace,
+          log,
+          onChange: (ref) => {
+            const load = ref ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref)) : Promise.resolve(ca);
+            load
+              .then(async (next) => {
+                await stack.setCa(next);
+                frontend?.updateRoots(next.rootsPem);
+                for (const w of workers?.all ?? []) w.send({ type: "ca", ca: next } satisfies ToWorker);
+                kube.setRoots(next.rootsPem);
+                log.info({ issuer: next.origin }, "signing issuer switched");
+              })
+              .catch((err: unknown) => log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"));
+          },
+        })
+      : undefined;
+
   const [adminHost, adminPort] = splitHostPort(config.adminAddress);
   const admin = await startAdminServer({
     host: adminHost,
@@ -187,6 +212,7 @@ async function runPrimary(config: Config): Promise<void> {
     log.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, "shutting down");
     serving.stop();
     rootsFile?.close();
+    runtimeIssuer?.stop();
     await Promise.all([
       frontend?.shutdown(config.shutdownGracePeriod),
       workers?.shutdown(config.shutdownGracePeriod + 2000),
@@ -319,6 +345,11 @@ async function runWorker(config: Config): Promise<void> {
       });
     } else if (m.type === "serving") {
       frontend?.updateServing(m.pair);
+    } else if (m.type === "ca") {
+      stack?.setCa(m.ca).then(
+        () => frontend?.updateRoots(m.ca.rootsPem),
+        (err: unknown) => log.error({ err }, "new signing CA refused"),
+      );
     } else if (m.type === "roots") {
       stack?.setRoots(m.pem).then(
         () => frontend?.updateRoots(m.pem),
