@@ -44,7 +44,7 @@ export const engineCase: BenchCase = {
       repoRoot: ctx.serverRoot,
       workers: options.workers,
       extraArgs: ["--manifests", manifests],
-      nodeArgs: options.serverNodeArgs,
+      nodeArgs: [...options.serverNodeArgs, ...(options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir)] : [])],
       // The serving certificate may be queued behind the manifests' Certificates.
       startTimeoutMs: ISSUE_TIMEOUT_MS,
       ...(options.serverLog ? { logFile: path.resolve(options.serverLog) } : {}),
