@@ -5,13 +5,25 @@
  * and strict parser; parsed CSRs are memoized by PEM text, since the current
  * request is read again on every reconcile of its Certificate.
  */
-import type { KeyObject } from "node:crypto";
-import { type CertificateTemplate, type Name, type ParsedCsr, buildCsr as buildPkcs10, parseCsr as parsePkcs10 } from "../pki/index.js";
+import { type KeyObject, createHash } from "node:crypto";
+import { type CertificateTemplate, type Name, buildCsr as buildPkcs10, parseCsr as parsePkcs10 } from "../pki/index.js";
 import type { CertificateRequest, CertificateSpec } from "./lib/api.js";
 import { literalSubjectName } from "./lib/literal-subject.js";
 import { DEFAULT_DURATION_MS, type ResolvedSpec, goDurationMs, usagesToTemplate } from "./lib/spec.js";
 
-export type { ParsedCsr } from "../pki/index.js";
+/**
+ * What a CertificateRequest's CSR asks for: the part of src/pki's ParsedCsr
+ * the policies and the issuers' template use. Kept small on purpose: one is
+ * memoized per live request, so 10,000 Certificates hold 10,000 of them.
+ */
+export interface ParsedCsr {
+  readonly publicKeySpki: Uint8Array;
+  readonly subject: Name;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly uris: readonly string[];
+  readonly emailAddresses: readonly string[];
+}
 
 export const OID = {
   commonName: "2.5.4.3",
@@ -75,20 +87,31 @@ export function buildCsr(certSpec: CertificateSpec, spec: ResolvedSpec, key: Key
 }
 
 const CACHE_LIMIT = 20_000;
+/** sha256(PEM) -> what it asks for (the PEM and the parsed key are not kept). */
 const cache = new Map<string, ParsedCsr>();
 
 /** Reads a PEM CSR and checks its signature (proof of possession); throws when it is not a valid one. */
 export function parseCsr(pem: string): ParsedCsr {
-  const hit = cache.get(pem);
+  const id = createHash("sha256").update(pem).digest("base64");
+  const hit = cache.get(id);
   if (hit !== undefined) return hit;
   const csr = parsePkcs10(pem);
   if (!csr.verifySignature()) throw new Error("CSR signature does not verify");
+  const asked: ParsedCsr = {
+    // A copy: a view would keep the whole decoded CSR alive.
+    publicKeySpki: new Uint8Array(csr.publicKeySpki),
+    subject: csr.subject,
+    dnsNames: csr.dnsNames,
+    ipAddresses: csr.ipAddresses,
+    uris: csr.uris,
+    emailAddresses: csr.emailAddresses,
+  };
   if (cache.size >= CACHE_LIMIT) {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) cache.delete(oldest);
   }
-  cache.set(pem, csr);
-  return csr;
+  cache.set(id, asked);
+  return asked;
 }
 
 /**

@@ -33,12 +33,19 @@ export interface StoreEventRecorderOptions {
   readonly maxTracked?: number;
   /** How long an Event lives after its last occurrence. Default 1 h. */
   readonly ttlMs?: number;
+  /**
+   * Most Events kept in the store; beyond it the oldest go first. Default
+   * 10,000. The embedded store holds every object in memory, and a burst of
+   * issuances writes six or seven Events each.
+   */
+  readonly maxEvents?: number;
   /** Called when a write fails (for the log); never rethrown. */
   readonly onError?: (err: unknown) => void;
 }
 
 const DEFAULT_MAX_TRACKED = 10_000;
 export const DEFAULT_EVENT_TTL_MS = 3_600_000;
+export const DEFAULT_MAX_EVENTS = 10_000;
 /** Expired Events deleted per pass, so a sweep never floods the store. */
 const SWEEP_BATCH = 500;
 /** Messages are capped like the Kubernetes API does (1 KiB in events.k8s.io). */
@@ -46,8 +53,8 @@ const MAX_MESSAGE = 1024;
 
 export class StoreEventRecorder implements EventRecorder {
   readonly #o: Required<Omit<StoreEventRecorderOptions, "onError">> & Pick<StoreEventRecorderOptions, "onError">;
-  /** dedup key -> the event as last written. */
-  readonly #seen = new Map<string, EventResource>();
+  /** dedup key -> where the event was last written and its count (not the whole Event: 10,000 of these are kept). */
+  readonly #seen = new Map<string, SeenEvent>();
   /** dedup key -> the tail of that key's write chain, while writes are in flight. */
   readonly #chains = new Map<string, Promise<void>>();
   /** Every write in flight, for flush(). */
@@ -58,7 +65,7 @@ export class StoreEventRecorder implements EventRecorder {
   #sweeping = false;
 
   constructor(options: StoreEventRecorderOptions) {
-    this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ttlMs: DEFAULT_EVENT_TTL_MS, ...options };
+    this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, ...options };
   }
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
@@ -98,7 +105,7 @@ export class StoreEventRecorder implements EventRecorder {
     this.#timer = undefined;
   }
 
-  /** Deletes the Events whose time is up; re-arms itself for the next one. */
+  /** Deletes the Events whose time is up or that exceed maxEvents; re-arms itself for the next one. */
   async sweep(): Promise<void> {
     if (this.#sweeping) return;
     this.#sweeping = true;
@@ -106,10 +113,12 @@ export class StoreEventRecorder implements EventRecorder {
       for (;;) {
         const now = this.#o.clock.now();
         const due: string[] = [];
+        let excess = this.#expiry.size - this.#o.maxEvents;
         for (const [id, at] of this.#expiry) {
           // Insertion order is nearly expiry order; an entry refreshed by a repeat is re-inserted at the end.
-          if (at > now) break;
+          if (at > now && excess <= 0) break;
           due.push(id);
+          excess--;
           if (due.length >= SWEEP_BATCH) break;
         }
         if (due.length === 0) break;
@@ -141,51 +150,60 @@ export class StoreEventRecorder implements EventRecorder {
     const id = `${event.metadata.namespace ?? ""}/${event.metadata.name ?? ""}`;
     this.#expiry.delete(id);
     this.#expiry.set(id, Date.parse(event.lastTimestamp) + this.#o.ttlMs);
-    if (this.#timer === undefined) this.#arm();
+    if (this.#expiry.size > this.#o.maxEvents) {
+      const sweep = this.sweep();
+      this.#inFlight.add(sweep);
+      void sweep.finally(() => this.#inFlight.delete(sweep));
+    } else if (this.#timer === undefined) this.#arm();
   }
 
   async #write(key: string, object: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
     const ns = object.metadata.namespace ?? "default";
     const name = object.metadata.name ?? "";
     const now = new Date(this.#o.clock.now()).toISOString();
-    const previous = this.#seen.get(key);
-    if (previous !== undefined) {
-      this.#seen.delete(key);
-      const updated: EventResource = { ...previous, count: previous.count + 1, lastTimestamp: now };
-      try {
-        const stored = await this.#o.store.update<EventResource>(EVENTS, { ...updated, metadata: { ...updated.metadata, resourceVersion: undefined } });
-        this.#remember(key, stored);
-        return;
-      } catch {
-        // The event was deleted (TTL, user): fall through and create it again.
-      }
-    }
-    const suffix = createHash("sha256").update(key).update(now).digest("hex").slice(0, 16);
-    const event: EventResource = {
+    const event = (eventName: string, count: number, firstTimestamp: string): EventResource => ({
       apiVersion: "v1",
       kind: "Event",
-      metadata: { name: `${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), namespace: ns },
+      metadata: { name: eventName, namespace: ns },
       involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name, namespace: ns, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) },
       reason,
       message,
       type,
-      count: 1,
-      firstTimestamp: now,
+      count,
+      firstTimestamp,
       lastTimestamp: now,
       source: { component: this.#o.component },
-    };
-    const stored = await this.#o.store.create<EventResource>(EVENTS, event);
+    });
+    const previous = this.#seen.get(key);
+    if (previous !== undefined && this.#expiry.has(`${ns}/${previous.name}`)) {
+      this.#seen.delete(key);
+      try {
+        const stored = await this.#o.store.update<EventResource>(EVENTS, event(previous.name, previous.count + 1, previous.firstTimestamp));
+        this.#remember(key, stored);
+        return;
+      } catch {
+        // The event was deleted (by a user): fall through and create it again.
+      }
+    }
+    const suffix = createHash("sha256").update(key).update(now).digest("hex").slice(0, 16);
+    const stored = await this.#o.store.create<EventResource>(EVENTS, event(`${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), 1, now));
     this.#remember(key, stored);
   }
 
   #remember(key: string, event: EventResource): void {
     this.#track(event);
-    this.#seen.set(key, event);
+    this.#seen.set(key, { name: event.metadata.name ?? "", count: event.count, firstTimestamp: event.firstTimestamp });
     if (this.#seen.size > this.#o.maxTracked) {
       const oldest = this.#seen.keys().next().value;
       if (oldest !== undefined) this.#seen.delete(oldest);
     }
   }
+}
+
+interface SeenEvent {
+  readonly name: string;
+  readonly count: number;
+  readonly firstTimestamp: string;
 }
 
 function dedupKey(object: KubeObject, type: EventType, reason: string, message: string): string {

@@ -50,6 +50,23 @@ describe("StoreEventRecorder", () => {
     recorder.stop();
   });
 
+  it("keeps at most maxEvents in the store, dropping the oldest first", async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock(T0);
+    const recorder = new StoreEventRecorder({ store, clock, maxEvents: 5 });
+    for (let i = 0; i < 12; i++) {
+      await clock.advance(1000);
+      recorder.record(cert(`c${String(i).padStart(2, "0")}`), "Normal", "Issuing", "Issuing certificate as Secret does not exist");
+      await recorder.flush();
+    }
+    expect((await events(store)).map((e) => e.involvedObject.name)).toEqual(["c07", "c08", "c09", "c10", "c11"]);
+    // A repeat of an event that was dropped is written again rather than lost.
+    recorder.record(cert("c00"), "Normal", "Issuing", "Issuing certificate as Secret does not exist");
+    await recorder.flush();
+    expect((await events(store)).map((e) => `${e.involvedObject.name}:${e.count}`)).toEqual(["c00:1", "c08:1", "c09:1", "c10:1", "c11:1"]);
+    recorder.stop();
+  });
+
   it("deletes expired events left by an earlier run when it starts, and the others when their hour is up", async () => {
     const store = new MemoryStore();
     const at = (minutes: number) => new Date(T0 + minutes * MIN).toISOString();

@@ -63,11 +63,13 @@ function describeAlgorithm(k: KeyAlgorithm | undefined): string {
 }
 
 const CACHE_LIMIT = 20_000;
+/** sha256(PEM) -> facts; the PEM itself is not kept. */
 const cache = new Map<string, CertInfo>();
 
 /** The first certificate of a PEM chain; throws when there is none or it does not parse. */
 export function certInfo(pem: string): CertInfo {
-  const hit = cache.get(pem);
+  const id = createHash("sha256").update(pem).digest("base64");
+  const hit = cache.get(id);
   if (hit !== undefined) return hit;
   const der = decodePemAll(pem, "CERTIFICATE")[0];
   if (der === undefined) throw new Error("no certificate in PEM");
@@ -77,7 +79,8 @@ export function certInfo(pem: string): CertInfo {
   const info: CertInfo = {
     notBeforeMs: cert.notBefore.getTime(),
     notAfterMs: cert.notAfter.getTime(),
-    spki: Buffer.from(cert.publicKeySpki.buffer, cert.publicKeySpki.byteOffset, cert.publicKeySpki.byteLength),
+    // A copy: a view would keep the whole decoded certificate alive in the cache.
+    spki: Buffer.from(cert.publicKeySpki),
     serialHex: cert.serialHex,
     isCA: cert.basicConstraints?.isCA ?? false,
     subjectString: formatName(cert.subject),
@@ -95,7 +98,7 @@ export function certInfo(pem: string): CertInfo {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) cache.delete(oldest);
   }
-  cache.set(pem, info);
+  cache.set(id, info);
   return info;
 }
 
