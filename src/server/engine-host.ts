@@ -15,6 +15,12 @@ import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 export interface EngineHost {
   readonly control: CertificateControl;
   readonly store: Store;
+  /**
+   * Standalone `--manifests`: applies the directory and follows it. Called once
+   * meshsign's own serving certificate is issued, so thousands of manifests
+   * never queue the gRPC port's certificate behind them.
+   */
+  loadManifests(): Promise<void>;
   ready(): boolean;
   stop(): Promise<void>;
 }
@@ -57,6 +63,7 @@ export async function startEngine(options: {
   log.info({ store: config.mode === "standalone" ? "embedded" : "kubernetes" }, "certificate engine started");
   return {
     store,
+    loadManifests: async () => {},
     control: {
       list: (ns) => engine.list(ns),
       describe: (ns, name) => engine.describe(ns, name),
@@ -88,11 +95,7 @@ export async function startStandaloneEngine(
   // The control plane's certificates (meshsign's serving certificate) come from the mesh CA.
   await ensureMeshCaIssuer(store, config, ca);
   let stopManifests: (() => Promise<void>) | undefined;
-  if (config.manifests) {
-    const { watchManifests } = await import("./manifests-host.js");
-    stopManifests = await watchManifests(config.manifests, store, log);
-  }
-  return startEngine({
+  const host = await startEngine({
     config,
     store,
     log,
@@ -103,4 +106,12 @@ export async function startStandaloneEngine(
       await store.close();
     },
   });
+  return {
+    ...host,
+    loadManifests: async () => {
+      if (!config.manifests || stopManifests) return;
+      const { watchManifests } = await import("./manifests-host.js");
+      stopManifests = await watchManifests(config.manifests, store, log);
+    },
+  };
 }

@@ -1,0 +1,332 @@
+import cluster, { type Worker } from "node:cluster";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
+import type { Logger } from "pino";
+import { MeshsignError } from "../errors/index.js";
+import type { Store } from "../store/types.js";
+import { RootsFileWatcher } from "../trust/index.js";
+import { startAdminServer } from "./admin.js";
+import type { Config } from "./config.js";
+import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
+import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
+import { startStandaloneEngine } from "./engine-host.js";
+import { GrpcFrontend } from "./grpc-frontend.js";
+import { IssuanceLog } from "./issuance-log.js";
+import { createLogger } from "./logger.js";
+import { controlPlaneIssuerRef } from "./mesh-ca-issuer.js";
+import { registryMetrics, startObservability, type ReadinessCheck } from "./observability.js";
+import { ServingCertificate } from "./serving-cert.js";
+import type { ServingKeyPair } from "./tls/rotating-credentials.js";
+import { VERSION } from "./version.js";
+import type { FromWorker, ToWorker } from "./worker-protocol.js";
+
+/**
+ * V8 heap limits of the CreateCertificate workers. A worker's live heap is
+ * about 25 MB, yet with V8's defaults it grows to ~220 MB under sustained
+ * load (old space is collected lazily), which put the process tree near
+ * 480 MB against issue 2's 300 MB target. Capped, workers stay near 100 MB at
+ * the same CPU per request (bench, docs/benchmarks.md). The primary (engine,
+ * store) keeps V8's defaults; a limit the user sets (node flags or
+ * NODE_OPTIONS) wins.
+ */
+const WORKER_V8_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=4"];
+
+function workerExecArgv(): string[] {
+  const given = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
+  const extra = WORKER_V8_FLAGS.filter((f) => !given.includes(f.slice(0, f.indexOf("="))));
+  return [...process.execArgv, ...extra];
+}
+
+function workerCount(config: Config): number {
+  return config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
+}
+
+/**
+ * The primary process: data dir, CA, engine (standalone) or controllers
+ * (Kubernetes), meshsign's serving certificate, health, metrics, admin API,
+ * and the CreateCertificate workers (or the port itself when workers = 1).
+ */
+export async function runPrimary(config: Config): Promise<void> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const paths = dataDirPaths(config.dataDir);
+  ensureDataDir(paths);
+  const ca = await loadCaMaterial(config, paths, log);
+  const adminToken = loadOrCreateAdminToken(paths, true);
+  // Built in the primary too: it creates the dev token key once, before workers race for it,
+  // and signs the serving certificate.
+  const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir });
+
+  const issuances = new IssuanceLog();
+  const n = workerCount(config);
+  let shuttingDown = false;
+  const primaryRegistry = n === 1 ? globalRegistry : new Registry();
+  if (n === 1) collectDefaultMetrics({ register: globalRegistry });
+  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
+  const kube =
+    config.mode === "kubernetes"
+      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.rootsPem, log, metrics: primaryRegistry })
+      : undefined;
+  const certificates = engine?.control ?? kube?.control;
+  const store = (engine?.store ?? kube?.store) as Store;
+
+  // meshsign's own serving certificate is a Certificate the engine keeps (in Kubernetes mode, the leader's).
+  const serving = new ServingCertificate({
+    store,
+    namespace: config.clusterResourceNamespace,
+    dnsNames: config.servingDnsNames,
+    ipAddresses: config.servingIpAddresses,
+    durationMs: config.servingCertificateDuration,
+    issuerRef: controlPlaneIssuerRef(config),
+    log,
+  });
+  let frontend: (GrpcFrontend & { port: number }) | undefined;
+  let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
+
+  const checks = (): ReadinessCheck[] => [
+    { name: "shutdown", ready: () => !shuttingDown },
+    { name: "ca", ready: () => stack.issuer.status().ready },
+    { name: "serving_certificate", ready: () => serving.valid() },
+    { name: "grpc_server", ready: () => (frontend ? frontend.serving : (workers?.allReady() ?? false)) },
+    ...(engine ? [{ name: "engine", ready: () => engine.ready() }] : []),
+    ...(kube ? [{ name: "controllers", ready: () => kube.ready() }] : []),
+  ];
+  // Probes answer from the start: /healthz at once, /readyz once everything below is up.
+  const aggregator = new AggregatorRegistry();
+  const obs = await startObservability({
+    healthPort: config.readinessProbePort,
+    metricsPort: config.metricsPort,
+    checks,
+    metrics:
+      n === 1
+        ? registryMetrics(globalRegistry)
+        : async () => ({
+            contentType: aggregator.contentType,
+            body: `${await aggregator.clusterMetrics()}\n${await primaryRegistry.metrics()}`,
+          }),
+  });
+
+  const pair = await serving.start();
+  await engine?.loadManifests();
+  if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
+  else workers = await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
+  serving.onRenew((p) => {
+    frontend?.updateServing(p);
+    for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
+    admin.updateServing(p);
+  });
+
+  // --root-ca-file is watched: a rotation (old + new roots) reaches every worker, the
+  // responses' last element and istio-ca-root-cert without a restart.
+  const rootsFile = config.rootCaFile
+    ? await RootsFileWatcher.open({ path: config.rootCaFile, onError: (err) => log.error({ err }, "--root-ca-file unreadable; keeping the last good roots") })
+    : undefined;
+  rootsFile?.subscribe((pem) => {
+    stack.setRoots(pem).then(
+      () => {
+        log.info({ file: config.rootCaFile }, "mesh roots changed");
+        frontend?.updateRoots(pem);
+        for (const w of workers?.all ?? []) w.send({ type: "roots", pem } satisfies ToWorker);
+        kube?.setRoots(pem);
+      },
+      (err: unknown) => log.error({ err }, "new --root-ca-file refused: the CA does not chain to it; keeping the last good roots"),
+    );
+  });
+
+  // Kubernetes: istio-csr's runtime issuance ConfigMap switches the signing issuer without a restart.
+  const runtimeIssuer =
+    kube && config.runtimeIssuanceConfigMapName
+      ? (await import("./runtime-issuer.js")).watchRuntimeIssuer({
+          store: kube.store,
+          namespace: config.runtimeIssuanceConfigMapNamespace,
+          name: config.runtimeIssuanceConfigMapName,
+          issuerNamespace: config.issuerNamespace,
+          log,
+          onChange: (ref) => {
+            const load = ref ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref)) : Promise.resolve(ca);
+            load
+              .then(async (next) => {
+                await stack.setCa(next);
+                frontend?.updateRoots(next.rootsPem);
+                for (const w of workers?.all ?? []) w.send({ type: "ca", ca: next } satisfies ToWorker);
+                kube.setRoots(next.rootsPem);
+                log.info({ issuer: next.origin }, "signing issuer switched");
+              })
+              .catch((err: unknown) => log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"));
+          },
+        })
+      : undefined;
+
+  const [adminHost, adminPort] = splitHostPort(config.adminAddress);
+  const admin = await startAdminServer({
+    host: adminHost,
+    port: adminPort,
+    token: adminToken,
+    serving: pair,
+    sources: {
+      version: VERSION,
+      mode: config.mode,
+      trustDomain: config.trustDomain,
+      roots: stack.roots,
+      checks,
+      issuances,
+      ...(certificates ? { certificates } : {}),
+    },
+  });
+
+  const grpcPort = frontend ? frontend.port : (workers?.port ?? 0);
+  const address = `${splitHostPort(config.servingAddress)[0]}:${grpcPort}`;
+  process.stdout.write(banner(config, config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort));
+  log.info({ address, workers: n, trustDomain: config.trustDomain, mode: config.mode }, "meshsign serving");
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, "shutting down");
+    serving.stop();
+    rootsFile?.close();
+    runtimeIssuer?.stop();
+    await Promise.all([
+      frontend?.shutdown(config.shutdownGracePeriod),
+      workers?.shutdown(config.shutdownGracePeriod + 2000),
+      engine?.stop(),
+      kube?.stop(),
+    ]);
+    await Promise.all([admin.close(), obs.close()]);
+    await stack.close();
+    log.info("stopped");
+    log.flush();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function startInProcess(
+  config: Config,
+  stack: CsrStack,
+  pair: ServingKeyPair,
+  issuances: IssuanceLog,
+  log: Logger,
+): Promise<GrpcFrontend & { port: number }> {
+  const frontend = new GrpcFrontend(stack.deps((r) => issuances.add(r)), pair, {
+    address: config.servingAddress,
+    requestClientCertificate: config.enableClientCertAuthenticator,
+    clientCaPem: stack.roots(),
+    log,
+  });
+  const port = await frontend.start();
+  return Object.assign(frontend, { port });
+}
+
+async function startWorkers(
+  n: number,
+  current: () => ServingKeyPair,
+  ca: CaMaterial,
+  issuances: IssuanceLog,
+  log: Logger,
+  shuttingDown: () => boolean,
+): Promise<{ all: Worker[]; port: number; allReady(): boolean; shutdown(graceMs: number): Promise<void> }> {
+  const all: Worker[] = [];
+  const ready = new Set<number>();
+  let port = 0;
+  const fork = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      cluster.setupPrimary({ execArgv: workerExecArgv() });
+      const w = cluster.fork();
+      all.push(w);
+      w.on("message", (m: FromWorker) => {
+        if (m.type === "hello") {
+          // The worker has built its CSR stack and listens for messages now.
+          w.send({ type: "init", pair: current(), ca } satisfies ToWorker);
+        } else if (m.type === "ready") {
+          ready.add(w.id);
+          port = m.port;
+          resolve();
+        } else if (m.type === "issued") {
+          for (const record of m.records) issuances.add(record);
+        }
+      });
+      w.once("exit", (code, signal) => {
+        ready.delete(w.id);
+        all.splice(all.indexOf(w), 1);
+        if (shuttingDown()) return;
+        log.error({ worker: w.id, code, signal }, "worker exited; starting a new one");
+        reject(new Error(`worker ${w.id} exited with ${code ?? signal}`));
+        setTimeout(() => void fork().catch(() => {}), 1000).unref();
+      });
+    });
+  await Promise.all(Array.from({ length: n }, fork));
+  return {
+    all,
+    get port() {
+      return port;
+    },
+    allReady: () => all.length > 0 && all.every((w) => ready.has(w.id)),
+    shutdown: async (graceMs) => {
+      const exits = all.map((w) => new Promise<void>((resolve) => w.once("exit", () => resolve())));
+      for (const w of all) w.send({ type: "shutdown" } satisfies ToWorker);
+      await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      for (const w of all) if (!w.isDead()) w.kill("SIGKILL");
+    },
+  };
+}
+
+/**
+ * The signing CA and the roots: standalone, the data dir's root (created on
+ * first start); `--root-ca-file` overrides the roots returned to clients.
+ */
+async function loadCaMaterial(config: Config, paths: ReturnType<typeof dataDirPaths>, log: Logger): Promise<CaMaterial> {
+  if (config.mode === "kubernetes") {
+    const { loadOrCreateKubeCa } = await import("./kube-ca.js");
+    return loadOrCreateKubeCa(config, log);
+  }
+  const root = await loadOrCreateRootCa(paths, {
+    algorithm: config.caKeyAlgorithm,
+    durationMs: config.caDuration,
+    trustDomain: config.trustDomain,
+  });
+  if (root.created) log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
+  const rootsFile = config.rootCaFile || paths.rootCert;
+  return {
+    certificatePem: root.certificatePem,
+    privateKeyPem: readFileSync(paths.rootKey, "utf8"),
+    origin: `file ${paths.rootCert}`,
+    rootsPem: rootsBundle(readRootsFile(rootsFile), `--root-ca-file ${rootsFile}`),
+  };
+}
+
+function readRootsFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `--root-ca-file: cannot read ${path}`, { cause: err });
+  }
+}
+
+export function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  const host = address.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0";
+  return [host, Number(address.slice(i + 1))];
+}
+
+function banner(config: Config, rootCa: string, address: string, adminPort: number, healthPort: number, metricsPort: number): string {
+  const host = address.startsWith("0.0.0.0:") ? `localhost:${address.split(":").pop()}` : address;
+  const dataDir = config.dataDir === ".meshsign" ? "" : ` --data-dir ${config.dataDir}`;
+  const lines = [
+    `meshsign ${VERSION} serving Istio CreateCertificate on ${address} (TLS)`,
+    `  trust domain:   ${config.trustDomain}`,
+    `  root CA:        ${rootCa}`,
+    `  admin API:      https://${splitHostPort(config.adminAddress)[0]}:${adminPort}`,
+    `  health:         http://localhost:${healthPort}/readyz   metrics: http://localhost:${metricsPort}/metrics`,
+  ];
+  if (config.devTokenIssuer) {
+    lines.push(
+      "  dev tokens:     ON (for trying meshsign out; turn off with --dev-token-issuer=false)",
+      "",
+      "Get a certificate as an Istio sidecar would:",
+      `  npx meshsign request --namespace default --service-account demo --address ${host}${dataDir}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,22 @@
+import type { CaMaterial } from "./csr-stack.js";
+import type { IssuanceRecord } from "./issuance-log.js";
+import type { ServingKeyPair } from "./tls/rotating-credentials.js";
+
+/** Messages from the primary to a CreateCertificate worker. */
+export type ToWorker =
+  | { type: "init"; pair: ServingKeyPair; ca: CaMaterial }
+  | { type: "serving"; pair: ServingKeyPair }
+  | { type: "roots"; pem: string }
+  | { type: "ca"; ca: CaMaterial }
+  | { type: "shutdown" };
+/** Messages from a worker to the primary. */
+export type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; records: IssuanceRecord[] };
+
+/**
+ * Workers report issuances to the primary in batches: one IPC message per
+ * request cost about 10% of a worker's CPU under load (a pipe write and a
+ * wake-up of the primary per certificate; bench profile, docs/benchmarks.md).
+ */
+export const ISSUED_FLUSH_MS = 100;
+export const ISSUED_BATCH_MAX = 256;
+

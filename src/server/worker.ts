@@ -1,0 +1,85 @@
+import cluster from "node:cluster";
+import { AggregatorRegistry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
+import type { Config } from "./config.js";
+import { buildCsrStack, type CsrStack } from "./csr-stack.js";
+import { dataDirPaths } from "./data-dir.js";
+import { GrpcFrontend } from "./grpc-frontend.js";
+import type { IssuanceRecord } from "./issuance-log.js";
+import { createLogger } from "./logger.js";
+import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type ToWorker } from "./worker-protocol.js";
+
+/**
+ * A CreateCertificate worker: builds the CSR stack from the CA material the
+ * primary hands it, serves the shared TLS port, reports issuances upward in
+ * batches and follows the primary's renewals, root and issuer changes and
+ * shutdown.
+ */
+export async function runWorker(config: Config): Promise<void> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `meshsign-worker-${cluster.worker?.id}` });
+  const paths = dataDirPaths(config.dataDir);
+  collectDefaultMetrics({ register: globalRegistry });
+  let stack: CsrStack | undefined;
+  // Answers the primary's metric requests (prom-client listens once an AggregatorRegistry exists).
+  AggregatorRegistry.setRegistries([globalRegistry]);
+  new AggregatorRegistry();
+  const send = (m: FromWorker) => process.send?.(m);
+  let frontend: GrpcFrontend | undefined;
+  // Workers follow the primary: a primary that dies takes its workers with it.
+  process.on("disconnect", () => process.exit(0));
+  // SIGTERM reaches the whole process group; the primary decides when workers stop.
+  process.on("SIGTERM", () => {});
+  process.on("SIGINT", () => {});
+  let issued: IssuanceRecord[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flushIssued = () => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (issued.length === 0) return;
+    send({ type: "issued", records: issued });
+    issued = [];
+  };
+  const reportIssued = (record: IssuanceRecord) => {
+    issued.push(record);
+    if (issued.length >= ISSUED_BATCH_MAX) flushIssued();
+    else flushTimer ??= setTimeout(flushIssued, ISSUED_FLUSH_MS).unref();
+  };
+  const start = async (m: Extract<ToWorker, { type: "init" }>) => {
+    stack = await buildCsrStack(config, m.ca, log, globalRegistry, { dataDir: paths.dir });
+    frontend = new GrpcFrontend(
+      stack.deps(reportIssued),
+      m.pair,
+      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log },
+    );
+    send({ type: "ready", port: await frontend.start() });
+  };
+  process.on("message", (m: ToWorker) => {
+    if (m.type === "init") {
+      start(m).catch((err: unknown) => {
+        log.fatal({ err }, "cannot start the CreateCertificate listener");
+        process.exit(1);
+      });
+    } else if (m.type === "serving") {
+      frontend?.updateServing(m.pair);
+    } else if (m.type === "ca") {
+      stack?.setCa(m.ca).then(
+        () => frontend?.updateRoots(m.ca.rootsPem),
+        (err: unknown) => log.error({ err }, "new signing CA refused"),
+      );
+    } else if (m.type === "roots") {
+      stack?.setRoots(m.pem).then(
+        () => frontend?.updateRoots(m.pem),
+        (err: unknown) => log.error({ err }, "new roots refused"),
+      );
+    } else if (m.type === "shutdown") {
+      void (async () => {
+        await frontend?.shutdown(config.shutdownGracePeriod);
+        flushIssued();
+        await stack?.close();
+        log.flush();
+        process.exit(0);
+      })();
+    }
+  });
+  send({ type: "hello" });
+}
+
