@@ -38,8 +38,13 @@ export interface EngineOptions {
   readonly events?: EventRecorder | false;
   /** Standalone file output of written Secrets. */
   readonly secretSink?: SecretSink;
-  /** Certificates reconciled at once. Default 8. */
+  /** Certificates reconciled at once. Default 32. */
   readonly concurrency?: number;
+  /**
+   * Private keys generated at once (libuv's thread pool; RSA 4096 takes a second or more). Default 2:
+   * the pool's other threads stay free for the store's fsyncs and the file sink.
+   */
+  readonly keyGenerationConcurrency?: number;
   /** Back-off after a rejected issuance. Default 1h doubling to 32h. */
   readonly issuanceBackoff?: BackoffOptions;
   /** Retry schedule of a request whose issuer failed transiently. Default 5s doubling to 5min. */
@@ -138,6 +143,7 @@ export class Engine {
       sink: options.secretSink,
       ...(options.issuanceBackoff ? { issuanceBackoff: options.issuanceBackoff } : {}),
       ...(options.transientBackoff ? { transientBackoff: options.transientBackoff } : {}),
+      ...(options.keyGenerationConcurrency ? { keyGenerationConcurrency: options.keyGenerationConcurrency } : {}),
       requestNames: (ns, cert) => [...(this.#requests.get(keyOf(ns, cert)) ?? [])],
       noteRequest: (ns, cert, name, present) => this.#noteRequest(keyOf(ns, cert), name, present),
       certificatesForSecret: (ns, secret) =>

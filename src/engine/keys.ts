@@ -3,7 +3,7 @@
  * the trigger policies and rotationPolicy Never, and the Secret encodings
  * (PKCS#1 / SEC1 / PKCS#8).
  */
-import { type KeyObject, createHash, createPrivateKey, generateKeyPair } from "node:crypto";
+import { type KeyObject, createHash, createPrivateKey, generateKeyPair, generateKeyPairSync } from "node:crypto";
 import { publicKeySpki } from "../pki/index.js";
 import type { KeyAlgorithm } from "./lib/spec.js";
 
@@ -14,23 +14,33 @@ export interface KeySpec {
 
 const CURVES: Record<number, string> = { 256: "prime256v1", 384: "secp384r1", 521: "secp521r1" };
 
-/** Generates a key off the event loop (libuv thread pool). RSA 2048..8192, ECDSA 256/384/521, Ed25519. */
+/**
+ * Generates a key. RSA (2048..8192) runs off the event loop in libuv's thread
+ * pool: tens of milliseconds for 2048 bits, seconds for 4096. ECDSA
+ * (256/384/521) and Ed25519 take well under a millisecond, less than a trip
+ * through the thread pool (whose threads the store's fsyncs need), so they
+ * are generated in place.
+ */
 export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | null, _pub: KeyObject, priv: KeyObject): void => (err ? reject(err) : resolve(priv));
-    switch (spec.keyAlgorithm) {
-      case "RSA":
-        if (spec.keySize < 2048 || spec.keySize > 8192) return reject(new Error(`unsupported RSA key size ${spec.keySize}`));
-        return generateKeyPair("rsa", { modulusLength: spec.keySize }, done);
-      case "ECDSA": {
-        const namedCurve = CURVES[spec.keySize];
-        if (namedCurve === undefined) return reject(new Error(`unsupported ECDSA key size ${spec.keySize}`));
-        return generateKeyPair("ec", { namedCurve }, done);
-      }
-      case "Ed25519":
-        return generateKeyPair("ed25519", {}, done);
+  switch (spec.keyAlgorithm) {
+    case "RSA":
+      if (spec.keySize < 2048 || spec.keySize > 8192) return Promise.reject(new Error(`unsupported RSA key size ${spec.keySize}`));
+      return new Promise((resolve, reject) => {
+        generateKeyPair("rsa", { modulusLength: spec.keySize }, (err, _pub, priv) => (err ? reject(err) : resolve(priv)));
+      });
+    case "ECDSA": {
+      const namedCurve = CURVES[spec.keySize];
+      if (namedCurve === undefined) return Promise.reject(new Error(`unsupported ECDSA key size ${spec.keySize}`));
+      return Promise.resolve(generateKeyPairSync("ec", { namedCurve }).privateKey);
     }
-  });
+    case "Ed25519":
+      return Promise.resolve(generateKeyPairSync("ed25519").privateKey);
+  }
+}
+
+/** Whether generating this key is slow enough to need the thread pool (and a place in the key generation limit). */
+export function isSlowKey(spec: KeySpec): boolean {
+  return spec.keyAlgorithm === "RSA";
 }
 
 /** What the policies need to know about a key: its type and size (as KeyObject names them) and its SPKI. */

@@ -19,7 +19,7 @@ import { type BackoffOptions, DEFAULT_ISSUANCE_BACKOFF, DEFAULT_TRANSIENT_BACKOF
 import type { Clock, RandomSource } from "./clock.js";
 import { buildCsr, parseCsr, type ParsedCsr, templateFromRequest } from "./csr.js";
 import type { EventRecorder } from "./events.js";
-import { encodePrivateKey, generatePrivateKey, keyMatchesSpec, parsePrivateKey, spkiOf } from "./keys.js";
+import { encodePrivateKey, generatePrivateKey, isSlowKey, keyMatchesSpec, parsePrivateKey, spkiOf } from "./keys.js";
 import { ANN, LABEL, UNCOPIED_ANNOTATION_PREFIXES } from "./lib/annotations.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type CertificateStatus, type Condition, SECRETS, type Secret } from "./lib/api.js";
 import { getCondition, removeCondition, setCondition } from "./lib/conditions.js";
@@ -33,6 +33,9 @@ import { CR_REASON, classifySignError, issuingFailureReason, REASON } from "./re
 import { renewalJitterMs } from "./renewal.js";
 import { buildSecret, reapplyMetadata } from "./secret.js";
 import type { SecretSink } from "./secret-files.js";
+
+/** Private keys generated at once unless configured: one per core of the 2-core reference machine. */
+export const DEFAULT_KEY_GENERATION_CONCURRENCY = 2;
 
 /** Bound of the in-memory staged-key cache (entries only live while an issuance is in flight). */
 const STAGED_KEYS_LIMIT = 20_000;
@@ -50,6 +53,8 @@ export interface ReconcilerDeps {
   readonly sink?: SecretSink | undefined;
   readonly issuanceBackoff?: BackoffOptions;
   readonly transientBackoff?: BackoffOptions;
+  /** Private keys generated at once. Default {@link DEFAULT_KEY_GENERATION_CONCURRENCY}. */
+  readonly keyGenerationConcurrency?: number;
   /** Names of the requests that belong to a Certificate (from the engine's watch index). */
   requestNames(namespace: string, certificateName: string): readonly string[];
   /** Keeps the index current for writes the reconciler makes itself. */
@@ -76,8 +81,26 @@ export class CertificateReconciler {
    */
   readonly #stagedKeys = new Map<string, { readonly pem: string; readonly key: KeyObject }>();
 
+  /** Key generations running, and the reconciles waiting for a slot. */
+  #keygenRunning = 0;
+  readonly #keygenWaiting: (() => void)[] = [];
+
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+  }
+
+  /** generatePrivateKey, at most keyGenerationConcurrency slow (RSA) ones at once. */
+  async #generateKey(spec: ResolvedSpec): Promise<KeyObject> {
+    if (!isSlowKey(spec)) return generatePrivateKey(spec);
+    const limit = this.#d.keyGenerationConcurrency ?? DEFAULT_KEY_GENERATION_CONCURRENCY;
+    while (this.#keygenRunning >= limit) await new Promise<void>((resolve) => this.#keygenWaiting.push(resolve));
+    this.#keygenRunning++;
+    try {
+      return await generatePrivateKey(spec);
+    } finally {
+      this.#keygenRunning--;
+      this.#keygenWaiting.shift()?.();
+    }
   }
 
   #now(): number {
@@ -325,7 +348,7 @@ export class CertificateReconciler {
         }
       }
       if (key === undefined) {
-        key = await generatePrivateKey(spec);
+        key = await this.#generateKey(spec);
         this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
       }
       keyPem = key.export({ format: "pem", type: "pkcs8" }).toString();

@@ -23,7 +23,13 @@ export interface SchedulerOptions {
   readonly onError?: (key: string, err: unknown) => void;
 }
 
-export const DEFAULT_CONCURRENCY = 8;
+/**
+ * Certificates reconciled at once. A reconcile spends most of its time
+ * waiting for durable store writes, so more of them in flight share the
+ * store's group commits: on the 2-core machine 32 issue about twice as fast
+ * as 8 (key generation has its own, smaller limit in the reconciler).
+ */
+export const DEFAULT_CONCURRENCY = 32;
 export const DEFAULT_ERROR_BACKOFF: BackoffOptions = { minMs: 1_000, maxMs: 30_000 };
 
 interface HeapItem {
