@@ -64,6 +64,7 @@ export interface ReconcilerDeps {
 }
 
 const READY_MESSAGE = "Certificate is up to date and has not expired";
+const APPROVED_MESSAGE = "Certificate request has been approved by cert-manager.io";
 const COPIED = (k: string): boolean => !UNCOPIED_ANNOTATION_PREFIXES.some((p) => k.startsWith(p));
 
 export class CertificateReconciler {
@@ -446,18 +447,20 @@ export class CertificateReconciler {
     }
     this.#d.noteRequest(ns, cert.metadata.name ?? "", name, true);
     this.#d.events.record(cert, "Normal", "Requested", `Created new CertificateRequest resource "${name}"`);
-    // Automatic approval (cert-manager's built-in approver).
-    const approved = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
-      ...created,
-      status: {
-        conditions: [
-          { type: "Approved", status: "True", reason: CR_REASON.approved, message: "Certificate request has been approved by cert-manager.io", lastTransitionTime: this.#iso() },
-          { type: "Ready", status: "False", reason: CR_REASON.pending, message: "Waiting for the issuer to sign the request", lastTransitionTime: this.#iso() },
-        ],
-      },
-    });
-    this.#d.events.record(approved, "Normal", CR_REASON.approved, "Certificate request has been approved by cert-manager.io");
-    return approved;
+    // Approval is written by #sign together with the issuer's first answer (one status write, not two).
+    return created;
+  }
+
+  /**
+   * The request's conditions with cert-manager's built-in approval added when
+   * missing (the approver and the signer run in this one reconcile, so the
+   * approval and the issuer's answer are written together).
+   */
+  #approved(cr: CertificateRequest, nowIso: string): Condition[] | undefined {
+    const conds = cr.status?.conditions;
+    if (getCondition(conds, "Approved") !== undefined || getCondition(conds, "Denied") !== undefined) return undefined;
+    this.#d.events.record(cr, "Normal", CR_REASON.approved, APPROVED_MESSAGE);
+    return setCondition(conds, { type: "Approved", status: "True", reason: CR_REASON.approved, message: APPROVED_MESSAGE }, nowIso);
   }
 
   async #sign(cert: Certificate, cr: CertificateRequest, keyPem: string): Promise<{ cr: CertificateRequest; retryAt?: number }> {
@@ -501,8 +504,9 @@ export class CertificateReconciler {
       const c = classifySignError(err);
       outcome = c.state === "pending" ? { kind: "pending", reason: c.reason, message: c.message, retryAt: transientRetry() } : { kind: "failed", reason: c.reason, message: c.message };
     }
-    const conds = cr.status?.conditions;
     const nowIso = this.#iso(now);
+    const approval = this.#approved(cr, nowIso);
+    const conds = approval ?? cr.status?.conditions;
     if (outcome.kind === "issued") {
       this.#transient.delete(certKey);
       const updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
@@ -522,7 +526,7 @@ export class CertificateReconciler {
       const previous = getCondition(conds, "Ready");
       const next = setCondition(conds, { type: "Ready", status: "False", reason: CR_REASON.pending, message }, nowIso);
       let updated = cr;
-      if (next !== conds) {
+      if (next !== conds || approval !== undefined) {
         updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, { ...cr, status: { ...cr.status, conditions: next } });
         // Emitted only on a change, like cert-manager's Pending reasons.
         if (previous?.message !== message) this.#d.events.record(updated, "Normal", outcome.reason, message);
