@@ -144,12 +144,12 @@ export const engineCase: BenchCase = {
           header: ["measure", "value"],
           rows: [
             [
-              "process start to CreateCertificate serving (banner, /readyz)",
+              "process start to banner and /readyz 200 (readiness includes the engine)",
               `${(startedMs / 1000).toFixed(1)} s`,
             ],
             [
               "Secrets published (from process start)",
-              `${f.int(issued)} / ${f.int(n)} in ${(publishedMs / 1000).toFixed(1)} s (${f.int((issued * 1000) / Math.max(1, publishedMs - startedMs))} per s after start)`,
+              `${f.int(issued)} / ${f.int(n)} in ${(publishedMs / 1000).toFixed(1)} s (${f.int((issued * 1000) / Math.max(1, publishedMs))} per s)`,
             ],
             [
               "Certificates Ready=True (from process start, metrics polled every 1 s)",
