@@ -10,7 +10,7 @@ import { createDefaultIssuerRegistry, issuerKey, type IssuerRegistry } from "../
 import type { Store, Watch, WatchEvent } from "../store/types.js";
 import type { BackoffOptions } from "./backoff.js";
 import { type Clock, type RandomSource, systemClock, systemRandom } from "./clock.js";
-import { type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
+import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
@@ -34,7 +34,10 @@ export interface EngineOptions {
   readonly random?: RandomSource;
   /** Where metrics are registered; none when absent. */
   readonly metricsRegistry?: Registry;
-  /** Event sink; default writes Events to the store. `false` disables events. */
+  /**
+   * Event sink; default writes Events to the store (what Kubernetes mode wants). A recorder with a
+   * `list` ({@link MemoryEventRecorder}) is also where `describe` reads them. `false` disables events.
+   */
   readonly events?: EventRecorder | false;
   /** Standalone file output of written Secrets. */
   readonly secretSink?: SecretSink;
@@ -247,7 +250,8 @@ export class Engine {
     const requests = (await Promise.all(names.map((n) => this.#store.get<CertificateRequest>(CERTIFICATE_REQUESTS, namespace, n)))).filter((r): r is CertificateRequest => r !== undefined);
     const last = requests.sort((a, b) => (requestRevision(b) ?? 0) - (requestRevision(a) ?? 0))[0];
     const involved = new Set([name, ...names]);
-    const events = (await this.#store.list<EventResource>(EVENTS, { namespace }))
+    const recorded = isEventLog(this.#events) ? this.#events.list(namespace) : await this.#store.list<EventResource>(EVENTS, { namespace });
+    const events = recorded
       .filter((e) => involved.has(e.involvedObject.name) && (e.involvedObject.kind === "Certificate" || e.involvedObject.kind === "CertificateRequest"))
       .sort((a, b) => a.lastTimestamp.localeCompare(b.lastTimestamp))
       .slice(-20)
@@ -358,6 +362,10 @@ export class Engine {
     remove(this.#bySecret, keyOf(c.metadata.namespace, c.spec.secretName), key);
     remove(this.#byIssuer, issuerKeyOf(c), key);
   }
+}
+
+function isEventLog(r: EventRecorder): r is EventLog {
+  return typeof (r as Partial<EventLog>).list === "function";
 }
 
 function issuerKeyOf(c: Certificate): string {

@@ -210,5 +210,82 @@ function dedupKey(object: KubeObject, type: EventType, reason: string, message: 
   return [object.kind, object.metadata.namespace ?? "default", object.metadata.name ?? "", object.metadata.uid ?? "", type, reason, message].join("\u0000");
 }
 
+/** A recorder that can also answer which Events it holds (the engine's describe reads them from it). */
+export interface EventLog extends EventRecorder {
+  /** The live Events of a namespace, oldest first. */
+  list(namespace: string): EventResource[];
+}
+
+export interface MemoryEventRecorderOptions {
+  readonly clock: Clock;
+  readonly component?: string;
+  /** How long an Event lives after its last occurrence. Default 1 h. */
+  readonly ttlMs?: number;
+  /** Most Events kept; beyond it the oldest go first. Default 10,000. */
+  readonly maxEvents?: number;
+}
+
+/**
+ * Events kept in memory only, with the same de-duplication, TTL and cap as
+ * {@link StoreEventRecorder}. For the standalone server: Events are an
+ * operator's aid (`meshsign status`), and writing each one durably to the
+ * embedded store costs about a third of the engine's CPU and most of its
+ * memory churn during an issuance burst (six or seven Events per
+ * Certificate). They do not survive a restart, as Kubernetes Events do not
+ * survive their hour.
+ */
+export class MemoryEventRecorder implements EventLog {
+  readonly #o: Required<MemoryEventRecorderOptions>;
+  /** dedup key -> event, in order of last occurrence. */
+  readonly #events = new Map<string, EventResource>();
+
+  constructor(options: MemoryEventRecorderOptions) {
+    this.#o = { component: "meshsign-engine", ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, ...options };
+  }
+
+  record(object: KubeObject, type: EventType, reason: string, message: string): void {
+    const msg = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
+    const key = dedupKey(object, type, reason, msg);
+    const now = new Date(this.#o.clock.now()).toISOString();
+    const previous = this.#events.get(key);
+    this.#events.delete(key);
+    if (previous !== undefined) {
+      this.#events.set(key, { ...previous, count: previous.count + 1, lastTimestamp: now });
+    } else {
+      const ns = object.metadata.namespace ?? "default";
+      const name = object.metadata.name ?? "";
+      const suffix = createHash("sha256").update(key).update(now).digest("hex").slice(0, 16);
+      this.#events.set(key, {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: `${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), namespace: ns, creationTimestamp: now },
+        involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name, namespace: ns, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) },
+        reason,
+        message: msg,
+        type,
+        count: 1,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        source: { component: this.#o.component },
+      });
+    }
+    this.#expire();
+  }
+
+  list(namespace: string): EventResource[] {
+    this.#expire();
+    return [...this.#events.values()].filter((e) => e.metadata.namespace === namespace).map((e) => structuredClone(e));
+  }
+
+  /** Drops Events past their TTL and the oldest beyond maxEvents (the map is in order of last occurrence). */
+  #expire(): void {
+    const oldestAllowed = this.#o.clock.now() - this.#o.ttlMs;
+    for (const [key, e] of this.#events) {
+      if (this.#events.size <= this.#o.maxEvents && Date.parse(e.lastTimestamp) > oldestAllowed) break;
+      this.#events.delete(key);
+    }
+  }
+}
+
 /** Discards events (benchmarks, or when the caller does not want them). */
 export const noopEventRecorder: EventRecorder = { record() {} };

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { StoreEventRecorder } from "../../src/engine/events.js";
+import { Engine } from "../../src/engine/engine.js";
+import { MemoryEventRecorder, StoreEventRecorder } from "../../src/engine/events.js";
+import { CERTIFICATES, CLUSTER_ISSUERS } from "../../src/engine/lib/api.js";
+import { certificate, clusterIssuer } from "./lib/builders.js";
 import { EVENTS, type EventResource } from "../../src/engine/lib/api.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { KubeObject } from "../../src/store/types.js";
@@ -97,5 +100,41 @@ describe("StoreEventRecorder", () => {
     });
     expect(await events(store)).toHaveLength(0);
     recorder.stop();
+  });
+});
+
+describe("MemoryEventRecorder", () => {
+  it("folds repeats into a count, keeps at most maxEvents (oldest occurrence first) and forgets events after the TTL", async () => {
+    const clock = new FakeClock(T0);
+    const recorder = new MemoryEventRecorder({ clock, maxEvents: 3, ttlMs: 60 * MIN });
+    recorder.record(cert("a"), "Normal", "Issuing", "m");
+    await clock.advance(MIN);
+    recorder.record(cert("b"), "Normal", "Issuing", "m");
+    await clock.advance(MIN);
+    recorder.record(cert("a"), "Normal", "Issuing", "m");
+    recorder.record(cert("c"), "Warning", "Failed", "x");
+    recorder.record(cert("d"), "Normal", "Issuing", "m");
+    expect(recorder.list("apps").map((e) => `${e.involvedObject.name}:${e.count}`)).toEqual(["a:2", "c:1", "d:1"]);
+    expect(recorder.list("other")).toEqual([]);
+    await clock.advance(59 * MIN);
+    expect(recorder.list("apps")).toHaveLength(3);
+    await clock.advance(2 * MIN);
+    expect(recorder.list("apps")).toEqual([]);
+  });
+
+  it("is where the engine's describe reads a Certificate's events, and nothing is written to the store", async () => {
+    const clock = new FakeClock(T0);
+    const store = new MemoryStore({ now: () => clock.now() });
+    await store.create(CLUSTER_ISSUERS, clusterIssuer("selfsigned", { selfSigned: {} }));
+    await store.create(CERTIFICATES, certificate("web", "apps", { privateKey: { algorithm: "ECDSA", size: 256 } }));
+    const engine = new Engine({ store, clock, events: new MemoryEventRecorder({ clock }) });
+    await engine.start();
+    await engine.idle();
+    const d = await engine.describe("apps", "web");
+    expect(d.events.map((e) => `${e.object}:${e.reason}`)).toEqual(
+      expect.arrayContaining(["Certificate/web:Issuing", "Certificate/web:Generated", "Certificate/web:Requested", "CertificateRequest/web-1:CertificateIssued"]),
+    );
+    expect(await store.list(EVENTS, {})).toEqual([]);
+    await engine.stop();
   });
 });
