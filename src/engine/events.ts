@@ -39,6 +39,12 @@ export interface StoreEventRecorderOptions {
    * issuances writes six or seven Events each.
    */
   readonly maxEvents?: number;
+  /**
+   * Whether this recorder deletes expired Events itself (default true). The
+   * Kubernetes API server expires Events on its own (`--event-ttl`), so in
+   * Kubernetes mode meshsign neither lists nor deletes them (nor needs RBAC to).
+   */
+  readonly expire?: boolean;
   /** Called when a write fails (for the log); never rethrown. */
   readonly onError?: (err: unknown) => void;
 }
@@ -65,7 +71,7 @@ export class StoreEventRecorder implements EventRecorder {
   #sweeping = false;
 
   constructor(options: StoreEventRecorderOptions) {
-    this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, ...options };
+    this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, expire: true, ...options };
   }
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
@@ -91,6 +97,7 @@ export class StoreEventRecorder implements EventRecorder {
    * expired ones and keeps deleting as they expire. Call once at start.
    */
   async start(): Promise<void> {
+    if (this.#o.expire === false) return;
     const events = await this.#o.store.list<EventResource>(EVENTS, {});
     const known = events
       .map((e) => ({ id: `${e.metadata.namespace ?? ""}/${e.metadata.name ?? ""}`, at: Date.parse(e.lastTimestamp) + this.#o.ttlMs }))
@@ -147,6 +154,7 @@ export class StoreEventRecorder implements EventRecorder {
   }
 
   #track(event: EventResource): void {
+    if (this.#o.expire === false) return;
     const id = `${event.metadata.namespace ?? ""}/${event.metadata.name ?? ""}`;
     this.#expiry.delete(id);
     this.#expiry.set(id, Date.parse(event.lastTimestamp) + this.#o.ttlMs);

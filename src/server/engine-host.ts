@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
-import { Engine, FileSecretSink } from "../engine/index.js";
+import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";
 import type { Store } from "../store/types.js";
 import type { CertificateControl } from "./admin.js";
@@ -52,6 +52,12 @@ export async function startEngine(options: {
     : undefined;
   const engine = new Engine({
     store,
+    // Standalone: Events stay in memory (the embedded store holds every object in memory and a
+    // burst of issuances writes several Events each); Kubernetes: real Events, expired by the API server.
+    events:
+      config.mode === "standalone"
+        ? new MemoryEventRecorder({ clock: systemClock })
+        : new StoreEventRecorder({ store, clock: systemClock, expire: false }),
     registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),

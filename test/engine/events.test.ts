@@ -18,6 +18,34 @@ async function events(store: MemoryStore): Promise<EventResource[]> {
 }
 
 describe("StoreEventRecorder", () => {
+  it("with expire off (Kubernetes mode) never lists or deletes Events: the API server expires them", async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock(T0);
+    const calls: string[] = [];
+    const watched = new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if ((prop === "list" || prop === "delete") && typeof v === "function") {
+          return (...args: unknown[]) => {
+            calls.push(String(prop));
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const recorder = new StoreEventRecorder({ store: watched, clock, expire: false, maxEvents: 1 });
+    await recorder.start();
+    recorder.record(cert("a"), "Normal", "Issuing", "one");
+    recorder.record(cert("b"), "Normal", "Issuing", "two");
+    await recorder.flush();
+    clock.advance(3 * 60 * MIN);
+    await recorder.sweep();
+    await recorder.flush();
+    expect(calls).toEqual([]);
+    expect(await events(store)).toHaveLength(2);
+  });
+
   it("writes events of different objects concurrently and folds repeats of one event into its count", async () => {
     const store = new MemoryStore();
     const clock = new FakeClock(T0);
