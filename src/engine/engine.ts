@@ -54,6 +54,12 @@ export interface EngineOptions {
   readonly transientBackoff?: BackoffOptions;
   /** Receives reconcile errors (for the log). Messages are safe; `cause` may carry detail. */
   readonly onError?: (key: string, err: unknown) => void;
+  /**
+   * Which Certificates this engine reconciles (to coexist with an installed
+   * cert-manager). A Certificate that does not match is left alone entirely:
+   * never reconciled, its requests and Secret untouched. Default: all.
+   */
+  readonly selectCertificate?: (certificate: Certificate) => boolean;
 }
 
 /** One row of `meshsign status` / the admin API list. */
@@ -126,9 +132,11 @@ export class Engine {
   /** "<ns>/<certName>" -> request names. */
   readonly #requests = new Map<string, Set<string>>();
   #started = false;
+  readonly #select: ((certificate: Certificate) => boolean) | undefined;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
+    this.#select = options.selectCertificate;
     this.#clock = options.clock ?? systemClock;
     this.#registry = options.registry ?? createDefaultIssuerRegistry();
     this.#events =
@@ -226,6 +234,9 @@ export class Engine {
   async renew(namespace: string, name: string): Promise<void> {
     const cert = await this.#store.get<Certificate>(CERTIFICATES, namespace, name);
     if (cert === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
+    if (this.#select !== undefined && !this.#select(cert)) {
+      throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} is not managed by this meshsign (--certificate-selector, --certificate-issuer-groups)`);
+    }
     if (getCondition(cert.status?.conditions, "Issuing")?.status === "True") return;
     const now = new Date(this.#clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
     await this.#store.updateStatus<Certificate>(CERTIFICATES, {
@@ -240,7 +251,7 @@ export class Engine {
 
   async list(namespace?: string): Promise<CertificateSummary[]> {
     const certs = await this.#store.list<Certificate>(CERTIFICATES, namespace === undefined ? {} : { namespace });
-    return certs.map((c) => summarize(c)).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    return certs.filter((c) => this.#select === undefined || this.#select(c)).map((c) => summarize(c)).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
   async describe(namespace: string, name: string): Promise<CertificateDescription> {
@@ -316,6 +327,11 @@ export class Engine {
     const key = keyOf(c.metadata.namespace, c.metadata.name);
     const prev = this.#certs.get(key);
     this.#unindex(key, prev);
+    if (e.type !== "DELETED" && this.#select !== undefined && !this.#select(c)) {
+      // Someone else's Certificate (or one that stopped matching): forget it without cleaning anything up.
+      this.#certs.delete(key);
+      return;
+    }
     if (e.type === "DELETED") {
       this.#certs.delete(key);
       this.#scheduler.enqueue(key);

@@ -99,6 +99,10 @@ export interface Config {
   issuerGroup: string;
   /** Namespace of the Issuer named by issuerName (Issuer kind). */
   issuerNamespace: string;
+  /** Reconcile only Certificates with these labels (k=v,...; empty = all): coexisting with cert-manager. */
+  certificateSelector: string;
+  /** Reconcile only Certificates whose issuerRef.group is listed (empty = all). */
+  certificateIssuerGroups: string[];
   /** ConfigMap (keys issuer-name, issuer-kind, issuer-group) that switches the signing issuer at runtime; empty = off. */
   runtimeIssuanceConfigMapName: string;
   runtimeIssuanceConfigMapNamespace: string;
@@ -201,6 +205,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
   ),
   spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system"),
+  spec("certificateSelector", "--certificate-selector", "string", "reconcile only Certificates with these labels (k=v,...)", "", (v) =>
+    v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
+  ),
+  spec("certificateIssuerGroups", "--certificate-issuer-groups", "list", "reconcile only Certificates whose issuerRef.group is listed", []),
   spec("runtimeIssuanceConfigMapName", "--runtime-issuance-config-map-name", "string", "ConfigMap selecting the signing issuer at runtime (issuer-name/kind/group)", ""),
   spec("runtimeIssuanceConfigMapNamespace", "--runtime-issuance-config-map-namespace", "string", "namespace of the runtime issuance ConfigMap", "meshsign-system"),
   spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system"),

@@ -62,6 +62,7 @@ export async function startEngine(options: {
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
     onError: (key, err) => log.warn({ certificate: key, err }, "reconcile failed"),
+    ...selection(config),
   });
   let started = false;
   await engine.start();
@@ -119,5 +120,29 @@ export async function startStandaloneEngine(
       const { watchManifests } = await import("./manifests-host.js");
       stopManifests = await watchManifests(config.manifests, store, log);
     },
+  };
+}
+
+/**
+ * `--certificate-selector` / `--certificate-issuer-groups`: which Certificates
+ * meshsign reconciles, so it can share a cluster with cert-manager (meshsign
+ * takes the labelled ones, or those whose issuer group it serves).
+ */
+function selection(config: Config): { selectCertificate?: (c: { metadata: { labels?: Record<string, string> }; spec?: { issuerRef?: { group?: string } } }) => boolean } {
+  const labels = Object.fromEntries(
+    config.certificateSelector
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]),
+  );
+  const groups = new Set(config.certificateIssuerGroups);
+  if (Object.keys(labels).length === 0 && groups.size === 0) return {};
+  return {
+    // meshsign's own Certificates (serving, istiod) are always its to keep.
+    selectCertificate: (c) =>
+      c.metadata.labels?.["app.kubernetes.io/managed-by"] === "meshsign" ||
+      Object.entries(labels).every(([k, v]) => c.metadata.labels?.[k] === v) &&
+      (groups.size === 0 || groups.has(c.spec?.issuerRef?.group || "cert-manager.io")),
   };
 }

@@ -197,3 +197,31 @@ describe("pending and rejected issuance", () => {
   });
 });
 
+
+describe("coexisting with cert-manager", () => {
+  it("reconciles only the selected Certificates and leaves the others untouched (no request, no Secret, no status, no renew)", async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ now: () => clock.now() });
+    const objects = loadFixture("pki-bootstrap.yaml");
+    // Every Certificate of the fixture is meshsign's except the leaf, which cert-manager keeps.
+    for (const o of objects) if (o.kind === "Certificate" && o.metadata.name !== "internal-api") o.metadata.labels = { ...o.metadata.labels, "meshsign.io/managed": "true" };
+    await apply(store, objects);
+    const e = new Engine({
+      store,
+      clock,
+      random: fixedRandom(0),
+      selectCertificate: (c) => c.metadata.labels?.["meshsign.io/managed"] === "true",
+    });
+    engines.push(e);
+    await e.start();
+    await e.idle();
+    const leaf = await store.get<Certificate>(CERTIFICATES, "prod", "internal-api");
+    expect(leaf?.status).toBeUndefined();
+    expect(await store.get(SECRETS, "prod", leaf?.spec.secretName ?? "")).toBeUndefined();
+    expect((await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "prod" })).length).toBe(0);
+    expect((await e.list()).map((c) => c.name)).not.toContain("internal-api");
+    await expect(e.renew("prod", "internal-api")).rejects.toThrow(/not managed by this meshsign/);
+    const root = await store.get<Certificate>(CERTIFICATES, "meshsign-system", "mesh-root");
+    expect(cond(root, "Ready")?.status).toBe("True");
+  });
+});
