@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
+import { decodePemAll } from "../pki/index.js";
 
 /**
  * The client certificate of a call, verified against the mesh roots, as the
@@ -21,7 +22,7 @@ export function verifiedPeerCertificates(
     const pem = rootsPem();
     if (pem !== cachedPem) {
       cachedPem = pem;
-      roots = (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+      roots = decodePemAll(pem, "CERTIFICATE").map((der) => new X509Certificate(der));
     }
     let leaf: X509Certificate;
     try {

@@ -6,6 +6,7 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { grpcStatusOf } from "../csr-service/status.js";
 import { MeshsignError, toMeshsignError } from "../errors/index.js";
+import { splitPemBundle } from "../pki/index.js";
 import { AdminService, CertificateSummarySchema, IssuanceSchema } from "../gen/meshsign/admin/v1/admin_pb.js";
 import type { IssuanceLog } from "./issuance-log.js";
 import type { ReadinessCheck } from "./observability.js";
@@ -120,7 +121,7 @@ function routes(router: ConnectRouter, s: AdminSources): void {
     },
     getRoots: () => {
       const pem = s.roots();
-      const roots = splitPem(pem).map((p) => {
+      const roots = splitPemBundle(pem).map((p) => {
         const c = new X509Certificate(p);
         return create(CertificateSummarySchema, {
           subject: c.subject.replaceAll("\n", ", "),
@@ -160,6 +161,4 @@ function routes(router: ConnectRouter, s: AdminSources): void {
   });
 }
 
-function splitPem(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-}
+

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { buildSvidTemplate } from "../authz/index.js";
-import { decodePemAll, verifyChain } from "../pki/index.js";
+import { decodePemAll, splitPemBundle, verifyChain } from "../pki/index.js";
 import { publicKeySpki } from "../pki/keys.js";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -145,9 +145,14 @@ async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, o
 
 /** Splits a PEM bundle into its certificates, refusing one with none. */
 export function rootsBundle(pem: string, origin: string): string {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks || blocks.length === 0) throw new MeshsignError("ERR_CONFIG_INVALID", `${origin} holds no PEM certificate`);
-  return `${blocks.join("\n")}\n`;
+  let blocks: string[];
+  try {
+    blocks = splitPemBundle(pem);
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${origin} is not a valid PEM bundle`, { cause: err });
+  }
+  if (blocks.length === 0) throw new MeshsignError("ERR_CONFIG_INVALID", `${origin} holds no PEM certificate`);
+  return blocks.join("");
 }
 
 /**

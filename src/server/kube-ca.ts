@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { MeshsignError } from "../errors/index.js";
+import { splitPemBundle } from "../pki/index.js";
 import type { Config } from "./config.js";
 import { rootsBundle, type CaMaterial } from "./csr-stack.js";
 import { createRootCa } from "./data-dir.js";
@@ -128,7 +129,7 @@ async function issuerCa(
   const cert = decode("tls.crt");
   const key = decode("tls.key");
   if (!cert || !key) throw new MeshsignError("ERR_ISSUER_NOT_READY", `${ref}: Secret ${namespace}/${secretName} lacks tls.crt or tls.key`);
-  const chain = cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const chain = splitPemBundle(cert);
   const roots = config.rootCaFile ? readFileSync(config.rootCaFile, "utf8") : decode("ca.crt") || (chain.at(-1) ?? cert);
   return {
     certificatePem: cert,
