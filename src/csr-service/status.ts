@@ -1,6 +1,6 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { ErrorCode } from "../errors/index.js";
-import { MeshsignError, toMeshsignError } from "../errors/index.js";
+import { type MeshsignError, toMeshsignError } from "../errors/index.js";
 
 /**
  * The one place a MeshsignError becomes a gRPC status.
