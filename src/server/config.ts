@@ -320,6 +320,16 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   return p;
 }
 
+/** An equality label selector option ("k=v,k2=v2"; empty = everything), as validated above. */
+export function parseLabelSelector(value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of value.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const i = pair.indexOf("=");
+    if (i > 0) out[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return out;
+}
+
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {

@@ -6,7 +6,7 @@ import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, system
 import { openEmbeddedStore } from "../store/embedded/index.js";
 import type { Store } from "../store/types.js";
 import type { CertificateControl } from "./admin.js";
-import type { Config } from "./config.js";
+import { parseLabelSelector, type Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
 import type { CaMaterial } from "./csr-stack.js";
 import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
@@ -129,13 +129,7 @@ export async function startStandaloneEngine(
  * takes the labelled ones, or those whose issuer group it serves).
  */
 function selection(config: Config): { selectCertificate?: (c: { metadata: { labels?: Record<string, string> }; spec?: { issuerRef?: { group?: string } } }) => boolean } {
-  const labels = Object.fromEntries(
-    config.certificateSelector
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean)
-      .map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]),
-  );
+  const labels = parseLabelSelector(config.certificateSelector);
   const groups = new Set(config.certificateIssuerGroups);
   if (Object.keys(labels).length === 0 && groups.size === 0) return {};
   return {

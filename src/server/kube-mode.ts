@@ -8,10 +8,10 @@ import { KubeStore } from "../store/kube/index.js";
 import type { KubeObject, Store } from "../store/types.js";
 import { RootConfigMapDistributor, RootsBroadcaster } from "../trust/index.js";
 import type { CertificateControl } from "./admin.js";
-import type { Config } from "./config.js";
+import { parseLabelSelector, type Config } from "./config.js";
 import { startEngine, type EngineHost } from "./engine-host.js";
 import { istiodCertificate } from "./istiod-certificate.js";
-import { controlPlaneIssuerRef, ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
+import { controlPlaneIssuerRef, createIfAbsent, ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 import { loadKubeConfig } from "./kube-config.js";
 import { LeaderElector } from "./leader-election.js";
 
@@ -57,7 +57,7 @@ export async function startKubernetesControllers(options: {
     trust = new RootConfigMapDistributor({
       store,
       roots,
-      namespaceSelector: parseSelector(config.configmapNamespaceSelector),
+      namespaceSelector: parseLabelSelector(config.configmapNamespaceSelector),
       onError: (ns, err) => log.warn({ namespace: ns, err }, "istio-ca-root-cert reconcile failed; retrying"),
       onChanged: (ns, action) => log.info({ namespace: ns, action }, "istio-ca-root-cert published"),
     });
@@ -67,7 +67,7 @@ export async function startKubernetesControllers(options: {
   };
   // istiod's namespace may not exist yet (meshsign installed before Istio): keep trying while leading.
   const ensureIstiodCertificate = (certificate: KubeObject, signal: AbortSignal) => {
-    ensure(store, CERTIFICATES, certificate).catch((err: unknown) => {
+    createIfAbsent(store, CERTIFICATES, certificate).catch((err: unknown) => {
       if (signal.aborted) return;
       const missing = isMeshsignError(err, "ERR_NOT_FOUND");
       log.warn({ namespace: config.istioNamespace, err: missing ? undefined : err }, missing ? "istio namespace does not exist yet; istiod's certificate waits for it" : "cannot create istiod's certificate; retrying");
@@ -132,20 +132,3 @@ export async function startKubernetesControllers(options: {
   };
 }
 
-/** Creates the object unless it exists (users may have edited it: never overwrite). */
-async function ensure(store: KubeStore, type: typeof CERTIFICATES, object: KubeObject): Promise<void> {
-  try {
-    await store.create(type, object);
-  } catch (err) {
-    if (!isMeshsignError(err, "ERR_ALREADY_EXISTS")) throw err;
-  }
-}
-
-function parseSelector(value: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of value.split(",").map((p) => p.trim()).filter(Boolean)) {
-    const [k, v = ""] = pair.split("=");
-    if (k) out[k] = v;
-  }
-  return out;
-}

@@ -1,6 +1,6 @@
 import { CLUSTER_ISSUERS, SECRETS } from "../api/types.js";
 import { isMeshsignError } from "../errors/index.js";
-import type { KubeObject, Store } from "../store/types.js";
+import type { KubeObject, ResourceType, Store } from "../store/types.js";
 import type { CaMaterial } from "./csr-stack.js";
 import type { Config } from "./config.js";
 
@@ -55,7 +55,8 @@ export async function ensureMeshCaIssuer(store: Store, config: Config, mirror?: 
   } as KubeObject);
 }
 
-async function createIfAbsent(store: Store, type: typeof SECRETS, object: KubeObject): Promise<void> {
+/** Creates the object unless it exists (users may have edited it: never overwrite). */
+export async function createIfAbsent(store: Store, type: ResourceType, object: KubeObject): Promise<void> {
   try {
     await store.create(type, object);
   } catch (err) {
