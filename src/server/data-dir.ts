@@ -1,9 +1,9 @@
-import "reflect-metadata";
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate, type KeyObject } from "node:crypto";
+import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import * as x509 from "@peculiar/x509";
 import { MeshsignError } from "../errors/index.js";
+import { encodePem, NameOid, selfSignedSigner, signCertificate, type CertificateTemplate } from "../pki/index.js";
+import { generateKeySync, privateKeyToPem, publicKeySpki, type KeySpec } from "../pki/keys.js";
 import type { CaKeyAlgorithm } from "./config.js";
 import { writeFileAtomic } from "./lib/atomic-file.js";
 
@@ -94,74 +94,41 @@ function loadRootCa(paths: DataDirPaths): Omit<RootCa, "created"> {
   return { certificatePem, privateKey };
 }
 
-type SigningAlgorithm = { name: string; hash?: string };
+const CA_KEYS: Record<CaKeyAlgorithm, KeySpec> = {
+  "ecdsa-p256": { type: "ec", curve: "P-256" },
+  "ecdsa-p384": { type: "ec", curve: "P-384" },
+  "rsa-2048": { type: "rsa", bits: 2048 },
+  "rsa-3072": { type: "rsa", bits: 3072 },
+  "rsa-4096": { type: "rsa", bits: 4096 },
+  ed25519: { type: "ed25519" },
+};
 
-function keyGenParams(alg: CaKeyAlgorithm): { gen: () => KeyObject; sign: SigningAlgorithm } {
-  switch (alg) {
-    case "ecdsa-p256":
-    case "ecdsa-p384": {
-      const namedCurve = alg === "ecdsa-p256" ? "P-256" : "P-384";
-      return {
-        gen: () => generateKeyPairSync("ec", { namedCurve }).privateKey,
-        sign: { name: "ECDSA", hash: alg === "ecdsa-p256" ? "SHA-256" : "SHA-384" },
-      };
-    }
-    case "ed25519":
-      return { gen: () => generateKeyPairSync("ed25519").privateKey, sign: { name: "Ed25519" } };
-    default: {
-      const modulusLength = Number(alg.slice(4));
-      return {
-        gen: () => generateKeyPairSync("rsa", { modulusLength }).privateKey,
-        sign: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
-      };
-    }
-  }
-}
-
+/**
+ * A self-signed mesh root: subject O=<trust domain>, CN=meshsign root CA;
+ * CA:true and keyCertSign/cRLSign, both critical; the trust domain's SPIFFE ID
+ * as URI SAN (X.509-SVID §3.2: a signing certificate may carry it, with no
+ * path); notBefore back-dated 5 minutes. Signed with src/pki's encoder.
+ */
 export async function createRootCa(options: {
   algorithm: CaKeyAlgorithm;
   durationMs: number;
   trustDomain: string;
   now?: Date;
 }): Promise<{ certificatePem: string; keyPem: string }> {
-  const { gen, sign } = keyGenParams(options.algorithm);
-  const key = gen();
-  const keyPem = key.export({ type: "pkcs8", format: "pem" }).toString();
-  const importAlg =
-    sign.name === "ECDSA"
-      ? { name: "ECDSA", namedCurve: options.algorithm === "ecdsa-p256" ? "P-256" : "P-384" }
-      : sign.name === "Ed25519"
-        ? { name: "Ed25519" }
-        : { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
-  const pkcs8 = key.export({ type: "pkcs8", format: "der" });
-  const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, importAlg, false, ["sign"]);
-  const publicKey = await webcrypto.subtle.importKey(
-    "spki",
-    createPublicKey(key).export({ type: "spki", format: "der" }),
-    importAlg,
-    true,
-    ["verify"],
-  );
-  const now = options.now ?? new Date();
-  const notBefore = new Date(now.getTime() - 5 * 60_000);
-  const notAfter = new Date(now.getTime() + options.durationMs);
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomBytes(16).toString("hex").replace(/^[89a-f]/, "7"),
-    name: [{ O: [options.trustDomain] }, { CN: ["meshsign root CA"] }],
-    notBefore,
-    notAfter,
-    signingAlgorithm: sign,
-    keys: { privateKey, publicKey },
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      // X.509-SVID §3.2: a signing certificate may carry the trust domain's SPIFFE ID, with no path.
-      new x509.SubjectAlternativeNameExtension([{ type: "url", value: `spiffe://${options.trustDomain}` }]),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey),
-    ],
-  });
-  return { certificatePem: `${cert.toString("pem")}\n`, keyPem };
+  const key = generateKeySync(CA_KEYS[options.algorithm]);
+  const now = (options.now ?? new Date()).getTime();
+  const template: CertificateTemplate = {
+    publicKeySpki: publicKeySpki(key),
+    subject: [[{ type: NameOid.organizationName, value: options.trustDomain }], [{ type: NameOid.commonName, value: "meshsign root CA" }]],
+    uris: [`spiffe://${options.trustDomain}`],
+    isCA: true,
+    keyUsage: ["keyCertSign", "cRLSign"],
+    extKeyUsage: [],
+    notBefore: new Date(now - 5 * 60_000),
+    notAfter: new Date(now + options.durationMs),
+  };
+  const der = signCertificate(template, selfSignedSigner(template, key));
+  return { certificatePem: encodePem("CERTIFICATE", der), keyPem: privateKeyToPem(key) };
 }
 
 /** Reads the admin API token, creating a random one (0600) on first use. */
