@@ -1,0 +1,147 @@
+import { decodeBase64urlStrict, isStrictBase64url } from "./base64url.js";
+import type { JwkKeyRing, VerificationKey } from "./jwk-keyring.js";
+import type { JwsAlgorithm } from "./jws-algorithms.js";
+import { jwsAlgorithm } from "./jws-algorithms.js";
+import { malformed, tokenError } from "./token-errors.js";
+
+/** Fatal on invalid UTF-8 (RFC 7515 §5.2 step 3/8: the header and a JWT payload are UTF-8 JSON). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Critical header extensions understood (RFC 7515 §4.1.11); only `b64` (RFC 7797), and only as true. */
+const UNDERSTOOD_CRIT = "b64";
+
+/**
+ * Verifies compact JWS (RFC 7515 §7.1) signatures with `node:crypto`,
+ * synchronously, against a {@link JwkKeyRing}: the CreateCertificate hot path.
+ *
+ * Accepts exactly three strict-base64url parts (no padding, no whitespace), a
+ * JSON-object header whose `alg` is in the enabled list (never `none` or HMAC:
+ * those have no algorithm entry at all), no critical extension except
+ * `b64: true`, and a signature by one of the candidate keys. Returns the
+ * payload bytes; the claims are checked separately.
+ *
+ * Decisions match jose's `jwtVerify` with `createLocalJWKSet` (the differential
+ * tests hold both to it), except that non-canonical base64url and `b64: false`
+ * are refused as malformed before any key is looked up.
+ */
+export class CompactJwsVerifier {
+  private readonly algorithms: ReadonlySet<string>;
+
+  /** @param algorithms the enabled `alg` values; names without an asymmetric entry are never accepted. */
+  constructor(algorithms: readonly string[]) {
+    this.algorithms = new Set(algorithms.filter((a) => jwsAlgorithm(a) !== undefined));
+  }
+
+  /**
+   * The payload of `token` once its signature checks out.
+   *
+   * @throws MeshsignError ERR_TOKEN_MALFORMED, ERR_TOKEN_ALGORITHM,
+   *   ERR_TOKEN_KID_UNKNOWN (no candidate key: the caller may re-fetch keys),
+   *   ERR_TOKEN_SIGNATURE, or ERR_TOKEN_REJECTED (the matching key is unusable).
+   */
+  verify(token: string, keys: JwkKeyRing): Buffer {
+    const first = token.indexOf(".");
+    const second = first < 0 ? -1 : token.indexOf(".", first + 1);
+    if (second < 0 || token.indexOf(".", second + 1) >= 0) throw malformed("not three dot-separated parts");
+    const header = parseHeader(token.slice(0, first));
+    checkCritical(header);
+    const algorithm = this.algorithmOf(header);
+    const payload = token.slice(first + 1, second);
+    if (!isStrictBase64url(payload)) throw malformed("payload is not base64url");
+    const signature = decodeBase64urlStrict(token.slice(second + 1));
+    if (signature === undefined) throw malformed("signature is not base64url");
+    const candidates = keys.candidates(algorithm, header.kid);
+    if (candidates.length === 0) {
+      throw tokenError(
+        "ERR_TOKEN_KID_UNKNOWN",
+        "token signing key (kid) unknown",
+        "no key matches kid and alg",
+      );
+    }
+    // All three parts are ASCII by now, so latin1 is the exact ASCII of the signing input.
+    const input = Buffer.from(token.slice(0, second), "latin1");
+    if (!verifiedByAny(algorithm, candidates, input, signature)) {
+      throw tokenError(
+        "ERR_TOKEN_SIGNATURE",
+        "token signature invalid",
+        "no candidate key verifies the signature",
+      );
+    }
+    return Buffer.from(payload, "base64url");
+  }
+
+  private algorithmOf(header: Record<string, unknown>): JwsAlgorithm {
+    const alg = header.alg;
+    if (typeof alg !== "string" || alg.length === 0) throw malformed("header has no alg");
+    const algorithm = this.algorithms.has(alg) ? jwsAlgorithm(alg) : undefined;
+    if (algorithm === undefined) {
+      throw tokenError("ERR_TOKEN_ALGORITHM", "token algorithm not allowed", "alg is not enabled");
+    }
+    return algorithm;
+  }
+}
+
+function parseHeader(encoded: string): Record<string, unknown> {
+  const bytes = decodeBase64urlStrict(encoded);
+  if (bytes === undefined) throw malformed("header is not base64url");
+  let header: unknown;
+  try {
+    header = JSON.parse(utf8.decode(bytes));
+  } catch {
+    throw malformed("header is not UTF-8 JSON");
+  }
+  if (!isPlainObject(header)) throw malformed("header is not a JSON object");
+  return header;
+}
+
+/** RFC 7515 §4.1.11: every listed extension must be understood and present; RFC 7797 §6 for b64. */
+function checkCritical(header: Record<string, unknown>): void {
+  const crit = header.crit;
+  if (crit === undefined) return;
+  if (
+    !Array.isArray(crit) ||
+    crit.length === 0 ||
+    crit.some((c) => typeof c !== "string" || c.length === 0)
+  ) {
+    throw malformed("crit is not an array of non-empty strings");
+  }
+  for (const name of crit) {
+    if (name !== UNDERSTOOD_CRIT) {
+      throw tokenError(
+        "ERR_TOKEN_ALGORITHM",
+        "token header extension not supported",
+        "crit names an extension not understood",
+      );
+    }
+    if (header[name] === undefined) throw malformed("crit names a header parameter that is absent");
+  }
+  if (typeof header.b64 !== "boolean") throw malformed("b64 is not a boolean");
+  // An unencoded payload (RFC 7797) is never a JWT (RFC 7519 §7.2 wants base64url JWS payloads).
+  if (!header.b64) throw malformed("unencoded payload (b64: false)");
+}
+
+function verifiedByAny(
+  algorithm: JwsAlgorithm,
+  candidates: readonly VerificationKey[],
+  input: Buffer,
+  signature: Buffer,
+): boolean {
+  const only = candidates.length === 1;
+  for (const candidate of candidates) {
+    if (candidate.key === undefined) {
+      // Named alone (by kid), an unusable key refuses the token; among several (no kid) it is skipped.
+      if (only) throw tokenError("ERR_TOKEN_REJECTED", "token rejected", "signing key could not be imported");
+      continue;
+    }
+    if (algorithm.minRsaBits !== undefined && (candidate.rsaBits ?? 0) < algorithm.minRsaBits) {
+      throw tokenError("ERR_TOKEN_REJECTED", "token rejected", "RSA signing key shorter than 2048 bits");
+    }
+    if (algorithm.verify(candidate.key, input, signature)) return true;
+  }
+  return false;
+}
+
+/** A JSON object (not an array, not null). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
