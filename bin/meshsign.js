@@ -1,21 +1,49 @@
 #!/usr/bin/env node
-// Entry point of the `meshsign` command. From a source checkout the TypeScript
-// sources run through tsx (no build step after `npm ci`); an image built with
-// `npm run build` ships dist/ without src/ and runs the compiled JavaScript.
-import { existsSync } from "node:fs";
+// Entry point of the `meshsign` command. It runs the compiled JavaScript in
+// dist/ when that is built from the current sources (`npm start` builds first;
+// the image ships dist/ without src/), else the TypeScript sources through tsx
+// (no build step needed after `npm ci`, and never a stale build).
+//
+// This file is CommonJS on purpose (bin/package.json): an ES module entry is
+// read through libuv's thread pool before its first line runs, so a pool size
+// set there is ignored. Here it is set before anything touches the pool.
+"use strict";
 
-// The engine's store and Secret files fsync through libuv's thread pool; its default of 4 threads
-// queued them behind each other and behind key generation (1,000 Certificates: 16.3 s -> 9.5 s
-// with 16, docs/benchmarks.md). Must be set before the pool's first use; a user's value wins.
+// The engine's store and Secret files fsync through libuv's thread pool, behind key generation and
+// each other; 4 threads (the default) queue them. A user's value wins.
 process.env.UV_THREADPOOL_SIZE ??= "16";
-import { fileURLToPath, pathToFileURL } from "node:url";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const src = `${root}src/cli/main.ts`;
-if (existsSync(src)) {
-  const { register } = await import("tsx/esm/api");
-  register();
-  await import(pathToFileURL(src).href);
-} else {
-  await import(pathToFileURL(`${root}dist/cli/main.js`).href);
+const { existsSync, readdirSync, statSync } = require("node:fs");
+const path = require("node:path");
+const { pathToFileURL } = require("node:url");
+
+/** dist/ exists and no source file changed after it was compiled. */
+function builtFromCurrentSources(root, compiled) {
+  if (!existsSync(compiled)) return false;
+  const srcDir = path.join(root, "src");
+  if (!existsSync(srcDir)) return true;
+  const builtAt = statSync(compiled).mtimeMs;
+  for (const entry of readdirSync(srcDir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs > builtAt)
+      return false;
+  }
+  return true;
 }
+
+async function main() {
+  const root = path.resolve(__dirname, "..");
+  const compiled = path.join(root, "dist/cli/main.js");
+  if (!builtFromCurrentSources(root, compiled)) {
+    const src = path.join(root, "src/cli/main.ts");
+    const { register } = await import("tsx/esm/api");
+    register();
+    await import(pathToFileURL(src).href);
+  } else {
+    await import(pathToFileURL(compiled).href);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err?.stack ?? err}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,91 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { REPO_ROOT, TempDir } from "../lib/temp-dir.js";
+
+/*
+ * bin/meshsign.js, the `meshsign` command, in a stand-in checkout whose
+ * src/cli/main.ts and dist/cli/main.js each print which one ran and the
+ * libuv thread-pool size they were started with.
+ */
+
+const tmp = new TempDir("meshsign-bin-");
+const root = tmp.path("checkout");
+// After one thread-pool job, the threads of the process: libuv starts its whole pool on first use.
+const REPORT = `import { readFile } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+await readFile(process.argv[1] as string);
+const threads = readdirSync("/proc/self/task").length;
+process.stdout.write(JSON.stringify({ from: FROM, threads }));
+`;
+
+function writeSource(): void {
+  mkdirSync(path.join(root, "src/cli"), { recursive: true });
+  writeFileSync(path.join(root, "src/cli/main.ts"), `const FROM: string = "src";\n${REPORT}`);
+}
+
+function writeBuild(): void {
+  mkdirSync(path.join(root, "dist/cli"), { recursive: true });
+  writeFileSync(path.join(root, "dist/cli/main.js"), `const FROM = "dist";\n${REPORT.replace(" as string", "")}`);
+}
+
+/** Sets a file's times `secondsAgo` in the past (mtime resolution differs between file systems). */
+function age(file: string, secondsAgo: number): void {
+  const t = new Date(Date.now() - secondsAgo * 1000);
+  utimesSync(path.join(root, file), t, t);
+}
+
+function run(env: NodeJS.ProcessEnv = {}): { from: string; threads: number } {
+  const { UV_THREADPOOL_SIZE: _ignored, ...inherited } = process.env;
+  const out = execFileSync(process.execPath, [path.join(root, "bin/meshsign.js")], {
+    cwd: root,
+    env: { ...inherited, ...env },
+    encoding: "utf8",
+  });
+  return JSON.parse(out) as { from: string; threads: number };
+}
+
+beforeEach(() => {
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(path.join(root, "bin"), { recursive: true });
+  copyFileSync(path.join(REPO_ROOT, "bin/meshsign.js"), path.join(root, "bin/meshsign.js"));
+  copyFileSync(path.join(REPO_ROOT, "bin/package.json"), path.join(root, "bin/package.json"));
+  writeFileSync(path.join(root, "package.json"), JSON.stringify({ type: "module" }));
+  symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(root, "node_modules"), "dir");
+});
+
+afterAll(() => tmp.remove());
+
+describe("bin/meshsign.js", () => {
+  it("runs the sources through tsx when nothing is built", () => {
+    writeSource();
+    expect(run().from).toBe("src");
+  });
+
+  it("runs dist/ when it was compiled after the last source change", () => {
+    writeSource();
+    age("src/cli/main.ts", 60);
+    writeBuild();
+    expect(run().from).toBe("dist");
+  });
+
+  it("runs the sources again once a source file is newer than the build", () => {
+    writeSource();
+    writeBuild();
+    age("dist/cli/main.js", 60);
+    expect(run().from).toBe("src");
+  });
+
+  it("runs dist/ when there are no sources, as in the container image", () => {
+    writeBuild();
+    expect(run().from).toBe("dist");
+  });
+
+  it("starts a 16-thread libuv pool unless the user chose a size", () => {
+    writeBuild();
+    const byDefault = run().threads;
+    const chosen = run({ UV_THREADPOOL_SIZE: "4" }).threads;
+    expect(byDefault - chosen).toBe(12);
+  });
+});
