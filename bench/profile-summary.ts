@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sourcePathOfBuild } from "./lib/release-build.js";
 
 interface ProfileNode {
   readonly id: number;
@@ -26,6 +27,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 function where(url: string): string {
   if (!url) return "(native)";
   const file = url.startsWith("file://") ? fileURLToPath(url) : url;
+  const source = sourcePathOfBuild(file);
+  if (source) return source;
   const rel = path.relative(repoRoot, file);
   const nm = rel.lastIndexOf("node_modules/");
   return nm >= 0 ? rel.slice(nm + "node_modules/".length) : rel;

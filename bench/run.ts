@@ -15,6 +15,7 @@ import { type BenchContext, CASES, type CaseReport } from "./cases/index.js";
 import { machineInfo } from "./lib/machine.js";
 import { type MeshsignProcess, startMeshsign } from "./lib/meshsign.js";
 import { parseBenchOptions, USAGE } from "./lib/options.js";
+import { buildRelease, type ReleaseBuild } from "./lib/release-build.js";
 import { renderMarkdown, renderText, updateDoc } from "./lib/report.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -38,9 +39,22 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const serverRoot = options.serverRoot ? path.resolve(options.serverRoot) : repoRoot;
   const log = (line: string) =>
     process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  // By default the compiled build is measured (what the container image and `npm start` run);
+  // --from-source runs this checkout through tsx, --server-root another tree.
+  let release: ReleaseBuild | undefined;
+  let serverRoot = repoRoot;
+  let serverBuild = "this checkout through tsx (--from-source)";
+  if (options.serverRoot) {
+    serverRoot = path.resolve(options.serverRoot);
+    serverBuild = `--server-root ${serverRoot}`;
+  } else if (!options.fromSource) {
+    release = buildRelease(repoRoot);
+    serverRoot = release.root;
+    serverBuild = "this checkout compiled with tsc (tsconfig.build.json), as `npm start` and the container image run it";
+    log(`compiled meshsign into ${serverRoot} in ${release.buildSeconds.toFixed(1)} s`);
+  }
   const machine = machineInfo();
   const started = performance.now();
   let server: Promise<MeshsignProcess> | undefined;
@@ -90,6 +104,7 @@ async function main(): Promise<number> {
       const code = await s?.stop();
       if (s) log(`meshsign stopped (exit ${code})`);
     }
+    release?.remove();
   }
 
   const summary = {
@@ -99,6 +114,7 @@ async function main(): Promise<number> {
     ),
     machine,
     options,
+    serverBuild,
     reports,
     totalSeconds: (performance.now() - started) / 1000,
   };

@@ -28,10 +28,12 @@ export interface BenchOptions {
   /** Where the raw JSON goes; empty = do not write. */
   readonly json: string;
   /**
-   * The meshsign to run: `<serverRoot>/bin/meshsign.js` (default: this checkout, through tsx; point
-   * it at a checkout with `dist/` and no `src/` to measure the compiled build).
+   * The meshsign to run: `<serverRoot>/bin/meshsign.js`. Empty (the default): this checkout compiled
+   * into a temporary directory (see `release-build.ts`), or run through tsx with {@link fromSource}.
    */
   readonly serverRoot: string;
+  /** Run this checkout's TypeScript through tsx instead of the compiled build. */
+  readonly fromSource: boolean;
   /** Extra node options for meshsign (and its workers), e.g. `--max-semi-space-size=8`. */
   readonly serverNodeArgs: readonly string[];
   /** Append meshsign's output (banner, JSON logs) to this file; empty = keep only a tail for errors. */
@@ -70,7 +72,9 @@ export const USAGE = `npm run bench -- [options]
   --identities N         identities in each CSR pool (default ${DEFAULTS.identities})
   --keys-per-identity N  keys/CSRs per identity (default ${DEFAULTS.keysPerIdentity})
   --engine-certificates N  Certificates of the engine case (default ${DEFAULTS.engineCertificates})
-  --server-root DIR      run DIR/bin/meshsign.js (e.g. a copy holding dist/ and no src/)
+  --from-source          run this checkout through tsx (default: compile it with tsc into a
+                         temporary directory and run that, as npm start and the image do)
+  --server-root DIR      run DIR/bin/meshsign.js (e.g. another checkout or build)
   --server-log FILE      append meshsign's output (logs) to FILE
   --server-node-args "A B"  node options for meshsign and its workers (e.g. --max-semi-space-size=8)
   --out FILE             Markdown report (default ${DEFAULTS.out}); --no-write to skip
@@ -96,6 +100,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       "keys-per-identity": { type: "string" },
       "engine-certificates": { type: "string" },
       "server-root": { type: "string", default: "" },
+      "from-source": { type: "boolean", default: false },
       "server-log": { type: "string", default: "" },
       "server-node-args": { type: "string", default: "" },
       out: { type: "string", default: DEFAULTS.out },
@@ -137,6 +142,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     identities: int("identities", values.identities, DEFAULTS.identities, 1, 10_000),
     keysPerIdentity: int("keys-per-identity", values["keys-per-identity"], DEFAULTS.keysPerIdentity, 1, 100),
     serverRoot: values["server-root"] ?? "",
+    fromSource: values["from-source"] ?? false,
     serverLog: values["server-log"] ?? "",
     serverNodeArgs: (values["server-node-args"] ?? "").split(/\s+/).filter(Boolean),
     engineCertificates: int(

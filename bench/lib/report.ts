@@ -14,6 +14,8 @@ export interface RunSummary {
   readonly date: Date;
   readonly command: string;
   readonly machine: MachineInfo;
+  /** Which meshsign ran: the compiled build, the source through tsx, or a given tree. */
+  readonly serverBuild: string;
   readonly options: BenchOptions;
   readonly reports: readonly CaseReport[];
   readonly totalSeconds: number;
@@ -76,6 +78,8 @@ export function renderMarkdown(s: RunSummary): string {
     "",
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Node ${m.node}, Linux ${m.kernel}; ` +
       `load average ${m.loadAverage.join(" / ")} when the run started.`,
+    "",
+    `meshsign under test: ${s.serverBuild}.`,
     "",
     `How the CPU was shared: server and load generator run on the same ${m.cores} cores. meshsign ran with ` +
       `\`--workers ${o.workers}\`; the load came from ${o.clients} separate load-generator process${o.clients > 1 ? "es" : ""} ` +
