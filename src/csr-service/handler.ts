@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { handleUnaryCall, Metadata, ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { Caller, AuthnInput } from "../authn/index.js";
+import type { AuthnInput, Caller } from "../authn/index.js";
 import { MeshsignError } from "../errors/index.js";
 import type { IstioCertificateRequest, IstioCertificateResponse } from "../gen/istio/v1/auth/ca_pb.js";
 import type { Issuer } from "../issuers/issuer.js";
@@ -45,7 +45,9 @@ export interface CsrServiceDeps {
   /** Concatenated PEM of the current mesh roots: the last element of every response. */
   readonly roots: () => string;
   /** Extracts the verified client chain (DER, leaf first) when mTLS presented one. */
-  readonly peerCertificates?: (call: ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>) => Uint8Array[] | undefined;
+  readonly peerCertificates?: (
+    call: ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>,
+  ) => Uint8Array[] | undefined;
   readonly metrics: CsrMetrics;
   readonly log: Logger;
   readonly clock?: () => number;
@@ -58,11 +60,14 @@ export interface CsrServiceDeps {
  * Every failure is a MeshsignError mapped to a gRPC status in one place; the
  * server never crashes on input.
  */
-export function createCertificateHandler(deps: CsrServiceDeps): handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
+export function createCertificateHandler(
+  deps: CsrServiceDeps,
+): handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
   const clock = deps.clock ?? Date.now;
+  const randomSerial = serialSource();
   return (call, callback) => {
     const started = process.hrtime.bigint();
-    handle(deps, clock, call).then(
+    handle(deps, clock, randomSerial, call).then(
       (response) => {
         observe(deps.metrics, started, "issued", "OK");
         callback(null, response);
@@ -77,7 +82,15 @@ export function createCertificateHandler(deps: CsrServiceDeps): handleUnaryCall<
           deps.metrics.authnFailures.inc({ reason: failures?.at(-1)?.code ?? error.code });
         }
         const level = code === 16 || code === 3 ? "info" : "error";
-        deps.log[level]({ err: level === "error" ? error : undefined, code: error.code, detail: error.detail, grpcCode: code }, "CreateCertificate refused");
+        deps.log[level](
+          {
+            err: level === "error" ? error : undefined,
+            code: error.code,
+            detail: error.detail,
+            grpcCode: code,
+          },
+          "CreateCertificate refused",
+        );
         callback({ code, details });
       },
     );
@@ -92,6 +105,7 @@ function observe(metrics: CsrMetrics, started: bigint, outcome: string, grpcCode
 async function handle(
   deps: CsrServiceDeps,
   clock: () => number,
+  randomSerial: () => Buffer,
   call: ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>,
 ): Promise<IstioCertificateResponse> {
   const request = call.request;
@@ -114,7 +128,8 @@ async function handle(
     });
   }
   const [leaf, ...intermediates] = result.chain;
-  if (leaf === undefined) throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
+  if (leaf === undefined)
+    throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
   deps.metrics.issued.inc({ key_algorithm: authorized.keyAlgorithm });
   deps.onIssued?.({
     identity: authorized.identity,
@@ -144,9 +159,28 @@ function impersonatedIdentity(request: IstioCertificateRequest): string | undefi
   return value;
 }
 
-/** 128 random bits, positive (RFC 5280 §4.1.2.2). Known here so the log needs no parse of the leaf. */
-function randomSerial(): Buffer {
-  const b = randomBytes(16);
-  b[0] = (b[0] ?? 0) & 0x7f || 0x01;
-  return b;
+const SERIAL_BYTES = 16;
+/** Random bytes fetched from the CSPRNG at once: 256 serials per call instead of one call per request. */
+const SERIAL_POOL_BYTES = 4096;
+
+/**
+ * Serial numbers of 128 random bits, positive and non-zero in their first byte
+ * (RFC 5280 §4.1.2.2; CA/B Forum BR §7.1 wants >= 64 bits of CSPRNG output).
+ * Known here so the log needs no parse of the leaf. Still the CSPRNG, read in
+ * 4 KiB blocks; each serial is a copy, so no caller holds on to the block.
+ */
+function serialSource(): () => Buffer {
+  const pool = Buffer.allocUnsafeSlow(SERIAL_POOL_BYTES);
+  let offset = SERIAL_POOL_BYTES;
+  return () => {
+    if (offset + SERIAL_BYTES > SERIAL_POOL_BYTES) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    const b = Buffer.allocUnsafe(SERIAL_BYTES);
+    pool.copy(b, 0, offset, offset + SERIAL_BYTES);
+    offset += SERIAL_BYTES;
+    b[0] = (b[0] ?? 0) & 0x7f || 0x01;
+    return b;
+  };
 }

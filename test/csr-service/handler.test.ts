@@ -1,0 +1,105 @@
+import type { Metadata, ServerUnaryCall, ServiceError } from "@grpc/grpc-js";
+import { Metadata as GrpcMetadata } from "@grpc/grpc-js";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import type { Caller } from "../../src/authn/index.js";
+import { createCertificateHandler, type IssuedEvent } from "../../src/csr-service/handler.js";
+import { CsrMetrics } from "../../src/csr-service/metrics.js";
+import type { IstioCertificateRequest, IstioCertificateResponse } from "../../src/gen/istio/v1/auth/ca_pb.js";
+import type { Issuer, SignRequest } from "../../src/issuers/issuer.js";
+
+/*
+ * The handler alone, with fakes around it: what it hands the issuer and the
+ * issuance log. The real stack end to end is create-certificate.test.ts.
+ */
+
+const IDENTITY = "spiffe://cluster.local/ns/default/sa/demo";
+
+function harness() {
+  const requests: SignRequest[] = [];
+  const issued: IssuedEvent[] = [];
+  const issuer: Issuer = {
+    kind: "fake",
+    status: () => ({ ready: true, reason: "Ready", message: "" }),
+    sign: async (request) => {
+      requests.push(request);
+      return { status: "issued", chain: ["LEAF"] };
+    },
+  };
+  const caller: Caller = { identities: [IDENTITY], source: "jwks" };
+  const handler = createCertificateHandler({
+    authenticate: async () => caller,
+    policy: ({ now }) => ({
+      identity: IDENTITY,
+      keyAlgorithm: "ecdsa-p256",
+      template: {
+        publicKeySpki: new Uint8Array([1]),
+        isCA: false,
+        keyUsage: ["digitalSignature"],
+        extKeyUsage: ["serverAuth", "clientAuth"],
+        uris: [IDENTITY],
+        notBefore: new Date(now),
+        notAfter: new Date(now + 3_600_000),
+      },
+    }),
+    issuer,
+    roots: () => "ROOT",
+    metrics: new CsrMetrics(new Registry()),
+    log: pino({ level: "silent" }),
+    clock: () => 1_750_000_000_000,
+    onIssued: (event) => issued.push(event),
+  });
+  const call = (): Promise<IstioCertificateResponse> =>
+    new Promise((resolve, reject) => {
+      const metadata: Metadata = new GrpcMetadata();
+      metadata.set("authorization", "Bearer t");
+      const request = {
+        csr: "CSR",
+        validityDuration: 0n,
+        metadata: undefined,
+      } as unknown as IstioCertificateRequest;
+      handler(
+        { request, metadata } as unknown as ServerUnaryCall<
+          IstioCertificateRequest,
+          IstioCertificateResponse
+        >,
+        (err: ServiceError | null | Partial<ServiceError>, value?: IstioCertificateResponse | null) =>
+          err ? reject(err) : resolve(value as IstioCertificateResponse),
+      );
+    });
+  return { call, requests, issued };
+}
+
+describe("the CreateCertificate handler", () => {
+  it("answers the issuer's chain followed by the roots", async () => {
+    const { call } = harness();
+    expect((await call()).certChain).toEqual(["LEAF", "ROOT"]);
+  });
+
+  it("gives every certificate a distinct positive 128-bit serial, across several random blocks", async () => {
+    const { call, requests, issued } = harness();
+    // 700 serials span three 4 KiB blocks of the serial pool.
+    for (let i = 0; i < 700; i++) await call();
+    const serials = requests.map((r) => Buffer.from(r.template.serialNumber as Uint8Array));
+    expect(serials).toHaveLength(700);
+    for (const serial of serials) {
+      expect(serial.length).toBe(16);
+      // Positive (top bit clear) and minimal in DER (first byte not zero).
+      expect(serial[0]).toBeGreaterThanOrEqual(1);
+      expect(serial[0]).toBeLessThanOrEqual(0x7f);
+    }
+    expect(new Set(serials.map((s) => s.toString("hex"))).size).toBe(700);
+    // The request id and the issuance log name the same serial the template carries.
+    expect(requests.map((r) => r.requestId)).toEqual(serials.map((s) => s.toString("hex")));
+    expect(issued.map((e) => e.serial)).toEqual(serials.map((s) => s.toString("hex")));
+  });
+
+  it("hands out serials that later requests do not change", async () => {
+    const { call, requests } = harness();
+    await call();
+    const first = Buffer.from(requests[0]?.template.serialNumber as Uint8Array).toString("hex");
+    for (let i = 0; i < 300; i++) await call();
+    expect(Buffer.from(requests[0]?.template.serialNumber as Uint8Array).toString("hex")).toBe(first);
+  });
+});
