@@ -14,7 +14,7 @@ const certPem = process.env.ECHO_CERT_PEM ?? "";
 const keyPem = process.env.ECHO_KEY_PEM ?? "";
 
 function serve(): Promise<number> {
-  const server = new Server({ "grpc.max_receive_message_length": 1 << 20 });
+  const server = new Server({ "grpc.max_receive_message_length": 1 << 20, "grpc.enable_channelz": 0 });
   server.addService(EMPTY_SERVICE, {
     Empty: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, Buffer.alloc(0)),
   });
