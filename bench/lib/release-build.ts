@@ -1,7 +1,7 @@
 /**
  * The meshsign the benchmark measures by default: this checkout compiled with
  * `tsc -p tsconfig.build.json` into a throw-away directory that holds
- * `dist/`, `bin/meshsign.js`, `package.json` and a link to this checkout's
+ * `dist/`, `bin/` (the CommonJS entry and its package.json), `package.json` and a link to this checkout's
  * `node_modules` - the same JavaScript the container image and `npm start`
  * run, without tsx's loader and esbuild in every process. Nothing is written
  * to the checkout itself.
@@ -33,7 +33,8 @@ export function buildRelease(repoRoot: string): ReleaseBuild {
     throw new Error(`tsc failed (exit ${result.status}):\n${result.stdout}${result.stderr}`);
   }
   mkdirSync(path.join(root, "bin"));
-  copyFileSync(path.join(repoRoot, "bin/meshsign.js"), path.join(root, "bin/meshsign.js"));
+  for (const f of ["meshsign.js", "package.json"])
+    copyFileSync(path.join(repoRoot, "bin", f), path.join(root, "bin", f));
   copyFileSync(path.join(repoRoot, "package.json"), path.join(root, "package.json"));
   symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"), "dir");
   return {
