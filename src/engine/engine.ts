@@ -13,6 +13,7 @@ import { type Clock, type RandomSource, systemClock, systemRandom } from "./cloc
 import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
+import { type CertificateDigest, changedFromOutside, digestCertificate } from "./lib/certificate-digest.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
 import { getCondition, setCondition } from "./lib/conditions.js";
 import { b64decode, requestRevision } from "./lib/requests.js";
@@ -124,7 +125,8 @@ export class Engine {
   readonly #reconciler: CertificateReconciler;
   readonly #issuers: IssuerController;
   readonly #watches: Watch[] = [];
-  readonly #certs = new Map<string, Certificate>();
+  /** "<ns>/<name>" -> what the indexes and change detection need of each watched Certificate. */
+  readonly #certs = new Map<string, WatchedCertificate>();
   /** "<ns>/<secretName>" -> certificate keys. */
   readonly #bySecret = new Map<string, Set<string>>();
   /** issuer key -> certificate keys. */
@@ -158,7 +160,7 @@ export class Engine {
       requestNames: (ns, cert) => [...(this.#requests.get(keyOf(ns, cert)) ?? [])],
       noteRequest: (ns, cert, name, present) => this.#noteRequest(keyOf(ns, cert), name, present),
       certificatesForSecret: (ns, secret) =>
-        [...(this.#bySecret.get(keyOf(ns, secret)) ?? [])].map((k) => this.#certs.get(k)).filter((c): c is Certificate => c !== undefined),
+        [...(this.#bySecret.get(keyOf(ns, secret)) ?? [])].map((k) => this.#certs.get(k)).filter((c): c is WatchedCertificate => c !== undefined),
     });
     this.#scheduler = new Scheduler({
       clock: this.#clock,
@@ -337,10 +339,11 @@ export class Engine {
       this.#scheduler.enqueue(key);
       return;
     }
-    this.#certs.set(key, c);
-    this.#index(key, c);
+    const next: WatchedCertificate = { ...digestCertificate(c), issuerKey: issuerKeyOf(c) };
+    this.#certs.set(key, next);
+    this.#index(key, next);
     // Our own status writes come back as events; only changes someone else made need a reconcile.
-    if (prev !== undefined && !needsReconcile(prev, c)) return;
+    if (prev !== undefined && !changedFromOutside(prev, next)) return;
     this.#scheduler.enqueue(key);
   }
 
@@ -368,16 +371,20 @@ export class Engine {
     }
   }
 
-  #index(key: string, c: Certificate): void {
-    add(this.#bySecret, keyOf(c.metadata.namespace, c.spec.secretName), key);
-    add(this.#byIssuer, issuerKeyOf(c), key);
+  #index(key: string, c: WatchedCertificate): void {
+    add(this.#bySecret, keyOf(c.namespace, c.secretName), key);
+    add(this.#byIssuer, c.issuerKey, key);
   }
 
-  #unindex(key: string, c: Certificate | undefined): void {
+  #unindex(key: string, c: WatchedCertificate | undefined): void {
     if (c === undefined) return;
-    remove(this.#bySecret, keyOf(c.metadata.namespace, c.spec.secretName), key);
-    remove(this.#byIssuer, issuerKeyOf(c), key);
+    remove(this.#bySecret, keyOf(c.namespace, c.secretName), key);
+    remove(this.#byIssuer, c.issuerKey, key);
   }
+}
+
+interface WatchedCertificate extends CertificateDigest {
+  readonly issuerKey: string;
 }
 
 function isEventLog(r: EventRecorder): r is EventLog {
@@ -387,18 +394,6 @@ function isEventLog(r: EventRecorder): r is EventLog {
 function issuerKeyOf(c: Certificate): string {
   const ref = resolveIssuerRef(c.spec.issuerRef);
   return issuerKey(ref.kind === "ClusterIssuer" ? "ClusterIssuer" : "Issuer", c.metadata.namespace, ref.name);
-}
-
-function needsReconcile(prev: Certificate, next: Certificate): boolean {
-  if (next.metadata.deletionTimestamp !== undefined) return true;
-  if (prev.metadata.generation !== next.metadata.generation) return true;
-  if (JSON.stringify(prev.spec) !== JSON.stringify(next.spec)) return true;
-  if (JSON.stringify(prev.metadata.annotations ?? {}) !== JSON.stringify(next.metadata.annotations ?? {})) return true;
-  if (JSON.stringify(prev.metadata.labels ?? {}) !== JSON.stringify(next.metadata.labels ?? {})) return true;
-  const a = getCondition(prev.status?.conditions, "Issuing");
-  const b = getCondition(next.status?.conditions, "Issuing");
-  // cmctl renew (or anyone) setting Issuing=True from outside.
-  return b?.status === "True" && (a?.status !== "True" || a.reason !== b.reason);
 }
 
 function add(m: Map<string, Set<string>>, k: string, v: string): void {

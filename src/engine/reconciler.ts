@@ -22,6 +22,7 @@ import type { EventRecorder } from "./events.js";
 import { encodePrivateKey, generatePrivateKey, isSlowKey, keyMatchesSpec, parsePrivateKey, spkiOf } from "./keys.js";
 import { ANN, LABEL, UNCOPIED_ANNOTATION_PREFIXES } from "./lib/annotations.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type CertificateStatus, type Condition, SECRETS, type Secret } from "./lib/api.js";
+import type { CertificateDigest } from "./lib/certificate-digest.js";
 import { getCondition, removeCondition, setCondition } from "./lib/conditions.js";
 import { b64decode, b64encode, nextKeySecretName, requestName, requestRevision, requestState } from "./lib/requests.js";
 import { formatGoDuration, type ResolvedSpec, resolveSpec } from "./lib/spec.js";
@@ -60,7 +61,7 @@ export interface ReconcilerDeps {
   /** Keeps the index current for writes the reconciler makes itself. */
   noteRequest(namespace: string, certificateName: string, requestName: string, present: boolean): void;
   /** Certificates in `namespace` whose spec.secretName is `secretName`. */
-  certificatesForSecret(namespace: string, secretName: string): readonly Certificate[];
+  certificatesForSecret(namespace: string, secretName: string): readonly CertificateDigest[];
 }
 
 const READY_MESSAGE = "Certificate is up to date and has not expired";
@@ -612,13 +613,13 @@ export class CertificateReconciler {
 
   #secretConflict(cert: Certificate, spec: ResolvedSpec): string | undefined {
     const ns = cert.metadata.namespace ?? "";
-    const all = this.#d.certificatesForSecret(ns, spec.secretName).filter((c) => c.metadata.deletionTimestamp === undefined);
+    const all = this.#d.certificatesForSecret(ns, spec.secretName).filter((c) => c.deletionTimestamp === undefined);
     if (all.length <= 1) return undefined;
     // Oldest wins (creationTimestamp, then name), as cert-manager's CertificateOwnsSecret.
-    const sorted = [...all].sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""));
+    const sorted = [...all].sort((a, b) => (a.creationTimestamp ?? "").localeCompare(b.creationTimestamp ?? "") || a.name.localeCompare(b.name));
     const owner = sorted[0];
-    if (owner === undefined || owner.metadata.name === cert.metadata.name) return undefined;
-    return `Secret "${spec.secretName}" is also the target of Certificate "${owner.metadata.name}", which owns it; this Certificate will not issue until the conflict is resolved`;
+    if (owner === undefined || owner.name === cert.metadata.name) return undefined;
+    return `Secret "${spec.secretName}" is also the target of Certificate "${owner.name}", which owns it; this Certificate will not issue until the conflict is resolved`;
   }
 
   async #loadRequests(cert: Certificate): Promise<CertificateRequest[]> {

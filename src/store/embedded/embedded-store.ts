@@ -6,7 +6,7 @@ import type { KubeObject, ListOptions, ResourceType, Store, Watch, WatchEvent } 
 import { DIR_MODE, forEachLimit, fsyncDir, fsyncFile, unlinkIfExists, writeFileAtomic } from "./lib/fsutil.js";
 import { JournalWriter, replayJournal } from "./lib/journal.js";
 import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
-import { loadObjects, materialize, objectDir, objectPath } from "./lib/objects.js";
+import { loadObjects, materialize, objectDir } from "./lib/objects.js";
 
 export interface EmbeddedStoreOptions {
   /** meshsign's data dir; the store lives in `<dataDir>/store` (mode 0700, files 0600). */
@@ -67,8 +67,12 @@ export class EmbeddedStore implements Store {
   readonly #delayMs: number;
   readonly #onProblem: (message: string) => void;
   #dirty = new Map<string, Dirty>();
-  /** Files written or removed since the last checkpoint, and directories whose entries changed. */
-  readonly #unsyncedFiles = new Set<string>();
+  /**
+   * Files written or removed since the last checkpoint (directory -> object names; the names are the
+   * stored objects' own strings, where full paths cost about 300 bytes each), and directories whose
+   * entries changed.
+   */
+  readonly #unsyncedFiles = new Map<string, Set<string>>();
   readonly #unsyncedDirs = new Set<string>();
   readonly #createdDirs = new Set<string>();
   /** Journal segments below this one may be dropped by the next checkpoint. */
@@ -242,13 +246,18 @@ export class EmbeddedStore implements Store {
       await forEachLimit(dirty.values(), 8, async (d) => {
         await materialize(this.#root, d.type, d.namespace, d.name, d.object, this.#createdDirs);
         const dir = objectDir(this.#root, d.type, d.namespace);
-        this.#unsyncedFiles.add(objectPath(this.#root, d.type, d.namespace, d.name));
+        let names = this.#unsyncedFiles.get(dir);
+        if (names === undefined) {
+          names = new Set();
+          this.#unsyncedFiles.set(dir, names);
+        }
+        names.add(d.name);
         this.#unsyncedDirs.add(dir);
         // A directory created since the last checkpoint needs its own entry synced, up to the root.
         for (let p = dir; p.length > this.#root.length; p = p.slice(0, p.lastIndexOf("/"))) this.#unsyncedDirs.add(p.slice(0, p.lastIndexOf("/")));
       });
       if (below > 0 && this.#journal !== undefined) {
-        const files = [...this.#unsyncedFiles];
+        const files = [...this.#unsyncedFiles].flatMap(([dir, names]) => [...names].map((name) => `${dir}/${name}.json`));
         const dirs = [...this.#unsyncedDirs];
         this.#unsyncedFiles.clear();
         this.#unsyncedDirs.clear();

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { normalizeObject } from "../../api/normalize.js";
 import { MeshsignError } from "../../errors/index.js";
 import type { KubeObject, ListOptions, ObjectMeta, ResourceType, Store, Watch, WatchEvent, WatchEventType } from "../types.js";
+import { StringInterner } from "./lib/intern.js";
 import { apiVersionOf, canonicalJson, generateNameSuffix, isValidName, matchesSelector, objectKey, rfc3339, specOf, statusOf, typeId } from "./lib/keys.js";
 import { WatchQueue } from "./lib/watch-queue.js";
 
@@ -79,6 +80,8 @@ export class MemoryStore implements Store {
   readonly #dependents = new Map<string, Set<string>>();
   readonly #types = new Map<string, ResourceType>();
   readonly #watchers = new Set<Watcher>();
+  /** Equal strings of stored objects share one instance (see lib/intern.ts). */
+  readonly #interner = new StringInterner();
   #rv: number;
   #open: Batch | undefined;
   #inflight: Batch | undefined;
@@ -96,7 +99,7 @@ export class MemoryStore implements Store {
     for (const { type, object } of options.initial ?? []) {
       const tid = this.#register(type);
       const key = objectKey(type, object.metadata.namespace, object.metadata.name ?? "");
-      this.#mapFor(tid).set(key, object);
+      this.#mapFor(tid).set(key, this.#interner.deep(object));
       this.#indexOwners(`${tid}|${key}`, undefined, object);
       rv = Math.max(rv, Number(object.metadata.resourceVersion ?? 0) || 0);
     }
@@ -183,7 +186,7 @@ export class MemoryStore implements Store {
     } as unknown as T;
     delete stored.metadata.deletionTimestamp;
     if (namespace === undefined) delete stored.metadata.namespace;
-    this.#put(type, key, stored);
+    this.#put(type, key, this.#interner.deep(stored));
     await this.#awaitCommit();
     return structuredClone(stored);
   }
@@ -223,7 +226,7 @@ export class MemoryStore implements Store {
     if (next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0) {
       this.#remove(type, key, current);
     } else {
-      this.#put(type, key, next);
+      this.#put(type, key, this.#interner.deep(next));
     }
     await this.#awaitCommit();
     return structuredClone(next);
@@ -233,7 +236,8 @@ export class MemoryStore implements Store {
     this.#assertWritable();
     const input = structuredClone(object);
     const { key, current } = this.#current(type, input);
-    const status = (input as { status?: unknown }).status;
+    // Only the status is new: the rest is the stored object's (its strings already shared).
+    const status = this.#interner.deep((input as { status?: unknown }).status);
     if (statusOf(input) === statusOf(current)) return structuredClone(current) as T;
     const { status: _old, ...rest } = current as KubeObject & { status?: unknown };
     const next = (status === undefined ? { ...rest } : { ...rest, status }) as unknown as T;
