@@ -86,7 +86,13 @@ export function buildCsr(certSpec: CertificateSpec, spec: ResolvedSpec, key: Key
   });
 }
 
-const CACHE_LIMIT = 20_000;
+/**
+ * Entries kept (oldest dropped first). A Certificate's reconciles during one issuance or
+ * renewal run close together (at most 32 at once), so a few thousand entries catch every
+ * repeat; at steady state nothing is re-read until the renewal time, and 10,000s of entries
+ * (about 1 KB each) only held memory.
+ */
+const CACHE_LIMIT = 4096;
 /** sha256(PEM) -> what it asks for (the PEM and the parsed key are not kept). */
 const cache = new Map<string, ParsedCsr>();
 

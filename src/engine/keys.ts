@@ -88,7 +88,13 @@ export function encodePrivateKey(key: KeyObject, encoding: "PKCS1" | "PKCS8"): s
   return pem;
 }
 
-const FACTS_LIMIT = 50_000;
+/**
+ * Entries kept (oldest dropped first). A Certificate's reconciles during one issuance or
+ * renewal run close together (at most 32 at once), so a few thousand entries catch every
+ * repeat; at steady state nothing is re-read until the renewal time, and 10,000s of entries
+ * (about 1 KB each) only held memory.
+ */
+const FACTS_LIMIT = 4096;
 /** sha256(PEM) -> facts. About 200-400 bytes an entry; a KeyObject would cost about 4 KB. */
 const facts = new Map<string, KeyFacts>();
 

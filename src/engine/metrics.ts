@@ -3,7 +3,7 @@
  * dashboards and expiry alerts keep working), plus what cert-manager lacks:
  * an issuance latency histogram and a failures-by-reason counter.
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Histogram, type Metric, type Registry } from "prom-client";
 
 export interface CertificateMetricLabels {
   readonly name: string;
@@ -20,27 +20,68 @@ export interface CertificateMetricValues {
   readonly renewalTimeMs?: number | undefined;
 }
 
-const LABELS = ["name", "namespace", "issuer_name", "issuer_kind", "issuer_group"] as const;
 const CONDITIONS = ["True", "False", "Unknown"] as const;
 
+/** One Certificate's published state: one small row where prom-client kept seven series (about 1.7 KB). */
+interface Row {
+  readonly labels: CertificateMetricLabels;
+  readonly ready: CertificateMetricValues["ready"];
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly renewal: number;
+}
+
+interface Sample {
+  readonly labels: CertificateMetricLabels & { readonly condition?: string };
+  readonly value: number;
+}
+
+/**
+ * A gauge whose samples are computed from the rows when scraped, in the shape
+ * prom-client's Registry reads (`get()`), instead of one stored series per
+ * label set: with 10,000 Certificates the five cert-manager gauges held
+ * 70,000 series (about 17 MB) between scrapes.
+ */
+class RowGauge {
+  readonly type = "gauge";
+  readonly aggregator = "sum";
+  readonly name: string;
+  readonly help: string;
+  readonly #rows: ReadonlyMap<string, Row>;
+  readonly #samples: (row: Row) => Sample[];
+
+  constructor(name: string, help: string, rows: ReadonlyMap<string, Row>, samples: (row: Row) => Sample[], registry: Registry) {
+    this.name = name;
+    this.help = help;
+    this.#rows = rows;
+    this.#samples = samples;
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  async get(): Promise<{ name: string; help: string; type: "gauge"; aggregator: "sum"; values: Sample[] }> {
+    const values: Sample[] = [];
+    for (const row of this.#rows.values()) values.push(...this.#samples(row));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** The rows are the engine's state, not the metric's: a registry reset leaves them. */
+  reset(): void {}
+}
+
 export class EngineMetrics {
-  readonly #ready: Gauge<string>;
-  readonly #expiration: Gauge<string>;
-  readonly #notAfter: Gauge<string>;
-  readonly #notBefore: Gauge<string>;
-  readonly #renewal: Gauge<string>;
   readonly #latency: Histogram<string>;
   readonly #failures: Counter<string>;
-  /** Last labels per certificate, so a changed issuerRef does not leave stale series. */
-  readonly #labels = new Map<string, CertificateMetricLabels>();
+  /** "<ns>/<name>" -> the Certificate's labels and values. */
+  readonly #rows = new Map<string, Row>();
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.#ready = new Gauge({ name: "certmanager_certificate_ready_status", help: "The ready status of the certificate.", labelNames: [...LABELS, "condition"], registers });
-    this.#expiration = new Gauge({ name: "certmanager_certificate_expiration_timestamp_seconds", help: "The date after which the certificate expires. Expressed as a Unix Epoch Time.", labelNames: LABELS, registers });
-    this.#notAfter = new Gauge({ name: "certmanager_certificate_not_after_timestamp_seconds", help: "The timestamp after which the certificate is invalid, expressed as a Unix Epoch Time.", labelNames: LABELS, registers });
-    this.#notBefore = new Gauge({ name: "certmanager_certificate_not_before_timestamp_seconds", help: "The timestamp before which the certificate is invalid, expressed as a Unix Epoch Time.", labelNames: LABELS, registers });
-    this.#renewal = new Gauge({ name: "certmanager_certificate_renewal_timestamp_seconds", help: "The number of seconds before expiration time the certificate should renew.", labelNames: LABELS, registers });
+    const rows = this.#rows;
+    new RowGauge("certmanager_certificate_ready_status", "The ready status of the certificate.", rows, (r) => CONDITIONS.map((c) => ({ labels: { ...r.labels, condition: c }, value: c === r.ready ? 1 : 0 })), registry);
+    new RowGauge("certmanager_certificate_expiration_timestamp_seconds", "The date after which the certificate expires. Expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notAfter }], registry);
+    new RowGauge("certmanager_certificate_not_after_timestamp_seconds", "The timestamp after which the certificate is invalid, expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notAfter }], registry);
+    new RowGauge("certmanager_certificate_not_before_timestamp_seconds", "The timestamp before which the certificate is invalid, expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notBefore }], registry);
+    new RowGauge("certmanager_certificate_renewal_timestamp_seconds", "The number of seconds before expiration time the certificate should renew.", rows, (r) => [{ labels: r.labels, value: r.renewal }], registry);
     this.#latency = new Histogram({
       name: "meshsign_certificate_issuance_duration_seconds",
       help: "Time from a Certificate entering Issuing to its Secret being written.",
@@ -51,29 +92,17 @@ export class EngineMetrics {
     this.#failures = new Counter({ name: "meshsign_certificate_issuance_failures_total", help: "Failed issuance attempts by reason.", labelNames: ["reason", "issuer_kind"], registers });
   }
 
-  /** Publishes the current state of one Certificate. */
+  /** Publishes the current state of one Certificate (a changed issuerRef replaces its series). */
   observe(labels: CertificateMetricLabels, values: CertificateMetricValues): void {
-    const key = `${labels.namespace}/${labels.name}`;
-    const prev = this.#labels.get(key);
-    if (prev !== undefined && (prev.issuer_name !== labels.issuer_name || prev.issuer_kind !== labels.issuer_kind || prev.issuer_group !== labels.issuer_group)) {
-      this.#removeSeries(prev);
-    }
-    this.#labels.set(key, labels);
-    for (const c of CONDITIONS) this.#ready.set({ ...labels, condition: c }, c === values.ready ? 1 : 0);
     const seconds = (ms: number | undefined): number => (ms === undefined ? 0 : Math.floor(ms / 1000));
-    this.#expiration.set({ ...labels }, seconds(values.notAfterMs));
-    this.#notAfter.set({ ...labels }, seconds(values.notAfterMs));
-    this.#notBefore.set({ ...labels }, seconds(values.notBeforeMs));
-    this.#renewal.set({ ...labels }, seconds(values.renewalTimeMs));
+    // Label order is the exposition order: cert-manager's (name, namespace, issuer_name, issuer_kind, issuer_group).
+    const ordered: CertificateMetricLabels = { name: labels.name, namespace: labels.namespace, issuer_name: labels.issuer_name, issuer_kind: labels.issuer_kind, issuer_group: labels.issuer_group };
+    this.#rows.set(`${labels.namespace}/${labels.name}`, { labels: ordered, ready: values.ready, notBefore: seconds(values.notBeforeMs), notAfter: seconds(values.notAfterMs), renewal: seconds(values.renewalTimeMs) });
   }
 
   /** Drops every series of a deleted Certificate. */
   forget(namespace: string, name: string): void {
-    const key = `${namespace}/${name}`;
-    const prev = this.#labels.get(key);
-    if (prev === undefined) return;
-    this.#labels.delete(key);
-    this.#removeSeries(prev);
+    this.#rows.delete(`${namespace}/${name}`);
   }
 
   observeIssuance(issuerKind: string, seconds: number): void {
@@ -82,13 +111,5 @@ export class EngineMetrics {
 
   countFailure(reason: string, issuerKind: string): void {
     this.#failures.inc({ reason, issuer_kind: issuerKind });
-  }
-
-  #removeSeries(labels: CertificateMetricLabels): void {
-    for (const c of CONDITIONS) this.#ready.remove({ ...labels, condition: c });
-    this.#expiration.remove({ ...labels });
-    this.#notAfter.remove({ ...labels });
-    this.#notBefore.remove({ ...labels });
-    this.#renewal.remove({ ...labels });
   }
 }

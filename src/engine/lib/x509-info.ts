@@ -62,7 +62,13 @@ function describeAlgorithm(k: KeyAlgorithm | undefined): string {
   return "Ed25519";
 }
 
-const CACHE_LIMIT = 20_000;
+/**
+ * Entries kept (oldest dropped first). A Certificate's reconciles during one issuance or
+ * renewal run close together (at most 32 at once), so a few thousand entries catch every
+ * repeat; at steady state nothing is re-read until the renewal time, and 10,000s of entries
+ * (about 1 KB each) only held memory.
+ */
+const CACHE_LIMIT = 4096;
 /** sha256(PEM) -> facts; the PEM itself is not kept. */
 const cache = new Map<string, CertInfo>();
 

@@ -1,0 +1,50 @@
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { EngineMetrics } from "../../src/engine/metrics.js";
+
+const web = { name: "web", namespace: "apps", issuer_name: "ca", issuer_kind: "ClusterIssuer", issuer_group: "cert-manager.io" };
+const at = (s: number) => s * 1000 + 999;
+
+describe("EngineMetrics", () => {
+  it("exposes cert-manager's gauges with its label order and whole seconds", async () => {
+    const registry = new Registry();
+    const m = new EngineMetrics(registry);
+    m.observe(web, { ready: "True", notBeforeMs: at(100), notAfterMs: at(200), renewalTimeMs: at(150) });
+    const text = await registry.metrics();
+    const l = 'name="web",namespace="apps",issuer_name="ca",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"';
+    for (const line of [
+      `certmanager_certificate_ready_status{${l},condition="True"} 1`,
+      `certmanager_certificate_ready_status{${l},condition="False"} 0`,
+      `certmanager_certificate_ready_status{${l},condition="Unknown"} 0`,
+      `certmanager_certificate_expiration_timestamp_seconds{${l}} 200`,
+      `certmanager_certificate_not_after_timestamp_seconds{${l}} 200`,
+      `certmanager_certificate_not_before_timestamp_seconds{${l}} 100`,
+      `certmanager_certificate_renewal_timestamp_seconds{${l}} 150`,
+      "# TYPE certmanager_certificate_ready_status gauge",
+    ]) {
+      expect(text).toContain(line);
+    }
+  });
+
+  it("replaces a Certificate's series when its issuer changes, and drops them when it is forgotten", async () => {
+    const registry = new Registry();
+    const m = new EngineMetrics(registry);
+    m.observe(web, { ready: "False" });
+    m.observe({ ...web, issuer_name: "other" }, { ready: "True", notAfterMs: at(7) });
+    const text = await registry.metrics();
+    expect(text).not.toContain('issuer_name="ca"');
+    expect(text).toContain('certmanager_certificate_not_after_timestamp_seconds{name="web",namespace="apps",issuer_name="other",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"} 7');
+    m.forget("apps", "web");
+    expect(await registry.metrics()).not.toContain('name="web"');
+  });
+
+  it("answers JSON scrapes and survives a registry reset with its state", async () => {
+    const registry = new Registry();
+    const m = new EngineMetrics(registry);
+    m.observe(web, { ready: "Unknown" });
+    registry.resetMetrics();
+    const json = await registry.getMetricsAsJSON();
+    const ready = json.find((x) => x.name === "certmanager_certificate_ready_status");
+    expect(ready?.values).toContainEqual({ labels: { ...web, condition: "Unknown" }, value: 1 });
+  });
+});
