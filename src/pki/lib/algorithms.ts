@@ -226,14 +226,19 @@ function b64u(b: Uint8Array): string {
 /**
  * The key as a JWK when its encoding allows the fast path: node imports JWKs
  * without OpenSSL 3's generic decoder, 10-20x faster for RSA and Ed25519 and
- * about 2x for EC (measured on the 2-core machine; see bench/pki.ts).
- * Undefined when only the DER path can handle it (compressed EC points).
+ * about 2x for P-256 (measured on the 2-core machine; see bench/pki.ts).
+ * Undefined when only the DER path can handle it (compressed EC points) or is
+ * faster: node's EC JWK import runs OpenSSL's full public-key check, a scalar
+ * multiplication that P-256 does quickly but P-384 and P-521 do not (import
+ * CPU per key, JWK vs DER: P-384 344-352 vs 103-106 us, P-521 748-762 vs
+ * 94-99 us). Both paths refuse a point that is not on the curve.
  */
 function spkiToJwk(keyBits: Uint8Array, draft: KeyAlgorithmDraft): Record<string, string> | undefined {
   switch (draft.type) {
     case "ed25519":
       return keyBits.length === 32 ? { kty: "OKP", crv: "Ed25519", x: b64u(keyBits) } : undefined;
     case "ec": {
+      if (draft.curve !== "P-256") return undefined;
       const n = CURVE_SIZE[draft.curve];
       if (keyBits.length !== 1 + 2 * n || keyBits[0] !== 0x04) return undefined;
       return {
