@@ -10,6 +10,7 @@ import { type LoadOutcome, runLoad } from "../lib/load.js";
 import type { LoadTarget } from "../lib/load-protocol.js";
 import { errorNote, LOAD_HEADER, loadRow, rssBreakdown, serverOnlyCeiling } from "../lib/load-rows.js";
 import { checkOneIssuance } from "../lib/sanity.js";
+import { type Buckets, type HandlerLatency, handlerLatency, scrapeHandlerBuckets } from "../lib/server-latency.js";
 import { buildWorkload, type CsrKeyType } from "../lib/workload.js";
 import type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
@@ -31,6 +32,7 @@ export const createCertificateCase: BenchCase = {
       serverName: "localhost",
     };
     const outcomes = new Map<CsrKeyType, LoadOutcome>();
+    const handler = new Map<CsrKeyType, HandlerLatency>();
     for (const keyType of KEY_TYPES) {
       ctx.log(
         `create-certificate ${keyType}: generating ${options.identities * options.keysPerIdentity} keys and CSRs, minting ${options.identities} tokens`,
@@ -45,6 +47,7 @@ export const createCertificateCase: BenchCase = {
       ctx.log(
         `create-certificate ${keyType}: ${options.channels} channels x ${options.concurrency / options.channels} in flight, ${options.warmupSeconds}s warm-up + ${options.durationSeconds}s`,
       );
+      let windowStart: Promise<Buckets> | undefined;
       const outcome = await runLoad(
         {
           target,
@@ -58,9 +61,18 @@ export const createCertificateCase: BenchCase = {
           maxRequests: Number.MAX_SAFE_INTEGER,
           deadlineMs: 10_000,
         },
-        { serverPid: server.pid, clients: options.clients },
+        {
+          serverPid: server.pid,
+          clients: options.clients,
+          onMeasuring: () => {
+            windowStart = scrapeHandlerBuckets(server.metricsPort);
+          },
+        },
       );
       outcomes.set(keyType, outcome);
+      // The window closes a little after the last request is counted; the few calls the load
+      // generator still had in flight then are in the server's figures too.
+      if (windowStart) handler.set(keyType, handlerLatency(await windowStart, await scrapeHandlerBuckets(server.metricsPort)));
       ctx.log(
         `create-certificate ${keyType}: ${f.int(outcome.requestsPerSecond)} req/s, p99 ${f.ms(outcome.latency.p99Ms)} ms, ${outcome.errors} errors`,
       );
@@ -113,6 +125,15 @@ export const createCertificateCase: BenchCase = {
         `Peak RSS by process (root = the primary, node children = cluster workers; an esbuild process, when listed, is tsx's transformer: from a source checkout bin/meshsign.js runs the TypeScript through tsx): ` +
           KEY_TYPES.map((k) => `${k}: ${rssBreakdown(outcomes.get(k) as LoadOutcome)}`).join("; ") +
           ".",
+        `Where the time went: meshsign's own handler latency (histogram meshsign_csr_request_duration_seconds, from the handler's start to its answer, over the same window) against the client's: ` +
+          KEY_TYPES.map((k) => {
+            const h = handler.get(k);
+            const o = outcomes.get(k) as LoadOutcome;
+            return h
+              ? `${k}: handler p50 ${f.ms(h.p50Ms)} / p99 ${f.ms(h.p99Ms)} ms (${(h.within1Ms * 100).toFixed(0)}% within 1 ms, ${(h.within5Ms * 100).toFixed(0)}% within 5 ms) vs client p50 ${f.ms(o.latency.p50Ms)} / p99 ${f.ms(o.latency.p99Ms)} ms`
+              : `${k}: not read`;
+          }).join("; ") +
+          ". The difference is time spent before the handler runs or after it answers: in socket buffers, HTTP/2 framing, an event loop busy with other requests, a process waiting for a core.",
         ...KEY_TYPES.flatMap((k) => errorNote(outcomes.get(k) as LoadOutcome, k)),
       ],
       data: Object.fromEntries([...outcomes].map(([k, o]) => [k, { ...o, latency: o.latency }])),

@@ -45,6 +45,8 @@ export interface RunLoadOptions {
   readonly clients: number;
   /** Ends the measured window early (e.g. when the event measured under load is over). */
   readonly signal?: AbortSignal;
+  /** Called once when the measured window opens (after the warm-up). */
+  readonly onMeasuring?: () => void;
 }
 
 export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<LoadOutcome> {
@@ -67,6 +69,7 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
           if (serverBefore === undefined) {
             serverBefore = treeCpuMs(processTree(options.serverPid));
             machineBefore = machineCpuMs();
+            options.onMeasuring?.();
           }
         }),
       ),
