@@ -99,7 +99,7 @@ export class MemoryStore implements Store {
     for (const { type, object } of options.initial ?? []) {
       const tid = this.#register(type);
       const key = objectKey(type, object.metadata.namespace, object.metadata.name ?? "");
-      this.#mapFor(tid).set(key, this.#interner.deep(object));
+      this.#mapFor(tid).set(key, this.#compact(object));
       this.#indexOwners(`${tid}|${key}`, undefined, object);
       rv = Math.max(rv, Number(object.metadata.resourceVersion ?? 0) || 0);
     }
@@ -186,9 +186,10 @@ export class MemoryStore implements Store {
     } as unknown as T;
     delete stored.metadata.deletionTimestamp;
     if (namespace === undefined) delete stored.metadata.namespace;
-    this.#put(type, key, this.#interner.deep(stored));
+    const kept = this.#compact(stored);
+    this.#put(type, key, kept);
     await this.#awaitCommit();
-    return structuredClone(stored);
+    return structuredClone(kept);
   }
 
   async update<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
@@ -223,25 +224,25 @@ export class MemoryStore implements Store {
     }
     if (specOf(next) !== specOf(current)) next.metadata.generation = (current.metadata.generation ?? 0) + 1;
     if (canonicalJson(next) === canonicalJson(current)) return structuredClone(current) as T;
+    let kept = next;
     if (next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0) {
       this.#remove(type, key, current);
     } else {
-      this.#put(type, key, this.#interner.deep(next));
+      kept = this.#compact(next);
+      this.#put(type, key, kept);
     }
     await this.#awaitCommit();
-    return structuredClone(next);
+    return structuredClone(kept);
   }
 
   async updateStatus<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
     this.#assertWritable();
     const input = structuredClone(object);
     const { key, current } = this.#current(type, input);
-    // Only the status is new: the rest is the stored object's (its strings already shared).
-    const status = this.#interner.deep((input as { status?: unknown }).status);
+    const status = (input as { status?: unknown }).status;
     if (statusOf(input) === statusOf(current)) return structuredClone(current) as T;
     const { status: _old, ...rest } = current as KubeObject & { status?: unknown };
-    const next = (status === undefined ? { ...rest } : { ...rest, status }) as unknown as T;
-    next.metadata = { ...current.metadata };
+    const next = this.#compact((status === undefined ? { ...rest } : { ...rest, status }) as unknown as T);
     this.#put(type, key, next);
     await this.#awaitCommit();
     return structuredClone(next);
@@ -279,6 +280,16 @@ export class MemoryStore implements Store {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * The form an object is kept in: rebuilt by JSON.parse, which sizes every
+   * object and array exactly (spread copies and pushed arrays carry spare
+   * property and element slots: about 1 KB per Certificate's objects), with
+   * equal strings shared. Stored objects are JSON data by contract.
+   */
+  #compact<T extends KubeObject>(object: T): T {
+    return this.#interner.deep(JSON.parse(JSON.stringify(object)) as T);
+  }
 
   #delete(type: ResourceType, key: string, current: KubeObject): void {
     if ((current.metadata.finalizers ?? []).length > 0) {
