@@ -244,8 +244,12 @@ export interface MemoryEventRecorderOptions {
  */
 export class MemoryEventRecorder implements EventLog {
   readonly #o: Required<MemoryEventRecorderOptions>;
-  /** dedup key -> event, in order of last occurrence. */
-  readonly #events = new Map<string, EventResource>();
+  /**
+   * Memory key -> occurrences, in order of last occurrence. The key holds every field of the
+   * Event (see {@link memoryKey}) and the Event is rebuilt from it when listed: about 300 bytes
+   * an Event where a whole EventResource cost about 700 (10,000 are kept).
+   */
+  readonly #events = new Map<string, Occurrences>();
 
   constructor(options: MemoryEventRecorderOptions) {
     this.#o = { component: "meshsign-engine", ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, ...options };
@@ -253,46 +257,59 @@ export class MemoryEventRecorder implements EventLog {
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
     const msg = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
-    const key = dedupKey(object, type, reason, msg);
-    const now = new Date(this.#o.clock.now()).toISOString();
+    const key = memoryKey(object, type, reason, msg);
+    const now = this.#o.clock.now();
     const previous = this.#events.get(key);
     this.#events.delete(key);
-    if (previous !== undefined) {
-      this.#events.set(key, { ...previous, count: previous.count + 1, lastTimestamp: now });
-    } else {
-      const ns = object.metadata.namespace ?? "default";
-      const name = object.metadata.name ?? "";
-      const suffix = createHash("sha256").update(key).update(now).digest("hex").slice(0, 16);
-      this.#events.set(key, {
-        apiVersion: "v1",
-        kind: "Event",
-        metadata: { name: `${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), namespace: ns, creationTimestamp: now },
-        involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name, namespace: ns, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) },
-        reason,
-        message: msg,
-        type,
-        count: 1,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        source: { component: this.#o.component },
-      });
-    }
+    this.#events.set(key, previous === undefined ? { count: 1, firstMs: now, lastMs: now } : { count: previous.count + 1, firstMs: previous.firstMs, lastMs: now });
     this.#expire();
   }
 
   list(namespace: string): EventResource[] {
     this.#expire();
-    return [...this.#events.values()].filter((e) => e.metadata.namespace === namespace).map((e) => structuredClone(e));
+    const out: EventResource[] = [];
+    for (const [key, o] of this.#events) {
+      const [apiVersion = "", kind = "", ns = "", name = "", uid = "", type = "Normal", reason = "", message = ""] = key.split("\u0000");
+      if (ns !== namespace) continue;
+      const first = new Date(o.firstMs).toISOString();
+      // The same name for the same Event every time it is listed (as the first write named it).
+      const suffix = createHash("sha256").update(key).update(first).digest("hex").slice(0, 16);
+      out.push({
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: `${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), namespace: ns, creationTimestamp: first },
+        involvedObject: { apiVersion, kind, name, namespace: ns, ...(uid !== "" ? { uid } : {}) },
+        reason,
+        message,
+        type: type === "Warning" ? "Warning" : "Normal",
+        count: o.count,
+        firstTimestamp: first,
+        lastTimestamp: new Date(o.lastMs).toISOString(),
+        source: { component: this.#o.component },
+      });
+    }
+    return out;
   }
 
   /** Drops Events past their TTL and the oldest beyond maxEvents (the map is in order of last occurrence). */
   #expire(): void {
     const oldestAllowed = this.#o.clock.now() - this.#o.ttlMs;
-    for (const [key, e] of this.#events) {
-      if (this.#events.size <= this.#o.maxEvents && Date.parse(e.lastTimestamp) > oldestAllowed) break;
+    for (const [key, o] of this.#events) {
+      if (this.#events.size <= this.#o.maxEvents && o.lastMs > oldestAllowed) break;
       this.#events.delete(key);
     }
   }
+}
+
+interface Occurrences {
+  readonly count: number;
+  readonly firstMs: number;
+  readonly lastMs: number;
+}
+
+/** Every field of an in-memory Event, NUL-separated (no field can hold a NUL: names are RFC 1123, messages are ours). */
+function memoryKey(object: KubeObject, type: EventType, reason: string, message: string): string {
+  return [object.apiVersion, object.kind, object.metadata.namespace ?? "default", object.metadata.name ?? "", object.metadata.uid ?? "", type, reason, message.replaceAll("\u0000", "")].join("\u0000");
 }
 
 /** Discards events (benchmarks, or when the caller does not want them). */

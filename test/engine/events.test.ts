@@ -150,6 +150,31 @@ describe("MemoryEventRecorder", () => {
     expect(recorder.list("apps")).toEqual([]);
   });
 
+  it("lists each Event with all its fields, under the same name every time, and a repeat keeps the first time", async () => {
+    const clock = new FakeClock(T0);
+    const recorder = new MemoryEventRecorder({ clock, component: "c" });
+    const request: KubeObject = { apiVersion: "cert-manager.io/v1", kind: "CertificateRequest", metadata: { name: "web-1", namespace: "apps" } };
+    recorder.record(request, "Warning", "Failed", "bad\u0000 news");
+    const [first] = recorder.list("apps");
+    await clock.advance(MIN);
+    recorder.record(request, "Warning", "Failed", "bad\u0000 news");
+    const [again] = recorder.list("apps");
+    expect(first?.metadata.name).toMatch(/^web-1\.[0-9a-f]{16}$/);
+    expect(again).toEqual({
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: first?.metadata.name, namespace: "apps", creationTimestamp: "2026-03-01T00:00:00.000Z" },
+      involvedObject: { apiVersion: "cert-manager.io/v1", kind: "CertificateRequest", name: "web-1", namespace: "apps" },
+      reason: "Failed",
+      message: "bad news",
+      type: "Warning",
+      count: 2,
+      firstTimestamp: "2026-03-01T00:00:00.000Z",
+      lastTimestamp: "2026-03-01T00:01:00.000Z",
+      source: { component: "c" },
+    });
+  });
+
   it("is where the engine's describe reads a Certificate's events, and nothing is written to the store", async () => {
     const clock = new FakeClock(T0);
     const store = new MemoryStore({ now: () => clock.now() });
