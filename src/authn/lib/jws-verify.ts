@@ -9,6 +9,16 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Critical header extensions understood (RFC 7515 §4.1.11); only `b64` (RFC 7797), and only as true. */
 const UNDERSTOOD_CRIT = "b64";
+/** Accepted headers remembered (an issuer has a handful: one per key and alg); the set is dropped when full. */
+const MAX_REMEMBERED_HEADERS = 64;
+/** Headers longer than this are checked every time, never remembered (a Kubernetes header is ~100 characters). */
+const MAX_REMEMBERED_HEADER_LENGTH = 512;
+
+/** What the verifier needs of an accepted header. */
+interface AcceptedHeader {
+  readonly algorithm: JwsAlgorithm;
+  readonly kid: unknown;
+}
 
 /**
  * Verifies compact JWS (RFC 7515 §7.1) signatures with `node:crypto`,
@@ -26,6 +36,13 @@ const UNDERSTOOD_CRIT = "b64";
  */
 export class CompactJwsVerifier {
   private readonly algorithms: ReadonlySet<string>;
+  /**
+   * Encoded header -> its verdict, for headers that passed every header check.
+   * Every token of an issuer carries the same few headers, so the parse and
+   * checks run once per key rather than once per request. The outcome depends
+   * only on the header text and the enabled algorithms, both fixed here.
+   */
+  private readonly accepted = new Map<string, AcceptedHeader>();
 
   /** @param algorithms the enabled `alg` values; names without an asymmetric entry are never accepted. */
   constructor(algorithms: readonly string[]) {
@@ -43,14 +60,12 @@ export class CompactJwsVerifier {
     const first = token.indexOf(".");
     const second = first < 0 ? -1 : token.indexOf(".", first + 1);
     if (second < 0 || token.indexOf(".", second + 1) >= 0) throw malformed("not three dot-separated parts");
-    const header = parseHeader(token.slice(0, first));
-    checkCritical(header);
-    const algorithm = this.algorithmOf(header);
+    const { algorithm, kid } = this.header(token.slice(0, first));
     const payload = token.slice(first + 1, second);
     if (!isStrictBase64url(payload)) throw malformed("payload is not base64url");
     const signature = decodeBase64urlStrict(token.slice(second + 1));
     if (signature === undefined) throw malformed("signature is not base64url");
-    const candidates = keys.candidates(algorithm, header.kid);
+    const candidates = keys.candidates(algorithm, kid);
     if (candidates.length === 0) {
       throw tokenError(
         "ERR_TOKEN_KID_UNKNOWN",
@@ -68,6 +83,19 @@ export class CompactJwsVerifier {
       );
     }
     return Buffer.from(payload, "base64url");
+  }
+
+  private header(encoded: string): AcceptedHeader {
+    const known = this.accepted.get(encoded);
+    if (known !== undefined) return known;
+    const header = parseHeader(encoded);
+    checkCritical(header);
+    const accepted: AcceptedHeader = { algorithm: this.algorithmOf(header), kid: header.kid };
+    if (encoded.length <= MAX_REMEMBERED_HEADER_LENGTH) {
+      if (this.accepted.size >= MAX_REMEMBERED_HEADERS) this.accepted.clear();
+      this.accepted.set(encoded, accepted);
+    }
+    return accepted;
   }
 
   private algorithmOf(header: Record<string, unknown>): JwsAlgorithm {
