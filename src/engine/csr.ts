@@ -92,7 +92,7 @@ export function buildCsr(certSpec: CertificateSpec, spec: ResolvedSpec, key: Key
  * repeat; at steady state nothing is re-read until the renewal time, and 10,000s of entries
  * (about 1 KB each) only held memory.
  */
-const CACHE_LIMIT = 4096;
+const CACHE_LIMIT = 1024;
 /** sha256(PEM) -> what it asks for (the PEM and the parsed key are not kept). */
 const cache = new Map<string, ParsedCsr>();
 

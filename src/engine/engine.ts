@@ -13,6 +13,7 @@ import { type Clock, type RandomSource, systemClock, systemRandom } from "./cloc
 import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
+import { IndexMap } from "./lib/index-map.js";
 import { type CertificateDigest, changedFromOutside, digestCertificate } from "./lib/certificate-digest.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
 import { getCondition, setCondition } from "./lib/conditions.js";
@@ -128,11 +129,12 @@ export class Engine {
   /** "<ns>/<name>" -> what the indexes and change detection need of each watched Certificate. */
   readonly #certs = new Map<string, WatchedCertificate>();
   /** "<ns>/<secretName>" -> certificate keys. */
-  readonly #bySecret = new Map<string, Set<string>>();
+  readonly #bySecret = new IndexMap();
   /** issuer key -> certificate keys. */
-  readonly #byIssuer = new Map<string, Set<string>>();
+  readonly #byIssuer = new IndexMap();
   /** "<ns>/<certName>" -> request names. */
-  readonly #requests = new Map<string, Set<string>>();
+  readonly #requests = new IndexMap();
+  readonly #sharedStrings = new Map<string, string>();
   #started = false;
   readonly #select: ((certificate: Certificate) => boolean) | undefined;
 
@@ -157,10 +159,10 @@ export class Engine {
       ...(options.issuanceBackoff ? { issuanceBackoff: options.issuanceBackoff } : {}),
       ...(options.transientBackoff ? { transientBackoff: options.transientBackoff } : {}),
       ...(options.keyGenerationConcurrency ? { keyGenerationConcurrency: options.keyGenerationConcurrency } : {}),
-      requestNames: (ns, cert) => [...(this.#requests.get(keyOf(ns, cert)) ?? [])],
+      requestNames: (ns, cert) => this.#requests.get(keyOf(ns, cert)),
       noteRequest: (ns, cert, name, present) => this.#noteRequest(keyOf(ns, cert), name, present),
       certificatesForSecret: (ns, secret) =>
-        [...(this.#bySecret.get(keyOf(ns, secret)) ?? [])].map((k) => this.#certs.get(k)).filter((c): c is WatchedCertificate => c !== undefined),
+        this.#bySecret.get(keyOf(ns, secret)).map((k) => this.#certs.get(k)).filter((c): c is WatchedCertificate => c !== undefined),
     });
     this.#scheduler = new Scheduler({
       clock: this.#clock,
@@ -177,7 +179,7 @@ export class Engine {
       clock: this.#clock,
       events: this.#events,
       onChange: (key) => {
-        for (const c of this.#byIssuer.get(key) ?? []) this.#scheduler.enqueue(c);
+        for (const c of this.#byIssuer.get(key)) this.#scheduler.enqueue(c);
       },
       ...(options.onError ? { onError: (err: unknown) => options.onError?.("issuers", err) } : {}),
     });
@@ -196,7 +198,7 @@ export class Engine {
     await this.#issuers.start();
     const requests = this.#store.watch<CertificateRequest>(CERTIFICATE_REQUESTS, (e) => this.#onRequest(e));
     const secrets = this.#store.watch<Secret>(SECRETS, (e) => {
-      for (const k of this.#bySecret.get(keyOf(e.object.metadata.namespace, e.object.metadata.name)) ?? []) this.#scheduler.enqueue(k);
+      for (const k of this.#bySecret.get(keyOf(e.object.metadata.namespace, e.object.metadata.name))) this.#scheduler.enqueue(k);
     });
     this.#watches.push(requests, secrets);
     await Promise.all([requests.synced, secrets.synced]);
@@ -259,7 +261,7 @@ export class Engine {
   async describe(namespace: string, name: string): Promise<CertificateDescription> {
     const cert = await this.#store.get<Certificate>(CERTIFICATES, namespace, name);
     if (cert === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
-    const names = [...(this.#requests.get(keyOf(namespace, name)) ?? [])];
+    const names = this.#requests.get(keyOf(namespace, name));
     const requests = (await Promise.all(names.map((n) => this.#store.get<CertificateRequest>(CERTIFICATE_REQUESTS, namespace, n)))).filter((r): r is CertificateRequest => r !== undefined);
     const last = requests.sort((a, b) => (requestRevision(b) ?? 0) - (requestRevision(a) ?? 0))[0];
     const involved = new Set([name, ...names]);
@@ -339,7 +341,8 @@ export class Engine {
       this.#scheduler.enqueue(key);
       return;
     }
-    const next: WatchedCertificate = { ...digestCertificate(c), issuerKey: issuerKeyOf(c) };
+    const digest = digestCertificate(c);
+    const next: WatchedCertificate = { ...digest, namespace: this.#shared(digest.namespace), issuerKey: this.#shared(issuerKeyOf(c)) };
     this.#certs.set(key, next);
     this.#index(key, next);
     // Our own status writes come back as events; only changes someone else made need a reconcile.
@@ -358,28 +361,28 @@ export class Engine {
   }
 
   #noteRequest(certKey: string, name: string, present: boolean): void {
-    let set = this.#requests.get(certKey);
-    if (present) {
-      if (set === undefined) {
-        set = new Set();
-        this.#requests.set(certKey, set);
-      }
-      set.add(name);
-    } else if (set !== undefined) {
-      set.delete(name);
-      if (set.size === 0) this.#requests.delete(certKey);
-    }
+    if (present) this.#requests.add(certKey, name);
+    else this.#requests.delete(certKey, name);
+  }
+
+  /** One instance of each namespace and issuer key (a handful of values, repeated by 10,000s of Certificates). */
+  #shared(s: string): string {
+    const hit = this.#sharedStrings.get(s);
+    if (hit !== undefined) return hit;
+    if (this.#sharedStrings.size >= 4096) this.#sharedStrings.clear();
+    this.#sharedStrings.set(s, s);
+    return s;
   }
 
   #index(key: string, c: WatchedCertificate): void {
-    add(this.#bySecret, keyOf(c.namespace, c.secretName), key);
-    add(this.#byIssuer, c.issuerKey, key);
+    this.#bySecret.add(keyOf(c.namespace, c.secretName), key);
+    this.#byIssuer.add(c.issuerKey, key);
   }
 
   #unindex(key: string, c: WatchedCertificate | undefined): void {
     if (c === undefined) return;
-    remove(this.#bySecret, keyOf(c.namespace, c.secretName), key);
-    remove(this.#byIssuer, c.issuerKey, key);
+    this.#bySecret.delete(keyOf(c.namespace, c.secretName), key);
+    this.#byIssuer.delete(c.issuerKey, key);
   }
 }
 
@@ -394,22 +397,6 @@ function isEventLog(r: EventRecorder): r is EventLog {
 function issuerKeyOf(c: Certificate): string {
   const ref = resolveIssuerRef(c.spec.issuerRef);
   return issuerKey(ref.kind === "ClusterIssuer" ? "ClusterIssuer" : "Issuer", c.metadata.namespace, ref.name);
-}
-
-function add(m: Map<string, Set<string>>, k: string, v: string): void {
-  let s = m.get(k);
-  if (s === undefined) {
-    s = new Set();
-    m.set(k, s);
-  }
-  s.add(v);
-}
-
-function remove(m: Map<string, Set<string>>, k: string, v: string): void {
-  const s = m.get(k);
-  if (s === undefined) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
 }
 
 function summarize(c: Certificate): CertificateSummary {

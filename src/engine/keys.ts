@@ -94,7 +94,7 @@ export function encodePrivateKey(key: KeyObject, encoding: "PKCS1" | "PKCS8"): s
  * repeat; at steady state nothing is re-read until the renewal time, and 10,000s of entries
  * (about 1 KB each) only held memory.
  */
-const FACTS_LIMIT = 4096;
+const FACTS_LIMIT = 1024;
 /** sha256(PEM) -> facts. About 200-400 bytes an entry; a KeyObject would cost about 4 KB. */
 const facts = new Map<string, KeyFacts>();
 

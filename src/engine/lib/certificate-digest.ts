@@ -16,8 +16,8 @@ export interface CertificateDigest {
   readonly secretName: string;
   /** sha256 of generation, spec, labels and annotations: what a user (or the manifests) change. */
   readonly shape: string;
-  /** The Issuing condition's status and reason, when it has one. */
-  readonly issuing: { readonly status: string; readonly reason: string } | undefined;
+  /** The Issuing condition as "<status>/<reason>" ("True/ManuallyTriggered"), when it has one. */
+  readonly issuing: string | undefined;
 }
 
 export function digestCertificate(c: Certificate): CertificateDigest {
@@ -39,7 +39,7 @@ export function digestCertificate(c: Certificate): CertificateDigest {
     deletionTimestamp: c.metadata.deletionTimestamp,
     secretName: c.spec.secretName,
     shape,
-    issuing: issuing === undefined ? undefined : { status: issuing.status, reason: issuing.reason ?? "" },
+    issuing: issuing === undefined ? undefined : `${issuing.status}/${issuing.reason ?? ""}`,
   };
 }
 
@@ -51,7 +51,5 @@ export function digestCertificate(c: Certificate): CertificateDigest {
 export function changedFromOutside(prev: CertificateDigest, next: CertificateDigest): boolean {
   if (next.deletionTimestamp !== undefined) return true;
   if (prev.shape !== next.shape) return true;
-  const a = prev.issuing;
-  const b = next.issuing;
-  return b?.status === "True" && (a?.status !== "True" || a.reason !== b.reason);
+  return next.issuing !== undefined && next.issuing.startsWith("True/") && prev.issuing !== next.issuing;
 }

@@ -68,7 +68,7 @@ function describeAlgorithm(k: KeyAlgorithm | undefined): string {
  * repeat; at steady state nothing is re-read until the renewal time, and 10,000s of entries
  * (about 1 KB each) only held memory.
  */
-const CACHE_LIMIT = 4096;
+const CACHE_LIMIT = 1024;
 /** sha256(PEM) -> facts; the PEM itself is not kept. */
 const cache = new Map<string, CertInfo>();
 

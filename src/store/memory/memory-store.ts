@@ -76,8 +76,8 @@ export class MemoryStore implements Store {
   readonly #committed = new Map<string, Map<string, KubeObject>>();
   /** typeId|key -> newest uncommitted state (null: removed) */
   readonly #pending = new Map<string, { readonly obj: KubeObject | null; readonly rv: number }>();
-  /** owner uid -> typeId|key of dependents (newest state) */
-  readonly #dependents = new Map<string, Set<string>>();
+  /** owner uid -> typeId|key of dependents (newest state); a lone dependent is kept as the string itself. */
+  readonly #dependents = new Map<string, string | Set<string>>();
   readonly #types = new Map<string, ResourceType>();
   readonly #watchers = new Set<Watcher>();
   /** Equal strings of stored objects share one instance (see lib/intern.ts). */
@@ -308,7 +308,7 @@ export class MemoryStore implements Store {
     if (uid === undefined) return;
     const dependents = this.#dependents.get(uid);
     if (dependents === undefined) return;
-    for (const gk of [...dependents]) {
+    for (const gk of typeof dependents === "string" ? [dependents] : [...dependents]) {
       const sep = gk.indexOf("|");
       const depType = this.#types.get(gk.slice(0, sep));
       const depKey = gk.slice(sep + 1);
@@ -338,17 +338,20 @@ export class MemoryStore implements Store {
   }
 
   #indexOwners(gk: string, prev: KubeObject | undefined, next: KubeObject | undefined): void {
-    for (const ref of prev?.metadata.ownerReferences ?? []) this.#dependents.get(ref.uid)?.delete(gk);
-    for (const ref of next?.metadata.ownerReferences ?? []) {
-      let set = this.#dependents.get(ref.uid);
-      if (set === undefined) {
-        set = new Set();
-        this.#dependents.set(ref.uid, set);
-      }
-      set.add(gk);
-    }
     for (const ref of prev?.metadata.ownerReferences ?? []) {
-      if (this.#dependents.get(ref.uid)?.size === 0) this.#dependents.delete(ref.uid);
+      const d = this.#dependents.get(ref.uid);
+      if (d === gk) this.#dependents.delete(ref.uid);
+      else if (typeof d === "object") {
+        d.delete(gk);
+        if (d.size === 1) this.#dependents.set(ref.uid, d.values().next().value as string);
+      }
+    }
+    for (const ref of next?.metadata.ownerReferences ?? []) {
+      const d = this.#dependents.get(ref.uid);
+      if (d === undefined) this.#dependents.set(ref.uid, gk);
+      else if (typeof d === "string") {
+        if (d !== gk) this.#dependents.set(ref.uid, new Set([d, gk]));
+      } else d.add(gk);
     }
   }
 

@@ -24,7 +24,7 @@ const SHORT_MAX = 256;
 const LONG_MAX = 64 * 1024;
 
 export interface InternerOptions {
-  /** Entries of one short-string generation. Default 50,000. */
+  /** Entries of one short-string generation. Default 20,000. */
   readonly shortGeneration?: number;
   /** Most recent long strings remembered. Default 1,024. */
   readonly longEntries?: number;
@@ -38,7 +38,7 @@ export class StringInterner {
   readonly #long = new Map<string, string>();
 
   constructor(options: InternerOptions = {}) {
-    this.#shortGeneration = options.shortGeneration ?? 50_000;
+    this.#shortGeneration = options.shortGeneration ?? 20_000;
     this.#longEntries = options.longEntries ?? 1024;
   }
 
