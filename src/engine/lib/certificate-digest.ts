@@ -51,5 +51,5 @@ export function digestCertificate(c: Certificate): CertificateDigest {
 export function changedFromOutside(prev: CertificateDigest, next: CertificateDigest): boolean {
   if (next.deletionTimestamp !== undefined) return true;
   if (prev.shape !== next.shape) return true;
-  return next.issuing !== undefined && next.issuing.startsWith("True/") && prev.issuing !== next.issuing;
+  return next.issuing?.startsWith("True/") === true && prev.issuing !== next.issuing;
 }
