@@ -1,6 +1,5 @@
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { MeshsignError } from "../errors/index.js";
+import { type ParsedCertificate, parseCertificate } from "../pki/index.js";
 import { assertTrustDomain, parseIstioSpiffeId, serviceAccountSpiffeId } from "./lib/spiffe.js";
 import type { Authenticator, AuthnInput, Caller, Clock } from "./types.js";
 import { systemClock } from "./types.js";
@@ -35,28 +34,28 @@ export class ClientCertAuthenticator implements Authenticator {
   async authenticate(input: AuthnInput): Promise<Caller> {
     const leafDer = input.peerCertificates?.[0];
     if (leafDer === undefined) throw invalid("no client certificate");
-    let leaf: x509.X509Certificate;
+    let leaf: ParsedCertificate;
     try {
-      leaf = new x509.X509Certificate(leafDer);
+      leaf = parseCertificate(leafDer);
     } catch (err) {
       throw invalid("client certificate cannot be parsed", err);
     }
     const now = this.clock();
     if (now < leaf.notBefore.getTime()) throw invalid("client certificate not yet valid");
     if (now > leaf.notAfter.getTime()) throw invalid("client certificate expired");
-    if (leaf.getExtension(x509.BasicConstraintsExtension)?.ca === true) {
+    if (leaf.basicConstraints?.isCA === true) {
       throw invalid("client certificate is a CA certificate");
     }
-    const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
-    const names = san?.names.items ?? [];
-    const uris = names.filter((n) => n.type === "url");
-    if (uris.length !== 1 || names.length !== 1) {
+    const uris = leaf.uris;
+    const otherSans =
+      leaf.dnsNames.length + leaf.ipAddresses.length + leaf.emailAddresses.length + leaf.otherSanCount;
+    if (uris.length !== 1 || otherSans !== 0) {
       throw invalid("client certificate must carry exactly one URI SAN and no other names", undefined, {
         uriSans: uris.length,
-        otherSans: names.length - uris.length,
+        otherSans,
       });
     }
-    const id = parseIstioSpiffeId(uris[0]?.value ?? "");
+    const id = parseIstioSpiffeId(uris[0] ?? "");
     if (id === undefined)
       throw invalid("client certificate URI SAN is not spiffe://<trust-domain>/ns/<ns>/sa/<sa>");
     if (id.trustDomain !== this.trustDomain) {

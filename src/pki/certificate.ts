@@ -56,6 +56,8 @@ export interface ParsedCertificate {
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
   readonly emailAddresses: readonly string[];
+  /** Subject alternative names of any other type (otherName, x400Address, directoryName, ediPartyName, registeredID). */
+  readonly otherSanCount: number;
   /** True when issuer and subject are byte-identical (self-issued, RFC 5280 §3.2). */
   readonly selfIssued: boolean;
   /** The subject public key; throws ERR_CERT_INVALID when the algorithm is unsupported. */
@@ -157,6 +159,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     dnsNames: ext?.san?.dnsNames ?? [],
     ipAddresses: ext?.san?.ipAddresses ?? [],
     emailAddresses: ext?.san?.emailAddresses ?? [],
+    otherSanCount: ext?.san?.otherNames ?? 0,
     selfIssued: bytesEqual(issuer.raw, subject.raw),
     publicKey(): KeyObject {
       if (imported === undefined) throw new MeshsignError(CODE, "certificate key algorithm is not supported");

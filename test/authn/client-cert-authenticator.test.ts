@@ -110,6 +110,19 @@ describe("ClientCertAuthenticator", () => {
       ],
       /no other names/,
     ],
+    ...(
+      [
+        ["an IP", { type: "ip", value: "10.0.0.1" }],
+        ["an email", { type: "email", value: "bar@foo.example" }],
+        ["a registeredID", { type: "id", value: "1.2.3.4" }],
+      ] as const
+    ).map(([what, name]): [string, () => Promise<Uint8Array[] | undefined>, RegExp] => [
+      `a certificate with ${what} SAN next to the URI`,
+      async () => [
+        await cert({ names: [{ type: "url", value: "spiffe://cluster.local/ns/foo/sa/bar" }, name] }),
+      ],
+      /no other names/,
+    ]),
     [
       "a certificate with only a DNS SAN",
       async () => [await cert({ names: [{ type: "dns", value: "bar.foo.svc" }] })],
