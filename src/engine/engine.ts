@@ -7,13 +7,13 @@
 import type { Registry } from "prom-client";
 import { MeshsignError } from "../errors/index.js";
 import { createDefaultIssuerRegistry, issuerKey, type IssuerRegistry } from "../issuers/registry.js";
+import { IndexMap, StringInterner } from "../store/memory/index.js";
 import type { Store, Watch, WatchEvent } from "../store/types.js";
 import type { BackoffOptions } from "./backoff.js";
 import { type Clock, type RandomSource, systemClock, systemRandom } from "./clock.js";
 import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
-import { IndexMap } from "./lib/index-map.js";
 import { type CertificateDigest, changedFromOutside, digestCertificate } from "./lib/certificate-digest.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
 import { getCondition, setCondition } from "./lib/conditions.js";
@@ -134,7 +134,8 @@ export class Engine {
   readonly #byIssuer = new IndexMap();
   /** "<ns>/<certName>" -> request names. */
   readonly #requests = new IndexMap();
-  readonly #sharedStrings = new Map<string, string>();
+  /** One instance of each namespace and issuer key (a handful of values, repeated by 10,000s of Certificates). */
+  readonly #sharedStrings = new StringInterner();
   #started = false;
   readonly #select: ((certificate: Certificate) => boolean) | undefined;
 
@@ -342,7 +343,11 @@ export class Engine {
       return;
     }
     const digest = digestCertificate(c);
-    const next: WatchedCertificate = { ...digest, namespace: this.#shared(digest.namespace), issuerKey: this.#shared(issuerKeyOf(c)) };
+    const next: WatchedCertificate = {
+      ...digest,
+      namespace: this.#sharedStrings.string(digest.namespace),
+      issuerKey: this.#sharedStrings.string(issuerKeyOf(c)),
+    };
     this.#certs.set(key, next);
     this.#index(key, next);
     // Our own status writes come back as events; only changes someone else made need a reconcile.
@@ -363,15 +368,6 @@ export class Engine {
   #noteRequest(certKey: string, name: string, present: boolean): void {
     if (present) this.#requests.add(certKey, name);
     else this.#requests.delete(certKey, name);
-  }
-
-  /** One instance of each namespace and issuer key (a handful of values, repeated by 10,000s of Certificates). */
-  #shared(s: string): string {
-    const hit = this.#sharedStrings.get(s);
-    if (hit !== undefined) return hit;
-    if (this.#sharedStrings.size >= 4096) this.#sharedStrings.clear();
-    this.#sharedStrings.set(s, s);
-    return s;
   }
 
   #index(key: string, c: WatchedCertificate): void {

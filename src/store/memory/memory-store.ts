@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { normalizeObject } from "../../api/normalize.js";
 import { MeshsignError } from "../../errors/index.js";
 import type { KubeObject, ListOptions, ObjectMeta, ResourceType, Store, Watch, WatchEvent, WatchEventType } from "../types.js";
+import { IndexMap } from "./lib/index-map.js";
 import { StringInterner } from "./lib/intern.js";
 import { apiVersionOf, canonicalJson, generateNameSuffix, isValidName, matchesSelector, objectKey, rfc3339, specOf, statusOf, typeId } from "./lib/keys.js";
 import { WatchQueue } from "./lib/watch-queue.js";
@@ -76,8 +77,8 @@ export class MemoryStore implements Store {
   readonly #committed = new Map<string, Map<string, KubeObject>>();
   /** typeId|key -> newest uncommitted state (null: removed) */
   readonly #pending = new Map<string, { readonly obj: KubeObject | null; readonly rv: number }>();
-  /** owner uid -> typeId|key of dependents (newest state); a lone dependent is kept as the string itself. */
-  readonly #dependents = new Map<string, string | Set<string>>();
+  /** owner uid -> typeId|key of dependents (newest state). */
+  readonly #dependents = new IndexMap();
   readonly #types = new Map<string, ResourceType>();
   readonly #watchers = new Set<Watcher>();
   /** Equal strings of stored objects share one instance (see lib/intern.ts). */
@@ -306,9 +307,7 @@ export class MemoryStore implements Store {
     this.#put(type, key, null);
     const uid = current.metadata.uid;
     if (uid === undefined) return;
-    const dependents = this.#dependents.get(uid);
-    if (dependents === undefined) return;
-    for (const gk of typeof dependents === "string" ? [dependents] : [...dependents]) {
+    for (const gk of this.#dependents.get(uid)) {
       const sep = gk.indexOf("|");
       const depType = this.#types.get(gk.slice(0, sep));
       const depKey = gk.slice(sep + 1);
@@ -338,21 +337,8 @@ export class MemoryStore implements Store {
   }
 
   #indexOwners(gk: string, prev: KubeObject | undefined, next: KubeObject | undefined): void {
-    for (const ref of prev?.metadata.ownerReferences ?? []) {
-      const d = this.#dependents.get(ref.uid);
-      if (d === gk) this.#dependents.delete(ref.uid);
-      else if (typeof d === "object") {
-        d.delete(gk);
-        if (d.size === 1) this.#dependents.set(ref.uid, d.values().next().value as string);
-      }
-    }
-    for (const ref of next?.metadata.ownerReferences ?? []) {
-      const d = this.#dependents.get(ref.uid);
-      if (d === undefined) this.#dependents.set(ref.uid, gk);
-      else if (typeof d === "string") {
-        if (d !== gk) this.#dependents.set(ref.uid, new Set([d, gk]));
-      } else d.add(gk);
-    }
+    for (const ref of prev?.metadata.ownerReferences ?? []) this.#dependents.delete(ref.uid, gk);
+    for (const ref of next?.metadata.ownerReferences ?? []) this.#dependents.add(ref.uid, gk);
   }
 
   #batch(): Batch {

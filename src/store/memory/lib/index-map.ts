@@ -1,8 +1,9 @@
 /**
  * A string -> set-of-strings index that stores a lone value as the string
- * itself. Almost every Secret has one Certificate and almost every
- * Certificate one request, and a Set per key cost about 200 bytes (measured:
- * 5 MB for 10,000 Certificates' two indexes).
+ * itself: the store's owner -> dependents index and the engine's informer-like
+ * indexes. Almost every owner has one dependent, every Secret one Certificate
+ * and every Certificate one request, and a Set per key cost about 200 bytes
+ * (measured: 5 MB for 10,000 Certificates' two engine indexes).
  */
 export class IndexMap {
   readonly #m = new Map<string, string | Set<string>>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IndexMap } from "../../src/engine/lib/index-map.js";
+import { IndexMap } from "../../src/store/memory/index.js";
 
 describe("IndexMap", () => {
   it.each<{ name: string; ops: [op: "add" | "delete", key: string, value: string][]; key: string; want: string[]; size: number }>([
