@@ -14,6 +14,7 @@ import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa
 import { startStandaloneEngine } from "./engine-host.js";
 import { GrpcFrontend } from "./grpc-frontend.js";
 import { IssuanceLog } from "./issuance-log.js";
+import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
 import { createLogger } from "./logger.js";
 import { controlPlaneIssuerRef } from "./mesh-ca-issuer.js";
 import { registryMetrics, startObservability, type ReadinessCheck } from "./observability.js";
@@ -44,14 +45,8 @@ const WORKER_V8_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=4"];
  */
 const PRIMARY_GC_FLAGS = ["--heap-growing-percent=50", "--compact-on-every-full-gc"];
 
-function notGivenByUser(flags: readonly string[]): string[] {
-  const given = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
-  const name = (f: string) => (f.includes("=") ? f.slice(0, f.indexOf("=")) : f);
-  return flags.filter((f) => !given.includes(name(f)) && !given.includes(name(f).replace("--no-", "--")));
-}
-
 function workerExecArgv(): string[] {
-  return [...process.execArgv, ...notGivenByUser(WORKER_V8_FLAGS)];
+  return [...process.execArgv, ...flagsNotGivenByUser(WORKER_V8_FLAGS, nodeOptionsGiven())];
 }
 
 function workerCount(config: Config): number {
@@ -64,7 +59,7 @@ function workerCount(config: Config): number {
  * and the CreateCertificate workers (or the port itself when workers = 1).
  */
 export async function runPrimary(config: Config): Promise<void> {
-  for (const flag of notGivenByUser(PRIMARY_GC_FLAGS)) setFlagsFromString(flag);
+  for (const flag of flagsNotGivenByUser(PRIMARY_GC_FLAGS, nodeOptionsGiven())) setFlagsFromString(flag);
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const paths = dataDirPaths(config.dataDir);
   ensureDataDir(paths);
