@@ -2,10 +2,8 @@ import { decodeBase64urlStrict, isStrictBase64url } from "./base64url.js";
 import type { JwkKeyRing, VerificationKey } from "./jwk-keyring.js";
 import type { JwsAlgorithm } from "./jws-algorithms.js";
 import { jwsAlgorithm } from "./jws-algorithms.js";
+import { parseJsonObject } from "./json-object.js";
 import { malformed, tokenError } from "./token-errors.js";
-
-/** Fatal on invalid UTF-8 (RFC 7515 §5.2 step 3/8: the header and a JWT payload are UTF-8 JSON). */
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Critical header extensions understood (RFC 7515 §4.1.11); only `b64` (RFC 7797), and only as true. */
 const UNDERSTOOD_CRIT = "b64";
@@ -112,14 +110,7 @@ export class CompactJwsVerifier {
 function parseHeader(encoded: string): Record<string, unknown> {
   const bytes = decodeBase64urlStrict(encoded);
   if (bytes === undefined) throw malformed("header is not base64url");
-  let header: unknown;
-  try {
-    header = JSON.parse(utf8.decode(bytes));
-  } catch {
-    throw malformed("header is not UTF-8 JSON");
-  }
-  if (!isPlainObject(header)) throw malformed("header is not a JSON object");
-  return header;
+  return parseJsonObject(bytes, "header");
 }
 
 /** RFC 7515 §4.1.11: every listed extension must be understood and present; RFC 7797 §6 for b64. */
@@ -167,9 +158,4 @@ function verifiedByAny(
     if (algorithm.verify(candidate.key, input, signature)) return true;
   }
   return false;
-}
-
-/** A JSON object (not an array, not null). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,8 +1,6 @@
 import type { JWTPayload } from "jose";
-import { isPlainObject } from "./jws-verify.js";
-import { malformed, tokenError } from "./token-errors.js";
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+import { parseJsonObject } from "./json-object.js";
+import { tokenError } from "./token-errors.js";
 
 /** What a verified token's claims must satisfy. */
 export interface JwtClaimsPolicy {
@@ -26,13 +24,7 @@ export interface JwtClaimsPolicy {
  *   ERR_TOKEN_NOT_YET_VALID or ERR_TOKEN_EXPIRED. Messages never quote claim values.
  */
 export function checkJwtClaims(payload: Uint8Array, policy: JwtClaimsPolicy, nowMs: number): JWTPayload {
-  let claims: unknown;
-  try {
-    claims = JSON.parse(utf8.decode(payload));
-  } catch {
-    throw malformed("claims are not UTF-8 JSON");
-  }
-  if (!isPlainObject(claims)) throw malformed("claims are not a JSON object");
+  const claims = parseJsonObject(payload, "claims");
   if (!Object.hasOwn(claims, "iss"))
     throw tokenError("ERR_TOKEN_ISSUER", "token has no issuer", "iss missing");
   if (!Object.hasOwn(claims, "aud"))
