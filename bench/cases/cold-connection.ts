@@ -6,7 +6,6 @@
  */
 import * as f from "../lib/format.js";
 import { runLoad } from "../lib/load.js";
-import type { LoadTarget } from "../lib/load-protocol.js";
 import { errorNote, LOAD_HEADER, loadRow } from "../lib/load-rows.js";
 import { buildWorkload } from "../lib/workload.js";
 import type { BenchCase, BenchContext, CaseReport } from "./types.js";
@@ -21,11 +20,7 @@ export const coldConnectionCase: BenchCase = {
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
     const server = await ctx.meshsign();
-    const target: LoadTarget = {
-      address: server.address,
-      rootsPem: server.rootsPem,
-      serverName: "localhost",
-    };
+    const target = server.target;
     const items = await buildWorkload({
       dataDir: server.dataDir,
       keyType: "rsa-2048",

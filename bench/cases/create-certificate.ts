@@ -7,7 +7,6 @@
  */
 import * as f from "../lib/format.js";
 import { type LoadOutcome, runLoad } from "../lib/load.js";
-import type { LoadTarget } from "../lib/load-protocol.js";
 import { errorNote, LOAD_HEADER, loadRow, rssBreakdown, serverOnlyCeiling } from "../lib/load-rows.js";
 import { checkOneIssuance } from "../lib/sanity.js";
 import { type Buckets, type HandlerLatency, handlerLatency, scrapeHandlerBuckets } from "../lib/server-latency.js";
@@ -26,11 +25,7 @@ export const createCertificateCase: BenchCase = {
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
     const server = await ctx.meshsign();
-    const target: LoadTarget = {
-      address: server.address,
-      rootsPem: server.rootsPem,
-      serverName: "localhost",
-    };
+    const target = server.target;
     const outcomes = new Map<CsrKeyType, LoadOutcome>();
     const handler = new Map<CsrKeyType, HandlerLatency>();
     for (const keyType of KEY_TYPES) {

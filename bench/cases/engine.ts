@@ -13,7 +13,7 @@ import { AdminClient } from "../lib/admin-client.js";
 import { certificateName, ENGINE_NAMESPACE, writeEngineManifests } from "../lib/engine-manifests.js";
 import * as f from "../lib/format.js";
 import { type LoadOutcome, runLoad } from "../lib/load.js";
-import type { LoadJob, LoadTarget } from "../lib/load-protocol.js";
+import type { LoadJob } from "../lib/load-protocol.js";
 import { errorNote, LOAD_HEADER, loadRow } from "../lib/load-rows.js";
 import { startMeshsign } from "../lib/meshsign.js";
 import { RssSampler } from "../lib/proc.js";
@@ -88,11 +88,7 @@ export const engineCase: BenchCase = {
       const steadyMemory = steady.stop();
 
       // 3. CreateCertificate alone, then during a renewal wave of every Certificate.
-      const target: LoadTarget = {
-        address: server.address,
-        rootsPem: server.rootsPem,
-        serverName: "localhost",
-      };
+      const target = server.target;
       const items = await buildWorkload({
         dataDir: server.dataDir,
         keyType: "rsa-2048",

@@ -8,6 +8,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { LoadTarget } from "./load-protocol.js";
 
 export interface MeshsignProcess {
   /** The primary's pid; the cluster workers are its children. */
@@ -17,6 +18,8 @@ export interface MeshsignProcess {
   readonly dataDir: string;
   /** `<data-dir>/root-cert.pem`, what clients verify the server with. */
   readonly rootsPem: string;
+  /** What a load generator dials: the listener, its roots, and a name its serving certificate has. */
+  readonly target: LoadTarget;
   readonly workers: number;
   /** `127.0.0.1:<port>` of the admin API (Connect over TLS, bearer token in `<data-dir>/admin-token`). */
   readonly adminAddress: string;
@@ -91,13 +94,16 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
       options.startTimeoutMs ?? 60_000,
     );
     await waitReady(healthPort, 30_000);
+    const rootsPem = readFileSync(path.join(dataDir, "root-cert.pem"), "utf8");
     return {
       pid: child.pid as number,
       address,
       adminAddress,
       metricsPort,
       dataDir,
-      rootsPem: readFileSync(path.join(dataDir, "root-cert.pem"), "utf8"),
+      rootsPem,
+      // The serving certificate names localhost by default (meshsign serve --serving-certificate-dns-names).
+      target: { address, rootsPem, serverName: "localhost" },
       workers: options.workers,
       stop: async (graceMs = 20_000) => {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
