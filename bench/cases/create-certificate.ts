@@ -9,7 +9,7 @@ import * as f from "../lib/format.js";
 import { type LoadOutcome, runLoad } from "../lib/load.js";
 import { errorNote, LOAD_HEADER, loadRow, rssBreakdown, serverOnlyCeiling } from "../lib/load-rows.js";
 import { checkOneIssuance } from "../lib/sanity.js";
-import { type Buckets, type HandlerLatency, handlerLatency, scrapeHandlerBuckets } from "../lib/server-latency.js";
+import { readServer, type ServerReading, type ServerWindow, serverWindow } from "../lib/server-latency.js";
 import { buildWorkload, type CsrKeyType } from "../lib/workload.js";
 import type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
@@ -27,7 +27,7 @@ export const createCertificateCase: BenchCase = {
     const server = await ctx.meshsign();
     const target = server.target;
     const outcomes = new Map<CsrKeyType, LoadOutcome>();
-    const handler = new Map<CsrKeyType, HandlerLatency>();
+    const seen = new Map<CsrKeyType, ServerWindow>();
     for (const keyType of KEY_TYPES) {
       ctx.log(
         `create-certificate ${keyType}: generating ${options.identities * options.keysPerIdentity} keys and CSRs, minting ${options.identities} tokens`,
@@ -42,7 +42,7 @@ export const createCertificateCase: BenchCase = {
       ctx.log(
         `create-certificate ${keyType}: ${options.channels} channels x ${options.concurrency / options.channels} in flight, ${options.warmupSeconds}s warm-up + ${options.durationSeconds}s`,
       );
-      let windowStart: Promise<Buckets> | undefined;
+      let windowStart: Promise<ServerReading> | undefined;
       const outcome = await runLoad(
         {
           target,
@@ -60,14 +60,14 @@ export const createCertificateCase: BenchCase = {
           serverPid: server.pid,
           clients: options.clients,
           onMeasuring: () => {
-            windowStart = scrapeHandlerBuckets(server.metricsPort);
+            windowStart = readServer(server.metricsPort);
           },
         },
       );
       outcomes.set(keyType, outcome);
       // The window closes a little after the last request is counted; the few calls the load
       // generator still had in flight then are in the server's figures too.
-      if (windowStart) handler.set(keyType, handlerLatency(await windowStart, await scrapeHandlerBuckets(server.metricsPort)));
+      if (windowStart) seen.set(keyType, serverWindow(await windowStart, await readServer(server.metricsPort)));
       ctx.log(
         `create-certificate ${keyType}: ${f.int(outcome.requestsPerSecond)} req/s, p99 ${f.ms(outcome.latency.p99Ms)} ms, ${outcome.errors} errors`,
       );
@@ -122,16 +122,29 @@ export const createCertificateCase: BenchCase = {
           ".",
         `Where the time went: meshsign's own handler latency (histogram meshsign_csr_request_duration_seconds, from the handler's start to its answer, over the same window) against the client's: ` +
           KEY_TYPES.map((k) => {
-            const h = handler.get(k);
+            const h = seen.get(k)?.handler;
             const o = outcomes.get(k) as LoadOutcome;
             return h
               ? `${k}: handler p50 ${f.ms(h.p50Ms)} / p99 ${f.ms(h.p99Ms)} ms (${(h.within1Ms * 100).toFixed(0)}% within 1 ms, ${(h.within5Ms * 100).toFixed(0)}% within 5 ms) vs client p50 ${f.ms(o.latency.p50Ms)} / p99 ${f.ms(o.latency.p99Ms)} ms`
               : `${k}: not read`;
           }).join("; ") +
           ". The difference is time spent before the handler runs or after it answers: in socket buffers, HTTP/2 framing, an event loop busy with other requests, a process waiting for a core.",
+        `Stop-the-world GC pauses over the same window (every request in flight in a paused process waits them out): ` +
+          KEY_TYPES.map((k) => gcNote(k, outcomes.get(k) as LoadOutcome, seen.get(k), server.workers)).join("; ") +
+          ".",
         ...KEY_TYPES.flatMap((k) => errorNote(outcomes.get(k) as LoadOutcome, k)),
       ],
       data: Object.fromEntries([...outcomes].map(([k, o]) => [k, { ...o, latency: o.latency }])),
     };
   },
 };
+
+/** "load generator 1,270 ms (14% of the window; 114 pauses, longest 16.3 ms), meshsign 1,540 ms (8.6% of each of 2 workers' window)". */
+function gcNote(keyType: string, o: LoadOutcome, server: ServerWindow | undefined, workers: number): string {
+  const share = (ms: number, of: number) => `${((ms / of) * 100).toFixed(1)}%`;
+  const client = o.clientGc;
+  const loadGen = `load generator ${f.int(client.totalMs)} ms (${share(client.totalMs, o.windowMs)} of the window; ${f.int(client.count)} pauses, longest ${f.ms(client.maxMs)} ms)`;
+  if (!server) return `${keyType}: ${loadGen}, meshsign not read`;
+  const processes = Math.max(1, workers);
+  return `${keyType}: ${loadGen}, meshsign ${f.int(server.gc.totalMs)} ms in ${f.int(server.gc.count)} pauses (${share(server.gc.totalMs, o.windowMs * processes)} of the window of each of its ${processes} serving process(es))`;
+}

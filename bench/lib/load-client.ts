@@ -13,6 +13,7 @@ import {
 } from "@grpc/grpc-js";
 import { IstioCaClient } from "../../src/csr-service/client.js";
 import { EMPTY_SERVICE } from "./echo-service.js";
+import { GcPauseWatch, NO_GC_PAUSES } from "./gc-pauses.js";
 import type { FromLoadClient, LoadItem, LoadJob, LoadResult, ToLoadClient } from "./load-protocol.js";
 import { SampleBuffer } from "./stats.js";
 
@@ -90,6 +91,7 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
   let stopAt = Number.POSITIVE_INFINITY;
   let cpuStart = process.cpuUsage();
   let measureStart = 0;
+  const gc = new GcPauseWatch();
 
   const startMs = performance.now();
   stopNow = () => {
@@ -101,6 +103,7 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
     measuring = true;
     measureStart = performance.now();
     cpuStart = process.cpuUsage();
+    gc.reset(measureStart);
     stopAt = measureStart + job.durationMs;
     send({ type: "measuring" });
   }, job.warmupMs);
@@ -135,6 +138,7 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
   clearTimeout(measureTimer);
   const elapsedMs = measuring ? performance.now() - measureStart : performance.now() - startMs;
   const cpu = process.cpuUsage(cpuStart);
+  const gcPauses = gc.stop();
   for (const c of reused) c.close();
   return {
     requests,
@@ -144,6 +148,7 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
     elapsedMs,
     latenciesMs: latencies.values(),
     cpuMs: (cpu.user + cpu.system) / 1000,
+    gc: measuring ? gcPauses : NO_GC_PAUSES,
   };
 }
 

@@ -1,4 +1,5 @@
 /** Messages between the benchmark and its load-generator processes (IPC, advanced serialization). */
+import type { GcPauses } from "./gc-pauses.js";
 
 /** What the server under test is and how to trust it. */
 export interface LoadTarget {
@@ -47,6 +48,8 @@ export interface LoadResult {
   readonly latenciesMs: Float64Array;
   /** CPU this load process spent in the counted window (user + system), ms. */
   readonly cpuMs: number;
+  /** This load process's own GC pauses in the counted window (every request in flight waited them out). */
+  readonly gc: GcPauses;
 }
 
 /** `stop` ends the measured window now (requests in flight still finish and count). */

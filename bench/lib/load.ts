@@ -6,6 +6,7 @@
 import { fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { addGcPauses, type GcPauses, NO_GC_PAUSES } from "./gc-pauses.js";
 import type { FromLoadClient, LoadJob, LoadResult, ToLoadClient } from "./load-protocol.js";
 import { machineCpuMs } from "./machine.js";
 import { cpuDelta, processTree, RssSampler, treeCpuMs } from "./proc.js";
@@ -29,6 +30,8 @@ export interface LoadOutcome {
     readonly otherMs: number;
     readonly machineMs: number;
   };
+  /** The load processes' own GC pauses in the window, summed. */
+  readonly clientGc: GcPauses;
   /** Peak of the sampled summed VmRSS of the server tree, and the sum of its VmHWMs, bytes. */
   readonly rss: {
     readonly peak: number;
@@ -104,6 +107,7 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
     latency: summarize(all),
     windowMs,
     cpu: { serverMs, clientMs, otherMs: Math.max(0, machineMs - serverMs - clientMs), machineMs },
+    clientGc: results.map((r) => r.gc).reduce(addGcPauses, NO_GC_PAUSES),
     rss: {
       peak: memory.peakRss,
       sumHwm: memory.sumHwm,

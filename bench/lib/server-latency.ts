@@ -6,15 +6,34 @@
  * went: in the handler, or queued before it (sockets, HTTP/2, an event loop
  * busy with other requests, a process waiting for a core).
  */
+import { type GcPauses, gcPausesBetween, parseGcTotals } from "./gc-pauses.js";
+
 const METRIC = "meshsign_csr_request_duration_seconds_bucket";
 
 /** Cumulative counts by upper bound (seconds; +Inf last). */
 export type Buckets = ReadonlyMap<number, number>;
 
-export async function scrapeHandlerBuckets(metricsPort: number, outcome = "issued"): Promise<Buckets> {
+/** One reading of meshsign's /metrics: the handler histogram of issued requests and the GC pauses so far. */
+export interface ServerReading {
+  readonly buckets: Buckets;
+  readonly gc: GcPauses;
+}
+
+export async function readServer(metricsPort: number): Promise<ServerReading> {
   const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
-  return parseBuckets(await res.text(), outcome);
+  const text = await res.text();
+  return { buckets: parseBuckets(text, "issued"), gc: parseGcTotals(text) };
+}
+
+/** What meshsign did between two readings. */
+export interface ServerWindow {
+  readonly handler: HandlerLatency;
+  readonly gc: GcPauses;
+}
+
+export function serverWindow(before: ServerReading, after: ServerReading): ServerWindow {
+  return { handler: handlerLatency(before.buckets, after.buckets), gc: gcPausesBetween(before.gc, after.gc) };
 }
 
 export function parseBuckets(text: string, outcome: string): Buckets {
