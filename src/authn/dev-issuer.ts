@@ -5,8 +5,8 @@ import path from "node:path";
 import type { JSONWebKeySet, JWK } from "jose";
 import { SignJWT } from "jose";
 import { MeshsignError } from "../errors/index.js";
+import { createFileExclusiveSync } from "../fsutil/index.js";
 import { DEFAULT_TOKEN_AUDIENCES } from "./jwks-authenticator.js";
-import { createFileExclusive } from "./lib/atomic-file.js";
 import { isNamespaceName, isServiceAccountName } from "./lib/kubernetes-names.js";
 import type { Clock } from "./types.js";
 import { systemClock } from "./types.js";
@@ -106,7 +106,7 @@ export class DevTokenIssuer {
       }
       const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       // Losing the race to another process starting at the same time is fine: its key is then loaded below.
-      createFileExclusive(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
+      createFileExclusiveSync(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
     }
     const issuer = new DevTokenIssuer(keyFile, jwksFile, loadKey(keyFile), options.clock ?? systemClock);
     issuer.checkOrWriteJwks();
@@ -149,7 +149,7 @@ export class DevTokenIssuer {
   private checkOrWriteJwks(): void {
     const expected = JSON.stringify(this.jwks, null, 2);
     // The JWKS is derived from the key, so a missing one is simply written again.
-    if (!existsSync(this.jwksFile) && createFileExclusive(this.jwksFile, `${expected}\n`, 0o644)) return;
+    if (!existsSync(this.jwksFile) && createFileExclusiveSync(this.jwksFile, `${expected}\n`, 0o644)) return;
     let onDisk: unknown;
     try {
       onDisk = JSON.parse(readFileSync(this.jwksFile, "utf8"));

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { tryParseGoDuration } from "../api/duration.js";
 import { IstioCaClient } from "../csr-service/client.js";
 import { MeshsignError } from "../errors/index.js";
+import { writeFileAtomicSync } from "../fsutil/index.js";
 import { buildCsr, generateKeySync, privateKeyToPem, type KeySpec } from "../pki/keys.js";
 import { dataDirPaths } from "../server/data-dir.js";
-import { writeFileAtomic } from "../server/lib/atomic-file.js";
 import { mintDevToken } from "./token.js";
 
 const KEY_TYPES: Record<string, KeySpec> = {
@@ -70,9 +70,9 @@ export async function runRequest(opts: {
   if (chain.length < 2) throw new MeshsignError("ERR_CHAIN_INVALID", "server returned fewer than 2 chain elements");
   const leaf = new X509Certificate(chain[0] as string);
   mkdirSync(opts.out, { recursive: true });
-  writeFileAtomic(join(opts.out, "key.pem"), privateKeyToPem(key), 0o600);
-  writeFileAtomic(join(opts.out, "cert-chain.pem"), chain.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).slice(0, -1).join(""), 0o644);
-  writeFileAtomic(join(opts.out, "root-cert.pem"), chain.at(-1) as string, 0o644);
+  writeFileAtomicSync(join(opts.out, "key.pem"), privateKeyToPem(key), { mode: 0o600 });
+  writeFileAtomicSync(join(opts.out, "cert-chain.pem"), chain.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).slice(0, -1).join(""), { mode: 0o644 });
+  writeFileAtomicSync(join(opts.out, "root-cert.pem"), chain.at(-1) as string, { mode: 0o644 });
   process.stdout.write(
     `${[
       `SPIFFE ID:  ${leaf.subjectAltName?.replace(/^URI:/, "") ?? identity}`,

@@ -4,8 +4,8 @@ import { join, resolve } from "node:path";
 import { MeshsignError } from "../errors/index.js";
 import { encodePem, NameOid, selfSignedSigner, signCertificate, type CertificateTemplate } from "../pki/index.js";
 import { generateKeySync, privateKeyToPem, publicKeySpki, type KeySpec } from "../pki/keys.js";
+import { writeFileAtomicSync } from "../fsutil/index.js";
 import type { CaKeyAlgorithm } from "./config.js";
-import { writeFileAtomic } from "./lib/atomic-file.js";
 
 /**
  * The standalone data dir: created on first start, reused afterwards.
@@ -66,8 +66,8 @@ export async function loadOrCreateRootCa(
   }
   if (haveCert) return { ...loadRootCa(paths), created: false };
   const created = await createRootCa(options);
-  writeFileAtomic(paths.rootKey, created.keyPem, 0o600);
-  writeFileAtomic(paths.rootCert, created.certificatePem, 0o644);
+  writeFileAtomicSync(paths.rootKey, created.keyPem, { mode: 0o600 });
+  writeFileAtomicSync(paths.rootCert, created.certificatePem, { mode: 0o644 });
   return { certificatePem: created.certificatePem, privateKey: createPrivateKey(created.keyPem), created: true };
 }
 
@@ -142,6 +142,6 @@ export function loadOrCreateAdminToken(paths: DataDirPaths, create: boolean): st
     throw new MeshsignError("ERR_CONFIG_INVALID", `no admin token at ${paths.adminToken}: is meshsign serving with this --data-dir?`);
   }
   const token = randomBytes(32).toString("base64url");
-  writeFileAtomic(paths.adminToken, `${token}\n`, 0o600);
+  writeFileAtomicSync(paths.adminToken, `${token}\n`, { mode: 0o600 });
   return token;
 }
