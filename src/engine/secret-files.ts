@@ -5,9 +5,9 @@
  * change. Kubernetes mode does not use this (the Secret is the output).
  */
 import { spawn } from "node:child_process";
-import { constants as fsConstants } from "node:fs";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { fsyncDir, writeFileAtomic } from "../fsutil/index.js";
 
 /** Where written Secrets are also delivered. */
 export interface SecretSink {
@@ -46,27 +46,6 @@ export interface HookResult {
 const PUBLISHED = ["tls.crt", "tls.key", "ca.crt"] as const;
 const SAFE_SEGMENT = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
-async function writeAtomic(file: string, data: Uint8Array, mode: number): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, fsConstants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export class FileSecretSink implements SecretSink {
   readonly #o: FileSecretSinkOptions;
 
@@ -92,8 +71,8 @@ export class FileSecretSink implements SecretSink {
         await rm(file, { force: true });
         continue;
       }
-      // Keys are 0600; certificates are public.
-      await writeAtomic(file, data, name === "tls.key" ? 0o600 : 0o644);
+      // Keys are 0600; certificates are public. The folder is fsynced once, after all three.
+      await writeFileAtomic(file, data, { mode: name === "tls.key" ? 0o600 : 0o644, fsync: true });
     }
     await fsyncDir(dir);
     await this.#runHook(ref);
