@@ -1,9 +1,11 @@
 import { chmod, mkdir, readFile } from "node:fs/promises";
 import { MeshsignError } from "../../errors/index.js";
+import { fsyncDir, fsyncFile } from "../../fsutil/index.js";
 import { type CommitRecord, MemoryStore } from "../memory/memory-store.js";
 import { objectKey, typeId } from "../memory/lib/keys.js";
 import type { KubeObject, ListOptions, ResourceType, Store, Watch, WatchEvent } from "../types.js";
-import { DIR_MODE, forEachLimit, fsyncDir, fsyncFile, unlinkIfExists, writeFileAtomic } from "./lib/fsutil.js";
+import { DIR_MODE, unlinkIfExists, writeStoreFile } from "./lib/files.js";
+import { forEachLimit } from "./lib/for-each-limit.js";
 import { JournalWriter, replayJournal } from "./lib/journal.js";
 import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
 import { loadObjects, materialize, objectDir } from "./lib/objects.js";
@@ -269,7 +271,7 @@ export class EmbeddedStore implements Store {
             if (err.code !== "ENOENT") throw err;
           });
         });
-        await writeFileAtomic(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#mem.resourceVersion })}\n`, { fsync: true });
+        await writeStoreFile(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#mem.resourceVersion })}\n`, { fsync: true });
         await fsyncDir(this.#root);
         await this.#journal.dropBelow(below);
         if (this.#checkpointBelow === below) this.#checkpointBelow = 0;

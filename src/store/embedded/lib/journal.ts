@@ -1,9 +1,10 @@
 import { constants } from "node:fs";
 import { type FileHandle, open, readdir, readFile } from "node:fs/promises";
 import { crc32 } from "node:zlib";
+import { fsyncDir } from "../../../fsutil/index.js";
 import type { KubeObject, ResourceType } from "../../types.js";
 import type { CommitRecord } from "../../memory/memory-store.js";
-import { FILE_MODE, fsyncDir, unlinkIfExists } from "./fsutil.js";
+import { FILE_MODE, unlinkIfExists } from "./files.js";
 
 /**
  * The write-ahead journal: what makes an acknowledged write durable. Each

@@ -3,7 +3,7 @@ import { open, readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MeshsignError } from "../../../errors/index.js";
-import { FILE_MODE, unlinkIfExists } from "./fsutil.js";
+import { FILE_MODE, unlinkIfExists } from "./files.js";
 
 /**
  * The single-writer lock of a store directory: `<dir>/LOCK` holding the owner's

@@ -1,7 +1,8 @@
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { ALL_RESOURCE_TYPES } from "../../../api/types.js";
 import type { KubeObject, ResourceType } from "../../types.js";
-import { DIR_MODE, forEachLimit, unlinkIfExists, writeFileAtomic } from "./fsutil.js";
+import { DIR_MODE, unlinkIfExists, writeStoreFile } from "./files.js";
+import { forEachLimit } from "./for-each-limit.js";
 
 /**
  * The person-readable side of the embedded store: one pretty-printed JSON file
@@ -40,7 +41,7 @@ export async function materialize(root: string, type: ResourceType, namespace: s
     await mkdir(dir, { recursive: true, mode: DIR_MODE });
     createdDirs.add(dir);
   }
-  await writeFileAtomic(path, serializeObject(obj), { fsync: false });
+  await writeStoreFile(path, serializeObject(obj), { fsync: false });
 }
 
 export interface LoadedObjects {
