@@ -34,10 +34,12 @@ import type { FromWorker, ToWorker } from "./worker-protocol.js";
  * `--single-threaded-gc`: there is one worker per core, so V8's parallel and
  * concurrent GC helper threads only compete with the other workers for the
  * same cores. Without them a worker's GC share of CPU fell from ~10% to ~5%
- * and CreateCertificate p99 at 64 in flight from ~31 to ~29 ms at the same
- * throughput (bench, docs/benchmarks.md).
+ * and CreateCertificate p99 at 64 in flight from ~35 to ~29-31 ms with ~10%
+ * more throughput (bench, docs/benchmarks.md). Single-threaded, a 4 MB young
+ * generation let each worker's RSS grow ~8 MB (tree 288-309 MB against the
+ * 300 MB target); 2 MB keeps it at ~92 MB with the same p99 and CPU.
  */
-const WORKER_V8_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=4", "--single-threaded-gc"];
+const WORKER_V8_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=2", "--single-threaded-gc"];
 
 /**
  * GC settings of the primary (engine + embedded store). With 10,000
