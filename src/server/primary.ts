@@ -14,6 +14,7 @@ import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa
 import { startStandaloneEngine } from "./engine-host.js";
 import { GrpcFrontend } from "./grpc-frontend.js";
 import { IssuanceLog } from "./issuance-log.js";
+import { endStartupHeap } from "./lib/startup-heap.js";
 import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
 import { createLogger } from "./logger.js";
 import { controlPlaneIssuerRef } from "./mesh-ca-issuer.js";
@@ -127,6 +128,8 @@ export async function runPrimary(config: Config): Promise<void> {
   });
 
   const pair = await serving.start();
+  // Start-up is over: from here on (manifests, engine, load) the young generation grows as V8 sees fit.
+  endStartupHeap();
   await engine?.loadManifests();
   if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
   else workers = await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);

@@ -5,6 +5,7 @@ import { buildCsrStack, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths } from "./data-dir.js";
 import { GrpcFrontend } from "./grpc-frontend.js";
 import type { IssuanceRecord } from "./issuance-log.js";
+import { endStartupHeap } from "./lib/startup-heap.js";
 import { createLogger } from "./logger.js";
 import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type ToWorker } from "./worker-protocol.js";
 
@@ -15,6 +16,7 @@ import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type ToWorker } fro
  * shutdown.
  */
 export async function runWorker(config: Config): Promise<void> {
+  endStartupHeap();
   const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `meshsign-worker-${cluster.worker?.id}` });
   const paths = dataDirPaths(config.dataDir);
   collectDefaultMetrics({ register: globalRegistry });

@@ -1,0 +1,40 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../lib/temp-dir.js";
+
+/*
+ * endStartupHeap runs in a child process: the V8 flag it sets is process-wide.
+ * The child starts the way bin/meshsign.js leaves a process (growth factor 1,
+ * and the mark when the entry set it), calls endStartupHeap, then keeps
+ * 300,000 objects alive and reports the young generation's size.
+ */
+function youngMbAfterEnd(entryMarked: boolean): number {
+  const module = path.join(REPO_ROOT, "src/server/lib/startup-heap.ts");
+  const script = `
+    import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
+    setFlagsFromString("--semi-space-growth-factor=1");
+    if (${entryMarked}) globalThis[Symbol.for("meshsign.startupYoungGeneration")] = true;
+    const { endStartupHeap } = await import(${JSON.stringify(module)});
+    endStartupHeap();
+    endStartupHeap();
+    const kept = Array.from({ length: 300_000 }, (_, i) => ({ i, s: "x" + i }));
+    const young = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+    process.stdout.write(String((young?.space_size ?? 0) / 1048576 + kept.length * 0));
+  `;
+  const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+  });
+  return Number(out);
+}
+
+describe("endStartupHeap", () => {
+  it("lets the young generation grow again after bin/meshsign.js held it", () => {
+    expect(youngMbAfterEnd(true)).toBeGreaterThanOrEqual(16);
+  });
+
+  it("leaves the factor alone when bin/meshsign.js did not set it (the user chose one)", () => {
+    expect(youngMbAfterEnd(false)).toBeLessThanOrEqual(4);
+  });
+});
