@@ -136,6 +136,9 @@ interface OptionSpec<K extends keyof Config = keyof Config> {
 
 const H = 3_600_000;
 
+/** Most CreateCertificate worker processes `--workers` accepts (and the default picks). */
+export const MAX_WORKERS = 64;
+
 function hostPort(v: string): string | undefined {
   const i = v.lastIndexOf(":");
   if (i < 0) return "must be host:port";
@@ -192,7 +195,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     v.length > 0 && v.every((t) => ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"].includes(t)) ? undefined : "entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
   ),
   spec("maxCsrBytes", "--max-csr-bytes", "int", "largest accepted CSR PEM, bytes", 16_384, (v) => (v >= 512 && v <= 1_048_576 ? undefined : "must be 512-1048576")),
-  spec("workers", "--workers", "int", "gRPC worker processes (0 = one per core)", 0, (v) => (v >= 0 && v <= 64 ? undefined : "must be 0-64")),
+  spec("workers", "--workers", "int", "gRPC worker processes (0 = one per CPU, within the container's CPU limit)", 0, (v) => (v >= 0 && v <= MAX_WORKERS ? undefined : `must be 0-${MAX_WORKERS}`)),
   spec("shutdownGracePeriod", "--shutdown-grace-period", "duration", "grace period for in-flight requests on SIGTERM", 10_000, positive),
   spec("manifests", "--manifests", "string", "directory of Certificate/Issuer manifests (standalone)", ""),
   spec("outputDir", "--output-dir", "string", "where Secrets are also written as files (default <data-dir>/secrets)", ""),

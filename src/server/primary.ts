@@ -8,12 +8,13 @@ import { MeshsignError } from "../errors/index.js";
 import type { Store } from "../store/types.js";
 import { RootsFileWatcher } from "../trust/index.js";
 import { startAdminServer } from "./admin.js";
-import type { Config } from "./config.js";
+import { type Config, MAX_WORKERS } from "./config.js";
 import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
 import { startStandaloneEngine } from "./engine-host.js";
 import { GrpcFrontend } from "./grpc-frontend.js";
 import { IssuanceLog } from "./issuance-log.js";
+import { cgroupCpuQuota, defaultWorkerCount } from "./lib/cpu-quota.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
 import { createLogger } from "./logger.js";
@@ -59,7 +60,7 @@ function workerExecArgv(): string[] {
 }
 
 function workerCount(config: Config): number {
-  return config.workers > 0 ? config.workers : Math.max(1, availableParallelism());
+  return config.workers > 0 ? config.workers : defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), MAX_WORKERS);
 }
 
 /**
