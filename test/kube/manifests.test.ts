@@ -133,6 +133,7 @@ describe("manifests/", () => {
     // The Istio overlay's flags were applied over the base.
     expect(c?.args).toContain("--ca-trusted-node-accounts=istio-system/ztunnel");
     expect(c?.args).toContain("--mode=kubernetes");
+    expect(c?.args).toContain("--workers=2");
 
     const svc = await admin.get<
       KubeObject & { spec: { ports: Array<{ name: string; port: number; targetPort: string }> } }
