@@ -18,10 +18,8 @@ process.env.UV_THREADPOOL_SIZE ??= "16";
 // semi-spaces, which a server then holds until V8's memory reducer runs ~8 s later: the primary
 // peaked at ~112 MB RSS instead of ~85 MB. Growth is off until then; `serve` turns it back on
 // (src/server/lib/startup-heap.ts: V8's default factor) before the engine's manifests and the
-// load. A factor the user gives on node's command line wins.
-const givenByUser = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].some((a) =>
-  /^--(no-)?semi[-_]space[-_]growth[-_]factor\b/i.test(a),
-);
+// load. A factor the user gives on node's command line wins (node refuses it in NODE_OPTIONS).
+const givenByUser = process.execArgv.some((a) => /^--semi[-_]space[-_]growth[-_]factor\b/i.test(a));
 if (!givenByUser) {
   require("node:v8").setFlagsFromString("--semi-space-growth-factor=1");
   globalThis[Symbol.for("meshsign.startupYoungGeneration")] = true;

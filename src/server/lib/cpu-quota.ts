@@ -36,7 +36,7 @@ export function parseProcCgroup(text: string): { v2?: string; cpu?: string } {
   for (const line of text.split("\n")) {
     const m = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
     if (!m) continue;
-    const [, id, controllers, where] = m as unknown as [string, string, string, string];
+    const [, id, controllers = "", where = ""] = m;
     if (id === "0" && controllers === "") out.v2 = where;
     else if (controllers.split(",").includes("cpu")) out.cpu = where;
   }
@@ -50,8 +50,7 @@ export function parseProcCgroup(text: string): { v2?: string; cpu?: string } {
  */
 export function cgroupCpuQuota(root: string = CGROUP_ROOT, procCgroup: string | undefined = readText("/proc/self/cgroup")): number | undefined {
   const own = parseProcCgroup(procCgroup ?? "");
-  const dirs = (mount: string, where: string | undefined) =>
-    [...new Set([where && where !== "/" ? `${mount}${where}` : undefined, mount])].filter((d): d is string => d !== undefined);
+  const dirs = (mount: string, where: string | undefined) => (where && where !== "/" ? [`${mount}${where}`, mount] : [mount]);
   for (const dir of dirs(root, own.v2)) {
     const v2 = readText(`${dir}/cpu.max`);
     if (v2 !== undefined) return parseCpuMax(v2);

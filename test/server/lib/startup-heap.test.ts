@@ -20,13 +20,13 @@ function youngMbAfterEnd(entryMarked: boolean): number {
     endStartupHeap();
     const kept = Array.from({ length: 300_000 }, (_, i) => ({ i, s: "x" + i }));
     const young = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
-    process.stdout.write(String((young?.space_size ?? 0) / 1048576 + kept.length * 0));
+    process.stdout.write(JSON.stringify({ youngMb: (young?.space_size ?? 0) / 1048576, kept: kept.length }));
   `;
   const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
     cwd: REPO_ROOT,
     encoding: "utf8",
   });
-  return Number(out);
+  return (JSON.parse(out) as { youngMb: number }).youngMb;
 }
 
 describe("endStartupHeap", () => {
