@@ -4,16 +4,7 @@
  * channels and in-flight count as the CreateCertificate case. What is left
  * between this and CreateCertificate is meshsign's own work.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import {
-  encodePem,
-  generateKeySync,
-  privateKeyToPem,
-  publicKeySpki,
-  selfSignedSigner,
-  signCertificate,
-} from "../../src/pki/index.js";
+import { startEchoServer } from "../lib/echo-process.js";
 import * as f from "../lib/format.js";
 import { runLoad } from "../lib/load.js";
 import { errorNote, LOAD_HEADER, loadRow, serverOnlyCeiling } from "../lib/load-rows.js";
@@ -25,33 +16,9 @@ export const grpcCeilingCase: BenchCase = {
   inDefaultRun: true,
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
-    const { certPem, keyPem } = echoCertificate();
-    const script = path.join(ctx.repoRoot, "bench/lib/echo-server.ts");
-    const child = spawn(process.execPath, ["--import", "tsx", script], {
-      cwd: ctx.repoRoot,
-      env: {
-        ...process.env,
-        ECHO_WORKERS: String(options.workers),
-        ECHO_CERT_PEM: certPem,
-        ECHO_KEY_PEM: keyPem,
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const echo = await startEchoServer({ repoRoot: ctx.repoRoot, workers: options.workers, mode: "empty" });
+    const { port, certPem } = echo;
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = "";
-        const timer = setTimeout(() => reject(new Error("echo server did not start in 30 s")), 30_000);
-        child.stdout?.on("data", (b: Buffer) => {
-          out += b.toString();
-          const m = out.match(/listening (\d+)/);
-          if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        });
-        child.once("exit", (code) => reject(new Error(`echo server exited with ${code}`)));
-      });
       ctx.log(`grpc-ceiling: echo server with ${options.workers} worker(s) on 127.0.0.1:${port}`);
       const outcome = await runLoad(
         {
@@ -66,7 +33,7 @@ export const grpcCeilingCase: BenchCase = {
           maxRequests: Number.MAX_SAFE_INTEGER,
           deadlineMs: 10_000,
         },
-        { serverPid: child.pid as number, clients: options.clients },
+        { serverPid: echo.pid, clients: options.clients },
       );
       ctx.log(
         `grpc-ceiling: ${f.int(outcome.requestsPerSecond)} calls/s, p99 ${f.ms(outcome.latency.p99Ms)} ms`,
@@ -87,28 +54,7 @@ export const grpcCeilingCase: BenchCase = {
         data: outcome,
       };
     } finally {
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      await echo.stop();
     }
   },
 };
-
-/** A throw-away ECDSA P-256 certificate for localhost / 127.0.0.1, its own trust anchor. */
-function echoCertificate(): { certPem: string; keyPem: string } {
-  const key = generateKeySync({ type: "ec", curve: "P-256" });
-  const now = Date.now();
-  const template = {
-    publicKeySpki: publicKeySpki(key),
-    subject: [[{ type: "2.5.4.3", value: "meshsign bench echo" }]],
-    dnsNames: ["localhost"],
-    ipAddresses: ["127.0.0.1"],
-    isCA: true,
-    keyUsage: ["digitalSignature", "keyCertSign"] as const,
-    extKeyUsage: ["serverAuth"] as const,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 3_600_000),
-  };
-  const der = signCertificate(template, selfSignedSigner(template, key));
-  return { certPem: encodePem("CERTIFICATE", der), keyPem: privateKeyToPem(key) };
-}

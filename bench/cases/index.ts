@@ -6,6 +6,7 @@
  */
 import { coldConnectionCase } from "./cold-connection.js";
 import { createCertificateCase } from "./create-certificate.js";
+import { createCertificateFloorCase } from "./create-certificate-floor.js";
 import { cryptoCeilingCase } from "./crypto-ceiling.js";
 import { engineCase } from "./engine.js";
 import { grpcCeilingCase } from "./grpc-ceiling.js";
@@ -18,6 +19,7 @@ export const CASES: readonly BenchCase[] = [
   cryptoCeilingCase,
   pkiMicroCase,
   grpcCeilingCase,
+  createCertificateFloorCase,
   createCertificateCase,
   coldConnectionCase,
   engineCase,

@@ -1,23 +1,40 @@
 /**
- * A grpc-js server over TLS that answers {@link EMPTY_SERVICE} and does
- * nothing else, shaped like `meshsign serve`: a cluster primary whose
- * `ECHO_WORKERS` workers share one listening socket (or the primary itself
- * when there is one worker). Prints `listening <port>` when every worker is
- * bound; SIGTERM stops it. Run as a child process by the grpc-ceiling case.
+ * A grpc-js server over TLS for the ceiling cases, shaped like `meshsign
+ * serve`: a cluster primary whose `ECHO_WORKERS` workers share one listening
+ * socket (or the primary itself when there is one worker). `ECHO_MODE=empty`
+ * (default) answers {@link EMPTY_SERVICE} and does nothing else; `floor`
+ * answers Istio's CreateCertificate with {@link floorHandler}, the least a
+ * CreateCertificate server must do, against the tokens of the JWKS file
+ * `FLOOR_JWKS`, with the serving certificate (a self-signed CA) as the CA.
+ * Prints `listening <port>` when every worker is bound; SIGTERM stops it.
  */
 import cluster from "node:cluster";
+import { readFileSync } from "node:fs";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { istioCertificateServiceDefinition } from "../../src/csr-service/service-definition.js";
+import { decodePemAll, privateKeyFromPem } from "../../src/pki/index.js";
 import { EMPTY_SERVICE } from "./echo-service.js";
+import { floorHandler } from "./floor-handler.js";
 
 const workers = Number(process.env.ECHO_WORKERS ?? "1");
+const mode = process.env.ECHO_MODE ?? "empty";
 const certPem = process.env.ECHO_CERT_PEM ?? "";
 const keyPem = process.env.ECHO_KEY_PEM ?? "";
 
 function serve(): Promise<number> {
   const server = new Server({ "grpc.max_receive_message_length": 1 << 20, "grpc.enable_channelz": 0 });
-  server.addService(EMPTY_SERVICE, {
-    Empty: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, Buffer.alloc(0)),
-  });
+  if (mode === "floor") {
+    const handler = floorHandler({
+      jwks: JSON.parse(readFileSync(process.env.FLOOR_JWKS ?? "", "utf8")),
+      caDer: decodePemAll(certPem, "CERTIFICATE")[0] as Uint8Array,
+      caKey: privateKeyFromPem(keyPem),
+    });
+    server.addService(istioCertificateServiceDefinition, { CreateCertificate: handler });
+  } else {
+    server.addService(EMPTY_SERVICE, {
+      Empty: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, Buffer.alloc(0)),
+    });
+  }
   const creds = ServerCredentials.createSsl(
     null,
     [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }],

@@ -41,7 +41,7 @@ import type { FromWorker, ToWorker } from "./worker-protocol.js";
  * generation let each worker's RSS grow ~8 MB (tree 288-309 MB against the
  * 300 MB target); 2 MB keeps it at ~92 MB with the same p99 and CPU.
  */
-const WORKER_V8_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=2", "--single-threaded-gc"];
+export const WORKER_V8_FLAGS: readonly string[] = ["--max-old-space-size=96", "--max-semi-space-size=2", "--single-threaded-gc"];
 
 /**
  * GC settings of the primary (engine + embedded store). With 10,000
