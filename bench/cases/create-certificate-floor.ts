@@ -14,7 +14,7 @@ import { DEV_JWKS_FILE } from "../../src/authn/dev-issuer.js";
 import { WORKER_V8_FLAGS } from "../../src/server/primary.js";
 import { startEchoServer } from "../lib/echo-process.js";
 import * as f from "../lib/format.js";
-import { runLoad } from "../lib/load.js";
+import { reusedLoadJob, runLoad } from "../lib/load.js";
 import { errorNote, LOAD_HEADER, loadRow, serverOnlyCeiling } from "../lib/load-rows.js";
 import { buildWorkload } from "../lib/workload.js";
 import { TARGETS } from "./create-certificate.js";
@@ -48,18 +48,12 @@ export const createCertificateFloorCase: BenchCase = {
           `create-certificate-floor: ${options.workers} worker(s) on 127.0.0.1:${echo.port}, ${options.channels} channels x ${options.concurrency / options.channels} in flight`,
         );
         const outcome = await runLoad(
-          {
-            target: { address: `127.0.0.1:${echo.port}`, rootsPem: echo.certPem, serverName: "localhost" },
-            call: "create-certificate",
+          reusedLoadJob(
+            options,
+            { address: `127.0.0.1:${echo.port}`, rootsPem: echo.certPem, serverName: "localhost" },
+            "create-certificate",
             items,
-            connection: "reused",
-            channels: options.channels,
-            inFlightPerChannel: options.concurrency / options.channels,
-            warmupMs: options.warmupSeconds * 1000,
-            durationMs: options.durationSeconds * 1000,
-            maxRequests: Number.MAX_SAFE_INTEGER,
-            deadlineMs: 10_000,
-          },
+          ),
           { serverPid: echo.pid, clients: options.clients },
         );
         ctx.log(

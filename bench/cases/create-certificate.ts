@@ -6,7 +6,7 @@
  * targets on the RSA-2048 run.
  */
 import * as f from "../lib/format.js";
-import { type LoadOutcome, runLoad } from "../lib/load.js";
+import { type LoadOutcome, reusedLoadJob, runLoad } from "../lib/load.js";
 import { errorNote, LOAD_HEADER, loadRow, rssBreakdown, serverOnlyCeiling } from "../lib/load-rows.js";
 import { checkOneIssuance } from "../lib/sanity.js";
 import { readServer, type ServerReading, type ServerWindow, serverWindow } from "../lib/server-latency.js";
@@ -44,18 +44,7 @@ export const createCertificateCase: BenchCase = {
       );
       let windowStart: Promise<ServerReading> | undefined;
       const outcome = await runLoad(
-        {
-          target,
-          call: "create-certificate",
-          items,
-          connection: "reused",
-          channels: options.channels,
-          inFlightPerChannel: options.concurrency / options.channels,
-          warmupMs: options.warmupSeconds * 1000,
-          durationMs: options.durationSeconds * 1000,
-          maxRequests: Number.MAX_SAFE_INTEGER,
-          deadlineMs: 10_000,
-        },
+        reusedLoadJob(options, target, "create-certificate", items),
         {
           serverPid: server.pid,
           clients: options.clients,

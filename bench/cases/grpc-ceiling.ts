@@ -6,7 +6,7 @@
  */
 import { startEchoServer } from "../lib/echo-process.js";
 import * as f from "../lib/format.js";
-import { runLoad } from "../lib/load.js";
+import { reusedLoadJob, runLoad } from "../lib/load.js";
 import { errorNote, LOAD_HEADER, loadRow, serverOnlyCeiling } from "../lib/load-rows.js";
 import type { BenchCase, BenchContext, CaseReport } from "./types.js";
 
@@ -21,18 +21,13 @@ export const grpcCeilingCase: BenchCase = {
     try {
       ctx.log(`grpc-ceiling: echo server with ${options.workers} worker(s) on 127.0.0.1:${port}`);
       const outcome = await runLoad(
-        {
-          target: { address: `127.0.0.1:${port}`, rootsPem: certPem, serverName: "localhost" },
-          call: "empty",
-          items: [],
-          connection: "reused",
-          channels: options.channels,
-          inFlightPerChannel: options.concurrency / options.channels,
-          warmupMs: options.warmupSeconds * 1000,
-          durationMs: Math.min(options.durationSeconds, 10) * 1000,
-          maxRequests: Number.MAX_SAFE_INTEGER,
-          deadlineMs: 10_000,
-        },
+        reusedLoadJob(
+          options,
+          { address: `127.0.0.1:${port}`, rootsPem: certPem, serverName: "localhost" },
+          "empty",
+          [],
+          Math.min(options.durationSeconds, 10),
+        ),
         { serverPid: echo.pid, clients: options.clients },
       );
       ctx.log(

@@ -7,8 +7,9 @@ import { fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { addGcPauses, type GcPauses, NO_GC_PAUSES } from "./gc-pauses.js";
-import type { FromLoadClient, LoadJob, LoadResult, ToLoadClient } from "./load-protocol.js";
+import type { FromLoadClient, LoadItem, LoadJob, LoadResult, LoadTarget, ToLoadClient } from "./load-protocol.js";
 import { machineCpuMs } from "./machine.js";
+import type { BenchOptions } from "./options.js";
 import { cpuDelta, processTree, RssSampler, treeCpuMs } from "./proc.js";
 import { type LatencySummary, summarize } from "./stats.js";
 
@@ -50,6 +51,31 @@ export interface RunLoadOptions {
   readonly signal?: AbortSignal;
   /** Called once when the measured window opens (after the warm-up). */
   readonly onMeasuring?: () => void;
+}
+
+/**
+ * The steady reused-connection job of the latency cases: `concurrency` requests in flight over
+ * `channels` long-lived connections, the run's warm-up, then a window of `durationSeconds`.
+ */
+export function reusedLoadJob(
+  options: BenchOptions,
+  target: LoadTarget,
+  call: LoadJob["call"],
+  items: readonly LoadItem[],
+  durationSeconds: number = options.durationSeconds,
+): LoadJob {
+  return {
+    target,
+    call,
+    items,
+    connection: "reused",
+    channels: options.channels,
+    inFlightPerChannel: options.concurrency / options.channels,
+    warmupMs: options.warmupSeconds * 1000,
+    durationMs: durationSeconds * 1000,
+    maxRequests: Number.MAX_SAFE_INTEGER,
+    deadlineMs: 10_000,
+  };
 }
 
 export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<LoadOutcome> {
