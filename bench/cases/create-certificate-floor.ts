@@ -47,15 +47,10 @@ export const createCertificateFloorCase: BenchCase = {
         ctx.log(
           `create-certificate-floor: ${options.workers} worker(s) on 127.0.0.1:${echo.port}, ${options.channels} channels x ${options.concurrency / options.channels} in flight`,
         );
-        const outcome = await runLoad(
-          reusedLoadJob(
-            options,
-            { address: `127.0.0.1:${echo.port}`, rootsPem: echo.certPem, serverName: "localhost" },
-            "create-certificate",
-            items,
-          ),
-          { serverPid: echo.pid, clients: options.clients },
-        );
+        const outcome = await runLoad(reusedLoadJob(options, echo.target, "create-certificate", items), {
+          serverPid: echo.pid,
+          clients: options.clients,
+        });
         ctx.log(
           `create-certificate-floor: ${f.int(outcome.requestsPerSecond)} req/s, p99 ${f.ms(outcome.latency.p99Ms)} ms, ${outcome.errors} errors`,
         );

@@ -107,7 +107,7 @@ export const createCertificateCase: BenchCase = {
           ).join(", ") +
           " (an estimate of what the server could do without the load generator beside it).",
         `Peak RSS by process (root = the primary, node children = cluster workers; an esbuild process, when listed, is tsx's transformer: from a source checkout bin/meshsign.js runs the TypeScript through tsx): ` +
-          KEY_TYPES.map((k) => `${k}: ${rssBreakdown(outcomes.get(k) as LoadOutcome)}`).join("; ") +
+          KEY_TYPES.map((k) => `${k}: ${rssBreakdown((outcomes.get(k) as LoadOutcome).rss)}`).join("; ") +
           ".",
         `Where the time went: meshsign's own handler latency (histogram meshsign_csr_request_duration_seconds, from the handler's start to its answer, over the same window) against the client's: ` +
           KEY_TYPES.map((k) => {

@@ -14,7 +14,7 @@ import { certificateName, ENGINE_NAMESPACE, writeEngineManifests } from "../lib/
 import * as f from "../lib/format.js";
 import { type LoadOutcome, runLoad } from "../lib/load.js";
 import type { LoadJob } from "../lib/load-protocol.js";
-import { errorNote, LOAD_HEADER, loadRow } from "../lib/load-rows.js";
+import { errorNote, LOAD_HEADER, loadRow, rssBreakdown } from "../lib/load-rows.js";
 import { startMeshsign } from "../lib/meshsign.js";
 import { RssSampler } from "../lib/proc.js";
 import { buildWorkload } from "../lib/workload.js";
@@ -165,11 +165,11 @@ export const engineCase: BenchCase = {
             ["peak RSS during issuance", `${f.mb(issueMemory.peakRss)} (${issueMemory.processes} proc)`],
             [
               `peak RSS in the ${STEADY_SETTLE_MS / 1000} s after all were Ready (the issuance's tail, until V8 returns the heap)`,
-              `${f.mb(settleMemory.peakRss)}; ${settleMemory.perProcess.map((p) => `${p.name} ${f.mb(p.peakRss)}`).join(", ")}`,
+              `${f.mb(settleMemory.peakRss)}; ${rssBreakdown(settleMemory)}`,
             ],
             [
               `steady-state RSS (peak over ${STEADY_SAMPLE_MS / 1000} s idle, from ${STEADY_SETTLE_MS / 1000} s after all were Ready)`,
-              `${f.mb(steadyRss)}; ${steadyMemory.perProcess.map((p) => `${p.name} ${f.mb(p.peakRss)}`).join(", ")}`,
+              `${f.mb(steadyRss)}; ${rssBreakdown(steadyMemory)}`,
             ],
             [
               "renewal wave",

@@ -17,17 +17,11 @@ export const grpcCeilingCase: BenchCase = {
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
     const echo = await startEchoServer({ repoRoot: ctx.repoRoot, workers: options.workers, mode: "empty" });
-    const { port, certPem } = echo;
+    const { port } = echo;
     try {
       ctx.log(`grpc-ceiling: echo server with ${options.workers} worker(s) on 127.0.0.1:${port}`);
       const outcome = await runLoad(
-        reusedLoadJob(
-          options,
-          { address: `127.0.0.1:${port}`, rootsPem: certPem, serverName: "localhost" },
-          "empty",
-          [],
-          Math.min(options.durationSeconds, 10),
-        ),
+        reusedLoadJob(options, echo.target, "empty", [], Math.min(options.durationSeconds, 10)),
         { serverPid: echo.pid, clients: options.clients },
       );
       ctx.log(

@@ -13,6 +13,7 @@ import {
   selfSignedSigner,
   signCertificate,
 } from "../../src/pki/index.js";
+import type { LoadTarget } from "./load-protocol.js";
 
 export interface EchoServerOptions {
   readonly repoRoot: string;
@@ -28,8 +29,8 @@ export interface EchoServerOptions {
 export interface EchoServer {
   readonly port: number;
   readonly pid: number;
-  /** The serving certificate, also the trust anchor (and the floor's CA). */
-  readonly certPem: string;
+  /** Where the load generator reaches it; the serving certificate is also the trust anchor. */
+  readonly target: LoadTarget;
   stop(): Promise<void>;
 }
 
@@ -68,7 +69,8 @@ export async function startEchoServer(options: EchoServerOptions): Promise<EchoS
       });
       child.once("exit", (code) => reject(new Error(`echo server exited with ${code}`)));
     });
-    return { port, pid: child.pid as number, certPem, stop };
+    const target = { address: `127.0.0.1:${port}`, rootsPem: certPem, serverName: "localhost" };
+    return { port, pid: child.pid as number, target, stop };
   } catch (err) {
     await stop();
     throw err;

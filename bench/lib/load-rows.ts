@@ -47,6 +47,6 @@ export function errorNote(o: LoadOutcome, label: string): string[] {
 }
 
 /** "root 150 MB, node child 140 MB, node child 138 MB, esbuild 20 MB". */
-export function rssBreakdown(o: LoadOutcome): string {
-  return o.rss.perProcess.map((p) => `${p.name} ${f.mb(p.peakRss)}`).join(", ");
+export function rssBreakdown(rss: Pick<LoadOutcome["rss"], "perProcess">): string {
+  return rss.perProcess.map((p) => `${p.name} ${f.mb(p.peakRss)}`).join(", ");
 }
