@@ -22,7 +22,7 @@ export const coldConnectionCase: BenchCase = {
     const server = await ctx.meshsign();
     const target = server.target;
     const items = await buildWorkload({
-      dataDir: server.dataDir,
+      tokens: server.tokens,
       keyType: "rsa-2048",
       identities: options.identities,
       keysPerIdentity: 1,

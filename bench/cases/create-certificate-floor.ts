@@ -1,17 +1,17 @@
 /**
  * Ceiling 3: the least a CreateCertificate server must do on meshsign's
- * stack (bench/lib/floor-handler.ts: the token's ES256 verify, the CSR key's
+ * stack (bench/lib/floor-handler.ts: the token's RS256 verify, the CSR key's
  * import and signature check, one leaf signature, grpc-js and protobuf-es
  * around them), under the CreateCertificate case's load with RSA-2048 CSRs
  * and with meshsign's worker V8 flags. What it reaches on this machine is
  * what any meshsign could reach here: the gap to CreateCertificate is
  * meshsign's own JavaScript.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DEV_JWKS_FILE } from "../../src/authn/dev-issuer.js";
 import { WORKER_V8_FLAGS } from "../../src/server/primary.js";
+import { ClusterTokenSigner } from "../lib/cluster-tokens.js";
 import { startEchoServer } from "../lib/echo-process.js";
 import * as f from "../lib/format.js";
 import { reusedLoadJob, runLoad } from "../lib/load.js";
@@ -28,14 +28,14 @@ export const createCertificateFloorCase: BenchCase = {
     const { options } = ctx;
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshsign-bench-floor-"));
     try {
+      const tokens = await ClusterTokenSigner.loadOrCreate(dataDir);
       const items = await buildWorkload({
-        dataDir,
+        tokens,
         keyType: "rsa-2048",
         identities: options.identities,
         keysPerIdentity: options.keysPerIdentity,
       });
-      const jwksFile = path.join(dataDir, DEV_JWKS_FILE);
-      JSON.parse(readFileSync(jwksFile, "utf8")); // fail here, not in the server, if it is missing
+      const jwksFile = tokens.jwksFile;
       const echo = await startEchoServer({
         repoRoot: ctx.repoRoot,
         workers: options.workers,
@@ -65,7 +65,7 @@ export const createCertificateFloorCase: BenchCase = {
           notes: [
             `A grpc-js server shaped like meshsign serve (${options.workers} cluster worker(s), meshsign's worker V8 flags ${WORKER_V8_FLAGS.join(" ")}, ` +
               "protobuf-es request decoding, the same response encoder) whose CreateCertificate does only the cryptography one request needs: " +
-              "the token's ES256 signature against the dev JWKS key, the CSR key's import (JWK) and signature check, one ECDSA P-256 signature over an " +
+              "the token's RS256 signature against the cluster-like JWKS key, the CSR key's import (JWK) and signature check, one ECDSA P-256 signature over an " +
               "SVID leaf's TBSCertificate; it answers a real leaf and root prepared once per CSR. No claim, SAN or extension checks, no DER building, no metrics. " +
               "Same CSRs, tokens, load generator, channels and in-flight count as CreateCertificate.",
             `Server CPU per request translated to the server alone on ${options.workers} cores: ${f.int(serverOnlyCeiling(outcome, options.workers))} req/s.`,

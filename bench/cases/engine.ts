@@ -97,7 +97,7 @@ export const engineCase: BenchCase = {
       // 3. CreateCertificate alone, then during a renewal wave of every Certificate.
       const target = server.target;
       const items = await buildWorkload({
-        dataDir: server.dataDir,
+        tokens: server.tokens,
         keyType: "rsa-2048",
         identities: options.identities,
         keysPerIdentity: 1,

@@ -14,8 +14,9 @@ export interface BenchContext {
   /** Where the meshsign under test is run from (`--server-root`, default {@link repoRoot}). */
   readonly serverRoot: string;
   /**
-   * The `meshsign serve` under test (`--workers options.workers`, ECDSA P-256 CA, dev-token JWKS
-   * auth), started on first use and shared by the cases; run.ts stops it at the end.
+   * The `meshsign serve` under test (`--workers options.workers`, ECDSA P-256 CA, JWKS auth of the
+   * RS256 tokens its `tokens` signer mints, dev issuer off), started on first use and shared by the
+   * cases; run.ts stops it at the end.
    */
   meshsign(): Promise<MeshsignProcess>;
   /** A progress line on stderr. */

@@ -1,13 +1,16 @@
 /**
  * Starts `meshsign serve` as a user does (`node bin/meshsign.js serve`), on
  * loopback with free ports and a throw-away data dir, and stops it with
- * SIGTERM at the end.
+ * SIGTERM at the end. It runs standalone in earnest: the dev token issuer
+ * off, tokens verified against a cluster-like RS256 signer's JWKS file
+ * (bench/lib/cluster-tokens.ts), whose tokens the cases mint.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ClusterTokenSigner } from "./cluster-tokens.js";
 import type { LoadTarget } from "./load-protocol.js";
 
 export interface MeshsignProcess {
@@ -16,6 +19,8 @@ export interface MeshsignProcess {
   /** `127.0.0.1:<port>` of the CreateCertificate listener. */
   readonly address: string;
   readonly dataDir: string;
+  /** The token signer the server trusts (its only authenticator). */
+  readonly tokens: ClusterTokenSigner;
   /** `<data-dir>/root-cert.pem`, what clients verify the server with. */
   readonly rootsPem: string;
   /** What a load generator dials: the listener, its roots, and a name its serving certificate has. */
@@ -56,6 +61,7 @@ interface Banner {
 export async function startMeshsign(options: StartOptions): Promise<MeshsignProcess> {
   const base = mkdtempSync(path.join(tmpdir(), "meshsign-bench-"));
   const dataDir = path.join(base, "data");
+  const tokens = await ClusterTokenSigner.loadOrCreate(path.join(base, "cluster-sa"));
   const args = [
     ...(options.nodeArgs ?? []),
     path.join(options.repoRoot, "bin/meshsign.js"),
@@ -72,6 +78,7 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
     "127.0.0.1:0",
     "--workers",
     String(options.workers),
+    ...tokens.serveArgs(),
     ...(options.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ["ignore", "pipe", "pipe"] });
@@ -101,6 +108,7 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
       adminAddress,
       metricsPort,
       dataDir,
+      tokens,
       rootsPem,
       // The serving certificate names localhost by default (meshsign serve --serving-certificate-dns-names).
       target: { address, rootsPem, serverName: "localhost" },

@@ -1,11 +1,11 @@
 /**
  * Requests prepared before timing: per identity a few keys and their
- * istio-agent-shaped CSRs, and a dev token minted with the server's data-dir
- * key (the JWKS authenticator verifies it like a projected service-account
- * token).
+ * istio-agent-shaped CSRs, and a token from the signer the server trusts
+ * (bench/lib/cluster-tokens.ts: RS256, as kube-apiserver signs projected
+ * service-account tokens).
  */
-import { DevTokenIssuer } from "../../src/authn/index.js";
 import { buildCsr, generateKey, type KeySpec } from "../../src/pki/index.js";
+import type { TokenMinter } from "./cluster-tokens.js";
 import type { LoadItem } from "./load-protocol.js";
 
 export type CsrKeyType = "rsa-2048" | "ecdsa-p256";
@@ -16,7 +16,8 @@ const SPECS: Record<CsrKeyType, KeySpec> = {
 };
 
 export interface WorkloadOptions {
-  readonly dataDir: string;
+  /** Signs each identity's token; the server under test must trust it. */
+  readonly tokens: TokenMinter;
   readonly keyType: CsrKeyType;
   readonly identities: number;
   readonly keysPerIdentity: number;
@@ -26,13 +27,12 @@ export interface WorkloadOptions {
 
 /** Items ordered identity-major, so consecutive requests come from different identities. */
 export async function buildWorkload(options: WorkloadOptions): Promise<LoadItem[]> {
-  const dev = DevTokenIssuer.loadOrCreate(options.dataDir, { enabled: true });
   const trustDomain = options.trustDomain ?? "cluster.local";
   const namespace = options.namespace ?? "bench";
   const perIdentity = await Promise.all(
     Array.from({ length: options.identities }, async (_, i) => {
       const serviceAccount = `load-${i}`;
-      const token = await dev.mintToken({ namespace, serviceAccount, ttlSeconds: 3600 });
+      const token = await options.tokens.mintToken({ namespace, serviceAccount, ttlSeconds: 3600 });
       const uri = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
       // Generated off the main thread (libuv pool), so both cores help.
       const keys = await Promise.all(
