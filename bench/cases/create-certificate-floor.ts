@@ -28,19 +28,18 @@ export const createCertificateFloorCase: BenchCase = {
     const { options } = ctx;
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "meshsign-bench-floor-"));
     try {
-      const tokens = await ClusterTokenSigner.loadOrCreate(dataDir);
+      const tokens = await ClusterTokenSigner.create(dataDir);
       const items = await buildWorkload({
         tokens,
         keyType: "rsa-2048",
         identities: options.identities,
         keysPerIdentity: options.keysPerIdentity,
       });
-      const jwksFile = tokens.jwksFile;
       const echo = await startEchoServer({
         repoRoot: ctx.repoRoot,
         workers: options.workers,
         mode: "floor",
-        env: { FLOOR_JWKS: jwksFile },
+        env: { FLOOR_JWKS: tokens.jwksFile },
         nodeArgs: WORKER_V8_FLAGS,
       });
       try {

@@ -71,6 +71,7 @@ export const cryptoCeilingCase: BenchCase = {
     ctx.log("crypto-ceiling: measuring token verify, CSR key import and verify, leaf sign");
     // The token: RS256 with a kid, as kube-apiserver signs service-account tokens, verified against a local JWKS.
     const issuer = "https://kubernetes.default.svc.cluster.local";
+    const now = Math.floor(Date.now() / 1000);
     const mint = (alg: "RS256" | "ES256", key: KeyObject) =>
       new SignJWT({
         "kubernetes.io": { namespace: "bench", serviceaccount: { name: "load-0", uid: "0" } },
@@ -79,8 +80,8 @@ export const cryptoCeilingCase: BenchCase = {
         .setIssuer(issuer)
         .setSubject("system:serviceaccount:bench:load-0")
         .setAudience(["istio-ca"])
-        .setIssuedAt(Math.floor(Date.now() / 1000))
-        .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 3600)
         .sign(key);
     const rsaToken = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const ecToken = generateKeyPairSync("ec", { namedCurve: "P-256" });

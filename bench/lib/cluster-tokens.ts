@@ -9,15 +9,15 @@
  * crypto-ceiling case), so the dev issuer would make every request pay a
  * cost real clusters do not.
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from "jose";
 
 /** kubeadm's default `--service-account-issuer`. */
 export const CLUSTER_TOKEN_ISSUER = "https://kubernetes.default.svc.cluster.local";
 
-/** What a workload builder needs: tokens for an identity (DevTokenIssuer fits too). */
+/** What a workload builder needs: tokens for an identity. */
 export interface TokenMinter {
   mintToken(request: { namespace: string; serviceAccount: string; ttlSeconds?: number }): Promise<string>;
 }
@@ -35,21 +35,19 @@ export class ClusterTokenSigner implements TokenMinter {
     this.#kid = kid;
   }
 
-  /** The signer whose key and JWKS live in `dir` (created on first use, key 0600). */
-  static async loadOrCreate(dir: string): Promise<ClusterTokenSigner> {
+  /**
+   * A fresh signer: its RSA-2048 key stays in this process (nothing secret on
+   * disk); only the public JWKS is written, to `dir`.
+   */
+  static async create(dir: string): Promise<ClusterTokenSigner> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const keyFile = path.join(dir, "sa.key");
-    const jwksFile = path.join(dir, "sa-jwks.json");
-    if (!existsSync(keyFile)) {
-      const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-      writeFileSync(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
-    }
-    const key = createPrivateKey(readFileSync(keyFile));
-    const pub: JWK = await exportJWK(key);
-    const publicJwk: JWK = { kty: pub.kty, n: pub.n, e: pub.e };
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const { kty, n, e } = await exportJWK(publicKey);
+    const publicJwk: JWK = { kty, n, e };
     const kid = await calculateJwkThumbprint(publicJwk);
+    const jwksFile = path.join(dir, "sa-jwks.json");
     writeFileSync(jwksFile, `${JSON.stringify({ keys: [{ ...publicJwk, kid, use: "sig", alg: "RS256" }] })}\n`);
-    return new ClusterTokenSigner(jwksFile, key, kid);
+    return new ClusterTokenSigner(jwksFile, privateKey, kid);
   }
 
   /** `meshsign serve` flags that trust exactly this signer. */

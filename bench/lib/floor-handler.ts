@@ -1,7 +1,7 @@
 /**
  * The least a CreateCertificate server must do per request, on meshsign's
  * stack (grpc-js, protobuf-es request decoding, node:crypto): verify the
- * token's signature (RS256 or ES256, by the key) against the JWKS key, import the CSR's public key
+ * token's RS256 signature against the JWKS key, import the CSR's public key
  * (as a JWK, meshsign's fast path) and verify the CSR's signature with it,
  * sign a leaf's TBSCertificate with the CA key, and answer `[leaf, root]`.
  * No claim, SAN or extension checks, no DER building: the request's bytes
@@ -25,7 +25,7 @@ interface PreparedCsr {
 }
 
 export interface FloorOptions {
-  /** The JWKS the tokens are signed for (bench/lib/cluster-tokens.ts's file); its first key verifies them. */
+  /** The JWKS the tokens are signed for (bench/lib/cluster-tokens.ts's file); its first key (RS256) verifies them. */
   readonly jwks: { readonly keys: readonly JsonWebKey[] };
   /** A self-signed CA certificate (DER) and its key: the root of every answer. */
   readonly caDer: Uint8Array;
@@ -38,10 +38,7 @@ export type FloorHandler = (
 ) => void;
 
 export function floorHandler(options: FloorOptions): FloorHandler {
-  const tokenJwk = options.jwks.keys[0] as JsonWebKey;
-  const tokenKey = createPublicKey({ key: tokenJwk, format: "jwk" });
-  // JWS ES256 signatures are r || s (IEEE P1363); RS256 ones are plain PKCS#1 v1.5.
-  const tokenVerifyKey = tokenJwk.kty === "EC" ? { key: tokenKey, dsaEncoding: "ieee-p1363" as const } : tokenKey;
+  const tokenKey = createPublicKey({ key: options.jwks.keys[0] as JsonWebKey, format: "jwk" });
   const ca = signerFromCertificate(options.caDer, options.caKey);
   const rootPem = encodePem("CERTIFICATE", options.caDer);
   const prepared = new Map<string, PreparedCsr>();
@@ -80,7 +77,7 @@ export function floorHandler(options: FloorOptions): FloorHandler {
     const tokenOk = verify(
       "sha256",
       Buffer.from(token.slice(0, dot)),
-      tokenVerifyKey,
+      tokenKey,
       Buffer.from(token.slice(dot + 1), "base64url"),
     );
     if (!tokenOk) return callback({ code: 16, details: "token signature does not verify" });

@@ -61,7 +61,7 @@ interface Banner {
 export async function startMeshsign(options: StartOptions): Promise<MeshsignProcess> {
   const base = mkdtempSync(path.join(tmpdir(), "meshsign-bench-"));
   const dataDir = path.join(base, "data");
-  const tokens = await ClusterTokenSigner.loadOrCreate(path.join(base, "cluster-sa"));
+  const tokens = await ClusterTokenSigner.create(path.join(base, "cluster-sa"));
   const args = [
     ...(options.nodeArgs ?? []),
     path.join(options.repoRoot, "bin/meshsign.js"),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { decodeProtectedHeader } from "jose";
@@ -13,7 +13,7 @@ const bearer = (token: string) => ({ authorization: [`Bearer ${token}`], cluster
 
 describe("the benchmark's cluster-like token signer", () => {
   it("mints RS256 tokens that meshsign's JWKS authenticator accepts from the JWKS file it writes", async () => {
-    const signer = await ClusterTokenSigner.loadOrCreate(dir);
+    const signer = await ClusterTokenSigner.create(dir);
     const token = await signer.mintToken({ namespace: "bench", serviceAccount: "load-0" });
     expect(decodeProtectedHeader(token).alg).toBe("RS256");
     const auth = await JwksAuthenticator.create({
@@ -26,17 +26,29 @@ describe("the benchmark's cluster-like token signer", () => {
     expect(caller.kubernetes?.podName).toBe("load-0-0");
   });
 
-  it("keeps its key across loads (0600), so tokens minted later still verify", async () => {
-    const first = await ClusterTokenSigner.loadOrCreate(dir);
-    const jwks = readFileSync(first.jwksFile, "utf8");
-    const again = await ClusterTokenSigner.loadOrCreate(dir);
-    expect(readFileSync(again.jwksFile, "utf8")).toBe(jwks);
-    expect(statSync(path.join(dir, "sa.key")).mode & 0o777).toBe(0o600);
-    expect(jwks).not.toMatch(/"d"|"p"|"q"/);
+  it("writes only the public key, and a second signer's tokens are refused by the first's JWKS", async () => {
+    const own = mkdtempSync(path.join(tmpdir(), "meshsign-cluster-tokens-own-"));
+    try {
+      const first = await ClusterTokenSigner.create(own);
+      expect(readdirSync(own)).toEqual(["sa-jwks.json"]);
+      const jwks = JSON.parse(readFileSync(first.jwksFile, "utf8")) as { keys: Record<string, unknown>[] };
+      expect(jwks.keys).toHaveLength(1);
+      expect(Object.keys(jwks.keys[0] ?? {}).sort()).toEqual(["alg", "e", "kid", "kty", "n", "use"]);
+      const auth = await JwksAuthenticator.create({
+        source: { kind: "file", path: first.jwksFile },
+        issuer: first.issuer,
+        trustDomain: "cluster.local",
+      });
+      const other = await ClusterTokenSigner.create(path.join(own, "other"));
+      const forged = await other.mintToken({ namespace: "bench", serviceAccount: "load-0" });
+      await expect(auth.authenticate(bearer(forged))).rejects.toThrow();
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it("gives meshsign serve the flags that trust only it", async () => {
-    const signer = await ClusterTokenSigner.loadOrCreate(dir);
+    const signer = await ClusterTokenSigner.create(dir);
     expect(signer.serveArgs()).toEqual([
       "--dev-token-issuer=false",
       "--jwks-file",
