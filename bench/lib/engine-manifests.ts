@@ -1,6 +1,6 @@
 /**
  * Manifests for the engine case: a self-signed root Certificate, a CA
- * ClusterIssuer on it (as ../shared/fixtures/pki-bootstrap.yaml builds a
+ * ClusterIssuer on it (as examples/pki-bootstrap.yaml builds a
  * private PKI), and `count` leaf Certificates in namespace `bench` with
  * ECDSA P-256 keys, written in files of 1,000 documents.
  */

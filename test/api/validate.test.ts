@@ -5,14 +5,14 @@ import { describe, expect, it } from "vitest";
 import { assertValidResource, validateResource } from "../../src/api/index.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 
-const fixturesDir = path.resolve(import.meta.dirname, "../../../shared/fixtures");
+const fixturesDir = path.resolve(import.meta.dirname, "../../examples");
 const FOREIGN_KINDS = new Set(["Gateway", "Ingress", "IstioOperator"]);
 
 const fixtureDocs = readdirSync(fixturesDir)
   .filter((f) => f.endsWith(".yaml"))
   .flatMap((file) => parseAllDocuments(readFileSync(path.join(fixturesDir, file), "utf8")).map((d, i) => [`${file}#${i}`, d.toJS() as Record<string, unknown>] as const));
 
-describe("every shared fixture", () => {
+describe("every example manifest", () => {
   it("was found", () => {
     expect(fixtureDocs.length).toBeGreaterThanOrEqual(20);
   });

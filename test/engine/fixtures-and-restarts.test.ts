@@ -36,7 +36,7 @@ function startEngine(store: Store, clock: FakeClock, registry?: IssuerRegistry):
   return e;
 }
 
-describe("shared fixtures", () => {
+describe("example manifests", () => {
   it("brings every Certificate of pki-bootstrap.yaml and gateway-certificate.yaml to Ready, with the gateway's secretTemplate applied", async () => {
     const clock = new FakeClock(START);
     const store = new MemoryStore({ now: () => clock.now() });

@@ -263,11 +263,11 @@ describe("the gateway fixtures", () => {
       metadata: { name: "mesh-ca" },
       spec: { ca: { secretName: "meshsign-root-ca" } },
     } as KubeObject);
-    const fixture = path.resolve(repoRoot, "../shared/fixtures/gateway-certificate.yaml");
+    const fixture = path.resolve(repoRoot, "examples/gateway-certificate.yaml");
     const [cert] = parseAllDocuments(readFileSync(fixture, "utf8")).map((d) => d.toJS() as KubeObject);
     await admin.create(CERTIFICATES, cert as KubeObject);
     const gateway = parseAllDocuments(
-      readFileSync(path.resolve(repoRoot, "../shared/fixtures/istio-gateway.yaml"), "utf8"),
+      readFileSync(path.resolve(repoRoot, "examples/istio-gateway.yaml"), "utf8"),
     )[0]?.toJS() as { spec: { servers: Array<{ tls?: { credentialName?: string } }> } };
     const credentialName = gateway.spec.servers.find((s) => s.tls?.credentialName)?.tls?.credentialName ?? "";
     const secret = await eventually(async () => {

@@ -7,7 +7,7 @@ import { CERTIFICATES, CLUSTER_ISSUERS, ISSUERS, SECRETS } from "../../src/api/t
 import { ManifestLoader, type ManifestReport } from "../../src/store/embedded/index.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 
-const fixturesDir = path.resolve(import.meta.dirname, "../../../shared/fixtures");
+const fixturesDir = path.resolve(import.meta.dirname, "../../examples");
 const dirs: string[] = [];
 const loaders: ManifestLoader[] = [];
 afterEach(async () => {
@@ -37,7 +37,7 @@ spec:
 ${extra}`;
 }
 
-describe("loading the shared fixtures", () => {
+describe("loading the example manifests", () => {
   it("creates every meshsign object and reports the other kinds as ignored, with no invalid document", async () => {
     const store = new MemoryStore();
     const loader = new ManifestLoader({ dir: fixturesDir, store });

@@ -6,9 +6,9 @@ import type { Certificate, IssuerResource, Secret } from "../../../src/engine/li
 import type { KubeObject } from "../../../src/store/types.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-export const fixturesDir = path.resolve(repoRoot, "../shared/fixtures");
+export const fixturesDir = path.resolve(repoRoot, "examples");
 
-/** Every YAML document of a shared fixture file. */
+/** Every YAML document of an example manifest file (examples/). */
 export function loadFixture(file: string): KubeObject[] {
   const text = readFileSync(path.join(fixturesDir, file), "utf8");
   return parseAllDocuments(text)
