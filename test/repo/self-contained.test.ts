@@ -20,7 +20,7 @@ const SHARED = /\.\.\/(?:\.\.\/)*shared\b/;
 const RELATIVE_LITERAL = /["'`]((?:\.\.\/)+[^"'`\s$]*)["'`]/g;
 
 /** Each reference from `file` that leaves the repository, as "file:line: text". */
-export function referencesOutside(file: string, text: string): string[] {
+function referencesOutside(file: string, text: string): string[] {
   const found: string[] = [];
   const dir = path.dirname(path.join(repoRoot, file));
   text.split("\n").forEach((line, i) => {
