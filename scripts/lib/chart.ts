@@ -1,6 +1,7 @@
 /**
  * The parts of the Helm chart (deploy/charts/meshsign) that are copies of
- * manifests/: the CRDs and the RBAC rules. They are generated from the
+ * manifests/: the CRDs and the RBAC rules; and the values' JSON schema
+ * (./chart-values.ts). They are generated from the
  * manifests rather than written twice, so the chart and the kustomize install
  * cannot grant different permissions or serve different schemas; the test in
  * test/deploy compares these outputs with the committed chart files, and the
@@ -9,6 +10,7 @@
  * Pure: takes the manifests' text, returns the chart files' text.
  */
 import { parseAllDocuments } from "yaml";
+import { renderValuesSchema } from "./chart-values.js";
 
 /** Where the chart lives, relative to the repository root. */
 export const CHART_DIR = "deploy/charts/meshsign";
@@ -27,6 +29,7 @@ export function renderChartFiles(read: ReadManifest, crdFiles: readonly string[]
   const rbac = read("manifests/base/rbac.yaml");
   out.set("templates/clusterrole.yaml", rbacTemplate(rbac, "ClusterRole"));
   out.set("templates/role.yaml", rbacTemplate(rbac, "Role"));
+  out.set("values.schema.json", renderValuesSchema());
   return out;
 }
 

@@ -12,6 +12,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { CHART_DIR, renderChartFiles } from "../../scripts/lib/chart.js";
+import { chartValuesSchema } from "../../scripts/lib/chart-values.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const read = (rel: string) => readFileSync(path.join(root, rel), "utf8");
@@ -123,7 +124,7 @@ function chartDefaultArgs(): string[] {
 }
 
 describe("the Helm chart and manifests/", () => {
-  it("carries the CRDs and RBAC rules exactly as `npm run gen:chart` generates them from manifests/", () => {
+  it("carries the CRDs, RBAC rules and values schema exactly as `npm run gen:chart` generates them", () => {
     const crdFiles = readdirSync(path.join(root, "manifests/crds")).filter(
       (f) => f.endsWith(".yaml") && f !== "kustomization.yaml",
     );
@@ -204,6 +205,46 @@ describe("the Helm chart and manifests/", () => {
     expect(c.ports.map((p) => p.name)).toEqual(container.ports.map((p) => p.name));
   });
 });
+
+describe("the values schema (values.schema.json)", () => {
+  it("accepts the chart's own values.yaml", () => {
+    expect(chartValuesSchema.safeParse(values).error).toBeUndefined();
+  });
+
+  it.each([
+    ["a misspelled key", { app: { tls: { trustDomian: "x" } } }, ["app", "tls"]],
+    ["a log level meshsign does not know", { app: { logLevel: "verbose" } }, ["app", "logLevel"]],
+    [
+      "a duration meshsign cannot read",
+      { app: { server: { maxCertificateDuration: "1 day" } } },
+      ["app", "server", "maxCertificateDuration"],
+    ],
+    [
+      "an issuer kind other than Issuer or ClusterIssuer",
+      { app: { certmanager: { issuer: { kind: "CA" } } } },
+      ["app", "certmanager", "issuer", "kind"],
+    ],
+    [
+      "a selector that is not k=v pairs",
+      { app: { controller: { configmapNamespaceSelector: "mesh" } } },
+      ["app", "controller", "configmapNamespaceSelector"],
+    ],
+  ])("refuses %s, naming its path", (_, override, where) => {
+    const merged = structuredClone(values);
+    deepMerge(merged, override);
+    const issues = chartValuesSchema.safeParse(merged).error?.issues ?? [];
+    expect(issues.map((i) => i.path)).toEqual([where]);
+  });
+});
+
+function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(source)) {
+    const t = target[k];
+    if (v && typeof v === "object" && t && typeof t === "object") {
+      deepMerge(t as Record<string, unknown>, v as Record<string, unknown>);
+    } else target[k] = v;
+  }
+}
 
 describe("the args reading itself", () => {
   it("refuses template actions it does not understand", () => {

@@ -227,6 +227,23 @@ describe("helm lint", () => {
   });
 });
 
+describe("helm and values.schema.json", () => {
+  it("refuse a misspelled value and a log level meshsign does not know, naming them", async () => {
+    const misspelled = await helm([
+      "template",
+      "meshsign",
+      CHART,
+      "--set",
+      "app.tls.trustDomian=example.org",
+    ]);
+    expect(misspelled.code).not.toBe(0);
+    expect(misspelled.stderr).toMatch(/at '\/app\/tls': additional properties 'trustDomian' not allowed/);
+    const level = await helm(["template", "meshsign", CHART, "--set", "app.logLevel=verbose"]);
+    expect(level.code).not.toBe(0);
+    expect(level.stderr).toContain("/app/logLevel");
+  });
+});
+
 describe("helm template with the default values", () => {
   it("renders exactly manifests/overlays/istio (less the Namespace, which Helm leaves to --create-namespace) and manifests/crds", async () => {
     const chart = (await helmTemplate("meshsign-system")).map(withoutHelm);
