@@ -1,5 +1,5 @@
 // Regenerates the chart's copies of manifests/ (CRDs, RBAC rules) and values.schema.json in deploy/charts/meshsign
-// (run: npm run gen:chart, after npm run gen:crds or an edit of manifests/base/rbac.yaml).
+// (run: npm run gen:chart; npm run gen:crds runs it too; run it after an edit of manifests/base/rbac.yaml).
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
