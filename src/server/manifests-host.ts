@@ -8,8 +8,8 @@ import type { Store } from "../store/types.js";
  * previous good version stays), objects deleted because their file went away,
  * and kinds meshsign does not act on.
  */
-export async function watchManifests(dir: string, store: Store, log: Logger): Promise<() => Promise<void>> {
-  const loader = new ManifestLoader({ dir, store, onReport: (r) => report(r, dir, log) });
+export async function watchManifests(dir: string, store: Store, log: Logger, options: { strictFields?: boolean } = {}): Promise<() => Promise<void>> {
+  const loader = new ManifestLoader({ dir, store, strictFields: options.strictFields ?? false, onReport: (r) => report(r, dir, log) });
   await loader.start();
   return () => loader.stop();
 }
@@ -18,6 +18,7 @@ function report(r: ManifestReport, dir: string, log: Logger): void {
   const counts: Record<string, number> = {};
   for (const d of r.documents) {
     counts[d.outcome] = (counts[d.outcome] ?? 0) + 1;
+    for (const w of d.warnings ?? []) log.warn({ document: d.document, problem: w }, "manifest has an unknown field (ignored; --strict-manifests refuses it)");
     if (d.outcome === "invalid" || d.outcome === "failed") log.warn({ document: d.document, problem: d.message }, "manifest not applied");
     else if (d.outcome === "ignored") log.debug({ document: d.document, reason: d.message }, "manifest ignored");
   }
