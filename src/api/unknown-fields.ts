@@ -52,8 +52,6 @@ interface Def {
   readonly element?: z.ZodType;
   readonly valueType?: z.ZodType;
   readonly options?: readonly z.ZodType[];
-  readonly left?: z.ZodType;
-  readonly right?: z.ZodType;
   readonly in?: z.ZodType;
   readonly getter?: () => z.ZodType;
 }
@@ -67,35 +65,19 @@ const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "nonopt
 
 function walk(schema: z.ZodType, value: unknown, path: PropertyKey[], out: UnknownField[]): void {
   const def = defOf(schema);
-  if (WRAPPERS.has(def.type) && def.innerType !== undefined) return walk(def.innerType, value, path, out);
-  switch (def.type) {
-    case "pipe":
-      if (def.in !== undefined) walk(def.in, value, path, out);
-      return;
-    case "lazy":
-      if (def.getter !== undefined) walk(def.getter(), value, path, out);
-      return;
-    case "array":
-      if (Array.isArray(value) && def.element !== undefined) {
-        const element = def.element;
-        value.forEach((v, i) => walk(element, v, [...path, i], out));
-      }
-      return;
-    case "record":
-      if (isRecord(value) && def.valueType !== undefined) {
-        const valueType = def.valueType;
-        for (const [k, v] of Object.entries(value)) walk(valueType, v, [...path, k], out);
-      }
-      return;
-    case "union":
-      return walkUnion(def.options ?? [], value, path, out);
-    case "intersection":
-      return walkIntersection(schema, value, path, out);
-    case "object":
-      return walkObject(def, value, path, out);
-    default:
-      return;
+  if (WRAPPERS.has(def.type) && def.innerType !== undefined) walk(def.innerType, value, path, out);
+  else if (def.type === "pipe" && def.in !== undefined) walk(def.in, value, path, out);
+  else if (def.type === "lazy" && def.getter !== undefined) walk(def.getter(), value, path, out);
+  else if (def.type === "object") walkObject(def, value, path, out);
+  else if (def.type === "union") walkUnion(def.options ?? [], value, path, out);
+  else if (def.type === "array" && Array.isArray(value) && def.element !== undefined) {
+    const element = def.element;
+    for (const [i, v] of value.entries()) walk(element, v, [...path, i], out);
+  } else if (def.type === "record" && isRecord(value) && def.valueType !== undefined) {
+    const valueType = def.valueType;
+    for (const [k, v] of Object.entries(value)) walk(valueType, v, [...path, k], out);
   }
+  // Anything else (strings, numbers, enums, unknown) has no fields.
 }
 
 function walkObject(def: Def, value: unknown, path: PropertyKey[], out: UnknownField[]): void {
@@ -125,18 +107,6 @@ function walkUnion(options: readonly z.ZodType[], value: unknown, path: Property
     if (best.length === 0) break;
   }
   out.push(...(best ?? []));
-}
-
-/** Both sides' keys are known: report a key only when neither side knows it. */
-function walkIntersection(schema: z.ZodType, value: unknown, path: PropertyKey[], out: UnknownField[]): void {
-  const def = defOf(schema);
-  if (def.left === undefined || def.right === undefined) return;
-  const left: UnknownField[] = [];
-  const right: UnknownField[] = [];
-  walk(def.left, value, path, left);
-  walk(def.right, value, path, right);
-  const inRight = new Set(right.map((u) => u.path));
-  out.push(...left.filter((u) => inRight.has(u.path)));
 }
 
 /**
