@@ -127,12 +127,12 @@ function classify(value: unknown, file: string, index: number, options: ParseMan
   }
   const unknownFields = findUnknownFields(obj);
   const result = validateResource(obj);
-  // Under strictFields an unknown field is an error like any other, listed first: it is often the cause
-  // of the others (`secretNam` leaves secretName missing).
-  const unknownErrors: FieldError[] = options.strictFields === true ? unknownFields.map((u) => ({ path: u.path, message: u.suggestion === undefined ? "unknown field" : `unknown field (did you mean ${JSON.stringify(u.suggestion)}?)` })) : [];
+  // A refused document lists its unknown fields first, strict or not: they are often the cause of the
+  // other errors (`secretNam` leaves secretName missing). Under strictFields they refuse it on their own.
+  const unknownErrors: FieldError[] = unknownFields.map((u) => ({ path: u.path, message: u.suggestion === undefined ? "unknown field" : `unknown field (did you mean ${JSON.stringify(u.suggestion)}?)` }));
   if (!result.ok) return { file, index, status: "invalid", identity, errors: [...unknownErrors, ...result.errors], unknownFields };
   if (identity === undefined) return { file, index, status: "invalid", identity, errors: [...unknownErrors, { path: "metadata.name", message: "is required" }], unknownFields };
-  if (unknownErrors.length > 0) return { file, index, status: "invalid", identity, errors: unknownErrors, unknownFields };
+  if (options.strictFields === true && unknownErrors.length > 0) return { file, index, status: "invalid", identity, errors: unknownErrors, unknownFields };
   return { file, index, status: "valid", identity, object: normalizeObject(result.value), unknownFields };
 }
 

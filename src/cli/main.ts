@@ -61,7 +61,7 @@ program
   .option("--trust-domain <td>", "SPIFFE trust domain", "cluster.local")
   .option("--cluster-id <id>", "clusterid header to send")
   .option("--server-name <name>", "TLS server name (default: host of --address)")
-  .option("--out <dir>", "where to write key.pem, cert-chain.pem and root-cert.pem", ".")
+  .option("--out <dir>", "folder for key.pem (0600), cert-chain.pem (leaf + intermediates) and root-cert.pem; created 0700", "meshsign-certs")
   .option("--data-dir <dir>", "data dir (dev token key, root CA)", ".meshsign")
   .action(async (opts) => {
     const { runRequest } = await import("./request.js");
@@ -72,7 +72,7 @@ const adminOptions = (c: Command) =>
   c
     .option("--data-dir <dir>", "data dir of the running meshsign (admin token, root CA)", ".meshsign")
     .option("--admin-address <host:port>", "admin API address", "127.0.0.1:9443")
-    .option("-o, --output <format>", "text or json", "text");
+    .option("-o, --output <format>", "text, json or yaml", "text");
 
 adminOptions(
   program

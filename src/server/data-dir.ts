@@ -16,6 +16,8 @@ import type { CaKeyAlgorithm } from "./config.js";
  *   root-cert.pem   the mesh root (what clients trust; always this path)
  *   root-key.pem    its private key
  *   admin-token     bearer token of the admin API (CLI reads it)
+ *   manifests-report.json  what the last `--manifests` pass refused or warned
+ *                   about (file, field), for `meshsign status`
  */
 export interface DataDirPaths {
   readonly dir: string;
@@ -23,6 +25,7 @@ export interface DataDirPaths {
   readonly rootKey: string;
   readonly adminToken: string;
   readonly secrets: string;
+  readonly manifestsReport: string;
 }
 
 export function dataDirPaths(dir: string): DataDirPaths {
@@ -33,6 +36,7 @@ export function dataDirPaths(dir: string): DataDirPaths {
     rootKey: join(abs, "root-key.pem"),
     adminToken: join(abs, "admin-token"),
     secrets: join(abs, "secrets"),
+    manifestsReport: join(abs, "manifests-report.json"),
   };
 }
 

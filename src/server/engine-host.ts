@@ -118,7 +118,7 @@ export async function startStandaloneEngine(
     loadManifests: async () => {
       if (!config.manifests || stopManifests) return;
       const { watchManifests } = await import("./manifests-host.js");
-      stopManifests = await watchManifests(config.manifests, store, log, { strictFields: config.strictManifests });
+      stopManifests = await watchManifests(config.manifests, store, log, { strictFields: config.strictManifests, reportFile: paths.manifestsReport });
     },
   };
 }

@@ -82,8 +82,9 @@ describe("unknown fields in manifests", () => {
     expect(doc?.status === "invalid" && doc.identity?.name).toBe("c");
   });
 
-  it("come first among a document's errors, as they often cause the others", () => {
-    const [doc] = parseManifests(text.replace("secretName", "secretNam"), "c.yaml", { strictFields: true });
+  it.each([false, true])("come first among a refused document's errors, as they often cause the others (strictFields %s)", (strictFields) => {
+    const [doc] = parseManifests(text.replace("secretName", "secretNam"), "c.yaml", { strictFields });
     expect(doc?.status === "invalid" && doc.errors.map((e) => e.path)).toEqual(["spec.secretNam", "spec.duraton", "spec.secretName"]);
+    expect(doc?.status === "invalid" && doc.errors[0]?.message).toBe('unknown field (did you mean "spec.secretName"?)');
   });
 });
