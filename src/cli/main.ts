@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { isMeshsignError } from "../errors/index.js";
 import { OPTIONS } from "../server/config.js";
 import { VERSION } from "../server/version.js";
+import { SERVE_HELP_AFTER, serveOptionArgument, serveOptionHelp } from "./lib/serve-help.js";
 
 /**
  * The `meshsign` command. Each subcommand lives in its own module and is
@@ -16,10 +17,10 @@ const program = new Command("meshsign")
 const serve = program
   .command("serve")
   .description("serve Istio's CreateCertificate (and the Certificate engine)")
-  .option("--config <file>", "YAML configuration file (keys are the camelCase option names)");
+  .option("--config <file>", "YAML configuration file (keys are the camelCase option names)")
+  .addHelpText("after", SERVE_HELP_AFTER);
 for (const o of OPTIONS) {
-  const arg = o.kind === "bool" ? `${o.flag} [bool]` : `${o.flag} <value>`;
-  serve.addOption(new Option(arg, o.description).argParser((v: string | undefined) => (o.kind === "bool" && v === undefined ? true : v)));
+  serve.addOption(new Option(`${o.flag} ${serveOptionArgument(o)}`, serveOptionHelp(o)).argParser((v: string | undefined) => (o.kind === "bool" && v === undefined ? true : v)));
 }
 serve.action(async (opts: Record<string, unknown>) => {
   const { runServe } = await import("../server/serve.js");
