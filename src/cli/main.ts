@@ -118,6 +118,9 @@ try {
 } catch (err) {
   if (isMeshsignError(err)) {
     process.stderr.write(`meshsign: ${err.message}\n`);
+  } else if ((err as NodeJS.ErrnoException | undefined)?.code === "EADDRINUSE") {
+    // serve checks its ports before start-up; this is a port taken in the instant since.
+    process.stderr.write(`meshsign: ${(err as Error).message}: another program took it during start-up; change --serving-address, --readiness-probe-port, --metrics-port or --admin-address\n`);
   } else {
     process.stderr.write(`meshsign: ${err instanceof Error ? err.message : String(err)}\n`);
   }

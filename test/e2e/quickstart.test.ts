@@ -437,6 +437,16 @@ describe("the README quickstart", () => {
     ).toBe(0);
   });
 
+  it("names the flag of a port in use and creates nothing in a new data dir", async () => {
+    const fresh = path.join(cwd, "never-created");
+    const second = serve(["--workers", "1", "--data-dir", fresh, "--metrics-port", String(banner.metricsPort)]);
+    expect(await second.exited()).toEqual({ code: 1, signal: null });
+    expect(second.stderr).toContain(`0.0.0.0:${banner.metricsPort} is already in use`);
+    expect(second.stderr).toContain("choose another port with --metrics-port (MESHSIGN_METRICS_PORT)");
+    expect(existsSync(fresh)).toBe(false);
+    expect(server.running).toBe(true);
+  });
+
   it("refuses to start a second meshsign on a data dir in use, exiting 1", async () => {
     const second = serve(["--workers", "1"]);
     expect(await second.exited()).toEqual({ code: 1, signal: null });
