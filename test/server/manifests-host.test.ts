@@ -67,7 +67,7 @@ describe("the manifests a server follows", () => {
   });
 
   it("refuses a document with an unknown field when strict", async () => {
-    const { dir, reportFile, lines, log } = await setup();
+    const { dir, reportFile, log } = await setup();
     await writeFile(path.join(dir, "c.yaml"), cert("typo", "  duraton: 2h\n"));
     const store = new MemoryStore();
     cleanups.push(await watchManifests(dir, store, log, { reportFile, strictFields: true }));
