@@ -78,7 +78,7 @@ const adminOptions = (c: Command) =>
 adminOptions(
   program
     .command("status [ref]")
-    .description("show meshsign's health and roots, or a Certificate's conditions, dates, last request and events (ns/name)")
+    .description("show meshsign's health, roots, a table of Certificates and the manifests it refused; with ns/name, one Certificate's conditions, dates, last request and events")
     .action(async (ref: string | undefined, opts) => {
       const { runStatus } = await import("./admin-commands.js");
       await runStatus(ref, opts);
@@ -105,7 +105,7 @@ adminOptions(
 adminOptions(
   program
     .command("issuances")
-    .description("list recently issued workload certificates")
+    .description("list the workload certificates issued since meshsign started, newest first")
     .option("--limit <n>", "how many", "20")
     .action(async (opts) => {
       const { runIssuances } = await import("./admin-commands.js");
