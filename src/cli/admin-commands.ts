@@ -192,7 +192,8 @@ function explainAdminError(err: unknown, opts: AdminOpts): unknown {
   if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/.test(text)) {
     return new MeshsignError("ERR_CONFIG_INVALID", `--admin-address ${address} cannot be reached (${/E[A-Z]+/.exec(text)?.[0]}): check the address and any firewall`, { cause: err });
   }
-  if (/self[- ]signed|unable to (verify|get local issuer)|certificate|ERR_TLS/i.test(text) && !(err instanceof ConnectError && err.code === Code.Unauthenticated)) {
+  // TLS verification failures only (Node's codes), not a server answer such as "Certificate a/b not found".
+  if (/SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|DEPTH_ZERO_SELF_SIGNED|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID/.test(text)) {
     return new MeshsignError("ERR_CONFIG_INVALID", `the admin API at ${address} presents a certificate that ${dataDirPaths(opts.dataDir).rootCert} does not verify: is --data-dir the one meshsign serves with?`, { cause: err });
   }
   if (err instanceof ConnectError && err.code === Code.Unauthenticated) {

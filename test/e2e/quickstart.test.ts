@@ -357,6 +357,23 @@ describe("the README quickstart", () => {
     expect(table).toContain(IDENTITY);
   });
 
+  it("says which Certificate is missing, and which data dir does not match the server", async () => {
+    const missing = await runMeshsign(["status", "default/missing", "--admin-address", banner.adminAddress], { cwd });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("meshsign: Certificate default/missing not found\n");
+    // Another data dir: its own root and token, neither of which this server knows.
+    const other = path.join(cwd, "other-data");
+    mkdirSync(other, { mode: 0o700 });
+    writeFileSync(path.join(other, "admin-token"), `${"x".repeat(43)}\n`);
+    copyFileSync(path.join(dataDir, "root-cert.pem"), path.join(other, "root-cert.pem"));
+    const wrongToken = await runMeshsign(["status", "--admin-address", banner.adminAddress, "--data-dir", other], { cwd });
+    expect(wrongToken.stderr).toContain(`refused the token in ${path.join(other, "admin-token")}: is --data-dir the one meshsign serves with?`);
+    const { certificatePem } = await createRootCa({ algorithm: "ecdsa-p256", durationMs: 3_600_000, trustDomain: "cluster.local" });
+    writeFileSync(path.join(other, "root-cert.pem"), certificatePem);
+    const wrongRoot = await runMeshsign(["status", "--admin-address", banner.adminAddress, "--data-dir", other], { cwd });
+    expect(wrongRoot.stderr).toContain(`presents a certificate that ${path.join(other, "root-cert.pem")} does not verify: is --data-dir the one meshsign serves with?`);
+  });
+
   it("asks whether meshsign runs with that --admin-address when nothing answers there", async () => {
     const free = await freePort();
     const r = await runMeshsign(["status", "--admin-address", `127.0.0.1:${free}`], { cwd });
