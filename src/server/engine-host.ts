@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -116,9 +117,14 @@ export async function startStandaloneEngine(
   return {
     ...host,
     loadManifests: async () => {
-      if (!config.manifests || stopManifests) return;
+      if (stopManifests) return;
+      if (!config.manifests) {
+        // A report from an earlier run with --manifests would show problems of a folder no longer read.
+        await rm(paths.manifestsReport, { force: true });
+        return;
+      }
       const { watchManifests } = await import("./manifests-host.js");
-      stopManifests = await watchManifests(config.manifests, store, log);
+      stopManifests = await watchManifests(config.manifests, store, log, { strictFields: config.strictManifests, reportFile: paths.manifestsReport });
     },
   };
 }
