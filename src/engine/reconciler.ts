@@ -31,7 +31,7 @@ import { requestMismatches } from "./match.js";
 import type { EngineMetrics } from "./metrics.js";
 import { evaluate, type PolicyInput, READINESS_CHAIN, readSecretContents, renewalTimeFor, TRIGGER_CHAIN, type Violation } from "./policies.js";
 import { CR_REASON, classifySignError, issuingFailureReason, REASON } from "./reasons.js";
-import { renewalJitterMs } from "./renewal.js";
+import { renewalJitterMs, unsupportedRenewal } from "./renewal.js";
 import { buildSecret, reapplyMetadata } from "./secret.js";
 import type { SecretSink } from "./secret-files.js";
 
@@ -125,6 +125,11 @@ export class CertificateReconciler {
     if (conflict !== undefined) {
       await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.conflict, message: conflict, ...gen(cert) }, this.#iso()) });
       return this.#now() + NOT_OWNER_RECHECK_MS;
+    }
+    const unsupported = unsupportedRenewal(cert.spec.renewal);
+    if (unsupported !== undefined) {
+      await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.unsupportedSpec, message: unsupported, ...gen(cert) }, this.#iso()) });
+      return undefined;
     }
     const requests = await this.#loadRequests(cert);
     const secret = await this.#d.store.get<Secret>(SECRETS, namespace, spec.secretName);

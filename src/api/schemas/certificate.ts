@@ -210,6 +210,9 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
   }
   if (spec.renewal?.policy === "Disabled" && (spec.renewal.windows?.length ?? 0) > 0) {
     issue(["renewal", "windows"], "may not be set when renewal.policy is Disabled");
+  } else if ((spec.renewal?.windows?.length ?? 0) > 0) {
+    // Refused rather than accepted and ignored: renewal would not wait for the window the user asked for.
+    issue(["renewal", "windows"], "is not supported: meshsign renews at the renewBefore time and does not implement renewal windows");
   }
 
   // Private key.

@@ -42,7 +42,7 @@ export interface CertificateSpec {
   duration?: string;
   renewBefore?: string;
   renewBeforePercentage?: number;
-  renewal?: { policy?: "RenewBefore" | "Disabled" };
+  renewal?: { policy?: "RenewBefore" | "Disabled"; windows?: { cron: string; windowDuration: string; timezone?: string }[] };
   dnsNames?: string[];
   ipAddresses?: string[];
   uris?: string[];

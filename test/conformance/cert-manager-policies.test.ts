@@ -1,0 +1,397 @@
+/**
+ * cert-manager's trigger-policy table, translated case by case:
+ * internal/controller/certificates/policies/checks_test.go (cert-manager/cert-manager).
+ * Each case keeps the upstream name, inputs and expected reason/message/reissue. Where meshsign
+ * deliberately differs, the case asserts meshsign's behaviour and says why in one line.
+ *
+ * Upstream's fake clock stands at Go's zero time (0001-01-01); here it stands at T0, so the
+ * instants in the Renewing messages print T0's date in the same Go format.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { validateResource } from "../../src/api/index.js";
+import type { Certificate, CertificateRequest, Secret } from "../../src/engine/lib/api.js";
+import { resolveSpec } from "../../src/engine/lib/spec.js";
+import { currentCertificateNearingExpiry, evaluate, secretCertificateNameAnnotationsMismatch, TRIGGER_CHAIN } from "../../src/engine/policies.js";
+import { reapplyMetadata } from "../../src/engine/secret.js";
+import { certInfo } from "../../src/engine/lib/x509-info.js";
+import {
+  certificate,
+  HOUR,
+  MINUTE,
+  mustCreateCert,
+  mustCreateCertWithNotBeforeAfter,
+  mustCreatePEMPrivateKey,
+  mustGenerateCSR,
+  policyInput,
+  request,
+  secret,
+} from "./lib/cm-testcrypto.js";
+import { generateKeyPairSync } from "node:crypto";
+
+const T0 = Date.parse("2026-03-01T00:00:00Z");
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const ISSUER = { name: "testissuer", kind: "IssuerKind", group: "group.example.com" };
+const ISSUER_ANNOTATIONS = {
+  "cert-manager.io/issuer-name": "testissuer",
+  "cert-manager.io/issuer-kind": "IssuerKind",
+  "cert-manager.io/issuer-group": "group.example.com",
+};
+
+interface Case {
+  certificate: Certificate;
+  request?: CertificateRequest;
+  secret?: Secret;
+  reason: string;
+  message: string;
+  reissue: boolean;
+}
+
+let staticFixedPrivateKey: string;
+let otherKey: string;
+let thirdKey: string;
+let tests: Record<string, () => Case>;
+
+beforeAll(() => {
+  staticFixedPrivateKey = mustCreatePEMPrivateKey();
+  otherKey = mustCreatePEMPrivateKey();
+  thirdKey = mustCreatePEMPrivateKey();
+  const exampleCert = (key: string) => mustCreateCert(key, { commonName: "example.com" }, T0);
+  tests = {
+    "trigger issuance if Secret is missing": () => ({
+      certificate: certificate({ secretName: "something" }),
+      reason: "DoesNotExist",
+      message: "Issuing certificate as Secret does not exist",
+      reissue: true,
+    }),
+    "trigger issuance as Secret does not contain any data": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret(),
+      reason: "MissingData",
+      message: "Issuing certificate as Secret does not contain any data",
+      reissue: true,
+    }),
+    "trigger issuance as Secret is missing private key": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret({ data: { "tls.crt": "test" } }),
+      reason: "MissingData",
+      message: "Issuing certificate as Secret does not contain a private key",
+      reissue: true,
+    }),
+    "trigger issuance as Secret is missing certificate": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret({ data: { "tls.key": "test" } }),
+      reason: "MissingData",
+      message: "Issuing certificate as Secret does not contain a certificate",
+      reissue: true,
+    }),
+    "trigger issuance as Secret contains corrupt private key and certificate data": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret({ data: { "tls.key": "test", "tls.crt": "test" } }),
+      reason: "InvalidKeyPair",
+      message: "Issuing certificate as Secret contains invalid private key data: error decoding private key PEM block: no PEM data was found in given input",
+      reissue: true,
+    }),
+    "trigger issuance as Secret contains corrupt certificate data": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret({ data: { "tls.key": otherKey, "tls.crt": "test" } }),
+      reason: "InvalidCertificate",
+      message: "Issuing certificate as Secret contains an invalid certificate: error decoding certificate PEM block: no valid certificates found",
+      reissue: true,
+    }),
+    "trigger issuance as Secret contains corrupt private key data": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret({ data: { "tls.key": "invalid", "tls.crt": exampleCert(otherKey) } }),
+      reason: "InvalidKeyPair",
+      message: "Issuing certificate as Secret contains invalid private key data: error decoding private key PEM block: no PEM data was found in given input",
+      reissue: true,
+    }),
+    "trigger issuance as Secret contains a non-matching key-pair": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret({ data: { "tls.key": otherKey, "tls.crt": exampleCert(thirdKey) } }),
+      reason: "InvalidKeyPair",
+      message: "Issuing certificate as Secret contains a private key that does not match the certificate",
+      reissue: true,
+    }),
+    "trigger issuance as Secret has old or incorrect 'issuer name' annotation": () => ({
+      certificate: certificate({ secretName: "something", issuerRef: { name: "testissuer" } }),
+      secret: secret({
+        annotations: { "cert-manager.io/issuer-name": "oldissuer" },
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": exampleCert(staticFixedPrivateKey) },
+      }),
+      reason: "IncorrectIssuer",
+      message: 'Issuing certificate as Secret was previously issued by "Issuer.cert-manager.io/oldissuer"',
+      reissue: true,
+    }),
+    "trigger issuance as Secret has old or incorrect 'issuer kind' annotation": () => ({
+      certificate: certificate({ secretName: "something", issuerRef: { name: "testissuer", kind: "NewIssuerKind" } }),
+      secret: secret({
+        annotations: { "cert-manager.io/issuer-name": "testissuer", "cert-manager.io/issuer-kind": "OldIssuerKind" },
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": exampleCert(staticFixedPrivateKey) },
+      }),
+      reason: "IncorrectIssuer",
+      message: 'Issuing certificate as Secret was previously issued by "OldIssuerKind.cert-manager.io/testissuer"',
+      reissue: true,
+    }),
+    "trigger issuance as Secret has old or incorrect 'issuer group' annotation": () => ({
+      certificate: certificate({ secretName: "something", issuerRef: { name: "testissuer", kind: "IssuerKind", group: "old.example.com" } }),
+      secret: secret({
+        annotations: { "cert-manager.io/issuer-name": "testissuer", "cert-manager.io/issuer-kind": "IssuerKind", "cert-manager.io/issuer-group": "new.example.com" },
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": exampleCert(staticFixedPrivateKey) },
+      }),
+      reason: "IncorrectIssuer",
+      message: 'Issuing certificate as Secret was previously issued by "IssuerKind.new.example.com/testissuer"',
+      reissue: true,
+    }),
+    "trigger issuance as private key properties do not meet the requested properties": () => {
+      // A 521 bit EC private key (PKCS#8), which is not the type of key configured in the Certificate.
+      const pk = generateKeyPairSync("ec", { namedCurve: "P-521" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+      return {
+        certificate: certificate({ secretName: "something" }),
+        secret: secret({ data: { "tls.key": pk, "tls.crt": exampleCert(pk) } }),
+        reason: "SecretMismatch",
+        message: "Existing private key is not up to date for spec: [spec.privateKey.algorithm]",
+        reissue: true,
+      };
+    },
+    "trigger if the Secret contains a different private key than was used to sign the CSR": () => ({
+      certificate: certificate({ secretName: "something" }),
+      secret: secret({ data: { "tls.key": staticFixedPrivateKey, "tls.crt": exampleCert(staticFixedPrivateKey) } }),
+      request: request(mustGenerateCSR(otherKey, { commonName: "example.com" }), ISSUER),
+      reason: "SecretMismatch",
+      message: "Secret contains a private key that does not match the current CertificateRequest",
+      reissue: true,
+    }),
+    "trigger issuance when CertificateRequest does not match certificate spec": () => ({
+      certificate: certificate({ commonName: "new.example.com", issuerRef: ISSUER }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        // The certificate data does not matter: the CertificateRequest decides.
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCert(staticFixedPrivateKey, { commonName: "does-not-matter.example.com" }, T0) },
+      }),
+      request: request(mustGenerateCSR(staticFixedPrivateKey, { commonName: "old.example.com" }), ISSUER),
+      reason: "RequestChanged",
+      message: "Fields on existing CertificateRequest resource not up to date: [spec.commonName]",
+      reissue: true,
+    }),
+    "do nothing if CertificateRequest matches spec": () => ({
+      certificate: certificate({ commonName: "example.com", issuerRef: ISSUER }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCert(staticFixedPrivateKey, { commonName: "does-not-matter.example.com" }, T0) },
+      }),
+      request: request(mustGenerateCSR(staticFixedPrivateKey, { commonName: "example.com" }), ISSUER),
+      reason: "",
+      message: "",
+      reissue: false,
+    }),
+    "compare signed x509 certificate in Secret with spec if CertificateRequest does not exist": () => ({
+      certificate: certificate({ commonName: "new.example.com", issuerRef: ISSUER }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCert(staticFixedPrivateKey, { commonName: "old.example.com" }, T0) },
+      }),
+      reason: "SecretMismatch",
+      message: "Issuing certificate as Existing issued Secret is not up to date for spec: [spec.commonName]",
+      reissue: true,
+    }),
+    "do nothing if signed x509 certificate in Secret matches spec (when request does not exist)": () => ({
+      certificate: certificate({ commonName: "example.com", issuerRef: ISSUER }),
+      secret: secret({ annotations: ISSUER_ANNOTATIONS, data: { "tls.key": staticFixedPrivateKey, "tls.crt": exampleCert(staticFixedPrivateKey) } }),
+      reason: "",
+      message: "",
+      reissue: false,
+    }),
+    "trigger renewal if renewalTime is right now": () => ({
+      certificate: certificate({ commonName: "example.com", issuerRef: ISSUER, renewBefore: "5m" }, { renewalTime: iso(T0) }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        // Expires in 1 minute.
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCertWithNotBeforeAfter(staticFixedPrivateKey, { commonName: "example.com" }, T0 - 30 * MINUTE, T0 + MINUTE) },
+      }),
+      reason: "Renewing",
+      message: "Renewing certificate as renewal was scheduled at 2026-03-01 00:00:00 +0000 UTC",
+      reissue: true,
+    }),
+    "trigger renewal if renewalTime is in the past": () => ({
+      certificate: certificate({ commonName: "example.com", issuerRef: ISSUER, renewBefore: "5m" }, { renewalTime: iso(T0 - MINUTE) }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCertWithNotBeforeAfter(staticFixedPrivateKey, { commonName: "example.com" }, T0 - 30 * MINUTE, T0 + MINUTE) },
+      }),
+      reason: "Renewing",
+      message: "Renewing certificate as renewal was scheduled at 2026-02-28 23:59:00 +0000 UTC",
+      reissue: true,
+    }),
+    "does not trigger renewal if the x509 cert has been re-issued, but Certificate's renewal time has not been updated yet": () => ({
+      certificate: certificate({ commonName: "example.com", issuerRef: ISSUER, renewBefore: "1m" }, { renewalTime: iso(T0) }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        // Expires in 30 minutes.
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCertWithNotBeforeAfter(staticFixedPrivateKey, { commonName: "example.com" }, T0, T0 + 30 * MINUTE) },
+      }),
+      reason: "",
+      message: "",
+      reissue: false,
+    }),
+    "does not trigger renewal if renewal time is in 1 minute": () => ({
+      certificate: certificate({ commonName: "example.com", issuerRef: ISSUER, renewBefore: "1m" }, { renewalTime: iso(T0 + MINUTE) }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        // Expires in 5 minutes.
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCertWithNotBeforeAfter(staticFixedPrivateKey, { commonName: "example.com" }, T0 - 30 * MINUTE, T0 + 5 * MINUTE) },
+      }),
+      reason: "",
+      message: "",
+      reissue: false,
+    }),
+    "does not trigger renewal if renewal policy is disabled": () => ({
+      certificate: certificate({ commonName: "example.com", issuerRef: ISSUER, renewal: { policy: "Disabled" } }),
+      secret: secret({
+        annotations: ISSUER_ANNOTATIONS,
+        data: { "tls.key": staticFixedPrivateKey, "tls.crt": mustCreateCertWithNotBeforeAfter(staticFixedPrivateKey, { commonName: "example.com" }, T0 - 30 * MINUTE, T0 + 5 * MINUTE) },
+      }),
+      reason: "",
+      message: "",
+      reissue: false,
+    }),
+  };
+});
+
+const TRIGGER_CASES = [
+  "trigger issuance if Secret is missing",
+  "trigger issuance as Secret does not contain any data",
+  "trigger issuance as Secret is missing private key",
+  "trigger issuance as Secret is missing certificate",
+  "trigger issuance as Secret contains corrupt private key and certificate data",
+  "trigger issuance as Secret contains corrupt certificate data",
+  "trigger issuance as Secret contains corrupt private key data",
+  "trigger issuance as Secret contains a non-matching key-pair",
+  "trigger issuance as Secret has old or incorrect 'issuer name' annotation",
+  "trigger issuance as Secret has old or incorrect 'issuer kind' annotation",
+  "trigger issuance as Secret has old or incorrect 'issuer group' annotation",
+  "trigger issuance as private key properties do not meet the requested properties",
+  "trigger if the Secret contains a different private key than was used to sign the CSR",
+  "trigger issuance when CertificateRequest does not match certificate spec",
+  "do nothing if CertificateRequest matches spec",
+  "compare signed x509 certificate in Secret with spec if CertificateRequest does not exist",
+  "do nothing if signed x509 certificate in Secret matches spec (when request does not exist)",
+  "trigger renewal if renewalTime is right now",
+  "trigger renewal if renewalTime is in the past",
+  "does not trigger renewal if the x509 cert has been re-issued, but Certificate's renewal time has not been updated yet",
+  "does not trigger renewal if renewal time is in 1 minute",
+  "does not trigger renewal if renewal policy is disabled",
+];
+
+describe("checks_test.go Test_NewTriggerPolicyChain", () => {
+  it.each(TRIGGER_CASES)("%s", (name) => {
+    const make = tests[name];
+    if (make === undefined) throw new Error(`no case ${name}`);
+    const t = make();
+    const v = evaluate(TRIGGER_CHAIN, policyInput(t.certificate, t.secret, t.request, T0));
+    expect({ reason: v?.reason ?? "", message: v?.message ?? "", reissue: v !== undefined }).toEqual({ reason: t.reason, message: t.message, reissue: t.reissue });
+  });
+});
+
+describe("checks_test.go Test_SecretCertificateNameAnnotationsMismatch", () => {
+  const crt = certificate({}, undefined, "test-certificate");
+  const cases: [string, Record<string, string> | undefined, string, string, boolean][] = [
+    ["without a CertificateName annotation, should return false", undefined, "", "", false],
+    ["with a matching CertificateName annotation, should return false", { "cert-manager.io/certificate-name": "test-certificate" }, "", "", false],
+    [
+      "with a non-matching CertificateName annotation, should return true",
+      { "cert-manager.io/certificate-name": "foo" },
+      "IncorrectCertificate",
+      'Secret was issued for "foo". If this message is not transient, you might have two conflicting Certificates pointing to the same secret.',
+      true,
+    ],
+  ];
+  it.each(cases)("%s", (_name, annotations, reason, message, violation) => {
+    const v = secretCertificateNameAnnotationsMismatch(policyInput(crt, secret(annotations ? { annotations } : {}), undefined, T0));
+    expect({ reason: v?.reason ?? "", message: v?.message ?? "", violation: v !== undefined }).toEqual({ reason, message, violation });
+  });
+});
+
+describe("checks_test.go Test_CurrentCertificateNearingExpiry_RenewalDisabled", () => {
+  it("a Certificate with renewal.policy Disabled is never due", () => {
+    const pk = mustCreatePEMPrivateKey();
+    const crt = certificate({ renewal: { policy: "Disabled" } });
+    // Upstream's clock is at the zero time; at any instant, even past notAfter, Disabled never renews.
+    for (const now of [T0, T0 + 91 * 24 * HOUR]) {
+      const v = currentCertificateNearingExpiry(policyInput(crt, secret({ data: { "tls.crt": mustCreateCert(pk, { commonName: "example.com" }, T0) } }), undefined, now));
+      expect(v).toBeUndefined();
+    }
+  });
+});
+
+describe("checks_test.go Test_CurrentCertificateNearingExpiry_WindowError", () => {
+  // meshsign differs: renewal windows are not implemented, so validation refuses spec.renewal.windows
+  // (an accepted field that did nothing would be worse); the cron error can never reach the policy.
+  const manifest = {
+    apiVersion: "cert-manager.io/v1",
+    kind: "Certificate",
+    metadata: { name: "c", namespace: "default" },
+    spec: {
+      secretName: "c-tls",
+      issuerRef: { name: "ca" },
+      commonName: "example.com",
+      renewal: { policy: "RenewBefore", windows: [{ cron: "not a valid cron", windowDuration: "5m" }] },
+    },
+  };
+  const refusal = () => {
+    const r = validateResource(manifest);
+    return r.ok ? [] : r.errors;
+  };
+  it("not yet due: no premature re-issuance despite the window error", () => {
+    expect(refusal()).toContainEqual(expect.objectContaining({ path: "spec.renewal.windows" }));
+  });
+  it("due: surface the window error as a violation", () => {
+    expect(refusal().map((e) => e.message).join()).toMatch(/not supported/);
+  });
+});
+
+describe("checks_test.go Test_SecretSecretTemplateMismatch", () => {
+  // meshsign has no managed fields; its post-issuance check (reapplyMetadata) compares the template's
+  // values with the Secret's and answers with the corrected Secret, so "violation" means "rewritten".
+  // Its fixed annotations (cert-manager.io/*, controller.cert-manager.io/fao) are set on both sides
+  // here so only the template decides, as upstream's function looks at the template alone.
+  let key: string;
+  let certPem: string;
+  beforeAll(() => {
+    key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
+  });
+  type Tmpl = { annotations?: Record<string, string>; labels?: Record<string, string> } | undefined;
+  const cases: [string, Tmpl, Record<string, string> | undefined, Record<string, string> | undefined, boolean][] = [
+    ["if SecretTemplate is nil, Secret Annotations and Labels are nil, return false", undefined, undefined, undefined, false],
+    ["if SecretTemplate is nil, Secret Annotations are nil, Labels are non-nil, return false", undefined, undefined, { foo: "bar" }, false],
+    ["if SecretTemplate is nil, Secret Annotations are non-nil, Labels are nil, return false", undefined, { foo: "bar" }, undefined, false],
+    ["if SecretTemplate is nil, Secret Annotations and Labels are non-nil, return false", undefined, { foo: "bar" }, { bar: "foo" }, false],
+    // meshsign differs: a template label missing from the Secret is added at once (upstream leaves missing keys to its managed-fields check).
+    ["if SecretTemplate is non-nil, Secret Annotations match and there are no common Labels, return false", { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456" } }, { foo1: "bar1", foo2: "bar2" }, undefined, true],
+    // meshsign differs: a template annotation missing from the Secret is added at once (same reason).
+    ["if SecretTemplate is non-nil, Secret Labels match and there are no common Annotations, return false", { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456" } }, undefined, { abc: "123", def: "456" }, true],
+    ["if SecretTemplate is non-nil, Secret Labels match but Annotations don't match values, return true", { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456" } }, { foo1: "bar2", foo2: "bar1" }, { abc: "123", def: "456" }, true],
+    ["if SecretTemplate is non-nil, Secret Annotations match but Labels don't match values, return true", { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456" } }, { foo1: "bar1", foo2: "bar2" }, { abc: "456", def: "123" }, true],
+    ["if SecretTemplate is non-nil, Secret Annotations and Labels match, return false", { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456" } }, { foo1: "bar1", foo2: "bar2" }, { abc: "123", def: "456" }, false],
+  ];
+  it.each(cases)("%s", (_name, tmpl, annotations, labels, violation) => {
+    const crt = certificate({ commonName: "cert-manager", issuerRef: ISSUER, privateKey: { algorithm: "ECDSA" }, ...(tmpl ? { secretTemplate: tmpl } : {}) }, undefined, "test-certificate");
+    const spec = resolveSpec(crt.spec);
+    const info = certInfo(certPem);
+    // The Secret as meshsign last wrote it for this template, then edited to the case's metadata.
+    const fixed = reapplyMetadata(secret({ data: { "tls.key": key, "tls.crt": certPem } }), crt, spec, info);
+    const base = fixed ?? secret();
+    const managed = base.metadata.annotations?.["meshsign.io/secret-template-keys"];
+    const ours = Object.fromEntries(Object.entries(base.metadata.annotations ?? {}).filter(([k]) => k.startsWith("cert-manager.io/") || k.startsWith("meshsign.io/")));
+    const s: Secret = {
+      ...base,
+      metadata: {
+        ...base.metadata,
+        annotations: { ...ours, ...(annotations ?? {}), ...(managed === undefined ? {} : { "meshsign.io/secret-template-keys": managed }) },
+        labels: { "controller.cert-manager.io/fao": "true", ...(labels ?? {}) },
+      },
+    };
+    expect(reapplyMetadata(s, crt, spec, info) !== undefined).toBe(violation);
+  });
+});
