@@ -31,8 +31,9 @@ import { requestMismatches } from "./match.js";
 import type { EngineMetrics } from "./metrics.js";
 import { evaluate, type PolicyInput, READINESS_CHAIN, readSecretContents, renewalTimeFor, TRIGGER_CHAIN, type Violation } from "./policies.js";
 import { CR_REASON, classifySignError, issuingFailureReason, REASON } from "./reasons.js";
-import { renewalJitterMs, unsupportedRenewal } from "./renewal.js";
+import { renewalJitterMs } from "./renewal.js";
 import { buildSecret, reapplyMetadata } from "./secret.js";
+import { unsupportedSpec } from "./lib/unsupported.js";
 import type { SecretSink } from "./secret-files.js";
 
 /** Private keys generated at once unless configured: one per core of the 2-core reference machine. */
@@ -126,7 +127,7 @@ export class CertificateReconciler {
       await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.conflict, message: conflict, ...gen(cert) }, this.#iso()) });
       return this.#now() + NOT_OWNER_RECHECK_MS;
     }
-    const unsupported = unsupportedRenewal(cert.spec.renewal);
+    const unsupported = unsupportedSpec(cert.spec);
     if (unsupported !== undefined) {
       await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.unsupportedSpec, message: unsupported, ...gen(cert) }, this.#iso()) });
       return undefined;

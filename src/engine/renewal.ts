@@ -10,25 +10,6 @@
  *   renewalTime  = truncateToSecond(notAfter - renewBefore')
  */
 
-/** `spec.renewal` as the engine reads it. */
-export interface RenewalSpec {
-  readonly policy?: "RenewBefore" | "Disabled" | undefined;
-  readonly windows?: readonly unknown[] | undefined;
-}
-
-/**
- * Why the engine refuses to act on a Certificate's renewal settings, or
- * undefined. Renewal windows (cert-manager v1.21) are not implemented; a
- * Certificate that asks for them is refused (validation refuses the
- * manifest; the engine refuses what reached the store another way, such as a
- * kubectl apply without meshsign's validation) instead of renewing outside
- * the windows it asked for.
- */
-export function unsupportedRenewal(renewal: RenewalSpec | undefined): string | undefined {
-  if ((renewal?.windows?.length ?? 0) === 0) return undefined;
-  return "spec.renewal.windows is not supported: meshsign renews at the renewBefore time and does not implement renewal windows; remove the windows";
-}
-
 export interface RenewalInput {
   readonly notBeforeMs: number;
   readonly notAfterMs: number;

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { CERTIFICATES, CLUSTER_ISSUERS, SECRETS } from "../../src/api/types.js";
 import { Engine } from "../../src/engine/engine.js";
@@ -81,5 +81,21 @@ describe("existing Secrets and renewal settings, through the engine", () => {
     expect(secret).toBeUndefined();
     expect(cert?.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "UnsupportedSpec" });
     expect(cert?.status?.conditions?.find((c) => c.type === "Ready")?.message).toMatch(/spec\.renewal\.windows is not supported/);
+  });
+
+  it("refuses a Certificate asking for a keystore instead of writing a Secret without one", async () => {
+    const { cert, secret } = await run(certificate("web", "apps", { ...spec, keystores: { pkcs12: { create: true } } }));
+    expect(secret).toBeUndefined();
+    expect(cert?.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "UnsupportedSpec" });
+    expect(cert?.status?.conditions?.find((c) => c.type === "Ready")?.message).toMatch(/spec\.keystores\.pkcs12\.create is not supported/);
+  });
+
+  it("writes the additional output formats cert-manager writes: key.der in the encoding of tls.key, tls-combined.pem as key, newline, chain", async () => {
+    const { cert, secret } = await run(certificate("web", "apps", { ...spec, additionalOutputFormats: [{ type: "DER" }, { type: "CombinedPEM" }] }));
+    expect(cert?.status?.revision).toBe(1);
+    const keyPem = decode(secret, "tls.key");
+    expect(decode(secret, "tls-combined.pem")).toBe(`${keyPem}\n${decode(secret, "tls.crt")}`);
+    const der = Buffer.from(secret?.data?.["key.der"] ?? "", "base64");
+    expect(createPrivateKey({ key: der, format: "der", type: "sec1" }).asymmetricKeyType).toBe("ec");
   });
 });

@@ -246,6 +246,8 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
     const n = (ks.password !== undefined ? 1 : 0) + (ks.passwordSecretRef !== undefined ? 1 : 0);
     if (n !== 1) issue(["keystores", name], "exactly one of password or passwordSecretRef must be set");
     else if (ks.password === "") issue(["keystores", name, "password"], "must not be empty");
+    // Refused rather than accepted and ignored: an application reading the keystore would find none.
+    if (ks.create === true) issue(["keystores", name, "create"], "is not supported: meshsign does not write JKS or PKCS#12 keystores");
   }
 
   if (spec.revisionHistoryLimit !== undefined && spec.revisionHistoryLimit < 1) {
