@@ -12,9 +12,10 @@ import { validateResource } from "../../src/api/index.js";
 import type { Certificate, CertificateRequest, Secret } from "../../src/engine/lib/api.js";
 import { resolveSpec } from "../../src/engine/lib/spec.js";
 import { currentCertificateNearingExpiry, evaluate, secretCertificateNameAnnotationsMismatch, TRIGGER_CHAIN } from "../../src/engine/policies.js";
-import { reapplyMetadata } from "../../src/engine/secret.js";
+import { desiredMetadata, reapplyMetadata } from "../../src/engine/secret.js";
 import { certInfo } from "../../src/engine/lib/x509-info.js";
 import {
+  b64,
   certificate,
   HOUR,
   MINUTE,
@@ -393,5 +394,168 @@ describe("checks_test.go Test_SecretSecretTemplateMismatch", () => {
       },
     };
     expect(reapplyMetadata(s, crt, spec, info) !== undefined).toBe(violation);
+  });
+});
+
+describe("checks_test.go Test_SecretAdditionalOutputFormatsMismatch", () => {
+  // meshsign's post-issuance check (reapplyMetadata) derives key.der and tls-combined.pem from tls.key
+  // and tls.crt and answers with the corrected Secret, so "violation" means "rewritten". The Secret's
+  // metadata is what meshsign writes, so only the output formats decide.
+  const cert = "a";
+  let pk: string;
+  let pkDER: string;
+  let combinedPEM: string;
+  let info: ReturnType<typeof certInfo>;
+  beforeAll(() => {
+    pk = mustCreatePEMPrivateKey();
+    pkDER = Buffer.from(pk.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64").toString("latin1");
+    combinedPEM = `${pk}\n${cert}`;
+    info = certInfo(mustCreateCert(pk, { commonName: "example.com" }, T0));
+  });
+  type Formats = ("CombinedPEM" | "DER")[] | undefined;
+  const cases: [string, Formats, () => Record<string, string> | undefined, boolean][] = [
+    ["if additional output formats is empty and secret has no keys, should return false", undefined, () => undefined, false],
+    // meshsign differs: key.der is removed when no longer asked for (meshsign has no managed fields to tell whose it is).
+    ["if additional output formats is empty and secret has output format keys, should return false", undefined, () => ({ "tls.crt": cert, "tls.key": pk, "combined-tls.pem": combinedPEM, "key.der": pkDER }), true],
+    ["if additional output has combined pem and Secret has wrong combined, should return true", ["CombinedPEM"], () => ({ "tls.crt": cert, "tls.key": pk, "tls-combined.pem": "wrong" }), true],
+    ["if additional output has combined pem and Secret has no combined pem, should return true", ["CombinedPEM"], () => ({ "tls.crt": cert, "tls.key": pk }), true],
+    ["if additional output has combined pem and Secret has correct combined, should return false", ["CombinedPEM"], () => ({ "tls.crt": cert, "tls.key": pk, "tls-combined.pem": combinedPEM }), false],
+    ["if additional output has der and Secret has no key, should return true", ["DER"], () => ({ "tls.crt": cert, "tls.key": pk }), true],
+    ["if additional output has der and Secret has wrong der key, should return true", ["DER"], () => ({ "tls.crt": cert, "tls.key": pk, "key.der": "wrong" }), true],
+    ["if additional output has der and Secret has correct der key, should return false", ["DER"], () => ({ "tls.crt": cert, "tls.key": pk, "key.der": pkDER }), false],
+    ["if additional output has combined and der and Secret has correct combined and der, should return false", ["CombinedPEM", "DER"], () => ({ "tls.crt": cert, "tls.key": pk, "key.der": pkDER, "tls-combined.pem": combinedPEM }), false],
+    ["if additional output has combined and der and Secret has correct combined and wrong der value, should return true", ["CombinedPEM", "DER"], () => ({ "tls.crt": cert, "tls.key": pk, "key.der": "wrong", "tls-combined.pem": combinedPEM }), true],
+    ["if additional output has combined and der and Secret has wrong combined value and correct der value, should return true", ["CombinedPEM", "DER"], () => ({ "tls.crt": cert, "tls.key": pk, "key.der": pkDER, "tls-combined.pem": "wrong" }), true],
+    ["if additional output has combined and der and Secret has correct combined value and missing der key, should return true", ["CombinedPEM", "DER"], () => ({ "tls.crt": cert, "tls.key": pk, "tls-combined.pem": combinedPEM }), true],
+    ["if additional output has combined and der and Secret has missing combined key and correct der value, should return true", ["CombinedPEM", "DER"], () => ({ "tls.crt": cert, "tls.key": pk, "key.der": pkDER }), true],
+  ];
+  it.each(cases)("%s", (_name, formats, data, violation) => {
+    const crt = certificate({ commonName: "example.com", ...(formats ? { additionalOutputFormats: formats.map((type) => ({ type })) } : {}) }, undefined, "test-certificate");
+    const spec = resolveSpec(crt.spec);
+    const meta = desiredMetadata(undefined, crt, spec, info);
+    const d = data();
+    const s: Secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "something", namespace: "default", labels: meta.labels, annotations: meta.annotations },
+      ...(d ? { data: Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Buffer.from(v, "latin1").toString("base64")])) } : {}),
+    };
+    expect(reapplyMetadata(s, crt, spec, info) !== undefined).toBe(violation);
+  });
+});
+
+describe("checks_test.go Test_SecretSecretTemplateManagedFieldsMismatch", () => {
+  // meshsign has no server-side-apply managed fields; the keys of secretTemplate it applied are
+  // recorded in the Secret's meshsign.io/secret-template-keys annotation ("a:<annotation>",
+  // "l:<label>"), which plays their part: each case records upstream's cert-manager-managed keys
+  // there (other managers' keys are left unrecorded) and puts those keys on the Secret with the
+  // template's value where it has one. "violation" means the post-issuance check rewrites the Secret.
+  let certPem: string;
+  let key: string;
+  beforeAll(() => {
+    key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
+  });
+  type Tmpl = { annotations?: Record<string, string>; labels?: Record<string, string> } | undefined;
+  type Managed = { annotations: string[]; labels: string[]; recorded: boolean };
+  const ours = (annotations: string[], labels: string[]): Managed => ({ annotations, labels, recorded: true });
+  const theirs = (annotations: string[], labels: string[]): Managed => ({ annotations, labels, recorded: false });
+  const T12 = { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456" } };
+  const cases: [string, Tmpl, Managed | undefined, boolean][] = [
+    ["if template is nil and no managed fields, should return false", undefined, undefined, false],
+    ["if template is nil, managed fields is not nil but not managed by cert-manager, should return false", undefined, theirs(["bar"], ["123"]), false],
+    ["if template is nil, managed fields is not nil but fields are nil, should return false", undefined, ours([], []), false],
+    ["if template is not-nil but managed fields is nil, should return true", { annotations: { foo: "bar" }, labels: { abc: "123" } }, undefined, true],
+    ["if template is nil but managed fields is not nil, should return true", undefined, ours(["foo"], ["abc"]), true],
+    ["if template annotations do not match managed fields, should return true", { annotations: { foo1: "bar1", foo2: "bar2", foo4: "bar4" }, labels: { abc: "123", def: "456" } }, ours(["foo1", "foo3"], ["abc", "def"]), true],
+    ["if template labels do not match managed fields, should return true", { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456", ghi: "789" } }, ours(["foo1", "foo2"], ["abc", "erg"]), true],
+    ["if template annotations and labels match managed fields, should return false", T12, ours(["foo1", "foo2"], ["abc", "def"]), false],
+    ["if template annotations is a subset of managed fields, return true", T12, ours(["foo1", "foo2", "foo3", "foo4"], ["abc", "def"]), true],
+    ["if template labels is a subset of managed fields, return true", T12, ours(["foo1", "foo2"], ["abc", "def", "ghi", "jkl"]), true],
+    ["if managed fields annotations is a subset of template, return true", { annotations: { foo1: "bar1", foo2: "bar2", foo3: "bar3" }, labels: { abc: "123", def: "456" } }, ours(["foo1", "foo2"], ["abc", "def"]), true],
+    ["if managed fields labels is a subset of template, return true", { annotations: { foo1: "bar1", foo2: "bar2" }, labels: { abc: "123", def: "456", ghi: "789" } }, ours(["foo1", "foo2"], ["abc", "def"]), true],
+    // Upstream splits the keys over three managed-field entries; their union is one record here.
+    ["if managed fields matches template but is split across multiple managed fields, should return false", { annotations: { foo1: "bar1", foo2: "bar2", foo3: "bar3" }, labels: { abc: "123", def: "456", ghi: "789" } }, ours(["foo1", "foo2", "foo3"], ["abc", "def", "ghi"]), false],
+    // cert-manager.io/* keys are never template keys; extra ones on the Secret are left alone.
+    ["if managed fields matches template and cert-manager annotations are present, should return false", { annotations: { foo1: "bar1", foo2: "bar2" } }, ours(["foo1", "foo2"], []), false],
+  ];
+  it.each(cases)("%s", (name, tmpl, managed, violation) => {
+    const crt = certificate({ commonName: "cert-manager", issuerRef: ISSUER, privateKey: { algorithm: "ECDSA" }, ...(tmpl ? { secretTemplate: tmpl } : {}) }, undefined, "test-certificate");
+    const spec = resolveSpec(crt.spec);
+    const info = certInfo(certPem);
+    // The Secret's own metadata as meshsign writes it with no template, then the case's keys.
+    const base = desiredMetadata(undefined, { ...crt, spec: { ...crt.spec, secretTemplate: undefined } }, spec, info);
+    const annotations: Record<string, string> = { ...base.annotations };
+    const labels: Record<string, string> = { ...base.labels };
+    for (const k of managed?.annotations ?? []) annotations[k] = tmpl?.annotations?.[k] ?? "value";
+    for (const k of managed?.labels ?? []) labels[k] = tmpl?.labels?.[k] ?? "value";
+    if (name.includes("cert-manager annotations are present")) Object.assign(annotations, { "cert-manager.io/foo1": "x", "cert-manager.io/foo2": "y" });
+    const record = managed?.recorded === true ? [...managed.annotations.map((k) => `a:${k}`), ...managed.labels.map((k) => `l:${k}`)].sort() : [];
+    if (record.length > 0) annotations["meshsign.io/secret-template-keys"] = record.join(",");
+    const s: Secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "something", namespace: "default", annotations, labels }, data: { "tls.key": b64(key), "tls.crt": b64(certPem) } };
+    expect(reapplyMetadata(s, crt, spec, info) !== undefined).toBe(violation);
+  });
+});
+
+describe("checks_test.go Test_SecretOwnerReferenceManagedFieldMismatch and Test_SecretOwnerReferenceMismatch", () => {
+  // meshsign differs: it has no --enable-certificate-owner-ref and never sets or removes an
+  // ownerReference on the target Secret (cert-manager's default is off too, so deleting a
+  // Certificate keeps its Secret). Each case therefore asserts that the post-issuance check leaves
+  // the Secret's ownerReferences as they are; the cases that expect a violation (owner references
+  // enabled, or a cert-manager-managed owner reference to remove) are the deliberate differences.
+  const crtRef = (o: Partial<{ apiVersion: string; kind: string; name: string; uid: string; controller: boolean; blockOwnerDeletion: boolean }>) => ({
+    apiVersion: "cert-manager.io/v1",
+    kind: "Certificate",
+    name: "test-certificate",
+    uid: "uid-123",
+    controller: true,
+    blockOwnerDeletion: true,
+    ...o,
+  });
+  const foo = { apiVersion: "foo.bar/v1", kind: "Foo", name: "foo", uid: "abc", controller: false, blockOwnerDeletion: false };
+  const bar = { apiVersion: "bar.foo/v1", kind: "Bar", name: "bar", uid: "def", controller: true, blockOwnerDeletion: true };
+  const cases: [string, object[] | undefined, boolean][] = [
+    ["ownerReferenceEnabled=false no secret managed field owner reference should return false", undefined, false],
+    ["ownerReferenceEnabled=false secret managed field owner reference for different UID should return false", undefined, false],
+    ["ownerReferenceEnabled=false secret managed field owner reference for same UID should return true", [crtRef({})], true],
+    ["ownerReferenceEnabled=false secret managed field different owner reference for same UID should return false", [crtRef({})], false],
+    ["ownerReferenceEnabled=true no secret managed field owner reference should return true", undefined, true],
+    ["ownerReferenceEnabled=true secret managed field owner reference for different UID should return true", undefined, true],
+    ["ownerReferenceEnabled=true secret managed field owner reference for same UID should return false", [crtRef({})], false],
+    ["ownerReferenceEnabled=true secret managed field different owner reference for same UID should return true", [crtRef({})], true],
+    ["ownerReferenceEnabled=false no secret owner reference should return false", undefined, false],
+    ["ownerReferenceEnabled=false secret has random owner reference should return false", [foo], false],
+    ["ownerReferenceEnabled=false secret has multiple random owner reference should return false", [foo, bar], false],
+    ["ownerReferenceEnabled=false secret has owner reference for certificate with correct value should return false", [foo, bar, crtRef({})], false],
+    ["ownerReferenceEnabled=false secret has owner reference for certificate with in-correct value should return false", [foo, bar, crtRef({ name: "foo" })], false],
+    ["ownerReferenceEnabled=false no secret owner reference should return true", undefined, true],
+    ["ownerReferenceEnabled=true secret has random owner reference should return true", [foo], true],
+    ["ownerReferenceEnabled=true secret has multiple random owner reference should return true", [foo, bar], true],
+    ["ownerReferenceEnabled=true secret has owner reference for certificate with correct value should return false", [foo, bar, crtRef({})], false],
+    ["ownerReferenceEnabled=true secret has owner reference for certificate with wrong Name value should return true", [foo, bar, crtRef({ name: "foo" })], true],
+    ["ownerReferenceEnabled=true secret has owner reference for certificate with wrong APIVersion value should return true", [foo, bar, crtRef({ apiVersion: "acme.cert-manager.io/v1" })], true],
+    ["ownerReferenceEnabled=true secret has owner reference for certificate with wrong Kind value should return true", [foo, bar, crtRef({ kind: "Issuer" })], true],
+    ["ownerReferenceEnabled=true secret has owner reference for certificate with wrong Controller value should return true", [foo, bar, crtRef({ controller: false })], true],
+    ["ownerReferenceEnabled=true secret has owner reference for certificate with wrong BlockDeletion value should return true", [foo, bar, crtRef({ blockOwnerDeletion: false })], true],
+  ];
+  let certPem: string;
+  let key: string;
+  beforeAll(() => {
+    key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
+  });
+  it.each(cases)("%s", (_name, ownerReferences, _upstreamViolation) => {
+    const crt: Certificate = { ...certificate({ commonName: "cert-manager", issuerRef: ISSUER, privateKey: { algorithm: "ECDSA" } }, undefined, "test-certificate"), metadata: { name: "test-certificate", namespace: "default", uid: "uid-123" } };
+    const spec = resolveSpec(crt.spec);
+    const info = certInfo(certPem);
+    const meta = desiredMetadata(undefined, crt, spec, info);
+    const s = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "something", namespace: "default", ...meta, ...(ownerReferences ? { ownerReferences } : {}) },
+      data: { "tls.key": b64(key), "tls.crt": b64(certPem) },
+    } as Secret;
+    const fixed = reapplyMetadata(s, crt, spec, info);
+    expect(fixed).toBeUndefined();
   });
 });
