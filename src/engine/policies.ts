@@ -97,14 +97,14 @@ export function readSecretContents(secret: Secret | undefined): SecretContents |
 const pad = (n: number, width = 2): string => String(n).padStart(width, "0");
 
 /** Go's `time.Time.String()` for a UTC instant: "2026-03-01 00:00:00 +0000 UTC" (fraction only when non-zero). */
-export function goTimeString(ms: number): string {
+function goTimeString(ms: number): string {
   const d = new Date(ms);
   const frac = d.getUTCMilliseconds() === 0 ? "" : `.${pad(d.getUTCMilliseconds(), 3).replace(/0+$/, "")}`;
   return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${frac} +0000 UTC`;
 }
 
 /** Go's `time.RFC1123` for a UTC instant: "Sun, 01 Mar 2026 03:00:00 UTC". */
-export function goRfc1123(ms: number): string {
+function goRfc1123(ms: number): string {
   return new Date(ms).toUTCString().replace(/GMT$/, "UTC");
 }
 
@@ -149,10 +149,12 @@ export const secretIssuerAnnotationsMismatch: Check = (i) => {
   const kind = ann[ANN.issuerKind];
   const group = ann[ANN.issuerGroup];
   if (name === undefined && kind === undefined && group === undefined) return undefined;
-  // Defaults apply to both sides: "" kind means Issuer, "" group means cert-manager.io.
+  // Defaults apply to both sides: "" kind means Issuer, "" group means cert-manager.io (spec.issuerRef is resolved).
   const ref = i.spec.issuerRef;
-  const theirs = formatIssuerRef(name ?? "", kind ?? "", group ?? "");
-  if (theirs !== formatIssuerRef(ref.name, ref.kind, ref.group)) {
+  const kindOk = (kind === undefined || kind === "" ? DEFAULT_ISSUER_KIND : kind) === ref.kind;
+  const groupOk = (group === undefined || group === "" ? DEFAULT_ISSUER_GROUP : group) === ref.group;
+  if (name !== ref.name || !kindOk || !groupOk) {
+    const theirs = formatIssuerRef(name ?? "", kind ?? "", group ?? "");
     return { reason: REASON.incorrectIssuer, message: `Issuing certificate as Secret was previously issued by ${JSON.stringify(theirs)}` };
   }
   return undefined;
