@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { validateResource } from "../../src/api/index.js";
 import type { Certificate, CertificateRequest, Secret } from "../../src/engine/lib/api.js";
 import { resolveSpec } from "../../src/engine/lib/spec.js";
-import { currentCertificateNearingExpiry, evaluate, secretCertificateNameAnnotationsMismatch, TRIGGER_CHAIN } from "../../src/engine/policies.js";
+import { currentCertificateNearingExpiry, evaluate, readSecretContents, secretCertificateNameAnnotationsMismatch, TRIGGER_CHAIN } from "../../src/engine/policies.js";
 import { desiredMetadata, reapplyMetadata } from "../../src/engine/secret.js";
 import { certInfo } from "../../src/engine/lib/x509-info.js";
 import {
@@ -557,5 +557,83 @@ describe("checks_test.go Test_SecretOwnerReferenceManagedFieldMismatch and Test_
     } as Secret;
     const fixed = reapplyMetadata(s, crt, spec, info);
     expect(fixed).toBeUndefined();
+  });
+});
+
+describe("checks_test.go Test_SecretAdditionalOutputFormatsManagedFieldsMismatch", () => {
+  // meshsign has no managed fields: a key it would write is "ours" when it is in the Secret's data.
+  // Keys upstream sees managed by cert-manager's field manager become data with the correct value;
+  // keys managed by another manager also become such data, since meshsign cannot tell who wrote
+  // them, and those cases (marked) are the deliberate differences: meshsign takes over or removes
+  // key.der / tls-combined.pem by their value alone.
+  let pk: string;
+  let info: ReturnType<typeof certInfo>;
+  let certPem: string;
+  beforeAll(() => {
+    pk = mustCreatePEMPrivateKey();
+    certPem = mustCreateCert(pk, { commonName: "example.com" }, T0);
+    info = certInfo(certPem);
+  });
+  type F = ("CombinedPEM" | "DER")[];
+  const cases: [string, F, F, boolean, boolean][] = [
+    // name, formats, keys present, upstream violation, meshsign violation
+    ["if additional output formats is empty and secret has no managed fields, should return false", [], [], false, false],
+    ["if additional output formats has combined pem and secret has no managed fields, should return true", ["CombinedPEM"], [], true, true],
+    ["if additional output formats has der and secret has no managed fields, should return true", ["DER"], [], true, true],
+    ["if additional output formats has combined pem and der, and secret has no managed fields, should return true", ["CombinedPEM", "DER"], [], true, true],
+    ["if additional output formats is empty, and secret has managed fields for combined pem for another managed, should return false", [], ["CombinedPEM"], false, true],
+    ["if additional output formats is empty, and secret has managed fields for der for another managed, should return false", [], ["DER"], false, true],
+    ["if additional output formats is empty, and secret has managed fields for combined pem and der for another managed, should return false", [], ["CombinedPEM", "DER"], false, true],
+    ["if additional output formats is empty, and secret has managed fields for combined pem, should return true", [], ["CombinedPEM"], true, true],
+    ["if additional output formats is empty, and secret has managed fields for der, should return true", [], ["DER"], true, true],
+    ["if additional output formats is empty, and secret has managed fields for combined pem and der, should return true", [], ["CombinedPEM", "DER"], true, true],
+    ["if additional output formats has combined pem, and secret has managed fields for combined pem for wrong manager, should return true", ["CombinedPEM"], ["CombinedPEM"], true, false],
+    ["if additional output formats has der, and secret has managed fields for der for wrong manager, should return true", ["DER"], ["DER"], true, false],
+    ["if additional output formats has combined pem and der, and secret has managed fields for combined pem and der for wrong manager, should return true", ["CombinedPEM", "DER"], ["CombinedPEM", "DER"], true, false],
+    ["if additional output formats has combined pem, and secret has managed fields for combined pem, should return false", ["CombinedPEM"], ["CombinedPEM"], false, false],
+    ["if additional output formats has der, and secret has managed fields for der, should return false", ["DER"], ["DER"], false, false],
+    ["if additional output formats has combined pem and der, and secret has managed fields for combined pem and der, should return false", ["DER", "CombinedPEM"], ["CombinedPEM", "DER"], false, false],
+    ["if additional output formats has combined pem and der, and secret has managed fields for combined pem and der in different slice elements, should return false", ["DER", "CombinedPEM"], ["CombinedPEM", "DER"], false, false],
+    ["if additional output formats has combined pem and der, and secret has managed fields for combined pem and der, and is also managed by another manager, should return false", ["DER", "CombinedPEM"], ["CombinedPEM", "DER"], false, false],
+  ];
+  it.each(cases)("%s", (_name, formats, present, _upstream, violation) => {
+    const crt = certificate({ commonName: "example.com", additionalOutputFormats: formats.map((type) => ({ type })) }, undefined, "test-certificate");
+    const spec = resolveSpec(crt.spec);
+    const meta = desiredMetadata(undefined, crt, spec, info);
+    const data: Record<string, string> = { "tls.crt": b64(certPem), "tls.key": b64(pk) };
+    if (present.includes("DER")) data["key.der"] = Buffer.from(pk.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64").toString("base64");
+    if (present.includes("CombinedPEM")) data["tls-combined.pem"] = b64(`${pk}\n${certPem}`);
+    const s: Secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "something", namespace: "default", labels: meta.labels, annotations: meta.annotations }, data };
+    expect(reapplyMetadata(s, crt, spec, info) !== undefined).toBe(violation);
+  });
+});
+
+describe("checks_test.go Test_SecretManagedLabelsAndAnnotationsManagedFieldsMismatch", () => {
+  // meshsign has no managed fields: it computes the cert-manager.io annotations from the certificate
+  // in tls.crt and compares values, and without a certificate there is nothing to compare (the
+  // engine runs the post-issuance check only on a Secret whose tls.crt parses).
+  it("if there are no cert-manager annotations and the certificate data is nil, should return false", () => {
+    expect(readSecretContents(secret({ labels: { "controller.cert-manager.io/fao": "true" } }))?.cert).toBeUndefined();
+  });
+  it("if optional cert-manager annotations are present with no certificate data, should return false", () => {
+    const s = secret({ annotations: { foo1: "", foo2: "", "cert-manager.io/certificate-name": "", "cert-manager.io/issuer-name": "", "cert-manager.io/issuer-kind": "", "cert-manager.io/issuer-group": "" } });
+    expect(readSecretContents(s)?.cert).toBeUndefined();
+  });
+  it("if cert-manager annotations are present with certificate data, should return false", () => {
+    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
+    const crt = certificate({ commonName: "cert-manager", privateKey: { algorithm: "ECDSA" } }, undefined, "test-certificate");
+    const spec = resolveSpec(crt.spec);
+    const info = certInfo(certPem);
+    const meta = desiredMetadata(undefined, crt, spec, info);
+    const s: Secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "something", namespace: "default", labels: meta.labels, annotations: { ...meta.annotations, foo1: "", foo2: "" } }, data: { "tls.crt": b64(certPem), "tls.key": b64(key) } };
+    expect(reapplyMetadata(s, crt, spec, info)).toBeUndefined();
+  });
+  it("if required and optional cert-manager annotations are present with certificate data but certificate data is nil, should return true", () => {
+    // meshsign differs: with no certificate in the Secret the post-issuance check does not run (the
+    // trigger chain re-issues such a Secret, MissingData), so stale SAN annotations are not a separate violation.
+    const s = secret({ annotations: { "cert-manager.io/uri-sans": "", "cert-manager.io/ip-sans": "" } });
+    expect(readSecretContents(s)?.cert).toBeUndefined();
+    expect(evaluate(TRIGGER_CHAIN, policyInput(certificate({ commonName: "cert-manager" }), s, undefined, T0))?.reason).toBe("MissingData");
   });
 });
