@@ -188,7 +188,9 @@ export const secretPrivateKeyMismatchesSpec: Check = (i) => {
 export const secretPublicKeyDiffersFromCurrentCertificateRequest: Check = (i) => {
   if (i.currentRequest === undefined || i.contents?.key === undefined) return undefined;
   if (i.currentRequestCsr === undefined) {
-    return { reason: REASON.invalidCertificateRequest, message: "Failed to decode current CertificateRequest: error decoding certificate request PEM block" };
+    const pem = Buffer.from(i.currentRequest.spec.request, "base64").toString("utf8");
+    const why = pem.includes("-----BEGIN CERTIFICATE REQUEST-----") ? "error parsing certificate request" : "error decoding certificate request PEM block";
+    return { reason: REASON.invalidCertificateRequest, message: `Failed to decode current CertificateRequest: ${why}` };
   }
   if (!i.contents.key.spki.equals(i.currentRequestCsr.publicKeySpki)) {
     return { reason: REASON.secretMismatch, message: "Secret contains a private key that does not match the current CertificateRequest" };
