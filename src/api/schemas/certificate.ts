@@ -210,6 +210,9 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
   }
   if (spec.renewal?.policy === "Disabled" && (spec.renewal.windows?.length ?? 0) > 0) {
     issue(["renewal", "windows"], "may not be set when renewal.policy is Disabled");
+  } else if ((spec.renewal?.windows?.length ?? 0) > 0) {
+    // Refused rather than accepted and ignored: renewal would not wait for the window the user asked for.
+    issue(["renewal", "windows"], "is not supported: meshsign renews at the renewBefore time and does not implement renewal windows");
   }
 
   // Private key.
@@ -243,6 +246,8 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
     const n = (ks.password !== undefined ? 1 : 0) + (ks.passwordSecretRef !== undefined ? 1 : 0);
     if (n !== 1) issue(["keystores", name], "exactly one of password or passwordSecretRef must be set");
     else if (ks.password === "") issue(["keystores", name, "password"], "must not be empty");
+    // Refused rather than accepted and ignored: an application reading the keystore would find none.
+    if (ks.create === true) issue(["keystores", name, "create"], "is not supported: meshsign does not write JKS or PKCS#12 keystores");
   }
 
   if (spec.revisionHistoryLimit !== undefined && spec.revisionHistoryLimit < 1) {

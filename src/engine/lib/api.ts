@@ -42,7 +42,7 @@ export interface CertificateSpec {
   duration?: string;
   renewBefore?: string;
   renewBeforePercentage?: number;
-  renewal?: { policy?: "RenewBefore" | "Disabled" };
+  renewal?: { policy?: "RenewBefore" | "Disabled"; windows?: { cron: string; windowDuration: string; timezone?: string }[] };
   dnsNames?: string[];
   ipAddresses?: string[];
   uris?: string[];
@@ -57,6 +57,9 @@ export interface CertificateSpec {
     rotationPolicy?: "Never" | "Always";
   };
   secretTemplate?: { annotations?: Record<string, string>; labels?: Record<string, string> };
+  additionalOutputFormats?: { type: "DER" | "CombinedPEM" }[];
+  /** JKS / PKCS#12 keystores: not implemented, refused (see lib/unsupported.ts). */
+  keystores?: { jks?: { create?: boolean }; pkcs12?: { create?: boolean } };
   revisionHistoryLimit?: number;
 }
 
