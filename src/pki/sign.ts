@@ -22,6 +22,7 @@ import {
   keyUsageExtension,
   subjectKeyIdExtension,
 } from "./lib/extensions.js";
+import { encodeNameConstraintsValue, NameConstraintsError } from "./lib/name-constraints.js";
 import { decodeName, encodeName, NameEncodingError } from "./lib/names.js";
 import { ExtensionOid } from "./oids.js";
 import type { CertificateTemplate } from "./template.js";
@@ -125,6 +126,8 @@ export function signCertificate(
     if (!Number.isSafeInteger(template.maxPathLen) || template.maxPathLen < 0)
       fail("maxPathLen must be >= 0");
   }
+  // RFC 5280 §4.2.1.10: NameConstraints MUST only be used in a CA certificate.
+  if (template.nameConstraints !== undefined && !template.isCA) fail("nameConstraints are only allowed on CA certificates");
 
   let subject: Uint8Array;
   let validity: Uint8Array;
@@ -143,11 +146,18 @@ export function signCertificate(
     extensions.push(subjectKeyIdExtension(keyIdentifier(key.keyBits)));
     if (p.aki !== undefined) extensions.push(p.aki);
     if (san !== undefined) extensions.push(encodeExtension(ExtensionOid.subjectAltName, emptySubject, san));
+    if (template.nameConstraints !== undefined) {
+      const nc = encodeNameConstraintsValue(template.nameConstraints);
+      // Never issue an unconstrained CA for a request that asked for constraints.
+      if (nc === undefined) fail("nameConstraints must hold at least one permitted or excluded subtree");
+      extensions.push(encodeExtension(ExtensionOid.nameConstraints, template.nameConstraints.critical, nc));
+    }
   } catch (err) {
     if (err instanceof MeshsignError) throw err;
     if (
       err instanceof NameEncodingError ||
       err instanceof ExtensionEncodingError ||
+      err instanceof NameConstraintsError ||
       err instanceof RangeError
     ) {
       fail(`invalid certificate template: ${err.message}`, err);

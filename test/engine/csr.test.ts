@@ -47,9 +47,9 @@ const cases: Case[] = [
     { subject: /Subject: CN=intermediate\n/, ku: /Certificate Sign, CRL Sign/ },
   ],
   [
-    "a certificate with a literal subject, kept in the order written",
+    "a certificate with a literal subject, written last RDN first (RFC 4514) so encoded in reverse",
     { literalSubject: "CN=literal.example.com,OU=Platform+O=Example,C=DE", dnsNames: ["literal.example.com"] },
-    { subject: /Subject: CN=literal\.example\.com, (O=Example \+ OU=Platform|OU=Platform \+ O=Example), C=DE\n/, san: /DNS:literal\.example\.com/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
+    { subject: /Subject: C=DE, (O=Example \+ OU=Platform|OU=Platform \+ O=Example), CN=literal\.example\.com\n/, san: /DNS:literal\.example\.com/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
   ],
   [
     "a certificate that asks not to encode its usages in the request",

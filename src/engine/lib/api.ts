@@ -47,9 +47,15 @@ export interface CertificateSpec {
   ipAddresses?: string[];
   uris?: string[];
   emailAddresses?: string[];
+  otherNames?: { oid: string; utf8Value: string }[];
   isCA?: boolean;
   usages?: string[];
   encodeUsagesInRequest?: boolean;
+  nameConstraints?: {
+    critical?: boolean;
+    permitted?: NameConstraintItem;
+    excluded?: NameConstraintItem;
+  };
   privateKey?: {
     algorithm?: "RSA" | "ECDSA" | "Ed25519";
     size?: number;
@@ -58,6 +64,13 @@ export interface CertificateSpec {
   };
   secretTemplate?: { annotations?: Record<string, string>; labels?: Record<string, string> };
   revisionHistoryLimit?: number;
+}
+
+export interface NameConstraintItem {
+  dnsDomains?: string[];
+  ipRanges?: string[];
+  emailAddresses?: string[];
+  uriDomains?: string[];
 }
 
 export interface CertificateStatus {
