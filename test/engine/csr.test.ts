@@ -1,11 +1,16 @@
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildCsr, parseCsr, templateFromRequest } from "../../src/engine/csr.js";
 import type { Certificate, CertificateRequest } from "../../src/engine/lib/api.js";
 import { resolveSpec } from "../../src/engine/lib/spec.js";
 import { certInfo, formatName } from "../../src/engine/lib/x509-info.js";
 import { requestMismatches } from "../../src/engine/match.js";
+import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
+import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer.js";
 import { encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
 import { certificate } from "./lib/builders.js";
 
@@ -116,6 +121,61 @@ describe("the engine's CSR", () => {
     expect(t).toMatchObject({ subject: [[{ type: "2.5.4.3", value: "web" }]], dnsNames: ["web.apps.svc"], isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth"] });
     expect(t.notBefore.toISOString()).toBe("2026-01-01T00:00:00.000Z");
     expect(t.notAfter.getTime() - t.notBefore.getTime()).toBe(2 * 3_600_000);
+  });
+});
+
+describe("a CA Certificate with nameConstraints and otherNames", () => {
+  const caSpec: Partial<Certificate["spec"]> = {
+    commonName: "team-a CA",
+    dnsNames: undefined,
+    isCA: true,
+    otherNames: [{ oid: "1.3.6.1.4.1.311.20.2.3", utf8Value: "ca@example.org" }],
+    nameConstraints: { critical: true, permitted: { dnsDomains: ["team-a.example.org"] }, excluded: { ipRanges: ["0.0.0.0/0"] } },
+  };
+
+  it("gets them in the SelfSigned CA certificate, and the CA issuer's leaves outside them fail openssl verify", async () => {
+    const key = keys["ECDSA P-384"] as KeyObject;
+    const keyPem = key.export({ format: "pem", type: "pkcs8" }).toString();
+    const cert = certificate("team-a-ca", "apps", caSpec);
+    const pem = buildCsr(cert.spec, resolveSpec(cert.spec), key);
+    const csrText = opensslText(pem);
+    expect(csrText).toMatch(/X509v3 Name Constraints: critical\n\s+Permitted:\n\s+DNS:team-a\.example\.org\n\s+Excluded:\n\s+IP:0\.0\.0\.0\/0\.0\.0\.0/);
+    expect(csrText).toMatch(/othername: UPN::ca@example\.org/);
+    const parsed = parseCsr(pem);
+    expect(requestMismatches(requestFor(cert, pem), parsed, cert.spec, resolveSpec(cert.spec))).toEqual([]);
+
+    const template = templateFromRequest(requestFor(cert, pem), parsed, Date.now() - 60_000);
+    const ca = await new SelfSignedIssuer().sign({ requestId: "apps/team-a-ca-1", csrPem: pem, template, privateKeyPem: keyPem });
+    if (ca.status !== "issued") throw new Error("expected issued");
+    const caText = execFileSync("openssl", ["x509", "-noout", "-text"], { input: ca.chain[0], encoding: "utf8" });
+    expect(caText).toMatch(/X509v3 Name Constraints: critical\n\s+Permitted:\n\s+DNS:team-a\.example\.org\n\s+Excluded:\n\s+IP:0\.0\.0\.0\/0\.0\.0\.0/);
+    expect(caText).toMatch(/othername: UPN::ca@example\.org/);
+
+    const issuer = await CaIssuer.create({ certificatePem: ca.chain[0] ?? "", privateKeyPem: keyPem, origin: "test" });
+    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-nc-"));
+    writeFileSync(path.join(dir, "ca.pem"), ca.ca ?? "");
+    const verifyLeaf = async (dnsName: string): Promise<string> => {
+      const leafCert = certificate("leaf", "apps", { dnsNames: [dnsName] });
+      const leafPem = buildCsr(leafCert.spec, resolveSpec(leafCert.spec), keys.Ed25519 as KeyObject);
+      const t = templateFromRequest(requestFor(leafCert, leafPem), parseCsr(leafPem), Date.now() - 60_000);
+      const out = await issuer.sign({ requestId: "apps/leaf-1", csrPem: leafPem, template: t });
+      if (out.status !== "issued") throw new Error("expected issued");
+      writeFileSync(path.join(dir, "leaf.pem"), out.chain[0] ?? "");
+      try {
+        return execFileSync("openssl", ["verify", "-CAfile", path.join(dir, "ca.pem"), path.join(dir, "leaf.pem")], { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+      } catch (err) {
+        return String((err as { stdout?: string }).stdout ?? "") + String((err as { stderr?: string }).stderr ?? "");
+      }
+    };
+    expect(await verifyLeaf("web.team-a.example.org")).toMatch(/: OK/);
+    expect(await verifyLeaf("web.team-b.example.org")).toMatch(/permitted subtree violation/);
+  });
+
+  it("re-issues when the otherNames change (cert-manager compares them when the spec sets them)", () => {
+    const cert = certificate("team-a-ca", "apps", caSpec);
+    const pem = buildCsr(cert.spec, resolveSpec(cert.spec), keys.Ed25519 as KeyObject);
+    const changed: Certificate["spec"] = { ...cert.spec, otherNames: [{ oid: "1.3.6.1.4.1.311.20.2.3", utf8Value: "other@example.org" }] };
+    expect(requestMismatches(requestFor(cert, pem), parseCsr(pem), changed, resolveSpec(changed))).toEqual(["spec.otherNames"]);
   });
 });
 
