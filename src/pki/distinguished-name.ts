@@ -14,8 +14,16 @@
 import { NameOid } from "./oids.js";
 import type { Name, NameAttribute } from "./template.js";
 
-/** The string is not an RFC 4514 name meshsign can encode; the message says why (it quotes the name, never a secret). */
-export class DistinguishedNameError extends Error {}
+/** The string is not an RFC 4514 name meshsign can encode; the message says why. */
+export class DistinguishedNameError extends Error {
+  /** For an unknown attribute type: the type as written and its value (cert-manager's message quotes the value). */
+  readonly unknownType?: { readonly type: string; readonly value: string };
+
+  constructor(message: string, unknownType?: { type: string; value: string }) {
+    super(message);
+    if (unknownType !== undefined) this.unknownType = unknownType;
+  }
+}
 
 /** cert-manager's attributeTypeNames table (pkg/util/pki/subject.go). */
 const TYPES: Readonly<Record<string, string>> = {
@@ -34,13 +42,14 @@ const TYPES: Readonly<Record<string, string>> = {
 const OID_TEXT = /^[0-2](\.(0|[1-9][0-9]*))+$/;
 const SPECIAL = new Set([",", "+", '"', "\\", "<", ">", ";", "=", " ", "#"]);
 
-function attributeType(raw: string): string {
+function attributeType(raw: string, value: string): string {
   const t = raw.trim();
   const known = Object.hasOwn(TYPES, t) ? TYPES[t] : undefined;
   if (known !== undefined) return known;
   if (OID_TEXT.test(t)) return t;
   throw new DistinguishedNameError(
     `unknown attribute type ${JSON.stringify(t)}: use one of ${Object.keys(TYPES).join(", ")} or a dotted OID`,
+    { type: t, value },
   );
 }
 
@@ -86,8 +95,7 @@ export function parseDistinguishedName(text: string): Name {
     const eq = text.indexOf("=", i);
     if (eq < 0) throw new DistinguishedNameError(`expected "type=value" at position ${i}`);
     const typeText = text.slice(i, eq);
-    if (/[,+;\\"]/.test(typeText)) throw new DistinguishedNameError(`expected "type=value" at position ${i}`);
-    const type = attributeType(typeText);
+    if (/[,+;\\"]/.test(typeText) || typeText.trim() === "") throw new DistinguishedNameError(`expected "type=value" at position ${i}`);
     i = eq + 1;
     while (i < n && text[i] === " ") i++;
     let value: string;
@@ -134,7 +142,7 @@ export function parseDistinguishedName(text: string): Name {
         throw new DistinguishedNameError("an escaped value is not valid UTF-8");
       }
     }
-    rdn.push({ type, value });
+    rdn.push({ type: attributeType(typeText, value), value });
     if (i >= n) break;
     const sep = text[i];
     i++;
