@@ -100,6 +100,12 @@ export function nameConstraintsFromSpec(certSpec: CertificateSpec): NameConstrai
  */
 export function buildCsr(certSpec: CertificateSpec, spec: ResolvedSpec, key: KeyObject): string {
   const subject = requestedSubject(certSpec);
+  const hasCommonName = subject.some((rdn) => rdn.some((a) => a.type === OID.commonName && a.value !== ""));
+  const sans = [spec.dnsNames, spec.uris, spec.emailAddresses, spec.ipAddresses, certSpec.otherNames ?? []];
+  if (!hasCommonName && sans.every((l) => l.length === 0)) {
+    // GenerateCSR's own guard (validation refuses such a spec first).
+    throw new Error("no common name (from the commonName field or from a literalSubject), DNS name, URI SAN, Email SAN, IP or OtherName SAN specified on certificate");
+  }
   const usages = spec.encodeUsagesInRequest ? usagesToTemplate(spec.usages, spec.isCA) : undefined;
   const nameConstraints = nameConstraintsFromSpec(certSpec);
   return buildPkcs10(key, {
