@@ -2,7 +2,7 @@ import { z } from "zod";
 import { CERT_MANAGER_ANNOTATION_PREFIX } from "../annotations.js";
 import { formatGoDuration, tryParseGoDuration } from "../duration.js";
 import { isBareEmail, isCidr, isDns1123Subdomain, isGoDuration, isIpAddress, isOid } from "../lib/rules.js";
-import { DistinguishedNameError, type Name, parseDistinguishedName } from "../../pki/index.js";
+import { DistinguishedNameError, type Name, NameOid, parseDistinguishedName } from "../../pki/index.js";
 import { annotationsSchema, conditionSchema, issuerReferenceSchema, labelsSchema, objectMetaSchema } from "./meta.js";
 
 /**
@@ -87,7 +87,10 @@ const keystoreCommon = {
 };
 
 export const certificateSpecSchema = z.object({
-  secretName: z.string().min(1, "secretName is required").refine(isDns1123Subdomain, { message: "must be a lowercase RFC 1123 subdomain" }),
+  secretName: z
+    .string()
+    .min(1, "secretName is required")
+    .refine((n) => n === "" || isDns1123Subdomain(n), { message: "must be a lowercase RFC 1123 subdomain" }),
   issuerRef: issuerReferenceSchema,
   // 64 characters here (the CRD's maxLength); checkCertificateSpec also counts bytes, as Go's len() does, and checks a CN inside literalSubject.
   commonName: z.string().max(64, "must be no more than 64 characters").optional(),
@@ -176,32 +179,22 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
   }
 
   // Subject: literalSubject excludes commonName and subject, and must be a name cert-manager can encode.
-  let commonName = spec.commonName ?? "";
+  // `commonName` is the CN the certificate will carry (from either field); undefined when unknowable.
+  let commonName: string | undefined = spec.commonName ?? "";
+  let cnFromLiteral = false;
   if (spec.literalSubject !== undefined && spec.literalSubject !== "") {
     if (spec.commonName !== undefined && spec.commonName !== "") issue(["commonName"], "may not be set when literalSubject is set");
     if (spec.subject !== undefined) issue(["subject"], "may not be set when literalSubject is set");
-    let literal: Name = [];
-    try {
-      literal = parseDistinguishedName(spec.literalSubject);
-    } catch (err) {
-      if (!(err instanceof DistinguishedNameError)) throw err;
-      const unknown = err.unknownType;
-      issue(
-        ["literalSubject"],
-        unknown === undefined
-          ? `is not a valid RFC 4514 distinguished name: ${err.message}`
-          : `Literal subject contains unrecognized key with value [${unknown.value}]: ${err.message}`,
-      );
-    }
-    for (const rdn of literal) for (const a of rdn) if (a.type === "2.5.4.3") commonName = a.value;
+    commonName = literalCommonName(spec.literalSubject, (message) => issue(["literalSubject"], message));
+    cnFromLiteral = true;
   }
-  // Go's len(): bytes, not UTF-16 units; reported on commonName even when it came from literalSubject, as cert-manager does.
-  const cnFromField = commonName === (spec.commonName ?? "");
-  if (Buffer.byteLength(commonName, "utf8") > 64 && !(cnFromField && commonName.length > 64)) {
+  // Go's len() counts bytes; reported on commonName even when the CN came from literalSubject, as cert-manager
+  // does. A commonName field over 64 characters already failed the schema's max(64) (the CRD's maxLength).
+  if (commonName !== undefined && Buffer.byteLength(commonName, "utf8") > 64 && (cnFromLiteral || commonName.length <= 64)) {
     issue(["commonName"], "must be no more than 64 bytes");
   }
 
-  // At least one identity.
+  // At least one identity (not judged when an unreadable literalSubject leaves the CN unknown).
   const hasSan = [spec.dnsNames, spec.ipAddresses, spec.uris, spec.emailAddresses, spec.otherNames].some((l) => (l?.length ?? 0) > 0);
   if (commonName === "" && !hasSan) {
     issue([], "at least one of commonName (from the commonName field or from a literalSubject), dnsNames, uriSANs, ipAddresses, emailSANs or otherNames must be set");
@@ -292,6 +285,26 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
       issue(["nameConstraints"], "one of permitted or excluded must be set");
     }
   }
+}
+
+/** The last CN of a literalSubject ("" without one), or undefined after reporting why it cannot be read. */
+function literalCommonName(literal: string, report: (message: string) => void): string | undefined {
+  let name: Name;
+  try {
+    name = parseDistinguishedName(literal);
+  } catch (err) {
+    if (!(err instanceof DistinguishedNameError)) throw err;
+    const unknown = err.unknownType;
+    report(
+      unknown === undefined
+        ? `is not a valid RFC 4514 distinguished name: ${err.message}`
+        : `Literal subject contains unrecognized key with value [${unknown.value}]: ${err.message}`,
+    );
+    return undefined;
+  }
+  let cn = "";
+  for (const rdn of name) for (const a of rdn) if (a.type === NameOid.commonName) cn = a.value;
+  return cn;
 }
 
 export const certificateSchema = z.object({
