@@ -105,7 +105,6 @@ describe(`${UPSTREAM} TestValidateCertificate`, () => {
     },
     "valid certificate with no commonName and second dnsName longer than 64 bytes": {
       spec: { secretName: "abc", issuerRef: validIssuerRef, dnsNames: ["dnsName", "this-is-a-big-long-string-which-has-exactly-sixty-five-characters"] },
-      differs: "none in outcome; the upstream name says dnsName, which (like meshsign) it accepts in any case",
     },
     "valid certificate with commonName and first dnsName longer than 64 bytes": {
       spec: { ...base, dnsNames: ["this-is-a-big-long-string-which-has-exactly-sixty-five-characters", "dnsName"] },
