@@ -9,15 +9,26 @@
  * behaviour and says why in `differs`.
  */
 import { spawnSync } from "node:child_process";
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { validateResource } from "../../src/api/index.js";
 import { buildCsr } from "../../src/engine/csr.js";
 import { generatePrivateKey } from "../../src/engine/keys.js";
 import type { Certificate } from "../../src/engine/lib/api.js";
 import { resolveSpec, UnknownUsageError, usagesToTemplate } from "../../src/engine/lib/spec.js";
+import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
 import { type ParsedCsr, parseCsr } from "../../src/pki/csr.js";
-import type { ExtKeyUsage, KeyUsage } from "../../src/pki/template.js";
+import {
+  type CertificateTemplate,
+  decodePemAll,
+  encodePem,
+  type ExtKeyUsage,
+  type KeyUsage,
+  publicKeySpki,
+  selfSignedSigner,
+  signCertificate,
+  signerFromCertificate,
+} from "../../src/pki/index.js";
 
 const UPSTREAM = "cert-manager/cert-manager pkg/util/pki/csr_test.go";
 
@@ -284,5 +295,60 @@ describe(`${UPSTREAM} TestGenerateCSR`, () => {
     expect(hex(csr.subjectDer)).toBe(hex(want.subject));
     expect(extensions(csr)).toEqual(want.extensions);
     expect(opensslVerifies(pem)).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------- TestSignCSRTemplate
+
+describe(`${UPSTREAM} TestSignCSRTemplate`, () => {
+  // Upstream builds root -> int1 -> int2 -> leaf (ECDSA P-256) and signs each template with SignCSRTemplate;
+  // meshsign's counterpart is the CA issuer given the same CA certificates (tls.crt) and key.
+  const now = Date.now();
+  const ec = () => generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const pemKey = (k: KeyObject) => k.export({ format: "pem", type: "pkcs8" }).toString();
+  const template = (k: KeyObject, name: string, isCA: boolean): CertificateTemplate => ({
+    publicKeySpki: publicKeySpki(k),
+    subject: [[{ type: CN, value: name }]],
+    isCA,
+    keyUsage: isCA ? ["digitalSignature", "keyEncipherment", "keyCertSign"] : ["digitalSignature", "keyEncipherment"],
+    extKeyUsage: [],
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 3_600_000),
+  });
+  const rootKey = ec();
+  const int1Key = ec();
+  const int2Key = ec();
+  const leafKey = ec();
+  const rootT = template(rootKey, "root", true);
+  const root = encodePem("CERTIFICATE", signCertificate(rootT, selfSignedSigner(rootT, rootKey)));
+  const issue = (t: CertificateTemplate, caPem: string, caKey: KeyObject) => encodePem("CERTIFICATE", signCertificate(t, signerFromCertificate(decodePemAll(caPem, "CERTIFICATE")[0] as Uint8Array, caKey)));
+  const int1T = template(int1Key, "int1", true);
+  const int1 = issue(int1T, root, rootKey);
+  const int2T = template(int2Key, "int2", true);
+  const int2 = issue(int2T, int1, int1Key);
+  const leafT = template(leafKey, "leaf", false);
+  const subjects = (pems: readonly string[]) => pems.map((p) => new X509Certificate(p).subject);
+
+  // Upstream compares the chain only by its first certificate's subject when the bytes differ; the full chain
+  // asserted here is what cert-manager's ParseSingleCertificateChain returns (a self-signed root is left out
+  // of the chain and is the CA; a top certificate that is not self-signed stays in the chain and is the CA).
+  const cases: [string, string[], KeyObject, CertificateTemplate, string[] | "error", string][] = [
+    ["Sign intermediate 1 template", [root], rootKey, int1T, ["CN=int1"], "CN=root"],
+    ["Sign intermediate 2 template", [int1, root], int1Key, int2T, ["CN=int2", "CN=int1"], "CN=root"],
+    ["Sign leaf template", [int2, int1, root], int2Key, leafT, ["CN=leaf", "CN=int2", "CN=int1"], "CN=root"],
+    ["Sign leaf template no root", [int2, int1], int2Key, leafT, ["CN=leaf", "CN=int2", "CN=int1"], "CN=int1"],
+    ["Error on no CA", [], rootKey, rootT, "error", ""],
+  ];
+  it.each(cases)("%s", async (_name, caCerts, caKey, t, chain, ca) => {
+    const issuer = await CaIssuer.create({ certificatePem: caCerts.join(""), privateKeyPem: pemKey(caKey), origin: "test" });
+    if (chain === "error") {
+      expect(issuer.status().ready).toBe(false);
+      await expect(issuer.sign({ requestId: "t/1", csrPem: "", template: t })).rejects.toThrow();
+      return;
+    }
+    const result = await issuer.sign({ requestId: "t/1", csrPem: "", template: t });
+    if (result.status !== "issued") throw new Error("expected issued");
+    expect(subjects(result.chain)).toEqual(chain);
+    expect(subjects([result.ca ?? ""])).toEqual([ca]);
   });
 });
