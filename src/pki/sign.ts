@@ -69,6 +69,9 @@ function fail(message: string, cause?: unknown): never {
   throw new MeshsignError("ERR_SIGNING_FAILED", message, { cause });
 }
 
+/** The smallest RSA key meshsign signs certificates with (cert-manager's MinRSAKeySize). */
+const MIN_RSA_SIGNING_BITS = 2048;
+
 function prepare(signer: CertificateSigner): PreparedSigner {
   let p = prepared.get(signer);
   if (p !== undefined) return p;
@@ -76,6 +79,9 @@ function prepare(signer: CertificateSigner): PreparedSigner {
   if (algorithm === undefined || signer.privateKey.type !== "private") {
     fail("signing key type is not supported (EC P-256/P-384/P-521, RSA or Ed25519 private key)");
   }
+  // cert-manager's MinRSAKeySize: a CA never signs with a weaker RSA key than clients may request.
+  const rsaBits = signer.privateKey.asymmetricKeyType === "rsa" ? (signer.privateKey.asymmetricKeyDetails?.modulusLength ?? 0) : undefined;
+  if (rsaBits !== undefined && rsaBits < MIN_RSA_SIGNING_BITS) fail(`RSA signing key has ${rsaBits} bits; at least ${MIN_RSA_SIGNING_BITS} are required`);
   const r = new DerReader(signer.issuerName, "ERR_SIGNING_FAILED");
   decodeName(r);
   r.finish("issuer Name");

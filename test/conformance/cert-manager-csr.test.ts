@@ -9,7 +9,8 @@
  * behaviour and says why in `differs`.
  */
 import { spawnSync } from "node:child_process";
-import { generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { validateResource } from "../../src/api/index.js";
 import { buildCsr } from "../../src/engine/csr.js";
@@ -24,6 +25,7 @@ import {
   encodePem,
   type ExtKeyUsage,
   type KeyUsage,
+  parseCertificate,
   publicKeySpki,
   selfSignedSigner,
   signCertificate,
@@ -350,5 +352,50 @@ describe(`${UPSTREAM} TestSignCSRTemplate`, () => {
     if (result.status !== "issued") throw new Error("expected issued");
     expect(subjects(result.chain)).toEqual(chain);
     expect(subjects([result.ca ?? ""])).toEqual([ca]);
+  });
+});
+
+// ---------------------------------------------------------------- Test_SignCertificate_Signatures
+
+describe(`${UPSTREAM} Test_SignCertificate_Signatures`, () => {
+  // RSA 8192 takes 15 s or more to generate on a loaded 2-core machine: a test-only key is kept as a fixture.
+  const rsa8192 = createPrivateKey(readFileSync(new URL("./fixtures/rsa-8192-test-only.key.pem", import.meta.url), "utf8"));
+  const rsa = (bits: number) => generateKeyPairSync("rsa", { modulusLength: bits }).privateKey;
+  const ecdsa = (curve: string) => generateKeyPairSync("ec", { namedCurve: curve }).privateKey;
+  const sha256Differs = "upstream picks SHA-384/SHA-512 for RSA keys of 3072 bits and more; meshsign signs with SHA-256 at every RSA size, as Istio's CA does";
+  type Want = { kind: string; hash?: string; differs?: string } | RegExp;
+  const cases: [string, () => KeyObject, Want][] = [
+    ["RSA 2048", () => rsa(2048), { kind: "rsa-pkcs1", hash: "sha256" }],
+    ["RSA 3072", () => rsa(3072), { kind: "rsa-pkcs1", hash: "sha256", differs: sha256Differs }],
+    ["RSA 4096", () => rsa(4096), { kind: "rsa-pkcs1", hash: "sha256", differs: sha256Differs }],
+    ["RSA 8192", () => rsa8192, { kind: "rsa-pkcs1", hash: "sha256", differs: sha256Differs }],
+    ["RSA 1024 should error", () => rsa(1024), /RSA signing key has 1024 bits; at least 2048 are required/],
+    ["ECDSA P-224 should error", () => ecdsa("P-224"), /signing key type is not supported/],
+    ["ECDSA P-256", () => ecdsa("P-256"), { kind: "ecdsa", hash: "sha256" }],
+    ["ECDSA P-384", () => ecdsa("P-384"), { kind: "ecdsa", hash: "sha384" }],
+    ["ECDSA P-521", () => ecdsa("P-521"), { kind: "ecdsa", hash: "sha512" }],
+    ["Ed25519", () => generateKeyPairSync("ed25519").privateKey, { kind: "ed25519" }],
+  ];
+  it.each(cases)("%s", (_name, signerKey, want) => {
+    // As upstream: a template named CN=abc123 with an Ed25519 leaf key, signed by the key under test.
+    const leaf = generateKeyPairSync("ed25519").privateKey;
+    const template: CertificateTemplate = {
+      publicKeySpki: publicKeySpki(leaf),
+      subject: [[{ type: CN, value: "abc123" }]],
+      dnsNames: ["example.com"],
+      isCA: false,
+      keyUsage: [],
+      extKeyUsage: [],
+      notBefore: new Date(0),
+      notAfter: new Date(3_600_000),
+    };
+    const signer = { privateKey: signerKey(), issuerName: new Uint8Array(seq(rdn(atv(CN, "abc123")))) };
+    if (want instanceof RegExp) {
+      expect(() => signCertificate(template, signer)).toThrow(want);
+      return;
+    }
+    const cert = parseCertificate(signCertificate(template, signer));
+    expect(cert.signatureAlgorithm).toEqual(want.kind === "ed25519" ? { kind: "ed25519" } : { kind: want.kind, hash: want.hash });
+    expect(cert.verifySignature(createPublicKey(signer.privateKey))).toBe(true);
   });
 });
