@@ -5,7 +5,6 @@
  * (cert-manager's CA and SelfSigned issuers do), never dropping them.
  */
 import type { ErrorCode } from "../errors/index.js";
-import { DerReader } from "./der/reader.js";
 import { decodeUtf8OtherNames, type Extension } from "./lib/extensions.js";
 import { decodeNameConstraintsValue } from "./lib/name-constraints.js";
 import { ExtensionOid } from "./oids.js";
@@ -22,12 +21,12 @@ export function readNameConstraints(
 ): NameConstraints | undefined {
   const ext = extensions.find((e) => e.oid === ExtensionOid.nameConstraints);
   if (ext === undefined) return undefined;
-  return decodeNameConstraintsValue(ext.value, ext.critical, new DerReader(new Uint8Array(0), code));
+  return decodeNameConstraintsValue(ext.value, ext.critical, code);
 }
 
 /** The otherName SANs with UTF8String values, in order (empty without a SAN). */
 export function readUtf8OtherNames(extensions: readonly Extension[], code: ErrorCode = "ERR_CSR_DER"): OtherName[] {
   const ext = extensions.find((e) => e.oid === ExtensionOid.subjectAltName);
   if (ext === undefined) return [];
-  return decodeUtf8OtherNames(ext.value, new DerReader(new Uint8Array(0), code));
+  return decodeUtf8OtherNames(ext.value, code);
 }

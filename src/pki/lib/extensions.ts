@@ -4,6 +4,7 @@
  * shared by the CSR and the certificate parser.
  */
 
+import type { ErrorCode } from "../../errors/index.js";
 import type { DerReader } from "../der/reader.js";
 import { DerReader as Reader } from "../der/reader.js";
 import {
@@ -317,8 +318,8 @@ export function encodeSanValue(names: {
  * extension value (other otherName values are skipped: meshsign cannot
  * re-encode them faithfully and does not ask for them).
  */
-export function decodeUtf8OtherNames(value: Uint8Array, r: DerReader): OtherName[] {
-  const top = new Reader(value, r.code);
+export function decodeUtf8OtherNames(value: Uint8Array, code: ErrorCode): OtherName[] {
+  const top = new Reader(value, code);
   const seq = top.sequence("SubjectAltName");
   top.finish("SubjectAltName");
   const out: OtherName[] = [];

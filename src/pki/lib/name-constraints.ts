@@ -6,8 +6,8 @@
  * certificate is byte-identical to what cert-manager writes for the same spec.
  * minimum/maximum are never written (RFC 5280: MUST be 0 / absent).
  */
-import type { DerReader } from "../der/reader.js";
-import { DerReader as Reader } from "../der/reader.js";
+import type { ErrorCode } from "../../errors/index.js";
+import { DerReader } from "../der/reader.js";
 import { asciiString, constructed, isIa5, sequence, tlv } from "../der/writer.js";
 import type { NameConstraintSubtrees, NameConstraints } from "../template.js";
 import { formatIp, parseIp } from "./ip.js";
@@ -74,8 +74,15 @@ function cidrText(b: Uint8Array, r: DerReader): string {
   return `${formatIp(b.subarray(0, half))}/${bits}`;
 }
 
-function readSubtrees(r: DerReader): Required<{ -readonly [K in keyof NameConstraintSubtrees]: string[] }> {
-  const out = { dnsDomains: [] as string[], ipRanges: [] as string[], emailAddresses: [] as string[], uriDomains: [] as string[] };
+interface Subtrees {
+  dnsDomains: string[];
+  ipRanges: string[];
+  emailAddresses: string[];
+  uriDomains: string[];
+}
+
+function readSubtrees(r: DerReader): NameConstraintSubtrees {
+  const out: Subtrees = { dnsDomains: [], ipRanges: [], emailAddresses: [], uriDomains: [] };
   if (r.atEnd()) r.fail("empty GeneralSubtrees");
   while (!r.atEnd()) {
     const st = r.sequence("GeneralSubtree");
@@ -100,16 +107,13 @@ function readSubtrees(r: DerReader): Required<{ -readonly [K in keyof NameConstr
         st.fail("NameConstraints base form other than DNS, IP, email or URI");
     }
   }
-  return out;
+  // Only the forms present, so a decoded value compares equal to the one that was encoded.
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v.length > 0));
 }
 
-function compact(s: ReturnType<typeof readSubtrees>): NameConstraintSubtrees {
-  return Object.fromEntries(Object.entries(s).filter(([, v]) => v.length > 0)) as NameConstraintSubtrees;
-}
-
-/** Decodes an extension value; throws a MeshsignError with `r`'s code on any form it cannot represent. */
-export function decodeNameConstraintsValue(value: Uint8Array, critical: boolean, r: DerReader): NameConstraints {
-  const top = new Reader(value, r.code);
+/** Decodes an extension value; throws a MeshsignError with `code` on any form it cannot represent. */
+export function decodeNameConstraintsValue(value: Uint8Array, critical: boolean, code: ErrorCode): NameConstraints {
+  const top = new DerReader(value, code);
   const seq = top.sequence("NameConstraints");
   top.finish("NameConstraints");
   const p = seq.optional(0xa0);
@@ -118,7 +122,7 @@ export function decodeNameConstraintsValue(value: Uint8Array, critical: boolean,
   if (p === undefined && e === undefined) seq.fail("NameConstraints without subtrees"); // RFC 5280 §4.2.1.10 MUST
   return {
     critical,
-    ...(p === undefined ? {} : { permitted: compact(readSubtrees(seq.inside(p, "permittedSubtrees"))) }),
-    ...(e === undefined ? {} : { excluded: compact(readSubtrees(seq.inside(e, "excludedSubtrees"))) }),
+    ...(p === undefined ? {} : { permitted: readSubtrees(seq.inside(p, "permittedSubtrees")) }),
+    ...(e === undefined ? {} : { excluded: readSubtrees(seq.inside(e, "excludedSubtrees")) }),
   };
 }
