@@ -105,6 +105,9 @@ export function parseDistinguishedName(text: string): Name {
       value = hexValue(text.slice(i + 1, j));
       i = j;
       while (i < n && text[i] === " ") i++;
+      if (i < n && text[i] !== "," && text[i] !== "+" && text[i] !== ";") {
+        throw new DistinguishedNameError(`unexpected ${JSON.stringify(text[i])} after a #hex value at position ${i}`);
+      }
     } else {
       const bytes: number[] = [];
       let trailingSpaces = 0; // unescaped spaces at the end are not part of the value
@@ -126,7 +129,8 @@ export function parseDistinguishedName(text: string): Name {
           trailingSpaces = 0;
           continue;
         }
-        if (c === '"' || c === "<" || c === ">" || c === "=") {
+        // RFC 4514 §2.4: these must be escaped inside a value ("=" need not be).
+        if (c === '"' || c === "<" || c === ">") {
           throw new DistinguishedNameError(`character ${JSON.stringify(c)} at position ${i} must be escaped`);
         }
         const cp = text.codePointAt(i) as number;

@@ -15,6 +15,7 @@ describe("an RFC 4514 name", () => {
     ["takes backslash and hex escapes", "CN=a\\,b\\2Bc\\ ", [[{ type: CN, value: "a,b+c " }]]],
     ["takes UTF-8 hex escapes", "CN=caf\\C3\\A9", [[{ type: CN, value: "café" }]]],
     ["takes a #hex DER string", "CN=#0c03616263", [[{ type: CN, value: "abc" }]]],
+    ["takes an unescaped '=' inside a value (RFC 4514 does not require escaping it)", "CN=a=b", [[{ type: CN, value: "a=b" }]]],
     ["takes dotted OIDs and cert-manager's long names", "1.2.3.4=v+SERIALNUMBER=7,STREET=Main St,UID=u,DC=example", [[{ type: "0.9.2342.19200300.100.1.25", value: "example" }], [{ type: "0.9.2342.19200300.100.1.1", value: "u" }], [{ type: "2.5.4.9", value: "Main St" }], [{ type: "1.2.3.4", value: "v" }, { type: "2.5.4.5", value: "7" }]]],
   ])("%s", (_name, text, want) => {
     expect(parseDistinguishedName(text)).toEqual(want);
@@ -26,6 +27,8 @@ describe("an RFC 4514 name", () => {
     ["a type without a value", "CN", /expected "type=value"/],
     ["a trailing separator", "CN=a,", /ends with a separator/],
     ["a bad escape", "CN=a\\x", /invalid escape/],
+    ["text after a #hex value", "CN=#0c03616263x", /after a #hex value/],
+    ["an unescaped '<' in a value", "CN=a<b", /must be escaped/],
   ])("refuses %s", (_name, text, message) => {
     expect(() => parseDistinguishedName(text)).toThrow(message);
   });
