@@ -42,6 +42,11 @@ const cases: Case[] = [
     { subject: /Subject: C=GB, O=Example, CN=www\.example\.com\n/, san: /DNS:www\.example\.com, DNS:example\.com, IP Address:10\.1\.2\.3/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
   ],
   [
+    "a certificate whose subject fields hold several values (one multi-valued RDN each, as Go's pkix.Name writes them)",
+    { commonName: "multi", dnsNames: ["multi.example.com"], subject: { organizations: ["b-org", "a-org"], organizationalUnits: ["ops"], countries: ["GB", "DE"], serialNumber: "42" } },
+    { subject: /Subject: (C=GB \+ C=DE|C=DE \+ C=GB), (O=b-org \+ O=a-org|O=a-org \+ O=b-org), OU=ops, CN=multi, serialNumber=42\n/, san: /DNS:multi\.example\.com/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
+  ],
+  [
     "a workload certificate with only a URI (empty subject, so the SAN is critical)",
     { dnsNames: undefined, uris: ["spiffe://cluster.local/ns/a/sa/b"], usages: ["client auth", "digital signature"] },
     { subject: /Subject: ?\n/, san: /URI:spiffe:\/\/cluster\.local\/ns\/a\/sa\/b/, sanCritical: true, ku: /Digital Signature\n/, eku: /TLS Web Client Authentication/ },
