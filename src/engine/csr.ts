@@ -16,6 +16,7 @@ import {
   readNameConstraints,
   readUtf8OtherNames,
 } from "../pki/index.js";
+import { MeshsignError } from "../errors/index.js";
 import type { CertificateRequest, CertificateSpec } from "./lib/api.js";
 import { literalSubjectName } from "./lib/literal-subject.js";
 import { DEFAULT_DURATION_MS, type ResolvedSpec, goDurationMs, usagesToTemplate } from "./lib/spec.js";
@@ -139,6 +140,11 @@ export function parseCsr(pem: string): ParsedCsr {
   if (hit !== undefined) return hit;
   const csr = parsePkcs10(pem);
   if (!csr.verifySignature()) throw new Error("CSR signature does not verify");
+  const otherNames = readUtf8OtherNames(csr.extensions);
+  if (csr.otherNames !== otherNames.length) {
+    // directoryName, registeredID, ... or a non-UTF8String otherName: refused rather than silently left out.
+    throw new MeshsignError("ERR_CSR_DER", "the CSR asks for subject alternative names other than DNS, IP, URI, email and UTF8String otherName, which meshsign cannot issue");
+  }
   const asked: ParsedCsr = {
     // A copy: a view would keep the whole decoded CSR alive.
     publicKeySpki: new Uint8Array(csr.publicKeySpki),
@@ -147,7 +153,7 @@ export function parseCsr(pem: string): ParsedCsr {
     ipAddresses: csr.ipAddresses,
     uris: csr.uris,
     emailAddresses: csr.emailAddresses,
-    otherNames: readUtf8OtherNames(csr.extensions),
+    otherNames,
     nameConstraints: readNameConstraints(csr.extensions),
   };
   if (cache.size >= CACHE_LIMIT) {

@@ -11,7 +11,7 @@ import { certInfo, formatName } from "../../src/engine/lib/x509-info.js";
 import { requestMismatches } from "../../src/engine/match.js";
 import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
 import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer.js";
-import { encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
+import { buildCsr as buildPkcs10, encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
 import { certificate } from "./lib/builders.js";
 
 const keys: Record<string, KeyObject> = {
@@ -174,6 +174,14 @@ describe("a CA Certificate with nameConstraints and otherNames", () => {
     };
     expect(await verifyLeaf("web.team-a.example.org")).toMatch(/: OK/);
     expect(await verifyLeaf("web.team-b.example.org")).toMatch(/permitted subtree violation/);
+  });
+
+  it("refuses a request whose CSR asks for a SAN type it cannot issue (a registeredID), instead of leaving it out", () => {
+    const key = keys.Ed25519 as KeyObject;
+    // SAN ::= SEQUENCE { registeredID [8] IMPLICIT OID 1.2.3 } = 30 04 88 02 2a 03
+    const sanValue = new Uint8Array([0x30, 0x04, 0x88, 0x02, 0x2a, 0x03]);
+    const pem = buildPkcs10(key, { subject: [[{ type: "2.5.4.3", value: "x" }]], extraExtensions: [{ oid: "2.5.29.17", critical: false, value: sanValue }] });
+    expect(() => parseCsr(pem)).toThrow(/subject alternative names other than DNS, IP, URI, email and UTF8String otherName/);
   });
 
   it("re-issues when the otherNames change (cert-manager compares them when the spec sets them)", () => {
