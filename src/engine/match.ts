@@ -69,6 +69,11 @@ export function requestMismatches(cr: CertificateRequest, csr: ParsedCsr, certSp
   if (!sameSet(spec.ipAddresses.map(normalizeIp), csr.ipAddresses.map(normalizeIp))) out.push("spec.ipAddresses");
   if (!sameSet(spec.uris, csr.uris)) out.push("spec.uris");
   if (!sameSet(spec.emailAddresses, csr.emailAddresses)) out.push("spec.emailAddresses");
+  // cert-manager compares otherNames only when the spec sets them (match.go).
+  const otherNames = certSpec.otherNames ?? [];
+  if (otherNames.length > 0 && !sameSet(otherNames.map((o) => `${o.oid}=${o.utf8Value}`), csr.otherNames.map((o) => `${o.oid}=${o.value}`))) {
+    out.push("spec.otherNames");
+  }
   if ((cr.spec.isCA ?? false) !== spec.isCA) out.push("spec.isCA");
   const crUsages = cr.spec.usages !== undefined && cr.spec.usages.length > 0 ? cr.spec.usages : ["digital signature", "key encipherment"];
   if (!sameSet(crUsages, spec.usages)) out.push("spec.usages");

@@ -47,9 +47,15 @@ export interface CertificateSpec {
   ipAddresses?: string[];
   uris?: string[];
   emailAddresses?: string[];
+  otherNames?: { oid: string; utf8Value: string }[];
   isCA?: boolean;
   usages?: string[];
   encodeUsagesInRequest?: boolean;
+  nameConstraints?: {
+    critical?: boolean;
+    permitted?: NameConstraintItem;
+    excluded?: NameConstraintItem;
+  };
   privateKey?: {
     algorithm?: "RSA" | "ECDSA" | "Ed25519";
     size?: number;
@@ -61,6 +67,13 @@ export interface CertificateSpec {
   /** JKS / PKCS#12 keystores: not implemented, refused (see lib/unsupported.ts). */
   keystores?: { jks?: { create?: boolean }; pkcs12?: { create?: boolean } };
   revisionHistoryLimit?: number;
+}
+
+export interface NameConstraintItem {
+  dnsDomains?: string[];
+  ipRanges?: string[];
+  emailAddresses?: string[];
+  uriDomains?: string[];
 }
 
 export interface CertificateStatus {
