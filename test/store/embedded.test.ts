@@ -104,7 +104,7 @@ describe("the embedded store on disk", () => {
     await store.close();
   });
 
-  it("ignores a torn last journal record and removes leftover temporary files on open", async () => {
+  it("cuts off a torn last journal record and removes leftover temporary files on open", async () => {
     const dataDir = await tempDir();
     const store = await openEmbeddedStore({ dataDir });
     await store.create(SECRETS, secret("kept"));
@@ -116,7 +116,8 @@ describe("the embedded store on disk", () => {
     const problems: string[] = [];
     const reopened = await openEmbeddedStore({ dataDir, onProblem: (m) => problems.push(m) });
     expect((await reopened.list(SECRETS)).map((s) => s.metadata.name)).toEqual(["kept"]);
-    expect(problems.join("\n")).toMatch(/unterminated last record/);
+    expect(problems.join("\n")).toMatch(/0000000000000099\.log: cut off an incomplete last record \(113 bytes at offset 0\)/);
+    expect((await stat(path.join(root, "journal/0000000000000099.log"))).size).toBe(0);
     expect(problems.join("\n")).toMatch(/removed a temporary file/);
     await expect(stat(path.join(root, "core/secrets/ns/.half.json.tmp"))).rejects.toThrow();
     // new writes land in a new segment after the torn one and survive another reopen

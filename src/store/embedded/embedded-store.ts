@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { MeshsignError } from "../../errors/index.js";
 import { fsyncDir, fsyncFile } from "../../fsutil/index.js";
 import { type CommitRecord, MemoryStore } from "../memory/memory-store.js";
@@ -6,9 +6,10 @@ import { objectKey, typeId } from "../memory/lib/keys.js";
 import type { KubeObject, ListOptions, ResourceType, Store, Watch, WatchEvent } from "../types.js";
 import { DIR_MODE, unlinkIfExists, writeStoreFile } from "./lib/files.js";
 import { forEachLimit } from "./lib/for-each-limit.js";
-import { JournalWriter, replayJournal } from "./lib/journal.js";
+import { JournalWriter, truncateSegment } from "./lib/journal.js";
 import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
-import { loadObjects, materialize, objectDir } from "./lib/objects.js";
+import { materialize, objectDir } from "./lib/objects.js";
+import { damageSummary, isDamaged, mergeCopies, type StoreScan, scanStore } from "./lib/scan.js";
 
 export interface EmbeddedStoreOptions {
   /** meshsign's data dir; the store lives in `<dataDir>/store` (mode 0700, files 0600). */
@@ -56,9 +57,12 @@ interface Dirty {
  * fdatasync'ed (one sync for all writes that arrived meanwhile, which is what
  * makes 10,000s of writes per minute cheap). Object files are refreshed in the
  * background by atomic rename; a checkpoint fsyncs them and drops old journal
- * segments. Opening loads the files, replays the journal over them (ignoring a
- * torn last record, which was never acknowledged) and removes leftover
- * temporary files. Only one process may open a store for writing
+ * segments. Opening loads the files, replays the journal over them (cutting
+ * off a torn last record, which was never acknowledged) and removes leftover
+ * temporary files. Any other damage (an unreadable object file, a bad journal
+ * record, a journal that lost records) refuses to open with the files named:
+ * `meshsign store check` reports it, `meshsign store recover` quarantines and
+ * rebuilds (recover.ts). Only one process may open a store for writing
  * (`<dataDir>/store/LOCK`).
  */
 export class EmbeddedStore implements Store {
@@ -79,6 +83,11 @@ export class EmbeddedStore implements Store {
   readonly #createdDirs = new Set<string>();
   /** Journal segments below this one may be dropped by the next checkpoint. */
   #checkpointBelow = 0;
+  /**
+   * The resourceVersion of the last acknowledged record (what META.json records at a checkpoint:
+   * the memory store's counter also counts writes still in flight, which may yet be refused).
+   */
+  #committedRv = 0;
   #timer: NodeJS.Timeout | undefined;
   #worker: Promise<void> = Promise.resolve();
   #closed = false;
@@ -101,9 +110,14 @@ export class EmbeddedStore implements Store {
     await chmod(root, DIR_MODE);
     const lock = await acquireStoreLock(root);
     try {
-      const state = await loadState(root);
-      for (const p of state.problems) onProblem(p);
-      for (const tmp of state.tempFiles) {
+      const state = await loadState(root, options.dataDir);
+      const torn = state.scan.tornTail;
+      if (torn !== undefined) {
+        // A batch cut short by a crash: never acknowledged, and nothing newer exists anywhere.
+        await truncateSegment(torn.path, torn.offset);
+        onProblem(`${torn.path}: cut off an incomplete last record (${torn.bytes} bytes at offset ${torn.offset}), a write interrupted by a crash before it was acknowledged`);
+      }
+      for (const tmp of state.scan.tempFiles) {
         await unlinkIfExists(tmp);
         onProblem(`${tmp}: removed a temporary file left by an interrupted write`);
       }
@@ -111,6 +125,7 @@ export class EmbeddedStore implements Store {
       await mkdir(journalDir, { recursive: true, mode: DIR_MODE });
       const journal = new JournalWriter(journalDir, state.lastSegment + 1, options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES);
       const store = new EmbeddedStore(root, (commit) => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, ...(commit === undefined ? {} : { commit }) }), journal, lock, options);
+      store.#committedRv = state.resourceVersion;
       if (state.replayed.length > 0) {
         // Fold the replayed journal into the object files now, so the old segments can go.
         for (const d of state.replayed) store.#markDirty(d);
@@ -128,7 +143,7 @@ export class EmbeddedStore implements Store {
     // A running writer may drop a journal segment between our directory listing and our read: retry.
     for (let attempt = 1; ; attempt++) {
       try {
-        const state = await loadState(root);
+        const state = await loadState(root, options.dataDir);
         return new EmbeddedStore(root, () => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, readOnlyReason: `store ${root} is open read-only` }), undefined, undefined, options);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
@@ -201,6 +216,7 @@ export class EmbeddedStore implements Store {
   async #commit(batch: readonly CommitRecord[]): Promise<void> {
     const journal = this.#journal as JournalWriter;
     await journal.append(batch);
+    this.#committedRv = batch.at(-1)?.resourceVersion ?? this.#committedRv;
     for (const r of batch) this.#markDirty(r);
     if (journal.full) {
       await journal.rotate();
@@ -271,7 +287,7 @@ export class EmbeddedStore implements Store {
             if (err.code !== "ENOENT") throw err;
           });
         });
-        await writeStoreFile(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#mem.resourceVersion })}\n`, { fsync: true });
+        await writeStoreFile(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#committedRv })}\n`, { fsync: true });
         await fsyncDir(this.#root);
         await this.#journal.dropBelow(below);
         if (this.#checkpointBelow === below) this.#checkpointBelow = 0;
@@ -291,36 +307,27 @@ interface LoadedState {
   readonly resourceVersion: number;
   readonly replayed: Dirty[];
   readonly lastSegment: number;
-  readonly problems: string[];
-  readonly tempFiles: string[];
+  readonly scan: StoreScan;
 }
 
-/** Object files, then the journal replayed over them in order. */
-async function loadState(root: string): Promise<LoadedState> {
-  let metaRv = 0;
-  try {
-    const meta = JSON.parse(await readFile(`${root}/META.json`, "utf8")) as { resourceVersion?: unknown };
-    if (typeof meta.resourceVersion === "number") metaRv = meta.resourceVersion;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new MeshsignError("ERR_STORE_UNAVAILABLE", `${root}/META.json is unreadable`, { cause: err });
+/**
+ * Object files, then the journal replayed over them (newest resourceVersion
+ * wins). Damage refuses with the files named and the way out; only a torn
+ * journal tail is left for the caller to cut off.
+ */
+async function loadState(root: string, dataDir: string): Promise<LoadedState> {
+  const scan = await scanStore(root);
+  if (isDamaged(scan)) throw new MeshsignError("ERR_STORE_UNAVAILABLE", damageSummary(scan, dataDir), { detail: { store: root }, retry: "terminal" });
+  const merged = mergeCopies(scan);
+  let rv = scan.metaRv;
+  const objects: { type: ResourceType; object: KubeObject }[] = [];
+  const replayed: Dirty[] = [];
+  for (const m of merged.values()) {
+    rv = Math.max(rv, m.resourceVersion);
+    if (m.object !== null) objects.push({ type: m.type, object: m.object });
+    if (m.from === "journal") replayed.push(m);
   }
-  const loaded = await loadObjects(root);
-  const journal = await replayJournal(`${root}/journal`);
-  const byKey = new Map<string, { type: ResourceType; object: KubeObject }>();
-  let rv = metaRv;
-  for (const o of loaded.objects) {
-    byKey.set(`${typeId(o.type)}|${objectKey(o.type, o.object.metadata.namespace, o.object.metadata.name ?? "")}`, o);
-    rv = Math.max(rv, Number(o.object.metadata.resourceVersion) || 0);
-  }
-  const replayed = new Map<string, Dirty>();
-  for (const e of journal.entries) {
-    const key = `${typeId(e.type)}|${objectKey(e.type, e.namespace, e.name)}`;
-    if (e.object === null) byKey.delete(key);
-    else byKey.set(key, { type: e.type, object: e.object });
-    replayed.set(key, e);
-    rv = Math.max(rv, e.resourceVersion);
-  }
-  return { objects: [...byKey.values()], resourceVersion: rv, replayed: [...replayed.values()], lastSegment: journal.lastSegment, problems: [...loaded.problems, ...journal.problems], tempFiles: loaded.tempFiles };
+  return { objects, resourceVersion: rv, replayed, lastSegment: scan.segments.at(-1)?.seq ?? 0, scan };
 }
 
 /** Opens the embedded store; see {@link EmbeddedStore}. */

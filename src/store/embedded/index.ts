@@ -2,3 +2,6 @@ export { DEFAULT_MATERIALIZE_DELAY_MS, DEFAULT_MAX_JOURNAL_BYTES, EmbeddedStore,
 export type { EmbeddedStoreOptions } from "./embedded-store.js";
 export { DEFAULT_MANIFEST_DEBOUNCE_MS, listManifestFiles, ManifestLoader } from "./manifests.js";
 export type { DocumentOutcome, DocumentReport, ManifestLoaderOptions, ManifestReport } from "./manifests.js";
+export { checkStore, recoverStore } from "./recover.js";
+export type { DamagedObjectReport, RecoverOptions, RecoverResult, StoreCheckReport } from "./recover.js";
+export type { JournalDamage, TornTail } from "./lib/scan.js";
