@@ -9,6 +9,7 @@ import { forEachLimit } from "./lib/for-each-limit.js";
 import { JournalWriter, truncateSegment } from "./lib/journal.js";
 import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
 import { materialize, objectDir } from "./lib/objects.js";
+import { isDiskRefusal, WriteHealth, type WriteHealthState } from "./lib/write-health.js";
 import { damageSummary, isDamaged, mergeCopies, type StoreScan, scanStore } from "./lib/scan.js";
 
 export interface EmbeddedStoreOptions {
@@ -30,7 +31,12 @@ export interface EmbeddedStoreOptions {
   readonly onProblem?: (message: string) => void;
   /** Told when a watch callback throws. */
   readonly onWatchError?: (err: unknown) => void;
+  /** While the disk refuses writes (full, read-only), how often a probe write checks whether it takes them again. Default 5 s. */
+  readonly writeProbeIntervalMs?: number;
 }
+
+/** How often a store whose disk refused a write probes it again. */
+export const DEFAULT_WRITE_PROBE_INTERVAL_MS = 5_000;
 
 /**
  * A checkpoint fsyncs every object file written since the last one (about 0.4 ms
@@ -72,6 +78,7 @@ export class EmbeddedStore implements Store {
   readonly #lock: StoreLock | undefined;
   readonly #delayMs: number;
   readonly #onProblem: (message: string) => void;
+  readonly #health: WriteHealth;
   #dirty = new Map<string, Dirty>();
   /**
    * Files written or removed since the last checkpoint (directory -> object names; the names are the
@@ -98,6 +105,7 @@ export class EmbeddedStore implements Store {
     this.#lock = lock;
     this.#delayMs = options.materializeDelayMs ?? DEFAULT_MATERIALIZE_DELAY_MS;
     this.#onProblem = options.onProblem ?? (() => {});
+    this.#health = new WriteHealth(root, options.writeProbeIntervalMs ?? DEFAULT_WRITE_PROBE_INTERVAL_MS, this.#onProblem, () => this.#kick(0));
     this.#mem = mem(journal === undefined ? undefined : (batch) => this.#commit(batch));
   }
 
@@ -126,6 +134,8 @@ export class EmbeddedStore implements Store {
       const journal = new JournalWriter(journalDir, state.lastSegment + 1, options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES);
       const store = new EmbeddedStore(root, (commit) => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, ...(commit === undefined ? {} : { commit }) }), journal, lock, options);
       store.#committedRv = state.resourceVersion;
+      // A disk that is full already at start: serve reads, but readiness tells.
+      await store.#health.probe();
       if (state.replayed.length > 0) {
         // Fold the replayed journal into the object files now, so the old segments can go.
         for (const d of state.replayed) store.#markDirty(d);
@@ -149,6 +159,16 @@ export class EmbeddedStore implements Store {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
       }
     }
+  }
+
+  /**
+   * Whether writes go through now. Not ok while the disk refuses them (full,
+   * over quota, read-only): each refused write fails with a transient
+   * ERR_STORE_UNAVAILABLE and changes nothing; ok again once a write or a
+   * probe succeeds.
+   */
+  health(): WriteHealthState {
+    return this.#health.state;
   }
 
   /** The store directory (`<dataDir>/store`). */
@@ -194,6 +214,7 @@ export class EmbeddedStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#health.close();
     try {
       await this.#mem.close();
     } finally {
@@ -215,7 +236,12 @@ export class EmbeddedStore implements Store {
 
   async #commit(batch: readonly CommitRecord[]): Promise<void> {
     const journal = this.#journal as JournalWriter;
-    await journal.append(batch);
+    try {
+      await journal.append(batch);
+    } catch (err) {
+      throw this.#health.refused(err, "the journal");
+    }
+    this.#health.succeeded();
     this.#committedRv = batch.at(-1)?.resourceVersion ?? this.#committedRv;
     for (const r of batch) this.#markDirty(r);
     if (journal.full) {
@@ -255,12 +281,13 @@ export class EmbeddedStore implements Store {
 
   /** One round of background work; never rejects (problems are reported, the journal keeps the data). */
   async #work(): Promise<void> {
+    // Read the checkpoint boundary before taking the dirty set: every record of the segments
+    // below it was marked dirty before the boundary moved, so this round writes all of them.
+    const below = this.#checkpointBelow;
+    const dirty = this.#dirty;
+    this.#dirty = new Map();
+    let syncing: { files: Map<string, Set<string>>; dirs: Set<string> } | undefined;
     try {
-      // Read the checkpoint boundary before taking the dirty set: every record of the segments
-      // below it was marked dirty before the boundary moved, so this round writes all of them.
-      const below = this.#checkpointBelow;
-      const dirty = this.#dirty;
-      this.#dirty = new Map();
       await forEachLimit(dirty.values(), 8, async (d) => {
         await materialize(this.#root, d.type, d.namespace, d.name, d.object, this.#createdDirs);
         const dir = objectDir(this.#root, d.type, d.namespace);
@@ -277,6 +304,7 @@ export class EmbeddedStore implements Store {
       if (below > 0 && this.#journal !== undefined) {
         const files = [...this.#unsyncedFiles].flatMap(([dir, names]) => [...names].map((name) => `${dir}/${name}.json`));
         const dirs = [...this.#unsyncedDirs];
+        syncing = { files: new Map([...this.#unsyncedFiles].map(([d, n]) => [d, new Set(n)])), dirs: new Set(dirs) };
         this.#unsyncedFiles.clear();
         this.#unsyncedDirs.clear();
         // At most two fsyncs in flight while open: libuv's 4 threads also serve key generation and the network.
@@ -293,6 +321,22 @@ export class EmbeddedStore implements Store {
         if (this.#checkpointBelow === below) this.#checkpointBelow = 0;
       }
     } catch (err) {
+      // Nothing of this round may be forgotten, or a later checkpoint would drop journal segments
+      // whose objects never reached a durable file: what it took is put back for the next round.
+      for (const [k, d] of dirty) if (!this.#dirty.has(k)) this.#dirty.set(k, d);
+      if (syncing !== undefined) {
+        for (const [dir, names] of syncing.files) {
+          const now = this.#unsyncedFiles.get(dir);
+          if (now === undefined) this.#unsyncedFiles.set(dir, names);
+          else for (const n of names) now.add(n);
+        }
+        for (const d of syncing.dirs) this.#unsyncedDirs.add(d);
+      }
+      if (isDiskRefusal(err)) {
+        // Object files and checkpoints wait for space like the journal; they are retried on the next round.
+        this.#health.refused(err, "object files");
+        return;
+      }
       this.#onProblem(`store background write failed (the journal still holds every change; will retry): ${(err as Error).message}`);
     }
   }

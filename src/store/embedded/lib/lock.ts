@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MeshsignError } from "../../../errors/index.js";
 import { FILE_MODE, unlinkIfExists } from "./files.js";
+import { describeRefusal, isDiskRefusal } from "./write-health.js";
 
 /**
  * The single-writer lock of a store directory: `<dir>/LOCK` holding the owner's
@@ -37,13 +38,19 @@ export async function acquireStoreLock(dir: string): Promise<StoreLock> {
   const started = Date.now();
   for (;;) {
     try {
-      const fh = await open(lockPath, "wx", FILE_MODE);
+      const fh = await open(lockPath, "wx", FILE_MODE).catch((err: unknown) => {
+        throw isDiskRefusal(err) ? lockRefused(lockPath, err) : err;
+      });
       try {
         await fh.writeFile(`${JSON.stringify(me)}\n`);
         await fh.sync();
-      } finally {
-        await fh.close();
+      } catch (err) {
+        // An empty or half-written lock would make the next start wait for it: remove it.
+        await fh.close().catch(() => {});
+        await unlinkIfExists(lockPath).catch(() => {});
+        throw isDiskRefusal(err) ? lockRefused(lockPath, err) : err;
       }
+      await fh.close();
       heldHere.add(dir);
       return {
         release: async () => {
@@ -123,6 +130,10 @@ function processStartTime(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+function lockRefused(lockPath: string, err: unknown): MeshsignError {
+  return new MeshsignError("ERR_STORE_UNAVAILABLE", `cannot take the store lock ${lockPath}: ${describeRefusal(err)}; free some space (or make the disk writable) and start again`, { cause: err, retry: "transient" });
 }
 
 function ownedError(dir: string, pid: number, host?: string): MeshsignError {
