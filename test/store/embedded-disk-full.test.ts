@@ -154,4 +154,16 @@ describe("the embedded store on a full or read-only disk", () => {
     await store.create(SECRETS, secret("x"));
     await store.close();
   });
+
+  it("reports a disk with less free space than it keeps for its writes before any write fails", async () => {
+    const dataDir = await tempDir();
+    const problems: string[] = [];
+    const store = await openEmbeddedStore({ dataDir, minFreeBytes: Number.MAX_SAFE_INTEGER, onProblem: (m) => problems.push(m) });
+    expect(store.health()).toMatchObject({ ok: false, reason: expect.stringMatching(/^no space left on device \(ENOSPC\): \d+ bytes free under .*, below the \d+ the store keeps for its writes$/) });
+    expect(problems.join("\n")).toMatch(/bytes free under .* not ready until there is room/);
+    await store.close();
+    const roomy = await openEmbeddedStore({ dataDir, minFreeBytes: 1 });
+    expect(roomy.health()).toEqual({ ok: true });
+    await roomy.close();
+  });
 });

@@ -31,8 +31,13 @@ export interface EmbeddedStoreOptions {
   readonly onProblem?: (message: string) => void;
   /** Told when a watch callback throws. */
   readonly onWatchError?: (err: unknown) => void;
-  /** While the disk refuses writes (full, read-only), how often a probe write checks whether it takes them again. Default 5 s. */
+  /**
+   * How often the free space is checked, and while the disk refuses writes (full, read-only),
+   * how often a probe write checks whether it takes them again. Default 5 s.
+   */
   readonly writeProbeIntervalMs?: number;
+  /** Less free space than this (statfs, as an unprivileged writer sees it) makes health() fail. Default 1 MiB. */
+  readonly minFreeBytes?: number;
 }
 
 /** How often a store whose disk refused a write probes it again. */
@@ -105,7 +110,7 @@ export class EmbeddedStore implements Store {
     this.#lock = lock;
     this.#delayMs = options.materializeDelayMs ?? DEFAULT_MATERIALIZE_DELAY_MS;
     this.#onProblem = options.onProblem ?? (() => {});
-    this.#health = new WriteHealth(root, options.writeProbeIntervalMs ?? DEFAULT_WRITE_PROBE_INTERVAL_MS, this.#onProblem, () => this.#kick(0));
+    this.#health = new WriteHealth(root, options.writeProbeIntervalMs ?? DEFAULT_WRITE_PROBE_INTERVAL_MS, this.#onProblem, () => this.#kick(0), options.minFreeBytes);
     this.#mem = mem(journal === undefined ? undefined : (batch) => this.#commit(batch));
   }
 
@@ -136,6 +141,7 @@ export class EmbeddedStore implements Store {
       store.#committedRv = state.resourceVersion;
       // A disk that is full already at start: serve reads, but readiness tells.
       await store.#health.probe();
+      await store.#health.watchFreeSpace();
       if (state.replayed.length > 0) {
         // Fold the replayed journal into the object files now, so the old segments can go.
         for (const d of state.replayed) store.#markDirty(d);

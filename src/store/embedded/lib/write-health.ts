@@ -1,3 +1,4 @@
+import { statfs } from "node:fs/promises";
 import { MeshsignError } from "../../../errors/index.js";
 import { unlinkIfExists, writeStoreFile } from "./files.js";
 
@@ -7,7 +8,9 @@ import { unlinkIfExists, writeStoreFile } from "./files.js";
  * breaking anything: the refused batch is rolled back, readiness fails with
  * the reason, and a small probe file is written every few seconds until one
  * succeeds, so the store becomes writable again without a restart, even when
- * nothing tries to write in the meantime.
+ * nothing tries to write in the meantime. The free space is also checked
+ * every few seconds (statfs), so that a disk filling up while nothing writes
+ * shows on /readyz before a write fails.
  */
 
 /** Errors a full or read-only disk gives; any other write error stays fatal. */
@@ -33,9 +36,17 @@ export interface WriteHealthState {
   readonly reason?: string;
 }
 
+const PROBE = "a probe file";
+
+/** Below this much free space (for unprivileged writers) the store reports itself unable to write. */
+export const DEFAULT_MIN_FREE_BYTES = 1024 * 1024;
+
 export class WriteHealth {
   readonly #root: string;
   readonly #probeMs: number;
+  readonly #minFree: number;
+  #lowSpace: string | undefined;
+  #watch: NodeJS.Timeout | undefined;
   readonly #onProblem: (message: string) => void;
   readonly #onWritable: () => void;
   #reason: string | undefined;
@@ -45,15 +56,42 @@ export class WriteHealth {
   #closed = false;
 
   /** `onWritable`: the disk takes writes again (the store resumes its background writes). */
-  constructor(root: string, probeIntervalMs: number, onProblem: (message: string) => void, onWritable: () => void) {
+  constructor(root: string, probeIntervalMs: number, onProblem: (message: string) => void, onWritable: () => void, minFreeBytes = DEFAULT_MIN_FREE_BYTES) {
     this.#root = root;
     this.#probeMs = probeIntervalMs;
+    this.#minFree = minFreeBytes;
     this.#onProblem = onProblem;
     this.#onWritable = onWritable;
   }
 
   get state(): WriteHealthState {
-    return this.#reason === undefined ? { ok: true } : { ok: false, reason: this.#reason };
+    const reason = this.#reason ?? this.#lowSpace;
+    return reason === undefined ? { ok: true } : { ok: false, reason };
+  }
+
+  /** Checks the free space now and then every probe interval until closed. */
+  async watchFreeSpace(): Promise<void> {
+    await this.#checkFreeSpace();
+    if (this.#closed) return;
+    this.#watch = setTimeout(() => void this.watchFreeSpace(), this.#probeMs);
+    this.#watch.unref();
+  }
+
+  async #checkFreeSpace(): Promise<void> {
+    let free: number;
+    try {
+      const st = await statfs(this.#root);
+      free = st.bavail * st.bsize;
+    } catch {
+      return; // not every file system answers statfs: writes still tell
+    }
+    if (free < this.#minFree) {
+      if (this.#lowSpace === undefined) this.#onProblem(`store: only ${free} bytes free under ${this.#root} (below ${this.#minFree}); not ready until there is room`);
+      this.#lowSpace = `no space left on device (ENOSPC): ${free} bytes free under ${this.#root}, below the ${this.#minFree} the store keeps for its writes`;
+    } else if (this.#lowSpace !== undefined) {
+      this.#lowSpace = undefined;
+      this.#onProblem(`store: ${free} bytes free under ${this.#root} again`);
+    }
   }
 
   /** A write failed with `err`: returns the error to give the writer (transient for a disk refusal). */
@@ -65,7 +103,7 @@ export class WriteHealth {
       this.#onProblem(`store: ${reason}`);
     }
     this.#reason = reason;
-    this.#refused++;
+    if (what !== PROBE) this.#refused++;
     this.#schedule();
     return new MeshsignError("ERR_STORE_UNAVAILABLE", `store write refused: ${describeRefusal(err)}`, { cause: err, retry: "transient" });
   }
@@ -92,13 +130,15 @@ export class WriteHealth {
     } catch (err) {
       await unlinkIfExists(path).catch(() => {});
       if (!isDiskRefusal(err)) throw err;
-      this.refused(err, "a probe file");
+      this.refused(err, PROBE);
       return false;
     }
   }
 
   close(): void {
     this.#closed = true;
+    if (this.#watch !== undefined) clearTimeout(this.#watch);
+    this.#watch = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
