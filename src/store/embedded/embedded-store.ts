@@ -122,6 +122,7 @@ export class EmbeddedStore implements Store {
     await mkdir(root, { recursive: true, mode: DIR_MODE });
     await chmod(root, DIR_MODE);
     const lock = await acquireStoreLock(root);
+    if (lock.staleLock !== undefined) onProblem(`${root}/LOCK: took over a ${lock.staleLock}`);
     try {
       const state = await loadState(root, options.dataDir);
       const torn = state.scan.tornTail;
