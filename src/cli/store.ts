@@ -27,7 +27,7 @@ export async function runStoreRecover(opts: StoreOpts): Promise<void> {
   process.stdout.write(opts.output === "json" ? `${JSON.stringify(result, null, 2)}\n` : formatRecovery(result));
 }
 
-export function formatReport(r: StoreCheckReport): string {
+export function formatReport(r: StoreCheckReport, next = true): string {
   const lines = [
     `store ${r.store}: ${r.damaged ? "DAMAGED" : "ok"}`,
     `  object files: ${r.objectFiles} readable, ${r.damagedObjects.length} damaged`,
@@ -48,12 +48,12 @@ export function formatReport(r: StoreCheckReport): string {
   if (r.damaged) {
     lines.push(`  acknowledged versions in no surviving copy (superseded later by their object's next version, or lost): ${r.missingVersions}`);
     lines.push(`  objects whose every copy is gone: ${r.lostObjects.length === 0 ? "none" : r.lostObjects.join(", ")}`);
-    lines.push("  next: stop meshsign, then `meshsign store recover` (damaged files are moved to the store's quarantine/ folder, never deleted)");
+    if (next) lines.push("  next: stop meshsign, then `meshsign store recover` (damaged files are moved to the store's quarantine/ folder, never deleted)");
   }
   return `${lines.join("\n")}\n`;
 }
 
 function formatRecovery(r: RecoverResult): string {
   if (r.quarantine === undefined) return `${formatReport(r)}nothing to recover\n`;
-  return `${formatReport(r)}recovered: ${r.rebuilt} object file(s) rebuilt from surviving copies; ${r.quarantined.length} file(s) moved to ${r.quarantine}\n`;
+  return `${formatReport(r, false)}recovered: ${r.rebuilt} object file(s) rebuilt from surviving copies; ${r.quarantined.length} file(s) moved to ${r.quarantine}\n`;
 }
