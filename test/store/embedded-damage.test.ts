@@ -145,6 +145,30 @@ describe("a damaged embedded store", () => {
   });
 });
 
+describe("damage to the store's other files", () => {
+  it("refuses an unreadable META.json; recover quarantines it and resourceVersions continue above every object", async () => {
+    const dataDir = await closedStore(3);
+    const meta = path.join(dataDir, "store/META.json");
+    await writeFile(meta, '{"resourceVers');
+    expect((await openError(dataDir)).message).toContain(`${meta} is unreadable`);
+    const result = await recoverStore(dataDir);
+    expect(result.quarantined).toEqual(["META.json"]);
+    const store = await openEmbeddedStore({ dataDir });
+    const max = Math.max(...(await store.list(SECRETS)).map((s) => Number(s.metadata.resourceVersion)));
+    expect(Number((await store.create(SECRETS, secret("next"))).metadata.resourceVersion)).toBe(max + 1);
+    await store.close();
+  });
+
+  it("takes over a torn LOCK (a crash while it was written) after a short wait, and says so", async () => {
+    const dataDir = await closedStore(1);
+    await writeFile(path.join(dataDir, "store/LOCK"), '{"pid":');
+    const problems: string[] = [];
+    const store = await openEmbeddedStore({ dataDir, onProblem: (m) => problems.push(m) });
+    expect(problems).toContain(`${path.join(dataDir, "store")}/LOCK: took over a stale lock with unreadable contents (torn by a crash)`);
+    await store.close();
+  });
+});
+
 describe("meshsign store check and recover", () => {
   it("check reports a truncated Secret and its surviving journal copy; recover quarantines it and restores it", async () => {
     const dataDir = await crashedStore(4);
