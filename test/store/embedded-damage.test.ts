@@ -1,10 +1,11 @@
-import { cp, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SECRETS } from "../../src/api/types.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 import { checkStore, openEmbeddedStore, recoverStore } from "../../src/store/embedded/index.js";
+import { encodeRecord } from "../../src/store/embedded/lib/journal.js";
 import { secret } from "./contract.js";
 
 const dirs: string[] = [];
@@ -116,20 +117,21 @@ describe("a damaged embedded store", () => {
     expect(err.message).not.toMatch(/never acknowledged/);
   });
 
-  it("refuses when a journal segment between others is missing", async () => {
-    const dataDir = await tempDir();
-    const store = await openEmbeddedStore({ dataDir, materializeDelayMs: 60_000, maxJournalBytes: 1 });
-    // Every batch fills a segment; the checkpoints run in the background but cannot drop segments
-    // that a copy taken right away still holds.
-    for (let i = 0; i < 4; i++) await store.create(SECRETS, secret(`s${i}`, data(i)));
-    const copy = await tempDir();
-    await cp(dataDir, copy, { recursive: true });
-    await rm(path.join(copy, "store/LOCK"));
-    await store.close();
-    const segs = await segments(copy);
-    expect(segs.length).toBeGreaterThanOrEqual(3);
-    await rm(segs[1] as string);
-    expect((await openError(copy)).message).toMatch(/journal segments \d+\.\.\d+ are missing \(1 file\(s\)\)/);
+  it("refuses when a journal segment between others is missing, counting the versions it held", async () => {
+    const dataDir = await closedStore(1);
+    // Three segments of two records each, as a writer that rotated twice leaves them (rv 2..7).
+    await mkdir(path.join(dataDir, "store/journal"), { recursive: true });
+    for (let seg = 1; seg <= 3; seg++) {
+      const records = [0, 1].map((i) => {
+        const rv = 2 * seg + i;
+        const name = `j${rv}`;
+        return encodeRecord({ type: SECRETS, namespace: "ns", name, resourceVersion: rv, object: { ...secret(name), metadata: { name, namespace: "ns", resourceVersion: String(rv) } } as never });
+      });
+      await writeFile(path.join(dataDir, `store/journal/${String(seg).padStart(16, "0")}.log`), records.join(""));
+    }
+    await rm(path.join(dataDir, "store/journal/0000000000000002.log"));
+    const err = await openError(dataDir);
+    expect(err.message).toContain("journal segments 2..2 are missing (1 file(s)) with 2 records after them; 2 acknowledged version(s) missing (resourceVersion 4..5)");
   });
 
   it("still cuts off a torn last record silently when no object file is newer than the journal", async () => {

@@ -127,9 +127,10 @@ export class EmbeddedStore implements Store {
       const state = await loadState(root, options.dataDir);
       const torn = state.scan.tornTail;
       if (torn !== undefined) {
-        // A batch cut short by a crash: never acknowledged, and nothing newer exists anywhere.
+        // A batch cut short by a crash (a write is acknowledged only once complete and synced), and
+        // no copy of anything newer exists anywhere (scan.ts cross-checks the object files).
         await truncateSegment(torn.path, torn.offset);
-        onProblem(`${torn.path}: cut off an incomplete last record (${torn.bytes} bytes at offset ${torn.offset}), a write interrupted by a crash before it was acknowledged`);
+        onProblem(`${torn.path}: cut off an incomplete last record (${torn.bytes} bytes at offset ${torn.offset}): the end of a write interrupted by a crash, which is acknowledged only once complete; no object file is newer than the journal`);
       }
       for (const tmp of state.scan.tempFiles) {
         await unlinkIfExists(tmp);

@@ -121,6 +121,9 @@ export class WriteHealth {
 
   /** Writes and fsyncs a probe file; at open this finds a disk that is full already. */
   async probe(): Promise<boolean> {
+    // Too little room to call the disk writable again, even if 4 KiB still fit: the store's next
+    // round would fail at once, and the log would flap between "refused" and "writable again".
+    if (this.#reason !== undefined && this.#lowSpace !== undefined) return false;
     const path = `${this.#root}/.write-probe`;
     try {
       await writeStoreFile(path, Buffer.alloc(4096), { fsync: true });
