@@ -253,4 +253,26 @@ describe("meshsign store check and recover", () => {
     expect(await value("s2")).toBe("value 2");
     await store.close();
   });
+
+  it("recover applies a deletion the journal holds over an older object file, and restores a damaged file from a newer journal copy", async () => {
+    const dataDir = await closedStore(2);
+    const s0 = JSON.parse(await readFile(path.join(dataDir, "store/core/secrets/ns/s0.json"), "utf8"));
+    const s1 = JSON.parse(await readFile(path.join(dataDir, "store/core/secrets/ns/s1.json"), "utf8"));
+    const s1v2 = { ...s1, data: { v: "djI=" }, metadata: { ...s1.metadata, resourceVersion: "3" } };
+    await mkdir(path.join(dataDir, "store/journal"), { recursive: true });
+    await writeFile(
+      path.join(dataDir, "store/journal/0000000000000001.log"),
+      encodeRecord({ type: SECRETS, namespace: "ns", name: "s1", resourceVersion: 3, object: s1v2 }) + encodeRecord({ type: SECRETS, namespace: "ns", name: "s0", resourceVersion: 4, object: null }),
+    );
+    await writeFile(path.join(dataDir, "store/core/secrets/ns/s1.json"), "{}");
+    const report = await checkStore(dataDir);
+    expect(report.damagedObjects.map((d) => [d.name, d.survivingResourceVersion])).toEqual([["s1", 3]]);
+    await recoverStore(dataDir);
+    const store = await openEmbeddedStore({ dataDir });
+    expect(await store.get(SECRETS, "ns", "s0")).toBeUndefined();
+    expect(await store.get(SECRETS, "ns", "s1")).toEqual(s1v2);
+    expect(Number(s0.metadata.resourceVersion)).toBeLessThan(4);
+    expect(Number((await store.create(SECRETS, secret("after"))).metadata.resourceVersion)).toBe(5);
+    await store.close();
+  });
 });
