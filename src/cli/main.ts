@@ -113,6 +113,27 @@ adminOptions(
     }),
 );
 
+const store = program.command("store").description("check or recover the standalone embedded store (<data-dir>/store)");
+store
+  .command("check")
+  .description("report every damaged object file and journal record (read-only; exits 1 on damage)")
+  .option("--data-dir <dir>", "data dir of meshsign", ".meshsign")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (opts) => {
+    const { runStoreCheck } = await import("./store.js");
+    await runStoreCheck(opts);
+  });
+store
+  .command("recover")
+  .description("with meshsign stopped: move damaged files to <data-dir>/store/quarantine/ and rebuild each object from its surviving copies")
+  .option("--data-dir <dir>", "data dir of meshsign", ".meshsign")
+  .option("--accept-loss", "proceed even when some objects have no surviving copy")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (opts) => {
+    const { runStoreRecover } = await import("./store.js");
+    await runStoreRecover(opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
