@@ -7,7 +7,7 @@ import type { IstioCertificateRequest, IstioCertificateResponse } from "../gen/i
 import type { Issuer } from "../issuers/issuer.js";
 import type { CertificateTemplate } from "../pki/template.js";
 import type { CsrMetrics } from "./metrics.js";
-import { createResponse } from "./service-definition.js";
+import { createResponse, requestDecodeError } from "./service-definition.js";
 import { toGrpcError } from "./status.js";
 
 /** One issued certificate, reported to the issuance log and metrics. Never keys or CSRs. */
@@ -109,6 +109,8 @@ async function handle(
   call: ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>,
 ): Promise<IstioCertificateResponse> {
   const request = call.request;
+  const undecodable = requestDecodeError(request);
+  if (undecodable) throw undecodable;
   const caller = await deps.authenticate(authnInput(call.metadata, deps.peerCertificates?.(call)));
   const now = clock();
   const authorized = await deps.policy({

@@ -10,7 +10,10 @@ export type ToWorker =
   | { type: "ca"; ca: CaMaterial }
   | { type: "shutdown" };
 /** Messages from a worker to the primary. */
-export type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; records: IssuanceRecord[] };
+export type FromWorker =
+  | { type: "hello" }
+  | { type: "ready"; port: number }
+  | { type: "issued"; records: IssuanceRecord[] };
 
 /**
  * Workers report issuances to the primary in batches: one IPC message per
@@ -19,4 +22,3 @@ export type FromWorker = { type: "hello" } | { type: "ready"; port: number } | {
  */
 export const ISSUED_FLUSH_MS = 100;
 export const ISSUED_BATCH_MAX = 256;
-
