@@ -70,8 +70,7 @@ export const INJECT_CA_FROM_SECRET = "cert-manager.io/inject-ca-from-secret";
 // --- ACME HTTP-01 overrides (on Certificates and Orders) ---
 export const ACME_HTTP01_OVERRIDE_INGRESS_NAME = "acme.cert-manager.io/http01-override-ingress-name";
 export const ACME_HTTP01_OVERRIDE_INGRESS_CLASS = "acme.cert-manager.io/http01-override-ingress-class";
-export const ACME_HTTP01_OVERRIDE_INGRESS_CLASS_NAME =
-  "acme.cert-manager.io/http01-override-ingress-ingressclassname";
+export const ACME_HTTP01_OVERRIDE_INGRESS_CLASS_NAME = "acme.cert-manager.io/http01-override-ingress-ingressclassname";
 export const ACME_HTTP01_PARENT_REF_NAME = "acme.cert-manager.io/http01-parentrefname";
 export const ACME_HTTP01_PARENT_REF_KIND = "acme.cert-manager.io/http01-parentrefkind";
 export const ACME_HTTP01_PARENT_REF_NAMESPACE = "acme.cert-manager.io/http01-parentrefnamespace";
@@ -89,11 +88,7 @@ export const FAO_LABEL = "controller.cert-manager.io/fao";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 
 /** Annotation prefixes never copied from a Certificate to its requests and orders. */
-export const NON_COPIED_ANNOTATION_PREFIXES: readonly string[] = [
-  "kubectl.kubernetes.io/",
-  "fluxcd.io/",
-  "argocd.argoproj.io/",
-];
+export const NON_COPIED_ANNOTATION_PREFIXES: readonly string[] = ["kubectl.kubernetes.io/", "fluxcd.io/", "argocd.argoproj.io/"];
 
 /** Prefix reserved to cert-manager: forbidden in `secretTemplate.annotations`. */
 export const CERT_MANAGER_ANNOTATION_PREFIX = "cert-manager.io/";

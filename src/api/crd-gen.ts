@@ -35,23 +35,9 @@ interface PrinterColumn {
   readonly description?: string;
 }
 
-const ready = (name = "Ready"): PrinterColumn => ({
-  name,
-  type: "string",
-  jsonPath: `.status.conditions[?(@.type == "${name}")].status`,
-});
-const statusMessage: PrinterColumn = {
-  name: "Status",
-  type: "string",
-  jsonPath: '.status.conditions[?(@.type == "Ready")].message',
-  priority: 1,
-};
-const age: PrinterColumn = {
-  name: "Age",
-  type: "date",
-  jsonPath: ".metadata.creationTimestamp",
-  description: "CreationTimestamp is a timestamp representing the server time when this object was created.",
-};
+const ready = (name = "Ready"): PrinterColumn => ({ name, type: "string", jsonPath: `.status.conditions[?(@.type == "${name}")].status` });
+const statusMessage: PrinterColumn = { name: "Status", type: "string", jsonPath: '.status.conditions[?(@.type == "Ready")].message', priority: 1 };
+const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "CreationTimestamp is a timestamp representing the server time when this object was created." };
 
 const CRDS: readonly CrdSpec[] = [
   {
@@ -59,41 +45,23 @@ const CRDS: readonly CrdSpec[] = [
     schema: certificateSchema,
     singular: "certificate",
     shortNames: ["cert", "certs"],
-    description:
-      "A Certificate resource should be created to ensure an up to date and signed X.509 certificate is stored in the Kubernetes Secret resource named in `spec.secretName`.",
-    columns: [
-      ready(),
-      { name: "Secret", type: "string", jsonPath: ".spec.secretName" },
-      { name: "Issuer", type: "string", jsonPath: ".spec.issuerRef.name", priority: 1 },
-      statusMessage,
-      { name: "Expiration", type: "date", jsonPath: ".status.notAfter", priority: 1 },
-      age,
-    ],
+    description: "A Certificate resource should be created to ensure an up to date and signed X.509 certificate is stored in the Kubernetes Secret resource named in `spec.secretName`.",
+    columns: [ready(), { name: "Secret", type: "string", jsonPath: ".spec.secretName" }, { name: "Issuer", type: "string", jsonPath: ".spec.issuerRef.name", priority: 1 }, statusMessage, { name: "Expiration", type: "date", jsonPath: ".status.notAfter", priority: 1 }, age],
   },
   {
     type: CERTIFICATE_REQUESTS,
     schema: certificateRequestSchema,
     singular: "certificaterequest",
     shortNames: ["cr", "crs"],
-    description:
-      "A CertificateRequest is used to request a signed certificate from one of the configured issuers.",
-    columns: [
-      ready("Approved"),
-      ready("Denied"),
-      ready(),
-      { name: "Issuer", type: "string", jsonPath: ".spec.issuerRef.name" },
-      { name: "Requester", type: "string", jsonPath: ".spec.username" },
-      statusMessage,
-      age,
-    ],
+    description: "A CertificateRequest is used to request a signed certificate from one of the configured issuers.",
+    columns: [ready("Approved"), ready("Denied"), ready(), { name: "Issuer", type: "string", jsonPath: ".spec.issuerRef.name" }, { name: "Requester", type: "string", jsonPath: ".spec.username" }, statusMessage, age],
   },
   {
     type: ISSUERS,
     schema: issuerSchema,
     singular: "issuer",
     shortNames: ["iss"],
-    description:
-      "An Issuer represents a certificate issuing authority which can be referenced as part of `issuerRef` fields. It is scoped to a single namespace.",
+    description: "An Issuer represents a certificate issuing authority which can be referenced as part of `issuerRef` fields. It is scoped to a single namespace.",
     columns: [ready(), statusMessage, age],
   },
   {
@@ -101,8 +69,7 @@ const CRDS: readonly CrdSpec[] = [
     schema: clusterIssuerSchema,
     singular: "clusterissuer",
     shortNames: ["ciss"],
-    description:
-      "A ClusterIssuer represents a certificate issuing authority which can be referenced as part of `issuerRef` fields. It is similar to an Issuer, however it is cluster-scoped.",
+    description: "A ClusterIssuer represents a certificate issuing authority which can be referenced as part of `issuerRef` fields. It is similar to an Issuer, however it is cluster-scoped.",
     columns: [ready(), statusMessage, age],
   },
   {
@@ -110,24 +77,14 @@ const CRDS: readonly CrdSpec[] = [
     schema: orderSchema,
     singular: "order",
     description: "Order is a type to represent an Order with an ACME server.",
-    columns: [
-      { name: "State", type: "string", jsonPath: ".status.state" },
-      { name: "Issuer", type: "string", jsonPath: ".spec.issuerRef.name", priority: 1 },
-      { name: "Reason", type: "string", jsonPath: ".status.reason", priority: 1 },
-      age,
-    ],
+    columns: [{ name: "State", type: "string", jsonPath: ".status.state" }, { name: "Issuer", type: "string", jsonPath: ".spec.issuerRef.name", priority: 1 }, { name: "Reason", type: "string", jsonPath: ".status.reason", priority: 1 }, age],
   },
   {
     type: CHALLENGES,
     schema: challengeSchema,
     singular: "challenge",
     description: "Challenge is a type to represent a Challenge request with an ACME server.",
-    columns: [
-      { name: "State", type: "string", jsonPath: ".status.state" },
-      { name: "Domain", type: "string", jsonPath: ".spec.dnsName" },
-      { name: "Reason", type: "string", jsonPath: ".status.reason", priority: 1 },
-      age,
-    ],
+    columns: [{ name: "State", type: "string", jsonPath: ".status.state" }, { name: "Domain", type: "string", jsonPath: ".spec.dnsName" }, { name: "Reason", type: "string", jsonPath: ".status.reason", priority: 1 }, age],
   },
 ];
 
@@ -142,9 +99,7 @@ function structural(node: unknown): JsonSchema {
     if (k === "$schema" || k === "id" || k === "additionalProperties") continue;
     if ((k === "minimum" || k === "maximum") && Math.abs(Number(v)) >= NUMBER_LIMIT) continue;
     if (k === "properties") {
-      out.properties = Object.fromEntries(
-        Object.entries(v as Record<string, unknown>).map(([p, s]) => [p, structural(s)]),
-      );
+      out.properties = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([p, s]) => [p, structural(s)]));
     } else if (k === "items") {
       out.items = structural(v);
     } else if (k === "$ref" || k === "anyOf" || k === "oneOf" || k === "allOf" || k === "not") {
@@ -159,28 +114,17 @@ function structural(node: unknown): JsonSchema {
   } else if (typeof ap === "object" && ap !== null) {
     out.additionalProperties = structural(ap);
   }
-  if (out.type === undefined && out["x-kubernetes-preserve-unknown-fields"] !== true)
-    out["x-kubernetes-preserve-unknown-fields"] = true;
+  if (out.type === undefined && out["x-kubernetes-preserve-unknown-fields"] !== true) out["x-kubernetes-preserve-unknown-fields"] = true;
   return out;
 }
 
 function openApiSchema(spec: CrdSpec): JsonSchema {
-  const raw = z.toJSONSchema(spec.schema, {
-    target: "openapi-3.0",
-    io: "input",
-    unrepresentable: "any",
-  }) as JsonSchema;
+  const raw = z.toJSONSchema(spec.schema, { target: "openapi-3.0", io: "input", unrepresentable: "any" }) as JsonSchema;
   const s = structural(raw);
   const properties = { ...(s.properties as Record<string, JsonSchema>) };
   // The API server owns these; the standard CRD shapes for them.
-  properties.apiVersion = {
-    type: "string",
-    description: "APIVersion defines the versioned schema of this representation of an object.",
-  };
-  properties.kind = {
-    type: "string",
-    description: "Kind is a string value representing the REST resource this object represents.",
-  };
+  properties.apiVersion = { type: "string", description: "APIVersion defines the versioned schema of this representation of an object." };
+  properties.kind = { type: "string", description: "Kind is a string value representing the REST resource this object represents." };
   properties.metadata = { type: "object" };
   return { type: "object", description: spec.description, required: ["spec"], properties };
 }
@@ -202,10 +146,7 @@ export function generateCrds(): JsonSchema[] {
         plural: spec.type.plural,
         singular: spec.singular,
         ...(spec.shortNames === undefined ? {} : { shortNames: [...spec.shortNames] }),
-        categories:
-          spec.type.group === "acme.cert-manager.io"
-            ? ["cert-manager", "cert-manager-acme"]
-            : ["cert-manager"],
+        categories: spec.type.group === "acme.cert-manager.io" ? ["cert-manager", "cert-manager-acme"] : ["cert-manager"],
       },
       scope: spec.type.namespaced ? "Namespaced" : "Cluster",
       versions: [
@@ -227,10 +168,7 @@ export function renderCrdFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const crd of generateCrds()) {
     const name = (crd.metadata as { name: string }).name;
-    files.set(
-      `${name}.yaml`,
-      `# Generated by \`npm run gen:crds\` from src/api/schemas; do not edit.\n${stringify(crd, { lineWidth: 0 })}`,
-    );
+    files.set(`${name}.yaml`, `# Generated by \`npm run gen:crds\` from src/api/schemas; do not edit.\n${stringify(crd, { lineWidth: 0 })}`);
   }
   // So `kubectl apply -k manifests/crds` (or a kustomization that includes the folder) installs them all.
   const resources = [...files.keys()].sort();

@@ -45,14 +45,7 @@ export function applyCertificateDefaults(cert: Certificate): DefaultedCertificat
   const out = structuredClone(cert);
   const spec = out.spec;
   const algorithm = spec.privateKey?.algorithm ?? DEFAULT_PRIVATE_KEY_ALGORITHM;
-  const size =
-    spec.privateKey?.size !== undefined && spec.privateKey.size !== 0
-      ? spec.privateKey.size
-      : algorithm === "RSA"
-        ? DEFAULT_RSA_KEY_SIZE
-        : algorithm === "ECDSA"
-          ? DEFAULT_ECDSA_KEY_SIZE
-          : undefined;
+  const size = spec.privateKey?.size !== undefined && spec.privateKey.size !== 0 ? spec.privateKey.size : algorithm === "RSA" ? DEFAULT_RSA_KEY_SIZE : algorithm === "ECDSA" ? DEFAULT_ECDSA_KEY_SIZE : undefined;
   const privateKey: DefaultedCertificateSpec["privateKey"] = {
     algorithm,
     // Ed25519 keys only exist as PKCS#8; cert-manager writes them so whatever the spec says.
@@ -65,14 +58,8 @@ export function applyCertificateDefaults(cert: Certificate): DefaultedCertificat
     duration: spec.duration ?? DEFAULT_DURATION,
     issuerRef: {
       name: spec.issuerRef.name,
-      kind:
-        spec.issuerRef.kind === undefined || spec.issuerRef.kind === ""
-          ? DEFAULT_ISSUER_KIND
-          : spec.issuerRef.kind,
-      group:
-        spec.issuerRef.group === undefined || spec.issuerRef.group === ""
-          ? DEFAULT_ISSUER_GROUP
-          : spec.issuerRef.group,
+      kind: spec.issuerRef.kind === undefined || spec.issuerRef.kind === "" ? DEFAULT_ISSUER_KIND : spec.issuerRef.kind,
+      group: spec.issuerRef.group === undefined || spec.issuerRef.group === "" ? DEFAULT_ISSUER_GROUP : spec.issuerRef.group,
     },
     privateKey,
     usages: spec.usages === undefined || spec.usages.length === 0 ? [...DEFAULT_USAGES] : spec.usages,

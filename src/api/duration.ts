@@ -12,8 +12,8 @@ import { MeshsignError } from "../errors/index.js";
 const UNIT_NS: Readonly<Record<string, bigint>> = {
   ns: 1n,
   us: 1000n,
-  µs: 1000n, // U+00B5 micro sign
-  μs: 1000n, // U+03BC Greek mu
+  "µs": 1000n, // U+00B5 micro sign
+  "μs": 1000n, // U+03BC Greek mu
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -51,9 +51,7 @@ export function tryParseGoDuration(text: string): number | undefined {
     // Go keeps at most the precision an int64 can carry; digits beyond nanoseconds are dropped.
     const fracDigits = frac.slice(0, 18);
     const scale = 10n ** BigInt(fracDigits.length);
-    total +=
-      BigInt(int === "" ? "0" : int) * factor +
-      (BigInt(fracDigits === "" ? "0" : fracDigits) * factor) / scale;
+    total += BigInt(int === "" ? "0" : int) * factor + (BigInt(fracDigits === "" ? "0" : fracDigits) * factor) / scale;
     if (total > MAX_NS) return undefined;
     pos += whole.length;
   }
@@ -64,10 +62,7 @@ export function tryParseGoDuration(text: string): number | undefined {
 export function parseGoDuration(text: string): number {
   const ms = tryParseGoDuration(text);
   if (ms === undefined) {
-    throw new MeshsignError(
-      "ERR_DURATION_INVALID",
-      `invalid duration ${JSON.stringify(String(text).slice(0, 64))}: expected a Go duration such as "2160h" or "1h30m"`,
-    );
+    throw new MeshsignError("ERR_DURATION_INVALID", `invalid duration ${JSON.stringify(String(text).slice(0, 64))}: expected a Go duration such as "2160h" or "1h30m"`);
   }
   return ms;
 }

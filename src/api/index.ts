@@ -82,21 +82,8 @@ export {
   certificateSpecSchema,
 } from "./schemas/certificate.js";
 export { certificateRequestSchema } from "./schemas/certificate-request.js";
-export {
-  ISSUER_TYPES,
-  clusterIssuerSchema,
-  issuerSchema,
-  issuerSpecSchema,
-  issuerTypeOf,
-} from "./schemas/issuer.js";
+export { ISSUER_TYPES, clusterIssuerSchema, issuerSchema, issuerSpecSchema, issuerTypeOf } from "./schemas/issuer.js";
 export type { IssuerType } from "./schemas/issuer.js";
 export { acmeDns01ProviderNames, acmeSolverSchema, challengeSchema, orderSchema } from "./schemas/acme.js";
-export {
-  configMapSchema,
-  eventSchema,
-  leaseSchema,
-  namespaceSchema,
-  podSchema,
-  secretSchema,
-} from "./schemas/core.js";
+export { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "./schemas/core.js";
 // Annotation and label keys (about sixty constants) are imported from "./annotations.js" directly.

@@ -1,16 +1,7 @@
 import { parseAllDocuments } from "yaml";
 import type { KubeObject, ResourceType } from "../store/types.js";
 import { normalizeObject } from "./normalize.js";
-import {
-  CERTIFICATE_REQUESTS,
-  CERTIFICATES,
-  CLUSTER_ISSUERS,
-  CONFIGMAPS,
-  ISSUERS,
-  NAMESPACES,
-  SECRETS,
-  resourceTypeFor,
-} from "./types.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, CONFIGMAPS, ISSUERS, NAMESPACES, SECRETS, resourceTypeFor } from "./types.js";
 import { type FieldError, validateResource } from "./validate.js";
 
 /**
@@ -30,15 +21,7 @@ import { type FieldError, validateResource } from "./validate.js";
  */
 
 /** The kinds the manifest loader creates, in the order it applies them. */
-export const MANIFEST_KINDS: readonly ResourceType[] = [
-  NAMESPACES,
-  SECRETS,
-  CONFIGMAPS,
-  CLUSTER_ISSUERS,
-  ISSUERS,
-  CERTIFICATES,
-  CERTIFICATE_REQUESTS,
-];
+export const MANIFEST_KINDS: readonly ResourceType[] = [NAMESPACES, SECRETS, CONFIGMAPS, CLUSTER_ISSUERS, ISSUERS, CERTIFICATES, CERTIFICATE_REQUESTS];
 
 export interface ManifestIdentity {
   readonly type: ResourceType;
@@ -47,27 +30,9 @@ export interface ManifestIdentity {
 }
 
 export type ManifestDocument =
-  | {
-      readonly file: string;
-      readonly index: number;
-      readonly status: "valid";
-      readonly identity: ManifestIdentity;
-      readonly object: KubeObject;
-    }
-  | {
-      readonly file: string;
-      readonly index: number;
-      readonly status: "invalid";
-      readonly identity: ManifestIdentity | undefined;
-      readonly errors: readonly FieldError[];
-    }
-  | {
-      readonly file: string;
-      readonly index: number;
-      readonly status: "ignored";
-      readonly kind: string;
-      readonly reason: string;
-    };
+  | { readonly file: string; readonly index: number; readonly status: "valid"; readonly identity: ManifestIdentity; readonly object: KubeObject }
+  | { readonly file: string; readonly index: number; readonly status: "invalid"; readonly identity: ManifestIdentity | undefined; readonly errors: readonly FieldError[] }
+  | { readonly file: string; readonly index: number; readonly status: "ignored"; readonly kind: string; readonly reason: string };
 
 export interface ParseManifestOptions {
   /** Namespace for namespaced objects that name none. Default "default". */
@@ -75,24 +40,12 @@ export interface ParseManifestOptions {
 }
 
 /** Parses one file's text; `file` is only used to label the results. */
-export function parseManifests(
-  text: string,
-  file: string,
-  options: ParseManifestOptions = {},
-): ManifestDocument[] {
+export function parseManifests(text: string, file: string, options: ParseManifestOptions = {}): ManifestDocument[] {
   const raw = file.endsWith(".json") ? parseJson(text) : parseYaml(text);
   const out: ManifestDocument[] = [];
   raw.forEach((entry, index) => {
-    if ("error" in entry)
-      out.push({
-        file,
-        index,
-        status: "invalid",
-        identity: undefined,
-        errors: [{ path: "", message: entry.error }],
-      });
-    else if (entry.value !== null && entry.value !== undefined)
-      out.push(classify(entry.value, file, index, options));
+    if ("error" in entry) out.push({ file, index, status: "invalid", identity: undefined, errors: [{ path: "", message: entry.error }] });
+    else if (entry.value !== null && entry.value !== undefined) out.push(classify(entry.value, file, index, options));
   });
   return out;
 }
@@ -114,9 +67,7 @@ function parseYaml(text: string): RawEntry[] {
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
       const pos = e?.linePos?.[0];
-      entries.push({
-        error: `YAML syntax: ${e?.message.split("\n")[0] ?? "unreadable"}${pos === undefined ? "" : ` at line ${pos.line}, column ${pos.col}`}`,
-      });
+      entries.push({ error: `YAML syntax: ${e?.message.split("\n")[0] ?? "unreadable"}${pos === undefined ? "" : ` at line ${pos.line}, column ${pos.col}`}` });
       continue;
     }
     let value: unknown;
@@ -142,79 +93,34 @@ function parseJson(text: string): RawEntry[] {
 
 /** A `kind: List` (what `kubectl get -o yaml` prints) stands for its items. */
 function expandList(value: unknown): RawEntry[] {
-  if (isRecord(value) && value.kind === "List" && Array.isArray(value.items))
-    return value.items.map((v: unknown) => ({ value: v }));
+  if (isRecord(value) && value.kind === "List" && Array.isArray(value.items)) return value.items.map((v: unknown) => ({ value: v }));
   return [{ value }];
 }
 
-function classify(
-  value: unknown,
-  file: string,
-  index: number,
-  options: ParseManifestOptions,
-): ManifestDocument {
-  if (!isRecord(value))
-    return {
-      file,
-      index,
-      status: "invalid",
-      identity: undefined,
-      errors: [{ path: "", message: "a document must be an object with apiVersion, kind and metadata" }],
-    };
+function classify(value: unknown, file: string, index: number, options: ParseManifestOptions): ManifestDocument {
+  if (!isRecord(value)) return { file, index, status: "invalid", identity: undefined, errors: [{ path: "", message: "a document must be an object with apiVersion, kind and metadata" }] };
   const apiVersion = typeof value.apiVersion === "string" ? value.apiVersion : "";
   const kind = typeof value.kind === "string" ? value.kind : "";
   const type = resourceTypeFor(apiVersion, kind);
   if (apiVersion !== "" && kind !== "") {
-    if (type === undefined)
-      return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "not a meshsign kind" };
-    if (!MANIFEST_KINDS.includes(type))
-      return {
-        file,
-        index,
-        status: "ignored",
-        kind: `${apiVersion} ${kind}`,
-        reason: "managed by meshsign itself, not loaded from manifests",
-      };
+    if (type === undefined) return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "not a meshsign kind" };
+    if (!MANIFEST_KINDS.includes(type)) return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "managed by meshsign itself, not loaded from manifests" };
   }
   let obj: Record<string, unknown> = value;
   const meta = isRecord(value.metadata) ? value.metadata : undefined;
-  if (
-    type?.namespaced === true &&
-    meta !== undefined &&
-    (meta.namespace === undefined || meta.namespace === "")
-  ) {
+  if (type?.namespaced === true && meta !== undefined && (meta.namespace === undefined || meta.namespace === "")) {
     obj = { ...value, metadata: { ...meta, namespace: options.defaultNamespace ?? "default" } };
   }
   const name = typeof meta?.name === "string" && meta.name !== "" ? meta.name : undefined;
   const nsValue = (obj.metadata as Record<string, unknown> | undefined)?.namespace;
   const identity: ManifestIdentity | undefined =
-    type !== undefined && name !== undefined
-      ? { type, namespace: type.namespaced && typeof nsValue === "string" ? nsValue : undefined, name }
-      : undefined;
+    type !== undefined && name !== undefined ? { type, namespace: type.namespaced && typeof nsValue === "string" ? nsValue : undefined, name } : undefined;
   if (meta !== undefined && meta.generateName !== undefined && name === undefined) {
-    return {
-      file,
-      index,
-      status: "invalid",
-      identity,
-      errors: [
-        {
-          path: "metadata.name",
-          message: "is required in manifests (generateName would create a new object on every reload)",
-        },
-      ],
-    };
+    return { file, index, status: "invalid", identity, errors: [{ path: "metadata.name", message: "is required in manifests (generateName would create a new object on every reload)" }] };
   }
   const result = validateResource(obj);
   if (!result.ok) return { file, index, status: "invalid", identity, errors: result.errors };
-  if (identity === undefined)
-    return {
-      file,
-      index,
-      status: "invalid",
-      identity,
-      errors: [{ path: "metadata.name", message: "is required" }],
-    };
+  if (identity === undefined) return { file, index, status: "invalid", identity, errors: [{ path: "metadata.name", message: "is required" }] };
   return { file, index, status: "valid", identity, object: normalizeObject(result.value) };
 }
 

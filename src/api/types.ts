@@ -3,14 +3,7 @@ import type { ResourceType } from "../store/types.js";
 import type { challengeSchema, orderSchema } from "./schemas/acme.js";
 import type { certificateSchema, KEY_USAGES } from "./schemas/certificate.js";
 import type { certificateRequestSchema } from "./schemas/certificate-request.js";
-import type {
-  configMapSchema,
-  eventSchema,
-  leaseSchema,
-  namespaceSchema,
-  podSchema,
-  secretSchema,
-} from "./schemas/core.js";
+import type { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "./schemas/core.js";
 import type { clusterIssuerSchema, issuerSchema } from "./schemas/issuer.js";
 import type { conditionSchema } from "./schemas/meta.js";
 
@@ -26,13 +19,7 @@ function rt(group: string, version: string, kind: string, plural: string, namesp
 
 // cert-manager.io/v1
 export const CERTIFICATES = rt("cert-manager.io", "v1", "Certificate", "certificates", true);
-export const CERTIFICATE_REQUESTS = rt(
-  "cert-manager.io",
-  "v1",
-  "CertificateRequest",
-  "certificaterequests",
-  true,
-);
+export const CERTIFICATE_REQUESTS = rt("cert-manager.io", "v1", "CertificateRequest", "certificaterequests", true);
 export const ISSUERS = rt("cert-manager.io", "v1", "Issuer", "issuers", true);
 export const CLUSTER_ISSUERS = rt("cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", false);
 // acme.cert-manager.io/v1

@@ -31,16 +31,11 @@ export type ValidationResult =
  */
 export function validateResource(obj: unknown): ValidationResult {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-    return {
-      ok: false,
-      reason: "Invalid",
-      errors: [{ path: "", message: "must be an object with apiVersion, kind and metadata" }],
-    };
+    return { ok: false, reason: "Invalid", errors: [{ path: "", message: "must be an object with apiVersion, kind and metadata" }] };
   }
   const { apiVersion, kind } = obj as { apiVersion?: unknown; kind?: unknown };
   const shapeErrors: FieldError[] = [];
-  if (typeof apiVersion !== "string" || apiVersion === "")
-    shapeErrors.push({ path: "apiVersion", message: "is required" });
+  if (typeof apiVersion !== "string" || apiVersion === "") shapeErrors.push({ path: "apiVersion", message: "is required" });
   if (typeof kind !== "string" || kind === "") shapeErrors.push({ path: "kind", message: "is required" });
   if (shapeErrors.length > 0 || typeof apiVersion !== "string" || typeof kind !== "string") {
     return { ok: false, reason: "Invalid", errors: shapeErrors };
@@ -48,31 +43,18 @@ export function validateResource(obj: unknown): ValidationResult {
   const type = resourceTypeFor(apiVersion, kind);
   const schema = type === undefined ? undefined : SCHEMAS.get(type);
   if (type === undefined || schema === undefined) {
-    return {
-      ok: false,
-      reason: "UnknownKind",
-      errors: [{ path: "kind", message: `not a meshsign kind: ${apiVersion} ${kind}` }],
-    };
+    return { ok: false, reason: "UnknownKind", errors: [{ path: "kind", message: `not a meshsign kind: ${apiVersion} ${kind}` }] };
   }
   const parsed = schema.safeParse(obj);
-  const errors: FieldError[] = parsed.success
-    ? []
-    : parsed.error.issues.map((i) => ({ path: renderPath(i.path), message: i.message }));
+  const errors: FieldError[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: renderPath(i.path), message: i.message }));
   const value = (parsed.success ? parsed.data : obj) as KubeObject;
-  const meta = (value as { metadata?: { name?: unknown; generateName?: unknown; namespace?: unknown } })
-    .metadata;
+  const meta = (value as { metadata?: { name?: unknown; generateName?: unknown; namespace?: unknown } }).metadata;
   if (meta !== undefined && typeof meta === "object" && meta !== null) {
-    if (
-      (meta.name === undefined || meta.name === "") &&
-      (meta.generateName === undefined || meta.generateName === "")
-    ) {
+    if ((meta.name === undefined || meta.name === "") && (meta.generateName === undefined || meta.generateName === "")) {
       errors.push({ path: "metadata.name", message: "name or generateName is required" });
     }
     if (!type.namespaced && meta.namespace !== undefined && meta.namespace !== "") {
-      errors.push({
-        path: "metadata.namespace",
-        message: `${kind} is cluster-scoped and may not have a namespace`,
-      });
+      errors.push({ path: "metadata.namespace", message: `${kind} is cluster-scoped and may not have a namespace` });
     }
   }
   if (errors.length > 0) return { ok: false, reason: "Invalid", errors };
@@ -80,16 +62,10 @@ export function validateResource(obj: unknown): ValidationResult {
 }
 
 /** Like {@link validateResource} but returns the value or throws ERR_RESOURCE_INVALID listing every path. */
-export function assertValidResource<T extends KubeObject = KubeObject>(
-  obj: unknown,
-): { type: ResourceType; value: T } {
+export function assertValidResource<T extends KubeObject = KubeObject>(obj: unknown): { type: ResourceType; value: T } {
   const result = validateResource(obj);
   if (result.ok) return { type: result.type, value: result.value as T };
-  throw new MeshsignError(
-    "ERR_RESOURCE_INVALID",
-    `${describe(obj)} is invalid: ${formatFieldErrors(result.errors)}`,
-    { detail: { errors: result.errors } },
-  );
+  throw new MeshsignError("ERR_RESOURCE_INVALID", `${describe(obj)} is invalid: ${formatFieldErrors(result.errors)}`, { detail: { errors: result.errors } });
 }
 
 /** "spec.a: message; spec.b: message" */
@@ -98,12 +74,10 @@ export function formatFieldErrors(errors: readonly FieldError[]): string {
 }
 
 function describe(obj: unknown): string {
-  const o = (typeof obj === "object" && obj !== null ? obj : {}) as {
-    kind?: unknown;
-    metadata?: { name?: unknown; namespace?: unknown };
-  };
+  const o = (typeof obj === "object" && obj !== null ? obj : {}) as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
   const kind = typeof o.kind === "string" ? o.kind : "object";
   const name = typeof o.metadata?.name === "string" ? o.metadata.name : "";
   const ns = typeof o.metadata?.namespace === "string" ? `${o.metadata.namespace}/` : "";
   return name === "" ? kind : `${kind} ${ns}${name}`;
 }
+

@@ -52,22 +52,13 @@ export async function runStatus(ref: string | undefined, opts: AdminOpts): Promi
     client.getRoots({}),
     client.listCertificates({}).catch(() => ({ certificates: [] })),
   ]);
-  const value = {
-    version: version.version,
-    mode: version.mode,
-    ready: health.ready,
-    checks: health.checks,
-    trustDomain: roots.trustDomain,
-    certificates: certs.certificates,
-  };
+  const value = { version: version.version, mode: version.mode, ready: health.ready, checks: health.checks, trustDomain: roots.trustDomain, certificates: certs.certificates };
   print(opts, value, () =>
     [
       `meshsign ${version.version} (${version.mode}) ${health.ready ? "ready" : "NOT ready"}`,
       ...Object.entries(health.checks).map(([k, v]) => `  [${v ? "+" : "-"}] ${k}`),
       `trust domain ${roots.trustDomain}; roots: ${roots.roots.map((r) => `${r.subject} (until ${r.notAfter ? new Date(Number(r.notAfter.seconds) * 1000).toISOString() : "?"})`).join("; ")}`,
-      ...(certs.certificates.length
-        ? ["certificates:", ...certs.certificates.map((c) => `  ${yamlish(c)}`)]
-        : []),
+      ...(certs.certificates.length ? ["certificates:", ...certs.certificates.map((c) => `  ${yamlish(c)}`)] : []),
     ].join("\n"),
   );
 }
@@ -79,8 +70,7 @@ export async function runRenew(ref: string, opts: AdminOpts): Promise<void> {
 }
 
 export async function runInspect(what: string, ref: string, opts: AdminOpts): Promise<void> {
-  if (what !== "secret")
-    throw new MeshsignError("ERR_CONFIG_INVALID", `inspect: only "secret" can be inspected, not "${what}"`);
+  if (what !== "secret") throw new MeshsignError("ERR_CONFIG_INVALID", `inspect: only "secret" can be inspected, not "${what}"`);
   const { inspection } = await adminClient(opts).inspectSecret({ secret: parseRef(ref) });
   print(opts, inspection, () => describeText(inspection ?? {}));
 }
@@ -93,9 +83,7 @@ export async function runIssuances(opts: AdminOpts & { limit: string }): Promise
     notAfter: i.notAfter ? new Date(Number(i.notAfter.seconds) * 1000).toISOString() : "",
     keyAlgorithm: i.keyAlgorithm,
   }));
-  print(opts, rows, () =>
-    rows.map((r) => `${r.notAfter}  ${r.serial}  ${r.keyAlgorithm}  ${r.identity}`).join("\n"),
-  );
+  print(opts, rows, () => rows.map((r) => `${r.notAfter}  ${r.serial}  ${r.keyAlgorithm}  ${r.identity}`).join("\n"));
 }
 
 function yamlish(v: unknown): string {
@@ -104,9 +92,7 @@ function yamlish(v: unknown): string {
 
 function describeText(value: object, indent = ""): string {
   const lines: string[] = [];
-  const entries: [string, unknown][] = Array.isArray(value)
-    ? value.map((v) => ["-", v])
-    : Object.entries(value);
+  const entries: [string, unknown][] = Array.isArray(value) ? value.map((v) => ["-", v]) : Object.entries(value);
   for (const [k, v] of entries) {
     const label = k === "-" ? `${indent}-` : `${indent}${k}:`;
     if (Array.isArray(v) && v.every((x) => x === null || typeof x !== "object")) {

@@ -19,11 +19,7 @@ const serve = program
   .option("--config <file>", "YAML configuration file (keys are the camelCase option names)");
 for (const o of OPTIONS) {
   const arg = o.kind === "bool" ? `${o.flag} [bool]` : `${o.flag} <value>`;
-  serve.addOption(
-    new Option(arg, o.description).argParser((v: string | undefined) =>
-      o.kind === "bool" && v === undefined ? true : v,
-    ),
-  );
+  serve.addOption(new Option(arg, o.description).argParser((v: string | undefined) => (o.kind === "bool" && v === undefined ? true : v)));
 }
 serve.action(async (opts: Record<string, unknown>) => {
   const { runServe } = await import("../server/serve.js");
@@ -60,11 +56,7 @@ program
   .option("--address <host:port>", "meshsign's CreateCertificate address", "localhost:6443")
   .option("--ca-file <file>", "root CA bundle to verify meshsign (default <data-dir>/root-cert.pem)")
   .option("--token-file <file>", "service-account token to send (default: mint a dev token)")
-  .option(
-    "--key-type <type>",
-    "rsa-2048, rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 or ed25519",
-    "ecdsa-p256",
-  )
+  .option("--key-type <type>", "rsa-2048, rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 or ed25519", "ecdsa-p256")
   .option("--ttl <duration>", "requested lifetime", "24h")
   .option("--trust-domain <td>", "SPIFFE trust domain", "cluster.local")
   .option("--cluster-id <id>", "clusterid header to send")
@@ -85,9 +77,7 @@ const adminOptions = (c: Command) =>
 adminOptions(
   program
     .command("status [ref]")
-    .description(
-      "show meshsign's health and roots, or a Certificate's conditions, dates, last request and events (ns/name)",
-    )
+    .description("show meshsign's health and roots, or a Certificate's conditions, dates, last request and events (ns/name)")
     .action(async (ref: string | undefined, opts) => {
       const { runStatus } = await import("./admin-commands.js");
       await runStatus(ref, opts);

@@ -40,32 +40,19 @@ export async function runRequest(opts: {
   dataDir: string;
 }): Promise<void> {
   const spec = KEY_TYPES[opts.keyType];
-  if (!spec)
-    throw new MeshsignError(
-      "ERR_CONFIG_INVALID",
-      `--key-type: must be one of ${Object.keys(KEY_TYPES).join(", ")}`,
-    );
+  if (!spec) throw new MeshsignError("ERR_CONFIG_INVALID", `--key-type: must be one of ${Object.keys(KEY_TYPES).join(", ")}`);
   const ttlMs = tryParseGoDuration(opts.ttl);
-  if (ttlMs === undefined || ttlMs <= 0)
-    throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" is not a duration`);
+  if (ttlMs === undefined || ttlMs <= 0) throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" is not a duration`);
   const paths = dataDirPaths(opts.dataDir);
   const caFile = opts.caFile ?? paths.rootCert;
   const rootsPem = readFile(caFile, "--ca-file");
   const token = opts.tokenFile
     ? readFile(opts.tokenFile, "--token-file").trim()
-    : await mintDevToken({
-        dataDir: opts.dataDir,
-        namespace: opts.namespace,
-        serviceAccount: opts.serviceAccount,
-      });
+    : await mintDevToken({ dataDir: opts.dataDir, namespace: opts.namespace, serviceAccount: opts.serviceAccount });
   const identity = `spiffe://${opts.trustDomain}/ns/${opts.namespace}/sa/${opts.serviceAccount}`;
   const key = generateKeySync(spec);
   const csr = buildCsr(key, { uris: [identity] });
-  const client = new IstioCaClient({
-    address: opts.address,
-    rootsPem,
-    ...(opts.serverName ? { serverName: opts.serverName } : {}),
-  });
+  const client = new IstioCaClient({ address: opts.address, rootsPem, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
   let chain: string[];
   try {
     chain = await client.createCertificate({
@@ -76,26 +63,15 @@ export async function runRequest(opts: {
     });
   } catch (err) {
     const e = err as { code?: number; details?: string };
-    throw new MeshsignError(
-      "ERR_INTERNAL",
-      `CreateCertificate failed: ${e.details ?? String(err)} (gRPC code ${e.code ?? "?"})`,
-    );
+    throw new MeshsignError("ERR_INTERNAL", `CreateCertificate failed: ${e.details ?? String(err)} (gRPC code ${e.code ?? "?"})`);
   } finally {
     client.close();
   }
-  if (chain.length < 2)
-    throw new MeshsignError("ERR_CHAIN_INVALID", "server returned fewer than 2 chain elements");
+  if (chain.length < 2) throw new MeshsignError("ERR_CHAIN_INVALID", "server returned fewer than 2 chain elements");
   const leaf = new X509Certificate(chain[0] as string);
   mkdirSync(opts.out, { recursive: true });
   writeFileAtomicSync(join(opts.out, "key.pem"), privateKeyToPem(key), { mode: 0o600 });
-  writeFileAtomicSync(
-    join(opts.out, "cert-chain.pem"),
-    chain
-      .map((c) => (c.endsWith("\n") ? c : `${c}\n`))
-      .slice(0, -1)
-      .join(""),
-    { mode: 0o644 },
-  );
+  writeFileAtomicSync(join(opts.out, "cert-chain.pem"), chain.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).slice(0, -1).join(""), { mode: 0o644 });
   writeFileAtomicSync(join(opts.out, "root-cert.pem"), chain.at(-1) as string, { mode: 0o644 });
   process.stdout.write(
     `${[

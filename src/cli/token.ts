@@ -20,11 +20,7 @@ export async function mintDevToken(opts: {
 }): Promise<string> {
   // Only the dev issuer matters here: with it off, say so, not that a server would lack a JWKS.
   const config = loadConfig(
-    {
-      ...(opts.configFile ? { file: opts.configFile } : {}),
-      env: process.env,
-      flags: { dataDir: opts.dataDir },
-    },
+    { ...(opts.configFile ? { file: opts.configFile } : {}), env: process.env, flags: { dataDir: opts.dataDir } },
     { purpose: "client" },
   );
   const paths = dataDirPaths(config.dataDir);
@@ -52,10 +48,7 @@ export async function runToken(opts: {
   const ttlMs = tryParseGoDuration(opts.ttl);
   // The dev issuer mints at most DEV_TOKEN_MAX_TTL_SECONDS; refuse longer here, naming the flag.
   if (ttlMs === undefined || ttlMs < 1000 || ttlMs > DEV_TOKEN_MAX_TTL_SECONDS * 1000) {
-    throw new MeshsignError(
-      "ERR_CONFIG_INVALID",
-      `--ttl: "${opts.ttl}" must be a duration between 1s and 24h`,
-    );
+    throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" must be a duration between 1s and 24h`);
   }
   const token = await mintDevToken({
     dataDir: opts.dataDir,

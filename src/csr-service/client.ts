@@ -4,10 +4,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { IstioCertificateRequestSchema, type IstioCertificateResponse } from "../gen/istio/v1/auth/ca_pb.js";
 import { istioCertificateServiceDefinition } from "./service-definition.js";
 
-const IstioClient = makeGenericClientConstructor(
-  istioCertificateServiceDefinition,
-  "IstioCertificateService",
-);
+const IstioClient = makeGenericClientConstructor(istioCertificateServiceDefinition, "IstioCertificateService");
 
 export interface IstioCaClientOptions {
   /** host:port of meshsign's CreateCertificate listener. */
@@ -70,8 +67,7 @@ export class IstioCaClient {
         message,
         md,
         { deadline: Date.now() + (request.deadlineMs ?? 10_000) },
-        (err: ServiceError | null, response?: IstioCertificateResponse) =>
-          err ? reject(err) : resolve(response?.certChain ?? []),
+        (err: ServiceError | null, response?: IstioCertificateResponse) => (err ? reject(err) : resolve(response?.certChain ?? [])),
       );
     });
   }

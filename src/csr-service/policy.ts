@@ -49,9 +49,7 @@ export function createSvidPolicy(options: SvidPolicyOptions): CsrPolicy {
     if (!csrPem) throw new MeshsignError("ERR_CSR_MISSING", "request has no CSR");
     const csr = parseCsr(csrPem, { maxBytes: options.maxCsrBytes });
     const identity =
-      impersonatedIdentity === undefined
-        ? ownIdentity(caller)
-        : await impersonated(caller, impersonatedIdentity, trusted, options);
+      impersonatedIdentity === undefined ? ownIdentity(caller) : await impersonated(caller, impersonatedIdentity, trusted, options);
     authorizeCsr({ csr, expectedIdentity: identity, policy: authz });
     const durationMs = validity(validityDurationSeconds, options);
     const template = buildSvidTemplate(identity, csr.publicKeySpki, {
@@ -63,19 +61,14 @@ export function createSvidPolicy(options: SvidPolicyOptions): CsrPolicy {
 }
 
 /** validity_duration <= 0 gets the default; longer than the max is clamped, as istio-csr does. */
-export function validity(
-  requestedSeconds: bigint,
-  options: Pick<SvidPolicyOptions, "maxDurationMs" | "defaultDurationMs">,
-): number {
+export function validity(requestedSeconds: bigint, options: Pick<SvidPolicyOptions, "maxDurationMs" | "defaultDurationMs">): number {
   if (requestedSeconds <= 0n) return Math.min(options.defaultDurationMs, options.maxDurationMs);
   const maxSeconds = BigInt(Math.floor(options.maxDurationMs / 1000));
   return Number(requestedSeconds > maxSeconds ? maxSeconds : requestedSeconds) * 1000;
 }
 
 function keyPolicy(types: readonly CsrKeyType[]): KeyPolicy {
-  const curves = types.flatMap((t) =>
-    t === "ecdsa-p256" ? ["P-256" as const] : t === "ecdsa-p384" ? ["P-384" as const] : [],
-  );
+  const curves = types.flatMap((t) => (t === "ecdsa-p256" ? ["P-256" as const] : t === "ecdsa-p384" ? ["P-384" as const] : []));
   return {
     ...DEFAULT_CSR_POLICY.keys,
     // Without "rsa" no RSA key passes: the minimum is raised past any modulus accepted.
@@ -87,9 +80,7 @@ function keyPolicy(types: readonly CsrKeyType[]): KeyPolicy {
 
 function ownIdentity(caller: Caller): string {
   if (caller.identities.length !== 1) {
-    throw new MeshsignError("ERR_UNAUTHENTICATED", "caller must have exactly one identity", {
-      detail: { identities: caller.identities.length },
-    });
+    throw new MeshsignError("ERR_UNAUTHENTICATED", "caller must have exactly one identity", { detail: { identities: caller.identities.length } });
   }
   return caller.identities[0] as string;
 }
@@ -102,25 +93,13 @@ async function impersonated(
   options: SvidPolicyOptions,
 ): Promise<string> {
   if (!options.pods) {
-    throw new MeshsignError(
-      "ERR_IMPERSONATION_DENIED",
-      "impersonation needs Kubernetes mode (pods are checked on the caller's node)",
-    );
+    throw new MeshsignError("ERR_IMPERSONATION_DENIED", "impersonation needs Kubernetes mode (pods are checked on the caller's node)");
   }
   const k = caller.kubernetes;
-  if (!k)
-    throw new MeshsignError(
-      "ERR_IMPERSONATION_DENIED",
-      "impersonation needs a Kubernetes service-account token",
-    );
+  if (!k) throw new MeshsignError("ERR_IMPERSONATION_DENIED", "impersonation needs a Kubernetes service-account token");
   return authorizeImpersonation(
     {
-      caller: {
-        namespace: k.namespace,
-        serviceAccount: k.serviceAccount,
-        ...(k.podName ? { podName: k.podName } : {}),
-        ...(k.podUid ? { podUid: k.podUid } : {}),
-      },
+      caller: { namespace: k.namespace, serviceAccount: k.serviceAccount, ...(k.podName ? { podName: k.podName } : {}), ...(k.podUid ? { podUid: k.podUid } : {}) },
       requestedIdentity: requested,
       trustedAccounts: trusted,
       trustDomain: options.trustDomain,
@@ -131,9 +110,5 @@ async function impersonated(
 
 function keyAlgorithmName(csr: ParsedCsr): string {
   const k = csr.keyAlgorithm;
-  return k.type === "rsa"
-    ? `rsa-${k.bits}`
-    : k.type === "ec"
-      ? `ecdsa-${k.curve.toLowerCase().replace("-", "")}`
-      : "ed25519";
+  return k.type === "rsa" ? `rsa-${k.bits}` : k.type === "ec" ? `ecdsa-${k.curve.toLowerCase().replace("-", "")}` : "ed25519";
 }

@@ -6,12 +6,7 @@
  * request is read again on every reconcile of its Certificate.
  */
 import { type KeyObject, createHash } from "node:crypto";
-import {
-  type CertificateTemplate,
-  type Name,
-  buildCsr as buildPkcs10,
-  parseCsr as parsePkcs10,
-} from "../pki/index.js";
+import { type CertificateTemplate, type Name, buildCsr as buildPkcs10, parseCsr as parsePkcs10 } from "../pki/index.js";
 import type { CertificateRequest, CertificateSpec } from "./lib/api.js";
 import { literalSubjectName } from "./lib/literal-subject.js";
 import { DEFAULT_DURATION_MS, type ResolvedSpec, goDurationMs, usagesToTemplate } from "./lib/spec.js";
@@ -130,16 +125,9 @@ export function parseCsr(pem: string): ParsedCsr {
  * cert-manager's CA issuer builds it: SANs and subject from the CSR; isCA,
  * usages and duration from the request; notBefore = now (no backdating).
  */
-export function templateFromRequest(
-  cr: CertificateRequest,
-  csr: ParsedCsr,
-  nowMs: number,
-): CertificateTemplate {
+export function templateFromRequest(cr: CertificateRequest, csr: ParsedCsr, nowMs: number): CertificateTemplate {
   const isCA = cr.spec.isCA ?? false;
-  const usages =
-    cr.spec.usages !== undefined && cr.spec.usages.length > 0
-      ? cr.spec.usages
-      : ["digital signature", "key encipherment"];
+  const usages = cr.spec.usages !== undefined && cr.spec.usages.length > 0 ? cr.spec.usages : ["digital signature", "key encipherment"];
   const { keyUsage, extKeyUsage } = usagesToTemplate(usages, isCA);
   const durationMs = goDurationMs(cr.spec.duration) ?? DEFAULT_DURATION_MS;
   // Second resolution, like Go's x509 encoding of UTCTime/GeneralizedTime.

@@ -15,17 +15,7 @@ import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorde
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
 import { type CertificateDigest, changedFromOutside, digestCertificate } from "./lib/certificate-digest.js";
-import {
-  CERTIFICATE_REQUESTS,
-  CERTIFICATES,
-  type Certificate,
-  type CertificateRequest,
-  type Condition,
-  EVENTS,
-  type EventResource,
-  SECRETS,
-  type Secret,
-} from "./lib/api.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
 import { getCondition, setCondition } from "./lib/conditions.js";
 import { b64decode, requestRevision } from "./lib/requests.js";
 import { resolveIssuerRef } from "./lib/spec.js";
@@ -94,20 +84,8 @@ export interface CertificateDescription extends CertificateSummary {
   readonly lastFailureTime?: string;
   /** When the engine will next look at this Certificate (renewal, retry, expiry). */
   readonly nextCheck?: string;
-  readonly lastRequest?: {
-    name: string;
-    revision?: number;
-    conditions: readonly Condition[];
-    failureTime?: string;
-  };
-  readonly events: readonly {
-    type: string;
-    reason: string;
-    message: string;
-    count: number;
-    lastTimestamp: string;
-    object: string;
-  }[];
+  readonly lastRequest?: { name: string; revision?: number; conditions: readonly Condition[]; failureTime?: string };
+  readonly events: readonly { type: string; reason: string; message: string; count: number; lastTimestamp: string; object: string }[];
 }
 
 export interface CertificateInfoJson {
@@ -134,11 +112,7 @@ export interface SecretInspection {
   readonly certificates: readonly CertificateInfoJson[];
   readonly ca: readonly CertificateInfoJson[];
   /** Facts about tls.key; the key itself is never returned. */
-  readonly privateKey: {
-    readonly present: boolean;
-    readonly algorithm?: string;
-    readonly matchesCertificate?: boolean;
-  };
+  readonly privateKey: { readonly present: boolean; readonly algorithm?: string; readonly matchesCertificate?: boolean };
 }
 
 const keyOf = (ns: string | undefined, name: string | undefined): string => `${ns ?? ""}/${name ?? ""}`;
@@ -174,8 +148,7 @@ export class Engine {
       options.events === false
         ? noopEventRecorder
         : (options.events ?? new StoreEventRecorder({ store: options.store, clock: this.#clock }));
-    const metrics =
-      options.metricsRegistry === undefined ? undefined : new EngineMetrics(options.metricsRegistry);
+    const metrics = options.metricsRegistry === undefined ? undefined : new EngineMetrics(options.metricsRegistry);
     this.#reconciler = new CertificateReconciler({
       store: this.#store,
       clock: this.#clock,
@@ -186,16 +159,11 @@ export class Engine {
       sink: options.secretSink,
       ...(options.issuanceBackoff ? { issuanceBackoff: options.issuanceBackoff } : {}),
       ...(options.transientBackoff ? { transientBackoff: options.transientBackoff } : {}),
-      ...(options.keyGenerationConcurrency
-        ? { keyGenerationConcurrency: options.keyGenerationConcurrency }
-        : {}),
+      ...(options.keyGenerationConcurrency ? { keyGenerationConcurrency: options.keyGenerationConcurrency } : {}),
       requestNames: (ns, cert) => this.#requests.get(keyOf(ns, cert)),
       noteRequest: (ns, cert, name, present) => this.#noteRequest(keyOf(ns, cert), name, present),
       certificatesForSecret: (ns, secret) =>
-        this.#bySecret
-          .get(keyOf(ns, secret))
-          .map((k) => this.#certs.get(k))
-          .filter((c): c is WatchedCertificate => c !== undefined),
+        this.#bySecret.get(keyOf(ns, secret)).map((k) => this.#certs.get(k)).filter((c): c is WatchedCertificate => c !== undefined),
     });
     this.#scheduler = new Scheduler({
       clock: this.#clock,
@@ -231,8 +199,7 @@ export class Engine {
     await this.#issuers.start();
     const requests = this.#store.watch<CertificateRequest>(CERTIFICATE_REQUESTS, (e) => this.#onRequest(e));
     const secrets = this.#store.watch<Secret>(SECRETS, (e) => {
-      for (const k of this.#bySecret.get(keyOf(e.object.metadata.namespace, e.object.metadata.name)))
-        this.#scheduler.enqueue(k);
+      for (const k of this.#bySecret.get(keyOf(e.object.metadata.namespace, e.object.metadata.name))) this.#scheduler.enqueue(k);
     });
     this.#watches.push(requests, secrets);
     await Promise.all([requests.synced, secrets.synced]);
@@ -271,13 +238,9 @@ export class Engine {
   /** Manual renewal (`meshsign renew`, cmctl renew): Issuing=True ManuallyTriggered, bypassing back-off. */
   async renew(namespace: string, name: string): Promise<void> {
     const cert = await this.#store.get<Certificate>(CERTIFICATES, namespace, name);
-    if (cert === undefined)
-      throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
+    if (cert === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
     if (this.#select !== undefined && !this.#select(cert)) {
-      throw new MeshsignError(
-        "ERR_NOT_FOUND",
-        `Certificate ${namespace}/${name} is not managed by this meshsign (--certificate-selector, --certificate-issuer-groups)`,
-      );
+      throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} is not managed by this meshsign (--certificate-selector, --certificate-issuer-groups)`);
     }
     if (getCondition(cert.status?.conditions, "Issuing")?.status === "True") return;
     const now = new Date(this.#clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -285,66 +248,30 @@ export class Engine {
       ...cert,
       status: {
         ...cert.status,
-        conditions: setCondition(
-          cert.status?.conditions,
-          {
-            type: "Issuing",
-            status: "True",
-            reason: REASON.manuallyTriggered,
-            message: "Certificate re-issuance manually triggered",
-            ...(cert.metadata.generation !== undefined
-              ? { observedGeneration: cert.metadata.generation }
-              : {}),
-          },
-          now,
-        ),
+        conditions: setCondition(cert.status?.conditions, { type: "Issuing", status: "True", reason: REASON.manuallyTriggered, message: "Certificate re-issuance manually triggered", ...(cert.metadata.generation !== undefined ? { observedGeneration: cert.metadata.generation } : {}) }, now),
       },
     });
     this.#scheduler.enqueue(keyOf(namespace, name));
   }
 
   async list(namespace?: string): Promise<CertificateSummary[]> {
-    const certs = await this.#store.list<Certificate>(
-      CERTIFICATES,
-      namespace === undefined ? {} : { namespace },
-    );
-    return certs
-      .filter((c) => this.#select === undefined || this.#select(c))
-      .map((c) => summarize(c))
-      .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    const certs = await this.#store.list<Certificate>(CERTIFICATES, namespace === undefined ? {} : { namespace });
+    return certs.filter((c) => this.#select === undefined || this.#select(c)).map((c) => summarize(c)).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
   async describe(namespace: string, name: string): Promise<CertificateDescription> {
     const cert = await this.#store.get<Certificate>(CERTIFICATES, namespace, name);
-    if (cert === undefined)
-      throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
+    if (cert === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
     const names = this.#requests.get(keyOf(namespace, name));
-    const requests = (
-      await Promise.all(
-        names.map((n) => this.#store.get<CertificateRequest>(CERTIFICATE_REQUESTS, namespace, n)),
-      )
-    ).filter((r): r is CertificateRequest => r !== undefined);
+    const requests = (await Promise.all(names.map((n) => this.#store.get<CertificateRequest>(CERTIFICATE_REQUESTS, namespace, n)))).filter((r): r is CertificateRequest => r !== undefined);
     const last = requests.sort((a, b) => (requestRevision(b) ?? 0) - (requestRevision(a) ?? 0))[0];
     const involved = new Set([name, ...names]);
-    const recorded = isEventLog(this.#events)
-      ? this.#events.list(namespace)
-      : await this.#store.list<EventResource>(EVENTS, { namespace });
+    const recorded = isEventLog(this.#events) ? this.#events.list(namespace) : await this.#store.list<EventResource>(EVENTS, { namespace });
     const events = recorded
-      .filter(
-        (e) =>
-          involved.has(e.involvedObject.name) &&
-          (e.involvedObject.kind === "Certificate" || e.involvedObject.kind === "CertificateRequest"),
-      )
+      .filter((e) => involved.has(e.involvedObject.name) && (e.involvedObject.kind === "Certificate" || e.involvedObject.kind === "CertificateRequest"))
       .sort((a, b) => a.lastTimestamp.localeCompare(b.lastTimestamp))
       .slice(-20)
-      .map((e) => ({
-        type: e.type,
-        reason: e.reason,
-        message: e.message,
-        count: e.count,
-        lastTimestamp: e.lastTimestamp,
-        object: `${e.involvedObject.kind}/${e.involvedObject.name}`,
-      }));
+      .map((e) => ({ type: e.type, reason: e.reason, message: e.message, count: e.count, lastTimestamp: e.lastTimestamp, object: `${e.involvedObject.kind}/${e.involvedObject.name}` }));
     const deadline = this.#scheduler.deadlineOf(keyOf(namespace, name));
     const s = cert.status ?? {};
     return {
@@ -372,8 +299,7 @@ export class Engine {
   /** Decoded certificate facts of a Secret; never returns the private key. */
   async inspectSecret(namespace: string, name: string): Promise<SecretInspection> {
     const secret = await this.#store.get<Secret>(SECRETS, namespace, name);
-    if (secret === undefined)
-      throw new MeshsignError("ERR_NOT_FOUND", `Secret ${namespace}/${name} not found`);
+    if (secret === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Secret ${namespace}/${name} not found`);
     const chain = splitPemChain(b64decode(secret.data?.["tls.crt"]));
     const certificates = chain.flatMap((pem) => infoJson(pem));
     const ca = splitPemChain(b64decode(secret.data?.["ca.crt"])).flatMap((pem) => infoJson(pem));
@@ -388,8 +314,7 @@ export class Engine {
       }
     }
     const annotations: Record<string, string> = {};
-    for (const [k, v] of Object.entries(secret.metadata.annotations ?? {}))
-      if (k.startsWith("cert-manager.io/")) annotations[k] = v;
+    for (const [k, v] of Object.entries(secret.metadata.annotations ?? {})) if (k.startsWith("cert-manager.io/")) annotations[k] = v;
     return {
       namespace,
       name,
@@ -398,11 +323,7 @@ export class Engine {
       annotations,
       certificates,
       ca,
-      privateKey: {
-        present: keyPem !== "",
-        ...(key !== undefined ? { algorithm: describeKey(key) } : {}),
-        ...(matches !== undefined ? { matchesCertificate: matches } : {}),
-      },
+      privateKey: { present: keyPem !== "", ...(key !== undefined ? { algorithm: describeKey(key) } : {}), ...(matches !== undefined ? { matchesCertificate: matches } : {}) },
     };
   }
 
@@ -436,15 +357,12 @@ export class Engine {
 
   #onRequest(e: WatchEvent<CertificateRequest>): void {
     const r = e.object;
-    const cert =
-      r.metadata.annotations?.[ANN.certificateName] ??
-      r.metadata.ownerReferences?.find((o) => o.kind === "Certificate")?.name;
+    const cert = r.metadata.annotations?.[ANN.certificateName] ?? r.metadata.ownerReferences?.find((o) => o.kind === "Certificate")?.name;
     if (cert === undefined) return;
     const certKey = keyOf(r.metadata.namespace, cert);
     this.#noteRequest(certKey, r.metadata.name ?? "", e.type !== "DELETED");
     // An external approver may deny a request; react to that (our own writes never set Denied).
-    if (e.type === "MODIFIED" && getCondition(r.status?.conditions, "Denied")?.status === "True")
-      this.#scheduler.enqueue(certKey);
+    if (e.type === "MODIFIED" && getCondition(r.status?.conditions, "Denied")?.status === "True") this.#scheduler.enqueue(certKey);
   }
 
   #noteRequest(certKey: string, name: string, present: boolean): void {

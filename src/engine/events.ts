@@ -58,8 +58,7 @@ const SWEEP_BATCH = 500;
 const MAX_MESSAGE = 1024;
 
 export class StoreEventRecorder implements EventRecorder {
-  readonly #o: Required<Omit<StoreEventRecorderOptions, "onError">> &
-    Pick<StoreEventRecorderOptions, "onError">;
+  readonly #o: Required<Omit<StoreEventRecorderOptions, "onError">> & Pick<StoreEventRecorderOptions, "onError">;
   /** dedup key -> where the event was last written and its count (not the whole Event: 10,000 of these are kept). */
   readonly #seen = new Map<string, SeenEvent>();
   /** dedup key -> the tail of that key's write chain, while writes are in flight. */
@@ -72,23 +71,14 @@ export class StoreEventRecorder implements EventRecorder {
   #sweeping = false;
 
   constructor(options: StoreEventRecorderOptions) {
-    this.#o = {
-      component: "meshsign-engine",
-      maxTracked: DEFAULT_MAX_TRACKED,
-      ttlMs: DEFAULT_EVENT_TTL_MS,
-      maxEvents: DEFAULT_MAX_EVENTS,
-      expire: true,
-      ...options,
-    };
+    this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, expire: true, ...options };
   }
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
     const msg = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
     const key = dedupKey(object, type, reason, msg);
     const previous = this.#chains.get(key) ?? Promise.resolve();
-    const write = previous
-      .then(() => this.#write(key, object, type, reason, msg))
-      .catch((err) => this.#o.onError?.(err));
+    const write = previous.then(() => this.#write(key, object, type, reason, msg)).catch((err) => this.#o.onError?.(err));
     this.#chains.set(key, write);
     this.#inFlight.add(write);
     void write.finally(() => {
@@ -110,13 +100,9 @@ export class StoreEventRecorder implements EventRecorder {
     if (this.#o.expire === false) return;
     const events = await this.#o.store.list<EventResource>(EVENTS, {});
     const known = events
-      .map((e) => ({
-        id: `${e.metadata.namespace ?? ""}/${e.metadata.name ?? ""}`,
-        at: Date.parse(e.lastTimestamp) + this.#o.ttlMs,
-      }))
+      .map((e) => ({ id: `${e.metadata.namespace ?? ""}/${e.metadata.name ?? ""}`, at: Date.parse(e.lastTimestamp) + this.#o.ttlMs }))
       .sort((a, b) => a.at - b.at);
-    for (const e of known)
-      if (!this.#expiry.has(e.id)) this.#expiry.set(e.id, Number.isFinite(e.at) ? e.at : 0);
+    for (const e of known) if (!this.#expiry.has(e.id)) this.#expiry.set(e.id, Number.isFinite(e.at) ? e.at : 0);
     await this.sweep();
   }
 
@@ -164,8 +150,7 @@ export class StoreEventRecorder implements EventRecorder {
   #arm(): void {
     const next = this.#expiry.values().next();
     this.#timer?.cancel();
-    this.#timer =
-      next.done === true ? undefined : this.#o.clock.setTimer(next.value, () => void this.sweep());
+    this.#timer = next.done === true ? undefined : this.#o.clock.setTimer(next.value, () => void this.sweep());
   }
 
   #track(event: EventResource): void {
@@ -180,13 +165,7 @@ export class StoreEventRecorder implements EventRecorder {
     } else if (this.#timer === undefined) this.#arm();
   }
 
-  async #write(
-    key: string,
-    object: KubeObject,
-    type: EventType,
-    reason: string,
-    message: string,
-  ): Promise<void> {
+  async #write(key: string, object: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
     const ns = object.metadata.namespace ?? "default";
     const name = object.metadata.name ?? "";
     const now = new Date(this.#o.clock.now()).toISOString();
@@ -194,13 +173,7 @@ export class StoreEventRecorder implements EventRecorder {
       apiVersion: "v1",
       kind: "Event",
       metadata: { name: eventName, namespace: ns },
-      involvedObject: {
-        apiVersion: object.apiVersion,
-        kind: object.kind,
-        name,
-        namespace: ns,
-        ...(object.metadata.uid ? { uid: object.metadata.uid } : {}),
-      },
+      involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name, namespace: ns, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) },
       reason,
       message,
       type,
@@ -213,10 +186,7 @@ export class StoreEventRecorder implements EventRecorder {
     if (previous !== undefined && this.#expiry.has(`${ns}/${previous.name}`)) {
       this.#seen.delete(key);
       try {
-        const stored = await this.#o.store.update<EventResource>(
-          EVENTS,
-          event(previous.name, previous.count + 1, previous.firstTimestamp),
-        );
+        const stored = await this.#o.store.update<EventResource>(EVENTS, event(previous.name, previous.count + 1, previous.firstTimestamp));
         this.#remember(key, stored);
         return;
       } catch {
@@ -224,20 +194,13 @@ export class StoreEventRecorder implements EventRecorder {
       }
     }
     const suffix = createHash("sha256").update(key).update(now).digest("hex").slice(0, 16);
-    const stored = await this.#o.store.create<EventResource>(
-      EVENTS,
-      event(`${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), 1, now),
-    );
+    const stored = await this.#o.store.create<EventResource>(EVENTS, event(`${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), 1, now));
     this.#remember(key, stored);
   }
 
   #remember(key: string, event: EventResource): void {
     this.#track(event);
-    this.#seen.set(key, {
-      name: event.metadata.name ?? "",
-      count: event.count,
-      firstTimestamp: event.firstTimestamp,
-    });
+    this.#seen.set(key, { name: event.metadata.name ?? "", count: event.count, firstTimestamp: event.firstTimestamp });
     if (this.#seen.size > this.#o.maxTracked) {
       const oldest = this.#seen.keys().next().value;
       if (oldest !== undefined) this.#seen.delete(oldest);
@@ -252,15 +215,7 @@ interface SeenEvent {
 }
 
 function dedupKey(object: KubeObject, type: EventType, reason: string, message: string): string {
-  return [
-    object.kind,
-    object.metadata.namespace ?? "default",
-    object.metadata.name ?? "",
-    object.metadata.uid ?? "",
-    type,
-    reason,
-    message,
-  ].join("\u0000");
+  return [object.kind, object.metadata.namespace ?? "default", object.metadata.name ?? "", object.metadata.uid ?? "", type, reason, message].join("\u0000");
 }
 
 /** A recorder that can also answer which Events it holds (the engine's describe reads them from it). */
@@ -297,12 +252,7 @@ export class MemoryEventRecorder implements EventLog {
   readonly #events = new Map<string, Occurrences>();
 
   constructor(options: MemoryEventRecorderOptions) {
-    this.#o = {
-      component: "meshsign-engine",
-      ttlMs: DEFAULT_EVENT_TTL_MS,
-      maxEvents: DEFAULT_MAX_EVENTS,
-      ...options,
-    };
+    this.#o = { component: "meshsign-engine", ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, ...options };
   }
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
@@ -311,12 +261,7 @@ export class MemoryEventRecorder implements EventLog {
     const now = this.#o.clock.now();
     const previous = this.#events.get(key);
     this.#events.delete(key);
-    this.#events.set(
-      key,
-      previous === undefined
-        ? { count: 1, firstMs: now, lastMs: now }
-        : { count: previous.count + 1, firstMs: previous.firstMs, lastMs: now },
-    );
+    this.#events.set(key, previous === undefined ? { count: 1, firstMs: now, lastMs: now } : { count: previous.count + 1, firstMs: previous.firstMs, lastMs: now });
     this.#expire();
   }
 
@@ -324,16 +269,7 @@ export class MemoryEventRecorder implements EventLog {
     this.#expire();
     const out: EventResource[] = [];
     for (const [key, o] of this.#events) {
-      const [
-        apiVersion = "",
-        kind = "",
-        ns = "",
-        name = "",
-        uid = "",
-        type = "Normal",
-        reason = "",
-        message = "",
-      ] = key.split("\u0000");
+      const [apiVersion = "", kind = "", ns = "", name = "", uid = "", type = "Normal", reason = "", message = ""] = key.split("\u0000");
       if (ns !== namespace) continue;
       const first = new Date(o.firstMs).toISOString();
       // The same name for the same Event every time it is listed (as the first write named it).
@@ -341,11 +277,7 @@ export class MemoryEventRecorder implements EventLog {
       out.push({
         apiVersion: "v1",
         kind: "Event",
-        metadata: {
-          name: `${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""),
-          namespace: ns,
-          creationTimestamp: first,
-        },
+        metadata: { name: `${name}.${suffix}`.slice(-253).replace(/^[.-]+/, ""), namespace: ns, creationTimestamp: first },
         involvedObject: { apiVersion, kind, name, namespace: ns, ...(uid !== "" ? { uid } : {}) },
         reason,
         message,
@@ -377,16 +309,7 @@ interface Occurrences {
 
 /** Every field of an in-memory Event, NUL-separated (no field can hold a NUL: names are RFC 1123, messages are ours). */
 function memoryKey(object: KubeObject, type: EventType, reason: string, message: string): string {
-  return [
-    object.apiVersion,
-    object.kind,
-    object.metadata.namespace ?? "default",
-    object.metadata.name ?? "",
-    object.metadata.uid ?? "",
-    type,
-    reason,
-    message.replaceAll("\u0000", ""),
-  ].join("\u0000");
+  return [object.apiVersion, object.kind, object.metadata.namespace ?? "default", object.metadata.name ?? "", object.metadata.uid ?? "", type, reason, message.replaceAll("\u0000", "")].join("\u0000");
 }
 
 /** Discards events (benchmarks, or when the caller does not want them). */

@@ -6,29 +6,11 @@
  * and the reason mapping.
  */
 export { Engine } from "./engine.js";
-export type {
-  EngineOptions,
-  CertificateSummary,
-  CertificateDescription,
-  CertificateInfoJson,
-  SecretInspection,
-} from "./engine.js";
+export type { EngineOptions, CertificateSummary, CertificateDescription, CertificateInfoJson, SecretInspection } from "./engine.js";
 export { systemClock, systemRandom } from "./clock.js";
 export type { Clock, RandomSource, Timer } from "./clock.js";
-export {
-  MemoryEventRecorder,
-  StoreEventRecorder,
-  noopEventRecorder,
-  DEFAULT_EVENT_TTL_MS,
-  DEFAULT_MAX_EVENTS,
-} from "./events.js";
-export type {
-  EventLog,
-  EventRecorder,
-  EventType,
-  MemoryEventRecorderOptions,
-  StoreEventRecorderOptions,
-} from "./events.js";
+export { MemoryEventRecorder, StoreEventRecorder, noopEventRecorder, DEFAULT_EVENT_TTL_MS, DEFAULT_MAX_EVENTS } from "./events.js";
+export type { EventLog, EventRecorder, EventType, MemoryEventRecorderOptions, StoreEventRecorderOptions } from "./events.js";
 export { EngineMetrics } from "./metrics.js";
 export { FileSecretSink } from "./secret-files.js";
 export type { SecretSink, SecretFileRef, FileSecretSinkOptions, HookResult } from "./secret-files.js";
@@ -38,12 +20,7 @@ export { Scheduler } from "./scheduler.js";
 export type { SchedulerOptions, Handler } from "./scheduler.js";
 export { renewalTime, renewBeforeWindowMs, renewalJitterMs } from "./renewal.js";
 export type { RenewalInput } from "./renewal.js";
-export {
-  exponentialDelayMs,
-  nextIssuanceAttemptMs,
-  DEFAULT_ISSUANCE_BACKOFF,
-  DEFAULT_TRANSIENT_BACKOFF,
-} from "./backoff.js";
+export { exponentialDelayMs, nextIssuanceAttemptMs, DEFAULT_ISSUANCE_BACKOFF, DEFAULT_TRANSIENT_BACKOFF } from "./backoff.js";
 export type { BackoffOptions } from "./backoff.js";
 export { TRIGGER_CHAIN, READINESS_CHAIN, evaluate, readSecretContents } from "./policies.js";
 export type { Check, PolicyInput, Violation, SecretContents } from "./policies.js";

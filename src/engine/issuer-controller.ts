@@ -9,14 +9,7 @@ import { issuerKey } from "../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../store/types.js";
 import type { Clock } from "./clock.js";
 import type { EventRecorder } from "./events.js";
-import {
-  CLUSTER_ISSUERS,
-  type Condition,
-  ISSUERS,
-  type IssuerResource,
-  SECRETS,
-  type Secret,
-} from "./lib/api.js";
+import { CLUSTER_ISSUERS, type Condition, ISSUERS, type IssuerResource, SECRETS, type Secret } from "./lib/api.js";
 
 export interface IssuerControllerOptions {
   readonly store: Store;
@@ -59,9 +52,7 @@ export class IssuerController {
     const issuers = this.#o.store.watch<IssuerResource>(ISSUERS, onIssuer("Issuer"));
     const clusterIssuers = this.#o.store.watch<IssuerResource>(CLUSTER_ISSUERS, onIssuer("ClusterIssuer"));
     const secrets = this.#o.store.watch<Secret>(SECRETS, (e) => {
-      const keys = this.#secretIndex.get(
-        `${e.object.metadata.namespace ?? ""}/${e.object.metadata.name ?? ""}`,
-      );
+      const keys = this.#secretIndex.get(`${e.object.metadata.namespace ?? ""}/${e.object.metadata.name ?? ""}`);
       for (const key of keys ?? []) this.#enqueue(key);
     });
     this.#watches.push(issuers, clusterIssuers, secrets);
@@ -124,44 +115,25 @@ export class IssuerController {
     this.#o.onChange?.(key);
   }
 
-  async #writeStatus(
-    resource: IssuerResource,
-    status: { ready: boolean; reason: string; message: string },
-  ): Promise<void> {
+  async #writeStatus(resource: IssuerResource, status: { ready: boolean; reason: string; message: string }): Promise<void> {
     const type = resource.kind === "ClusterIssuer" ? CLUSTER_ISSUERS : ISSUERS;
-    const fresh = await this.#o.store.get<IssuerResource>(
-      type,
-      resource.metadata.namespace,
-      resource.metadata.name ?? "",
-    );
+    const fresh = await this.#o.store.get<IssuerResource>(type, resource.metadata.namespace, resource.metadata.name ?? "");
     if (fresh === undefined) return;
     const conditions = fresh.status?.conditions ?? [];
     const current = conditions.find((c) => c.type === "Ready");
     const want: Condition["status"] = status.ready ? "True" : "False";
-    if (
-      current?.status === want &&
-      current.reason === status.reason &&
-      current.message === status.message &&
-      current.observedGeneration === fresh.metadata.generation
-    )
-      return;
+    if (current?.status === want && current.reason === status.reason && current.message === status.message && current.observedGeneration === fresh.metadata.generation) return;
     const cond: Condition = {
       type: "Ready",
       status: want,
       reason: status.reason,
       message: status.message,
-      lastTransitionTime:
-        current?.status === want && current.lastTransitionTime !== undefined
-          ? current.lastTransitionTime
-          : new Date(this.#o.clock.now()).toISOString(),
+      lastTransitionTime: current?.status === want && current.lastTransitionTime !== undefined ? current.lastTransitionTime : new Date(this.#o.clock.now()).toISOString(),
       ...(fresh.metadata.generation !== undefined ? { observedGeneration: fresh.metadata.generation } : {}),
     };
     await this.#o.store.updateStatus<IssuerResource>(type, {
       ...fresh,
-      status: {
-        ...(fresh.status ?? {}),
-        conditions: [...conditions.filter((c) => c.type !== "Ready"), cond],
-      },
+      status: { ...(fresh.status ?? {}), conditions: [...conditions.filter((c) => c.type !== "Ready"), cond] },
     });
     this.#o.events?.record(fresh, status.ready ? "Normal" : "Warning", status.reason, status.message);
   }

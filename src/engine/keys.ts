@@ -3,13 +3,7 @@
  * the trigger policies and rotationPolicy Never, and the Secret encodings
  * (PKCS#1 / SEC1 / PKCS#8).
  */
-import {
-  type KeyObject,
-  createHash,
-  createPrivateKey,
-  generateKeyPair,
-  generateKeyPairSync,
-} from "node:crypto";
+import { type KeyObject, createHash, createPrivateKey, generateKeyPair, generateKeyPairSync } from "node:crypto";
 import { publicKeySpki } from "../pki/index.js";
 import type { KeyAlgorithm } from "./lib/spec.js";
 
@@ -30,17 +24,13 @@ const CURVES: Record<number, string> = { 256: "prime256v1", 384: "secp384r1", 52
 export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
   switch (spec.keyAlgorithm) {
     case "RSA":
-      if (spec.keySize < 2048 || spec.keySize > 8192)
-        return Promise.reject(new Error(`unsupported RSA key size ${spec.keySize}`));
+      if (spec.keySize < 2048 || spec.keySize > 8192) return Promise.reject(new Error(`unsupported RSA key size ${spec.keySize}`));
       return new Promise((resolve, reject) => {
-        generateKeyPair("rsa", { modulusLength: spec.keySize }, (err, _pub, priv) =>
-          err ? reject(err) : resolve(priv),
-        );
+        generateKeyPair("rsa", { modulusLength: spec.keySize }, (err, _pub, priv) => (err ? reject(err) : resolve(priv)));
       });
     case "ECDSA": {
       const namedCurve = CURVES[spec.keySize];
-      if (namedCurve === undefined)
-        return Promise.reject(new Error(`unsupported ECDSA key size ${spec.keySize}`));
+      if (namedCurve === undefined) return Promise.reject(new Error(`unsupported ECDSA key size ${spec.keySize}`));
       return Promise.resolve(generateKeyPairSync("ec", { namedCurve }).privateKey);
     }
     case "Ed25519":
@@ -90,10 +80,8 @@ export function describeKey(key: KeyShape): string {
  */
 export function encodePrivateKey(key: KeyObject, encoding: "PKCS1" | "PKCS8"): string {
   let pem: string;
-  if (encoding === "PKCS1" && key.asymmetricKeyType === "rsa")
-    pem = key.export({ format: "pem", type: "pkcs1" }).toString();
-  else if (encoding === "PKCS1" && key.asymmetricKeyType === "ec")
-    pem = key.export({ format: "pem", type: "sec1" }).toString();
+  if (encoding === "PKCS1" && key.asymmetricKeyType === "rsa") pem = key.export({ format: "pem", type: "pkcs1" }).toString();
+  else if (encoding === "PKCS1" && key.asymmetricKeyType === "ec") pem = key.export({ format: "pem", type: "sec1" }).toString();
   else pem = key.export({ format: "pem", type: "pkcs8" }).toString();
   // The Secret written with this PEM is read back on the next reconcile: know its facts already.
   rememberFacts(pem, key);
@@ -115,11 +103,7 @@ function digest(pem: string): string {
 }
 
 function rememberFacts(pem: string, key: KeyObject): KeyFacts {
-  const f: KeyFacts = {
-    asymmetricKeyType: key.asymmetricKeyType,
-    asymmetricKeyDetails: key.asymmetricKeyDetails,
-    spki: spkiOf(key),
-  };
+  const f: KeyFacts = { asymmetricKeyType: key.asymmetricKeyType, asymmetricKeyDetails: key.asymmetricKeyDetails, spki: spkiOf(key) };
   const id = digest(pem);
   facts.delete(id);
   facts.set(id, f);

@@ -46,12 +46,7 @@ function valuesByOid(name: readonly (readonly { type: string; value: string }[])
 }
 
 /** Fields of `spec` that the request `cr` (with its parsed CSR) does not match. */
-export function requestMismatches(
-  cr: CertificateRequest,
-  csr: ParsedCsr,
-  certSpec: CertificateSpec,
-  spec: ResolvedSpec,
-): string[] {
+export function requestMismatches(cr: CertificateRequest, csr: ParsedCsr, certSpec: CertificateSpec, spec: ResolvedSpec): string[] {
   const out: string[] = [];
   if (certSpec.literalSubject !== undefined && certSpec.literalSubject !== "") {
     // cert-manager compares the DER; comparing the decoded RDNs is the same test without depending on
@@ -71,21 +66,13 @@ export function requestMismatches(
     }
   }
   if (!sameSet(spec.dnsNames, csr.dnsNames)) out.push("spec.dnsNames");
-  if (!sameSet(spec.ipAddresses.map(normalizeIp), csr.ipAddresses.map(normalizeIp)))
-    out.push("spec.ipAddresses");
+  if (!sameSet(spec.ipAddresses.map(normalizeIp), csr.ipAddresses.map(normalizeIp))) out.push("spec.ipAddresses");
   if (!sameSet(spec.uris, csr.uris)) out.push("spec.uris");
   if (!sameSet(spec.emailAddresses, csr.emailAddresses)) out.push("spec.emailAddresses");
   if ((cr.spec.isCA ?? false) !== spec.isCA) out.push("spec.isCA");
-  const crUsages =
-    cr.spec.usages !== undefined && cr.spec.usages.length > 0
-      ? cr.spec.usages
-      : ["digital signature", "key encipherment"];
+  const crUsages = cr.spec.usages !== undefined && cr.spec.usages.length > 0 ? cr.spec.usages : ["digital signature", "key encipherment"];
   if (!sameSet(crUsages, spec.usages)) out.push("spec.usages");
-  if (
-    spec.durationSet &&
-    cr.spec.duration !== undefined &&
-    goDurationMs(cr.spec.duration) !== spec.durationMs
-  ) {
+  if (spec.durationSet && cr.spec.duration !== undefined && goDurationMs(cr.spec.duration) !== spec.durationMs) {
     out.push("spec.duration");
   }
   const a = resolveIssuerRef(cr.spec.issuerRef);
@@ -104,8 +91,7 @@ export function certificateMismatches(info: CertInfo, spec: ResolvedSpec): strin
   const got = new Set([...info.dnsNames, ...(info.commonName === "" ? [] : [info.commonName])]);
   if (want.size !== got.size || [...want].some((n) => !got.has(n))) out.push("spec.dnsNames");
   if (spec.commonName !== undefined && !got.has(spec.commonName)) out.push("spec.commonName");
-  if (!sameSet(spec.ipAddresses.map(normalizeIp), info.ipAddresses.map(normalizeIp)))
-    out.push("spec.ipAddresses");
+  if (!sameSet(spec.ipAddresses.map(normalizeIp), info.ipAddresses.map(normalizeIp))) out.push("spec.ipAddresses");
   if (!sameSet(spec.uris, info.uris)) out.push("spec.uris");
   if (!sameSet(spec.emailAddresses, info.emailAddresses)) out.push("spec.emailAddresses");
   return [...new Set(out)];

@@ -50,13 +50,7 @@ class RowGauge {
   readonly #rows: ReadonlyMap<string, Row>;
   readonly #samples: (row: Row) => Sample[];
 
-  constructor(
-    name: string,
-    help: string,
-    rows: ReadonlyMap<string, Row>,
-    samples: (row: Row) => Sample[],
-    registry: Registry,
-  ) {
+  constructor(name: string, help: string, rows: ReadonlyMap<string, Row>, samples: (row: Row) => Sample[], registry: Registry) {
     this.name = name;
     this.help = help;
     this.#rows = rows;
@@ -83,41 +77,11 @@ export class EngineMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     const rows = this.#rows;
-    new RowGauge(
-      "certmanager_certificate_ready_status",
-      "The ready status of the certificate.",
-      rows,
-      (r) => CONDITIONS.map((c) => ({ labels: { ...r.labels, condition: c }, value: c === r.ready ? 1 : 0 })),
-      registry,
-    );
-    new RowGauge(
-      "certmanager_certificate_expiration_timestamp_seconds",
-      "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
-      rows,
-      (r) => [{ labels: r.labels, value: r.notAfter }],
-      registry,
-    );
-    new RowGauge(
-      "certmanager_certificate_not_after_timestamp_seconds",
-      "The timestamp after which the certificate is invalid, expressed as a Unix Epoch Time.",
-      rows,
-      (r) => [{ labels: r.labels, value: r.notAfter }],
-      registry,
-    );
-    new RowGauge(
-      "certmanager_certificate_not_before_timestamp_seconds",
-      "The timestamp before which the certificate is invalid, expressed as a Unix Epoch Time.",
-      rows,
-      (r) => [{ labels: r.labels, value: r.notBefore }],
-      registry,
-    );
-    new RowGauge(
-      "certmanager_certificate_renewal_timestamp_seconds",
-      "The number of seconds before expiration time the certificate should renew.",
-      rows,
-      (r) => [{ labels: r.labels, value: r.renewal }],
-      registry,
-    );
+    new RowGauge("certmanager_certificate_ready_status", "The ready status of the certificate.", rows, (r) => CONDITIONS.map((c) => ({ labels: { ...r.labels, condition: c }, value: c === r.ready ? 1 : 0 })), registry);
+    new RowGauge("certmanager_certificate_expiration_timestamp_seconds", "The date after which the certificate expires. Expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notAfter }], registry);
+    new RowGauge("certmanager_certificate_not_after_timestamp_seconds", "The timestamp after which the certificate is invalid, expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notAfter }], registry);
+    new RowGauge("certmanager_certificate_not_before_timestamp_seconds", "The timestamp before which the certificate is invalid, expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notBefore }], registry);
+    new RowGauge("certmanager_certificate_renewal_timestamp_seconds", "The number of seconds before expiration time the certificate should renew.", rows, (r) => [{ labels: r.labels, value: r.renewal }], registry);
     this.#latency = new Histogram({
       name: "meshsign_certificate_issuance_duration_seconds",
       help: "Time from a Certificate entering Issuing to its Secret being written.",
@@ -125,32 +89,15 @@ export class EngineMetrics {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
       registers,
     });
-    this.#failures = new Counter({
-      name: "meshsign_certificate_issuance_failures_total",
-      help: "Failed issuance attempts by reason.",
-      labelNames: ["reason", "issuer_kind"],
-      registers,
-    });
+    this.#failures = new Counter({ name: "meshsign_certificate_issuance_failures_total", help: "Failed issuance attempts by reason.", labelNames: ["reason", "issuer_kind"], registers });
   }
 
   /** Publishes the current state of one Certificate (a changed issuerRef replaces its series). */
   observe(labels: CertificateMetricLabels, values: CertificateMetricValues): void {
     const seconds = (ms: number | undefined): number => (ms === undefined ? 0 : Math.floor(ms / 1000));
     // Label order is the exposition order: cert-manager's (name, namespace, issuer_name, issuer_kind, issuer_group).
-    const ordered: CertificateMetricLabels = {
-      name: labels.name,
-      namespace: labels.namespace,
-      issuer_name: labels.issuer_name,
-      issuer_kind: labels.issuer_kind,
-      issuer_group: labels.issuer_group,
-    };
-    this.#rows.set(`${labels.namespace}/${labels.name}`, {
-      labels: ordered,
-      ready: values.ready,
-      notBefore: seconds(values.notBeforeMs),
-      notAfter: seconds(values.notAfterMs),
-      renewal: seconds(values.renewalTimeMs),
-    });
+    const ordered: CertificateMetricLabels = { name: labels.name, namespace: labels.namespace, issuer_name: labels.issuer_name, issuer_kind: labels.issuer_kind, issuer_group: labels.issuer_group };
+    this.#rows.set(`${labels.namespace}/${labels.name}`, { labels: ordered, ready: values.ready, notBefore: seconds(values.notBeforeMs), notAfter: seconds(values.notAfterMs), renewal: seconds(values.renewalTimeMs) });
   }
 
   /** Drops every series of a deleted Certificate. */

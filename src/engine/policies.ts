@@ -64,45 +64,23 @@ export function readSecretContents(secret: Secret | undefined): SecretContents |
 const fmt = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export const secretDoesNotExist: Check = (i) =>
-  i.secret === undefined
-    ? { reason: REASON.doesNotExist, message: `Issuing certificate as Secret does not exist` }
-    : undefined;
+  i.secret === undefined ? { reason: REASON.doesNotExist, message: `Issuing certificate as Secret does not exist` } : undefined;
 
 export const secretIsMissingData: Check = (i) => {
   const c = i.contents;
-  if (c === undefined || i.secret?.data === undefined)
-    return { reason: REASON.missingData, message: "Issuing certificate as Secret does not contain any data" };
-  if (c.keyPem === "")
-    return {
-      reason: REASON.missingData,
-      message: "Issuing certificate as Secret does not contain a private key",
-    };
-  if (c.certPem === "")
-    return {
-      reason: REASON.missingData,
-      message: "Issuing certificate as Secret does not contain a certificate",
-    };
+  if (c === undefined || i.secret?.data === undefined) return { reason: REASON.missingData, message: "Issuing certificate as Secret does not contain any data" };
+  if (c.keyPem === "") return { reason: REASON.missingData, message: "Issuing certificate as Secret does not contain a private key" };
+  if (c.certPem === "") return { reason: REASON.missingData, message: "Issuing certificate as Secret does not contain a certificate" };
   return undefined;
 };
 
 export const secretPublicKeysDiffer: Check = (i) => {
   const c = i.contents;
   if (c === undefined) return undefined;
-  if (c.key === undefined)
-    return {
-      reason: REASON.invalidKeyPair,
-      message: "Issuing certificate as Secret contains an invalid private key",
-    };
-  if (c.cert === undefined)
-    return {
-      reason: REASON.invalidCertificate,
-      message: "Issuing certificate as Secret contains an invalid certificate",
-    };
+  if (c.key === undefined) return { reason: REASON.invalidKeyPair, message: "Issuing certificate as Secret contains an invalid private key" };
+  if (c.cert === undefined) return { reason: REASON.invalidCertificate, message: "Issuing certificate as Secret contains an invalid certificate" };
   if (!c.key.spki.equals(c.cert.spki)) {
-    return {
-      reason: REASON.invalidKeyPair,
-      message: "Issuing certificate as Secret contains a private key that does not match the certificate",
-    };
+    return { reason: REASON.invalidKeyPair, message: "Issuing certificate as Secret contains a private key that does not match the certificate" };
   }
   return undefined;
 };
@@ -117,10 +95,7 @@ export const secretIssuerAnnotationsMismatch: Check = (i) => {
   const kindOk = (kind === undefined || kind === "" ? "Issuer" : kind) === ref.kind;
   const groupOk = (group === undefined || group === "" ? "cert-manager.io" : group) === ref.group;
   if (name !== ref.name || !kindOk || !groupOk) {
-    return {
-      reason: REASON.incorrectIssuer,
-      message: `Issuing certificate as Secret was previously issued by "${kind ?? ""}.${group ?? ""}/${name ?? ""}"`,
-    };
+    return { reason: REASON.incorrectIssuer, message: `Issuing certificate as Secret was previously issued by "${kind ?? ""}.${group ?? ""}/${name ?? ""}"` };
   }
   return undefined;
 };
@@ -128,10 +103,7 @@ export const secretIssuerAnnotationsMismatch: Check = (i) => {
 export const secretCertificateNameAnnotationsMismatch: Check = (i) => {
   const name = i.secret?.metadata.annotations?.[ANN.certificateName];
   if (name !== undefined && name !== i.certificate.metadata.name) {
-    return {
-      reason: REASON.incorrectCertificate,
-      message: `Secret was issued for "${name}". If this message is not transient, you might have two conflicting Certificates pointing to the same secret.`,
-    };
+    return { reason: REASON.incorrectCertificate, message: `Secret was issued for "${name}". If this message is not transient, you might have two conflicting Certificates pointing to the same secret.` };
   }
   return undefined;
 };
@@ -140,10 +112,7 @@ export const secretPrivateKeyMismatchesSpec: Check = (i) => {
   const key = i.contents?.key;
   if (key === undefined) return undefined;
   if (!keyMatchesSpec(key, i.spec)) {
-    return {
-      reason: REASON.secretMismatch,
-      message: `Existing private key (${describeKey(key)}) is not up to date for spec: [spec.privateKey]`,
-    };
+    return { reason: REASON.secretMismatch, message: `Existing private key (${describeKey(key)}) is not up to date for spec: [spec.privateKey]` };
   }
   return undefined;
 };
@@ -151,16 +120,10 @@ export const secretPrivateKeyMismatchesSpec: Check = (i) => {
 export const secretPublicKeyDiffersFromCurrentCertificateRequest: Check = (i) => {
   if (i.currentRequest === undefined || i.contents?.key === undefined) return undefined;
   if (i.currentRequestCsr === undefined) {
-    return {
-      reason: REASON.invalidCertificateRequest,
-      message: "Failed to decode the current CertificateRequest's CSR",
-    };
+    return { reason: REASON.invalidCertificateRequest, message: "Failed to decode the current CertificateRequest's CSR" };
   }
   if (!i.contents.key.spki.equals(i.currentRequestCsr.publicKeySpki)) {
-    return {
-      reason: REASON.secretMismatch,
-      message: "Secret contains a private key that does not match the current CertificateRequest",
-    };
+    return { reason: REASON.secretMismatch, message: "Secret contains a private key that does not match the current CertificateRequest" };
   }
   return undefined;
 };
@@ -169,10 +132,7 @@ export const currentCertificateRequestMismatchesSpec: Check = (i) => {
   if (i.currentRequest !== undefined && i.currentRequestCsr !== undefined) {
     const fields = requestMismatches(i.currentRequest, i.currentRequestCsr, i.certificate.spec, i.spec);
     if (fields.length > 0) {
-      return {
-        reason: REASON.requestChanged,
-        message: `Fields on existing CertificateRequest resource not up to date: [${fields.join(" ")}]`,
-      };
+      return { reason: REASON.requestChanged, message: `Fields on existing CertificateRequest resource not up to date: [${fields.join(" ")}]` };
     }
     return undefined;
   }
@@ -180,10 +140,7 @@ export const currentCertificateRequestMismatchesSpec: Check = (i) => {
   if (cert === undefined) return undefined;
   const fields = certificateMismatches(cert, i.spec);
   if (fields.length > 0) {
-    return {
-      reason: REASON.secretMismatch,
-      message: `Issuing certificate as Existing issued Secret is not up to date for spec: [${fields.join(" ")}]`,
-    };
+    return { reason: REASON.secretMismatch, message: `Issuing certificate as Existing issued Secret is not up to date for spec: [${fields.join(" ")}]` };
   }
   return undefined;
 };

@@ -84,12 +84,7 @@ export function classifySignError(err: unknown): SignOutcome {
   if (e.retry === "transient" || e.code === "ERR_ISSUER_NOT_FOUND" || e.code === "ERR_ISSUER_NOT_READY") {
     return { state: "pending", reason: PENDING_REASONS[e.code] ?? "Retrying", message: e.message, error: e };
   }
-  return {
-    state: "failed",
-    reason: FAILED_REASONS[e.code] ?? CR_REASON.failed,
-    message: e.message,
-    error: e,
-  };
+  return { state: "failed", reason: FAILED_REASONS[e.code] ?? CR_REASON.failed, message: e.message, error: e };
 }
 
 /** Reason for the `certmanager_certificate_*` failure counter and the Warning event on the Certificate. */

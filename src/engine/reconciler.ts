@@ -15,58 +15,21 @@ import type { KeyObject } from "node:crypto";
 import { MeshsignError, isMeshsignError } from "../errors/index.js";
 import type { IssuerRegistry } from "../issuers/registry.js";
 import type { Store } from "../store/types.js";
-import {
-  type BackoffOptions,
-  DEFAULT_ISSUANCE_BACKOFF,
-  DEFAULT_TRANSIENT_BACKOFF,
-  exponentialDelayMs,
-  nextIssuanceAttemptMs,
-} from "./backoff.js";
+import { type BackoffOptions, DEFAULT_ISSUANCE_BACKOFF, DEFAULT_TRANSIENT_BACKOFF, exponentialDelayMs, nextIssuanceAttemptMs } from "./backoff.js";
 import type { Clock, RandomSource } from "./clock.js";
 import { buildCsr, parseCsr, type ParsedCsr, templateFromRequest } from "./csr.js";
 import type { EventRecorder } from "./events.js";
-import {
-  encodePrivateKey,
-  generatePrivateKey,
-  isSlowKey,
-  keyMatchesSpec,
-  parsePrivateKey,
-  spkiOf,
-} from "./keys.js";
+import { encodePrivateKey, generatePrivateKey, isSlowKey, keyMatchesSpec, parsePrivateKey, spkiOf } from "./keys.js";
 import { ANN, LABEL, UNCOPIED_ANNOTATION_PREFIXES } from "./lib/annotations.js";
-import {
-  CERTIFICATE_REQUESTS,
-  CERTIFICATES,
-  type Certificate,
-  type CertificateRequest,
-  type CertificateStatus,
-  type Condition,
-  SECRETS,
-  type Secret,
-} from "./lib/api.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type CertificateStatus, type Condition, SECRETS, type Secret } from "./lib/api.js";
 import type { CertificateDigest } from "./lib/certificate-digest.js";
 import { getCondition, removeCondition, setCondition } from "./lib/conditions.js";
-import {
-  b64decode,
-  b64encode,
-  nextKeySecretName,
-  requestName,
-  requestRevision,
-  requestState,
-} from "./lib/requests.js";
+import { b64decode, b64encode, nextKeySecretName, requestName, requestRevision, requestState } from "./lib/requests.js";
 import { formatGoDuration, type ResolvedSpec, resolveSpec } from "./lib/spec.js";
 import { certInfo, splitPemChain } from "./lib/x509-info.js";
 import { requestMismatches } from "./match.js";
 import type { EngineMetrics } from "./metrics.js";
-import {
-  evaluate,
-  type PolicyInput,
-  READINESS_CHAIN,
-  readSecretContents,
-  renewalTimeFor,
-  TRIGGER_CHAIN,
-  type Violation,
-} from "./policies.js";
+import { evaluate, type PolicyInput, READINESS_CHAIN, readSecretContents, renewalTimeFor, TRIGGER_CHAIN, type Violation } from "./policies.js";
 import { CR_REASON, classifySignError, issuingFailureReason, REASON } from "./reasons.js";
 import { renewalJitterMs } from "./renewal.js";
 import { buildSecret, reapplyMetadata } from "./secret.js";
@@ -132,8 +95,7 @@ export class CertificateReconciler {
   async #generateKey(spec: ResolvedSpec): Promise<KeyObject> {
     if (!isSlowKey(spec)) return generatePrivateKey(spec);
     const limit = this.#d.keyGenerationConcurrency ?? DEFAULT_KEY_GENERATION_CONCURRENCY;
-    while (this.#keygenRunning >= limit)
-      await new Promise<void>((resolve) => this.#keygenWaiting.push(resolve));
+    while (this.#keygenRunning >= limit) await new Promise<void>((resolve) => this.#keygenWaiting.push(resolve));
     this.#keygenRunning++;
     try {
       return await generatePrivateKey(spec);
@@ -161,14 +123,7 @@ export class CertificateReconciler {
     const spec = resolveSpec(cert.spec);
     const conflict = this.#secretConflict(cert, spec);
     if (conflict !== undefined) {
-      await this.#writeStatus(cert, {
-        ...cert.status,
-        conditions: setCondition(
-          cert.status?.conditions,
-          { type: "Ready", status: "False", reason: REASON.conflict, message: conflict, ...gen(cert) },
-          this.#iso(),
-        ),
-      });
+      await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.conflict, message: conflict, ...gen(cert) }, this.#iso()) });
       return this.#now() + NOT_OWNER_RECHECK_MS;
     }
     const requests = await this.#loadRequests(cert);
@@ -198,12 +153,7 @@ export class CertificateReconciler {
 
   // ---------------------------------------------------------------- not issuing
 
-  async #whenNotIssuing(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    secret: Secret | undefined,
-    requests: CertificateRequest[],
-  ): Promise<number | undefined> {
+  async #whenNotIssuing(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[]): Promise<number | undefined> {
     const now = this.#now();
     const input = await this.#policyInput(cert, spec, secret, requests, now);
     const notReady = evaluate(READINESS_CHAIN, input);
@@ -225,11 +175,7 @@ export class CertificateReconciler {
     // staged. A crash before the key exists is harmless: the next pass finds no key and makes one.
     const current = await this.#writeStatus(cert, {
       ...readiness,
-      conditions: setCondition(
-        readiness.conditions,
-        { type: "Issuing", status: "True", reason: trigger.reason, message: trigger.message, ...gen(cert) },
-        this.#iso(now),
-      ),
+      conditions: setCondition(readiness.conditions, { type: "Issuing", status: "True", reason: trigger.reason, message: trigger.message, ...gen(cert) }, this.#iso(now)),
       nextPrivateKeySecretName: readiness.nextPrivateKeySecretName ?? nextKeySecretName(cert),
     });
     if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
@@ -238,16 +184,9 @@ export class CertificateReconciler {
     return this.#issue(current, spec, fresh, requests);
   }
 
-  async #policyInput(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    secret: Secret | undefined,
-    requests: CertificateRequest[],
-    now: number,
-  ): Promise<PolicyInput> {
+  async #policyInput(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[], now: number): Promise<PolicyInput> {
     const revision = cert.status?.revision;
-    const currentRequest =
-      revision === undefined ? undefined : requests.find((r) => requestRevision(r) === revision);
+    const currentRequest = revision === undefined ? undefined : requests.find((r) => requestRevision(r) === revision);
     let currentRequestCsr: ParsedCsr | undefined;
     if (currentRequest !== undefined) {
       try {
@@ -256,15 +195,7 @@ export class CertificateReconciler {
         currentRequestCsr = undefined;
       }
     }
-    return {
-      certificate: cert,
-      spec,
-      secret,
-      contents: readSecretContents(secret),
-      currentRequest,
-      currentRequestCsr,
-      now,
-    };
+    return { certificate: cert, spec, secret, contents: readSecretContents(secret), currentRequest, currentRequestCsr, now };
   }
 
   #nextWake(input: PolicyInput): number | undefined {
@@ -279,26 +210,11 @@ export class CertificateReconciler {
       if (this.#jitter.size > 100_000) this.#jitter.clear();
       this.#jitter.set(cert.serialHex, fraction);
     }
-    const jittered =
-      renewal +
-      renewalJitterMs(
-        {
-          notBeforeMs: cert.notBeforeMs,
-          notAfterMs: cert.notAfterMs,
-          renewBeforeMs: input.spec.renewBeforeMs,
-          renewBeforePercentage: input.spec.renewBeforePercentage,
-        },
-        fraction,
-      );
+    const jittered = renewal + renewalJitterMs({ notBeforeMs: cert.notBeforeMs, notAfterMs: cert.notAfterMs, renewBeforeMs: input.spec.renewBeforeMs, renewBeforePercentage: input.spec.renewBeforePercentage }, fraction);
     return min(jittered, expiry > input.now ? expiry : undefined);
   }
 
-  async #writeReadiness(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    input: PolicyInput,
-    notReady: Violation | undefined,
-  ): Promise<Certificate> {
+  async #writeReadiness(cert: Certificate, spec: ResolvedSpec, input: PolicyInput, notReady: Violation | undefined): Promise<Certificate> {
     return this.#writeStatus(cert, this.#readinessStatus(cert, cert.status, spec, input, notReady));
   }
 
@@ -306,13 +222,7 @@ export class CertificateReconciler {
    * `base` with the Ready condition, notBefore/notAfter and renewalTime that `input` implies; also
    * updates the metrics. Pure apart from the metrics, so callers can fold it into another write.
    */
-  #readinessStatus(
-    cert: Certificate,
-    base: CertificateStatus | undefined,
-    spec: ResolvedSpec,
-    input: PolicyInput,
-    notReady: Violation | undefined,
-  ): CertificateStatus {
+  #readinessStatus(cert: Certificate, base: CertificateStatus | undefined, spec: ResolvedSpec, input: PolicyInput, notReady: Violation | undefined): CertificateStatus {
     const info = input.contents?.cert;
     const renewal = renewalTimeFor(input);
     const status: CertificateStatus = {
@@ -321,13 +231,7 @@ export class CertificateReconciler {
         base?.conditions,
         notReady === undefined
           ? { type: "Ready", status: "True", reason: REASON.ready, message: READY_MESSAGE, ...gen(cert) }
-          : {
-              type: "Ready",
-              status: "False",
-              reason: notReady.reason,
-              message: notReady.message,
-              ...gen(cert),
-            },
+          : { type: "Ready", status: "False", reason: notReady.reason, message: notReady.message, ...gen(cert) },
         this.#iso(input.now),
       ),
     };
@@ -351,11 +255,7 @@ export class CertificateReconciler {
   }
 
   /** cert-manager's shouldBackoffReissuingOnFailure: no back-off once the spec moved away from the failed request. */
-  async #backoffUntil(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    requests: CertificateRequest[],
-  ): Promise<number | undefined> {
+  async #backoffUntil(cert: Certificate, spec: ResolvedSpec, requests: CertificateRequest[]): Promise<number | undefined> {
     const last = cert.status?.lastFailureTime;
     if (last === undefined) return undefined;
     const next = requests.find((r) => requestRevision(r) === (cert.status?.revision ?? 0) + 1);
@@ -368,19 +268,10 @@ export class CertificateReconciler {
       }
       if (csr === undefined || requestMismatches(next, csr, cert.spec, spec).length > 0) return undefined;
     }
-    return nextIssuanceAttemptMs(
-      Date.parse(last),
-      cert.status?.failedIssuanceAttempts,
-      this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF,
-    );
+    return nextIssuanceAttemptMs(Date.parse(last), cert.status?.failedIssuanceAttempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF);
   }
 
-  async #reapplySecretMetadata(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    secret: Secret | undefined,
-    input: PolicyInput,
-  ): Promise<void> {
+  async #reapplySecretMetadata(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, input: PolicyInput): Promise<void> {
     const info = input.contents?.cert;
     if (secret === undefined || info === undefined) return;
     const fixed = reapplyMetadata(secret, cert, spec, info);
@@ -388,11 +279,7 @@ export class CertificateReconciler {
     await this.#d.store.update<Secret>(SECRETS, fixed);
   }
 
-  async #collectRevisions(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    requests: CertificateRequest[],
-  ): Promise<void> {
+  async #collectRevisions(cert: Certificate, spec: ResolvedSpec, requests: CertificateRequest[]): Promise<void> {
     const revision = cert.status?.revision;
     if (revision === undefined) return;
     const old = requests
@@ -404,27 +291,13 @@ export class CertificateReconciler {
 
   // ---------------------------------------------------------------- issuing
 
-  async #issue(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    secret: Secret | undefined,
-    requests: CertificateRequest[],
-  ): Promise<number | undefined> {
+  async #issue(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[]): Promise<number | undefined> {
     const revision = (cert.status?.revision ?? 0) + 1;
-    const since =
-      Date.parse(getCondition(cert.status?.conditions, "Issuing")?.lastTransitionTime ?? "") || this.#now();
+    const since = Date.parse(getCondition(cert.status?.conditions, "Issuing")?.lastTransitionTime ?? "") || this.#now();
     const staged = await this.#ensureNextKey(cert, spec, secret);
     if (staged === undefined) return undefined; // rotationPolicy Never cannot proceed until the spec changes
     const current = staged.cert;
-    let cr = await this.#ensureRequest(
-      current,
-      spec,
-      revision,
-      staged.key,
-      staged.secretName,
-      requests,
-      since,
-    );
+    let cr = await this.#ensureRequest(current, spec, revision, staged.key, staged.secretName, requests, since);
     if (requestState(cr) === "pending") {
       const signed = await this.#sign(current, cr, staged.keyPem);
       cr = signed.cr;
@@ -432,36 +305,20 @@ export class CertificateReconciler {
     }
     const state = requestState(cr);
     if (state !== "issued") {
-      const cond = getCondition(
-        cr.status?.conditions,
-        state === "denied" ? "Denied" : state === "invalid" ? "InvalidRequest" : "Ready",
-      );
-      return this.#failIssuance(
-        current,
-        spec,
-        cond?.reason ?? CR_REASON.failed,
-        cond?.message ?? "request failed",
-      );
+      const cond = getCondition(cr.status?.conditions, state === "denied" ? "Denied" : state === "invalid" ? "InvalidRequest" : "Ready");
+      return this.#failIssuance(current, spec, cond?.reason ?? CR_REASON.failed, cond?.message ?? "request failed");
     }
     await this.#completeIssuance(current, spec, cr, staged.key, since);
     // Run again at once: readiness, status dates and the renewal deadline follow from the new Secret.
     return this.#now();
   }
 
-  async #ensureNextKey(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    target: Secret | undefined,
-  ): Promise<{ cert: Certificate; key: KeyObject; keyPem: string; secretName: string } | undefined> {
+  async #ensureNextKey(cert: Certificate, spec: ResolvedSpec, target: Secret | undefined): Promise<{ cert: Certificate; key: KeyObject; keyPem: string; secretName: string } | undefined> {
     const ns = cert.metadata.namespace;
     const keyName = cert.status?.nextPrivateKeySecretName ?? nextKeySecretName(cert);
     let staged = await this.#d.store.get<Secret>(SECRETS, ns, keyName);
     if (staged !== undefined && staged.metadata.labels?.[LABEL.nextPrivateKey] !== "true") {
-      throw new MeshsignError(
-        "ERR_CONFLICT",
-        `Secret "${ns}/${keyName}" exists and is not a staged private key`,
-        { retry: "transient" },
-      );
+      throw new MeshsignError("ERR_CONFLICT", `Secret "${ns}/${keyName}" exists and is not a staged private key`, { retry: "transient" });
     }
     let key: KeyObject | undefined;
     let keyPem: string | undefined;
@@ -483,34 +340,18 @@ export class CertificateReconciler {
         const existing = parsePrivateKey(b64decode(target.data?.["tls.key"]));
         if (existing !== undefined && keyMatchesSpec(existing, spec)) {
           key = existing;
-          this.#d.events.record(
-            cert,
-            "Normal",
-            "Reused",
-            `Reusing private key stored in existing Secret resource "${spec.secretName}"`,
-          );
+          this.#d.events.record(cert, "Normal", "Reused", `Reusing private key stored in existing Secret resource "${spec.secretName}"`);
         } else if (existing !== undefined) {
-          const message =
-            'User intervention required: existing private key in Secret does not match requirements on Certificate resource, mismatching fields: [spec.privateKey], but cert-manager cannot create new private key as the Certificate\'s .spec.privateKey.rotationPolicy field is set to "Never". The private key may be manually deleted or the rotationPolicy changed';
+          const message = "User intervention required: existing private key in Secret does not match requirements on Certificate resource, mismatching fields: [spec.privateKey], but cert-manager cannot create new private key as the Certificate's .spec.privateKey.rotationPolicy field is set to \"Never\". The private key may be manually deleted or the rotationPolicy changed";
           this.#d.events.record(cert, "Warning", REASON.cannotRegenerateKey, message);
           return undefined;
         } else if (b64decode(target.data?.["tls.key"]) !== "") {
-          this.#d.events.record(
-            cert,
-            "Warning",
-            "DecodeFailed",
-            "Failed to decode private key stored in Secret - generating new key",
-          );
+          this.#d.events.record(cert, "Warning", "DecodeFailed", "Failed to decode private key stored in Secret - generating new key");
         }
       }
       if (key === undefined) {
         key = await this.#generateKey(spec);
-        this.#d.events.record(
-          cert,
-          "Normal",
-          "Generated",
-          `Stored new private key in temporary Secret resource "${keyName}"`,
-        );
+        this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
       }
       keyPem = key.export({ format: "pem", type: "pkcs8" }).toString();
       const body: Secret = {
@@ -528,37 +369,20 @@ export class CertificateReconciler {
       try {
         staged = await this.#d.store.create<Secret>(SECRETS, body);
         this.#stagedKeys.set(stagedId, { pem: keyPem, key });
-        if (this.#stagedKeys.size > STAGED_KEYS_LIMIT)
-          this.#stagedKeys.delete(this.#stagedKeys.keys().next().value ?? "");
+        if (this.#stagedKeys.size > STAGED_KEYS_LIMIT) this.#stagedKeys.delete(this.#stagedKeys.keys().next().value ?? "");
       } catch (err) {
         if (!isMeshsignError(err, "ERR_ALREADY_EXISTS")) throw err;
-        throw new MeshsignError("ERR_CONFLICT", "staged private key appeared concurrently", {
-          retry: "transient",
-          cause: err,
-        });
+        throw new MeshsignError("ERR_CONFLICT", "staged private key appeared concurrently", { retry: "transient", cause: err });
       }
     }
     let current = cert;
     if (cert.status?.nextPrivateKeySecretName !== keyName) {
       current = await this.#writeStatus(cert, { ...cert.status, nextPrivateKeySecretName: keyName });
     }
-    return {
-      cert: current,
-      key,
-      keyPem: keyPem ?? key.export({ format: "pem", type: "pkcs8" }).toString(),
-      secretName: keyName,
-    };
+    return { cert: current, key, keyPem: keyPem ?? key.export({ format: "pem", type: "pkcs8" }).toString(), secretName: keyName };
   }
 
-  async #ensureRequest(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    revision: number,
-    key: KeyObject,
-    keySecretName: string,
-    requests: CertificateRequest[],
-    issuingSince: number,
-  ): Promise<CertificateRequest> {
+  async #ensureRequest(cert: Certificate, spec: ResolvedSpec, revision: number, key: KeyObject, keySecretName: string, requests: CertificateRequest[], issuingSince: number): Promise<CertificateRequest> {
     const spki = spkiOf(key);
     let candidate: CertificateRequest | undefined;
     for (const cr of requests) {
@@ -570,11 +394,7 @@ export class CertificateReconciler {
       if (rev !== revision) continue;
       const state = requestState(cr);
       const failureTime = Date.parse(cr.status?.failureTime ?? "");
-      if (
-        state !== "pending" &&
-        state !== "issued" &&
-        (!Number.isFinite(failureTime) || failureTime <= issuingSince)
-      ) {
+      if (state !== "pending" && state !== "issued" && (!Number.isFinite(failureTime) || failureTime <= issuingSince)) {
         await this.#deleteRequest(cert, cr);
         continue;
       }
@@ -584,11 +404,7 @@ export class CertificateReconciler {
       } catch {
         csr = undefined;
       }
-      if (
-        csr === undefined ||
-        !spki.equals(csr.publicKeySpki) ||
-        requestMismatches(cr, csr, cert.spec, spec).length > 0
-      ) {
+      if (csr === undefined || !spki.equals(csr.publicKeySpki) || requestMismatches(cr, csr, cert.spec, spec).length > 0) {
         await this.#deleteRequest(cert, cr);
         continue;
       }
@@ -609,13 +425,7 @@ export class CertificateReconciler {
     const body: CertificateRequest = {
       apiVersion: "cert-manager.io/v1",
       kind: "CertificateRequest",
-      metadata: {
-        name,
-        namespace: ns,
-        annotations,
-        labels: { ...(cert.metadata.labels ?? {}) },
-        ownerReferences: [ownerRef(cert)],
-      },
+      metadata: { name, namespace: ns, annotations, labels: { ...(cert.metadata.labels ?? {}) }, ownerReferences: [ownerRef(cert)] },
       spec: {
         request: b64encode(csrPem),
         issuerRef: { ...spec.issuerRef },
@@ -629,20 +439,12 @@ export class CertificateReconciler {
       created = await this.#d.store.create<CertificateRequest>(CERTIFICATE_REQUESTS, body);
     } catch (err) {
       if (!isMeshsignError(err, "ERR_ALREADY_EXISTS")) {
-        this.#d.events.record(
-          cert,
-          "Warning",
-          "RequestFailed",
-          `Failed to create CertificateRequest: ${errorMessage(err)}`,
-        );
+        this.#d.events.record(cert, "Warning", "RequestFailed", `Failed to create CertificateRequest: ${errorMessage(err)}`);
         throw err;
       }
       // A request of this revision exists that the index did not know yet: index it and look again.
       this.#d.noteRequest(ns, cert.metadata.name ?? "", name, true);
-      throw new MeshsignError("ERR_CONFLICT", `CertificateRequest "${name}" already exists`, {
-        retry: "transient",
-        cause: err,
-      });
+      throw new MeshsignError("ERR_CONFLICT", `CertificateRequest "${name}" already exists`, { retry: "transient", cause: err });
     }
     this.#d.noteRequest(ns, cert.metadata.name ?? "", name, true);
     this.#d.events.record(cert, "Normal", "Requested", `Created new CertificateRequest resource "${name}"`);
@@ -657,29 +459,17 @@ export class CertificateReconciler {
    */
   #approved(cr: CertificateRequest, nowIso: string): Condition[] | undefined {
     const conds = cr.status?.conditions;
-    if (getCondition(conds, "Approved") !== undefined || getCondition(conds, "Denied") !== undefined)
-      return undefined;
+    if (getCondition(conds, "Approved") !== undefined || getCondition(conds, "Denied") !== undefined) return undefined;
     this.#d.events.record(cr, "Normal", CR_REASON.approved, APPROVED_MESSAGE);
-    return setCondition(
-      conds,
-      { type: "Approved", status: "True", reason: CR_REASON.approved, message: APPROVED_MESSAGE },
-      nowIso,
-    );
+    return setCondition(conds, { type: "Approved", status: "True", reason: CR_REASON.approved, message: APPROVED_MESSAGE }, nowIso);
   }
 
-  async #sign(
-    cert: Certificate,
-    cr: CertificateRequest,
-    keyPem: string,
-  ): Promise<{ cr: CertificateRequest; retryAt?: number }> {
+  async #sign(cert: Certificate, cr: CertificateRequest, keyPem: string): Promise<{ cr: CertificateRequest; retryAt?: number }> {
     const certKey = `${cert.metadata.namespace}/${cert.metadata.name}`;
     const ns = cr.metadata.namespace ?? "";
     const now = this.#now();
     const issuer = this.#d.registry.resolve(cr.spec.issuerRef, ns);
-    let outcome:
-      | { kind: "issued"; chain: readonly string[]; ca?: string | undefined }
-      | { kind: "pending"; reason: string; message: string; retryAt: number }
-      | { kind: "failed"; reason: string; message: string };
+    let outcome: { kind: "issued"; chain: readonly string[]; ca?: string | undefined } | { kind: "pending"; reason: string; message: string; retryAt: number } | { kind: "failed"; reason: string; message: string };
     const transientRetry = (): number => {
       const n = (this.#transient.get(certKey) ?? 0) + 1;
       this.#transient.set(certKey, n);
@@ -688,27 +478,18 @@ export class CertificateReconciler {
     try {
       if (issuer === undefined) {
         const ref = cr.spec.issuerRef;
-        throw new MeshsignError(
-          "ERR_ISSUER_NOT_FOUND",
-          `Referenced "${ref.kind ?? "Issuer"}" not found: ${ref.kind === "ClusterIssuer" ? ref.name : `${ns}/${ref.name}`}`,
-        );
+        throw new MeshsignError("ERR_ISSUER_NOT_FOUND", `Referenced "${ref.kind ?? "Issuer"}" not found: ${ref.kind === "ClusterIssuer" ? ref.name : `${ns}/${ref.name}`}`);
       }
       const status = issuer.status();
       if (!status.ready) {
-        throw new MeshsignError(
-          "ERR_ISSUER_NOT_READY",
-          `Referenced issuer is not ready: ${status.reason}: ${status.message}`,
-          { retry: "transient" },
-        );
+        throw new MeshsignError("ERR_ISSUER_NOT_READY", `Referenced issuer is not ready: ${status.reason}: ${status.message}`, { retry: "transient" });
       }
       const csrPem = b64decode(cr.spec.request);
       let csr: ParsedCsr;
       try {
         csr = parseCsr(csrPem);
       } catch (err) {
-        throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", {
-          cause: err,
-        });
+        throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", { cause: err });
       }
       const template = templateFromRequest(cr, csr, now);
       const result = await issuer.sign({
@@ -719,19 +500,10 @@ export class CertificateReconciler {
         ...(issuer.kind === "selfsigned" ? { privateKeyPem: keyPem } : {}),
       });
       if (result.status === "issued") outcome = { kind: "issued", chain: result.chain, ca: result.ca };
-      else
-        outcome = {
-          kind: "pending",
-          reason: result.reason,
-          message: result.message,
-          retryAt: now + Math.max(1000, result.retryAfterMs),
-        };
+      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs) };
     } catch (err) {
       const c = classifySignError(err);
-      outcome =
-        c.state === "pending"
-          ? { kind: "pending", reason: c.reason, message: c.message, retryAt: transientRetry() }
-          : { kind: "failed", reason: c.reason, message: c.message };
+      outcome = c.state === "pending" ? { kind: "pending", reason: c.reason, message: c.message, retryAt: transientRetry() } : { kind: "failed", reason: c.reason, message: c.message };
     }
     const nowIso = this.#iso(now);
     const approval = this.#approved(cr, nowIso);
@@ -744,40 +516,19 @@ export class CertificateReconciler {
           ...cr.status,
           certificate: b64encode(outcome.chain.join("")),
           ...(outcome.ca !== undefined && outcome.ca !== "" ? { ca: b64encode(outcome.ca) } : {}),
-          conditions: setCondition(
-            conds,
-            {
-              type: "Ready",
-              status: "True",
-              reason: CR_REASON.issued,
-              message: "Certificate fetched from issuer successfully",
-            },
-            nowIso,
-          ),
+          conditions: setCondition(conds, { type: "Ready", status: "True", reason: CR_REASON.issued, message: "Certificate fetched from issuer successfully" }, nowIso),
         },
       });
-      this.#d.events.record(
-        updated,
-        "Normal",
-        "CertificateIssued",
-        "Certificate fetched from issuer successfully",
-      );
+      this.#d.events.record(updated, "Normal", "CertificateIssued", "Certificate fetched from issuer successfully");
       return { cr: updated };
     }
     if (outcome.kind === "pending") {
       const message = outcome.message;
       const previous = getCondition(conds, "Ready");
-      const next = setCondition(
-        conds,
-        { type: "Ready", status: "False", reason: CR_REASON.pending, message },
-        nowIso,
-      );
+      const next = setCondition(conds, { type: "Ready", status: "False", reason: CR_REASON.pending, message }, nowIso);
       let updated = cr;
       if (next !== conds || approval !== undefined) {
-        updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
-          ...cr,
-          status: { ...cr.status, conditions: next },
-        });
+        updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, { ...cr, status: { ...cr.status, conditions: next } });
         // Emitted only on a change, like cert-manager's Pending reasons.
         if (previous?.message !== message) this.#d.events.record(updated, "Normal", outcome.reason, message);
       }
@@ -789,38 +540,20 @@ export class CertificateReconciler {
       status: {
         ...cr.status,
         failureTime: nowIso,
-        conditions: setCondition(
-          conds,
-          {
-            type: "Ready",
-            status: "False",
-            reason: CR_REASON.failed,
-            message: `${outcome.reason}: ${outcome.message}`,
-          },
-          nowIso,
-        ),
+        conditions: setCondition(conds, { type: "Ready", status: "False", reason: CR_REASON.failed, message: `${outcome.reason}: ${outcome.message}` }, nowIso),
       },
     });
     this.#d.events.record(updated, "Warning", outcome.reason, outcome.message);
     return { cr: updated };
   }
 
-  async #failIssuance(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    crReason: string,
-    crMessage: string,
-  ): Promise<number | undefined> {
+  async #failIssuance(cert: Certificate, spec: ResolvedSpec, crReason: string, crMessage: string): Promise<number | undefined> {
     const now = this.#now();
     const message = `The certificate request has failed to complete and will be retried: ${crMessage}`;
     const attempts = (cert.status?.failedIssuanceAttempts ?? 0) + 1;
     const status: CertificateStatus = {
       ...cert.status,
-      conditions: setCondition(
-        cert.status?.conditions,
-        { type: "Issuing", status: "False", reason: crReason, message, ...gen(cert) },
-        this.#iso(now),
-      ),
+      conditions: setCondition(cert.status?.conditions, { type: "Issuing", status: "False", reason: crReason, message, ...gen(cert) }, this.#iso(now)),
       lastFailureTime: this.#iso(now),
       failedIssuanceAttempts: attempts,
     };
@@ -828,20 +561,11 @@ export class CertificateReconciler {
     const updated = await this.#writeStatus(cert, status);
     await this.#deleteNextKey(updated);
     this.#d.events.record(updated, "Warning", issuingFailureReason(crReason), message);
-    this.#d.metrics?.countFailure(
-      crReason,
-      this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "")?.kind ?? "unknown",
-    );
+    this.#d.metrics?.countFailure(crReason, this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "")?.kind ?? "unknown");
     return now;
   }
 
-  async #completeIssuance(
-    cert: Certificate,
-    spec: ResolvedSpec,
-    cr: CertificateRequest,
-    key: KeyObject,
-    since: number,
-  ): Promise<Certificate> {
+  async #completeIssuance(cert: Certificate, spec: ResolvedSpec, cr: CertificateRequest, key: KeyObject, since: number): Promise<Certificate> {
     const ns = cert.metadata.namespace ?? "";
     const now = this.#now();
     const chainPem = splitPemChain(b64decode(cr.status?.certificate)).join("");
@@ -850,8 +574,7 @@ export class CertificateReconciler {
     let info: ReturnType<typeof certInfo> | undefined;
     try {
       info = certInfo(chainPem);
-      if (!info.spki.equals(spkiOf(key)))
-        problem = "Issuer returned a certificate whose public key does not match the request";
+      if (!info.spki.equals(spkiOf(key))) problem = "Issuer returned a certificate whose public key does not match the request";
       else if (info.notAfterMs <= now) problem = "Issuer returned a certificate that has already expired";
     } catch {
       problem = "Issuer returned a certificate that cannot be decoded";
@@ -861,22 +584,12 @@ export class CertificateReconciler {
       return cert;
     }
     const existing = await this.#d.store.get<Secret>(SECRETS, ns, spec.secretName);
-    const desired = buildSecret(existing, cert, spec, info, {
-      keyPem: encodePrivateKey(key, spec.keyEncoding),
-      chainPem,
-      caPem: caPem === "" ? undefined : caPem,
-    });
-    const stored =
-      existing === undefined
-        ? await this.#d.store.create<Secret>(SECRETS, desired)
-        : await this.#d.store.update<Secret>(SECRETS, desired);
+    const desired = buildSecret(existing, cert, spec, info, { keyPem: encodePrivateKey(key, spec.keyEncoding), chainPem, caPem: caPem === "" ? undefined : caPem });
+    const stored = existing === undefined ? await this.#d.store.create<Secret>(SECRETS, desired) : await this.#d.store.update<Secret>(SECRETS, desired);
     if (this.#d.sink !== undefined) {
       const files: Record<string, Uint8Array> = {};
       for (const [k, v] of Object.entries(desired.data ?? {})) files[k] = Buffer.from(v, "base64");
-      await this.#d.sink.publish(
-        { namespace: ns, secretName: spec.secretName, certificateName: cert.metadata.name ?? "" },
-        files,
-      );
+      await this.#d.sink.publish({ namespace: ns, secretName: spec.secretName, certificateName: cert.metadata.name ?? "" }, files);
     }
     const status: CertificateStatus = {
       ...cert.status,
@@ -889,16 +602,10 @@ export class CertificateReconciler {
     // The readiness the new Secret implies goes into the same write (the next pass finds it current).
     const issued: Certificate = { ...cert, status };
     const input = await this.#policyInput(issued, spec, stored, [cr], now);
-    const updated = await this.#writeStatus(
-      cert,
-      this.#readinessStatus(issued, status, spec, input, evaluate(READINESS_CHAIN, input)),
-    );
+    const updated = await this.#writeStatus(cert, this.#readinessStatus(issued, status, spec, input, evaluate(READINESS_CHAIN, input)));
     await this.#deleteNextKey(updated);
     this.#d.events.record(updated, "Normal", "Issuing", "The certificate has been successfully issued");
-    this.#d.metrics?.observeIssuance(
-      this.#d.registry.resolve(spec.issuerRef, ns)?.kind ?? "unknown",
-      (now - since) / 1000,
-    );
+    this.#d.metrics?.observeIssuance(this.#d.registry.resolve(spec.issuerRef, ns)?.kind ?? "unknown", (now - since) / 1000);
     return updated;
   }
 
@@ -906,15 +613,10 @@ export class CertificateReconciler {
 
   #secretConflict(cert: Certificate, spec: ResolvedSpec): string | undefined {
     const ns = cert.metadata.namespace ?? "";
-    const all = this.#d
-      .certificatesForSecret(ns, spec.secretName)
-      .filter((c) => c.deletionTimestamp === undefined);
+    const all = this.#d.certificatesForSecret(ns, spec.secretName).filter((c) => c.deletionTimestamp === undefined);
     if (all.length <= 1) return undefined;
     // Oldest wins (creationTimestamp, then name), as cert-manager's CertificateOwnsSecret.
-    const sorted = [...all].sort(
-      (a, b) =>
-        (a.creationTimestamp ?? "").localeCompare(b.creationTimestamp ?? "") || a.name.localeCompare(b.name),
-    );
+    const sorted = [...all].sort((a, b) => (a.creationTimestamp ?? "").localeCompare(b.creationTimestamp ?? "") || a.name.localeCompare(b.name));
     const owner = sorted[0];
     if (owner === undefined || owner.name === cert.metadata.name) return undefined;
     return `Secret "${spec.secretName}" is also the target of Certificate "${owner.name}", which owns it; this Certificate will not issue until the conflict is resolved`;
@@ -959,16 +661,10 @@ export class CertificateReconciler {
       await this.#d.store.delete(CERTIFICATE_REQUESTS, namespace, cr).catch(ignoreNotFound);
       this.#d.noteRequest(namespace, name, cr, false);
     }
-    const keyName = nextKeySecretName({
-      apiVersion: "",
-      kind: "",
-      metadata: { name },
-      spec: { secretName: "", issuerRef: { name: "" } },
-    });
+    const keyName = nextKeySecretName({ apiVersion: "", kind: "", metadata: { name }, spec: { secretName: "", issuerRef: { name: "" } } });
     this.#stagedKeys.delete(`${namespace}/${keyName}`);
     const s = await this.#d.store.get<Secret>(SECRETS, namespace, keyName);
-    if (s?.metadata.labels?.[LABEL.nextPrivateKey] === "true")
-      await this.#d.store.delete(SECRETS, namespace, keyName).catch(ignoreNotFound);
+    if (s?.metadata.labels?.[LABEL.nextPrivateKey] === "true") await this.#d.store.delete(SECRETS, namespace, keyName).catch(ignoreNotFound);
   }
 
   async #writeStatus(cert: Certificate, status: CertificateStatus): Promise<Certificate> {
@@ -992,24 +688,11 @@ function min(a: number | undefined, b: number | undefined): number | undefined {
 }
 
 function ownerRef(cert: Certificate) {
-  return {
-    apiVersion: "cert-manager.io/v1",
-    kind: "Certificate",
-    name: cert.metadata.name ?? "",
-    uid: cert.metadata.uid ?? "",
-    controller: true,
-    blockOwnerDeletion: true,
-  };
+  return { apiVersion: "cert-manager.io/v1", kind: "Certificate", name: cert.metadata.name ?? "", uid: cert.metadata.uid ?? "", controller: true, blockOwnerDeletion: true };
 }
 
 function metricLabels(cert: Certificate, spec: ResolvedSpec) {
-  return {
-    name: cert.metadata.name ?? "",
-    namespace: cert.metadata.namespace ?? "",
-    issuer_name: spec.issuerRef.name,
-    issuer_kind: spec.issuerRef.kind,
-    issuer_group: spec.issuerRef.group,
-  };
+  return { name: cert.metadata.name ?? "", namespace: cert.metadata.namespace ?? "", issuer_name: spec.issuerRef.name, issuer_kind: spec.issuerRef.kind, issuer_group: spec.issuerRef.group };
 }
 
 function ignoreNotFound(err: unknown): void {
@@ -1019,3 +702,4 @@ function ignoreNotFound(err: unknown): void {
 function errorMessage(err: unknown): string {
   return err instanceof MeshsignError ? err.message : "internal error";
 }
+

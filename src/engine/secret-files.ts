@@ -80,10 +80,7 @@ export class FileSecretSink implements SecretSink {
 
   async remove(ref: SecretFileRef): Promise<void> {
     const dir = this.#dir(ref);
-    const exists = await stat(dir).then(
-      () => true,
-      () => false,
-    );
+    const exists = await stat(dir).then(() => true, () => false);
     if (!exists) return;
     await rm(dir, { recursive: true, force: true });
     await this.#runHook(ref);

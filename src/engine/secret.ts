@@ -17,11 +17,7 @@ export const TEMPLATE_KEYS_ANNOTATION = "meshsign.io/secret-template-keys";
 const csv = (values: readonly string[]): string => values.join(",");
 
 /** The cert-manager.io/* annotations for an issued certificate. */
-export function certificateAnnotations(
-  cert: Certificate,
-  spec: ResolvedSpec,
-  info: CertInfo,
-): Record<string, string> {
+export function certificateAnnotations(cert: Certificate, spec: ResolvedSpec, info: CertInfo): Record<string, string> {
   const out: Record<string, string> = {
     [ANN.certificateName]: cert.metadata.name ?? "",
     [ANN.issuerName]: spec.issuerRef.name,
@@ -58,9 +54,7 @@ export function desiredMetadata(
   info: CertInfo,
 ): { labels: Record<string, string>; annotations: Record<string, string> } {
   const template = cert.spec.secretTemplate ?? {};
-  const previous = (existing?.metadata.annotations?.[TEMPLATE_KEYS_ANNOTATION] ?? "")
-    .split(",")
-    .filter((k) => k !== "");
+  const previous = (existing?.metadata.annotations?.[TEMPLATE_KEYS_ANNOTATION] ?? "").split(",").filter((k) => k !== "");
   const labels = { ...(existing?.metadata.labels ?? {}) };
   const annotations = { ...(existing?.metadata.annotations ?? {}) };
   for (const k of previous) {
@@ -93,13 +87,7 @@ export interface SecretPayload {
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
 /** The Secret to write after an issuance (create when `existing` is undefined). */
-export function buildSecret(
-  existing: Secret | undefined,
-  cert: Certificate,
-  spec: ResolvedSpec,
-  info: CertInfo,
-  payload: SecretPayload,
-): Secret {
+export function buildSecret(existing: Secret | undefined, cert: Certificate, spec: ResolvedSpec, info: CertInfo, payload: SecretPayload): Secret {
   const { labels, annotations } = desiredMetadata(existing, cert, spec, info);
   const data: Record<string, string> = { ...(existing?.data ?? {}) };
   data["tls.crt"] = b64(payload.chainPem);
@@ -132,14 +120,8 @@ function sameRecord(a: Record<string, string> | undefined, b: Record<string, str
  * spec and certificate call for, returns the corrected Secret (same key and
  * certificate, no new issuance); undefined when it is up to date.
  */
-export function reapplyMetadata(
-  existing: Secret,
-  cert: Certificate,
-  spec: ResolvedSpec,
-  info: CertInfo,
-): Secret | undefined {
+export function reapplyMetadata(existing: Secret, cert: Certificate, spec: ResolvedSpec, info: CertInfo): Secret | undefined {
   const { labels, annotations } = desiredMetadata(existing, cert, spec, info);
-  if (sameRecord(existing.metadata.labels, labels) && sameRecord(existing.metadata.annotations, annotations))
-    return undefined;
+  if (sameRecord(existing.metadata.labels, labels) && sameRecord(existing.metadata.annotations, annotations)) return undefined;
   return { ...existing, metadata: { ...existing.metadata, labels, annotations } };
 }

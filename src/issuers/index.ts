@@ -17,11 +17,4 @@ export {
   issuerKey,
   DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
 } from "./registry.js";
-export type {
-  BuiltIssuer,
-  IssuerBuildContext,
-  IssuerFactory,
-  IssuerRegistryOptions,
-  IssuerResourceKind,
-  IssuerResourceLike,
-} from "./registry.js";
+export type { BuiltIssuer, IssuerBuildContext, IssuerFactory, IssuerRegistryOptions, IssuerResourceKind, IssuerResourceLike } from "./registry.js";

@@ -60,11 +60,7 @@ export class NotReadyIssuer implements Issuer {
     return this.#status;
   }
   async sign(): Promise<SignResult> {
-    throw new MeshsignError(
-      "ERR_ISSUER_NOT_READY",
-      `Referenced issuer is not ready: ${this.#status.message}`,
-      { retry: "transient" },
-    );
+    throw new MeshsignError("ERR_ISSUER_NOT_READY", `Referenced issuer is not ready: ${this.#status.message}`, { retry: "transient" });
   }
 }
 
@@ -92,38 +88,22 @@ export class IssuerRegistry {
 
   /** Namespace whose Secrets the resource may read. */
   secretNamespaceOf(resource: IssuerResourceLike): string {
-    return resource.kind === "ClusterIssuer"
-      ? this.clusterResourceNamespace
-      : (resource.metadata.namespace ?? "");
+    return resource.kind === "ClusterIssuer" ? this.clusterResourceNamespace : (resource.metadata.namespace ?? "");
   }
 
   /** Builds an instance for a resource; never throws (problems become a not-ready issuer). */
-  async build(
-    resource: IssuerResourceLike,
-    readSecret: IssuerBuildContext["readSecret"],
-  ): Promise<BuiltIssuer> {
-    const present = Object.keys(resource.spec).filter(
-      (k) => resource.spec[k] !== undefined && resource.spec[k] !== null,
-    );
-    const configured = present.filter(
-      (k) => (SPEC_KEYS as readonly string[]).includes(k) || this.#factories.has(k),
-    );
+  async build(resource: IssuerResourceLike, readSecret: IssuerBuildContext["readSecret"]): Promise<BuiltIssuer> {
+    const present = Object.keys(resource.spec).filter((k) => resource.spec[k] !== undefined && resource.spec[k] !== null);
+    const configured = present.filter((k) => (SPEC_KEYS as readonly string[]).includes(k) || this.#factories.has(k));
     if (configured.length !== 1) {
-      const message =
-        configured.length === 0
-          ? "No issuer type configured (one of ca, selfSigned, vault, acme)"
-          : `Exactly one issuer type must be configured, found: ${configured.join(", ")}`;
+      const message = configured.length === 0 ? "No issuer type configured (one of ca, selfSigned, vault, acme)" : `Exactly one issuer type must be configured, found: ${configured.join(", ")}`;
       return { issuer: new NotReadyIssuer("unknown", "IssuerTypeMissing", message), secretNames: [] };
     }
     const specKey = configured[0] as string;
     const factory = this.#factories.get(specKey);
     if (factory === undefined) {
       return {
-        issuer: new NotReadyIssuer(
-          specKey.toLowerCase(),
-          "UnsupportedIssuerType",
-          `Issuer type "${specKey}" is not supported by this meshsign build yet`,
-        ),
+        issuer: new NotReadyIssuer(specKey.toLowerCase(), "UnsupportedIssuerType", `Issuer type "${specKey}" is not supported by this meshsign build yet`),
         secretNames: [],
       };
     }
@@ -156,42 +136,28 @@ export class IssuerRegistry {
 
 /** cert-manager's `ca` issuer config: a Secret with tls.crt (chain) and tls.key (+ optional ca.crt). */
 export const caIssuerFactory: IssuerFactory = async (config, ctx) => {
-  const secretName =
-    typeof config === "object" && config !== null
-      ? (config as { secretName?: unknown }).secretName
-      : undefined;
+  const secretName = typeof config === "object" && config !== null ? (config as { secretName?: unknown }).secretName : undefined;
   if (typeof secretName !== "string" || secretName === "") {
     return { issuer: CaIssuer.unavailable("spec.ca.secretName is required"), secretNames: [] };
   }
   const data = await ctx.readSecret(secretName);
   const where = `secret "${ctx.secretNamespace}/${secretName}"`;
   if (data === undefined) {
-    return {
-      issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} not found`),
-      secretNames: [secretName],
-    };
+    return { issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} not found`), secretNames: [secretName] };
   }
   const crt = data["tls.crt"] ?? "";
   const key = data["tls.key"] ?? "";
   if (crt === "" || key === "") {
-    return {
-      issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} has no tls.crt or tls.key`),
-      secretNames: [secretName],
-    };
+    return { issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} has no tls.crt or tls.key`), secretNames: [secretName] };
   }
   const chain = data["ca.crt"] === undefined ? crt : `${crt}\n${data["ca.crt"]}`;
   const issuer = await CaIssuer.create({ certificatePem: chain, privateKeyPem: key, origin: where });
   return { issuer, secretNames: [secretName] };
 };
 
-export const selfSignedIssuerFactory: IssuerFactory = async () => ({
-  issuer: new SelfSignedIssuer(),
-  secretNames: [],
-});
+export const selfSignedIssuerFactory: IssuerFactory = async () => ({ issuer: new SelfSignedIssuer(), secretNames: [] });
 
 /** A registry with the in-process backends (ca, selfSigned) registered. */
 export function createDefaultIssuerRegistry(options: IssuerRegistryOptions = {}): IssuerRegistry {
-  return new IssuerRegistry(options)
-    .register("ca", caIssuerFactory)
-    .register("selfSigned", selfSignedIssuerFactory);
+  return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory);
 }

@@ -50,12 +50,7 @@ export async function startAdminServer(options: {
     interceptors: [bearerAuth(options.token), safeErrors()],
   });
   const server: Http2SecureServer = createSecureServer(
-    {
-      cert: options.serving.certificateChainPem,
-      key: options.serving.privateKeyPem,
-      allowHTTP1: true,
-      minVersion: "TLSv1.2",
-    },
+    { cert: options.serving.certificateChainPem, key: options.serving.privateKeyPem, allowHTTP1: true, minVersion: "TLSv1.2" },
     handler,
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -67,12 +62,7 @@ export async function startAdminServer(options: {
   });
   return {
     port,
-    updateServing: (pair) =>
-      server.setSecureContext({
-        cert: pair.certificateChainPem,
-        key: pair.privateKeyPem,
-        minVersion: "TLSv1.2",
-      }),
+    updateServing: (pair) => server.setSecureContext({ cert: pair.certificateChainPem, key: pair.privateKeyPem, minVersion: "TLSv1.2" }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -89,10 +79,7 @@ function bearerAuth(token: string): Interceptor {
     const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
     const digest = createHash("sha256").update(given).digest();
     if (!given || !timingSafeEqual(digest, expected)) {
-      throw new ConnectError(
-        "admin API requires the bearer token from <data-dir>/admin-token",
-        Code.Unauthenticated,
-      );
+      throw new ConnectError("admin API requires the bearer token from <data-dir>/admin-token", Code.Unauthenticated);
     }
     return next(req);
   };
@@ -118,13 +105,11 @@ function struct(value: object): JsonObject {
 
 function routes(router: ConnectRouter, s: AdminSources): void {
   const certs = (): CertificateControl => {
-    if (!s.certificates)
-      throw new MeshsignError("ERR_NOT_FOUND", "the Certificate engine is not running in this process");
+    if (!s.certificates) throw new MeshsignError("ERR_NOT_FOUND", "the Certificate engine is not running in this process");
     return s.certificates;
   };
   const ref = (r: { namespace: string; name: string } | undefined) => {
-    if (!r?.namespace || !r.name)
-      throw new ConnectError("namespace and name are required", Code.InvalidArgument);
+    if (!r?.namespace || !r.name) throw new ConnectError("namespace and name are required", Code.InvalidArgument);
     return r;
   };
   router.service(AdminService, {
@@ -159,9 +144,7 @@ function routes(router: ConnectRouter, s: AdminSources): void {
         }),
       ),
     }),
-    listCertificates: async (req) => ({
-      certificates: (await certs().list(req.namespace || undefined)).map(struct),
-    }),
+    listCertificates: async (req) => ({ certificates: (await certs().list(req.namespace || undefined)).map(struct) }),
     describeCertificate: async (req) => {
       const r = ref(req.certificate);
       return { description: struct(await certs().describe(r.namespace, r.name)) };
@@ -177,3 +160,5 @@ function routes(router: ConnectRouter, s: AdminSources): void {
     },
   });
 }
+
+

@@ -73,13 +73,9 @@ export async function buildCsrStack(
     maxCsrBytes: config.maxCsrBytes,
     keyTypes: config.csrKeyTypes,
     trustedNodeAccounts: config.caTrustedNodeAccounts,
-    ...(config.mode === "kubernetes" && config.caTrustedNodeAccounts.length > 0
-      ? { pods: await kubePods(config) }
-      : {}),
+    ...(config.mode === "kubernetes" && config.caTrustedNodeAccounts.length > 0 ? { pods: await kubePods(config) } : {}),
   });
-  const peerCertificates = config.enableClientCertAuthenticator
-    ? verifiedPeerCertificates(() => rootsPem)
-    : undefined;
+  const peerCertificates = config.enableClientCertAuthenticator ? verifiedPeerCertificates(() => rootsPem) : undefined;
   return {
     issuer,
     roots: () => rootsPem,
@@ -111,14 +107,9 @@ export async function buildCsrStack(
 }
 
 async function usableCa(ca: CaMaterial): Promise<CaIssuer> {
-  const issuer = await CaIssuer.create({
-    certificatePem: ca.certificatePem,
-    privateKeyPem: ca.privateKeyPem,
-    origin: ca.origin,
-  });
+  const issuer = await CaIssuer.create({ certificatePem: ca.certificatePem, privateKeyPem: ca.privateKeyPem, origin: ca.origin });
   const status = issuer.status();
-  if (!status.ready)
-    throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${ca.origin}) is not usable: ${status.message}`);
+  if (!status.ready) throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${ca.origin}) is not usable: ${status.message}`);
   return issuer;
 }
 
@@ -129,28 +120,18 @@ async function usableCa(ca: CaMaterial): Promise<CaIssuer> {
  * suffices, and a CA that does not chain to `--root-ca-file` fails loudly
  * here instead of in every sidecar).
  */
-async function selfTest(
-  issuer: Issuer,
-  rootsPem: string,
-  trustDomain: string,
-  origin: string,
-): Promise<void> {
+async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, origin: string): Promise<void> {
   const now = Date.now();
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const result = await issuer.sign({
     requestId: "self-test",
     csrPem: "",
-    template: buildSvidTemplate(
-      `spiffe://${trustDomain}/ns/meshsign-system/sa/self-test`,
-      publicKeySpki(privateKey),
-      {
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + 60_000),
-      },
-    ),
+    template: buildSvidTemplate(`spiffe://${trustDomain}/ns/meshsign-system/sa/self-test`, publicKeySpki(privateKey), {
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 60_000),
+    }),
   });
-  if (result.status !== "issued")
-    throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${origin}) did not sign the start-up self-test`);
+  if (result.status !== "issued") throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${origin}) did not sign the start-up self-test`);
   const [leaf, ...intermediates] = result.chain.map((p) => decodePemAll(p, "CERTIFICATE")[0] as Uint8Array);
   try {
     verifyChain(leaf as Uint8Array, intermediates, decodePemAll(rootsPem, "CERTIFICATE"), {
@@ -158,11 +139,7 @@ async function selfTest(
       extKeyUsage: ["serverAuth", "clientAuth"],
     });
   } catch (err) {
-    throw new MeshsignError(
-      "ERR_CHAIN_INVALID",
-      `certificates signed by the CA (${origin}) do not verify against the mesh roots: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw new MeshsignError("ERR_CHAIN_INVALID", `certificates signed by the CA (${origin}) do not verify against the mesh roots: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -174,8 +151,7 @@ export function rootsBundle(pem: string, origin: string): string {
   } catch (err) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `${origin} is not a valid PEM bundle`, { cause: err });
   }
-  if (blocks.length === 0)
-    throw new MeshsignError("ERR_CONFIG_INVALID", `${origin} holds no PEM certificate`);
+  if (blocks.length === 0) throw new MeshsignError("ERR_CONFIG_INVALID", `${origin} holds no PEM certificate`);
   return blocks.join("");
 }
 
@@ -190,16 +166,13 @@ async function buildAuthenticators(config: Config, dataDir: string): Promise<Aut
     audiences: config.tokenAudiences,
   };
   const list: Authenticator[] = [];
-  if (config.enableClientCertAuthenticator)
-    list.push(new ClientCertAuthenticator({ trustDomain: config.trustDomain }));
+  if (config.enableClientCertAuthenticator) list.push(new ClientCertAuthenticator({ trustDomain: config.trustDomain }));
   if (config.tokenAuthenticator === "tokenreview") {
     const k8s = await import("@kubernetes/client-node");
     const kc = new k8s.KubeConfig();
     if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
     else kc.loadFromCluster();
-    list.push(
-      new TokenReviewAuthenticator({ ...common, reviewer: await KubeTokenReviewer.fromKubeConfig(kc) }),
-    );
+    list.push(new TokenReviewAuthenticator({ ...common, reviewer: await KubeTokenReviewer.fromKubeConfig(kc) }));
   }
   const sources: { source: JwksSource; issuer?: string }[] = [];
   if (config.jwksFile) sources.push({ source: { kind: "file", path: config.jwksFile } });
@@ -207,19 +180,8 @@ async function buildAuthenticators(config: Config, dataDir: string): Promise<Aut
   if (config.oidcIssuerUrl) sources.push({ source: { kind: "oidc", issuer: config.oidcIssuerUrl } });
   for (const s of sources) {
     const issuer = config.tokenIssuer || (s.source.kind === "oidc" ? s.source.issuer : undefined);
-    if (!issuer)
-      throw new MeshsignError(
-        "ERR_CONFIG_INVALID",
-        "--token-issuer: required with --jwks-file or --jwks-url",
-      );
-    list.push(
-      await JwksAuthenticator.create({
-        ...common,
-        clockSkewSeconds: config.tokenClockSkew,
-        source: s.source,
-        issuer,
-      }),
-    );
+    if (!issuer) throw new MeshsignError("ERR_CONFIG_INVALID", "--token-issuer: required with --jwks-file or --jwks-url");
+    list.push(await JwksAuthenticator.create({ ...common, clockSkewSeconds: config.tokenClockSkew, source: s.source, issuer }));
   }
   if (config.devTokenIssuer) {
     const dev = DevTokenIssuer.loadOrCreate(dataDir, { enabled: config.devTokenIssuer });

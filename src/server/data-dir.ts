@@ -2,13 +2,7 @@ import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from "
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MeshsignError } from "../errors/index.js";
-import {
-  encodePem,
-  NameOid,
-  selfSignedSigner,
-  signCertificate,
-  type CertificateTemplate,
-} from "../pki/index.js";
+import { encodePem, NameOid, selfSignedSigner, signCertificate, type CertificateTemplate } from "../pki/index.js";
 import { generateKeySync, privateKeyToPem, publicKeySpki, type KeySpec } from "../pki/keys.js";
 import { writeFileAtomicSync } from "../fsutil/index.js";
 import type { CaKeyAlgorithm } from "./config.js";
@@ -45,8 +39,7 @@ export function dataDirPaths(dir: string): DataDirPaths {
 export function ensureDataDir(paths: DataDirPaths): void {
   if (!existsSync(paths.dir)) mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const st = statSync(paths.dir);
-  if (!st.isDirectory())
-    throw new MeshsignError("ERR_CONFIG_INVALID", `data dir ${paths.dir} is not a directory`);
+  if (!st.isDirectory()) throw new MeshsignError("ERR_CONFIG_INVALID", `data dir ${paths.dir} is not a directory`);
   if ((st.mode & 0o077) !== 0) chmodSync(paths.dir, 0o700);
 }
 
@@ -75,11 +68,7 @@ export async function loadOrCreateRootCa(
   const created = await createRootCa(options);
   writeFileAtomicSync(paths.rootKey, created.keyPem, { mode: 0o600 });
   writeFileAtomicSync(paths.rootCert, created.certificatePem, { mode: 0o644 });
-  return {
-    certificatePem: created.certificatePem,
-    privateKey: createPrivateKey(created.keyPem),
-    created: true,
-  };
+  return { certificatePem: created.certificatePem, privateKey: createPrivateKey(created.keyPem), created: true };
 }
 
 function loadRootCa(paths: DataDirPaths): Omit<RootCa, "created"> {
@@ -89,16 +78,12 @@ function loadRootCa(paths: DataDirPaths): Omit<RootCa, "created"> {
   try {
     cert = new X509Certificate(certificatePem);
   } catch (err) {
-    throw new MeshsignError("ERR_CONFIG_INVALID", `${paths.rootCert} is not a PEM certificate`, {
-      cause: err,
-    });
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${paths.rootCert} is not a PEM certificate`, { cause: err });
   }
   try {
     privateKey = createPrivateKey(readFileSync(paths.rootKey));
   } catch (err) {
-    throw new MeshsignError("ERR_CONFIG_INVALID", `${paths.rootKey} is not a PEM private key`, {
-      cause: err,
-    });
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${paths.rootKey} is not a PEM private key`, { cause: err });
   }
   if (!cert.checkPrivateKey(privateKey)) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `${paths.rootKey} does not match ${paths.rootCert}`);
@@ -134,10 +119,7 @@ export async function createRootCa(options: {
   const now = (options.now ?? new Date()).getTime();
   const template: CertificateTemplate = {
     publicKeySpki: publicKeySpki(key),
-    subject: [
-      [{ type: NameOid.organizationName, value: options.trustDomain }],
-      [{ type: NameOid.commonName, value: "meshsign root CA" }],
-    ],
+    subject: [[{ type: NameOid.organizationName, value: options.trustDomain }], [{ type: NameOid.commonName, value: "meshsign root CA" }]],
     uris: [`spiffe://${options.trustDomain}`],
     isCA: true,
     keyUsage: ["keyCertSign", "cRLSign"],
@@ -153,15 +135,11 @@ export async function createRootCa(options: {
 export function loadOrCreateAdminToken(paths: DataDirPaths, create: boolean): string {
   if (existsSync(paths.adminToken)) {
     const token = readFileSync(paths.adminToken, "utf8").trim();
-    if (token.length < 32)
-      throw new MeshsignError("ERR_CONFIG_INVALID", `${paths.adminToken} is too short to be an admin token`);
+    if (token.length < 32) throw new MeshsignError("ERR_CONFIG_INVALID", `${paths.adminToken} is too short to be an admin token`);
     return token;
   }
   if (!create) {
-    throw new MeshsignError(
-      "ERR_CONFIG_INVALID",
-      `no admin token at ${paths.adminToken}: is meshsign serving with this --data-dir?`,
-    );
+    throw new MeshsignError("ERR_CONFIG_INVALID", `no admin token at ${paths.adminToken}: is meshsign serving with this --data-dir?`);
   }
   const token = randomBytes(32).toString("base64url");
   writeFileAtomicSync(paths.adminToken, `${token}\n`, { mode: 0o600 });

@@ -2,13 +2,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
-import {
-  Engine,
-  FileSecretSink,
-  MemoryEventRecorder,
-  StoreEventRecorder,
-  systemClock,
-} from "../engine/index.js";
+import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";
 import type { Store } from "../store/types.js";
 import type { CertificateControl } from "./admin.js";
@@ -52,16 +46,7 @@ export async function startEngine(options: {
         outputDir: options.outputDir,
         ...(hook ? { hook } : {}),
         onHookResult: (r) => {
-          if (!r.ok)
-            log.warn(
-              {
-                secret: `${r.ref.namespace}/${r.ref.secretName}`,
-                exitCode: r.exitCode,
-                signal: r.signal,
-                error: r.error,
-              },
-              "secret hook failed",
-            );
+          if (!r.ok) log.warn({ secret: `${r.ref.namespace}/${r.ref.secretName}`, exitCode: r.exitCode, signal: r.signal, error: r.error }, "secret hook failed");
         },
       })
     : undefined;
@@ -143,12 +128,7 @@ export async function startStandaloneEngine(
  * meshsign reconciles, so it can share a cluster with cert-manager (meshsign
  * takes the labelled ones, or those whose issuer group it serves).
  */
-function selection(config: Config): {
-  selectCertificate?: (c: {
-    metadata: { labels?: Record<string, string> };
-    spec?: { issuerRef?: { group?: string } };
-  }) => boolean;
-} {
+function selection(config: Config): { selectCertificate?: (c: { metadata: { labels?: Record<string, string> }; spec?: { issuerRef?: { group?: string } } }) => boolean } {
   const labels = parseLabelSelector(config.certificateSelector);
   const groups = new Set(config.certificateIssuerGroups);
   if (Object.keys(labels).length === 0 && groups.size === 0) return {};
@@ -156,7 +136,7 @@ function selection(config: Config): {
     // meshsign's own Certificates (serving, istiod) are always its to keep.
     selectCertificate: (c) =>
       c.metadata.labels?.["app.kubernetes.io/managed-by"] === "meshsign" ||
-      (Object.entries(labels).every(([k, v]) => c.metadata.labels?.[k] === v) &&
-        (groups.size === 0 || groups.has(c.spec?.issuerRef?.group || "cert-manager.io"))),
+      Object.entries(labels).every(([k, v]) => c.metadata.labels?.[k] === v) &&
+      (groups.size === 0 || groups.has(c.spec?.issuerRef?.group || "cert-manager.io")),
   };
 }

@@ -20,12 +20,7 @@ export class GrpcFrontend {
   constructor(
     deps: CsrServiceDeps,
     serving: ServingKeyPair,
-    private readonly options: {
-      address: string;
-      requestClientCertificate: boolean;
-      clientCaPem?: string;
-      log: Logger;
-    },
+    private readonly options: { address: string; requestClientCertificate: boolean; clientCaPem?: string; log: Logger },
   ) {
     this.#pair = serving;
     this.#server = new Server({
@@ -40,9 +35,7 @@ export class GrpcFrontend {
     });
     // Every `authorization` and `clusterid` value reaches the handler, as with grpc-go.
     keepRepeatedCredentialHeaders(this.#server);
-    this.#server.addService(istioCertificateServiceDefinition, {
-      CreateCertificate: createCertificateHandler(deps),
-    });
+    this.#server.addService(istioCertificateServiceDefinition, { CreateCertificate: createCertificateHandler(deps) });
     this.#credentials = new RotatingServerCredentials(serving, {
       requestClientCertificate: options.requestClientCertificate,
       ...(options.clientCaPem ? { clientCaPem: options.clientCaPem } : {}),
@@ -52,9 +45,7 @@ export class GrpcFrontend {
   /** Binds the listener; resolves with the bound port. */
   async start(): Promise<number> {
     this.#port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(this.options.address, this.#credentials, (err, port) =>
-        err ? reject(err) : resolve(port),
-      );
+      this.#server.bindAsync(this.options.address, this.#credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
     this.#serving = true;
     return this.#port;

@@ -10,9 +10,7 @@ export const ISTIOD_SECRET = "istiod-tls";
  * (istio-csr's makeDNSNamesFromRevisions).
  */
 export function istiodDnsNames(namespace: string, revisions: readonly string[]): string[] {
-  const names = revisions.map((r) =>
-    r === "default" || r === "" ? `istiod.${namespace}.svc` : `istiod-${r}.${namespace}.svc`,
-  );
+  const names = revisions.map((r) => (r === "default" || r === "" ? `istiod.${namespace}.svc` : `istiod-${r}.${namespace}.svc`));
   const first = `istiod.${namespace}.svc`;
   const ordered = names.includes(first) ? [first, ...names.filter((n) => n !== first)] : names;
   return [...new Set(ordered)];
@@ -20,25 +18,14 @@ export function istiodDnsNames(namespace: string, revisions: readonly string[]):
 
 /** The cert-manager.io/v1 Certificate for istiod, issued by `issuerRef`. */
 export function istiodCertificate(
-  config: Pick<
-    Config,
-    | "istioNamespace"
-    | "istioRevisions"
-    | "trustDomain"
-    | "istiodCertificateDuration"
-    | "istiodCertificateRenewBefore"
-  >,
+  config: Pick<Config, "istioNamespace" | "istioRevisions" | "trustDomain" | "istiodCertificateDuration" | "istiodCertificateRenewBefore">,
   issuerRef: { name: string; kind: string; group: string },
 ): object {
   const ns = config.istioNamespace;
   return {
     apiVersion: "cert-manager.io/v1",
     kind: "Certificate",
-    metadata: {
-      name: ISTIOD_CERTIFICATE,
-      namespace: ns,
-      labels: { "app.kubernetes.io/managed-by": "meshsign" },
-    },
+    metadata: { name: ISTIOD_CERTIFICATE, namespace: ns, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
     spec: {
       // Some issuers need the CN among the DNS names; it is always the default revision's name.
       commonName: `istiod.${ns}.svc`,

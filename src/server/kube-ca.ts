@@ -8,6 +8,7 @@ import { createRootCa } from "./data-dir.js";
 import { loadKubeConfig } from "./kube-config.js";
 import { ROOT_CA_SECRET } from "./mesh-ca-issuer.js";
 
+
 /**
  * Kubernetes mode: the signing CA lives in the Secret
  * `<cluster-resource-namespace>/meshsign-root-ca` (type kubernetes.io/tls),
@@ -35,45 +36,26 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
       return await core.readNamespacedSecret({ name: ROOT_CA_SECRET, namespace });
     } catch (err) {
       if ((err as { code?: number }).code === 404) return undefined;
-      throw new MeshsignError("ERR_STORE_UNAVAILABLE", `cannot read Secret ${namespace}/${ROOT_CA_SECRET}`, {
-        cause: err,
-        retry: "transient",
-      });
+      throw new MeshsignError("ERR_STORE_UNAVAILABLE", `cannot read Secret ${namespace}/${ROOT_CA_SECRET}`, { cause: err, retry: "transient" });
     }
   };
   let secret = await read();
   if (!secret) {
-    const created = await createRootCa({
-      algorithm: config.caKeyAlgorithm,
-      durationMs: config.caDuration,
-      trustDomain: config.trustDomain,
-    });
+    const created = await createRootCa({ algorithm: config.caKeyAlgorithm, durationMs: config.caDuration, trustDomain: config.trustDomain });
     const b64 = (s: string) => Buffer.from(s).toString("base64");
     try {
       secret = await core.createNamespacedSecret({
         namespace,
         body: {
-          metadata: {
-            name: ROOT_CA_SECRET,
-            namespace,
-            labels: { "app.kubernetes.io/managed-by": "meshsign" },
-          },
+          metadata: { name: ROOT_CA_SECRET, namespace, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
           type: "kubernetes.io/tls",
-          data: {
-            "tls.crt": b64(created.certificatePem),
-            "tls.key": b64(created.keyPem),
-            "ca.crt": b64(created.certificatePem),
-          },
+          data: { "tls.crt": b64(created.certificatePem), "tls.key": b64(created.keyPem), "ca.crt": b64(created.certificatePem) },
         },
       });
       log.info({ secret: `${namespace}/${ROOT_CA_SECRET}` }, "created a new mesh root CA");
     } catch (err) {
       if ((err as { code?: number }).code !== 409) {
-        throw new MeshsignError(
-          "ERR_STORE_UNAVAILABLE",
-          `cannot create Secret ${namespace}/${ROOT_CA_SECRET}`,
-          { cause: err, retry: "transient" },
-        );
+        throw new MeshsignError("ERR_STORE_UNAVAILABLE", `cannot create Secret ${namespace}/${ROOT_CA_SECRET}`, { cause: err, retry: "transient" });
       }
       secret = await read();
     }
@@ -81,24 +63,13 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
   const data = secret?.data ?? {};
   const cert = data["tls.crt"] ? Buffer.from(data["tls.crt"], "base64").toString() : "";
   const key = data["tls.key"] ? Buffer.from(data["tls.key"], "base64").toString() : "";
-  if (!cert || !key)
-    throw new MeshsignError(
-      "ERR_CONFIG_INVALID",
-      `Secret ${namespace}/${ROOT_CA_SECRET} lacks tls.crt or tls.key`,
-    );
-  const roots = config.rootCaFile
-    ? readFileSync(config.rootCaFile, "utf8")
-    : data["ca.crt"]
-      ? Buffer.from(data["ca.crt"], "base64").toString()
-      : cert;
+  if (!cert || !key) throw new MeshsignError("ERR_CONFIG_INVALID", `Secret ${namespace}/${ROOT_CA_SECRET} lacks tls.crt or tls.key`);
+  const roots = config.rootCaFile ? readFileSync(config.rootCaFile, "utf8") : (data["ca.crt"] ? Buffer.from(data["ca.crt"], "base64").toString() : cert);
   return {
     certificatePem: cert,
     privateKeyPem: key,
     origin: `secret ${namespace}/${ROOT_CA_SECRET}`,
-    rootsPem: rootsBundle(
-      roots,
-      config.rootCaFile ? `--root-ca-file ${config.rootCaFile}` : `Secret ${namespace}/${ROOT_CA_SECRET}`,
-    ),
+    rootsPem: rootsBundle(roots, config.rootCaFile ? `--root-ca-file ${config.rootCaFile}` : `Secret ${namespace}/${ROOT_CA_SECRET}`),
   };
 }
 
@@ -134,61 +105,32 @@ async function issuerCa(
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const ref = `${want.kind} ${want.kind === "Issuer" ? `${want.namespace}/` : ""}${want.name}`;
   if (want.group !== "cert-manager.io" || (want.kind !== "Issuer" && want.kind !== "ClusterIssuer")) {
-    throw new MeshsignError(
-      "ERR_CONFIG_INVALID",
-      `${ref} (${want.group}): only cert-manager.io Issuers and ClusterIssuers sign in-process`,
-    );
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} (${want.group}): only cert-manager.io Issuers and ClusterIssuers sign in-process`);
   }
   let issuer: { spec?: { ca?: { secretName?: string } } };
   try {
-    issuer = (
-      want.kind === "ClusterIssuer"
-        ? await custom.getClusterCustomObject({
-            group: want.group,
-            version: "v1",
-            plural: "clusterissuers",
-            name: want.name,
-          })
-        : await custom.getNamespacedCustomObject({
-            group: want.group,
-            version: "v1",
-            namespace: want.namespace,
-            plural: "issuers",
-            name: want.name,
-          })
-    ) as typeof issuer;
+    issuer = (want.kind === "ClusterIssuer"
+      ? await custom.getClusterCustomObject({ group: want.group, version: "v1", plural: "clusterissuers", name: want.name })
+      : await custom.getNamespacedCustomObject({ group: want.group, version: "v1", namespace: want.namespace, plural: "issuers", name: want.name })) as typeof issuer;
   } catch (err) {
     throw new MeshsignError("ERR_ISSUER_NOT_FOUND", `cannot read ${ref}`, { cause: err, retry: "transient" });
   }
   const secretName = issuer.spec?.ca?.secretName;
-  if (!secretName)
-    throw new MeshsignError(
-      "ERR_CONFIG_INVALID",
-      `${ref} is not a CA issuer (spec.ca.secretName); only CA issuers sign on the hot path`,
-    );
+  if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is not a CA issuer (spec.ca.secretName); only CA issuers sign on the hot path`);
   const namespace = want.kind === "ClusterIssuer" ? config.clusterResourceNamespace : want.namespace;
   let secret: import("@kubernetes/client-node").V1Secret;
   try {
     secret = await core.readNamespacedSecret({ name: secretName, namespace });
   } catch (err) {
-    throw new MeshsignError("ERR_ISSUER_NOT_READY", `${ref}: cannot read Secret ${namespace}/${secretName}`, {
-      cause: err,
-      retry: "transient",
-    });
+    throw new MeshsignError("ERR_ISSUER_NOT_READY", `${ref}: cannot read Secret ${namespace}/${secretName}`, { cause: err, retry: "transient" });
   }
   const data = secret.data ?? {};
   const decode = (k: string) => (data[k] ? Buffer.from(data[k], "base64").toString() : "");
   const cert = decode("tls.crt");
   const key = decode("tls.key");
-  if (!cert || !key)
-    throw new MeshsignError(
-      "ERR_ISSUER_NOT_READY",
-      `${ref}: Secret ${namespace}/${secretName} lacks tls.crt or tls.key`,
-    );
+  if (!cert || !key) throw new MeshsignError("ERR_ISSUER_NOT_READY", `${ref}: Secret ${namespace}/${secretName} lacks tls.crt or tls.key`);
   const chain = splitPemBundle(cert);
-  const roots = config.rootCaFile
-    ? readFileSync(config.rootCaFile, "utf8")
-    : decode("ca.crt") || (chain.at(-1) ?? cert);
+  const roots = config.rootCaFile ? readFileSync(config.rootCaFile, "utf8") : decode("ca.crt") || (chain.at(-1) ?? cert);
   return {
     certificatePem: cert,
     privateKeyPem: key,

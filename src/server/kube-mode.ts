@@ -62,8 +62,7 @@ export async function startKubernetesControllers(options: {
       onChanged: (ns, action) => log.info({ namespace: ns, action }, "istio-ca-root-cert published"),
     });
     await trust.start();
-    if (config.istiodCertificateEnable)
-      ensureIstiodCertificate(istiodCertificate(config, issuerRef) as KubeObject, signal);
+    if (config.istiodCertificateEnable) ensureIstiodCertificate(istiodCertificate(config, issuerRef) as KubeObject, signal);
     if (signal.aborted) await follow();
   };
   // istiod's namespace may not exist yet (meshsign installed before Istio): keep trying while leading.
@@ -71,12 +70,7 @@ export async function startKubernetesControllers(options: {
     createIfAbsent(store, CERTIFICATES, certificate).catch((err: unknown) => {
       if (signal.aborted) return;
       const missing = isMeshsignError(err, "ERR_NOT_FOUND");
-      log.warn(
-        { namespace: config.istioNamespace, err: missing ? undefined : err },
-        missing
-          ? "istio namespace does not exist yet; istiod's certificate waits for it"
-          : "cannot create istiod's certificate; retrying",
-      );
+      log.warn({ namespace: config.istioNamespace, err: missing ? undefined : err }, missing ? "istio namespace does not exist yet; istiod's certificate waits for it" : "cannot create istiod's certificate; retrying");
       setTimeout(() => ensureIstiodCertificate(certificate, signal), 30_000).unref();
     });
   };
@@ -120,8 +114,7 @@ export async function startKubernetesControllers(options: {
     inspectSecret: (ns, name) => active().inspectSecret(ns, name),
   };
   const active = (): CertificateControl => {
-    if (!engine)
-      throw new MeshsignError("ERR_NOT_FOUND", "this replica is not the leader; ask the leader's admin API");
+    if (!engine) throw new MeshsignError("ERR_NOT_FOUND", "this replica is not the leader; ask the leader's admin API");
     return engine.control;
   };
   return {
@@ -138,3 +131,4 @@ export async function startKubernetesControllers(options: {
     },
   };
 }
+

@@ -29,10 +29,7 @@ export function storePodLookup(store: Store): PodLookup {
     async podsOnNode(namespace, serviceAccount, node): Promise<number> {
       const pods = await store.list<PodObject & { apiVersion: string; kind: string }>(PODS, { namespace });
       return pods.filter(
-        (p) =>
-          p.spec?.serviceAccountName === serviceAccount &&
-          p.spec?.nodeName === node &&
-          p.status?.phase !== "Failed",
+        (p) => p.spec?.serviceAccountName === serviceAccount && p.spec?.nodeName === node && p.status?.phase !== "Failed",
       ).length;
     },
   };

@@ -35,10 +35,7 @@ export function createLogger(options: { level: LogLevel; format: LogFormat; name
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (options.format === "text") {
-    return pino({
-      ...base,
-      transport: { target: "pino-pretty", options: { colorize: false, destination: 2 } },
-    });
+    return pino({ ...base, transport: { target: "pino-pretty", options: { colorize: false, destination: 2 } } });
   }
   return pino(base, pino.destination({ dest: 2, sync: false }));
 }

@@ -18,10 +18,8 @@ function report(r: ManifestReport, dir: string, log: Logger): void {
   const counts: Record<string, number> = {};
   for (const d of r.documents) {
     counts[d.outcome] = (counts[d.outcome] ?? 0) + 1;
-    if (d.outcome === "invalid" || d.outcome === "failed")
-      log.warn({ document: d.document, problem: d.message }, "manifest not applied");
-    else if (d.outcome === "ignored")
-      log.debug({ document: d.document, reason: d.message }, "manifest ignored");
+    if (d.outcome === "invalid" || d.outcome === "failed") log.warn({ document: d.document, problem: d.message }, "manifest not applied");
+    else if (d.outcome === "ignored") log.debug({ document: d.document, reason: d.message }, "manifest ignored");
   }
   for (const f of r.unreadable) log.warn({ file: f }, "manifest file unreadable; its objects are kept");
   log.info({ dir, ...counts, deleted: r.deleted.length }, "manifests applied");

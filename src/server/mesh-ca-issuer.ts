@@ -34,20 +34,12 @@ export async function ensureMeshCaIssuer(store: Store, config: Config, mirror?: 
       "ca.crt": Buffer.from(mirror.certificatePem).toString("base64"),
     };
     const ns = config.clusterResourceNamespace;
-    const existing = await store.get<KubeObject & { data?: Record<string, string> }>(
-      SECRETS,
-      ns,
-      ROOT_CA_SECRET,
-    );
+    const existing = await store.get<KubeObject & { data?: Record<string, string> }>(SECRETS, ns, ROOT_CA_SECRET);
     if (!existing) {
       await createIfAbsent(store, SECRETS, {
         apiVersion: "v1",
         kind: "Secret",
-        metadata: {
-          name: ROOT_CA_SECRET,
-          namespace: ns,
-          labels: { "app.kubernetes.io/managed-by": "meshsign" },
-        },
+        metadata: { name: ROOT_CA_SECRET, namespace: ns, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
         type: "kubernetes.io/tls",
         data,
       } as KubeObject);

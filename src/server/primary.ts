@@ -41,11 +41,7 @@ import type { FromWorker, ToWorker } from "./worker-protocol.js";
  * generation let each worker's RSS grow ~8 MB (tree 288-309 MB against the
  * 300 MB target); 2 MB keeps it at ~92 MB with the same p99 and CPU.
  */
-export const WORKER_V8_FLAGS: readonly string[] = [
-  "--max-old-space-size=96",
-  "--max-semi-space-size=2",
-  "--single-threaded-gc",
-];
+export const WORKER_V8_FLAGS: readonly string[] = ["--max-old-space-size=96", "--max-semi-space-size=2", "--single-threaded-gc"];
 
 /**
  * GC settings of the primary (engine + embedded store). With 10,000
@@ -64,9 +60,7 @@ function workerExecArgv(): string[] {
 }
 
 function workerCount(config: Config): number {
-  return config.workers > 0
-    ? config.workers
-    : defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), MAX_WORKERS);
+  return config.workers > 0 ? config.workers : defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), MAX_WORKERS);
 }
 
 /**
@@ -90,18 +84,10 @@ export async function runPrimary(config: Config): Promise<void> {
   let shuttingDown = false;
   const primaryRegistry = n === 1 ? globalRegistry : new Registry();
   if (n === 1) collectDefaultMetrics({ register: globalRegistry });
-  const engine =
-    config.mode === "standalone"
-      ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry)
-      : undefined;
+  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
   const kube =
     config.mode === "kubernetes"
-      ? await (await import("./kube-mode.js")).startKubernetesControllers({
-          config,
-          rootsPem: ca.rootsPem,
-          log,
-          metrics: primaryRegistry,
-        })
+      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.rootsPem, log, metrics: primaryRegistry })
       : undefined;
   const certificates = engine?.control ?? kube?.control;
   const store = (engine?.store ?? kube?.store) as Store;
@@ -147,15 +133,7 @@ export async function runPrimary(config: Config): Promise<void> {
   endStartupHeap();
   await engine?.loadManifests();
   if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
-  else
-    workers = await startWorkers(
-      n,
-      () => serving.current ?? pair,
-      ca,
-      issuances,
-      log,
-      () => shuttingDown,
-    );
+  else workers = await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
   serving.onRenew((p) => {
     frontend?.updateServing(p);
     for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
@@ -165,10 +143,7 @@ export async function runPrimary(config: Config): Promise<void> {
   // --root-ca-file is watched: a rotation (old + new roots) reaches every worker, the
   // responses' last element and istio-ca-root-cert without a restart.
   const rootsFile = config.rootCaFile
-    ? await RootsFileWatcher.open({
-        path: config.rootCaFile,
-        onError: (err) => log.error({ err }, "--root-ca-file unreadable; keeping the last good roots"),
-      })
+    ? await RootsFileWatcher.open({ path: config.rootCaFile, onError: (err) => log.error({ err }, "--root-ca-file unreadable; keeping the last good roots") })
     : undefined;
   rootsFile?.subscribe((pem) => {
     stack.setRoots(pem).then(
@@ -178,11 +153,7 @@ export async function runPrimary(config: Config): Promise<void> {
         for (const w of workers?.all ?? []) w.send({ type: "roots", pem } satisfies ToWorker);
         kube?.setRoots(pem);
       },
-      (err: unknown) =>
-        log.error(
-          { err },
-          "new --root-ca-file refused: the CA does not chain to it; keeping the last good roots",
-        ),
+      (err: unknown) => log.error({ err }, "new --root-ca-file refused: the CA does not chain to it; keeping the last good roots"),
     );
   });
 
@@ -196,9 +167,7 @@ export async function runPrimary(config: Config): Promise<void> {
           issuerNamespace: config.issuerNamespace,
           log,
           onChange: (ref) => {
-            const load = ref
-              ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref))
-              : Promise.resolve(ca);
+            const load = ref ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref)) : Promise.resolve(ca);
             load
               .then(async (next) => {
                 await stack.setCa(next);
@@ -207,9 +176,7 @@ export async function runPrimary(config: Config): Promise<void> {
                 kube.setRoots(next.rootsPem);
                 log.info({ issuer: next.origin }, "signing issuer switched");
               })
-              .catch((err: unknown) =>
-                log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"),
-              );
+              .catch((err: unknown) => log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"));
           },
         })
       : undefined;
@@ -233,16 +200,7 @@ export async function runPrimary(config: Config): Promise<void> {
 
   const grpcPort = frontend ? frontend.port : (workers?.port ?? 0);
   const address = `${splitHostPort(config.servingAddress)[0]}:${grpcPort}`;
-  process.stdout.write(
-    banner(
-      config,
-      config.mode === "kubernetes" ? ca.origin : paths.rootCert,
-      address,
-      admin.port,
-      obs.healthPort,
-      obs.metricsPort,
-    ),
-  );
+  process.stdout.write(banner(config, config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort));
   log.info({ address, workers: n, trustDomain: config.trustDomain, mode: config.mode }, "meshsign serving");
 
   const shutdown = async (signal: string) => {
@@ -275,16 +233,12 @@ async function startInProcess(
   issuances: IssuanceLog,
   log: Logger,
 ): Promise<GrpcFrontend & { port: number }> {
-  const frontend = new GrpcFrontend(
-    stack.deps((r) => issuances.add(r)),
-    pair,
-    {
-      address: config.servingAddress,
-      requestClientCertificate: config.enableClientCertAuthenticator,
-      clientCaPem: stack.roots(),
-      log,
-    },
-  );
+  const frontend = new GrpcFrontend(stack.deps((r) => issuances.add(r)), pair, {
+    address: config.servingAddress,
+    requestClientCertificate: config.enableClientCertAuthenticator,
+    clientCaPem: stack.roots(),
+    log,
+  });
   const port = await frontend.start();
   return Object.assign(frontend, { port });
 }
@@ -346,11 +300,7 @@ async function startWorkers(
  * The signing CA and the roots: standalone, the data dir's root (created on
  * first start); `--root-ca-file` overrides the roots returned to clients.
  */
-async function loadCaMaterial(
-  config: Config,
-  paths: ReturnType<typeof dataDirPaths>,
-  log: Logger,
-): Promise<CaMaterial> {
+async function loadCaMaterial(config: Config, paths: ReturnType<typeof dataDirPaths>, log: Logger): Promise<CaMaterial> {
   if (config.mode === "kubernetes") {
     const { loadOrCreateKubeCa } = await import("./kube-ca.js");
     return loadOrCreateKubeCa(config, log);
@@ -360,8 +310,7 @@ async function loadCaMaterial(
     durationMs: config.caDuration,
     trustDomain: config.trustDomain,
   });
-  if (root.created)
-    log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
+  if (root.created) log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
   const rootsFile = config.rootCaFile || paths.rootCert;
   return {
     certificatePem: root.certificatePem,
@@ -385,14 +334,7 @@ export function splitHostPort(address: string): [string, number] {
   return [host, Number(address.slice(i + 1))];
 }
 
-function banner(
-  config: Config,
-  rootCa: string,
-  address: string,
-  adminPort: number,
-  healthPort: number,
-  metricsPort: number,
-): string {
+function banner(config: Config, rootCa: string, address: string, adminPort: number, healthPort: number, metricsPort: number): string {
   const host = address.startsWith("0.0.0.0:") ? `localhost:${address.split(":").pop()}` : address;
   const dataDir = config.dataDir === ".meshsign" ? "" : ` --data-dir ${config.dataDir}`;
   const lines = [

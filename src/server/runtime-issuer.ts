@@ -33,20 +33,14 @@ export function watchRuntimeIssuer(options: {
       if (event.object.metadata.name !== options.name) return;
       if (event.type === "DELETED") {
         last = "";
-        options.log.info(
-          { configMap: `${options.namespace}/${options.name}` },
-          "runtime issuance ConfigMap deleted; back to the start-up issuer",
-        );
+        options.log.info({ configMap: `${options.namespace}/${options.name}` }, "runtime issuance ConfigMap deleted; back to the start-up issuer");
         options.onChange(undefined);
         return;
       }
       const data = event.object.data ?? {};
       const missing = KEYS.filter((k) => !data[k]);
       if (missing.length > 0) {
-        options.log.error(
-          { configMap: `${options.namespace}/${options.name}`, missing },
-          "runtime issuance ConfigMap refused: issuer-name, issuer-kind and issuer-group must all be set",
-        );
+        options.log.error({ configMap: `${options.namespace}/${options.name}`, missing }, "runtime issuance ConfigMap refused: issuer-name, issuer-kind and issuer-group must all be set");
         return;
       }
       const ref = {

@@ -54,22 +54,13 @@ export class ServingCertificate {
       SECRETS,
       (event) => {
         const o = event.object;
-        if (
-          o.metadata.namespace !== this.options.namespace ||
-          o.metadata.name !== SERVING_SECRET ||
-          event.type === "DELETED"
-        )
-          return;
+        if (o.metadata.namespace !== this.options.namespace || o.metadata.name !== SERVING_SECRET || event.type === "DELETED") return;
         this.load(o);
       },
       { namespace: this.options.namespace },
     );
     await this.#watch.synced;
-    if (!this.#current)
-      this.options.log.info(
-        { secret: `${this.options.namespace}/${SERVING_SECRET}` },
-        "waiting for the serving certificate",
-      );
+    if (!this.#current) this.options.log.info({ secret: `${this.options.namespace}/${SERVING_SECRET}` }, "waiting for the serving certificate");
     return first;
   }
 
@@ -97,28 +88,18 @@ export class ServingCertificate {
     if (!crt || !key) return;
     const certificateChainPem = Buffer.from(crt, "base64").toString();
     const privateKeyPem = Buffer.from(key, "base64").toString();
-    if (
-      this.#current?.certificateChainPem === certificateChainPem &&
-      this.#current.privateKeyPem === privateKeyPem
-    )
-      return;
+    if (this.#current?.certificateChainPem === certificateChainPem && this.#current.privateKeyPem === privateKeyPem) return;
     let notAfter: number;
     try {
       notAfter = Date.parse(new X509Certificate(certificateChainPem).validTo);
     } catch (err) {
-      this.options.log.warn(
-        { err },
-        "serving certificate Secret holds no valid certificate; keeping the current one",
-      );
+      this.options.log.warn({ err }, "serving certificate Secret holds no valid certificate; keeping the current one");
       return;
     }
     const pair = { certificateChainPem, privateKeyPem, notAfter };
     const first = this.#current === undefined;
     this.#current = pair;
-    this.options.log.info(
-      { notAfter: new Date(notAfter).toISOString() },
-      first ? "serving certificate loaded" : "serving certificate renewed",
-    );
+    this.options.log.info({ notAfter: new Date(notAfter).toISOString() }, first ? "serving certificate loaded" : "serving certificate renewed");
     if (first) {
       this.#firstResolve?.(pair);
       this.#firstResolve = undefined;
@@ -143,27 +124,16 @@ export class ServingCertificate {
     const desired = {
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
-      metadata: {
-        name: SERVING_CERTIFICATE,
-        namespace: o.namespace,
-        labels: { "app.kubernetes.io/managed-by": "meshsign" },
-      },
+      metadata: { name: SERVING_CERTIFICATE, namespace: o.namespace, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
       spec,
     };
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await o.store.get<KubeObject & { spec?: unknown }>(
-        CERTIFICATES,
-        o.namespace,
-        SERVING_CERTIFICATE,
-      );
+      const existing = await o.store.get<KubeObject & { spec?: unknown }>(CERTIFICATES, o.namespace, SERVING_CERTIFICATE);
       try {
         if (!existing) {
           await o.store.create(CERTIFICATES, desired);
         } else if (differs(existing.spec, spec)) {
-          await o.store.update(CERTIFICATES, {
-            ...existing,
-            spec: { ...(existing.spec as object), ...spec },
-          });
+          await o.store.update(CERTIFICATES, { ...existing, spec: { ...(existing.spec as object), ...spec } });
         }
         return;
       } catch (err) {

@@ -10,10 +10,7 @@ export type ToWorker =
   | { type: "ca"; ca: CaMaterial }
   | { type: "shutdown" };
 /** Messages from a worker to the primary. */
-export type FromWorker =
-  | { type: "hello" }
-  | { type: "ready"; port: number }
-  | { type: "issued"; records: IssuanceRecord[] };
+export type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; records: IssuanceRecord[] };
 
 /**
  * Workers report issuances to the primary in batches: one IPC message per
@@ -22,3 +19,4 @@ export type FromWorker =
  */
 export const ISSUED_FLUSH_MS = 100;
 export const ISSUED_BATCH_MAX = 256;
+

@@ -17,11 +17,7 @@ import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type ToWorker } fro
  */
 export async function runWorker(config: Config): Promise<void> {
   endStartupHeap();
-  const log = createLogger({
-    level: config.logLevel,
-    format: config.logFormat,
-    name: `meshsign-worker-${cluster.worker?.id}`,
-  });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `meshsign-worker-${cluster.worker?.id}` });
   const paths = dataDirPaths(config.dataDir);
   collectDefaultMetrics({ register: globalRegistry });
   let stack: CsrStack | undefined;
@@ -51,12 +47,11 @@ export async function runWorker(config: Config): Promise<void> {
   };
   const start = async (m: Extract<ToWorker, { type: "init" }>) => {
     stack = await buildCsrStack(config, m.ca, log, globalRegistry, { dataDir: paths.dir });
-    frontend = new GrpcFrontend(stack.deps(reportIssued), m.pair, {
-      address: config.servingAddress,
-      requestClientCertificate: config.enableClientCertAuthenticator,
-      clientCaPem: stack.roots(),
-      log,
-    });
+    frontend = new GrpcFrontend(
+      stack.deps(reportIssued),
+      m.pair,
+      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log },
+    );
     send({ type: "ready", port: await frontend.start() });
   };
   process.on("message", (m: ToWorker) => {
@@ -89,3 +84,4 @@ export async function runWorker(config: Config): Promise<void> {
   });
   send({ type: "hello" });
 }
+

@@ -75,26 +75,13 @@ export interface Watch {
 }
 
 export interface Store {
-  get<T extends KubeObject>(
-    type: ResourceType,
-    namespace: string | undefined,
-    name: string,
-  ): Promise<T | undefined>;
+  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined>;
   list<T extends KubeObject>(type: ResourceType, options?: ListOptions): Promise<T[]>;
   /** Delivers ADDED for every existing object, then every change, in order per object. */
-  watch<T extends KubeObject>(
-    type: ResourceType,
-    onEvent: (event: WatchEvent<T>) => void,
-    options?: ListOptions,
-  ): Watch;
+  watch<T extends KubeObject>(type: ResourceType, onEvent: (event: WatchEvent<T>) => void, options?: ListOptions): Watch;
   create<T extends KubeObject>(type: ResourceType, object: T): Promise<T>;
   update<T extends KubeObject>(type: ResourceType, object: T): Promise<T>;
   updateStatus<T extends KubeObject>(type: ResourceType, object: T): Promise<T>;
-  delete(
-    type: ResourceType,
-    namespace: string | undefined,
-    name: string,
-    options?: { resourceVersion?: string },
-  ): Promise<void>;
+  delete(type: ResourceType, namespace: string | undefined, name: string, options?: { resourceVersion?: string }): Promise<void>;
   close(): Promise<void>;
 }

@@ -3,29 +3,9 @@ import type { ResourceType } from "../../store/types.js";
 import { challengeSchema, orderSchema } from "../schemas/acme.js";
 import { certificateSchema } from "../schemas/certificate.js";
 import { certificateRequestSchema } from "../schemas/certificate-request.js";
-import {
-  configMapSchema,
-  eventSchema,
-  leaseSchema,
-  namespaceSchema,
-  podSchema,
-  secretSchema,
-} from "../schemas/core.js";
+import { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "../schemas/core.js";
 import { clusterIssuerSchema, issuerSchema } from "../schemas/issuer.js";
-import {
-  CERTIFICATE_REQUESTS,
-  CERTIFICATES,
-  CHALLENGES,
-  CLUSTER_ISSUERS,
-  CONFIGMAPS,
-  EVENTS,
-  ISSUERS,
-  LEASES,
-  NAMESPACES,
-  ORDERS,
-  PODS,
-  SECRETS,
-} from "../types.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, CONFIGMAPS, EVENTS, ISSUERS, LEASES, NAMESPACES, ORDERS, PODS, SECRETS } from "../types.js";
 
 /** The kinds meshsign validates, with their schemas. Other known types (Ingress, Service...) are not validated. */
 export const SCHEMAS: ReadonlyMap<ResourceType, z.ZodType> = new Map<ResourceType, z.ZodType>([

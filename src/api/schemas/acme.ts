@@ -1,60 +1,22 @@
 import { z } from "zod";
 import { isGoDuration } from "../lib/rules.js";
-import {
-  bytesSchema,
-  freeFormSchema,
-  issuerReferenceSchema,
-  objectMetaSchema,
-  secretKeySelectorSchema,
-} from "./meta.js";
+import { bytesSchema, freeFormSchema, issuerReferenceSchema, objectMetaSchema, secretKeySelectorSchema } from "./meta.js";
 
 /** acme.cert-manager.io/v1 shapes: the ACME issuer config, solvers, Order and Challenge. */
 
 const ref = secretKeySelectorSchema;
 
-const serviceAccountRefSchema = z.object({
-  name: z.string().min(1),
-  audiences: z.array(z.string()).optional(),
-});
+const serviceAccountRefSchema = z.object({ name: z.string().min(1), audiences: z.array(z.string()).optional() });
 
-export const acmeDns01ProviderNames = [
-  "akamai",
-  "cloudDNS",
-  "cloudflare",
-  "route53",
-  "azureDNS",
-  "digitalocean",
-  "acmeDNS",
-  "rfc2136",
-  "webhook",
-] as const;
+export const acmeDns01ProviderNames = ["akamai", "cloudDNS", "cloudflare", "route53", "azureDNS", "digitalocean", "acmeDNS", "rfc2136", "webhook"] as const;
 
 export const acmeDns01Schema = z
   .object({
     cnameStrategy: z.enum(["None", "Follow"]).optional(),
     nameservers: z.array(z.string()).optional(),
-    akamai: z
-      .looseObject({
-        serviceConsumerDomain: z.string(),
-        clientTokenSecretRef: ref,
-        clientSecretSecretRef: ref,
-        accessTokenSecretRef: ref,
-      })
-      .optional(),
-    cloudDNS: z
-      .looseObject({
-        project: z.string(),
-        serviceAccountSecretRef: ref.optional(),
-        hostedZoneName: z.string().optional(),
-      })
-      .optional(),
-    cloudflare: z
-      .object({
-        email: z.string().optional(),
-        apiKeySecretRef: ref.optional(),
-        apiTokenSecretRef: ref.optional(),
-      })
-      .optional(),
+    akamai: z.looseObject({ serviceConsumerDomain: z.string(), clientTokenSecretRef: ref, clientSecretSecretRef: ref, accessTokenSecretRef: ref }).optional(),
+    cloudDNS: z.looseObject({ project: z.string(), serviceAccountSecretRef: ref.optional(), hostedZoneName: z.string().optional() }).optional(),
+    cloudflare: z.object({ email: z.string().optional(), apiKeySecretRef: ref.optional(), apiTokenSecretRef: ref.optional() }).optional(),
     route53: z
       .object({
         region: z.string().optional(),
@@ -66,17 +28,7 @@ export const acmeDns01Schema = z
         auth: z.object({ kubernetes: z.object({ serviceAccountRef: serviceAccountRefSchema }) }).optional(),
       })
       .optional(),
-    azureDNS: z
-      .looseObject({
-        subscriptionID: z.string(),
-        resourceGroupName: z.string(),
-        hostedZoneName: z.string().optional(),
-        clientID: z.string().optional(),
-        tenantID: z.string().optional(),
-        clientSecretSecretRef: ref.optional(),
-        environment: z.string().optional(),
-      })
-      .optional(),
+    azureDNS: z.looseObject({ subscriptionID: z.string(), resourceGroupName: z.string(), hostedZoneName: z.string().optional(), clientID: z.string().optional(), tenantID: z.string().optional(), clientSecretSecretRef: ref.optional(), environment: z.string().optional() }).optional(),
     digitalocean: z.object({ tokenSecretRef: ref }).optional(),
     acmeDNS: z.object({ host: z.string().min(1), accountSecretRef: ref }).optional(),
     rfc2136: z
@@ -88,41 +40,20 @@ export const acmeDns01Schema = z
         protocol: z.enum(["UDP", "TCP"]).optional(),
       })
       .optional(),
-    webhook: z
-      .object({
-        groupName: z.string().min(1),
-        solverName: z.string().min(1),
-        config: freeFormSchema.optional(),
-      })
-      .optional(),
+    webhook: z.object({ groupName: z.string().min(1), solverName: z.string().min(1), config: freeFormSchema.optional() }).optional(),
   })
   .superRefine((dns01, ctx) => {
     const set = acmeDns01ProviderNames.filter((p) => dns01[p] !== undefined);
     if (set.length !== 1) {
-      ctx.addIssue({
-        code: "custom",
-        path: [],
-        message:
-          set.length === 0
-            ? `no DNS01 provider configured: set one of ${acmeDns01ProviderNames.join(", ")}`
-            : `may not use more than one provider type (found ${set.join(", ")})`,
-      });
+      ctx.addIssue({ code: "custom", path: [], message: set.length === 0 ? `no DNS01 provider configured: set one of ${acmeDns01ProviderNames.join(", ")}` : `may not use more than one provider type (found ${set.join(", ")})` });
     }
     const r = dns01.rfc2136;
     if (r !== undefined && (r.tsigKeyName !== undefined) !== (r.tsigSecretSecretRef !== undefined)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["rfc2136"],
-        message: "tsigKeyName and tsigSecretSecretRef must be set together",
-      });
+      ctx.addIssue({ code: "custom", path: ["rfc2136"], message: "tsigKeyName and tsigSecretSecretRef must be set together" });
     }
     const cf = dns01.cloudflare;
     if (cf !== undefined && (cf.apiKeySecretRef !== undefined) === (cf.apiTokenSecretRef !== undefined)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["cloudflare"],
-        message: "exactly one of apiKeySecretRef or apiTokenSecretRef must be set",
-      });
+      ctx.addIssue({ code: "custom", path: ["cloudflare"], message: "exactly one of apiKeySecretRef or apiTokenSecretRef must be set" });
     }
   });
 
@@ -148,12 +79,7 @@ export const acmeHttp01Schema = z
       })
       .superRefine((ing, ctx) => {
         const set = (["ingressClassName", "class", "name"] as const).filter((k) => ing[k] !== undefined);
-        if (set.length > 1)
-          ctx.addIssue({
-            code: "custom",
-            path: [],
-            message: `only one of ingressClassName, class or name may be set (found ${set.join(", ")})`,
-          });
+        if (set.length > 1) ctx.addIssue({ code: "custom", path: [], message: `only one of ingressClassName, class or name may be set (found ${set.join(", ")})` });
       })
       .optional(),
     gatewayHTTPRoute: z
@@ -167,11 +93,7 @@ export const acmeHttp01Schema = z
   })
   .superRefine((h, ctx) => {
     if ((h.ingress === undefined) === (h.gatewayHTTPRoute === undefined)) {
-      ctx.addIssue({
-        code: "custom",
-        path: [],
-        message: "exactly one of ingress or gatewayHTTPRoute must be set",
-      });
+      ctx.addIssue({ code: "custom", path: [], message: "exactly one of ingress or gatewayHTTPRoute must be set" });
     }
   });
 
@@ -217,19 +139,10 @@ export const acmeIssuerSchema = z
   })
   .superRefine((a, ctx) => {
     if (a.skipTLSVerify === true && a.caBundle !== undefined && a.caBundle !== "") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["caBundle"],
-        message: "caBundle and skipTLSVerify are mutually exclusive",
-      });
+      ctx.addIssue({ code: "custom", path: ["caBundle"], message: "caBundle and skipTLSVerify are mutually exclusive" });
     }
     if (/^https:\/\/acme(-staging)?\.api\.letsencrypt\.org\/directory\/?$/.test(a.server)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["server"],
-        message:
-          "this is an ACME v1 URL, which is no longer supported; use https://acme-v02.api.letsencrypt.org/directory",
-      });
+      ctx.addIssue({ code: "custom", path: ["server"], message: "this is an ACME v1 URL, which is no longer supported; use https://acme-v02.api.letsencrypt.org/directory" });
     }
   });
 
@@ -241,15 +154,7 @@ export const acmeIssuerStatusSchema = z.object({
 
 // ---------- Order ----------
 
-export const acmeStateSchema = z.enum([
-  "valid",
-  "ready",
-  "pending",
-  "processing",
-  "invalid",
-  "expired",
-  "errored",
-]);
+export const acmeStateSchema = z.enum(["valid", "ready", "pending", "processing", "invalid", "expired", "errored"]);
 
 const challengeTypeSchema = z.enum(["HTTP-01", "DNS-01"]);
 
@@ -278,9 +183,7 @@ export const orderSchema = z.object({
             identifier: z.string().optional(),
             wildcard: z.boolean().optional(),
             initialState: acmeStateSchema.optional(),
-            challenges: z
-              .array(z.object({ url: z.string(), token: z.string(), type: z.string() }))
-              .optional(),
+            challenges: z.array(z.object({ url: z.string(), token: z.string(), type: z.string() })).optional(),
           }),
         )
         .optional(),
@@ -319,3 +222,4 @@ export const challengeSchema = z.object({
     })
     .optional(),
 });
+

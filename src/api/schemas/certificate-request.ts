@@ -35,19 +35,9 @@ export const certificateRequestSchema = z.object({
       const conds = status.conditions ?? [];
       const approved = conds.findIndex((c) => c.type === "Approved");
       const denied = conds.findIndex((c) => c.type === "Denied");
-      if (approved >= 0 && denied >= 0)
-        ctx.addIssue({
-          code: "custom",
-          path: ["conditions"],
-          message: "Approved and Denied conditions may not both be set",
-        });
+      if (approved >= 0 && denied >= 0) ctx.addIssue({ code: "custom", path: ["conditions"], message: "Approved and Denied conditions may not both be set" });
       for (const i of [approved, denied]) {
-        if (i >= 0 && conds[i]?.status !== "True")
-          ctx.addIssue({
-            code: "custom",
-            path: ["conditions", i, "status"],
-            message: `${conds[i]?.type} condition may only be set to True`,
-          });
+        if (i >= 0 && conds[i]?.status !== "True") ctx.addIssue({ code: "custom", path: ["conditions", i, "status"], message: `${conds[i]?.type} condition may only be set to True` });
       }
     })
     .optional(),

@@ -45,9 +45,7 @@ export const MINIMUM_RENEW_BEFORE_MS = 5 * 60_000;
 /** cert-manager's DefaultCertificateDuration (90 days). */
 export const DEFAULT_CERTIFICATE_DURATION_MS = 2160 * 3_600_000;
 
-const goDuration = z
-  .string()
-  .refine(isGoDuration, { message: 'must be a Go duration such as "2160h" or "1h30m"' });
+const goDuration = z.string().refine(isGoDuration, { message: 'must be a Go duration such as "2160h" or "1h30m"' });
 
 export const privateKeySchema = z.object({
   algorithm: z.enum(["RSA", "ECDSA", "Ed25519"]).optional(),
@@ -69,9 +67,7 @@ export const subjectSchema = z.object({
 
 const nameConstraintItemSchema = z.object({
   dnsDomains: z.array(z.string()).optional(),
-  ipRanges: z
-    .array(z.string().refine(isCidr, { message: "must be a CIDR range such as 10.0.0.0/8" }))
-    .optional(),
+  ipRanges: z.array(z.string().refine(isCidr, { message: "must be a CIDR range such as 10.0.0.0/8" })).optional(),
   emailAddresses: z.array(z.string()).optional(),
   uriDomains: z.array(z.string()).optional(),
 });
@@ -85,10 +81,7 @@ const keystoreCommon = {
 };
 
 export const certificateSpecSchema = z.object({
-  secretName: z
-    .string()
-    .min(1, "secretName is required")
-    .refine(isDns1123Subdomain, { message: "must be a lowercase RFC 1123 subdomain" }),
+  secretName: z.string().min(1, "secretName is required").refine(isDns1123Subdomain, { message: "must be a lowercase RFC 1123 subdomain" }),
   issuerRef: issuerReferenceSchema,
   commonName: z.string().max(64, "must be no more than 64 characters").optional(),
   literalSubject: z.string().optional(),
@@ -111,15 +104,9 @@ export const certificateSpecSchema = z.object({
     })
     .optional(),
   dnsNames: z.array(z.string().min(1)).optional(),
-  ipAddresses: z
-    .array(z.string().refine(isIpAddress, { message: "must be a valid IPv4 or IPv6 address" }))
-    .optional(),
+  ipAddresses: z.array(z.string().refine(isIpAddress, { message: "must be a valid IPv4 or IPv6 address" })).optional(),
   uris: z.array(z.string().min(1)).optional(),
-  emailAddresses: z
-    .array(
-      z.string().refine(isBareEmail, { message: "must be a bare e-mail address such as user@example.com" }),
-    )
-    .optional(),
+  emailAddresses: z.array(z.string().refine(isBareEmail, { message: "must be a bare e-mail address such as user@example.com" })).optional(),
   otherNames: z
     .array(
       z.object({
@@ -132,17 +119,7 @@ export const certificateSpecSchema = z.object({
   usages: z.array(keyUsageSchema).optional(),
   encodeUsagesInRequest: z.boolean().optional(),
   privateKey: privateKeySchema.optional(),
-  signatureAlgorithm: z
-    .enum([
-      "SHA256WithRSA",
-      "SHA384WithRSA",
-      "SHA512WithRSA",
-      "ECDSAWithSHA256",
-      "ECDSAWithSHA384",
-      "ECDSAWithSHA512",
-      "PureEd25519",
-    ])
-    .optional(),
+  signatureAlgorithm: z.enum(["SHA256WithRSA", "SHA384WithRSA", "SHA512WithRSA", "ECDSAWithSHA256", "ECDSAWithSHA384", "ECDSAWithSHA512", "PureEd25519"]).optional(),
   secretTemplate: z
     .object({
       annotations: z.record(z.string(), z.string()).optional(),
@@ -153,12 +130,7 @@ export const certificateSpecSchema = z.object({
   keystores: z
     .object({
       jks: z.object({ ...keystoreCommon, alias: z.string().optional() }).optional(),
-      pkcs12: z
-        .object({
-          ...keystoreCommon,
-          profile: z.enum(["LegacyRC2", "LegacyDES", "Modern2023", "Modern2026"]).optional(),
-        })
-        .optional(),
+      pkcs12: z.object({ ...keystoreCommon, profile: z.enum(["LegacyRC2", "LegacyDES", "Modern2023", "Modern2026"]).optional() }).optional(),
     })
     .optional(),
   revisionHistoryLimit: z.number().int().optional(),
@@ -187,50 +159,31 @@ type Ctx = z.RefinementCtx;
 
 /** Cross-field rules, each adding issues with the field path cert-manager reports. */
 function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
-  const issue = (path: (string | number)[], message: string) =>
-    ctx.addIssue({ code: "custom", path, message });
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
 
   // Issuer reference kind within cert-manager's own group.
   const { group, kind } = spec.issuerRef;
-  if (
-    (group === undefined || group === "" || group === "cert-manager.io") &&
-    kind !== undefined &&
-    kind !== "" &&
-    kind !== "Issuer" &&
-    kind !== "ClusterIssuer"
-  ) {
-    issue(
-      ["issuerRef", "kind"],
-      `must be one of Issuer or ClusterIssuer (did you forget to set issuerRef.group?)`,
-    );
+  if ((group === undefined || group === "" || group === "cert-manager.io") && kind !== undefined && kind !== "" && kind !== "Issuer" && kind !== "ClusterIssuer") {
+    issue(["issuerRef", "kind"], `must be one of Issuer or ClusterIssuer (did you forget to set issuerRef.group?)`);
   }
 
   // Subject: literalSubject excludes commonName and subject.
   if (spec.literalSubject !== undefined && spec.literalSubject !== "") {
-    if (spec.commonName !== undefined && spec.commonName !== "")
-      issue(["commonName"], "may not be set when literalSubject is set");
+    if (spec.commonName !== undefined && spec.commonName !== "") issue(["commonName"], "may not be set when literalSubject is set");
     if (spec.subject !== undefined) issue(["subject"], "may not be set when literalSubject is set");
   }
 
   // At least one identity.
   const hasCN = (spec.commonName ?? "") !== "" || /(^|[,+])\s*CN=/i.test(spec.literalSubject ?? "");
-  const hasSan = [spec.dnsNames, spec.ipAddresses, spec.uris, spec.emailAddresses, spec.otherNames].some(
-    (l) => (l?.length ?? 0) > 0,
-  );
+  const hasSan = [spec.dnsNames, spec.ipAddresses, spec.uris, spec.emailAddresses, spec.otherNames].some((l) => (l?.length ?? 0) > 0);
   if (!hasCN && !hasSan) {
-    issue(
-      [],
-      "at least one of commonName (from the commonName field or from a literalSubject), dnsNames, uriSANs, ipAddresses, emailSANs or otherNames must be set",
-    );
+    issue([], "at least one of commonName (from the commonName field or from a literalSubject), dnsNames, uriSANs, ipAddresses, emailSANs or otherNames must be set");
   }
 
   // Durations.
   const durationMs = spec.duration === undefined ? undefined : tryParseGoDuration(spec.duration);
   if (durationMs !== undefined && durationMs < MINIMUM_CERTIFICATE_DURATION_MS) {
-    issue(
-      ["duration"],
-      `certificate duration ${formatGoDuration(durationMs)} must be greater than ${formatGoDuration(MINIMUM_CERTIFICATE_DURATION_MS)}`,
-    );
+    issue(["duration"], `certificate duration ${formatGoDuration(durationMs)} must be greater than ${formatGoDuration(MINIMUM_CERTIFICATE_DURATION_MS)}`);
   }
   const effectiveDuration = durationMs ?? DEFAULT_CERTIFICATE_DURATION_MS;
   if (spec.renewBefore !== undefined && spec.renewBeforePercentage !== undefined) {
@@ -239,15 +192,9 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
   const renewBeforeMs = spec.renewBefore === undefined ? undefined : tryParseGoDuration(spec.renewBefore);
   if (renewBeforeMs !== undefined) {
     if (renewBeforeMs < MINIMUM_RENEW_BEFORE_MS) {
-      issue(
-        ["renewBefore"],
-        `certificate renewBefore ${formatGoDuration(renewBeforeMs)} must be greater than ${formatGoDuration(MINIMUM_RENEW_BEFORE_MS)}`,
-      );
+      issue(["renewBefore"], `certificate renewBefore ${formatGoDuration(renewBeforeMs)} must be greater than ${formatGoDuration(MINIMUM_RENEW_BEFORE_MS)}`);
     } else if (renewBeforeMs >= effectiveDuration) {
-      issue(
-        ["renewBefore"],
-        `certificate duration ${formatGoDuration(effectiveDuration)} must be greater than renewBefore ${formatGoDuration(renewBeforeMs)}`,
-      );
+      issue(["renewBefore"], `certificate duration ${formatGoDuration(effectiveDuration)} must be greater than renewBefore ${formatGoDuration(renewBeforeMs)}`);
     }
   }
   if (spec.renewBeforePercentage !== undefined) {
@@ -257,10 +204,7 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
       // The controller renews at pct% of the lifetime before expiry (renewaltime.go); we check that value.
       const rb = (effectiveDuration * pct) / 100;
       if (rb < MINIMUM_RENEW_BEFORE_MS) {
-        issue(
-          ["renewBeforePercentage"],
-          `certificate renewBefore ${formatGoDuration(rb)} (${pct}% of ${formatGoDuration(effectiveDuration)}) must be greater than ${formatGoDuration(MINIMUM_RENEW_BEFORE_MS)}`,
-        );
+        issue(["renewBeforePercentage"], `certificate renewBefore ${formatGoDuration(rb)} (${pct}% of ${formatGoDuration(effectiveDuration)}) must be greater than ${formatGoDuration(MINIMUM_RENEW_BEFORE_MS)}`);
       }
     }
   }
@@ -272,28 +216,17 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
   const algorithm = spec.privateKey?.algorithm ?? "RSA";
   const size = spec.privateKey?.size;
   if (size !== undefined && size !== 0) {
-    if (algorithm === "RSA" && (size < 2048 || size > 8192))
-      issue(["privateKey", "size"], "must be between 2048 and 8192 for rsa keyAlgorithm");
-    if (algorithm === "ECDSA" && ![256, 384, 521].includes(size))
-      issue(["privateKey", "size"], "must be either 256, 384 or 521 for ecdsa keyAlgorithm");
+    if (algorithm === "RSA" && (size < 2048 || size > 8192)) issue(["privateKey", "size"], "must be between 2048 and 8192 for rsa keyAlgorithm");
+    if (algorithm === "ECDSA" && ![256, 384, 521].includes(size)) issue(["privateKey", "size"], "must be either 256, 384 or 521 for ecdsa keyAlgorithm");
   }
   if (spec.signatureAlgorithm !== undefined) {
-    const sigFamily = spec.signatureAlgorithm.startsWith("ECDSA")
-      ? "ECDSA"
-      : spec.signatureAlgorithm === "PureEd25519"
-        ? "Ed25519"
-        : "RSA";
-    if (sigFamily !== algorithm)
-      issue(
-        ["signatureAlgorithm"],
-        `${spec.signatureAlgorithm} cannot be used with a ${algorithm} private key`,
-      );
+    const sigFamily = spec.signatureAlgorithm.startsWith("ECDSA") ? "ECDSA" : spec.signatureAlgorithm === "PureEd25519" ? "Ed25519" : "RSA";
+    if (sigFamily !== algorithm) issue(["signatureAlgorithm"], `${spec.signatureAlgorithm} cannot be used with a ${algorithm} private key`);
   }
 
   // secretTemplate may not set cert-manager's own annotations.
   for (const key of Object.keys(spec.secretTemplate?.annotations ?? {})) {
-    if (key.startsWith(CERT_MANAGER_ANNOTATION_PREFIX))
-      issue(["secretTemplate", "annotations", key], "cert-manager.io/* annotations are not allowed");
+    if (key.startsWith(CERT_MANAGER_ANNOTATION_PREFIX)) issue(["secretTemplate", "annotations", key], "cert-manager.io/* annotations are not allowed");
   }
 
   // Unique output formats.

@@ -4,9 +4,7 @@ import { bytesSchema, freeFormSchema, objectMetaSchema } from "./meta.js";
 
 /** The core (and coordination) kinds the engine reads and writes. */
 
-const dataKey = z
-  .string()
-  .refine(isSecretKey, { message: "keys must consist of alphanumerics, '-', '_' or '.'" });
+const dataKey = z.string().refine(isSecretKey, { message: "keys must consist of alphanumerics, '-', '_' or '.'" });
 
 export const secretSchema = z.object({
   apiVersion: z.literal("v1"),

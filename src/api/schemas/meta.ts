@@ -7,21 +7,14 @@ const stringMap = z.record(z.string(), z.string());
 
 export const labelsSchema = stringMap.superRefine((labels, ctx) => {
   for (const [k, v] of Object.entries(labels)) {
-    if (!isQualifiedName(k))
-      ctx.addIssue({ code: "custom", path: [k], message: `invalid label key ${JSON.stringify(k)}` });
-    else if (!isLabelValue(v))
-      ctx.addIssue({
-        code: "custom",
-        path: [k],
-        message: `invalid label value ${JSON.stringify(v)}: at most 63 characters, alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric`,
-      });
+    if (!isQualifiedName(k)) ctx.addIssue({ code: "custom", path: [k], message: `invalid label key ${JSON.stringify(k)}` });
+    else if (!isLabelValue(v)) ctx.addIssue({ code: "custom", path: [k], message: `invalid label value ${JSON.stringify(v)}: at most 63 characters, alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric` });
   }
 });
 
 export const annotationsSchema = stringMap.superRefine((annotations, ctx) => {
   for (const k of Object.keys(annotations)) {
-    if (!isQualifiedName(k))
-      ctx.addIssue({ code: "custom", path: [k], message: `invalid annotation key ${JSON.stringify(k)}` });
+    if (!isQualifiedName(k)) ctx.addIssue({ code: "custom", path: [k], message: `invalid annotation key ${JSON.stringify(k)}` });
   }
 });
 
@@ -34,11 +27,7 @@ export const ownerReferenceSchema = z.object({
   blockOwnerDeletion: z.boolean().optional(),
 });
 
-const dnsSubdomain = z
-  .string()
-  .refine(isDns1123Subdomain, {
-    message: "must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'), at most 253 characters",
-  });
+const dnsSubdomain = z.string().refine(isDns1123Subdomain, { message: "must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'), at most 253 characters" });
 
 /** ObjectMeta; the server-set fields are accepted as they are so stored objects re-validate. */
 export const objectMetaSchema = z.object({

@@ -35,9 +35,4 @@ export const LABEL = {
  * like an object loaded from a file that no longer holds it, and the loader would delete it on its
  * next pass (after a restart: the pending request of every Certificate, issue 3's kill -9 test).
  */
-export const UNCOPIED_ANNOTATION_PREFIXES = [
-  "kubectl.kubernetes.io/",
-  "fluxcd.io/",
-  "argocd.argoproj.io/",
-  MANIFEST_SOURCE,
-] as const;
+export const UNCOPIED_ANNOTATION_PREFIXES = ["kubectl.kubernetes.io/", "fluxcd.io/", "argocd.argoproj.io/", MANIFEST_SOURCE] as const;

@@ -7,14 +7,7 @@
 import type { KubeObject } from "../../store/types.js";
 
 // One source for ResourceType constants: the API package.
-export {
-  CERTIFICATE_REQUESTS,
-  CERTIFICATES,
-  CLUSTER_ISSUERS,
-  EVENTS,
-  ISSUERS,
-  SECRETS,
-} from "../../api/types.js";
+export { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, EVENTS, ISSUERS, SECRETS } from "../../api/types.js";
 
 export interface Condition {
   type: string;

@@ -1,10 +1,7 @@
 /** Condition list helpers (Kubernetes semantics: lastTransitionTime moves only when status changes). */
 import type { Condition } from "./api.js";
 
-export function getCondition(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
+export function getCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
@@ -25,10 +22,7 @@ export function setCondition(
   ) {
     return list as Condition[];
   }
-  const lastTransitionTime =
-    current !== undefined && current.status === next.status && current.lastTransitionTime !== undefined
-      ? current.lastTransitionTime
-      : nowIso;
+  const lastTransitionTime = current !== undefined && current.status === next.status && current.lastTransitionTime !== undefined ? current.lastTransitionTime : nowIso;
   const cond: Condition = { ...next, lastTransitionTime };
   if (cond.observedGeneration === undefined) delete cond.observedGeneration;
   return current === undefined ? [...list, cond] : list.map((c) => (c.type === next.type ? cond : c));

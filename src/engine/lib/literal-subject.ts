@@ -38,11 +38,7 @@ export function literalSubjectName(literal: string): Name {
   if (hit !== undefined) return hit;
   const name: Name = new x509.Name(literal)
     .toJSON()
-    .map((rdn) =>
-      Object.entries(rdn).flatMap(([type, values]) =>
-        values.map((value) => ({ type: SHORT_NAMES[type] ?? type, value })),
-      ),
-    );
+    .map((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type: SHORT_NAMES[type] ?? type, value }))));
   if (cache.size >= CACHE_LIMIT) cache.clear();
   cache.set(literal, name);
   return name;

@@ -41,5 +41,4 @@ export function requestState(cr: CertificateRequest): RequestState {
 }
 
 export const b64encode = (s: string): string => Buffer.from(s, "utf8").toString("base64");
-export const b64decode = (s: string | undefined): string =>
-  s === undefined ? "" : Buffer.from(s, "base64").toString("utf8");
+export const b64decode = (s: string | undefined): string => (s === undefined ? "" : Buffer.from(s, "base64").toString("utf8"));

@@ -38,16 +38,7 @@ export interface ResolvedSpec {
   readonly revisionHistoryLimit: number;
 }
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Go `time.ParseDuration` to milliseconds; undefined when malformed. */
 export function goDurationMs(text: string | undefined): number | undefined {
@@ -109,10 +100,7 @@ export function resolveSpec(spec: CertificateSpec): ResolvedSpec {
     renewBeforePercentage: spec.renewBeforePercentage,
     renewalDisabled: spec.renewal?.policy === "Disabled",
     keyAlgorithm: algorithm,
-    keySize:
-      spec.privateKey?.size !== undefined && spec.privateKey.size > 0
-        ? spec.privateKey.size
-        : defaultKeySize(algorithm),
+    keySize: spec.privateKey?.size !== undefined && spec.privateKey.size > 0 ? spec.privateKey.size : defaultKeySize(algorithm),
     keyEncoding: algorithm === "Ed25519" ? "PKCS8" : (spec.privateKey?.encoding ?? "PKCS1"),
     rotationPolicy: spec.privateKey?.rotationPolicy ?? "Always",
     revisionHistoryLimit: spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
@@ -148,10 +136,7 @@ const EKU: Record<string, ExtKeyUsage> = {
  * cert-manager does. The IPsec and SGC usages have no member in the shared
  * template's ExtKeyUsage union and are dropped (documented limitation).
  */
-export function usagesToTemplate(
-  usages: readonly string[],
-  isCA: boolean,
-): { keyUsage: KeyUsage[]; extKeyUsage: ExtKeyUsage[] } {
+export function usagesToTemplate(usages: readonly string[], isCA: boolean): { keyUsage: KeyUsage[]; extKeyUsage: ExtKeyUsage[] } {
   const keyUsage = new Set<KeyUsage>();
   const extKeyUsage = new Set<ExtKeyUsage>();
   for (const u of usages) {

@@ -52,9 +52,7 @@ function escapeValue(v: string): string {
 
 /** Name as text, RDNs in certificate order joined by ", ", multi-valued RDNs by "+". */
 export function formatName(name: Name): string {
-  return name
-    .map((rdn) => rdn.map((a) => `${SHORT[a.type] ?? a.type}=${escapeValue(a.value)}`).join("+"))
-    .join(", ");
+  return name.map((rdn) => rdn.map((a) => `${SHORT[a.type] ?? a.type}=${escapeValue(a.value)}`).join("+")).join(", ");
 }
 
 function describeAlgorithm(k: KeyAlgorithm | undefined): string {
@@ -83,8 +81,7 @@ export function certInfo(pem: string): CertInfo {
   if (der === undefined) throw new Error("no certificate in PEM");
   const cert = parseCertificate(der);
   const subject = new Map<string, string[]>();
-  for (const rdn of cert.subject)
-    for (const a of rdn) subject.set(a.type, [...(subject.get(a.type) ?? []), a.value]);
+  for (const rdn of cert.subject) for (const a of rdn) subject.set(a.type, [...(subject.get(a.type) ?? []), a.value]);
   const info: CertInfo = {
     notBeforeMs: cert.notBefore.getTime(),
     notAfterMs: cert.notAfter.getTime(),
@@ -124,7 +121,5 @@ function ownCopy(bytes: Uint8Array): Buffer {
 
 /** Every certificate PEM block of a chain, in order. */
 export function splitPemChain(pem: string): string[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
-    (m) => `${m[0]}\n`,
-  );
+  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => `${m[0]}\n`);
 }

@@ -1,12 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { MeshsignError, isMeshsignError } from "../../errors/index.js";
-import {
-  type CertificateSigner,
-  encodePem,
-  privateKeyFromPem,
-  selfSignedSigner,
-  signCertificate,
-} from "../../pki/index.js";
+import { type CertificateSigner, encodePem, privateKeyFromPem, selfSignedSigner, signCertificate } from "../../pki/index.js";
 import type { Issuer, IssuerStatus, SignRequest, SignResult } from "../issuer.js";
 
 const READY: IssuerStatus = { ready: true, reason: "IsReady", message: "" };
@@ -33,9 +27,7 @@ export class SelfSignedIssuer implements Issuer {
     try {
       key = privateKeyFromPem(request.privateKeyPem);
     } catch (err) {
-      throw new MeshsignError("ERR_SIGNING_FAILED", "the request's private key cannot be parsed", {
-        cause: err,
-      });
+      throw new MeshsignError("ERR_SIGNING_FAILED", "the request's private key cannot be parsed", { cause: err });
     }
     let signer: CertificateSigner;
     try {
@@ -45,13 +37,8 @@ export class SelfSignedIssuer implements Issuer {
       const mismatch = isMeshsignError(err, "ERR_KEY_INVALID");
       throw new MeshsignError(
         "ERR_SIGNING_FAILED",
-        mismatch
-          ? "the private key does not match the request's public key"
-          : "failed to self-sign the certificate",
-        {
-          cause: err,
-          detail: { requestId: request.requestId, ...(mismatch ? { reason: "ErrorKeyMatch" } : {}) },
-        },
+        mismatch ? "the private key does not match the request's public key" : "failed to self-sign the certificate",
+        { cause: err, detail: { requestId: request.requestId, ...(mismatch ? { reason: "ErrorKeyMatch" } : {}) } },
       );
     }
     let der: Uint8Array;
@@ -59,10 +46,7 @@ export class SelfSignedIssuer implements Issuer {
       der = signCertificate(request.template, signer);
     } catch (err) {
       const message = isMeshsignError(err) ? err.message : "failed to self-sign the certificate";
-      throw new MeshsignError("ERR_SIGNING_FAILED", message, {
-        cause: err,
-        detail: { requestId: request.requestId },
-      });
+      throw new MeshsignError("ERR_SIGNING_FAILED", message, { cause: err, detail: { requestId: request.requestId } });
     }
     const pem = encodePem("CERTIFICATE", der);
     return { status: "issued", chain: [pem], ca: pem };

@@ -48,13 +48,9 @@ export function parseProcCgroup(text: string): { v2?: string; cpu?: string } {
  * as cpu or cpu,cpuacct). The process's cgroup directory is tried first, then the mount's root (a
  * container whose cgroup is mounted at the root but /proc/self/cgroup shows the host's path).
  */
-export function cgroupCpuQuota(
-  root: string = CGROUP_ROOT,
-  procCgroup: string | undefined = readText("/proc/self/cgroup"),
-): number | undefined {
+export function cgroupCpuQuota(root: string = CGROUP_ROOT, procCgroup: string | undefined = readText("/proc/self/cgroup")): number | undefined {
   const own = parseProcCgroup(procCgroup ?? "");
-  const dirs = (mount: string, where: string | undefined) =>
-    where && where !== "/" ? [`${mount}${where}`, mount] : [mount];
+  const dirs = (mount: string, where: string | undefined) => (where && where !== "/" ? [`${mount}${where}`, mount] : [mount]);
   for (const dir of dirs(root, own.v2)) {
     const v2 = readText(`${dir}/cpu.max`);
     if (v2 !== undefined) return parseCpuMax(v2);

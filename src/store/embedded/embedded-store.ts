@@ -83,13 +83,7 @@ export class EmbeddedStore implements Store {
   #worker: Promise<void> = Promise.resolve();
   #closed = false;
 
-  private constructor(
-    root: string,
-    mem: (commit: ((b: readonly CommitRecord[]) => Promise<void>) | undefined) => MemoryStore,
-    journal: JournalWriter | undefined,
-    lock: StoreLock | undefined,
-    options: EmbeddedStoreOptions,
-  ) {
+  private constructor(root: string, mem: (commit: ((b: readonly CommitRecord[]) => Promise<void>) | undefined) => MemoryStore, journal: JournalWriter | undefined, lock: StoreLock | undefined, options: EmbeddedStoreOptions) {
     this.#root = root;
     this.#journal = journal;
     this.#lock = lock;
@@ -115,24 +109,8 @@ export class EmbeddedStore implements Store {
       }
       const journalDir = `${root}/journal`;
       await mkdir(journalDir, { recursive: true, mode: DIR_MODE });
-      const journal = new JournalWriter(
-        journalDir,
-        state.lastSegment + 1,
-        options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES,
-      );
-      const store = new EmbeddedStore(
-        root,
-        (commit) =>
-          new MemoryStore({
-            ...memOptions(options),
-            initial: state.objects,
-            initialResourceVersion: state.resourceVersion,
-            ...(commit === undefined ? {} : { commit }),
-          }),
-        journal,
-        lock,
-        options,
-      );
+      const journal = new JournalWriter(journalDir, state.lastSegment + 1, options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES);
+      const store = new EmbeddedStore(root, (commit) => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, ...(commit === undefined ? {} : { commit }) }), journal, lock, options);
       if (state.replayed.length > 0) {
         // Fold the replayed journal into the object files now, so the old segments can go.
         for (const d of state.replayed) store.#markDirty(d);
@@ -151,19 +129,7 @@ export class EmbeddedStore implements Store {
     for (let attempt = 1; ; attempt++) {
       try {
         const state = await loadState(root);
-        return new EmbeddedStore(
-          root,
-          () =>
-            new MemoryStore({
-              ...memOptions(options),
-              initial: state.objects,
-              initialResourceVersion: state.resourceVersion,
-              readOnlyReason: `store ${root} is open read-only`,
-            }),
-          undefined,
-          undefined,
-          options,
-        );
+        return new EmbeddedStore(root, () => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, readOnlyReason: `store ${root} is open read-only` }), undefined, undefined, options);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
       }
@@ -175,11 +141,7 @@ export class EmbeddedStore implements Store {
     return this.#root;
   }
 
-  get<T extends KubeObject>(
-    type: ResourceType,
-    namespace: string | undefined,
-    name: string,
-  ): Promise<T | undefined> {
+  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
     return this.#mem.get<T>(type, namespace, name);
   }
 
@@ -187,11 +149,7 @@ export class EmbeddedStore implements Store {
     return this.#mem.list<T>(type, options);
   }
 
-  watch<T extends KubeObject>(
-    type: ResourceType,
-    onEvent: (event: WatchEvent<T>) => void,
-    options?: ListOptions,
-  ): Watch {
+  watch<T extends KubeObject>(type: ResourceType, onEvent: (event: WatchEvent<T>) => void, options?: ListOptions): Watch {
     return this.#mem.watch(type, onEvent, options);
   }
 
@@ -207,12 +165,7 @@ export class EmbeddedStore implements Store {
     return this.#mem.updateStatus(type, object);
   }
 
-  delete(
-    type: ResourceType,
-    namespace: string | undefined,
-    name: string,
-    options?: { resourceVersion?: string },
-  ): Promise<void> {
+  delete(type: ResourceType, namespace: string | undefined, name: string, options?: { resourceVersion?: string }): Promise<void> {
     return this.#mem.delete(type, namespace, name, options);
   }
 
@@ -303,13 +256,10 @@ export class EmbeddedStore implements Store {
         names.add(d.name);
         this.#unsyncedDirs.add(dir);
         // A directory created since the last checkpoint needs its own entry synced, up to the root.
-        for (let p = dir; p.length > this.#root.length; p = p.slice(0, p.lastIndexOf("/")))
-          this.#unsyncedDirs.add(p.slice(0, p.lastIndexOf("/")));
+        for (let p = dir; p.length > this.#root.length; p = p.slice(0, p.lastIndexOf("/"))) this.#unsyncedDirs.add(p.slice(0, p.lastIndexOf("/")));
       });
       if (below > 0 && this.#journal !== undefined) {
-        const files = [...this.#unsyncedFiles].flatMap(([dir, names]) =>
-          [...names].map((name) => `${dir}/${name}.json`),
-        );
+        const files = [...this.#unsyncedFiles].flatMap(([dir, names]) => [...names].map((name) => `${dir}/${name}.json`));
         const dirs = [...this.#unsyncedDirs];
         this.#unsyncedFiles.clear();
         this.#unsyncedDirs.clear();
@@ -321,31 +271,19 @@ export class EmbeddedStore implements Store {
             if (err.code !== "ENOENT") throw err;
           });
         });
-        await writeStoreFile(
-          `${this.#root}/META.json`,
-          `${JSON.stringify({ resourceVersion: this.#mem.resourceVersion })}\n`,
-          { fsync: true },
-        );
+        await writeStoreFile(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#mem.resourceVersion })}\n`, { fsync: true });
         await fsyncDir(this.#root);
         await this.#journal.dropBelow(below);
         if (this.#checkpointBelow === below) this.#checkpointBelow = 0;
       }
     } catch (err) {
-      this.#onProblem(
-        `store background write failed (the journal still holds every change; will retry): ${(err as Error).message}`,
-      );
+      this.#onProblem(`store background write failed (the journal still holds every change; will retry): ${(err as Error).message}`);
     }
   }
 }
 
-function memOptions(options: EmbeddedStoreOptions): {
-  now?: () => number;
-  onWatchError?: (err: unknown) => void;
-} {
-  return {
-    ...(options.now === undefined ? {} : { now: options.now }),
-    ...(options.onWatchError === undefined ? {} : { onWatchError: options.onWatchError }),
-  };
+function memOptions(options: EmbeddedStoreOptions): { now?: () => number; onWatchError?: (err: unknown) => void } {
+  return { ...(options.now === undefined ? {} : { now: options.now }), ...(options.onWatchError === undefined ? {} : { onWatchError: options.onWatchError }) };
 }
 
 interface LoadedState {
@@ -364,18 +302,14 @@ async function loadState(root: string): Promise<LoadedState> {
     const meta = JSON.parse(await readFile(`${root}/META.json`, "utf8")) as { resourceVersion?: unknown };
     if (typeof meta.resourceVersion === "number") metaRv = meta.resourceVersion;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
-      throw new MeshsignError("ERR_STORE_UNAVAILABLE", `${root}/META.json is unreadable`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new MeshsignError("ERR_STORE_UNAVAILABLE", `${root}/META.json is unreadable`, { cause: err });
   }
   const loaded = await loadObjects(root);
   const journal = await replayJournal(`${root}/journal`);
   const byKey = new Map<string, { type: ResourceType; object: KubeObject }>();
   let rv = metaRv;
   for (const o of loaded.objects) {
-    byKey.set(
-      `${typeId(o.type)}|${objectKey(o.type, o.object.metadata.namespace, o.object.metadata.name ?? "")}`,
-      o,
-    );
+    byKey.set(`${typeId(o.type)}|${objectKey(o.type, o.object.metadata.namespace, o.object.metadata.name ?? "")}`, o);
     rv = Math.max(rv, Number(o.object.metadata.resourceVersion) || 0);
   }
   const replayed = new Map<string, Dirty>();
@@ -386,14 +320,7 @@ async function loadState(root: string): Promise<LoadedState> {
     replayed.set(key, e);
     rv = Math.max(rv, e.resourceVersion);
   }
-  return {
-    objects: [...byKey.values()],
-    resourceVersion: rv,
-    replayed: [...replayed.values()],
-    lastSegment: journal.lastSegment,
-    problems: [...loaded.problems, ...journal.problems],
-    tempFiles: loaded.tempFiles,
-  };
+  return { objects: [...byKey.values()], resourceVersion: rv, replayed: [...replayed.values()], lastSegment: journal.lastSegment, problems: [...loaded.problems, ...journal.problems], tempFiles: loaded.tempFiles };
 }
 
 /** Opens the embedded store; see {@link EmbeddedStore}. */

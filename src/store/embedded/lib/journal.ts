@@ -62,9 +62,7 @@ export function decodeSegment(text: string, label: string): ReplayResult {
     const nl = text.indexOf("\n", pos);
     line++;
     if (nl < 0) {
-      problems.push(
-        `${label}: ignored an unterminated last record (a write torn by a crash, never acknowledged)`,
-      );
+      problems.push(`${label}: ignored an unterminated last record (a write torn by a crash, never acknowledged)`);
       break;
     }
     const raw = text.slice(pos, nl);
@@ -175,18 +173,13 @@ export class JournalWriter {
 
   /** Deletes segments below `seq` (their content is in durable object files now). */
   async dropBelow(seq: number): Promise<void> {
-    for (const s of await listSegments(this.#dir))
-      if (s < seq) await unlinkIfExists(segmentPath(this.#dir, s));
+    for (const s of await listSegments(this.#dir)) if (s < seq) await unlinkIfExists(segmentPath(this.#dir, s));
     await fsyncDir(this.#dir);
   }
 
   async #openSegment(): Promise<void> {
     // Always a fresh file (O_EXCL): appending behind an old torn tail would hide the new records from replay.
-    this.#fh = await open(
-      segmentPath(this.#dir, this.#seq),
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND,
-      FILE_MODE,
-    );
+    this.#fh = await open(segmentPath(this.#dir, this.#seq), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, FILE_MODE);
     this.#size = 0;
     await fsyncDir(this.#dir); // the new segment's directory entry must survive too
   }

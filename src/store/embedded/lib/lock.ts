@@ -33,12 +33,7 @@ const UNREADABLE_GRACE_MS = 2_000;
 export async function acquireStoreLock(dir: string): Promise<StoreLock> {
   const lockPath = `${dir}/LOCK`;
   if (heldHere.has(dir)) throw ownedError(dir, process.pid);
-  const me: LockInfo = {
-    pid: process.pid,
-    startTime: processStartTime(process.pid),
-    host: hostname(),
-    since: new Date().toISOString(),
-  };
+  const me: LockInfo = { pid: process.pid, startTime: processStartTime(process.pid), host: hostname(), since: new Date().toISOString() };
   const started = Date.now();
   for (;;) {
     try {
@@ -54,8 +49,7 @@ export async function acquireStoreLock(dir: string): Promise<StoreLock> {
         release: async () => {
           heldHere.delete(dir);
           const current = await readLock(lockPath);
-          if (current !== undefined && current.pid === me.pid && current.since === me.since)
-            await unlinkIfExists(lockPath);
+          if (current !== undefined && current.pid === me.pid && current.since === me.since) await unlinkIfExists(lockPath);
         },
       };
     } catch (err) {
@@ -89,10 +83,7 @@ async function takeOver(dir: string, lockPath: string, stale: LockInfo | undefin
   }
   try {
     const now = await readLock(lockPath);
-    const unchanged =
-      now === undefined
-        ? stale === undefined
-        : stale !== undefined && now.pid === stale.pid && now.since === stale.since;
+    const unchanged = now === undefined ? stale === undefined : stale !== undefined && now.pid === stale.pid && now.since === stale.since;
     if (unchanged) await unlinkIfExists(lockPath);
   } finally {
     await unlinkIfExists(guard);
@@ -103,12 +94,7 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
   try {
     const parsed = JSON.parse(await readFile(path, "utf8")) as Partial<LockInfo>;
     if (typeof parsed.pid !== "number" || typeof parsed.since !== "string") return undefined;
-    return {
-      pid: parsed.pid,
-      startTime: typeof parsed.startTime === "string" ? parsed.startTime : null,
-      host: typeof parsed.host === "string" ? parsed.host : "",
-      since: parsed.since,
-    };
+    return { pid: parsed.pid, startTime: typeof parsed.startTime === "string" ? parsed.startTime : null, host: typeof parsed.host === "string" ? parsed.host : "", since: parsed.since };
   } catch {
     return undefined;
   }
@@ -141,8 +127,5 @@ function processStartTime(pid: number): string | null {
 
 function ownedError(dir: string, pid: number, host?: string): MeshsignError {
   const where = host !== undefined && host !== "" && host !== hostname() ? ` on host ${host}` : "";
-  return new MeshsignError("ERR_STORE_UNAVAILABLE", `another meshsign (pid ${pid}${where}) owns ${dir}`, {
-    detail: { dir, pid },
-    retry: "terminal",
-  });
+  return new MeshsignError("ERR_STORE_UNAVAILABLE", `another meshsign (pid ${pid}${where}) owns ${dir}`, { detail: { dir, pid }, retry: "terminal" });
 }

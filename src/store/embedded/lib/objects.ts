@@ -21,12 +21,7 @@ export function objectDir(root: string, type: ResourceType, namespace: string | 
   return type.namespaced ? `${base}/${namespace ?? ""}` : base;
 }
 
-export function objectPath(
-  root: string,
-  type: ResourceType,
-  namespace: string | undefined,
-  name: string,
-): string {
+export function objectPath(root: string, type: ResourceType, namespace: string | undefined, name: string): string {
   return `${objectDir(root, type, namespace)}/${name}.json`;
 }
 
@@ -35,14 +30,7 @@ export function serializeObject(obj: KubeObject): string {
 }
 
 /** Writes (without fsync: the journal holds the durable copy until a checkpoint) or removes one object file. */
-export async function materialize(
-  root: string,
-  type: ResourceType,
-  namespace: string | undefined,
-  name: string,
-  obj: KubeObject | null,
-  createdDirs: Set<string>,
-): Promise<void> {
+export async function materialize(root: string, type: ResourceType, namespace: string | undefined, name: string, obj: KubeObject | null, createdDirs: Set<string>): Promise<void> {
   const dir = objectDir(root, type, namespace);
   const path = `${dir}/${name}.json`;
   if (obj === null) {
@@ -68,13 +56,7 @@ function typeFor(group: string, plural: string, namespaced: boolean, obj: KubeOb
   const known = ALL_RESOURCE_TYPES.find((t) => t.group === g && t.plural === plural);
   if (known !== undefined) return known;
   const slash = obj.apiVersion.indexOf("/");
-  return Object.freeze({
-    group: g,
-    version: slash < 0 ? obj.apiVersion : obj.apiVersion.slice(slash + 1),
-    kind: obj.kind,
-    plural,
-    namespaced,
-  });
+  return Object.freeze({ group: g, version: slash < 0 ? obj.apiVersion : obj.apiVersion.slice(slash + 1), kind: obj.kind, plural, namespaced });
 }
 
 async function entries(dir: string): Promise<import("node:fs").Dirent[]> {
@@ -100,14 +82,12 @@ export async function loadObjects(root: string): Promise<LoadedObjects> {
       for (const e of await entries(typeDir)) {
         const path = `${typeDir}/${e.name}`;
         if (e.name.endsWith(".tmp")) tempFiles.push(path);
-        else if (e.isFile() && e.name.endsWith(".json"))
-          files.push({ path, group: g.name, plural: p.name, namespaced: false });
+        else if (e.isFile() && e.name.endsWith(".json")) files.push({ path, group: g.name, plural: p.name, namespaced: false });
         else if (e.isDirectory()) {
           for (const f of await entries(path)) {
             const fp = `${path}/${f.name}`;
             if (f.name.endsWith(".tmp")) tempFiles.push(fp);
-            else if (f.isFile() && f.name.endsWith(".json"))
-              files.push({ path: fp, group: g.name, plural: p.name, namespaced: true });
+            else if (f.isFile() && f.name.endsWith(".json")) files.push({ path: fp, group: g.name, plural: p.name, namespaced: true });
           }
         }
       }

@@ -28,13 +28,7 @@ export function matchesSelector(obj: KubeObject, options: ListOptions | undefine
 
 /** Everything except apiVersion, kind, metadata and status: a change here bumps metadata.generation. */
 export function specOf(obj: KubeObject): string {
-  const {
-    apiVersion: _a,
-    kind: _k,
-    metadata: _m,
-    status: _s,
-    ...rest
-  } = obj as KubeObject & { status?: unknown };
+  const { apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest } = obj as KubeObject & { status?: unknown };
   return canonicalJson(rest);
 }
 
