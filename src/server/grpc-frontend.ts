@@ -1,6 +1,7 @@
 import { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { createCertificateHandler, type CsrServiceDeps } from "../csr-service/handler.js";
+import { keepRepeatedCredentialHeaders } from "../csr-service/repeated-headers.js";
 import { istioCertificateServiceDefinition } from "../csr-service/service-definition.js";
 import { RotatingServerCredentials, type ServingKeyPair } from "./tls/rotating-credentials.js";
 
@@ -32,6 +33,8 @@ export class GrpcFrontend {
       // CPU on every call and socket.
       "grpc.enable_channelz": 0,
     });
+    // Every `authorization` and `clusterid` value reaches the handler, as with grpc-go.
+    keepRepeatedCredentialHeaders(this.#server);
     this.#server.addService(istioCertificateServiceDefinition, { CreateCertificate: createCertificateHandler(deps) });
     this.#credentials = new RotatingServerCredentials(serving, {
       requestClientCertificate: options.requestClientCertificate,
