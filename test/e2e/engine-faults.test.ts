@@ -12,6 +12,7 @@
  *
  * The crash test of a whole batch killed at a random point is engine-crash.test.ts.
  */
+import { X509Certificate } from "node:crypto";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -26,6 +27,7 @@ import {
   isStagedKey,
   issuanceProblems,
   requestsOf,
+  secretMismatches,
   snapshotStore,
   spkiOfKeyPem,
   type StoreSnapshot,
@@ -146,6 +148,13 @@ function expectStepReached(s: StoreSnapshot, step: CrashStep, name: string, revi
   expect(request?.status?.certificate !== undefined, `signed request after ${step}`).toBe(reached("request-signed"));
   expect(cert?.status?.revision ?? 0, `status.revision after ${step}`).toBe(reached("status-updated") ? revision : revision - 1);
   expect(isIssuing(cert), `Issuing after ${step}`).toBe(!reached("status-updated"));
+  // At no instant is a Certificate Ready whose Secret is not what its spec and status say.
+  const rootSecret = find(s.secrets, "meshsign-system", "mesh-root-ca");
+  if (rootSecret !== undefined) {
+    const root = new X509Certificate(b64(rootSecret.data?.["tls.crt"]));
+    const readyButWrong = s.certificates.filter(fromManifests).filter(isReady).flatMap((c) => secretMismatches(s, c, root));
+    expect(readyButWrong, `Ready Certificates after ${step}`).toEqual([]);
+  }
 }
 
 /** The invariants of one Certificate after the restart, against what the crash left. */

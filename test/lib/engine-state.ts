@@ -61,26 +61,38 @@ export function issuanceProblems(s: StoreSnapshot, rootPem: string, options: { o
     const revisions = requestsOf(s, cert.metadata.namespace ?? "", cert.metadata.name ?? "").map((r) => r.metadata.annotations?.[ANN.certificateRevision]);
     if (new Set(revisions).size !== revisions.length) problems.push(`${id} has two requests for one revision: ${revisions.join(",")}`);
     if (!revisions.includes(String(cert.status?.revision))) problems.push(`${id} at revision ${cert.status?.revision} has no request of that revision (${revisions.join(",")})`);
+    const secretProblems = secretMismatches(s, cert, root);
+    problems.push(...secretProblems);
+    if (secretProblems.length > 0) continue;
     const secret = find(s.secrets, cert.metadata.namespace ?? "", cert.spec.secretName);
-    if (secret === undefined) {
-      problems.push(`${id} has no Secret`);
-      continue;
-    }
-    const keyPem = b64(secret.data?.["tls.key"]);
-    const leaf = new X509Certificate(b64(secret.data?.["tls.crt"]));
-    if (leaf.publicKey.export({ format: "der", type: "spki" }).toString("base64") !== spkiOfKeyPem(keyPem)) problems.push(`${id}: tls.key is not the key of tls.crt`);
-    if (!leaf.verify(root.publicKey)) problems.push(`${id}: tls.crt does not chain to the root`);
-    const sans = (leaf.subjectAltName ?? "").split(", ").filter((x) => x.startsWith("DNS:")).map((x) => x.slice(4)).sort();
-    const wanted = [...(cert.spec.dnsNames ?? [])].sort();
-    if (JSON.stringify(sans) !== JSON.stringify(wanted)) problems.push(`${id}: tls.crt names ${sans.join(",")} but the spec asks for ${wanted.join(",")}`);
-    if (Date.parse(cert.status?.notAfter ?? "") !== Date.parse(leaf.validTo)) problems.push(`${id}: status.notAfter ${cert.status?.notAfter} is not the Secret's ${leaf.validTo}`);
     if (outputDir !== undefined) {
       const dir = path.join(outputDir, cert.metadata.namespace ?? "", cert.spec.secretName);
       for (const file of ["tls.key", "tls.crt"]) {
         const p = path.join(dir, file);
-        if (!existsSync(p) || readFileSync(p, "utf8") !== b64(secret.data?.[file])) problems.push(`${id}: ${p} is not the Secret's ${file}`);
+        if (!existsSync(p) || readFileSync(p, "utf8") !== b64(secret?.data?.[file])) problems.push(`${id}: ${p} is not the Secret's ${file}`);
       }
     }
   }
+  return problems;
+}
+
+/**
+ * How a Certificate's Secret fails to be what its spec and status say: missing, a key that is not
+ * the certificate's, not chaining to `root`, other DNS names than the spec's, or another notAfter
+ * than the status. A Ready Certificate must have none, at any instant.
+ */
+export function secretMismatches(s: StoreSnapshot, cert: Certificate, root: X509Certificate): string[] {
+  const id = `${cert.metadata.namespace}/${cert.metadata.name}`;
+  const secret = find(s.secrets, cert.metadata.namespace ?? "", cert.spec.secretName);
+  if (secret === undefined) return [`${id} has no Secret`];
+  const problems: string[] = [];
+  const keyPem = b64(secret.data?.["tls.key"]);
+  const leaf = new X509Certificate(b64(secret.data?.["tls.crt"]));
+  if (leaf.publicKey.export({ format: "der", type: "spki" }).toString("base64") !== spkiOfKeyPem(keyPem)) problems.push(`${id}: tls.key is not the key of tls.crt`);
+  if (!leaf.verify(root.publicKey)) problems.push(`${id}: tls.crt does not chain to the root`);
+  const sans = (leaf.subjectAltName ?? "").split(", ").filter((x) => x.startsWith("DNS:")).map((x) => x.slice(4)).sort();
+  const wanted = [...(cert.spec.dnsNames ?? [])].sort();
+  if (JSON.stringify(sans) !== JSON.stringify(wanted)) problems.push(`${id}: tls.crt names ${sans.join(",")} but the spec asks for ${wanted.join(",")}`);
+  if (Date.parse(cert.status?.notAfter ?? "") !== Date.parse(leaf.validTo)) problems.push(`${id}: status.notAfter ${cert.status?.notAfter} is not the Secret's ${leaf.validTo}`);
   return problems;
 }
