@@ -12,7 +12,10 @@ export interface Timer {
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
-  /** Runs `fn` once at (or soon after) `atMs`; a time in the past fires on the next tick. */
+  /**
+   * Runs `fn` once at (or soon after) `atMs` on the wall clock; a time in the past fires on the next
+   * tick. A wall-clock jump neither fires it early nor delays it by more than a minute.
+   */
   setTimer(atMs: number, fn: () => void): Timer;
 }
 
@@ -21,8 +24,15 @@ export interface RandomSource {
   float(): number;
 }
 
-/** Node's timers cap a delay at 2^31-1 ms (about 24.8 days); longer waits are re-armed in steps. */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+/**
+ * Longest single wait before the wall clock is read again. Node's timers run on the monotonic clock,
+ * so without steps a wall-clock jump forward (an NTP step, a VM or laptop resumed from a suspend the
+ * monotonic clock did not count) would delay every deadline by the whole jump: a renewal due during
+ * a three-day suspend would run days after the certificate expired. Re-reading Date.now() every
+ * minute bounds that lateness to a minute, for one wake-up a minute of the engine's single timer
+ * (it also stays far below Node's 2^31-1 ms cap on a delay).
+ */
+export const MAX_TIMER_STEP_MS = 60_000;
 
 /** The process clock. */
 export const systemClock: Clock = {
@@ -32,8 +42,8 @@ export const systemClock: Clock = {
     let cancelled = false;
     const arm = (): void => {
       const delay = Math.max(0, atMs - Date.now());
-      if (delay > MAX_TIMER_DELAY_MS) {
-        handle = setTimeout(arm, MAX_TIMER_DELAY_MS);
+      if (delay > MAX_TIMER_STEP_MS) {
+        handle = setTimeout(arm, MAX_TIMER_STEP_MS);
       } else {
         handle = setTimeout(() => {
           if (!cancelled) fn();

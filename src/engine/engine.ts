@@ -12,6 +12,7 @@ import type { Store, Watch, WatchEvent } from "../store/types.js";
 import type { BackoffOptions } from "./backoff.js";
 import { type Clock, type RandomSource, systemClock, systemRandom } from "./clock.js";
 import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
+import { CRASH_AT_ENV, withCrashHook } from "./crash-hook.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
 import { type CertificateDigest, changedFromOutside, digestCertificate } from "./lib/certificate-digest.js";
@@ -151,14 +152,16 @@ export class Engine {
         ? noopEventRecorder
         : (options.events ?? new StoreEventRecorder({ store: options.store, clock: this.#clock }));
     const metrics = options.metricsRegistry === undefined ? undefined : new EngineMetrics(options.metricsRegistry);
+    // The crash tests' hook (crash-hook.ts): the same store and sink unless MESHSIGN_TEST_CRASH_AT is set.
+    const issuance = withCrashHook(process.env[CRASH_AT_ENV], this.#store, options.secretSink);
     this.#reconciler = new CertificateReconciler({
-      store: this.#store,
+      store: issuance.store,
       clock: this.#clock,
       random: options.random ?? systemRandom,
       registry: this.#registry,
       events: this.#events,
       metrics,
-      sink: options.secretSink,
+      sink: issuance.sink,
       ...(options.issuanceBackoff ? { issuanceBackoff: options.issuanceBackoff } : {}),
       ...(options.transientBackoff ? { transientBackoff: options.transientBackoff } : {}),
       ...(options.keyGenerationConcurrency ? { keyGenerationConcurrency: options.keyGenerationConcurrency } : {}),

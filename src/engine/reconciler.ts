@@ -653,6 +653,8 @@ export class CertificateReconciler {
   async #deleteNextKey(cert: Certificate): Promise<void> {
     const ns = cert.metadata.namespace;
     const name = nextKeySecretName(cert);
+    // Until a pass that is not issuing sees this deletion done (it fails on a full disk), it looks again.
+    this.#orphanChecked.delete(`${ns ?? ""}/${cert.metadata.name ?? ""}`);
     this.#stagedKeys.delete(`${ns ?? ""}/${name}`);
     const s = await this.#d.store.get<Secret>(SECRETS, ns, name);
     if (s === undefined || s.metadata.labels?.[LABEL.nextPrivateKey] !== "true") return;

@@ -57,6 +57,14 @@ export class FakeClock implements Clock {
     await settle();
   }
 
+  /**
+   * Sets the wall clock to `ms`, forward or back, as an NTP step or a resumed VM does: no timer
+   * fires on the way; those now due fire at the next advance (at the new time).
+   */
+  jumpTo(ms: number): void {
+    this.#now = ms;
+  }
+
   advance(ms: number, settle?: () => Promise<void>): Promise<void> {
     return this.advanceTo(this.#now + ms, settle);
   }
