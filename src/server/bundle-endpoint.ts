@@ -43,6 +43,8 @@ export interface BundleEndpointOptions {
   readonly serving: ServingKeyPair;
   /** https_web with configured files: re-read them and serve what they hold. */
   readonly certFiles?: { readonly cert: string; readonly key: string };
+  /** How often certFiles are re-read (default 10s). */
+  readonly certFilesPollMs?: number;
   readonly log: Logger;
 }
 
@@ -109,7 +111,7 @@ export async function startBundleEndpoint(options: BundleEndpointOptions): Promi
         },
         (err: unknown) => options.log.error({ err }, "bundle endpoint certificate files unusable; keeping the current certificate"),
       );
-    }, CERT_FILE_POLL_MS);
+    }, options.certFilesPollMs ?? CERT_FILE_POLL_MS);
     poll.unref();
   }
 

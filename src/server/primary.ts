@@ -137,8 +137,6 @@ export async function runPrimary(config: Config): Promise<void> {
   // Start-up is over: from here on (manifests, engine, load) the young generation grows as V8 sees fit.
   endStartupHeap();
   await engine?.loadManifests();
-  // The SPIFFE trust bundle endpoint (off unless --bundle-endpoint-address is set).
-  bundle = await startConfiguredBundleEndpoint({ config, store, dataDir: paths.dir, roots: stack.roots(), serving, log });
   const publishBundle = (pem: string) => void bundle?.endpoint.setRoots(pem).catch((err: unknown) => log.error({ err }, "SPIFFE bundle not updated"));
   if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
   else workers = await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
@@ -147,6 +145,9 @@ export async function runPrimary(config: Config): Promise<void> {
     for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
     admin.updateServing(p);
   });
+  // The SPIFFE trust bundle endpoint (off unless --bundle-endpoint-address is set), once CreateCertificate
+  // serves: with https_spiffe it waits for its SVID, which a follower gets only from the leader's engine.
+  bundle = await startConfiguredBundleEndpoint({ config, store, dataDir: paths.dir, roots: stack.roots(), serving, log });
 
   // --root-ca-file is watched: a rotation (old + new roots) reaches every worker, the
   // responses' last element and istio-ca-root-cert without a restart.

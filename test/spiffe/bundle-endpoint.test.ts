@@ -96,6 +96,40 @@ describe("configured certificate files (https_web for a Web PKI name)", () => {
     expect((await readCertFiles({ cert: p.certFile, key: p.keyFile })).certificateChainPem).toBe(p.certificateChainPem);
   });
 
+  it("serves renewed files without a restart, and keeps the last good pair when the new files do not match", async () => {
+    const first = serverPair("files-1");
+    const cert = tmp.write("served.crt", first.certificateChainPem);
+    const key = tmp.write("served.key", first.privateKeyPem);
+    const e = await startBundleEndpoint({
+      host: "127.0.0.1",
+      port: 0,
+      roots: rootA,
+      sequence: new FileBundleSequence(tmp.path("seq-files.json")),
+      refreshHintSeconds: 30,
+      serving: first,
+      certFiles: { cert, key },
+      certFilesPollMs: 50,
+      log,
+    });
+    open.push(e);
+    // A renewal by the endpoint's owner does not replace configured files.
+    e.updateServing(serverPair("not-used"));
+    expect((await get(e.port, first.certificateChainPem)).peer).toBe("files-1");
+    const second = serverPair("files-2");
+    // Half-written: the new certificate with the old key is refused; the old pair stays.
+    tmp.write("served.crt", second.certificateChainPem);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await get(e.port, first.certificateChainPem)).peer).toBe("files-1");
+    tmp.write("served.key", second.privateKeyPem);
+    const deadline = Date.now() + 5000;
+    let peer = "";
+    while (Date.now() < deadline && peer !== "files-2") {
+      peer = await get(e.port, second.certificateChainPem).then((r) => r.peer, () => "");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(peer).toBe("files-2");
+  });
+
   it("refuses a key that is not the certificate's, naming both files and showing neither", async () => {
     const a = serverPair("web-a");
     const b = serverPair("web-b");

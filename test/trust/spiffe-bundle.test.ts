@@ -7,6 +7,7 @@
  */
 import { createPublicKey, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { CONFIGMAPS, type ConfigMap } from "../../src/api/types.js";
 import { isMeshsignError } from "../../src/errors/index.js";
@@ -186,4 +187,43 @@ describe("ConfigMapBundleSequence", () => {
     await store.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: BUNDLE_SEQUENCE_CONFIGMAP, namespace: "ns" }, data: { "spiffe-sequence": "-4", "roots-sha256": "00" } });
     await expect(new ConfigMapBundleSequence({ store, namespace: "ns" }).advance(ecRoot)).rejects.toThrow(/does not hold a valid SPIFFE bundle sequence/);
   });
+});
+
+describe("parseSpiffeBundle on arbitrary input", () => {
+  const good = JSON.stringify(buildSpiffeBundle(ecRoot, { sequence: 1, refreshHintSeconds: 60 }));
+
+  it("either returns a bundle of parseable x509-svid keys or throws ERR_CERT_INVALID, for any JSON value", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        checkOutcome(JSON.stringify(value));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("does the same for a valid bundle with bytes changed", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 32, max: 126 })), { minLength: 1, maxLength: 8 }), (edits) => {
+        const chars = [...good];
+        for (const [at, code] of edits) chars[at] = String.fromCharCode(code);
+        checkOutcome(chars.join(""));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  function checkOutcome(text: string): void {
+    let doc: ReturnType<typeof parseSpiffeBundle>;
+    try {
+      doc = parseSpiffeBundle(text);
+    } catch (err) {
+      expect(isMeshsignError(err, "ERR_CERT_INVALID")).toBe(true);
+      return;
+    }
+    for (const key of doc.keys) {
+      expect(key.use).toBe("x509-svid");
+      expect(() => new X509Certificate(Buffer.from(key.x5c[0], "base64"))).not.toThrow();
+    }
+    expect(Number.isSafeInteger(doc.spiffe_sequence)).toBe(true);
+  }
 });
