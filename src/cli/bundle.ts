@@ -5,8 +5,8 @@
  *
  * - From the data dir (default): the roots meshsign serves (`--root-ca-file`
  *   or `<data-dir>/root-cert.pem`) with the sequence it keeps there; when the
- *   roots changed since meshsign last served them, the number it will serve
- *   next. Nothing is written: it can run beside a running meshsign.
+ *   roots or the refresh hint changed since meshsign last served them, the
+ *   number it will serve next. Nothing is written: it can run beside a running meshsign.
  * - From a running meshsign (`--url`): fetched from its bundle endpoint and
  *   checked, authenticated as https_web (the server certificate must chain to
  *   `--ca-file` and name the URL's host) or, with `--endpoint-id`, as
@@ -66,8 +66,9 @@ async function bundleFromDataDir(opts: BundleOpts): Promise<string> {
   } catch (cause) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `cannot read the roots ${rootsFile}: is ${paths.dir} meshsign's data dir (--data-dir)?`, { cause });
   }
-  const state = nextBundleSequence(await new FileBundleSequence(join(paths.dir, BUNDLE_SEQUENCE_FILE)).read(), roots);
-  const doc = buildSpiffeBundle(roots, { sequence: state.sequence, refreshHintSeconds: Math.max(1, Math.round(config.bundleEndpointRefreshHint / 1000)) });
+  const refreshHintSeconds = Math.max(1, Math.round(config.bundleEndpointRefreshHint / 1000));
+  const state = nextBundleSequence(await new FileBundleSequence(join(paths.dir, BUNDLE_SEQUENCE_FILE)).read(), roots, refreshHintSeconds);
+  const doc = buildSpiffeBundle(roots, { sequence: state.sequence, refreshHintSeconds });
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 

@@ -61,7 +61,7 @@ export interface BundleEndpoint {
 
 export async function startBundleEndpoint(options: BundleEndpointOptions): Promise<BundleEndpoint> {
   const build = async (roots: string): Promise<string> => {
-    const state = await options.sequence.advance(roots);
+    const state = await options.sequence.advance(roots, options.refreshHintSeconds);
     return `${JSON.stringify(buildSpiffeBundle(roots, { sequence: state.sequence, refreshHintSeconds: options.refreshHintSeconds }), null, 2)}\n`;
   };
   let document = await build(options.roots);

@@ -19,8 +19,8 @@ import { type BundleSequenceState, nextBundleSequence } from "./spiffe-bundle.js
 export interface BundleSequenceStore {
   /** The stored state, or undefined when none was stored yet. */
   read(): Promise<BundleSequenceState | undefined>;
-  /** Stores and returns the state for `rootsPem`: unchanged for the same roots, the next number otherwise. */
-  advance(rootsPem: string): Promise<BundleSequenceState>;
+  /** Stores and returns the state for these contents: unchanged for the same, the next number otherwise. */
+  advance(rootsPem: string, refreshHintSeconds: number): Promise<BundleSequenceState>;
 }
 
 /** The state's file name inside the data dir. */
@@ -28,7 +28,7 @@ export const BUNDLE_SEQUENCE_FILE = "spiffe-bundle-sequence.json";
 /** The ConfigMap that holds the state in Kubernetes mode. */
 export const BUNDLE_SEQUENCE_CONFIGMAP = "meshsign-spiffe-bundle";
 const SEQUENCE_KEY = "spiffe-sequence";
-const DIGEST_KEY = "roots-sha256";
+const DIGEST_KEY = "content-sha256";
 
 /** The state in a file; one writer (the primary process) at a time. */
 export class FileBundleSequence implements BundleSequenceStore {
@@ -51,16 +51,16 @@ export class FileBundleSequence implements BundleSequenceStore {
       throw damaged(this.path, cause);
     }
     const d = (doc ?? {}) as Record<string, unknown>;
-    return checkedState(d.sequence, d.rootsDigest, this.path);
+    return checkedState(d.sequence, d.contentDigest, this.path);
   }
 
-  advance(rootsPem: string): Promise<BundleSequenceState> {
+  advance(rootsPem: string, refreshHintSeconds: number): Promise<BundleSequenceState> {
     // Serialised: two root changes in a row must not both start from the same number.
     const next = this.#writes.then(async () => {
       const previous = await this.read();
-      const state = nextBundleSequence(previous, rootsPem);
+      const state = nextBundleSequence(previous, rootsPem, refreshHintSeconds);
       if (state !== previous) {
-        await writeFileAtomic(this.path, `${JSON.stringify({ sequence: state.sequence, rootsDigest: state.rootsDigest })}\n`, { mode: 0o600, fsync: true });
+        await writeFileAtomic(this.path, `${JSON.stringify({ sequence: state.sequence, contentDigest: state.contentDigest })}\n`, { mode: 0o600, fsync: true });
       }
       return state;
     });
@@ -88,14 +88,14 @@ export class ConfigMapBundleSequence implements BundleSequenceStore {
     return cm ? this.#state(cm) : undefined;
   }
 
-  async advance(rootsPem: string): Promise<BundleSequenceState> {
+  async advance(rootsPem: string, refreshHintSeconds: number): Promise<BundleSequenceState> {
     const { store, namespace } = this.options;
     for (let attempt = 0; attempt < 10; attempt++) {
       const cm = await store.get<ConfigMap>(CONFIGMAPS, namespace, this.#name);
       const previous = cm ? this.#state(cm) : undefined;
-      const state = nextBundleSequence(previous, rootsPem);
+      const state = nextBundleSequence(previous, rootsPem, refreshHintSeconds);
       if (state === previous) return state;
-      const data = { [SEQUENCE_KEY]: String(state.sequence), [DIGEST_KEY]: state.rootsDigest };
+      const data = { [SEQUENCE_KEY]: String(state.sequence), [DIGEST_KEY]: state.contentDigest };
       try {
         if (cm) await store.update(CONFIGMAPS, { ...cm, data });
         else {
@@ -126,7 +126,7 @@ function checkedState(sequence: unknown, digest: unknown, where: string): Bundle
   if (!Number.isSafeInteger(sequence) || (sequence as number) < 1 || typeof digest !== "string" || !/^[0-9a-f]{64}$/.test(digest)) {
     throw damaged(where);
   }
-  return { sequence: sequence as number, rootsDigest: digest };
+  return { sequence: sequence as number, contentDigest: digest };
 }
 
 /**

@@ -27,6 +27,7 @@ export { parseSpiffeBundle } from "./parse-spiffe-bundle.js";
 export {
   type BundleSequenceState,
   buildSpiffeBundle,
+  bundleContentDigest,
   nextBundleSequence,
   rootsDigest,
   type SpiffeBundleDocument,

@@ -1,14 +1,15 @@
 /**
  * The trust domain's bundle in the SPIFFE Trust Domain and Bundle format
  * (SPIFFE_Trust_Domain_and_Bundle.md §4): a JWK Set whose keys are the mesh
- * roots, each with `use: "x509-svid"` and exactly one certificate in `x5c`
- * (§4.2.1 and the X.509-SVID spec §6), plus `spiffe_sequence` and
+ * roots, each with `kty` and `use: "x509-svid"` (§4.2.1, §4.2.2) and exactly
+ * one certificate in `x5c` (X509-SVID.md §6), plus `spiffe_sequence` and
  * `spiffe_refresh_hint` (§4.1.1, §4.1.2). Pure: no I/O, no clock.
  *
- * The sequence number is kept by the caller as a {@link BundleSequenceState}:
- * {@link nextBundleSequence} increments it whenever the set of roots changes
- * (a rotation adds a root, its end removes the old one), and only then, so a
- * federating peer that compares sequence numbers sees every change once.
+ * The sequence number is kept by the caller as a {@link BundleSequenceState}.
+ * §4.1.1: it MUST change whenever the contents of the bundle change, so
+ * {@link nextBundleSequence} increments it when the set of roots changes (a
+ * rotation adds a root, its end removes the old one) or the refresh hint
+ * does, and only then: a peer comparing sequence numbers sees each change once.
  */
 import { createHash, X509Certificate } from "node:crypto";
 import { MeshsignError } from "../errors/index.js";
@@ -35,8 +36,8 @@ export interface SpiffeBundleDocument {
 /** What the caller persists between restarts so that the sequence never goes back. */
 export interface BundleSequenceState {
   readonly sequence: number;
-  /** {@link rootsDigest} of the roots that `sequence` was given to. */
-  readonly rootsDigest: string;
+  /** {@link bundleContentDigest} of the contents that `sequence` was given to. */
+  readonly contentDigest: string;
 }
 
 export interface SpiffeBundleOptions {
@@ -58,14 +59,19 @@ export function rootsDigest(rootsPem: string): string {
   return hash.digest("hex");
 }
 
+/** What the sequence number stands for: the set of roots and the refresh hint. */
+export function bundleContentDigest(rootsPem: string, refreshHintSeconds: number): string {
+  return createHash("sha256").update(`${rootsDigest(rootsPem)}\n${refreshHintSeconds}`).digest("hex");
+}
+
 /**
- * The sequence state for `rootsPem`: `previous` unchanged when it was given
- * to the same roots, otherwise the next sequence number (1 for the first).
+ * The sequence state for these contents: `previous` unchanged when it was
+ * given to the same contents, otherwise the next number (1 for the first).
  */
-export function nextBundleSequence(previous: BundleSequenceState | undefined, rootsPem: string): BundleSequenceState {
-  const digest = rootsDigest(rootsPem);
-  if (previous?.rootsDigest === digest) return previous;
-  return { sequence: (previous?.sequence ?? 0) + 1, rootsDigest: digest };
+export function nextBundleSequence(previous: BundleSequenceState | undefined, rootsPem: string, refreshHintSeconds: number): BundleSequenceState {
+  const digest = bundleContentDigest(rootsPem, refreshHintSeconds);
+  if (previous?.contentDigest === digest) return previous;
+  return { sequence: (previous?.sequence ?? 0) + 1, contentDigest: digest };
 }
 
 /**

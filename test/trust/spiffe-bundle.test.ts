@@ -15,6 +15,7 @@ import { MemoryStore } from "../../src/store/memory/index.js";
 import {
   BUNDLE_SEQUENCE_CONFIGMAP,
   buildSpiffeBundle,
+  bundleContentDigest,
   ConfigMapBundleSequence,
   FileBundleSequence,
   nextBundleSequence,
@@ -91,18 +92,23 @@ describe("buildSpiffeBundle", () => {
 
 describe("nextBundleSequence", () => {
   it("starts at 1", () => {
-    expect(nextBundleSequence(undefined, ecRoot).sequence).toBe(1);
+    expect(nextBundleSequence(undefined, ecRoot, 300).sequence).toBe(1);
   });
   it("keeps the number while the roots are the same, however the PEM is ordered or spaced", () => {
-    const first = nextBundleSequence(undefined, ecRoot + otherEcRoot);
-    expect(nextBundleSequence(first, `${otherEcRoot}\n${ecRoot}${ecRoot}`)).toBe(first);
+    expect(rootsDigest(`${otherEcRoot}\n${ecRoot}`)).toBe(rootsDigest(ecRoot + otherEcRoot));
+    const first = nextBundleSequence(undefined, ecRoot + otherEcRoot, 300);
+    expect(nextBundleSequence(first, `${otherEcRoot}\n${ecRoot}${ecRoot}`, 300)).toBe(first);
+  });
+  it("increments when only the refresh hint changes: it is part of the bundle's contents", () => {
+    const first = nextBundleSequence(undefined, ecRoot, 300);
+    expect(nextBundleSequence(first, ecRoot, 60).sequence).toBe(2);
   });
   it("increments when a root is added and again when one is removed", () => {
-    const one = nextBundleSequence(undefined, ecRoot);
-    const two = nextBundleSequence(one, ecRoot + otherEcRoot);
-    const three = nextBundleSequence(two, otherEcRoot);
+    const one = nextBundleSequence(undefined, ecRoot, 300);
+    const two = nextBundleSequence(one, ecRoot + otherEcRoot, 300);
+    const three = nextBundleSequence(two, otherEcRoot, 300);
     expect([one.sequence, two.sequence, three.sequence]).toEqual([1, 2, 3]);
-    expect(three.rootsDigest).toBe(rootsDigest(otherEcRoot));
+    expect(three.contentDigest).toBe(bundleContentDigest(otherEcRoot, 300));
   });
 });
 
@@ -142,22 +148,22 @@ describe("FileBundleSequence", () => {
   it("persists the number across instances (a restart) and advances only on a change", async () => {
     const file = tmp.path("seq-1.json");
     expect(await new FileBundleSequence(file).read()).toBeUndefined();
-    expect((await new FileBundleSequence(file).advance(ecRoot)).sequence).toBe(1);
-    expect((await new FileBundleSequence(file).advance(ecRoot)).sequence).toBe(1);
-    expect((await new FileBundleSequence(file).advance(ecRoot + otherEcRoot)).sequence).toBe(2);
+    expect((await new FileBundleSequence(file).advance(ecRoot, 300)).sequence).toBe(1);
+    expect((await new FileBundleSequence(file).advance(ecRoot, 300)).sequence).toBe(1);
+    expect((await new FileBundleSequence(file).advance(ecRoot + otherEcRoot, 300)).sequence).toBe(2);
     expect((await new FileBundleSequence(file).read())?.sequence).toBe(2);
   });
 
   it("counts two changes in a row twice", async () => {
     const seq = new FileBundleSequence(tmp.path("seq-2.json"));
-    const [a, b] = await Promise.all([seq.advance(ecRoot), seq.advance(otherEcRoot)]);
+    const [a, b] = await Promise.all([seq.advance(ecRoot, 300), seq.advance(otherEcRoot, 300)]);
     expect([a.sequence, b.sequence]).toEqual([1, 2]);
   });
 
   it("refuses a damaged file instead of starting again at 1", async () => {
     const file = tmp.path("seq-3.json");
     writeFileSync(file, '{"sequence":"x"}');
-    const err = await new FileBundleSequence(file).advance(ecRoot).catch((e: unknown) => e);
+    const err = await new FileBundleSequence(file).advance(ecRoot, 300).catch((e: unknown) => e);
     expect(isMeshsignError(err, "ERR_CONFIG_INVALID")).toBe(true);
     expect(String(err)).toMatch(/seq-3\.json does not hold a valid SPIFFE bundle sequence/);
   });
@@ -168,8 +174,8 @@ describe("ConfigMapBundleSequence", () => {
     const store = new MemoryStore();
     const seq = new ConfigMapBundleSequence({ store, namespace: "meshsign-system" });
     expect(await seq.read()).toBeUndefined();
-    expect((await seq.advance(ecRoot)).sequence).toBe(1);
-    expect((await seq.advance(ecRoot + otherEcRoot)).sequence).toBe(2);
+    expect((await seq.advance(ecRoot, 300)).sequence).toBe(1);
+    expect((await seq.advance(ecRoot + otherEcRoot, 300)).sequence).toBe(2);
     const cm = await store.get<ConfigMap>(CONFIGMAPS, "meshsign-system", BUNDLE_SEQUENCE_CONFIGMAP);
     expect(cm?.data?.["spiffe-sequence"]).toBe("2");
   });
@@ -177,15 +183,15 @@ describe("ConfigMapBundleSequence", () => {
   it("gives replicas that see the same rotation one number, not one each", async () => {
     const store = new MemoryStore();
     const replicas = [0, 1, 2].map(() => new ConfigMapBundleSequence({ store, namespace: "ns" }));
-    await replicas[0]?.advance(ecRoot);
-    const seen = await Promise.all(replicas.map((r) => r.advance(ecRoot + otherEcRoot)));
+    await replicas[0]?.advance(ecRoot, 300);
+    const seen = await Promise.all(replicas.map((r) => r.advance(ecRoot + otherEcRoot, 300)));
     expect(seen.map((s) => s.sequence)).toEqual([2, 2, 2]);
   });
 
   it("refuses a ConfigMap whose number was edited into something else", async () => {
     const store = new MemoryStore();
     await store.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: BUNDLE_SEQUENCE_CONFIGMAP, namespace: "ns" }, data: { "spiffe-sequence": "-4", "roots-sha256": "00" } });
-    await expect(new ConfigMapBundleSequence({ store, namespace: "ns" }).advance(ecRoot)).rejects.toThrow(/does not hold a valid SPIFFE bundle sequence/);
+    await expect(new ConfigMapBundleSequence({ store, namespace: "ns" }).advance(ecRoot, 300)).rejects.toThrow(/does not hold a valid SPIFFE bundle sequence/);
   });
 });
 
