@@ -11,6 +11,7 @@ import { isMeshsignError } from "../../src/errors/index.js";
 import { readCertFiles, startBundleEndpoint, type BundleEndpoint } from "../../src/server/bundle-endpoint.js";
 import { loadConfig } from "../../src/server/config.js";
 import { FileBundleSequence } from "../../src/trust/index.js";
+import { runMeshsign } from "../lib/meshsign-process.js";
 import { openssl } from "../lib/openssl.js";
 import { TempDir } from "../lib/temp-dir.js";
 import { rootPem } from "../trust/lib/roots.js";
@@ -158,6 +159,22 @@ describe("bundle endpoint options", () => {
   for (const [name, c] of Object.entries(bad)) {
     it(`refuses ${name}, naming the flag`, () => {
       expect(() => loadConfig({ env: {}, flags: c.flags })).toThrow(c.message);
+    });
+  }
+});
+
+describe("meshsign bundle, its mistakes", () => {
+  const cases: Record<string, { args: string[]; message: RegExp }> = {
+    "a data dir that is not meshsign's": { args: ["bundle", "--data-dir", "nowhere"], message: /cannot read the roots .*nowhere.*root-cert\.pem: is .*nowhere meshsign's data dir \(--data-dir\)\?/ },
+    "an unknown format": { args: ["bundle", "--format", "der"], message: /--format der: must be spiffe or pem/ },
+    "--endpoint-id without --url": { args: ["bundle", "--endpoint-id", "spiffe://cluster.local/meshsign"], message: /--endpoint-id: only with --url/ },
+    "a plain http URL": { args: ["bundle", "--url", "http://localhost:1/"], message: /a bundle endpoint is served over https/ },
+  };
+  for (const [name, c] of Object.entries(cases)) {
+    it(`exits 1 on ${name}, saying what to fix`, async () => {
+      const r = await runMeshsign(c.args, { cwd: tmp.dir });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(c.message);
     });
   }
 });
