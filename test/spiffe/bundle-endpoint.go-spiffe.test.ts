@@ -10,6 +10,9 @@
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CaKeyAlgorithm } from "../../src/server/config.js";
+import { createRootCa } from "../../src/server/data-dir.js";
+import { buildSpiffeBundle } from "../../src/trust/index.js";
 import { runMeshsign, ServeProcess } from "../lib/meshsign-process.js";
 import { TempDir } from "../lib/temp-dir.js";
 import { rootPem } from "../trust/lib/roots.js";
@@ -158,4 +161,20 @@ describe("https_spiffe with meshsign's own SVID", () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/presented spiffe:\/\/cluster.local\/meshsign, not spiffe:\/\/cluster.local\/other/);
   });
+});
+
+describe("every root key type meshsign can create, read by go-spiffe", () => {
+  // go-jose (under spiffebundle) rejects a JWK whose parameters differ from its x5c certificate's key.
+  for (const algorithm of ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "ed25519"]) {
+    it(`parses the bundle of a ${algorithm} root, with its parameters matching the certificate`, async () => {
+      const dir = tmp.path(`root-${algorithm}`);
+      const root = await createRootCa({ algorithm: algorithm as CaKeyAlgorithm, durationMs: 3_600_000, trustDomain: TD });
+      mkdirSync(dir);
+      const file = path.join(dir, "bundle.json");
+      writeFileSync(file, JSON.stringify(buildSpiffeBundle(root.certificatePem, { sequence: 9, refreshHintSeconds: 300 })));
+      const got = await runSpiffeClient(["-trust-domain", TD, "-bundle-file", file]);
+      expect(got).toMatchObject({ sequenceNumber: 9, refreshHintSeconds: 300 });
+      expect(got.x509AuthoritySubjects).toHaveLength(1);
+    });
+  }
 });
