@@ -49,6 +49,7 @@ export const chartValuesSchema = z.strictObject({
     logFormat: z.enum(optionEnum("--log-format")),
     metrics: z.strictObject({ port }),
     readinessProbe: z.strictObject({ port }),
+    bundleEndpoint: z.strictObject({ enabled: z.boolean(), port, profile: z.enum(optionEnum("--bundle-endpoint-profile")) }),
     runtimeConfiguration: z.strictObject({
       create: z.boolean(),
       name: z.string(),

@@ -69,6 +69,20 @@ program
     await runRequest(opts);
   });
 
+program
+  .command("bundle")
+  .description("print the trust domain's SPIFFE bundle (as the bundle endpoint serves it) or its roots as PEM, from the data dir or a running meshsign (--url)")
+  .option("--format <format>", "spiffe (JWK Set) or pem", "spiffe")
+  .option("--data-dir <dir>", "data dir of meshsign (roots, bundle sequence)", ".meshsign")
+  .option("--config <file>", "YAML configuration file")
+  .option("--url <url>", "fetch from a running meshsign's bundle endpoint instead, e.g. https://localhost:8443")
+  .option("--ca-file <file>", "with --url: roots that authenticate the endpoint (default <data-dir>/root-cert.pem)")
+  .option("--endpoint-id <id>", "with --url: authenticate the endpoint as https_spiffe by this SPIFFE ID, e.g. spiffe://cluster.local/meshsign")
+  .action(async (opts) => {
+    const { runBundle } = await import("./bundle.js");
+    await runBundle(opts);
+  });
+
 const adminOptions = (c: Command) =>
   c
     .option("--data-dir <dir>", "data dir of the running meshsign (admin token, root CA)", ".meshsign")

@@ -21,6 +21,10 @@ export type LogFormat = "json" | "text";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 export type CaKeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519";
 export type CsrKeyType = "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ed25519";
+export type BundleEndpointProfile = "https_web" | "https_spiffe";
+
+/** Default spiffe_refresh_hint: how often federated peers poll the bundle endpoint. */
+export const DEFAULT_BUNDLE_REFRESH_HINT_MS = 5 * 60_000;
 
 export interface Config {
   /** Where standalone state lives: root CA, serving cert, dev token key, store. */
@@ -120,6 +124,16 @@ export interface Config {
   istioRevisions: string[];
   istiodCertificateDuration: number;
   istiodCertificateRenewBefore: number;
+  /** host:port of the SPIFFE trust bundle endpoint (HTTPS); empty = off. */
+  bundleEndpointAddress: string;
+  /** How the bundle endpoint authenticates itself: https_web (a Web PKI or meshsign serving certificate) or https_spiffe (meshsign's own SVID). */
+  bundleEndpointProfile: BundleEndpointProfile;
+  /** https_web: PEM certificate chain for a Web PKI name instead of meshsign's serving certificate (re-read when it changes). */
+  bundleEndpointCertFile: string;
+  /** https_web: PEM private key of bundleEndpointCertFile. */
+  bundleEndpointKeyFile: string;
+  /** spiffe_refresh_hint of the served bundle. */
+  bundleEndpointRefreshHint: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
 }
@@ -226,6 +240,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
   spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
+  spec("bundleEndpointAddress", "--bundle-endpoint-address", "string", "SPIFFE trust bundle endpoint host:port (HTTPS; empty = off)", "", (v) => (v === "" ? undefined : hostPort(v))),
+  spec("bundleEndpointProfile", "--bundle-endpoint-profile", { enum: ["https_web", "https_spiffe"] }, "bundle endpoint authentication: https_web or https_spiffe (meshsign's SVID spiffe://<trust-domain>/meshsign)", "https_web"),
+  spec("bundleEndpointCertFile", "--bundle-endpoint-cert-file", "string", "https_web: certificate chain for a Web PKI name (default: meshsign's serving certificate)", ""),
+  spec("bundleEndpointKeyFile", "--bundle-endpoint-key-file", "string", "https_web: private key of --bundle-endpoint-cert-file", ""),
+  spec("bundleEndpointRefreshHint", "--bundle-endpoint-refresh-hint", "duration", "spiffe_refresh_hint of the served bundle", DEFAULT_BUNDLE_REFRESH_HINT_MS, (v) =>
+    v >= 1000 && v <= 7 * 24 * H ? undefined : "must be between 1s and 168h",
+  ),
   spec("logLevel", "--log-level", { enum: ["trace", "debug", "info", "warn", "error", "fatal"] }, "log level", "info"),
   spec("logFormat", "--log-format", { enum: ["json", "text"] }, "log format", "json"),
 ];
@@ -319,6 +340,11 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   if (purpose === "client") return p;
   if (c.tokenAuthenticator === "jwks" && !c.devTokenIssuer && !c.jwksFile && !c.jwksUrl && !c.oidcIssuerUrl) {
     p.push("--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url when --dev-token-issuer is off");
+  }
+  if ((c.bundleEndpointCertFile === "") !== (c.bundleEndpointKeyFile === "")) {
+    p.push("--bundle-endpoint-cert-file: needs --bundle-endpoint-key-file, and the reverse");
+  } else if (c.bundleEndpointCertFile !== "" && c.bundleEndpointProfile !== "https_web") {
+    p.push("--bundle-endpoint-cert-file: only the https_web profile serves a configured certificate; https_spiffe serves meshsign's SVID");
   }
   if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {
     p.push("--default-client-certificate-duration: must not exceed --max-client-certificate-duration");

@@ -18,6 +18,8 @@ import type { CaKeyAlgorithm } from "./config.js";
  *   admin-token     bearer token of the admin API (CLI reads it)
  *   manifests-report.json  what the last `--manifests` pass refused or warned
  *                   about (file, field), for `meshsign status`
+ *   spiffe-bundle-sequence.json  the SPIFFE bundle's sequence number and a
+ *                   digest of the contents it was given to (src/trust/bundle-sequence.ts)
  */
 export interface DataDirPaths {
   readonly dir: string;

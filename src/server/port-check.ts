@@ -15,6 +15,7 @@ export async function checkListenAddresses(config: Config): Promise<void> {
     { key: "readinessProbePort", host: "0.0.0.0", port: config.readinessProbePort },
     { key: "metricsPort", host: "0.0.0.0", port: config.metricsPort },
     { key: "adminAddress", ...splitHostPort(config.adminAddress) },
+    ...(config.bundleEndpointAddress ? [{ key: "bundleEndpointAddress" as const, ...splitHostPort(config.bundleEndpointAddress) }] : []),
   ];
   const problems: string[] = [];
   for (const w of wanted) {

@@ -8,6 +8,7 @@ import { MeshsignError } from "../errors/index.js";
 import type { Store } from "../store/types.js";
 import { RootsFileWatcher } from "../trust/index.js";
 import { startAdminServer } from "./admin.js";
+import { startConfiguredBundleEndpoint } from "./bundle-endpoint.js";
 import { type Config, MAX_WORKERS } from "./config.js";
 import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
@@ -104,6 +105,7 @@ export async function runPrimary(config: Config): Promise<void> {
   });
   let frontend: (GrpcFrontend & { port: number }) | undefined;
   let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
+  let bundle: Awaited<ReturnType<typeof startConfiguredBundleEndpoint>>;
 
   const checks = (): ReadinessCheck[] => [
     { name: "shutdown", ready: () => !shuttingDown },
@@ -114,6 +116,7 @@ export async function runPrimary(config: Config): Promise<void> {
     // A full or read-only disk refuses the engine's writes: not ready, and /readyz says why.
     ...(engine?.storeHealth ? [{ name: "store", ready: () => engine.storeHealth?.().ok ?? true, reason: () => engine.storeHealth?.().reason }] : []),
     ...(kube ? [{ name: "controllers", ready: () => kube.ready() }] : []),
+    ...(config.bundleEndpointAddress ? [{ name: "bundle_endpoint", ready: () => bundle?.ready() ?? false }] : []),
   ];
   // Probes answer from the start: /healthz at once, /readyz once everything below is up.
   const aggregator = new AggregatorRegistry();
@@ -134,6 +137,7 @@ export async function runPrimary(config: Config): Promise<void> {
   // Start-up is over: from here on (manifests, engine, load) the young generation grows as V8 sees fit.
   endStartupHeap();
   await engine?.loadManifests();
+  const publishBundle = (pem: string) => void bundle?.endpoint.setRoots(pem).catch((err: unknown) => log.error({ err }, "SPIFFE bundle not updated"));
   if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
   else workers = await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
   serving.onRenew((p) => {
@@ -141,6 +145,9 @@ export async function runPrimary(config: Config): Promise<void> {
     for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
     admin.updateServing(p);
   });
+  // The SPIFFE trust bundle endpoint (off unless --bundle-endpoint-address is set), once CreateCertificate
+  // serves: with https_spiffe it waits for its SVID, which a follower gets only from the leader's engine.
+  bundle = await startConfiguredBundleEndpoint({ config, store, dataDir: paths.dir, roots: stack.roots(), serving, log });
 
   // --root-ca-file is watched: a rotation (old + new roots) reaches every worker, the
   // responses' last element and istio-ca-root-cert without a restart.
@@ -154,6 +161,7 @@ export async function runPrimary(config: Config): Promise<void> {
         frontend?.updateRoots(pem);
         for (const w of workers?.all ?? []) w.send({ type: "roots", pem } satisfies ToWorker);
         kube?.setRoots(pem);
+        publishBundle(pem);
       },
       (err: unknown) => log.error({ err }, "new --root-ca-file refused: the CA does not chain to it; keeping the last good roots"),
     );
@@ -176,6 +184,7 @@ export async function runPrimary(config: Config): Promise<void> {
                 frontend?.updateRoots(next.rootsPem);
                 for (const w of workers?.all ?? []) w.send({ type: "ca", ca: next } satisfies ToWorker);
                 kube.setRoots(next.rootsPem);
+                publishBundle(next.rootsPem);
                 log.info({ issuer: next.origin }, "signing issuer switched");
               })
               .catch((err: unknown) => log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"));
@@ -202,7 +211,8 @@ export async function runPrimary(config: Config): Promise<void> {
 
   const grpcPort = frontend ? frontend.port : (workers?.port ?? 0);
   const address = `${splitHostPort(config.servingAddress)[0]}:${grpcPort}`;
-  process.stdout.write(banner(config, config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort));
+  const extra = bundle ? [`  SPIFFE bundle:  ${bundle.url} (${bundle.profile})`] : [];
+  process.stdout.write(banner(config, config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort, extra));
   log.info({ address, workers: n, trustDomain: config.trustDomain, mode: config.mode }, "meshsign serving");
 
   const shutdown = async (signal: string) => {
@@ -218,7 +228,7 @@ export async function runPrimary(config: Config): Promise<void> {
       engine?.stop(),
       kube?.stop(),
     ]);
-    await Promise.all([admin.close(), obs.close()]);
+    await Promise.all([admin.close(), obs.close(), bundle?.stop()]);
     await stack.close();
     log.info("stopped");
     log.flush();
@@ -336,7 +346,7 @@ export function splitHostPort(address: string): [string, number] {
   return [host, Number(address.slice(i + 1))];
 }
 
-function banner(config: Config, rootCa: string, address: string, adminPort: number, healthPort: number, metricsPort: number): string {
+function banner(config: Config, rootCa: string, address: string, adminPort: number, healthPort: number, metricsPort: number, extra: readonly string[] = []): string {
   const host = address.startsWith("0.0.0.0:") ? `localhost:${address.split(":").pop()}` : address;
   const dataDir = config.dataDir === ".meshsign" ? "" : ` --data-dir ${config.dataDir}`;
   const lines = [
@@ -345,6 +355,7 @@ function banner(config: Config, rootCa: string, address: string, adminPort: numb
     `  root CA:        ${rootCa}`,
     `  admin API:      https://${splitHostPort(config.adminAddress)[0]}:${adminPort}`,
     `  health:         http://localhost:${healthPort}/readyz   metrics: http://localhost:${metricsPort}/metrics`,
+    ...extra,
   ];
   if (config.devTokenIssuer) {
     lines.push(

@@ -19,6 +19,11 @@ export interface ServingCertificateOptions {
   readonly issuerRef: { readonly name: string; readonly kind: string; readonly group: string };
   readonly log: Logger;
   readonly clock?: () => number;
+  /** Another certificate kept the same way (default meshsign-serving / meshsign-serving-tls). */
+  readonly certificateName?: string;
+  readonly secretName?: string;
+  /** URI SANs, e.g. meshsign's own SPIFFE ID for the https_spiffe bundle endpoint. */
+  readonly uris?: readonly string[];
 }
 
 interface SecretObject extends KubeObject {
@@ -44,6 +49,10 @@ export class ServingCertificate {
     this.#clock = options.clock ?? Date.now;
   }
 
+  get #secretName(): string {
+    return this.options.secretName ?? SERVING_SECRET;
+  }
+
   /** Ensures the Certificate exists with the configured names and resolves with the first key pair. */
   async start(): Promise<ServingKeyPair> {
     await this.ensureCertificate();
@@ -54,13 +63,13 @@ export class ServingCertificate {
       SECRETS,
       (event) => {
         const o = event.object;
-        if (o.metadata.namespace !== this.options.namespace || o.metadata.name !== SERVING_SECRET || event.type === "DELETED") return;
+        if (o.metadata.namespace !== this.options.namespace || o.metadata.name !== this.#secretName || event.type === "DELETED") return;
         this.load(o);
       },
       { namespace: this.options.namespace },
     );
     await this.#watch.synced;
-    if (!this.#current) this.options.log.info({ secret: `${this.options.namespace}/${SERVING_SECRET}` }, "waiting for the serving certificate");
+    if (!this.#current) this.options.log.info({ secret: `${this.options.namespace}/${this.#secretName}` }, "waiting for the serving certificate");
     return first;
   }
 
@@ -112,9 +121,10 @@ export class ServingCertificate {
   private async ensureCertificate(): Promise<void> {
     const o = this.options;
     const spec = {
-      secretName: SERVING_SECRET,
+      secretName: this.#secretName,
       dnsNames: [...o.dnsNames],
       ipAddresses: [...o.ipAddresses],
+      ...(o.uris ? { uris: [...o.uris] } : {}),
       duration: `${Math.max(3600, Math.round(o.durationMs / 1000))}s`,
       privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always", encoding: "PKCS8" },
       usages: ["digital signature", "server auth"],
@@ -124,11 +134,11 @@ export class ServingCertificate {
     const desired = {
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
-      metadata: { name: SERVING_CERTIFICATE, namespace: o.namespace, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
+      metadata: { name: o.certificateName ?? SERVING_CERTIFICATE, namespace: o.namespace, labels: { "app.kubernetes.io/managed-by": "meshsign" } },
       spec,
     };
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await o.store.get<KubeObject & { spec?: unknown }>(CERTIFICATES, o.namespace, SERVING_CERTIFICATE);
+      const existing = await o.store.get<KubeObject & { spec?: unknown }>(CERTIFICATES, o.namespace, o.certificateName ?? SERVING_CERTIFICATE);
       try {
         if (!existing) {
           await o.store.create(CERTIFICATES, desired);

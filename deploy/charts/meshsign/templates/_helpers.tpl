@@ -49,3 +49,15 @@ The image reference: repository:tag, or repository@digest.
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The container port of the SPIFFE bundle endpoint, when app.bundleEndpoint is enabled
+(a helper, so that the Deployment's static part matches manifests/, where it is off).
+*/}}
+{{- define "meshsign.bundleEndpointPort" -}}
+{{- if .Values.app.bundleEndpoint.enabled -}}
+- name: spiffe-bundle
+  containerPort: {{ .Values.app.bundleEndpoint.port }}
+  protocol: TCP
+{{- end -}}
+{{- end }}
