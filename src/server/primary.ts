@@ -12,7 +12,7 @@ import { type Config, MAX_WORKERS } from "./config.js";
 import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
 import { startStandaloneEngine } from "./engine-host.js";
-import { GrpcFrontend } from "./grpc-frontend.js";
+import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
 import { IssuanceLog } from "./issuance-log.js";
 import { cgroupCpuQuota, defaultWorkerCount } from "./lib/cpu-quota.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
@@ -238,6 +238,7 @@ async function startInProcess(
     requestClientCertificate: config.enableClientCertAuthenticator,
     clientCaPem: stack.roots(),
     log,
+    limits: grpcLimitsOf(config),
   });
   const port = await frontend.start();
   return Object.assign(frontend, { port });
