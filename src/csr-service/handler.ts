@@ -17,6 +17,10 @@ export interface IssuedEvent {
   readonly notAfter: number;
   readonly issuedAt: number;
   readonly keyAlgorithm: string;
+  /** The authenticator that accepted the caller ("jwks", "tokenreview", "client-cert"). */
+  readonly authenticator: string;
+  /** The peer's address as grpc-js reports it (host:port). */
+  readonly peer: string;
 }
 
 /**
@@ -137,6 +141,8 @@ async function handle(
     notAfter: authorized.template.notAfter.getTime(),
     issuedAt: now,
     keyAlgorithm: authorized.keyAlgorithm,
+    authenticator: caller.source,
+    peer: call.getPeer(),
   });
   return createResponse([leaf, ...intermediates, deps.roots()]);
 }

@@ -100,7 +100,21 @@ export async function buildCsrStack(
       ...(peerCertificates ? { peerCertificates } : {}),
       metrics,
       log,
-      onIssued,
+      onIssued: (event) => {
+        // The audit trail: one line per issued workload certificate. Never the token or the CSR.
+        log.info(
+          {
+            identity: event.identity,
+            serial: event.serial,
+            notAfter: new Date(event.notAfter).toISOString(),
+            keyAlgorithm: event.keyAlgorithm,
+            authenticator: event.authenticator,
+            peer: event.peer,
+          },
+          "certificate issued",
+        );
+        onIssued(event);
+      },
     }),
     close: async () => {},
   };

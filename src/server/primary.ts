@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
@@ -14,6 +15,9 @@ import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa
 import { startStandaloneEngine } from "./engine-host.js";
 import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
 import { IssuanceLog } from "./issuance-log.js";
+
+/** The standalone issuance history in the data dir (JSON lines, rotated to `.1`). */
+const ISSUANCE_FILE = "issuances.jsonl";
 import { cgroupCpuQuota, defaultWorkerCount } from "./lib/cpu-quota.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
@@ -79,7 +83,21 @@ export async function runPrimary(config: Config): Promise<void> {
   // and signs the serving certificate.
   const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir });
 
-  const issuances = new IssuanceLog();
+  // Standalone: the history survives restarts in the data dir. Kubernetes: the audit log lines
+  // are the durable trail (the pod's data dir is not persistent); the ring covers this process.
+  let lastHistoryWarning = 0;
+  const issuances = new IssuanceLog(
+    config.mode === "standalone"
+      ? {
+          file: path.join(paths.dir, ISSUANCE_FILE),
+          onError: (err) => {
+            if (Date.now() - lastHistoryWarning < 60_000) return;
+            lastHistoryWarning = Date.now();
+            log.warn({ err, file: path.join(paths.dir, ISSUANCE_FILE) }, "cannot write the issuance history (audit log lines are unaffected)");
+          },
+        }
+      : {},
+  );
   const n = workerCount(config);
   let shuttingDown = false;
   const primaryRegistry = n === 1 ? globalRegistry : new Registry();
@@ -217,6 +235,7 @@ export async function runPrimary(config: Config): Promise<void> {
       kube?.stop(),
     ]);
     await Promise.all([admin.close(), obs.close()]);
+    issuances.flush();
     await stack.close();
     log.info("stopped");
     log.flush();
