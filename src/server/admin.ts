@@ -168,15 +168,12 @@ function refuse(req: AnyRequest, res: AnyResponse, code: Code, message: string):
     req.stream.close(http2.NGHTTP2_NO_ERROR);
     return;
   }
-  // HTTP/1.1: stop reading, let the answer reach the client, then drop the connection
-  // (a lingering close, RFC 9112 §9.6, so the client sees the answer rather than a reset).
-  const socket = req.socket;
-  socket.pause();
+  // HTTP/1.1: stop reading and answer with `connection: close`; node closes the connection once
+  // the answer is written. A client still sending its body may then see a reset before it reads
+  // the answer (node has no lingering close); reading its body to avoid that is what must not happen.
+  req.socket.pause();
   res.writeHead(status, { ...headers, connection: "close" });
-  res.end(body, () => {
-    socket.end();
-    setTimeout(() => socket.destroy(), 1000).unref();
-  });
+  res.end(body);
 }
 
 /** Admin errors use the same status mapping as the CSR service; internals stay in `cause`. */
