@@ -2,6 +2,7 @@ import { createServer, type Server as NetServer } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { type ConnectionInjector, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { AdmissionGate, type AdmissionLimits } from "../csr-service/admission.js";
 import { createCertificateHandler, type CsrServiceDeps } from "../csr-service/handler.js";
 import { istioCertificateServiceDefinition } from "../csr-service/service-definition.js";
 import type { Config } from "./config.js";
@@ -16,6 +17,8 @@ export interface GrpcLimits {
   readonly maxConnections: number;
   readonly maxConnectionIdleMs: number;
   readonly maxConnectionAgeMs: number;
+  /** CreateCertificate calls running and waiting per process; see {@link AdmissionGate}. */
+  readonly admission: AdmissionLimits;
 }
 
 /** The port's limits as configured. */
@@ -26,6 +29,7 @@ export function grpcLimitsOf(config: Config): GrpcLimits {
     maxConnections: config.grpcMaxConnections,
     maxConnectionIdleMs: config.grpcMaxConnectionIdle,
     maxConnectionAgeMs: config.grpcMaxConnectionAge,
+    admission: { maxInFlight: config.maxInFlight, maxQueued: config.maxQueued },
   };
 }
 
@@ -85,6 +89,7 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 export class GrpcFrontend {
   readonly #server: Server;
   readonly #tls: RotatingServerTls;
+  readonly #gate: AdmissionGate;
   readonly #listener: NetServer;
   readonly #injector: ConnectionInjector;
   /** Accepted connections not yet closed (in the TLS handshake or serving). */
@@ -116,7 +121,12 @@ export class GrpcFrontend {
       // CPU on every call and socket.
       "grpc.enable_channelz": 0,
     });
-    this.#server.addService(istioCertificateServiceDefinition, { CreateCertificate: createCertificateHandler(deps) });
+    this.#gate = new AdmissionGate(limits.admission, {
+      onRefused: (r) => options.log.warn(r, "CreateCertificate at capacity: refusing calls with RESOURCE_EXHAUSTED"),
+    });
+    this.#server.addService(istioCertificateServiceDefinition, {
+      CreateCertificate: this.#gate.wrap(createCertificateHandler(deps)),
+    });
     this.#tls = new RotatingServerTls(serving, {
       requestClientCertificate: options.requestClientCertificate,
       ...(options.clientCaPem ? { clientCaPem: options.clientCaPem } : {}),
