@@ -50,7 +50,7 @@ export const MESSAGE_HEADROOM_BYTES = 4096;
 export function maxReceiveMessageBytes(maxCsrBytes: number): number {
   return 2 * maxCsrBytes + MESSAGE_HEADROOM_BYTES;
 }
-/** In-flight calls get this long after a max-age GOAWAY before the connection is cut (istiod's default). */
+/** In-flight calls get this long after a max-age GOAWAY before the connection is cut (a CreateCertificate takes milliseconds). */
 export const CONNECTION_AGE_GRACE_MS = 10_000;
 /**
  * nghttp2's own memory per session (header tables, queued frames), in MB:
@@ -229,7 +229,12 @@ function awaitFirstBytes(secure: TLSSocket, timeoutMs: number, then: () => void)
     clearTimeout(timer);
     if (secure.destroyed) return;
     const first: Buffer | null = secure.read();
-    if (first) secure.unshift(first);
+    // "readable" with nothing to read is the end of a stream that sent nothing.
+    if (!first) {
+      secure.destroy();
+      return;
+    }
+    secure.unshift(first);
     then();
   });
 }
