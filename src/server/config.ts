@@ -93,6 +93,8 @@ export interface Config {
   maxInFlight: number;
   /** Calls a worker holds waiting for a slot; more are refused RESOURCE_EXHAUSTED. */
   maxQueued: number;
+  /** Longest a call waits for a slot before it is refused RESOURCE_EXHAUSTED. */
+  maxQueueWait: number;
   /** Certificates one SPIFFE identity may get per second from one worker, sustained (0 = no limit). */
   identityRateLimit: number;
   /** Certificates one SPIFFE identity may get at once from one worker before the rate applies. */
@@ -224,6 +226,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("maxQueued", "--max-queued", "int", "CreateCertificate calls a worker holds waiting; more get RESOURCE_EXHAUSTED", 1024, (v) =>
     v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000",
   ),
+  spec("maxQueueWait", "--max-queue-wait", "duration", "longest a CreateCertificate call waits for a slot before RESOURCE_EXHAUSTED", 2000, positive),
   spec("identityRateLimit", "--identity-rate-limit", "int", "certificates per second one SPIFFE identity may get from a worker (0 = no limit)", 10, (v) =>
     v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000",
   ),

@@ -29,7 +29,7 @@ export function grpcLimitsOf(config: Config): GrpcLimits {
     maxConnections: config.grpcMaxConnections,
     maxConnectionIdleMs: config.grpcMaxConnectionIdle,
     maxConnectionAgeMs: config.grpcMaxConnectionAge,
-    admission: { maxInFlight: config.maxInFlight, maxQueued: config.maxQueued },
+    admission: { maxInFlight: config.maxInFlight, maxQueued: config.maxQueued, maxQueueWaitMs: config.maxQueueWait },
   };
 }
 

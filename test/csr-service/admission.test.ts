@@ -48,7 +48,7 @@ function submit(wrapped: handleUnaryCall<unknown, string>, id: string): { call: 
 describe("the admission gate", () => {
   it("runs up to maxInFlight calls, queues up to maxQueued, and refuses the rest at once with a retry hint", () => {
     const h = heldHandler();
-    const gate = new AdmissionGate({ maxInFlight: 2, maxQueued: 3 }, { random: () => 0.5 });
+    const gate = new AdmissionGate({ maxInFlight: 2, maxQueued: 3, maxQueueWaitMs: 60_000 }, { random: () => 0.5 });
     const wrapped = gate.wrap(h.handler);
     const calls = ["a", "b", "c", "d", "e", "f", "g"].map((id) => submit(wrapped, id));
     expect(h.started).toEqual(["a", "b"]);
@@ -64,7 +64,7 @@ describe("the admission gate", () => {
 
   it("starts queued calls in arrival order as slots free up", () => {
     const h = heldHandler();
-    const wrapped = new AdmissionGate({ maxInFlight: 1, maxQueued: 10 }).wrap(h.handler);
+    const wrapped = new AdmissionGate({ maxInFlight: 1, maxQueued: 10, maxQueueWaitMs: 60_000 }).wrap(h.handler);
     const calls = ["a", "b", "c"].map((id) => submit(wrapped, id));
     expect(h.started).toEqual(["a"]);
     h.finish("a");
@@ -76,7 +76,7 @@ describe("the admission gate", () => {
 
   it("drops a queued call whose client gave up, and it never runs", () => {
     const h = heldHandler();
-    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 10 });
+    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 10, maxQueueWaitMs: 60_000 });
     const wrapped = gate.wrap(h.handler);
     submit(wrapped, "a");
     const b = submit(wrapped, "b");
@@ -88,14 +88,48 @@ describe("the admission gate", () => {
 
   it("with no queue, refuses whenever every slot is busy", () => {
     const h = heldHandler();
-    const wrapped = new AdmissionGate({ maxInFlight: 1, maxQueued: 0 }).wrap(h.handler);
+    const wrapped = new AdmissionGate({ maxInFlight: 1, maxQueued: 0, maxQueueWaitMs: 60_000 }).wrap(h.handler);
     submit(wrapped, "a");
     expect(submit(wrapped, "b").outcome[0]?.err?.code).toBe(status.RESOURCE_EXHAUSTED);
   });
 
+  it("refuses a waiting call that has waited past the limit instead of running it when a slot frees", () => {
+    let now = 0;
+    const h = heldHandler();
+    const wrapped = new AdmissionGate({ maxInFlight: 1, maxQueued: 10, maxQueueWaitMs: 1000 }, { clock: () => now }).wrap(h.handler);
+    submit(wrapped, "a");
+    const b = submit(wrapped, "b");
+    now = 1500;
+    h.finish("a");
+    expect(h.started).toEqual(["a"]);
+    expect(b.outcome[0]?.err?.code).toBe(status.RESOURCE_EXHAUSTED);
+  });
+
+  it("refuses new calls at once while the oldest waiting call is past the limit (the queue is not keeping up)", () => {
+    let now = 0;
+    const h = heldHandler();
+    const wrapped = new AdmissionGate({ maxInFlight: 1, maxQueued: 10, maxQueueWaitMs: 1000 }, { clock: () => now }).wrap(h.handler);
+    submit(wrapped, "a");
+    submit(wrapped, "b");
+    now = 500;
+    expect(submit(wrapped, "c").outcome).toEqual([]);
+    now = 1001;
+    expect(submit(wrapped, "d").outcome[0]?.err?.code).toBe(status.RESOURCE_EXHAUSTED);
+  });
+
+  it("refuses waiting calls past the limit even when no slot frees up (a stuck backend)", async () => {
+    const h = heldHandler();
+    const wrapped = new AdmissionGate({ maxInFlight: 1, maxQueued: 10, maxQueueWaitMs: 100 }).wrap(h.handler);
+    submit(wrapped, "a");
+    const b = submit(wrapped, "b");
+    await new Promise((r) => setTimeout(r, 400));
+    expect(b.outcome[0]?.err?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(h.started).toEqual(["a"]);
+  });
+
   it("frees the slot of a call that failed", () => {
     const failing: handleUnaryCall<unknown, string> = (_call, callback) => callback({ code: status.INTERNAL, details: "boom" });
-    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 0 });
+    const gate = new AdmissionGate({ maxInFlight: 1, maxQueued: 0, maxQueueWaitMs: 60_000 });
     const wrapped = gate.wrap(failing);
     for (let i = 0; i < 5; i++) expect(submit(wrapped, `x${i}`).outcome[0]?.err?.code).toBe(status.INTERNAL);
     expect(gate.inFlight).toBe(0);
