@@ -25,22 +25,9 @@ if (!givenByUser) {
   globalThis[Symbol.for("meshsign.startupYoungGeneration")] = true;
 }
 
-const { existsSync, readdirSync, statSync } = require("node:fs");
 const path = require("node:path");
 const { pathToFileURL } = require("node:url");
-
-/** dist/ exists and no source file changed after it was compiled. */
-function builtFromCurrentSources(root, compiled) {
-  if (!existsSync(compiled)) return false;
-  const srcDir = path.join(root, "src");
-  if (!existsSync(srcDir)) return true;
-  const builtAt = statSync(compiled).mtimeMs;
-  for (const entry of readdirSync(srcDir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile() && statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs > builtAt)
-      return false;
-  }
-  return true;
-}
+const { builtFromCurrentSources } = require("./lib/built-from-current-sources.js");
 
 async function main() {
   const root = path.resolve(__dirname, "..");

@@ -2,6 +2,7 @@ import { parseAllDocuments } from "yaml";
 import type { KubeObject, ResourceType } from "../store/types.js";
 import { normalizeObject } from "./normalize.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, CONFIGMAPS, ISSUERS, NAMESPACES, SECRETS, resourceTypeFor } from "./types.js";
+import { findUnknownFields, type UnknownField } from "./unknown-fields.js";
 import { type FieldError, validateResource } from "./validate.js";
 
 /**
@@ -14,6 +15,10 @@ import { type FieldError, validateResource } from "./validate.js";
  * - `invalid`: broke a rule; `errors` has field paths. `identity` is set when
  *   apiVersion/kind/name were readable, so the previous good version of that
  *   object is kept rather than deleted.
+ * - Unknown fields (a misspelled `duraton`) are `unknownFields` on the
+ *   verdict, each with the closest known name; with `strictFields` they
+ *   make the document `invalid` instead, as `kubectl apply
+ *   --validate=strict` does.
  * - `ignored`: not a meshsign kind (an Istio Gateway, an Ingress, an
  *   IstioOperator...), or a kind meshsign manages itself (Order, Event...).
  *   Reported once, never an error: users keep such files next to their
@@ -30,13 +35,15 @@ export interface ManifestIdentity {
 }
 
 export type ManifestDocument =
-  | { readonly file: string; readonly index: number; readonly status: "valid"; readonly identity: ManifestIdentity; readonly object: KubeObject }
-  | { readonly file: string; readonly index: number; readonly status: "invalid"; readonly identity: ManifestIdentity | undefined; readonly errors: readonly FieldError[] }
+  | { readonly file: string; readonly index: number; readonly status: "valid"; readonly identity: ManifestIdentity; readonly object: KubeObject; readonly unknownFields: readonly UnknownField[] }
+  | { readonly file: string; readonly index: number; readonly status: "invalid"; readonly identity: ManifestIdentity | undefined; readonly errors: readonly FieldError[]; readonly unknownFields?: readonly UnknownField[] }
   | { readonly file: string; readonly index: number; readonly status: "ignored"; readonly kind: string; readonly reason: string };
 
 export interface ParseManifestOptions {
   /** Namespace for namespaced objects that name none. Default "default". */
   readonly defaultNamespace?: string;
+  /** Unknown fields make a document invalid rather than only being reported. Default false. */
+  readonly strictFields?: boolean;
 }
 
 /** Parses one file's text; `file` is only used to label the results. */
@@ -118,10 +125,15 @@ function classify(value: unknown, file: string, index: number, options: ParseMan
   if (meta !== undefined && meta.generateName !== undefined && name === undefined) {
     return { file, index, status: "invalid", identity, errors: [{ path: "metadata.name", message: "is required in manifests (generateName would create a new object on every reload)" }] };
   }
+  const unknownFields = findUnknownFields(obj);
   const result = validateResource(obj);
-  if (!result.ok) return { file, index, status: "invalid", identity, errors: result.errors };
-  if (identity === undefined) return { file, index, status: "invalid", identity, errors: [{ path: "metadata.name", message: "is required" }] };
-  return { file, index, status: "valid", identity, object: normalizeObject(result.value) };
+  // A refused document lists its unknown fields first, strict or not: they are often the cause of the
+  // other errors (`secretNam` leaves secretName missing). Under strictFields they refuse it on their own.
+  const unknownErrors: FieldError[] = unknownFields.map((u) => ({ path: u.path, message: u.suggestion === undefined ? "unknown field" : `unknown field (did you mean ${JSON.stringify(u.suggestion)}?)` }));
+  if (!result.ok) return { file, index, status: "invalid", identity, errors: [...unknownErrors, ...result.errors], unknownFields };
+  if (identity === undefined) return { file, index, status: "invalid", identity, errors: [...unknownErrors, { path: "metadata.name", message: "is required" }], unknownFields };
+  if (options.strictFields === true && unknownErrors.length > 0) return { file, index, status: "invalid", identity, errors: unknownErrors, unknownFields };
+  return { file, index, status: "valid", identity, object: normalizeObject(result.value), unknownFields };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -6,7 +6,10 @@
  *
  * The pure rules (configured, caller trusted, identity well-formed and in our
  * trust domain) run as a check chain; the pod rules go through an injected
- * {@link PodLookup} (implemented over Kubernetes elsewhere).
+ * {@link PodLookup} (implemented over Kubernetes elsewhere). Messages contain
+ * the phrases of Istio's node authorizer ("not allowed to impersonate", "no
+ * instances of", "pod found, but UID does not match", ...), which operators
+ * search for.
  */
 import { MeshsignError } from "../errors/index.js";
 import { parseIstioIdentity, validateTrustDomain } from "../pki/index.js";
@@ -78,10 +81,12 @@ const deny = (message: string) => ({ code: "ERR_IMPERSONATION_DENIED" as const, 
 export const IMPERSONATION_CHECKS: readonly Check<ImpersonationInput>[] = [
   {
     name: "impersonation-enabled",
-    check: ({ trustedAccounts }) =>
+    check: ({ caller, trustedAccounts }) =>
       trustedAccounts.size > 0
         ? undefined
-        : deny("impersonation is not allowed: no trusted node accounts are configured"),
+        : deny(
+            `caller ${caller.namespace}/${caller.serviceAccount} is not allowed to impersonate (no trusted node accounts are configured)`,
+          ),
   },
   {
     name: "caller-trusted",
@@ -99,7 +104,8 @@ export const IMPERSONATION_CHECKS: readonly Check<ImpersonationInput>[] = [
       } catch {
         return {
           code: "ERR_SPIFFE_ID_INVALID",
-          message: "the impersonated identity is not spiffe://<td>/ns/<ns>/sa/<sa>",
+          message:
+            "failed to validate impersonated identity: identity is not a spiffe format (spiffe://<td>/ns/<ns>/sa/<sa>)",
         };
       }
     },
@@ -151,9 +157,9 @@ export async function authorizeImpersonation(input: ImpersonationInput, pods: Po
   if (pod === undefined)
     throw denied("caller-pod-exists", `pod ${caller.namespace}/${caller.podName} not found`);
   if (pod.uid !== caller.podUid)
-    throw denied("caller-pod-uid", "pod found, but its UID does not match the token");
+    throw denied("caller-pod-uid", "pod found, but UID does not match the token");
   if (pod.serviceAccount !== caller.serviceAccount) {
-    throw denied("caller-pod-service-account", "pod found, but its service account does not match the token");
+    throw denied("caller-pod-service-account", "pod found, but ServiceAccount does not match the token");
   }
   if (pod.nodeName === "")
     throw denied("caller-pod-scheduled", "the caller's pod is not scheduled on a node");

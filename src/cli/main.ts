@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { isMeshsignError } from "../errors/index.js";
 import { OPTIONS } from "../server/config.js";
 import { VERSION } from "../server/version.js";
+import { SERVE_HELP_AFTER, serveOptionArgument, serveOptionHelp } from "./lib/serve-help.js";
 
 /**
  * The `meshsign` command. Each subcommand lives in its own module and is
@@ -16,10 +17,10 @@ const program = new Command("meshsign")
 const serve = program
   .command("serve")
   .description("serve Istio's CreateCertificate (and the Certificate engine)")
-  .option("--config <file>", "YAML configuration file (keys are the camelCase option names)");
+  .option("--config <file>", "YAML configuration file (keys are the camelCase option names)")
+  .addHelpText("after", SERVE_HELP_AFTER);
 for (const o of OPTIONS) {
-  const arg = o.kind === "bool" ? `${o.flag} [bool]` : `${o.flag} <value>`;
-  serve.addOption(new Option(arg, o.description).argParser((v: string | undefined) => (o.kind === "bool" && v === undefined ? true : v)));
+  serve.addOption(new Option(`${o.flag} ${serveOptionArgument(o)}`, serveOptionHelp(o)).argParser((v: string | undefined) => (o.kind === "bool" && v === undefined ? true : v)));
 }
 serve.action(async (opts: Record<string, unknown>) => {
   const { runServe } = await import("../server/serve.js");
@@ -61,7 +62,7 @@ program
   .option("--trust-domain <td>", "SPIFFE trust domain", "cluster.local")
   .option("--cluster-id <id>", "clusterid header to send")
   .option("--server-name <name>", "TLS server name (default: host of --address)")
-  .option("--out <dir>", "where to write key.pem, cert-chain.pem and root-cert.pem", ".")
+  .option("--out <dir>", "folder for key.pem (0600), cert-chain.pem (leaf + intermediates) and root-cert.pem; created 0700", "meshsign-certs")
   .option("--data-dir <dir>", "data dir (dev token key, root CA)", ".meshsign")
   .action(async (opts) => {
     const { runRequest } = await import("./request.js");
@@ -72,12 +73,12 @@ const adminOptions = (c: Command) =>
   c
     .option("--data-dir <dir>", "data dir of the running meshsign (admin token, root CA)", ".meshsign")
     .option("--admin-address <host:port>", "admin API address", "127.0.0.1:9443")
-    .option("-o, --output <format>", "text or json", "text");
+    .option("-o, --output <format>", "text, json or yaml", "text");
 
 adminOptions(
   program
     .command("status [ref]")
-    .description("show meshsign's health and roots, or a Certificate's conditions, dates, last request and events (ns/name)")
+    .description("show meshsign's health, roots, a table of Certificates and the manifests it refused; with ns/name, one Certificate's conditions, dates, last request and events")
     .action(async (ref: string | undefined, opts) => {
       const { runStatus } = await import("./admin-commands.js");
       await runStatus(ref, opts);
@@ -104,7 +105,7 @@ adminOptions(
 adminOptions(
   program
     .command("issuances")
-    .description("list recently issued workload certificates")
+    .description("list the workload certificates issued since meshsign started, newest first")
     .option("--limit <n>", "how many", "20")
     .action(async (opts) => {
       const { runIssuances } = await import("./admin-commands.js");
@@ -112,11 +113,35 @@ adminOptions(
     }),
 );
 
+const store = program.command("store").description("check or recover the standalone embedded store (<data-dir>/store)");
+store
+  .command("check")
+  .description("report every damaged object file and journal record (read-only; exits 1 on damage)")
+  .option("--data-dir <dir>", "data dir of meshsign", ".meshsign")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (opts) => {
+    const { runStoreCheck } = await import("./store.js");
+    await runStoreCheck(opts);
+  });
+store
+  .command("recover")
+  .description("with meshsign stopped: move damaged files to <data-dir>/store/quarantine/ and rebuild each object from its surviving copies")
+  .option("--data-dir <dir>", "data dir of meshsign", ".meshsign")
+  .option("--accept-loss", "proceed even when some objects have no surviving copy")
+  .option("-o, --output <format>", "text or json", "text")
+  .action(async (opts) => {
+    const { runStoreRecover } = await import("./store.js");
+    await runStoreRecover(opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (isMeshsignError(err)) {
     process.stderr.write(`meshsign: ${err.message}\n`);
+  } else if ((err as NodeJS.ErrnoException | undefined)?.code === "EADDRINUSE") {
+    // serve checks its ports before start-up; this is a port taken in the instant since.
+    process.stderr.write(`meshsign: ${(err as Error).message}: another program took it during start-up; change --serving-address, --readiness-probe-port, --metrics-port or --admin-address\n`);
   } else {
     process.stderr.write(`meshsign: ${err instanceof Error ? err.message : String(err)}\n`);
   }

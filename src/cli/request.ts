@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { tryParseGoDuration } from "../api/duration.js";
 import { IstioCaClient } from "../csr-service/client.js";
 import { MeshsignError } from "../errors/index.js";
@@ -22,8 +22,13 @@ const KEY_TYPES: Record<string, KeySpec> = {
  * `meshsign request`: what istio-agent does for a sidecar. Reads (or mints, in
  * dev mode) the service-account token, generates the key, builds the CSR
  * (O="" subject, one critical URI SAN), calls CreateCertificate over TLS
- * verified against the root, and writes key.pem (0600), cert-chain.pem and
- * root-cert.pem.
+ * verified against the root, and writes the files istio-agent writes for
+ * file-mounted certificates into `--out` (default ./meshsign-certs, 0700,
+ * so a private key never lands untracked in a project folder):
+ *
+ *   key.pem         the workload's private key (0600)
+ *   cert-chain.pem  the leaf followed by any intermediates, not the root
+ *   root-cert.pem   the root it chains to (what peers trust)
  */
 export async function runRequest(opts: {
   namespace: string;
@@ -69,7 +74,7 @@ export async function runRequest(opts: {
   }
   if (chain.length < 2) throw new MeshsignError("ERR_CHAIN_INVALID", "server returned fewer than 2 chain elements");
   const leaf = new X509Certificate(chain[0] as string);
-  mkdirSync(opts.out, { recursive: true });
+  ensureOutDir(opts.out);
   writeFileAtomicSync(join(opts.out, "key.pem"), privateKeyToPem(key), { mode: 0o600 });
   writeFileAtomicSync(join(opts.out, "cert-chain.pem"), chain.map((c) => (c.endsWith("\n") ? c : `${c}\n`)).slice(0, -1).join(""), { mode: 0o644 });
   writeFileAtomicSync(join(opts.out, "root-cert.pem"), chain.at(-1) as string, { mode: 0o644 });
@@ -78,9 +83,31 @@ export async function runRequest(opts: {
       `SPIFFE ID:  ${leaf.subjectAltName?.replace(/^URI:/, "") ?? identity}`,
       `serial:     ${leaf.serialNumber}`,
       `not after:  ${new Date(leaf.validTo).toISOString()}`,
-      `written:    ${join(opts.out, "key.pem")}, ${join(opts.out, "cert-chain.pem")}, ${join(opts.out, "root-cert.pem")}`,
+      `written to ${opts.out.endsWith(sep) ? opts.out : `${opts.out}${sep}`}:`,
+      `  key.pem         private key (${describeKeyType(opts.keyType)}, mode 0600)`,
+      `  cert-chain.pem  certificate chain: leaf + intermediates (${intermediates(chain.length - 2)}), not the root, as istio-agent writes it`,
+      `  root-cert.pem   root CA to verify it: openssl verify -CAfile ${join(opts.out, "root-cert.pem")} ${join(opts.out, "cert-chain.pem")}`,
     ].join("\n")}\n`,
   );
+}
+
+/** The output folder, created 0700 (it holds a private key); an existing folder is used as it is. */
+function ensureOutDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "EEXIST" || code === "ENOTDIR" ? "exists and is not a folder" : code === "EACCES" || code === "EROFS" ? "cannot be created here (no write permission or a read-only file system)" : `cannot be created (${code ?? "error"})`;
+    throw new MeshsignError("ERR_CONFIG_INVALID", `--out ${dir}: ${why}`, { cause: err });
+  }
+}
+
+function intermediates(n: number): string {
+  return n <= 0 ? "none here" : `${n} here`;
+}
+
+function describeKeyType(keyType: string): string {
+  return keyType.startsWith("rsa-") ? `RSA ${keyType.slice(4)}` : keyType === "ed25519" ? "Ed25519" : keyType.replace("ecdsa-p", "ECDSA P-");
 }
 
 function readFile(path: string, flag: string): string {

@@ -5,9 +5,10 @@ import type { AuthnInput, Caller } from "../authn/index.js";
 import { MeshsignError } from "../errors/index.js";
 import type { IstioCertificateRequest, IstioCertificateResponse } from "../gen/istio/v1/auth/ca_pb.js";
 import type { Issuer } from "../issuers/issuer.js";
+import { splitPemBundle } from "../pki/pem.js";
 import type { CertificateTemplate } from "../pki/template.js";
 import type { CsrMetrics } from "./metrics.js";
-import { createResponse } from "./service-definition.js";
+import { createResponse, requestDecodeError } from "./service-definition.js";
 import { retryPushback, toGrpcError } from "./status.js";
 
 /** One issued certificate, reported to the issuance log and metrics. Never keys or CSRs. */
@@ -115,6 +116,8 @@ async function handle(
   call: ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>,
 ): Promise<IstioCertificateResponse> {
   const request = call.request;
+  const undecodable = requestDecodeError(request);
+  if (undecodable) throw undecodable;
   const caller = await deps.authenticate(authnInput(call.metadata, deps.peerCertificates?.(call)));
   const now = clock();
   const authorized = await deps.policy({
@@ -133,7 +136,7 @@ async function handle(
       detail: { reason: result.reason },
     });
   }
-  const [leaf, ...intermediates] = result.chain;
+  const [leaf, ...intermediates] = onePerElement(result.chain);
   if (leaf === undefined)
     throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
   deps.metrics.issued.inc({ key_algorithm: authorized.keyAlgorithm });
@@ -148,6 +151,20 @@ async function handle(
   });
   return createResponse([leaf, ...intermediates, deps.roots()]);
 }
+
+/**
+ * The issuer's chain with one certificate per element, as istiod answers:
+ * ztunnel parses every element before the roots as exactly one certificate,
+ * and an issuer may hand back a concatenated PEM bundle. Elements holding one
+ * block (the usual case) are passed through untouched.
+ */
+function onePerElement(chain: readonly string[]): string[] {
+  return chain.flatMap((pem) =>
+    pem.indexOf(PEM_BEGIN) !== pem.lastIndexOf(PEM_BEGIN) ? splitPemBundle(pem) : [pem],
+  );
+}
+
+const PEM_BEGIN = "-----BEGIN ";
 
 function authnInput(md: Metadata, peerCertificates: Uint8Array[] | undefined): AuthnInput {
   return {

@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ServiceDefinition, MethodDefinition } from "@grpc/grpc-js";
+import { MeshsignError } from "../errors/index.js";
 import {
   type IstioCertificateRequest,
   IstioCertificateRequestSchema,
@@ -21,11 +22,45 @@ export const istioCertificateServiceDefinition = {
     requestStream: false,
     responseStream: false,
     requestSerialize: (m: IstioCertificateRequest) => Buffer.from(toBinary(IstioCertificateRequestSchema, m)),
-    requestDeserialize: (b: Buffer) => fromBinary(IstioCertificateRequestSchema, b),
+    requestDeserialize: decodeCertificateRequest,
     responseSerialize: encodeCertificateResponse,
     responseDeserialize: (b: Buffer) => fromBinary(IstioCertificateResponseSchema, b),
   } satisfies MethodDefinition<IstioCertificateRequest, IstioCertificateResponse>,
 } satisfies ServiceDefinition;
+
+const UNDECODABLE: unique symbol = Symbol("meshsign.undecodableRequest");
+
+/**
+ * The server's request decoder. It never throws: grpc-js would answer a throw
+ * with INTERNAL, a code istio-agent retries although the same bytes can never
+ * decode. An undecodable body (truncated, a wrong wire type, a string field
+ * that is not UTF-8) becomes an empty request carrying the reason, which the
+ * handler refuses with INVALID_ARGUMENT before anything else
+ * ({@link requestDecodeError}).
+ */
+export function decodeCertificateRequest(b: Buffer): IstioCertificateRequest {
+  try {
+    return fromBinary(IstioCertificateRequestSchema, b);
+  } catch (err) {
+    const request = create(IstioCertificateRequestSchema);
+    Object.defineProperty(request, UNDECODABLE, { value: err, enumerable: false });
+    return request;
+  }
+}
+
+/** Why the request's body did not decode, or undefined when it did. */
+export function requestDecodeError(request: IstioCertificateRequest): MeshsignError | undefined {
+  const cause = (request as { [UNDECODABLE]?: unknown })[UNDECODABLE];
+  if (cause === undefined) return undefined;
+  const utf8 = cause instanceof Error && /utf-?8/i.test(cause.message);
+  return new MeshsignError(
+    "ERR_REQUEST_MALFORMED",
+    utf8
+      ? "request is not a valid IstioCertificateRequest: a string field is not valid UTF-8"
+      : "request is not a valid IstioCertificateRequest: undecodable protobuf",
+    { cause },
+  );
+}
 
 export function createResponse(certChain: string[]): IstioCertificateResponse {
   return create(IstioCertificateResponseSchema, { certChain });

@@ -13,6 +13,9 @@ import { type MeshsignError, toMeshsignError } from "../errors/index.js";
  * through `cause`/`detail`).
  */
 const BY_CODE: Partial<Record<ErrorCode, GrpcStatus>> = {
+  // grpc-go (istiod) answers INTERNAL for an undecodable message, which istio-agent retries five
+  // times; the same bytes cannot decode on a retry, so meshsign says INVALID_ARGUMENT.
+  ERR_REQUEST_MALFORMED: GrpcStatus.INVALID_ARGUMENT,
   ERR_CSR_MISSING: GrpcStatus.INVALID_ARGUMENT,
   ERR_CSR_TOO_LARGE: GrpcStatus.INVALID_ARGUMENT,
   ERR_CSR_PEM: GrpcStatus.INVALID_ARGUMENT,

@@ -6,7 +6,17 @@
  * request is read again on every reconcile of its Certificate.
  */
 import { type KeyObject, createHash } from "node:crypto";
-import { type CertificateTemplate, type Name, buildCsr as buildPkcs10, parseCsr as parsePkcs10 } from "../pki/index.js";
+import {
+  type CertificateTemplate,
+  type Name,
+  type NameConstraints,
+  type OtherName,
+  buildCsr as buildPkcs10,
+  parseCsr as parsePkcs10,
+  readNameConstraints,
+  readUtf8OtherNames,
+} from "../pki/index.js";
+import { MeshsignError } from "../errors/index.js";
 import type { CertificateRequest, CertificateSpec } from "./lib/api.js";
 import { literalSubjectName } from "./lib/literal-subject.js";
 import { DEFAULT_DURATION_MS, type ResolvedSpec, goDurationMs, usagesToTemplate } from "./lib/spec.js";
@@ -23,6 +33,9 @@ export interface ParsedCsr {
   readonly ipAddresses: readonly string[];
   readonly uris: readonly string[];
   readonly emailAddresses: readonly string[];
+  /** otherName SANs with UTF8String values. */
+  readonly otherNames: readonly OtherName[];
+  readonly nameConstraints: NameConstraints | undefined;
 }
 
 export const OID = {
@@ -38,14 +51,16 @@ export const OID = {
 } as const;
 
 /**
- * The subject a spec asks for, in Go's pkix.Name RDN order (C, ST, L, STREET,
- * postalCode, O, OU, CN, serialNumber), one attribute per RDN.
+ * The subject a spec asks for, as Go's `pkix.Name.ToRDNSequence` writes it
+ * (cert-manager builds a pkix.Name): C, ST, L, STREET, postalCode, O, OU as
+ * one RDN each holding every value of that field (a multi-valued RDN), then
+ * CN and serialNumber.
  */
 export function subjectFromSpec(spec: CertificateSpec): Name {
   const s = spec.subject ?? {};
   const rdns: { type: string; value: string }[][] = [];
   const add = (type: string, values: readonly string[] | undefined): void => {
-    for (const value of values ?? []) rdns.push([{ type, value }]);
+    if (values !== undefined && values.length > 0) rdns.push(values.map((value) => ({ type, value })));
   };
   add(OID.country, s.countries);
   add(OID.province, s.provinces);
@@ -65,24 +80,46 @@ export function requestedSubject(certSpec: CertificateSpec): Name {
   return literal !== undefined && literal !== "" ? literalSubjectName(literal) : subjectFromSpec(certSpec);
 }
 
+/** spec.nameConstraints in src/pki's shape (critical defaults to false, as in cert-manager's API). */
+export function nameConstraintsFromSpec(certSpec: CertificateSpec): NameConstraints | undefined {
+  const nc = certSpec.nameConstraints;
+  if (nc === undefined) return undefined;
+  return {
+    critical: nc.critical ?? false,
+    ...(nc.permitted === undefined ? {} : { permitted: nc.permitted }),
+    ...(nc.excluded === undefined ? {} : { excluded: nc.excluded }),
+  };
+}
+
 /**
- * Builds and signs the PEM CSR for a Certificate with `key`: SAN critical iff
- * the subject is empty, KeyUsage and ExtKeyUsage unless
- * `encodeUsagesInRequest: false`, no BasicConstraints (cert-manager's alpha
+ * Builds and signs the PEM CSR for a Certificate with `key`, as
+ * cert-manager's `GenerateCSR`: SAN (DNS, email, IP, URI, otherName;
+ * critical iff the subject is empty), KeyUsage (critical) and ExtKeyUsage
+ * unless `encodeUsagesInRequest: false`, NameConstraints when set (its
+ * feature gate is on by default), no BasicConstraints (cert-manager's alpha
  * gate, off by default).
  */
 export function buildCsr(certSpec: CertificateSpec, spec: ResolvedSpec, key: KeyObject): string {
   const subject = requestedSubject(certSpec);
+  const hasCommonName = subject.some((rdn) => rdn.some((a) => a.type === OID.commonName && a.value !== ""));
+  const sans = [spec.dnsNames, spec.uris, spec.emailAddresses, spec.ipAddresses, certSpec.otherNames ?? []];
+  if (!hasCommonName && sans.every((l) => l.length === 0)) {
+    // GenerateCSR's own guard (validation refuses such a spec first).
+    throw new Error("no common name (from the commonName field or from a literalSubject), DNS name, URI SAN, Email SAN, IP or OtherName SAN specified on certificate");
+  }
   const usages = spec.encodeUsagesInRequest ? usagesToTemplate(spec.usages, spec.isCA) : undefined;
+  const nameConstraints = nameConstraintsFromSpec(certSpec);
   return buildPkcs10(key, {
     subject,
     dnsNames: spec.dnsNames,
     ipAddresses: spec.ipAddresses,
     uris: spec.uris,
     emailAddresses: spec.emailAddresses,
+    otherNames: (certSpec.otherNames ?? []).map((o) => ({ oid: o.oid, value: o.utf8Value })),
     sanCritical: subject.length === 0,
     ...(usages !== undefined && usages.keyUsage.length > 0 ? { keyUsage: usages.keyUsage } : {}),
     ...(usages !== undefined && usages.extKeyUsage.length > 0 ? { extKeyUsage: usages.extKeyUsage } : {}),
+    ...(nameConstraints !== undefined ? { nameConstraints } : {}),
   });
 }
 
@@ -103,6 +140,11 @@ export function parseCsr(pem: string): ParsedCsr {
   if (hit !== undefined) return hit;
   const csr = parsePkcs10(pem);
   if (!csr.verifySignature()) throw new Error("CSR signature does not verify");
+  const otherNames = readUtf8OtherNames(csr.extensions);
+  if (csr.otherNames !== otherNames.length) {
+    // directoryName, registeredID, ... or a non-UTF8String otherName: refused rather than silently left out.
+    throw new MeshsignError("ERR_CSR_DER", "the CSR asks for subject alternative names other than DNS, IP, URI, email and UTF8String otherName, which meshsign cannot issue");
+  }
   const asked: ParsedCsr = {
     // A copy: a view would keep the whole decoded CSR alive.
     publicKeySpki: new Uint8Array(csr.publicKeySpki),
@@ -111,6 +153,8 @@ export function parseCsr(pem: string): ParsedCsr {
     ipAddresses: csr.ipAddresses,
     uris: csr.uris,
     emailAddresses: csr.emailAddresses,
+    otherNames,
+    nameConstraints: readNameConstraints(csr.extensions),
   };
   if (cache.size >= CACHE_LIMIT) {
     const oldest = cache.keys().next().value;
@@ -122,13 +166,13 @@ export function parseCsr(pem: string): ParsedCsr {
 
 /**
  * The template an in-process issuer signs for a CertificateRequest, as
- * cert-manager's CA issuer builds it: SANs and subject from the CSR; isCA,
- * usages and duration from the request; notBefore = now (no backdating).
+ * cert-manager's CA issuer builds it: SANs (otherNames included), subject
+ * and NameConstraints from the CSR; isCA, usages and duration from the
+ * request; notBefore = now (no backdating).
  */
 export function templateFromRequest(cr: CertificateRequest, csr: ParsedCsr, nowMs: number): CertificateTemplate {
   const isCA = cr.spec.isCA ?? false;
-  const usages = cr.spec.usages !== undefined && cr.spec.usages.length > 0 ? cr.spec.usages : ["digital signature", "key encipherment"];
-  const { keyUsage, extKeyUsage } = usagesToTemplate(usages, isCA);
+  const { keyUsage, extKeyUsage } = usagesToTemplate(cr.spec.usages ?? [], isCA);
   const durationMs = goDurationMs(cr.spec.duration) ?? DEFAULT_DURATION_MS;
   // Second resolution, like Go's x509 encoding of UTCTime/GeneralizedTime.
   const notBefore = Math.floor(nowMs / 1000) * 1000;
@@ -139,7 +183,10 @@ export function templateFromRequest(cr: CertificateRequest, csr: ParsedCsr, nowM
     ipAddresses: csr.ipAddresses,
     uris: csr.uris,
     emailAddresses: csr.emailAddresses,
+    otherNames: csr.otherNames,
     isCA,
+    // Carried as asked; signCertificate refuses them on a non-CA certificate rather than dropping them.
+    ...(csr.nameConstraints !== undefined ? { nameConstraints: csr.nameConstraints } : {}),
     keyUsage,
     extKeyUsage,
     notBefore: new Date(notBefore),

@@ -74,6 +74,8 @@ export interface CertificateSummary {
   readonly reason: string;
   readonly notAfter?: string;
   readonly renewalTime?: string;
+  /** For the AGE column of `meshsign status`. */
+  readonly creationTimestamp?: string;
 }
 
 export interface CertificateDescription extends CertificateSummary {
@@ -407,6 +409,7 @@ function summarize(c: Certificate): CertificateSummary {
     reason: ready?.reason ?? "",
     ...(c.status?.notAfter !== undefined ? { notAfter: c.status.notAfter } : {}),
     ...(c.status?.renewalTime !== undefined ? { renewalTime: c.status.renewalTime } : {}),
+    ...(c.metadata.creationTimestamp !== undefined ? { creationTimestamp: c.metadata.creationTimestamp } : {}),
   };
 }
 

@@ -69,6 +69,11 @@ export function requestMismatches(cr: CertificateRequest, csr: ParsedCsr, certSp
   if (!sameSet(spec.ipAddresses.map(normalizeIp), csr.ipAddresses.map(normalizeIp))) out.push("spec.ipAddresses");
   if (!sameSet(spec.uris, csr.uris)) out.push("spec.uris");
   if (!sameSet(spec.emailAddresses, csr.emailAddresses)) out.push("spec.emailAddresses");
+  // cert-manager compares otherNames only when the spec sets them (match.go).
+  const otherNames = certSpec.otherNames ?? [];
+  if (otherNames.length > 0 && !sameSet(otherNames.map((o) => `${o.oid}=${o.utf8Value}`), csr.otherNames.map((o) => `${o.oid}=${o.value}`))) {
+    out.push("spec.otherNames");
+  }
   if ((cr.spec.isCA ?? false) !== spec.isCA) out.push("spec.isCA");
   const crUsages = cr.spec.usages !== undefined && cr.spec.usages.length > 0 ? cr.spec.usages : ["digital signature", "key encipherment"];
   if (!sameSet(crUsages, spec.usages)) out.push("spec.usages");
@@ -89,10 +94,13 @@ export function certificateMismatches(info: CertInfo, spec: ResolvedSpec): strin
   const out: string[] = [];
   const want = new Set([...spec.dnsNames, ...(spec.commonName === undefined ? [] : [spec.commonName])]);
   const got = new Set([...info.dnsNames, ...(info.commonName === "" ? [] : [info.commonName])]);
-  if (want.size !== got.size || [...want].some((n) => !got.has(n))) out.push("spec.dnsNames");
-  if (spec.commonName !== undefined && !got.has(spec.commonName)) out.push("spec.commonName");
+  if (want.size !== got.size || [...want].some((n) => !got.has(n))) {
+    // Name only the field that moved: a new commonName must not also list spec.dnsNames.
+    if ((spec.commonName !== undefined && !got.has(spec.commonName)) || (info.commonName !== "" && !want.has(info.commonName))) out.push("spec.commonName");
+    if (spec.dnsNames.some((n) => !got.has(n)) || info.dnsNames.some((n) => !want.has(n))) out.push("spec.dnsNames");
+  }
   if (!sameSet(spec.ipAddresses.map(normalizeIp), info.ipAddresses.map(normalizeIp))) out.push("spec.ipAddresses");
   if (!sameSet(spec.uris, info.uris)) out.push("spec.uris");
   if (!sameSet(spec.emailAddresses, info.emailAddresses)) out.push("spec.emailAddresses");
-  return [...new Set(out)];
+  return out;
 }

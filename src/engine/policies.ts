@@ -4,10 +4,10 @@
  * that fails wins and returns `{reason, message}`.
  */
 import type { ParsedCsr } from "./csr.js";
-import { type KeyFacts, describeKey, keyMatchesSpec, privateKeyFacts } from "./keys.js";
+import { type KeyFacts, keyMatchesSpec, privateKeyFacts } from "./keys.js";
 import { ANN } from "./lib/annotations.js";
 import type { Certificate, CertificateRequest, Secret } from "./lib/api.js";
-import type { ResolvedSpec } from "./lib/spec.js";
+import { DEFAULT_ISSUER_GROUP, DEFAULT_ISSUER_KIND, type ResolvedSpec } from "./lib/spec.js";
 import { type CertInfo, certInfo } from "./lib/x509-info.js";
 import { certificateMismatches, requestMismatches } from "./match.js";
 import { REASON } from "./reasons.js";
@@ -25,6 +25,10 @@ export interface SecretContents {
   /** Facts of tls.key (type, size, SPKI); the key itself is not kept. */
   readonly key: KeyFacts | undefined;
   readonly cert: CertInfo | undefined;
+  /** Why tls.key did not parse, in cert-manager's words; never any of the key's bytes. */
+  readonly keyError?: string | undefined;
+  /** Why tls.crt did not parse, in cert-manager's words. */
+  readonly certError?: string | undefined;
 }
 
 /** Everything the checks look at; built once per reconcile. */
@@ -47,7 +51,28 @@ function decode(data: Record<string, string> | undefined, key: string): string {
   return v === undefined ? "" : Buffer.from(v, "base64").toString("utf8");
 }
 
-/** Reads tls.crt / tls.key; parse failures leave the field undefined. */
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----/;
+
+/**
+ * Why a tls.key that did not parse failed, as cert-manager's
+ * `pki.DecodePrivateKeyBytes` words it (the part users grep for); the
+ * parser's own detail is left out so no key bytes can reach a condition.
+ */
+function keyDecodeError(pem: string): string {
+  const type = PEM_BLOCK.exec(pem)?.[1];
+  if (type === undefined) return "error decoding private key PEM block: no PEM data was found in given input";
+  if (type === "PRIVATE KEY") return "error parsing pkcs#8 private key";
+  if (type === "EC PRIVATE KEY") return "error parsing ecdsa private key";
+  if (type === "RSA PRIVATE KEY") return "error parsing rsa private key";
+  return `unknown private key type: ${type}`;
+}
+
+/** Why a tls.crt that did not parse failed, as `pki.DecodeX509CertificateBytes` words it. */
+function certDecodeError(pem: string): string {
+  return pem.includes("-----BEGIN CERTIFICATE-----") ? "error parsing x509 certificate" : "error decoding certificate PEM block: no valid certificates found";
+}
+
+/** Reads tls.crt / tls.key; parse failures leave the field undefined and say why. */
 export function readSecretContents(secret: Secret | undefined): SecretContents | undefined {
   if (secret === undefined) return undefined;
   const keyPem = decode(secret.data, "tls.key");
@@ -58,10 +83,35 @@ export function readSecretContents(secret: Secret | undefined): SecretContents |
   } catch {
     cert = undefined;
   }
-  return { keyPem, certPem, key: keyPem === "" ? undefined : privateKeyFacts(keyPem), cert };
+  const key = keyPem === "" ? undefined : privateKeyFacts(keyPem);
+  return {
+    keyPem,
+    certPem,
+    key,
+    cert,
+    keyError: key === undefined && keyPem !== "" ? keyDecodeError(keyPem) : undefined,
+    certError: cert === undefined && certPem !== "" ? certDecodeError(certPem) : undefined,
+  };
 }
 
-const fmt = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+const pad = (n: number, width = 2): string => String(n).padStart(width, "0");
+
+/** Go's `time.Time.String()` for a UTC instant: "2026-03-01 00:00:00 +0000 UTC" (fraction only when non-zero). */
+function goTimeString(ms: number): string {
+  const d = new Date(ms);
+  const frac = d.getUTCMilliseconds() === 0 ? "" : `.${pad(d.getUTCMilliseconds(), 3).replace(/0+$/, "")}`;
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${frac} +0000 UTC`;
+}
+
+/** Go's `time.RFC1123` for a UTC instant: "Sun, 01 Mar 2026 03:00:00 UTC". */
+function goRfc1123(ms: number): string {
+  return new Date(ms).toUTCString().replace(/GMT$/, "UTC");
+}
+
+/** `Kind.group/name` with the defaults filled in, as cert-manager's formatIssuerRef prints an issuer. */
+function formatIssuerRef(name: string, kind: string, group: string): string {
+  return `${kind === "" ? DEFAULT_ISSUER_KIND : kind}.${group === "" ? DEFAULT_ISSUER_GROUP : group}/${name}`;
+}
 
 export const secretDoesNotExist: Check = (i) =>
   i.secret === undefined ? { reason: REASON.doesNotExist, message: `Issuing certificate as Secret does not exist` } : undefined;
@@ -77,25 +127,35 @@ export const secretIsMissingData: Check = (i) => {
 export const secretPublicKeysDiffer: Check = (i) => {
   const c = i.contents;
   if (c === undefined) return undefined;
-  if (c.key === undefined) return { reason: REASON.invalidKeyPair, message: "Issuing certificate as Secret contains an invalid private key" };
-  if (c.cert === undefined) return { reason: REASON.invalidCertificate, message: "Issuing certificate as Secret contains an invalid certificate" };
+  if (c.key === undefined) return { reason: REASON.invalidKeyPair, message: `Issuing certificate as Secret contains invalid private key data: ${c.keyError ?? keyDecodeError(c.keyPem)}` };
+  if (c.cert === undefined) return { reason: REASON.invalidCertificate, message: `Issuing certificate as Secret contains an invalid certificate: ${c.certError ?? certDecodeError(c.certPem)}` };
   if (!c.key.spki.equals(c.cert.spki)) {
     return { reason: REASON.invalidKeyPair, message: "Issuing certificate as Secret contains a private key that does not match the certificate" };
   }
   return undefined;
 };
 
+/**
+ * A Secret that carries none of the three issuer annotations (made by hand or
+ * by another tool) is adopted: there is no record of another issuer to
+ * disagree with, and the checks after this one still judge its key and
+ * certificate. (cert-manager's check says the same in its comment; its Go
+ * operator precedence still compares kind and group then, so a Secret without
+ * annotations under a ClusterIssuer is re-issued there and adopted here.)
+ */
 export const secretIssuerAnnotationsMismatch: Check = (i) => {
   const ann = i.secret?.metadata.annotations ?? {};
-  const ref = i.spec.issuerRef;
   const name = ann[ANN.issuerName];
   const kind = ann[ANN.issuerKind];
   const group = ann[ANN.issuerGroup];
-  // Defaults apply to the annotations too: "" kind means Issuer, "" group means cert-manager.io.
-  const kindOk = (kind === undefined || kind === "" ? "Issuer" : kind) === ref.kind;
-  const groupOk = (group === undefined || group === "" ? "cert-manager.io" : group) === ref.group;
+  if (name === undefined && kind === undefined && group === undefined) return undefined;
+  // Defaults apply to both sides: "" kind means Issuer, "" group means cert-manager.io (spec.issuerRef is resolved).
+  const ref = i.spec.issuerRef;
+  const kindOk = (kind === undefined || kind === "" ? DEFAULT_ISSUER_KIND : kind) === ref.kind;
+  const groupOk = (group === undefined || group === "" ? DEFAULT_ISSUER_GROUP : group) === ref.group;
   if (name !== ref.name || !kindOk || !groupOk) {
-    return { reason: REASON.incorrectIssuer, message: `Issuing certificate as Secret was previously issued by "${kind ?? ""}.${group ?? ""}/${name ?? ""}"` };
+    const theirs = formatIssuerRef(name ?? "", kind ?? "", group ?? "");
+    return { reason: REASON.incorrectIssuer, message: `Issuing certificate as Secret was previously issued by ${JSON.stringify(theirs)}` };
   }
   return undefined;
 };
@@ -108,11 +168,19 @@ export const secretCertificateNameAnnotationsMismatch: Check = (i) => {
   return undefined;
 };
 
+/** The spec fields a key does not satisfy, as cert-manager's PrivateKeyMatchesSpec names them. */
+function privateKeyViolations(key: KeyFacts, spec: ResolvedSpec): string[] {
+  const algorithm: Record<string, string> = { rsa: "RSA", ec: "ECDSA", ed25519: "Ed25519" };
+  if (algorithm[key.asymmetricKeyType ?? ""] !== spec.keyAlgorithm) return ["spec.privateKey.algorithm"];
+  return keyMatchesSpec(key, spec) ? [] : ["spec.privateKey.size"];
+}
+
 export const secretPrivateKeyMismatchesSpec: Check = (i) => {
   const key = i.contents?.key;
   if (key === undefined) return undefined;
-  if (!keyMatchesSpec(key, i.spec)) {
-    return { reason: REASON.secretMismatch, message: `Existing private key (${describeKey(key)}) is not up to date for spec: [spec.privateKey]` };
+  const violations = privateKeyViolations(key, i.spec);
+  if (violations.length > 0) {
+    return { reason: REASON.secretMismatch, message: `Existing private key is not up to date for spec: [${violations.join(" ")}]` };
   }
   return undefined;
 };
@@ -120,7 +188,9 @@ export const secretPrivateKeyMismatchesSpec: Check = (i) => {
 export const secretPublicKeyDiffersFromCurrentCertificateRequest: Check = (i) => {
   if (i.currentRequest === undefined || i.contents?.key === undefined) return undefined;
   if (i.currentRequestCsr === undefined) {
-    return { reason: REASON.invalidCertificateRequest, message: "Failed to decode the current CertificateRequest's CSR" };
+    const pem = Buffer.from(i.currentRequest.spec.request, "base64").toString("utf8");
+    const why = pem.includes("-----BEGIN CERTIFICATE REQUEST-----") ? "error parsing certificate request" : "error decoding certificate request PEM block";
+    return { reason: REASON.invalidCertificateRequest, message: `Failed to decode current CertificateRequest: ${why}` };
   }
   if (!i.contents.key.spki.equals(i.currentRequestCsr.publicKeySpki)) {
     return { reason: REASON.secretMismatch, message: "Secret contains a private key that does not match the current CertificateRequest" };
@@ -158,16 +228,23 @@ export function renewalTimeFor(i: PolicyInput): number | undefined {
   });
 }
 
+/**
+ * Due when the renewal time computed from the certificate itself has come; the
+ * message names the time in status.renewalTime as cert-manager's does (falling
+ * back to the computed time before readiness first wrote it).
+ */
 export const currentCertificateNearingExpiry: Check = (i) => {
   const at = renewalTimeFor(i);
   if (at === undefined || i.now < at) return undefined;
-  return { reason: REASON.renewing, message: `Renewing certificate as renewal was scheduled at ${fmt(at)}` };
+  const recorded = i.certificate.status?.renewalTime;
+  const shown = recorded === undefined ? at : Date.parse(recorded);
+  return { reason: REASON.renewing, message: `Renewing certificate as renewal was scheduled at ${goTimeString(Number.isNaN(shown) ? at : shown)}` };
 };
 
 export const currentCertificateHasExpired: Check = (i) => {
   const cert = i.contents?.cert;
   if (cert === undefined || i.now <= cert.notAfterMs) return undefined;
-  return { reason: REASON.expired, message: `Certificate expired on ${fmt(cert.notAfterMs)}` };
+  return { reason: REASON.expired, message: `Certificate expired on ${goRfc1123(cert.notAfterMs)}` };
 };
 
 const COMMON: readonly Check[] = [

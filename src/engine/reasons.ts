@@ -26,6 +26,8 @@ export const REASON = {
   cannotRegenerateKey: "CannotRegenerateKey",
   /** Ready=False for a Certificate that shares its secretName and is not the owner. */
   conflict: "Conflict",
+  /** Ready=False for a Certificate asking for something the engine does not implement (lib/unsupported.ts). */
+  unsupportedSpec: "UnsupportedSpec",
 } as const;
 
 /** CertificateRequest condition reasons. */

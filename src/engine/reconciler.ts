@@ -33,6 +33,7 @@ import { evaluate, type PolicyInput, READINESS_CHAIN, readSecretContents, renewa
 import { CR_REASON, classifySignError, issuingFailureReason, REASON } from "./reasons.js";
 import { renewalJitterMs } from "./renewal.js";
 import { buildSecret, reapplyMetadata } from "./secret.js";
+import { unsupportedSpec } from "./lib/unsupported.js";
 import type { SecretSink } from "./secret-files.js";
 
 /** Private keys generated at once unless configured: one per core of the 2-core reference machine. */
@@ -125,6 +126,11 @@ export class CertificateReconciler {
     if (conflict !== undefined) {
       await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.conflict, message: conflict, ...gen(cert) }, this.#iso()) });
       return this.#now() + NOT_OWNER_RECHECK_MS;
+    }
+    const unsupported = unsupportedSpec(cert.spec);
+    if (unsupported !== undefined) {
+      await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { type: "Ready", status: "False", reason: REASON.unsupportedSpec, message: unsupported, ...gen(cert) }, this.#iso()) });
+      return undefined;
     }
     const requests = await this.#loadRequests(cert);
     const secret = await this.#d.store.get<Secret>(SECRETS, namespace, spec.secretName);

@@ -1,9 +1,11 @@
 /**
  * The target Secret, as cert-manager's issuing controller writes it
- * (reference 5.3): type kubernetes.io/tls, tls.crt (leaf + intermediates),
- * tls.key (per privateKey.encoding), ca.crt when the issuer knows the CA, the
- * cert-manager.io/* annotations taken from the issued certificate, the
- * `controller.cert-manager.io/fao` label, and secretTemplate metadata.
+ * (reference 5.3): type kubernetes.io/tls (an existing Secret keeps its type),
+ * tls.crt (leaf + intermediates), tls.key (per privateKey.encoding), ca.crt
+ * when the issuer knows the CA, key.der / tls-combined.pem when
+ * additionalOutputFormats asks for them, the cert-manager.io/* annotations
+ * taken from the issued certificate, the `controller.cert-manager.io/fao`
+ * label, and secretTemplate metadata.
  */
 import { ANN, LABEL } from "./lib/annotations.js";
 import type { Certificate, Secret } from "./lib/api.js";
@@ -14,7 +16,18 @@ import { OID } from "./csr.js";
 /** Keys of secretTemplate we applied last time, so removals propagate (cert-manager uses SSA managed fields). */
 export const TEMPLATE_KEYS_ANNOTATION = "meshsign.io/secret-template-keys";
 
-const csv = (values: readonly string[]): string => values.join(",");
+/**
+ * One CSV record, as cert-manager's JoinWithEscapeCSV writes it (Go's
+ * encoding/csv): a value with a comma, a quote, a line break or a leading
+ * space is quoted with inner quotes doubled, so ingress-shim and users can
+ * split the annotation back into the names.
+ */
+function csv(values: readonly string[]): string {
+  return values.map((v) => (v !== "" && (/[",\r\n]/.test(v) || /^\s/u.test(v) || v === "\\.") ? `"${v.replace(/"/g, '""')}"` : v)).join(",");
+}
+
+/** cert-manager skips an annotation whose values would not read back from the CSV (a CR LF pair does not). */
+const csvSafe = (values: readonly string[]): boolean => values.every((v) => !v.includes("\r\n"));
 
 /** The cert-manager.io/* annotations for an issued certificate. */
 export function certificateAnnotations(cert: Certificate, spec: ResolvedSpec, info: CertInfo): Record<string, string> {
@@ -24,11 +37,18 @@ export function certificateAnnotations(cert: Certificate, spec: ResolvedSpec, in
     [ANN.issuerKind]: spec.issuerRef.kind,
     [ANN.issuerGroup]: spec.issuerRef.group,
     [ANN.commonName]: info.commonName,
-    [ANN.altNames]: csv(info.dnsNames),
-    [ANN.ipSans]: csv(info.ipAddresses),
-    [ANN.uriSans]: csv(info.uris),
-    [ANN.emailSans]: csv(info.emailAddresses),
   };
+  // As cert-manager's AnnotationsForCertificate: the three SAN lists always (even empty), e-mail
+  // addresses and subject fields only when present, each only when its CSV reads back.
+  const lists: [string, readonly string[], boolean][] = [
+    [ANN.emailSans, info.emailAddresses, false],
+    [ANN.altNames, info.dnsNames, true],
+    [ANN.ipSans, info.ipAddresses, true],
+    [ANN.uriSans, info.uris, true],
+  ];
+  for (const [ann, values, keepEmpty] of lists) {
+    if ((values.length > 0 || keepEmpty) && csvSafe(values)) out[ann] = csv(values);
+  }
   const subject: [string, string][] = [
     [OID.organization, ANN.subjectOrganizations],
     [OID.organizationalUnit, ANN.subjectOrganizationalUnits],
@@ -41,7 +61,7 @@ export function certificateAnnotations(cert: Certificate, spec: ResolvedSpec, in
   ];
   for (const [oid, ann] of subject) {
     const v = info.subject.get(oid);
-    if (v !== undefined && v.length > 0) out[ann] = csv(v);
+    if (v !== undefined && v.length > 0 && csvSafe(v)) out[ann] = csv(v);
   }
   return out;
 }
@@ -86,6 +106,25 @@ export interface SecretPayload {
 
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
+/** Secret keys of the additional output formats (cert-manager's CertificateOutputFormat*Key). */
+export const OUTPUT_FORMAT_KEYS = { DER: "key.der", CombinedPEM: "tls-combined.pem" } as const;
+
+/**
+ * Sets (base64) the additional output formats the spec asks for, derived from
+ * tls.key and tls.crt as cert-manager's OutputFormatDER / OutputFormatCombinedPEM
+ * do, and removes those it no longer asks for.
+ */
+function applyOutputFormats(data: Record<string, string>, cert: Certificate, keyPem: string, chainPem: string): void {
+  const wanted = new Set((cert.spec.additionalOutputFormats ?? []).map((f) => f.type));
+  if (wanted.has("DER")) {
+    // The DER of tls.key's PEM block, in the encoding tls.key uses.
+    const body = /-----BEGIN [A-Z ]+-----([\s\S]*?)-----END [A-Z ]+-----/.exec(keyPem)?.[1] ?? "";
+    data[OUTPUT_FORMAT_KEYS.DER] = Buffer.from(body.replace(/\s+/g, ""), "base64").toString("base64");
+  } else delete data[OUTPUT_FORMAT_KEYS.DER];
+  if (wanted.has("CombinedPEM")) data[OUTPUT_FORMAT_KEYS.CombinedPEM] = b64(`${keyPem}\n${chainPem}`);
+  else delete data[OUTPUT_FORMAT_KEYS.CombinedPEM];
+}
+
 /** The Secret to write after an issuance (create when `existing` is undefined). */
 export function buildSecret(existing: Secret | undefined, cert: Certificate, spec: ResolvedSpec, info: CertInfo, payload: SecretPayload): Secret {
   const { labels, annotations } = desiredMetadata(existing, cert, spec, info);
@@ -94,6 +133,7 @@ export function buildSecret(existing: Secret | undefined, cert: Certificate, spe
   data["tls.key"] = b64(payload.keyPem);
   if (payload.caPem !== undefined && payload.caPem !== "") data["ca.crt"] = b64(payload.caPem);
   else delete data["ca.crt"];
+  applyOutputFormats(data, cert, payload.keyPem, payload.chainPem);
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -116,12 +156,16 @@ function sameRecord(a: Record<string, string> | undefined, b: Record<string, str
 }
 
 /**
- * The post-issuance check: when the Secret's metadata drifted from what the
- * spec and certificate call for, returns the corrected Secret (same key and
- * certificate, no new issuance); undefined when it is up to date.
+ * The post-issuance check: when the Secret's metadata or additional output
+ * formats drifted from what the spec and certificate call for, returns the
+ * corrected Secret (same key and certificate, no new issuance); undefined
+ * when it is up to date.
  */
 export function reapplyMetadata(existing: Secret, cert: Certificate, spec: ResolvedSpec, info: CertInfo): Secret | undefined {
   const { labels, annotations } = desiredMetadata(existing, cert, spec, info);
-  if (sameRecord(existing.metadata.labels, labels) && sameRecord(existing.metadata.annotations, annotations)) return undefined;
-  return { ...existing, metadata: { ...existing.metadata, labels, annotations } };
+  const data: Record<string, string> = { ...(existing.data ?? {}) };
+  const text = (k: string) => Buffer.from(data[k] ?? "", "base64").toString("utf8");
+  applyOutputFormats(data, cert, text("tls.key"), text("tls.crt"));
+  if (sameRecord(existing.metadata.labels, labels) && sameRecord(existing.metadata.annotations, annotations) && sameRecord(existing.data, data)) return undefined;
+  return { ...existing, metadata: { ...existing.metadata, labels, annotations }, data };
 }

@@ -16,6 +16,7 @@
 /** Every error code meshsign raises, grouped by the layer that raises it. */
 export type ErrorCode =
   // Request shape (malformed input from a client)
+  | "ERR_REQUEST_MALFORMED"
   | "ERR_CSR_MISSING"
   | "ERR_CSR_TOO_LARGE"
   | "ERR_CSR_PEM"

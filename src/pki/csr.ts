@@ -2,7 +2,8 @@
  * A minimal PKCS#10 (RFC 2986) reader for untrusted CSRs: exactly what the
  * authorization checks need, in strict DER, with a size cap applied before
  * any parsing. Every failure is a MeshsignError:
- * ERR_CSR_TOO_LARGE, ERR_CSR_PEM, ERR_CSR_DER or ERR_CSR_KEY_UNSUPPORTED.
+ * ERR_CSR_TOO_LARGE, ERR_CSR_PEM, ERR_CSR_DER or ERR_CSR_KEY_UNSUPPORTED (which
+ * includes an RSA public exponent Go's crypto/rsa would refuse).
  *
  * PEM policy (RFC 7468): the text must hold exactly one PEM block, labelled
  * "CERTIFICATE REQUEST" or, for compatibility with old tools (RFC 7468 §7),
@@ -82,6 +83,26 @@ function tooLarge(max: number): never {
   throw new MeshsignError("ERR_CSR_TOO_LARGE", `CSR exceeds ${max} bytes`);
 }
 
+/** Largest RSA public exponent accepted: Go's crypto/rsa refuses anything above 2^31-1. */
+export const MAX_RSA_PUBLIC_EXPONENT = 2n ** 31n - 1n;
+
+/**
+ * The RSA public exponent must be what Go's crypto/rsa (istio-agent, istiod,
+ * every Go TLS peer of the workload) accepts: odd, at least 3, at most
+ * {@link MAX_RSA_PUBLIC_EXPONENT}. A larger one would be certified and then
+ * refused by the peers; a huge one also makes each verification slow.
+ */
+function checkRsaExponent(key: KeyObject): void {
+  const e = key.asymmetricKeyDetails?.publicExponent;
+  if (e === undefined || e < 3n || e % 2n === 0n || e > MAX_RSA_PUBLIC_EXPONENT) {
+    throw new MeshsignError(
+      "ERR_CSR_KEY_UNSUPPORTED",
+      "RSA public exponent must be odd and between 3 and 2^31-1, as Go's crypto/rsa requires (65537 is usual)",
+      { detail: { exponentBits: e === undefined ? undefined : e.toString(2).length } },
+    );
+  }
+}
+
 /** Parses a PEM CSR (see the module comment for the PEM policy). */
 export function parseCsr(pem: string, limits?: CsrLimits): ParsedCsr {
   const max = limitOf(limits);
@@ -146,6 +167,7 @@ export function parseCsrDer(der: Uint8Array, limits?: CsrLimits): ParsedCsr {
   }
   const imported = importSpki(spki.spki, spki.algorithm, spki.keyBits);
   if (imported === undefined) throw new MeshsignError("ERR_CSR_DER", "CSR public key is malformed");
+  if (imported.algorithm.type === "rsa") checkRsaExponent(imported.key);
 
   const signedData = der.subarray(infoTlv.start, infoTlv.end);
   const signature = sig.bytes;

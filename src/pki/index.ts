@@ -15,6 +15,8 @@ export {
   type Validity,
   type ValidityPolicy,
 } from "./duration.js";
+export { DistinguishedNameError, parseDistinguishedName } from "./distinguished-name.js";
+export { readNameConstraints, readUtf8OtherNames } from "./extension-values.js";
 export { keyIdentifier } from "./keyid.js";
 export {
   buildCsr,
@@ -51,4 +53,13 @@ export {
   validateTrustDomain,
 } from "./spiffe.js";
 export { spkiKeyType } from "./spki.js";
-export type { CertificateTemplate, ExtKeyUsage, KeyUsage, Name, NameAttribute } from "./template.js";
+export type {
+  CertificateTemplate,
+  ExtKeyUsage,
+  KeyUsage,
+  Name,
+  NameAttribute,
+  NameConstraintSubtrees,
+  NameConstraints,
+  OtherName,
+} from "./template.js";

@@ -34,10 +34,11 @@ import {
   extKeyUsageExtension,
   keyUsageExtension,
 } from "./lib/extensions.js";
+import { encodeNameConstraintsValue } from "./lib/name-constraints.js";
 import { encodeName } from "./lib/names.js";
 import { EXTENSION_REQUEST_OID, ExtensionOid, HashOid, MGF1_OID, NameOid, SignatureOid } from "./oids.js";
 import { encodePem } from "./pem.js";
-import type { ExtKeyUsage, KeyUsage, Name } from "./template.js";
+import type { ExtKeyUsage, KeyUsage, Name, NameConstraints, OtherName } from "./template.js";
 
 /** Which key to generate. */
 export type KeySpec =
@@ -129,11 +130,15 @@ export interface CsrOptions {
   readonly dnsNames?: readonly string[];
   readonly ipAddresses?: readonly string[];
   readonly emailAddresses?: readonly string[];
+  /** otherName SANs with UTF8String values (cert-manager's `otherNames`). */
+  readonly otherNames?: readonly OtherName[];
   /** Default true, as istio-agent ("SAN is critical because the subject is empty"). */
   readonly sanCritical?: boolean;
   readonly keyUsage?: readonly KeyUsage[];
   readonly extKeyUsage?: readonly ExtKeyUsage[];
   readonly basicConstraints?: { readonly isCA: boolean; readonly maxPathLen?: number };
+  /** NameConstraints the CA certificate should carry (cert-manager writes them into the CSR). */
+  readonly nameConstraints?: NameConstraints;
   /** Raw extra extensions (tests use these to build hostile CSRs). */
   readonly extraExtensions?: readonly {
     readonly oid: string;
@@ -179,6 +184,11 @@ export function buildCsrDer(privateKey: KeyObject, options: CsrOptions = {}): Ui
       extensions.push(
         basicConstraintsExtension(options.basicConstraints.isCA, options.basicConstraints.maxPathLen),
       );
+    }
+    if (options.nameConstraints !== undefined) {
+      const nc = encodeNameConstraintsValue(options.nameConstraints);
+      if (nc === undefined) throw new Error("nameConstraints must hold at least one permitted or excluded subtree");
+      extensions.push(encodeExtension(ExtensionOid.nameConstraints, options.nameConstraints.critical, nc));
     }
     for (const e of options.extraExtensions ?? [])
       extensions.push(encodeExtension(e.oid, e.critical, e.value));

@@ -22,6 +22,7 @@ import {
   keyUsageExtension,
   subjectKeyIdExtension,
 } from "./lib/extensions.js";
+import { encodeNameConstraintsValue, NameConstraintsError } from "./lib/name-constraints.js";
 import { decodeName, encodeName, NameEncodingError } from "./lib/names.js";
 import { ExtensionOid } from "./oids.js";
 import type { CertificateTemplate } from "./template.js";
@@ -68,6 +69,9 @@ function fail(message: string, cause?: unknown): never {
   throw new MeshsignError("ERR_SIGNING_FAILED", message, { cause });
 }
 
+/** The smallest RSA key meshsign signs certificates with (cert-manager's MinRSAKeySize). */
+const MIN_RSA_SIGNING_BITS = 2048;
+
 function prepare(signer: CertificateSigner): PreparedSigner {
   let p = prepared.get(signer);
   if (p !== undefined) return p;
@@ -75,6 +79,9 @@ function prepare(signer: CertificateSigner): PreparedSigner {
   if (algorithm === undefined || signer.privateKey.type !== "private") {
     fail("signing key type is not supported (EC P-256/P-384/P-521, RSA or Ed25519 private key)");
   }
+  // cert-manager's MinRSAKeySize: a CA never signs with a weaker RSA key than clients may request.
+  const rsaBits = signer.privateKey.asymmetricKeyType === "rsa" ? (signer.privateKey.asymmetricKeyDetails?.modulusLength ?? 0) : undefined;
+  if (rsaBits !== undefined && rsaBits < MIN_RSA_SIGNING_BITS) fail(`RSA signing key has ${rsaBits} bits; at least ${MIN_RSA_SIGNING_BITS} are required`);
   const r = new DerReader(signer.issuerName, "ERR_SIGNING_FAILED");
   decodeName(r);
   r.finish("issuer Name");
@@ -125,6 +132,8 @@ export function signCertificate(
     if (!Number.isSafeInteger(template.maxPathLen) || template.maxPathLen < 0)
       fail("maxPathLen must be >= 0");
   }
+  // RFC 5280 §4.2.1.10: NameConstraints MUST only be used in a CA certificate.
+  if (template.nameConstraints !== undefined && !template.isCA) fail("nameConstraints are only allowed on CA certificates");
 
   let subject: Uint8Array;
   let validity: Uint8Array;
@@ -143,11 +152,18 @@ export function signCertificate(
     extensions.push(subjectKeyIdExtension(keyIdentifier(key.keyBits)));
     if (p.aki !== undefined) extensions.push(p.aki);
     if (san !== undefined) extensions.push(encodeExtension(ExtensionOid.subjectAltName, emptySubject, san));
+    if (template.nameConstraints !== undefined) {
+      const nc = encodeNameConstraintsValue(template.nameConstraints);
+      // Never issue an unconstrained CA for a request that asked for constraints.
+      if (nc === undefined) fail("nameConstraints must hold at least one permitted or excluded subtree");
+      extensions.push(encodeExtension(ExtensionOid.nameConstraints, template.nameConstraints.critical, nc));
+    }
   } catch (err) {
     if (err instanceof MeshsignError) throw err;
     if (
       err instanceof NameEncodingError ||
       err instanceof ExtensionEncodingError ||
+      err instanceof NameConstraintsError ||
       err instanceof RangeError
     ) {
       fail(`invalid certificate template: ${err.message}`, err);

@@ -26,14 +26,43 @@ export type KeyUsage =
   | "encipherOnly"
   | "decipherOnly";
 
+/** Every extended key usage cert-manager's API can ask for (RFC 5280 §4.2.1.12 and the SGC purposes). */
 export type ExtKeyUsage =
   | "serverAuth"
   | "clientAuth"
   | "codeSigning"
   | "emailProtection"
+  | "ipsecEndSystem"
+  | "ipsecTunnel"
+  | "ipsecUser"
   | "timeStamping"
   | "ocspSigning"
+  | "microsoftServerGatedCrypto"
+  | "netscapeServerGatedCrypto"
   | "any";
+
+/** An otherName SAN (RFC 5280 §4.2.1.6) with a UTF8String value, as cert-manager's `otherNames`. */
+export interface OtherName {
+  /** Dotted type-id OID, e.g. 1.3.6.1.4.1.311.20.2.3 (Microsoft UPN). */
+  readonly oid: string;
+  readonly value: string;
+}
+
+/** One side (permitted or excluded) of a NameConstraints extension (RFC 5280 §4.2.1.10). */
+export interface NameConstraintSubtrees {
+  readonly dnsDomains?: readonly string[];
+  /** CIDR ranges, "10.0.0.0/8" or "fd00::/8". */
+  readonly ipRanges?: readonly string[];
+  readonly emailAddresses?: readonly string[];
+  readonly uriDomains?: readonly string[];
+}
+
+/** NameConstraints for a CA certificate. */
+export interface NameConstraints {
+  readonly critical: boolean;
+  readonly permitted?: NameConstraintSubtrees;
+  readonly excluded?: NameConstraintSubtrees;
+}
 
 export interface CertificateTemplate {
   /** DER SubjectPublicKeyInfo of the key being certified. */
@@ -44,7 +73,11 @@ export interface CertificateTemplate {
   readonly ipAddresses?: readonly string[];
   readonly uris?: readonly string[];
   readonly emailAddresses?: readonly string[];
+  /** otherName SANs with UTF8String values, written after the other SANs (as Go and cert-manager order them). */
+  readonly otherNames?: readonly OtherName[];
   readonly isCA: boolean;
+  /** NameConstraints; CA certificates only. */
+  readonly nameConstraints?: NameConstraints;
   /** pathLenConstraint for CA certificates; absent means unlimited. */
   readonly maxPathLen?: number;
   readonly keyUsage: readonly KeyUsage[];

@@ -103,6 +103,8 @@ export interface Config {
   shutdownGracePeriod: number;
   /** Directory of Certificate/Issuer manifests (standalone). */
   manifests: string;
+  /** Refuse manifests with unknown fields (a misspelled `duraton`) instead of warning about them. */
+  strictManifests: boolean;
   /** Where issued Secrets are also written as files (standalone). */
   outputDir: string;
   /** Command run after a Secret file changes (argv, whitespace separated, no shell). */
@@ -235,6 +237,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ),
   spec("shutdownGracePeriod", "--shutdown-grace-period", "duration", "grace period for in-flight requests on SIGTERM", 10_000, positive),
   spec("manifests", "--manifests", "string", "directory of Certificate/Issuer manifests (standalone)", ""),
+  spec("strictManifests", "--strict-manifests", "bool", "refuse manifests with unknown fields instead of warning (standalone)", false),
   spec("outputDir", "--output-dir", "string", "where Secrets are also written as files (default <data-dir>/secrets)", ""),
   spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
   spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),

@@ -1,5 +1,5 @@
 import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants as fsConstants, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, type Stats, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MeshsignError } from "../errors/index.js";
 import { encodePem, NameOid, selfSignedSigner, signCertificate, type CertificateTemplate } from "../pki/index.js";
@@ -16,6 +16,8 @@ import type { CaKeyAlgorithm } from "./config.js";
  *   root-cert.pem   the mesh root (what clients trust; always this path)
  *   root-key.pem    its private key
  *   admin-token     bearer token of the admin API (CLI reads it)
+ *   manifests-report.json  what the last `--manifests` pass refused or warned
+ *                   about (file, field), for `meshsign status`
  */
 export interface DataDirPaths {
   readonly dir: string;
@@ -23,6 +25,7 @@ export interface DataDirPaths {
   readonly rootKey: string;
   readonly adminToken: string;
   readonly secrets: string;
+  readonly manifestsReport: string;
 }
 
 export function dataDirPaths(dir: string): DataDirPaths {
@@ -33,14 +36,58 @@ export function dataDirPaths(dir: string): DataDirPaths {
     rootKey: join(abs, "root-key.pem"),
     adminToken: join(abs, "admin-token"),
     secrets: join(abs, "secrets"),
+    manifestsReport: join(abs, "manifests-report.json"),
   };
 }
 
+/**
+ * Creates the data dir (0700) or checks the one there, with an error that
+ * says what to do: a symbolic link to nothing, a file in the way, a folder
+ * that cannot be created or written (permissions, a read-only file system).
+ */
 export function ensureDataDir(paths: DataDirPaths): void {
-  if (!existsSync(paths.dir)) mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  const st = statSync(paths.dir);
-  if (!st.isDirectory()) throw new MeshsignError("ERR_CONFIG_INVALID", `data dir ${paths.dir} is not a directory`);
-  if ((st.mode & 0o077) !== 0) chmodSync(paths.dir, 0o700);
+  const dir = paths.dir;
+  const fix = "choose another with --data-dir (MESHSIGN_DATA_DIR)";
+  const link = lstatOrUndefined(dir);
+  if (link?.isSymbolicLink() === true && !existsSync(dir)) {
+    let target = "?";
+    try {
+      target = readlinkSync(dir);
+    } catch {}
+    throw new MeshsignError("ERR_CONFIG_INVALID", `data dir ${dir} is a symbolic link to ${target}, which does not exist: create it, or ${fix}`);
+  }
+  if (link === undefined) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new MeshsignError("ERR_CONFIG_INVALID", `cannot create data dir ${dir}: ${errnoText(err)}; ${fix}`, { cause: err });
+    }
+  }
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw new MeshsignError("ERR_CONFIG_INVALID", `data dir ${dir} is not a directory; ${fix}`);
+  try {
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `data dir ${dir} is not writable: ${errnoText(err)}; ${fix}`, { cause: err });
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function errnoText(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "EROFS") return "the file system is read-only";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "ENOTDIR") return "a file is in the way of its path";
+  if (code === "ENOSPC") return "no space left on the device";
+  return code ?? (err instanceof Error ? err.message : String(err));
 }
 
 export interface RootCa {

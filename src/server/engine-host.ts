@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -9,6 +10,7 @@ import type { CertificateControl } from "./admin.js";
 import { parseLabelSelector, type Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
 import type { CaMaterial } from "./csr-stack.js";
+import { RepeatLimiter } from "./lib/repeat-limiter.js";
 import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 
 /** The Certificate engine as the server process hosts it. */
@@ -22,6 +24,8 @@ export interface EngineHost {
    */
   loadManifests(): Promise<void>;
   ready(): boolean;
+  /** Standalone: whether the embedded store takes writes now, and why not (full or read-only disk). */
+  storeHealth?(): { ok: boolean; reason?: string };
   stop(): Promise<void>;
 }
 
@@ -50,6 +54,10 @@ export async function startEngine(options: {
         },
       })
     : undefined;
+  // The same failure for many Certificates (a full disk) is one warning and a count, not thousands.
+  const repeats = new RepeatLimiter({
+    onSummary: (message, n, last) => log.warn({ repeated: n, lastCertificate: last }, `reconcile failed ${n} more time(s) in the last minute with the same error: ${message}`),
+  });
   const engine = new Engine({
     store,
     // Standalone: Events stay in memory (the embedded store holds every object in memory and a
@@ -61,7 +69,9 @@ export async function startEngine(options: {
     registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
-    onError: (key, err) => log.warn({ certificate: key, err }, "reconcile failed"),
+    onError: (key, err) => {
+      if (repeats.admit(errorKey(err), key)) log.warn({ certificate: key, err }, "reconcile failed");
+    },
     ...selection(config),
   });
   let started = false;
@@ -81,6 +91,7 @@ export async function startEngine(options: {
     stop: async () => {
       started = false;
       await engine.stop();
+      repeats.flush();
       await options.onStop?.();
     },
   };
@@ -94,9 +105,12 @@ export async function startStandaloneEngine(
   log: Logger,
   metrics: Registry,
 ): Promise<EngineHost> {
+  const problems = new RepeatLimiter({ onSummary: (message, n) => log.warn({ store: join(paths.dir, "store"), repeated: n }, `${n} more time(s) in the last minute: ${message}`) });
   const store = await openEmbeddedStore({
     dataDir: paths.dir,
-    onProblem: (message) => log.warn({ store: join(paths.dir, "store") }, message),
+    onProblem: (message) => {
+      if (problems.admit(message)) log.warn({ store: join(paths.dir, "store") }, message);
+    },
     onWatchError: (err) => log.error({ err }, "store watch callback failed"),
   });
   // The control plane's certificates (meshsign's serving certificate) come from the mesh CA.
@@ -115,12 +129,24 @@ export async function startStandaloneEngine(
   });
   return {
     ...host,
+    storeHealth: () => store.health(),
     loadManifests: async () => {
-      if (!config.manifests || stopManifests) return;
+      if (stopManifests) return;
+      if (!config.manifests) {
+        // A report from an earlier run with --manifests would show problems of a folder no longer read.
+        await rm(paths.manifestsReport, { force: true });
+        return;
+      }
       const { watchManifests } = await import("./manifests-host.js");
-      stopManifests = await watchManifests(config.manifests, store, log);
+      stopManifests = await watchManifests(config.manifests, store, log, { strictFields: config.strictManifests, reportFile: paths.manifestsReport });
     },
   };
+}
+
+/** What makes two reconcile failures "the same" for the log: their code and message (never the Certificate). */
+function errorKey(err: unknown): string {
+  if (err instanceof Error) return `${(err as { code?: unknown }).code ?? err.name}: ${err.message}`;
+  return String(err);
 }
 
 /**

@@ -4,6 +4,7 @@ import { type ConnectionInjector, Server, ServerCredentials } from "@grpc/grpc-j
 import type { Logger } from "pino";
 import { AdmissionGate, type AdmissionLimits } from "../csr-service/admission.js";
 import { createCertificateHandler, type CsrServiceDeps } from "../csr-service/handler.js";
+import { keepRepeatedCredentialHeaders } from "../csr-service/repeated-headers.js";
 import { istioCertificateServiceDefinition } from "../csr-service/service-definition.js";
 import type { Config } from "./config.js";
 import { RotatingServerTls, type ServingKeyPair } from "./tls/rotating-credentials.js";
@@ -121,6 +122,9 @@ export class GrpcFrontend {
       // CPU on every call and socket.
       "grpc.enable_channelz": 0,
     });
+    // Every `authorization` and `clusterid` value reaches the handler, as with grpc-go. (Before
+    // the injector below: it wraps how grpc-js sets up each HTTP/2 server.)
+    keepRepeatedCredentialHeaders(this.#server);
     this.#gate = new AdmissionGate(limits.admission, {
       onRefused: (r) => options.log.warn(r, "CreateCertificate at capacity: refusing calls with RESOURCE_EXHAUSTED"),
     });

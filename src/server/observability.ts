@@ -4,6 +4,8 @@ import type { Registry } from "prom-client";
 export interface ReadinessCheck {
   readonly name: string;
   ready(): boolean;
+  /** Why the check fails, shown after it on /readyz (`[-]store failed: no space left on device (ENOSPC) ...`). Never secrets. */
+  reason?(): string | undefined;
 }
 
 export interface ObservabilityServers {
@@ -32,9 +34,13 @@ export async function startObservability(options: {
       return;
     }
     if (path === "/readyz") {
-      const results = options.checks().map((c) => ({ name: c.name, ok: safe(() => c.ready()) }));
+      const results = options.checks().map((c) => {
+        const ok = safe(() => c.ready());
+        return { name: c.name, ok, reason: ok ? undefined : reasonOf(c) };
+      });
       const ok = results.every((r) => r.ok);
-      const body = `${results.map((r) => `[${r.ok ? "+" : "-"}]${r.name} ${r.ok ? "ok" : "failed"}`).join("\n")}\n${ok ? "readyz check passed" : "readyz check failed"}\n`;
+      const line = (r: (typeof results)[number]) => `[${r.ok ? "+" : "-"}]${r.name} ${r.ok ? "ok" : r.reason === undefined ? "failed" : `failed: ${r.reason}`}`;
+      const body = `${results.map(line).join("\n")}\n${ok ? "readyz check passed" : "readyz check failed"}\n`;
       res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(body);
       return;
     }
@@ -64,6 +70,15 @@ export async function startObservability(options: {
 
 export function registryMetrics(registry: Registry): () => Promise<{ contentType: string; body: string }> {
   return async () => ({ contentType: registry.contentType, body: await registry.metrics() });
+}
+
+function reasonOf(c: ReadinessCheck): string | undefined {
+  try {
+    // One line: a probe body is read line by line.
+    return c.reason?.()?.replace(/[\r\n]+/g, " ");
+  } catch {
+    return undefined;
+  }
 }
 
 function safe(f: () => boolean): boolean {

@@ -129,6 +129,8 @@ export async function runPrimary(config: Config): Promise<void> {
     { name: "serving_certificate", ready: () => serving.valid() },
     { name: "grpc_server", ready: () => (frontend ? frontend.serving : (workers?.allReady() ?? false)) },
     ...(engine ? [{ name: "engine", ready: () => engine.ready() }] : []),
+    // A full or read-only disk refuses the engine's writes: not ready, and /readyz says why.
+    ...(engine?.storeHealth ? [{ name: "store", ready: () => engine.storeHealth?.().ok ?? true, reason: () => engine.storeHealth?.().reason }] : []),
     ...(kube ? [{ name: "controllers", ready: () => kube.ready() }] : []),
   ];
   // Probes answer from the start: /healthz at once, /readyz once everything below is up.

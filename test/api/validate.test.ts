@@ -67,6 +67,13 @@ describe("validation of a Certificate", () => {
     ["duplicate output formats", cert({ additionalOutputFormats: [{ type: "DER" }, { type: "DER" }] }), "spec.additionalOutputFormats[1].type"],
     ["an unknown key algorithm", cert({ privateKey: { algorithm: "DSA" } }), "spec.privateKey.algorithm"],
     ["a bad otherName OID", cert({ otherNames: [{ oid: "1.3.x", utf8Value: "u" }] }), "spec.otherNames[0].oid"],
+    ["a secretTemplate label key that is not a label key", cert({ secretTemplate: { labels: { "-bad/key": "v" } } }), 'spec.secretTemplate.labels["-bad/key"]'],
+    ["a secretTemplate label value that is not a label value", cert({ secretTemplate: { labels: { app: "a=b" } } }), "spec.secretTemplate.labels.app"],
+    ["a secretTemplate annotation key that is not a qualified name", cert({ secretTemplate: { annotations: { "a b": "v" } } }), 'spec.secretTemplate.annotations["a b"]'],
+    ["secretTemplate annotations over 256 KiB in total", cert({ secretTemplate: { annotations: { "a.example.com/x": "0".repeat(200 * 1024), "a.example.com/y": "0".repeat(57 * 1024) } } }), "spec.secretTemplate.annotations"],
+    ["a literalSubject with an unknown attribute type", cert({ literalSubject: "C=O,B=TX,CN=foo" }), "spec.literalSubject"],
+    ["a literalSubject that is not RFC 4514", cert({ literalSubject: "CN=a,garbage" }), "spec.literalSubject"],
+    ["a literalSubject whose CN is over 64 bytes", cert({ literalSubject: `CN=${"é".repeat(33)}` }), "spec.commonName"],
   ];
   it.each(rejected)("rejects %s at the right path", (_name, obj, expectedPath) => {
     const result = validateResource(obj);
@@ -80,10 +87,20 @@ describe("validation of a Certificate", () => {
     ["a renewBeforePercentage alone", cert({ renewBeforePercentage: 25 })],
     ["an external issuer kind in another group", cert({ issuerRef: { name: "x", kind: "AWSPCAIssuer", group: "awspca.cert-manager.io" } })],
     ["only a URI SAN", cert({ dnsNames: undefined, uris: ["spiffe://cluster.local/ns/a/sa/b"] })],
+    ["cainjector's allow-direct-injection annotation in secretTemplate", cert({ secretTemplate: { annotations: { "cert-manager.io/allow-direct-injection": "true" } } })],
+    ["secretTemplate annotations of exactly 256 KiB in total", cert({ secretTemplate: { annotations: { "a.example.com/x": "0".repeat(256 * 1024 - 15) } } })],
+    ["a literalSubject with escapes, SERIALNUMBER, STREET, UID, DC and an OID", cert({ literalSubject: 'CN=James \\"Jim\\" Smith\\, III,SERIALNUMBER=1,STREET=La Rambla,UID=js,DC=net,1.2.3.4=x' })],
   ];
   it.each(accepted)("accepts %s", (_name, obj) => {
     const result = validateResource(obj);
     expect(result.ok ? [] : result.errors).toEqual([]);
+  });
+
+  it("names the unknown literalSubject attribute's value, as cert-manager does, and says what is allowed", () => {
+    const result = validateResource(cert({ literalSubject: "C=O,B=TX,CN=foo" }));
+    expect(result.ok ? [] : result.errors).toEqual([
+      { path: "spec.literalSubject", message: 'Literal subject contains unrecognized key with value [TX]: unknown attribute type "B": use one of C, O, OU, CN, SERIALNUMBER, L, ST, STREET, DC, UID or a dotted OID' },
+    ]);
   });
 
   it("prunes fields the schema does not know, as a structural CRD does", () => {

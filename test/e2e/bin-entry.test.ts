@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
@@ -63,6 +63,8 @@ beforeEach(() => {
   mkdirSync(path.join(root, "bin"), { recursive: true });
   copyFileSync(path.join(REPO_ROOT, "bin/meshsign.js"), path.join(root, "bin/meshsign.js"));
   copyFileSync(path.join(REPO_ROOT, "bin/package.json"), path.join(root, "bin/package.json"));
+  mkdirSync(path.join(root, "bin/lib"));
+  copyFileSync(path.join(REPO_ROOT, "bin/lib/built-from-current-sources.js"), path.join(root, "bin/lib/built-from-current-sources.js"));
   writeFileSync(path.join(root, "package.json"), JSON.stringify({ type: "module" }));
   symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(root, "node_modules"), "dir");
 });
@@ -106,5 +108,47 @@ describe("bin/meshsign.js", () => {
     expect(run().youngMb).toBeLessThanOrEqual(4);
     expect(run({}, ["--semi-space-growth-factor=2"]).youngMb).toBeGreaterThanOrEqual(16);
     expect(run({}, ["--semi_space_growth_factor=2"]).youngMb).toBeGreaterThanOrEqual(16);
+  });
+});
+
+describe("bin/build.js, the build step of npm start", () => {
+  const build = () => {
+    const r = spawnSync(process.execPath, [path.join(root, "bin/build.js")], { cwd: root, encoding: "utf8" });
+    // tsc writes its diagnostics to stdout.
+    return { code: r.status, stderr: r.stderr, ...(r.stdout === "" ? {} : { stdout: r.stdout }) };
+  };
+  const withBuildConfig = () => {
+    copyFileSync(path.join(REPO_ROOT, "bin/build.js"), path.join(root, "bin/build.js"));
+    writeFileSync(path.join(root, "tsconfig.build.json"), JSON.stringify({ compilerOptions: { rootDir: "src", outDir: "dist", module: "nodenext", target: "es2022", skipLibCheck: true, types: ["node"] }, include: ["src"] }));
+  };
+
+  it("says it is compiling, compiles, and says how long it took", () => {
+    withBuildConfig();
+    mkdirSync(path.join(root, "src/cli"), { recursive: true });
+    writeFileSync(path.join(root, "src/cli/main.ts"), 'const FROM: string = "built";\nprocess.stdout.write(JSON.stringify({ from: FROM }));\n');
+    const r = build();
+    expect(r).toMatchObject({ code: 0 });
+    expect(r.stdout).toBeUndefined();
+    expect(r.stderr).toMatch(/^meshsign: compiling src\/ to dist\/ with tsc \(about 10 s on a first run; skipped while dist\/ is up to date\)\.\.\.\nmeshsign: compiled in \d+\.\d s; starting\n$/);
+    expect(run().from).toBe("built");
+  });
+
+  it("compiles nothing while dist/ is up to date", () => {
+    withBuildConfig();
+    writeSource();
+    age("src/cli/main.ts", 60);
+    writeBuild();
+    expect(build()).toEqual({ code: 0, stderr: "meshsign: dist/ is up to date with src/\n" });
+    expect(run().from).toBe("dist");
+  });
+
+  it("fails with tsc's errors and a line that says the build failed", () => {
+    withBuildConfig();
+    mkdirSync(path.join(root, "src/cli"), { recursive: true });
+    writeFileSync(path.join(root, "src/cli/main.ts"), "const x: number = 'not a number';\n");
+    const r = build();
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/error TS2322/);
+    expect(r.stderr).toMatch(/meshsign: the build failed \(tsc exited 2\); see the errors above\n$/);
   });
 });

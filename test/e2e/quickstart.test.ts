@@ -25,6 +25,10 @@ import { TempDir } from "../lib/temp-dir.js";
 const tmp = new TempDir("meshsign-e2e-");
 const cwd = tmp.path("project");
 const dataDir = path.join(cwd, ".meshsign");
+/** Where `meshsign request` writes by default. */
+const certsDir = path.join(cwd, "meshsign-certs");
+/** The README's verification command, read from the README so the two cannot drift. */
+const README_QUICKSTART_VERIFY = (/^openssl verify .*$/m.exec(readFileSync(path.resolve(import.meta.dirname, "../../README.md"), "utf8")) ?? [""])[0];
 const IDENTITY = "spiffe://cluster.local/ns/default/sa/demo";
 let server: ServeProcess;
 let banner: Banner;
@@ -64,6 +68,19 @@ async function meshsign(args: string[], env: Record<string, string> = {}): Promi
   const r = await runMeshsign(args, { cwd, env });
   if (r.code !== 0) throw new Error(`meshsign ${args.join(" ")} exited ${r.code}\n${r.stderr}`);
   return r.stdout;
+}
+
+/** A port nothing listens on (bound, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const a = srv.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function mode(file: string): string {
@@ -130,20 +147,26 @@ describe("the README quickstart", () => {
   });
 
   it("gets a certificate with the printed command, then `openssl verify` as the README says", async () => {
-    // Exactly the printed command (it writes key.pem, cert-chain.pem and root-cert.pem to the current directory) ...
+    // Exactly the printed command (it writes key.pem, cert-chain.pem and root-cert.pem to ./meshsign-certs) ...
     const args = (banner.requestCommand ?? "").split(/\s+/).slice(2);
     const stdout = await meshsign(args);
     expect(stdout).toContain(`SPIFFE ID:  ${IDENTITY}`);
+    expect(stdout).toContain("written to meshsign-certs/:");
+    expect(stdout).toMatch(/^ {2}cert-chain\.pem {2}certificate chain: leaf \+ intermediates .*not the root/m);
     // ... and exactly the README's check, in the same directory.
-    const verified = openssl(["verify", "-CAfile", "root-cert.pem", "cert-chain.pem"], undefined, cwd);
-    expect(verified.output).toContain("cert-chain.pem: OK");
+    const readmeCheck = README_QUICKSTART_VERIFY.split(/\s+/).slice(1);
+    const verified = openssl(readmeCheck, undefined, cwd);
+    expect(verified.output).toContain("meshsign-certs/cert-chain.pem: OK");
     expect(verified.status).toBe(0);
-    expect(readFileSync(path.join(cwd, "root-cert.pem"), "utf8").trim()).toBe(
+    expect(readFileSync(path.join(certsDir, "root-cert.pem"), "utf8").trim()).toBe(
       readFileSync(banner.rootCert, "utf8").trim(),
     );
-    const leaf = new X509Certificate(readFileSync(path.join(cwd, "cert-chain.pem")));
+    const leaf = new X509Certificate(readFileSync(path.join(certsDir, "cert-chain.pem")));
     expect(leaf.subjectAltName).toBe(`URI:${IDENTITY}`);
-    expect(leaf.checkPrivateKey(createPrivateKey(readFileSync(path.join(cwd, "key.pem"))))).toBe(true);
+    expect(leaf.checkPrivateKey(createPrivateKey(readFileSync(path.join(certsDir, "key.pem"))))).toBe(true);
+    // The folder keeps the key private: the folder 0700, the key 0600.
+    expect(mode(certsDir)).toBe("0700");
+    expect(mode(path.join(certsDir, "key.pem"))).toBe("0600");
   });
 
   it.each(["rsa-2048", "ed25519"])("gets a certificate for a %s key too", async (keyType) => {
@@ -202,13 +225,13 @@ describe("the README quickstart", () => {
 
   it("keeps every private key and the admin token 0600 and the data dir 0700", () => {
     expect({
-      "key.pem": mode(path.join(cwd, "key.pem")),
+      "meshsign-certs/key.pem": mode(path.join(certsDir, "key.pem")),
       ".meshsign": mode(dataDir),
       ".meshsign/root-key.pem": mode(path.join(dataDir, "root-key.pem")),
       ".meshsign/dev-token-key.pem": mode(path.join(dataDir, "dev-token-key.pem")),
       ".meshsign/admin-token": mode(path.join(dataDir, "admin-token")),
     }).toEqual({
-      "key.pem": "0600",
+      "meshsign-certs/key.pem": "0600",
       ".meshsign": "0700",
       ".meshsign/root-key.pem": "0600",
       ".meshsign/dev-token-key.pem": "0600",
@@ -310,13 +333,52 @@ describe("the README quickstart", () => {
     const statusText = await meshsign(["status", "--admin-address", banner.adminAddress]);
     expect(statusText).toMatch(/^meshsign \S+ \(standalone\) ready$/m);
     expect(statusText).toContain("[+] grpc_server");
-    expect(statusText).toContain("trust domain cluster.local");
+    expect(statusText).toContain("Trust domain: cluster.local");
+    // A table like `kubectl get certificates`, meshsign's own serving certificate in it, no JSON lines.
+    expect(statusText).toMatch(/^NAMESPACE\s+NAME\s+READY\s+SECRET\s+ISSUER\s+REASON\s+EXPIRY\s+AGE$/m);
+    expect(statusText).toMatch(/^meshsign-system\s+meshsign-serving\s+True\s+meshsign-serving-tls\s+ClusterIssuer\/meshsign-mesh-ca\s+Ready\s+\S+Z\s+\S+$/m);
+    expect(statusText).not.toMatch(/^\s*[{-]\s*$|^\s*\{/m);
+    const asYaml = await meshsign(["status", "--admin-address", banner.adminAddress, "-o", "yaml"]);
+    expect(asYaml).toMatch(/^trustDomain: cluster\.local$/m);
+    expect(asYaml).toMatch(/^ {4}name: meshsign-serving$/m);
+    const detail = await meshsign(["status", "meshsign-system/meshsign-serving", "--admin-address", banner.adminAddress]);
+    expect(detail).toMatch(/^Ready:\s+True \(Ready\)$/m);
+    expect(detail).toMatch(/^CertificateRequest:\n {2}Name:\s+meshsign-serving-\d+$/m);
+    expect(detail).toMatch(/^Not After:\s+\S+Z \(in \S+\)$/m);
+
     const serial = new X509Certificate(
-      readFileSync(path.join(cwd, "cert-chain.pem")),
+      readFileSync(path.join(certsDir, "cert-chain.pem")),
     ).serialNumber.toLowerCase();
     const issuances = await meshsign(["issuances", "--admin-address", banner.adminAddress, "-o", "json"]);
     const rows = JSON.parse(issuances) as { identity: string; serial: string }[];
     expect(rows.find((r) => r.serial.toLowerCase() === serial)).toMatchObject({ identity: IDENTITY });
+    const table = await meshsign(["issuances", "--admin-address", banner.adminAddress]);
+    expect(table).toMatch(/^ISSUED\s+EXPIRES\s+SERIAL\s+KEY\s+IDENTITY$/m);
+    expect(table).toContain(IDENTITY);
+  });
+
+  it("says which Certificate is missing, and which data dir does not match the server", async () => {
+    const missing = await runMeshsign(["status", "default/missing", "--admin-address", banner.adminAddress], { cwd });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("meshsign: Certificate default/missing not found\n");
+    // Another data dir: its own root and token, neither of which this server knows.
+    const other = path.join(cwd, "other-data");
+    mkdirSync(other, { mode: 0o700 });
+    writeFileSync(path.join(other, "admin-token"), `${"x".repeat(43)}\n`);
+    copyFileSync(path.join(dataDir, "root-cert.pem"), path.join(other, "root-cert.pem"));
+    const wrongToken = await runMeshsign(["status", "--admin-address", banner.adminAddress, "--data-dir", other], { cwd });
+    expect(wrongToken.stderr).toContain(`refused the token in ${path.join(other, "admin-token")}: is --data-dir the one meshsign serves with?`);
+    const { certificatePem } = await createRootCa({ algorithm: "ecdsa-p256", durationMs: 3_600_000, trustDomain: "cluster.local" });
+    writeFileSync(path.join(other, "root-cert.pem"), certificatePem);
+    const wrongRoot = await runMeshsign(["status", "--admin-address", banner.adminAddress, "--data-dir", other], { cwd });
+    expect(wrongRoot.stderr).toContain(`presents a certificate that ${path.join(other, "root-cert.pem")} does not verify: is --data-dir the one meshsign serves with?`);
+  });
+
+  it("asks whether meshsign runs with that --admin-address when nothing answers there", async () => {
+    const free = await freePort();
+    const r = await runMeshsign(["status", "--admin-address", `127.0.0.1:${free}`], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`nothing answers at 127.0.0.1:${free} (connection refused): is meshsign running, and with this --admin-address?`);
   });
 
   it("refuses admin calls without the admin token, or with a wrong one", async () => {
@@ -396,6 +458,16 @@ describe("the README quickstart", () => {
         path.join(cwd, "out-restart/cert-chain.pem"),
       ]).status,
     ).toBe(0);
+  });
+
+  it("names the flag of a port in use and creates nothing in a new data dir", async () => {
+    const fresh = path.join(cwd, "never-created");
+    const second = serve(["--workers", "1", "--data-dir", fresh, "--metrics-port", String(banner.metricsPort)]);
+    expect(await second.exited()).toEqual({ code: 1, signal: null });
+    expect(second.stderr).toContain(`0.0.0.0:${banner.metricsPort} is already in use`);
+    expect(second.stderr).toContain("choose another port with --metrics-port (MESHSIGN_METRICS_PORT)");
+    expect(existsSync(fresh)).toBe(false);
+    expect(server.running).toBe(true);
   });
 
   it("refuses to start a second meshsign on a data dir in use, exiting 1", async () => {

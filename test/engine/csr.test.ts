@@ -1,12 +1,17 @@
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildCsr, parseCsr, templateFromRequest } from "../../src/engine/csr.js";
 import type { Certificate, CertificateRequest } from "../../src/engine/lib/api.js";
 import { resolveSpec } from "../../src/engine/lib/spec.js";
 import { certInfo, formatName } from "../../src/engine/lib/x509-info.js";
 import { requestMismatches } from "../../src/engine/match.js";
-import { encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
+import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
+import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer.js";
+import { buildCsr as buildPkcs10, encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
 import { certificate } from "./lib/builders.js";
 
 const keys: Record<string, KeyObject> = {
@@ -37,6 +42,11 @@ const cases: Case[] = [
     { subject: /Subject: C=GB, O=Example, CN=www\.example\.com\n/, san: /DNS:www\.example\.com, DNS:example\.com, IP Address:10\.1\.2\.3/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
   ],
   [
+    "a certificate whose subject fields hold several values (one multi-valued RDN each, as Go's pkix.Name writes them)",
+    { commonName: "multi", dnsNames: ["multi.example.com"], subject: { organizations: ["b-org", "a-org"], organizationalUnits: ["ops"], countries: ["GB", "DE"], serialNumber: "42" } },
+    { subject: /Subject: (C=GB \+ C=DE|C=DE \+ C=GB), (O=b-org \+ O=a-org|O=a-org \+ O=b-org), OU=ops, CN=multi, serialNumber=42\n/, san: /DNS:multi\.example\.com/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
+  ],
+  [
     "a workload certificate with only a URI (empty subject, so the SAN is critical)",
     { dnsNames: undefined, uris: ["spiffe://cluster.local/ns/a/sa/b"], usages: ["client auth", "digital signature"] },
     { subject: /Subject: ?\n/, san: /URI:spiffe:\/\/cluster\.local\/ns\/a\/sa\/b/, sanCritical: true, ku: /Digital Signature\n/, eku: /TLS Web Client Authentication/ },
@@ -47,9 +57,9 @@ const cases: Case[] = [
     { subject: /Subject: CN=intermediate\n/, ku: /Certificate Sign, CRL Sign/ },
   ],
   [
-    "a certificate with a literal subject, kept in the order written",
+    "a certificate with a literal subject, written last RDN first (RFC 4514) so encoded in reverse",
     { literalSubject: "CN=literal.example.com,OU=Platform+O=Example,C=DE", dnsNames: ["literal.example.com"] },
-    { subject: /Subject: CN=literal\.example\.com, (O=Example \+ OU=Platform|OU=Platform \+ O=Example), C=DE\n/, san: /DNS:literal\.example\.com/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
+    { subject: /Subject: C=DE, (O=Example \+ OU=Platform|OU=Platform \+ O=Example), CN=literal\.example\.com\n/, san: /DNS:literal\.example\.com/, sanCritical: false, ku: /Digital Signature, Key Encipherment/ },
   ],
   [
     "a certificate that asks not to encode its usages in the request",
@@ -116,6 +126,69 @@ describe("the engine's CSR", () => {
     expect(t).toMatchObject({ subject: [[{ type: "2.5.4.3", value: "web" }]], dnsNames: ["web.apps.svc"], isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth"] });
     expect(t.notBefore.toISOString()).toBe("2026-01-01T00:00:00.000Z");
     expect(t.notAfter.getTime() - t.notBefore.getTime()).toBe(2 * 3_600_000);
+  });
+});
+
+describe("a CA Certificate with nameConstraints and otherNames", () => {
+  const caSpec: Partial<Certificate["spec"]> = {
+    commonName: "team-a CA",
+    dnsNames: undefined,
+    isCA: true,
+    otherNames: [{ oid: "1.3.6.1.4.1.311.20.2.3", utf8Value: "ca@example.org" }],
+    nameConstraints: { critical: true, permitted: { dnsDomains: ["team-a.example.org"] }, excluded: { ipRanges: ["0.0.0.0/0"] } },
+  };
+
+  it("gets them in the SelfSigned CA certificate, and the CA issuer's leaves outside them fail openssl verify", async () => {
+    const key = keys["ECDSA P-384"] as KeyObject;
+    const keyPem = key.export({ format: "pem", type: "pkcs8" }).toString();
+    const cert = certificate("team-a-ca", "apps", caSpec);
+    const pem = buildCsr(cert.spec, resolveSpec(cert.spec), key);
+    const csrText = opensslText(pem);
+    expect(csrText).toMatch(/X509v3 Name Constraints: critical\n\s+Permitted:\n\s+DNS:team-a\.example\.org\n\s+Excluded:\n\s+IP:0\.0\.0\.0\/0\.0\.0\.0/);
+    expect(csrText).toMatch(/othername: UPN::ca@example\.org/);
+    const parsed = parseCsr(pem);
+    expect(requestMismatches(requestFor(cert, pem), parsed, cert.spec, resolveSpec(cert.spec))).toEqual([]);
+
+    const template = templateFromRequest(requestFor(cert, pem), parsed, Date.now() - 60_000);
+    const ca = await new SelfSignedIssuer().sign({ requestId: "apps/team-a-ca-1", csrPem: pem, template, privateKeyPem: keyPem });
+    if (ca.status !== "issued") throw new Error("expected issued");
+    const caText = execFileSync("openssl", ["x509", "-noout", "-text"], { input: ca.chain[0], encoding: "utf8" });
+    expect(caText).toMatch(/X509v3 Name Constraints: critical\n\s+Permitted:\n\s+DNS:team-a\.example\.org\n\s+Excluded:\n\s+IP:0\.0\.0\.0\/0\.0\.0\.0/);
+    expect(caText).toMatch(/othername: UPN::ca@example\.org/);
+
+    const issuer = await CaIssuer.create({ certificatePem: ca.chain[0] ?? "", privateKeyPem: keyPem, origin: "test" });
+    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-nc-"));
+    writeFileSync(path.join(dir, "ca.pem"), ca.ca ?? "");
+    const verifyLeaf = async (dnsName: string): Promise<string> => {
+      const leafCert = certificate("leaf", "apps", { dnsNames: [dnsName] });
+      const leafPem = buildCsr(leafCert.spec, resolveSpec(leafCert.spec), keys.Ed25519 as KeyObject);
+      const t = templateFromRequest(requestFor(leafCert, leafPem), parseCsr(leafPem), Date.now() - 60_000);
+      const out = await issuer.sign({ requestId: "apps/leaf-1", csrPem: leafPem, template: t });
+      if (out.status !== "issued") throw new Error("expected issued");
+      writeFileSync(path.join(dir, "leaf.pem"), out.chain[0] ?? "");
+      try {
+        return execFileSync("openssl", ["verify", "-CAfile", path.join(dir, "ca.pem"), path.join(dir, "leaf.pem")], { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+      } catch (err) {
+        return String((err as { stdout?: string }).stdout ?? "") + String((err as { stderr?: string }).stderr ?? "");
+      }
+    };
+    expect(await verifyLeaf("web.team-a.example.org")).toMatch(/: OK/);
+    expect(await verifyLeaf("web.team-b.example.org")).toMatch(/permitted subtree violation/);
+  });
+
+  it("refuses a request whose CSR asks for a SAN type it cannot issue (a registeredID), instead of leaving it out", () => {
+    const key = keys.Ed25519 as KeyObject;
+    // SAN ::= SEQUENCE { registeredID [8] IMPLICIT OID 1.2.3 } = 30 04 88 02 2a 03
+    const sanValue = new Uint8Array([0x30, 0x04, 0x88, 0x02, 0x2a, 0x03]);
+    const pem = buildPkcs10(key, { subject: [[{ type: "2.5.4.3", value: "x" }]], extraExtensions: [{ oid: "2.5.29.17", critical: false, value: sanValue }] });
+    expect(() => parseCsr(pem)).toThrow(/subject alternative names other than DNS, IP, URI, email and UTF8String otherName/);
+  });
+
+  it("re-issues when the otherNames change (cert-manager compares them when the spec sets them)", () => {
+    const cert = certificate("team-a-ca", "apps", caSpec);
+    const pem = buildCsr(cert.spec, resolveSpec(cert.spec), keys.Ed25519 as KeyObject);
+    const changed: Certificate["spec"] = { ...cert.spec, otherNames: [{ oid: "1.3.6.1.4.1.311.20.2.3", utf8Value: "other@example.org" }] };
+    expect(requestMismatches(requestFor(cert, pem), parseCsr(pem), changed, resolveSpec(changed))).toEqual(["spec.otherNames"]);
   });
 });
 

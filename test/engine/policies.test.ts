@@ -105,6 +105,33 @@ describe("trigger policy chain, in cert-manager's order", () => {
   });
 });
 
+describe("issuer annotations and undecodable requests", () => {
+  const message = async (build: () => Promise<PolicyInput>) => evaluate(TRIGGER_CHAIN, await build());
+
+  it("adopts a Secret with none of the issuer annotations under a ClusterIssuer (the request and names still decide)", async () => {
+    expect(await message(() => input(base(), secret({ annotations: {} }), request()))).toBeUndefined();
+    const moved = base();
+    moved.spec.dnsNames = ["other.example.com"];
+    expect((await message(() => input(moved, secret({ annotations: {} }), undefined)))?.reason).toBe("SecretMismatch");
+  });
+
+  it("compares kind and group one by one: dotted parts that print alike are still another issuer", async () => {
+    const c = base();
+    c.spec.issuerRef = { name: "selfsigned", kind: "A", group: "b.c" };
+    const v = await message(() => input(c, secret({ annotations: { "cert-manager.io/issuer-name": "selfsigned", "cert-manager.io/issuer-kind": "A.b", "cert-manager.io/issuer-group": "c" } }), request()));
+    expect(v).toEqual({ reason: "IncorrectIssuer", message: 'Issuing certificate as Secret was previously issued by "A.b.c/selfsigned"' });
+  });
+
+  it("says whether the current request's CSR is not PEM or does not parse", async () => {
+    // As the reconciler builds it: a request whose CSR failed to parse has no parsed CSR.
+    const undecodable = async (csr: string) => ({ ...(await input(base(), secret(), undefined)), currentRequest: request({}, csr), currentRequestCsr: undefined });
+    const notPem = await message(() => undecodable("not a CSR"));
+    expect(notPem).toEqual({ reason: "InvalidCertificateRequest", message: "Failed to decode current CertificateRequest: error decoding certificate request PEM block" });
+    const badDer = await message(() => undecodable("-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n"));
+    expect(badDer).toEqual({ reason: "InvalidCertificateRequest", message: "Failed to decode current CertificateRequest: error parsing certificate request" });
+  });
+});
+
 describe("readiness policy chain", () => {
   it("keeps a certificate inside its renewal window Ready", async () => {
     expect(evaluate(READINESS_CHAIN, await input(base(), secret(), request(), T0 + 2 * H + 1))).toBeUndefined();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -38,5 +38,68 @@ describe("FileSecretSink", () => {
   it.each([["../etc"], ["a/b"], [".."]])("refuses the unsafe namespace %s", async (ns) => {
     const sink = new FileSecretSink({ outputDir: mkdtempSync(path.join(tmpdir(), "meshsign-out-")) });
     await expect(sink.publish({ namespace: ns, secretName: "s", certificateName: "c" }, {})).rejects.toThrow(/unsafe/);
+  });
+});
+
+describe("FileSecretSink and symbolic links", () => {
+  const KEY = { "tls.crt": Buffer.from("CERT"), "tls.key": Buffer.from("KEY") };
+
+  it.each([
+    ["the namespace folder", (out: string, elsewhere: string) => symlinkSync(elsewhere, path.join(out, "apps")), "apps"],
+    [
+      "the Secret's folder",
+      (out: string, elsewhere: string) => {
+        mkdirSync(path.join(out, "apps"));
+        symlinkSync(elsewhere, path.join(out, "apps", "web-tls"));
+      },
+      "apps/web-tls",
+    ],
+    [
+      "a dangling link where the Secret's folder goes",
+      (out: string, elsewhere: string) => {
+        mkdirSync(path.join(out, "apps"));
+        symlinkSync(path.join(elsewhere, "not-yet"), path.join(out, "apps", "web-tls"));
+      },
+      "apps/web-tls",
+    ],
+  ])("refuses to write through a link at %s, naming it, and writes nothing outside the output dir", async (_what, plant, at) => {
+    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
+    const elsewhere = mkdtempSync(path.join(tmpdir(), "meshsign-elsewhere-"));
+    plant(out, elsewhere);
+    const sink = new FileSecretSink({ outputDir: out });
+    await expect(sink.publish({ namespace: "apps", secretName: "web-tls", certificateName: "web" }, KEY)).rejects.toThrow(
+      `refusing to write Secret files: ${path.join(out, at)} is a symbolic link; every folder under the output dir ${out} must be a real directory`,
+    );
+    expect(readdirSync(elsewhere, { recursive: true })).toEqual([]);
+  });
+
+  it("replaces a link planted where tls.key goes instead of writing through it", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
+    const victim = path.join(mkdtempSync(path.join(tmpdir(), "meshsign-elsewhere-")), "victim");
+    writeFileSync(victim, "untouched");
+    mkdirSync(path.join(out, "apps", "web-tls"), { recursive: true });
+    symlinkSync(victim, path.join(out, "apps", "web-tls", "tls.key"));
+    await new FileSecretSink({ outputDir: out }).publish({ namespace: "apps", secretName: "web-tls", certificateName: "web" }, KEY);
+    expect(readFileSync(victim, "utf8")).toBe("untouched");
+    expect(lstatSync(path.join(out, "apps", "web-tls", "tls.key")).isSymbolicLink()).toBe(false);
+    expect(readFileSync(path.join(out, "apps", "web-tls", "tls.key"), "utf8")).toBe("KEY");
+  });
+
+  it("removes a Secret's folder without following a linked namespace folder", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
+    const elsewhere = mkdtempSync(path.join(tmpdir(), "meshsign-elsewhere-"));
+    mkdirSync(path.join(elsewhere, "web-tls"));
+    writeFileSync(path.join(elsewhere, "web-tls", "keep"), "x");
+    symlinkSync(elsewhere, path.join(out, "apps"));
+    await expect(new FileSecretSink({ outputDir: out }).remove({ namespace: "apps", secretName: "web-tls", certificateName: "web" })).rejects.toThrow(/is a symbolic link/);
+    expect(readFileSync(path.join(elsewhere, "web-tls", "keep"), "utf8")).toBe("x");
+  });
+
+  it("accepts an output dir that is itself a link (the operator's choice)", async () => {
+    const real = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
+    const link = path.join(mkdtempSync(path.join(tmpdir(), "meshsign-link-")), "out");
+    symlinkSync(real, link);
+    await new FileSecretSink({ outputDir: link }).publish({ namespace: "apps", secretName: "web-tls", certificateName: "web" }, KEY);
+    expect(readFileSync(path.join(real, "apps", "web-tls", "tls.key"), "utf8")).toBe("KEY");
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -63,6 +63,16 @@ describe("CaIssuer", () => {
     expect(issuer.status()).toMatchObject({ ready: false, reason: "ErrInvalidKeyPair" });
     expect(issuer.status().message).toMatch(message);
     await expect(issuer.sign({ requestId: "x", csrPem: "", template: leafTemplate(leafKey) })).rejects.toSatisfy((e) => isMeshsignError(e, "ERR_ISSUER_NOT_READY"));
+  });
+
+  it("is not ready for a CA whose RSA key is under 2048 bits (cert-manager's MinRSAKeySize), and never signs with it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-weak-"));
+    const keyFile = path.join(dir, "weak.key");
+    const certFile = path.join(dir, "weak.crt");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", keyFile, "-out", certFile, "-subj", "/CN=weak", "-days", "1", "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign"], { stdio: "pipe" });
+    const issuer = await CaIssuer.create({ certificatePem: readFileSync(certFile, "utf8"), privateKeyPem: readFileSync(keyFile, "utf8"), origin: "test" });
+    expect(issuer.status()).toMatchObject({ ready: false, reason: "ErrInvalidKeyPair" });
+    expect(issuer.status().message).toMatch(/RSA signing key has 1024 bits; at least 2048 are required/);
   });
 
   it("reports ErrGetKeyPair naming the namespace it searched when a ClusterIssuer's Secret is missing", async () => {

@@ -203,6 +203,7 @@ export function harnessEnv(): Record<string, string> {
     "MESHSIGN_ETCD",
     "MESHSIGN_ISTIO_CLIENT",
     "MESHSIGN_KUSTOMIZE",
+    "MESHSIGN_HELM",
   ]) {
     const value = process.env[key];
     if (value) env[key] = value;

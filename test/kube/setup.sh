@@ -5,13 +5,15 @@
 #   etcd            go.etcd.io/etcd/server/v3/etcdmain      (test/kube/harness/cmd/etcd)
 #   istio-client    Istio's own CA client                   (test/kube/istio-client)
 #   kustomize       sigs.k8s.io/kustomize/kustomize/v5      (test/kube/kustomize; renders manifests/)
+#   helm            helm.sh/helm/v4/cmd/helm                (test/kube/helm; lints and renders deploy/charts/meshsign)
 #
 # Binaries go to ${MESHSIGN_CACHE:-$HOME/.cache/meshsign}/bin/<name>-<version>-<gosum hash>;
 # the harness finds them through the env file written next to them
 # (bin/harness.env), or through MESHSIGN_KUBE_APISERVER / MESHSIGN_ETCD /
-# MESHSIGN_ISTIO_CLIENT. Only binaries whose build succeeded are recorded.
+# MESHSIGN_ISTIO_CLIENT / MESHSIGN_KUSTOMIZE / MESHSIGN_HELM. Only binaries whose
+# build succeeded are recorded.
 #
-# Usage: bash test/kube/setup.sh [kube-apiserver|etcd|istio-client|kustomize ...]   (default: all)
+# Usage: bash test/kube/setup.sh [kube-apiserver|etcd|istio-client|kustomize|helm ...]   (default: all)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -85,7 +87,7 @@ record() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(kube-apiserver etcd istio-client kustomize)
+[[ ${#targets[@]} -gt 0 ]] || targets=(kube-apiserver etcd istio-client kustomize helm)
 
 for t in "${targets[@]}"; do
   case "$t" in
@@ -105,7 +107,11 @@ for t in "${targets[@]}"; do
       build kustomize "$here/kustomize" sigs.k8s.io/kustomize/kustomize/v5 \
         "$(module_version "$here/kustomize" sigs.k8s.io/kustomize/kustomize/v5)"
       ;;
-    *) die "unknown target $t (kube-apiserver, etcd, istio-client, kustomize)" ;;
+    helm)
+      build helm "$here/helm" helm.sh/helm/v4/cmd/helm \
+        "$(module_version "$here/helm" helm.sh/helm/v4)"
+      ;;
+    *) die "unknown target $t (kube-apiserver, etcd, istio-client, kustomize, helm)" ;;
   esac
 done
 

@@ -81,6 +81,13 @@ describe("configuration precedence (flag > env > file > default)", () => {
     } satisfies Partial<Config>);
   });
 
+  it("warns about unknown manifest fields by default and refuses them with --strict-manifests or its variable", () => {
+    expect(loadConfig({}).strictManifests).toBe(false);
+    expect(loadConfig({ flags: { strictManifests: true } }).strictManifests).toBe(true);
+    expect(loadConfig({ env: { MESHSIGN_STRICT_MANIFESTS: "true" } }).strictManifests).toBe(true);
+    expect(() => loadConfig({ env: { MESHSIGN_STRICT_MANIFESTS: "yes" } })).toThrow(/MESHSIGN_STRICT_MANIFESTS: must be true or false/);
+  });
+
   it("follows istio-csr's names and defaults where the meaning is the same", () => {
     const c = loadConfig({ env: {} });
     expect(c).toMatchObject({

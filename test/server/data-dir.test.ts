@@ -7,6 +7,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
@@ -180,5 +181,32 @@ describe("the admin token", () => {
     mkdirSync(paths.dir);
     writeFileSync(paths.adminToken, "short\n");
     expect(() => loadOrCreateAdminToken(paths, false)).toThrow(/too short to be an admin token/);
+  });
+});
+
+describe("a data dir that cannot be used", () => {
+  it("says a symbolic link points at nothing, and creates nothing", () => {
+    const paths = freshPaths();
+    const target = tmp.path(`missing-${n}`);
+    symlinkSync(target, paths.dir);
+    expect(() => ensureDataDir(paths)).toThrow(`data dir ${paths.dir} is a symbolic link to ${target}, which does not exist: create it, or choose another with --data-dir (MESHSIGN_DATA_DIR)`);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it("follows a symbolic link to an existing folder", () => {
+    const paths = freshPaths();
+    const target = tmp.path(`real-${n}`);
+    mkdirSync(target);
+    symlinkSync(target, paths.dir);
+    ensureDataDir(paths);
+    expect(mode(target) & 0o777).toBe(0o700);
+  });
+
+  it("says a file is in the way", () => {
+    const paths = freshPaths();
+    writeFileSync(paths.dir, "not a folder");
+    expect(() => ensureDataDir(paths)).toThrow(/data dir .* is not a directory; choose another with --data-dir/);
+    const under = dataDirPaths(`${paths.dir}/sub`);
+    expect(() => ensureDataDir(under)).toThrow(/cannot create data dir .*\/sub: a file is in the way of its path; choose another with --data-dir/);
   });
 });

@@ -8,7 +8,7 @@ import {
 
 /* /healthz, /readyz and /metrics on their own ports (0 here: any free port). */
 
-const state = { ca: true, grpc: true, throws: false, metricsFail: false };
+const state = { ca: true, grpc: true, throws: false, metricsFail: false, store: undefined as string | undefined };
 const registry = new Registry();
 const counter = new Counter({ name: "meshsign_test_total", help: "test counter", registers: [registry] });
 let servers: ObservabilityServers;
@@ -21,6 +21,7 @@ beforeAll(async () => {
     checks: () => [
       { name: "ca", ready: () => state.ca },
       { name: "grpc_server", ready: () => state.grpc },
+      { name: "store", ready: () => state.store === undefined, reason: () => state.store },
       {
         name: "engine",
         ready: () => {
@@ -50,7 +51,7 @@ describe("readiness", () => {
       name: "every check passes",
       set: {},
       status: 200,
-      lines: ["[+]ca ok", "[+]grpc_server ok", "[+]engine ok", "readyz check passed"],
+      lines: ["[+]ca ok", "[+]grpc_server ok", "[+]store ok", "[+]engine ok", "readyz check passed"],
     },
     {
       name: "the CA is not ready",
@@ -60,8 +61,14 @@ describe("readiness", () => {
     },
     { name: "the gRPC server is down", set: { grpc: false }, status: 503, lines: ["[-]grpc_server failed"] },
     { name: "a check throws", set: { throws: true }, status: 503, lines: ["[-]engine failed"] },
+    {
+      name: "the store refuses writes",
+      set: { store: "no space left on device (ENOSPC) writing the journal\nunder /data" },
+      status: 503,
+      lines: ["[-]store failed: no space left on device (ENOSPC) writing the journal under /data\n", "[+]engine ok"],
+    },
   ])("answers $status when $name, listing each check", async ({ set, status, lines }) => {
-    Object.assign(state, { ca: true, grpc: true, throws: false }, set);
+    Object.assign(state, { ca: true, grpc: true, throws: false, store: undefined }, set);
     const r = await get(servers.healthPort, "/readyz");
     expect(r.status).toBe(status);
     for (const line of lines) expect(r.body).toContain(line);

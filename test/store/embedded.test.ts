@@ -104,7 +104,7 @@ describe("the embedded store on disk", () => {
     await store.close();
   });
 
-  it("ignores a torn last journal record and removes leftover temporary files on open", async () => {
+  it("cuts off a torn last journal record and removes leftover temporary files on open", async () => {
     const dataDir = await tempDir();
     const store = await openEmbeddedStore({ dataDir });
     await store.create(SECRETS, secret("kept"));
@@ -116,7 +116,8 @@ describe("the embedded store on disk", () => {
     const problems: string[] = [];
     const reopened = await openEmbeddedStore({ dataDir, onProblem: (m) => problems.push(m) });
     expect((await reopened.list(SECRETS)).map((s) => s.metadata.name)).toEqual(["kept"]);
-    expect(problems.join("\n")).toMatch(/unterminated last record/);
+    expect(problems.join("\n")).toMatch(/0000000000000099\.log: cut off an incomplete last record \(113 bytes at offset 0\)/);
+    expect((await stat(path.join(root, "journal/0000000000000099.log"))).size).toBe(0);
     expect(problems.join("\n")).toMatch(/removed a temporary file/);
     await expect(stat(path.join(root, "core/secrets/ns/.half.json.tmp"))).rejects.toThrow();
     // new writes land in a new segment after the torn one and survive another reopen
@@ -148,6 +149,32 @@ describe("the embedded store on disk", () => {
     }
     await ro.close();
     await store.close();
+  });
+
+  it("takes over the lock of a zombie (killed, not yet reaped) and says it was a stale lock", async () => {
+    const dataDir = await tempDir();
+    await (await openEmbeddedStore({ dataDir })).close();
+    // `sleep 0` becomes a zombie: its parent execs into `sleep 5`, which never reaps it.
+    const { spawn } = await import("node:child_process");
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (b: Buffer) => resolve(b.toString()))));
+      let stat = "";
+      for (let i = 0; i < 100 && !/\) Z /.test(stat); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        stat = await readFile(`/proc/${pid}/stat`, "utf8");
+      }
+      expect(stat).toMatch(/\) Z /);
+      const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+      await writeFile(path.join(dataDir, "store/LOCK"), `${JSON.stringify({ pid, startTime, host: (await import("node:os")).hostname(), since: "2026-01-01T00:00:00Z" })}\n`);
+      const problems: string[] = [];
+      const store = await openEmbeddedStore({ dataDir, onProblem: (m) => problems.push(m) });
+      expect(problems).toContain(`${path.join(dataDir, "store")}/LOCK: took over a stale lock of pid ${pid} (a zombie) since 2026-01-01T00:00:00Z`);
+      expect(JSON.parse(await readFile(path.join(dataDir, "store/LOCK"), "utf8")).pid).toBe(process.pid);
+      await store.close();
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 
   it("takes over the lock of a process that is gone", async () => {

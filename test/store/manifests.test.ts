@@ -151,6 +151,19 @@ describe("the manifest loader", () => {
     expect(await store.get(CERTIFICATES, "apps", "late")).toBeDefined();
   });
 
+  it("warns about an unknown field on a document it applies, and refuses the document under strictFields", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "c.yaml"), certYaml("typo", "t.example.com", "  duraton: 2h\n"));
+    const lenient = await new ManifestLoader({ dir, store: new MemoryStore() }).sync();
+    expect(lenient.documents).toEqual([
+      { document: "Certificate apps/typo (c.yaml#0)", outcome: "created", warnings: ['unknown field "spec.duraton" (did you mean "spec.duration"?)'] },
+    ]);
+    const store = new MemoryStore();
+    const strict = await new ManifestLoader({ dir, store, strictFields: true }).sync();
+    expect(strict.documents).toEqual([{ document: "Certificate apps/typo (c.yaml#0)", outcome: "invalid", message: 'spec.duraton: unknown field (did you mean "spec.duration"?)' }]);
+    expect(await store.get(CERTIFICATES, "apps", "typo")).toBeUndefined();
+  });
+
   it("refuses to start on a directory that does not exist", async () => {
     const loader = new ManifestLoader({ dir: "/nonexistent/manifests", store: new MemoryStore() });
     await expect(loader.start()).rejects.toThrow(/is not a directory/);

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { CERT_MANAGER_ANNOTATION_PREFIX } from "../annotations.js";
 import { formatGoDuration, tryParseGoDuration } from "../duration.js";
 import { isBareEmail, isCidr, isDns1123Subdomain, isGoDuration, isIpAddress, isOid } from "../lib/rules.js";
-import { conditionSchema, issuerReferenceSchema, objectMetaSchema } from "./meta.js";
+import { DistinguishedNameError, type Name, NameOid, parseDistinguishedName } from "../../pki/index.js";
+import { annotationsSchema, conditionSchema, issuerReferenceSchema, labelsSchema, objectMetaSchema } from "./meta.js";
 
 /**
  * cert-manager.io/v1 Certificate, with the checks cert-manager's admission
@@ -42,6 +43,11 @@ export const keyUsageSchema = z.enum(KEY_USAGES);
 export const MINIMUM_CERTIFICATE_DURATION_MS = 3_600_000;
 /** cert-manager's MinimumRenewBefore. */
 export const MINIMUM_RENEW_BEFORE_MS = 5 * 60_000;
+/** Kubernetes' TotalAnnotationSizeLimitB: keys plus values of one object's annotations, in bytes. */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+/** The one cert-manager.io/ annotation a secretTemplate may set (cainjector reads it from the Secret). */
+export const ALLOW_DIRECT_INJECTION_ANNOTATION = "cert-manager.io/allow-direct-injection";
+
 /** cert-manager's DefaultCertificateDuration (90 days). */
 export const DEFAULT_CERTIFICATE_DURATION_MS = 2160 * 3_600_000;
 
@@ -81,8 +87,12 @@ const keystoreCommon = {
 };
 
 export const certificateSpecSchema = z.object({
-  secretName: z.string().min(1, "secretName is required").refine(isDns1123Subdomain, { message: "must be a lowercase RFC 1123 subdomain" }),
+  secretName: z
+    .string()
+    .min(1, "secretName is required")
+    .refine((n) => n === "" || isDns1123Subdomain(n), { message: "must be a lowercase RFC 1123 subdomain" }),
   issuerRef: issuerReferenceSchema,
+  // 64 characters here (the CRD's maxLength); checkCertificateSpec also counts bytes, as Go's len() does, and checks a CN inside literalSubject.
   commonName: z.string().max(64, "must be no more than 64 characters").optional(),
   literalSubject: z.string().optional(),
   subject: subjectSchema.optional(),
@@ -122,8 +132,9 @@ export const certificateSpecSchema = z.object({
   signatureAlgorithm: z.enum(["SHA256WithRSA", "SHA384WithRSA", "SHA512WithRSA", "ECDSAWithSHA256", "ECDSAWithSHA384", "ECDSAWithSHA512", "PureEd25519"]).optional(),
   secretTemplate: z
     .object({
-      annotations: z.record(z.string(), z.string()).optional(),
-      labels: z.record(z.string(), z.string()).optional(),
+      // Validated as the API server validates a Secret's own labels and annotations (cert-manager's webhook does the same).
+      annotations: annotationsSchema.optional(),
+      labels: labelsSchema.optional(),
     })
     .optional(),
   additionalOutputFormats: z.array(z.object({ type: z.enum(["DER", "CombinedPEM"]) })).optional(),
@@ -167,16 +178,25 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
     issue(["issuerRef", "kind"], `must be one of Issuer or ClusterIssuer (did you forget to set issuerRef.group?)`);
   }
 
-  // Subject: literalSubject excludes commonName and subject.
+  // Subject: literalSubject excludes commonName and subject, and must be a name cert-manager can encode.
+  // `commonName` is the CN the certificate will carry (from either field); undefined when unknowable.
+  let commonName: string | undefined = spec.commonName ?? "";
+  let cnFromLiteral = false;
   if (spec.literalSubject !== undefined && spec.literalSubject !== "") {
     if (spec.commonName !== undefined && spec.commonName !== "") issue(["commonName"], "may not be set when literalSubject is set");
     if (spec.subject !== undefined) issue(["subject"], "may not be set when literalSubject is set");
+    commonName = literalCommonName(spec.literalSubject, (message) => issue(["literalSubject"], message));
+    cnFromLiteral = true;
+  }
+  // Go's len() counts bytes; reported on commonName even when the CN came from literalSubject, as cert-manager
+  // does. A commonName field over 64 characters already failed the schema's max(64) (the CRD's maxLength).
+  if (commonName !== undefined && Buffer.byteLength(commonName, "utf8") > 64 && (cnFromLiteral || commonName.length <= 64)) {
+    issue(["commonName"], "must be no more than 64 bytes");
   }
 
-  // At least one identity.
-  const hasCN = (spec.commonName ?? "") !== "" || /(^|[,+])\s*CN=/i.test(spec.literalSubject ?? "");
+  // At least one identity (not judged when an unreadable literalSubject leaves the CN unknown).
   const hasSan = [spec.dnsNames, spec.ipAddresses, spec.uris, spec.emailAddresses, spec.otherNames].some((l) => (l?.length ?? 0) > 0);
-  if (!hasCN && !hasSan) {
+  if (commonName === "" && !hasSan) {
     issue([], "at least one of commonName (from the commonName field or from a literalSubject), dnsNames, uriSANs, ipAddresses, emailSANs or otherNames must be set");
   }
 
@@ -187,7 +207,9 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
   }
   const effectiveDuration = durationMs ?? DEFAULT_CERTIFICATE_DURATION_MS;
   if (spec.renewBefore !== undefined && spec.renewBeforePercentage !== undefined) {
-    issue(["renewBefore"], "may not be set at the same time as renewBeforePercentage");
+    const message = "renewBefore and renewBeforePercentage are mutually exclusive and cannot both be set";
+    issue(["renewBefore"], message);
+    issue(["renewBeforePercentage"], message);
   }
   const renewBeforeMs = spec.renewBefore === undefined ? undefined : tryParseGoDuration(spec.renewBefore);
   if (renewBeforeMs !== undefined) {
@@ -210,6 +232,9 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
   }
   if (spec.renewal?.policy === "Disabled" && (spec.renewal.windows?.length ?? 0) > 0) {
     issue(["renewal", "windows"], "may not be set when renewal.policy is Disabled");
+  } else if ((spec.renewal?.windows?.length ?? 0) > 0) {
+    // Refused rather than accepted and ignored: renewal would not wait for the window the user asked for.
+    issue(["renewal", "windows"], "is not supported: meshsign renews at the renewBefore time and does not implement renewal windows");
   }
 
   // Private key.
@@ -224,9 +249,17 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
     if (sigFamily !== algorithm) issue(["signatureAlgorithm"], `${spec.signatureAlgorithm} cannot be used with a ${algorithm} private key`);
   }
 
-  // secretTemplate may not set cert-manager's own annotations.
-  for (const key of Object.keys(spec.secretTemplate?.annotations ?? {})) {
-    if (key.startsWith(CERT_MANAGER_ANNOTATION_PREFIX)) issue(["secretTemplate", "annotations", key], "cert-manager.io/* annotations are not allowed");
+  // secretTemplate may not set cert-manager's own annotations (but may allow cainjector's direct injection),
+  // and its annotations must fit in a Secret.
+  const templateAnnotations = Object.entries(spec.secretTemplate?.annotations ?? {});
+  for (const [key] of templateAnnotations) {
+    if (key.startsWith(CERT_MANAGER_ANNOTATION_PREFIX) && key !== ALLOW_DIRECT_INJECTION_ANNOTATION) {
+      issue(["secretTemplate", "annotations", key], "cert-manager.io/* annotations are not allowed");
+    }
+  }
+  const annotationBytes = templateAnnotations.reduce((n, [k, v]) => n + Buffer.byteLength(k, "utf8") + Buffer.byteLength(v, "utf8"), 0);
+  if (annotationBytes > MAX_ANNOTATIONS_BYTES) {
+    issue(["secretTemplate", "annotations"], `may not be more than ${MAX_ANNOTATIONS_BYTES} bytes in total (keys and values), as Kubernetes limits an object's annotations`);
   }
 
   // Unique output formats.
@@ -243,6 +276,8 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
     const n = (ks.password !== undefined ? 1 : 0) + (ks.passwordSecretRef !== undefined ? 1 : 0);
     if (n !== 1) issue(["keystores", name], "exactly one of password or passwordSecretRef must be set");
     else if (ks.password === "") issue(["keystores", name, "password"], "must not be empty");
+    // Refused rather than accepted and ignored: an application reading the keystore would find none.
+    if (ks.create === true) issue(["keystores", name, "create"], "is not supported: meshsign does not write JKS or PKCS#12 keystores");
   }
 
   if (spec.revisionHistoryLimit !== undefined && spec.revisionHistoryLimit < 1) {
@@ -255,6 +290,26 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
       issue(["nameConstraints"], "one of permitted or excluded must be set");
     }
   }
+}
+
+/** The last CN of a literalSubject ("" without one), or undefined after reporting why it cannot be read. */
+function literalCommonName(literal: string, report: (message: string) => void): string | undefined {
+  let name: Name;
+  try {
+    name = parseDistinguishedName(literal);
+  } catch (err) {
+    if (!(err instanceof DistinguishedNameError)) throw err;
+    const unknown = err.unknownType;
+    report(
+      unknown === undefined
+        ? `is not a valid RFC 4514 distinguished name: ${err.message}`
+        : `Literal subject contains unrecognized key with value [${unknown.value}]: ${err.message}`,
+    );
+    return undefined;
+  }
+  let cn = "";
+  for (const rdn of name) for (const a of rdn) if (a.type === NameOid.commonName) cn = a.value;
+  return cn;
 }
 
 export const certificateSchema = z.object({

@@ -42,14 +42,20 @@ export interface CertificateSpec {
   duration?: string;
   renewBefore?: string;
   renewBeforePercentage?: number;
-  renewal?: { policy?: "RenewBefore" | "Disabled" };
+  renewal?: { policy?: "RenewBefore" | "Disabled"; windows?: { cron: string; windowDuration: string; timezone?: string }[] };
   dnsNames?: string[];
   ipAddresses?: string[];
   uris?: string[];
   emailAddresses?: string[];
+  otherNames?: { oid: string; utf8Value: string }[];
   isCA?: boolean;
   usages?: string[];
   encodeUsagesInRequest?: boolean;
+  nameConstraints?: {
+    critical?: boolean;
+    permitted?: NameConstraintItem;
+    excluded?: NameConstraintItem;
+  };
   privateKey?: {
     algorithm?: "RSA" | "ECDSA" | "Ed25519";
     size?: number;
@@ -57,7 +63,17 @@ export interface CertificateSpec {
     rotationPolicy?: "Never" | "Always";
   };
   secretTemplate?: { annotations?: Record<string, string>; labels?: Record<string, string> };
+  additionalOutputFormats?: { type: "DER" | "CombinedPEM" }[];
+  /** JKS / PKCS#12 keystores: not implemented, refused (see lib/unsupported.ts). */
+  keystores?: { jks?: { create?: boolean }; pkcs12?: { create?: boolean } };
   revisionHistoryLimit?: number;
+}
+
+export interface NameConstraintItem {
+  dnsDomains?: string[];
+  ipRanges?: string[];
+  emailAddresses?: string[];
+  uriDomains?: string[];
 }
 
 export interface CertificateStatus {

@@ -107,8 +107,8 @@ export function resolveSpec(spec: CertificateSpec): ResolvedSpec {
   };
 }
 
-/** cert-manager usage names to X.509 key usages and extended key usages. */
-const KU: Record<string, KeyUsage> = {
+/** cert-manager usage names to X.509 key usages and extended key usages (its `pkg/api/util` maps). */
+const KU: Readonly<Record<string, KeyUsage>> = {
   signing: "digitalSignature",
   "digital signature": "digitalSignature",
   "content commitment": "contentCommitment",
@@ -120,31 +120,54 @@ const KU: Record<string, KeyUsage> = {
   "encipher only": "encipherOnly",
   "decipher only": "decipherOnly",
 };
-const EKU: Record<string, ExtKeyUsage> = {
+const EKU: Readonly<Record<string, ExtKeyUsage>> = {
   any: "any",
   "server auth": "serverAuth",
   "client auth": "clientAuth",
   "code signing": "codeSigning",
   "email protection": "emailProtection",
   "s/mime": "emailProtection",
+  "ipsec end system": "ipsecEndSystem",
+  "ipsec tunnel": "ipsecTunnel",
+  "ipsec user": "ipsecUser",
   timestamping: "timeStamping",
   "ocsp signing": "ocspSigning",
+  "microsoft sgc": "microsoftServerGatedCrypto",
+  "netscape sgc": "netscapeServerGatedCrypto",
 };
 
+/** A usage name cert-manager does not know. */
+export class UnknownUsageError extends Error {}
+
 /**
- * Splits cert-manager usages into KU and EKU. `isCA` adds keyCertSign, as
- * cert-manager does. The IPsec and SGC usages have no member in the shared
- * template's ExtKeyUsage union and are dropped (documented limitation).
+ * Splits cert-manager usages into KU (a set, in bit order) and EKU (in the
+ * order given, duplicates kept, as cert-manager's
+ * `KeyUsagesForCertificateOrCertificateRequest` returns them); no usages
+ * means the defaults, and `isCA` adds keyCertSign. Throws UnknownUsageError
+ * for a name cert-manager does not know (validation refuses those first).
  */
 export function usagesToTemplate(usages: readonly string[], isCA: boolean): { keyUsage: KeyUsage[]; extKeyUsage: ExtKeyUsage[] } {
   const keyUsage = new Set<KeyUsage>();
-  const extKeyUsage = new Set<ExtKeyUsage>();
-  for (const u of usages) {
-    const ku = KU[u];
+  const extKeyUsage: ExtKeyUsage[] = [];
+  for (const u of usages.length === 0 ? DEFAULT_USAGES : usages) {
+    const ku = Object.hasOwn(KU, u) ? KU[u] : undefined;
+    const eku = Object.hasOwn(EKU, u) ? EKU[u] : undefined;
     if (ku !== undefined) keyUsage.add(ku);
-    const eku = EKU[u];
-    if (eku !== undefined) extKeyUsage.add(eku);
+    else if (eku !== undefined) extKeyUsage.push(eku);
+    else throw new UnknownUsageError(`unknown key usage ${JSON.stringify(u)}`);
   }
   if (isCA) keyUsage.add("keyCertSign");
-  return { keyUsage: [...keyUsage], extKeyUsage: [...extKeyUsage] };
+  return { keyUsage: KEY_USAGE_ORDER.filter((k) => keyUsage.has(k)), extKeyUsage };
 }
+
+const KEY_USAGE_ORDER: readonly KeyUsage[] = [
+  "digitalSignature",
+  "contentCommitment",
+  "keyEncipherment",
+  "dataEncipherment",
+  "keyAgreement",
+  "keyCertSign",
+  "cRLSign",
+  "encipherOnly",
+  "decipherOnly",
+];

@@ -4,11 +4,14 @@
  * shared by the CSR and the certificate parser.
  */
 
+import type { ErrorCode } from "../../errors/index.js";
 import type { DerReader } from "../der/reader.js";
 import { DerReader as Reader } from "../der/reader.js";
 import {
   asciiString,
   boolean,
+  constructed,
+  explicit,
   implicitPrimitive,
   isIa5,
   namedBits,
@@ -18,9 +21,10 @@ import {
   smallInteger,
   Tag,
   tlv,
+  utf8String,
 } from "../der/writer.js";
 import { ExtensionOid, ExtKeyUsageOid } from "../oids.js";
-import type { ExtKeyUsage, KeyUsage } from "../template.js";
+import type { ExtKeyUsage, KeyUsage, OtherName } from "../template.js";
 import { formatIp, parseIp } from "./ip.js";
 
 /** One extension as found in a certificate or a CSR's extensionRequest. */
@@ -278,21 +282,60 @@ function ia5Name(tagNumber: number, value: string, what: string): Uint8Array {
   return asciiString(0x80 | tagNumber, value);
 }
 
-/** The SAN extension value (without the Extension wrapper). */
+/** One otherName GeneralName: `[0] { type-id OID, [0] EXPLICIT UTF8String }`. */
+function otherName(o: OtherName): Uint8Array {
+  if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(o.oid)) throw new ExtensionEncodingError(`invalid otherName OID ${JSON.stringify(o.oid)}`);
+  if (o.value.length === 0) throw new ExtensionEncodingError("otherName value must not be empty");
+  return constructed(0xa0, [oid(o.oid), explicit(0, utf8String(o.value))]);
+}
+
+/**
+ * The SAN extension value (without the Extension wrapper), in Go's order
+ * (DNS, email, IP, URI, then otherName), which cert-manager keeps.
+ */
 export function encodeSanValue(names: {
   readonly dnsNames?: readonly string[];
   readonly ipAddresses?: readonly string[];
   readonly uris?: readonly string[];
   readonly emailAddresses?: readonly string[];
+  readonly otherNames?: readonly OtherName[];
 }): Uint8Array | undefined {
   const parts: Uint8Array[] = [];
-  for (const e of names.emailAddresses ?? []) parts.push(ia5Name(1, e, "email address"));
   for (const d of names.dnsNames ?? []) parts.push(ia5Name(2, d, "DNS name"));
-  for (const u of names.uris ?? []) parts.push(ia5Name(6, u, "URI"));
+  for (const e of names.emailAddresses ?? []) parts.push(ia5Name(1, e, "email address"));
   for (const ip of names.ipAddresses ?? []) {
     const b = parseIp(ip);
     if (b === undefined) throw new ExtensionEncodingError(`invalid IP address ${JSON.stringify(ip)}`);
     parts.push(tlv(0x87, b));
   }
+  for (const u of names.uris ?? []) parts.push(ia5Name(6, u, "URI"));
+  for (const o of names.otherNames ?? []) parts.push(otherName(o));
   return parts.length === 0 ? undefined : sequence(...parts);
+}
+
+/**
+ * The otherName SANs whose value is a UTF8String, in order, from a SAN
+ * extension value (other otherName values are skipped: meshsign cannot
+ * re-encode them faithfully and does not ask for them).
+ */
+export function decodeUtf8OtherNames(value: Uint8Array, code: ErrorCode): OtherName[] {
+  const top = new Reader(value, code);
+  const seq = top.sequence("SubjectAltName");
+  top.finish("SubjectAltName");
+  const out: OtherName[] = [];
+  while (!seq.atEnd()) {
+    const g = seq.next();
+    if (g.tag !== 0xa0) continue;
+    const on = seq.inside(g, "otherName");
+    const type = on.oid(on.expect(Tag.OID, "otherName type-id"));
+    const wrapped = on.inside(on.expect(0xa0, "otherName value"), "otherName value");
+    on.finish("otherName");
+    const v = wrapped.next();
+    wrapped.finish("otherName value");
+    if (v.tag === Tag.UTF8_STRING) {
+      const text = wrapped.string(v);
+      if (text !== undefined) out.push({ oid: type, value: text });
+    }
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { MeshsignError } from "../../errors/index.js";
 import { fsyncDir, fsyncFile } from "../../fsutil/index.js";
 import { type CommitRecord, MemoryStore } from "../memory/memory-store.js";
@@ -6,9 +6,11 @@ import { objectKey, typeId } from "../memory/lib/keys.js";
 import type { KubeObject, ListOptions, ResourceType, Store, Watch, WatchEvent } from "../types.js";
 import { DIR_MODE, unlinkIfExists, writeStoreFile } from "./lib/files.js";
 import { forEachLimit } from "./lib/for-each-limit.js";
-import { JournalWriter, replayJournal } from "./lib/journal.js";
+import { JournalWriter, truncateSegment } from "./lib/journal.js";
 import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
-import { loadObjects, materialize, objectDir } from "./lib/objects.js";
+import { materialize, objectDir } from "./lib/objects.js";
+import { isDiskRefusal, WriteHealth, type WriteHealthState } from "./lib/write-health.js";
+import { damageSummary, isDamaged, mergeCopies, type StoreScan, scanStore } from "./lib/scan.js";
 
 export interface EmbeddedStoreOptions {
   /** meshsign's data dir; the store lives in `<dataDir>/store` (mode 0700, files 0600). */
@@ -29,7 +31,17 @@ export interface EmbeddedStoreOptions {
   readonly onProblem?: (message: string) => void;
   /** Told when a watch callback throws. */
   readonly onWatchError?: (err: unknown) => void;
+  /**
+   * How often the free space is checked, and while the disk refuses writes (full, read-only),
+   * how often a probe write checks whether it takes them again. Default 5 s.
+   */
+  readonly writeProbeIntervalMs?: number;
+  /** Less free space than this (statfs, as an unprivileged writer sees it) makes health() fail. Default 1 MiB. */
+  readonly minFreeBytes?: number;
 }
+
+/** How often a store whose disk refused a write probes it again. */
+export const DEFAULT_WRITE_PROBE_INTERVAL_MS = 5_000;
 
 /**
  * A checkpoint fsyncs every object file written since the last one (about 0.4 ms
@@ -56,9 +68,12 @@ interface Dirty {
  * fdatasync'ed (one sync for all writes that arrived meanwhile, which is what
  * makes 10,000s of writes per minute cheap). Object files are refreshed in the
  * background by atomic rename; a checkpoint fsyncs them and drops old journal
- * segments. Opening loads the files, replays the journal over them (ignoring a
- * torn last record, which was never acknowledged) and removes leftover
- * temporary files. Only one process may open a store for writing
+ * segments. Opening loads the files, replays the journal over them (cutting
+ * off a torn last record, which was never acknowledged) and removes leftover
+ * temporary files. Any other damage (an unreadable object file, a bad journal
+ * record, a journal that lost records) refuses to open with the files named:
+ * `meshsign store check` reports it, `meshsign store recover` quarantines and
+ * rebuilds (recover.ts). Only one process may open a store for writing
  * (`<dataDir>/store/LOCK`).
  */
 export class EmbeddedStore implements Store {
@@ -68,6 +83,7 @@ export class EmbeddedStore implements Store {
   readonly #lock: StoreLock | undefined;
   readonly #delayMs: number;
   readonly #onProblem: (message: string) => void;
+  readonly #health: WriteHealth;
   #dirty = new Map<string, Dirty>();
   /**
    * Files written or removed since the last checkpoint (directory -> object names; the names are the
@@ -79,6 +95,11 @@ export class EmbeddedStore implements Store {
   readonly #createdDirs = new Set<string>();
   /** Journal segments below this one may be dropped by the next checkpoint. */
   #checkpointBelow = 0;
+  /**
+   * The resourceVersion of the last acknowledged record (what META.json records at a checkpoint:
+   * the memory store's counter also counts writes still in flight, which may yet be refused).
+   */
+  #committedRv = 0;
   #timer: NodeJS.Timeout | undefined;
   #worker: Promise<void> = Promise.resolve();
   #closed = false;
@@ -89,6 +110,7 @@ export class EmbeddedStore implements Store {
     this.#lock = lock;
     this.#delayMs = options.materializeDelayMs ?? DEFAULT_MATERIALIZE_DELAY_MS;
     this.#onProblem = options.onProblem ?? (() => {});
+    this.#health = new WriteHealth(root, options.writeProbeIntervalMs ?? DEFAULT_WRITE_PROBE_INTERVAL_MS, this.#onProblem, () => this.#kick(0), options.minFreeBytes);
     this.#mem = mem(journal === undefined ? undefined : (batch) => this.#commit(batch));
   }
 
@@ -100,10 +122,17 @@ export class EmbeddedStore implements Store {
     await mkdir(root, { recursive: true, mode: DIR_MODE });
     await chmod(root, DIR_MODE);
     const lock = await acquireStoreLock(root);
+    if (lock.staleLock !== undefined) onProblem(`${root}/LOCK: took over a ${lock.staleLock}`);
     try {
-      const state = await loadState(root);
-      for (const p of state.problems) onProblem(p);
-      for (const tmp of state.tempFiles) {
+      const state = await loadState(root, options.dataDir);
+      const torn = state.scan.tornTail;
+      if (torn !== undefined) {
+        // A batch cut short by a crash (a write is acknowledged only once complete and synced), and
+        // no copy of anything newer exists anywhere (scan.ts cross-checks the object files).
+        await truncateSegment(torn.path, torn.offset);
+        onProblem(`${torn.path}: cut off an incomplete last record (${torn.bytes} bytes at offset ${torn.offset}): the end of a write interrupted by a crash, which is acknowledged only once complete; no object file is newer than the journal`);
+      }
+      for (const tmp of state.scan.tempFiles) {
         await unlinkIfExists(tmp);
         onProblem(`${tmp}: removed a temporary file left by an interrupted write`);
       }
@@ -111,6 +140,10 @@ export class EmbeddedStore implements Store {
       await mkdir(journalDir, { recursive: true, mode: DIR_MODE });
       const journal = new JournalWriter(journalDir, state.lastSegment + 1, options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES);
       const store = new EmbeddedStore(root, (commit) => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, ...(commit === undefined ? {} : { commit }) }), journal, lock, options);
+      store.#committedRv = state.resourceVersion;
+      // A disk that is full already at start: serve reads, but readiness tells.
+      await store.#health.probe();
+      await store.#health.watchFreeSpace();
       if (state.replayed.length > 0) {
         // Fold the replayed journal into the object files now, so the old segments can go.
         for (const d of state.replayed) store.#markDirty(d);
@@ -128,12 +161,22 @@ export class EmbeddedStore implements Store {
     // A running writer may drop a journal segment between our directory listing and our read: retry.
     for (let attempt = 1; ; attempt++) {
       try {
-        const state = await loadState(root);
+        const state = await loadState(root, options.dataDir);
         return new EmbeddedStore(root, () => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, readOnlyReason: `store ${root} is open read-only` }), undefined, undefined, options);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
       }
     }
+  }
+
+  /**
+   * Whether writes go through now. Not ok while the disk refuses them (full,
+   * over quota, read-only): each refused write fails with a transient
+   * ERR_STORE_UNAVAILABLE and changes nothing; ok again once a write or a
+   * probe succeeds.
+   */
+  health(): WriteHealthState {
+    return this.#health.state;
   }
 
   /** The store directory (`<dataDir>/store`). */
@@ -179,6 +222,7 @@ export class EmbeddedStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#health.close();
     try {
       await this.#mem.close();
     } finally {
@@ -200,7 +244,13 @@ export class EmbeddedStore implements Store {
 
   async #commit(batch: readonly CommitRecord[]): Promise<void> {
     const journal = this.#journal as JournalWriter;
-    await journal.append(batch);
+    try {
+      await journal.append(batch);
+    } catch (err) {
+      throw this.#health.refused(err, "the journal");
+    }
+    this.#health.succeeded();
+    this.#committedRv = batch.at(-1)?.resourceVersion ?? this.#committedRv;
     for (const r of batch) this.#markDirty(r);
     if (journal.full) {
       await journal.rotate();
@@ -239,12 +289,13 @@ export class EmbeddedStore implements Store {
 
   /** One round of background work; never rejects (problems are reported, the journal keeps the data). */
   async #work(): Promise<void> {
+    // Read the checkpoint boundary before taking the dirty set: every record of the segments
+    // below it was marked dirty before the boundary moved, so this round writes all of them.
+    const below = this.#checkpointBelow;
+    const dirty = this.#dirty;
+    this.#dirty = new Map();
+    let syncing: { files: Map<string, Set<string>>; dirs: Set<string> } | undefined;
     try {
-      // Read the checkpoint boundary before taking the dirty set: every record of the segments
-      // below it was marked dirty before the boundary moved, so this round writes all of them.
-      const below = this.#checkpointBelow;
-      const dirty = this.#dirty;
-      this.#dirty = new Map();
       await forEachLimit(dirty.values(), 8, async (d) => {
         await materialize(this.#root, d.type, d.namespace, d.name, d.object, this.#createdDirs);
         const dir = objectDir(this.#root, d.type, d.namespace);
@@ -261,6 +312,7 @@ export class EmbeddedStore implements Store {
       if (below > 0 && this.#journal !== undefined) {
         const files = [...this.#unsyncedFiles].flatMap(([dir, names]) => [...names].map((name) => `${dir}/${name}.json`));
         const dirs = [...this.#unsyncedDirs];
+        syncing = { files: new Map([...this.#unsyncedFiles].map(([d, n]) => [d, new Set(n)])), dirs: new Set(dirs) };
         this.#unsyncedFiles.clear();
         this.#unsyncedDirs.clear();
         // At most two fsyncs in flight while open: libuv's 4 threads also serve key generation and the network.
@@ -271,12 +323,28 @@ export class EmbeddedStore implements Store {
             if (err.code !== "ENOENT") throw err;
           });
         });
-        await writeStoreFile(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#mem.resourceVersion })}\n`, { fsync: true });
+        await writeStoreFile(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#committedRv })}\n`, { fsync: true });
         await fsyncDir(this.#root);
         await this.#journal.dropBelow(below);
         if (this.#checkpointBelow === below) this.#checkpointBelow = 0;
       }
     } catch (err) {
+      // Nothing of this round may be forgotten, or a later checkpoint would drop journal segments
+      // whose objects never reached a durable file: what it took is put back for the next round.
+      for (const [k, d] of dirty) if (!this.#dirty.has(k)) this.#dirty.set(k, d);
+      if (syncing !== undefined) {
+        for (const [dir, names] of syncing.files) {
+          const now = this.#unsyncedFiles.get(dir);
+          if (now === undefined) this.#unsyncedFiles.set(dir, names);
+          else for (const n of names) now.add(n);
+        }
+        for (const d of syncing.dirs) this.#unsyncedDirs.add(d);
+      }
+      if (isDiskRefusal(err)) {
+        // Object files and checkpoints wait for space like the journal; they are retried on the next round.
+        this.#health.refused(err, "object files");
+        return;
+      }
       this.#onProblem(`store background write failed (the journal still holds every change; will retry): ${(err as Error).message}`);
     }
   }
@@ -291,36 +359,27 @@ interface LoadedState {
   readonly resourceVersion: number;
   readonly replayed: Dirty[];
   readonly lastSegment: number;
-  readonly problems: string[];
-  readonly tempFiles: string[];
+  readonly scan: StoreScan;
 }
 
-/** Object files, then the journal replayed over them in order. */
-async function loadState(root: string): Promise<LoadedState> {
-  let metaRv = 0;
-  try {
-    const meta = JSON.parse(await readFile(`${root}/META.json`, "utf8")) as { resourceVersion?: unknown };
-    if (typeof meta.resourceVersion === "number") metaRv = meta.resourceVersion;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new MeshsignError("ERR_STORE_UNAVAILABLE", `${root}/META.json is unreadable`, { cause: err });
+/**
+ * Object files, then the journal replayed over them (newest resourceVersion
+ * wins). Damage refuses with the files named and the way out; only a torn
+ * journal tail is left for the caller to cut off.
+ */
+async function loadState(root: string, dataDir: string): Promise<LoadedState> {
+  const scan = await scanStore(root);
+  if (isDamaged(scan)) throw new MeshsignError("ERR_STORE_UNAVAILABLE", damageSummary(scan, dataDir), { detail: { store: root }, retry: "terminal" });
+  const merged = mergeCopies(scan);
+  let rv = scan.metaRv;
+  const objects: { type: ResourceType; object: KubeObject }[] = [];
+  const replayed: Dirty[] = [];
+  for (const m of merged.values()) {
+    rv = Math.max(rv, m.resourceVersion);
+    if (m.object !== null) objects.push({ type: m.type, object: m.object });
+    if (m.from === "journal") replayed.push(m);
   }
-  const loaded = await loadObjects(root);
-  const journal = await replayJournal(`${root}/journal`);
-  const byKey = new Map<string, { type: ResourceType; object: KubeObject }>();
-  let rv = metaRv;
-  for (const o of loaded.objects) {
-    byKey.set(`${typeId(o.type)}|${objectKey(o.type, o.object.metadata.namespace, o.object.metadata.name ?? "")}`, o);
-    rv = Math.max(rv, Number(o.object.metadata.resourceVersion) || 0);
-  }
-  const replayed = new Map<string, Dirty>();
-  for (const e of journal.entries) {
-    const key = `${typeId(e.type)}|${objectKey(e.type, e.namespace, e.name)}`;
-    if (e.object === null) byKey.delete(key);
-    else byKey.set(key, { type: e.type, object: e.object });
-    replayed.set(key, e);
-    rv = Math.max(rv, e.resourceVersion);
-  }
-  return { objects: [...byKey.values()], resourceVersion: rv, replayed: [...replayed.values()], lastSegment: journal.lastSegment, problems: [...loaded.problems, ...journal.problems], tempFiles: loaded.tempFiles };
+  return { objects, resourceVersion: rv, replayed, lastSegment: scan.segments.at(-1)?.seq ?? 0, scan };
 }
 
 /** Opens the embedded store; see {@link EmbeddedStore}. */

@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { MANIFEST_SOURCE } from "../../api/annotations.js";
 import { describeDocument, MANIFEST_KINDS, type ManifestDocument, type ManifestIdentity, parseManifests } from "../../api/manifests.js";
+import { formatUnknownField } from "../../api/unknown-fields.js";
 import { formatFieldErrors } from "../../api/validate.js";
 import { isMeshsignError, MeshsignError } from "../../errors/index.js";
 import { canonicalJson, objectKey, typeId } from "../memory/lib/keys.js";
@@ -23,6 +24,9 @@ import type { KubeObject, Store } from "../types.js";
  *   skipped; the object it described keeps its previous good version. A file
  *   that cannot be read or has a document without a readable identity keeps
  *   all of its objects.
+ * - Unknown fields (a misspelled `duraton`) are reported as warnings on an
+ *   applied document, with the closest known name; with `strictFields` the
+ *   document is invalid instead (`serve --strict-manifests`).
  * - Kinds that are not meshsign's (Istio Gateway, Ingress...) are reported as
  *   ignored.
  * - Never throws after start: problems go to `onReport`.
@@ -35,6 +39,8 @@ export interface ManifestLoaderOptions {
   readonly defaultNamespace?: string;
   /** Quiet period after a change before re-applying. Default 250 ms. */
   readonly debounceMs?: number;
+  /** Refuse documents with unknown fields rather than warn about them. Default false. */
+  readonly strictFields?: boolean;
   /** Receives the outcome of every pass (the initial one and each reload). */
   readonly onReport?: (report: ManifestReport) => void;
 }
@@ -46,6 +52,8 @@ export interface DocumentReport {
   readonly outcome: DocumentOutcome;
   /** For invalid and failed documents: what is wrong, with field paths. */
   readonly message?: string;
+  /** Unknown fields of an applied document: `unknown field "spec.duraton" (did you mean "spec.duration"?)`. */
+  readonly warnings?: readonly string[];
 }
 
 export interface ManifestReport {
@@ -64,6 +72,7 @@ export class ManifestLoader {
   readonly #store: Store;
   readonly #defaultNamespace: string;
   readonly #debounceMs: number;
+  readonly #strictFields: boolean;
   readonly #onReport: (report: ManifestReport) => void;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -75,6 +84,7 @@ export class ManifestLoader {
     this.#store = options.store;
     this.#defaultNamespace = options.defaultNamespace ?? "default";
     this.#debounceMs = options.debounceMs ?? DEFAULT_MANIFEST_DEBOUNCE_MS;
+    this.#strictFields = options.strictFields ?? false;
     this.#onReport = options.onReport ?? (() => {});
   }
 
@@ -144,7 +154,7 @@ export class ManifestLoader {
         protectedFiles.add(file);
         continue;
       }
-      for (const doc of parseManifests(text, file, { defaultNamespace: this.#defaultNamespace })) {
+      for (const doc of parseManifests(text, file, { defaultNamespace: this.#defaultNamespace, strictFields: this.#strictFields })) {
         documents.push(doc);
         if (doc.status === "invalid" && doc.identity === undefined) protectedFiles.add(file);
       }
@@ -202,6 +212,11 @@ export class ManifestLoader {
   }
 
   async #apply(doc: ManifestDocument & { status: "valid" }): Promise<DocumentReport> {
+    const report = await this.#write(doc);
+    return doc.unknownFields.length === 0 ? report : { ...report, warnings: doc.unknownFields.map(formatUnknownField) };
+  }
+
+  async #write(doc: ManifestDocument & { status: "valid" }): Promise<DocumentReport> {
     const { type, namespace, name } = doc.identity;
     const label = describeDocument(doc);
     const desired = doc.object;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { normalizeObject } from "../../api/normalize.js";
-import { MeshsignError } from "../../errors/index.js";
+import { isMeshsignError, MeshsignError } from "../../errors/index.js";
 import type { KubeObject, ListOptions, ObjectMeta, ResourceType, Store, Watch, WatchEvent, WatchEventType } from "../types.js";
 import { IndexMap } from "./lib/index-map.js";
 import { StringInterner } from "./lib/intern.js";
@@ -27,7 +27,10 @@ export interface MemoryStoreOptions {
   /**
    * Makes a batch of changes durable and resolves once it is. Writes that
    * arrive while a batch is being committed are grouped into the next batch
-   * (group commit). A rejection is fatal: the store refuses every later call.
+   * (group commit). A rejection with a transient {@link MeshsignError} (say,
+   * disk full) refuses that batch and the writes queued behind it, which are
+   * rolled back as if never made, and later writes are tried again; any other
+   * rejection is fatal: the store refuses every later write.
    * Default: nothing to persist.
    */
   readonly commit?: (batch: readonly CommitRecord[]) => Promise<void>;
@@ -84,6 +87,8 @@ export class MemoryStore implements Store {
   /** Equal strings of stored objects share one instance (see lib/intern.ts). */
   readonly #interner = new StringInterner();
   #rv: number;
+  /** The resourceVersion of the last committed change (where a refused batch rolls #rv back to). */
+  #committedRv: number;
   #open: Batch | undefined;
   #inflight: Batch | undefined;
   #failure: MeshsignError | undefined;
@@ -105,6 +110,7 @@ export class MemoryStore implements Store {
       rv = Math.max(rv, Number(object.metadata.resourceVersion ?? 0) || 0);
     }
     this.#rv = rv;
+    this.#committedRv = rv;
   }
 
   /** The last resourceVersion handed out. */
@@ -372,14 +378,36 @@ export class MemoryStore implements Store {
       if (this.#failure !== undefined) throw this.#failure;
       if (this.#commit !== undefined) await this.#commit(batch.records);
       this.#apply(batch.records);
+      this.#committedRv = batch.records.at(-1)?.resourceVersion ?? this.#committedRv;
       batch.resolve();
     } catch (err) {
-      this.#failure ??= new MeshsignError("ERR_STORE_UNAVAILABLE", "store write failed; the store refuses further writes until restarted", { cause: err, retry: "terminal" });
-      batch.reject(this.#failure);
+      if (this.#failure === undefined && isMeshsignError(err) && err.retry === "transient") {
+        // Refused, not broken: the writes queued behind this batch were checked against its
+        // changes, so they go too, and the store is as it was after the last commit.
+        const queued = this.#open as Batch | undefined; // set by writes made while this batch was committing
+        this.#open = undefined;
+        this.#rollBack();
+        batch.reject(err);
+        queued?.reject(err);
+      } else {
+        this.#failure ??= new MeshsignError("ERR_STORE_UNAVAILABLE", "store write failed; the store refuses further writes until restarted", { cause: err, retry: "terminal" });
+        batch.reject(this.#failure);
+      }
     } finally {
       this.#inflight = undefined;
     }
     if (this.#open !== undefined) void this.#flushOpen();
+  }
+
+  /** Forgets every uncommitted change (owner index and resourceVersion counter included). */
+  #rollBack(): void {
+    for (const [gk, p] of this.#pending) {
+      const sep = gk.indexOf("|");
+      const committed = this.#committed.get(gk.slice(0, sep))?.get(gk.slice(sep + 1));
+      this.#indexOwners(gk, p.obj ?? undefined, committed);
+    }
+    this.#pending.clear();
+    this.#rv = this.#committedRv;
   }
 
   /** Makes committed records visible to reads and delivers watch events, in order. */

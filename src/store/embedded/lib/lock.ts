@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MeshsignError } from "../../../errors/index.js";
 import { FILE_MODE, unlinkIfExists } from "./files.js";
+import { describeRefusal, isDiskRefusal } from "./write-health.js";
 
 /**
  * The single-writer lock of a store directory: `<dir>/LOCK` holding the owner's
@@ -15,6 +16,8 @@ import { FILE_MODE, unlinkIfExists } from "./files.js";
 
 export interface StoreLock {
   release(): Promise<void>;
+  /** Set when a stale lock (its owner dead, a zombie, or the file torn) was taken over: what it was. */
+  readonly staleLock?: string;
 }
 
 interface LockInfo {
@@ -35,17 +38,25 @@ export async function acquireStoreLock(dir: string): Promise<StoreLock> {
   if (heldHere.has(dir)) throw ownedError(dir, process.pid);
   const me: LockInfo = { pid: process.pid, startTime: processStartTime(process.pid), host: hostname(), since: new Date().toISOString() };
   const started = Date.now();
+  let stale: string | undefined;
   for (;;) {
     try {
-      const fh = await open(lockPath, "wx", FILE_MODE);
+      const fh = await open(lockPath, "wx", FILE_MODE).catch((err: unknown) => {
+        throw isDiskRefusal(err) ? lockRefused(lockPath, err) : err;
+      });
       try {
         await fh.writeFile(`${JSON.stringify(me)}\n`);
         await fh.sync();
-      } finally {
-        await fh.close();
+      } catch (err) {
+        // An empty or half-written lock would make the next start wait for it: remove it.
+        await fh.close().catch(() => {});
+        await unlinkIfExists(lockPath).catch(() => {});
+        throw isDiskRefusal(err) ? lockRefused(lockPath, err) : err;
       }
+      await fh.close();
       heldHere.add(dir);
       return {
+        ...(stale === undefined ? {} : { staleLock: stale }),
         release: async () => {
           heldHere.delete(dir);
           const current = await readLock(lockPath);
@@ -62,9 +73,12 @@ export async function acquireStoreLock(dir: string): Promise<StoreLock> {
         await sleep(50);
         continue;
       }
-    } else if (isAlive(holder)) {
-      throw ownedError(dir, holder.pid, holder.host);
+    } else {
+      const state = ownerState(holder);
+      if (state === "alive") throw ownedError(dir, holder.pid, holder.host);
+      stale = `stale lock of pid ${holder.pid} (${state}) since ${holder.since}`;
     }
+    stale ??= "stale lock with unreadable contents (torn by a crash)";
     await takeOver(dir, lockPath, holder);
   }
 }
@@ -100,18 +114,36 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
   }
 }
 
-function isAlive(info: LockInfo): boolean {
+/**
+ * Whether the lock's owner still runs. A zombie (exited, not yet reaped: what
+ * `kill -9` of a container's main process leaves until its parent waits) holds
+ * no files and writes nothing, so it does not own the store; neither does a
+ * reused pid (another start time).
+ */
+function ownerState(info: LockInfo): "alive" | "gone" | "a zombie" | "pid reused by another process" {
   // Another host's pid cannot be checked: assume it is alive rather than risk two writers.
-  if (info.host !== "" && info.host !== hostname()) return true;
+  if (info.host !== "" && info.host !== hostname()) return "alive";
   // Our own pid in the file is a previous incarnation (containers reuse pid 1); this process checked heldHere.
-  if (info.pid === process.pid) return false;
+  if (info.pid === process.pid) return "gone";
   try {
     process.kill(info.pid, 0);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return "gone";
   }
+  const state = processState(info.pid);
+  if (state === "Z" || state === "X" || state === "x") return "a zombie";
   const startTime = processStartTime(info.pid);
-  return info.startTime === null || startTime === null || startTime === info.startTime;
+  return info.startTime === null || startTime === null || startTime === info.startTime ? "alive" : "pid reused by another process";
+}
+
+/** Field 3 of /proc/<pid>/stat (R, S, D, Z, X...), or null off Linux. */
+function processState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or null off Linux. */
@@ -123,6 +155,10 @@ function processStartTime(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+function lockRefused(lockPath: string, err: unknown): MeshsignError {
+  return new MeshsignError("ERR_STORE_UNAVAILABLE", `cannot take the store lock ${lockPath}: ${describeRefusal(err)}; free some space (or make the disk writable) and start again`, { cause: err, retry: "transient" });
 }
 
 function ownedError(dir: string, pid: number, host?: string): MeshsignError {

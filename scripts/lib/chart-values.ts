@@ -1,0 +1,103 @@
+/**
+ * The shape of the Helm chart's values, from which `npm run gen:chart` writes
+ * deploy/charts/meshsign/values.schema.json. Helm validates every install,
+ * upgrade, template and lint against that schema, so a misspelled value
+ * (`app.tls.trustDomian`) or a bad one (`app.logLevel: verbose`) is refused with
+ * its path instead of being silently ignored. Our own objects are strict;
+ * Kubernetes types passed through verbatim (resources, affinity, volumes...) are
+ * left to the API server to validate. Enumerations come from meshsign's own
+ * option table, so the chart accepts exactly what `meshsign serve` accepts.
+ */
+import { z } from "zod";
+import { OPTIONS } from "../../src/server/config.js";
+
+function optionEnum(flag: string): [string, ...string[]] {
+  const kind = OPTIONS.find((o) => o.flag === flag)?.kind;
+  if (typeof kind !== "object") throw new Error(`${flag} is not an enumeration`);
+  return [...kind.enum] as [string, ...string[]];
+}
+
+/** Go's time.ParseDuration syntax, as meshsign reads it; empty keeps meshsign's default. */
+const duration = z
+  .string()
+  .regex(/^$|^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/, "a Go duration such as 1h or 90m, or empty");
+const port = z.int().min(1).max(65535);
+/** A Kubernetes object passed through verbatim. */
+const kubeObject = z.record(z.string(), z.unknown());
+const kubeList = z.array(kubeObject);
+const stringMap = z.record(z.string(), z.string());
+const labelSelector = z
+  .string()
+  .regex(/^$|^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*(,[A-Za-z0-9./-]+=[A-Za-z0-9._-]*)*$/, "k=v pairs separated by commas");
+const issuerKind = z.enum(optionEnum("--issuer-kind"));
+
+export const chartValuesSchema = z.strictObject({
+  // Helm passes `global` to every chart.
+  global: kubeObject.optional(),
+  crds: z.strictObject({ enabled: z.boolean(), keep: z.boolean() }),
+  replicaCount: z.int().min(0),
+  image: z.strictObject({
+    repository: z.string().min(1),
+    tag: z.string(),
+    digest: z.string().regex(/^$|^sha256:[0-9a-f]{64}$/, "sha256:<64 hex digits>, or empty"),
+    pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]),
+  }),
+  imagePullSecrets: z.array(z.strictObject({ name: z.string().min(1) })),
+  service: z.strictObject({ type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]), port }),
+  app: z.strictObject({
+    logLevel: z.enum(["", ...optionEnum("--log-level")]),
+    logFormat: z.enum(optionEnum("--log-format")),
+    metrics: z.strictObject({ port }),
+    readinessProbe: z.strictObject({ port }),
+    runtimeConfiguration: z.strictObject({
+      create: z.boolean(),
+      name: z.string(),
+      issuer: z.strictObject({ name: z.string(), kind: issuerKind, group: z.string().min(1) }),
+    }),
+    certmanager: z.strictObject({
+      namespace: z.string().min(1),
+      issuer: z.strictObject({ name: z.string(), kind: issuerKind, group: z.literal("cert-manager.io") }),
+    }),
+    tls: z.strictObject({
+      trustDomain: z.string().regex(/^[a-z0-9._-]{1,255}$/, "a lowercase SPIFFE trust domain"),
+      rootCAFile: z.string(),
+      certificateDNSNames: z.array(z.string().min(1)),
+      certificateDuration: duration,
+      istiodCertificateEnable: z.boolean(),
+      istiodCertificateDuration: duration,
+      istiodCertificateRenewBefore: duration,
+    }),
+    server: z.strictObject({
+      authenticators: z.strictObject({ enableClientCert: z.boolean() }),
+      clusterID: z.string().min(1),
+      maxCertificateDuration: duration,
+      serving: z.strictObject({ address: z.string().min(1), port }),
+      caTrustedNodeAccounts: z.string(),
+      workers: z.int().min(0).max(64),
+    }),
+    istio: z.strictObject({ revisions: z.array(z.string().min(1)), namespace: z.string() }),
+    controller: z.strictObject({ leaderElectionNamespace: z.string(), configmapNamespaceSelector: labelSelector }),
+  }),
+  resources: kubeObject,
+  securityContext: kubeObject,
+  podSecurityContext: kubeObject,
+  volumes: kubeList,
+  volumeMounts: kubeList,
+  podLabels: stringMap,
+  podAnnotations: stringMap,
+  commonLabels: stringMap,
+  nodeSelector: stringMap,
+  tolerations: kubeList,
+  topologySpreadConstraints: kubeList,
+  affinity: kubeObject,
+  podDisruptionBudget: z.strictObject({
+    enabled: z.boolean(),
+    minAvailable: z.union([z.int().min(0), z.string().regex(/^\d+%$/, "a count or a percentage")]),
+  }),
+  networkPolicy: z.strictObject({ enabled: z.boolean() }),
+});
+
+/** values.schema.json's text. */
+export function renderValuesSchema(): string {
+  return `${JSON.stringify(z.toJSONSchema(chartValuesSchema, { target: "draft-7" }), null, 2)}\n`;
+}

@@ -1,0 +1,65 @@
+import { formatGoDuration } from "../../api/duration.js";
+import { envName, type OPTIONS } from "../../server/config.js";
+
+type OptionSpec = (typeof OPTIONS)[number];
+
+/**
+ * The help text of one `serve` option: what it does, its default (per mode
+ * when the mode decides it), the values it allows and its `MESHSIGN_*`
+ * variable, e.g. "log format (one of: json, text; default: json; env
+ * MESHSIGN_LOG_FORMAT)". Read from the option table, so it cannot drift
+ * from what the config loader does.
+ */
+export function serveOptionHelp(o: OptionSpec): string {
+  const notes: string[] = [];
+  if (typeof o.kind === "object") notes.push(`one of: ${o.kind.enum.join(", ")}`);
+  else if (o.kind === "duration") notes.push("a duration");
+  else if (o.kind === "list") notes.push("comma-separated");
+  else if (o.kind === "bool") notes.push("true or false; the flag alone means true");
+  const dflt = defaultText(o);
+  // Some descriptions already say their default in words ("default: <data-dir>/root-cert.pem").
+  if (dflt !== undefined && !/\bdefault\b/.test(o.description)) notes.push(`default: ${dflt}`);
+  notes.push(`env ${envName(o)}`);
+  return `${o.description} (${notes.join("; ")})`;
+}
+
+/** Placeholder of the option's value in the usage line. */
+export function serveOptionArgument(o: OptionSpec): string {
+  if (typeof o.kind === "object") return `<${o.kind.enum.length <= 3 ? o.kind.enum.join("|") : "value"}>`;
+  switch (o.kind) {
+    case "bool":
+      return "[bool]";
+    case "duration":
+      return "<duration>";
+    case "int":
+      return "<n>";
+    case "list":
+      return "<list>";
+    default:
+      return o.flag.endsWith("-address") ? "<host:port>" : o.flag.endsWith("-file") || o.flag.endsWith("-dir") || o.flag === "--manifests" || o.flag === "--kubeconfig" ? "<path>" : "<value>";
+  }
+}
+
+/** The text after the options: how values are written and which source wins. */
+export const SERVE_HELP_AFTER = `
+Durations are Go durations: a number and a unit, units combined, e.g. 300ms, 90s, 30m, 1h30m, 2160h.
+Every option can also be given as its MESHSIGN_* environment variable or as its camelCase key in
+the --config YAML file (e.g. maxClientCertificateDuration: 48h); a flag wins over the variable,
+which wins over the file.`;
+
+function defaultText(o: OptionSpec): string | undefined {
+  if (typeof o.default !== "function") return show(o, o.default);
+  const f = o.default as (mode: "standalone" | "kubernetes") => unknown;
+  const standalone = show(o, f("standalone"));
+  const kubernetes = show(o, f("kubernetes"));
+  if (standalone === kubernetes) return standalone;
+  return `${standalone ?? "none"} standalone, ${kubernetes ?? "none"} kubernetes`;
+}
+
+function show(o: OptionSpec, v: unknown): string | undefined {
+  if (v === "" || (Array.isArray(v) && v.length === 0)) return undefined;
+  // Go prints 1h0m0s; a person writes 1h.
+  if (o.kind === "duration" && typeof v === "number") return formatGoDuration(v).replace(/([hm])0m0s$/, "$1").replace(/([hm])0s$/, "$1");
+  if (Array.isArray(v)) return v.join(",");
+  return String(v);
+}

@@ -1,0 +1,169 @@
+import { constants } from "node:fs";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { SECRETS } from "../../src/api/types.js";
+import { isMeshsignError } from "../../src/errors/index.js";
+import { checkStore, openEmbeddedStore } from "../../src/store/embedded/index.js";
+import { secret } from "./contract.js";
+
+/*
+ * A disk that fills up or turns read-only, injected under node:fs/promises: while `fault.code` is
+ * set, opening a file for writing fails and every write or sync on an open file fails with it
+ * (with `fault.partial`, a write first writes half of its bytes, as a real ENOSPC can).
+ */
+const fault = vi.hoisted(() => ({ code: undefined as string | undefined, partial: false, spare: undefined as RegExp | undefined }));
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs/promises")>();
+  const errno = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
+  const writes = (flags: unknown) =>
+    typeof flags === "number" ? (flags & (constants.O_WRONLY | constants.O_RDWR)) !== 0 : typeof flags === "string" && /[wa+]/.test(flags);
+  const open = async (file: Parameters<typeof real.open>[0], flags?: string | number, mode?: number) => {
+    if (fault.code !== undefined && writes(flags) && !fault.spare?.test(String(file))) throw errno(fault.code);
+    const fh = await real.open(file, flags, mode);
+    if (fault.spare?.test(String(file))) return fh;
+    return new Proxy(fh, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        if (prop === "write") {
+          return async (buf: Buffer, off: number, len: number) => {
+            if (fault.code === undefined) return target.write(buf, off, len);
+            if (fault.partial && len > 1) await target.write(buf, off, Math.floor(len / 2));
+            throw errno(fault.code);
+          };
+        }
+        if (prop === "writeFile" || prop === "sync" || prop === "datasync") {
+          return async (...args: unknown[]) => {
+            if (fault.code !== undefined) throw errno(fault.code);
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+  };
+  return { ...real, open, default: { ...real, open } };
+});
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(path.join(tmpdir(), "meshsign-full-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(async () => {
+  fault.code = undefined;
+  fault.partial = false;
+  fault.spare = undefined;
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function refusal(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    expect(isMeshsignError(err, "ERR_STORE_UNAVAILABLE")).toBe(true);
+    return err as Error;
+  }
+  throw new Error("the write was accepted");
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("the embedded store on a full or read-only disk", () => {
+  it.each([
+    ["ENOSPC", "no space left on device (ENOSPC)", false],
+    ["ENOSPC", "no space left on device (ENOSPC)", true],
+    ["EROFS", "read-only file system (EROFS)", false],
+  ])("refuses writes with %s (%s; partial write: %s), rolls them back, says why, and takes writes again once the disk does", async (code, reason, partial) => {
+    const dataDir = await tempDir();
+    const problems: string[] = [];
+    const store = await openEmbeddedStore({ dataDir, materializeDelayMs: 1, writeProbeIntervalMs: 20, onProblem: (m) => problems.push(m) });
+    const kept = await store.create(SECRETS, secret("kept"));
+    expect(store.health()).toEqual({ ok: true });
+
+    fault.code = code;
+    fault.partial = partial as boolean;
+    // Two writes in one batch, and an update of an object that exists: all refused.
+    const results = await Promise.all([
+      refusal(store.create(SECRETS, secret("a"))),
+      refusal(store.create(SECRETS, secret("b"))),
+      refusal(store.update(SECRETS, { ...kept, data: { x: "eA==" } })),
+    ]);
+    for (const err of results) expect(err.message).toBe(`store write refused: ${reason}`);
+    expect(store.health().ok).toBe(false);
+    expect(store.health().reason).toContain(reason);
+    expect(await store.get(SECRETS, "ns", "a")).toBeUndefined();
+    expect(await store.get(SECRETS, "ns", "kept")).toEqual(kept);
+    // Still refused, and still one warning for the whole outage.
+    await refusal(store.create(SECRETS, secret("c")));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(problems.filter((m) => m.includes(reason))).toHaveLength(1);
+
+    fault.code = undefined;
+    await until(() => store.health().ok);
+    expect(problems.at(-1)).toMatch(/writable again after \d+ s; [2-9]\d* write\(s\) were refused/);
+    // The same names are free again and the resourceVersions continue from the last commit.
+    const a = await store.create(SECRETS, secret("a"));
+    expect(Number(a.metadata.resourceVersion)).toBe(Number(kept.metadata.resourceVersion) + 1);
+    await store.flush();
+
+    // The journal holds nothing of the refused batches: a crash now leaves a sound store.
+    const copy = await tempDir();
+    await cp(dataDir, copy, { recursive: true });
+    await rm(path.join(copy, "store/LOCK"));
+    const report = await checkStore(copy);
+    expect(report.damaged).toBe(false);
+    expect(report.tornTail).toBeUndefined();
+    await store.close();
+    const reopened = await openEmbeddedStore({ dataDir: copy });
+    expect((await reopened.list(SECRETS)).map((s) => s.metadata.name)).toEqual(["a", "kept"]);
+    await reopened.close();
+  });
+
+  it("refuses to start when the disk is too full for the store's lock, saying so and leaving no lock behind", async () => {
+    const dataDir = await tempDir();
+    await (await openEmbeddedStore({ dataDir })).close();
+    fault.code = "ENOSPC";
+    await expect(openEmbeddedStore({ dataDir })).rejects.toThrow(`cannot take the store lock ${dataDir}/store/LOCK: no space left on device (ENOSPC)`);
+    fault.code = undefined;
+    await (await openEmbeddedStore({ dataDir })).close();
+  });
+
+  it("opens on a disk that is already full (room for the lock only), serving reads but not healthy, until space returns", async () => {
+    const dataDir = await tempDir();
+    const first = await openEmbeddedStore({ dataDir });
+    await first.create(SECRETS, secret("kept"));
+    await first.close();
+    fault.code = "ENOSPC";
+    fault.spare = /\/LOCK$/;
+    const store = await openEmbeddedStore({ dataDir, writeProbeIntervalMs: 20 });
+    expect(store.health()).toMatchObject({ ok: false, reason: expect.stringContaining("no space left on device (ENOSPC)") });
+    expect((await store.list(SECRETS)).map((s) => s.metadata.name)).toEqual(["kept"]);
+    await refusal(store.create(SECRETS, secret("x")));
+    fault.code = undefined;
+    await until(() => store.health().ok);
+    await store.create(SECRETS, secret("x"));
+    await store.close();
+  });
+
+  it("reports a disk with less free space than it keeps for its writes before any write fails", async () => {
+    const dataDir = await tempDir();
+    const problems: string[] = [];
+    const store = await openEmbeddedStore({ dataDir, minFreeBytes: Number.MAX_SAFE_INTEGER, onProblem: (m) => problems.push(m) });
+    expect(store.health()).toMatchObject({ ok: false, reason: expect.stringMatching(/^no space left on device \(ENOSPC\): \d+ bytes free under .*, below the \d+ the store keeps for its writes$/) });
+    expect(problems.join("\n")).toMatch(/bytes free under .* not ready until there is room/);
+    await store.close();
+    const roomy = await openEmbeddedStore({ dataDir, minFreeBytes: 1 });
+    expect(roomy.health()).toEqual({ ok: true });
+    await roomy.close();
+  });
+});
