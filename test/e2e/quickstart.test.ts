@@ -430,7 +430,7 @@ describe("the README quickstart", () => {
     }
     expect(server.stderr).not.toContain("created a new root CA");
     // The issuance history survived the restart (standalone keeps it in the data dir).
-    const serial = new X509Certificate(readFileSync(path.join(cwd, "cert-chain.pem"))).serialNumber.toLowerCase();
+    const serial = new X509Certificate(readFileSync(path.join(certsDir, "cert-chain.pem"))).serialNumber.toLowerCase();
     const history = JSON.parse(
       await meshsign(["issuances", "--admin-address", banner.adminAddress, "-o", "json", "--limit", "1000"]),
     ) as { identity: string; serial: string }[];
