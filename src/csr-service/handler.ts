@@ -9,7 +9,7 @@ import { splitPemBundle } from "../pki/pem.js";
 import type { CertificateTemplate } from "../pki/template.js";
 import type { CsrMetrics } from "./metrics.js";
 import { createResponse, requestDecodeError } from "./service-definition.js";
-import { toGrpcError } from "./status.js";
+import { retryPushback, toGrpcError } from "./status.js";
 
 /** One issued certificate, reported to the issuance log and metrics. Never keys or CSRs. */
 export interface IssuedEvent {
@@ -18,6 +18,10 @@ export interface IssuedEvent {
   readonly notAfter: number;
   readonly issuedAt: number;
   readonly keyAlgorithm: string;
+  /** The authenticator that accepted the caller ("jwks", "tokenreview", "client-cert"). */
+  readonly authenticator: string;
+  /** The peer's address as grpc-js reports it (host:port). */
+  readonly peer: string;
 }
 
 /**
@@ -75,14 +79,15 @@ export function createCertificateHandler(
       },
       (thrown: unknown) => {
         const { code, details, error } = toGrpcError(thrown);
-        const outcome = code === 16 ? "unauthenticated" : code === 3 ? "invalid" : "error";
+        const outcome = code === 16 ? "unauthenticated" : code === 3 ? "invalid" : code === 8 ? "rate_limited" : "error";
         observe(deps.metrics, started, outcome, String(code));
         if (code === 16) {
           // The last authenticator tried is the token one (a client-cert refusal comes first and says little).
           const failures = error.detail.failures as { code: string }[] | undefined;
           deps.metrics.authnFailures.inc({ reason: failures?.at(-1)?.code ?? error.code });
         }
-        const level = code === 16 || code === 3 ? "info" : "error";
+        // Rate-limit refusals come in storms: counted in the metrics, logged at debug only.
+        const level = code === 8 ? "debug" : code === 16 || code === 3 ? "info" : "error";
         deps.log[level](
           {
             err: level === "error" ? error : undefined,
@@ -92,7 +97,8 @@ export function createCertificateHandler(
           },
           "CreateCertificate refused",
         );
-        callback({ code, details });
+        const trailer = retryPushback(error);
+        callback({ code, details, ...(trailer ? { metadata: trailer } : {}) });
       },
     );
   };
@@ -140,6 +146,8 @@ async function handle(
     notAfter: authorized.template.notAfter.getTime(),
     issuedAt: now,
     keyAlgorithm: authorized.keyAlgorithm,
+    authenticator: caller.source,
+    peer: call.getPeer(),
   });
   return createResponse([leaf, ...intermediates, deps.roots()]);
 }

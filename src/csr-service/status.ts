@@ -1,4 +1,4 @@
-import { status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 import type { ErrorCode } from "../errors/index.js";
 import { type MeshsignError, toMeshsignError } from "../errors/index.js";
 
@@ -41,6 +41,9 @@ const BY_CODE: Partial<Record<ErrorCode, GrpcStatus>> = {
   ERR_STORE_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   ERR_AUTHN_BACKEND_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   ERR_INTERNAL: GrpcStatus.INTERNAL,
+  // Load shedding: istio-agent retries RESOURCE_EXHAUSTED with back-off (CARetryOptions).
+  ERR_OVERLOADED: GrpcStatus.RESOURCE_EXHAUSTED,
+  ERR_RATE_LIMITED: GrpcStatus.RESOURCE_EXHAUSTED,
 };
 
 /** Codes of the caller's identity or what it asks for: a proof problem, never retried. */
@@ -67,6 +70,21 @@ export function grpcStatusOf(err: MeshsignError): GrpcStatus {
     return GrpcStatus.UNAUTHENTICATED;
   }
   return err.retry === "transient" ? GrpcStatus.UNAVAILABLE : GrpcStatus.INTERNAL;
+}
+
+/**
+ * Trailer metadata of a refusal that carries a retry hint (`detail.retryAfterMs`):
+ * `grpc-retry-pushback-ms`, gRPC's server pushback (gRFC A6), which grpc-go,
+ * grpc-java and grpc-js clients with a retry policy wait for before retrying.
+ * istio-agent's own retry interceptor does not read it (it backs off from
+ * 100 ms itself), so the message says it too.
+ */
+export function retryPushback(error: MeshsignError): Metadata | undefined {
+  const ms = error.detail.retryAfterMs;
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return undefined;
+  const md = new Metadata();
+  md.set("grpc-retry-pushback-ms", String(Math.ceil(ms)));
+  return md;
 }
 
 /** Maps anything thrown by the handler to the status sent to the client. */

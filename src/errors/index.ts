@@ -71,7 +71,10 @@ export type ErrorCode =
   // Configuration and process
   | "ERR_CONFIG_INVALID"
   | "ERR_DEV_ISSUER_DISABLED"
-  | "ERR_INTERNAL";
+  | "ERR_INTERNAL"
+  // Admission control (load shedding on CreateCertificate)
+  | "ERR_OVERLOADED"
+  | "ERR_RATE_LIMITED";
 
 /** Whether repeating the same operation later may succeed. */
 export type Retry = "transient" | "terminal";

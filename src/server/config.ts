@@ -85,6 +85,24 @@ export interface Config {
   maxCsrBytes: number;
   /** gRPC worker processes; 0 = one per core. */
   workers: number;
+  /** HTTP/2 streams (calls) one client connection may have open on the CreateCertificate port. */
+  grpcMaxConcurrentStreams: number;
+  /** Open connections each CreateCertificate worker accepts; more are closed at once. */
+  grpcMaxConnections: number;
+  /** A connection with no call in flight for this long is closed (GOAWAY). */
+  grpcMaxConnectionIdle: number;
+  /** Connections are closed (GOAWAY, then in-flight calls get a 10 s grace) after this age, +-10%. */
+  grpcMaxConnectionAge: number;
+  /** CreateCertificate calls a worker processes at once. */
+  maxInFlight: number;
+  /** Calls a worker holds waiting for a slot; more are refused RESOURCE_EXHAUSTED. */
+  maxQueued: number;
+  /** Longest a call waits for a slot before it is refused RESOURCE_EXHAUSTED. */
+  maxQueueWait: number;
+  /** Certificates one SPIFFE identity may get per second from one worker, sustained (0 = no limit). */
+  identityRateLimit: number;
+  /** Certificates one SPIFFE identity may get at once from one worker before the rate applies. */
+  identityBurst: number;
   /** Grace period for in-flight requests on SIGTERM. */
   shutdownGracePeriod: number;
   /** Directory of Certificate/Issuer manifests (standalone). */
@@ -212,6 +230,25 @@ export const OPTIONS: readonly OptionSpec[] = [
   ),
   spec("maxCsrBytes", "--max-csr-bytes", "int", "largest accepted CSR PEM, bytes", 16_384, (v) => (v >= 512 && v <= 1_048_576 ? undefined : "must be 512-1048576")),
   spec("workers", "--workers", "int", "gRPC worker processes (0 = one per CPU, within the container's CPU limit)", 0, (v) => (v >= 0 && v <= MAX_WORKERS ? undefined : `must be 0-${MAX_WORKERS}`)),
+  spec("grpcMaxConcurrentStreams", "--grpc-max-concurrent-streams", "int", "HTTP/2 streams one connection may open on the CreateCertificate port", 100, (v) =>
+    v >= 1 && v <= 10_000 ? undefined : "must be 1-10000",
+  ),
+  spec("grpcMaxConnections", "--grpc-max-connections", "int", "open connections per CreateCertificate worker; more are closed", 4096, (v) =>
+    v >= 1 && v <= 1_000_000 ? undefined : "must be 1-1000000",
+  ),
+  spec("grpcMaxConnectionIdle", "--grpc-max-connection-idle", "duration", "close a CreateCertificate connection idle this long", 5 * 60_000, positive),
+  spec("grpcMaxConnectionAge", "--grpc-max-connection-age", "duration", "close CreateCertificate connections after this age (+-10%, 10s grace)", 30 * 60_000, positive),
+  spec("maxInFlight", "--max-in-flight", "int", "CreateCertificate calls a worker processes at once", 64, (v) => (v >= 1 && v <= 10_000 ? undefined : "must be 1-10000")),
+  spec("maxQueued", "--max-queued", "int", "CreateCertificate calls a worker holds waiting; more get RESOURCE_EXHAUSTED", 1024, (v) =>
+    v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000",
+  ),
+  spec("maxQueueWait", "--max-queue-wait", "duration", "longest a CreateCertificate call waits for a slot before RESOURCE_EXHAUSTED", 2000, positive),
+  spec("identityRateLimit", "--identity-rate-limit", "int", "certificates per second one SPIFFE identity may get from a worker (0 = no limit)", 10, (v) =>
+    v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000",
+  ),
+  spec("identityBurst", "--identity-burst", "int", "certificates one SPIFFE identity may get at once from a worker", 100, (v) =>
+    v >= 1 && v <= 1_000_000 ? undefined : "must be 1-1000000",
+  ),
   spec("shutdownGracePeriod", "--shutdown-grace-period", "duration", "grace period for in-flight requests on SIGTERM", 10_000, positive),
   spec("manifests", "--manifests", "string", "directory of Certificate/Issuer manifests (standalone)", ""),
   spec("strictManifests", "--strict-manifests", "bool", "refuse manifests with unknown fields instead of warning (standalone)", false),

@@ -15,6 +15,7 @@ import {
   type JwksSource,
 } from "../authn/index.js";
 import type { CsrServiceDeps, IssuedEvent } from "../csr-service/handler.js";
+import { IdentityRateLimiter, rateLimitedPolicy } from "../csr-service/identity-rate-limit.js";
 import { CsrMetrics } from "../csr-service/metrics.js";
 import { verifiedPeerCertificates } from "../csr-service/peer-certificate.js";
 import { createSvidPolicy } from "../csr-service/policy.js";
@@ -75,6 +76,11 @@ export async function buildCsrStack(
     trustedNodeAccounts: config.caTrustedNodeAccounts,
     ...(config.mode === "kubernetes" && config.caTrustedNodeAccounts.length > 0 ? { pods: await kubePods(config) } : {}),
   });
+  // One identity cannot take the CA from the others (per process; see IdentityRateLimiter).
+  const limitedPolicy =
+    config.identityRateLimit > 0
+      ? rateLimitedPolicy(policy, new IdentityRateLimiter({ ratePerSecond: config.identityRateLimit, burst: config.identityBurst }))
+      : policy;
   const peerCertificates = config.enableClientCertAuthenticator ? verifiedPeerCertificates(() => rootsPem) : undefined;
   return {
     issuer,
@@ -94,13 +100,27 @@ export async function buildCsrStack(
     },
     deps: (onIssued) => ({
       authenticate: (input) => authenticateChain(authenticators, input),
-      policy,
+      policy: limitedPolicy,
       issuer,
       roots: () => rootsPem,
       ...(peerCertificates ? { peerCertificates } : {}),
       metrics,
       log,
-      onIssued,
+      onIssued: (event) => {
+        // The audit trail: one line per issued workload certificate. Never the token or the CSR.
+        log.info(
+          {
+            identity: event.identity,
+            serial: event.serial,
+            notAfter: new Date(event.notAfter).toISOString(),
+            keyAlgorithm: event.keyAlgorithm,
+            authenticator: event.authenticator,
+            peer: event.peer,
+          },
+          "certificate issued",
+        );
+        onIssued(event);
+      },
     }),
     close: async () => {},
   };

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
@@ -13,8 +14,11 @@ import { type Config, MAX_WORKERS } from "./config.js";
 import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
 import { startStandaloneEngine } from "./engine-host.js";
-import { GrpcFrontend } from "./grpc-frontend.js";
+import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
 import { IssuanceLog } from "./issuance-log.js";
+
+/** The standalone issuance history in the data dir (JSON lines, rotated to `.1`). */
+const ISSUANCE_FILE = "issuances.jsonl";
 import { cgroupCpuQuota, defaultWorkerCount } from "./lib/cpu-quota.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
@@ -80,7 +84,21 @@ export async function runPrimary(config: Config): Promise<void> {
   // and signs the serving certificate.
   const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir });
 
-  const issuances = new IssuanceLog();
+  // Standalone: the history survives restarts in the data dir. Kubernetes: the audit log lines
+  // are the durable trail (the pod's data dir is not persistent); the ring covers this process.
+  let lastHistoryWarning = 0;
+  const issuances = new IssuanceLog(
+    config.mode === "standalone"
+      ? {
+          file: path.join(paths.dir, ISSUANCE_FILE),
+          onError: (err) => {
+            if (Date.now() - lastHistoryWarning < 60_000) return;
+            lastHistoryWarning = Date.now();
+            log.warn({ err, file: path.join(paths.dir, ISSUANCE_FILE) }, "cannot write the issuance history (audit log lines are unaffected)");
+          },
+        }
+      : {},
+  );
   const n = workerCount(config);
   let shuttingDown = false;
   const primaryRegistry = n === 1 ? globalRegistry : new Registry();
@@ -229,6 +247,7 @@ export async function runPrimary(config: Config): Promise<void> {
       kube?.stop(),
     ]);
     await Promise.all([admin.close(), obs.close(), bundle?.stop()]);
+    issuances.flush();
     await stack.close();
     log.info("stopped");
     log.flush();
@@ -250,6 +269,7 @@ async function startInProcess(
     requestClientCertificate: config.enableClientCertAuthenticator,
     clientCaPem: stack.roots(),
     log,
+    limits: grpcLimitsOf(config),
   });
   const port = await frontend.start();
   return Object.assign(frontend, { port });

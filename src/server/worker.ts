@@ -3,7 +3,7 @@ import { AggregatorRegistry, collectDefaultMetrics, register as globalRegistry }
 import type { Config } from "./config.js";
 import { buildCsrStack, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths } from "./data-dir.js";
-import { GrpcFrontend } from "./grpc-frontend.js";
+import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
 import type { IssuanceRecord } from "./issuance-log.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { createLogger } from "./logger.js";
@@ -50,7 +50,7 @@ export async function runWorker(config: Config): Promise<void> {
     frontend = new GrpcFrontend(
       stack.deps(reportIssued),
       m.pair,
-      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log },
+      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log, limits: grpcLimitsOf(config) },
     );
     send({ type: "ready", port: await frontend.start() });
   };

@@ -60,7 +60,7 @@ function harness() {
         metadata: undefined,
       } as unknown as IstioCertificateRequest;
       handler(
-        { request, metadata } as unknown as ServerUnaryCall<
+        { request, metadata, getPeer: () => "127.0.0.1:50000" } as unknown as ServerUnaryCall<
           IstioCertificateRequest,
           IstioCertificateResponse
         >,

@@ -67,6 +67,9 @@ const EXPECTED = {
   ERR_CONFIG_INVALID: status.INTERNAL,
   ERR_DEV_ISSUER_DISABLED: status.INTERNAL,
   ERR_INTERNAL: status.INTERNAL,
+  // Admission control: istio-agent retries these with back-off.
+  ERR_OVERLOADED: status.RESOURCE_EXHAUSTED,
+  ERR_RATE_LIMITED: status.RESOURCE_EXHAUSTED,
 } as const satisfies Record<ErrorCode, status>;
 
 const TABLE = (Object.entries(EXPECTED) as [ErrorCode, status][]).map(([code, grpc]) => ({

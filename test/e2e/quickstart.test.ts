@@ -429,6 +429,12 @@ describe("the README quickstart", () => {
       expect(readFileSync(path.join(dataDir, f)).equals(readFileSync(path.join(saved, f))), f).toBe(true);
     }
     expect(server.stderr).not.toContain("created a new root CA");
+    // The issuance history survived the restart (standalone keeps it in the data dir).
+    const serial = new X509Certificate(readFileSync(path.join(certsDir, "cert-chain.pem"))).serialNumber.toLowerCase();
+    const history = JSON.parse(
+      await meshsign(["issuances", "--admin-address", banner.adminAddress, "-o", "json", "--limit", "1000"]),
+    ) as { identity: string; serial: string }[];
+    expect(history.find((r) => r.serial.toLowerCase() === serial)).toMatchObject({ identity: IDENTITY });
     // The token minted before the restart still verifies: the dev key was reused.
     const out = await meshsign([
       "request",

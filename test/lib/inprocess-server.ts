@@ -7,7 +7,7 @@ import type { IssuedEvent } from "../../src/csr-service/handler.js";
 import { type Config, loadConfig } from "../../src/server/config.js";
 import { buildCsrStack, type CsrStack, rootsBundle } from "../../src/server/csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateRootCa } from "../../src/server/data-dir.js";
-import { GrpcFrontend } from "../../src/server/grpc-frontend.js";
+import { GrpcFrontend, grpcLimitsOf } from "../../src/server/grpc-frontend.js";
 import type { Issuer } from "../../src/issuers/issuer.js";
 import { generateKeySync, privateKeyToPem, publicKeySpki } from "../../src/pki/keys.js";
 import type { ServingKeyPair } from "../../src/server/tls/rotating-credentials.js";
@@ -80,6 +80,7 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
       requestClientCertificate: config.enableClientCertAuthenticator,
       clientCaPem: stack.roots(),
       log,
+      limits: grpcLimitsOf(config),
     },
   );
   const port = await frontend.start();

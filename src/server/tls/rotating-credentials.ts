@@ -1,5 +1,5 @@
-import type { SecureContextOptions } from "node:tls";
-import { ServerCredentials } from "@grpc/grpc-js";
+import type { Socket } from "node:net";
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from "node:tls";
 
 /** The serving identity handed to the TLS layer. */
 export interface ServingKeyPair {
@@ -10,49 +10,76 @@ export interface ServingKeyPair {
 }
 
 /**
- * grpc-js server credentials whose certificate can be replaced while serving:
- * `update()` pushes a new secure context to every bound listener
- * (grpc-js calls `setSecureContext` on its HTTP/2 servers), so renewals never
- * need a restart and established connections keep working.
+ * The TLS server side of the CreateCertificate port, whose certificate can be
+ * replaced while serving: `update()` swaps the secure context that new
+ * connections get, so renewals never need a restart and established
+ * connections keep working.
  *
- * TLS >= 1.2, ALPN h2 (grpc-js' HTTP/2 server). A client certificate is
- * requested but optional when `requestClientCertificate` is set; it is then
- * verified by the client-cert authenticator, not by the handshake, so a
- * token-only caller is never refused at the TLS layer.
+ * meshsign runs the handshake itself (rather than grpc-js's secure server) so
+ * that it holds every TLS socket: a peer that finishes TLS and then says
+ * nothing can be cut, which an HTTP/2 session's graceful idle close cannot do.
+ *
+ * TLS >= 1.2, ALPN h2 only, handshakes cut after a timeout. A client certificate is requested but optional
+ * when `requestClientCertificate` is set; it is then verified by the
+ * client-cert authenticator, not by the handshake, so a token-only caller is
+ * never refused at the TLS layer.
  */
-export class RotatingServerCredentials extends ServerCredentials {
-  constructor(initial: ServingKeyPair, options: { requestClientCertificate: boolean; clientCaPem?: string }) {
-    super(
-      {
-        minVersion: "TLSv1.2",
-        requestCert: options.requestClientCertificate,
-        rejectUnauthorized: false,
-        // istio-csr disables tickets so peer verification runs on every connection.
-        ...(options.requestClientCertificate ? { sessionTimeout: 0 } : {}),
-      },
-      contextOf(initial, options.clientCaPem),
-    );
-    this.clientCaPem = options.clientCaPem;
+export class RotatingServerTls {
+  /** Never listens: connections are handed to it, and it hands back their TLS sockets. */
+  readonly #server: TlsServer;
+  #clientCaPem: string | undefined;
+  #pair: ServingKeyPair;
+
+  constructor(
+    initial: ServingKeyPair,
+    private readonly options: {
+      requestClientCertificate: boolean;
+      clientCaPem?: string;
+      handshakeTimeoutMs: number;
+      onSecure: (secure: TLSSocket) => void;
+    },
+  ) {
+    this.#clientCaPem = options.clientCaPem;
+    this.#pair = initial;
+    this.#server = createTlsServer({
+      ...contextOf(initial, this.#clientCaPem, options.requestClientCertificate),
+      ALPNProtocols: ["h2"],
+      requestCert: options.requestClientCertificate,
+      rejectUnauthorized: false,
+      handshakeTimeout: options.handshakeTimeoutMs,
+    });
+    this.#server.on("secureConnection", (secure: TLSSocket) => {
+      if (secure.alpnProtocol !== "h2") {
+        secure.destroy();
+        return;
+      }
+      secure.on("error", () => {});
+      options.onSecure(secure);
+    });
+    // Failed and timed-out handshakes: the server has already destroyed the socket.
+    this.#server.on("tlsClientError", () => {});
   }
 
-  private clientCaPem: string | undefined;
-
-  /** Replaces the serving certificate (and optionally the client CA bundle). */
+  /** Replaces the serving certificate (and optionally the client CA bundle) for new connections. */
   update(pair: ServingKeyPair, clientCaPem?: string): void {
-    if (clientCaPem !== undefined) this.clientCaPem = clientCaPem;
-    this.updateSecureContextOptions(contextOf(pair, this.clientCaPem));
+    if (clientCaPem !== undefined) this.#clientCaPem = clientCaPem;
+    this.#pair = pair;
+    this.#server.setSecureContext(contextOf(this.#pair, this.#clientCaPem, this.options.requestClientCertificate));
   }
 
-  override _equals(other: ServerCredentials): boolean {
-    return other === this;
+  /** Runs the server handshake on `socket`; `onSecure` gets it once it has negotiated h2. */
+  accept(socket: Socket): void {
+    this.#server.emit("connection", socket);
   }
 }
 
-function contextOf(pair: ServingKeyPair, clientCaPem: string | undefined): SecureContextOptions {
+function contextOf(pair: ServingKeyPair, clientCaPem: string | undefined, requestClientCertificate: boolean): SecureContextOptions {
   return {
     cert: pair.certificateChainPem,
     key: pair.privateKeyPem,
     minVersion: "TLSv1.2",
     ...(clientCaPem ? { ca: clientCaPem } : {}),
+    // istio-csr disables resumption so peer verification runs on every connection.
+    ...(requestClientCertificate ? { sessionTimeout: 0 } : {}),
   };
 }
