@@ -12,6 +12,7 @@
  * creates a second request for the same revision.
  */
 import type { KeyObject } from "node:crypto";
+import { certificateSizeProblem } from "../api/limits.js";
 import { MeshsignError, isMeshsignError } from "../errors/index.js";
 import type { IssuerRegistry } from "../issuers/registry.js";
 import type { Store } from "../store/types.js";
@@ -60,6 +61,8 @@ export interface ReconcilerDeps {
   requestNames(namespace: string, certificateName: string): readonly string[];
   /** Keeps the index current for writes the reconciler makes itself. */
   noteRequest(namespace: string, certificateName: string, requestName: string, present: boolean): void;
+  /** Called once per failed issuance (the engine rate-limits it into the log). */
+  readonly onIssuanceFailure?: (cert: Certificate, reason: string, message: string, failedIssuanceAttempts: number, retryAtMs: number | undefined) => void;
   /** Certificates in `namespace` whose spec.secretName is `secretName`. */
   certificatesForSecret(namespace: string, secretName: string): readonly CertificateDigest[];
 }
@@ -254,11 +257,22 @@ export class CertificateReconciler {
     return status;
   }
 
-  /** cert-manager's shouldBackoffReissuingOnFailure: no back-off once the spec moved away from the failed request. */
+  /**
+   * cert-manager's shouldBackoffReissuingOnFailure: no back-off once the spec moved away from the
+   * failed request. Stricter in one way: while the spec's generation is still the one the failure
+   * was recorded at, the back-off holds whatever the request looks like. A request this engine
+   * cannot read back (or one that never matched its own spec) otherwise looked like a changed
+   * spec and skipped the back-off on every pass: a retry storm.
+   */
   async #backoffUntil(cert: Certificate, spec: ResolvedSpec, requests: CertificateRequest[]): Promise<number | undefined> {
     const last = cert.status?.lastFailureTime;
     if (last === undefined) return undefined;
+    const failedAt = getCondition(cert.status?.conditions, "Issuing")?.observedGeneration;
+    const retryAt = nextIssuanceAttemptMs(Date.parse(last), cert.status?.failedIssuanceAttempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF);
+    if (failedAt !== undefined && failedAt === cert.metadata.generation) return retryAt;
     const next = requests.find((r) => requestRevision(r) === (cert.status?.revision ?? 0) + 1);
+    // The spec was edited since a failure that left no request to compare (it failed before one was made).
+    if (failedAt !== undefined && next === undefined) return undefined;
     if (next !== undefined) {
       let csr: ParsedCsr | undefined;
       try {
@@ -268,7 +282,7 @@ export class CertificateReconciler {
       }
       if (csr === undefined || requestMismatches(next, csr, cert.spec, spec).length > 0) return undefined;
     }
-    return nextIssuanceAttemptMs(Date.parse(last), cert.status?.failedIssuanceAttempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF);
+    return retryAt;
   }
 
   async #reapplySecretMetadata(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, input: PolicyInput): Promise<void> {
@@ -294,10 +308,15 @@ export class CertificateReconciler {
   async #issue(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[]): Promise<number | undefined> {
     const revision = (cert.status?.revision ?? 0) + 1;
     const since = Date.parse(getCondition(cert.status?.conditions, "Issuing")?.lastTransitionTime ?? "") || this.#now();
+    // A spec validation would refuse (Kubernetes mode has no admission webhook) fails before a key is made.
+    const tooLarge = certificateSizeProblem(cert.spec);
+    if (tooLarge !== undefined) return this.#failIssuance(cert, spec, CR_REASON.failed, `spec.${tooLarge.path.join(".")}: ${tooLarge.message}`);
     const staged = await this.#ensureNextKey(cert, spec, secret);
     if (staged === undefined) return undefined; // rotationPolicy Never cannot proceed until the spec changes
     const current = staged.cert;
-    let cr = await this.#ensureRequest(current, spec, revision, staged.key, staged.secretName, requests, since);
+    const ensured = await this.#ensureRequest(current, spec, revision, staged.key, staged.secretName, requests, since);
+    if ("failure" in ensured) return this.#failIssuance(current, spec, CR_REASON.failed, ensured.failure);
+    let cr = ensured;
     if (requestState(cr) === "pending") {
       const signed = await this.#sign(current, cr, staged.keyPem);
       cr = signed.cr;
@@ -382,7 +401,7 @@ export class CertificateReconciler {
     return { cert: current, key, keyPem: keyPem ?? key.export({ format: "pem", type: "pkcs8" }).toString(), secretName: keyName };
   }
 
-  async #ensureRequest(cert: Certificate, spec: ResolvedSpec, revision: number, key: KeyObject, keySecretName: string, requests: CertificateRequest[], issuingSince: number): Promise<CertificateRequest> {
+  async #ensureRequest(cert: Certificate, spec: ResolvedSpec, revision: number, key: KeyObject, keySecretName: string, requests: CertificateRequest[], issuingSince: number): Promise<CertificateRequest | { failure: string }> {
     const spki = spkiOf(key);
     let candidate: CertificateRequest | undefined;
     for (const cr of requests) {
@@ -414,7 +433,13 @@ export class CertificateReconciler {
 
     const ns = cert.metadata.namespace ?? "";
     const name = requestName(cert, revision);
-    const csrPem = buildCsr(cert.spec, spec, key);
+    let csrPem: string;
+    try {
+      csrPem = buildCsr(cert.spec, spec, key);
+    } catch (err) {
+      // The spec cannot be encoded: terminal for this generation, so it goes through the issuance back-off.
+      return { failure: `Failed to build the CSR: ${errorMessage(err)}` };
+    }
     const annotations: Record<string, string> = {};
     for (const [k, v] of Object.entries(cert.metadata.annotations ?? {})) if (COPIED(k)) annotations[k] = v;
     Object.assign(annotations, {
@@ -561,6 +586,7 @@ export class CertificateReconciler {
     const updated = await this.#writeStatus(cert, status);
     await this.#deleteNextKey(updated);
     this.#d.events.record(updated, "Warning", issuingFailureReason(crReason), message);
+    this.#d.onIssuanceFailure?.(updated, crReason, crMessage, attempts, nextIssuanceAttemptMs(now, attempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF));
     this.#d.metrics?.countFailure(crReason, this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "")?.kind ?? "unknown");
     return now;
   }

@@ -61,7 +61,9 @@ export async function startEngine(options: {
     registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
-    onError: (key, err) => log.warn({ certificate: key, err }, "reconcile failed"),
+    // One line per failure (rate-limited by the engine): the Certificate, the reason and when it is retried.
+    onFailure: ({ certificate, kind, reason, message, failedIssuanceAttempts, retryAt, suppressed, err }) =>
+      log.warn({ certificate, reason, failedIssuanceAttempts, retryAt, ...(suppressed > 0 ? { suppressed } : {}), ...(err !== undefined ? { err } : {}) }, kind === "issuance" ? `certificate issuance failed: ${message}` : `reconcile failed: ${message}`),
     ...selection(config),
   });
   let started = false;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CERT_MANAGER_ANNOTATION_PREFIX } from "../annotations.js";
 import { formatGoDuration, tryParseGoDuration } from "../duration.js";
+import { certificateSizeProblem } from "../limits.js";
 import { isBareEmail, isCidr, isDns1123Subdomain, isGoDuration, isIpAddress, isOid } from "../lib/rules.js";
 import { conditionSchema, issuerReferenceSchema, objectMetaSchema } from "./meta.js";
 
@@ -255,6 +256,10 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
       issue(["nameConstraints"], "one of permitted or excluded must be set");
     }
   }
+
+  // What meshsign can issue (src/api/limits.ts); the engine refuses the same specs with the same message.
+  const tooLarge = certificateSizeProblem(spec);
+  if (tooLarge !== undefined) issue([...tooLarge.path], tooLarge.message);
 }
 
 export const certificateSchema = z.object({
