@@ -368,10 +368,8 @@ export class CertificateReconciler {
           this.#d.events.record(cert, "Warning", "DecodeFailed", "Failed to decode private key stored in Secret - generating new key");
         }
       }
-      if (key === undefined) {
-        key = await this.#generateKey(spec);
-        this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
-      }
+      const generated = key === undefined;
+      if (key === undefined) key = await this.#generateKey(spec);
       keyPem = key.export({ format: "pem", type: "pkcs8" }).toString();
       const body: Secret = {
         apiVersion: "v1",
@@ -387,6 +385,8 @@ export class CertificateReconciler {
       };
       try {
         staged = await this.#d.store.create<Secret>(SECRETS, body);
+        // Said once the key is stored (a refused write is reported by the reconcile error, not as "Stored").
+        if (generated) this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
         this.#stagedKeys.set(stagedId, { pem: keyPem, key });
         if (this.#stagedKeys.size > STAGED_KEYS_LIMIT) this.#stagedKeys.delete(this.#stagedKeys.keys().next().value ?? "");
       } catch (err) {
@@ -485,7 +485,6 @@ export class CertificateReconciler {
   #approved(cr: CertificateRequest, nowIso: string): Condition[] | undefined {
     const conds = cr.status?.conditions;
     if (getCondition(conds, "Approved") !== undefined || getCondition(conds, "Denied") !== undefined) return undefined;
-    this.#d.events.record(cr, "Normal", CR_REASON.approved, APPROVED_MESSAGE);
     return setCondition(conds, { type: "Approved", status: "True", reason: CR_REASON.approved, message: APPROVED_MESSAGE }, nowIso);
   }
 
@@ -533,6 +532,10 @@ export class CertificateReconciler {
     const nowIso = this.#iso(now);
     const approval = this.#approved(cr, nowIso);
     const conds = approval ?? cr.status?.conditions;
+    // The approval's Event follows its write (the write may be refused).
+    const approvedEvent = (updated: CertificateRequest): void => {
+      if (approval !== undefined) this.#d.events.record(updated, "Normal", CR_REASON.approved, APPROVED_MESSAGE);
+    };
     if (outcome.kind === "issued") {
       this.#transient.delete(certKey);
       const updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
@@ -544,6 +547,7 @@ export class CertificateReconciler {
           conditions: setCondition(conds, { type: "Ready", status: "True", reason: CR_REASON.issued, message: "Certificate fetched from issuer successfully" }, nowIso),
         },
       });
+      approvedEvent(updated);
       this.#d.events.record(updated, "Normal", "CertificateIssued", "Certificate fetched from issuer successfully");
       return { cr: updated };
     }
@@ -554,6 +558,7 @@ export class CertificateReconciler {
       let updated = cr;
       if (next !== conds || approval !== undefined) {
         updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, { ...cr, status: { ...cr.status, conditions: next } });
+        approvedEvent(updated);
         // Emitted only on a change, like cert-manager's Pending reasons.
         if (previous?.message !== message) this.#d.events.record(updated, "Normal", outcome.reason, message);
       }
@@ -568,6 +573,7 @@ export class CertificateReconciler {
         conditions: setCondition(conds, { type: "Ready", status: "False", reason: CR_REASON.failed, message: `${outcome.reason}: ${outcome.message}` }, nowIso),
       },
     });
+    approvedEvent(updated);
     this.#d.events.record(updated, "Warning", outcome.reason, outcome.message);
     return { cr: updated };
   }

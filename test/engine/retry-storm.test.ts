@@ -226,8 +226,9 @@ describe("no spec or fault makes the engine retry in a loop", () => {
   });
 
   it("bounds issuance attempts and store writes per hour for any failing spec, issuer or store fault (property)", async () => {
+    type Scenario = { spec: "ok" | "oversize" | "unencodable" | "issuerMissing" | "issuerTypeMissing"; issuer: IssuerBehaviour; fault: StoreFault; hours: number };
     const scenario = fc.record({
-      spec: fc.constantFrom("ok", "oversize", "unencodable", "issuerMissing", "issuerTypeMissing"),
+      spec: fc.constantFrom<Scenario["spec"]>("ok", "oversize", "unencodable", "issuerMissing", "issuerTypeMissing"),
       issuer: fc.constantFrom<IssuerBehaviour>("selfsigned", "rejects", "unavailable", "garbage"),
       fault: fc.constantFrom<StoreFault>("none", "request-create", "key-create", "secret-write", "certificate-status", "request-status"),
       hours: fc.integer({ min: 4, max: 30 }),
@@ -243,7 +244,7 @@ describe("no spec or fault makes the engine retry in a loop", () => {
               : spec === "issuerMissing"
                 ? certificate("c", "apps", { ...base, issuerRef: { name: "nowhere", kind: "ClusterIssuer" } })
                 : certificate("c", "apps", base);
-        const { clock, settle, rec } = await run({ cert, issuer, fault, ...(spec === "issuerTypeMissing" ? { issuerSpec: {} } : {}) });
+        const { clock, settle, rec, events } = await run({ cert, issuer, fault, ...(spec === "issuerTypeMissing" ? { issuerSpec: {} } : {}) });
         await clock.advance(hours * HOUR, settle);
         await engine?.stop();
         engine = undefined;
@@ -256,12 +257,26 @@ describe("no spec or fault makes the engine retry in a loop", () => {
         expect(maxInWindow(attempts, HOUR)).toBeLessThanOrEqual(40);
         // Journal growth: a bounded number of writes an hour (about ten per attempt at most).
         expect(maxInWindow(rec.writes, HOUR)).toBeLessThanOrEqual(200);
+        // Events: counted, a few per reason, and none claiming a write the store refused.
+        const onCertificate = events.list("apps").filter((e) => e.involvedObject.kind === "Certificate");
+        expect(onCertificate.length).toBeLessThanOrEqual(12);
+        expect(onCertificate.reduce((n, e) => n + e.count, 0)).toBeLessThanOrEqual(25 + hours * 12);
+        if (fault === "key-create") expect(onCertificate.filter((e) => e.reason === "Generated")).toEqual([]);
         // After the first hour, terminal failures settle to the issuance back-off: at most 2 new requests an hour.
         if (fault === "none" && issuer !== "unavailable") {
           expect(maxInWindow(rec.requestCreates.filter((t) => t >= START + HOUR), HOUR)).toBeLessThanOrEqual(2);
         }
       }),
-      { numRuns: 24, seed: 1809 },
+      {
+        numRuns: 40,
+        seed: 1809,
+        // Every spec and every store fault at least once, whatever the seed draws.
+        examples: [
+          ...(["ok", "oversize", "unencodable", "issuerMissing", "issuerTypeMissing"] as const).map((spec) => [{ spec, issuer: "selfsigned" as const, fault: "none" as const, hours: 30 }] as [Scenario]),
+          ...(["rejects", "unavailable", "garbage"] as const).map((issuer) => [{ spec: "ok" as const, issuer, fault: "none" as const, hours: 30 }] as [Scenario]),
+          ...(["request-create", "key-create", "secret-write", "certificate-status", "request-status"] as const).map((fault) => [{ spec: "ok" as const, issuer: "selfsigned" as const, fault, hours: 30 }] as [Scenario]),
+        ],
+      },
     );
   }, 240_000);
 });
