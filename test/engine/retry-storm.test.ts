@@ -2,7 +2,7 @@ import { X509Certificate } from "node:crypto";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, SECRETS } from "../../src/api/types.js";
-import { MAX_CERTIFICATE_NAMES_BYTES, validateResource } from "../../src/api/index.js";
+import { MAX_CERTIFICATE_NAMES_BYTES, certificateNamesBytes, validateResource } from "../../src/api/index.js";
 import { Engine, type EngineFailure, MemoryEventRecorder } from "../../src/engine/index.js";
 import { buildCsr, ENGINE_MAX_CSR_BYTES, parseCsr } from "../../src/engine/csr.js";
 import { generatePrivateKey } from "../../src/engine/keys.js";
@@ -212,6 +212,36 @@ describe("no spec or fault makes the engine retry in a loop", () => {
     expect(parseCsr(pem).dnsNames).toHaveLength(dnsNames.length);
     // An RSA 8192 key adds about 2.1 KB of DER over P-256 (public key and signature): 2.9 KB of PEM.
     expect(pem.length + 4096).toBeLessThan(ENGINE_MAX_CSR_BYTES);
+  });
+
+  it("never counts a spec's names smaller than the CSR encodes them (property)", async () => {
+    const key = await generatePrivateKey(resolveSpec(certificate("x", "apps", { privateKey: { algorithm: "ECDSA", size: 256 } }).spec));
+    const derSize = (c: Certificate) => Buffer.from(buildCsr(c.spec, resolveSpec(c.spec), key).replace(/-----[^-]+-----|\s/g, ""), "base64").length;
+    const empty = derSize(certificate("x", "apps", { dnsNames: [], commonName: "a" }));
+    const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/);
+    const dns = fc.array(label, { minLength: 1, maxLength: 4 }).map((l) => l.join("."));
+    const ip = fc.oneof(fc.ipV4(), fc.ipV6());
+    const text = fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(
+        fc.record({
+          dnsNames: fc.array(dns, { maxLength: 40 }),
+          ipAddresses: fc.array(ip, { maxLength: 10 }),
+          uris: fc.array(dns.map((d) => `spiffe://${d}/ns/x/sa/y`), { maxLength: 10 }),
+          emailAddresses: fc.array(dns.map((d) => `user@${d}`), { maxLength: 10 }),
+          commonName: fc.option(text.filter((t) => t.length <= 64 && t.trim() !== ""), { nil: undefined }),
+          organizations: fc.array(text, { maxLength: 3 }),
+        }),
+        ({ organizations, ...names }) => {
+          const c = certificate("x", "apps", { ...names, ...(organizations.length > 0 ? { subject: { organizations } } : {}) });
+          const counted = Object.values(certificateNamesBytes(c.spec)).reduce((a, b) => a + b, 0);
+          // The fixed part (key, signature, extension headers) is in `empty`; a few bytes of slack for
+          // ECDSA signatures that vary in length and for length fields that grow.
+          expect(derSize(c) - empty).toBeLessThanOrEqual(counted + 32);
+        },
+      ),
+      { numRuns: 200, seed: 20 },
+    );
   });
 
   it("reports a store that refuses writes once a minute at most, retrying 5 s doubling to 5 min", async () => {
