@@ -79,8 +79,11 @@ export interface EngineOptions {
 export interface EngineFailure {
   /** "<namespace>/<name>" of the Certificate. */
   readonly certificate: string;
-  /** `issuance`: the issuance failed and waits for the issuance back-off; `reconcile`: a step threw. */
-  readonly kind: "issuance" | "reconcile";
+  /**
+   * `issuance`: the issuance failed and waits for the issuance back-off; `reconcile`: a step threw;
+   * `throttled`: an automatic re-issuance waits for the per-Certificate limit (five an hour after five in a row).
+   */
+  readonly kind: "issuance" | "reconcile" | "throttled";
   /** The Issuing condition's reason, or the error code of a reconcile that threw. */
   readonly reason: string;
   /** Safe to show. */
@@ -199,6 +202,12 @@ export class Engine {
         const allowed = this.#logLimiter.allow(`${key}\u0000${reason}`);
         if (allowed === undefined) return;
         options.onFailure?.({ certificate: key, kind: "issuance", reason, message, failedIssuanceAttempts: attempts, ...(retryAtMs !== undefined ? { retryAt: new Date(retryAtMs).toISOString() } : {}), suppressed: allowed.suppressed });
+      },
+      onReissueLimited: (cert, reason, message, retryAtMs) => {
+        const key = keyOf(cert.metadata.namespace, cert.metadata.name);
+        const allowed = this.#logLimiter.allow(`${key}\u0000${reason}`);
+        if (allowed === undefined) return;
+        options.onFailure?.({ certificate: key, kind: "throttled", reason, message, retryAt: new Date(retryAtMs).toISOString(), suppressed: allowed.suppressed });
       },
       requestNames: (ns, cert) => this.#requests.get(keyOf(ns, cert)),
       noteRequest: (ns, cert, name, present) => this.#noteRequest(keyOf(ns, cert), name, present),

@@ -12,6 +12,7 @@
  * creates a second request for the same revision.
  */
 import type { KeyObject } from "node:crypto";
+import { formatGoDuration } from "../api/duration.js";
 import { certificateSizeProblem } from "../api/limits.js";
 import { MeshsignError, isMeshsignError } from "../errors/index.js";
 import type { IssuerRegistry } from "../issuers/registry.js";
@@ -26,7 +27,7 @@ import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateR
 import type { CertificateDigest } from "./lib/certificate-digest.js";
 import { getCondition, removeCondition, setCondition } from "./lib/conditions.js";
 import { b64decode, b64encode, nextKeySecretName, requestName, requestRevision, requestState } from "./lib/requests.js";
-import { formatGoDuration, type ResolvedSpec, resolveSpec } from "./lib/spec.js";
+import { type ResolvedSpec, resolveSpec } from "./lib/spec.js";
 import { certInfo, splitPemChain } from "./lib/x509-info.js";
 import { requestMismatches } from "./match.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -41,6 +42,16 @@ export const DEFAULT_KEY_GENERATION_CONCURRENCY = 2;
 
 /** Bound of the in-memory staged-key cache (entries only live while an issuance is in flight). */
 const STAGED_KEYS_LIMIT = 20_000;
+
+/**
+ * Automatic issuances a Certificate may start in a row, and how often after that (one per
+ * {@link REISSUE_INTERVAL_MS}: five an hour). A safety net under the back-off, which only follows
+ * failed issuances: a spec or a foreign writer that makes every successful issuance trigger the
+ * next (cert-manager #6714, #8380), or a renewBefore a second short of the duration, would otherwise
+ * re-issue without end. Manual renewals are not limited.
+ */
+export const REISSUE_BURST = 5;
+export const REISSUE_INTERVAL_MS = 12 * 60_000;
 
 /** How often a Certificate that does not own its Secret is looked at again (cert-manager: 3 min). */
 export const NOT_OWNER_RECHECK_MS = 3 * 60_000;
@@ -59,6 +70,10 @@ export interface ReconcilerDeps {
   readonly keyGenerationConcurrency?: number;
   /** Names of the requests that belong to a Certificate (from the engine's watch index). */
   requestNames(namespace: string, certificateName: string): readonly string[];
+  /** Re-issue limit (tests); default {@link REISSUE_BURST} then one per {@link REISSUE_INTERVAL_MS}. */
+  readonly reissueLimit?: { readonly burst: number; readonly intervalMs: number };
+  /** Called when an automatic issuance waits for the re-issue limit. */
+  readonly onReissueLimited?: (cert: Certificate, reason: string, message: string, retryAtMs: number) => void;
   /** Keeps the index current for writes the reconciler makes itself. */
   noteRequest(namespace: string, certificateName: string, requestName: string, present: boolean): void;
   /** Called once per failed issuance (the engine rate-limits it into the log). */
@@ -77,6 +92,8 @@ export class CertificateReconciler {
   readonly #transient = new Map<string, number>();
   /** Jitter fraction per issued serial, drawn once from the random source. */
   readonly #jitter = new Map<string, number>();
+  /** Per-certificate re-issue budget (token bucket), see {@link REISSUE_BURST}. */
+  readonly #reissue = new Map<string, { tokens: number; refilledMs: number }>();
   /** Certificates checked for orphans of a crash since this process started. */
   readonly #orphanChecked = new Set<string>();
   /**
@@ -152,6 +169,24 @@ export class CertificateReconciler {
     const key = `${namespace}/${name}`;
     this.#transient.delete(key);
     this.#orphanChecked.delete(key);
+    this.#reissue.delete(key);
+  }
+
+  /** Takes one automatic issuance from the Certificate's budget; when there is none, the time the next one is due. */
+  #takeReissueToken(key: string, now: number): number | undefined {
+    const { burst, intervalMs } = this.#d.reissueLimit ?? { burst: REISSUE_BURST, intervalMs: REISSUE_INTERVAL_MS };
+    const bucket = this.#reissue.get(key) ?? { tokens: burst, refilledMs: now };
+    const refill = Math.floor((now - bucket.refilledMs) / intervalMs);
+    if (refill > 0) {
+      bucket.tokens = Math.min(burst, bucket.tokens + refill);
+      bucket.refilledMs = bucket.tokens === burst ? now : bucket.refilledMs + refill * intervalMs;
+    }
+    this.#reissue.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens--;
+      return undefined;
+    }
+    return bucket.refilledMs + intervalMs;
   }
 
   // ---------------------------------------------------------------- not issuing
@@ -162,17 +197,28 @@ export class CertificateReconciler {
     const notReady = evaluate(READINESS_CHAIN, input);
     const trigger = evaluate(TRIGGER_CHAIN, input);
     const wake = this.#nextWake(input);
-    const retryAt = trigger === undefined ? undefined : await this.#backoffUntil(cert, spec, requests);
-    const backingOff = retryAt !== undefined && now < retryAt;
+    const backoffUntil = trigger === undefined ? undefined : await this.#backoffUntil(cert, spec, requests);
+    const backingOff = backoffUntil !== undefined && now < backoffUntil;
+    const key = `${cert.metadata.namespace ?? ""}/${cert.metadata.name ?? ""}`;
+    const limitedUntil = trigger === undefined || backingOff ? undefined : this.#takeReissueToken(key, now);
+    const retryAt = backingOff ? backoffUntil : limitedUntil;
     const readiness = this.#readinessStatus(cert, cert.status, spec, input, notReady);
-    if (trigger === undefined || backingOff) {
+    if (trigger === undefined || retryAt !== undefined) {
       const current = await this.#writeStatus(cert, readiness);
       if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
       if (trigger === undefined) {
         await this.#reapplySecretMetadata(current, spec, secret, input);
         return wake;
       }
-      return min(retryAt, wake);
+      if (limitedUntil !== undefined) {
+        const message = `Re-issuance is limited to one every ${REISSUE_INTERVAL_MS / 60_000} minutes after ${REISSUE_BURST} in a row; waiting to act on ${trigger.reason}: ${trigger.message}`;
+        this.#d.events.record(current, "Warning", REASON.reissueLimited, message);
+        this.#d.onReissueLimited?.(current, REASON.reissueLimited, message, limitedUntil);
+      }
+      // The trigger already fired, so a renewal time in the past is no reason to wake: only the retry,
+      // or expiry (Ready flips). Returning the past renewal time re-ran this pass in a loop.
+      const expiry = input.contents?.cert === undefined ? undefined : input.contents.cert.notAfterMs + 1;
+      return min(retryAt, expiry !== undefined && expiry > now ? expiry : undefined);
     }
     // One write: readiness, Issuing=True, and the (deterministic) name of the key Secret about to be
     // staged. A crash before the key exists is harmless: the next pass finds no key and makes one.
@@ -454,6 +500,8 @@ export class CertificateReconciler {
       spec: {
         request: b64encode(csrPem),
         issuerRef: { ...spec.issuerRef },
+        // Exact (Go's Duration.String, fractions kept): a rounded duration never matched the spec
+        // again and re-issued on every pass.
         duration: formatGoDuration(spec.durationMs),
         isCA: spec.isCA,
         usages: [...spec.usages],

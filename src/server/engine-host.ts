@@ -63,7 +63,7 @@ export async function startEngine(options: {
     ...(secretSink ? { secretSink } : {}),
     // One line per failure (rate-limited by the engine): the Certificate, the reason and when it is retried.
     onFailure: ({ certificate, kind, reason, message, failedIssuanceAttempts, retryAt, suppressed, err }) =>
-      log.warn({ certificate, reason, failedIssuanceAttempts, retryAt, ...(suppressed > 0 ? { suppressed } : {}), ...(err !== undefined ? { err } : {}) }, kind === "issuance" ? `certificate issuance failed: ${message}` : `reconcile failed: ${message}`),
+      log.warn({ certificate, reason, failedIssuanceAttempts, retryAt, ...(suppressed > 0 ? { suppressed } : {}), ...(err !== undefined ? { err } : {}) }, kind === "issuance" ? `certificate issuance failed: ${message}` : kind === "throttled" ? `certificate re-issuance limited: ${message}` : `reconcile failed: ${message}`),
     ...selection(config),
   });
   let started = false;

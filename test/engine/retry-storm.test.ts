@@ -11,6 +11,7 @@ import { resolveSpec } from "../../src/engine/lib/spec.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import type { Issuer, SignResult } from "../../src/issuers/issuer.js";
 import { createDefaultIssuerRegistry } from "../../src/issuers/registry.js";
+import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 import type { KubeObject, ResourceType, Store } from "../../src/store/types.js";
 import { certificate, clusterIssuer, decode } from "./lib/builders.js";
@@ -70,15 +71,20 @@ function instrumentedStore(inner: MemoryStore, clock: FakeClock, rec: Recorder, 
   }) as Store;
 }
 
-/** A registry whose `selfSigned` backend behaves as asked (the real one for "selfsigned"). */
-function registryWith(behaviour: IssuerBehaviour, rec: Recorder, clock: FakeClock) {
+/**
+ * A registry whose `selfSigned` backend behaves as asked (the real one for "selfsigned"); with
+ * `afterFirst`, it issues the first certificate for real and misbehaves from the renewal on.
+ */
+function registryWith(behaviour: IssuerBehaviour, rec: Recorder, clock: FakeClock, afterFirst = false) {
   const registry = createDefaultIssuerRegistry();
   if (behaviour === "selfsigned") return registry;
+  const real = new SelfSignedIssuer();
   const issuer: Issuer = {
     kind: "selfsigned",
     status: () => ({ ready: true, reason: "IsReady", message: "ready" }),
-    async sign(): Promise<SignResult> {
+    async sign(request): Promise<SignResult> {
       rec.signs.push(clock.now());
+      if (afterFirst && rec.signs.length === 1) return real.sign(request);
       if (behaviour === "rejects") throw new MeshsignError("ERR_SIGNING_FAILED", "the CA refused to sign: policy violation");
       if (behaviour === "unavailable") throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", "issuer unreachable", { retry: "transient" });
       return { status: "issued", chain: ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"] };
@@ -106,7 +112,7 @@ describe("no spec or fault makes the engine retry in a loop", () => {
     engine = undefined;
   });
 
-  async function run(options: { cert: Certificate; issuer?: IssuerBehaviour; fault?: StoreFault; issuerSpec?: Record<string, unknown> }) {
+  async function run(options: { cert: Certificate; issuer?: IssuerBehaviour; afterFirst?: boolean; fault?: StoreFault; issuerSpec?: Record<string, unknown> }) {
     const clock = new FakeClock(START);
     const rec: Recorder = { writes: [], requestCreates: [], keyCreates: [], signs: [] };
     const memory = new MemoryStore({ now: () => clock.now() });
@@ -115,7 +121,7 @@ describe("no spec or fault makes the engine retry in a loop", () => {
     const store = instrumentedStore(memory, clock, rec, options.fault ?? "none");
     const events = new MemoryEventRecorder({ clock, ttlMs: 100 * HOUR });
     const failures: EngineFailure[] = [];
-    const e = new Engine({ store, clock, random: fixedRandom(0), events, registry: registryWith(options.issuer ?? "selfsigned", rec, clock), onFailure: (f) => failures.push(f) });
+    const e = new Engine({ store, clock, random: fixedRandom(0), events, registry: registryWith(options.issuer ?? "selfsigned", rec, clock, options.afterFirst), onFailure: (f) => failures.push(f) });
     engine = e;
     await e.start();
     const settle = () => e.idle();
@@ -244,6 +250,28 @@ describe("no spec or fault makes the engine retry in a loop", () => {
     );
   });
 
+  it("issues a Certificate with a fractional duration once (the request keeps the exact duration)", async () => {
+    const { clock, settle, rec, get, memory } = await run({ cert: certificate("frac", "apps", { duration: "1h0m0.5s", privateKey: { algorithm: "ECDSA", size: 256 } }) });
+    await clock.advance(30 * MINUTE, settle);
+    expect(rec.requestCreates).toHaveLength(1);
+    expect((await get())?.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    const [cr] = await memory.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "apps" });
+    expect(cr?.spec.duration).toBe("1h0m0.5s");
+  });
+
+  it("limits automatic re-issuance to 5 in a row then one every 12 minutes, and says so", async () => {
+    const { clock, settle, rec, events, failures } = await run({ cert: certificate("eager", "apps", { duration: "1h", renewBefore: "59m59s", privateKey: { algorithm: "ECDSA", size: 256 } }) });
+    await clock.advance(2 * HOUR, settle);
+    // The first issuance and four renewals at once, then one every 12 minutes.
+    expect(rec.requestCreates.filter((t) => t < START + MINUTE)).toHaveLength(5);
+    expect(maxInWindow(rec.requestCreates.filter((t) => t >= START + MINUTE), HOUR)).toBeLessThanOrEqual(5);
+    expect(rec.requestCreates.length).toBeGreaterThanOrEqual(12);
+    const limited = events.list("apps").filter((e) => e.reason === "ReissueLimited");
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]?.message).toContain("waiting to act on Renewing");
+    expect(failures.some((f) => f.kind === "throttled" && f.reason === "ReissueLimited")).toBe(true);
+  });
+
   it("reports a store that refuses writes once a minute at most, retrying 5 s doubling to 5 min", async () => {
     const { clock, settle, failures, rec } = await run({ cert: certificate("web", "apps", { privateKey: { algorithm: "ECDSA", size: 256 } }), fault: "request-create" });
     await clock.advance(HOUR, settle);
@@ -256,15 +284,16 @@ describe("no spec or fault makes the engine retry in a loop", () => {
   });
 
   it("bounds issuance attempts and store writes per hour for any failing spec, issuer or store fault (property)", async () => {
-    type Scenario = { spec: "ok" | "oversize" | "unencodable" | "issuerMissing" | "issuerTypeMissing"; issuer: IssuerBehaviour; fault: StoreFault; hours: number };
+    type Scenario = { spec: "ok" | "oversize" | "unencodable" | "issuerMissing" | "issuerTypeMissing" | "renewEverySecond" | "fractionalDuration"; issuer: IssuerBehaviour; afterFirst: boolean; fault: StoreFault; hours: number };
     const scenario = fc.record({
-      spec: fc.constantFrom<Scenario["spec"]>("ok", "oversize", "unencodable", "issuerMissing", "issuerTypeMissing"),
+      spec: fc.constantFrom<Scenario["spec"]>("ok", "oversize", "unencodable", "issuerMissing", "issuerTypeMissing", "renewEverySecond", "fractionalDuration"),
       issuer: fc.constantFrom<IssuerBehaviour>("selfsigned", "rejects", "unavailable", "garbage"),
+      afterFirst: fc.boolean(),
       fault: fc.constantFrom<StoreFault>("none", "request-create", "key-create", "secret-write", "certificate-status", "request-status"),
-      hours: fc.integer({ min: 4, max: 30 }),
+      hours: fc.integer({ min: 4, max: 24 }),
     });
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ spec, issuer, fault, hours }) => {
+      fc.asyncProperty(scenario, async ({ spec, issuer, afterFirst, fault, hours }) => {
         const base = { privateKey: { algorithm: "ECDSA" as const, size: 256 } };
         const cert =
           spec === "oversize"
@@ -273,8 +302,12 @@ describe("no spec or fault makes the engine retry in a loop", () => {
               ? certificate("c", "apps", { ...base, ipAddresses: ["10.0.0.256"] })
               : spec === "issuerMissing"
                 ? certificate("c", "apps", { ...base, issuerRef: { name: "nowhere", kind: "ClusterIssuer" } })
-                : certificate("c", "apps", base);
-        const { clock, settle, rec, events } = await run({ cert, issuer, fault, ...(spec === "issuerTypeMissing" ? { issuerSpec: {} } : {}) });
+                : spec === "renewEverySecond"
+                  ? certificate("c", "apps", { ...base, duration: "1h", renewBefore: "59m59s" })
+                  : spec === "fractionalDuration"
+                    ? certificate("c", "apps", { ...base, duration: "1h0m0.5s" })
+                    : certificate("c", "apps", base);
+        const { clock, settle, rec, events } = await run({ cert, issuer, afterFirst, fault, ...(spec === "issuerTypeMissing" ? { issuerSpec: {} } : {}) });
         await clock.advance(hours * HOUR, settle);
         await engine?.stop();
         engine = undefined;
@@ -289,22 +322,25 @@ describe("no spec or fault makes the engine retry in a loop", () => {
         expect(maxInWindow(rec.writes, HOUR)).toBeLessThanOrEqual(200);
         // Events: counted, a few per reason, and none claiming a write the store refused.
         const onCertificate = events.list("apps").filter((e) => e.involvedObject.kind === "Certificate");
-        expect(onCertificate.length).toBeLessThanOrEqual(12);
+        expect(maxInWindow(onCertificate.map((e) => Date.parse(e.firstTimestamp)), HOUR)).toBeLessThanOrEqual(25);
         expect(onCertificate.reduce((n, e) => n + e.count, 0)).toBeLessThanOrEqual(25 + hours * 12);
         if (fault === "key-create") expect(onCertificate.filter((e) => e.reason === "Generated")).toEqual([]);
-        // After the first hour, terminal failures settle to the issuance back-off: at most 2 new requests an hour.
-        if (fault === "none" && issuer !== "unavailable") {
-          expect(maxInWindow(rec.requestCreates.filter((t) => t >= START + HOUR), HOUR)).toBeLessThanOrEqual(2);
-        }
+        // After the first hour: a working issuer re-issues at most 5 times an hour (the re-issue limit),
+        // failing issuances settle to the issuance back-off (at most 2 new requests an hour).
+        const later = rec.requestCreates.filter((t) => t >= START + HOUR);
+        if (fault === "none" && issuer === "selfsigned") expect(maxInWindow(later, HOUR)).toBeLessThanOrEqual(6);
+        if (fault === "none" && (issuer === "rejects" || issuer === "garbage") && !afterFirst) expect(maxInWindow(later, HOUR)).toBeLessThanOrEqual(2);
+        if (fault === "none" && (issuer === "rejects" || issuer === "garbage") && afterFirst) expect(maxInWindow(rec.requestCreates.filter((t) => t >= START + 2 * HOUR), HOUR)).toBeLessThanOrEqual(2);
       }),
       {
-        numRuns: 40,
+        numRuns: 25,
         seed: 1809,
         // Every spec and every store fault at least once, whatever the seed draws.
         examples: [
-          ...(["ok", "oversize", "unencodable", "issuerMissing", "issuerTypeMissing"] as const).map((spec) => [{ spec, issuer: "selfsigned" as const, fault: "none" as const, hours: 30 }] as [Scenario]),
-          ...(["rejects", "unavailable", "garbage"] as const).map((issuer) => [{ spec: "ok" as const, issuer, fault: "none" as const, hours: 30 }] as [Scenario]),
-          ...(["request-create", "key-create", "secret-write", "certificate-status", "request-status"] as const).map((fault) => [{ spec: "ok" as const, issuer: "selfsigned" as const, fault, hours: 30 }] as [Scenario]),
+          ...(["ok", "oversize", "unencodable", "issuerMissing", "issuerTypeMissing", "renewEverySecond", "fractionalDuration"] as const).map((spec) => [{ spec, issuer: "selfsigned" as const, afterFirst: false, fault: "none" as const, hours: 30 }] as [Scenario]),
+          ...(["rejects", "unavailable", "garbage"] as const).flatMap((issuer) => [false, true].map((afterFirst) => [{ spec: "renewEverySecond" as const, issuer, afterFirst, fault: "none" as const, hours: 30 }] as [Scenario])),
+          ...(["rejects", "unavailable", "garbage"] as const).map((issuer) => [{ spec: "ok" as const, issuer, afterFirst: false, fault: "none" as const, hours: 30 }] as [Scenario]),
+          ...(["request-create", "key-create", "secret-write", "certificate-status", "request-status"] as const).map((fault) => [{ spec: "ok" as const, issuer: "selfsigned" as const, afterFirst: false, fault, hours: 30 }] as [Scenario]),
         ],
       },
     );
