@@ -81,6 +81,8 @@ export {
   certificateSchema,
   certificateSpecSchema,
 } from "./schemas/certificate.js";
+export { MAX_CERTIFICATE_NAMES_BYTES, certificateNamesBytes, certificateSizeProblem } from "./limits.js";
+export type { CertificateNamesInput, CertificateSizeProblem } from "./limits.js";
 export { certificateRequestSchema } from "./schemas/certificate-request.js";
 export { ISSUER_TYPES, clusterIssuerSchema, issuerSchema, issuerSpecSchema, issuerTypeOf } from "./schemas/issuer.js";
 export type { IssuerType } from "./schemas/issuer.js";

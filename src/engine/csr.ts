@@ -124,6 +124,15 @@ export function buildCsr(certSpec: CertificateSpec, spec: ResolvedSpec, key: Key
 }
 
 /**
+ * Largest CSR (PEM text) the engine builds or reads in its own CertificateRequests: 128 KiB.
+ * Not the CreateCertificate port's 16 KiB, which is sized for one workload identity: a
+ * Certificate may carry up to `MAX_CERTIFICATE_NAMES_BYTES` (src/api/limits.ts) of names (what validation
+ * accepts), whose CSR with the largest key meshsign generates (RSA 8192) is about 95 KiB of PEM.
+ * A limit below what validation accepts made such a Certificate fail on every pass.
+ */
+export const ENGINE_MAX_CSR_BYTES = 128 * 1024;
+
+/**
  * Entries kept (oldest dropped first). A Certificate's reconciles during one issuance or
  * renewal run close together (at most 32 at once), so a few thousand entries catch every
  * repeat; at steady state nothing is re-read until the renewal time, and 10,000s of entries
@@ -138,7 +147,7 @@ export function parseCsr(pem: string): ParsedCsr {
   const id = createHash("sha256").update(pem).digest("base64");
   const hit = cache.get(id);
   if (hit !== undefined) return hit;
-  const csr = parsePkcs10(pem);
+  const csr = parsePkcs10(pem, { maxBytes: ENGINE_MAX_CSR_BYTES });
   if (!csr.verifySignature()) throw new Error("CSR signature does not verify");
   const otherNames = readUtf8OtherNames(csr.extensions);
   if (csr.otherNames !== otherNames.length) {

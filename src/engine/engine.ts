@@ -5,16 +5,17 @@
  * the store is the embedded one or Kubernetes.
  */
 import type { Registry } from "prom-client";
-import { MeshsignError } from "../errors/index.js";
+import { MeshsignError, toMeshsignError } from "../errors/index.js";
 import { createDefaultIssuerRegistry, issuerKey, type IssuerRegistry } from "../issuers/registry.js";
 import { IndexMap, StringInterner } from "../store/memory/index.js";
 import type { Store, Watch, WatchEvent } from "../store/types.js";
-import type { BackoffOptions } from "./backoff.js";
+import { type BackoffOptions, DEFAULT_TRANSIENT_BACKOFF } from "./backoff.js";
 import { type Clock, type RandomSource, systemClock, systemRandom } from "./clock.js";
 import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
 import { CRASH_AT_ENV, withCrashHook } from "./crash-hook.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
+import { LogLimiter } from "./lib/log-limiter.js";
 import { type CertificateDigest, changedFromOutside, digestCertificate } from "./lib/certificate-digest.js";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
 import { getCondition, setCondition } from "./lib/conditions.js";
@@ -55,14 +56,47 @@ export interface EngineOptions {
   readonly issuanceBackoff?: BackoffOptions;
   /** Retry schedule of a request whose issuer failed transiently. Default 5s doubling to 5min. */
   readonly transientBackoff?: BackoffOptions;
-  /** Receives reconcile errors (for the log). Messages are safe; `cause` may carry detail. */
+  /**
+   * Receives reconcile errors (for the log), at most one per Certificate and error per minute
+   * (see {@link EngineOptions.onFailure}). Messages are safe; `cause` may carry detail.
+   */
   readonly onError?: (key: string, err: unknown) => void;
+  /**
+   * Receives every failure, rate-limited: a failed issuance (Issuing=False, retried after the
+   * issuance back-off) and a reconcile that threw (a store write refused, say; retried after the
+   * transient back-off). At most one call per Certificate and reason per minute and about five a
+   * second overall; `suppressed` counts the repeats left out since the last call.
+   */
+  readonly onFailure?: (failure: EngineFailure) => void;
   /**
    * Which Certificates this engine reconciles (to coexist with an installed
    * cert-manager). A Certificate that does not match is left alone entirely:
    * never reconciled, its requests and Secret untouched. Default: all.
    */
   readonly selectCertificate?: (certificate: Certificate) => boolean;
+}
+
+/** One failure of one Certificate, for the log (never key material or tokens). */
+export interface EngineFailure {
+  /** "<namespace>/<name>" of the Certificate. */
+  readonly certificate: string;
+  /**
+   * `issuance`: the issuance failed and waits for the issuance back-off; `reconcile`: a step threw;
+   * `throttled`: an automatic re-issuance waits for the per-Certificate limit (five an hour after five in a row).
+   */
+  readonly kind: "issuance" | "reconcile" | "throttled";
+  /** The Issuing condition's reason, or the error code of a reconcile that threw. */
+  readonly reason: string;
+  /** Safe to show. */
+  readonly message: string;
+  /** Consecutive failed issuances, for `issuance` failures. */
+  readonly failedIssuanceAttempts?: number;
+  /** When the engine tries again (ISO 8601). */
+  readonly retryAt?: string;
+  /** Repeats of this failure not reported since the last call (rate limit). */
+  readonly suppressed: number;
+  /** The error of a `reconcile` failure; its `cause` may carry detail for the log. */
+  readonly err?: unknown;
 }
 
 /** One row of `meshsign status` / the admin API list. */
@@ -140,12 +174,15 @@ export class Engine {
   /** One instance of each namespace and issuer key (a handful of values, repeated by 10,000s of Certificates). */
   readonly #sharedStrings = new StringInterner();
   #started = false;
+  /** One failure line per Certificate and reason per minute (onFailure, onError). */
+  readonly #logLimiter: LogLimiter;
   readonly #select: ((certificate: Certificate) => boolean) | undefined;
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
     this.#select = options.selectCertificate;
     this.#clock = options.clock ?? systemClock;
+    this.#logLimiter = new LogLimiter({ clock: this.#clock });
     this.#registry = options.registry ?? createDefaultIssuerRegistry();
     this.#events =
       options.events === false
@@ -165,6 +202,18 @@ export class Engine {
       ...(options.issuanceBackoff ? { issuanceBackoff: options.issuanceBackoff } : {}),
       ...(options.transientBackoff ? { transientBackoff: options.transientBackoff } : {}),
       ...(options.keyGenerationConcurrency ? { keyGenerationConcurrency: options.keyGenerationConcurrency } : {}),
+      onIssuanceFailure: (cert, reason, message, attempts, retryAtMs) => {
+        const key = keyOf(cert.metadata.namespace, cert.metadata.name);
+        const allowed = this.#logLimiter.allow(`${key}\u0000${reason}`);
+        if (allowed === undefined) return;
+        options.onFailure?.({ certificate: key, kind: "issuance", reason, message, failedIssuanceAttempts: attempts, ...(retryAtMs !== undefined ? { retryAt: new Date(retryAtMs).toISOString() } : {}), suppressed: allowed.suppressed });
+      },
+      onReissueLimited: (cert, reason, message, retryAtMs) => {
+        const key = keyOf(cert.metadata.namespace, cert.metadata.name);
+        const allowed = this.#logLimiter.allow(`${key}\u0000${reason}`);
+        if (allowed === undefined) return;
+        options.onFailure?.({ certificate: key, kind: "throttled", reason, message, retryAt: new Date(retryAtMs).toISOString(), suppressed: allowed.suppressed });
+      },
       requestNames: (ns, cert) => this.#requests.get(keyOf(ns, cert)),
       noteRequest: (ns, cert, name, present) => this.#noteRequest(keyOf(ns, cert), name, present),
       certificatesForSecret: (ns, secret) =>
@@ -173,11 +222,14 @@ export class Engine {
     this.#scheduler = new Scheduler({
       clock: this.#clock,
       concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+      // A reconcile that throws (a store write refused, a conflict) is retried 5 s doubling to 5 min,
+      // as cert-manager's CertificateRequest controllers: never a tight loop.
+      errorBackoff: options.transientBackoff ?? DEFAULT_TRANSIENT_BACKOFF,
       handler: (key) => {
         const slash = key.indexOf("/");
         return this.#reconciler.reconcile(key.slice(0, slash), key.slice(slash + 1));
       },
-      ...(options.onError ? { onError: options.onError } : {}),
+      onError: (key, err) => this.#reportError(key, err, options),
     });
     this.#issuers = new IssuerController({
       store: this.#store,
@@ -330,6 +382,23 @@ export class Engine {
       ca,
       privateKey: { present: keyPem !== "", ...(key !== undefined ? { algorithm: describeKey(key) } : {}), ...(matches !== undefined ? { matchesCertificate: matches } : {}) },
     };
+  }
+
+  #reportError(key: string, err: unknown, options: EngineOptions): void {
+    const e = toMeshsignError(err);
+    const allowed = this.#logLimiter.allow(`${key}\u0000${e.code}`);
+    if (allowed === undefined) return;
+    options.onError?.(key, err);
+    const retryAt = this.#scheduler.deadlineOf(key);
+    options.onFailure?.({
+      certificate: key,
+      kind: "reconcile",
+      reason: e.code,
+      message: e.code === "ERR_INTERNAL" ? "internal error" : e.message,
+      ...(retryAt !== undefined ? { retryAt: new Date(retryAt).toISOString() } : {}),
+      suppressed: allowed.suppressed,
+      err,
+    });
   }
 
   #onCertificate(e: WatchEvent<Certificate>): void {

@@ -2,7 +2,10 @@
  * Kubernetes-style Events for Certificates and CertificateRequests, written to
  * the store. Repeats of the same (object, type, reason, message) update one
  * Event's count and lastTimestamp instead of creating a new one, like the
- * Kubernetes event correlator; the dedup memory is bounded (LRU).
+ * Kubernetes event correlator; the dedup memory is bounded (LRU). Both
+ * recorders also aggregate and rate-limit as client-go does (see
+ * lib/event-correlator.ts): an object that keeps failing makes a handful of
+ * counted Events, not one per attempt.
  *
  * Writes for one dedup key are ordered (counts never race); writes for
  * different keys run concurrently, so a burst of issuances shares the store's
@@ -16,6 +19,7 @@ import { isMeshsignError } from "../errors/index.js";
 import type { KubeObject, Store } from "../store/types.js";
 import type { Clock, Timer } from "./clock.js";
 import { EVENTS, type EventResource } from "./lib/api.js";
+import { COMBINED_PREFIX, EventCorrelator } from "./lib/event-correlator.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -69,14 +73,18 @@ export class StoreEventRecorder implements EventRecorder {
   readonly #expiry = new Map<string, number>();
   #timer: Timer | undefined;
   #sweeping = false;
+  readonly #correlator: EventCorrelator;
 
   constructor(options: StoreEventRecorderOptions) {
     this.#o = { component: "meshsign-engine", maxTracked: DEFAULT_MAX_TRACKED, ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, expire: true, ...options };
+    this.#correlator = new EventCorrelator({ clock: this.#o.clock });
   }
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
-    const msg = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
-    const key = dedupKey(object, type, reason, msg);
+    const c = this.#correlator.correlate(objectKey(object), type, reason, message);
+    if (c === undefined) return;
+    const msg = truncate(c.message);
+    const key = dedupKey(object, type, reason, c.combined ? COMBINED_PREFIX : msg);
     const previous = this.#chains.get(key) ?? Promise.resolve();
     const write = previous.then(() => this.#write(key, object, type, reason, msg)).catch((err) => this.#o.onError?.(err));
     this.#chains.set(key, write);
@@ -214,6 +222,15 @@ interface SeenEvent {
   readonly firstTimestamp: string;
 }
 
+function truncate(message: string): string {
+  return message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
+}
+
+/** The involved object, for the correlator (kind, namespace, name, uid: a re-created object is another). */
+function objectKey(object: KubeObject): string {
+  return [object.apiVersion, object.kind, object.metadata.namespace ?? "default", object.metadata.name ?? "", object.metadata.uid ?? ""].join("\u0000");
+}
+
 function dedupKey(object: KubeObject, type: EventType, reason: string, message: string): string {
   return [object.kind, object.metadata.namespace ?? "default", object.metadata.name ?? "", object.metadata.uid ?? "", type, reason, message].join("\u0000");
 }
@@ -250,18 +267,24 @@ export class MemoryEventRecorder implements EventLog {
    * an Event where a whole EventResource cost about 700 (10,000 are kept).
    */
   readonly #events = new Map<string, Occurrences>();
+  readonly #correlator: EventCorrelator;
 
   constructor(options: MemoryEventRecorderOptions) {
     this.#o = { component: "meshsign-engine", ttlMs: DEFAULT_EVENT_TTL_MS, maxEvents: DEFAULT_MAX_EVENTS, ...options };
+    this.#correlator = new EventCorrelator({ clock: this.#o.clock });
   }
 
   record(object: KubeObject, type: EventType, reason: string, message: string): void {
-    const msg = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
-    const key = memoryKey(object, type, reason, msg);
+    const c = this.#correlator.correlate(objectKey(object), type, reason, message);
+    if (c === undefined) return;
+    const msg = truncate(c.message);
+    // A combined Event is one Event for all of its reason's messages, showing the latest.
+    const key = memoryKey(object, type, reason, c.combined ? COMBINED_PREFIX : msg);
     const now = this.#o.clock.now();
     const previous = this.#events.get(key);
     this.#events.delete(key);
-    this.#events.set(key, previous === undefined ? { count: 1, firstMs: now, lastMs: now } : { count: previous.count + 1, firstMs: previous.firstMs, lastMs: now });
+    const latest = c.combined ? { message: msg } : {};
+    this.#events.set(key, previous === undefined ? { count: 1, firstMs: now, lastMs: now, ...latest } : { count: previous.count + 1, firstMs: previous.firstMs, lastMs: now, ...latest });
     this.#expire();
   }
 
@@ -269,7 +292,8 @@ export class MemoryEventRecorder implements EventLog {
     this.#expire();
     const out: EventResource[] = [];
     for (const [key, o] of this.#events) {
-      const [apiVersion = "", kind = "", ns = "", name = "", uid = "", type = "Normal", reason = "", message = ""] = key.split("\u0000");
+      const [apiVersion = "", kind = "", ns = "", name = "", uid = "", type = "Normal", reason = "", keyMessage = ""] = key.split("\u0000");
+      const message = o.message ?? keyMessage;
       if (ns !== namespace) continue;
       const first = new Date(o.firstMs).toISOString();
       // The same name for the same Event every time it is listed (as the first write named it).
@@ -305,6 +329,8 @@ interface Occurrences {
   readonly count: number;
   readonly firstMs: number;
   readonly lastMs: number;
+  /** The latest message of a combined Event (others carry theirs in the key). */
+  readonly message?: string;
 }
 
 /** Every field of an in-memory Event, NUL-separated (no field can hold a NUL: names are RFC 1123, messages are ours). */

@@ -17,6 +17,11 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return sa.every((v, i) => v === sb[i]);
 }
 
+/** Equal to the nanosecond (Go's resolution), whatever floating point did to the fractions. */
+function sameDuration(a: number | undefined, b: number): boolean {
+  return a !== undefined && Math.round(a * 1e6) === Math.round(b * 1e6);
+}
+
 function normalizeIp(ip: string): string {
   // Compare IPv6 addresses in one canonical form ("::1" vs "0:0:0:0:0:0:0:1").
   if (!ip.includes(":")) return ip;
@@ -77,7 +82,7 @@ export function requestMismatches(cr: CertificateRequest, csr: ParsedCsr, certSp
   if ((cr.spec.isCA ?? false) !== spec.isCA) out.push("spec.isCA");
   const crUsages = cr.spec.usages !== undefined && cr.spec.usages.length > 0 ? cr.spec.usages : ["digital signature", "key encipherment"];
   if (!sameSet(crUsages, spec.usages)) out.push("spec.usages");
-  if (spec.durationSet && cr.spec.duration !== undefined && goDurationMs(cr.spec.duration) !== spec.durationMs) {
+  if (spec.durationSet && cr.spec.duration !== undefined && !sameDuration(goDurationMs(cr.spec.duration), spec.durationMs)) {
     out.push("spec.duration");
   }
   const a = resolveIssuerRef(cr.spec.issuerRef);

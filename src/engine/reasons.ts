@@ -24,6 +24,8 @@ export const REASON = {
   failed: "Failed",
   /** Issuing=False while cert-manager's rotationPolicy Never cannot reuse the key. */
   cannotRegenerateKey: "CannotRegenerateKey",
+  /** Warning Event while an automatic re-issuance waits for the per-Certificate limit (meshsign only). */
+  reissueLimited: "ReissueLimited",
   /** Ready=False for a Certificate that shares its secretName and is not the owner. */
   conflict: "Conflict",
   /** Ready=False for a Certificate asking for something the engine does not implement (lib/unsupported.ts). */

@@ -12,6 +12,8 @@
  * creates a second request for the same revision.
  */
 import type { KeyObject } from "node:crypto";
+import { formatGoDuration } from "../api/duration.js";
+import { certificateSizeProblem } from "../api/limits.js";
 import { MeshsignError, isMeshsignError } from "../errors/index.js";
 import type { IssuerRegistry } from "../issuers/registry.js";
 import type { Store } from "../store/types.js";
@@ -25,7 +27,7 @@ import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateR
 import type { CertificateDigest } from "./lib/certificate-digest.js";
 import { getCondition, removeCondition, setCondition } from "./lib/conditions.js";
 import { b64decode, b64encode, nextKeySecretName, requestName, requestRevision, requestState } from "./lib/requests.js";
-import { formatGoDuration, type ResolvedSpec, resolveSpec } from "./lib/spec.js";
+import { type ResolvedSpec, resolveSpec } from "./lib/spec.js";
 import { certInfo, splitPemChain } from "./lib/x509-info.js";
 import { requestMismatches } from "./match.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -41,6 +43,16 @@ export const DEFAULT_KEY_GENERATION_CONCURRENCY = 2;
 
 /** Bound of the in-memory staged-key cache (entries only live while an issuance is in flight). */
 const STAGED_KEYS_LIMIT = 20_000;
+
+/**
+ * Automatic issuances a Certificate may start in a row, and how often after that (one per
+ * {@link REISSUE_INTERVAL_MS}: five an hour). A safety net under the back-off, which only follows
+ * failed issuances: a spec or a foreign writer that makes every successful issuance trigger the
+ * next (cert-manager #6714, #8380), or a renewBefore a second short of the duration, would otherwise
+ * re-issue without end. Manual renewals are not limited.
+ */
+export const REISSUE_BURST = 5;
+export const REISSUE_INTERVAL_MS = 12 * 60_000;
 
 /** How often a Certificate that does not own its Secret is looked at again (cert-manager: 3 min). */
 export const NOT_OWNER_RECHECK_MS = 3 * 60_000;
@@ -59,8 +71,14 @@ export interface ReconcilerDeps {
   readonly keyGenerationConcurrency?: number;
   /** Names of the requests that belong to a Certificate (from the engine's watch index). */
   requestNames(namespace: string, certificateName: string): readonly string[];
+  /** Re-issue limit (tests); default {@link REISSUE_BURST} then one per {@link REISSUE_INTERVAL_MS}. */
+  readonly reissueLimit?: { readonly burst: number; readonly intervalMs: number };
+  /** Called when an automatic issuance waits for the re-issue limit. */
+  readonly onReissueLimited?: (cert: Certificate, reason: string, message: string, retryAtMs: number) => void;
   /** Keeps the index current for writes the reconciler makes itself. */
   noteRequest(namespace: string, certificateName: string, requestName: string, present: boolean): void;
+  /** Called once per failed issuance (the engine rate-limits it into the log). */
+  readonly onIssuanceFailure?: (cert: Certificate, reason: string, message: string, failedIssuanceAttempts: number, retryAtMs: number | undefined) => void;
   /** Certificates in `namespace` whose spec.secretName is `secretName`. */
   certificatesForSecret(namespace: string, secretName: string): readonly CertificateDigest[];
 }
@@ -75,6 +93,8 @@ export class CertificateReconciler {
   readonly #transient = new Map<string, number>();
   /** Jitter fraction per issued serial, drawn once from the random source. */
   readonly #jitter = new Map<string, number>();
+  /** Per-certificate re-issue budget (token bucket), see {@link REISSUE_BURST}. */
+  readonly #reissue = new Map<string, { tokens: number; refilledMs: number }>();
   /** Certificates checked for orphans of a crash since this process started. */
   readonly #orphanChecked = new Set<string>();
   /**
@@ -155,6 +175,24 @@ export class CertificateReconciler {
     const key = `${namespace}/${name}`;
     this.#transient.delete(key);
     this.#orphanChecked.delete(key);
+    this.#reissue.delete(key);
+  }
+
+  /** Takes one automatic issuance from the Certificate's budget; when there is none, the time the next one is due. */
+  #takeReissueToken(key: string, now: number): number | undefined {
+    const { burst, intervalMs } = this.#d.reissueLimit ?? { burst: REISSUE_BURST, intervalMs: REISSUE_INTERVAL_MS };
+    const bucket = this.#reissue.get(key) ?? { tokens: burst, refilledMs: now };
+    const refill = Math.floor((now - bucket.refilledMs) / intervalMs);
+    if (refill > 0) {
+      bucket.tokens = Math.min(burst, bucket.tokens + refill);
+      bucket.refilledMs = bucket.tokens === burst ? now : bucket.refilledMs + refill * intervalMs;
+    }
+    this.#reissue.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens--;
+      return undefined;
+    }
+    return bucket.refilledMs + intervalMs;
   }
 
   // ---------------------------------------------------------------- not issuing
@@ -165,17 +203,28 @@ export class CertificateReconciler {
     const notReady = evaluate(READINESS_CHAIN, input);
     const trigger = evaluate(TRIGGER_CHAIN, input);
     const wake = this.#nextWake(input);
-    const retryAt = trigger === undefined ? undefined : await this.#backoffUntil(cert, spec, requests);
-    const backingOff = retryAt !== undefined && now < retryAt;
+    const backoffUntil = trigger === undefined ? undefined : await this.#backoffUntil(cert, spec, requests);
+    const backingOff = backoffUntil !== undefined && now < backoffUntil;
+    const key = `${cert.metadata.namespace ?? ""}/${cert.metadata.name ?? ""}`;
+    const limitedUntil = trigger === undefined || backingOff ? undefined : this.#takeReissueToken(key, now);
+    const retryAt = backingOff ? backoffUntil : limitedUntil;
     const readiness = this.#readinessStatus(cert, cert.status, spec, input, notReady);
-    if (trigger === undefined || backingOff) {
+    if (trigger === undefined || retryAt !== undefined) {
       const current = await this.#writeStatus(cert, readiness);
       if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
       if (trigger === undefined) {
         await this.#reapplySecretMetadata(current, spec, secret, input);
         return wake;
       }
-      return min(retryAt, wake);
+      if (limitedUntil !== undefined) {
+        const message = `Re-issuance is limited to one every ${REISSUE_INTERVAL_MS / 60_000} minutes after ${REISSUE_BURST} in a row; waiting to act on ${trigger.reason}: ${trigger.message}`;
+        this.#d.events.record(current, "Warning", REASON.reissueLimited, message);
+        this.#d.onReissueLimited?.(current, REASON.reissueLimited, message, limitedUntil);
+      }
+      // The trigger already fired, so a renewal time in the past is no reason to wake: only the retry,
+      // or expiry (Ready flips). Returning the past renewal time re-ran this pass in a loop.
+      const expiry = input.contents?.cert === undefined ? undefined : input.contents.cert.notAfterMs + 1;
+      return min(retryAt, expiry !== undefined && expiry > now ? expiry : undefined);
     }
     // One write: readiness, Issuing=True, and the (deterministic) name of the key Secret about to be
     // staged. A crash before the key exists is harmless: the next pass finds no key and makes one.
@@ -260,11 +309,22 @@ export class CertificateReconciler {
     return status;
   }
 
-  /** cert-manager's shouldBackoffReissuingOnFailure: no back-off once the spec moved away from the failed request. */
+  /**
+   * cert-manager's shouldBackoffReissuingOnFailure: no back-off once the spec moved away from the
+   * failed request. Stricter in one way: while the spec's generation is still the one the failure
+   * was recorded at, the back-off holds whatever the request looks like. A request this engine
+   * cannot read back (or one that never matched its own spec) otherwise looked like a changed
+   * spec and skipped the back-off on every pass: a retry storm.
+   */
   async #backoffUntil(cert: Certificate, spec: ResolvedSpec, requests: CertificateRequest[]): Promise<number | undefined> {
     const last = cert.status?.lastFailureTime;
     if (last === undefined) return undefined;
+    const failedAt = getCondition(cert.status?.conditions, "Issuing")?.observedGeneration;
+    const retryAt = nextIssuanceAttemptMs(Date.parse(last), cert.status?.failedIssuanceAttempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF);
+    if (failedAt !== undefined && failedAt === cert.metadata.generation) return retryAt;
     const next = requests.find((r) => requestRevision(r) === (cert.status?.revision ?? 0) + 1);
+    // The spec was edited since a failure that left no request to compare (it failed before one was made).
+    if (failedAt !== undefined && next === undefined) return undefined;
     if (next !== undefined) {
       let csr: ParsedCsr | undefined;
       try {
@@ -274,7 +334,7 @@ export class CertificateReconciler {
       }
       if (csr === undefined || requestMismatches(next, csr, cert.spec, spec).length > 0) return undefined;
     }
-    return nextIssuanceAttemptMs(Date.parse(last), cert.status?.failedIssuanceAttempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF);
+    return retryAt;
   }
 
   async #reapplySecretMetadata(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, input: PolicyInput): Promise<void> {
@@ -300,10 +360,15 @@ export class CertificateReconciler {
   async #issue(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, requests: CertificateRequest[]): Promise<number | undefined> {
     const revision = (cert.status?.revision ?? 0) + 1;
     const since = Date.parse(getCondition(cert.status?.conditions, "Issuing")?.lastTransitionTime ?? "") || this.#now();
+    // A spec validation would refuse (Kubernetes mode has no admission webhook) fails before a key is made.
+    const tooLarge = certificateSizeProblem(cert.spec);
+    if (tooLarge !== undefined) return this.#failIssuance(cert, spec, CR_REASON.failed, `spec.${tooLarge.path.join(".")}: ${tooLarge.message}`);
     const staged = await this.#ensureNextKey(cert, spec, secret);
     if (staged === undefined) return undefined; // rotationPolicy Never cannot proceed until the spec changes
     const current = staged.cert;
-    let cr = await this.#ensureRequest(current, spec, revision, staged.key, staged.secretName, requests, since);
+    const ensured = await this.#ensureRequest(current, spec, revision, staged.key, staged.secretName, requests, since);
+    if ("failure" in ensured) return this.#failIssuance(current, spec, CR_REASON.failed, ensured.failure);
+    let cr = ensured;
     if (requestState(cr) === "pending") {
       const signed = await this.#sign(current, cr, staged.keyPem);
       cr = signed.cr;
@@ -355,10 +420,8 @@ export class CertificateReconciler {
           this.#d.events.record(cert, "Warning", "DecodeFailed", "Failed to decode private key stored in Secret - generating new key");
         }
       }
-      if (key === undefined) {
-        key = await this.#generateKey(spec);
-        this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
-      }
+      const generated = key === undefined;
+      if (key === undefined) key = await this.#generateKey(spec);
       keyPem = key.export({ format: "pem", type: "pkcs8" }).toString();
       const body: Secret = {
         apiVersion: "v1",
@@ -374,6 +437,8 @@ export class CertificateReconciler {
       };
       try {
         staged = await this.#d.store.create<Secret>(SECRETS, body);
+        // Said once the key is stored (a refused write is reported by the reconcile error, not as "Stored").
+        if (generated) this.#d.events.record(cert, "Normal", "Generated", `Stored new private key in temporary Secret resource "${keyName}"`);
         this.#stagedKeys.set(stagedId, { pem: keyPem, key });
         if (this.#stagedKeys.size > STAGED_KEYS_LIMIT) this.#stagedKeys.delete(this.#stagedKeys.keys().next().value ?? "");
       } catch (err) {
@@ -388,7 +453,7 @@ export class CertificateReconciler {
     return { cert: current, key, keyPem: keyPem ?? key.export({ format: "pem", type: "pkcs8" }).toString(), secretName: keyName };
   }
 
-  async #ensureRequest(cert: Certificate, spec: ResolvedSpec, revision: number, key: KeyObject, keySecretName: string, requests: CertificateRequest[], issuingSince: number): Promise<CertificateRequest> {
+  async #ensureRequest(cert: Certificate, spec: ResolvedSpec, revision: number, key: KeyObject, keySecretName: string, requests: CertificateRequest[], issuingSince: number): Promise<CertificateRequest | { failure: string }> {
     const spki = spkiOf(key);
     let candidate: CertificateRequest | undefined;
     for (const cr of requests) {
@@ -420,7 +485,13 @@ export class CertificateReconciler {
 
     const ns = cert.metadata.namespace ?? "";
     const name = requestName(cert, revision);
-    const csrPem = buildCsr(cert.spec, spec, key);
+    let csrPem: string;
+    try {
+      csrPem = buildCsr(cert.spec, spec, key);
+    } catch (err) {
+      // The spec cannot be encoded: terminal for this generation, so it goes through the issuance back-off.
+      return { failure: `Failed to build the CSR: ${errorMessage(err)}` };
+    }
     const annotations: Record<string, string> = {};
     for (const [k, v] of Object.entries(cert.metadata.annotations ?? {})) if (COPIED(k)) annotations[k] = v;
     Object.assign(annotations, {
@@ -435,6 +506,8 @@ export class CertificateReconciler {
       spec: {
         request: b64encode(csrPem),
         issuerRef: { ...spec.issuerRef },
+        // Exact (Go's Duration.String, fractions kept): a rounded duration never matched the spec
+        // again and re-issued on every pass.
         duration: formatGoDuration(spec.durationMs),
         isCA: spec.isCA,
         usages: [...spec.usages],
@@ -466,7 +539,6 @@ export class CertificateReconciler {
   #approved(cr: CertificateRequest, nowIso: string): Condition[] | undefined {
     const conds = cr.status?.conditions;
     if (getCondition(conds, "Approved") !== undefined || getCondition(conds, "Denied") !== undefined) return undefined;
-    this.#d.events.record(cr, "Normal", CR_REASON.approved, APPROVED_MESSAGE);
     return setCondition(conds, { type: "Approved", status: "True", reason: CR_REASON.approved, message: APPROVED_MESSAGE }, nowIso);
   }
 
@@ -514,6 +586,10 @@ export class CertificateReconciler {
     const nowIso = this.#iso(now);
     const approval = this.#approved(cr, nowIso);
     const conds = approval ?? cr.status?.conditions;
+    // The approval's Event follows its write (the write may be refused).
+    const approvedEvent = (updated: CertificateRequest): void => {
+      if (approval !== undefined) this.#d.events.record(updated, "Normal", CR_REASON.approved, APPROVED_MESSAGE);
+    };
     if (outcome.kind === "issued") {
       this.#transient.delete(certKey);
       const updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
@@ -525,6 +601,7 @@ export class CertificateReconciler {
           conditions: setCondition(conds, { type: "Ready", status: "True", reason: CR_REASON.issued, message: "Certificate fetched from issuer successfully" }, nowIso),
         },
       });
+      approvedEvent(updated);
       this.#d.events.record(updated, "Normal", "CertificateIssued", "Certificate fetched from issuer successfully");
       return { cr: updated };
     }
@@ -535,6 +612,7 @@ export class CertificateReconciler {
       let updated = cr;
       if (next !== conds || approval !== undefined) {
         updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, { ...cr, status: { ...cr.status, conditions: next } });
+        approvedEvent(updated);
         // Emitted only on a change, like cert-manager's Pending reasons.
         if (previous?.message !== message) this.#d.events.record(updated, "Normal", outcome.reason, message);
       }
@@ -549,6 +627,7 @@ export class CertificateReconciler {
         conditions: setCondition(conds, { type: "Ready", status: "False", reason: CR_REASON.failed, message: `${outcome.reason}: ${outcome.message}` }, nowIso),
       },
     });
+    approvedEvent(updated);
     this.#d.events.record(updated, "Warning", outcome.reason, outcome.message);
     return { cr: updated };
   }
@@ -567,6 +646,7 @@ export class CertificateReconciler {
     const updated = await this.#writeStatus(cert, status);
     await this.#deleteNextKey(updated);
     this.#d.events.record(updated, "Warning", issuingFailureReason(crReason), message);
+    this.#d.onIssuanceFailure?.(updated, crReason, crMessage, attempts, nextIssuanceAttemptMs(now, attempts, this.#d.issuanceBackoff ?? DEFAULT_ISSUANCE_BACKOFF));
     this.#d.metrics?.countFailure(crReason, this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "")?.kind ?? "unknown");
     return now;
   }

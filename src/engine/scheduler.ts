@@ -183,8 +183,9 @@ export class Scheduler {
         (err: unknown) => {
           const n = (this.#failures.get(key) ?? 0) + 1;
           this.#failures.set(key, n);
-          this.#o.onError?.(key, err);
+          // The retry is scheduled first, so onError can say when it is (deadlineOf).
           this.#setDeadline(key, this.#o.clock.now() + exponentialDelayMs(n, this.#o.errorBackoff));
+          this.#o.onError?.(key, err);
         },
       )
       .finally(() => {

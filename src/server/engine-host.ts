@@ -69,9 +69,11 @@ export async function startEngine(options: {
     registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
-    onError: (key, err) => {
-      if (repeats.admit(errorKey(err), key)) log.warn({ certificate: key, err }, "reconcile failed");
-    },
+    // One line per failure (rate-limited per Certificate by the engine): the Certificate, the reason
+    // and when it is retried; the same error across many Certificates is then folded by `repeats`.
+    onFailure: ({ certificate, kind, reason, message, failedIssuanceAttempts, retryAt, suppressed, err }) =>
+      repeats.admit(`${kind} ${reason} ${err !== undefined ? errorKey(err) : message}`, certificate) &&
+      log.warn({ certificate, reason, failedIssuanceAttempts, retryAt, ...(suppressed > 0 ? { suppressed } : {}), ...(err !== undefined ? { err } : {}) }, kind === "issuance" ? `certificate issuance failed: ${message}` : kind === "throttled" ? `certificate re-issuance limited: ${message}` : `reconcile failed: ${message}`),
     ...selection(config),
   });
   let started = false;

@@ -191,3 +191,53 @@ describe("MemoryEventRecorder", () => {
     await engine.stop();
   });
 });
+
+describe("both recorders correlate Events as client-go does", () => {
+  const recorders = {
+    memory: (clock: FakeClock) => {
+      const r = new MemoryEventRecorder({ clock });
+      return { record: r.record.bind(r), list: async () => r.list("apps") };
+    },
+    store: (clock: FakeClock) => {
+      const store = new MemoryStore();
+      const r = new StoreEventRecorder({ store, clock });
+      return {
+        record: r.record.bind(r),
+        list: async () => {
+          await r.flush();
+          return store.list<EventResource>(EVENTS, { namespace: "apps" });
+        },
+      };
+    },
+  };
+
+  for (const [kind, make] of Object.entries(recorders)) {
+    it(`${kind}: folds an eleventh different message of one reason within 10 minutes into one combined Event`, async () => {
+      const clock = new FakeClock(T0);
+      const r = make(clock);
+      for (let i = 0; i < 14; i++) r.record(cert("a"), "Warning", "Failed", `attempt ${i}: request id ${i * 7919}`);
+      const all = await r.list();
+      expect(all).toHaveLength(11);
+      const combined = all.filter((e) => e.message.startsWith("(combined from similar events): "));
+      expect(combined).toHaveLength(1);
+      expect(combined[0]).toMatchObject({ count: 4, message: "(combined from similar events): attempt 13: request id 102947" });
+      // Another reason of the same object is not folded in.
+      r.record(cert("a"), "Normal", "Issuing", "attempt 14");
+      expect((await r.list()).filter((e) => e.reason === "Issuing")).toHaveLength(1);
+    });
+
+    it(`${kind}: lets an object make 25 Events at once, then one every 5 minutes`, async () => {
+      const clock = new FakeClock(T0);
+      const r = make(clock);
+      for (let i = 0; i < 40; i++) r.record(cert("b"), "Normal", "Issuing", "same message");
+      r.record(cert("c"), "Normal", "Issuing", "another object has its own budget");
+      expect((await r.list()).map((e) => [e.involvedObject.name, e.count])).toEqual([
+        ["b", 25],
+        ["c", 1],
+      ]);
+      await clock.advance(5 * MIN);
+      for (let i = 0; i < 3; i++) r.record(cert("b"), "Normal", "Issuing", "same message");
+      expect((await r.list()).find((e) => e.involvedObject.name === "b")?.count).toBe(26);
+    });
+  }
+});

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CERT_MANAGER_ANNOTATION_PREFIX } from "../annotations.js";
 import { formatGoDuration, tryParseGoDuration } from "../duration.js";
+import { certificateSizeProblem } from "../limits.js";
 import { isBareEmail, isCidr, isDns1123Subdomain, isGoDuration, isIpAddress, isOid } from "../lib/rules.js";
 import { DistinguishedNameError, type Name, NameOid, parseDistinguishedName } from "../../pki/index.js";
 import { annotationsSchema, conditionSchema, issuerReferenceSchema, labelsSchema, objectMetaSchema } from "./meta.js";
@@ -290,6 +291,10 @@ function checkCertificateSpec(spec: CertificateSpecInput, ctx: Ctx): void {
       issue(["nameConstraints"], "one of permitted or excluded must be set");
     }
   }
+
+  // What meshsign can issue (src/api/limits.ts); the engine refuses the same specs with the same message.
+  const tooLarge = certificateSizeProblem(spec);
+  if (tooLarge !== undefined) issue([...tooLarge.path], tooLarge.message);
 }
 
 /** The last CN of a literalSubject ("" without one), or undefined after reporting why it cannot be read. */

@@ -57,17 +57,6 @@ export function goDurationMs(text: string | undefined): number | undefined {
   return Number.isFinite(total) ? total : undefined;
 }
 
-/** Formats milliseconds as a Go duration string ("2160h0m0s"), the form cert-manager puts on requests. */
-export function formatGoDuration(ms: number): string {
-  const totalSeconds = Math.round(ms / 1000);
-  const h = Math.floor(totalSeconds / 3600);
-  const m = Math.floor((totalSeconds % 3600) / 60);
-  const s = totalSeconds % 60;
-  if (h > 0) return `${h}h${m}m${s}s`;
-  if (m > 0) return `${m}m${s}s`;
-  return `${s}s`;
-}
-
 export function defaultKeySize(algorithm: KeyAlgorithm): number {
   return algorithm === "RSA" ? 2048 : algorithm === "ECDSA" ? 256 : 0;
 }
