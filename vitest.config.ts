@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The Kubernetes suite needs a real kube-apiserver and runs as `npm run test:kube`.
-    exclude: ["test/kube/**", "node_modules/**"],
+    // The Kubernetes suite needs a real kube-apiserver and runs as `npm run test:kube`;
+    // the ACME suite needs Pebble (built from Go modules) and runs as `npm run test:acme`.
+    exclude: ["test/kube/**", "test/acme/pebble/**", "node_modules/**"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Let's Encrypt's Pebble (a real, strict ACME server) and its challenge
-# test server from the Go module pinned in test/acme/pebble, and caches them
+# test server from the Go module pinned in test/acme/harness, and caches them
 # exactly as test/kube/setup.sh caches the Kubernetes test servers:
 #   pebble               github.com/letsencrypt/pebble/v2/cmd/pebble
 #   pebble-challtestsrv  github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv (DNS for Pebble's VA)
@@ -29,7 +29,7 @@ unset GOFLAGS
 export GOFLAGS=-buildvcs=false
 export CGO_ENABLED=0
 
-dir="$here/pebble"
+dir="$here/harness"
 version="$(cd "$dir" && go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2)"
 sum="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-12)"
 

@@ -1,4 +1,4 @@
-module meshsign.test/acme/pebble
+module meshsign.test/acme/harness
 
 go 1.26.0
 
