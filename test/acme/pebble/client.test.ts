@@ -2,6 +2,10 @@ import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AcmeClient,
+  acceptChallenge,
+  getAuthorization,
+  keyAuthorization,
+  waitAuthorization,
   ariCertId,
   findAccount,
   getOrder,
@@ -11,7 +15,6 @@ import {
   newOrder,
   problemOf,
   registerAccount,
-  shortType,
   updateAccountEmail,
   waitOrder,
 } from "../../../src/acme/index.js";
@@ -230,9 +233,6 @@ describe("ACME client against Pebble", () => {
 async function solveAuthorizationsWithoutSelfCheck(
   order: Awaited<ReturnType<typeof newOrder>>,
 ): Promise<void> {
-  const { acceptChallenge, getAuthorization, keyAuthorization, waitAuthorization } = await import(
-    "../../../src/acme/index.js"
-  );
   for (const url of order.authorizations) {
     const authz = await getAuthorization(client, url);
     const challenge = authz.challenges.find((c) => c.type === "http-01");
