@@ -2,6 +2,8 @@ import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AcmeClient,
+  type AcmeRequestObservation,
+  verifyIssued,
   acceptChallenge,
   getAuthorization,
   keyAuthorization,
@@ -19,7 +21,7 @@ import {
   waitOrder,
 } from "../../../src/acme/index.js";
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
-import { generateKeySync } from "../../../src/pki/index.js";
+import { decodePemAll, generateKeySync, publicKeySpki } from "../../../src/pki/index.js";
 import { opensslVerify } from "../../lib/openssl.js";
 import {
   DEFAULT_PROFILE_SECONDS,
@@ -131,6 +133,67 @@ describe("ACME client against Pebble", () => {
     const lifetime = (leaf.notAfter.getTime() - leaf.notBefore.getTime()) / 1000;
     const expected = issued.order.profile === "shortlived" ? SHORTLIVED_SECONDS : DEFAULT_PROFILE_SECONDS;
     expect(Math.abs(lifetime - expected)).toBeLessThan(120);
+  });
+
+  it("refuses what the CA returned when it does not match the order: another key, other names, an untrusted root", async () => {
+    const issued = await issue(client, ["check.example.com"], { solverPort, roots: [root0] });
+    const base = {
+      chainPem: issued.chain.pem,
+      csrPublicKeySpki: publicKeySpki(issued.leafKey),
+      identifiers: [{ type: "dns" as const, value: "check.example.com" }],
+      at: new Date(),
+      roots: decodePemAll(root0, "CERTIFICATE"),
+    };
+    expect(verifyIssued(base).leaf.dnsNames).toEqual(["check.example.com"]);
+    const otherKey = publicKeySpki(generateKeySync({ type: "ec", curve: "P-256" }));
+    expect(() => verifyIssued({ ...base, csrPublicKeySpki: otherKey })).toThrow(
+      /public key is not the CSR's/,
+    );
+    expect(() =>
+      verifyIssued({
+        ...base,
+        identifiers: [...base.identifiers, { type: "dns", value: "more.example.com" }],
+      }),
+    ).toThrow(/names differ/);
+    expect(() => verifyIssued({ ...base, roots: decodePemAll(root1, "CERTIFICATE") })).toThrow(
+      /does not verify to the trusted roots/,
+    );
+    expect(() => verifyIssued({ ...base, at: new Date(Date.now() + 400 * 86_400_000) })).toThrow(
+      /not valid now/,
+    );
+  });
+
+  it("reports every request to the metrics hook with cert-manager's labels", async () => {
+    const seen: AcmeRequestObservation[] = [];
+    const c = await AcmeClient.connect({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: generateKeySync({ type: "ec", curve: "P-256" }),
+      caBundle: pebble.tlsCaPem,
+      observe: (o) => seen.push(o),
+    });
+    await registerAccount(c);
+    const url = new URL(pebble.directoryUrl);
+    expect(seen.map((o) => `${o.method} ${o.path}`)).toContain("GET /dir");
+    expect(seen.some((o) => o.method === "POST" && o.status === "201")).toBe(true);
+    for (const o of seen) {
+      expect(o.scheme).toBe("https");
+      expect(o.host).toBe(url.host);
+      expect(o.durationSeconds).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it("refuses to trust Pebble's TLS certificate without its CA bundle", async () => {
+    const err = await AcmeClient.connect({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: generateKeySync({ type: "ec", curve: "P-256" }),
+    }).catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_ACME_UNAVAILABLE")).toBe(true);
+    const skip = await AcmeClient.connect({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: generateKeySync({ type: "ec", curve: "P-256" }),
+      skipTLSVerify: true,
+    });
+    expect(skip.directory.newOrder).toMatch(/^https:/);
   });
 
   it("picks Pebble's alternate chain when preferredChain names the alternate root, the default otherwise", async () => {
