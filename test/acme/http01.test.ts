@@ -64,6 +64,34 @@ describe("the HTTP-01 solver listener", () => {
     expect((await get(`/.well-known/acme-challenge/${TOKEN}`, "DELETE")).status).toBe(405);
   });
 
+  it("passes the lookup the Host without port, lower-cased, so it can answer only for the challenge's name", async () => {
+    const hosts: (string | undefined)[] = [];
+    const other = createHttp01Solver({
+      lookup: (token, host) => {
+        hosts.push(host);
+        return host === "app.example.com" ? `${token}.thumb` : undefined;
+      },
+    });
+    const p = (await other.listen(0, "127.0.0.1")).port;
+    const fetchWithHost = (host: string) =>
+      new Promise<number>((resolve) => {
+        request(
+          { host: "127.0.0.1", port: p, path: `/.well-known/acme-challenge/${TOKEN}`, headers: { host } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        ).end();
+      });
+    try {
+      expect(await fetchWithHost("App.Example.com:8089")).toBe(200);
+      expect(await fetchWithHost("other.example.com")).toBe(404);
+      expect(hosts).toEqual(["app.example.com", "other.example.com"]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("answers HEAD without a body", async () => {
     expect(await get(`/.well-known/acme-challenge/${TOKEN}`, "HEAD")).toEqual({ status: 200, body: "" });
   });

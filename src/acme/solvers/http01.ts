@@ -27,8 +27,23 @@ import { isValidToken } from "../lib/token.js";
 
 export const CHALLENGE_PATH_PREFIX = "/.well-known/acme-challenge/";
 
-/** Token -> key authorization, or undefined when no challenge has this token. */
-export type ChallengeLookup = (token: string) => string | undefined | Promise<string | undefined>;
+/**
+ * Token -> key authorization, or undefined when no challenge has this token.
+ * `host` is the request's Host without port, lower-cased (undefined when
+ * absent), so a lookup can answer only for the challenge's own name, as
+ * cert-manager's solver does.
+ */
+export type ChallengeLookup = (
+  token: string,
+  host: string | undefined,
+) => string | undefined | Promise<string | undefined>;
+
+/** The Host header without its port, lower-cased; undefined when absent or malformed. */
+function hostOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/.exec(header.trim());
+  return m?.[1]?.toLowerCase();
+}
 
 export interface Http01SolverOptions {
   readonly lookup: ChallengeLookup;
@@ -75,7 +90,7 @@ export function createHttp01Solver(options: Http01SolverOptions): Http01Solver {
     }
     let keyAuthorization: string | undefined;
     try {
-      keyAuthorization = await options.lookup(token);
+      keyAuthorization = await options.lookup(token, hostOf(req.headers.host));
     } catch {
       // The store is down: tell the CA to come back (it retries a few times), never 200.
       options.observe?.({ status: 503, token });

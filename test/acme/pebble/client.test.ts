@@ -30,7 +30,7 @@ import {
   SHORTLIVED_SECONDS,
   startPebble,
 } from "../harness.js";
-import { challenges, issue, verifiesWithNodeCrypto } from "./flow.js";
+import { challenges, issue, lookupChallenge, verifiesWithNodeCrypto } from "./flow.js";
 
 let pebble: Pebble;
 let solver: Http01Solver;
@@ -57,7 +57,7 @@ function commonNameOf(pem: string): string {
 
 beforeAll(async () => {
   solverPort = await freePort();
-  solver = createHttp01Solver({ lookup: (token) => challenges.get(token) });
+  solver = createHttp01Solver({ lookup: lookupChallenge });
   await solver.listen(solverPort, "127.0.0.1");
   pebble = await startPebble({ httpPort: solverPort });
   root0 = await pebble.root(0);
@@ -300,7 +300,10 @@ async function solveAuthorizationsWithoutSelfCheck(
     const authz = await getAuthorization(client, url);
     const challenge = authz.challenges.find((c) => c.type === "http-01");
     if (challenge?.token === undefined) throw new Error("no http-01 challenge");
-    challenges.set(challenge.token, await keyAuthorization(challenge.token, client.accountKey));
+    challenges.set(challenge.token, {
+      dnsName: authz.identifier.value,
+      keyAuthorization: await keyAuthorization(challenge.token, client.accountKey),
+    });
     await acceptChallenge(client, challenge);
     await waitAuthorization(client, url, Date.now() + 30_000);
   }

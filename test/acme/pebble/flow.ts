@@ -24,8 +24,14 @@ import {
 } from "../../../src/acme/index.js";
 import { buildCsrDer, decodePemAll, generateKeySync, publicKeySpki } from "../../../src/pki/index.js";
 
-/** Token -> key authorization: what the solver listener serves. */
-export const challenges = new Map<string, string>();
+/** Token -> the challenge's name and key authorization: what the solver listener serves. */
+export const challenges = new Map<string, { readonly dnsName: string; readonly keyAuthorization: string }>();
+
+/** The solver's lookup: answers only when the Host is the challenge's own name (as Pebble's VA sends it). */
+export function lookupChallenge(token: string, host: string | undefined): string | undefined {
+  const c = challenges.get(token);
+  return c !== undefined && c.dnsName === host ? c.keyAuthorization : undefined;
+}
 
 export interface Issued {
   readonly order: AcmeOrder;
@@ -59,7 +65,7 @@ export async function solveAuthorizations(
       if (challenge?.token === undefined)
         throw new Error(`no http-01 challenge for ${authz.identifier.value}`);
       const ka = await keyAuthorization(challenge.token, client.accountKey);
-      challenges.set(challenge.token, ka);
+      challenges.set(challenge.token, { dnsName: authz.identifier.value, keyAuthorization: ka });
       try {
         // The names resolve to 127.0.0.1 only inside Pebble's DNS: connect there directly.
         await selfCheck({
