@@ -22,7 +22,15 @@ die() {
   exit 1
 }
 
-command -v go >/dev/null 2>&1 || die "Go is not installed; the ACME suite builds Pebble from Go modules (a Go >= 1.26 toolchain, as for the Kubernetes suite)"
+command -v go >/dev/null 2>&1 || die "Go is not installed; the ACME suite builds Pebble from Go modules (a Go >= 1.25 toolchain; the Kubernetes suite needs >= 1.26)"
+
+# Pebble v2.10.3's go.mod says go 1.25.0; an older Go would fail deep in the build.
+go_version="$(go env GOVERSION | sed 's/^go//')"
+go_major="${go_version%%.*}"
+go_minor="$(echo "$go_version" | cut -d. -f2)"
+if ((go_major < 1 || (go_major == 1 && go_minor < 25))); then
+  die "Go $go_version is too old: Pebble v2.10.3 needs Go >= 1.25"
+fi
 
 # The module graph comes from go.mod/go.sum as committed: never -mod=mod.
 unset GOFLAGS

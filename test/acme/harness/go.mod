@@ -1,6 +1,6 @@
 module meshsign.test/acme/harness
 
-go 1.26.0
+go 1.25.0
 
 require github.com/letsencrypt/pebble/v2 v2.10.3
 
