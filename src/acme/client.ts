@@ -64,6 +64,7 @@ export class AcmeClient {
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   private readonly nonces: NoncePool;
+  private readonly maxInlineWaitMs: number;
 
   private constructor(
     readonly directory: AcmeDirectory,
@@ -80,8 +81,6 @@ export class AcmeClient {
       return header(res.headers, "replay-nonce");
     });
   }
-
-  private readonly maxInlineWaitMs: number;
 
   /** Checks the account key and fetches the directory. */
   static async connect(options: AcmeClientOptions): Promise<AcmeClient> {

@@ -228,7 +228,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         ocspResponderURL: "",
         externalAccountBindingRequired: options.eab === true,
         externalAccountMACKeys: options.eab === true ? { [EAB_KID]: EAB_HMAC_KEY } : {},
-        // Pebble's own test config values: clients must honour Retry-After on pending resources.
+        // Retry-After (seconds) on pending authorizations and orders: the client polls at
+        // that pace (Pebble's own config says 3 and 5; 1 keeps the suite quick).
         retryAfter: { authz: 1, order: 1 },
         keyAlgorithm: "ecdsa",
         profiles: {
