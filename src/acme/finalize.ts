@@ -10,28 +10,54 @@ import { MeshsignError } from "../errors/index.js";
 import { decodePemAll, NameOid, parseCertificate } from "../pki/index.js";
 import type { AcmeClient } from "./client.js";
 import { readJson } from "./lib/json.js";
-import { type AcmeOrder, orderFrom, waitOrder } from "./order.js";
+import { type AcmeOrder, getOrder, orderFrom, waitOrder } from "./order.js";
+import { problemOf, shortType } from "./problems.js";
 
 const PEM_CHAIN = "application/pem-certificate-chain";
 
-/** Sends the CSR (DER) and waits until the order is valid (or says why not). */
+/**
+ * Sends the CSR (DER) and waits until the order is valid (or says why not).
+ * Safe to repeat after a crash: an order already processing or valid is
+ * waited for, never finalized twice, and a `orderNotReady` refusal whose
+ * order has moved on (the answer to an earlier finalize was lost) is read
+ * through.
+ */
 export async function finalizeOrder(
   client: AcmeClient,
   order: AcmeOrder,
   csrDer: Uint8Array,
   deadlineMs: number,
 ): Promise<AcmeOrder> {
-  if (order.status !== "ready")
+  let current: AcmeOrder;
+  if (order.status === "processing" || order.status === "valid") {
+    // Finalized before (a restart after the CSR was sent): never send a second CSR, wait for the first.
+    current = order;
+  } else if (order.status === "ready") {
+    try {
+      const res = await client.post(
+        order.finalize,
+        { csr: Buffer.from(csrDer).toString("base64url") },
+        "finalize",
+      );
+      current = orderFrom(readJson(res.body, "ACME finalize"), order.url);
+    } catch (err) {
+      // orderNotReady after a lost answer to an earlier finalize: the order has moved on; read it.
+      if (shortType(problemOf(err)?.type ?? "") !== "orderNotReady") throw err;
+      current = await getOrder(client, order.url);
+      if (current.status !== "processing" && current.status !== "valid") throw err;
+    }
+  } else if (order.status === "pending") {
     throw new MeshsignError(
       "ERR_ACME_PROTOCOL",
-      `cannot finalize an order that is ${order.status}, not ready`,
+      "cannot finalize an order that is still pending: not every authorization is valid",
+      {
+        retry: "transient",
+        detail: { url: order.url },
+      },
     );
-  const res = await client.post(
-    order.finalize,
-    { csr: Buffer.from(csrDer).toString("base64url") },
-    "finalize",
-  );
-  let current = orderFrom(readJson(res.body, "ACME finalize"), order.url);
+  } else {
+    current = order;
+  }
   if (current.status === "processing") current = await waitOrder(client, order.url, ["valid"], deadlineMs);
   if (current.status !== "valid" || current.certificate === undefined) {
     const why =

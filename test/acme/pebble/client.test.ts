@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AcmeClient,
+  finalizeOrder,
   type AcmeRequestObservation,
   verifyIssued,
   acceptChallenge,
@@ -21,7 +22,7 @@ import {
   waitOrder,
 } from "../../../src/acme/index.js";
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
-import { decodePemAll, generateKeySync, publicKeySpki } from "../../../src/pki/index.js";
+import { buildCsrDer, decodePemAll, generateKeySync, publicKeySpki } from "../../../src/pki/index.js";
 import { opensslVerify } from "../../lib/openssl.js";
 import {
   DEFAULT_PROFILE_SECONDS,
@@ -30,7 +31,7 @@ import {
   SHORTLIVED_SECONDS,
   startPebble,
 } from "../harness.js";
-import { challenges, issue, lookupChallenge, verifiesWithNodeCrypto } from "./flow.js";
+import { challenges, issue, lookupChallenge, solveAuthorizations, verifiesWithNodeCrypto } from "./flow.js";
 
 let pebble: Pebble;
 let solver: Http01Solver;
@@ -133,6 +134,25 @@ describe("ACME client against Pebble", () => {
     const lifetime = (leaf.notAfter.getTime() - leaf.notBefore.getTime()) / 1000;
     const expected = issued.order.profile === "shortlived" ? SHORTLIVED_SECONDS : DEFAULT_PROFILE_SECONDS;
     expect(Math.abs(lifetime - expected)).toBeLessThan(120);
+  });
+
+  it("finalizes safely twice: a repeat after the CA's answer was lost reads the order through, never a second CSR", async () => {
+    const order = await newOrder(client, { identifiers: [{ type: "dns", value: "twice.example.com" }] });
+    await solveAuthorizations(client, order, solverPort);
+    const ready = await waitOrder(client, order.url, ["ready"], Date.now() + 30_000);
+    const key = generateKeySync({ type: "ec", curve: "P-256" });
+    const csr = buildCsrDer(key, { subject: [], dnsNames: ["twice.example.com"] });
+    const first = await finalizeOrder(client, ready, csr, Date.now() + 30_000);
+    expect(first.status).toBe("valid");
+    // The stale "ready" copy (as a crash before the answer was stored would leave it): Pebble says orderNotReady.
+    const again = await finalizeOrder(client, ready, csr, Date.now() + 30_000);
+    expect(again.certificate).toBe(first.certificate);
+    // The stored "valid" copy: nothing is sent.
+    const before = client.stats.requests;
+    expect((await finalizeOrder(client, first, csr, Date.now() + 30_000)).certificate).toBe(
+      first.certificate,
+    );
+    expect(client.stats.requests).toBe(before);
   });
 
   it("refuses what the CA returned when it does not match the order: another key, other names, an untrusted root", async () => {
