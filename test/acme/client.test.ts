@@ -9,6 +9,7 @@ import {
   MAX_BAD_NONCE_RETRIES,
   problemOf,
   type Transport,
+  waitOrder,
 } from "../../src/acme/index.js";
 import { parseProblem, problemError } from "../../src/acme/problems.js";
 import { retryAfterMs } from "../../src/acme/lib/retry-after.js";
@@ -175,6 +176,51 @@ describe("AcmeClient.post", () => {
     });
     await expect(client.post(`${BASE}/x`, undefined, "order")).rejects.toThrow(/needs an ACME account/);
     expect(server.seen.posts).toBe(0);
+  });
+});
+
+describe("polling a pending resource", () => {
+  const order = (status: string) => ({
+    status,
+    identifiers: [{ type: "dns", value: "a.example.com" }],
+    authorizations: [],
+    finalize: `${BASE}/finalize/1`,
+  });
+
+  it("sleeps the CA's Retry-After between polls (clamped to at least 500 ms) until the wanted state", async () => {
+    const sleeps: number[] = [];
+    const { client } = await connect(
+      [
+        { status: 200, body: order("pending"), headers: { "retry-after": "3" } },
+        { status: 200, body: order("pending"), headers: { "retry-after": "0" } },
+        { status: 200, body: order("ready") },
+      ],
+      sleeps,
+    );
+    const ready = await waitOrder(client, `${BASE}/order/1`, ["ready"], Date.now() + 60_000);
+    expect(ready.status).toBe("ready");
+    expect(sleeps).toEqual([3000, 500]);
+  });
+
+  it("stops at the deadline with a transient timeout instead of waiting forever", async () => {
+    let now = 0;
+    const server = fakeServer(Array.from({ length: 10 }, () => ({ status: 200, body: order("pending") })));
+    const client = await AcmeClient.connect({
+      directoryUrl: `${BASE}/dir`,
+      accountKey: generateKeySync({ type: "ec", curve: "P-256" }),
+      accountUrl: `${BASE}/acct/1`,
+      transport: server.transport,
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+    const err = (await waitOrder(client, `${BASE}/order/1`, ["ready"], 3_500).catch(
+      (e: unknown) => e,
+    )) as MeshsignError;
+    expect(err.code).toBe("ERR_ACME_TIMEOUT");
+    expect(err.retry).toBe("transient");
+    expect(now).toBeLessThanOrEqual(3_500);
   });
 });
 
