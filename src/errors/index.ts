@@ -62,6 +62,13 @@ export type ErrorCode =
   | "ERR_CHAIN_INVALID"
   | "ERR_CERT_INVALID"
   | "ERR_KEY_INVALID"
+  // ACME client (src/acme)
+  | "ERR_ACME_PROBLEM"
+  | "ERR_ACME_PROTOCOL"
+  | "ERR_ACME_UNAVAILABLE"
+  | "ERR_ACME_ORDER_INVALID"
+  | "ERR_ACME_TIMEOUT"
+  | "ERR_ACME_SELF_CHECK"
   // Engine and store
   | "ERR_RESOURCE_INVALID"
   | "ERR_NOT_FOUND"

@@ -57,6 +57,13 @@ const EXPECTED = {
   ERR_CHAIN_INVALID: status.INTERNAL,
   ERR_CERT_INVALID: status.INTERNAL,
   ERR_KEY_INVALID: status.INTERNAL,
+  // The ACME client: ACME issuers are refused for CreateCertificate, so these only reach it as internal.
+  ERR_ACME_PROBLEM: status.INTERNAL,
+  ERR_ACME_PROTOCOL: status.INTERNAL,
+  ERR_ACME_UNAVAILABLE: status.INTERNAL,
+  ERR_ACME_ORDER_INVALID: status.INTERNAL,
+  ERR_ACME_TIMEOUT: status.INTERNAL,
+  ERR_ACME_SELF_CHECK: status.INTERNAL,
   // Engine and store, reached through the admin API.
   ERR_RESOURCE_INVALID: status.INVALID_ARGUMENT,
   ERR_NOT_FOUND: status.NOT_FOUND,

@@ -1,0 +1,98 @@
+/**
+ * JWS for ACME (RFC 8555 §6.2): flattened JSON serialization, protected
+ * header with `alg`, `nonce`, `url` and either the account's `jwk` (newAccount,
+ * revocation by key) or its `kid` (the account URL, every other request).
+ * Signing goes through jose; the account key stays a KeyObject.
+ *
+ * Account keys: RSA (>= 2048 bits, RS256: cert-manager's default, an RSA-2048
+ * PKCS#1 key) and EC P-256 (ES256) or P-384 (ES384).
+ */
+import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
+import { calculateJwkThumbprint, FlattenedSign, type JWK } from "jose";
+import { MeshsignError } from "../errors/index.js";
+
+export type AccountKeyAlgorithm = "RS256" | "ES256" | "ES384";
+
+/** A flattened JWS, the body of every ACME POST. */
+export interface FlattenedJws {
+  readonly protected: string;
+  readonly payload: string;
+  readonly signature: string;
+}
+
+/** The JWS algorithm for an account key; ERR_KEY_INVALID for keys ACME servers refuse. */
+export function accountKeyAlgorithm(key: KeyObject): AccountKeyAlgorithm {
+  if (key.type !== "private")
+    throw new MeshsignError("ERR_KEY_INVALID", "the ACME account key is not a private key");
+  const d = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === "rsa") {
+    if ((d?.modulusLength ?? 0) < 2048)
+      throw new MeshsignError("ERR_KEY_INVALID", "the ACME account key is RSA shorter than 2048 bits");
+    return "RS256";
+  }
+  if (key.asymmetricKeyType === "ec" && d?.namedCurve === "prime256v1") return "ES256";
+  if (key.asymmetricKeyType === "ec" && d?.namedCurve === "secp384r1") return "ES384";
+  throw new MeshsignError(
+    "ERR_KEY_INVALID",
+    "the ACME account key must be RSA (>= 2048 bits) or EC P-256/P-384",
+  );
+}
+
+/** The public JWK of an account key (only the members RFC 7638 hashes, plus kty). */
+export function accountJwk(key: KeyObject): JWK {
+  const jwk = createPublicKey(key).export({ format: "jwk" }) as JsonWebKey;
+  return jwk.kty === "RSA"
+    ? { kty: "RSA", n: jwk.n as string, e: jwk.e as string }
+    : { kty: "EC", crv: jwk.crv as string, x: jwk.x as string, y: jwk.y as string };
+}
+
+/** Signs `payload` (undefined = POST-as-GET, an empty payload) for `url`. */
+export async function signRequest(options: {
+  readonly key: KeyObject;
+  readonly url: string;
+  readonly nonce: string;
+  /** The account URL; without it the public key goes in as `jwk`. */
+  readonly kid?: string;
+  readonly payload: unknown;
+}): Promise<FlattenedJws> {
+  const alg = accountKeyAlgorithm(options.key);
+  const header =
+    options.kid === undefined
+      ? { alg, nonce: options.nonce, url: options.url, jwk: accountJwk(options.key) }
+      : { alg, nonce: options.nonce, url: options.url, kid: options.kid };
+  const bytes =
+    options.payload === undefined
+      ? new Uint8Array(0)
+      : new TextEncoder().encode(JSON.stringify(options.payload));
+  const jws = await new FlattenedSign(bytes).setProtectedHeader(header).sign(options.key);
+  return { protected: jws.protected as string, payload: jws.payload, signature: jws.signature };
+}
+
+/**
+ * The External Account Binding (RFC 8555 §7.3.4): the account's public JWK,
+ * MAC'd with HS256 under the CA-issued key, `kid` the CA's key id, `url` the
+ * newAccount URL. `hmacKey` is base64url without padding (as cert-manager
+ * requires); a wrong shape is refused here, before anything is sent.
+ */
+export async function externalAccountBinding(options: {
+  readonly accountKey: KeyObject;
+  readonly keyId: string;
+  readonly hmacKey: string;
+  readonly url: string;
+}): Promise<FlattenedJws> {
+  if (!/^[A-Za-z0-9_-]+$/.test(options.hmacKey))
+    throw new MeshsignError("ERR_KEY_INVALID", "the External Account Binding key is not un-padded base64url");
+  if (options.keyId.length === 0)
+    throw new MeshsignError("ERR_CONFIG_INVALID", "the External Account Binding keyID is empty");
+  const mac = Buffer.from(options.hmacKey, "base64url");
+  const payload = new TextEncoder().encode(JSON.stringify(accountJwk(options.accountKey)));
+  const jws = await new FlattenedSign(payload)
+    .setProtectedHeader({ alg: "HS256", kid: options.keyId, url: options.url })
+    .sign(mac);
+  return { protected: jws.protected as string, payload: jws.payload, signature: jws.signature };
+}
+
+/** The key authorization of a challenge token (RFC 8555 §8.1): `token.thumbprint`. */
+export async function keyAuthorization(token: string, accountKey: KeyObject): Promise<string> {
+  return `${token}.${await calculateJwkThumbprint(accountJwk(accountKey), "sha256")}`;
+}

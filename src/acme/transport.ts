@@ -1,0 +1,124 @@
+/**
+ * The ACME client's HTTPS transport: one request, with the CA bundle or
+ * skipTLSVerify of the Issuer, a timeout, a response size cap, and a hook
+ * that observes every request (cert-manager's
+ * `certmanager_http_acme_client_request_count` / `_duration_seconds` labels:
+ * scheme, host, path, method, status). Plain `http:` is refused: RFC 8555
+ * §6.1 requires HTTPS, and an account key signs everything sent here.
+ */
+import { Agent, request } from "node:https";
+import { MeshsignError } from "../errors/index.js";
+
+/** One observed request, for metrics. `status` is the HTTP status or "error". */
+export interface AcmeRequestObservation {
+  readonly scheme: string;
+  readonly host: string;
+  readonly path: string;
+  readonly method: string;
+  readonly status: string;
+  readonly durationSeconds: number;
+}
+
+export interface TransportOptions {
+  /** PEM bundle trusted for the ACME server instead of Node's default roots. */
+  readonly caBundle?: string;
+  /** Do not verify the server's certificate (private test CAs only). */
+  readonly skipTLSVerify?: boolean;
+  /** Per request. Default 90 s, as cert-manager's ACME HTTP client. */
+  readonly timeoutMs?: number;
+  /** Default `meshsign`. */
+  readonly userAgent?: string;
+  /** Called after every request, successful or not. */
+  readonly observe?: (o: AcmeRequestObservation) => void;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-case names; repeated headers (Link) joined as Node joins them. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Buffer;
+}
+
+export type Transport = (
+  method: "GET" | "HEAD" | "POST",
+  url: string,
+  body?: { readonly contentType: string; readonly data: string },
+  accept?: string,
+) => Promise<HttpResponse>;
+
+export const DEFAULT_TIMEOUT_MS = 90_000;
+// A certificate chain or an order is a few KB; anything this large is not ACME.
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Builds the transport for one ACME server. */
+export function createTransport(options: TransportOptions = {}): Transport {
+  if (options.caBundle !== undefined && options.skipTLSVerify === true)
+    throw new MeshsignError("ERR_CONFIG_INVALID", "caBundle and skipTLSVerify are mutually exclusive");
+  const agent = new Agent({
+    keepAlive: true,
+    ...(options.caBundle === undefined ? {} : { ca: options.caBundle }),
+    rejectUnauthorized: options.skipTLSVerify !== true,
+  });
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const userAgent = options.userAgent ?? "meshsign";
+  return (method, url, body, accept) => {
+    const u = new URL(url);
+    if (u.protocol !== "https:")
+      return Promise.reject(
+        new MeshsignError("ERR_ACME_PROTOCOL", `ACME URL is not https: ${u.protocol}//${u.host}`),
+      );
+    const started = process.hrtime.bigint();
+    const observe = (status: string): void =>
+      options.observe?.({
+        scheme: "https",
+        host: u.host,
+        path: u.pathname,
+        method,
+        status,
+        durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      });
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const headers: Record<string, string> = { "user-agent": userAgent, "accept-language": "en" };
+      if (accept !== undefined) headers.accept = accept;
+      if (body !== undefined) headers["content-type"] = body.contentType;
+      const req = request(u, { method, agent, headers, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BODY_BYTES) {
+            req.destroy(
+              new MeshsignError("ERR_ACME_PROTOCOL", `ACME response from ${u.host} is larger than 1 MiB`),
+            );
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on("end", () => {
+          observe(String(res.statusCode ?? 0));
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
+        res.on("error", (err) => {
+          observe("error");
+          reject(unavailable(u, err));
+        });
+      });
+      req.on("timeout", () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+      req.on("error", (err) => {
+        observe("error");
+        reject(err instanceof MeshsignError ? err : unavailable(u, err));
+      });
+      req.end(body?.data);
+    });
+  };
+}
+
+function unavailable(u: URL, err: Error): MeshsignError {
+  // The message names the host and the network error (ECONNREFUSED, a TLS
+  // verification failure): useful to the user, and no secret is involved.
+  const reason = (err as NodeJS.ErrnoException).code ?? err.message;
+  return new MeshsignError("ERR_ACME_UNAVAILABLE", `ACME server ${u.host} unreachable: ${reason}`, {
+    retry: "transient",
+    cause: err,
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * What a remote CA returns is checked before anything uses it (the same rule
+ * as src/csr-service/handler.ts: check what came back before answering):
+ * - the leaf's public key is the CSR's (else a CA bug or an attack would
+ *   hand out a certificate for somebody else's key);
+ * - its DNS and IP SANs are exactly the identifiers ordered;
+ * - it is valid now and not a CA;
+ * - the chain links leaf -> intermediates by signature, and, when trust
+ *   anchors are given (the CA's roots, e.g. Pebble's), verifies to one.
+ */
+import { MeshsignError } from "../errors/index.js";
+import { decodePemAll, type ParsedCertificate, parseCertificate, verifyChain } from "../pki/index.js";
+import type { AcmeIdentifier } from "./problems.js";
+
+export interface IssuedCertificate {
+  readonly leaf: ParsedCertificate;
+  /** The certificates after the leaf, in the CA's order. */
+  readonly intermediates: readonly ParsedCertificate[];
+}
+
+export interface VerifyIssuedOptions {
+  /** The chain as downloaded (PEM, leaf first). */
+  readonly chainPem: string;
+  /** SubjectPublicKeyInfo DER of the CSR's key. */
+  readonly csrPublicKeySpki: Uint8Array;
+  readonly identifiers: readonly AcmeIdentifier[];
+  readonly at: Date;
+  /** Trust anchors the chain must verify to; omitted: only the links are checked. */
+  readonly roots?: readonly Uint8Array[];
+}
+
+function bad(message: string, detail: Record<string, unknown> = {}): never {
+  throw new MeshsignError("ERR_CERT_INVALID", `the ACME server's certificate is unusable: ${message}`, {
+    detail,
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+/** Checks the downloaded chain against the order; returns it parsed. */
+export function verifyIssued(options: VerifyIssuedOptions): IssuedCertificate {
+  const ders = decodePemAll(options.chainPem, "CERTIFICATE", "ERR_CHAIN_INVALID");
+  if (ders.length === 0) bad("no certificate in the response");
+  const certs = ders.map((d) => parseCertificate(d));
+  const [leaf, ...intermediates] = certs as [ParsedCertificate, ...ParsedCertificate[]];
+  if (!sameBytes(leaf.publicKeySpki, options.csrPublicKeySpki)) bad("its public key is not the CSR's");
+  if (leaf.basicConstraints?.isCA === true) bad("it is a CA certificate");
+  const want = new Set(
+    options.identifiers.map((i) => `${i.type}:${i.type === "dns" ? i.value.toLowerCase() : i.value}`),
+  );
+  const got = new Set([
+    ...leaf.dnsNames.map((d) => `dns:${d.toLowerCase()}`),
+    ...leaf.ipAddresses.map((ip) => `ip:${ip}`),
+  ]);
+  const missing = [...want].filter((w) => !got.has(w));
+  const extra = [...got].filter((g) => !want.has(g));
+  if (missing.length > 0 || extra.length > 0) bad("its names differ from the order", { missing, extra });
+  const t = options.at.getTime();
+  if (t < leaf.notBefore.getTime() || t >= leaf.notAfter.getTime())
+    bad("it is not valid now", { serial: leaf.serialHex });
+  try {
+    if (options.roots !== undefined && options.roots.length > 0) {
+      verifyChain(leaf, intermediates, options.roots, { at: options.at, extKeyUsage: ["serverAuth"] });
+    }
+  } catch (err) {
+    throw new MeshsignError(
+      "ERR_CHAIN_INVALID",
+      "the ACME server's chain does not verify to the trusted roots",
+      {
+        cause: err,
+      },
+    );
+  }
+  return { leaf, intermediates };
+}

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AcmeClient, problemOf, registerAccount } from "../../../src/acme/index.js";
+import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
+import { generateKeySync } from "../../../src/pki/index.js";
+import { EAB_HMAC_KEY, EAB_KID, freePort, type Pebble, startPebble } from "../harness.js";
+
+let pebble: Pebble;
+
+async function connect(): Promise<AcmeClient> {
+  return AcmeClient.connect({
+    directoryUrl: pebble.directoryUrl,
+    accountKey: generateKeySync({ type: "ec", curve: "P-256" }),
+    caBundle: pebble.tlsCaPem,
+  });
+}
+
+beforeAll(async () => {
+  pebble = await startPebble({ httpPort: await freePort(), eab: true });
+});
+
+afterAll(async () => {
+  await pebble?.stop();
+});
+
+describe("External Account Binding against Pebble with externalAccountBindingRequired", () => {
+  it("the directory says an external account is required", async () => {
+    expect((await connect()).directory.meta.externalAccountRequired).toBe(true);
+  });
+
+  it("registers with the kid and HMAC key of examples/acme-eab.yaml", async () => {
+    const client = await connect();
+    const account = await registerAccount(client, {
+      email: "ops@example.com",
+      externalAccountBinding: { keyId: EAB_KID, hmacKey: EAB_HMAC_KEY },
+    });
+    expect(account.status).toBe("valid");
+    expect(client.accountUrl).toBe(account.url);
+  });
+
+  it("refuses to register without a binding before sending anything, naming the missing setting", async () => {
+    const client = await connect();
+    const err = await registerAccount(client, { email: "ops@example.com" }).catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_CONFIG_INVALID")).toBe(true);
+    expect((err as MeshsignError).message).toContain("externalAccountBinding");
+    expect(client.stats.requests).toBe(0);
+  });
+
+  it("the CA itself refuses a newAccount without a binding, and the error carries its problem", async () => {
+    const client = await connect();
+    const err = await client
+      .post(client.directory.newAccount, { termsOfServiceAgreed: true }, "newAccount", { useJwk: true })
+      .catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_ACME_PROBLEM")).toBe(true);
+    expect(problemOf(err)?.type).toBe("urn:ietf:params:acme:error:externalAccountRequired");
+    expect((err as MeshsignError).retry).toBe("terminal");
+  });
+
+  it("the CA refuses a binding MAC'd with the wrong key; the key never appears in the error", async () => {
+    const client = await connect();
+    const wrongKey = Buffer.alloc(48, 7).toString("base64url");
+    const err = await registerAccount(client, {
+      externalAccountBinding: { keyId: EAB_KID, hmacKey: wrongKey },
+    }).catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_ACME_PROBLEM")).toBe(true);
+    expect((err as MeshsignError).message).toMatch(/refused newAccount/);
+    const everything = JSON.stringify({
+      m: (err as MeshsignError).message,
+      d: (err as MeshsignError).detail,
+    });
+    expect(everything).not.toContain(wrongKey);
+    expect(everything).not.toContain(EAB_HMAC_KEY);
+  });
+});
