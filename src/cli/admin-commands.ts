@@ -5,7 +5,7 @@ import { MeshsignError } from "../errors/index.js";
 import { AdminService } from "../gen/meshsign/admin/v1/admin_pb.js";
 import { stringify as stringifyYaml } from "yaml";
 import { dataDirPaths, loadOrCreateAdminToken } from "../server/data-dir.js";
-import { type CertificateDescriptionView, type CertificateRow, certificateDetail, certificatesTable, effectiveReason, type ManifestProblemView, manifestProblemsText } from "./lib/status-views.js";
+import { type CertificateDescriptionView, type CertificateRow, certificateDetail, certificatesTable, effectiveReason, type IssuerRow, issuersTable, type ManifestProblemView, manifestProblemsText } from "./lib/status-views.js";
 import { renderTable } from "./lib/table.js";
 
 interface AdminOpts {
@@ -69,7 +69,9 @@ async function call<T>(opts: AdminOpts, fn: (client: Client<typeof AdminService>
 export async function runStatus(ref: string | undefined, opts: AdminOpts): Promise<void> {
   outputFormat(opts);
   if (ref === "issuers") {
-    throw new MeshsignError("ERR_CONFIG_INVALID", "status issuers: this meshsign's admin API does not list Issuers yet; see their conditions in the engine's log");
+    const rows = await call(opts, async (c) => (await c.listIssuers({})).issuers as unknown as IssuerRow[]);
+    print(opts, { issuers: rows }, () => issuersTable(rows, Date.now()));
+    return;
   }
   if (ref) {
     const description = await call(opts, async (c) => (await c.describeCertificate({ certificate: parseRef(ref) })).description ?? {});

@@ -92,7 +92,7 @@ const adminOptions = (c: Command) =>
 adminOptions(
   program
     .command("status [ref]")
-    .description("show meshsign's health, roots, a table of Certificates and the manifests it refused; with ns/name, one Certificate's conditions, dates, last request and events")
+    .description("show meshsign's health, roots, a table of Certificates and the manifests it refused; with ns/name, one Certificate's conditions, dates, last request and events; `status issuers` lists the Issuers and ClusterIssuers and why any is not ready")
     .action(async (ref: string | undefined, opts) => {
       const { runStatus } = await import("./admin-commands.js");
       await runStatus(ref, opts);

@@ -17,7 +17,7 @@ import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
 import { LogLimiter } from "./lib/log-limiter.js";
 import { type CertificateDigest, changedFromOutside, digestCertificate } from "./lib/certificate-digest.js";
-import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, type Condition, EVENTS, type EventResource, SECRETS, type Secret } from "./lib/api.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, CLUSTER_ISSUERS, type Condition, EVENTS, type EventResource, ISSUERS, type IssuerResource, SECRETS, type Secret } from "./lib/api.js";
 import { getCondition, setCondition } from "./lib/conditions.js";
 import { b64decode, requestRevision } from "./lib/requests.js";
 import { resolveIssuerRef } from "./lib/spec.js";
@@ -110,6 +110,20 @@ export interface CertificateSummary {
   readonly notAfter?: string;
   readonly renewalTime?: string;
   /** For the AGE column of `meshsign status`. */
+  readonly creationTimestamp?: string;
+}
+
+/** One row of `meshsign status issuers`: an Issuer or ClusterIssuer and its Ready condition. */
+export interface IssuerSummary {
+  readonly kind: "Issuer" | "ClusterIssuer";
+  /** Empty for a ClusterIssuer. */
+  readonly namespace: string;
+  readonly name: string;
+  /** The configured backend (`ca`, `selfSigned`, `vault`, `acme`, ...), or "" when none is set. */
+  readonly type: string;
+  readonly ready: string;
+  readonly reason: string;
+  readonly message: string;
   readonly creationTimestamp?: string;
 }
 
@@ -316,6 +330,16 @@ export class Engine {
     return certs.filter((c) => this.#select === undefined || this.#select(c)).map((c) => summarize(c)).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
+  /** Every ClusterIssuer (unless a namespace is asked for) and the Issuers of `namespace` (all when absent), with their Ready condition. */
+  async listIssuers(namespace?: string): Promise<IssuerSummary[]> {
+    const [clusterIssuers, issuers] = await Promise.all([
+      namespace === undefined ? this.#store.list<IssuerResource>(CLUSTER_ISSUERS) : Promise.resolve([]),
+      this.#store.list<IssuerResource>(ISSUERS, namespace === undefined ? {} : { namespace }),
+    ]);
+    const rows = [...clusterIssuers.map((i) => summarizeIssuer(i, "ClusterIssuer")), ...issuers.map((i) => summarizeIssuer(i, "Issuer"))];
+    return rows.sort((a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  }
+
   async describe(namespace: string, name: string): Promise<CertificateDescription> {
     const cert = await this.#store.get<Certificate>(CERTIFICATES, namespace, name);
     if (cert === undefined) throw new MeshsignError("ERR_NOT_FOUND", `Certificate ${namespace}/${name} not found`);
@@ -467,6 +491,20 @@ function isEventLog(r: EventRecorder): r is EventLog {
 function issuerKeyOf(c: Certificate): string {
   const ref = resolveIssuerRef(c.spec.issuerRef);
   return issuerKey(ref.kind === "ClusterIssuer" ? "ClusterIssuer" : "Issuer", c.metadata.namespace, ref.name);
+}
+
+function summarizeIssuer(i: IssuerResource, kind: IssuerSummary["kind"]): IssuerSummary {
+  const ready = getCondition(i.status?.conditions, "Ready");
+  return {
+    kind,
+    namespace: kind === "Issuer" ? (i.metadata.namespace ?? "") : "",
+    name: i.metadata.name ?? "",
+    type: Object.keys(i.spec ?? {}).find((k) => k !== "caBundle") ?? "",
+    ready: ready?.status ?? "Unknown",
+    reason: ready?.reason ?? "",
+    message: ready?.message ?? "",
+    ...(i.metadata.creationTimestamp !== undefined ? { creationTimestamp: i.metadata.creationTimestamp } : {}),
+  };
 }
 
 function summarize(c: Certificate): CertificateSummary {

@@ -6,7 +6,7 @@
  * and the reason mapping.
  */
 export { Engine } from "./engine.js";
-export type { EngineFailure, EngineOptions, CertificateSummary, CertificateDescription, CertificateInfoJson, SecretInspection } from "./engine.js";
+export type { EngineFailure, EngineOptions, CertificateSummary, CertificateDescription, IssuerSummary, CertificateInfoJson, SecretInspection } from "./engine.js";
 export { systemClock, systemRandom } from "./clock.js";
 export type { Clock, RandomSource, Timer } from "./clock.js";
 export { MemoryEventRecorder, StoreEventRecorder, noopEventRecorder, DEFAULT_EVENT_TTL_MS, DEFAULT_MAX_EVENTS } from "./events.js";

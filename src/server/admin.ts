@@ -27,6 +27,7 @@ export interface AdminSources {
 /** The engine's operations that the CLI (`status`, `renew`, `inspect`) reaches through the admin API. */
 export interface CertificateControl {
   list(namespace?: string): Promise<object[]>;
+  listIssuers(namespace?: string): Promise<object[]>;
   describe(namespace: string, name: string): Promise<object>;
   renew(namespace: string, name: string): Promise<void>;
   inspectSecret(namespace: string, name: string): Promise<object>;
@@ -236,6 +237,7 @@ function routes(router: ConnectRouter, s: AdminSources): void {
       ),
     }),
     listCertificates: async (req) => ({ certificates: (await certs().list(req.namespace || undefined)).map(struct) }),
+    listIssuers: async (req) => ({ issuers: (await certs().listIssuers(req.namespace || undefined)).map(struct) }),
     describeCertificate: async (req) => {
       const r = ref(req.certificate);
       return { description: struct(await certs().describe(r.namespace, r.name)) };

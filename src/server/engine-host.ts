@@ -85,6 +85,7 @@ export async function startEngine(options: {
     loadManifests: async () => {},
     control: {
       list: (ns) => engine.list(ns),
+      listIssuers: (ns) => engine.listIssuers(ns),
       describe: (ns, name) => engine.describe(ns, name),
       renew: (ns, name) => engine.renew(ns, name),
       inspectSecret: (ns, name) => engine.inspectSecret(ns, name),

@@ -109,6 +109,7 @@ export async function startKubernetesControllers(options: {
 
   const control: CertificateControl = {
     list: (ns) => active().list(ns),
+    listIssuers: (ns) => active().listIssuers(ns),
     describe: (ns, name) => active().describe(ns, name),
     renew: (ns, name) => active().renew(ns, name),
     inspectSecret: (ns, name) => active().inspectSecret(ns, name),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { humanDuration } from "../../src/cli/lib/human-duration.js";
-import { type CertificateDescriptionView, certificateDetail, certificatesTable, effectiveReason, manifestProblemsText } from "../../src/cli/lib/status-views.js";
+import { type CertificateDescriptionView, certificateDetail, certificatesTable, effectiveReason, issuersTable, manifestProblemsText } from "../../src/cli/lib/status-views.js";
 import { renderTable } from "../../src/cli/lib/table.js";
 
 const S = 1000;
@@ -68,6 +68,27 @@ describe("the reason a Certificate is not Ready", () => {
     const { lastRequest: _none, ...noRequest } = notReady;
     expect(effectiveReason(noRequest)).toBe("DoesNotExist");
     expect(effectiveReason({ ...notReady, ready: "True", reason: "Ready" })).toBe("Ready");
+  });
+});
+
+describe("the issuers table", () => {
+  const created = new Date(NOW - 2 * H).toISOString();
+  it("has one row per Issuer and ClusterIssuer, and the message of each that is not ready below it", () => {
+    const text = issuersTable(
+      [
+        { kind: "ClusterIssuer", namespace: "", name: "acme-http", type: "acme", ready: "False", reason: "UnsupportedIssuerType", message: "acme issuers are not supported yet", creationTimestamp: created },
+        { kind: "Issuer", namespace: "apps", name: "ca", type: "ca", ready: "True", reason: "KeyPairVerified", message: "Signing CA verified", creationTimestamp: created },
+      ],
+      NOW,
+    );
+    const [header, first, second, blank, title, detail] = text.split("\n");
+    expect(header?.split(/\s{3,}/)).toEqual(["KIND", "NAMESPACE", "NAME", "TYPE", "READY", "REASON", "AGE"]);
+    expect(first?.split(/\s{3,}/)).toEqual(["ClusterIssuer", "<none>", "acme-http", "acme", "False", "UnsupportedIssuerType", "120m"]);
+    expect(second?.split(/\s{3,}/)).toEqual(["Issuer", "apps", "ca", "ca", "True", "KeyPairVerified", "120m"]);
+    expect([blank, title, detail]).toEqual(["", "Not ready:", "  ClusterIssuer acme-http: acme issuers are not supported yet"]);
+  });
+  it("says so when there are none", () => {
+    expect(issuersTable([], NOW)).toBe("No Issuers or ClusterIssuers found.");
   });
 });
 

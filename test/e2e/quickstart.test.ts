@@ -345,6 +345,11 @@ describe("the README quickstart", () => {
     expect(detail).toMatch(/^Ready:\s+True \(Ready\)$/m);
     expect(detail).toMatch(/^CertificateRequest:\n {2}Name:\s+meshsign-serving-\d+$/m);
     expect(detail).toMatch(/^Not After:\s+\S+Z \(in \S+\)$/m);
+    const issuers = await meshsign(["status", "issuers", "--admin-address", banner.adminAddress]);
+    expect(issuers).toMatch(/^KIND\s+NAMESPACE\s+NAME\s+TYPE\s+READY\s+REASON\s+AGE$/m);
+    expect(issuers).toMatch(/^ClusterIssuer\s+<none>\s+meshsign-mesh-ca\s+ca\s+True\s+\S+\s+\S+$/m);
+    const issuersJson = JSON.parse(await meshsign(["status", "issuers", "--admin-address", banner.adminAddress, "-o", "json"])) as { issuers: { kind: string; name: string; ready: string }[] };
+    expect(issuersJson.issuers).toContainEqual(expect.objectContaining({ kind: "ClusterIssuer", name: "meshsign-mesh-ca", ready: "True" }));
 
     const serial = new X509Certificate(
       readFileSync(path.join(certsDir, "cert-chain.pem")),

@@ -51,6 +51,18 @@ export interface CertificateDescriptionView extends CertificateRow {
   readonly challenges?: readonly { name: string; type?: string; dnsName?: string; state?: string; reason?: string; presented?: boolean }[];
 }
 
+/** One row of `meshsign status issuers` (the admin API's ListIssuers). */
+export interface IssuerRow {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: string;
+  readonly ready: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly creationTimestamp?: string;
+}
+
 /** A problem the last manifests pass found (server's manifests-report.json). */
 export interface ManifestProblemView {
   readonly document: string;
@@ -89,6 +101,22 @@ export function certificatesTable(rows: readonly CertificateRow[], now: number):
     ["NAMESPACE", "NAME", "READY", "SECRET", "ISSUER", "REASON", "EXPIRY", "AGE"],
     rows.map((c) => [c.namespace, c.name, c.ready, c.secretName, c.issuer, c.reason, c.notAfter ?? "", age(c.creationTimestamp, now)]),
   );
+}
+
+/**
+ * KIND NAMESPACE NAME TYPE READY REASON AGE, and under the table the message of
+ * each Issuer that is not Ready (what `kubectl describe` would show first).
+ */
+export function issuersTable(rows: readonly IssuerRow[], now: number): string {
+  if (rows.length === 0) return "No Issuers or ClusterIssuers found.";
+  const table = renderTable(
+    ["KIND", "NAMESPACE", "NAME", "TYPE", "READY", "REASON", "AGE"],
+    rows.map((i) => [i.kind, i.namespace, i.name, i.type, i.ready, i.reason, age(i.creationTimestamp, now)]),
+  );
+  const notReady = rows.filter((i) => i.ready !== "True" && i.message !== "");
+  if (notReady.length === 0) return table;
+  const lines = notReady.map((i) => `  ${i.kind} ${i.namespace === "" ? "" : `${i.namespace}/`}${i.name}: ${i.message}`);
+  return [table, "", "Not ready:", ...lines].join("\n");
 }
 
 /** The invalid documents and unknown fields of the last manifests pass, by file. */

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file meshsign/admin/v1/admin.proto.
  */
 export const file_meshsign_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("Ch1tZXNoc2lnbi9hZG1pbi92MS9hZG1pbi5wcm90bxIRbWVzaHNpZ24uYWRtaW4udjEiEwoRR2V0VmVyc2lvblJlcXVlc3QiSQoSR2V0VmVyc2lvblJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSFAoMbm9kZV92ZXJzaW9uGAIgASgJEgwKBG1vZGUYAyABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCKTAQoRR2V0SGVhbHRoUmVzcG9uc2USDQoFcmVhZHkYASABKAgSQAoGY2hlY2tzGAIgAygLMjAubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVzcG9uc2UuQ2hlY2tzRW50cnkaLQoLQ2hlY2tzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgIOgI4ASIRCg9HZXRSb290c1JlcXVlc3QicQoQR2V0Um9vdHNSZXNwb25zZRIRCglyb290c19wZW0YASABKAkSNAoFcm9vdHMYAiADKAsyJS5tZXNoc2lnbi5hZG1pbi52MS5DZXJ0aWZpY2F0ZVN1bW1hcnkSFAoMdHJ1c3RfZG9tYWluGAMgASgJIrABChJDZXJ0aWZpY2F0ZVN1bW1hcnkSDwoHc3ViamVjdBgBIAEoCRIOCgZzZXJpYWwYAiABKAkSLgoKbm90X2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJzaGEyNTZfZmluZ2VycHJpbnQYBSABKAkiJQoUTGlzdElzc3VhbmNlc1JlcXVlc3QSDQoFbGltaXQYASABKA0ioQEKCElzc3VhbmNlEhAKCGlkZW50aXR5GAEgASgJEg4KBnNlcmlhbBgCIAEoCRItCglub3RfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWlzc3VlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNa2V5X2FsZ29yaXRobRgFIAEoCSJHChVMaXN0SXNzdWFuY2VzUmVzcG9uc2USLgoJaXNzdWFuY2VzGAEgAygLMhsubWVzaHNpZ24uYWRtaW4udjEuSXNzdWFuY2UiMQoOQ2VydGlmaWNhdGVSZWYSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiLAoXTGlzdENlcnRpZmljYXRlc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIkkKGExpc3RDZXJ0aWZpY2F0ZXNSZXNwb25zZRItCgxjZXJ0aWZpY2F0ZXMYASADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlQKGkRlc2NyaWJlQ2VydGlmaWNhdGVSZXF1ZXN0EjYKC2NlcnRpZmljYXRlGAEgASgLMiEubWVzaHNpZ24uYWRtaW4udjEuQ2VydGlmaWNhdGVSZWYiSwobRGVzY3JpYmVDZXJ0aWZpY2F0ZVJlc3BvbnNlEiwKC2Rlc2NyaXB0aW9uGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJRChdSZW5ld0NlcnRpZmljYXRlUmVxdWVzdBI2CgtjZXJ0aWZpY2F0ZRgBIAEoCzIhLm1lc2hzaWduLmFkbWluLnYxLkNlcnRpZmljYXRlUmVmIhoKGFJlbmV3Q2VydGlmaWNhdGVSZXNwb25zZSJJChRJbnNwZWN0U2VjcmV0UmVxdWVzdBIxCgZzZWNyZXQYASABKAsyIS5tZXNoc2lnbi5hZG1pbi52MS5DZXJ0aWZpY2F0ZVJlZiJEChVJbnNwZWN0U2VjcmV0UmVzcG9uc2USKwoKaW5zcGVjdGlvbhgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QyvgYKDEFkbWluU2VydmljZRJbCgpHZXRWZXJzaW9uEiQubWVzaHNpZ24uYWRtaW4udjEuR2V0VmVyc2lvblJlcXVlc3QaJS5tZXNoc2lnbi5hZG1pbi52MS5HZXRWZXJzaW9uUmVzcG9uc2UiABJYCglHZXRIZWFsdGgSIy5tZXNoc2lnbi5hZG1pbi52MS5HZXRIZWFsdGhSZXF1ZXN0GiQubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVzcG9uc2UiABJVCghHZXRSb290cxIiLm1lc2hzaWduLmFkbWluLnYxLkdldFJvb3RzUmVxdWVzdBojLm1lc2hzaWduLmFkbWluLnYxLkdldFJvb3RzUmVzcG9uc2UiABJkCg1MaXN0SXNzdWFuY2VzEicubWVzaHNpZ24uYWRtaW4udjEuTGlzdElzc3VhbmNlc1JlcXVlc3QaKC5tZXNoc2lnbi5hZG1pbi52MS5MaXN0SXNzdWFuY2VzUmVzcG9uc2UiABJtChBMaXN0Q2VydGlmaWNhdGVzEioubWVzaHNpZ24uYWRtaW4udjEuTGlzdENlcnRpZmljYXRlc1JlcXVlc3QaKy5tZXNoc2lnbi5hZG1pbi52MS5MaXN0Q2VydGlmaWNhdGVzUmVzcG9uc2UiABJ2ChNEZXNjcmliZUNlcnRpZmljYXRlEi0ubWVzaHNpZ24uYWRtaW4udjEuRGVzY3JpYmVDZXJ0aWZpY2F0ZVJlcXVlc3QaLi5tZXNoc2lnbi5hZG1pbi52MS5EZXNjcmliZUNlcnRpZmljYXRlUmVzcG9uc2UiABJtChBSZW5ld0NlcnRpZmljYXRlEioubWVzaHNpZ24uYWRtaW4udjEuUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QaKy5tZXNoc2lnbi5hZG1pbi52MS5SZW5ld0NlcnRpZmljYXRlUmVzcG9uc2UiABJkCg1JbnNwZWN0U2VjcmV0EicubWVzaHNpZ24uYWRtaW4udjEuSW5zcGVjdFNlY3JldFJlcXVlc3QaKC5tZXNoc2lnbi5hZG1pbi52MS5JbnNwZWN0U2VjcmV0UmVzcG9uc2UiAGIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch1tZXNoc2lnbi9hZG1pbi92MS9hZG1pbi5wcm90bxIRbWVzaHNpZ24uYWRtaW4udjEiEwoRR2V0VmVyc2lvblJlcXVlc3QiSQoSR2V0VmVyc2lvblJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSFAoMbm9kZV92ZXJzaW9uGAIgASgJEgwKBG1vZGUYAyABKAkiEgoQR2V0SGVhbHRoUmVxdWVzdCKTAQoRR2V0SGVhbHRoUmVzcG9uc2USDQoFcmVhZHkYASABKAgSQAoGY2hlY2tzGAIgAygLMjAubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVzcG9uc2UuQ2hlY2tzRW50cnkaLQoLQ2hlY2tzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgIOgI4ASIRCg9HZXRSb290c1JlcXVlc3QicQoQR2V0Um9vdHNSZXNwb25zZRIRCglyb290c19wZW0YASABKAkSNAoFcm9vdHMYAiADKAsyJS5tZXNoc2lnbi5hZG1pbi52MS5DZXJ0aWZpY2F0ZVN1bW1hcnkSFAoMdHJ1c3RfZG9tYWluGAMgASgJIrABChJDZXJ0aWZpY2F0ZVN1bW1hcnkSDwoHc3ViamVjdBgBIAEoCRIOCgZzZXJpYWwYAiABKAkSLgoKbm90X2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJzaGEyNTZfZmluZ2VycHJpbnQYBSABKAkiJQoUTGlzdElzc3VhbmNlc1JlcXVlc3QSDQoFbGltaXQYASABKA0ioQEKCElzc3VhbmNlEhAKCGlkZW50aXR5GAEgASgJEg4KBnNlcmlhbBgCIAEoCRItCglub3RfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWlzc3VlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNa2V5X2FsZ29yaXRobRgFIAEoCSJHChVMaXN0SXNzdWFuY2VzUmVzcG9uc2USLgoJaXNzdWFuY2VzGAEgAygLMhsubWVzaHNpZ24uYWRtaW4udjEuSXNzdWFuY2UiMQoOQ2VydGlmaWNhdGVSZWYSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiLAoXTGlzdENlcnRpZmljYXRlc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIkkKGExpc3RDZXJ0aWZpY2F0ZXNSZXNwb25zZRItCgxjZXJ0aWZpY2F0ZXMYASADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IicKEkxpc3RJc3N1ZXJzUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkiPwoTTGlzdElzc3VlcnNSZXNwb25zZRIoCgdpc3N1ZXJzGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJUChpEZXNjcmliZUNlcnRpZmljYXRlUmVxdWVzdBI2CgtjZXJ0aWZpY2F0ZRgBIAEoCzIhLm1lc2hzaWduLmFkbWluLnYxLkNlcnRpZmljYXRlUmVmIksKG0Rlc2NyaWJlQ2VydGlmaWNhdGVSZXNwb25zZRIsCgtkZXNjcmlwdGlvbhgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiUQoXUmVuZXdDZXJ0aWZpY2F0ZVJlcXVlc3QSNgoLY2VydGlmaWNhdGUYASABKAsyIS5tZXNoc2lnbi5hZG1pbi52MS5DZXJ0aWZpY2F0ZVJlZiIaChhSZW5ld0NlcnRpZmljYXRlUmVzcG9uc2UiSQoUSW5zcGVjdFNlY3JldFJlcXVlc3QSMQoGc2VjcmV0GAEgASgLMiEubWVzaHNpZ24uYWRtaW4udjEuQ2VydGlmaWNhdGVSZWYiRAoVSW5zcGVjdFNlY3JldFJlc3BvbnNlEisKCmluc3BlY3Rpb24YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Mp4HCgxBZG1pblNlcnZpY2USWwoKR2V0VmVyc2lvbhIkLm1lc2hzaWduLmFkbWluLnYxLkdldFZlcnNpb25SZXF1ZXN0GiUubWVzaHNpZ24uYWRtaW4udjEuR2V0VmVyc2lvblJlc3BvbnNlIgASWAoJR2V0SGVhbHRoEiMubWVzaHNpZ24uYWRtaW4udjEuR2V0SGVhbHRoUmVxdWVzdBokLm1lc2hzaWduLmFkbWluLnYxLkdldEhlYWx0aFJlc3BvbnNlIgASVQoIR2V0Um9vdHMSIi5tZXNoc2lnbi5hZG1pbi52MS5HZXRSb290c1JlcXVlc3QaIy5tZXNoc2lnbi5hZG1pbi52MS5HZXRSb290c1Jlc3BvbnNlIgASZAoNTGlzdElzc3VhbmNlcxInLm1lc2hzaWduLmFkbWluLnYxLkxpc3RJc3N1YW5jZXNSZXF1ZXN0GigubWVzaHNpZ24uYWRtaW4udjEuTGlzdElzc3VhbmNlc1Jlc3BvbnNlIgASbQoQTGlzdENlcnRpZmljYXRlcxIqLm1lc2hzaWduLmFkbWluLnYxLkxpc3RDZXJ0aWZpY2F0ZXNSZXF1ZXN0GisubWVzaHNpZ24uYWRtaW4udjEuTGlzdENlcnRpZmljYXRlc1Jlc3BvbnNlIgASXgoLTGlzdElzc3VlcnMSJS5tZXNoc2lnbi5hZG1pbi52MS5MaXN0SXNzdWVyc1JlcXVlc3QaJi5tZXNoc2lnbi5hZG1pbi52MS5MaXN0SXNzdWVyc1Jlc3BvbnNlIgASdgoTRGVzY3JpYmVDZXJ0aWZpY2F0ZRItLm1lc2hzaWduLmFkbWluLnYxLkRlc2NyaWJlQ2VydGlmaWNhdGVSZXF1ZXN0Gi4ubWVzaHNpZ24uYWRtaW4udjEuRGVzY3JpYmVDZXJ0aWZpY2F0ZVJlc3BvbnNlIgASbQoQUmVuZXdDZXJ0aWZpY2F0ZRIqLm1lc2hzaWduLmFkbWluLnYxLlJlbmV3Q2VydGlmaWNhdGVSZXF1ZXN0GisubWVzaHNpZ24uYWRtaW4udjEuUmVuZXdDZXJ0aWZpY2F0ZVJlc3BvbnNlIgASZAoNSW5zcGVjdFNlY3JldBInLm1lc2hzaWduLmFkbWluLnYxLkluc3BlY3RTZWNyZXRSZXF1ZXN0GigubWVzaHNpZ24uYWRtaW4udjEuSW5zcGVjdFNlY3JldFJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message meshsign.admin.v1.GetVersionRequest
@@ -314,6 +314,44 @@ export const ListCertificatesResponseSchema: GenMessage<ListCertificatesResponse
   messageDesc(file_meshsign_admin_v1_admin, 12);
 
 /**
+ * @generated from message meshsign.admin.v1.ListIssuersRequest
+ */
+export type ListIssuersRequest = Message<"meshsign.admin.v1.ListIssuersRequest"> & {
+  /**
+   * Only the Issuers of this namespace (and no ClusterIssuers); all when empty.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message meshsign.admin.v1.ListIssuersRequest.
+ * Use `create(ListIssuersRequestSchema)` to create a new message.
+ */
+export const ListIssuersRequestSchema: GenMessage<ListIssuersRequest> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 13);
+
+/**
+ * @generated from message meshsign.admin.v1.ListIssuersResponse
+ */
+export type ListIssuersResponse = Message<"meshsign.admin.v1.ListIssuersResponse"> & {
+  /**
+   * One summary per Issuer and ClusterIssuer (kind, namespace, name, type, ready, reason, message).
+   *
+   * @generated from field: repeated google.protobuf.Struct issuers = 1;
+   */
+  issuers: JsonObject[];
+};
+
+/**
+ * Describes the message meshsign.admin.v1.ListIssuersResponse.
+ * Use `create(ListIssuersResponseSchema)` to create a new message.
+ */
+export const ListIssuersResponseSchema: GenMessage<ListIssuersResponse> = /*@__PURE__*/
+  messageDesc(file_meshsign_admin_v1_admin, 14);
+
+/**
  * @generated from message meshsign.admin.v1.DescribeCertificateRequest
  */
 export type DescribeCertificateRequest = Message<"meshsign.admin.v1.DescribeCertificateRequest"> & {
@@ -328,7 +366,7 @@ export type DescribeCertificateRequest = Message<"meshsign.admin.v1.DescribeCert
  * Use `create(DescribeCertificateRequestSchema)` to create a new message.
  */
 export const DescribeCertificateRequestSchema: GenMessage<DescribeCertificateRequest> = /*@__PURE__*/
-  messageDesc(file_meshsign_admin_v1_admin, 13);
+  messageDesc(file_meshsign_admin_v1_admin, 15);
 
 /**
  * @generated from message meshsign.admin.v1.DescribeCertificateResponse
@@ -347,7 +385,7 @@ export type DescribeCertificateResponse = Message<"meshsign.admin.v1.DescribeCer
  * Use `create(DescribeCertificateResponseSchema)` to create a new message.
  */
 export const DescribeCertificateResponseSchema: GenMessage<DescribeCertificateResponse> = /*@__PURE__*/
-  messageDesc(file_meshsign_admin_v1_admin, 14);
+  messageDesc(file_meshsign_admin_v1_admin, 16);
 
 /**
  * @generated from message meshsign.admin.v1.RenewCertificateRequest
@@ -364,7 +402,7 @@ export type RenewCertificateRequest = Message<"meshsign.admin.v1.RenewCertificat
  * Use `create(RenewCertificateRequestSchema)` to create a new message.
  */
 export const RenewCertificateRequestSchema: GenMessage<RenewCertificateRequest> = /*@__PURE__*/
-  messageDesc(file_meshsign_admin_v1_admin, 15);
+  messageDesc(file_meshsign_admin_v1_admin, 17);
 
 /**
  * @generated from message meshsign.admin.v1.RenewCertificateResponse
@@ -377,7 +415,7 @@ export type RenewCertificateResponse = Message<"meshsign.admin.v1.RenewCertifica
  * Use `create(RenewCertificateResponseSchema)` to create a new message.
  */
 export const RenewCertificateResponseSchema: GenMessage<RenewCertificateResponse> = /*@__PURE__*/
-  messageDesc(file_meshsign_admin_v1_admin, 16);
+  messageDesc(file_meshsign_admin_v1_admin, 18);
 
 /**
  * @generated from message meshsign.admin.v1.InspectSecretRequest
@@ -394,7 +432,7 @@ export type InspectSecretRequest = Message<"meshsign.admin.v1.InspectSecretReque
  * Use `create(InspectSecretRequestSchema)` to create a new message.
  */
 export const InspectSecretRequestSchema: GenMessage<InspectSecretRequest> = /*@__PURE__*/
-  messageDesc(file_meshsign_admin_v1_admin, 17);
+  messageDesc(file_meshsign_admin_v1_admin, 19);
 
 /**
  * @generated from message meshsign.admin.v1.InspectSecretResponse
@@ -413,7 +451,7 @@ export type InspectSecretResponse = Message<"meshsign.admin.v1.InspectSecretResp
  * Use `create(InspectSecretResponseSchema)` to create a new message.
  */
 export const InspectSecretResponseSchema: GenMessage<InspectSecretResponse> = /*@__PURE__*/
-  messageDesc(file_meshsign_admin_v1_admin, 18);
+  messageDesc(file_meshsign_admin_v1_admin, 20);
 
 /**
  * @generated from service meshsign.admin.v1.AdminService
@@ -458,6 +496,14 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListCertificatesRequestSchema;
     output: typeof ListCertificatesResponseSchema;
+  },
+  /**
+   * @generated from rpc meshsign.admin.v1.AdminService.ListIssuers
+   */
+  listIssuers: {
+    methodKind: "unary";
+    input: typeof ListIssuersRequestSchema;
+    output: typeof ListIssuersResponseSchema;
   },
   /**
    * @generated from rpc meshsign.admin.v1.AdminService.DescribeCertificate
