@@ -14,7 +14,14 @@ import {
 import { IstioCaClient } from "../../src/csr-service/client.js";
 import { EMPTY_SERVICE } from "./echo-service.js";
 import { GcPauseWatch, NO_GC_PAUSES } from "./gc-pauses.js";
-import type { FromLoadClient, LoadItem, LoadJob, LoadResult, ToLoadClient } from "./load-protocol.js";
+import type {
+  FromLoadClient,
+  IntervalReport,
+  LoadItem,
+  LoadJob,
+  LoadResult,
+  ToLoadClient,
+} from "./load-protocol.js";
 import { SampleBuffer } from "./stats.js";
 
 interface Caller {
@@ -92,12 +99,14 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
   let cpuStart = process.cpuUsage();
   let measureStart = 0;
   const gc = new GcPauseWatch();
+  const interval = new IntervalCounter();
 
   const startMs = performance.now();
   stopNow = () => {
     stopped = true;
     stopAt = Math.min(stopAt, performance.now());
   };
+  let intervalTimer: NodeJS.Timeout | undefined;
   const measureTimer = setTimeout(() => {
     if (stopped) return;
     measuring = true;
@@ -105,37 +114,57 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
     cpuStart = process.cpuUsage();
     gc.reset(measureStart);
     stopAt = measureStart + job.durationMs;
+    interval.reset(measureStart);
+    if (job.intervalMs)
+      intervalTimer = setInterval(() => send({ type: "interval", report: interval.take() }), job.intervalMs);
     send({ type: "measuring" });
   }, job.warmupMs);
 
-  const lane = async (index: number): Promise<void> => {
-    const channel = reused[index % Math.max(1, reused.length)];
-    while (!stopped && performance.now() < stopAt && requests < job.maxRequests) {
-      const item =
-        job.items.length > 0 ? (job.items[next++ % job.items.length] as LoadItem) : { csr: "", token: "" };
-      const caller = channel ?? newCaller(job);
-      const counted = measuring;
-      const t0 = performance.now();
-      try {
-        await caller.call(item, job.deadlineMs);
-        if (counted) latencies.push(performance.now() - t0);
-      } catch (err) {
-        if (counted) {
-          errors++;
-          const e = err as ServiceError & { code?: number | string };
-          const code = String(e.code ?? "unknown");
-          errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
-          if (errorSamples.length < 5) errorSamples.push(`${code}: ${e.details ?? e.message}`);
-        }
-      } finally {
-        if (!channel) caller.close();
+  const nextItem = (): LoadItem =>
+    job.items.length > 0 ? (job.items[next++ % job.items.length] as LoadItem) : { csr: "", token: "" };
+  /** One request, timed from `dueAt` (open loop) or from its sending (closed loop). */
+  const one = async (channel: Caller | undefined, dueAt?: number): Promise<void> => {
+    const item = nextItem();
+    const caller = channel ?? newCaller(job);
+    const counted = measuring;
+    const t0 = dueAt ?? performance.now();
+    try {
+      await caller.call(item, job.deadlineMs);
+      if (counted) {
+        const ms = performance.now() - t0;
+        latencies.push(ms);
+        interval.ok(ms);
       }
-      if (counted) requests++;
+    } catch (err) {
+      if (counted) {
+        errors++;
+        const e = err as ServiceError & { code?: number | string };
+        const code = String(e.code ?? "unknown");
+        errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
+        interval.error(code);
+        if (errorSamples.length < 5) errorSamples.push(`${code}: ${e.details ?? e.message}`);
+      }
+    } finally {
+      if (!channel) caller.close();
     }
+    if (counted) requests++;
   };
-  // Before the warm-up ends `stopAt` is infinite; the lanes run until the window closes.
-  await Promise.all(Array.from({ length: lanes }, (_, i) => lane(i)));
+
+  if (job.ratePerSecond !== undefined)
+    await openLoop(job, reused, one, () => stopped || performance.now() >= stopAt, interval);
+  else {
+    const lane = async (index: number): Promise<void> => {
+      const channel = reused[index % Math.max(1, reused.length)];
+      while (!stopped && performance.now() < stopAt && requests < job.maxRequests) await one(channel);
+    };
+    // Before the warm-up ends `stopAt` is infinite; the lanes run until the window closes.
+    await Promise.all(Array.from({ length: lanes }, (_, i) => lane(i)));
+  }
   clearTimeout(measureTimer);
+  if (intervalTimer) {
+    clearInterval(intervalTimer);
+    send({ type: "interval", report: interval.take() });
+  }
   const elapsedMs = measuring ? performance.now() - measureStart : performance.now() - startMs;
   const cpu = process.cpuUsage(cpuStart);
   const gcPauses = gc.stop();
@@ -150,6 +179,93 @@ async function run(job: LoadJob, send: (m: FromLoadClient) => void): Promise<Loa
     cpuMs: (cpu.user + cpu.system) / 1000,
     gc: measuring ? gcPauses : NO_GC_PAUSES,
   };
+}
+
+/** How often the open loop checks what is due; requests due between two ticks keep their own due time. */
+const OPEN_LOOP_TICK_MS = 1;
+
+/**
+ * Starts requests at `job.ratePerSecond` (the i-th is due at start + i / rate) round-robin over the
+ * channels, until `done()`, then waits for the answers. Beyond `maxInFlight` unanswered requests a
+ * due request is skipped and counted rather than queued in the load generator.
+ */
+async function openLoop(
+  job: LoadJob,
+  channels: readonly Caller[],
+  one: (channel: Caller | undefined, dueAt: number) => Promise<void>,
+  done: () => boolean,
+  interval: IntervalCounter,
+): Promise<void> {
+  const rate = job.ratePerSecond as number;
+  const maxInFlight = job.maxInFlight ?? Number.POSITIVE_INFINITY;
+  const inFlight = new Set<Promise<void>>();
+  const start = performance.now();
+  let started = 0;
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      if (done()) {
+        clearInterval(tick);
+        resolve();
+        return;
+      }
+      const due = Math.floor(((performance.now() - start) * rate) / 1000);
+      for (; started < due; started++) {
+        if (inFlight.size >= maxInFlight) {
+          interval.skip();
+          continue;
+        }
+        const p = one(channels[started % Math.max(1, channels.length)], start + (started * 1000) / rate);
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      }
+    }, OPEN_LOOP_TICK_MS);
+  });
+  await Promise.all(inFlight);
+}
+
+/** Counts of the current interval, handed over and restarted by {@link IntervalCounter.take}. */
+class IntervalCounter {
+  #seq = 0;
+  #since = 0;
+  #requests = 0;
+  #skipped = 0;
+  #errors: Record<string, number> = {};
+  #latencies = new SampleBuffer();
+
+  /** Starts the first interval at `now`, dropping what the warm-up counted. */
+  reset(now: number): void {
+    this.take();
+    this.#seq = 0;
+    this.#since = now;
+  }
+  ok(ms: number): void {
+    this.#requests++;
+    this.#latencies.push(ms);
+  }
+  error(code: string): void {
+    this.#requests++;
+    this.#errors[code] = (this.#errors[code] ?? 0) + 1;
+  }
+  skip(): void {
+    this.#skipped++;
+  }
+  take(): IntervalReport {
+    const now = performance.now();
+    const report: IntervalReport = {
+      seq: this.#seq++,
+      elapsedMs: now - this.#since,
+      requests: this.#requests,
+      errorsByCode: this.#errors,
+      latenciesMs: this.#latencies.values(),
+      skipped: this.#skipped,
+    };
+    this.#since = now;
+    this.#requests = 0;
+    this.#skipped = 0;
+    this.#errors = {};
+    this.#latencies = new SampleBuffer();
+    return report;
+  }
 }
 
 const send = (m: FromLoadClient) => process.send?.(m);

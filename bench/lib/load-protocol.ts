@@ -34,6 +34,29 @@ export interface LoadJob {
   /** Stop after this many counted requests even if `durationMs` has not passed. */
   readonly maxRequests: number;
   readonly deadlineMs: number;
+  /**
+   * Open loop: start requests at this constant total rate (per second, spread over the reused
+   * channels) whatever the answers, instead of keeping `inFlightPerChannel` in flight. Latency is
+   * then timed from each request's scheduled start, so a server that falls behind is not hidden.
+   */
+  readonly ratePerSecond?: number;
+  /** Open loop: more than this many unanswered requests and the next scheduled ones are skipped (counted). */
+  readonly maxInFlight?: number;
+  /** When set, an {@link IntervalReport} is sent every this many ms of the measured window. */
+  readonly intervalMs?: number;
+}
+
+/** What one load process saw in one interval of the measured window (requests answered in it). */
+export interface IntervalReport {
+  /** 0, 1, ... in order; the last one may be shorter. */
+  readonly seq: number;
+  readonly elapsedMs: number;
+  readonly requests: number;
+  readonly errorsByCode: Record<string, number>;
+  /** Latencies of the successful requests, ms. */
+  readonly latenciesMs: Float64Array;
+  /** Open loop: scheduled requests not sent because `maxInFlight` were unanswered. */
+  readonly skipped: number;
 }
 
 export interface LoadResult {
@@ -57,5 +80,6 @@ export type ToLoadClient = { readonly type: "run"; readonly job: LoadJob } | { r
 export type FromLoadClient =
   | { readonly type: "ready" }
   | { readonly type: "measuring" }
+  | { readonly type: "interval"; readonly report: IntervalReport }
   | { readonly type: "result"; readonly result: LoadResult }
   | { readonly type: "failed"; readonly message: string };

@@ -7,7 +7,15 @@ import { fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { addGcPauses, type GcPauses, NO_GC_PAUSES } from "./gc-pauses.js";
-import type { FromLoadClient, LoadItem, LoadJob, LoadResult, LoadTarget, ToLoadClient } from "./load-protocol.js";
+import type {
+  FromLoadClient,
+  IntervalReport,
+  LoadItem,
+  LoadJob,
+  LoadResult,
+  LoadTarget,
+  ToLoadClient,
+} from "./load-protocol.js";
 import { machineCpuMs } from "./machine.js";
 import type { BenchOptions } from "./options.js";
 import { cpuDelta, processTree, RssSampler, treeCpuMs } from "./proc.js";
@@ -51,6 +59,11 @@ export interface RunLoadOptions {
   readonly signal?: AbortSignal;
   /** Called once when the measured window opens (after the warm-up). */
   readonly onMeasuring?: () => void;
+  /**
+   * With `job.intervalMs`: each interval's figures, all load processes together (called once every
+   * process has reported that interval), in order.
+   */
+  readonly onInterval?: (report: IntervalReport) => void;
 }
 
 /**
@@ -87,13 +100,16 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
     ...job,
     channels: Math.floor(job.channels / clients) + (i < job.channels % clients ? 1 : 0),
     maxRequests: Math.ceil(job.maxRequests / clients),
+    ...(job.ratePerSecond === undefined ? {} : { ratePerSecond: job.ratePerSecond / clients }),
+    ...(job.maxInFlight === undefined ? {} : { maxInFlight: Math.ceil(job.maxInFlight / clients) }),
   }));
+  const intervals = new IntervalMerger(clients, options.onInterval);
   let results: LoadResult[];
   let memory: ReturnType<RssSampler["stop"]>;
   try {
     results = await Promise.all(
       jobs.map((j) =>
-        runClient(j, options.signal, () => {
+        runClient(j, options.signal, intervals.add, () => {
           // The first client to start measuring opens the server's CPU window.
           if (serverBefore === undefined) {
             serverBefore = treeCpuMs(processTree(options.serverPid));
@@ -146,6 +162,7 @@ export async function runLoad(job: LoadJob, options: RunLoadOptions): Promise<Lo
 function runClient(
   job: LoadJob,
   signal: AbortSignal | undefined,
+  onInterval: (report: IntervalReport) => void,
   onMeasuring: () => void,
 ): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
@@ -175,6 +192,7 @@ function runClient(
     child.on("message", (m: FromLoadClient) => {
       if (m.type === "ready") child.send({ type: "run", job } satisfies ToLoadClient);
       else if (m.type === "measuring") onMeasuring();
+      else if (m.type === "interval") onInterval(m.report);
       else if (m.type === "result") settle(undefined, m.result);
       else if (m.type === "failed") settle(new Error(`load client failed: ${m.message}`));
     });
@@ -185,4 +203,41 @@ function runClient(
       settle(new Error(`load client exited with ${code} before reporting`));
     });
   });
+}
+
+/** Sums the load processes' reports of each interval and passes each interval on once all are in. */
+class IntervalMerger {
+  readonly #pending = new Map<number, IntervalReport[]>();
+
+  constructor(
+    private readonly clients: number,
+    private readonly onInterval: ((report: IntervalReport) => void) | undefined,
+  ) {}
+
+  readonly add = (report: IntervalReport): void => {
+    if (!this.onInterval) return;
+    const got = [...(this.#pending.get(report.seq) ?? []), report];
+    if (got.length < this.clients) {
+      this.#pending.set(report.seq, got);
+      return;
+    }
+    this.#pending.delete(report.seq);
+    const errorsByCode: Record<string, number> = {};
+    for (const r of got)
+      for (const [k, v] of Object.entries(r.errorsByCode)) errorsByCode[k] = (errorsByCode[k] ?? 0) + v;
+    const latenciesMs = new Float64Array(got.reduce((n, r) => n + r.latenciesMs.length, 0));
+    let offset = 0;
+    for (const r of got) {
+      latenciesMs.set(r.latenciesMs, offset);
+      offset += r.latenciesMs.length;
+    }
+    this.onInterval({
+      seq: report.seq,
+      elapsedMs: Math.max(...got.map((r) => r.elapsedMs)),
+      requests: got.reduce((n, r) => n + r.requests, 0),
+      errorsByCode,
+      latenciesMs,
+      skipped: got.reduce((n, r) => n + r.skipped, 0),
+    });
+  };
 }

@@ -7,6 +7,10 @@ export interface BenchOptions {
   readonly cases: readonly string[];
   /** Measured window of each reused-connection load case, seconds. */
   readonly durationSeconds: number;
+  /** The soak case's length, seconds: `--duration` when given, else {@link DEFAULTS.soakSeconds}. */
+  readonly soakSeconds: number;
+  /** The soak case's request rate as a fraction of the capacity it measures first. */
+  readonly soakLoad: number;
   /** Unmeasured warm-up before each window, seconds. */
   readonly warmupSeconds: number;
   /** Requests in flight in the reused-connection cases (split over `channels`). */
@@ -55,13 +59,18 @@ export const DEFAULTS = {
   identities: 32,
   keysPerIdentity: 2,
   engineCertificates: 10_000,
+  soakSeconds: 30 * 60,
+  soakLoad: 0.7,
   out: "docs/benchmarks.md",
 } as const;
 
 export const USAGE = `npm run bench -- [options]
-  --case NAMES           comma-separated cases; "all" (default) is every case but engine,
-                         e.g. --case all,engine or --case engine
-  --duration S           measured seconds per load case (default ${DEFAULTS.durationSeconds})
+  --case NAMES           comma-separated cases; "all" (default) is every case but engine
+                         and soak, e.g. --case all,engine or --case soak
+  --duration D           measured time per load case: seconds, or with a unit (90s, 3m, 1h)
+                         (default ${DEFAULTS.durationSeconds} s; the soak case's length, default 30m)
+  --soak-load F          soak request rate as a fraction of the measured capacity
+                         (default ${DEFAULTS.soakLoad})
   --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds})
   --concurrency N        requests in flight, reused connections (default ${DEFAULTS.concurrency})
   --channels N           grpc-js channels = TLS connections (default ${DEFAULTS.channels})
@@ -89,6 +98,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     options: {
       case: { type: "string", default: "all" },
       duration: { type: "string" },
+      "soak-load": { type: "string" },
       warmup: { type: "string" },
       concurrency: { type: "string" },
       channels: { type: "string" },
@@ -122,6 +132,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       throw new Error(`--${flag}: must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     return n;
   };
+  const duration = values.duration === undefined ? undefined : parseDuration(values.duration);
+  const soakLoad = values["soak-load"] === undefined ? DEFAULTS.soakLoad : Number(values["soak-load"]);
+  if (!(soakLoad > 0 && soakLoad <= 2))
+    throw new Error(
+      `--soak-load: must be a number above 0 and at most 2, got ${JSON.stringify(values["soak-load"])}`,
+    );
   const concurrency = int("concurrency", values.concurrency, DEFAULTS.concurrency, 1, 4096);
   const channels = int("channels", values.channels, DEFAULTS.channels, 1, 256);
   if (concurrency % channels !== 0)
@@ -131,7 +147,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
-    durationSeconds: int("duration", values.duration, DEFAULTS.durationSeconds, 1, 600),
+    durationSeconds: duration ?? DEFAULTS.durationSeconds,
+    soakSeconds: duration ?? DEFAULTS.soakSeconds,
+    soakLoad,
     warmupSeconds: int("warmup", values.warmup, DEFAULTS.warmupSeconds, 0, 60),
     concurrency,
     channels,
@@ -156,4 +174,18 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     json: values.json ?? "",
     profileDir: values.profile ?? "",
   };
+}
+
+/** Longest `--duration`: a day. */
+const MAX_DURATION_SECONDS = 24 * 3600;
+
+/** `--duration`: whole seconds, or a number with a unit: `90s`, `3m`, `1h`. */
+export function parseDuration(raw: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(raw.trim());
+  const seconds = m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? "s") as "s" | "m" | "h"] : Number.NaN;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_DURATION_SECONDS)
+    throw new Error(
+      `--duration: must be whole seconds or a number with s, m or h (e.g. 15, 90s, 30m), from 1 s to 24h, got ${JSON.stringify(raw)}`,
+    );
+  return seconds;
 }

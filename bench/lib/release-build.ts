@@ -1,13 +1,13 @@
 /**
  * The meshsign the benchmark measures by default: this checkout compiled with
  * `tsc -p tsconfig.build.json` into a throw-away directory that holds
- * `dist/`, `bin/` (the CommonJS entry and its package.json), `package.json` and a link to this checkout's
+ * `dist/`, `bin/` (the CommonJS entry, its helpers and package.json), `package.json` and a link to this checkout's
  * `node_modules` - the same JavaScript the container image and `npm start`
  * run, without tsx's loader and esbuild in every process. Nothing is written
  * to the checkout itself.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -35,6 +35,8 @@ export function buildRelease(repoRoot: string): ReleaseBuild {
   mkdirSync(path.join(root, "bin"));
   for (const f of ["meshsign.js", "package.json"])
     copyFileSync(path.join(repoRoot, "bin", f), path.join(root, "bin", f));
+  // bin/meshsign.js requires its helpers from bin/lib.
+  cpSync(path.join(repoRoot, "bin", "lib"), path.join(root, "bin", "lib"), { recursive: true });
   copyFileSync(path.join(repoRoot, "package.json"), path.join(root, "package.json"));
   symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"), "dir");
   return {

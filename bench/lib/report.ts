@@ -57,7 +57,7 @@ export function renderText(s: RunSummary): string {
   const targets = allTargets(s.reports);
   if (targets.length > 0)
     out.push(
-      "\n== Targets (issues 2 and 3; the benchmark reports, it does not fail)\n",
+      "\n== Targets (the benchmark reports, it does not fail)\n",
       textTable(["", "target", "wanted", "measured"], targetRows(targets)),
     );
   out.push(
@@ -90,7 +90,7 @@ export function renderMarkdown(s: RunSummary): string {
   if (targets.length > 0) {
     out.push(
       "",
-      "### Targets (issues 2 and 3, 2-core machine)",
+      "### Targets (2-core machine)",
       "",
       markdownTable(["", "target", "wanted", "measured"], targetRows(targets)),
     );

@@ -23,6 +23,8 @@ export interface WorkloadOptions {
   readonly keysPerIdentity: number;
   readonly trustDomain?: string;
   readonly namespace?: string;
+  /** Lifetime of the tokens (default an hour, as kubelet's projected tokens): longer than the run. */
+  readonly tokenTtlSeconds?: number;
 }
 
 /** Items ordered identity-major, so consecutive requests come from different identities. */
@@ -32,7 +34,11 @@ export async function buildWorkload(options: WorkloadOptions): Promise<LoadItem[
   const perIdentity = await Promise.all(
     Array.from({ length: options.identities }, async (_, i) => {
       const serviceAccount = `load-${i}`;
-      const token = await options.tokens.mintToken({ namespace, serviceAccount, ttlSeconds: 3600 });
+      const token = await options.tokens.mintToken({
+        namespace,
+        serviceAccount,
+        ttlSeconds: options.tokenTtlSeconds ?? 3600,
+      });
       const uri = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
       // Generated off the main thread (libuv pool), so both cores help.
       const keys = await Promise.all(

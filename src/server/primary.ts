@@ -103,6 +103,9 @@ export async function runPrimary(config: Config): Promise<void> {
   let shuttingDown = false;
   const primaryRegistry = n === 1 ? globalRegistry : new Registry();
   if (n === 1) collectDefaultMetrics({ register: globalRegistry });
+  // With workers, the aggregated nodejs_* / process_* figures are theirs; the primary's own (RSS,
+  // heap, event-loop lag of the engine and store process) get a prefix so the names do not clash.
+  else collectDefaultMetrics({ register: primaryRegistry, prefix: "meshsign_primary_" });
   const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
   const kube =
     config.mode === "kubernetes"
