@@ -32,6 +32,8 @@ export {
 } from "./keys.js";
 export type { KeyAlgorithm, SignatureAlgorithm } from "./lib/algorithms.js";
 export type { BasicConstraints, Extension } from "./lib/extensions.js";
+/** The KeyUsage bits in the order RFC 5280 numbers them (and Go and cert-manager list them). */
+export { KEY_USAGE_BITS } from "./lib/extensions.js";
 export { CurveOid, ExtensionOid, ExtKeyUsageOid, KeyAlgorithmOid, NameOid, SignatureOid } from "./oids.js";
 export { decodePemAll, decodePemBlocks, encodePem, type PemBlock, splitPemBundle } from "./pem.js";
 export {

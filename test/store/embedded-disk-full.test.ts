@@ -1,4 +1,3 @@
-import { constants } from "node:fs";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,46 +5,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { SECRETS } from "../../src/api/types.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 import { checkStore, openEmbeddedStore } from "../../src/store/embedded/index.js";
+import { diskFault as fault, resetDiskFault } from "../lib/fs-fault.js";
 import { secret } from "./contract.js";
 
-/*
- * A disk that fills up or turns read-only, injected under node:fs/promises: while `fault.code` is
- * set, opening a file for writing fails and every write or sync on an open file fails with it
- * (with `fault.partial`, a write first writes half of its bytes, as a real ENOSPC can).
- */
-const fault = vi.hoisted(() => ({ code: undefined as string | undefined, partial: false, spare: undefined as RegExp | undefined }));
-vi.mock("node:fs/promises", async (importOriginal) => {
-  const real = await importOriginal<typeof import("node:fs/promises")>();
-  const errno = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
-  const writes = (flags: unknown) =>
-    typeof flags === "number" ? (flags & (constants.O_WRONLY | constants.O_RDWR)) !== 0 : typeof flags === "string" && /[wa+]/.test(flags);
-  const open = async (file: Parameters<typeof real.open>[0], flags?: string | number, mode?: number) => {
-    if (fault.code !== undefined && writes(flags) && !fault.spare?.test(String(file))) throw errno(fault.code);
-    const fh = await real.open(file, flags, mode);
-    if (fault.spare?.test(String(file))) return fh;
-    return new Proxy(fh, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        if (prop === "write") {
-          return async (buf: Buffer, off: number, len: number) => {
-            if (fault.code === undefined) return target.write(buf, off, len);
-            if (fault.partial && len > 1) await target.write(buf, off, Math.floor(len / 2));
-            throw errno(fault.code);
-          };
-        }
-        if (prop === "writeFile" || prop === "sync" || prop === "datasync") {
-          return async (...args: unknown[]) => {
-            if (fault.code !== undefined) throw errno(fault.code);
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        }
-        return value.bind(target);
-      },
-    });
-  };
-  return { ...real, open, default: { ...real, open } };
-});
+// A disk that fills up or turns read-only (test/lib/fs-fault.ts), injected under node:fs/promises.
+vi.mock("node:fs/promises", async (real) => (await import("../lib/fs-fault.js")).faultyFsPromises(await real()));
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -54,9 +18,7 @@ async function tempDir(): Promise<string> {
   return d;
 }
 afterEach(async () => {
-  fault.code = undefined;
-  fault.partial = false;
-  fault.spare = undefined;
+  resetDiskFault();
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 

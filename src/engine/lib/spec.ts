@@ -3,6 +3,7 @@
  * parsed: the single view of "what the user asked for" that policies,
  * key generation and request building share.
  */
+import { KEY_USAGE_BITS } from "../../pki/index.js";
 import type { ExtKeyUsage, KeyUsage } from "../../pki/template.js";
 import type { CertificateSpec, IssuerRef } from "./api.js";
 
@@ -146,17 +147,6 @@ export function usagesToTemplate(usages: readonly string[], isCA: boolean): { ke
     else throw new UnknownUsageError(`unknown key usage ${JSON.stringify(u)}`);
   }
   if (isCA) keyUsage.add("keyCertSign");
-  return { keyUsage: KEY_USAGE_ORDER.filter((k) => keyUsage.has(k)), extKeyUsage };
+  return { keyUsage: KEY_USAGE_BITS.filter((k) => keyUsage.has(k)), extKeyUsage };
 }
 
-const KEY_USAGE_ORDER: readonly KeyUsage[] = [
-  "digitalSignature",
-  "contentCommitment",
-  "keyEncipherment",
-  "dataEncipherment",
-  "keyAgreement",
-  "keyCertSign",
-  "cRLSign",
-  "encipherOnly",
-  "decipherOnly",
-];
