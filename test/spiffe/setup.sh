@@ -9,41 +9,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache="${MESHSIGN_CACHE:-$HOME/.cache/meshsign}"
-bin="$cache/bin"
-mkdir -p "$bin"
+SETUP_NAME=test/spiffe/setup.sh
+# shellcheck source=../lib/go-tools.sh
+source "$here/../lib/go-tools.sh"
 
-die() {
-  echo "test/spiffe/setup.sh: $*" >&2
-  exit 1
-}
-
-command -v go >/dev/null 2>&1 || die "Go is not installed; the SPIFFE suite builds its client from github.com/spiffe/go-spiffe/v2 (install a Go >= 1.25 toolchain)"
-
-# The module graph comes from go.mod/go.sum as committed: never -mod=mod.
-unset GOFLAGS
-export GOFLAGS=-buildvcs=false
-export CGO_ENABLED=0
+require_go 1.25 "the SPIFFE suite builds its client from github.com/spiffe/go-spiffe/v2"
 
 dir="$here/client"
-version="$(cd "$dir" && go list -m -f '{{.Version}}' github.com/spiffe/go-spiffe/v2)"
-hash="$(cat "$dir/go.mod" "$dir/go.sum" "$dir/main.go" | sha256sum | cut -c1-12)"
-out="$bin/spiffe-client-$version-$hash"
-if [[ -x "$out" ]]; then
-  echo "spiffe-client: cached $out" >&2
-else
-  echo "spiffe-client: building (go-spiffe $version)" >&2
-  if ! (cd "$dir" && go build -trimpath -o "$out.tmp" .); then
-    rm -f "$out.tmp"
-    die "building spiffe-client failed; see the go build output above"
-  fi
-  mv -f "$out.tmp" "$out"
-fi
-
-env_file="$bin/harness.env"
-touch "$env_file"
-tmp="$(mktemp "$env_file.XXXXXX")"
-grep -v "^MESHSIGN_SPIFFE_CLIENT=" "$env_file" >"$tmp" || true
-echo "MESHSIGN_SPIFFE_CLIENT=$out" >>"$tmp"
-mv -f "$tmp" "$env_file"
-echo "MESHSIGN_SPIFFE_CLIENT=$out"
+build spiffe-client "$dir" . "$(module_version "$dir" github.com/spiffe/go-spiffe/v2)" "$(sum_hash "$dir" "$dir/main.go")"
