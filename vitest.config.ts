@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The Kubernetes suite needs a real kube-apiserver and runs as `npm run test:kube`.
-    exclude: ["test/kube/**", "node_modules/**"],
+    // The Kubernetes suite needs a real kube-apiserver and runs as `npm run test:kube`;
+    // the Vault suite needs a real Vault and runs as `npm run test:vault`.
+    exclude: ["test/kube/**", "test/vault/**", "node_modules/**"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
