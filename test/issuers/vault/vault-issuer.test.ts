@@ -17,6 +17,7 @@ beforeEach(() => {
   fake.signStatus = 200;
   fake.misbehave = "none";
   fake.tokenTtlS = 3600;
+  fake.renewTtlS = undefined;
 });
 
 const secrets: Record<string, Record<string, string>> = { approle: { secretId: "secret" }, token: { token: "static-token\n" } };
@@ -113,6 +114,11 @@ describe("Vault issuer against a fake Vault", () => {
     await new Promise((r) => setTimeout(r, 800));
     await short.sign(request());
     expect((short as VaultIssuer).tokenStats).toEqual({ logins: 1, renewals: 1 });
+    // At its max TTL a renewal gives back less than half the granted TTL: log in again instead.
+    fake.renewTtlS = 0;
+    await new Promise((r) => setTimeout(r, 800));
+    await short.sign(request());
+    expect((short as VaultIssuer).tokenStats).toEqual({ logins: 2, renewals: 1 });
   });
 
   it("logs in again once after a 403 and signs; a second 403 is a terminal refusal", async () => {

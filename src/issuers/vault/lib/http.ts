@@ -38,6 +38,9 @@ export type VaultResponse =
 /** Largest Vault response body accepted (a certificate chain is a few KiB). */
 const MAX_BODY_BYTES = 1 << 20;
 
+/** Idle keep-alive sockets are closed after this long (an issuer replaced on a spec change leaves none behind for long). */
+const IDLE_SOCKET_MS = 30_000;
+
 export class VaultTransport {
   readonly #o: VaultTransportOptions;
   readonly #url: URL;
@@ -50,12 +53,13 @@ export class VaultTransport {
       this.#url.protocol === "https:"
         ? new https.Agent({
             keepAlive: true,
+            timeout: IDLE_SOCKET_MS,
             ...(options.ca !== undefined ? { ca: options.ca } : {}),
             ...(options.serverName !== undefined ? { servername: options.serverName } : {}),
             ...(options.cert !== undefined ? { cert: options.cert } : {}),
             ...(options.key !== undefined ? { key: options.key } : {}),
           })
-        : new http.Agent({ keepAlive: true });
+        : new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
   }
 
   /** A transport to the same server with another client certificate (cert auth login). */

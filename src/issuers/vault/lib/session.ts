@@ -27,6 +27,8 @@ export type TokenSource =
 
 interface Held {
   readonly token: string;
+  /** The TTL the login granted; a renewal that gives back less than half of it means the max TTL is near. */
+  readonly grantedMs: number;
   readonly renewable: boolean;
   /** Epoch ms; Infinity for tokens without a TTL. */
   readonly expiresAt: number;
@@ -58,7 +60,7 @@ export class VaultSession {
 
   constructor(options: VaultSessionOptions) {
     this.#o = options;
-    if (options.source.kind === "static") this.#held = { token: options.source.token, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY };
+    if (options.source.kind === "static") this.#held = { token: options.source.token, grantedMs: 0, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY };
   }
 
   /** Whether a rejected token can be replaced by logging in again. */
@@ -89,9 +91,9 @@ export class VaultSession {
       const r = await this.#o.transport.call({ method: "POST", path: "auth/token/renew-self", body: {}, token: h.token, ...this.#ns(), ...(signal ? { signal } : {}) });
       const auth = r.kind === "response" && r.status === 200 ? authOf(r.json) : undefined;
       // A renewal capped by the token's max TTL comes back shorter; near that end, log in afresh.
-      if (auth !== undefined && auth.ttlS * 1000 > (h.expiresAt - h.renewAt) / 2) {
+      if (auth !== undefined && auth.ttlS * 1000 >= h.grantedMs / 2) {
         this.renewals++;
-        this.#hold(auth);
+        this.#hold(auth, h.grantedMs);
         return auth.token;
       }
     }
@@ -122,13 +124,13 @@ export class VaultSession {
     return auth.token;
   }
 
-  #hold(auth: { token: string; ttlS: number; renewable: boolean }): void {
+  #hold(auth: { token: string; ttlS: number; renewable: boolean }, grantedMs = auth.ttlS * 1000): void {
     const now = this.#o.now();
     const ttlMs = auth.ttlS * 1000;
     this.#held =
       ttlMs <= 0
-        ? { token: auth.token, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY }
-        : { token: auth.token, renewable: auth.renewable, expiresAt: now + ttlMs, renewAt: now + (ttlMs * 2) / 3 };
+        ? { token: auth.token, grantedMs: 0, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY }
+        : { token: auth.token, grantedMs, renewable: auth.renewable, expiresAt: now + ttlMs, renewAt: now + (ttlMs * 2) / 3 };
   }
 
   #ns(): { namespace?: string } {

@@ -63,6 +63,8 @@ export class FakeVault {
   /** Tokens Vault currently accepts. */
   readonly valid = new Set<string>(["static-token"]);
   tokenTtlS = 3600;
+  /** What renew-self grants; undefined means tokenTtlS (a token at its max TTL gets less). */
+  renewTtlS: number | undefined;
   #n = 0;
   #server: Server | undefined;
   port = 0;
@@ -109,7 +111,7 @@ export class FakeVault {
       return [200, { auth: { client_token: t, lease_duration: this.tokenTtlS, renewable: true } }];
     }
     if (token === undefined || !this.valid.has(token)) return [403, { errors: ["permission denied"] }];
-    if (path === "auth/token/renew-self") return [200, { auth: { client_token: token, lease_duration: this.tokenTtlS, renewable: true } }];
+    if (path === "auth/token/renew-self") return [200, { auth: { client_token: token, lease_duration: this.renewTtlS ?? this.tokenTtlS, renewable: true } }];
     if (path.startsWith("pki_int/sign/")) {
       if (this.signStatus !== 200) return [this.signStatus, { errors: [`fake error ${this.signStatus}`] }];
       return [200, { data: this.#sign(body.csr as string, body.ttl as string) }];
