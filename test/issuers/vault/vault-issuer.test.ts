@@ -20,7 +20,7 @@ beforeEach(() => {
   fake.renewTtlS = undefined;
 });
 
-const secrets: Record<string, Record<string, string>> = { approle: { secretId: "secret" }, token: { token: "static-token\n" } };
+const secrets: Record<string, Record<string, string>> = { approle: { secretId: "secret" }, token: { token: "static-token\n" }, sa: { token: "sa-jwt" }, badsa: { token: "other" } };
 const appRole = { appRole: { path: "approle", roleId: "role", secretRef: { name: "approle", key: "secretId" } } };
 
 async function build(spec: Record<string, unknown>): Promise<Issuer> {
@@ -119,6 +119,16 @@ describe("Vault issuer against a fake Vault", () => {
     await new Promise((r) => setTimeout(r, 800));
     await short.sign(request());
     expect((short as VaultIssuer).tokenStats).toEqual({ logins: 2, renewals: 1 });
+  });
+
+  it("logs in with Kubernetes auth at the configured mount, and reports a refused login as not ready with Vault's reason", async () => {
+    const k8s = { kubernetes: { role: "meshsign", mountPath: "/v1/auth/k8s", secretRef: { name: "sa" } } };
+    const ok = await build({ auth: k8s });
+    expect(ok.status()).toMatchObject({ ready: true });
+    await ok.sign(request());
+    expect(fake.requests.find((r) => r.path === "auth/k8s/login")?.body).toEqual({ role: "meshsign", jwt: "sa-jwt" });
+    const refused = await build({ auth: { kubernetes: { ...k8s.kubernetes, secretRef: { name: "badsa" } } } });
+    expect(refused.status()).toEqual({ ready: false, reason: "VaultError", message: "Failed to initialize Vault client: Vault Kubernetes login at auth/k8s/login failed with HTTP 403: permission denied" });
   });
 
   it("logs in again once after a 403 and signs; a second 403 is a terminal refusal", async () => {

@@ -110,6 +110,12 @@ export class FakeVault {
       this.valid.add(t);
       return [200, { auth: { client_token: t, lease_duration: this.tokenTtlS, renewable: true } }];
     }
+    if (path === "auth/k8s/login") {
+      if (body?.role !== "meshsign" || body?.jwt !== "sa-jwt") return [403, { errors: ["permission denied"] }];
+      const t = `hvs.k8s-${++this.#n}`;
+      this.valid.add(t);
+      return [200, { auth: { client_token: t, lease_duration: this.tokenTtlS, renewable: true } }];
+    }
     if (token === undefined || !this.valid.has(token)) return [403, { errors: ["permission denied"] }];
     if (path === "auth/token/renew-self") return [200, { auth: { client_token: token, lease_duration: this.renewTtlS ?? this.tokenTtlS, renewable: true } }];
     if (path.startsWith("pki_int/sign/")) {
