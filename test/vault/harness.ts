@@ -92,7 +92,8 @@ export class VaultServer {
       if (existsSync(caFile)) {
         this.caPem = readFileSync(caFile, "utf8");
         const r = await this.api("GET", "sys/health").catch(() => undefined);
-        if (r?.status === 200) break;
+        // Dev mode prints its unseal key in a banner that may come after the listener is up.
+        if (r?.status === 200 && /Unseal Key: \S+/.test(this.#stdout)) break;
       }
       if (Date.now() > deadline) throw new Error(`vault did not become healthy: ${this.#stdout.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));

@@ -144,7 +144,7 @@ describe("Vault issuer against a real Vault", () => {
     const n = await build({ path: "pki_int/sign/narrow", auth: { tokenSecretRef: { name: "t" } } }, { t: { token: narrow } });
     const forbidden = await rejection(n.issuer.sign(request()));
     expect(forbidden).toMatchObject({ code: "ERR_ISSUER_REJECTED", retry: "terminal" });
-    expect(forbidden.message).toMatch(/HTTP 400.*URI Subject Alternative Names.*not allowed/i);
+    expect(forbidden.message).toMatch(/HTTP 400\): URI Subject Alternative Names were provided via CSR which are not valid for this role/);
 
     const mesh = await vault.token([SIGN_POLICY]);
     const wrongRole = await build({ path: "pki_int/sign/narrow", auth: { tokenSecretRef: { name: "t" } } }, { t: { token: mesh } });
