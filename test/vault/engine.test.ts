@@ -44,7 +44,7 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_0
   }
 }
 
-async function setup(issuerSpec: Record<string, unknown>, secret: Record<string, string>) {
+async function setup(issuerSpec: Record<string, unknown>, secret: Record<string, string>, transientBackoff?: { minMs: number; maxMs: number }) {
   const store = new MemoryStore();
   await store.create(SECRETS, { apiVersion: "v1", kind: "Secret", metadata: { name: "vault-auth", namespace: NS }, data: Object.fromEntries(Object.entries(secret).map(([k, v]) => [k, Buffer.from(v).toString("base64")])) });
   await store.create(CLUSTER_ISSUERS, {
@@ -53,7 +53,7 @@ async function setup(issuerSpec: Record<string, unknown>, secret: Record<string,
     metadata: { name: "vault" },
     spec: { vault: { server: vault.url, caBundle: Buffer.from(vault.caPem).toString("base64"), ...issuerSpec } },
   });
-  engine = new Engine({ store, clock: systemClock, metricsRegistry: new Registry() });
+  engine = new Engine({ store, clock: systemClock, metricsRegistry: new Registry(), ...(transientBackoff ? { transientBackoff } : {}) });
   await engine.start();
   return store;
 }
@@ -105,5 +105,23 @@ describe("engine Certificates through a Vault ClusterIssuer", () => {
       return crs.find((c) => c.metadata.name?.startsWith("foreign") && cond(c, "Ready")?.reason === "Failed");
     });
     expect(cond(cr, "Ready")?.message).toMatch(/pki_int\/sign\/mesh failed to sign the certificate \(HTTP 400\).*URI Subject Alternative Names/i);
+  });
+
+  it("keeps a request Pending while Vault is sealed (no failure back-off) and issues after unseal without a restart", async () => {
+    const token = await vault.token([SIGN_POLICY]);
+    const store = await setup({ path: "pki_int/sign/mesh", auth: { tokenSecretRef: { name: "vault-auth" } } }, { token }, { minMs: 200, maxMs: 1_000 });
+    await vault.seal();
+    try {
+      await store.create(CERTIFICATES, certificate("sealed", { dnsNames: ["sealed.istio-system.svc.cluster.local"] }));
+      const cr = await until("request pending on the sealed Vault", async () => {
+        const crs = await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "istio-system" });
+        return crs.find((c) => c.metadata.name?.startsWith("sealed") && /sealed/.test(cond(c, "Ready")?.message ?? ""));
+      });
+      expect(cond(cr, "Ready")).toMatchObject({ status: "False", reason: "Pending" });
+      expect(cond(await store.get<Certificate>(CERTIFICATES, "istio-system", "sealed"), "Issuing")?.status).toBe("True");
+    } finally {
+      await vault.unseal();
+    }
+    await until("Certificate Ready after unseal", async () => (cond(await store.get<Certificate>(CERTIFICATES, "istio-system", "sealed"), "Ready")?.status === "True" ? true : undefined));
   });
 });
