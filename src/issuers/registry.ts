@@ -16,6 +16,7 @@ import { MeshsignError } from "../errors/index.js";
 import { CaIssuer } from "./ca/ca-issuer.js";
 import type { Issuer, IssuerStatus, SignResult } from "./issuer.js";
 import { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
+import { vaultIssuerFactory } from "./vault/factory.js";
 
 export const DEFAULT_CLUSTER_RESOURCE_NAMESPACE = "meshsign-system";
 
@@ -157,7 +158,7 @@ export const caIssuerFactory: IssuerFactory = async (config, ctx) => {
 
 export const selfSignedIssuerFactory: IssuerFactory = async () => ({ issuer: new SelfSignedIssuer(), secretNames: [] });
 
-/** A registry with the in-process backends (ca, selfSigned) registered. */
+/** A registry with the in-process backends (ca, selfSigned) and Vault registered. */
 export function createDefaultIssuerRegistry(options: IssuerRegistryOptions = {}): IssuerRegistry {
-  return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory);
+  return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory).register("vault", vaultIssuerFactory);
 }

@@ -75,7 +75,6 @@ describe("example manifests", () => {
     ["acme-dns01-rfc2136.yaml"],
     ["acme-dns01-providers.yaml"],
     ["acme-eab.yaml"],
-    ["vault-issuers.yaml"],
   ])("answers %s with a clear not-ready issuer and a Pending request that names the unsupported type", async (file) => {
     const clock = new FakeClock(START);
     const store = new MemoryStore({ now: () => clock.now() });

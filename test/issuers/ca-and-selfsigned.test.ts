@@ -84,7 +84,7 @@ describe("CaIssuer", () => {
   });
 
   it("reports an unsupported issuer type instead of failing silently", async () => {
-    const built = await createDefaultIssuerRegistry().build({ kind: "Issuer", metadata: { name: "v", namespace: "a" }, spec: { vault: { server: "https://vault" } } }, async () => undefined);
+    const built = await createDefaultIssuerRegistry().build({ kind: "Issuer", metadata: { name: "v", namespace: "a" }, spec: { venafi: { zone: "z" } } }, async () => undefined);
     expect(built.issuer.status()).toMatchObject({ ready: false, reason: "UnsupportedIssuerType" });
   });
 });

@@ -1,0 +1,102 @@
+/**
+ * Builds a {@link VaultIssuer} from an Issuer/ClusterIssuer's `spec.vault`:
+ * validates the spec, reads the Secrets it names (in the issuer's Secret
+ * namespace), prepares the TLS transport and the token source, then logs in
+ * and checks Vault's health once so the Ready condition says something true.
+ * A new instance (and so a new token) is built whenever the spec or one of
+ * these Secrets changes.
+ */
+import { MeshsignError } from "../../errors/index.js";
+import type { Issuer, SignResult } from "../issuer.js";
+import type { IssuerBuildContext, IssuerFactory } from "../registry.js";
+import { VaultConfigError, type SecretKeyRef, parseVaultConfig, referencedSecrets } from "./config.js";
+import { VaultTransport } from "./lib/http.js";
+import { type TokenSource, VaultSession } from "./lib/session.js";
+import { VAULT_READY_REASONS, VaultIssuer } from "./vault-issuer.js";
+
+/** Deadline of every call to Vault (login, sign, health). */
+export const VAULT_CALL_TIMEOUT_MS = 10_000;
+
+async function secretValue(ctx: IssuerBuildContext, ref: SecretKeyRef): Promise<string> {
+  const data = await ctx.readSecret(ref.name);
+  const where = `secret "${ctx.secretNamespace}/${ref.name}"`;
+  if (data === undefined) throw new VaultConfigError(`${where} not found`);
+  const v = data[ref.key];
+  if (v === undefined || v.trim() === "") throw new VaultConfigError(`${where} has no data under key "${ref.key}"`);
+  return v;
+}
+
+/** A Vault issuer whose spec or Secrets are unusable: never signs, says why. */
+function unusable(message: string): Issuer {
+  const status = { ready: false, reason: VAULT_READY_REASONS.error, message } as const;
+  return {
+    kind: "vault",
+    status: () => status,
+    sign: async (): Promise<SignResult> => {
+      throw new MeshsignError("ERR_ISSUER_NOT_READY", `Vault issuer is not ready: ${message}`, { retry: "transient" });
+    },
+  };
+}
+
+/** The `vault` issuer factory registered in the issuer registry. */
+export const vaultIssuerFactory: IssuerFactory = async (spec, ctx) => {
+  let secretNames: string[] = [];
+  const notReady = (message: string) => ({ issuer: unusable(message), secretNames });
+  try {
+    const config = parseVaultConfig(spec);
+    secretNames = referencedSecrets(config);
+    const ca = config.caBundle ?? (config.caBundleSecretRef !== undefined ? await secretValue(ctx, config.caBundleSecretRef) : undefined);
+    const cert = config.clientCertSecretRef !== undefined ? await secretValue(ctx, config.clientCertSecretRef) : undefined;
+    const key = config.clientKeySecretRef !== undefined ? await secretValue(ctx, config.clientKeySecretRef) : undefined;
+    const transport = new VaultTransport({
+      server: config.server,
+      timeoutMs: VAULT_CALL_TIMEOUT_MS,
+      ...(ca !== undefined ? { ca } : {}),
+      ...(config.serverName !== undefined ? { serverName: config.serverName } : {}),
+      ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    });
+    let source: TokenSource;
+    const a = config.auth;
+    switch (a.method) {
+      case "token":
+        source = { kind: "static", token: (await secretValue(ctx, a.tokenSecretRef)).trim() };
+        break;
+      case "appRole": {
+        const secretId = (await secretValue(ctx, a.secretRef)).trim();
+        source = { kind: "login", path: `${a.path}/login`, describe: "AppRole", body: async () => ({ role_id: a.roleId, secret_id: secretId }) };
+        break;
+      }
+      case "kubernetes": {
+        if (a.secretRef === undefined) {
+          transport.close();
+          return notReady(
+            `spec.vault.auth.kubernetes.serviceAccountRef needs a service account token from the Kubernetes TokenRequest API, which this meshsign process does not request; use auth.kubernetes.secretRef with a token Secret, or another auth method`,
+          );
+        }
+        const jwt = (await secretValue(ctx, a.secretRef)).trim();
+        source = { kind: "login", path: `${a.mountPath}/login`, describe: "Kubernetes", body: async () => ({ role: a.role, jwt }) };
+        break;
+      }
+      case "clientCertificate": {
+        let loginTransport = transport;
+        if (a.secretName !== undefined) {
+          const c = await secretValue(ctx, { name: a.secretName, key: "tls.crt" });
+          const k = await secretValue(ctx, { name: a.secretName, key: "tls.key" });
+          loginTransport = transport.withClientCertificate(c, k);
+        } else if (cert === undefined) {
+          transport.close();
+          return notReady("spec.vault.auth.clientCertificate needs a client certificate: set auth.clientCertificate.secretName or spec.vault.clientCertSecretRef/clientKeySecretRef");
+        }
+        source = { kind: "login", path: `${a.mountPath}/login`, describe: "certificate", transport: loginTransport, body: async () => (a.name !== undefined ? { name: a.name } : {}) };
+        break;
+      }
+    }
+    const session = new VaultSession({ transport, source, now: Date.now, ...(config.namespace !== undefined ? { namespace: config.namespace } : {}) });
+    const issuer = new VaultIssuer({ config, transport, session });
+    await issuer.refresh();
+    return { issuer, secretNames };
+  } catch (err) {
+    if (err instanceof VaultConfigError) return notReady(err.message);
+    throw err;
+  }
+};

@@ -1,0 +1,139 @@
+/**
+ * The Vault token of one issuer: obtained once and shared by every signature
+ * (cert-manager logs in on every Sign, #7097), renewed with
+ * `auth/token/renew-self` when about two thirds of its TTL have passed (or
+ * re-obtained by a fresh login when it is not renewable), dropped when Vault
+ * answers 403. Concurrent callers share one login. A static token
+ * (tokenSecretRef) is used as given: it cannot be re-obtained.
+ */
+import { MeshsignError } from "../../../errors/index.js";
+import type { VaultTransport } from "./http.js";
+import { vaultErrorText } from "./http.js";
+
+/** How to obtain a token: a static one, or a login call. */
+export type TokenSource =
+  | { readonly kind: "static"; readonly token: string }
+  | {
+      readonly kind: "login";
+      /** Login path below /v1/, e.g. `auth/approle/login`. */
+      readonly path: string;
+      /** Builds the login body (reads the current credential, e.g. a fresh Kubernetes JWT). */
+      readonly body: () => Promise<Readonly<Record<string, unknown>>>;
+      /** Transport for the login call (cert auth logs in with its own client certificate). */
+      readonly transport?: VaultTransport;
+      /** Human-readable method for messages, e.g. "AppRole". */
+      readonly describe: string;
+    };
+
+interface Held {
+  readonly token: string;
+  /** The TTL the login granted; a renewal that gives back less than half of it means the max TTL is near. */
+  readonly grantedMs: number;
+  readonly renewable: boolean;
+  /** Epoch ms; Infinity for tokens without a TTL. */
+  readonly expiresAt: number;
+  readonly renewAt: number;
+}
+
+export interface VaultSessionOptions {
+  readonly transport: VaultTransport;
+  readonly namespace?: string;
+  readonly source: TokenSource;
+  readonly now: () => number;
+}
+
+function authOf(json: unknown): { token: string; ttlS: number; renewable: boolean } | undefined {
+  const auth = typeof json === "object" && json !== null ? (json as { auth?: unknown }).auth : undefined;
+  if (typeof auth !== "object" || auth === null) return undefined;
+  const a = auth as { client_token?: unknown; lease_duration?: unknown; renewable?: unknown };
+  if (typeof a.client_token !== "string" || a.client_token === "") return undefined;
+  return { token: a.client_token, ttlS: typeof a.lease_duration === "number" ? a.lease_duration : 0, renewable: a.renewable === true };
+}
+
+export class VaultSession {
+  readonly #o: VaultSessionOptions;
+  #held: Held | undefined;
+  #inflight: Promise<string> | undefined;
+  /** Successful logins and renewals, for metrics and tests. */
+  logins = 0;
+  renewals = 0;
+
+  constructor(options: VaultSessionOptions) {
+    this.#o = options;
+    if (options.source.kind === "static") this.#held = { token: options.source.token, grantedMs: 0, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY };
+  }
+
+  /** Whether a rejected token can be replaced by logging in again. */
+  get canReobtain(): boolean {
+    return this.#o.source.kind === "login";
+  }
+
+  /** A token valid now, logging in or renewing first when needed. */
+  async token(signal?: AbortSignal): Promise<string> {
+    const h = this.#held;
+    const now = this.#o.now();
+    if (h !== undefined && now < h.renewAt) return h.token;
+    if (this.#inflight === undefined) {
+      this.#inflight = this.#refresh(h, signal).finally(() => {
+        this.#inflight = undefined;
+      });
+    }
+    return this.#inflight;
+  }
+
+  /** Vault rejected `token` (403): forget it so the next call logs in again. */
+  invalidate(token: string): void {
+    if (this.#o.source.kind === "login" && this.#held?.token === token) this.#held = undefined;
+  }
+
+  async #refresh(h: Held | undefined, signal?: AbortSignal): Promise<string> {
+    if (h?.renewable && this.#o.now() < h.expiresAt) {
+      const r = await this.#o.transport.call({ method: "POST", path: "auth/token/renew-self", body: {}, token: h.token, ...this.#ns(), ...(signal ? { signal } : {}) });
+      const auth = r.kind === "response" && r.status === 200 ? authOf(r.json) : undefined;
+      // A renewal capped by the token's max TTL comes back shorter; near that end, log in afresh.
+      if (auth !== undefined && auth.ttlS * 1000 >= h.grantedMs / 2) {
+        this.renewals++;
+        this.#hold(auth, h.grantedMs);
+        return auth.token;
+      }
+    }
+    if (this.#o.source.kind === "static") {
+      if (h !== undefined) return h.token;
+      throw new MeshsignError("ERR_ISSUER_NOT_READY", "no Vault token");
+    }
+    return this.#login(this.#o.source, signal);
+  }
+
+  async #login(source: Extract<TokenSource, { kind: "login" }>, signal?: AbortSignal): Promise<string> {
+    const body = await source.body();
+    const transport = source.transport ?? this.#o.transport;
+    const r = await transport.call({ method: "POST", path: source.path, body, ...this.#ns(), ...(signal ? { signal } : {}) });
+    if (r.kind === "transport") {
+      throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", `Vault ${source.describe} login failed: ${r.reason}`, { retry: "transient" });
+    }
+    const auth = r.status === 200 ? authOf(r.json) : undefined;
+    if (auth === undefined) {
+      const text = vaultErrorText(r.json);
+      const why = `Vault ${source.describe} login at ${source.path} failed with HTTP ${r.status}${text !== "" ? `: ${text}` : ""}`;
+      // 5xx/429 are Vault's own trouble (sealed, standby, overloaded); 4xx are our credentials.
+      if (r.status >= 500 || r.status === 429) throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", why, { retry: "transient" });
+      throw new MeshsignError("ERR_ISSUER_REJECTED", why, { retry: "terminal" });
+    }
+    this.logins++;
+    this.#hold(auth);
+    return auth.token;
+  }
+
+  #hold(auth: { token: string; ttlS: number; renewable: boolean }, grantedMs = auth.ttlS * 1000): void {
+    const now = this.#o.now();
+    const ttlMs = auth.ttlS * 1000;
+    this.#held =
+      ttlMs <= 0
+        ? { token: auth.token, grantedMs: 0, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY }
+        : { token: auth.token, grantedMs, renewable: auth.renewable, expiresAt: now + ttlMs, renewAt: now + (ttlMs * 2) / 3 };
+  }
+
+  #ns(): { namespace?: string } {
+    return this.#o.namespace !== undefined ? { namespace: this.#o.namespace } : {};
+  }
+}
