@@ -1,5 +1,5 @@
 # Shared by the setup scripts of the suites whose servers and peers are built from Go modules
-# (test/kube, test/acme, test/spiffe): where the binaries are cached, how they are built from the
+# (test/kube, test/acme, test/spiffe, test/vault): where the binaries are cached, how they are built from the
 # go.mod/go.sum committed beside each harness, and how the harnesses find them.
 #
 # Source it after setting SETUP_NAME (the script's name, for messages). Binaries go to

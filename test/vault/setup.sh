@@ -26,41 +26,12 @@ vault_version="${MESHSIGN_VAULT_VERSION:-v1.21.4}"
 sdk_base="v0.21.0"
 sdk_lock_manager="v0.24.0"
 
-cache="${MESHSIGN_CACHE:-$HOME/.cache/meshsign}"
-bin="$cache/bin"
-mkdir -p "$bin"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SETUP_NAME=test/vault/setup.sh
+# shellcheck source=../lib/go-tools.sh
+source "$here/../lib/go-tools.sh"
 
-die() {
-  echo "test/vault/setup.sh: $*" >&2
-  exit 1
-}
-
-command -v go >/dev/null 2>&1 || die "Go is not installed; the Vault suite builds Vault from its Go module (install a Go >= 1.25 toolchain, e.g. in /usr/local/go)"
-
-go_version="$(go env GOVERSION | sed 's/^go//')"
-go_major="${go_version%%.*}"
-go_minor="$(echo "$go_version" | cut -d. -f2)"
-if ((go_major < 1 || (go_major == 1 && go_minor < 25))); then
-  die "Go $go_version is too old: Vault $vault_version needs Go >= 1.25"
-fi
-
-unset GOFLAGS
-export GOFLAGS=-buildvcs=false
-export CGO_ENABLED=0
-
-env_file="$bin/harness.env"
-touch "$env_file"
-
-# record NAME PATH: remember PATH for NAME in the env file the harnesses read.
-record() {
-  local key tmp
-  key="MESHSIGN_$(echo "$1" | tr 'a-z-' 'A-Z_')"
-  tmp="$(mktemp "$env_file.XXXXXX")"
-  grep -v "^$key=" "$env_file" >"$tmp" || true
-  echo "$key=$2" >>"$tmp"
-  mv -f "$tmp" "$env_file"
-  echo "$key=$2"
-}
+require_go 1.25 "the Vault suite builds Vault $vault_version from its Go module"
 
 # module_dir MODULE@VERSION: the read-only module cache folder of MODULE@VERSION.
 module_dir() {
