@@ -40,12 +40,15 @@ export interface InProcessServer {
  * Starts the CSR stack on 127.0.0.1:0 with a fresh data dir. `flags` are
  * option values keyed by their camelCase name, as `meshsign serve` flags
  * (e.g. `{ maxClientCertificateDuration: "48h" }`); the environment is ignored.
+ * The per-identity rate limit is off unless a test sets it: the suites send
+ * hundreds of requests as one identity, which no workload does, and a limit
+ * they drained would refuse them depending on how fast the machine runs.
  */
 export async function startInProcessServer(flags: Record<string, unknown> = {}): Promise<InProcessServer> {
   const tmp = new TempDir("meshsign-csr-");
   const config = loadConfig({
     env: {},
-    flags: { dataDir: tmp.path("data"), servingAddress: "127.0.0.1:0", workers: 1, ...flags },
+    flags: { dataDir: tmp.path("data"), servingAddress: "127.0.0.1:0", workers: 1, identityRateLimit: 0, ...flags },
   });
   const paths = dataDirPaths(config.dataDir);
   ensureDataDir(paths);
