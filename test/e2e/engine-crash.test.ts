@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ANN, LABEL } from "../../src/engine/lib/annotations.js";
-import { CERTIFICATE_REQUESTS, CERTIFICATES, type Certificate, type CertificateRequest, SECRETS, type Secret } from "../../src/engine/lib/api.js";
-import { openEmbeddedStore } from "../../src/store/embedded/index.js";
+import type { Certificate, CertificateRequest, Secret } from "../../src/engine/lib/api.js";
 import { REPO_ROOT, TempDir } from "../lib/temp-dir.js";
+import { snapshotStore as snapshot } from "../lib/engine-state.js";
 
 const LEAVES = 50;
 const NS = "apps";
@@ -116,25 +116,6 @@ function publishedLeaves(dataDir: string): number {
   const dir = path.join(dataDir, "secrets", NS);
   if (!existsSync(dir)) return 0;
   return readdirSync(dir).filter((d) => existsSync(path.join(dir, d, "tls.crt"))).length;
-}
-
-interface Snapshot {
-  readonly certificates: Certificate[];
-  readonly requests: CertificateRequest[];
-  readonly secrets: Secret[];
-}
-
-async function snapshot(dataDir: string): Promise<Snapshot> {
-  const store = await openEmbeddedStore({ dataDir, readOnly: true });
-  try {
-    return {
-      certificates: await store.list<Certificate>(CERTIFICATES, {}),
-      requests: await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, {}),
-      secrets: await store.list<Secret>(SECRETS, {}),
-    };
-  } finally {
-    await store.close();
-  }
 }
 
 /** The Certificates of this test's manifests (meshsign adds its own serving Certificate beside them). */
