@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { identityOf, impersonationError, type KubernetesInfo, type Pod } from "./lib/node-auth.js";
+import { allowZtunnel, identityOf, impersonationError, type KubernetesInfo, type Pod, podOtherNode, podSameNode, ztunnelCaller, ztunnelPod } from "./lib/node-auth.js";
 
 /*
  * cert-manager/istio-csr pkg/server/node_auth_test.go TestAuthImpersonation,
@@ -9,22 +9,6 @@ import { identityOf, impersonationError, type KubernetesInfo, type Pod } from ".
  */
 
 const UPSTREAM = "cert-manager/istio-csr pkg/server/node_auth_test.go TestAuthImpersonation";
-const allowZtunnel = ["istio-system/ztunnel"];
-const ztunnelCaller: KubernetesInfo = {
-  PodName: "ztunnel-a",
-  PodNamespace: "istio-system",
-  PodUID: "12345",
-  PodServiceAccount: "ztunnel",
-};
-const ztunnelPod: Pod = {
-  name: "ztunnel-a",
-  namespace: "istio-system",
-  account: "ztunnel",
-  uid: "12345",
-  node: "zt-node",
-};
-const podSameNode: Pod = { name: "pod-a", namespace: "ns-a", account: "sa-a", uid: "1", node: "zt-node" };
-const podOtherNode: Pod = { name: "pod-b", namespace: "ns-a", account: "sa-a", uid: "2", node: "other-node" };
 
 describe(UPSTREAM, () => {
   const cases: {

@@ -12,7 +12,7 @@ import { signCertificate } from "../../src/pki/sign.js";
 import { makeRoot, svidTemplate } from "../pki/helpers.js";
 import { mustCsr } from "./lib/csr-stack.js";
 import { fakeIssuer, handlerUnderTest, type Signed } from "./lib/handler.js";
-import { identityOf, type Pod, podLookup } from "./lib/node-auth.js";
+import { allowZtunnel, identityOf, type Pod, podLookup, podOtherNode, podSameNode, ztunnelPod } from "./lib/node-auth.js";
 
 /*
  * istio/istio security/pkg/server/ca/server_test.go, translated case by case:
@@ -199,7 +199,6 @@ describe(`${UPSTREAM} TestCreateCertificateE2EUsingClientCertAuthenticator`, () 
 });
 
 describe(`${UPSTREAM} TestCreateCertificateE2EWithImpersonateIdentity`, () => {
-  const allowZtunnel = ["istio-system/ztunnel"];
   const ztunnelCaller = {
     namespace: "istio-system",
     serviceAccount: "ztunnel",
@@ -207,21 +206,6 @@ describe(`${UPSTREAM} TestCreateCertificateE2EWithImpersonateIdentity`, () => {
     podUid: "12345",
   };
   const ztunnelCallerRemote = { ...ztunnelCaller, podName: "ztunnel-b", podUid: "12346" };
-  const ztunnelPod: Pod = {
-    name: "ztunnel-a",
-    namespace: "istio-system",
-    account: "ztunnel",
-    uid: "12345",
-    node: "zt-node",
-  };
-  const podSameNode: Pod = { name: "pod-a", namespace: "ns-a", account: "sa-a", uid: "1", node: "zt-node" };
-  const podOtherNode: Pod = {
-    name: "pod-b",
-    namespace: "ns-a",
-    account: "sa-a",
-    uid: "2",
-    node: "other-node",
-  };
   const podSameNodeRemote: Pod = {
     name: "pod-c",
     namespace: "ns-a",

@@ -68,3 +68,13 @@ export async function impersonationError(
     return err.message;
   }
 }
+
+/*
+ * The fixtures Istio's node-authorizer tests share (and istio-csr's copy of them): a ztunnel pod
+ * allowed to impersonate, a workload on its node and one on another node.
+ */
+export const allowZtunnel = ["istio-system/ztunnel"];
+export const ztunnelPod: Pod = { name: "ztunnel-a", namespace: "istio-system", account: "ztunnel", uid: "12345", node: "zt-node" };
+export const ztunnelCaller: KubernetesInfo = { PodName: "ztunnel-a", PodNamespace: "istio-system", PodUID: "12345", PodServiceAccount: "ztunnel" };
+export const podSameNode: Pod = { name: "pod-a", namespace: "ns-a", account: "sa-a", uid: "1", node: "zt-node" };
+export const podOtherNode: Pod = { name: "pod-b", namespace: "ns-a", account: "sa-a", uid: "2", node: "other-node" };
