@@ -14,7 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ANN, LABEL } from "../../src/engine/lib/annotations.js";
 import type { Certificate, CertificateRequest, Secret } from "../../src/engine/lib/api.js";
 import { REPO_ROOT, TempDir } from "../lib/temp-dir.js";
-import { snapshotStore as snapshot } from "../lib/engine-state.js";
+import { MESH_CA_MANIFESTS, snapshotStore as snapshot } from "../lib/engine-state.js";
 
 const LEAVES = 50;
 const NS = "apps";
@@ -29,30 +29,7 @@ afterAll(() => tmp.remove());
 /** pki-bootstrap style: a SelfSigned root, a CA ClusterIssuer on it, and LEAVES Certificates with the default RSA-2048 key. */
 function writeManifests(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, "pki.yaml"),
-    `apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata: { name: selfsigned }
-spec: { selfSigned: {} }
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: { name: mesh-root, namespace: meshsign-system }
-spec:
-  isCA: true
-  commonName: mesh-root
-  secretName: mesh-root-ca
-  duration: 87600h
-  privateKey: { algorithm: ECDSA, size: 256 }
-  issuerRef: { name: selfsigned, kind: ClusterIssuer, group: cert-manager.io }
----
-apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata: { name: mesh-ca }
-spec: { ca: { secretName: mesh-root-ca } }
-`,
-  );
+  writeFileSync(path.join(dir, "pki.yaml"), MESH_CA_MANIFESTS);
   const leaves = Array.from(
     { length: LEAVES },
     (_, i) => `apiVersion: cert-manager.io/v1

@@ -31,6 +31,7 @@ import {
   snapshotStore,
   spkiOfKeyPem,
   type StoreSnapshot,
+  MESH_CA_MANIFESTS,
 } from "../lib/engine-state.js";
 import { ServeProcess } from "../lib/meshsign-process.js";
 import { REPO_ROOT, TempDir } from "../lib/temp-dir.js";
@@ -58,27 +59,7 @@ spec:
 `;
   writeFileSync(
     path.join(dir, "pki.yaml"),
-    `apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata: { name: selfsigned }
-spec: { selfSigned: {} }
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: { name: mesh-root, namespace: meshsign-system }
-spec:
-  isCA: true
-  commonName: mesh-root
-  secretName: mesh-root-ca
-  duration: 87600h
-  privateKey: { algorithm: ECDSA, size: 256 }
-  issuerRef: { name: selfsigned, kind: ClusterIssuer, group: cert-manager.io }
----
-apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata: { name: mesh-ca }
-spec: { ca: { secretName: mesh-root-ca } }
----
+    `${MESH_CA_MANIFESTS}---
 ${leaf("web", "Always")}---
 ${leaf("keep", "Never")}`,
   );

@@ -96,3 +96,29 @@ export function secretMismatches(s: StoreSnapshot, cert: Certificate, root: X509
   if (Date.parse(cert.status?.notAfter ?? "") !== Date.parse(leaf.validTo)) problems.push(`${id}: status.notAfter ${cert.status?.notAfter} is not the Secret's ${leaf.validTo}`);
   return problems;
 }
+
+/**
+ * pki-bootstrap's shape as the crash tests write it: a SelfSigned ClusterIssuer, an ECDSA root CA
+ * Certificate on it and the CA ClusterIssuer `mesh-ca` whose leaves the tests add after this.
+ */
+export const MESH_CA_MANIFESTS = `apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: { name: selfsigned }
+spec: { selfSigned: {} }
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: { name: mesh-root, namespace: meshsign-system }
+spec:
+  isCA: true
+  commonName: mesh-root
+  secretName: mesh-root-ca
+  duration: 87600h
+  privateKey: { algorithm: ECDSA, size: 256 }
+  issuerRef: { name: selfsigned, kind: ClusterIssuer, group: cert-manager.io }
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: { name: mesh-ca }
+spec: { ca: { secretName: mesh-root-ca } }
+`;
