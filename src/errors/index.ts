@@ -69,6 +69,11 @@ export type ErrorCode =
   | "ERR_ACME_ORDER_INVALID"
   | "ERR_ACME_TIMEOUT"
   | "ERR_ACME_SELF_CHECK"
+  // DNS-01 providers and propagation (src/acme/solvers/dns01)
+  | "ERR_DNS01_UNSUPPORTED"
+  | "ERR_DNS01_REFUSED"
+  | "ERR_DNS01_UNAVAILABLE"
+  | "ERR_DNS01_NOT_PROPAGATED"
   // Engine and store
   | "ERR_RESOURCE_INVALID"
   | "ERR_NOT_FOUND"
