@@ -2,6 +2,8 @@
  * DNS-01: the provider contract and registry, and the propagation check. Provider modules register
  * themselves when imported from here.
  */
+// Registers the RFC 2136 provider under "rfc2136".
+import "./rfc2136/index.js";
 
 export type { PropagationOptions, PropagationResult } from "./propagation.js";
 export { checkPropagation, resolveChallengeRecord } from "./propagation.js";
