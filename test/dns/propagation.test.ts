@@ -1,7 +1,7 @@
 /**
  * The DNS-01 propagation check against a real authoritative server (knotd):
  * zone found by SOA, the zone's NS asked directly, CNAME-followed delegation.
- * Records are written here with knotc so this file tests only the check.
+ * Records are written with knotc (the harness's setTxt) so this file tests only the check.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -23,13 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await knot?.stop();
 });
-
-async function setTxt(zone: string, owner: string, value: string | undefined): Promise<void> {
-  await knot.knotc("zone-begin", zone);
-  if (value === undefined) await knot.knotc("zone-unset", zone, owner, "TXT");
-  else await knot.knotc("zone-set", zone, owner, "60", "TXT", `"${value}"`);
-  await knot.knotc("zone-commit", zone);
-}
 
 describe("propagation check against knotd", () => {
   it("finds the zone of a wildcard's challenge record by SOA", async () => {
@@ -53,14 +46,27 @@ describe("propagation check against knotd", () => {
     const before = await checkPropagation(record, opts);
     expect(before).toEqual({ propagated: false, reason: expect.stringContaining("NXDOMAIN") });
 
-    await setTxt("example.test.", record.fqdn, record.value);
+    await knot.setTxt(record.fqdn, [record.value]);
     await expect(checkPropagation(record, opts)).resolves.toEqual({ propagated: true });
     await expect(checkPropagation(record, { ...opts, recursiveOnly: true })).resolves.toEqual({
       propagated: true,
     });
 
-    await setTxt("example.test.", record.fqdn, undefined);
+    await knot.setTxt(record.fqdn, []);
     const after = await checkPropagation(record, opts);
     expect(after.propagated).toBe(false);
+  });
+});
+
+describe("the knot harness", () => {
+  it("replaces the TXT values at a name with setTxt, a name that had none included", async () => {
+    const fqdn = "_acme-challenge.harness.example.test.";
+    await knot.setTxt(fqdn, ["a", "b"]);
+    expect((await knot.txt(fqdn)).sort()).toEqual(["a", "b"]);
+    await knot.setTxt(fqdn, ["c"]);
+    expect(await knot.txt(fqdn)).toEqual(["c"]);
+    await knot.setTxt(fqdn, []);
+    expect(await knot.txt(fqdn)).toEqual([]);
+    await knot.setTxt(fqdn, []);
   });
 });

@@ -71,6 +71,11 @@ export interface Knot {
   key(algorithm: KnotTsigAlgorithm): KnotTsigKey;
   /** The TXT values knotd holds at `fqdn` (read with knotc, not over DNS). */
   txt(fqdn: string): Promise<string[]>;
+  /**
+   * Replaces the TXT values at `fqdn` (TTL 60) through knotc, not DNS UPDATE:
+   * for tests that keep knotd in step with another provider. `[]` removes them.
+   */
+  setTxt(fqdn: string, values: readonly string[]): Promise<void>;
   /** Runs knotc against this server; returns its stdout. */
   knotc(...args: string[]): Promise<string>;
   /** knotd's log so far (for failure messages). */
@@ -276,6 +281,20 @@ async function startOnce(opts: KnotOptions): Promise<Knot | "port-taken"> {
     return stdout;
   };
 
+  const zoneOf = (name: string): string => {
+    const n = fqdn(name).toLowerCase();
+    const zone = [...zones]
+      .map((z) => fqdn(z.name).toLowerCase())
+      .filter((z) => n === z || n.endsWith(`.${z}`))
+      .sort((a, b) => b.length - a.length)[0];
+    if (zone === undefined) throw new Error(`${name} is in none of this knotd's zones`);
+    return zone;
+  };
+  const noSuch = (err: unknown): boolean => {
+    const e = err as { stdout?: string; stderr?: string };
+    return /no such (node|record)/i.test(`${e.stdout ?? ""}${e.stderr ?? ""}`);
+  };
+
   return {
     host: "127.0.0.1",
     port,
@@ -288,18 +307,29 @@ async function startOnce(opts: KnotOptions): Promise<Knot | "port-taken"> {
       return k;
     },
     async txt(name) {
-      const n = fqdn(name).toLowerCase();
-      const zone = [...zones]
-        .map((z) => fqdn(z.name).toLowerCase())
-        .filter((z) => n === z || n.endsWith(`.${z}`))
-        .sort((a, b) => b.length - a.length)[0];
-      if (zone === undefined) throw new Error(`${name} is in none of this knotd's zones`);
+      const zone = zoneOf(name);
       try {
-        return parseTxt(await knotc("zone-read", zone, n, "TXT"));
+        return parseTxt(await knotc("zone-read", zone, fqdn(name).toLowerCase(), "TXT"));
       } catch (err) {
         // knotc fails when the name or type does not exist: no values.
-        const e = err as { stdout?: string; stderr?: string };
-        if (/no such (node|record)/i.test(`${e.stdout ?? ""}${e.stderr ?? ""}`)) return [];
+        if (noSuch(err)) return [];
+        throw err;
+      }
+    },
+    async setTxt(name, values) {
+      const zone = zoneOf(name);
+      const owner = fqdn(name).toLowerCase();
+      await knotc("zone-begin", zone);
+      try {
+        try {
+          await knotc("zone-unset", zone, owner, "TXT");
+        } catch (err) {
+          if (!noSuch(err)) throw err;
+        }
+        for (const v of values) await knotc("zone-set", zone, owner, "60", "TXT", JSON.stringify(v));
+        await knotc("zone-commit", zone);
+      } catch (err) {
+        await knotc("zone-abort", zone).catch(() => {});
         throw err;
       }
     },
