@@ -40,7 +40,7 @@ const CHALLENGE: Dns01ChallengeInfo = {
 };
 
 beforeAll(async () => {
-  knot = await startKnot();
+  knot = await startKnot({ ipv6: true });
   for (const k of knot.tsigKeys) secrets.set(`tsig-${k.algorithm.toLowerCase()}/secret`, k.secret);
   secrets.set("tsig-wrong/secret", Buffer.alloc(32, 7).toString("base64"));
   prop = { recursiveNameservers: [knot.nameserver], authoritativePort: knot.port, queryTimeoutMs: 5_000 };
@@ -177,6 +177,15 @@ describe("rfc2136 provider against knotd", () => {
       retry: "terminal",
       message: expect.stringMatching(/refused the update: (NOTAUTH|REFUSED)/),
     });
+  });
+
+  it("reaches the server at an IPv6 nameserver written [::1]:port", async () => {
+    const p = await provider(signedWith("HMACSHA256", { nameserver: knot.nameserver6 }));
+    const record = { fqdn: "_acme-challenge.v6.example.test.", zone: "example.test.", value: "over-ipv6" };
+    await p.present(record, CHALLENGE);
+    expect(await knot.txt(record.fqdn)).toEqual([record.value]);
+    await p.cleanUp(record, CHALLENGE);
+    expect(await knot.txt(record.fqdn)).toEqual([]);
   });
 
   it("fails transiently when nothing answers at the nameserver", async () => {

@@ -58,6 +58,8 @@ export interface KnotOptions {
   readonly zones?: readonly KnotZone[];
   /** Default: one random key per algorithm (`meshsign-<algorithm>.`). */
   readonly tsigKeys?: readonly KnotTsigKey[];
+  /** Also listen on [::1] (same port), for `[v6]:port` nameservers. */
+  readonly ipv6?: boolean;
 }
 
 export interface Knot {
@@ -65,6 +67,8 @@ export interface Knot {
   readonly port: number;
   /** `127.0.0.1:<port>`, the rfc2136 `nameserver` and a recursive nameserver for the propagation check. */
   readonly nameserver: string;
+  /** `[::1]:<port>` when started with `ipv6: true`. */
+  readonly nameserver6?: string;
   readonly zones: readonly KnotZone[];
   readonly tsigKeys: readonly KnotTsigKey[];
   /** The key of one algorithm (throws when the server has none). */
@@ -136,12 +140,18 @@ async function freePort(): Promise<number> {
   return addr.port;
 }
 
-function config(dir: string, port: number, zones: readonly KnotZone[], keys: readonly KnotTsigKey[]): string {
+function config(
+  dir: string,
+  port: number,
+  zones: readonly KnotZone[],
+  keys: readonly KnotTsigKey[],
+  ipv6: boolean,
+): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     "server:",
     `    rundir: ${q(dir)}`,
-    `    listen: 127.0.0.1@${port}`,
+    ipv6 ? `    listen: [ 127.0.0.1@${port}, ::1@${port} ]` : `    listen: 127.0.0.1@${port}`,
     "    udp-workers: 1",
     "    tcp-workers: 1",
     "    background-workers: 1",
@@ -218,7 +228,8 @@ async function startOnce(opts: KnotOptions): Promise<Knot | "port-taken"> {
   const conf = path.join(dir, "knot.conf");
   // knotd keeps its journal (where dynamic updates go) under the database storage, which must exist.
   await mkdir(path.join(dir, "db"));
-  await writeFile(conf, config(dir, port, zones, keys));
+  const ipv6 = opts.ipv6 === true;
+  await writeFile(conf, config(dir, port, zones, keys, ipv6));
   for (const z of zones) await writeFile(path.join(dir, zoneFileName(z)), zoneFile(z));
 
   const proc: ChildProcess = spawn(tool("knotd"), ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
@@ -299,6 +310,7 @@ async function startOnce(opts: KnotOptions): Promise<Knot | "port-taken"> {
     host: "127.0.0.1",
     port,
     nameserver: `127.0.0.1:${port}`,
+    ...(ipv6 ? { nameserver6: `[::1]:${port}` } : {}),
     zones,
     tsigKeys: keys,
     key(algorithm) {
