@@ -6,6 +6,7 @@
  */
 import { createSecretKey } from "node:crypto";
 import * as dnsPacket from "dns-packet";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   signTsig,
@@ -180,5 +181,44 @@ describe("verifyTsigAnswer", () => {
       kind: "unsigned",
       tsigError: "BADKEY",
     });
+  });
+});
+
+describe("verifyTsigAnswer on untrusted bytes (property)", () => {
+  const now = 0x4da8877a;
+  const signed = withTsig(
+    iscAnswer(),
+    tsigRecord("www.example.com", "hmac-md5.sig-alg.reg.int", now, ANSWER_MAC, 0x2d65),
+  );
+
+  function verdict(bytes: Buffer): "ok" | "rejected" | "threw" {
+    try {
+      return verifyTsigAnswer(bytes, MD5_KEY, REQUEST_MAC, now).ok ? "ok" : "rejected";
+    } catch (err) {
+      expect(err).toBeInstanceOf(Error);
+      return "threw";
+    }
+  }
+
+  it("never accepts arbitrary bytes, and fails only with an Error", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 12, maxLength: 300 }), (bytes) => {
+        expect(verdict(Buffer.from(bytes))).not.toBe("ok");
+      }),
+    );
+  });
+
+  it("never accepts the signed answer with any byte after the ID changed", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: iscAnswer().length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        (at, xor) => {
+          const changed = Buffer.from(signed);
+          changed[at] = (changed[at] ?? 0) ^ xor;
+          expect(verdict(changed)).not.toBe("ok");
+        },
+      ),
+    );
   });
 });
