@@ -15,6 +15,7 @@ import {
   type PropagationOptions,
   resolveChallengeRecord,
 } from "../../src/acme/solvers/dns01/index.js";
+import { createRfc2136Provider } from "../../src/acme/solvers/dns01/rfc2136/index.js";
 import { KNOT_TSIG_ALGORITHMS, type Knot, type KnotTsigAlgorithm, startKnot } from "./harness/knot.js";
 
 let knot: Knot;
@@ -147,6 +148,20 @@ describe("rfc2136 provider against knotd", () => {
       retry: "terminal",
       message: expect.stringMatching(/NOTAUTH, TSIG BADKEY/),
     });
+  });
+
+  it("fails terminally with BADTIME named when meshsign's clock is an hour off", async () => {
+    const p = await createRfc2136Provider(signedWith("HMACSHA256"), ctx(), {
+      now: () => Date.now() - 3_600_000,
+    });
+    const record = { fqdn: "_acme-challenge.badtime.example.test.", zone: "example.test.", value: "never" };
+    const err = await p.present(record, CHALLENGE).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "ERR_DNS01_REFUSED",
+      retry: "terminal",
+      message: expect.stringMatching(/NOTAUTH, TSIG BADTIME.*clocks/),
+    });
+    expect(await knot.txt(record.fqdn)).toEqual([]);
   });
 
   it("fails terminally naming the refusal when an unsigned update is not allowed", async () => {
