@@ -15,6 +15,7 @@ export type {
   Dns01ProviderFactory,
   Dns01Record,
 } from "./provider.js";
+export { parseRecursiveNameservers } from "./recursive-nameservers.js";
 export {
   createDns01Provider,
   dns01ProviderKey,
