@@ -154,6 +154,15 @@ describe("checkPropagation", () => {
     expect(r).toEqual({ propagated: false, reason: expect.stringContaining("answered SERVFAIL") });
   });
 
+  it("reports a malformed answer as not propagated", async () => {
+    const zone = zoneScript(withTxt(["two"]));
+    const s = await serve((q, via) =>
+      q.type === "TXT" ? { garbage: Buffer.from("8180000100010000000001", "hex") } : zone(q, via),
+    );
+    const r = await checkPropagation({ fqdn, value: "two" }, optsFor(s));
+    expect(r).toEqual({ propagated: false, reason: expect.stringContaining("sent a malformed DNS answer") });
+  });
+
   it("reports a query timeout as not propagated, naming the timeout", async () => {
     const zone = zoneScript(withTxt(["two"]));
     const s = await serve((q, via) => (q.type === "TXT" ? "drop" : zone(q, via)));
