@@ -89,7 +89,19 @@ async function dohExchange(
       },
     );
   }
-  return Buffer.from(await res.arrayBuffer());
+  try {
+    return Buffer.from(await res.arrayBuffer());
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw new MeshsignError(
+      "ERR_DNS01_UNAVAILABLE",
+      `DNS-over-HTTPS query to ${url} failed while reading the answer`,
+      {
+        retry: "transient",
+        cause: err,
+      },
+    );
+  }
 }
 
 /** Builds the query's wire form; DoH uses ID 0 so answers cache (RFC 8484 4.1). */
