@@ -183,14 +183,11 @@ class Rfc2136Provider implements Dns01Provider {
         });
       }
       if (!verdict.ok) {
-        if (verdict.kind === "unsigned" && verdict.tsigError !== undefined) {
+        // BADSIG/BADKEY come unsigned (the server cannot sign with a key it rejects), BADTIME signed.
+        const tsigError = verdict.kind === "invalid" ? undefined : verdict.tsigError;
+        if (tsigError !== undefined) {
           throw refused(
-            `${what}: the server refused the update: ${rcode}, TSIG ${verdict.tsigError}${keyName}${hint(verdict.tsigError)}`,
-          );
-        }
-        if (verdict.kind === "server-error") {
-          throw refused(
-            `${what}: the server refused the update: ${rcode}, TSIG ${verdict.tsigError}${keyName}${hint(verdict.tsigError)}`,
+            `${what}: the server refused the update: ${rcode}, TSIG ${tsigError}${keyName}${hint(tsigError)}`,
           );
         }
         if (verdict.kind === "invalid") throw refused(`${what}: ${verdict.why}${keyName}`);
