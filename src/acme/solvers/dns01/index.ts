@@ -16,3 +16,6 @@ export {
   isDns01ProviderSupported,
   registerDns01Provider,
 } from "./registry.js";
+
+// Providers register themselves on import.
+import "./route53/index.js";
