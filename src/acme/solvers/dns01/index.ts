@@ -19,3 +19,4 @@ export {
 
 // Providers register themselves on import.
 import "./route53/index.js";
+import "./cloudflare/index.js";
