@@ -1,15 +1,13 @@
 /**
  * Builds the Route53 provider for one solver's `route53` block: validates
  * the block, resolves credentials (see lib/credentials.ts) and wires the SDK
- * client. The pending-change cache and the per-name lock live in the factory,
- * so they are shared by every provider it builds (one per Challenge attempt).
+ * client, loading the AWS SDK only then (lib/client.ts). The pending-change
+ * cache and the per-name lock live in the factory, so they are shared by
+ * every provider it builds (one per Challenge attempt).
  */
-import { Route53Client } from "@aws-sdk/client-route-53";
 import { acmeDns01Schema } from "../../../../api/schemas/acme.js";
 import { MeshsignError } from "../../../../errors/index.js";
 import type { Dns01ProviderFactory } from "../provider.js";
-import { sdkRoute53Api } from "./lib/api.js";
-import { resolveRoute53Credentials } from "./lib/credentials.js";
 import { KeyedLock } from "./lib/keyed-lock.js";
 import { PendingChanges } from "./lib/pending.js";
 import { Route53Provider } from "./provider.js";
@@ -62,15 +60,14 @@ export function createRoute53Factory(options: Route53FactoryOptions = {}): Dns01
       );
     }
     const cfg = parsed.data;
-    const { region, credentials } = await resolveRoute53Credentials(cfg, ctx, options.endpoint);
-    const client = new Route53Client({
-      region,
-      credentials,
+    // Loaded on first use: see lib/client.ts.
+    const { createRoute53Api } = await import("./lib/client.js");
+    const api = await createRoute53Api(cfg, ctx, {
+      endpoint: options.endpoint,
       maxAttempts: options.maxAttempts ?? 4,
-      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
     });
     return new Route53Provider({
-      api: sdkRoute53Api(client),
+      api,
       hostedZoneId: cfg.hostedZoneID,
       pending,
       locks,
