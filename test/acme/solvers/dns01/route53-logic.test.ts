@@ -129,6 +129,17 @@ describe("toDns01Error", () => {
     expect(mapped.message).toContain("Route53 GetChange");
   });
 
+  it("says the HTTP status when the SDK could not read an AWS error from the body", () => {
+    const mapped = toDns01Error(
+      aws("Unknown", 403, "client", "UnknownError"),
+      "Route53 ListHostedZonesByName",
+    );
+    expect(mapped.message).toBe(
+      "Route53 ListHostedZonesByName refused: HTTP 403 with no AWS error in the body",
+    );
+    expect(mapped.retry).toBe("terminal");
+  });
+
   it("keeps AWS's message for a refusal and puts the request id only in detail", () => {
     const mapped = toDns01Error(
       aws("AccessDenied", 403, "client", "User: arn:aws:iam::1:user/dns is not authorized"),

@@ -79,7 +79,11 @@ export function toDns01Error(err: unknown, operation: string): MeshsignError {
       },
     );
   }
-  return new MeshsignError("ERR_DNS01_REFUSED", `${operation} refused: ${name}: ${message}`, {
+  // An answer the SDK could not parse (a proxy's HTML page, an emulator's other error shape):
+  // the HTTP status is all there is to say.
+  const unparsed = name === "Unknown" || message === "UnknownError" || message === "";
+  const said = unparsed ? `HTTP ${status ?? "?"} with no AWS error in the body` : `${name}: ${message}`;
+  return new MeshsignError("ERR_DNS01_REFUSED", `${operation} refused: ${said}`, {
     retry: "terminal",
     detail,
     cause: err,
