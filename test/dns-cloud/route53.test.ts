@@ -282,6 +282,8 @@ describe("Route53 credentials", () => {
     const form = new URLSearchParams(assume[0]?.body);
     expect(form.get("RoleArn")).toBe(role);
     expect(form.get("WebIdentityToken")).toBe("eyJhbGciOiJSUzI1NiJ9.test-token.sig");
+    // STS takes the token as the proof: the call is not signed with any key.
+    expect(assume[0]?.accessKeyId).toBeUndefined();
     const route53Keys = new Set(
       moto.seen.filter((r) => r.action !== "AssumeRoleWithWebIdentity").map((r) => r.accessKeyId),
     );
