@@ -2,7 +2,9 @@
  * moto in server mode (Route53 and STS on one port, installed by
  * test/dns-cloud/setup.sh) on a free loopback port, behind a small recording
  * proxy: the tests read which AWS actions were called, with which access key
- * they were signed, and what STS was sent, from the requests themselves.
+ * they were signed, and what STS was sent, from the requests themselves. The
+ * proxy can also answer chosen requests with a Route53 error (throttling,
+ * 5xx, AccessDenied) in AWS's wire shape, which moto does not produce.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -61,8 +63,24 @@ function route53Action(method: string, url: string): string {
   return `${method} ${p}`;
 }
 
+/** An answer the proxy gives instead of moto, for error shapes moto cannot produce. */
+export interface Fault {
+  readonly action: string;
+  /** How many matching requests get it. */
+  times: number;
+  readonly status: number;
+  /** Route53's error `Code` and `Message`, sent in its restXml error shape. */
+  readonly code: string;
+  readonly message: string;
+}
+
+function route53ErrorXml(code: string, message: string): string {
+  return `<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>00000000-test-fault-0000-000000000000</RequestId></ErrorResponse>`;
+}
+
 export class MotoServer {
   #proc: ChildProcess | undefined;
+  readonly #faults: Fault[] = [];
   #proxy: http.Server | undefined;
   #log = "";
   motoPort = 0;
@@ -121,6 +139,16 @@ export class MotoServer {
           action: stsAction ?? route53Action(req.method ?? "", req.url ?? ""),
           body: text,
         });
+        const fault = this.#faults.find((f) => f.times > 0 && f.action === this.seen.at(-1)?.action);
+        if (fault !== undefined) {
+          fault.times--;
+          res.writeHead(fault.status, {
+            "content-type": "text/xml",
+            "x-amzn-requestid": "00000000-test-fault",
+          });
+          res.end(route53ErrorXml(fault.code, fault.message));
+          return;
+        }
         const up = http.request(
           { host: "127.0.0.1", port: this.motoPort, method: req.method, path: req.url, headers: req.headers },
           (upRes) => {
@@ -138,6 +166,18 @@ export class MotoServer {
     this.proxyPort = await freePort();
     await new Promise<void>((resolve) => proxy.listen(this.proxyPort, "127.0.0.1", resolve));
     this.#proxy = proxy;
+  }
+
+  /**
+   * Answers the next `times` requests for `action` with a Route53 error in AWS's shape instead of
+   * passing them to moto (which has no throttling and no IAM refusals for Route53).
+   */
+  fail(fault: Fault): void {
+    this.#faults.push(fault);
+  }
+
+  clearFaults(): void {
+    this.#faults.length = 0;
   }
 
   /** Requests seen for one action. */

@@ -11,7 +11,7 @@ import {
   ListResourceRecordSetsCommand,
   Route53Client,
 } from "@aws-sdk/client-route-53";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Dns01BuildContext, Dns01ChallengeInfo } from "../../src/acme/solvers/dns01/index.js";
 import { createRoute53Factory } from "../../src/acme/solvers/dns01/route53/index.js";
 import { isMeshsignError } from "../../src/errors/index.js";
@@ -99,6 +99,8 @@ beforeAll(async () => {
   zones.subPrivate = await createZone("sub.example.com.", "vpc-0a1b2c3d4e5f60789");
   zones.sub = await createZone("sub.example.com.");
 });
+
+afterEach(() => moto.clearFaults());
 
 afterAll(async () => {
   admin?.destroy();
@@ -337,5 +339,74 @@ describe("Route53 credentials", () => {
     await p.present(record, challenge);
     await p.cleanUp(record, challenge);
     expect(new Set(moto.seen.map((r) => r.accessKeyId))).toEqual(new Set(["AKIAAMBIENT000000001"]));
+  });
+});
+
+describe("Route53 errors (answered by the proxy in AWS's shape)", () => {
+  const record = { fqdn: "_acme-challenge.errors.example.com.", zone: "example.com.", value: "err" };
+
+  it("retries throttling inside the SDK and succeeds when Route53 lets up", async () => {
+    moto.seen.length = 0;
+    moto.fail({
+      action: "ChangeResourceRecordSets",
+      times: 2,
+      status: 400,
+      code: "Throttling",
+      message: "Rate exceeded",
+    });
+    const p = await build(staticKeys);
+    await p.present(record, challenge);
+    expect(moto.calls("ChangeResourceRecordSets")).toHaveLength(3);
+    expect(await txtValues(zones.com, record.fqdn)).toEqual(['"err"']);
+    await p.cleanUp(record, challenge);
+  });
+
+  it("answers transient when throttling outlasts the SDK's attempts", async () => {
+    moto.fail({
+      action: "ListResourceRecordSets",
+      times: 10,
+      status: 400,
+      code: "Throttling",
+      message: "Rate exceeded",
+    });
+    const p = await build(staticKeys);
+    const err = await p.present(record, challenge).catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_DNS01_UNAVAILABLE")).toBe(true);
+    expect((err as { retry: string }).retry).toBe("transient");
+    expect((err as Error).message).toBe(
+      "Route53 ListResourceRecordSets failed, will retry: Throttling: Rate exceeded",
+    );
+  });
+
+  it("answers transient for a 503", async () => {
+    moto.fail({
+      action: "ListResourceRecordSets",
+      times: 10,
+      status: 503,
+      code: "ServiceUnavailable",
+      message: "Service Unavailable",
+    });
+    const p = await build({ ...staticKeys, hostedZoneID: zones.com });
+    const err = await p.present({ ...record, value: "err-503" }, challenge).catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_DNS01_UNAVAILABLE")).toBe(true);
+    expect((err as { retry: string }).retry).toBe("transient");
+  });
+
+  it("answers terminal with AWS's message for AccessDenied, without the request id", async () => {
+    const denied =
+      "User: arn:aws:iam::123456789012:user/dns is not authorized to perform: route53:ChangeResourceRecordSets on resource: arn:aws:route53:::hostedzone/Z1";
+    moto.fail({
+      action: "ChangeResourceRecordSets",
+      times: 10,
+      status: 403,
+      code: "AccessDenied",
+      message: denied,
+    });
+    const p = await build(staticKeys);
+    const err = await p.present({ ...record, value: "err-denied" }, challenge).catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_DNS01_REFUSED")).toBe(true);
+    expect((err as { retry: string }).retry).toBe("terminal");
+    expect((err as Error).message).toBe(`Route53 ChangeResourceRecordSets refused: AccessDenied: ${denied}`);
+    expect((err as Error).message).not.toContain("test-fault");
   });
 });
