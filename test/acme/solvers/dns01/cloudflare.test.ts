@@ -347,6 +347,12 @@ describe("Cloudflare provider against the stand-in API", () => {
     expect(isMeshsignError(err, "ERR_DNS01_UNAVAILABLE")).toBe(true);
   });
 
+  it("refuses a value that is not base64url before any call", async () => {
+    const p = await build(byToken);
+    await expect(p.present({ ...apex, value: "a b" }, challenge)).rejects.toThrow("not a DNS-01 record");
+    expect(standIn.seen).toHaveLength(0);
+  });
+
   it("fails terminal naming the names it looked up when no zone matches", async () => {
     const p = await build(byToken);
     await expect(

@@ -229,6 +229,19 @@ describe("Route53Provider with a fake API", () => {
     expect(api.sets.get(record.fqdn)?.values).toEqual(['"v1"']);
   });
 
+  it.each([
+    ["a value that would break out of the quoted TXT string", { ...record, value: 'v" "x' }],
+    ["a name with a space", { ...record, fqdn: "_acme-challenge.exa mple.com." }],
+    ["an empty name", { ...record, fqdn: "" }],
+  ])("refuses %s before any call", async (_, bad) => {
+    const api = new FakeRoute53();
+    const err = await fakeProvider(api, { t: 0 })
+      .present(bad, challenge)
+      .catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_DNS01_REFUSED")).toBe(true);
+    expect(api.calls).toEqual([]);
+  });
+
   it("gives a change up after the deadline and writes again on the next call", async () => {
     const api = new FakeRoute53();
     const clock = { t: 0 };

@@ -48,6 +48,20 @@ function parentZones(fqdn: string): string[] {
   return out;
 }
 
+/** A DNS name of letters, digits, `-` and `_` labels (1-63 each), as the ACME layer hands it over. */
+const FQDN = /^(?=.{1,254}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+$/;
+/** A DNS-01 value is base64url of a SHA-256 digest; anything else would break out of the quoted TXT string. */
+const TXT_VALUE = /^[A-Za-z0-9_-]{1,255}$/;
+
+function checkRecord(record: Dns01Record): void {
+  const fqdn = record.fqdn.endsWith(".") ? record.fqdn : `${record.fqdn}.`;
+  if (!FQDN.test(fqdn) || !TXT_VALUE.test(record.value)) {
+    throw new MeshsignError("ERR_DNS01_REFUSED", `not a DNS-01 record: name ${JSON.stringify(record.fqdn)}`, {
+      retry: "terminal",
+    });
+  }
+}
+
 export class Route53Provider implements Dns01Provider {
   readonly name = "route53";
   readonly #o: Route53ProviderOptions;
@@ -66,6 +80,7 @@ export class Route53Provider implements Dns01Provider {
   }
 
   async #change(action: ChangeAction, record: Dns01Record, signal: AbortSignal | undefined): Promise<void> {
+    checkRecord(record);
     const fqdn = canonicalName(record.fqdn);
     const zoneId = await this.#zoneId(fqdn, record.zone, signal);
     const pending = await this.#o.locks.run(`${zoneId} ${fqdn}`, () =>
