@@ -310,7 +310,7 @@ describe("route53 credentials that are refused before any call", () => {
       "unable to construct route53 provider: role must be set when web identity token is set",
     ],
     [
-      "a service account standalone is refused",
+      "a service account without a TokenRequest client is refused",
       {
         route53: {
           role: "arn:aws:iam::1:role/r",
@@ -318,7 +318,7 @@ describe("route53 credentials that are refused before any call", () => {
         },
       },
       ctx(),
-      "route53.auth.kubernetes.serviceAccountRef (sa) needs Kubernetes mode: standalone meshsign cannot request service-account tokens",
+      "route53.auth.kubernetes.serviceAccountRef (sa) needs a service-account token from the Kubernetes TokenRequest API, which this meshsign process does not request (standalone, or not wired); use static keys or ambient credentials",
     ],
   ])("%s", async (_, dns01, c, message) => {
     const err = await createDns01Provider(dns01, c).catch((e: unknown) => e);

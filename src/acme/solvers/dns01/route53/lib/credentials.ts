@@ -156,7 +156,7 @@ export async function resolveRoute53Credentials(
     const request = ctx.requestServiceAccountToken;
     if (request === undefined) {
       throw refused(
-        `route53.auth.kubernetes.serviceAccountRef (${sa.name}) needs Kubernetes mode: standalone meshsign cannot request service-account tokens`,
+        `route53.auth.kubernetes.serviceAccountRef (${sa.name}) needs a service-account token from the Kubernetes TokenRequest API, which this meshsign process does not request (standalone, or not wired); use static keys or ambient credentials`,
       );
     }
     const region = config.region || DEFAULT_REGION;
