@@ -22,3 +22,7 @@ export {
   isDns01ProviderSupported,
   registerDns01Provider,
 } from "./registry.js";
+
+// Providers register themselves on import.
+import "./route53/index.js";
+import "./cloudflare/index.js";
