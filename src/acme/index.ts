@@ -1,8 +1,9 @@
 /**
  * meshsign's ACME client (RFC 8555, RFC 8738 IP identifiers, RFC 9773 ARI,
  * draft-ietf-acme-profiles) and the HTTP-01 solver listener. For the ACME
- * issuer and the Order/Challenge reconcilers; nothing here knows the store
- * or the engine.
+ * issuer and the Order/Challenge reconcilers. Nothing here knows the engine;
+ * only the HTTP-01 routes (solvers/http01-kube) and the Order views use the
+ * Store interface.
  */
 export {
   type AcmeAccount,
@@ -15,8 +16,8 @@ export { ariCertId, getRenewalInfo, type RenewalInfo } from "./ari.js";
 export {
   type AcmeAuthorization,
   type AcmeChallenge,
-  acceptChallenge,
   type AuthorizationStatus,
+  acceptChallenge,
   type ChallengeStatus,
   getAuthorization,
   waitAuthorization,
@@ -32,6 +33,7 @@ export {
 export { type AcmeDirectory, fetchDirectory } from "./directory.js";
 export { type DownloadedChain, downloadCertificate, finalizeOrder } from "./finalize.js";
 export { type AccountKeyAlgorithm, accountKeyAlgorithm, keyAuthorization } from "./jws.js";
+export { AcmeClientMetrics, acmeMetricPath } from "./metrics.js";
 export {
   type AcmeOrder,
   getOrder,
@@ -41,6 +43,14 @@ export {
   orderIdentifiers,
   waitOrder,
 } from "./order.js";
+export {
+  type ChallengeView,
+  describeSolver,
+  inspectOrder,
+  type OrderSummaryView,
+  type OrderView,
+  orderOfRequest,
+} from "./order-view.js";
 export {
   ACME_ERROR_PREFIX,
   type AcmeIdentifier,
@@ -59,6 +69,20 @@ export {
   type SelfCheckOptions,
   selfCheck,
 } from "./solvers/http01.js";
+export {
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_HTTP01_SOLVER_PORT,
+  ensureHttp01Route,
+  type Http01Route,
+  type Http01RouteParams,
+  removeHttp01Route,
+} from "./solvers/http01-kube.js";
+export {
+  type AcmeChallengeType,
+  type SelectSolverInput,
+  type SelectSolverResult,
+  selectSolver,
+} from "./solvers/select.js";
 export {
   type AcmeRequestObservation,
   createTransport,
