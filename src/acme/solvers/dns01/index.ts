@@ -2,6 +2,8 @@
  * DNS-01: the provider contract and registry. Provider modules register
  * themselves when imported from here.
  */
+import "./webhook/index.js";
+
 export type {
   Dns01BuildContext,
   Dns01ChallengeInfo,
