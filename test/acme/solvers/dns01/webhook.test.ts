@@ -555,7 +555,7 @@ describe("--dns01-webhook-config", () => {
       "webhooks[0].groupName: must be a DNS subdomain",
     ],
     ["no webhooks", "webhooks: []\n", {}, "webhooks: lists no webhooks"],
-    ["not YAML", "webhooks: [", {}, "cannot read it as YAML"],
+    ["not YAML", "webhooks: [", {}, "not valid YAML"],
   ];
   for (const [name, config, extra, message] of bad) {
     it(`refuses ${name}, naming the key`, () => {

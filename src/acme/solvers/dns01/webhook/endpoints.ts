@@ -11,8 +11,8 @@
  *     tokenFile: /etc/meshsign/alidns-webhook.token # optional bearer token, re-read on every call
  * ```
  *
- * The file is read and checked once at start-up; an error names the entry and
- * key. TLS is always verified against `caFile` (no skip-verify switch: a
+ * The file is read and checked once at start-up; an error names the file,
+ * the entry and the key. TLS is always verified against `caFile` (no skip-verify switch: a
  * webhook that writes DNS records is worth a CA file).
  */
 import { readFileSync } from "node:fs";
@@ -51,12 +51,18 @@ export function loadWebhookEndpoints(
   file: string,
   readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
 ): WebhookEndpoint[] {
-  const where = `--dns01-webhook-config ${file}`;
+  const where = file;
+  let text: string;
+  try {
+    text = readFile(file);
+  } catch (err) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${where}: cannot read the file`, { cause: err });
+  }
   let raw: unknown;
   try {
-    raw = parseYaml(readFile(file));
+    raw = parseYaml(text);
   } catch (err) {
-    throw new MeshsignError("ERR_CONFIG_INVALID", `${where}: cannot read it as YAML`, { cause: err });
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${where}: not valid YAML`, { cause: err });
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
