@@ -186,7 +186,7 @@ describe("the webhook provider over a standalone transport", () => {
     expect(call?.authorization).toBe("Bearer webhook-caller-token");
     expect(call?.contentType).toBe("application/json");
     expect(call?.body).toEqual({
-      apiVersion: "acme.cert-manager.io/v1alpha1",
+      apiVersion: "webhook.acme.cert-manager.io/v1alpha1",
       kind: "ChallengePayload",
       request: {
         uid: CHALLENGE.uid,

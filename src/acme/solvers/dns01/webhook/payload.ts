@@ -1,6 +1,9 @@
 /**
- * cert-manager's webhook wire format (`acme.cert-manager.io/v1alpha1`
- * ChallengePayload): the request meshsign sends and how the answer is read.
+ * cert-manager's webhook wire format (ChallengePayload,
+ * `webhook.acme.cert-manager.io/v1alpha1`: the group cert-manager's
+ * webhook framework registers the type in, whatever the solver's own group;
+ * it refuses any other apiVersion): the request meshsign sends and how the
+ * answer is read.
  *
  * The answer is read as cert-manager reads it: success only when the HTTP
  * status is 2xx and `response.success` is true. Otherwise:
@@ -27,7 +30,7 @@ export function challengePayload(
   config: Readonly<Record<string, unknown>> | undefined,
 ): Record<string, unknown> {
   return {
-    apiVersion: "acme.cert-manager.io/v1alpha1",
+    apiVersion: "webhook.acme.cert-manager.io/v1alpha1",
     kind: "ChallengePayload",
     request: {
       uid: challenge.uid,
