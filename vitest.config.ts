@@ -7,8 +7,9 @@ export default defineConfig({
     // the go-spiffe checks need the client test/spiffe/setup.sh builds (`npm run test:spiffe`);
     // the ACME suite needs Pebble (built from Go modules) and runs as `npm run test:acme`;
     // the Vault suite needs a real Vault and runs as `npm run test:vault`;
-    // the DNS suite needs Knot DNS (Debian package knot) and runs as `npm run test:dns`.
-    exclude: ["test/kube/**", "test/spiffe/**/*.go-spiffe.test.ts", "test/acme/pebble/**", "test/vault/**", "test/dns/**", "node_modules/**"],
+    // the DNS suite needs Knot DNS (Debian package knot) and runs as `npm run test:dns`;
+    // the DNS-01 webhook suite needs a cert-manager webhook server, knot and kube-apiserver (`npm run test:dns-webhook`).
+    exclude: ["test/kube/**", "test/spiffe/**/*.go-spiffe.test.ts", "test/acme/pebble/**", "test/vault/**", "test/dns/**", "test/dns-webhook/**", "node_modules/**"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
