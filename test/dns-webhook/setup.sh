@@ -6,6 +6,7 @@
 # and runs the setup of what the suite also starts:
 #   knotd, knotc                 Debian's knot (test/dns/setup.sh), the server the solver writes into
 #   kube-apiserver, etcd         test/kube/setup.sh (the webhook's delegated authn/authz, the APIService)
+#   pebble                       test/acme/setup.sh (the end-to-end order whose VA reads knot)
 #
 # The binary goes to ${MESHSIGN_CACHE:-$HOME/.cache/meshsign}/bin/dns-webhook-<version>-<hash>
 # (the hash covers go.mod, go.sum and main.go) and is recorded as MESHSIGN_DNS_WEBHOOK in
@@ -30,5 +31,6 @@ build dns-webhook "$dir" . "$(module_version "$dir" github.com/cert-manager/cert
   "$(sum_hash "$dir" "$dir/main.go")"
 
 bash "$here/../kube/setup.sh" kube-apiserver etcd
+bash "$here/../acme/setup.sh" pebble
 
 echo "binaries recorded in $env_file" >&2

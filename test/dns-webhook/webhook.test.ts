@@ -12,9 +12,11 @@
  *   at the webhook) and meshsign POSTs through the API server exactly as
  *   cert-manager does.
  *
- * Success is read from knotd's zone, not from the webhook's answer.
+ * Success is read from knotd's zone, not from the webhook's answer; and end to
+ * end, a wildcard + apex order at Pebble, whose VA reads the TXT records the
+ * webhook wrote from knotd, is issued.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -26,6 +28,20 @@ import {
   RbacAuthorizationV1Api,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  AcmeClient,
+  acceptChallenge,
+  downloadCertificate,
+  finalizeOrder,
+  getAuthorization,
+  keyAuthorization,
+  newOrder,
+  orderIdentifiers,
+  registerAccount,
+  verifyIssued,
+  waitAuthorization,
+  waitOrder,
+} from "../../src/acme/index.js";
 import {
   createDns01Provider,
   type Dns01ChallengeInfo,
@@ -41,6 +57,8 @@ import {
   type WebhookTransport,
 } from "../../src/acme/solvers/dns01/webhook/index.js";
 import { MeshsignError } from "../../src/errors/index.js";
+import { buildCsrDer, decodePemAll, generateKeySync, publicKeySpki } from "../../src/pki/index.js";
+import { freePort, type Pebble, startPebble } from "../acme/harness.js";
 import { type Knot, startKnot } from "../dns/harness/knot.js";
 import { type KubeApiServer, kubeconfig, startKubeApiServer } from "../kube/harness.js";
 import { eventually } from "../kube/lib/eventually.js";
@@ -330,5 +348,84 @@ describe("Kubernetes mode: through the API server's aggregation layer (APIServic
     expect([err.code, err.retry]).toEqual(["ERR_DNS01_REFUSED", "terminal"]);
     expect(err.message).toContain("(HTTP 404)");
     expect(err.message).toContain("is the webhook registered for this group and solver name?");
+  });
+
+  describe("end to end: Pebble validates the records the webhook wrote", () => {
+    let pebble: Pebble;
+    let client: AcmeClient;
+
+    beforeAll(async () => {
+      // Nothing answers HTTP-01 here; Pebble's VA resolves through knotd, which holds the TXT records.
+      pebble = await startPebble({ httpPort: await freePort(), dnsServer: knot.nameserver });
+      client = await AcmeClient.connect({
+        directoryUrl: pebble.directoryUrl,
+        accountKey: generateKeySync({ type: "ec", curve: "P-256" }),
+        caBundle: pebble.tlsCaPem,
+      });
+      await registerAccount(client);
+    });
+    afterAll(async () => {
+      await pebble?.stop();
+    });
+
+    it("issues a wildcard and its apex with both TXT values presented and cleaned up through the APIService", async () => {
+      useDns01WebhookTransport(new KubeWebhookTransport(await meshsignKubeConfig(await saToken("meshsign"))));
+      const dns01 = {
+        webhook: { groupName: GROUP, solverName: WEBHOOK_SOLVER_NAME, config: solverConfig },
+      } as Dns01Config;
+      const provider = await createDns01Provider(dns01, {
+        secretNamespace: "istio-ingress",
+        issuerKind: "ClusterIssuer",
+        readSecretKey: async () => undefined,
+      });
+      const dnsNames = ["e2e.example.test", "*.e2e.example.test"];
+      const identifiers = orderIdentifiers({ dnsNames });
+      const order = await newOrder(client, { identifiers });
+      const deadline = () => client.now() + 120_000;
+      const presented: { record: Dns01Record; info: Dns01ChallengeInfo }[] = [];
+      try {
+        const pending = [];
+        for (const url of order.authorizations) {
+          const authz = await getAuthorization(client, url);
+          const dns01Challenge = authz.challenges.find((c) => c.type === "dns-01");
+          if (dns01Challenge?.token === undefined)
+            throw new Error(`no dns-01 challenge for ${authz.identifier.value}`);
+          const ka = await keyAuthorization(dns01Challenge.token, client.accountKey);
+          const value = createHash("sha256").update(ka).digest("base64url");
+          const r: Dns01Record = { fqdn: `_acme-challenge.${authz.identifier.value}.`, zone: ZONE, value };
+          const info = challenge(authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value);
+          await provider.present(r, info);
+          presented.push({ record: r, info });
+          pending.push({ url, challenge: dns01Challenge });
+        }
+        // Both values live under one name until both authorizations are settled.
+        expect((await knot.txt("_acme-challenge.e2e.example.test.")).sort()).toEqual(
+          presented.map((p) => p.record.value).sort(),
+        );
+        for (const p of pending) await acceptChallenge(client, p.challenge);
+        for (const p of pending) await waitAuthorization(client, p.url, deadline());
+      } finally {
+        for (const p of presented) await provider.cleanUp(p.record, p.info);
+      }
+      expect(await knot.txt("_acme-challenge.e2e.example.test.")).toEqual([]);
+
+      const ready = await waitOrder(client, order.url, ["ready", "valid"], deadline());
+      const leafKey = generateKeySync({ type: "ec", curve: "P-256" });
+      const valid = await finalizeOrder(
+        client,
+        ready,
+        buildCsrDer(leafKey, { subject: [], dnsNames }),
+        deadline(),
+      );
+      const chain = await downloadCertificate(client, valid.certificate as string);
+      const checked = verifyIssued({
+        chainPem: chain.pem,
+        csrPublicKeySpki: publicKeySpki(leafKey),
+        identifiers,
+        at: new Date(),
+        roots: decodePemAll(await pebble.root(0), "CERTIFICATE"),
+      });
+      expect(checked.leaf.der.length).toBeGreaterThan(0);
+    });
   });
 });
