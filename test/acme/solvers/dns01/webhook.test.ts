@@ -339,6 +339,25 @@ describe("the webhook provider over a standalone transport", () => {
     );
   });
 
+  it("reports credentials the kubeconfig cannot produce as transient, before any call (Kubernetes mode)", async () => {
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "test", server: url, caData: Buffer.from(cert.certPem).toString("base64") }],
+      users: [
+        {
+          name: "meshsign",
+          exec: { apiVersion: "client.authentication.k8s.io/v1", command: "/nonexistent/credential-plugin" },
+        },
+      ],
+      contexts: [{ name: "test", cluster: "test", user: "meshsign" }],
+      currentContext: "test",
+    });
+    const err = await failure(provider(new KubeWebhookTransport(kc)).present(RECORD, CHALLENGE));
+    expect([err.code, err.retry]).toEqual(["ERR_DNS01_UNAVAILABLE", "transient"]);
+    expect(webhook.seen).toHaveLength(0);
+  });
+
   it("calls through the API server named by the kubeconfig, with its credentials and CA (Kubernetes mode)", async () => {
     const { KubeConfig } = await import("@kubernetes/client-node");
     const kc = new KubeConfig();

@@ -40,7 +40,19 @@ export class KubeWebhookTransport implements WebhookTransport {
     const url = new URL(`${prefix}${webhookPath(call.groupName, call.solverName)}`, base.origin);
     // Credentials (token, client certificate, exec plugin) and the cluster CA, as every other API call meshsign makes.
     const options: RequestOptions = {};
-    await this.#kubeConfig.applyToHTTPSOptions(options);
+    try {
+      await this.#kubeConfig.applyToHTTPSOptions(options);
+    } catch (err) {
+      // An exec credential plugin or a token file that failed this time.
+      throw new MeshsignError(
+        "ERR_DNS01_UNAVAILABLE",
+        "cannot get meshsign's credentials for the API server",
+        {
+          retry: "transient",
+          cause: err,
+        },
+      );
+    }
     return httpsPostJson(url, call.body, { ...options, timeoutMs: this.#timeoutMs, signal: call.signal });
   }
 }
