@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { MeshsignError } from "../errors/index.js";
 import { tryParseGoDuration } from "../api/duration.js";
+import { loadWebhookEndpoints } from "../acme/solvers/dns01/webhook/index.js";
 
 /**
  * meshsign's configuration: one typed object, read from a YAML file
@@ -117,6 +118,8 @@ export interface Config {
   clusterResourceNamespace: string;
   /** Kubernetes mode: kubeconfig path (in-cluster config when empty). */
   kubeconfig: string;
+  /** Standalone: YAML file mapping each DNS-01 webhook groupName to its URL, CA file and optional token file. */
+  dns01WebhookConfig: string;
   /** Issuer (or ClusterIssuer) of kind CA whose Secret signs workload certificates; empty = meshsign's own root. */
   issuerName: string;
   issuerKind: "Issuer" | "ClusterIssuer";
@@ -256,6 +259,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
   spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),
   spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
+  spec("dns01WebhookConfig", "--dns01-webhook-config", "string", "standalone: YAML file of DNS-01 webhook groups (groupName, url, caFile, tokenFile)", "", (v) =>
+    v === "" ? undefined : dns01WebhookConfigProblem(v),
+  ),
   spec("issuerName", "--issuer-name", "string", "CA Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
   spec("issuerKind", "--issuer-kind", { enum: ["Issuer", "ClusterIssuer"] }, "kind of --issuer-name", "ClusterIssuer"),
   spec("issuerGroup", "--issuer-group", "string", "group of --issuer-name", "cert-manager.io", (v) =>
@@ -383,10 +389,23 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   } else if (c.bundleEndpointCertFile !== "" && c.bundleEndpointProfile !== "https_web") {
     p.push("--bundle-endpoint-cert-file: only the https_web profile serves a configured certificate; https_spiffe serves meshsign's SVID");
   }
+  if (c.mode === "kubernetes" && c.dns01WebhookConfig !== "") {
+    p.push("--dns01-webhook-config: standalone only; in kubernetes mode webhooks are reached through the API server (their APIService)");
+  }
   if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {
     p.push("--default-client-certificate-duration: must not exceed --max-client-certificate-duration");
   }
   return p;
+}
+
+/** What is wrong with a --dns01-webhook-config file, or undefined when it loads. */
+function dns01WebhookConfigProblem(file: string): string | undefined {
+  try {
+    loadWebhookEndpoints(file);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** An equality label selector option ("k=v,k2=v2"; empty = everything), as validated above. */

@@ -12,6 +12,7 @@ import { startAdminServer } from "./admin.js";
 import { startConfiguredBundleEndpoint } from "./bundle-endpoint.js";
 import { type Config, MAX_WORKERS } from "./config.js";
 import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
+import { wireDns01Webhooks } from "./dns01-webhooks.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
 import { startStandaloneEngine } from "./engine-host.js";
 import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
@@ -106,6 +107,7 @@ export async function runPrimary(config: Config): Promise<void> {
   // With workers, the aggregated nodejs_* / process_* figures are theirs; the primary's own (RSS,
   // heap, event-loop lag of the engine and store process) get a prefix so the names do not clash.
   else collectDefaultMetrics({ register: primaryRegistry, prefix: "meshsign_primary_" });
+  await wireDns01Webhooks(config);
   const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
   const kube =
     config.mode === "kubernetes"

@@ -4,6 +4,8 @@
  */
 // Registers the RFC 2136 provider under "rfc2136".
 import "./rfc2136/index.js";
+// Registers the webhook provider under "webhook".
+import "./webhook/index.js";
 
 export type { PropagationOptions, PropagationResult } from "./propagation.js";
 export { checkPropagation, resolveChallengeRecord } from "./propagation.js";
