@@ -256,7 +256,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
   spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),
   spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
-  spec("issuerName", "--issuer-name", "string", "CA Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
+  spec("issuerName", "--issuer-name", "string", "CA or Vault Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
   spec("issuerKind", "--issuer-kind", { enum: ["Issuer", "ClusterIssuer"] }, "kind of --issuer-name", "ClusterIssuer"),
   spec("issuerGroup", "--issuer-group", "string", "group of --issuer-name", "cert-manager.io", (v) =>
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
