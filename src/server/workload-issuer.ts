@@ -25,6 +25,7 @@ import type { KubeObject, Store, Watch } from "../store/types.js";
 import type { Config } from "./config.js";
 import { type RemoteSigning, rootsBundle } from "./csr-stack.js";
 import type { IssuerReference } from "./kube-ca.js";
+import { kubeServiceAccountTokens } from "./kube-token-request.js";
 
 /** Spec keys of issuers that sign remotely (the others sign in-process). */
 const REMOTE_SPEC_KEYS = ["vault"] as const;
@@ -109,7 +110,10 @@ export async function buildRemoteWorkloadIssuer(options: {
   if (!REMOTE_SPEC_KEYS.some((k) => resource.spec?.[k] !== undefined)) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `${where} is not a Vault issuer`);
   }
-  const registry = createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace });
+  const registry = createDefaultIssuerRegistry({
+    clusterResourceNamespace: config.clusterResourceNamespace,
+    ...(config.mode === "kubernetes" ? { requestServiceAccountToken: await kubeServiceAccountTokens(config) } : {}),
+  });
   const like: IssuerResourceLike = {
     kind: ref.kind,
     metadata: { name: ref.name, namespace: ref.namespace },
