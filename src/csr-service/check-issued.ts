@@ -43,6 +43,14 @@ function parseOne(pem: string, what: string): ParsedCertificate[] {
   }
 }
 
+/** The mesh roots change rarely (rotation): parsed once per bundle, not once per call. */
+let rootsCache: { pem: string; parsed: ParsedCertificate[] } | undefined;
+
+function parsedRoots(pem: string): ParsedCertificate[] {
+  if (rootsCache?.pem !== pem) rootsCache = { pem, parsed: parseOne(pem, "the mesh roots") };
+  return rootsCache.parsed;
+}
+
 /**
  * Checks a signed chain (leaf first, then intermediates) against what was
  * authorized; throws ERR_CHAIN_INVALID naming the failed check
@@ -83,7 +91,7 @@ export function checkIssuedForWorkload(input: {
     );
   }
   const intermediates = intermediatePems.flatMap((p) => parseOne(p, "an intermediate certificate"));
-  const roots = parseOne(input.rootsPem, "the mesh roots");
+  const roots = parsedRoots(input.rootsPem);
   try {
     verifyChain(leaf, intermediates, roots, { at: input.now });
   } catch (err) {
