@@ -55,10 +55,12 @@ export async function runWorker(config: Config): Promise<void> {
   };
   // A remote workload issuer (Vault) is called by the primary; this worker asks it (remote-signing.ts).
   let signer: PrimarySigner | undefined;
-  const useRemote = (remote: RemoteIssuerInfo) => {
+  const useRemote = async (remote: RemoteIssuerInfo) => {
+    // Before init there is no stack yet; init carries the primary's current issuer.
+    if (stack === undefined) return;
     signer ??= new PrimarySigner({ kind: remote.kind, send, timeoutMs: PRIMARY_SIGN_TIMEOUT_MS });
     // The primary ran the self-test through the same issuer before telling the workers.
-    return (stack as CsrStack).setRemote({ issuer: signer, rootsPem: remote.rootsPem, origin: remote.origin }, { selfTest: false });
+    await stack.setRemote({ issuer: signer, rootsPem: remote.rootsPem, origin: remote.origin }, { selfTest: false });
   };
   const start = async (m: Extract<ToWorker, { type: "init" }>) => {
     stack = await buildCsrStack(config, m.ca, log, globalRegistry, { dataDir: paths.dir });
