@@ -33,6 +33,12 @@ export interface CaMaterial {
   readonly origin: string;
   /** Concatenated PEM of every trusted root (the last element of each response). */
   readonly rootsPem: string;
+  /**
+   * Kubernetes: `--issuer-name` names a remote (Vault) issuer, so this is
+   * meshsign's own CA and its roots are not the workloads' (those are known
+   * once the remote issuer has signed, unless `--root-ca-file` gives them).
+   */
+  readonly workloadIssuerRemote?: boolean;
 }
 
 /**

@@ -31,6 +31,7 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
     });
     // A Vault issuer signs workload certificates remotely (workload-issuer.ts); meshsign's own CA stays for the rest.
     if (named !== undefined) return named;
+    return { ...(await loadOrCreateKubeCa({ ...config, issuerName: "" }, log)), workloadIssuerRemote: true };
   }
   const namespace = config.clusterResourceNamespace;
   const read = async () => {

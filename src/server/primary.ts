@@ -113,7 +113,7 @@ export async function runPrimary(config: Config): Promise<void> {
   const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
   const kube =
     config.mode === "kubernetes"
-      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.rootsPem, log, metrics: primaryRegistry })
+      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.workloadIssuerRemote && !config.rootCaFile ? undefined : ca.rootsPem, log, metrics: primaryRegistry })
       : undefined;
   const certificates = engine?.control ?? kube?.control;
   const store = (engine?.store ?? kube?.store) as Store;
