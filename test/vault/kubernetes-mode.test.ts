@@ -2,9 +2,10 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLUSTER_ISSUERS, NAMESPACES } from "../../src/api/types.js";
+import { CLUSTER_ISSUERS, CONFIGMAPS, NAMESPACES, SECRETS } from "../../src/api/types.js";
 import { IstioCaClient } from "../../src/csr-service/client.js";
 import { buildCsr, generateKeySync } from "../../src/pki/keys.js";
+import { createRootCa } from "../../src/server/data-dir.js";
 import { KubeStore } from "../../src/store/kube/index.js";
 import type { KubeObject } from "../../src/store/types.js";
 import { type KubeApiServer, repoRoot, startKubeApiServer } from "../kube/harness.js";
@@ -89,6 +90,7 @@ beforeAll(async () => {
       "--issuer-kind=ClusterIssuer",
       "--serving-certificate-dns-names=localhost",
       "--identity-rate-limit=0",
+      "--runtime-issuance-config-map-name=meshsign-issuer",
     ],
     { cwd: repoRoot, env: { POD_NAME: "meshsign-vault" } },
   );
@@ -103,25 +105,29 @@ afterAll(async () => {
   await api?.stop();
 });
 
+/** A workload's CreateCertificate (TokenRequest istio-ca token), TLS verified with `tlsRoots`; the chain. */
+async function svid(tlsRoots: string): Promise<string[]> {
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: "web",
+    namespace: APP,
+    body: { spec: { audiences: ["istio-ca"], expirationSeconds: 3600 } },
+  });
+  const key = generateKeySync({ type: "ec", curve: "P-256" });
+  const client = new IstioCaClient({ address, rootsPem: tlsRoots }, OWN_CONNECTION);
+  try {
+    return await client.createCertificate({
+      csr: buildCsr(key, { uris: [`spiffe://cluster.local/ns/${APP}/sa/web`] }),
+      token: tr.status?.token ?? "",
+      deadlineMs: 30_000,
+    });
+  } finally {
+    client.close();
+  }
+}
+
 describe("meshsign --mode kubernetes with a Vault ClusterIssuer and serviceAccountRef", () => {
   it("answers a workload's CreateCertificate with Vault's [leaf, intermediate, root] and publishes Vault's root", async () => {
-    const tr = await core.createNamespacedServiceAccountToken({
-      name: "web",
-      namespace: APP,
-      body: { spec: { audiences: ["istio-ca"], expirationSeconds: 3600 } },
-    });
-    const key = generateKeySync({ type: "ec", curve: "P-256" });
-    const client = new IstioCaClient({ address, rootsPem: vault.rootPem }, OWN_CONNECTION);
-    let chain: string[];
-    try {
-      chain = await client.createCertificate({
-        csr: buildCsr(key, { uris: [`spiffe://cluster.local/ns/${APP}/sa/web`] }),
-        token: tr.status?.token ?? "",
-        deadlineMs: 30_000,
-      });
-    } finally {
-      client.close();
-    }
+    const chain = await svid(vault.rootPem);
     expect(chain).toHaveLength(3);
     const [leaf, intermediate, root] = chain as [string, string, string];
     expect(intermediate.trim()).toBe(vault.intermediatePem.trim());
@@ -139,5 +145,46 @@ describe("meshsign --mode kubernetes with a Vault ClusterIssuer and serviceAccou
       return pem?.trim() === vault.rootPem.trim() ? pem : undefined;
     }, 60_000);
     expect(published.trim()).toBe(vault.rootPem.trim());
+  });
+
+  it("follows the runtime issuance ConfigMap from Vault to a CA issuer and, when it is deleted, back to Vault", async () => {
+    const ca = await createRootCa({
+      algorithm: "ecdsa-p256",
+      durationMs: 86_400_000,
+      trustDomain: "cluster.local",
+    });
+    const b64 = (v: string) => Buffer.from(v).toString("base64");
+    await admin.create(SECRETS, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "other-ca", namespace: "meshsign-system" },
+      type: "kubernetes.io/tls",
+      data: { "tls.crt": b64(ca.certificatePem), "tls.key": b64(ca.keyPem) },
+    } as KubeObject);
+    await admin.create(CLUSTER_ISSUERS, {
+      apiVersion: "cert-manager.io/v1",
+      kind: "ClusterIssuer",
+      metadata: { name: "other-ca" },
+      spec: { ca: { secretName: "other-ca" } },
+    } as KubeObject);
+    await admin.create(CONFIGMAPS, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "meshsign-issuer", namespace: "meshsign-system" },
+      data: { "issuer-name": "other-ca", "issuer-kind": "ClusterIssuer", "issuer-group": "cert-manager.io" },
+    } as KubeObject);
+    // meshsign's serving certificate still comes from Vault: the client keeps trusting Vault's root for TLS.
+    const fromCa = await eventually(async () => {
+      const chain = await svid(vault.rootPem).catch(() => undefined);
+      return chain?.at(-1)?.trim() === ca.certificatePem.trim() ? chain : undefined;
+    }, 60_000);
+    expect(fromCa).toHaveLength(2);
+    await admin.delete(CONFIGMAPS, "meshsign-system", "meshsign-issuer");
+    const fromVault = await eventually(async () => {
+      const chain = await svid(vault.rootPem).catch(() => undefined);
+      return chain?.at(-1)?.trim() === vault.rootPem.trim() ? chain : undefined;
+    }, 60_000);
+    expect(fromVault).toHaveLength(3);
+    expect(meshsign.stderr).toMatch(/signing issuer switched/);
   });
 });
