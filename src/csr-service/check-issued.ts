@@ -2,7 +2,7 @@
  * What a remote issuer (Vault) signed for CreateCertificate is checked before
  * it reaches a workload, the way Istio's and istio-csr's clients check it:
  * the leaf certifies the CSR's public key, its one URI SAN is the identity
- * meshsign authorized, its validity lies inside the requested one, and it
+ * meshsign authorized, it is not a CA, its validity lies inside the requested one, and it
  * chains through the intermediates the issuer sent up to one of the mesh
  * roots the response ends with. An in-process CA needs no such check (its
  * one start-up self-test proves its chain); a remote one can change under us.
@@ -17,7 +17,7 @@ import {
 } from "../pki/index.js";
 
 /** Which check refused the certificate: the label of the refusal metric. */
-export type IssuedCheck = "parse" | "public_key" | "uri_san" | "validity" | "chain";
+export type IssuedCheck = "parse" | "public_key" | "uri_san" | "ca" | "validity" | "chain";
 
 /** Slack for the issuer's clock: Vault back-dates notBefore by 30 s and rounds the TTL to seconds. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -79,6 +79,8 @@ export function checkIssuedForWorkload(input: {
       { serial },
     );
   }
+  if (leaf.basicConstraints?.isCA === true)
+    refuse("ca", "it is a CA certificate, not a workload's", { serial });
   const { notBefore, notAfter } = input.template;
   if (
     leaf.notAfter.getTime() > notAfter.getTime() + CLOCK_SKEW_MS ||

@@ -90,6 +90,12 @@ const CASES: {
     answer: (t) => signed(mesh.issuer, { ...t, uris: [IDENTITY, "spiffe://cluster.local/ns/x/sa/y"] }),
   },
   {
+    name: "a CA certificate",
+    check: "ca",
+    answer: (t) =>
+      signed(mesh.issuer, { ...t, isCA: true, keyUsage: ["keyCertSign", "cRLSign"], extKeyUsage: [] }),
+  },
+  {
     name: "a validity longer than asked",
     check: "validity",
     answer: (t) => signed(mesh.issuer, { ...t, notAfter: new Date(t.notAfter.getTime() + 86_400_000) }),
