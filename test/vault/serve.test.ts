@@ -149,4 +149,26 @@ describe("meshsign serve signing workload certificates through a Vault ClusterIs
       }
     }
   });
+
+  it("answers every call OK or UNAVAILABLE when Vault is killed mid-load, with two workers signing through the primary", async () => {
+    const calls = Array.from({ length: 40 }, (_, i) =>
+      new Promise((r) => setTimeout(r, i * 10)).then(() =>
+        createCertificate().then(
+          (chain) => (chain.length === 3 ? "ok" : `short chain ${chain.length}`),
+          (err: unknown) =>
+            (err as { code?: number }).code === 14
+              ? "unavailable"
+              : `status ${(err as { code?: number }).code}`,
+        ),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    await vault.stop();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes).toHaveLength(40);
+    expect(outcomes.filter((o) => o !== "ok" && o !== "unavailable")).toEqual([]);
+    expect(outcomes).toContain("unavailable");
+    // meshsign itself keeps running and answers.
+    expect(serve.running).toBe(true);
+  });
 });
