@@ -2,7 +2,7 @@
  * Every benchmark case, in the order they run. `--case all` runs those with
  * `inDefaultRun`; the engine case (issue 3) takes minutes, so it runs when
  * named (`--case all,engine`), and so does the soak (`--case soak`, 30 minutes
- * by default). To add a case: write `bench/cases/<name>.ts`
+ * by default) and the Vault case (`--case vault`, needs test/vault/setup.sh's Vault). To add a case: write `bench/cases/<name>.ts`
  * exporting a {@link BenchCase}, and list it here.
  */
 import { coldConnectionCase } from "./cold-connection.js";
@@ -14,6 +14,7 @@ import { grpcCeilingCase } from "./grpc-ceiling.js";
 import { pkiMicroCase } from "./pki-micro.js";
 import { soakCase } from "./soak.js";
 import type { BenchCase } from "./types.js";
+import { vaultCase } from "./vault.js";
 
 export type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
@@ -26,4 +27,5 @@ export const CASES: readonly BenchCase[] = [
   coldConnectionCase,
   engineCase,
   soakCase,
+  vaultCase,
 ];

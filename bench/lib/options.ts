@@ -65,8 +65,8 @@ export const DEFAULTS = {
 } as const;
 
 export const USAGE = `npm run bench -- [options]
-  --case NAMES           comma-separated cases; "all" (default) is every case but engine
-                         and soak, e.g. --case all,engine or --case soak
+  --case NAMES           comma-separated cases; "all" (default) is every case but engine,
+                         soak and vault, e.g. --case all,engine or --case soak or --case vault
   --duration D           measured time per load case: seconds, or with a unit (90s, 3m, 1h)
                          (default ${DEFAULTS.durationSeconds} s; the soak case's length, default 30m)
   --soak-load F          soak request rate as a fraction of the measured capacity

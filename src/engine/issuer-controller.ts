@@ -2,8 +2,11 @@
  * Keeps one live {@link Issuer} per Issuer/ClusterIssuer resource in the
  * registry, rebuilt when the resource or a Secret it reads changes, and
  * writes its `status.conditions` Ready (cert-manager reasons such as
- * KeyPairVerified / ErrGetKeyPair / ErrInvalidKeyPair).
+ * KeyPairVerified / ErrGetKeyPair / ErrInvalidKeyPair). A backend whose
+ * readiness changes on its own (Vault sealed, then unsealed) reports it
+ * through `watchStatus`, and the condition follows without a rebuild.
  */
+import type { Issuer } from "../issuers/issuer.js";
 import type { IssuerRegistry, IssuerResourceKind } from "../issuers/registry.js";
 import { issuerKey } from "../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../store/types.js";
@@ -29,6 +32,8 @@ export class IssuerController {
   readonly #resources = new Map<string, IssuerResource>();
   /** Per-key build chain, so builds of one issuer never interleave. */
   readonly #chains = new Map<string, Promise<void>>();
+  /** The live instance per key and how to stop following its status. */
+  readonly #live = new Map<string, { issuer: Issuer; unwatch?: () => void }>();
 
   constructor(options: IssuerControllerOptions) {
     this.#o = options;
@@ -62,6 +67,15 @@ export class IssuerController {
 
   stop(): void {
     for (const w of this.#watches.splice(0)) w.stop();
+    for (const key of [...this.#live.keys()]) this.#retire(key);
+  }
+
+  /** Stops following the instance of `key` and releases it. */
+  #retire(key: string): void {
+    const live = this.#live.get(key);
+    this.#live.delete(key);
+    live?.unwatch?.();
+    live?.issuer.close?.();
   }
 
   get busy(): boolean {
@@ -73,10 +87,10 @@ export class IssuerController {
     while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
   }
 
-  #enqueue(key: string): void {
+  #enqueue(key: string, step: () => Promise<void> = () => this.#build(key)): void {
     const prev = this.#chains.get(key) ?? Promise.resolve();
     const next = prev
-      .then(() => this.#build(key))
+      .then(step)
       .catch((err) => this.#o.onError?.(err))
       .finally(() => {
         if (this.#chains.get(key) === next) this.#chains.delete(key);
@@ -88,6 +102,7 @@ export class IssuerController {
     for (const set of this.#secretIndex.values()) set.delete(key);
     const resource = this.#resources.get(key);
     if (resource === undefined) {
+      this.#retire(key);
       this.#o.registry.delete(key);
       this.#o.onChange?.(key);
       return;
@@ -110,7 +125,17 @@ export class IssuerController {
       }
       set.add(key);
     }
+    this.#retire(key);
     registry.set(key, built.issuer);
+    const issuer = built.issuer;
+    // Status changes of this instance go through the key's chain, so they never overtake a rebuild.
+    const unwatch = issuer.watchStatus?.(() =>
+      this.#enqueue(key, async () => {
+        const current = this.#resources.get(key);
+        if (current !== undefined && this.#live.get(key)?.issuer === issuer) await this.#writeStatus(current, issuer.status());
+      }),
+    );
+    this.#live.set(key, { issuer, ...(unwatch !== undefined ? { unwatch } : {}) });
     await this.#writeStatus(resource, built.issuer.status());
     this.#o.onChange?.(key);
   }

@@ -19,6 +19,14 @@ export interface Issuer {
   /** Current readiness, as the Issuer's Ready condition reports it. */
   status(): IssuerStatus;
   sign(request: SignRequest, signal?: AbortSignal): Promise<SignResult>;
+  /**
+   * Backends whose readiness changes on its own (Vault sealed and unsealed)
+   * report each change of {@link status} to `listener` until the returned
+   * function is called. In-process backends do not implement it.
+   */
+  watchStatus?(listener: (status: IssuerStatus) => void): () => void;
+  /** Releases timers and connections of an instance that was replaced. */
+  close?(): void;
 }
 
 export interface IssuerStatus {

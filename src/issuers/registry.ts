@@ -34,7 +34,23 @@ export interface IssuerBuildContext {
   readonly secretNamespace: string;
   /** Reads a Secret's data, base64-decoded to UTF-8; undefined when the Secret does not exist. */
   readSecret(name: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** The resource being built (kind and name), for what names it, e.g. Vault's token audience. */
+  readonly resource?: { readonly kind: string; readonly name: string; readonly namespace?: string };
+  /**
+   * A short-lived token of service account `name` in {@link secretNamespace}
+   * through the Kubernetes TokenRequest API; absent where there is no API
+   * server (standalone).
+   */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
 }
+
+/** Kubernetes TokenRequest: a bound token for a service account with these audiences. */
+export type ServiceAccountTokenRequester = (request: {
+  readonly namespace: string;
+  readonly name: string;
+  readonly audiences: readonly string[];
+  readonly expirationSeconds: number;
+}) => Promise<string>;
 
 export interface BuiltIssuer {
   readonly issuer: Issuer;
@@ -70,15 +86,19 @@ const SPEC_KEYS = ["ca", "selfSigned", "vault", "acme", "venafi"] as const;
 export interface IssuerRegistryOptions {
   /** Where ClusterIssuers read Secrets. Default {@link DEFAULT_CLUSTER_RESOURCE_NAMESPACE}. */
   readonly clusterResourceNamespace?: string;
+  /** Kubernetes mode: TokenRequest for issuers that authenticate as a service account (Vault serviceAccountRef). */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
 }
 
 export class IssuerRegistry {
   readonly clusterResourceNamespace: string;
+  readonly #requestToken: ServiceAccountTokenRequester | undefined;
   readonly #factories = new Map<string, IssuerFactory>();
   readonly #instances = new Map<string, Issuer>();
 
   constructor(options: IssuerRegistryOptions = {}) {
     this.clusterResourceNamespace = options.clusterResourceNamespace ?? DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
+    this.#requestToken = options.requestServiceAccountToken;
   }
 
   /** Registers the backend for resources whose spec has `specKey` (e.g. "ca"). */
@@ -108,7 +128,12 @@ export class IssuerRegistry {
         secretNames: [],
       };
     }
-    const ctx: IssuerBuildContext = { secretNamespace: this.secretNamespaceOf(resource), readSecret };
+    const ctx: IssuerBuildContext = {
+      secretNamespace: this.secretNamespaceOf(resource),
+      readSecret,
+      resource: { kind: resource.kind, name: resource.metadata.name ?? "", ...(resource.metadata.namespace !== undefined ? { namespace: resource.metadata.namespace } : {}) },
+      ...(this.#requestToken !== undefined ? { requestServiceAccountToken: this.#requestToken } : {}),
+    };
     try {
       return await factory(resource.spec[specKey], ctx);
     } catch (err) {

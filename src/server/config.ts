@@ -262,7 +262,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("dns01WebhookConfig", "--dns01-webhook-config", "string", "standalone: YAML file of DNS-01 webhook groups (groupName, url, caFile, tokenFile)", "", (v) =>
     v === "" ? undefined : dns01WebhookConfigProblem(v),
   ),
-  spec("issuerName", "--issuer-name", "string", "CA Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
+  spec("issuerName", "--issuer-name", "string", "CA or Vault Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
   spec("issuerKind", "--issuer-kind", { enum: ["Issuer", "ClusterIssuer"] }, "kind of --issuer-name", "ClusterIssuer"),
   spec("issuerGroup", "--issuer-group", "string", "group of --issuer-name", "cert-manager.io", (v) =>
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",

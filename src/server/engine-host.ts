@@ -67,7 +67,11 @@ export async function startEngine(options: {
       config.mode === "standalone"
         ? new MemoryEventRecorder({ clock: systemClock })
         : new StoreEventRecorder({ store, clock: systemClock, expire: false }),
-    registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
+    registry: createDefaultIssuerRegistry({
+      clusterResourceNamespace: config.clusterResourceNamespace,
+      // Kubernetes: Vault's serviceAccountRef logs in with a TokenRequest token.
+      ...(config.mode === "kubernetes" ? { requestServiceAccountToken: await (await import("./kube-token-request.js")).kubeServiceAccountTokens(config) } : {}),
+    }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
     // One line per failure (rate-limited per Certificate by the engine): the Certificate, the reason
