@@ -204,6 +204,8 @@ export function harnessEnv(): Record<string, string> {
     "MESHSIGN_ISTIO_CLIENT",
     "MESHSIGN_KUSTOMIZE",
     "MESHSIGN_HELM",
+    "MESHSIGN_GATEWAY_API_CRDS",
+    "MESHSIGN_ISTIO_CRDS",
   ]) {
     const value = process.env[key];
     if (value) env[key] = value;
