@@ -3,9 +3,17 @@ import type { ResourceType } from "../store/types.js";
 import type { challengeSchema, orderSchema } from "./schemas/acme.js";
 import type { certificateSchema, KEY_USAGES } from "./schemas/certificate.js";
 import type { certificateRequestSchema } from "./schemas/certificate-request.js";
-import type { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "./schemas/core.js";
+import type {
+  configMapSchema,
+  eventSchema,
+  leaseSchema,
+  namespaceSchema,
+  podSchema,
+  secretSchema,
+} from "./schemas/core.js";
 import type { clusterIssuerSchema, issuerSchema } from "./schemas/issuer.js";
 import type { conditionSchema } from "./schemas/meta.js";
+import type { gatewaySchema, ingressSchema, istioGatewaySchema } from "./schemas/networking.js";
 
 /**
  * Resource type constants for every kind meshsign stores or touches, and the
@@ -19,7 +27,13 @@ function rt(group: string, version: string, kind: string, plural: string, namesp
 
 // cert-manager.io/v1
 export const CERTIFICATES = rt("cert-manager.io", "v1", "Certificate", "certificates", true);
-export const CERTIFICATE_REQUESTS = rt("cert-manager.io", "v1", "CertificateRequest", "certificaterequests", true);
+export const CERTIFICATE_REQUESTS = rt(
+  "cert-manager.io",
+  "v1",
+  "CertificateRequest",
+  "certificaterequests",
+  true,
+);
 export const ISSUERS = rt("cert-manager.io", "v1", "Issuer", "issuers", true);
 export const CLUSTER_ISSUERS = rt("cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", false);
 // acme.cert-manager.io/v1
@@ -39,6 +53,7 @@ export const LEASES = rt("coordination.k8s.io", "v1", "Lease", "leases", true);
 export const INGRESSES = rt("networking.k8s.io", "v1", "Ingress", "ingresses", true);
 export const GATEWAYS = rt("gateway.networking.k8s.io", "v1", "Gateway", "gateways", true);
 export const HTTP_ROUTES = rt("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", true);
+export const ISTIO_GATEWAYS = rt("networking.istio.io", "v1", "Gateway", "gateways", true);
 
 /** Every type above, for lookups by apiVersion + kind. */
 export const ALL_RESOURCE_TYPES: readonly ResourceType[] = [
@@ -59,6 +74,7 @@ export const ALL_RESOURCE_TYPES: readonly ResourceType[] = [
   INGRESSES,
   GATEWAYS,
   HTTP_ROUTES,
+  ISTIO_GATEWAYS,
 ];
 
 /** "group/version" or "version" for the core group, as in an object's `apiVersion`. */
@@ -94,4 +110,7 @@ export type Event = z.infer<typeof eventSchema>;
 export type Lease = z.infer<typeof leaseSchema>;
 export type Pod = z.infer<typeof podSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
+export type Ingress = z.infer<typeof ingressSchema>;
+export type Gateway = z.infer<typeof gatewaySchema>;
+export type IstioGateway = z.infer<typeof istioGatewaySchema>;
 export type KeyUsage = (typeof KEY_USAGES)[number];

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, unlink, writeFile, mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -38,7 +38,7 @@ ${extra}`;
 }
 
 describe("loading the example manifests", () => {
-  it("creates every meshsign object and reports the other kinds as ignored, with no invalid document", async () => {
+  it("creates every meshsign object and the shims' sources, and reports the other kinds as ignored, with no invalid document", async () => {
     const store = new MemoryStore();
     const loader = new ManifestLoader({ dir: fixturesDir, store });
     const report = await loader.sync();
@@ -46,21 +46,40 @@ describe("loading the example manifests", () => {
     expect(byOutcome("invalid")).toEqual([]);
     expect(byOutcome("failed")).toEqual([]);
     expect(byOutcome("ignored").sort()).toEqual([
-      "gateway.networking.k8s.io/v1 Gateway (gateway-api-annotations.yaml#0)",
       "install.istio.io/v1alpha1 IstioOperator (istio-operator-values.yaml#0)",
-      "networking.istio.io/v1 Gateway (istio-gateway.yaml#0)",
-      "networking.k8s.io/v1 Ingress (ingress-annotations.yaml#0)",
     ]);
-    expect(byOutcome("created").length).toBe(19);
+    expect(byOutcome("created").length).toBe(22);
     expect(report.deleted).toEqual([]);
 
-    const shop = await store.get<{ spec: { privateKey: unknown } } & import("../../src/store/types.js").KubeObject>(CERTIFICATES, "istio-ingress", "shop-example-com");
-    expect(shop?.spec.privateKey).toEqual({ algorithm: "ECDSA", encoding: "PKCS1", size: 256, rotationPolicy: "Always" });
+    const shop = await store.get<
+      { spec: { privateKey: unknown } } & import("../../src/store/types.js").KubeObject
+    >(CERTIFICATES, "istio-ingress", "shop-example-com");
+    expect(shop?.spec.privateKey).toEqual({
+      algorithm: "ECDSA",
+      encoding: "PKCS1",
+      size: 256,
+      rotationPolicy: "Always",
+    });
     expect(shop?.metadata.annotations?.[MANIFEST_SOURCE]).toBe("gateway-certificate.yaml");
-    const tsig = await store.get<{ data?: Record<string, string> } & import("../../src/store/types.js").KubeObject>(SECRETS, "istio-ingress", "tsig-key");
-    expect(Buffer.from(tsig?.data?.["tsig-secret"] ?? "", "base64").toString()).toBe("c2VjcmV0LXRzaWcta2V5LWZvci10ZXN0cy1vbmx5");
-    expect((await store.list(CLUSTER_ISSUERS)).map((i) => i.metadata.name)).toEqual(["acme-eab", "acme-http", "mesh-ca", "selfsigned", "vault-kubernetes"]);
-    expect((await store.list(ISSUERS)).map((i) => i.metadata.name)).toEqual(["acme-dns", "acme-multi-dns", "vault-approle", "vault-token"]);
+    const tsig = await store.get<
+      { data?: Record<string, string> } & import("../../src/store/types.js").KubeObject
+    >(SECRETS, "istio-ingress", "tsig-key");
+    expect(Buffer.from(tsig?.data?.["tsig-secret"] ?? "", "base64").toString()).toBe(
+      "c2VjcmV0LXRzaWcta2V5LWZvci10ZXN0cy1vbmx5",
+    );
+    expect((await store.list(CLUSTER_ISSUERS)).map((i) => i.metadata.name)).toEqual([
+      "acme-eab",
+      "acme-http",
+      "mesh-ca",
+      "selfsigned",
+      "vault-kubernetes",
+    ]);
+    expect((await store.list(ISSUERS)).map((i) => i.metadata.name)).toEqual([
+      "acme-dns",
+      "acme-multi-dns",
+      "vault-approle",
+      "vault-token",
+    ]);
 
     const again = await loader.sync();
     expect(again.documents.filter((d) => d.outcome !== "unchanged" && d.outcome !== "ignored")).toEqual([]);
@@ -72,25 +91,56 @@ describe("the manifest loader", () => {
     const dir = await tempDir();
     const store = new MemoryStore();
     const loader = new ManifestLoader({ dir, store });
-    await writeFile(path.join(dir, "certs.yaml"), `${certYaml("a", "a.example.com")}---\n${certYaml("b", "b.example.com")}`);
-    expect(outcomes(await loader.sync())).toEqual(["created: Certificate apps/a (certs.yaml#0)", "created: Certificate apps/b (certs.yaml#1)"]);
-    const handMade = await store.create(CERTIFICATES, { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: "by-hand", namespace: "apps" }, spec: { secretName: "h", issuerRef: { name: "ca" }, dnsNames: ["h"] } } as never);
+    await writeFile(
+      path.join(dir, "certs.yaml"),
+      `${certYaml("a", "a.example.com")}---\n${certYaml("b", "b.example.com")}`,
+    );
+    expect(outcomes(await loader.sync())).toEqual([
+      "created: Certificate apps/a (certs.yaml#0)",
+      "created: Certificate apps/b (certs.yaml#1)",
+    ]);
+    const handMade = await store.create(CERTIFICATES, {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: "by-hand", namespace: "apps" },
+      spec: { secretName: "h", issuerRef: { name: "ca" }, dnsNames: ["h"] },
+    } as never);
 
     // a spec change is applied, status is kept
     const a0 = await store.get(CERTIFICATES, "apps", "a");
     await store.updateStatus(CERTIFICATES, { ...a0, status: { revision: 1 } } as never);
-    await writeFile(path.join(dir, "certs.yaml"), `${certYaml("a", "a2.example.com")}---\n${certYaml("b", "b.example.com")}`);
-    expect(outcomes(await loader.sync())).toEqual(["updated: Certificate apps/a (certs.yaml#0)", "unchanged: Certificate apps/b (certs.yaml#1)"]);
-    const a1 = (await store.get(CERTIFICATES, "apps", "a")) as unknown as { spec: { dnsNames: string[] }; status: unknown; metadata: { generation: number } };
+    await writeFile(
+      path.join(dir, "certs.yaml"),
+      `${certYaml("a", "a2.example.com")}---\n${certYaml("b", "b.example.com")}`,
+    );
+    expect(outcomes(await loader.sync())).toEqual([
+      "updated: Certificate apps/a (certs.yaml#0)",
+      "unchanged: Certificate apps/b (certs.yaml#1)",
+    ]);
+    const a1 = (await store.get(CERTIFICATES, "apps", "a")) as unknown as {
+      spec: { dnsNames: string[] };
+      status: unknown;
+      metadata: { generation: number };
+    };
     expect(a1.spec.dnsNames).toEqual(["a2.example.com"]);
     expect(a1.status).toEqual({ revision: 1 });
     expect(a1.metadata.generation).toBe(2);
 
     // an invalid document is reported with file, index and field path; the object keeps its last good spec
-    await writeFile(path.join(dir, "certs.yaml"), `${certYaml("a", "a3.example.com", "  duration: 10m\n")}---\n${certYaml("b", "b.example.com")}`);
+    await writeFile(
+      path.join(dir, "certs.yaml"),
+      `${certYaml("a", "a3.example.com", "  duration: 10m\n")}---\n${certYaml("b", "b.example.com")}`,
+    );
     const bad = await loader.sync();
-    expect(bad.documents[0]).toEqual({ document: "Certificate apps/a (certs.yaml#0)", outcome: "invalid", message: "spec.duration: certificate duration 10m0s must be greater than 1h0m0s" });
-    expect(((await store.get(CERTIFICATES, "apps", "a")) as unknown as { spec: { dnsNames: string[] } }).spec.dnsNames).toEqual(["a2.example.com"]);
+    expect(bad.documents[0]).toEqual({
+      document: "Certificate apps/a (certs.yaml#0)",
+      outcome: "invalid",
+      message: "spec.duration: certificate duration 10m0s must be greater than 1h0m0s",
+    });
+    expect(
+      ((await store.get(CERTIFICATES, "apps", "a")) as unknown as { spec: { dnsNames: string[] } }).spec
+        .dnsNames,
+    ).toEqual(["a2.example.com"]);
     expect(bad.deleted).toEqual([]);
 
     // a YAML syntax error keeps every object of that file
@@ -115,14 +165,26 @@ describe("the manifest loader", () => {
     await mkdir(path.join(dir, "nested"));
     await writeFile(
       path.join(dir, "nested/list.json"),
-      JSON.stringify({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm" }, data: { k: "v" } }] }),
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm" }, data: { k: "v" } }],
+      }),
     );
-    await writeFile(path.join(dir, "one.yml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\n");
+    await writeFile(
+      path.join(dir, "one.yml"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\n",
+    );
     await writeFile(path.join(dir, ".swap.yaml"), "not: [valid");
     await writeFile(path.join(dir, "notes.txt"), "ignored");
     const report = await new ManifestLoader({ dir, store }).sync();
-    expect(outcomes(report).sort()).toEqual(["created: ConfigMap default/cm (nested/list.json#0)", "invalid: ConfigMap default/cm (one.yml#0)"]);
-    expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(/^duplicate of ConfigMap default\/cm \(nested\/list.json#0\)/);
+    expect(outcomes(report).sort()).toEqual([
+      "created: ConfigMap default/cm (nested/list.json#0)",
+      "invalid: ConfigMap default/cm (one.yml#0)",
+    ]);
+    expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(
+      /^duplicate of ConfigMap default\/cm \(nested\/list.json#0\)/,
+    );
   });
 
   it("re-applies the directory when a file changes", async () => {
@@ -156,11 +218,21 @@ describe("the manifest loader", () => {
     await writeFile(path.join(dir, "c.yaml"), certYaml("typo", "t.example.com", "  duraton: 2h\n"));
     const lenient = await new ManifestLoader({ dir, store: new MemoryStore() }).sync();
     expect(lenient.documents).toEqual([
-      { document: "Certificate apps/typo (c.yaml#0)", outcome: "created", warnings: ['unknown field "spec.duraton" (did you mean "spec.duration"?)'] },
+      {
+        document: "Certificate apps/typo (c.yaml#0)",
+        outcome: "created",
+        warnings: ['unknown field "spec.duraton" (did you mean "spec.duration"?)'],
+      },
     ]);
     const store = new MemoryStore();
     const strict = await new ManifestLoader({ dir, store, strictFields: true }).sync();
-    expect(strict.documents).toEqual([{ document: "Certificate apps/typo (c.yaml#0)", outcome: "invalid", message: 'spec.duraton: unknown field (did you mean "spec.duration"?)' }]);
+    expect(strict.documents).toEqual([
+      {
+        document: "Certificate apps/typo (c.yaml#0)",
+        outcome: "invalid",
+        message: 'spec.duraton: unknown field (did you mean "spec.duration"?)',
+      },
+    ]);
     expect(await store.get(CERTIFICATES, "apps", "typo")).toBeUndefined();
   });
 
