@@ -296,13 +296,14 @@ function buildCertificate(
   const annotations = issuerSpecificAnnotations(source, kind);
   const sameNamespace = secret.namespace === (source.metadata.namespace ?? "default");
   if (!sameNamespace) annotations[A.SHIM_SOURCE] = sourceMarker(source);
+  // No blockOwnerDeletion (cert-manager sets it): it only orders foreground deletion, and would need
+  // update on <source>/finalizers where OwnerReferencesPermissionEnforcement runs; the shims only read.
   const owner: OwnerReference = {
     apiVersion: source.apiVersion,
     kind: source.kind,
     name: source.metadata.name ?? "",
     uid: source.metadata.uid ?? "",
     controller: true,
-    blockOwnerDeletion: true,
   };
   const spec: CertificateSpec = {
     secretName: secret.name,

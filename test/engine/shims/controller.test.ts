@@ -83,7 +83,6 @@ describe("ShimController", () => {
         name: "hello",
         uid: createdIng.metadata.uid,
         controller: true,
-        blockOwnerDeletion: true,
       },
     ]);
     expect((await cert("istio-ingress", "app-example-org-tls"))?.spec.dnsNames).toEqual(["app.example.org"]);

@@ -70,7 +70,6 @@ describe("planCertificates from the example manifests", () => {
               name: "hello",
               uid: "uid-1",
               controller: true,
-              blockOwnerDeletion: true,
             },
           ],
         },
