@@ -24,8 +24,9 @@
  *   hints as annotations; an ownerReference (controller) to the source, or,
  *   across namespaces where one cannot point, the `meshsign.io/shim-source`
  *   annotation.
- * - A bad annotation or issuer refuses the whole source (`badConfig`): the
- *   controller then changes nothing, so a typo never deletes a working
+ * - A bad annotation or issuer, or a Certificate its own validation would
+ *   refuse (a duration under an hour), refuses the whole source (`badConfig`):
+ *   the controller then changes nothing, so a typo never deletes a working
  *   Certificate.
  */
 import { isIP } from "node:net";
@@ -116,12 +117,11 @@ export function planCertificates(source: ShimSource, options: ShimOptions): Shim
   for (const secret of secrets.values()) {
     const built = buildCertificate(source, kind, secret, issuer, translated.spec);
     const checked = validateResource(built);
-    if (!checked.ok) {
-      skipped.push(
-        `Certificate ${JSON.stringify(secret.name)} would be invalid, not made: ${formatFieldErrors(checked.errors)}`,
+    // Refused as a whole, like a bad annotation: leaving it out would delete the Certificate that works now.
+    if (!checked.ok)
+      return refuse(
+        `Certificate ${JSON.stringify(secret.name)} would be invalid: ${formatFieldErrors(checked.errors)}`,
       );
-      continue;
-    }
     certificates.push(built);
   }
   return { annotated: true, certificates, skipped };

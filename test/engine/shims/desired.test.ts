@@ -223,7 +223,7 @@ describe("issuer annotations", () => {
   it("refuses an annotation the Certificate's own validation would refuse (a duration under an hour)", () => {
     const plan = planCertificates(ingress({ ...CI, "cert-manager.io/duration": "10m" }, tls), options());
     expect(plan.certificates).toEqual([]);
-    expect(plan.skipped.join()).toMatch(/spec.duration/);
+    expect(plan.badConfig).toMatch(/^Certificate "a-tls" would be invalid: spec.duration/);
   });
 });
 
