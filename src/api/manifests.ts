@@ -10,6 +10,7 @@ import {
   INGRESSES,
   ISSUERS,
   ISTIO_GATEWAYS,
+  LISTENER_SETS,
   NAMESPACES,
   resourceTypeFor,
   SECRETS,
@@ -31,7 +32,7 @@ import { type FieldError, validateResource } from "./validate.js";
  *   verdict, each with the closest known name; with `strictFields` they
  *   make the document `invalid` instead, as `kubectl apply
  *   --validate=strict` does.
- * - Ingresses, Gateway API Gateways and Istio Gateways are loaded too: the
+ * - Ingresses, Gateway API Gateways and ListenerSets and Istio Gateways are loaded too: the
  *   certificate shims read their annotations (and only the fields they read
  *   are checked).
  * - `ignored`: not a meshsign kind (an HTTPRoute, an IstioOperator...), or a
@@ -51,6 +52,7 @@ export const MANIFEST_KINDS: readonly ResourceType[] = [
   CERTIFICATE_REQUESTS,
   INGRESSES,
   GATEWAYS,
+  LISTENER_SETS,
   ISTIO_GATEWAYS,
 ];
 

@@ -13,7 +13,12 @@ import type {
 } from "./schemas/core.js";
 import type { clusterIssuerSchema, issuerSchema } from "./schemas/issuer.js";
 import type { conditionSchema } from "./schemas/meta.js";
-import type { gatewaySchema, ingressSchema, istioGatewaySchema } from "./schemas/networking.js";
+import type {
+  gatewaySchema,
+  ingressSchema,
+  istioGatewaySchema,
+  listenerSetSchema,
+} from "./schemas/networking.js";
 
 /**
  * Resource type constants for every kind meshsign stores or touches, and the
@@ -53,6 +58,7 @@ export const LEASES = rt("coordination.k8s.io", "v1", "Lease", "leases", true);
 export const INGRESSES = rt("networking.k8s.io", "v1", "Ingress", "ingresses", true);
 export const GATEWAYS = rt("gateway.networking.k8s.io", "v1", "Gateway", "gateways", true);
 export const HTTP_ROUTES = rt("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", true);
+export const LISTENER_SETS = rt("gateway.networking.k8s.io", "v1", "ListenerSet", "listenersets", true);
 export const ISTIO_GATEWAYS = rt("networking.istio.io", "v1", "Gateway", "gateways", true);
 
 /** Every type above, for lookups by apiVersion + kind. */
@@ -74,6 +80,7 @@ export const ALL_RESOURCE_TYPES: readonly ResourceType[] = [
   INGRESSES,
   GATEWAYS,
   HTTP_ROUTES,
+  LISTENER_SETS,
   ISTIO_GATEWAYS,
 ];
 
@@ -113,4 +120,5 @@ export type Condition = z.infer<typeof conditionSchema>;
 export type Ingress = z.infer<typeof ingressSchema>;
 export type Gateway = z.infer<typeof gatewaySchema>;
 export type IstioGateway = z.infer<typeof istioGatewaySchema>;
+export type ListenerSet = z.infer<typeof listenerSetSchema>;
 export type KeyUsage = (typeof KEY_USAGES)[number];

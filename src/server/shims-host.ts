@@ -1,14 +1,15 @@
 import type { Logger } from "pino";
-import { GATEWAYS, INGRESSES, ISTIO_GATEWAYS } from "../api/types.js";
+import { GATEWAYS, INGRESSES, ISTIO_GATEWAYS, LISTENER_SETS } from "../api/types.js";
 import { type EventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { ShimController } from "../engine/shims/index.js";
 import type { ResourceType, Store } from "../store/types.js";
 import type { CertificateShim, Config } from "./config.js";
 
-const TYPES: Readonly<Record<CertificateShim, ResourceType>> = {
-  ingress: INGRESSES,
-  gateway: GATEWAYS,
-  "istio-gateway": ISTIO_GATEWAYS,
+/** The kinds each shim reads (the Gateway API shim also reads ListenerSets, which add listeners to Gateways). */
+const TYPES: Readonly<Record<CertificateShim, readonly ResourceType[]>> = {
+  ingress: [INGRESSES],
+  gateway: [GATEWAYS, LISTENER_SETS],
+  "istio-gateway": [ISTIO_GATEWAYS],
 };
 
 /** The certificate shims as the server runs them, next to the engine on the same store. */
@@ -51,7 +52,7 @@ export async function startShims(options: {
   const controller = new ShimController({
     store,
     events,
-    types: [...new Set(config.certificateShims)].map((s) => TYPES[s]),
+    types: [...new Set(config.certificateShims)].flatMap((s) => TYPES[s]),
     options: {
       defaultIssuerName: config.defaultIssuerName,
       defaultIssuerKind: config.defaultIssuerKind,

@@ -18,6 +18,7 @@ import {
   GATEWAYS,
   INGRESSES,
   ISTIO_GATEWAYS,
+  LISTENER_SETS,
   NAMESPACES,
   SECRETS,
 } from "../../src/api/types.js";
@@ -115,6 +116,7 @@ describe("certificate shims in Kubernetes mode", { timeout: 240_000 }, () => {
     const first = await start("before-crds");
     try {
       await first.logged(/certificate shim for Gateway \(gateway.networking.k8s.io\) off: .*not served/);
+      await first.logged(/certificate shim for ListenerSet \(gateway.networking.k8s.io\) off: .*not served/);
       await first.logged(/certificate shim for Gateway \(networking.istio.io\) off: .*not served/);
     } finally {
       await first.stop();
@@ -156,6 +158,34 @@ describe("certificate shims in Kubernetes mode", { timeout: 240_000 }, () => {
     expect((await readySecret("istio-ingress", "shop-example-com-tls")).subjectAltName).toBe(
       "DNS:shop.example.com",
     );
+  });
+
+  it("a ListenerSet on the annotated Gateway gets its listener's Certificate, issued by the Gateway's issuer", async () => {
+    await admin.create(LISTENER_SETS, {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "ListenerSet",
+      metadata: { name: "team-a", namespace: "istio-ingress" },
+      spec: {
+        parentRef: { name: "public" },
+        listeners: [
+          {
+            name: "team-a",
+            hostname: "team-a.example.org",
+            port: 443,
+            protocol: "HTTPS",
+            tls: { mode: "Terminate", certificateRefs: [{ name: "team-a-tls" }] },
+          },
+        ],
+      },
+    } as KubeObject);
+    expect((await readySecret("istio-ingress", "team-a-tls")).subjectAltName).toBe("DNS:team-a.example.org");
+    const cert = (await admin.get<Certificate>(CERTIFICATES, "istio-ingress", "team-a-tls")) as Certificate;
+    expect(cert.spec.issuerRef).toEqual({ name: MESH_CA, kind: "ClusterIssuer", group: "cert-manager.io" });
+    expect(cert.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: "ListenerSet",
+      name: "team-a",
+      controller: true,
+    });
   });
 
   it("editing the Ingress updates its Certificate; removing the annotation deletes it", async () => {

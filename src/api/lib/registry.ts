@@ -12,7 +12,12 @@ import {
   secretSchema,
 } from "../schemas/core.js";
 import { clusterIssuerSchema, issuerSchema } from "../schemas/issuer.js";
-import { gatewaySchema, ingressSchema, istioGatewaySchema } from "../schemas/networking.js";
+import {
+  gatewaySchema,
+  ingressSchema,
+  istioGatewaySchema,
+  listenerSetSchema,
+} from "../schemas/networking.js";
 import {
   CERTIFICATE_REQUESTS,
   CERTIFICATES,
@@ -25,6 +30,7 @@ import {
   ISSUERS,
   ISTIO_GATEWAYS,
   LEASES,
+  LISTENER_SETS,
   NAMESPACES,
   ORDERS,
   PODS,
@@ -50,5 +56,6 @@ export const SCHEMAS: ReadonlyMap<ResourceType, z.ZodType> = new Map<ResourceTyp
   [PODS, podSchema],
   [INGRESSES, ingressSchema],
   [GATEWAYS, gatewaySchema],
+  [LISTENER_SETS, listenerSetSchema],
   [ISTIO_GATEWAYS, istioGatewaySchema],
 ]);

@@ -2,8 +2,8 @@ import { z } from "zod";
 import { objectMetaSchema } from "./meta.js";
 
 /**
- * The kinds the certificate shims read (Ingress, Gateway API Gateway, Istio
- * Gateway): only the fields a shim reads are typed; everything else in these
+ * The kinds the certificate shims read (Ingress, Gateway API Gateway and
+ * ListenerSet, Istio Gateway): only the fields a shim reads are typed; everything else in these
  * objects belongs to their controllers and is kept as it is, never judged
  * (loose objects accept any other key).
  */
@@ -47,6 +47,22 @@ export const gatewaySchema = z.looseObject({
   kind: z.literal("Gateway"),
   metadata: objectMetaSchema,
   spec: z.looseObject({ listeners: z.array(listenerSchema).optional() }),
+});
+
+/** gateway.networking.k8s.io/v1 ListenerSet: listeners added to a parent Gateway. */
+export const listenerSetSchema = z.looseObject({
+  apiVersion: z.literal("gateway.networking.k8s.io/v1"),
+  kind: z.literal("ListenerSet"),
+  metadata: objectMetaSchema,
+  spec: z.looseObject({
+    parentRef: z.looseObject({
+      name: z.string(),
+      namespace: z.string().optional(),
+      kind: z.string().optional(),
+      group: z.string().optional(),
+    }),
+    listeners: z.array(listenerSchema).optional(),
+  }),
 });
 
 const istioServerSchema = z.looseObject({

@@ -1,6 +1,6 @@
 /**
  * The certificate shims' controller: watches Ingresses, Gateway API Gateways
- * and Istio Gateways on a {@link Store} and keeps the Certificates their
+ * and ListenerSets, and Istio Gateways on a {@link Store} and keeps the Certificates their
  * annotations ask for (see desired.ts for what is asked). The same code runs
  * on the Kubernetes API server and on the embedded store fed by
  * `--manifests`.
@@ -25,7 +25,7 @@
  * Unlike cert-manager, removing the annotation deletes the Certificates the
  * shim made (cert-manager keeps them as orphans until the source goes).
  */
-import { CERTIFICATES, GATEWAYS, INGRESSES, ISTIO_GATEWAYS } from "../../api/types.js";
+import { CERTIFICATES, GATEWAYS, INGRESSES, ISTIO_GATEWAYS, LISTENER_SETS } from "../../api/types.js";
 import { isMeshsignError } from "../../errors/index.js";
 import type { ResourceType, Store, Watch, WatchEvent } from "../../store/types.js";
 import { WorkQueue } from "../../trust/lib/work-queue.js";
@@ -35,7 +35,12 @@ import { isOwnedBy, planCertificates, shimOwnerOf } from "./desired.js";
 import { describeKind, type ShimOptions, type ShimSource, shimSourceKind } from "./types.js";
 
 /** The kinds a shim reads, in the order they are started. */
-export const SHIM_SOURCE_TYPES: readonly ResourceType[] = [INGRESSES, GATEWAYS, ISTIO_GATEWAYS];
+export const SHIM_SOURCE_TYPES: readonly ResourceType[] = [
+  INGRESSES,
+  GATEWAYS,
+  LISTENER_SETS,
+  ISTIO_GATEWAYS,
+];
 
 /** Event reasons on the source, as cert-manager's shims write them (plus the conflict meshsign names). */
 export const SHIM_REASON = {
@@ -151,6 +156,16 @@ export class ShimController {
 
   #onSource(type: ResourceType, e: WatchEvent<ShimSource>): void {
     const key = sourceKey(type, e.object);
+    this.#noteSource(key, e);
+    // A ListenerSet inherits its parent Gateway's issuer annotations and waits for it: look again
+    // (after the Gateway is noted: a reconcile may start at once).
+    if (type === GATEWAYS) {
+      for (const [k, s] of this.#sources)
+        if (s.kind === "ListenerSet" && parentKey(s) === key) this.#queue.add(k);
+    }
+  }
+
+  #noteSource(key: string, e: WatchEvent<ShimSource>): void {
     if (e.type === "DELETED") {
       this.#sources.delete(key);
       this.#digests.delete(key);
@@ -192,7 +207,9 @@ export class ShimController {
     }
     const source = this.#sources.get(key);
     if (source === undefined) return;
-    const plan = planCertificates(source, this.#o.options);
+    const parent = source.kind === "ListenerSet" ? this.#sources.get(parentKey(source)) : undefined;
+    const plan = planCertificates(source, this.#o.options, parent);
+    if (plan.waiting !== undefined) return;
     const ev = this.#o.events;
     if (plan.badConfig !== undefined) {
       ev.record(source, "Warning", SHIM_REASON.badConfig, plan.badConfig);
@@ -297,6 +314,14 @@ export class ShimController {
 
 function sourceKey(type: ResourceType, o: ShimSource): string {
   return `${type.group}/${type.kind}|${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`;
+}
+
+/** The source key of a ListenerSet's parent Gateway. */
+function parentKey(ls: ShimSource): string {
+  const ref = (ls.spec as { parentRef?: { name?: string; namespace?: string } } | undefined)?.parentRef;
+  return sourceKey(GATEWAYS, {
+    metadata: { namespace: ref?.namespace || ls.metadata.namespace, name: ref?.name ?? "" },
+  } as ShimSource);
 }
 
 function ownerNote(c: Certificate): string {

@@ -14,6 +14,10 @@
  *   (listeners naming one Secret merge); Passthrough is skipped silently; a
  *   listener without hostname, TLS block, certificateRefs or with a
  *   cross-namespace or non-Secret reference is skipped with a reason.
+ * - Gateway API ListenerSet: its listeners as a Gateway's, once its parent
+ *   Gateway exists (until then nothing changes); it inherits the parent's
+ *   issuer annotations (issuer or cluster-issuer unless it names one, and
+ *   issuer-kind/issuer-group), as cert-manager's ListenerSet shim does.
  * - Istio Gateway: every server with `tls.mode` SIMPLE or MUTUAL and a
  *   `credentialName` adds its hosts (without the `namespace/` prefix;
  *   `*.` wildcards kept, a bare `*` dropped) to the Certificate of that
@@ -50,6 +54,8 @@ const APPLYSET_LABEL = "applyset.kubernetes.io/part-of";
 export interface ShimPlan {
   /** False when the source does not ask for Certificates (any it owns should go). */
   readonly annotated: boolean;
+  /** Set when nothing can be decided yet (a ListenerSet whose parent Gateway is not there): change nothing. */
+  readonly waiting?: string;
   /** The source's configuration as a whole is refused (Warning Event; nothing is changed). */
   readonly badConfig?: string;
   /** The Certificates wanted, in source order. */
@@ -58,10 +64,18 @@ export interface ShimPlan {
   readonly skipped: readonly string[];
 }
 
-/** What the shims want for `source` under `options`. */
-export function planCertificates(source: ShimSource, options: ShimOptions): ShimPlan {
+/**
+ * What the shims want for `source` under `options`. A ListenerSet needs its parent Gateway
+ * (`parent`, looked up by the caller from `spec.parentRef`).
+ */
+export function planCertificates(source: ShimSource, options: ShimOptions, parent?: ShimSource): ShimPlan {
   const kind = shimSourceKind(source);
-  const annotations = source.metadata.annotations ?? {};
+  if (kind === "ListenerSet" && parent === undefined)
+    return { annotated: false, waiting: "its parent Gateway does not exist", certificates: [], skipped: [] };
+  const annotations =
+    kind === "ListenerSet" && parent !== undefined
+      ? inheritAnnotations(source.metadata.annotations ?? {}, parent.metadata.annotations ?? {})
+      : (source.metadata.annotations ?? {});
   if (
     kind === undefined ||
     !hasShimAnnotation(annotations, kind === "Ingress" ? options.autoCertificateAnnotations : [])
@@ -107,8 +121,8 @@ export function planCertificates(source: ShimSource, options: ShimOptions): Shim
       if (missing.length > 0) skipped.push(`Skipped a TLS block: ${missing.join(", ")}`);
       else add(ns, tls.secretName as string, tls.hosts ?? []);
     });
-  } else if (kind === "Gateway") {
-    gatewayListeners(source as GatewaySource, ns, add, skipped);
+  } else if (kind === "Gateway" || kind === "ListenerSet") {
+    gatewayListeners((source as GatewaySource | ListenerSetSource).spec.listeners ?? [], ns, add, skipped);
   } else {
     istioServers(source as IstioSource, options.istioGatewaySecretNamespace || ns, add, skipped);
   }
@@ -151,6 +165,21 @@ export function shimOwnerOf(certificate: Certificate): string | undefined {
 
 function sourceMarker(source: ShimSource): string {
   return `${source.apiVersion}/${source.kind}/${source.metadata.namespace ?? ""}/${source.metadata.name ?? ""}/${source.metadata.uid ?? ""}`;
+}
+
+/** A ListenerSet's annotations with its parent Gateway's issuer annotations filled in. */
+function inheritAnnotations(
+  own: Readonly<Record<string, string>>,
+  parent: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const out = { ...own };
+  if (!Object.hasOwn(own, A.SHIM_ISSUER) && !Object.hasOwn(own, A.SHIM_CLUSTER_ISSUER)) {
+    for (const k of [A.SHIM_CLUSTER_ISSUER, A.SHIM_ISSUER])
+      if (Object.hasOwn(parent, k)) out[k] = parent[k] as string;
+  }
+  for (const k of [A.SHIM_ISSUER_KIND, A.SHIM_ISSUER_GROUP])
+    if (Object.hasOwn(parent, k)) out[k] = parent[k] as string;
+  return out;
 }
 
 function hasShimAnnotation(annotations: Readonly<Record<string, string>>, auto: readonly string[]): boolean {
@@ -211,12 +240,14 @@ function duplicateSecretName(tls: readonly { secretName?: string | undefined }[]
   return undefined;
 }
 
-type GatewaySource = Extract<ShimSource, { apiVersion: "gateway.networking.k8s.io/v1" }>;
+type GatewaySource = Extract<ShimSource, { kind: "Gateway"; apiVersion: "gateway.networking.k8s.io/v1" }>;
+type ListenerSetSource = Extract<ShimSource, { kind: "ListenerSet" }>;
+type Listener = NonNullable<GatewaySource["spec"]["listeners"]>[number];
 type IstioSource = Extract<ShimSource, { apiVersion: "networking.istio.io/v1" }>;
 type Add = (namespace: string, name: string, hosts: readonly string[]) => void;
 
-function gatewayListeners(gateway: GatewaySource, ns: string, add: Add, skipped: string[]): void {
-  (gateway.spec.listeners ?? []).forEach((l, i) => {
+function gatewayListeners(listeners: readonly Listener[], ns: string, add: Add, skipped: string[]): void {
+  listeners.forEach((l, i) => {
     // TLS certificates only for the TLS-capable protocols (Gateway API guide, "Listeners and TLS").
     if (l.protocol !== "HTTPS" && l.protocol !== "TLS") return;
     if (l.tls?.mode === "Passthrough") return;
@@ -342,8 +373,8 @@ function issuerSpecificAnnotations(source: ShimSource, kind: ShimSourceKind): Re
     out[A.ACME_HTTP01_OVERRIDE_INGRESS_CLASS] = a[A.SHIM_ACME_HTTP01_INGRESS_CLASS];
   if (a[A.SHIM_ACME_HTTP01_INGRESS_CLASS_NAME])
     out[A.ACME_HTTP01_OVERRIDE_INGRESS_CLASS_NAME] = a[A.SHIM_ACME_HTTP01_INGRESS_CLASS_NAME];
-  if (kind === "Gateway") {
-    out[A.ACME_HTTP01_PARENT_REF_KIND] = "Gateway";
+  if (kind === "Gateway" || kind === "ListenerSet") {
+    out[A.ACME_HTTP01_PARENT_REF_KIND] = kind;
     out[A.ACME_HTTP01_PARENT_REF_NAME] = source.metadata.name ?? "";
   }
   return out;

@@ -1,7 +1,7 @@
-import type { Gateway, Ingress, IstioGateway } from "../../api/types.js";
+import type { Gateway, Ingress, IstioGateway, ListenerSet } from "../../api/types.js";
 
-/** An object a shim reads: an Ingress, a Gateway API Gateway or an Istio Gateway. */
-export type ShimSource = Ingress | Gateway | IstioGateway;
+/** An object a shim reads: an Ingress, a Gateway API Gateway or ListenerSet, or an Istio Gateway. */
+export type ShimSource = Ingress | Gateway | ListenerSet | IstioGateway;
 
 /** The shims' settings (`meshsign serve` flags of the same names). */
 export interface ShimOptions {
@@ -32,11 +32,13 @@ export const DEFAULT_SHIM_OPTIONS: ShimOptions = Object.freeze({
 });
 
 /** Which of the three a source is. */
-export type ShimSourceKind = "Ingress" | "Gateway" | "IstioGateway";
+export type ShimSourceKind = "Ingress" | "Gateway" | "ListenerSet" | "IstioGateway";
 
 export function shimSourceKind(source: { apiVersion: string; kind: string }): ShimSourceKind | undefined {
   if (source.kind === "Ingress" && source.apiVersion === "networking.k8s.io/v1") return "Ingress";
   if (source.kind === "Gateway" && source.apiVersion === "gateway.networking.k8s.io/v1") return "Gateway";
+  if (source.kind === "ListenerSet" && source.apiVersion === "gateway.networking.k8s.io/v1")
+    return "ListenerSet";
   if (source.kind === "Gateway" && source.apiVersion === "networking.istio.io/v1") return "IstioGateway";
   return undefined;
 }

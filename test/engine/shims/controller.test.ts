@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { CERTIFICATES, GATEWAYS, INGRESSES, ISTIO_GATEWAYS } from "../../../src/api/types.js";
+import { CERTIFICATES, GATEWAYS, INGRESSES, ISTIO_GATEWAYS, LISTENER_SETS } from "../../../src/api/types.js";
 import type { EventRecorder } from "../../../src/engine/events.js";
 import type { Certificate } from "../../../src/engine/lib/api.js";
 import { DEFAULT_SHIM_OPTIONS, ShimController, type ShimOptions } from "../../../src/engine/shims/index.js";
@@ -241,6 +241,39 @@ describe("ShimController", () => {
     await store.delete(CERTIFICATES, "apps", "a-tls");
     await settle();
     expect(await cert("apps", "a-tls")).toBeDefined();
+  });
+
+  it("a ListenerSet gets its Certificates once its parent Gateway exists, with the Gateway's issuer", async () => {
+    const { store, settle, cert } = await setup();
+    await store.create(LISTENER_SETS, {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "ListenerSet",
+      metadata: { name: "team-a", namespace: "edge" },
+      spec: {
+        parentRef: { name: "gw" },
+        listeners: [
+          {
+            name: "a",
+            protocol: "HTTPS",
+            port: 443,
+            hostname: "a.example.com",
+            tls: { mode: "Terminate", certificateRefs: [{ name: "a-tls" }] },
+          },
+        ],
+      },
+    } as KubeObject);
+    await settle();
+    expect(await cert("edge", "a-tls")).toBeUndefined();
+    await store.create(GATEWAYS, {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "gw", namespace: "edge", annotations: CI },
+      spec: { gatewayClassName: "istio", listeners: [] },
+    } as KubeObject);
+    await settle();
+    const c = (await cert("edge", "a-tls")) as Certificate;
+    expect(c.spec.issuerRef).toEqual({ name: "ca", kind: "ClusterIssuer", group: "cert-manager.io" });
+    expect(c.metadata.ownerReferences?.[0]).toMatchObject({ kind: "ListenerSet", name: "team-a" });
   });
 
   it("skips a kind whose API is not served, once, and starts the others", async () => {

@@ -449,3 +449,76 @@ describe("Istio Gateway servers", () => {
     expect(isOwnedBy(c, withUid(src, "uid-2"))).toBe(false);
   });
 });
+
+describe("Gateway API ListenerSets", () => {
+  const listenerSet = (annotations: Record<string, string>, parentNamespace?: string): ShimSource =>
+    withUid({
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "ListenerSet",
+      metadata: { name: "team-a", namespace: "edge", annotations },
+      spec: {
+        parentRef: { name: "gw", ...(parentNamespace ? { namespace: parentNamespace } : {}) },
+        listeners: [
+          {
+            name: "a",
+            protocol: "HTTPS",
+            port: 443,
+            hostname: "a.example.com",
+            tls: { mode: "Terminate", certificateRefs: [{ name: "a-tls" }] },
+          },
+        ],
+      },
+    } as ShimSource);
+  const parent = (annotations: Record<string, string>) => gateway(annotations, []);
+
+  it("waits for its parent Gateway", () => {
+    expect(planCertificates(listenerSet(CI), options())).toMatchObject({
+      waiting: expect.stringMatching(/parent Gateway/),
+      certificates: [],
+    });
+  });
+
+  it("inherits the parent's issuer, and names itself as the HTTP-01 parent", () => {
+    const plan = planCertificates(
+      listenerSet({}),
+      options(),
+      parent({ "cert-manager.io/cluster-issuer": "from-gw" }),
+    );
+    expect(names(plan.certificates)).toEqual(['edge/a-tls ["a.example.com"]']);
+    expect(plan.certificates[0]?.spec.issuerRef).toEqual({
+      name: "from-gw",
+      kind: "ClusterIssuer",
+      group: "cert-manager.io",
+    });
+    expect(plan.certificates[0]?.metadata.annotations).toEqual({
+      "acme.cert-manager.io/http01-parentrefkind": "ListenerSet",
+      "acme.cert-manager.io/http01-parentrefname": "team-a",
+    });
+    expect(plan.certificates[0]?.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: "ListenerSet",
+      name: "team-a",
+      controller: true,
+    });
+  });
+
+  it("keeps its own issuer over the parent's", () => {
+    const plan = planCertificates(
+      listenerSet({ "cert-manager.io/issuer": "own" }),
+      options(),
+      parent({ "cert-manager.io/cluster-issuer": "from-gw" }),
+    );
+    expect(plan.certificates[0]?.spec.issuerRef).toEqual({
+      name: "own",
+      kind: "Issuer",
+      group: "cert-manager.io",
+    });
+  });
+
+  it("asks for nothing when neither it nor its parent is annotated", () => {
+    expect(planCertificates(listenerSet({}), options(), parent({}))).toEqual({
+      annotated: false,
+      certificates: [],
+      skipped: [],
+    });
+  });
+});
