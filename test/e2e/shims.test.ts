@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMeshsign, ServeProcess } from "../lib/meshsign-process.js";
@@ -103,17 +103,21 @@ describe("standalone certificate shims from --manifests", { timeout: 180_000 }, 
     ).toEqual(["shop-example-com"]);
   });
 
-  it("deletes the Certificate of a removed TLS entry, and the rest with their source's file", async () => {
-    const file = path.join(manifests, "ingress-annotations.yaml");
-    writeFileSync(file, readFileSync(file, "utf8").replace(/ {2}tls:\n(?: {4}.*\n)+/, ""));
-    await until(
-      async () => ((await certificates()).some((c) => c.name === "hello-example-org-tls") ? undefined : true),
-      "deletion of the Ingress's Certificate",
+  it("deletes the Gateway's Certificate when its annotation is removed from the file, and the Ingress's with its TLS entry", async () => {
+    const gw = path.join(manifests, "gateway-api-annotations.yaml");
+    writeFileSync(
+      gw,
+      readFileSync(gw, "utf8").replace("  annotations:\n    cert-manager.io/cluster-issuer: mesh-ca\n", ""),
     );
-    rmSync(path.join(manifests, "gateway-api-annotations.yaml"));
     await until(
       async () => ((await certificates()).some((c) => c.name === "app-example-org-tls") ? undefined : true),
       "deletion of the Gateway's Certificate",
+    );
+    const ing = path.join(manifests, "ingress-annotations.yaml");
+    writeFileSync(ing, readFileSync(ing, "utf8").replace(/ {2}tls:\n(?: {4}.*\n)+/, ""));
+    await until(
+      async () => ((await certificates()).some((c) => c.name === "hello-example-org-tls") ? undefined : true),
+      "deletion of the Ingress's Certificate",
     );
   });
 });

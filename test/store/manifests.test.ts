@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MANIFEST_SOURCE } from "../../src/api/annotations.js";
-import { CERTIFICATES, CLUSTER_ISSUERS, ISSUERS, SECRETS } from "../../src/api/types.js";
+import { CERTIFICATES, CLUSTER_ISSUERS, INGRESSES, ISSUERS, SECRETS } from "../../src/api/types.js";
 import { ManifestLoader, type ManifestReport } from "../../src/store/embedded/index.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 
@@ -185,6 +185,31 @@ describe("the manifest loader", () => {
     expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(
       /^duplicate of ConfigMap default\/cm \(nested\/list.json#0\)/,
     );
+  });
+
+  it("replaces an Ingress's annotations and labels with the document's (a removed shim annotation goes), while a Certificate's are merged", async () => {
+    const dir = await tempDir();
+    const store = new MemoryStore();
+    const loader = new ManifestLoader({ dir, store });
+    const ingress = (annotations: string) => `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: apps
+${annotations}spec:
+  tls: [{hosts: [a.example.com], secretName: a-tls}]
+`;
+    await writeFile(
+      path.join(dir, "ing.yaml"),
+      ingress("  labels: {team: web}\n  annotations: {cert-manager.io/cluster-issuer: ca}\n"),
+    );
+    await loader.sync();
+    await writeFile(path.join(dir, "ing.yaml"), ingress(""));
+    expect(outcomes(await loader.sync())).toEqual(["updated: Ingress apps/web (ing.yaml#0)"]);
+    const ing = await store.get(INGRESSES, "apps", "web");
+    expect(ing?.metadata.annotations).toEqual({ [MANIFEST_SOURCE]: "ing.yaml" });
+    expect(ing?.metadata.labels).toBeUndefined();
+    expect(outcomes(await loader.sync())).toEqual(["unchanged: Ingress apps/web (ing.yaml#0)"]);
   });
 
   it("re-applies the directory when a file changes", async () => {
