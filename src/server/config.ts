@@ -594,12 +594,18 @@ export const OPTIONS: readonly OptionSpec[] = [
     "issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme)",
     "",
   ),
-  spec("defaultIssuerKind", "--default-issuer-kind", "string", "kind of --default-issuer-name", "Issuer"),
+  spec(
+    "defaultIssuerKind",
+    "--default-issuer-kind",
+    "string",
+    "kind of the fallback issuer of shimmed Certificates",
+    "Issuer",
+  ),
   spec(
     "defaultIssuerGroup",
     "--default-issuer-group",
     "string",
-    "group of --default-issuer-name",
+    "group of the fallback issuer of shimmed Certificates",
     "cert-manager.io",
   ),
   spec(
