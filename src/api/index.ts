@@ -5,52 +5,30 @@
  * ResourceType constants every Store call takes.
  */
 
-export type { DefaultedCertificate, DefaultedCertificateSpec } from "./defaults.js";
 export {
-  applyCertificateDefaults,
-  DEFAULT_DURATION,
-  DEFAULT_ECDSA_KEY_SIZE,
-  DEFAULT_ISSUER_GROUP,
-  DEFAULT_ISSUER_KIND,
-  DEFAULT_PRIVATE_KEY_ALGORITHM,
-  DEFAULT_PRIVATE_KEY_ENCODING,
-  DEFAULT_REVISION_HISTORY_LIMIT,
-  DEFAULT_ROTATION_POLICY,
-  DEFAULT_RSA_KEY_SIZE,
-  DEFAULT_USAGES,
-} from "./defaults.js";
-export { formatGoDuration, parseGoDuration, tryParseGoDuration } from "./duration.js";
-export type { CertificateNamesInput, CertificateSizeProblem } from "./limits.js";
-export { certificateNamesBytes, certificateSizeProblem, MAX_CERTIFICATE_NAMES_BYTES } from "./limits.js";
-export type { ManifestDocument, ManifestIdentity, ParseManifestOptions } from "./manifests.js";
-export { describeDocument, MANIFEST_KINDS, parseManifests } from "./manifests.js";
-export { normalizeObject } from "./normalize.js";
-export { acmeDns01ProviderNames, acmeSolverSchema, challengeSchema, orderSchema } from "./schemas/acme.js";
-export {
-  certificateSchema,
-  certificateSpecSchema,
-  DEFAULT_CERTIFICATE_DURATION_MS,
-  KEY_USAGES,
-  MINIMUM_CERTIFICATE_DURATION_MS,
-  MINIMUM_RENEW_BEFORE_MS,
-} from "./schemas/certificate.js";
-export { certificateRequestSchema } from "./schemas/certificate-request.js";
-export {
-  configMapSchema,
-  eventSchema,
-  leaseSchema,
-  namespaceSchema,
-  podSchema,
-  secretSchema,
-} from "./schemas/core.js";
-export type { IssuerType } from "./schemas/issuer.js";
-export {
-  clusterIssuerSchema,
-  ISSUER_TYPES,
-  issuerSchema,
-  issuerSpecSchema,
-  issuerTypeOf,
-} from "./schemas/issuer.js";
+  ALL_RESOURCE_TYPES,
+  CERTIFICATE_REQUESTS,
+  CERTIFICATES,
+  CHALLENGES,
+  CLUSTER_ISSUERS,
+  CONFIGMAPS,
+  EVENTS,
+  GATEWAYS,
+  HTTP_ROUTES,
+  INGRESSES,
+  ISSUERS,
+  ISTIO_GATEWAYS,
+  LEASES,
+  LISTENER_SETS,
+  NAMESPACES,
+  ORDERS,
+  PODS,
+  SECRETS,
+  SERVICE_ACCOUNTS,
+  SERVICES,
+  apiVersionOf,
+  resourceTypeFor,
+} from "./types.js";
 export type {
   AcmeIssuerSpec,
   AcmeSolver,
@@ -81,30 +59,39 @@ export type {
   Secret,
   VaultIssuerSpec,
 } from "./types.js";
-export {
-  ALL_RESOURCE_TYPES,
-  apiVersionOf,
-  CERTIFICATE_REQUESTS,
-  CERTIFICATES,
-  CHALLENGES,
-  CLUSTER_ISSUERS,
-  CONFIGMAPS,
-  EVENTS,
-  GATEWAYS,
-  HTTP_ROUTES,
-  INGRESSES,
-  ISSUERS,
-  ISTIO_GATEWAYS,
-  LEASES,
-  LISTENER_SETS,
-  NAMESPACES,
-  ORDERS,
-  PODS,
-  resourceTypeFor,
-  SECRETS,
-  SERVICE_ACCOUNTS,
-  SERVICES,
-} from "./types.js";
-export type { FieldError, ValidationResult } from "./validate.js";
 export { assertValidResource, formatFieldErrors, validateResource } from "./validate.js";
+export type { FieldError, ValidationResult } from "./validate.js";
+export {
+  applyCertificateDefaults,
+  DEFAULT_DURATION,
+  DEFAULT_ECDSA_KEY_SIZE,
+  DEFAULT_ISSUER_GROUP,
+  DEFAULT_ISSUER_KIND,
+  DEFAULT_PRIVATE_KEY_ALGORITHM,
+  DEFAULT_PRIVATE_KEY_ENCODING,
+  DEFAULT_REVISION_HISTORY_LIMIT,
+  DEFAULT_ROTATION_POLICY,
+  DEFAULT_RSA_KEY_SIZE,
+  DEFAULT_USAGES,
+} from "./defaults.js";
+export type { DefaultedCertificate, DefaultedCertificateSpec } from "./defaults.js";
+export { formatGoDuration, parseGoDuration, tryParseGoDuration } from "./duration.js";
+export { normalizeObject } from "./normalize.js";
+export { describeDocument, MANIFEST_KINDS, parseManifests } from "./manifests.js";
+export type { ManifestDocument, ManifestIdentity, ParseManifestOptions } from "./manifests.js";
+export {
+  DEFAULT_CERTIFICATE_DURATION_MS,
+  KEY_USAGES,
+  MINIMUM_CERTIFICATE_DURATION_MS,
+  MINIMUM_RENEW_BEFORE_MS,
+  certificateSchema,
+  certificateSpecSchema,
+} from "./schemas/certificate.js";
+export { MAX_CERTIFICATE_NAMES_BYTES, certificateNamesBytes, certificateSizeProblem } from "./limits.js";
+export type { CertificateNamesInput, CertificateSizeProblem } from "./limits.js";
+export { certificateRequestSchema } from "./schemas/certificate-request.js";
+export { ISSUER_TYPES, clusterIssuerSchema, issuerSchema, issuerSpecSchema, issuerTypeOf } from "./schemas/issuer.js";
+export type { IssuerType } from "./schemas/issuer.js";
+export { acmeDns01ProviderNames, acmeSolverSchema, challengeSchema, orderSchema } from "./schemas/acme.js";
+export { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "./schemas/core.js";
 // Annotation and label keys (about sixty constants) are imported from "./annotations.js" directly.

@@ -3,22 +3,10 @@ import type { ResourceType } from "../store/types.js";
 import type { challengeSchema, orderSchema } from "./schemas/acme.js";
 import type { certificateSchema, KEY_USAGES } from "./schemas/certificate.js";
 import type { certificateRequestSchema } from "./schemas/certificate-request.js";
-import type {
-  configMapSchema,
-  eventSchema,
-  leaseSchema,
-  namespaceSchema,
-  podSchema,
-  secretSchema,
-} from "./schemas/core.js";
+import type { gatewaySchema, ingressSchema, istioGatewaySchema, listenerSetSchema } from "./schemas/networking.js";
+import type { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "./schemas/core.js";
 import type { clusterIssuerSchema, issuerSchema } from "./schemas/issuer.js";
 import type { conditionSchema } from "./schemas/meta.js";
-import type {
-  gatewaySchema,
-  ingressSchema,
-  istioGatewaySchema,
-  listenerSetSchema,
-} from "./schemas/networking.js";
 
 /**
  * Resource type constants for every kind meshsign stores or touches, and the
@@ -32,13 +20,7 @@ function rt(group: string, version: string, kind: string, plural: string, namesp
 
 // cert-manager.io/v1
 export const CERTIFICATES = rt("cert-manager.io", "v1", "Certificate", "certificates", true);
-export const CERTIFICATE_REQUESTS = rt(
-  "cert-manager.io",
-  "v1",
-  "CertificateRequest",
-  "certificaterequests",
-  true,
-);
+export const CERTIFICATE_REQUESTS = rt("cert-manager.io", "v1", "CertificateRequest", "certificaterequests", true);
 export const ISSUERS = rt("cert-manager.io", "v1", "Issuer", "issuers", true);
 export const CLUSTER_ISSUERS = rt("cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", false);
 // acme.cert-manager.io/v1
@@ -119,6 +101,6 @@ export type Pod = z.infer<typeof podSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
 export type Ingress = z.infer<typeof ingressSchema>;
 export type Gateway = z.infer<typeof gatewaySchema>;
-export type IstioGateway = z.infer<typeof istioGatewaySchema>;
 export type ListenerSet = z.infer<typeof listenerSetSchema>;
+export type IstioGateway = z.infer<typeof istioGatewaySchema>;
 export type KeyUsage = (typeof KEY_USAGES)[number];

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
 import { hostname } from "node:os";
+import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
-import { tryParseGoDuration } from "../api/duration.js";
 import { MeshsignError } from "../errors/index.js";
+import { tryParseGoDuration } from "../api/duration.js";
 
 /**
  * meshsign's configuration: one typed object, read from a YAML file
@@ -205,469 +205,112 @@ function positive(v: number): string | undefined {
 
 /** Every option meshsign takes. */
 export const OPTIONS: readonly OptionSpec[] = [
-  spec(
-    "dataDir",
-    "--data-dir",
-    "string",
-    "state directory (root CA, serving cert, dev keys, store)",
-    ".meshsign",
+  spec("dataDir", "--data-dir", "string", "state directory (root CA, serving cert, dev keys, store)", ".meshsign"),
+  spec("mode", "--mode", { enum: ["standalone", "kubernetes"] }, "standalone (embedded store) or kubernetes", "standalone"),
+  spec("servingAddress", "--serving-address", "string", "Istio CreateCertificate listener host:port", "0.0.0.0:6443", hostPort),
+  spec("servingDnsNames", "--serving-certificate-dns-names", "list", "DNS names of the serving certificate (default: localhost and the host name; in Kubernetes the Service's names)", (m) =>
+    m === "kubernetes"
+      ? ["meshsign.meshsign-system.svc", "meshsign.meshsign-system.svc.cluster.local", "localhost"]
+      : ["localhost", hostname()],
   ),
-  spec(
-    "mode",
-    "--mode",
-    { enum: ["standalone", "kubernetes"] },
-    "standalone (embedded store) or kubernetes",
-    "standalone",
+  spec("servingIpAddresses", "--serving-certificate-ip-addresses", "list", "IP addresses of the serving certificate", ["127.0.0.1", "::1"], (v) =>
+    v.every((ip) => isIP(ip) !== 0) ? undefined : "must list IP addresses",
   ),
-  spec(
-    "servingAddress",
-    "--serving-address",
-    "string",
-    "Istio CreateCertificate listener host:port",
-    "0.0.0.0:6443",
-    hostPort,
-  ),
-  spec(
-    "servingDnsNames",
-    "--serving-certificate-dns-names",
-    "list",
-    "DNS names of the serving certificate (default: localhost and the host name; in Kubernetes the Service's names)",
-    (m) =>
-      m === "kubernetes"
-        ? ["meshsign.meshsign-system.svc", "meshsign.meshsign-system.svc.cluster.local", "localhost"]
-        : ["localhost", hostname()],
-  ),
-  spec(
-    "servingIpAddresses",
-    "--serving-certificate-ip-addresses",
-    "list",
-    "IP addresses of the serving certificate",
-    ["127.0.0.1", "::1"],
-    (v) => (v.every((ip) => isIP(ip) !== 0) ? undefined : "must list IP addresses"),
-  ),
-  spec(
-    "servingCertificateDuration",
-    "--serving-certificate-duration",
-    "duration",
-    "serving certificate lifetime (renewed at 2/3)",
-    H,
-    positive,
-  ),
+  spec("servingCertificateDuration", "--serving-certificate-duration", "duration", "serving certificate lifetime (renewed at 2/3)", H, positive),
   spec("readinessProbePort", "--readiness-probe-port", "int", "port of /readyz and /healthz", 6060, port),
   spec("metricsPort", "--metrics-port", "int", "port of Prometheus /metrics", 9402, port),
-  spec(
-    "adminAddress",
-    "--admin-address",
-    "string",
-    "admin API host:port (keep it on loopback)",
-    "127.0.0.1:9443",
-    hostPort,
-  ),
+  spec("adminAddress", "--admin-address", "string", "admin API host:port (keep it on loopback)", "127.0.0.1:9443", hostPort),
   spec("trustDomain", "--trust-domain", "string", "SPIFFE trust domain", "cluster.local", (v) =>
-    /^[a-z0-9._-]{1,255}$/.test(v)
-      ? undefined
-      : "must be a lowercase SPIFFE trust domain ([a-z0-9._-], at most 255)",
+    /^[a-z0-9._-]{1,255}$/.test(v) ? undefined : "must be a lowercase SPIFFE trust domain ([a-z0-9._-], at most 255)",
   ),
   spec("clusterId", "--cluster-id", "string", "cluster ID a clusterid header must match", "Kubernetes"),
-  spec(
-    "maxClientCertificateDuration",
-    "--max-client-certificate-duration",
-    "duration",
-    "longest client certificate lifetime (longer is clamped)",
-    24 * H,
-    positive,
+  spec("maxClientCertificateDuration", "--max-client-certificate-duration", "duration", "longest client certificate lifetime (longer is clamped)", 24 * H, positive),
+  spec("defaultClientCertificateDuration", "--default-client-certificate-duration", "duration", "lifetime when a request asks for none", 24 * H, positive),
+  spec("rootCaFile", "--root-ca-file", "string", "PEM bundle of mesh roots (default: <data-dir>/root-cert.pem)", ""),
+  spec("caKeyAlgorithm", "--ca-key-algorithm", { enum: ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"] }, "algorithm of a root CA created on first start", "ecdsa-p256"),
+  spec("caDuration", "--ca-duration", "duration", "lifetime of a root CA created on first start", 87_600 * H, positive),
+  spec("caTrustedNodeAccounts", "--ca-trusted-node-accounts", "list", "ns/sa accounts allowed to impersonate (ztunnel)", [], (v) =>
+    v.every((a) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(a)) ? undefined : "entries must be namespace/serviceaccount",
   ),
-  spec(
-    "defaultClientCertificateDuration",
-    "--default-client-certificate-duration",
-    "duration",
-    "lifetime when a request asks for none",
-    24 * H,
-    positive,
-  ),
-  spec(
-    "rootCaFile",
-    "--root-ca-file",
-    "string",
-    "PEM bundle of mesh roots (default: <data-dir>/root-cert.pem)",
-    "",
-  ),
-  spec(
-    "caKeyAlgorithm",
-    "--ca-key-algorithm",
-    { enum: ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"] },
-    "algorithm of a root CA created on first start",
-    "ecdsa-p256",
-  ),
-  spec(
-    "caDuration",
-    "--ca-duration",
-    "duration",
-    "lifetime of a root CA created on first start",
-    87_600 * H,
-    positive,
-  ),
-  spec(
-    "caTrustedNodeAccounts",
-    "--ca-trusted-node-accounts",
-    "list",
-    "ns/sa accounts allowed to impersonate (ztunnel)",
-    [],
-    (v) =>
-      v.every((a) => /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(a))
-        ? undefined
-        : "entries must be namespace/serviceaccount",
-  ),
-  spec(
-    "enableClientCertAuthenticator",
-    "--enable-client-cert-authenticator",
-    "bool",
-    "accept a verified mesh client certificate instead of a token",
-    false,
-  ),
-  spec(
-    "tokenAuthenticator",
-    "--token-authenticator",
-    { enum: ["jwks", "tokenreview"] },
-    "jwks (local verification) or tokenreview",
-    (m) => (m === "kubernetes" ? "tokenreview" : "jwks"),
-  ),
+  spec("enableClientCertAuthenticator", "--enable-client-cert-authenticator", "bool", "accept a verified mesh client certificate instead of a token", false),
+  spec("tokenAuthenticator", "--token-authenticator", { enum: ["jwks", "tokenreview"] }, "jwks (local verification) or tokenreview", (m) => (m === "kubernetes" ? "tokenreview" : "jwks")),
   spec("jwksFile", "--jwks-file", "string", "JWKS file for the jwks authenticator", ""),
   spec("jwksUrl", "--jwks-url", "string", "JWKS URL for the jwks authenticator", ""),
   spec("oidcIssuerUrl", "--oidc-issuer-url", "string", "OIDC issuer URL (discovery names the JWKS)", ""),
   spec("tokenIssuer", "--token-issuer", "string", "expected iss of tokens", ""),
-  spec("tokenAudiences", "--token-audiences", "list", "accepted token audiences", ["istio-ca"], (v) =>
-    v.length > 0 ? undefined : "needs at least one audience",
+  spec("tokenAudiences", "--token-audiences", "list", "accepted token audiences", ["istio-ca"], (v) => (v.length > 0 ? undefined : "needs at least one audience")),
+  spec("tokenClockSkew", "--token-clock-skew", "int", "allowed clock skew for exp/nbf, seconds", 30, (v) => (v >= 0 && v <= 300 ? undefined : "must be 0-300 seconds")),
+  spec("devTokenIssuer", "--dev-token-issuer", "bool", "mint and accept development tokens (trying meshsign out only)", (m) => m === "standalone"),
+  spec("csrKeyTypes", "--csr-key-types", "list", "key types accepted in CSRs", ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"], (v) =>
+    v.length > 0 && v.every((t) => ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"].includes(t)) ? undefined : "entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
   ),
-  spec("tokenClockSkew", "--token-clock-skew", "int", "allowed clock skew for exp/nbf, seconds", 30, (v) =>
-    v >= 0 && v <= 300 ? undefined : "must be 0-300 seconds",
+  spec("maxCsrBytes", "--max-csr-bytes", "int", "largest accepted CSR PEM, bytes", 16_384, (v) => (v >= 512 && v <= 1_048_576 ? undefined : "must be 512-1048576")),
+  spec("workers", "--workers", "int", "gRPC worker processes (0 = one per CPU, within the container's CPU limit)", 0, (v) => (v >= 0 && v <= MAX_WORKERS ? undefined : `must be 0-${MAX_WORKERS}`)),
+  spec("grpcMaxConcurrentStreams", "--grpc-max-concurrent-streams", "int", "HTTP/2 streams one connection may open on the CreateCertificate port", 100, (v) =>
+    v >= 1 && v <= 10_000 ? undefined : "must be 1-10000",
   ),
-  spec(
-    "devTokenIssuer",
-    "--dev-token-issuer",
-    "bool",
-    "mint and accept development tokens (trying meshsign out only)",
-    (m) => m === "standalone",
+  spec("grpcMaxConnections", "--grpc-max-connections", "int", "open connections per CreateCertificate worker; more are closed", 4096, (v) =>
+    v >= 1 && v <= 1_000_000 ? undefined : "must be 1-1000000",
   ),
-  spec(
-    "csrKeyTypes",
-    "--csr-key-types",
-    "list",
-    "key types accepted in CSRs",
-    ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"],
-    (v) =>
-      v.length > 0 && v.every((t) => ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"].includes(t))
-        ? undefined
-        : "entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
+  spec("grpcMaxConnectionIdle", "--grpc-max-connection-idle", "duration", "close a CreateCertificate connection idle this long", 5 * 60_000, positive),
+  spec("grpcMaxConnectionAge", "--grpc-max-connection-age", "duration", "close CreateCertificate connections after this age (+-10%, 10s grace)", 30 * 60_000, positive),
+  spec("maxInFlight", "--max-in-flight", "int", "CreateCertificate calls a worker processes at once", 64, (v) => (v >= 1 && v <= 10_000 ? undefined : "must be 1-10000")),
+  spec("maxQueued", "--max-queued", "int", "CreateCertificate calls a worker holds waiting; more get RESOURCE_EXHAUSTED", 1024, (v) =>
+    v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000",
   ),
-  spec("maxCsrBytes", "--max-csr-bytes", "int", "largest accepted CSR PEM, bytes", 16_384, (v) =>
-    v >= 512 && v <= 1_048_576 ? undefined : "must be 512-1048576",
+  spec("maxQueueWait", "--max-queue-wait", "duration", "longest a CreateCertificate call waits for a slot before RESOURCE_EXHAUSTED", 2000, positive),
+  spec("identityRateLimit", "--identity-rate-limit", "int", "certificates per second one SPIFFE identity may get from a worker (0 = no limit)", 10, (v) =>
+    v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000",
   ),
-  spec(
-    "workers",
-    "--workers",
-    "int",
-    "gRPC worker processes (0 = one per CPU, within the container's CPU limit)",
-    0,
-    (v) => (v >= 0 && v <= MAX_WORKERS ? undefined : `must be 0-${MAX_WORKERS}`),
+  spec("identityBurst", "--identity-burst", "int", "certificates one SPIFFE identity may get at once from a worker", 100, (v) =>
+    v >= 1 && v <= 1_000_000 ? undefined : "must be 1-1000000",
   ),
-  spec(
-    "grpcMaxConcurrentStreams",
-    "--grpc-max-concurrent-streams",
-    "int",
-    "HTTP/2 streams one connection may open on the CreateCertificate port",
-    100,
-    (v) => (v >= 1 && v <= 10_000 ? undefined : "must be 1-10000"),
-  ),
-  spec(
-    "grpcMaxConnections",
-    "--grpc-max-connections",
-    "int",
-    "open connections per CreateCertificate worker; more are closed",
-    4096,
-    (v) => (v >= 1 && v <= 1_000_000 ? undefined : "must be 1-1000000"),
-  ),
-  spec(
-    "grpcMaxConnectionIdle",
-    "--grpc-max-connection-idle",
-    "duration",
-    "close a CreateCertificate connection idle this long",
-    5 * 60_000,
-    positive,
-  ),
-  spec(
-    "grpcMaxConnectionAge",
-    "--grpc-max-connection-age",
-    "duration",
-    "close CreateCertificate connections after this age (+-10%, 10s grace)",
-    30 * 60_000,
-    positive,
-  ),
-  spec(
-    "maxInFlight",
-    "--max-in-flight",
-    "int",
-    "CreateCertificate calls a worker processes at once",
-    64,
-    (v) => (v >= 1 && v <= 10_000 ? undefined : "must be 1-10000"),
-  ),
-  spec(
-    "maxQueued",
-    "--max-queued",
-    "int",
-    "CreateCertificate calls a worker holds waiting; more get RESOURCE_EXHAUSTED",
-    1024,
-    (v) => (v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000"),
-  ),
-  spec(
-    "maxQueueWait",
-    "--max-queue-wait",
-    "duration",
-    "longest a CreateCertificate call waits for a slot before RESOURCE_EXHAUSTED",
-    2000,
-    positive,
-  ),
-  spec(
-    "identityRateLimit",
-    "--identity-rate-limit",
-    "int",
-    "certificates per second one SPIFFE identity may get from a worker (0 = no limit)",
-    10,
-    (v) => (v >= 0 && v <= 1_000_000 ? undefined : "must be 0-1000000"),
-  ),
-  spec(
-    "identityBurst",
-    "--identity-burst",
-    "int",
-    "certificates one SPIFFE identity may get at once from a worker",
-    100,
-    (v) => (v >= 1 && v <= 1_000_000 ? undefined : "must be 1-1000000"),
-  ),
-  spec(
-    "shutdownGracePeriod",
-    "--shutdown-grace-period",
-    "duration",
-    "grace period for in-flight requests on SIGTERM",
-    10_000,
-    positive,
-  ),
+  spec("shutdownGracePeriod", "--shutdown-grace-period", "duration", "grace period for in-flight requests on SIGTERM", 10_000, positive),
   spec("manifests", "--manifests", "string", "directory of Certificate/Issuer manifests (standalone)", ""),
-  spec(
-    "strictManifests",
-    "--strict-manifests",
-    "bool",
-    "refuse manifests with unknown fields instead of warning (standalone)",
-    false,
-  ),
-  spec(
-    "outputDir",
-    "--output-dir",
-    "string",
-    "where Secrets are also written as files (default <data-dir>/secrets)",
-    "",
-  ),
+  spec("strictManifests", "--strict-manifests", "bool", "refuse manifests with unknown fields instead of warning (standalone)", false),
+  spec("outputDir", "--output-dir", "string", "where Secrets are also written as files (default <data-dir>/secrets)", ""),
   spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
-  spec(
-    "clusterResourceNamespace",
-    "--cluster-resource-namespace",
-    "string",
-    "namespace of ClusterIssuer secrets",
-    "meshsign-system",
-  ),
+  spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),
   spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
-  spec(
-    "issuerName",
-    "--issuer-name",
-    "string",
-    "CA Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)",
-    "",
-  ),
-  spec(
-    "issuerKind",
-    "--issuer-kind",
-    { enum: ["Issuer", "ClusterIssuer"] },
-    "kind of --issuer-name",
-    "ClusterIssuer",
-  ),
+  spec("issuerName", "--issuer-name", "string", "CA Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
+  spec("issuerKind", "--issuer-kind", { enum: ["Issuer", "ClusterIssuer"] }, "kind of --issuer-name", "ClusterIssuer"),
   spec("issuerGroup", "--issuer-group", "string", "group of --issuer-name", "cert-manager.io", (v) =>
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
   ),
-  spec(
-    "issuerNamespace",
-    "--issuer-namespace",
-    "string",
-    "namespace of --issuer-name when it is an Issuer",
-    "istio-system",
+  spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system"),
+  spec("certificateSelector", "--certificate-selector", "string", "reconcile only Certificates with these labels (k=v,...)", "", (v) =>
+    v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
   ),
-  spec(
-    "certificateSelector",
-    "--certificate-selector",
-    "string",
-    "reconcile only Certificates with these labels (k=v,...)",
-    "",
-    (v) =>
-      v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim()))
-        ? undefined
-        : "must be k=v pairs separated by commas",
+  spec("certificateIssuerGroups", "--certificate-issuer-groups", "list", "reconcile only Certificates whose issuerRef.group is listed", []),
+  spec("runtimeIssuanceConfigMapName", "--runtime-issuance-config-map-name", "string", "ConfigMap selecting the signing issuer at runtime (issuer-name/kind/group)", ""),
+  spec("runtimeIssuanceConfigMapNamespace", "--runtime-issuance-config-map-namespace", "string", "namespace of the runtime issuance ConfigMap", "meshsign-system"),
+  spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system"),
+  spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", (v) =>
+    v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
   ),
-  spec(
-    "certificateIssuerGroups",
-    "--certificate-issuer-groups",
-    "list",
-    "reconcile only Certificates whose issuerRef.group is listed",
-    [],
-  ),
-  spec(
-    "runtimeIssuanceConfigMapName",
-    "--runtime-issuance-config-map-name",
-    "string",
-    "ConfigMap selecting the signing issuer at runtime (issuer-name/kind/group)",
-    "",
-  ),
-  spec(
-    "runtimeIssuanceConfigMapNamespace",
-    "--runtime-issuance-config-map-namespace",
-    "string",
-    "namespace of the runtime issuance ConfigMap",
-    "meshsign-system",
-  ),
-  spec(
-    "leaderElectionNamespace",
-    "--leader-election-namespace",
-    "string",
-    "namespace of the leader-election Lease",
-    "meshsign-system",
-  ),
-  spec(
-    "configmapNamespaceSelector",
-    "--configmap-namespace-selector",
-    "string",
-    "namespaces that get istio-ca-root-cert (k=v,...; empty = all)",
-    "",
-    (v) =>
-      v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim()))
-        ? undefined
-        : "must be k=v pairs separated by commas",
-  ),
-  spec(
-    "istiodCertificateEnable",
-    "--istiod-certificate-enable",
-    "bool",
-    "issue istiod's serving certificate (Secret istiod-tls)",
-    (m) => m === "kubernetes",
-  ),
+  spec("istiodCertificateEnable", "--istiod-certificate-enable", "bool", "issue istiod's serving certificate (Secret istiod-tls)", (m) => m === "kubernetes"),
   spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system"),
-  spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", [
-    "default",
-  ]),
-  spec(
-    "istiodCertificateDuration",
-    "--istiod-certificate-duration",
-    "duration",
-    "lifetime of istiod's certificate",
-    H,
-    positive,
+  spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
+  spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
+  spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
+  spec("certificateShims", "--certificate-shims", "list", "annotated sources that get Certificates: ingress, gateway (Gateway API), istio-gateway; empty = off", [...CERTIFICATE_SHIMS], (v) =>
+    v.every((s) => (CERTIFICATE_SHIMS as readonly string[]).includes(s)) ? undefined : `entries must be ${CERTIFICATE_SHIMS.join(", ")}`,
   ),
-  spec(
-    "istiodCertificateRenewBefore",
-    "--istiod-certificate-renew-before",
-    "duration",
-    "renew istiod's certificate this long before expiry",
-    30 * 60_000,
-    positive,
+  spec("defaultIssuerName", "--default-issuer-name", "string", "issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme)", ""),
+  spec("defaultIssuerKind", "--default-issuer-kind", "string", "kind of the fallback issuer of shimmed Certificates", "Issuer"),
+  spec("defaultIssuerGroup", "--default-issuer-group", "string", "group of the fallback issuer of shimmed Certificates", "cert-manager.io"),
+  spec("autoCertificateAnnotations", "--auto-certificate-annotations", "list", "Ingress annotations that, set to true, ask for a Certificate from the default issuer", ["kubernetes.io/tls-acme"]),
+  spec("istioGatewaySecretNamespace", "--istio-gateway-secret-namespace", "string", "namespace of the Secrets made for Istio Gateways, where the gateway deployment runs (default: the Gateway's)", "", (v) =>
+    v === "" || /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? undefined : "must be a namespace name",
   ),
-  spec(
-    "certificateShims",
-    "--certificate-shims",
-    "list",
-    "annotated sources that get Certificates: ingress, gateway (Gateway API), istio-gateway; empty = off",
-    [...CERTIFICATE_SHIMS],
-    (v) =>
-      v.every((s) => (CERTIFICATE_SHIMS as readonly string[]).includes(s))
-        ? undefined
-        : `entries must be ${CERTIFICATE_SHIMS.join(", ")}`,
+  spec("bundleEndpointAddress", "--bundle-endpoint-address", "string", "SPIFFE trust bundle endpoint host:port (HTTPS; empty = off)", "", (v) => (v === "" ? undefined : hostPort(v))),
+  spec("bundleEndpointProfile", "--bundle-endpoint-profile", { enum: ["https_web", "https_spiffe"] }, "bundle endpoint authentication: https_web or https_spiffe (meshsign's SVID spiffe://<trust-domain>/meshsign)", "https_web"),
+  spec("bundleEndpointCertFile", "--bundle-endpoint-cert-file", "string", "https_web: certificate chain for a Web PKI name (default: meshsign's serving certificate)", ""),
+  spec("bundleEndpointKeyFile", "--bundle-endpoint-key-file", "string", "https_web: private key of --bundle-endpoint-cert-file", ""),
+  spec("bundleEndpointRefreshHint", "--bundle-endpoint-refresh-hint", "duration", "spiffe_refresh_hint of the served bundle", DEFAULT_BUNDLE_REFRESH_HINT_MS, (v) =>
+    v >= 1000 && v <= 7 * 24 * H ? undefined : "must be between 1s and 168h",
   ),
-  spec(
-    "defaultIssuerName",
-    "--default-issuer-name",
-    "string",
-    "issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme)",
-    "",
-  ),
-  spec(
-    "defaultIssuerKind",
-    "--default-issuer-kind",
-    "string",
-    "kind of the fallback issuer of shimmed Certificates",
-    "Issuer",
-  ),
-  spec(
-    "defaultIssuerGroup",
-    "--default-issuer-group",
-    "string",
-    "group of the fallback issuer of shimmed Certificates",
-    "cert-manager.io",
-  ),
-  spec(
-    "autoCertificateAnnotations",
-    "--auto-certificate-annotations",
-    "list",
-    "Ingress annotations that, set to true, ask for a Certificate from the default issuer",
-    ["kubernetes.io/tls-acme"],
-  ),
-  spec(
-    "istioGatewaySecretNamespace",
-    "--istio-gateway-secret-namespace",
-    "string",
-    "namespace of the Secrets made for Istio Gateways, where the gateway deployment runs (default: the Gateway's)",
-    "",
-    (v) =>
-      v === "" || /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? undefined : "must be a namespace name",
-  ),
-  spec(
-    "bundleEndpointAddress",
-    "--bundle-endpoint-address",
-    "string",
-    "SPIFFE trust bundle endpoint host:port (HTTPS; empty = off)",
-    "",
-    (v) => (v === "" ? undefined : hostPort(v)),
-  ),
-  spec(
-    "bundleEndpointProfile",
-    "--bundle-endpoint-profile",
-    { enum: ["https_web", "https_spiffe"] },
-    "bundle endpoint authentication: https_web or https_spiffe (meshsign's SVID spiffe://<trust-domain>/meshsign)",
-    "https_web",
-  ),
-  spec(
-    "bundleEndpointCertFile",
-    "--bundle-endpoint-cert-file",
-    "string",
-    "https_web: certificate chain for a Web PKI name (default: meshsign's serving certificate)",
-    "",
-  ),
-  spec(
-    "bundleEndpointKeyFile",
-    "--bundle-endpoint-key-file",
-    "string",
-    "https_web: private key of --bundle-endpoint-cert-file",
-    "",
-  ),
-  spec(
-    "bundleEndpointRefreshHint",
-    "--bundle-endpoint-refresh-hint",
-    "duration",
-    "spiffe_refresh_hint of the served bundle",
-    DEFAULT_BUNDLE_REFRESH_HINT_MS,
-    (v) => (v >= 1000 && v <= 7 * 24 * H ? undefined : "must be between 1s and 168h"),
-  ),
-  spec(
-    "logLevel",
-    "--log-level",
-    { enum: ["trace", "debug", "info", "warn", "error", "fatal"] },
-    "log level",
-    "info",
-  ),
+  spec("logLevel", "--log-level", { enum: ["trace", "debug", "info", "warn", "error", "fatal"] }, "log level", "info"),
   spec("logFormat", "--log-format", { enum: ["json", "text"] }, "log format", "json"),
 ];
 
@@ -718,10 +361,8 @@ export function loadConfig(sources: ConfigSources = {}, options: LoadConfigOptio
     const flagValue = sources.flags?.[o.key];
     const envValue = sources.env?.[envName(o)];
     if (flagValue !== undefined) raw.set(o.key, { value: flagValue, origin: o.flag });
-    else if (envValue !== undefined && envValue !== "")
-      raw.set(o.key, { value: envValue, origin: envName(o) });
-    else if (o.key in fromFile)
-      raw.set(o.key, { value: fromFile[o.key], origin: `${sources.file}: ${o.key}` });
+    else if (envValue !== undefined && envValue !== "") raw.set(o.key, { value: envValue, origin: envName(o) });
+    else if (o.key in fromFile) raw.set(o.key, { value: fromFile[o.key], origin: `${sources.file}: ${o.key}` });
   }
   const modeRaw = raw.get("mode")?.value ?? "standalone";
   const mode: Mode = modeRaw === "kubernetes" ? "kubernetes" : "standalone";
@@ -761,16 +402,12 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   }
   if (purpose === "client") return p;
   if (c.tokenAuthenticator === "jwks" && !c.devTokenIssuer && !c.jwksFile && !c.jwksUrl && !c.oidcIssuerUrl) {
-    p.push(
-      "--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url when --dev-token-issuer is off",
-    );
+    p.push("--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url when --dev-token-issuer is off");
   }
   if ((c.bundleEndpointCertFile === "") !== (c.bundleEndpointKeyFile === "")) {
     p.push("--bundle-endpoint-cert-file: needs --bundle-endpoint-key-file, and the reverse");
   } else if (c.bundleEndpointCertFile !== "" && c.bundleEndpointProfile !== "https_web") {
-    p.push(
-      "--bundle-endpoint-cert-file: only the https_web profile serves a configured certificate; https_spiffe serves meshsign's SVID",
-    );
+    p.push("--bundle-endpoint-cert-file: only the https_web profile serves a configured certificate; https_spiffe serves meshsign's SVID");
   }
   if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {
     p.push("--default-client-certificate-duration: must not exceed --max-client-certificate-duration");
@@ -781,10 +418,7 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
 /** An equality label selector option ("k=v,k2=v2"; empty = everything), as validated above. */
 export function parseLabelSelector(value: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const pair of value
-    .split(",")
-    .map((p) => p.trim())
-    .filter(Boolean)) {
+  for (const pair of value.split(",").map((p) => p.trim()).filter(Boolean)) {
     const i = pair.indexOf("=");
     if (i > 0) out[pair.slice(0, i)] = pair.slice(i + 1);
   }
@@ -802,10 +436,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new MeshsignError(
-      "ERR_CONFIG_INVALID",
-      `config file ${path} is not valid YAML: ${(err as Error).message}`,
-    );
+    throw new MeshsignError("ERR_CONFIG_INVALID", `config file ${path} is not valid YAML: ${(err as Error).message}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
@@ -817,20 +448,13 @@ function readConfigFile(path: string): Record<string, unknown> {
 /** Coerces a raw value; returns "\0<message>" on failure (keeps the loop flat). */
 function coerce(kind: Kind, v: unknown): unknown {
   if (typeof kind === "object") {
-    return typeof v === "string" && kind.enum.includes(v)
-      ? v
-      : `\u0000must be one of ${kind.enum.join(", ")}`;
+    return typeof v === "string" && kind.enum.includes(v) ? v : `\u0000must be one of ${kind.enum.join(", ")}`;
   }
   switch (kind) {
     case "string":
       return typeof v === "string" ? v : typeof v === "number" ? String(v) : "\u0000must be a string";
     case "int": {
-      const n =
-        typeof v === "number"
-          ? v
-          : typeof v === "string" && /^-?\d+$/.test(v.trim())
-            ? Number(v)
-            : Number.NaN;
+      const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
       return Number.isInteger(n) ? n : "\u0000must be an integer";
     }
     case "bool":
@@ -846,13 +470,8 @@ function coerce(kind: Kind, v: unknown): unknown {
       }
       return "\u0000must be a duration such as 1h or 30m";
     case "list":
-      if (Array.isArray(v) && v.every((x) => typeof x === "string"))
-        return v.map((x) => x.trim()).filter(Boolean);
-      if (typeof v === "string")
-        return v
-          .split(",")
-          .map((x) => x.trim())
-          .filter(Boolean);
+      if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v.map((x) => x.trim()).filter(Boolean);
+      if (typeof v === "string") return v.split(",").map((x) => x.trim()).filter(Boolean);
       return "\u0000must be a comma-separated list";
   }
 }

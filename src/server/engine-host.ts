@@ -2,20 +2,14 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import {
-  Engine,
-  FileSecretSink,
-  MemoryEventRecorder,
-  StoreEventRecorder,
-  systemClock,
-} from "../engine/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
+import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";
 import type { Store } from "../store/types.js";
 import type { CertificateControl } from "./admin.js";
-import { type Config, parseLabelSelector } from "./config.js";
-import type { CaMaterial } from "./csr-stack.js";
+import { parseLabelSelector, type Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
+import type { CaMaterial } from "./csr-stack.js";
 import { RepeatLimiter } from "./lib/repeat-limiter.js";
 import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 import { startShims } from "./shims-host.js";
@@ -57,26 +51,13 @@ export async function startEngine(options: {
         outputDir: options.outputDir,
         ...(hook ? { hook } : {}),
         onHookResult: (r) => {
-          if (!r.ok)
-            log.warn(
-              {
-                secret: `${r.ref.namespace}/${r.ref.secretName}`,
-                exitCode: r.exitCode,
-                signal: r.signal,
-                error: r.error,
-              },
-              "secret hook failed",
-            );
+          if (!r.ok) log.warn({ secret: `${r.ref.namespace}/${r.ref.secretName}`, exitCode: r.exitCode, signal: r.signal, error: r.error }, "secret hook failed");
         },
       })
     : undefined;
   // The same failure for many Certificates (a full disk) is one warning and a count, not thousands.
   const repeats = new RepeatLimiter({
-    onSummary: (message, n, last) =>
-      log.warn(
-        { repeated: n, lastCertificate: last },
-        `reconcile failed ${n} more time(s) in the last minute with the same error: ${message}`,
-      ),
+    onSummary: (message, n, last) => log.warn({ repeated: n, lastCertificate: last }, `reconcile failed ${n} more time(s) in the last minute with the same error: ${message}`),
   });
   const engine = new Engine({
     store,
@@ -93,21 +74,7 @@ export async function startEngine(options: {
     // and when it is retried; the same error across many Certificates is then folded by `repeats`.
     onFailure: ({ certificate, kind, reason, message, failedIssuanceAttempts, retryAt, suppressed, err }) =>
       repeats.admit(`${kind} ${reason} ${err !== undefined ? errorKey(err) : message}`, certificate) &&
-      log.warn(
-        {
-          certificate,
-          reason,
-          failedIssuanceAttempts,
-          retryAt,
-          ...(suppressed > 0 ? { suppressed } : {}),
-          ...(err !== undefined ? { err } : {}),
-        },
-        kind === "issuance"
-          ? `certificate issuance failed: ${message}`
-          : kind === "throttled"
-            ? `certificate re-issuance limited: ${message}`
-            : `reconcile failed: ${message}`,
-      ),
+      log.warn({ certificate, reason, failedIssuanceAttempts, retryAt, ...(suppressed > 0 ? { suppressed } : {}), ...(err !== undefined ? { err } : {}) }, kind === "issuance" ? `certificate issuance failed: ${message}` : kind === "throttled" ? `certificate re-issuance limited: ${message}` : `reconcile failed: ${message}`),
     ...selection(config),
   });
   let started = false;
@@ -145,13 +112,7 @@ export async function startStandaloneEngine(
   log: Logger,
   metrics: Registry,
 ): Promise<EngineHost> {
-  const problems = new RepeatLimiter({
-    onSummary: (message, n) =>
-      log.warn(
-        { store: join(paths.dir, "store"), repeated: n },
-        `${n} more time(s) in the last minute: ${message}`,
-      ),
-  });
+  const problems = new RepeatLimiter({ onSummary: (message, n) => log.warn({ store: join(paths.dir, "store"), repeated: n }, `${n} more time(s) in the last minute: ${message}`) });
   const store = await openEmbeddedStore({
     dataDir: paths.dir,
     onProblem: (message) => {
@@ -184,10 +145,7 @@ export async function startStandaloneEngine(
         return;
       }
       const { watchManifests } = await import("./manifests-host.js");
-      stopManifests = await watchManifests(config.manifests, store, log, {
-        strictFields: config.strictManifests,
-        reportFile: paths.manifestsReport,
-      });
+      stopManifests = await watchManifests(config.manifests, store, log, { strictFields: config.strictManifests, reportFile: paths.manifestsReport });
     },
   };
 }
@@ -203,12 +161,7 @@ function errorKey(err: unknown): string {
  * meshsign reconciles, so it can share a cluster with cert-manager (meshsign
  * takes the labelled ones, or those whose issuer group it serves).
  */
-function selection(config: Config): {
-  selectCertificate?: (c: {
-    metadata: { labels?: Record<string, string> };
-    spec?: { issuerRef?: { group?: string } };
-  }) => boolean;
-} {
+function selection(config: Config): { selectCertificate?: (c: { metadata: { labels?: Record<string, string> }; spec?: { issuerRef?: { group?: string } } }) => boolean } {
   const labels = parseLabelSelector(config.certificateSelector);
   const groups = new Set(config.certificateIssuerGroups);
   if (Object.keys(labels).length === 0 && groups.size === 0) return {};
@@ -216,7 +169,7 @@ function selection(config: Config): {
     // meshsign's own Certificates (serving, istiod) are always its to keep.
     selectCertificate: (c) =>
       c.metadata.labels?.["app.kubernetes.io/managed-by"] === "meshsign" ||
-      (Object.entries(labels).every(([k, v]) => c.metadata.labels?.[k] === v) &&
-        (groups.size === 0 || groups.has(c.spec?.issuerRef?.group || "cert-manager.io"))),
+      Object.entries(labels).every(([k, v]) => c.metadata.labels?.[k] === v) &&
+      (groups.size === 0 || groups.has(c.spec?.issuerRef?.group || "cert-manager.io")),
   };
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, unlink, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -45,41 +45,17 @@ describe("loading the example manifests", () => {
     const byOutcome = (o: string) => report.documents.filter((d) => d.outcome === o).map((d) => d.document);
     expect(byOutcome("invalid")).toEqual([]);
     expect(byOutcome("failed")).toEqual([]);
-    expect(byOutcome("ignored").sort()).toEqual([
-      "install.istio.io/v1alpha1 IstioOperator (istio-operator-values.yaml#0)",
-    ]);
+    expect(byOutcome("ignored").sort()).toEqual(["install.istio.io/v1alpha1 IstioOperator (istio-operator-values.yaml#0)"]);
     expect(byOutcome("created").length).toBe(22);
     expect(report.deleted).toEqual([]);
 
-    const shop = await store.get<
-      { spec: { privateKey: unknown } } & import("../../src/store/types.js").KubeObject
-    >(CERTIFICATES, "istio-ingress", "shop-example-com");
-    expect(shop?.spec.privateKey).toEqual({
-      algorithm: "ECDSA",
-      encoding: "PKCS1",
-      size: 256,
-      rotationPolicy: "Always",
-    });
+    const shop = await store.get<{ spec: { privateKey: unknown } } & import("../../src/store/types.js").KubeObject>(CERTIFICATES, "istio-ingress", "shop-example-com");
+    expect(shop?.spec.privateKey).toEqual({ algorithm: "ECDSA", encoding: "PKCS1", size: 256, rotationPolicy: "Always" });
     expect(shop?.metadata.annotations?.[MANIFEST_SOURCE]).toBe("gateway-certificate.yaml");
-    const tsig = await store.get<
-      { data?: Record<string, string> } & import("../../src/store/types.js").KubeObject
-    >(SECRETS, "istio-ingress", "tsig-key");
-    expect(Buffer.from(tsig?.data?.["tsig-secret"] ?? "", "base64").toString()).toBe(
-      "c2VjcmV0LXRzaWcta2V5LWZvci10ZXN0cy1vbmx5",
-    );
-    expect((await store.list(CLUSTER_ISSUERS)).map((i) => i.metadata.name)).toEqual([
-      "acme-eab",
-      "acme-http",
-      "mesh-ca",
-      "selfsigned",
-      "vault-kubernetes",
-    ]);
-    expect((await store.list(ISSUERS)).map((i) => i.metadata.name)).toEqual([
-      "acme-dns",
-      "acme-multi-dns",
-      "vault-approle",
-      "vault-token",
-    ]);
+    const tsig = await store.get<{ data?: Record<string, string> } & import("../../src/store/types.js").KubeObject>(SECRETS, "istio-ingress", "tsig-key");
+    expect(Buffer.from(tsig?.data?.["tsig-secret"] ?? "", "base64").toString()).toBe("c2VjcmV0LXRzaWcta2V5LWZvci10ZXN0cy1vbmx5");
+    expect((await store.list(CLUSTER_ISSUERS)).map((i) => i.metadata.name)).toEqual(["acme-eab", "acme-http", "mesh-ca", "selfsigned", "vault-kubernetes"]);
+    expect((await store.list(ISSUERS)).map((i) => i.metadata.name)).toEqual(["acme-dns", "acme-multi-dns", "vault-approle", "vault-token"]);
 
     const again = await loader.sync();
     expect(again.documents.filter((d) => d.outcome !== "unchanged" && d.outcome !== "ignored")).toEqual([]);
@@ -91,56 +67,25 @@ describe("the manifest loader", () => {
     const dir = await tempDir();
     const store = new MemoryStore();
     const loader = new ManifestLoader({ dir, store });
-    await writeFile(
-      path.join(dir, "certs.yaml"),
-      `${certYaml("a", "a.example.com")}---\n${certYaml("b", "b.example.com")}`,
-    );
-    expect(outcomes(await loader.sync())).toEqual([
-      "created: Certificate apps/a (certs.yaml#0)",
-      "created: Certificate apps/b (certs.yaml#1)",
-    ]);
-    const handMade = await store.create(CERTIFICATES, {
-      apiVersion: "cert-manager.io/v1",
-      kind: "Certificate",
-      metadata: { name: "by-hand", namespace: "apps" },
-      spec: { secretName: "h", issuerRef: { name: "ca" }, dnsNames: ["h"] },
-    } as never);
+    await writeFile(path.join(dir, "certs.yaml"), `${certYaml("a", "a.example.com")}---\n${certYaml("b", "b.example.com")}`);
+    expect(outcomes(await loader.sync())).toEqual(["created: Certificate apps/a (certs.yaml#0)", "created: Certificate apps/b (certs.yaml#1)"]);
+    const handMade = await store.create(CERTIFICATES, { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: "by-hand", namespace: "apps" }, spec: { secretName: "h", issuerRef: { name: "ca" }, dnsNames: ["h"] } } as never);
 
     // a spec change is applied, status is kept
     const a0 = await store.get(CERTIFICATES, "apps", "a");
     await store.updateStatus(CERTIFICATES, { ...a0, status: { revision: 1 } } as never);
-    await writeFile(
-      path.join(dir, "certs.yaml"),
-      `${certYaml("a", "a2.example.com")}---\n${certYaml("b", "b.example.com")}`,
-    );
-    expect(outcomes(await loader.sync())).toEqual([
-      "updated: Certificate apps/a (certs.yaml#0)",
-      "unchanged: Certificate apps/b (certs.yaml#1)",
-    ]);
-    const a1 = (await store.get(CERTIFICATES, "apps", "a")) as unknown as {
-      spec: { dnsNames: string[] };
-      status: unknown;
-      metadata: { generation: number };
-    };
+    await writeFile(path.join(dir, "certs.yaml"), `${certYaml("a", "a2.example.com")}---\n${certYaml("b", "b.example.com")}`);
+    expect(outcomes(await loader.sync())).toEqual(["updated: Certificate apps/a (certs.yaml#0)", "unchanged: Certificate apps/b (certs.yaml#1)"]);
+    const a1 = (await store.get(CERTIFICATES, "apps", "a")) as unknown as { spec: { dnsNames: string[] }; status: unknown; metadata: { generation: number } };
     expect(a1.spec.dnsNames).toEqual(["a2.example.com"]);
     expect(a1.status).toEqual({ revision: 1 });
     expect(a1.metadata.generation).toBe(2);
 
     // an invalid document is reported with file, index and field path; the object keeps its last good spec
-    await writeFile(
-      path.join(dir, "certs.yaml"),
-      `${certYaml("a", "a3.example.com", "  duration: 10m\n")}---\n${certYaml("b", "b.example.com")}`,
-    );
+    await writeFile(path.join(dir, "certs.yaml"), `${certYaml("a", "a3.example.com", "  duration: 10m\n")}---\n${certYaml("b", "b.example.com")}`);
     const bad = await loader.sync();
-    expect(bad.documents[0]).toEqual({
-      document: "Certificate apps/a (certs.yaml#0)",
-      outcome: "invalid",
-      message: "spec.duration: certificate duration 10m0s must be greater than 1h0m0s",
-    });
-    expect(
-      ((await store.get(CERTIFICATES, "apps", "a")) as unknown as { spec: { dnsNames: string[] } }).spec
-        .dnsNames,
-    ).toEqual(["a2.example.com"]);
+    expect(bad.documents[0]).toEqual({ document: "Certificate apps/a (certs.yaml#0)", outcome: "invalid", message: "spec.duration: certificate duration 10m0s must be greater than 1h0m0s" });
+    expect(((await store.get(CERTIFICATES, "apps", "a")) as unknown as { spec: { dnsNames: string[] } }).spec.dnsNames).toEqual(["a2.example.com"]);
     expect(bad.deleted).toEqual([]);
 
     // a YAML syntax error keeps every object of that file
@@ -165,44 +110,23 @@ describe("the manifest loader", () => {
     await mkdir(path.join(dir, "nested"));
     await writeFile(
       path.join(dir, "nested/list.json"),
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "List",
-        items: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm" }, data: { k: "v" } }],
-      }),
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm" }, data: { k: "v" } }] }),
     );
-    await writeFile(
-      path.join(dir, "one.yml"),
-      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\n",
-    );
+    await writeFile(path.join(dir, "one.yml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\n");
     await writeFile(path.join(dir, ".swap.yaml"), "not: [valid");
     await writeFile(path.join(dir, "notes.txt"), "ignored");
     const report = await new ManifestLoader({ dir, store }).sync();
-    expect(outcomes(report).sort()).toEqual([
-      "created: ConfigMap default/cm (nested/list.json#0)",
-      "invalid: ConfigMap default/cm (one.yml#0)",
-    ]);
-    expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(
-      /^duplicate of ConfigMap default\/cm \(nested\/list.json#0\)/,
-    );
+    expect(outcomes(report).sort()).toEqual(["created: ConfigMap default/cm (nested/list.json#0)", "invalid: ConfigMap default/cm (one.yml#0)"]);
+    expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(/^duplicate of ConfigMap default\/cm \(nested\/list.json#0\)/);
   });
 
   it("replaces an Ingress's annotations and labels with the document's (a removed shim annotation goes), while a Certificate's are merged", async () => {
     const dir = await tempDir();
     const store = new MemoryStore();
     const loader = new ManifestLoader({ dir, store });
-    const ingress = (annotations: string) => `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: web
-  namespace: apps
-${annotations}spec:
-  tls: [{hosts: [a.example.com], secretName: a-tls}]
-`;
-    await writeFile(
-      path.join(dir, "ing.yaml"),
-      ingress("  labels: {team: web}\n  annotations: {cert-manager.io/cluster-issuer: ca}\n"),
-    );
+    const ingress = (metadata: string) =>
+      `apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: apps\n${metadata}spec:\n  tls: [{hosts: [a.example.com], secretName: a-tls}]\n`;
+    await writeFile(path.join(dir, "ing.yaml"), ingress("  labels: {team: web}\n  annotations: {cert-manager.io/cluster-issuer: ca}\n"));
     await loader.sync();
     await writeFile(path.join(dir, "ing.yaml"), ingress(""));
     expect(outcomes(await loader.sync())).toEqual(["updated: Ingress apps/web (ing.yaml#0)"]);
@@ -243,21 +167,11 @@ ${annotations}spec:
     await writeFile(path.join(dir, "c.yaml"), certYaml("typo", "t.example.com", "  duraton: 2h\n"));
     const lenient = await new ManifestLoader({ dir, store: new MemoryStore() }).sync();
     expect(lenient.documents).toEqual([
-      {
-        document: "Certificate apps/typo (c.yaml#0)",
-        outcome: "created",
-        warnings: ['unknown field "spec.duraton" (did you mean "spec.duration"?)'],
-      },
+      { document: "Certificate apps/typo (c.yaml#0)", outcome: "created", warnings: ['unknown field "spec.duraton" (did you mean "spec.duration"?)'] },
     ]);
     const store = new MemoryStore();
     const strict = await new ManifestLoader({ dir, store, strictFields: true }).sync();
-    expect(strict.documents).toEqual([
-      {
-        document: "Certificate apps/typo (c.yaml#0)",
-        outcome: "invalid",
-        message: 'spec.duraton: unknown field (did you mean "spec.duration"?)',
-      },
-    ]);
+    expect(strict.documents).toEqual([{ document: "Certificate apps/typo (c.yaml#0)", outcome: "invalid", message: 'spec.duraton: unknown field (did you mean "spec.duration"?)' }]);
     expect(await store.get(CERTIFICATES, "apps", "typo")).toBeUndefined();
   });
 

@@ -2,18 +2,12 @@ import { type FSWatcher, watch as fsWatch } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { MANIFEST_SOURCE } from "../../api/annotations.js";
-import {
-  describeDocument,
-  MANIFEST_KINDS,
-  type ManifestDocument,
-  type ManifestIdentity,
-  parseManifests,
-} from "../../api/manifests.js";
-import { GATEWAYS, INGRESSES, ISTIO_GATEWAYS, LISTENER_SETS } from "../../api/types.js";
+import { describeDocument, MANIFEST_KINDS, type ManifestDocument, type ManifestIdentity, parseManifests } from "../../api/manifests.js";
 import { formatUnknownField } from "../../api/unknown-fields.js";
 import { formatFieldErrors } from "../../api/validate.js";
 import { isMeshsignError, MeshsignError } from "../../errors/index.js";
 import { canonicalJson, objectKey, typeId } from "../memory/lib/keys.js";
+import { GATEWAYS, INGRESSES, ISTIO_GATEWAYS, LISTENER_SETS } from "../../api/types.js";
 import type { KubeObject, ResourceType, Store } from "../types.js";
 
 /**
@@ -37,7 +31,7 @@ import type { KubeObject, ResourceType, Store } from "../types.js";
  * - Unknown fields (a misspelled `duraton`) are reported as warnings on an
  *   applied document, with the closest known name; with `strictFields` the
  *   document is invalid instead (`serve --strict-manifests`).
- * - Kinds that are not meshsign's (Istio Gateway, Ingress...) are reported as
+ * - Kinds that are not meshsign's (HTTPRoute, IstioOperator...) are reported as
  *   ignored.
  * - Never throws after start: problems go to `onReport`.
  */
@@ -101,8 +95,7 @@ export class ManifestLoader {
   /** Applies the directory once, then re-applies on every change until {@link stop}. */
   async start(): Promise<ManifestReport> {
     const st = await stat(this.#dir).catch(() => undefined);
-    if (st?.isDirectory() !== true)
-      throw new MeshsignError("ERR_CONFIG_INVALID", `--manifests ${this.#dir} is not a directory`);
+    if (st?.isDirectory() !== true) throw new MeshsignError("ERR_CONFIG_INVALID", `--manifests ${this.#dir} is not a directory`);
     const report = await this.sync();
     this.#watcher = fsWatch(this.#dir, { recursive: true }, () => this.#schedule());
     this.#watcher.on("error", () => this.#schedule());
@@ -165,10 +158,7 @@ export class ManifestLoader {
         protectedFiles.add(file);
         continue;
       }
-      for (const doc of parseManifests(text, file, {
-        defaultNamespace: this.#defaultNamespace,
-        strictFields: this.#strictFields,
-      })) {
+      for (const doc of parseManifests(text, file, { defaultNamespace: this.#defaultNamespace, strictFields: this.#strictFields })) {
         documents.push(doc);
         if (doc.status === "invalid" && doc.identity === undefined) protectedFiles.add(file);
       }
@@ -186,29 +176,19 @@ export class ManifestLoader {
       const key = doc.identity === undefined ? undefined : identityKey(doc.identity);
       if (key !== undefined) keep.add(key);
       if (doc.status === "invalid") {
-        reports.push({
-          document: describeDocument(doc),
-          outcome: "invalid",
-          message: formatFieldErrors(doc.errors),
-        });
+        reports.push({ document: describeDocument(doc), outcome: "invalid", message: formatFieldErrors(doc.errors) });
         continue;
       }
       const first = seen.get(key ?? "");
       if (first !== undefined) {
-        reports.push({
-          document: describeDocument(doc),
-          outcome: "invalid",
-          message: `duplicate of ${describeDocument(first)}; skipped`,
-        });
+        reports.push({ document: describeDocument(doc), outcome: "invalid", message: `duplicate of ${describeDocument(first)}; skipped` });
         continue;
       }
       seen.set(key ?? "", doc);
       valid.push({ doc, key: key ?? "" });
     }
     // Dependencies first: namespaces, secrets, issuers, then certificates.
-    valid.sort(
-      (a, b) => MANIFEST_KINDS.indexOf(a.doc.identity.type) - MANIFEST_KINDS.indexOf(b.doc.identity.type),
-    );
+    valid.sort((a, b) => MANIFEST_KINDS.indexOf(a.doc.identity.type) - MANIFEST_KINDS.indexOf(b.doc.identity.type));
     // Kind by kind (dependencies first), documents of one kind concurrently: each write waits for a
     // durable commit, and concurrent writes share the store's group commits (10,000 documents one at a
     // time took 96 s; the engine bench, docs/benchmarks.md).
@@ -222,22 +202,13 @@ export class ManifestLoader {
       for (const obj of await this.#store.list(type)) {
         const source = obj.metadata.annotations?.[MANIFEST_SOURCE];
         if (source === undefined || protectedFiles.has(source)) continue;
-        const id: ManifestIdentity = {
-          type,
-          namespace: obj.metadata.namespace,
-          name: obj.metadata.name ?? "",
-        };
+        const id: ManifestIdentity = { type, namespace: obj.metadata.namespace, name: obj.metadata.name ?? "" };
         if (keep.has(identityKey(id))) continue;
         try {
           await this.#store.delete(type, id.namespace, id.name);
           deleted.push(`${type.kind} ${objectKey(type, id.namespace, id.name)}`);
         } catch (err) {
-          if (!isMeshsignError(err, "ERR_NOT_FOUND"))
-            reports.push({
-              document: `${type.kind} ${objectKey(type, id.namespace, id.name)} (from ${source})`,
-              outcome: "failed",
-              message: `could not delete: ${(err as Error).message}`,
-            });
+          if (!isMeshsignError(err, "ERR_NOT_FOUND")) reports.push({ document: `${type.kind} ${objectKey(type, id.namespace, id.name)} (from ${source})`, outcome: "failed", message: `could not delete: ${(err as Error).message}` });
         }
       }
     }
@@ -246,9 +217,7 @@ export class ManifestLoader {
 
   async #apply(doc: ManifestDocument & { status: "valid" }): Promise<DocumentReport> {
     const report = await this.#write(doc);
-    return doc.unknownFields.length === 0
-      ? report
-      : { ...report, warnings: doc.unknownFields.map(formatUnknownField) };
+    return doc.unknownFields.length === 0 ? report : { ...report, warnings: doc.unknownFields.map(formatUnknownField) };
   }
 
   async #write(doc: ManifestDocument & { status: "valid" }): Promise<DocumentReport> {
@@ -277,25 +246,13 @@ export class ManifestLoader {
  * The shims' sources: only the manifest writes them standalone, and their annotations decide which
  * Certificates exist, so their labels and annotations are replaced rather than merged.
  */
-const SHIM_SOURCE_KINDS: ReadonlySet<ResourceType> = new Set([
-  INGRESSES,
-  GATEWAYS,
-  LISTENER_SETS,
-  ISTIO_GATEWAYS,
-]);
+const SHIM_SOURCE_KINDS: ReadonlySet<ResourceType> = new Set([INGRESSES, GATEWAYS, LISTENER_SETS, ISTIO_GATEWAYS]);
 
 /** The existing object with the manifest's body and merged (or, `replaceMetadata`, the manifest's) labels/annotations; status and server fields kept. */
-function mergeInto(
-  existing: KubeObject,
-  desired: KubeObject,
-  annotations: Record<string, string>,
-  replaceMetadata: boolean,
-): KubeObject {
+function mergeInto(existing: KubeObject, desired: KubeObject, annotations: Record<string, string>, replaceMetadata: boolean): KubeObject {
   const { metadata: _m, status, apiVersion: _a, kind: _k } = existing as KubeObject & { status?: unknown };
   const { metadata: dm, status: _ds, ...body } = desired as KubeObject & { status?: unknown };
-  const labels = replaceMetadata
-    ? { ...(dm.labels ?? {}) }
-    : { ...(existing.metadata.labels ?? {}), ...(dm.labels ?? {}) };
+  const labels = replaceMetadata ? { ...(dm.labels ?? {}) } : { ...(existing.metadata.labels ?? {}), ...(dm.labels ?? {}) };
   const next: KubeObject & { status?: unknown } = {
     ...body,
     apiVersion: existing.apiVersion,
@@ -303,9 +260,7 @@ function mergeInto(
     metadata: {
       ...withoutLabels(existing.metadata),
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
-      annotations: replaceMetadata
-        ? annotations
-        : { ...(existing.metadata.annotations ?? {}), ...annotations },
+      annotations: replaceMetadata ? annotations : { ...(existing.metadata.annotations ?? {}), ...annotations },
     },
   };
   if (status !== undefined) next.status = status;
@@ -350,15 +305,12 @@ export async function listManifestFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+
 /** Documents applied at once within one kind. */
 const APPLY_CONCURRENCY = 64;
 
 /** Maps with at most `limit` calls in flight, keeping the input order in the result. */
-async function mapConcurrent<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const run = async () => {
