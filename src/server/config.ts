@@ -23,6 +23,10 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 export type CaKeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519";
 export type CsrKeyType = "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ed25519";
 export type BundleEndpointProfile = "https_web" | "https_spiffe";
+export type CertificateShim = "ingress" | "gateway" | "istio-gateway";
+
+/** Every certificate shim, the default of --certificate-shims. */
+export const CERTIFICATE_SHIMS: readonly CertificateShim[] = ["ingress", "gateway", "istio-gateway"];
 
 /** Default spiffe_refresh_hint: how often federated peers poll the bundle endpoint. */
 export const DEFAULT_BUNDLE_REFRESH_HINT_MS = 5 * 60_000;
@@ -145,6 +149,18 @@ export interface Config {
   istioRevisions: string[];
   istiodCertificateDuration: number;
   istiodCertificateRenewBefore: number;
+  /** Sources the certificate shims read: ingress, gateway (Gateway API), istio-gateway; empty = shims off. */
+  certificateShims: CertificateShim[];
+  /** Issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme); empty = such sources are refused. */
+  defaultIssuerName: string;
+  /** Kind of --default-issuer-name. */
+  defaultIssuerKind: string;
+  /** Group of --default-issuer-name. */
+  defaultIssuerGroup: string;
+  /** Ingress annotations that, set to true, ask for Certificates from the default issuer. */
+  autoCertificateAnnotations: string[];
+  /** Namespace of the Secrets made for Istio Gateways (where the gateway deployment runs); empty = the Gateway's own. */
+  istioGatewaySecretNamespace: string;
   /** host:port of the SPIFFE trust bundle endpoint (HTTPS); empty = off. */
   bundleEndpointAddress: string;
   /** How the bundle endpoint authenticates itself: https_web (a Web PKI or meshsign serving certificate) or https_spiffe (meshsign's own SVID). */
@@ -283,6 +299,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
   spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
+  spec("certificateShims", "--certificate-shims", "list", "annotated sources that get Certificates: ingress, gateway (Gateway API), istio-gateway; empty = off", [...CERTIFICATE_SHIMS], (v) =>
+    v.every((s) => (CERTIFICATE_SHIMS as readonly string[]).includes(s)) ? undefined : `entries must be ${CERTIFICATE_SHIMS.join(", ")}`,
+  ),
+  spec("defaultIssuerName", "--default-issuer-name", "string", "issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme)", ""),
+  spec("defaultIssuerKind", "--default-issuer-kind", "string", "kind of the fallback issuer of shimmed Certificates", "Issuer"),
+  spec("defaultIssuerGroup", "--default-issuer-group", "string", "group of the fallback issuer of shimmed Certificates", "cert-manager.io"),
+  spec("autoCertificateAnnotations", "--auto-certificate-annotations", "list", "Ingress annotations that, set to true, ask for a Certificate from the default issuer", ["kubernetes.io/tls-acme"]),
+  spec("istioGatewaySecretNamespace", "--istio-gateway-secret-namespace", "string", "namespace of the Secrets made for Istio Gateways, where the gateway deployment runs (default: the Gateway's)", "", (v) =>
+    v === "" || /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? undefined : "must be a namespace name",
+  ),
   spec("bundleEndpointAddress", "--bundle-endpoint-address", "string", "SPIFFE trust bundle endpoint host:port (HTTPS; empty = off)", "", (v) => (v === "" ? undefined : hostPort(v))),
   spec("bundleEndpointProfile", "--bundle-endpoint-profile", { enum: ["https_web", "https_spiffe"] }, "bundle endpoint authentication: https_web or https_spiffe (meshsign's SVID spiffe://<trust-domain>/meshsign)", "https_web"),
   spec("bundleEndpointCertFile", "--bundle-endpoint-cert-file", "string", "https_web: certificate chain for a Web PKI name (default: meshsign's serving certificate)", ""),

@@ -13,6 +13,7 @@ import type { DataDirPaths } from "./data-dir.js";
 import type { CaMaterial } from "./csr-stack.js";
 import { RepeatLimiter } from "./lib/repeat-limiter.js";
 import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
+import { startShims } from "./shims-host.js";
 
 /** The Certificate engine as the server process hosts it. */
 export interface EngineHost {
@@ -83,6 +84,8 @@ export async function startEngine(options: {
   });
   let started = false;
   await engine.start();
+  // Certificates from annotated Ingresses and Gateways, on the same store (and, standalone, from --manifests).
+  const shims = await startShims({ config, store, log });
   started = true;
   log.info({ store: config.mode === "standalone" ? "embedded" : "kubernetes" }, "certificate engine started");
   return {
@@ -99,6 +102,7 @@ export async function startEngine(options: {
     ready: () => started,
     stop: async () => {
       started = false;
+      await shims?.stop();
       await engine.stop();
       repeats.flush();
       await options.onStop?.();
