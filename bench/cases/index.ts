@@ -2,7 +2,8 @@
  * Every benchmark case, in the order they run. `--case all` runs those with
  * `inDefaultRun`; the engine case (issue 3) takes minutes, so it runs when
  * named (`--case all,engine`), and so does the soak (`--case soak`, 30 minutes
- * by default). To add a case: write `bench/cases/<name>.ts`
+ * by default), and so does the side-by-side run against Istio's CA
+ * (`--case peer`, minutes, builds Go programs on first use). To add a case: write `bench/cases/<name>.ts`
  * exporting a {@link BenchCase}, and list it here.
  */
 import { coldConnectionCase } from "./cold-connection.js";
@@ -11,6 +12,7 @@ import { createCertificateFloorCase } from "./create-certificate-floor.js";
 import { cryptoCeilingCase } from "./crypto-ceiling.js";
 import { engineCase } from "./engine.js";
 import { grpcCeilingCase } from "./grpc-ceiling.js";
+import { peerCase } from "./peer.js";
 import { pkiMicroCase } from "./pki-micro.js";
 import { soakCase } from "./soak.js";
 import type { BenchCase } from "./types.js";
@@ -26,4 +28,5 @@ export const CASES: readonly BenchCase[] = [
   coldConnectionCase,
   engineCase,
   soakCase,
+  peerCase,
 ];

@@ -9,6 +9,9 @@ export interface BenchOptions {
   readonly durationSeconds: number;
   /** The soak case's length, seconds: `--duration` when given, else {@link DEFAULTS.soakSeconds}. */
   readonly soakSeconds: number;
+  /** The peer case's measured window and warm-up, seconds: `--duration` / `--warmup` when given, else 20 and 5. */
+  readonly peerSeconds: number;
+  readonly peerWarmupSeconds: number;
   /** The soak case's request rate as a fraction of the capacity it measures first. */
   readonly soakLoad: number;
   /** Unmeasured warm-up before each window, seconds. */
@@ -61,17 +64,20 @@ export const DEFAULTS = {
   engineCertificates: 10_000,
   soakSeconds: 30 * 60,
   soakLoad: 0.7,
+  peerSeconds: 20,
+  peerWarmupSeconds: 5,
   out: "docs/benchmarks.md",
 } as const;
 
 export const USAGE = `npm run bench -- [options]
-  --case NAMES           comma-separated cases; "all" (default) is every case but engine
-                         and soak, e.g. --case all,engine or --case soak
+  --case NAMES           comma-separated cases; "all" (default) is every case but engine,
+                         soak and peer, e.g. --case all,engine, --case soak or --case peer
   --duration D           measured time per load case: seconds, or with a unit (90s, 3m, 1h)
-                         (default ${DEFAULTS.durationSeconds} s; the soak case's length, default 30m)
+                         (default ${DEFAULTS.durationSeconds} s; the soak case's length, default 30m;
+                         the peer case's, default ${DEFAULTS.peerSeconds} s)
   --soak-load F          soak request rate as a fraction of the measured capacity
                          (default ${DEFAULTS.soakLoad})
-  --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds})
+  --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds}; peer ${DEFAULTS.peerWarmupSeconds})
   --concurrency N        requests in flight, reused connections (default ${DEFAULTS.concurrency})
   --channels N           grpc-js channels = TLS connections (default ${DEFAULTS.channels})
   --workers N            meshsign serve --workers (default: cores)
@@ -150,6 +156,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     durationSeconds: duration ?? DEFAULTS.durationSeconds,
     soakSeconds: duration ?? DEFAULTS.soakSeconds,
     soakLoad,
+    peerSeconds: duration ?? DEFAULTS.peerSeconds,
+    peerWarmupSeconds: int("warmup", values.warmup, DEFAULTS.peerWarmupSeconds, 0, 60),
     warmupSeconds: int("warmup", values.warmup, DEFAULTS.warmupSeconds, 0, 60),
     concurrency,
     channels,
