@@ -79,6 +79,7 @@ export const peerCase: BenchCase = {
   name: "peer",
   summary: "meshsign next to Istio's own CA (ghz load)",
   inDefaultRun: false,
+  docSection: "peer",
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
     if (availableParallelism() < 2)
