@@ -12,6 +12,8 @@ export interface BenchOptions {
   /** The peer case's measured window and warm-up, seconds: `--duration` / `--warmup` when given, else 20 and 5. */
   readonly peerSeconds: number;
   readonly peerWarmupSeconds: number;
+  /** The peer case's parts: `pinned`, `shared` (ghz runs), `cold` (new connection per request). */
+  readonly peerParts: readonly PeerPart[];
   /** The soak case's request rate as a fraction of the capacity it measures first. */
   readonly soakLoad: number;
   /** Unmeasured warm-up before each window, seconds. */
@@ -51,6 +53,9 @@ export interface BenchOptions {
   readonly profileDir: string;
 }
 
+export const PEER_PARTS = ["pinned", "shared", "cold"] as const;
+export type PeerPart = (typeof PEER_PARTS)[number];
+
 export const DEFAULTS = {
   durationSeconds: 15,
   warmupSeconds: 3,
@@ -77,6 +82,7 @@ export const USAGE = `npm run bench -- [options]
                          the peer case's, default ${DEFAULTS.peerSeconds} s)
   --soak-load F          soak request rate as a fraction of the measured capacity
                          (default ${DEFAULTS.soakLoad})
+  --peer-parts LIST      the peer case's parts: pinned, shared, cold (default all three)
   --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds}; peer ${DEFAULTS.peerWarmupSeconds})
   --concurrency N        requests in flight, reused connections (default ${DEFAULTS.concurrency})
   --channels N           grpc-js channels = TLS connections (default ${DEFAULTS.channels})
@@ -105,6 +111,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       case: { type: "string", default: "all" },
       duration: { type: "string" },
       "soak-load": { type: "string" },
+      "peer-parts": { type: "string", default: PEER_PARTS.join(",") },
       warmup: { type: "string" },
       concurrency: { type: "string" },
       channels: { type: "string" },
@@ -144,6 +151,15 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     throw new Error(
       `--soak-load: must be a number above 0 and at most 2, got ${JSON.stringify(values["soak-load"])}`,
     );
+  const peerParts = (values["peer-parts"] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknownPart = peerParts.find((p) => !(PEER_PARTS as readonly string[]).includes(p));
+  if (unknownPart !== undefined || peerParts.length === 0)
+    throw new Error(
+      `--peer-parts: a comma-separated list of ${PEER_PARTS.join(", ")}, got ${JSON.stringify(values["peer-parts"])}`,
+    );
   const concurrency = int("concurrency", values.concurrency, DEFAULTS.concurrency, 1, 4096);
   const channels = int("channels", values.channels, DEFAULTS.channels, 1, 256);
   if (concurrency % channels !== 0)
@@ -157,6 +173,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     soakSeconds: duration ?? DEFAULTS.soakSeconds,
     soakLoad,
     peerSeconds: duration ?? DEFAULTS.peerSeconds,
+    peerParts: peerParts as PeerPart[],
     peerWarmupSeconds: int("warmup", values.warmup, DEFAULTS.peerWarmupSeconds, 0, 60),
     warmupSeconds: int("warmup", values.warmup, DEFAULTS.warmupSeconds, 0, 60),
     concurrency,

@@ -51,3 +51,14 @@ describe("the peer case's options", () => {
     expect(o.peerWarmupSeconds).toBe(10);
   });
 });
+
+describe("--peer-parts", () => {
+  it("runs every part by default and takes a subset", () => {
+    expect(parseBenchOptions([]).peerParts).toEqual(["pinned", "shared", "cold"]);
+    expect(parseBenchOptions(["--peer-parts", "shared"]).peerParts).toEqual(["shared"]);
+  });
+
+  it.each(["", "warm", "shared,hot"])("refuses %j", (raw) => {
+    expect(() => parseBenchOptions(["--peer-parts", raw])).toThrow(/--peer-parts/);
+  });
+});
