@@ -119,10 +119,13 @@ export const peerCase: BenchCase = {
         }
         const p = await startMeshsign({
           repoRoot: ctx.serverRoot,
-          workers: undefined,
+          workers: options.workersGiven,
           tokens,
           launcher,
-          nodeArgs: options.serverNodeArgs,
+          nodeArgs: [
+            ...options.serverNodeArgs,
+            ...(options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir)] : []),
+          ],
           // 64 calls of one identity; the per-identity limit (10/s by default) would refuse them.
           extraArgs: ["--identity-rate-limit", "0"],
           startTimeoutMs: START_TIMEOUT_MS,
@@ -204,7 +207,16 @@ export const peerCase: BenchCase = {
           }
         }
       }
-      return report(measured, cold, options.concurrency, options.channels, warmup, seconds, jwks.fetches());
+      return report(
+        options.workersGiven,
+        measured,
+        cold,
+        options.concurrency,
+        options.channels,
+        warmup,
+        seconds,
+        jwks.fetches(),
+      );
     } finally {
       await jwks.close();
       rmSync(base, { recursive: true, force: true });
@@ -213,6 +225,7 @@ export const peerCase: BenchCase = {
 };
 
 function report(
+  workersGiven: number | undefined,
   measured: readonly Measured[],
   cold: readonly ColdMeasured[],
   concurrency: number,
@@ -221,6 +234,10 @@ function report(
   seconds: number,
   jwksFetches: number,
 ): CaseReport {
+  const workersNote =
+    workersGiven === undefined
+      ? "with no `--workers` (its default for the cores it may use),"
+      : `with \`--workers ${workersGiven}\` (not its default),`;
   const rows: string[][] = measured.map(({ setup, round, server, m }) => [
     setup,
     String(round + 1),
@@ -339,8 +356,8 @@ function report(
       `ghz ${concurrency} calls in flight over ${connections} TLS connections, ${warmup} s warm-up then ${seconds} s measured, ` +
         "RSA-2048 CSRs (64 keys of one identity), one RS256 service-account token verified against the same JWKS by both servers " +
         `(meshsign reads the file, Istio's JWT authenticator fetched it over HTTP ${jwksFetches} time(s) in all). ` +
-        "Each server started fresh for each row in its default configuration: meshsign `serve` with no `--workers` " +
-        "(one process per usable core: 1 when pinned, primary + 2 workers on two cores), Istio's CA as istiod runs it " +
+        `Each server started fresh for each row in its default configuration: meshsign \`serve\` ${workersNote} ` +
+        "Istio's CA as istiod runs it " +
         "(Go, GOMAXPROCS = usable cores). Rounds alternate which server goes first.",
       "Server CPU per request is the server process tree's utime + stime from /proc over the measured run; load-gen CPU " +
         "per request is ghz's (sampled every 100 ms, so slightly low); peak RSS is the summed VmRSS of the server tree " +

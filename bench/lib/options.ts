@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly channels: number;
   /** `meshsign serve --workers` (and the echo server's worker count). */
   readonly workers: number;
+  /** `--workers` as given on the command line (the peer case runs meshsign's default without it). */
+  readonly workersGiven: number | undefined;
   /** Load-generator processes. */
   readonly clients: number;
   /** Requests of the cold-connection case, and how many run at once. */
@@ -86,7 +88,7 @@ export const USAGE = `npm run bench -- [options]
   --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds}; peer ${DEFAULTS.peerWarmupSeconds})
   --concurrency N        requests in flight, reused connections (default ${DEFAULTS.concurrency})
   --channels N           grpc-js channels = TLS connections (default ${DEFAULTS.channels})
-  --workers N            meshsign serve --workers (default: cores)
+  --workers N            meshsign serve --workers (default: cores; the peer case: meshsign's own default)
   --clients N            load-generator processes (default ${DEFAULTS.clients})
   --cold-requests N      requests of the cold-connection case (default ${DEFAULTS.coldRequests})
   --cold-concurrency N   cold requests at once (default ${DEFAULTS.coldConcurrency})
@@ -179,6 +181,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     concurrency,
     channels,
     workers: int("workers", values.workers, availableParallelism(), 1, 64),
+    workersGiven: values.workers === undefined ? undefined : int("workers", values.workers, 1, 1, 64),
     clients: int("clients", values.clients, DEFAULTS.clients, 1, 64),
     coldRequests: int("cold-requests", values["cold-requests"], DEFAULTS.coldRequests, 1, 1_000_000),
     coldConcurrency: int("cold-concurrency", values["cold-concurrency"], DEFAULTS.coldConcurrency, 1, 1024),
