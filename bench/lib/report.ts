@@ -92,7 +92,7 @@ export function renderMarkdown(s: RunSummary, section: DocSection = "main"): str
   const out: string[] = [
     markers.begin,
     "",
-    `${section === "peer" ? "### Latest peer run" : "## Latest run"}: ${s.date.toISOString().slice(0, 16).replace("T", " ")} UTC${s.commit ? `, commit ${s.commit}` : ""}`,
+    `${section === "peer" ? "## Latest run against Istio's CA" : "## Latest run"}: ${s.date.toISOString().slice(0, 16).replace("T", " ")} UTC${s.commit ? `, commit ${s.commit}` : ""}`,
     "",
     `Command: \`${s.command}\` (${s.totalSeconds.toFixed(0)} s in all).`,
     "",
@@ -110,7 +110,7 @@ export function renderMarkdown(s: RunSummary, section: DocSection = "main"): str
         "the server process tree, the load generator, and everything else (other processes on the machine: a figure above a few percent means the run was noisy).",
     );
   const targets = allTargets(reports);
-  const h = section === "peer" ? "####" : "###";
+  const h = "###";
   if (targets.length > 0) {
     out.push(
       "",
