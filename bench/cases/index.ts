@@ -4,7 +4,8 @@
  * named (`--case all,engine`), and so does the soak (`--case soak`, 30 minutes
  * by default), the Vault case (`--case vault`, needs test/vault/setup.sh's Vault) and the
  * side-by-side run against Istio's CA (`--case peer`, minutes, builds Go programs on first
- * use). To add a case: write `bench/cases/<name>.ts`
+ * use), and Kubernetes mode against the test kube-apiserver (`--case kube`, needs
+ * test/kube/setup.sh's binaries). To add a case: write `bench/cases/<name>.ts`
  * exporting a {@link BenchCase}, and list it here.
  */
 import { coldConnectionCase } from "./cold-connection.js";
@@ -13,6 +14,7 @@ import { createCertificateFloorCase } from "./create-certificate-floor.js";
 import { cryptoCeilingCase } from "./crypto-ceiling.js";
 import { engineCase } from "./engine.js";
 import { grpcCeilingCase } from "./grpc-ceiling.js";
+import { kubeCase } from "./kube.js";
 import { peerCase } from "./peer.js";
 import { pkiMicroCase } from "./pki-micro.js";
 import { soakCase } from "./soak.js";
@@ -32,4 +34,5 @@ export const CASES: readonly BenchCase[] = [
   soakCase,
   vaultCase,
   peerCase,
+  kubeCase,
 ];

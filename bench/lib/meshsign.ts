@@ -21,7 +21,7 @@ export interface MeshsignProcess {
   readonly dataDir: string;
   /** The token signer the server trusts (its only authenticator). */
   readonly tokens: ClusterTokenSigner;
-  /** `<data-dir>/root-cert.pem`, what clients verify the server with. */
+  /** The mesh roots, what clients verify the server with (`<data-dir>/root-cert.pem` by default). */
   readonly rootsPem: string;
   /** What a load generator dials: the listener, its roots, and a name its serving certificate has. */
   readonly target: LoadTarget;
@@ -40,6 +40,16 @@ export interface StartOptions {
   readonly workers: number | undefined;
   /** The token signer to trust (default: a fresh one), e.g. one shared with another server under test. */
   readonly tokens?: ClusterTokenSigner;
+  /**
+   * The token-authentication flags, in place of trusting `tokens` (its JWKS file), e.g. Kubernetes
+   * mode's TokenReview; `tokens` is then only what the process reports.
+   */
+  readonly authArgs?: readonly string[];
+  /**
+   * Where the mesh roots come from once it serves (default `<data-dir>/root-cert.pem`); Kubernetes
+   * mode keeps its CA in a Secret and publishes the roots in the istio-ca-root-cert ConfigMaps.
+   */
+  readonly readRoots?: () => Promise<string>;
   /** A command meshsign's node is run under, e.g. `["taskset", "-c", "0"]` (it must exec node in place, keeping the pid). */
   readonly launcher?: readonly string[];
   /** More `serve` flags, e.g. `--ca-key-algorithm rsa-2048`. */
@@ -81,7 +91,7 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
     "--admin-address",
     "127.0.0.1:0",
     ...(options.workers === undefined ? [] : ["--workers", String(options.workers)]),
-    ...tokens.serveArgs(),
+    ...(options.authArgs ?? tokens.serveArgs()),
     ...(options.extraArgs ?? []),
   ];
   const [command, ...prefix] = [...(options.launcher ?? []), process.execPath];
@@ -108,7 +118,9 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
       options.startTimeoutMs ?? 60_000,
     );
     await waitReady(healthPort, 30_000);
-    const rootsPem = readFileSync(path.join(dataDir, "root-cert.pem"), "utf8");
+    const rootsPem = options.readRoots
+      ? await options.readRoots()
+      : readFileSync(path.join(dataDir, "root-cert.pem"), "utf8");
     return {
       pid: child.pid as number,
       address,
