@@ -125,8 +125,9 @@ export const kubeCase: BenchCase = {
   inDefaultRun: false,
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
-    ctx.log("kube: finding (or building) ghz: bash bench/peer/setup.sh ghz");
+    ctx.log("kube: finding (or building) ghz and the Kubernetes suite's kube-apiserver, etcd and kustomize");
     buildGoTools(path.join(ctx.repoRoot, "bench/peer/setup.sh"), ["ghz"]);
+    buildGoTools(path.join(ctx.repoRoot, "test/kube/setup.sh"), ["kube-apiserver", "etcd", "kustomize"]);
     const ghzBinary = goToolPath("ghz");
     const seconds = options.peerSeconds;
     const warmup = options.peerWarmupSeconds;
