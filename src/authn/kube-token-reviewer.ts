@@ -20,6 +20,10 @@ export class KubeTokenReviewer implements TokenReviewer {
    * Builds the client from a KubeConfig (default: in-cluster or `$KUBECONFIG`,
    * via `loadFromDefault`). The client library is loaded only here, so
    * processes that never review tokens do not pay for it.
+   *
+   * client-node 1.x opens a new TLS connection for every call; `meshsign serve`
+   * passes its own keep-alive client to the constructor instead (a fresh token per
+   * request otherwise costs a TLS handshake each, and ~10x the CPU per review).
    */
   static async fromKubeConfig(kubeConfig?: KubeConfig, timeoutMs?: number): Promise<KubeTokenReviewer> {
     const k8s = await import("@kubernetes/client-node");
@@ -58,8 +62,12 @@ export class KubeTokenReviewer implements TokenReviewer {
       const review = await Promise.race([this.api.createTokenReview({ body }), timeout]);
       return (review.status ?? {}) as TokenReviewStatus;
     } catch (err) {
-      if (err instanceof MeshsignError) throw err;
-      const status = (err as { code?: unknown }).code;
+      if (err instanceof MeshsignError && err.code === "ERR_AUTHN_BACKEND_UNAVAILABLE") throw err;
+      // client-node puts the HTTP status in `code`; meshsign's REST client in `detail.status`.
+      const status =
+        err instanceof MeshsignError
+          ? (err.detail as { status?: unknown } | undefined)?.status
+          : (err as { code?: unknown }).code;
       throw new MeshsignError(
         "ERR_AUTHN_BACKEND_UNAVAILABLE",
         "the Kubernetes TokenReview API is unavailable",

@@ -9,7 +9,7 @@ import {
   ClientCertAuthenticator,
   DevTokenIssuer,
   JwksAuthenticator,
-  KubeTokenReviewer,
+
   TokenReviewAuthenticator,
   type Authenticator,
   type JwksSource,
@@ -238,7 +238,8 @@ async function buildAuthenticators(config: Config, dataDir: string): Promise<Aut
     const kc = new k8s.KubeConfig();
     if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
     else kc.loadFromCluster();
-    list.push(new TokenReviewAuthenticator({ ...common, reviewer: await KubeTokenReviewer.fromKubeConfig(kc) }));
+    const { keepAliveTokenReviewer } = await import("./kube-token-reviewer.js");
+    list.push(new TokenReviewAuthenticator({ ...common, reviewer: keepAliveTokenReviewer(kc) }));
   }
   const sources: { source: JwksSource; issuer?: string }[] = [];
   if (config.jwksFile) sources.push({ source: { kind: "file", path: config.jwksFile } });
