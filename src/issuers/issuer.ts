@@ -26,6 +26,11 @@ export interface IssuerStatus {
   /** CamelCase reason, e.g. "KeyPairVerified", "ErrGetKeyPair". */
   readonly reason: string;
   readonly message: string;
+  /**
+   * ACME issuers only: the account as cert-manager writes it to `status.acme`
+   * (`uri`, `lastRegisteredEmail`, `lastPrivateKeyHash`).
+   */
+  readonly acme?: { readonly uri: string; readonly lastRegisteredEmail?: string; readonly lastPrivateKeyHash: string };
 }
 
 export interface SignRequest {
