@@ -83,6 +83,8 @@ export interface ReconcilerDeps {
   certificatesForSecret(namespace: string, secretName: string): readonly CertificateDigest[];
 }
 
+/** Between the Issuing condition's own message and what a pending issuer waits for. */
+const WAITING_SEPARATOR = "; waiting for the issuer: ";
 const READY_MESSAGE = "Certificate is up to date and has not expired";
 const APPROVED_MESSAGE = "Certificate request has been approved by cert-manager.io";
 const COPIED = (k: string): boolean => !UNCOPIED_ANNOTATION_PREFIXES.some((p) => k.startsWith(p));
@@ -372,7 +374,10 @@ export class CertificateReconciler {
     if (requestState(cr) === "pending") {
       const signed = await this.#sign(current, cr, staged.keyPem);
       cr = signed.cr;
-      if (signed.retryAt !== undefined) return signed.retryAt;
+      if (signed.retryAt !== undefined) {
+        if (signed.waitingFor !== undefined) await this.#noteWaiting(current, signed.waitingFor);
+        return signed.retryAt;
+      }
     }
     const state = requestState(cr);
     if (state !== "issued") {
@@ -542,12 +547,27 @@ export class CertificateReconciler {
     return setCondition(conds, { type: "Approved", status: "True", reason: CR_REASON.approved, message: APPROVED_MESSAGE }, nowIso);
   }
 
-  async #sign(cert: Certificate, cr: CertificateRequest, keyPem: string): Promise<{ cr: CertificateRequest; retryAt?: number }> {
+  /**
+   * An issuer that answered pending (an ACME Order waiting for its
+   * challenges, no solver for a name) says what it waits for on the
+   * Certificate's Issuing condition too, so `meshsign status` shows it
+   * without reading the request.
+   */
+  async #noteWaiting(cert: Certificate, waitingFor: string): Promise<void> {
+    const issuing = getCondition(cert.status?.conditions, "Issuing");
+    if (issuing === undefined || issuing.status !== "True") return;
+    const base = (issuing.message ?? "").split(WAITING_SEPARATOR)[0] ?? "";
+    const message = `${base}${WAITING_SEPARATOR}${waitingFor}`;
+    if (issuing.message === message) return;
+    await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { ...issuing, message }, this.#iso()) });
+  }
+
+  async #sign(cert: Certificate, cr: CertificateRequest, keyPem: string): Promise<{ cr: CertificateRequest; retryAt?: number; waitingFor?: string }> {
     const certKey = `${cert.metadata.namespace}/${cert.metadata.name}`;
     const ns = cr.metadata.namespace ?? "";
     const now = this.#now();
     const issuer = this.#d.registry.resolve(cr.spec.issuerRef, ns);
-    let outcome: { kind: "issued"; chain: readonly string[]; ca?: string | undefined } | { kind: "pending"; reason: string; message: string; retryAt: number } | { kind: "failed"; reason: string; message: string };
+    let outcome: { kind: "issued"; chain: readonly string[]; ca?: string | undefined } | { kind: "pending"; reason: string; message: string; retryAt: number; fromIssuer?: boolean } | { kind: "failed"; reason: string; message: string };
     const transientRetry = (): number => {
       const n = (this.#transient.get(certKey) ?? 0) + 1;
       this.#transient.set(certKey, n);
@@ -578,7 +598,7 @@ export class CertificateReconciler {
         ...(issuer.kind === "selfsigned" ? { privateKeyPem: keyPem } : {}),
       });
       if (result.status === "issued") outcome = { kind: "issued", chain: result.chain, ca: result.ca };
-      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs) };
+      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs), fromIssuer: true };
     } catch (err) {
       const c = classifySignError(err);
       outcome = c.state === "pending" ? { kind: "pending", reason: c.reason, message: c.message, retryAt: transientRetry() } : { kind: "failed", reason: c.reason, message: c.message };
@@ -616,7 +636,7 @@ export class CertificateReconciler {
         // Emitted only on a change, like cert-manager's Pending reasons.
         if (previous?.message !== message) this.#d.events.record(updated, "Normal", outcome.reason, message);
       }
-      return { cr: updated, retryAt: outcome.retryAt };
+      return { cr: updated, retryAt: outcome.retryAt, ...(outcome.fromIssuer ? { waitingFor: message } : {}) };
     }
     this.#transient.delete(certKey);
     const updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {
