@@ -144,6 +144,10 @@ export interface Config {
   istiodCertificateRenewBefore: number;
   /** host:port of the SPIFFE trust bundle endpoint (HTTPS); empty = off. */
   bundleEndpointAddress: string;
+  /** ACME HTTP-01 solver listener (cert-manager's solver port 8089); opened once an ACME issuer exists; empty = off. */
+  acmeHttp01SolverAddress: string;
+  /** ACME Challenges in flight at once (cert-manager's --max-concurrent-challenges). */
+  maxConcurrentChallenges: number;
   /** How the bundle endpoint authenticates itself: https_web (a Web PKI or meshsign serving certificate) or https_spiffe (meshsign's own SVID). */
   bundleEndpointProfile: BundleEndpointProfile;
   /** https_web: PEM certificate chain for a Web PKI name instead of meshsign's serving certificate (re-read when it changes). */
@@ -277,6 +281,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
   spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
+  spec("acmeHttp01SolverAddress", "--acme-http01-solver-address", "string", "ACME HTTP-01 solver listener host:port, opened once an ACME issuer exists (empty = off)", "0.0.0.0:8089", (v) => (v === "" ? undefined : hostPort(v))),
+  spec("maxConcurrentChallenges", "--max-concurrent-challenges", "int", "ACME challenges in flight at once", 60, positive),
   spec("bundleEndpointAddress", "--bundle-endpoint-address", "string", "SPIFFE trust bundle endpoint host:port (HTTPS; empty = off)", "", (v) => (v === "" ? undefined : hostPort(v))),
   spec("bundleEndpointProfile", "--bundle-endpoint-profile", { enum: ["https_web", "https_spiffe"] }, "bundle endpoint authentication: https_web or https_spiffe (meshsign's SVID spiffe://<trust-domain>/meshsign)", "https_web"),
   spec("bundleEndpointCertFile", "--bundle-endpoint-cert-file", "string", "https_web: certificate chain for a Web PKI name (default: meshsign's serving certificate)", ""),

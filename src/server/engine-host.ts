@@ -10,6 +10,7 @@ import type { CertificateControl } from "./admin.js";
 import { parseLabelSelector, type Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
 import type { CaMaterial } from "./csr-stack.js";
+import { startAcmeSolverListener } from "./acme-solver.js";
 import { RepeatLimiter } from "./lib/repeat-limiter.js";
 import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 
@@ -26,6 +27,8 @@ export interface EngineHost {
   ready(): boolean;
   /** Standalone: whether the embedded store takes writes now, and why not (full or read-only disk). */
   storeHealth?(): { ok: boolean; reason?: string };
+  /** The ACME HTTP-01 solver listener's port once it opened. */
+  acmeSolverPort(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -60,12 +63,14 @@ export async function startEngine(options: {
   });
   const engine = new Engine({
     store,
+    acme: { maxConcurrentChallenges: config.maxConcurrentChallenges },
     // Standalone: Events stay in memory (the embedded store holds every object in memory and a
     // burst of issuances writes several Events each); Kubernetes: real Events, expired by the API server.
     events:
       config.mode === "standalone"
         ? new MemoryEventRecorder({ clock: systemClock })
         : new StoreEventRecorder({ store, clock: systemClock, expire: false }),
+    // The ACME client metrics (certmanager_http_acme_client_request_*) plug in here as `observeAcmeRequest`.
     registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
@@ -79,6 +84,7 @@ export async function startEngine(options: {
   let started = false;
   await engine.start();
   started = true;
+  const solver = config.acmeHttp01SolverAddress ? startAcmeSolverListener({ store, address: config.acmeHttp01SolverAddress, lookup: engine.http01Lookup, log }) : undefined;
   log.info({ store: config.mode === "standalone" ? "embedded" : "kubernetes" }, "certificate engine started");
   return {
     store,
@@ -91,8 +97,10 @@ export async function startEngine(options: {
       inspectSecret: (ns, name) => engine.inspectSecret(ns, name),
     },
     ready: () => started,
+    acmeSolverPort: () => solver?.port(),
     stop: async () => {
       started = false;
+      await solver?.stop();
       await engine.stop();
       repeats.flush();
       await options.onStop?.();
