@@ -195,7 +195,8 @@ export class OrderController {
     }
     switch (acme.status) {
       case "invalid": {
-        const failed = await this.#failedChallengeReason(order);
+        const failed =
+          (await this.#failedChallengeReason(order)) ?? (await this.#failedAuthorization(client, acme));
         await this.#fail(
           order,
           "invalid",
@@ -346,6 +347,17 @@ export class OrderController {
     if (st.state !== "pending" || (st.reason ?? "") !== reason)
       await this.#setStatus(order, { ...st, state: "pending", reason });
     return this.#d.clock.now() + PENDING_RECHECK_MS;
+  }
+
+  /** The CA's own words for the first invalid authorization (what its VA saw), as the Challenge would say it. */
+  async #failedAuthorization(client: AcmeIssuer["client"], acme: AcmeOrder): Promise<string | undefined> {
+    for (const url of acme.authorizations) {
+      const a = await getAuthorization(client, url).catch(() => undefined);
+      if (a === undefined || a.status === "valid" || a.status === "pending") continue;
+      const failed = a.challenges.find((c) => c.status === "invalid" && c.error !== undefined);
+      return `ACME server did not validate ${a.identifier.value}${failed ? ` (${failed.type})` : ""}: ${failed?.error !== undefined ? describeProblem(failed.error) : `the authorization is ${a.status}`}`;
+    }
+    return undefined;
   }
 
   async #failedChallengeReason(order: Order): Promise<string | undefined> {

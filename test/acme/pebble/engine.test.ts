@@ -4,6 +4,7 @@
  * HTTP-01 served by meshsign's own solver listener (answering from the
  * Challenges in the store).
  */
+import { X509Certificate } from "node:crypto";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHttp01Solver, type Http01Solver } from "../../../src/acme/index.js";
@@ -15,7 +16,7 @@ import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
 import { decodePemAll } from "../../../src/pki/index.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
 import type { Store } from "../../../src/store/types.js";
-import { freePort, type Pebble, startPebble } from "../harness.js";
+import { freePort, type Pebble, SHORTLIVED_SECONDS, startPebble } from "../harness.js";
 import { untilStore } from "../until-store.js";
 import { verifiesWithNodeCrypto } from "./flow.js";
 
@@ -59,11 +60,19 @@ function acmeIssuer(name: string, extra: Record<string, unknown> = {}): IssuerRe
   };
 }
 
+/** ACME requests by path, counted by the registry's request hook (Pebble's newOrder is /order-plz). */
+const requests = new Map<string, number>();
+const newOrders = (): number => requests.get("/order-plz") ?? 0;
+
 function startEngine(store: Store): Engine {
   const engine = new Engine({
     store,
     metricsRegistry: new Registry(),
-    registry: createDefaultIssuerRegistry(),
+    registry: createDefaultIssuerRegistry({
+      observeAcmeRequest: (o) => {
+        if (o.method === "POST") requests.set(o.path, (requests.get(o.path) ?? 0) + 1);
+      },
+    }),
     acme: { http01SelfCheck: { port: solverPort, connectAddress: "127.0.0.1" } },
   });
   lookup = engine.http01Lookup;
@@ -77,6 +86,38 @@ const cond = (
     | undefined,
   type: string,
 ) => o?.status?.conditions?.find((c) => c.type === type);
+
+function acmeCertificate(
+  name: string,
+  dnsNames: string[],
+  issuer = "pebble",
+  extra: Partial<Certificate["spec"]> = {},
+): Certificate {
+  return {
+    apiVersion: "cert-manager.io/v1",
+    kind: "Certificate",
+    metadata: { name, namespace: "istio-ingress" },
+    spec: {
+      secretName: `${name}-tls`,
+      dnsNames,
+      issuerRef: { name: issuer, kind: "ClusterIssuer" },
+      ...extra,
+    },
+  };
+}
+
+const getCert = (store: Store, name: string) => store.get<Certificate>(CERTIFICATES, "istio-ingress", name);
+const leafOf = async (store: Store, secretName: string): Promise<X509Certificate> => {
+  const secret = await store.get<Secret>(SECRETS, "istio-ingress", secretName);
+  return new X509Certificate(Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString());
+};
+const topOf = async (store: Store, secretName: string): Promise<X509Certificate> => {
+  const secret = await store.get<Secret>(SECRETS, "istio-ingress", secretName);
+  const ders = decodePemAll(Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString(), "CERTIFICATE");
+  return new X509Certificate(ders[ders.length - 1] as Uint8Array);
+};
+const commonNameOf = (x: X509Certificate | string): string =>
+  /CN=([^\n,]+)/.exec(typeof x === "string" ? new X509Certificate(x).subject : x.issuer)?.[1] ?? "";
 
 const WATCHED = [CERTIFICATES, ORDERS, CHALLENGES, CLUSTER_ISSUERS, SECRETS];
 const until = <T>(store: Store, check: () => Promise<T | undefined>, what: string) =>
@@ -129,5 +170,164 @@ describe("ACME issuer on the engine (Pebble)", () => {
       async () => ((await store.list(CHALLENGES)).length === 0 ? true : undefined),
       "the Challenges to be removed",
     );
+  });
+
+  it("issues again on renewal with the same account, and keeps one Order per request", async () => {
+    const store = new MemoryStore();
+    await store.create(CLUSTER_ISSUERS, acmeIssuer("renew"));
+    await store.create(CERTIFICATES, acmeCertificate("renewed", ["renewed.example.com"], "renew"));
+    const engine = startEngine(store);
+    await engine.start();
+    const ready = (revision: number) => async () => {
+      const c = await getCert(store, "renewed");
+      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+    };
+    await until(store, ready(1), "the first issuance");
+    const uri = (await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, "renew"))?.status?.acme?.uri;
+    const first = (await leafOf(store, "renewed-tls")).serialNumber;
+    await engine.renew("istio-ingress", "renewed");
+    await until(store, ready(2), "the renewal");
+    expect((await leafOf(store, "renewed-tls")).serialNumber).not.toBe(first);
+    expect((await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, "renew"))?.status?.acme?.uri).toBe(
+      uri,
+    );
+    const orders = (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).filter((o) =>
+      o.metadata.name?.startsWith("renewed-"),
+    );
+    expect(orders.map((o) => o.status?.state)).toEqual(["valid", "valid"]);
+  });
+
+  it("resumes the same ACME order after a restart in the middle of it: one newOrder for the request", async () => {
+    const store = new MemoryStore();
+    await store.create(CLUSTER_ISSUERS, acmeIssuer("restart"));
+    await store.create(
+      CERTIFICATES,
+      acmeCertificate("resumed", ["resumed.example.com", "www.resumed.example.com"], "restart"),
+    );
+    const before = newOrders();
+    const first = startEngine(store);
+    await first.start();
+    const url = await until(
+      store,
+      async () =>
+        (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).find(
+          (o) => o.metadata.name?.startsWith("resumed-") && o.status?.url,
+        )?.status?.url,
+      "the Order's URL in its status",
+    );
+    await first.stop();
+    const second = startEngine(store);
+    await second.start();
+    await until(
+      store,
+      async () => (cond(await getCert(store, "resumed"), "Ready")?.status === "True" ? true : undefined),
+      "the Certificate after the restart",
+    );
+    const orders = (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).filter((o) =>
+      o.metadata.name?.startsWith("resumed-"),
+    );
+    expect(orders.map((o) => o.status?.url)).toEqual([url]);
+    expect(newOrders() - before).toBe(1);
+  });
+
+  it("picks Pebble's alternate chain with preferredChain and sends the issuer's profile (shortlived: 6 days)", async () => {
+    const store = new MemoryStore();
+    const alternate = commonNameOf(await pebble.root(1));
+    await store.create(
+      CLUSTER_ISSUERS,
+      acmeIssuer("alt", { preferredChain: alternate, profile: "shortlived" }),
+    );
+    await store.create(CERTIFICATES, acmeCertificate("alt", ["alt.example.com"], "alt"));
+    const engine = startEngine(store);
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await getCert(store, "alt"), "Ready")?.status === "True" ? true : undefined),
+      "the Certificate",
+    );
+    expect(commonNameOf(await topOf(store, "alt-tls"))).toBe(alternate);
+    const leaf = await leafOf(store, "alt-tls");
+    expect((Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 1000).toBeCloseTo(
+      SHORTLIVED_SECONDS,
+      -2,
+    );
+    const order = (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).find((o) =>
+      o.metadata.name?.startsWith("alt-"),
+    );
+    expect(order?.spec.profile).toBe("shortlived");
+  });
+
+  it("fails the Order without retrying when the issuer names a profile Pebble does not offer, and says so on the Certificate", async () => {
+    const store = new MemoryStore();
+    await store.create(CLUSTER_ISSUERS, acmeIssuer("badprofile", { profile: "no-such-profile" }));
+    await store.create(CERTIFICATES, acmeCertificate("badprofile", ["badprofile.example.com"], "badprofile"));
+    const before = newOrders();
+    const engine = startEngine(store);
+    await engine.start();
+    const cert = await until(
+      store,
+      async () => {
+        const c = await getCert(store, "badprofile");
+        return cond(c, "Issuing")?.status === "False" ? c : undefined;
+      },
+      "the issuance to fail",
+    );
+    expect(cond(cert, "Issuing")?.message).toMatch(
+      /does not offer profile "no-such-profile" \(it offers default, shortlived\)/,
+    );
+    expect(cert.status?.failedIssuanceAttempts).toBe(1);
+    const orders = (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).filter((o) =>
+      o.metadata.name?.startsWith("badprofile-"),
+    );
+    expect(orders.map((o) => o.status?.state)).toEqual(["errored"]);
+    expect(newOrders() - before).toBe(0);
+  });
+
+  it("puts the CA's detail on the Certificate when Pebble's VA cannot reach the solver", async () => {
+    const store = new MemoryStore();
+    // Pebble's VA resolves the name to 127.0.0.2, where nothing listens; the self-check still reaches the solver.
+    await pebble.addARecord("unreachable.example.com", "127.0.0.2");
+    await store.create(CLUSTER_ISSUERS, acmeIssuer("va"));
+    await store.create(CERTIFICATES, acmeCertificate("unreachable", ["unreachable.example.com"], "va"));
+    const engine = startEngine(store);
+    await engine.start();
+    const cert = await until(
+      store,
+      async () => {
+        const c = await getCert(store, "unreachable");
+        return cond(c, "Issuing")?.status === "False" ? c : undefined;
+      },
+      "the issuance to fail",
+    );
+    expect(cond(cert, "Issuing")?.message).toMatch(
+      /order is in "invalid" state: ACME server did not validate unreachable\.example\.com \(http-01\): connection: .*127\.0\.0\.2:\d+: connect: connection refused/,
+    );
+    const order = (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).find((o) =>
+      o.metadata.name?.startsWith("unreachable-"),
+    );
+    expect(order?.status?.state).toBe("invalid");
+    expect(order?.status?.reason).toMatch(/127\.0\.0\.2/);
+  });
+
+  it("says on the Certificate which name has no solver instead of waiting silently", async () => {
+    const store = new MemoryStore();
+    await store.create(
+      CLUSTER_ISSUERS,
+      acmeIssuer("nosolver", {
+        solvers: [{ selector: { dnsNames: ["other.example.com"] }, http01: { ingress: {} } }],
+      }),
+    );
+    await store.create(CERTIFICATES, acmeCertificate("nosolver", ["nosolver.example.com"], "nosolver"));
+    const engine = startEngine(store);
+    await engine.start();
+    const cert = await until(
+      store,
+      async () => {
+        const c = await getCert(store, "nosolver");
+        return /no solver for nosolver\.example\.com/.test(cond(c, "Issuing")?.message ?? "") ? c : undefined;
+      },
+      "the no-solver message on the Certificate",
+    );
+    expect(cond(cert, "Issuing")?.status).toBe("True");
   });
 });
