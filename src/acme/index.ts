@@ -15,8 +15,8 @@ export { ariCertId, getRenewalInfo, type RenewalInfo } from "./ari.js";
 export {
   type AcmeAuthorization,
   type AcmeChallenge,
-  acceptChallenge,
   type AuthorizationStatus,
+  acceptChallenge,
   type ChallengeStatus,
   getAuthorization,
   waitAuthorization,
@@ -59,6 +59,12 @@ export {
   type SelfCheckOptions,
   selfCheck,
 } from "./solvers/http01.js";
+export {
+  type AcmeChallengeType,
+  type SelectSolverInput,
+  type SelectSolverResult,
+  selectSolver,
+} from "./solvers/select.js";
 export {
   type AcmeRequestObservation,
   createTransport,
