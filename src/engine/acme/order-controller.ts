@@ -24,6 +24,7 @@
  */
 import { createHash } from "node:crypto";
 import {
+  type AcmeChallengeType,
   type AcmeOrder,
   describeProblem,
   downloadCertificate,
@@ -33,6 +34,7 @@ import {
   keyAuthorization,
   newOrder,
   orderIdentifiers,
+  selectSolver,
 } from "../../acme/index.js";
 import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
 import { toMeshsignError } from "../../errors/index.js";
@@ -44,7 +46,6 @@ import { exponentialDelayMs } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { computeName } from "./lib/names.js";
-import { selectSolver } from "./lib/select-solver.js";
 
 export const CHALLENGE_FINALIZER = "finalizer.acme.cert-manager.io";
 const FINAL_FAILED = new Set(["invalid", "expired", "errored"]);
@@ -250,19 +251,20 @@ export class OrderController {
     for (const authz of st.authorizations ?? []) {
       if (authz.initialState === "valid") continue;
       const identifier = authz.identifier ?? "";
-      const offered = (authz.challenges ?? []).map((c) => c.type);
-      const solver = selectSolver(issuer.config.solvers, {
+      const offered = (authz.challenges ?? [])
+        .map((c) => c.type)
+        .filter((t): t is AcmeChallengeType => t === "http-01" || t === "dns-01");
+      const picked = selectSolver(issuer.config.solvers, {
         dnsName: identifier,
         wildcard: authz.wildcard === true,
         offeredTypes: offered,
         certificateLabels: order.metadata.labels ?? {},
       });
-      if (solver === undefined) {
-        noSolver.push(
-          `no solver for ${authz.wildcard ? "*." : ""}${identifier}: none of the issuer's ${issuer.config.solvers.length} solver(s) matches it with a challenge type the CA offers (${offered.join(", ") || "none"})`,
-        );
+      if (picked.solver === undefined) {
+        noSolver.push(picked.reason);
         continue;
       }
+      const solver = picked.solver;
       const type = solver.http01 !== undefined ? "http-01" : "dns-01";
       const ch = (authz.challenges ?? []).find((c) => c.type === type);
       if (ch === undefined) continue;
