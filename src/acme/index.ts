@@ -32,6 +32,7 @@ export {
 export { type AcmeDirectory, fetchDirectory } from "./directory.js";
 export { type DownloadedChain, downloadCertificate, finalizeOrder } from "./finalize.js";
 export { type AccountKeyAlgorithm, accountKeyAlgorithm, keyAuthorization } from "./jws.js";
+export { AcmeClientMetrics, acmeMetricPath } from "./metrics.js";
 export {
   type AcmeOrder,
   getOrder,
