@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { AcmeClientMetrics } from "../acme/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
 import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";
@@ -70,8 +71,7 @@ export async function startEngine(options: {
       config.mode === "standalone"
         ? new MemoryEventRecorder({ clock: systemClock })
         : new StoreEventRecorder({ store, clock: systemClock, expire: false }),
-    // The ACME client metrics (certmanager_http_acme_client_request_*) plug in here as `observeAcmeRequest`.
-    registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace }),
+    registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace, observeAcmeRequest: acmeMetricsFor(options.metrics).observe }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
     // One line per failure (rate-limited per Certificate by the engine): the Certificate, the reason
@@ -152,6 +152,17 @@ export async function startStandaloneEngine(
       stopManifests = await watchManifests(config.manifests, store, log, { strictFields: config.strictManifests, reportFile: paths.manifestsReport });
     },
   };
+}
+
+/** cert-manager's ACME client metrics, registered once per registry (a new leader term starts the engine again). */
+const acmeMetrics = new WeakMap<Registry, AcmeClientMetrics>();
+function acmeMetricsFor(registry: Registry): AcmeClientMetrics {
+  let m = acmeMetrics.get(registry);
+  if (m === undefined) {
+    m = new AcmeClientMetrics(registry);
+    acmeMetrics.set(registry, m);
+  }
+  return m;
 }
 
 /** What makes two reconcile failures "the same" for the log: their code and message (never the Certificate). */
