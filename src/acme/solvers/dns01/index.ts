@@ -1,7 +1,10 @@
 /**
- * DNS-01: the provider contract and registry. Provider modules register
+ * DNS-01: the provider contract and registry, and the propagation check. Provider modules register
  * themselves when imported from here.
  */
+
+export type { PropagationOptions, PropagationResult } from "./propagation.js";
+export { checkPropagation, resolveChallengeRecord } from "./propagation.js";
 export type {
   Dns01BuildContext,
   Dns01ChallengeInfo,
