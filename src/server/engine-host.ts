@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { AcmeClientMetrics } from "../acme/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
+import { dnsPropagation } from "../engine/acme/index.js";
 import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";
 import type { Store } from "../store/types.js";
@@ -64,7 +65,7 @@ export async function startEngine(options: {
   });
   const engine = new Engine({
     store,
-    acme: { maxConcurrentChallenges: config.maxConcurrentChallenges },
+    acme: { maxConcurrentChallenges: config.maxConcurrentChallenges, dns01Propagation: dnsPropagation() },
     // Standalone: Events stay in memory (the embedded store holds every object in memory and a
     // burst of issuances writes several Events each); Kubernetes: real Events, expired by the API server.
     events:

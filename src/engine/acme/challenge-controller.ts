@@ -33,8 +33,8 @@ import { SECRETS, type Secret } from "../lib/api.js";
 import { CHALLENGE_FINALIZER } from "./order-controller.js";
 
 /**
- * DNS-01 record resolution and propagation check (src/acme/solvers/dns01/propagation.ts
- * implements it); injected so the controller is tested without DNS.
+ * DNS-01 record resolution and propagation check (`dnsPropagation()` adapts
+ * src/acme/solvers/dns01/propagation.ts); injected so the controller is tested without DNS.
  */
 export interface Dns01Propagation {
   resolveChallengeRecord(

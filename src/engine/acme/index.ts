@@ -9,5 +9,6 @@ export {
   type Http01SelfCheckOptions,
 } from "./challenge-controller.js";
 export { AcmeControllers, type AcmeControllersDeps, type AcmeOptions } from "./controllers.js";
+export { dnsPropagation } from "./dns01-propagation.js";
 export { CHALLENGE_FINALIZER, DEFAULT_ORDER_TIMEOUT_MS, OrderController } from "./order-controller.js";
 export { AcmeRequestSigner } from "./request-signer.js";
