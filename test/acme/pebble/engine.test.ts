@@ -330,4 +330,30 @@ describe("ACME issuer on the engine (Pebble)", () => {
     );
     expect(cond(cert, "Issuing")?.status).toBe("True");
   });
+
+  it("errors a DNS-01 Challenge whose provider meshsign does not implement, naming it on the Challenge and the Certificate", async () => {
+    const store = new MemoryStore();
+    await store.create(
+      CLUSTER_ISSUERS,
+      acmeIssuer("dns", { solvers: [{ dns01: { cloudDNS: { project: "example" } } }] }),
+    );
+    await store.create(CERTIFICATES, acmeCertificate("dnsonly", ["dnsonly.example.com"], "dns"));
+    const engine = startEngine(store);
+    await engine.start();
+    const cert = await until(
+      store,
+      async () => {
+        const c = await getCert(store, "dnsonly");
+        return cond(c, "Issuing")?.status === "False" ? c : undefined;
+      },
+      "the issuance to fail",
+    );
+    expect(cond(cert, "Issuing")?.message).toMatch(
+      /DNS01 provider "cloudDNS" is not supported by meshsign yet/,
+    );
+    const order = (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).find((o) =>
+      o.metadata.name?.startsWith("dnsonly-"),
+    );
+    expect(order?.status?.reason).toMatch(/DNS01 provider "cloudDNS" is not supported by meshsign yet/);
+  });
 });
