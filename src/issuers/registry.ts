@@ -89,6 +89,8 @@ export interface IssuerRegistryOptions {
   readonly clusterResourceNamespace?: string;
   /** Sees every request of every ACME issuer's client (cert-manager's `certmanager_http_acme_client_request_*`). */
   readonly observeAcmeRequest?: (o: AcmeRequestObservation) => void;
+  /** Timeout of each ACME request. Default 90 s, as cert-manager's ACME HTTP client. */
+  readonly acmeRequestTimeoutMs?: number;
 }
 
 export class IssuerRegistry {
@@ -179,6 +181,9 @@ export const selfSignedIssuerFactory: IssuerFactory = async () => ({ issuer: new
 
 /** A registry with the in-process backends (ca, selfSigned), Vault and ACME registered. */
 export function createDefaultIssuerRegistry(options: IssuerRegistryOptions = {}): IssuerRegistry {
-  const acme = createAcmeIssuerFactory(options.observeAcmeRequest ? { observe: options.observeAcmeRequest } : {});
+  const acme = createAcmeIssuerFactory({
+    ...(options.observeAcmeRequest ? { observe: options.observeAcmeRequest } : {}),
+    ...(options.acmeRequestTimeoutMs ? { timeoutMs: options.acmeRequestTimeoutMs } : {}),
+  });
   return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory).register("vault", vaultIssuerFactory).register("acme", acme);
 }

@@ -64,7 +64,7 @@ function acmeIssuer(name: string, extra: Record<string, unknown> = {}): IssuerRe
 const requests = new Map<string, number>();
 const newOrders = (): number => requests.get("/order-plz") ?? 0;
 
-function startEngine(store: Store): Engine {
+function startEngine(store: Store, acmeRequestTimeoutMs?: number): Engine {
   const engine = new Engine({
     store,
     metricsRegistry: new Registry(),
@@ -72,6 +72,7 @@ function startEngine(store: Store): Engine {
       observeAcmeRequest: (o) => {
         if (o.method === "POST") requests.set(o.path, (requests.get(o.path) ?? 0) + 1);
       },
+      ...(acmeRequestTimeoutMs !== undefined ? { acmeRequestTimeoutMs } : {}),
     }),
     acme: { http01SelfCheck: { port: solverPort, connectAddress: "127.0.0.1" } },
   });
@@ -355,5 +356,46 @@ describe("ACME issuer on the engine (Pebble)", () => {
       o.metadata.name?.startsWith("dnsonly-"),
     );
     expect(order?.status?.reason).toMatch(/DNS01 provider "cloudDNS" is not supported by meshsign yet/);
+  });
+
+  // Last in the file: it freezes the Pebble the other tests share.
+  it("says on the Certificate that the CA does not answer while Pebble is frozen mid-order, and finishes the same order once it runs again", async () => {
+    const store = new MemoryStore();
+    // The wait keeps the order open long enough to freeze Pebble in the middle of it.
+    await store.create(
+      CLUSTER_ISSUERS,
+      acmeIssuer("frozen", { solvers: [{ waitInsteadOfSelfCheck: "3s", http01: { ingress: {} } }] }),
+    );
+    await store.create(CERTIFICATES, acmeCertificate("frozen", ["frozen.example.com"], "frozen"));
+    const before = newOrders();
+    const engine = startEngine(store, 2_000);
+    let paused = false;
+    const w = store.watch<Order>(ORDERS, (e) => {
+      if (!paused && e.object.metadata.name?.startsWith("frozen-") && e.object.status?.url !== undefined) {
+        paused = true;
+        pebble.pause();
+      }
+    });
+    try {
+      await engine.start();
+      const waiting = await until(
+        store,
+        async () => {
+          const c = await getCert(store, "frozen");
+          return /unreachable: timed out/.test(cond(c, "Issuing")?.message ?? "") ? c : undefined;
+        },
+        "the frozen CA on the Certificate",
+      );
+      expect(cond(waiting, "Issuing")?.status).toBe("True");
+    } finally {
+      w.stop();
+      pebble.resume();
+    }
+    await until(
+      store,
+      async () => (cond(await getCert(store, "frozen"), "Ready")?.status === "True" ? true : undefined),
+      "Ready after Pebble runs again",
+    );
+    expect(newOrders() - before).toBe(1);
   });
 });
