@@ -29,8 +29,6 @@ export interface EngineHost {
   ready(): boolean;
   /** Standalone: whether the embedded store takes writes now, and why not (full or read-only disk). */
   storeHealth?(): { ok: boolean; reason?: string };
-  /** The ACME HTTP-01 solver listener's port once it opened. */
-  acmeSolverPort(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -85,7 +83,7 @@ export async function startEngine(options: {
   let started = false;
   await engine.start();
   started = true;
-  const solver = config.acmeHttp01SolverAddress ? startAcmeSolverListener({ store, address: config.acmeHttp01SolverAddress, lookup: engine.http01Lookup, log }) : undefined;
+
   log.info({ store: config.mode === "standalone" ? "embedded" : "kubernetes" }, "certificate engine started");
   return {
     store,
@@ -98,10 +96,8 @@ export async function startEngine(options: {
       inspectSecret: (ns, name) => engine.inspectSecret(ns, name),
     },
     ready: () => started,
-    acmeSolverPort: () => solver?.port(),
     stop: async () => {
       started = false;
-      await solver?.stop();
       await engine.stop();
       repeats.flush();
       await options.onStop?.();
@@ -128,6 +124,7 @@ export async function startStandaloneEngine(
   // The control plane's certificates (meshsign's serving certificate) come from the mesh CA.
   await ensureMeshCaIssuer(store, config, ca);
   let stopManifests: (() => Promise<void>) | undefined;
+  const solver = config.acmeHttp01SolverAddress ? startAcmeSolverListener({ store, address: config.acmeHttp01SolverAddress, log }) : undefined;
   const host = await startEngine({
     config,
     store,
@@ -136,6 +133,7 @@ export async function startStandaloneEngine(
     outputDir: config.outputDir || paths.secrets,
     onStop: async () => {
       await stopManifests?.();
+      await solver?.stop();
       await store.close();
     },
   });
