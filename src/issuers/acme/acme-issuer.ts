@@ -109,9 +109,6 @@ function notReady(
   return { issuer, secretNames, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
 }
 
-/** Consecutive transient failures per account (server + key Secret), for the rebuild back-off. */
-const failures = new Map<string, number>();
-
 async function loadKey(config: AcmeIssuerConfig, ctx: IssuerBuildContext) {
   const ref = config.privateKeySecretRef;
   const where = `secret "${ctx.secretNamespace}/${ref.name}"`;
@@ -146,6 +143,8 @@ async function loadKey(config: AcmeIssuerConfig, ctx: IssuerBuildContext) {
 }
 
 export function createAcmeIssuerFactory(options: AcmeIssuerFactoryOptions = {}): IssuerFactory {
+  /** Consecutive transient failures per account (server + key Secret), for the rebuild back-off. */
+  const failures = new Map<string, number>();
   return async (spec, ctx) => {
     let config: AcmeIssuerConfig;
     try {
