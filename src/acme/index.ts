@@ -61,6 +61,14 @@ export {
   selfCheck,
 } from "./solvers/http01.js";
 export {
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_HTTP01_SOLVER_PORT,
+  ensureHttp01Route,
+  type Http01Route,
+  type Http01RouteParams,
+  removeHttp01Route,
+} from "./solvers/http01-kube.js";
+export {
   type AcmeChallengeType,
   type SelectSolverInput,
   type SelectSolverResult,
