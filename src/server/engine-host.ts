@@ -63,7 +63,12 @@ export async function startEngine(options: {
   });
   const engine = new Engine({
     store,
-    acme: { maxConcurrentChallenges: config.maxConcurrentChallenges, dns01Propagation: dnsPropagation() },
+    acme: {
+      maxConcurrentChallenges: config.maxConcurrentChallenges,
+      dns01Propagation: dnsPropagation(),
+      // Kubernetes: the CA reaches the solver listener through meshsign's Service, routed per Challenge.
+      ...(config.mode === "kubernetes" && config.acmeHttp01SolverAddress ? { http01Routes: { service: { name: "meshsign", namespace: config.clusterResourceNamespace, port: Number(config.acmeHttp01SolverAddress.slice(config.acmeHttp01SolverAddress.lastIndexOf(":") + 1)) } } } : {}),
+    },
     // Standalone: Events stay in memory (the embedded store holds every object in memory and a
     // burst of issuances writes several Events each); Kubernetes: real Events, expired by the API server.
     events:

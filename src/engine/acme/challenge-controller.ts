@@ -18,7 +18,14 @@
  * (`status.processing`) are worked on; `processing` is in the store, so a
  * restart resumes exactly those.
  */
-import { acceptChallenge, getAuthorization, selfCheck, waitAuthorization } from "../../acme/index.js";
+import {
+  acceptChallenge,
+  ensureHttp01Route,
+  getAuthorization,
+  removeHttp01Route,
+  selfCheck,
+  waitAuthorization,
+} from "../../acme/index.js";
 import { createDns01Provider, type Dns01Provider } from "../../acme/solvers/dns01/index.js";
 import { tryParseGoDuration } from "../../api/duration.js";
 import { CHALLENGES, type Challenge } from "../../api/types.js";
@@ -54,6 +61,15 @@ export interface Http01SelfCheckOptions {
   readonly connectAddress?: string;
 }
 
+/**
+ * Kubernetes mode: HTTP-01 Challenges are routed to meshsign's own Service
+ * (an Ingress or HTTPRoute per Challenge, src/acme/solvers/http01-kube.ts).
+ */
+export interface Http01RoutesOptions {
+  readonly service: { readonly name: string; readonly namespace: string; readonly port?: number };
+  readonly clusterDomain?: string;
+}
+
 export interface ChallengeControllerDeps {
   readonly store: Store;
   readonly clock: Clock;
@@ -61,6 +77,8 @@ export interface ChallengeControllerDeps {
   readonly events: EventRecorder;
   readonly http01SelfCheck?: Http01SelfCheckOptions;
   readonly dns01Propagation?: Dns01Propagation;
+  /** Absent standalone: the solver listener is reached directly (port 80 or a proxy in front). */
+  readonly http01Routes?: Http01RoutesOptions;
 }
 
 const FINAL = new Set(["valid", "invalid", "expired", "errored"]);
@@ -216,7 +234,17 @@ export class ChallengeController {
   }
 
   async #present(ch: Challenge, issuer: AcmeIssuer): Promise<void> {
-    if (ch.spec.type === "HTTP-01") return; // served from the store by the solver listener
+    if (ch.spec.type === "HTTP-01") {
+      // Served from the store by the solver listener; in Kubernetes mode routed to it first.
+      const routes = this.#d.http01Routes;
+      if (routes !== undefined)
+        await ensureHttp01Route(this.#d.store, {
+          challenge: ch,
+          service: routes.service,
+          ...(routes.clusterDomain !== undefined ? { clusterDomain: routes.clusterDomain } : {}),
+        });
+      return;
+    }
     const { provider, record } = await this.#dns01(ch, issuer);
     try {
       await provider.present(record, this.#dnsInfo(ch, issuer));
@@ -232,7 +260,16 @@ export class ChallengeController {
   }
 
   async #cleanUp(ch: Challenge): Promise<void> {
-    if (ch.spec.type === "HTTP-01") return;
+    if (ch.spec.type === "HTTP-01") {
+      const routes = this.#d.http01Routes;
+      if (routes !== undefined)
+        await removeHttp01Route(this.#d.store, {
+          challenge: ch,
+          service: routes.service,
+          ...(routes.clusterDomain !== undefined ? { clusterDomain: routes.clusterDomain } : {}),
+        });
+      return;
+    }
     const issuer = this.#d.registry.resolve(ch.spec.issuerRef, ch.metadata.namespace ?? "");
     if (!(issuer instanceof AcmeIssuer)) return;
     const { provider, record } = await this.#dns01(ch, issuer);

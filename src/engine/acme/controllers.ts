@@ -21,6 +21,7 @@ import { Scheduler } from "../scheduler.js";
 import {
   ChallengeController,
   type Dns01Propagation,
+  type Http01RoutesOptions,
   type Http01SelfCheckOptions,
   isFinalChallenge,
 } from "./challenge-controller.js";
@@ -35,6 +36,8 @@ export interface AcmeOptions {
   readonly http01SelfCheck?: Http01SelfCheckOptions;
   /** DNS-01 record resolution and propagation check; DNS-01 Challenges error without it. */
   readonly dns01Propagation?: Dns01Propagation;
+  /** Kubernetes mode: route HTTP-01 Challenges to meshsign's Service through an Ingress or HTTPRoute. */
+  readonly http01Routes?: Http01RoutesOptions;
 }
 
 export interface AcmeControllersDeps extends AcmeOptions {
@@ -82,6 +85,7 @@ export class AcmeControllers {
       events: deps.events,
       ...(deps.http01SelfCheck !== undefined ? { http01SelfCheck: deps.http01SelfCheck } : {}),
       ...(deps.dns01Propagation !== undefined ? { dns01Propagation: deps.dns01Propagation } : {}),
+      ...(deps.http01Routes !== undefined ? { http01Routes: deps.http01Routes } : {}),
     });
     const split = (key: string): [string, string] => {
       const i = key.indexOf("/");

@@ -6,6 +6,7 @@
 export {
   ChallengeController,
   type Dns01Propagation,
+  type Http01RoutesOptions,
   type Http01SelfCheckOptions,
 } from "./challenge-controller.js";
 export { AcmeControllers, type AcmeControllersDeps, type AcmeOptions } from "./controllers.js";

@@ -10,16 +10,18 @@ import {
   CHALLENGES,
   type Challenge,
   CLUSTER_ISSUERS,
+  INGRESSES,
   ORDERS,
   type Order,
   SECRETS,
 } from "../../../src/api/types.js";
+import type { AcmeOptions } from "../../../src/engine/acme/index.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
 import { createAcmeIssuerFactory } from "../../../src/issuers/acme/index.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
-import type { ResourceType, Store } from "../../../src/store/types.js";
+import type { KubeObject, ResourceType, Store } from "../../../src/store/types.js";
 import { untilStore } from "../../acme/until-store.js";
 import { FakeAcme } from "./fake-acme.js";
 
@@ -40,6 +42,7 @@ const cond = (
 async function setup(
   acme: FakeAcme,
   solver: Record<string, unknown> = { waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } },
+  acmeOptions: AcmeOptions = {},
 ) {
   const store = new MemoryStore();
   await store.create(CLUSTER_ISSUERS, {
@@ -69,7 +72,7 @@ async function setup(
     "acme",
     createAcmeIssuerFactory({ transport: acme.transport }),
   );
-  const engine = new Engine({ store, registry, metricsRegistry: new Registry() });
+  const engine = new Engine({ store, registry, metricsRegistry: new Registry(), acme: acmeOptions });
   engines.push(engine);
   return { store, engine };
 }
@@ -173,4 +176,45 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     );
     expect(acme.counts.get("newOrder")).toBe(1);
   }, 90_000);
+
+  it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
+    const acme = new FakeAcme();
+    const { store, engine } = await setup(
+      acme,
+      { waitInsteadOfSelfCheck: "0s", http01: { ingress: { ingressClassName: "nginx" } } },
+      { http01Routes: { service: { name: "meshsign", namespace: "meshsign-system", port: 8089 } } },
+    );
+    const added: KubeObject[] = [];
+    const w = store.watch<KubeObject>(INGRESSES, (e) => {
+      if (e.type === "ADDED") added.push(e.object);
+    });
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+    );
+    await until(
+      store,
+      async () => ((await store.list(INGRESSES)).length === 0 ? true : undefined),
+      "the Ingresses to be removed",
+    );
+    w.stop();
+    const rules = added.map(
+      (i) =>
+        (
+          i as unknown as {
+            spec: {
+              ingressClassName?: string;
+              rules: { host: string; http: { paths: { path: string }[] } }[];
+            };
+          }
+        ).spec,
+    );
+    expect(rules.map((r) => [r.ingressClassName, r.rules[0]?.host]).sort()).toEqual([
+      ["nginx", "shop.example.com"],
+      ["nginx", "www.shop.example.com"],
+    ]);
+    expect(rules[0]?.rules[0]?.http.paths[0]?.path).toMatch(/^\/\.well-known\/acme-challenge\/token/);
+  });
 });
