@@ -224,7 +224,7 @@ export class ChallengeController {
       ch;
     let updated = await this.#setStatus(fresh, { ...fresh.status, state, reason, processing: false });
     if (state === "valid")
-      this.#d.events.record(updated, "Normal", "DomainVerified", "Domain verified with " + ch.spec.type);
+      this.#d.events.record(updated, "Normal", "DomainVerified", `Domain verified with ${ch.spec.type}`);
     else this.#d.events.record(updated, "Warning", "Failed", reason);
     if (updated.status?.presented === true) {
       await this.#cleanUp(updated).catch(() => undefined);

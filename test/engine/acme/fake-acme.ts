@@ -117,7 +117,7 @@ export class FakeAcme {
     if (path === "/order") {
       this.#count("newOrder");
       const n = ++this.#seq;
-      const ids = (payload?.identifiers as { value: string }[]).map((i) => i.value);
+      const ids = ((payload?.identifiers ?? []) as { value: string }[]).map((i) => i.value);
       const order: FakeOrder = { url: `${BASE}/order/${n}`, status: "pending", names: ids, authz: [] };
       ids.forEach((name, i) => {
         const a: Authz = {
