@@ -13,7 +13,6 @@ import { type BackoffOptions, DEFAULT_TRANSIENT_BACKOFF } from "./backoff.js";
 import { type Clock, type RandomSource, systemClock, systemRandom } from "./clock.js";
 import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
 import { CRASH_AT_ENV, withCrashHook } from "./crash-hook.js";
-import { CHALLENGES, type Challenge, ORDERS, type Order } from "../api/types.js";
 import { AcmeControllers, type AcmeOptions } from "./acme/index.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
@@ -141,9 +140,6 @@ export interface CertificateDescription extends CertificateSummary {
   readonly nextCheck?: string;
   readonly lastRequest?: { name: string; revision?: number; conditions: readonly Condition[]; failureTime?: string };
   readonly events: readonly { type: string; reason: string; message: string; count: number; lastTimestamp: string; object: string }[];
-  /** ACME: the last request's Order and its Challenges (`meshsign status ns/name` prints them). */
-  readonly order?: { name: string; state?: string; reason?: string; url?: string };
-  readonly challenges?: readonly { name: string; type: string; dnsName: string; state?: string; reason?: string; presented?: boolean }[];
 }
 
 export interface CertificateInfoJson {
@@ -384,7 +380,6 @@ export class Engine {
       .slice(-20)
       .map((e) => ({ type: e.type, reason: e.reason, message: e.message, count: e.count, lastTimestamp: e.lastTimestamp, object: `${e.involvedObject.kind}/${e.involvedObject.name}` }));
     const deadline = this.#scheduler.deadlineOf(keyOf(namespace, name));
-    const acme = last === undefined ? undefined : await this.#acmeOf(namespace, last.metadata.name ?? "");
     const s = cert.status ?? {};
     return {
       ...summarize(cert),
@@ -405,27 +400,6 @@ export class Engine {
           }
         : {}),
       events,
-      ...(acme ?? {}),
-    };
-  }
-
-  /** The Order a request owns and the Challenges that Order owns, for `describe`. */
-  async #acmeOf(namespace: string, requestName: string): Promise<Pick<CertificateDescription, "order" | "challenges"> | undefined> {
-    const orders = await this.#store.list<Order>(ORDERS, { namespace });
-    const order = orders.find((o) => o.metadata.ownerReferences?.some((r) => r.kind === "CertificateRequest" && r.name === requestName));
-    if (order === undefined) return undefined;
-    const challenges = (await this.#store.list<Challenge>(CHALLENGES, { namespace })).filter((c) => c.metadata.ownerReferences?.some((r) => r.kind === "Order" && r.name === order.metadata.name));
-    const st = order.status ?? {};
-    return {
-      order: { name: order.metadata.name ?? "", ...(st.state !== undefined ? { state: st.state } : {}), ...(st.reason ? { reason: st.reason } : {}), ...(st.url ? { url: st.url } : {}) },
-      challenges: challenges.map((c) => ({
-        name: c.metadata.name ?? "",
-        type: c.spec.type,
-        dnsName: c.spec.wildcard ? `*.${c.spec.dnsName}` : c.spec.dnsName,
-        ...(c.status?.state !== undefined ? { state: c.status.state } : {}),
-        ...(c.status?.reason ? { reason: c.status.reason } : {}),
-        ...(c.status?.presented !== undefined ? { presented: c.status.presented } : {}),
-      })),
     };
   }
 

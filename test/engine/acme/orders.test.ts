@@ -167,15 +167,6 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     );
     w.stop();
     expect(cond(waiting, "Issuing")?.status).toBe("True");
-    // `meshsign status ns/name` shows the Order and its Challenges.
-    const described = await engine.describe(NS, "shop");
-    expect(described.order).toMatchObject({
-      state: "pending",
-      url: "https://acme.test/order/1",
-      reason: expect.stringMatching(/unreachable/),
-    });
-    // Down before the authorizations were read: no Challenge yet.
-    expect(described.challenges).toEqual([]);
     // Nothing failed: the Order's transient back-off (5 s doubling) tries again.
     acme.down = false;
     await until(
