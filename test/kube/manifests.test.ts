@@ -141,6 +141,7 @@ describe("manifests/", () => {
     expect(svc?.spec.ports.map((p) => [p.name, p.port, p.targetPort])).toEqual([
       ["grpc", 443, "grpc"],
       ["metrics", 9402, "metrics"],
+      ["acme-http01", 8089, "acme-http01"],
     ]);
   });
 });
