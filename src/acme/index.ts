@@ -1,8 +1,9 @@
 /**
  * meshsign's ACME client (RFC 8555, RFC 8738 IP identifiers, RFC 9773 ARI,
  * draft-ietf-acme-profiles) and the HTTP-01 solver listener. For the ACME
- * issuer and the Order/Challenge reconcilers; nothing here knows the store
- * or the engine.
+ * issuer and the Order/Challenge reconcilers. Nothing here knows the engine;
+ * only the HTTP-01 routes (solvers/http01-kube) and the Order views use the
+ * Store interface.
  */
 export {
   type AcmeAccount,
@@ -42,6 +43,14 @@ export {
   orderIdentifiers,
   waitOrder,
 } from "./order.js";
+export {
+  type ChallengeView,
+  describeSolver,
+  inspectOrder,
+  type OrderSummaryView,
+  type OrderView,
+  orderOfRequest,
+} from "./order-view.js";
 export {
   ACME_ERROR_PREFIX,
   type AcmeIdentifier,

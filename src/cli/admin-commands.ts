@@ -6,6 +6,7 @@ import { AdminService } from "../gen/meshsign/admin/v1/admin_pb.js";
 import { stringify as stringifyYaml } from "yaml";
 import { dataDirPaths, loadOrCreateAdminToken } from "../server/data-dir.js";
 import { type CertificateDescriptionView, type CertificateRow, certificateDetail, certificatesTable, effectiveReason, type IssuerRow, issuersTable, type ManifestProblemView, manifestProblemsText } from "./lib/status-views.js";
+import { type OrderDetailView, orderDetail } from "./lib/order-views.js";
 import { renderTable } from "./lib/table.js";
 
 interface AdminOpts {
@@ -153,8 +154,13 @@ export async function runRenew(ref: string, opts: AdminOpts): Promise<void> {
 }
 
 export async function runInspect(what: string, ref: string, opts: AdminOpts): Promise<void> {
-  if (what !== "secret") throw new MeshsignError("ERR_CONFIG_INVALID", `inspect: only "secret" can be inspected, not "${what}"`);
+  if (what !== "secret" && what !== "order") throw new MeshsignError("ERR_CONFIG_INVALID", `inspect: "secret" or "order" can be inspected, not "${what}"`);
   outputFormat(opts);
+  if (what === "order") {
+    const order = await call(opts, async (c) => (await c.inspectOrder({ order: parseRef(ref) })).order ?? {});
+    print(opts, order, () => orderDetail(order as unknown as OrderDetailView, Date.now()));
+    return;
+  }
   const inspection = await call(opts, async (c) => (await c.inspectSecret({ secret: parseRef(ref) })).inspection ?? {});
   print(opts, inspection, () => describeText(inspection));
 }

@@ -92,7 +92,7 @@ const adminOptions = (c: Command) =>
 adminOptions(
   program
     .command("status [ref]")
-    .description("show meshsign's health, roots, a table of Certificates and the manifests it refused; with ns/name, one Certificate's conditions, dates, last request and events; `status issuers` lists the Issuers and ClusterIssuers and why any is not ready")
+    .description("show meshsign's health, roots, a table of Certificates and the manifests it refused; with ns/name, one Certificate's conditions, dates, last request, its ACME Order and Challenges, and events; `status issuers` lists the Issuers and ClusterIssuers and why any is not ready")
     .action(async (ref: string | undefined, opts) => {
       const { runStatus } = await import("./admin-commands.js");
       await runStatus(ref, opts);
@@ -110,7 +110,7 @@ adminOptions(
 adminOptions(
   program
     .command("inspect <what> <ref>")
-    .description("inspect a Secret's certificates: inspect secret ns/name (never prints the key)")
+    .description("inspect a Secret's certificates: inspect secret ns/name (never prints the key); an ACME Order's state, authorizations and Challenges: inspect order ns/name")
     .action(async (what: string, ref: string, opts) => {
       const { runInspect } = await import("./admin-commands.js");
       await runInspect(what, ref, opts);

@@ -31,6 +31,8 @@ export interface CertificateControl {
   describe(namespace: string, name: string): Promise<object>;
   renew(namespace: string, name: string): Promise<void>;
   inspectSecret(namespace: string, name: string): Promise<object>;
+  /** One ACME Order and its Challenges (`meshsign inspect order`). */
+  inspectOrder(namespace: string, name: string): Promise<object>;
 }
 
 /**
@@ -250,6 +252,10 @@ function routes(router: ConnectRouter, s: AdminSources): void {
     inspectSecret: async (req) => {
       const r = ref(req.secret);
       return { inspection: struct(await certs().inspectSecret(r.namespace, r.name)) };
+    },
+    inspectOrder: async (req) => {
+      const r = ref(req.order);
+      return { order: struct(await certs().inspectOrder(r.namespace, r.name)) };
     },
   });
 }

@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { AcmeClientMetrics } from "../acme/index.js";
+import { AcmeClientMetrics, inspectOrder, orderOfRequest } from "../acme/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
 import { dnsPropagation } from "../engine/acme/index.js";
 import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
@@ -96,9 +96,10 @@ export async function startEngine(options: {
     control: {
       list: (ns) => engine.list(ns),
       listIssuers: (ns) => engine.listIssuers(ns),
-      describe: (ns, name) => engine.describe(ns, name),
+      describe: (ns, name) => describeWithOrder(store, engine, ns, name),
       renew: (ns, name) => engine.renew(ns, name),
       inspectSecret: (ns, name) => engine.inspectSecret(ns, name),
+      inspectOrder: (ns, name) => inspectOrder(store, ns, name),
     },
     ready: () => started,
     stop: async () => {
@@ -191,4 +192,16 @@ function selection(config: Config): { selectCertificate?: (c: { metadata: { labe
       Object.entries(labels).every(([k, v]) => c.metadata.labels?.[k] === v) &&
       (groups.size === 0 || groups.has(c.spec?.issuerRef?.group || "cert-manager.io")),
   };
+}
+
+/**
+ * The engine's description of a Certificate plus, when its last request went
+ * to an ACME issuer, that request's Order and Challenges (state, solver,
+ * presented, reason), so `meshsign status ns/name` shows where issuance waits.
+ */
+async function describeWithOrder(store: Store, engine: Engine, namespace: string, name: string): Promise<object> {
+  const description = await engine.describe(namespace, name);
+  const request = description.lastRequest?.name;
+  const acme = request === undefined ? undefined : await orderOfRequest(store, namespace, request);
+  return acme === undefined ? description : { ...description, order: acme.order, challenges: acme.challenges };
 }

@@ -117,6 +117,7 @@ export async function startKubernetesControllers(options: {
     describe: (ns, name) => active().describe(ns, name),
     renew: (ns, name) => active().renew(ns, name),
     inspectSecret: (ns, name) => active().inspectSecret(ns, name),
+    inspectOrder: (ns, name) => active().inspectOrder(ns, name),
   };
   const active = (): CertificateControl => {
     if (!engine) throw new MeshsignError("ERR_NOT_FOUND", "this replica is not the leader; ask the leader's admin API");

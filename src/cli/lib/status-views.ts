@@ -48,7 +48,19 @@ export interface CertificateDescriptionView extends CertificateRow {
   readonly events?: readonly EventView[];
   /** ACME: the request's Order and its Challenges, when the issuer is ACME and the engine reports them. */
   readonly order?: { name: string; state?: string; reason?: string; url?: string };
-  readonly challenges?: readonly { name: string; type?: string; dnsName?: string; state?: string; reason?: string; presented?: boolean }[];
+  readonly challenges?: readonly ChallengeLineView[];
+}
+
+/** One ACME Challenge as the admin API describes it. */
+export interface ChallengeLineView {
+  readonly name: string;
+  readonly type?: string;
+  readonly dnsName?: string;
+  readonly wildcard?: boolean;
+  readonly solver?: string;
+  readonly state?: string;
+  readonly reason?: string;
+  readonly presented?: boolean;
 }
 
 /** One row of `meshsign status issuers` (the admin API's ListIssuers). */
@@ -170,9 +182,7 @@ export function certificateDetail(d: CertificateDescriptionView, now: number): s
     field("URL", d.order.url, "  ");
     const challenges = d.challenges ?? [];
     lines.push(challenges.length === 0 ? "  Challenges:       none" : "  Challenges:");
-    for (const c of challenges) {
-      lines.push(`    - ${c.name}: ${[c.type, c.dnsName, c.state, c.presented === undefined ? undefined : c.presented ? "presented" : "not presented", c.reason].filter((x) => x !== undefined && x !== "").join(", ")}`);
-    }
+    for (const c of challenges) lines.push(`    - ${challengeLine(c)}`);
   }
   const events = d.events ?? [];
   if (events.length === 0) {
@@ -186,6 +196,14 @@ export function certificateDetail(d: CertificateDescriptionView, now: number): s
     lines.push(...table.split("\n").map((l) => `  ${l}`));
   }
   return lines.join("\n");
+}
+
+/** `<name>: <type>, <name validated>, <solver>, <state>, presented|not presented, <reason>`, leaving out what is unknown. */
+export function challengeLine(c: ChallengeLineView): string {
+  const dnsName = c.dnsName === undefined ? undefined : c.wildcard === true ? `*.${c.dnsName}` : c.dnsName;
+  const presented = c.presented === undefined ? undefined : c.presented ? "presented" : "not presented";
+  const parts = [c.type, dnsName, c.solver, c.state, presented, c.reason].filter((x) => x !== undefined && x !== "");
+  return `${c.name}: ${parts.join(", ")}`;
 }
 
 function conditionLine(c: ConditionView, now: number): string {
