@@ -54,6 +54,9 @@ const STAGED_KEYS_LIMIT = 20_000;
 export const REISSUE_BURST = 5;
 export const REISSUE_INTERVAL_MS = 12 * 60_000;
 
+/** How long after an unanswered ARI request the CA is asked again. */
+const RENEWAL_HINT_RETRY_MS = 60 * 60_000;
+
 /** How often a Certificate that does not own its Secret is looked at again (cert-manager: 3 min). */
 export const NOT_OWNER_RECHECK_MS = 3 * 60_000;
 
@@ -93,6 +96,8 @@ export class CertificateReconciler {
   readonly #d: ReconcilerDeps;
   /** Per-certificate consecutive transient failures (pending requests). */
   readonly #transient = new Map<string, number>();
+  /** Issuer-suggested renewal instants (ACME ARI) per issued serial. */
+  readonly #renewalHints = new Map<string, { readonly atMs?: number; readonly askedMs: number }>();
   /** Jitter fraction per issued serial, drawn once from the random source. */
   readonly #jitter = new Map<string, number>();
   /** Per-certificate re-issue budget (token bucket), see {@link REISSUE_BURST}. */
@@ -252,7 +257,44 @@ export class CertificateReconciler {
         currentRequestCsr = undefined;
       }
     }
-    return { certificate: cert, spec, secret, contents: readSecretContents(secret), currentRequest, currentRequestCsr, now };
+    const contents = readSecretContents(secret);
+    const renewalHintMs = await this.#renewalHint(cert, spec, secret, contents, now);
+    return { certificate: cert, spec, secret, contents, currentRequest, currentRequestCsr, now, ...(renewalHintMs !== undefined ? { renewalHintMs } : {}) };
+  }
+
+  /**
+   * The issuer's suggested renewal instant for the certificate in the Secret (ACME ARI): a point
+   * inside the CA's window drawn with the certificate's jitter fraction, asked once per serial
+   * (again after an hour when the CA did not answer).
+   */
+  async #renewalHint(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, contents: PolicyInput["contents"], now: number): Promise<number | undefined> {
+    const info = contents?.cert;
+    if (info === undefined || secret === undefined) return undefined;
+    const issuer = this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "");
+    if (issuer?.renewalWindow === undefined) return undefined;
+    const cached = this.#renewalHints.get(info.serialHex);
+    if (cached !== undefined && (cached.atMs !== undefined || now - cached.askedMs < RENEWAL_HINT_RETRY_MS)) return cached.atMs;
+    let atMs: number | undefined;
+    try {
+      const leaf = splitPemChain(b64decode(secret.data?.["tls.crt"]))[0];
+      const w = leaf === undefined ? undefined : await issuer.renewalWindow(leaf);
+      if (w !== undefined) atMs = Math.round(w.startMs + this.#jitterFraction(info.serialHex) * (w.endMs - w.startMs));
+    } catch {
+      atMs = undefined; // the CA's suggestion is optional: the spec's renewal time stands
+    }
+    if (this.#renewalHints.size > 100_000) this.#renewalHints.clear();
+    this.#renewalHints.set(info.serialHex, { ...(atMs !== undefined ? { atMs } : {}), askedMs: now });
+    return atMs;
+  }
+
+  #jitterFraction(serialHex: string): number {
+    let fraction = this.#jitter.get(serialHex);
+    if (fraction === undefined) {
+      fraction = this.#d.random.float();
+      if (this.#jitter.size > 100_000) this.#jitter.clear();
+      this.#jitter.set(serialHex, fraction);
+    }
+    return fraction;
   }
 
   #nextWake(input: PolicyInput): number | undefined {
@@ -261,12 +303,9 @@ export class CertificateReconciler {
     const expiry = cert.notAfterMs + 1;
     const renewal = renewalTimeFor(input);
     if (renewal === undefined) return expiry > input.now ? expiry : undefined;
-    let fraction = this.#jitter.get(cert.serialHex);
-    if (fraction === undefined) {
-      fraction = this.#d.random.float();
-      if (this.#jitter.size > 100_000) this.#jitter.clear();
-      this.#jitter.set(cert.serialHex, fraction);
-    }
+    // The CA's suggested instant is already a random point of its window.
+    if (renewal === input.renewalHintMs) return min(renewal, expiry > input.now ? expiry : undefined);
+    const fraction = this.#jitterFraction(cert.serialHex);
     const jittered = renewal + renewalJitterMs({ notBeforeMs: cert.notBeforeMs, notAfterMs: cert.notAfterMs, renewBeforeMs: input.spec.renewBeforeMs, renewBeforePercentage: input.spec.renewBeforePercentage }, fraction);
     return min(jittered, expiry > input.now ? expiry : undefined);
   }

@@ -19,6 +19,12 @@ export interface Issuer {
   /** Current readiness, as the Issuer's Ready condition reports it. */
   status(): IssuerStatus;
   sign(request: SignRequest, signal?: AbortSignal): Promise<SignResult>;
+  /**
+   * The CA's suggested renewal window for a certificate it issued (ACME ARI,
+   * RFC 9773), or undefined when the backend has none. The engine renews at a
+   * random point inside it when that comes before the spec's renewal time.
+   */
+  renewalWindow?(leafPem: string): Promise<{ readonly startMs: number; readonly endMs: number } | undefined>;
 }
 
 export interface IssuerStatus {

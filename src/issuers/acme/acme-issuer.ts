@@ -21,11 +21,13 @@
 import {
   AcmeClient,
   type AcmeRequestObservation,
+  getRenewalInfo,
   registerAccount,
   type Transport,
   updateAccountEmail,
 } from "../../acme/index.js";
 import { MeshsignError, toMeshsignError } from "../../errors/index.js";
+import { decodePemAll } from "../../pki/index.js";
 import type { Issuer, IssuerStatus, SignRequest, SignResult } from "../issuer.js";
 import type { BuiltIssuer, IssuerBuildContext, IssuerFactory } from "../registry.js";
 import { ACCOUNT_KEY_LABELS, accountKeyHash, generateAccountKey, parseAccountKey } from "./account-key.js";
@@ -67,6 +69,16 @@ export class AcmeIssuer implements Issuer {
 
   status(): IssuerStatus {
     return this.#status;
+  }
+
+  /** ARI (RFC 9773) when `renewalInformationSource` is ARI (the default) and the CA offers `renewalInfo`. */
+  async renewalWindow(leafPem: string): Promise<{ startMs: number; endMs: number } | undefined> {
+    if (this.config.renewalInformationSource !== "ARI" || this.client.directory.renewalInfo === undefined)
+      return undefined;
+    const der = decodePemAll(leafPem, "CERTIFICATE")[0];
+    if (der === undefined) return undefined;
+    const info = await getRenewalInfo(this.client, der);
+    return { startMs: info.suggestedWindow.start.getTime(), endMs: info.suggestedWindow.end.getTime() };
   }
 
   async sign(request: SignRequest): Promise<SignResult> {

@@ -7,13 +7,18 @@
 import { X509Certificate } from "node:crypto";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createHttp01Solver, type Http01Solver } from "../../../src/acme/index.js";
+import {
+  AcmeClient,
+  createHttp01Solver,
+  getRenewalInfo,
+  type Http01Solver,
+} from "../../../src/acme/index.js";
 import type { Order } from "../../../src/api/types.js";
 import { CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, ORDERS, SECRETS } from "../../../src/api/types.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
-import { decodePemAll } from "../../../src/pki/index.js";
+import { decodePemAll, generateKeySync } from "../../../src/pki/index.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
 import type { Store } from "../../../src/store/types.js";
 import { freePort, type Pebble, SHORTLIVED_SECONDS, startPebble } from "../harness.js";
@@ -356,6 +361,43 @@ describe("ACME issuer on the engine (Pebble)", () => {
       o.metadata.name?.startsWith("dnsonly-"),
     );
     expect(order?.status?.reason).toMatch(/DNS01 provider "cloudDNS" is not supported by meshsign yet/);
+  });
+
+  it("renews inside the CA's ARI window when it comes before renewBefore, and by renewBefore with renewalInformationSource None", async () => {
+    const store = new MemoryStore();
+    await store.create(CLUSTER_ISSUERS, acmeIssuer("ari"));
+    await store.create(CLUSTER_ISSUERS, acmeIssuer("noari", { renewalInformationSource: "None" }));
+    await store.create(
+      CERTIFICATES,
+      acmeCertificate("ari", ["ari.example.com"], "ari", { renewBefore: "1h" }),
+    );
+    await store.create(
+      CERTIFICATES,
+      acmeCertificate("noari", ["noari.example.com"], "noari", { renewBefore: "1h" }),
+    );
+    const engine = startEngine(store);
+    await engine.start();
+    const ready = (name: string) => async () => {
+      const c = await getCert(store, name);
+      return cond(c, "Ready")?.status === "True" && c?.status?.renewalTime !== undefined ? c : undefined;
+    };
+    const ari = await until(store, ready("ari"), "the ARI Certificate");
+    const noari = await until(store, ready("noari"), "the other Certificate");
+    const client = await AcmeClient.connect({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: generateKeySync({ type: "ec", curve: "P-256" }),
+      caBundle: pebble.tlsCaPem,
+    });
+    const leaf = await leafOf(store, "ari-tls");
+    const window = (await getRenewalInfo(client, leaf.raw)).suggestedWindow;
+    const renewal = Date.parse(ari.status?.renewalTime ?? "");
+    // status.renewalTime has whole seconds.
+    expect(renewal).toBeGreaterThanOrEqual(window.start.getTime() - 1_000);
+    expect(renewal).toBeLessThanOrEqual(window.end.getTime());
+    expect(renewal).toBeLessThan(Date.parse(ari.status?.notAfter ?? "") - 3_600_000);
+    expect(Date.parse(noari.status?.notAfter ?? "") - Date.parse(noari.status?.renewalTime ?? "")).toBe(
+      3_600_000,
+    );
   });
 
   // Last in the file: it freezes the Pebble the other tests share.
