@@ -150,11 +150,33 @@ export class OrderController {
     let st: OrderStatus = order.status ?? {};
     let acme: AcmeOrder;
     if (st.url === undefined || st.url === "") {
-      acme = await newOrder(client, {
+      const base = {
         identifiers: orderIdentifiers(order.spec),
         ...(order.spec.profile !== undefined ? { profile: order.spec.profile } : {}),
-        ...(order.spec.replaces !== undefined ? { replaces: order.spec.replaces } : {}),
-      });
+      };
+      try {
+        acme = await newOrder(client, {
+          ...base,
+          ...(order.spec.replaces !== undefined ? { replaces: order.spec.replaces } : {}),
+        });
+      } catch (err) {
+        // `replaces` is a hint: a CA that will not take it (already replaced, an unknown certificate)
+        // gets a plain order instead. An unreachable CA is retried as it is.
+        const code = toMeshsignError(err).code;
+        if (
+          order.spec.replaces === undefined ||
+          code === "ERR_ACME_UNAVAILABLE" ||
+          code === "ERR_ACME_TIMEOUT"
+        )
+          throw err;
+        this.#d.events.record(
+          order,
+          "Warning",
+          "Replaces",
+          `The ACME server refused replaces ${order.spec.replaces} (${toMeshsignError(err).message}); ordering without it`,
+        );
+        acme = await newOrder(client, base);
+      }
       // The URL first: a crash after this write resumes this order, never places a second.
       order = await this.#setStatus(order, {
         ...st,

@@ -16,17 +16,25 @@
  * uid) is deleted first; it would otherwise answer for the new request.
  */
 
-import { orderIdentifiers, verifyIssued } from "../../acme/index.js";
+import { ariCertId, orderIdentifiers, verifyIssued } from "../../acme/index.js";
 import { formatGoDuration, tryParseGoDuration } from "../../api/duration.js";
 import { ORDERS, type Order } from "../../api/types.js";
 import { MeshsignError, toMeshsignError } from "../../errors/index.js";
 import type { AcmeIssuer, AcmeOrderSigner } from "../../issuers/acme/index.js";
 import type { SignRequest, SignResult } from "../../issuers/issuer.js";
-import { type ParsedCsr, parseCsr } from "../../pki/index.js";
+import { decodePemAll, type ParsedCsr, parseCsr } from "../../pki/index.js";
 import type { Store } from "../../store/types.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
-import { CERTIFICATE_REQUESTS, type CertificateRequest } from "../lib/api.js";
+import { ANN } from "../lib/annotations.js";
+import {
+  CERTIFICATE_REQUESTS,
+  CERTIFICATES,
+  type Certificate,
+  type CertificateRequest,
+  SECRETS,
+  type Secret,
+} from "../lib/api.js";
 import { splitPemChain } from "../lib/x509-info.js";
 import { computeName } from "./lib/names.js";
 
@@ -64,7 +72,8 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
         cause: err,
       });
     }
-    const spec = orderSpec(issuer, cr, csr);
+    const replaces = await this.#replaces(issuer, cr);
+    const spec = { ...orderSpec(issuer, cr, csr), ...(replaces !== undefined ? { replaces } : {}) };
     const name = computeName(crName, { ...spec, request: undefined });
     let order = await this.#d.store.get<Order>(ORDERS, ns, name);
     const ownerUid = order?.metadata.ownerReferences?.find((o) => o.kind === "CertificateRequest")?.uid;
@@ -127,6 +136,35 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
       message: `Waiting on certificate issuance from order ${ns}/${name}: "${st.state ?? ""}"${why}`,
       retryAfterMs: ORDER_PENDING_RECHECK_MS,
     };
+  }
+
+  /**
+   * RFC 9773 `replaces`: the ARI identifier of the certificate this request renews, when the
+   * Certificate's Secret holds one this issuer issued and the CA offers ARI.
+   */
+  async #replaces(issuer: AcmeIssuer, cr: CertificateRequest): Promise<string | undefined> {
+    if (issuer.config.renewalInformationSource !== "ARI" || issuer.client.directory.renewalInfo === undefined)
+      return undefined;
+    const ns = cr.metadata.namespace ?? "";
+    const certName = cr.metadata.annotations?.[ANN.certificateName];
+    if (certName === undefined) return undefined;
+    const cert = await this.#d.store.get<Certificate>(CERTIFICATES, ns, certName);
+    if (cert === undefined) return undefined;
+    const secret = await this.#d.store.get<Secret>(SECRETS, ns, cert.spec.secretName);
+    const a = secret?.metadata.annotations ?? {};
+    const ref = cr.spec.issuerRef;
+    if (a[ANN.issuerName] !== ref.name || (a[ANN.issuerKind] ?? "Issuer") !== (ref.kind ?? "Issuer"))
+      return undefined;
+    const leaf = decodePemAll(
+      Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString("utf8"),
+      "CERTIFICATE",
+    )[0];
+    if (leaf === undefined) return undefined;
+    try {
+      return ariCertId(leaf);
+    } catch {
+      return undefined; // no authority key identifier: ARI cannot name it
+    }
   }
 
   async #create(cr: CertificateRequest, ns: string, name: string, spec: Order["spec"]): Promise<Order> {

@@ -9,6 +9,7 @@ import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   AcmeClient,
+  ariCertId,
   createHttp01Solver,
   getRenewalInfo,
   type Http01Solver,
@@ -191,6 +192,7 @@ describe("ACME issuer on the engine (Pebble)", () => {
     await until(store, ready(1), "the first issuance");
     const uri = (await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, "renew"))?.status?.acme?.uri;
     const first = (await leafOf(store, "renewed-tls")).serialNumber;
+    const firstPem = (await leafOf(store, "renewed-tls")).toString();
     await engine.renew("istio-ingress", "renewed");
     await until(store, ready(2), "the renewal");
     expect((await leafOf(store, "renewed-tls")).serialNumber).not.toBe(first);
@@ -201,6 +203,10 @@ describe("ACME issuer on the engine (Pebble)", () => {
       o.metadata.name?.startsWith("renewed-"),
     );
     expect(orders.map((o) => o.status?.state)).toEqual(["valid", "valid"]);
+    // The renewal order told the CA which certificate it replaces (RFC 9773), and the CA took it.
+    const firstDer = new X509Certificate(Buffer.from(firstPem, "utf8")).raw;
+    expect(orders.map((o) => o.spec.replaces).filter((r) => r !== undefined)).toEqual([ariCertId(firstDer)]);
+    expect(pebble.log()).toMatch(/ARI: order "[^"]+" is a replacement of/);
   });
 
   it("resumes the same ACME order after a restart in the middle of it: one newOrder for the request", async () => {
