@@ -128,10 +128,7 @@ export class ChallengeController {
     if (ch.status?.processing !== true) return undefined;
     const issuer = this.#d.registry.resolve(ch.spec.issuerRef, ns);
     if (!(issuer instanceof AcmeIssuer) || !issuer.status().ready) {
-      await this.#setStatus(ch, {
-        ...ch.status,
-        reason: `Waiting for the issuer ${ch.spec.issuerRef.name} to be ready`,
-      });
+      await this.#reason(ch, `Waiting for the issuer ${ch.spec.issuerRef.name} to be ready`);
       return this.#d.clock.now() + 30_000;
     }
     try {

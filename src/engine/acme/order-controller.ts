@@ -112,10 +112,8 @@ export class OrderController {
           : issuer instanceof AcmeIssuer
             ? `not ready: ${issuer.status().message}`
             : "not an ACME issuer";
-      order = await this.#setStatus(order, {
-        ...st,
-        reason: `Waiting for the issuer ${order.spec.issuerRef.kind ?? "Issuer"} ${order.spec.issuerRef.name}: ${why}`,
-      });
+      const reason = `Waiting for the issuer ${order.spec.issuerRef.kind ?? "Issuer"} ${order.spec.issuerRef.name}: ${why}`;
+      if (st.reason !== reason) order = await this.#setStatus(order, { ...st, reason });
       return Math.min(now + 30_000, created + timeout);
     }
     try {
