@@ -8,6 +8,7 @@
  *   npm run bench -- --case create-certificate --duration 10
  */
 import "reflect-metadata";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +17,7 @@ import { machineInfo } from "./lib/machine.js";
 import { type MeshsignProcess, startMeshsign } from "./lib/meshsign.js";
 import { parseBenchOptions, USAGE } from "./lib/options.js";
 import { buildRelease, type ReleaseBuild } from "./lib/release-build.js";
-import { renderMarkdown, renderText, updateDoc } from "./lib/report.js";
+import { renderMarkdown, renderText, sectionsOf, updateDoc } from "./lib/report.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -52,7 +53,8 @@ async function main(): Promise<number> {
   } else if (!options.fromSource) {
     release = buildRelease(repoRoot);
     serverRoot = release.root;
-    serverBuild = "this checkout compiled with tsc (tsconfig.build.json), as `npm start` and the container image run it";
+    serverBuild =
+      "this checkout compiled with tsc (tsconfig.build.json), as `npm start` and the container image run it";
     log(`compiled meshsign into ${serverRoot} in ${release.buildSeconds.toFixed(1)} s`);
   }
   const machine = machineInfo();
@@ -88,7 +90,7 @@ async function main(): Promise<number> {
   try {
     for (const c of selected) {
       try {
-        reports.push(await c.run(ctx));
+        reports.push({ ...(await c.run(ctx)), docSection: c.docSection ?? "main" });
       } catch (err) {
         failed = true;
         log(`case ${c.name} failed: ${(err as Error).stack ?? String(err)}`);
@@ -98,6 +100,7 @@ async function main(): Promise<number> {
           targets: [],
           notes: [],
           data: { error: String(err) },
+          docSection: c.docSection ?? "main",
         });
       }
     }
@@ -120,14 +123,15 @@ async function main(): Promise<number> {
     serverBuild,
     reports,
     totalSeconds: (performance.now() - started) / 1000,
+    ...(options.serverRoot ? {} : { commit: gitCommit(repoRoot) }),
   };
   process.stdout.write(renderText(summary));
   if (options.out) {
     const file = path.resolve(repoRoot, options.out);
-    writeFileSync(
-      file,
-      updateDoc(existsSync(file) ? readFileSync(file, "utf8") : undefined, renderMarkdown(summary)),
-    );
+    let doc = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+    for (const section of sectionsOf(reports))
+      doc = updateDoc(doc, renderMarkdown(summary, section), section);
+    if (doc !== undefined) writeFileSync(file, doc);
     log(`wrote ${path.relative(repoRoot, file)}`);
   }
   if (options.json) {
@@ -138,6 +142,15 @@ async function main(): Promise<number> {
   }
   // A missed target is reported, not fatal; a case that could not run at all is.
   return failed ? 1 : 0;
+}
+
+/** `git rev-parse --short HEAD`, with "+ changes" when the tree differs from it; undefined outside git. */
+function gitCommit(dir: string): string | undefined {
+  const git = (...args: string[]) => spawnSync("git", ["-C", dir, ...args], { encoding: "utf8" });
+  const head = git("rev-parse", "--short", "HEAD");
+  if (head.status !== 0) return undefined;
+  const dirty = git("status", "--porcelain", "--untracked-files=no").stdout.trim() !== "";
+  return `${head.stdout.trim()}${dirty ? " + changes" : ""}`;
 }
 
 process.exitCode = await main();

@@ -44,20 +44,18 @@ export const createCertificateCase: BenchCase = {
         `create-certificate ${keyType}: ${options.channels} channels x ${options.concurrency / options.channels} in flight, ${options.warmupSeconds}s warm-up + ${options.durationSeconds}s`,
       );
       let windowStart: Promise<ServerReading> | undefined;
-      const outcome = await runLoad(
-        reusedLoadJob(options, target, "create-certificate", items),
-        {
-          serverPid: server.pid,
-          clients: options.clients,
-          onMeasuring: () => {
-            windowStart = readServer(server.metricsPort);
-          },
+      const outcome = await runLoad(reusedLoadJob(options, target, "create-certificate", items), {
+        serverPid: server.pid,
+        clients: options.clients,
+        onMeasuring: () => {
+          windowStart = readServer(server.metricsPort);
         },
-      );
+      });
       outcomes.set(keyType, outcome);
       // The window closes a little after the last request is counted; the few calls the load
       // generator still had in flight then are in the server's figures too.
-      if (windowStart) seen.set(keyType, serverWindow(await windowStart, await readServer(server.metricsPort)));
+      if (windowStart)
+        seen.set(keyType, serverWindow(await windowStart, await readServer(server.metricsPort)));
       ctx.log(
         `create-certificate ${keyType}: ${f.int(outcome.requestsPerSecond)} req/s, p99 ${f.ms(outcome.latency.p99Ms)} ms, ${outcome.errors} errors`,
       );
@@ -122,7 +120,9 @@ export const createCertificateCase: BenchCase = {
           }).join("; ") +
           ". The difference is time spent before the handler runs or after it answers: in socket buffers, HTTP/2 framing, an event loop busy with other requests, a process waiting for a core.",
         `Stop-the-world GC pauses over the same window (every request in flight in a paused process waits them out): ` +
-          KEY_TYPES.map((k) => gcNote(k, outcomes.get(k) as LoadOutcome, seen.get(k), server.workers)).join("; ") +
+          KEY_TYPES.map((k) =>
+            gcNote(k, outcomes.get(k) as LoadOutcome, seen.get(k), server.workers ?? options.workers),
+          ).join("; ") +
           ".",
         ...KEY_TYPES.flatMap((k) => errorNote(outcomes.get(k) as LoadOutcome, k)),
       ],

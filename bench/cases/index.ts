@@ -1,8 +1,10 @@
 /**
  * Every benchmark case, in the order they run. `--case all` runs those with
- * `inDefaultRun`; the engine case (issue 3) takes minutes, so it runs when
+ * `inDefaultRun`; the engine case takes minutes, so it runs when
  * named (`--case all,engine`), and so does the soak (`--case soak`, 30 minutes
- * by default). To add a case: write `bench/cases/<name>.ts`
+ * by default), the Vault case (`--case vault`, needs test/vault/setup.sh's Vault) and the
+ * side-by-side run against Istio's CA (`--case peer`, minutes, builds Go programs on first
+ * use). To add a case: write `bench/cases/<name>.ts`
  * exporting a {@link BenchCase}, and list it here.
  */
 import { coldConnectionCase } from "./cold-connection.js";
@@ -11,9 +13,11 @@ import { createCertificateFloorCase } from "./create-certificate-floor.js";
 import { cryptoCeilingCase } from "./crypto-ceiling.js";
 import { engineCase } from "./engine.js";
 import { grpcCeilingCase } from "./grpc-ceiling.js";
+import { peerCase } from "./peer.js";
 import { pkiMicroCase } from "./pki-micro.js";
 import { soakCase } from "./soak.js";
 import type { BenchCase } from "./types.js";
+import { vaultCase } from "./vault.js";
 
 export type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
@@ -26,4 +30,6 @@ export const CASES: readonly BenchCase[] = [
   coldConnectionCase,
   engineCase,
   soakCase,
+  vaultCase,
+  peerCase,
 ];

@@ -39,7 +39,14 @@ export interface CaseReport {
   readonly targets: readonly TargetCheck[];
   /** The raw figures, for `--json`. */
   readonly data: unknown;
+  /**
+   * The generated block of docs/benchmarks.md the report goes to: the main one (default), or the
+   * peer comparison's own, so a run of either keeps the other's latest figures.
+   */
+  readonly docSection?: DocSection;
 }
+
+export type DocSection = "main" | "peer";
 
 export interface BenchCase {
   /** `--case` name. */
@@ -47,5 +54,7 @@ export interface BenchCase {
   readonly summary: string;
   /** Whether `--case all` (the default) runs it. */
   readonly inDefaultRun: boolean;
+  /** Where its report goes in docs/benchmarks.md (default `main`); see {@link CaseReport.docSection}. */
+  readonly docSection?: DocSection;
   run(ctx: BenchContext): Promise<CaseReport>;
 }

@@ -25,7 +25,7 @@ export interface MeshsignProcess {
   readonly rootsPem: string;
   /** What a load generator dials: the listener, its roots, and a name its serving certificate has. */
   readonly target: LoadTarget;
-  readonly workers: number;
+  readonly workers: number | undefined;
   /** `127.0.0.1:<port>` of the admin API (Connect over TLS, bearer token in `<data-dir>/admin-token`). */
   readonly adminAddress: string;
   readonly metricsPort: number;
@@ -36,8 +36,12 @@ export interface MeshsignProcess {
 export interface StartOptions {
   /** Where `bin/meshsign.js` is (and the child's working directory). */
   readonly repoRoot: string;
-  /** `--workers`: gRPC worker processes (1 = in the primary). */
-  readonly workers: number;
+  /** `--workers`: gRPC worker processes (1 = in the primary); undefined = meshsign's default (one per core it may use). */
+  readonly workers: number | undefined;
+  /** The token signer to trust (default: a fresh one), e.g. one shared with another server under test. */
+  readonly tokens?: ClusterTokenSigner;
+  /** A command meshsign's node is run under, e.g. `["taskset", "-c", "0"]` (it must exec node in place, keeping the pid). */
+  readonly launcher?: readonly string[];
   /** More `serve` flags, e.g. `--ca-key-algorithm rsa-2048`. */
   readonly extraArgs?: readonly string[];
   /** When set, everything meshsign prints (banner and logs) is also appended to this file. */
@@ -61,7 +65,7 @@ interface Banner {
 export async function startMeshsign(options: StartOptions): Promise<MeshsignProcess> {
   const base = mkdtempSync(path.join(tmpdir(), "meshsign-bench-"));
   const dataDir = path.join(base, "data");
-  const tokens = await ClusterTokenSigner.create(path.join(base, "cluster-sa"));
+  const tokens = options.tokens ?? (await ClusterTokenSigner.create(path.join(base, "cluster-sa")));
   const args = [
     ...(options.nodeArgs ?? []),
     path.join(options.repoRoot, "bin/meshsign.js"),
@@ -76,12 +80,15 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
     "0",
     "--admin-address",
     "127.0.0.1:0",
-    "--workers",
-    String(options.workers),
+    ...(options.workers === undefined ? [] : ["--workers", String(options.workers)]),
     ...tokens.serveArgs(),
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, ...prefix] = [...(options.launcher ?? []), process.execPath];
+  const child = spawn(command as string, [...prefix, ...args], {
+    cwd: options.repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const tail = new OutputTail();
   const log = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
   child.stdout?.on("data", (b: Buffer) => {

@@ -9,6 +9,11 @@ export interface BenchOptions {
   readonly durationSeconds: number;
   /** The soak case's length, seconds: `--duration` when given, else {@link DEFAULTS.soakSeconds}. */
   readonly soakSeconds: number;
+  /** The peer case's measured window and warm-up, seconds: `--duration` / `--warmup` when given, else 20 and 5. */
+  readonly peerSeconds: number;
+  readonly peerWarmupSeconds: number;
+  /** The peer case's parts: `pinned`, `shared` (ghz runs), `cold` (new connection per request). */
+  readonly peerParts: readonly PeerPart[];
   /** The soak case's request rate as a fraction of the capacity it measures first. */
   readonly soakLoad: number;
   /** Unmeasured warm-up before each window, seconds. */
@@ -19,6 +24,8 @@ export interface BenchOptions {
   readonly channels: number;
   /** `meshsign serve --workers` (and the echo server's worker count). */
   readonly workers: number;
+  /** `--workers` as given on the command line (the peer case runs meshsign's default without it). */
+  readonly workersGiven: number | undefined;
   /** Load-generator processes. */
   readonly clients: number;
   /** Requests of the cold-connection case, and how many run at once. */
@@ -48,6 +55,9 @@ export interface BenchOptions {
   readonly profileDir: string;
 }
 
+export const PEER_PARTS = ["pinned", "shared", "cold"] as const;
+export type PeerPart = (typeof PEER_PARTS)[number];
+
 export const DEFAULTS = {
   durationSeconds: 15,
   warmupSeconds: 3,
@@ -61,20 +71,25 @@ export const DEFAULTS = {
   engineCertificates: 10_000,
   soakSeconds: 30 * 60,
   soakLoad: 0.7,
+  peerSeconds: 20,
+  peerWarmupSeconds: 5,
   out: "docs/benchmarks.md",
 } as const;
 
 export const USAGE = `npm run bench -- [options]
-  --case NAMES           comma-separated cases; "all" (default) is every case but engine
-                         and soak, e.g. --case all,engine or --case soak
+  --case NAMES           comma-separated cases; "all" (default) is every case but engine,
+                         soak, vault and peer, e.g. --case all,engine, --case soak, --case vault
+                         or --case peer
   --duration D           measured time per load case: seconds, or with a unit (90s, 3m, 1h)
-                         (default ${DEFAULTS.durationSeconds} s; the soak case's length, default 30m)
+                         (default ${DEFAULTS.durationSeconds} s; the soak case's length, default 30m;
+                         the peer case's, default ${DEFAULTS.peerSeconds} s)
   --soak-load F          soak request rate as a fraction of the measured capacity
                          (default ${DEFAULTS.soakLoad})
-  --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds})
+  --peer-parts LIST      the peer case's parts: pinned, shared, cold (default all three)
+  --warmup S             unmeasured warm-up seconds (default ${DEFAULTS.warmupSeconds}; peer ${DEFAULTS.peerWarmupSeconds})
   --concurrency N        requests in flight, reused connections (default ${DEFAULTS.concurrency})
   --channels N           grpc-js channels = TLS connections (default ${DEFAULTS.channels})
-  --workers N            meshsign serve --workers (default: cores)
+  --workers N            meshsign serve --workers (default: cores; the peer case: meshsign's own default)
   --clients N            load-generator processes (default ${DEFAULTS.clients})
   --cold-requests N      requests of the cold-connection case (default ${DEFAULTS.coldRequests})
   --cold-concurrency N   cold requests at once (default ${DEFAULTS.coldConcurrency})
@@ -99,6 +114,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       case: { type: "string", default: "all" },
       duration: { type: "string" },
       "soak-load": { type: "string" },
+      "peer-parts": { type: "string", default: PEER_PARTS.join(",") },
       warmup: { type: "string" },
       concurrency: { type: "string" },
       channels: { type: "string" },
@@ -138,6 +154,15 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     throw new Error(
       `--soak-load: must be a number above 0 and at most 2, got ${JSON.stringify(values["soak-load"])}`,
     );
+  const peerParts = (values["peer-parts"] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknownPart = peerParts.find((p) => !(PEER_PARTS as readonly string[]).includes(p));
+  if (unknownPart !== undefined || peerParts.length === 0)
+    throw new Error(
+      `--peer-parts: a comma-separated list of ${PEER_PARTS.join(", ")}, got ${JSON.stringify(values["peer-parts"])}`,
+    );
   const concurrency = int("concurrency", values.concurrency, DEFAULTS.concurrency, 1, 4096);
   const channels = int("channels", values.channels, DEFAULTS.channels, 1, 256);
   if (concurrency % channels !== 0)
@@ -150,10 +175,14 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     durationSeconds: duration ?? DEFAULTS.durationSeconds,
     soakSeconds: duration ?? DEFAULTS.soakSeconds,
     soakLoad,
+    peerSeconds: duration ?? DEFAULTS.peerSeconds,
+    peerParts: peerParts as PeerPart[],
+    peerWarmupSeconds: int("warmup", values.warmup, DEFAULTS.peerWarmupSeconds, 0, 60),
     warmupSeconds: int("warmup", values.warmup, DEFAULTS.warmupSeconds, 0, 60),
     concurrency,
     channels,
     workers: int("workers", values.workers, availableParallelism(), 1, 64),
+    workersGiven: values.workers === undefined ? undefined : int("workers", values.workers, 1, 1, 64),
     clients: int("clients", values.clients, DEFAULTS.clients, 1, 64),
     coldRequests: int("cold-requests", values["cold-requests"], DEFAULTS.coldRequests, 1, 1_000_000),
     coldConcurrency: int("cold-concurrency", values["cold-concurrency"], DEFAULTS.coldConcurrency, 1, 1024),

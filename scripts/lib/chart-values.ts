@@ -9,7 +9,7 @@
  * option table, so the chart accepts exactly what `meshsign serve` accepts.
  */
 import { z } from "zod";
-import { OPTIONS } from "../../src/server/config.js";
+import { CERTIFICATE_SHIMS, OPTIONS } from "../../src/server/config.js";
 
 function optionEnum(flag: string): [string, ...string[]] {
   const kind = OPTIONS.find((o) => o.flag === flag)?.kind;
@@ -78,6 +78,12 @@ export const chartValuesSchema = z.strictObject({
     }),
     istio: z.strictObject({ revisions: z.array(z.string().min(1)), namespace: z.string() }),
     controller: z.strictObject({ leaderElectionNamespace: z.string(), configmapNamespaceSelector: labelSelector }),
+    shims: z.strictObject({
+      enabled: z.boolean(),
+      sources: z.array(z.enum(CERTIFICATE_SHIMS as unknown as [string, ...string[]])),
+      defaultIssuer: z.strictObject({ name: z.string(), kind: z.string().min(1), group: z.string().min(1) }),
+      istioGatewaySecretNamespace: z.string().regex(/^$|^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a namespace name, or empty"),
+    }),
   }),
   resources: kubeObject,
   securityContext: kubeObject,

@@ -61,6 +61,16 @@ export const SHIM_SUBJECT_LOCALITIES = "cert-manager.io/subject-localities";
 export const SHIM_SUBJECT_POSTAL_CODES = "cert-manager.io/subject-postalcodes";
 export const SHIM_SUBJECT_STREET_ADDRESSES = "cert-manager.io/subject-streetaddresses";
 export const SHIM_SUBJECT_SERIAL_NUMBER = "cert-manager.io/subject-serialnumber";
+/** JSON of a Certificate `secretTemplate` (`{"labels": {...}, "annotations": {...}}`). */
+export const SHIM_SECRET_TEMPLATE = "cert-manager.io/secret-template";
+/** "true" on an Ingress: make a Certificate with the default issuer (`--auto-certificate-annotations`). */
+export const SHIM_TLS_ACME = "kubernetes.io/tls-acme";
+/** "true": the HTTP-01 solver edits the Ingress itself (the Certificate gets the override-ingress-name annotation). */
+export const SHIM_ACME_HTTP01_EDIT_IN_PLACE = "acme.cert-manager.io/http01-edit-in-place";
+/** Overrides the solver's `http01.ingress.class` for this Ingress's Certificates. */
+export const SHIM_ACME_HTTP01_INGRESS_CLASS = "acme.cert-manager.io/http01-ingress-class";
+/** Overrides the solver's `http01.ingress.ingressClassName` for this Ingress's Certificates. */
+export const SHIM_ACME_HTTP01_INGRESS_CLASS_NAME = "acme.cert-manager.io/http01-ingress-ingressclassname";
 
 // --- cainjector ---
 export const ALLOW_DIRECT_INJECTION = "cert-manager.io/allow-direct-injection";
@@ -70,7 +80,8 @@ export const INJECT_CA_FROM_SECRET = "cert-manager.io/inject-ca-from-secret";
 // --- ACME HTTP-01 overrides (on Certificates and Orders) ---
 export const ACME_HTTP01_OVERRIDE_INGRESS_NAME = "acme.cert-manager.io/http01-override-ingress-name";
 export const ACME_HTTP01_OVERRIDE_INGRESS_CLASS = "acme.cert-manager.io/http01-override-ingress-class";
-export const ACME_HTTP01_OVERRIDE_INGRESS_CLASS_NAME = "acme.cert-manager.io/http01-override-ingress-ingressclassname";
+export const ACME_HTTP01_OVERRIDE_INGRESS_CLASS_NAME =
+  "acme.cert-manager.io/http01-override-ingress-ingressclassname";
 export const ACME_HTTP01_PARENT_REF_NAME = "acme.cert-manager.io/http01-parentrefname";
 export const ACME_HTTP01_PARENT_REF_KIND = "acme.cert-manager.io/http01-parentrefkind";
 export const ACME_HTTP01_PARENT_REF_NAMESPACE = "acme.cert-manager.io/http01-parentrefnamespace";
@@ -88,7 +99,11 @@ export const FAO_LABEL = "controller.cert-manager.io/fao";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 
 /** Annotation prefixes never copied from a Certificate to its requests and orders. */
-export const NON_COPIED_ANNOTATION_PREFIXES: readonly string[] = ["kubectl.kubernetes.io/", "fluxcd.io/", "argocd.argoproj.io/"];
+export const NON_COPIED_ANNOTATION_PREFIXES: readonly string[] = [
+  "kubectl.kubernetes.io/",
+  "fluxcd.io/",
+  "argocd.argoproj.io/",
+];
 
 /** Prefix reserved to cert-manager: forbidden in `secretTemplate.annotations`. */
 export const CERT_MANAGER_ANNOTATION_PREFIX = "cert-manager.io/";
@@ -96,3 +111,9 @@ export const CERT_MANAGER_ANNOTATION_PREFIX = "cert-manager.io/";
 // --- meshsign's own ---
 /** On objects created by the standalone manifest loader: the source file (relative to the manifest dir). */
 export const MANIFEST_SOURCE = "meshsign.io/manifest-source";
+/**
+ * On a Certificate a shim made for a source in another namespace (an Istio Gateway whose Secret lives
+ * where the gateway deployment runs), where an ownerReference cannot point:
+ * `<apiVersion>/<kind>/<namespace>/<name>/<uid>` of the source.
+ */
+export const SHIM_SOURCE = "meshsign.io/shim-source";

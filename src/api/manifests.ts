@@ -1,7 +1,7 @@
 import { parseAllDocuments } from "yaml";
 import type { KubeObject, ResourceType } from "../store/types.js";
 import { normalizeObject } from "./normalize.js";
-import { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, CONFIGMAPS, ISSUERS, NAMESPACES, SECRETS, resourceTypeFor } from "./types.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, CONFIGMAPS, GATEWAYS, INGRESSES, ISSUERS, ISTIO_GATEWAYS, LISTENER_SETS, NAMESPACES, SECRETS, resourceTypeFor } from "./types.js";
 import { findUnknownFields, type UnknownField } from "./unknown-fields.js";
 import { type FieldError, validateResource } from "./validate.js";
 
@@ -19,14 +19,17 @@ import { type FieldError, validateResource } from "./validate.js";
  *   verdict, each with the closest known name; with `strictFields` they
  *   make the document `invalid` instead, as `kubectl apply
  *   --validate=strict` does.
- * - `ignored`: not a meshsign kind (an Istio Gateway, an Ingress, an
- *   IstioOperator...), or a kind meshsign manages itself (Order, Event...).
+ * - Ingresses, Gateway API Gateways and ListenerSets, and Istio Gateways are
+ *   loaded too: the certificate shims read their annotations (and only the
+ *   fields they read are checked).
+ * - `ignored`: not a meshsign kind (an HTTPRoute, an IstioOperator...), or a
+ *   kind meshsign manages itself (Order, Event...).
  *   Reported once, never an error: users keep such files next to their
  *   Certificates.
  */
 
-/** The kinds the manifest loader creates, in the order it applies them. */
-export const MANIFEST_KINDS: readonly ResourceType[] = [NAMESPACES, SECRETS, CONFIGMAPS, CLUSTER_ISSUERS, ISSUERS, CERTIFICATES, CERTIFICATE_REQUESTS];
+/** The kinds the manifest loader creates, in the order it applies them (the shims' sources after the Certificates they may conflict with). */
+export const MANIFEST_KINDS: readonly ResourceType[] = [NAMESPACES, SECRETS, CONFIGMAPS, CLUSTER_ISSUERS, ISSUERS, CERTIFICATES, CERTIFICATE_REQUESTS, INGRESSES, GATEWAYS, LISTENER_SETS, ISTIO_GATEWAYS];
 
 export interface ManifestIdentity {
   readonly type: ResourceType;

@@ -3,6 +3,7 @@ import type { ResourceType } from "../store/types.js";
 import type { challengeSchema, orderSchema } from "./schemas/acme.js";
 import type { certificateSchema, KEY_USAGES } from "./schemas/certificate.js";
 import type { certificateRequestSchema } from "./schemas/certificate-request.js";
+import type { gatewaySchema, ingressSchema, istioGatewaySchema, listenerSetSchema } from "./schemas/networking.js";
 import type { configMapSchema, eventSchema, leaseSchema, namespaceSchema, podSchema, secretSchema } from "./schemas/core.js";
 import type { clusterIssuerSchema, issuerSchema } from "./schemas/issuer.js";
 import type { conditionSchema } from "./schemas/meta.js";
@@ -39,6 +40,8 @@ export const LEASES = rt("coordination.k8s.io", "v1", "Lease", "leases", true);
 export const INGRESSES = rt("networking.k8s.io", "v1", "Ingress", "ingresses", true);
 export const GATEWAYS = rt("gateway.networking.k8s.io", "v1", "Gateway", "gateways", true);
 export const HTTP_ROUTES = rt("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", true);
+export const LISTENER_SETS = rt("gateway.networking.k8s.io", "v1", "ListenerSet", "listenersets", true);
+export const ISTIO_GATEWAYS = rt("networking.istio.io", "v1", "Gateway", "gateways", true);
 
 /** Every type above, for lookups by apiVersion + kind. */
 export const ALL_RESOURCE_TYPES: readonly ResourceType[] = [
@@ -59,6 +62,8 @@ export const ALL_RESOURCE_TYPES: readonly ResourceType[] = [
   INGRESSES,
   GATEWAYS,
   HTTP_ROUTES,
+  LISTENER_SETS,
+  ISTIO_GATEWAYS,
 ];
 
 /** "group/version" or "version" for the core group, as in an object's `apiVersion`. */
@@ -94,4 +99,8 @@ export type Event = z.infer<typeof eventSchema>;
 export type Lease = z.infer<typeof leaseSchema>;
 export type Pod = z.infer<typeof podSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
+export type Ingress = z.infer<typeof ingressSchema>;
+export type Gateway = z.infer<typeof gatewaySchema>;
+export type ListenerSet = z.infer<typeof listenerSetSchema>;
+export type IstioGateway = z.infer<typeof istioGatewaySchema>;
 export type KeyUsage = (typeof KEY_USAGES)[number];

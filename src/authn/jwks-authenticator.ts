@@ -170,7 +170,7 @@ export class JwksAuthenticator implements Authenticator {
 
   private async verify(token: string): Promise<JWTPayload> {
     try {
-      return this.verifyWithCurrentKeys(token);
+      return await this.verifyWithCurrentKeys(token);
     } catch (err) {
       if (!isMeshsignError(err, "ERR_TOKEN_KID_UNKNOWN")) throw err;
       if (!(await this.refetchIfAllowed())) throw err;
@@ -178,9 +178,9 @@ export class JwksAuthenticator implements Authenticator {
     return this.verifyWithCurrentKeys(token);
   }
 
-  /** Synchronous: signature with node:crypto, then the claims. */
-  private verifyWithCurrentKeys(token: string): JWTPayload {
-    const payload = this.jws.verify(token, this.keySet);
+  /** The signature with node:crypto on libuv's thread pool, then the claims. */
+  private async verifyWithCurrentKeys(token: string): Promise<JWTPayload> {
+    const payload = await this.jws.verifyAsync(token, this.keySet);
     return checkJwtClaims(payload, this.claimsPolicy, this.clock());
   }
 

@@ -7,6 +7,7 @@ import type { IstioCertificateRequest, IstioCertificateResponse } from "../gen/i
 import type { Issuer } from "../issuers/issuer.js";
 import { splitPemBundle } from "../pki/pem.js";
 import type { CertificateTemplate } from "../pki/template.js";
+import { checkIssuedForWorkload } from "./check-issued.js";
 import type { CsrMetrics } from "./metrics.js";
 import { createResponse, requestDecodeError } from "./service-definition.js";
 import { retryPushback, toGrpcError } from "./status.js";
@@ -56,6 +57,11 @@ export interface CsrServiceDeps {
   readonly metrics: CsrMetrics;
   readonly log: Logger;
   readonly clock?: () => number;
+  /**
+   * Whether what the issuer returns is checked before answering (a remote
+   * issuer such as Vault: key, identity, validity, chain to {@link roots}).
+   */
+  readonly checkIssued?: () => boolean;
   readonly onIssued?: (event: IssuedEvent) => void;
 }
 
@@ -139,6 +145,14 @@ async function handle(
   const [leaf, ...intermediates] = onePerElement(result.chain);
   if (leaf === undefined)
     throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
+  if (deps.checkIssued?.()) {
+    try {
+      checkIssuedForWorkload({ chain: [leaf, ...intermediates], template, identity: authorized.identity, rootsPem: deps.roots(), now: new Date(clock()) });
+    } catch (err) {
+      deps.metrics.issuedRefused.inc({ check: String((err as MeshsignError).detail.check ?? "parse") });
+      throw err;
+    }
+  }
   deps.metrics.issued.inc({ key_algorithm: authorized.keyAlgorithm });
   deps.onIssued?.({
     identity: authorized.identity,

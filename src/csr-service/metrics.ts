@@ -11,6 +11,7 @@ export class CsrMetrics {
   readonly authnFailures: Counter<"reason">;
   readonly issued: Counter<"key_algorithm">;
   readonly caExpiry: Gauge;
+  readonly issuedRefused: Counter<"check">;
 
   constructor(registry: Registry) {
     this.requests = new Counter({
@@ -43,6 +44,12 @@ export class CsrMetrics {
       help: "notAfter of the signing CA certificate, seconds since the epoch.",
       registers: [registry],
       aggregator: "max",
+    });
+    this.issuedRefused = new Counter({
+      name: "meshsign_csr_issuer_certificates_refused_total",
+      help: "Certificates a remote issuer (Vault) signed that meshsign refused to return, by the check that failed.",
+      labelNames: ["check"],
+      registers: [registry],
     });
   }
 }

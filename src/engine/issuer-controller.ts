@@ -4,9 +4,11 @@
  * the delay a backend asks for following a transient failure), and writes
  * its `status.conditions` Ready (cert-manager reasons such as
  * KeyPairVerified / ErrGetKeyPair / ACMEAccountRegistered) and, for ACME
- * issuers, `status.acme`.
+ * issuers, `status.acme`. A backend whose readiness changes on its own
+ * (Vault sealed, then unsealed) reports it through `watchStatus`, and the
+ * condition follows without a rebuild.
  */
-import type { IssuerStatus } from "../issuers/issuer.js";
+import type { Issuer, IssuerStatus } from "../issuers/issuer.js";
 import type { IssuerRegistry, IssuerResourceKind, IssuerServices } from "../issuers/registry.js";
 import { issuerKey } from "../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../store/types.js";
@@ -36,6 +38,8 @@ export class IssuerController {
   readonly #chains = new Map<string, Promise<void>>();
   /** Rebuilds a backend asked for after a transient failure (an ACME server down). */
   readonly #retries = new Map<string, Timer>();
+  /** The live instance per key and how to stop following its status. */
+  readonly #live = new Map<string, { issuer: Issuer; unwatch?: () => void }>();
 
   constructor(options: IssuerControllerOptions) {
     this.#o = options;
@@ -71,6 +75,15 @@ export class IssuerController {
     for (const w of this.#watches.splice(0)) w.stop();
     for (const t of this.#retries.values()) t.cancel();
     this.#retries.clear();
+    for (const key of [...this.#live.keys()]) this.#retire(key);
+  }
+
+  /** Stops following the instance of `key` and releases it. */
+  #retire(key: string): void {
+    const live = this.#live.get(key);
+    this.#live.delete(key);
+    live?.unwatch?.();
+    live?.issuer.close?.();
   }
 
   get busy(): boolean {
@@ -82,10 +95,10 @@ export class IssuerController {
     while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
   }
 
-  #enqueue(key: string): void {
+  #enqueue(key: string, step: () => Promise<void> = () => this.#build(key)): void {
     const prev = this.#chains.get(key) ?? Promise.resolve();
     const next = prev
-      .then(() => this.#build(key))
+      .then(step)
       .catch((err) => this.#o.onError?.(err))
       .finally(() => {
         if (this.#chains.get(key) === next) this.#chains.delete(key);
@@ -99,6 +112,7 @@ export class IssuerController {
     for (const set of this.#secretIndex.values()) set.delete(key);
     const resource = this.#resources.get(key);
     if (resource === undefined) {
+      this.#retire(key);
       this.#o.registry.delete(key);
       this.#o.onChange?.(key);
       return;
@@ -134,7 +148,17 @@ export class IssuerController {
       }
       set.add(key);
     }
+    this.#retire(key);
     registry.set(key, built.issuer);
+    const issuer = built.issuer;
+    // Status changes of this instance go through the key's chain, so they never overtake a rebuild.
+    const unwatch = issuer.watchStatus?.(() =>
+      this.#enqueue(key, async () => {
+        const current = this.#resources.get(key);
+        if (current !== undefined && this.#live.get(key)?.issuer === issuer) await this.#writeStatus(current, issuer.status());
+      }),
+    );
+    this.#live.set(key, { issuer, ...(unwatch !== undefined ? { unwatch } : {}) });
     await this.#writeStatus(resource, built.issuer.status());
     this.#o.onChange?.(key);
   }

@@ -25,6 +25,14 @@ export interface Issuer {
    * random point inside it when that comes before the spec's renewal time.
    */
   renewalWindow?(leafPem: string): Promise<{ readonly startMs: number; readonly endMs: number } | undefined>;
+  /**
+   * Backends whose readiness changes on its own (Vault sealed and unsealed)
+   * report each change of {@link status} to `listener` until the returned
+   * function is called. In-process backends do not implement it.
+   */
+  watchStatus?(listener: (status: IssuerStatus) => void): () => void;
+  /** Releases timers and connections of an instance that was replaced. */
+  close?(): void;
 }
 
 export interface IssuerStatus {

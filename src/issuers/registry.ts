@@ -36,6 +36,14 @@ export interface IssuerBuildContext {
   readonly secretNamespace: string;
   /** Reads a Secret's data, base64-decoded to UTF-8; undefined when the Secret does not exist. */
   readSecret(name: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** The resource being built (kind and name), for what names it, e.g. Vault's token audience. */
+  readonly resource?: { readonly kind: string; readonly name: string; readonly namespace?: string };
+  /**
+   * A short-lived token of service account `name` in {@link secretNamespace}
+   * through the Kubernetes TokenRequest API; absent where there is no API
+   * server (standalone).
+   */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
   /**
    * Creates a Secret in `secretNamespace` (ACME: the generated account key);
    * absent where nothing may be written.
@@ -50,6 +58,14 @@ export interface IssuerServices {
   /** ACME: signs a request through an Order resource (src/engine/acme/request-signer.ts). */
   readonly acmeOrders?: AcmeOrderSigner;
 }
+
+/** Kubernetes TokenRequest: a bound token for a service account with these audiences. */
+export type ServiceAccountTokenRequester = (request: {
+  readonly namespace: string;
+  readonly name: string;
+  readonly audiences: readonly string[];
+  readonly expirationSeconds: number;
+}) => Promise<string>;
 
 export interface BuiltIssuer {
   readonly issuer: Issuer;
@@ -91,15 +107,19 @@ export interface IssuerRegistryOptions {
   readonly observeAcmeRequest?: (o: AcmeRequestObservation) => void;
   /** Timeout of each ACME request. Default 90 s, as cert-manager's ACME HTTP client. */
   readonly acmeRequestTimeoutMs?: number;
+  /** Kubernetes mode: TokenRequest for issuers that authenticate as a service account (Vault serviceAccountRef). */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
 }
 
 export class IssuerRegistry {
   readonly clusterResourceNamespace: string;
+  readonly #requestToken: ServiceAccountTokenRequester | undefined;
   readonly #factories = new Map<string, IssuerFactory>();
   readonly #instances = new Map<string, Issuer>();
 
   constructor(options: IssuerRegistryOptions = {}) {
     this.clusterResourceNamespace = options.clusterResourceNamespace ?? DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
+    this.#requestToken = options.requestServiceAccountToken;
   }
 
   /** Registers the backend for resources whose spec has `specKey` (e.g. "ca"). */
@@ -129,7 +149,13 @@ export class IssuerRegistry {
         secretNames: [],
       };
     }
-    const ctx: IssuerBuildContext = { secretNamespace: this.secretNamespaceOf(resource), readSecret, ...extra };
+    const ctx: IssuerBuildContext = {
+      secretNamespace: this.secretNamespaceOf(resource),
+      readSecret,
+      resource: { kind: resource.kind, name: resource.metadata.name ?? "", ...(resource.metadata.namespace !== undefined ? { namespace: resource.metadata.namespace } : {}) },
+      ...(this.#requestToken !== undefined ? { requestServiceAccountToken: this.#requestToken } : {}),
+      ...extra,
+    };
     try {
       return await factory(resource.spec[specKey], ctx);
     } catch (err) {

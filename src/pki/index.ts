@@ -7,6 +7,7 @@
 export { type ParsedCertificate, parseCertificate } from "./certificate.js";
 export { isIssuedBy, orderChain, svidResponseChain, type VerifyOptions, verifyChain } from "./chain.js";
 export { type CsrLimits, DEFAULT_MAX_CSR_BYTES, type ParsedCsr, parseCsr, parseCsrDer } from "./csr.js";
+export { DistinguishedNameError, parseDistinguishedName } from "./distinguished-name.js";
 export {
   computeValidity,
   DEFAULT_BACKDATE_MS,
@@ -15,7 +16,6 @@ export {
   type Validity,
   type ValidityPolicy,
 } from "./duration.js";
-export { DistinguishedNameError, parseDistinguishedName } from "./distinguished-name.js";
 export { readNameConstraints, readUtf8OtherNames } from "./extension-values.js";
 export { keyIdentifier } from "./keyid.js";
 export {
@@ -42,6 +42,7 @@ export {
   type SignOptions,
   selfSignedSigner,
   signCertificate,
+  signCertificateAsync,
   signerFromCertificate,
 } from "./sign.js";
 export {

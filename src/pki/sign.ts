@@ -80,8 +80,12 @@ function prepare(signer: CertificateSigner): PreparedSigner {
     fail("signing key type is not supported (EC P-256/P-384/P-521, RSA or Ed25519 private key)");
   }
   // cert-manager's MinRSAKeySize: a CA never signs with a weaker RSA key than clients may request.
-  const rsaBits = signer.privateKey.asymmetricKeyType === "rsa" ? (signer.privateKey.asymmetricKeyDetails?.modulusLength ?? 0) : undefined;
-  if (rsaBits !== undefined && rsaBits < MIN_RSA_SIGNING_BITS) fail(`RSA signing key has ${rsaBits} bits; at least ${MIN_RSA_SIGNING_BITS} are required`);
+  const rsaBits =
+    signer.privateKey.asymmetricKeyType === "rsa"
+      ? (signer.privateKey.asymmetricKeyDetails?.modulusLength ?? 0)
+      : undefined;
+  if (rsaBits !== undefined && rsaBits < MIN_RSA_SIGNING_BITS)
+    fail(`RSA signing key has ${rsaBits} bits; at least ${MIN_RSA_SIGNING_BITS} are required`);
   const r = new DerReader(signer.issuerName, "ERR_SIGNING_FAILED");
   decodeName(r);
   r.finish("issuer Name");
@@ -121,6 +125,49 @@ export function signCertificate(
   signer: CertificateSigner,
   options?: SignOptions,
 ): Uint8Array {
+  const { tbs, algorithm } = toBeSigned(template, signer, options);
+  let signature: Uint8Array;
+  try {
+    signature = sign(algorithm.hash, tbs, signer.privateKey);
+  } catch (err) {
+    fail("signature operation failed", err);
+  }
+  return sequence(tbs, algorithm.algorithmIdentifier, bitString(signature));
+}
+
+/**
+ * {@link signCertificate} with the signature computed on libuv's thread pool
+ * (node:crypto's callback form), so the JavaScript thread serves other
+ * requests meanwhile and a process uses more than one core. The DER is built
+ * on the calling thread; the same checks throw synchronously-built
+ * MeshsignErrors (as a rejected promise).
+ */
+export async function signCertificateAsync(
+  template: CertificateTemplate,
+  signer: CertificateSigner,
+  options?: SignOptions,
+): Promise<Uint8Array> {
+  const { tbs, algorithm } = toBeSigned(template, signer, options);
+  const signature = await new Promise<Uint8Array>((resolve, reject) => {
+    try {
+      sign(algorithm.hash, tbs, signer.privateKey, (err, sig) => {
+        if (err)
+          reject(new MeshsignError("ERR_SIGNING_FAILED", "signature operation failed", { cause: err }));
+        else resolve(sig);
+      });
+    } catch (err) {
+      reject(new MeshsignError("ERR_SIGNING_FAILED", "signature operation failed", { cause: err }));
+    }
+  });
+  return sequence(tbs, algorithm.algorithmIdentifier, bitString(signature));
+}
+
+/** The encoded TBSCertificate of `template` and the algorithm that signs it. */
+function toBeSigned(
+  template: CertificateTemplate,
+  signer: CertificateSigner,
+  options: SignOptions | undefined,
+): { tbs: Uint8Array; algorithm: SigningAlgorithm } {
   const p = prepare(signer);
   const key = parseSpkiBytes(template.publicKeySpki, "ERR_SIGNING_FAILED");
   if (key.algorithm.type === "unsupported") fail("subject public key algorithm is not supported");
@@ -133,7 +180,8 @@ export function signCertificate(
       fail("maxPathLen must be >= 0");
   }
   // RFC 5280 §4.2.1.10: NameConstraints MUST only be used in a CA certificate.
-  if (template.nameConstraints !== undefined && !template.isCA) fail("nameConstraints are only allowed on CA certificates");
+  if (template.nameConstraints !== undefined && !template.isCA)
+    fail("nameConstraints are only allowed on CA certificates");
 
   let subject: Uint8Array;
   let validity: Uint8Array;
@@ -181,13 +229,7 @@ export function signCertificate(
     template.publicKeySpki,
     explicit(3, sequence(...extensions)),
   );
-  let signature: Uint8Array;
-  try {
-    signature = sign(p.algorithm.hash, tbs, signer.privateKey);
-  } catch (err) {
-    fail("signature operation failed", err);
-  }
-  return sequence(tbs, p.algorithm.algorithmIdentifier, bitString(signature));
+  return { tbs, algorithm: p.algorithm };
 }
 
 function publicKeyMatches(privateKey: KeyObject, publicKey: KeyObject): boolean {

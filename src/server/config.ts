@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { MeshsignError } from "../errors/index.js";
 import { tryParseGoDuration } from "../api/duration.js";
+import { loadWebhookEndpoints } from "../acme/solvers/dns01/webhook/index.js";
 
 /**
  * meshsign's configuration: one typed object, read from a YAML file
@@ -22,6 +23,10 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 export type CaKeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519";
 export type CsrKeyType = "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ed25519";
 export type BundleEndpointProfile = "https_web" | "https_spiffe";
+export type CertificateShim = "ingress" | "gateway" | "istio-gateway";
+
+/** Every certificate shim, the default of --certificate-shims. */
+export const CERTIFICATE_SHIMS: readonly CertificateShim[] = ["ingress", "gateway", "istio-gateway"];
 
 /** Default spiffe_refresh_hint: how often federated peers poll the bundle endpoint. */
 export const DEFAULT_BUNDLE_REFRESH_HINT_MS = 5 * 60_000;
@@ -117,6 +122,8 @@ export interface Config {
   clusterResourceNamespace: string;
   /** Kubernetes mode: kubeconfig path (in-cluster config when empty). */
   kubeconfig: string;
+  /** Standalone: YAML file mapping each DNS-01 webhook groupName to its URL, CA file and optional token file. */
+  dns01WebhookConfig: string;
   /** Issuer (or ClusterIssuer) of kind CA whose Secret signs workload certificates; empty = meshsign's own root. */
   issuerName: string;
   issuerKind: "Issuer" | "ClusterIssuer";
@@ -142,6 +149,18 @@ export interface Config {
   istioRevisions: string[];
   istiodCertificateDuration: number;
   istiodCertificateRenewBefore: number;
+  /** Sources the certificate shims read: ingress, gateway (Gateway API), istio-gateway; empty = shims off. */
+  certificateShims: CertificateShim[];
+  /** Issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme); empty = such sources are refused. */
+  defaultIssuerName: string;
+  /** Kind of --default-issuer-name. */
+  defaultIssuerKind: string;
+  /** Group of --default-issuer-name. */
+  defaultIssuerGroup: string;
+  /** Ingress annotations that, set to true, ask for Certificates from the default issuer. */
+  autoCertificateAnnotations: string[];
+  /** Namespace of the Secrets made for Istio Gateways (where the gateway deployment runs); empty = the Gateway's own. */
+  istioGatewaySecretNamespace: string;
   /** host:port of the SPIFFE trust bundle endpoint (HTTPS); empty = off. */
   bundleEndpointAddress: string;
   /** ACME HTTP-01 solver listener (cert-manager's solver port 8089); opened once an ACME issuer exists; empty = off. */
@@ -260,7 +279,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
   spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),
   spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
-  spec("issuerName", "--issuer-name", "string", "CA Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
+  spec("dns01WebhookConfig", "--dns01-webhook-config", "string", "standalone: YAML file of DNS-01 webhook groups (groupName, url, caFile, tokenFile)", "", (v) =>
+    v === "" ? undefined : dns01WebhookConfigProblem(v),
+  ),
+  spec("issuerName", "--issuer-name", "string", "CA or Vault Issuer/ClusterIssuer that signs workload certificates (default: meshsign's root)", ""),
   spec("issuerKind", "--issuer-kind", { enum: ["Issuer", "ClusterIssuer"] }, "kind of --issuer-name", "ClusterIssuer"),
   spec("issuerGroup", "--issuer-group", "string", "group of --issuer-name", "cert-manager.io", (v) =>
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
@@ -283,6 +305,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
   spec("acmeHttp01SolverAddress", "--acme-http01-solver-address", "string", "ACME HTTP-01 solver listener host:port, opened once an ACME issuer exists (empty = off)", "0.0.0.0:8089", (v) => (v === "" ? undefined : hostPort(v))),
   spec("maxConcurrentChallenges", "--max-concurrent-challenges", "int", "ACME challenges in flight at once", 60, positive),
+  spec("certificateShims", "--certificate-shims", "list", "annotated sources that get Certificates: ingress, gateway (Gateway API), istio-gateway; empty = off", [...CERTIFICATE_SHIMS], (v) =>
+    v.every((s) => (CERTIFICATE_SHIMS as readonly string[]).includes(s)) ? undefined : `entries must be ${CERTIFICATE_SHIMS.join(", ")}`,
+  ),
+  spec("defaultIssuerName", "--default-issuer-name", "string", "issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme)", ""),
+  spec("defaultIssuerKind", "--default-issuer-kind", "string", "kind of the fallback issuer of shimmed Certificates", "Issuer"),
+  spec("defaultIssuerGroup", "--default-issuer-group", "string", "group of the fallback issuer of shimmed Certificates", "cert-manager.io"),
+  spec("autoCertificateAnnotations", "--auto-certificate-annotations", "list", "Ingress annotations that, set to true, ask for a Certificate from the default issuer", ["kubernetes.io/tls-acme"]),
+  spec("istioGatewaySecretNamespace", "--istio-gateway-secret-namespace", "string", "namespace of the Secrets made for Istio Gateways, where the gateway deployment runs (default: the Gateway's)", "", (v) =>
+    v === "" || /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? undefined : "must be a namespace name",
+  ),
   spec("bundleEndpointAddress", "--bundle-endpoint-address", "string", "SPIFFE trust bundle endpoint host:port (HTTPS; empty = off)", "", (v) => (v === "" ? undefined : hostPort(v))),
   spec("bundleEndpointProfile", "--bundle-endpoint-profile", { enum: ["https_web", "https_spiffe"] }, "bundle endpoint authentication: https_web or https_spiffe (meshsign's SVID spiffe://<trust-domain>/meshsign)", "https_web"),
   spec("bundleEndpointCertFile", "--bundle-endpoint-cert-file", "string", "https_web: certificate chain for a Web PKI name (default: meshsign's serving certificate)", ""),
@@ -389,10 +421,23 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   } else if (c.bundleEndpointCertFile !== "" && c.bundleEndpointProfile !== "https_web") {
     p.push("--bundle-endpoint-cert-file: only the https_web profile serves a configured certificate; https_spiffe serves meshsign's SVID");
   }
+  if (c.mode === "kubernetes" && c.dns01WebhookConfig !== "") {
+    p.push("--dns01-webhook-config: standalone only; in kubernetes mode webhooks are reached through the API server (their APIService)");
+  }
   if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {
     p.push("--default-client-certificate-duration: must not exceed --max-client-certificate-duration");
   }
   return p;
+}
+
+/** What is wrong with a --dns01-webhook-config file, or undefined when it loads. */
+function dns01WebhookConfigProblem(file: string): string | undefined {
+  try {
+    loadWebhookEndpoints(file);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** An equality label selector option ("k=v,k2=v2"; empty = everything), as validated above. */

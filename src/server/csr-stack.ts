@@ -1,7 +1,7 @@
-import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { buildSvidTemplate } from "../authz/index.js";
 import { decodePemAll, splitPemBundle, verifyChain } from "../pki/index.js";
-import { publicKeySpki } from "../pki/keys.js";
+import { buildCsr, generateKeySync, publicKeySpki } from "../pki/keys.js";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import {
@@ -14,6 +14,7 @@ import {
   type Authenticator,
   type JwksSource,
 } from "../authn/index.js";
+import { checkIssuedForWorkload } from "../csr-service/check-issued.js";
 import type { CsrServiceDeps, IssuedEvent } from "../csr-service/handler.js";
 import { IdentityRateLimiter, rateLimitedPolicy } from "../csr-service/identity-rate-limit.js";
 import { CsrMetrics } from "../csr-service/metrics.js";
@@ -32,6 +33,25 @@ export interface CaMaterial {
   readonly origin: string;
   /** Concatenated PEM of every trusted root (the last element of each response). */
   readonly rootsPem: string;
+  /**
+   * Kubernetes: `--issuer-name` names a remote (Vault) issuer, so this is
+   * meshsign's own CA and its roots are not the workloads' (those are known
+   * once the remote issuer has signed, unless `--root-ca-file` gives them).
+   */
+  readonly workloadIssuerRemote?: boolean;
+}
+
+/**
+ * Workload certificates signed by a remote issuer (Vault) instead of the
+ * in-process CA. Every answer is checked against `rootsPem` before it is
+ * returned.
+ */
+export interface RemoteSigning {
+  readonly issuer: Issuer;
+  /** Concatenated PEM of the mesh roots (the last element of each response). */
+  readonly rootsPem: string;
+  /** For messages, e.g. "Vault ClusterIssuer/vault". */
+  readonly origin: string;
 }
 
 /** Everything CreateCertificate needs, built once per process. */
@@ -43,6 +63,14 @@ export interface CsrStack {
   setRoots(pem: string): Promise<void>;
   /** Switches the signing CA and its roots (runtime issuer selection) after the same self-test; throws otherwise. */
   setCa(ca: CaMaterial): Promise<void>;
+  /**
+   * Switches signing to a remote issuer and its roots, after one self-test
+   * signature through it unless `selfTest` is false (a worker whose primary
+   * tested the same issuer); throws otherwise.
+   */
+  setRemote(remote: RemoteSigning, options?: { selfTest?: boolean }): Promise<void>;
+  /** Whether a remote issuer signs now (and its answers are checked). */
+  remote(): boolean;
   deps(onIssued: (event: IssuedEvent) => void): CsrServiceDeps;
   close(): Promise<void>;
 }
@@ -54,15 +82,18 @@ export async function buildCsrStack(
   registry: Registry,
   options: { dataDir: string },
 ): Promise<CsrStack> {
-  let current = await usableCa(ca);
+  let current: Issuer = await usableCa(ca);
   let origin = ca.origin;
   let rootsPem = ca.rootsPem;
-  await selfTest(current, rootsPem, config.trustDomain, origin);
-  // The handler holds this one object; setCa swaps what it delegates to.
+  let remote = false;
+  await selfTest(current, rootsPem, config.trustDomain, origin, remote);
+  // The handler holds this one object; setCa and setRemote swap what it delegates to.
   const issuer: Issuer = {
-    kind: "ca",
+    get kind() {
+      return current.kind;
+    },
     status: () => current.status(),
-    sign: (request) => current.sign(request),
+    sign: (request, signal) => current.sign(request, signal),
   };
   const authenticators = await buildAuthenticators(config, options.dataDir);
   const metrics = new CsrMetrics(registry);
@@ -87,22 +118,33 @@ export async function buildCsrStack(
     roots: () => rootsPem,
     setRoots: async (pem) => {
       const bundle = rootsBundle(pem, "the new roots");
-      await selfTest(current, bundle, config.trustDomain, origin);
+      await selfTest(current, bundle, config.trustDomain, origin, remote);
       rootsPem = bundle;
     },
     setCa: async (next) => {
       const candidate = await usableCa(next);
-      await selfTest(candidate, next.rootsPem, config.trustDomain, next.origin);
+      await selfTest(candidate, next.rootsPem, config.trustDomain, next.origin, false);
       current = candidate;
       origin = next.origin;
       rootsPem = next.rootsPem;
+      remote = false;
       metrics.caExpiry.set(Date.parse(new X509Certificate(next.certificatePem).validTo) / 1000);
     },
+    setRemote: async (next, opts) => {
+      const bundle = rootsBundle(next.rootsPem, `the mesh roots of ${next.origin}`);
+      if (opts?.selfTest !== false) await selfTest(next.issuer, bundle, config.trustDomain, next.origin, true);
+      current = next.issuer;
+      origin = next.origin;
+      rootsPem = bundle;
+      remote = true;
+    },
+    remote: () => remote,
     deps: (onIssued) => ({
       authenticate: (input) => authenticateChain(authenticators, input),
       policy: limitedPolicy,
       issuer,
       roots: () => rootsPem,
+      checkIssued: () => remote,
       ...(peerCertificates ? { peerCertificates } : {}),
       metrics,
       log,
@@ -138,20 +180,24 @@ async function usableCa(ca: CaMaterial): Promise<CaIssuer> {
  * up to one of the roots we return, for serverAuth and clientAuth (istio-csr
  * checks every response so; with an in-process CA one check at start
  * suffices, and a CA that does not chain to `--root-ca-file` fails loudly
- * here instead of in every sidecar).
+ * here instead of in every sidecar). A remote issuer gets a real CSR and the
+ * checks every one of its answers gets.
  */
-async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, origin: string): Promise<void> {
+async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, origin: string, remote: boolean): Promise<void> {
   const now = Date.now();
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const result = await issuer.sign({
-    requestId: "self-test",
-    csrPem: "",
-    template: buildSvidTemplate(`spiffe://${trustDomain}/ns/meshsign-system/sa/self-test`, publicKeySpki(privateKey), {
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 60_000),
-    }),
+  const privateKey = generateKeySync({ type: "ec", curve: "P-256" });
+  const identity = `spiffe://${trustDomain}/ns/meshsign-system/sa/self-test`;
+  const template = buildSvidTemplate(identity, publicKeySpki(privateKey), {
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 5 * 60_000),
+  });
+  const csrPem = remote ? buildCsr(privateKey, { uris: [identity] }) : "";
+  const result = await issuer.sign({ requestId: "self-test", csrPem, template }).catch((err: unknown) => {
+    const why = err instanceof MeshsignError ? err.message : "unexpected error";
+    throw new MeshsignError("ERR_ISSUER_NOT_READY", `${origin} did not sign the start-up self-test: ${why}`, { cause: err, retry: "transient" });
   });
   if (result.status !== "issued") throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${origin}) did not sign the start-up self-test`);
+  if (remote) checkIssuedForWorkload({ chain: result.chain, template, identity, rootsPem, now: new Date(now) });
   const [leaf, ...intermediates] = result.chain.map((p) => decodePemAll(p, "CERTIFICATE")[0] as Uint8Array);
   try {
     verifyChain(leaf as Uint8Array, intermediates, decodePemAll(rootsPem, "CERTIFICATE"), {

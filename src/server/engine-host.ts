@@ -15,6 +15,7 @@ import type { CaMaterial } from "./csr-stack.js";
 import { startAcmeSolverListener } from "./acme-solver.js";
 import { RepeatLimiter } from "./lib/repeat-limiter.js";
 import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
+import { startShims } from "./shims-host.js";
 
 /** The Certificate engine as the server process hosts it. */
 export interface EngineHost {
@@ -75,7 +76,12 @@ export async function startEngine(options: {
       config.mode === "standalone"
         ? new MemoryEventRecorder({ clock: systemClock })
         : new StoreEventRecorder({ store, clock: systemClock, expire: false }),
-    registry: createDefaultIssuerRegistry({ clusterResourceNamespace: config.clusterResourceNamespace, observeAcmeRequest: acmeMetricsFor(options.metrics).observe }),
+    registry: createDefaultIssuerRegistry({
+      clusterResourceNamespace: config.clusterResourceNamespace,
+      observeAcmeRequest: acmeMetricsFor(options.metrics).observe,
+      // Kubernetes: Vault's serviceAccountRef logs in with a TokenRequest token.
+      ...(config.mode === "kubernetes" ? { requestServiceAccountToken: await (await import("./kube-token-request.js")).kubeServiceAccountTokens(config) } : {}),
+    }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
     // One line per failure (rate-limited per Certificate by the engine): the Certificate, the reason
@@ -87,6 +93,8 @@ export async function startEngine(options: {
   });
   let started = false;
   await engine.start();
+  // Certificates from annotated Ingresses and Gateways, on the same store (and, standalone, from --manifests).
+  const shims = await startShims({ config, store, log });
   started = true;
 
   log.info({ store: config.mode === "standalone" ? "embedded" : "kubernetes" }, "certificate engine started");
@@ -104,6 +112,7 @@ export async function startEngine(options: {
     ready: () => started,
     stop: async () => {
       started = false;
+      await shims?.stop();
       await engine.stop();
       repeats.flush();
       await options.onStop?.();

@@ -23,12 +23,15 @@ export async function loadOrCreateKubeCa(config: Config, log: Logger): Promise<C
   const kc = await loadKubeConfig(config);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   if (config.issuerName) {
-    return issuerCa(config, kc, core, {
+    const named = await issuerCa(config, kc, core, {
       name: config.issuerName,
       kind: config.issuerKind,
       group: config.issuerGroup,
       namespace: config.issuerNamespace,
     });
+    // A Vault issuer signs workload certificates remotely (workload-issuer.ts); meshsign's own CA stays for the rest.
+    if (named !== undefined) return named;
+    return { ...(await loadOrCreateKubeCa({ ...config, issuerName: "" }, log)), workloadIssuerRemote: true };
   }
   const namespace = config.clusterResourceNamespace;
   const read = async () => {
@@ -92,7 +95,9 @@ export interface IssuerReference {
 export async function loadIssuerCa(config: Config, ref: IssuerReference): Promise<CaMaterial> {
   const k8s = await import("@kubernetes/client-node");
   const kc = await loadKubeConfig(config);
-  return issuerCa(config, kc, kc.makeApiClient(k8s.CoreV1Api), ref);
+  const material = await issuerCa(config, kc, kc.makeApiClient(k8s.CoreV1Api), ref);
+  if (material === undefined) throw new MeshsignError("ERR_CONFIG_INVALID", `${ref.kind} ${ref.name} is a Vault issuer, which signs remotely, not in-process`);
+  return material;
 }
 
 async function issuerCa(
@@ -100,14 +105,14 @@ async function issuerCa(
   kc: import("@kubernetes/client-node").KubeConfig,
   core: import("@kubernetes/client-node").CoreV1Api,
   want: IssuerReference,
-): Promise<CaMaterial> {
+): Promise<CaMaterial | undefined> {
   const k8s = await import("@kubernetes/client-node");
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const ref = `${want.kind} ${want.kind === "Issuer" ? `${want.namespace}/` : ""}${want.name}`;
   if (want.group !== "cert-manager.io" || (want.kind !== "Issuer" && want.kind !== "ClusterIssuer")) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} (${want.group}): only cert-manager.io Issuers and ClusterIssuers sign in-process`);
   }
-  let issuer: { spec?: { ca?: { secretName?: string }; acme?: unknown } };
+  let issuer: { spec?: { ca?: { secretName?: string }; vault?: unknown; acme?: unknown } };
   try {
     issuer = (want.kind === "ClusterIssuer"
       ? await custom.getClusterCustomObject({ group: want.group, version: "v1", plural: "clusterissuers", name: want.name })
@@ -115,11 +120,12 @@ async function issuerCa(
   } catch (err) {
     throw new MeshsignError("ERR_ISSUER_NOT_FOUND", `cannot read ${ref}`, { cause: err, retry: "transient" });
   }
+  if (issuer.spec?.vault !== undefined && issuer.spec.vault !== null) return undefined;
   const secretName = issuer.spec?.ca?.secretName;
   if (issuer.spec?.acme !== undefined && issuer.spec.acme !== null) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is an ACME issuer: public ACME CAs do not issue SPIFFE SVIDs, so it cannot sign workload certificates (CreateCertificate); name a CA issuer here and use the ACME issuer for gateway Certificates`);
   }
-  if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is not a CA issuer (spec.ca.secretName); only CA issuers sign on the hot path`);
+  if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is neither a CA issuer (spec.ca.secretName) nor a Vault issuer (spec.vault); only those sign workload certificates`);
   const namespace = want.kind === "ClusterIssuer" ? config.clusterResourceNamespace : want.namespace;
   let secret: import("@kubernetes/client-node").V1Secret;
   try {

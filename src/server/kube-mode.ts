@@ -36,7 +36,8 @@ export interface KubernetesControllers {
  */
 export async function startKubernetesControllers(options: {
   config: Config;
-  rootsPem: string;
+  /** The mesh roots to publish; undefined publishes nothing until setRoots (a remote issuer's roots are not known yet). */
+  rootsPem: string | undefined;
   log: Logger;
   metrics: Registry;
 }): Promise<KubernetesControllers> {

@@ -12,6 +12,7 @@ import { startAdminServer } from "./admin.js";
 import { startConfiguredBundleEndpoint } from "./bundle-endpoint.js";
 import { type Config, MAX_WORKERS } from "./config.js";
 import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
+import { wireDns01Webhooks } from "./dns01-webhooks.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
 import { startStandaloneEngine } from "./engine-host.js";
 import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
@@ -28,7 +29,11 @@ import { registryMetrics, startObservability, type ReadinessCheck } from "./obse
 import { ServingCertificate } from "./serving-cert.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
 import { VERSION } from "./version.js";
-import type { FromWorker, ToWorker } from "./worker-protocol.js";
+import type { Watch } from "../store/types.js";
+import type { IssuerReference } from "./kube-ca.js";
+import { answerSignCall } from "./remote-signing.js";
+import type { FromWorker, RemoteIssuerInfo, ToWorker } from "./worker-protocol.js";
+import { buildRemoteWorkloadIssuer, isRemoteIssuer, type RemoteWorkloadIssuer, watchRemoteIssuer } from "./workload-issuer.js";
 
 /**
  * V8 heap limits of the CreateCertificate workers. A worker's live heap is
@@ -106,10 +111,11 @@ export async function runPrimary(config: Config): Promise<void> {
   // With workers, the aggregated nodejs_* / process_* figures are theirs; the primary's own (RSS,
   // heap, event-loop lag of the engine and store process) get a prefix so the names do not clash.
   else collectDefaultMetrics({ register: primaryRegistry, prefix: "meshsign_primary_" });
+  await wireDns01Webhooks(config);
   const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
   const kube =
     config.mode === "kubernetes"
-      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.rootsPem, log, metrics: primaryRegistry })
+      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.workloadIssuerRemote && !config.rootCaFile ? undefined : ca.rootsPem, log, metrics: primaryRegistry })
       : undefined;
   const certificates = engine?.control ?? kube?.control;
   const store = (engine?.store ?? kube?.store) as Store;
@@ -127,6 +133,7 @@ export async function runPrimary(config: Config): Promise<void> {
   let frontend: (GrpcFrontend & { port: number }) | undefined;
   let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
   let bundle: Awaited<ReturnType<typeof startConfiguredBundleEndpoint>>;
+  const publishBundle = (pem: string) => void bundle?.endpoint.setRoots(pem).catch((err: unknown) => log.error({ err }, "SPIFFE bundle not updated"));
 
   const checks = (): ReadinessCheck[] => [
     { name: "shutdown", ready: () => !shuttingDown },
@@ -154,13 +161,64 @@ export async function runPrimary(config: Config): Promise<void> {
           }),
   });
 
+  // Standalone --issuer-name may name a ClusterIssuer from --manifests, which then signs the serving certificate too.
+  if (config.issuerName) await engine?.loadManifests();
   const pair = await serving.start();
   // Start-up is over: from here on (manifests, engine, load) the young generation grows as V8 sees fit.
   endStartupHeap();
   await engine?.loadManifests();
-  const publishBundle = (pem: string) => void bundle?.endpoint.setRoots(pem).catch((err: unknown) => log.error({ err }, "SPIFFE bundle not updated"));
+
+  // A remote workload issuer (Vault) is called from this process only; workers sign through it (remote-signing.ts).
+  let remote: RemoteWorkloadIssuer | undefined;
+  let remoteWatch: Watch | undefined;
+  const remoteInfo = (): RemoteIssuerInfo | undefined =>
+    remote ? { kind: remote.issuer.kind, origin: remote.origin, rootsPem: remote.rootsPem } : undefined;
+  const dropRemote = () => {
+    remoteWatch?.stop();
+    remoteWatch = undefined;
+    remote?.close();
+    remote = undefined;
+  };
+  const announceRemote = (r: RemoteWorkloadIssuer) => {
+    frontend?.updateRoots(r.rootsPem);
+    const info = remoteInfo();
+    if (info) for (const w of workers?.all ?? []) w.send({ type: "remote", remote: info } satisfies ToWorker);
+    kube?.setRoots(r.rootsPem);
+    publishBundle(r.rootsPem);
+  };
+  /** Builds the remote issuer `ref` names, switches to it (self-test first) and follows changes to it and its Secrets. */
+  const useRemote = async (ref: IssuerReference): Promise<RemoteWorkloadIssuer> => {
+    const next = await buildRemoteWorkloadIssuer({ store, ref, config, log, metrics: primaryRegistry });
+    try {
+      await stack.setRemote(next);
+    } catch (err) {
+      next.close();
+      throw err;
+    }
+    dropRemote();
+    remote = next;
+    remoteWatch = watchRemoteIssuer(store, ref, next, () => {
+      useRemote(ref).then(
+        (r) => {
+          announceRemote(r);
+          log.info({ issuer: r.origin }, "workload issuer rebuilt after a change to it or its Secrets");
+        },
+        (err: unknown) => log.error({ err, issuer: ref }, "changed workload issuer refused; the previous instance keeps signing"),
+      );
+    });
+    await remoteWatch.synced;
+    return next;
+  };
+  const startRef: IssuerReference | undefined = config.issuerName
+    ? { name: config.issuerName, kind: config.issuerKind, group: config.issuerGroup, namespace: config.issuerNamespace }
+    : undefined;
+  if (startRef && (await isRemoteIssuer(store, startRef))) {
+    const r = await useRemote(startRef);
+    kube?.setRoots(r.rootsPem);
+    log.info({ issuer: r.origin }, "workload certificates are signed by a remote issuer");
+  }
   if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
-  else workers = await startWorkers(n, () => serving.current ?? pair, ca, issuances, log, () => shuttingDown);
+  else workers = await startWorkers(n, () => serving.current ?? pair, ca, remoteInfo, stack, issuances, log, () => shuttingDown);
   serving.onRenew((p) => {
     frontend?.updateServing(p);
     for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
@@ -198,17 +256,33 @@ export async function runPrimary(config: Config): Promise<void> {
           issuerNamespace: config.issuerNamespace,
           log,
           onChange: (ref) => {
-            const load = ref ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref)) : Promise.resolve(ca);
-            load
-              .then(async (next) => {
-                await stack.setCa(next);
-                frontend?.updateRoots(next.rootsPem);
-                for (const w of workers?.all ?? []) w.send({ type: "ca", ca: next } satisfies ToWorker);
-                kube.setRoots(next.rootsPem);
-                publishBundle(next.rootsPem);
-                log.info({ issuer: next.origin }, "signing issuer switched");
-              })
-              .catch((err: unknown) => log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"));
+            // A Vault issuer signs remotely; deleting the ConfigMap returns to the start-up issuer, which may be one.
+            const target = ref ?? startRef;
+            const isRemote = target ? isRemoteIssuer(kube.store, target).catch(() => false) : Promise.resolve(false);
+            void isRemote.then(async (yes) => {
+              if (target && yes) {
+                try {
+                  const r = await useRemote(target);
+                  announceRemote(r);
+                  log.info({ issuer: r.origin }, "signing issuer switched");
+                } catch (err) {
+                  log.error({ err, issuer: target }, "runtime issuer refused; the current issuer keeps signing");
+                }
+                return;
+              }
+              const load = ref ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref)) : Promise.resolve(ca);
+              load
+                .then(async (next) => {
+                  await stack.setCa(next);
+                  dropRemote();
+                  frontend?.updateRoots(next.rootsPem);
+                  for (const w of workers?.all ?? []) w.send({ type: "ca", ca: next } satisfies ToWorker);
+                  kube.setRoots(next.rootsPem);
+                  publishBundle(next.rootsPem);
+                  log.info({ issuer: next.origin }, "signing issuer switched");
+                })
+                .catch((err: unknown) => log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"));
+            });
           },
         })
       : undefined;
@@ -233,7 +307,7 @@ export async function runPrimary(config: Config): Promise<void> {
   const grpcPort = frontend ? frontend.port : (workers?.port ?? 0);
   const address = `${splitHostPort(config.servingAddress)[0]}:${grpcPort}`;
   const extra = bundle ? [`  SPIFFE bundle:  ${bundle.url} (${bundle.profile})`] : [];
-  process.stdout.write(banner(config, config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort, extra));
+  process.stdout.write(banner(config, remote ? `${remote.origin} (mesh roots: ${config.rootCaFile || "its root"})` : config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort, extra));
   log.info({ address, workers: n, trustDomain: config.trustDomain, mode: config.mode }, "meshsign serving");
 
   const shutdown = async (signal: string) => {
@@ -243,6 +317,7 @@ export async function runPrimary(config: Config): Promise<void> {
     serving.stop();
     rootsFile?.close();
     runtimeIssuer?.stop();
+    remoteWatch?.stop();
     await Promise.all([
       frontend?.shutdown(config.shutdownGracePeriod),
       workers?.shutdown(config.shutdownGracePeriod + 2000),
@@ -251,6 +326,7 @@ export async function runPrimary(config: Config): Promise<void> {
     ]);
     await Promise.all([admin.close(), obs.close(), bundle?.stop()]);
     issuances.flush();
+    dropRemote();
     await stack.close();
     log.info("stopped");
     log.flush();
@@ -282,6 +358,8 @@ async function startWorkers(
   n: number,
   current: () => ServingKeyPair,
   ca: CaMaterial,
+  remote: () => RemoteIssuerInfo | undefined,
+  stack: CsrStack,
   issuances: IssuanceLog,
   log: Logger,
   shuttingDown: () => boolean,
@@ -297,13 +375,18 @@ async function startWorkers(
       w.on("message", (m: FromWorker) => {
         if (m.type === "hello") {
           // The worker has built its CSR stack and listens for messages now.
-          w.send({ type: "init", pair: current(), ca } satisfies ToWorker);
+          const r = remote();
+          w.send({ type: "init", pair: current(), ca, ...(r ? { remote: r } : {}) } satisfies ToWorker);
         } else if (m.type === "ready") {
           ready.add(w.id);
           port = m.port;
           resolve();
         } else if (m.type === "issued") {
           for (const record of m.records) issuances.add(record);
+        } else if (m.type === "sign") {
+          void answerSignCall(stack.issuer, m).then((answer) => {
+            if (w.isConnected()) w.send(answer satisfies ToWorker);
+          });
         }
       });
       w.once("exit", (code, signal) => {

@@ -1,16 +1,30 @@
 import type { CaMaterial } from "./csr-stack.js";
 import type { IssuanceRecord } from "./issuance-log.js";
+import type { SignAnswer, SignCall } from "./remote-signing.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
+
+/** A remote workload issuer (Vault) the primary signs with on the workers' behalf. */
+export interface RemoteIssuerInfo {
+  readonly kind: string;
+  readonly origin: string;
+  readonly rootsPem: string;
+}
 
 /** Messages from the primary to a CreateCertificate worker. */
 export type ToWorker =
-  | { type: "init"; pair: ServingKeyPair; ca: CaMaterial }
+  | { type: "init"; pair: ServingKeyPair; ca: CaMaterial; remote?: RemoteIssuerInfo }
   | { type: "serving"; pair: ServingKeyPair }
   | { type: "roots"; pem: string }
   | { type: "ca"; ca: CaMaterial }
+  | { type: "remote"; remote: RemoteIssuerInfo }
+  | SignAnswer
   | { type: "shutdown" };
 /** Messages from a worker to the primary. */
-export type FromWorker = { type: "hello" } | { type: "ready"; port: number } | { type: "issued"; records: IssuanceRecord[] };
+export type FromWorker =
+  | { type: "hello" }
+  | { type: "ready"; port: number }
+  | { type: "issued"; records: IssuanceRecord[] }
+  | SignCall;
 
 /**
  * Workers report issuances to the primary in batches: one IPC message per

@@ -7,7 +7,15 @@ import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
 import type { IssuanceRecord } from "./issuance-log.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { createLogger } from "./logger.js";
-import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type ToWorker } from "./worker-protocol.js";
+import { PrimarySigner } from "./remote-signing.js";
+import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type RemoteIssuerInfo, type ToWorker } from "./worker-protocol.js";
+
+/**
+ * How long a worker waits for the primary to answer a remote signature: past
+ * the primary's own per-call deadline (GUARD_DEFAULTS.callTimeoutMs), so it
+ * only fires when the primary itself is stuck.
+ */
+const PRIMARY_SIGN_TIMEOUT_MS = 15_000;
 
 /**
  * A CreateCertificate worker: builds the CSR stack from the CA material the
@@ -45,8 +53,18 @@ export async function runWorker(config: Config): Promise<void> {
     if (issued.length >= ISSUED_BATCH_MAX) flushIssued();
     else flushTimer ??= setTimeout(flushIssued, ISSUED_FLUSH_MS).unref();
   };
+  // A remote workload issuer (Vault) is called by the primary; this worker asks it (remote-signing.ts).
+  let signer: PrimarySigner | undefined;
+  const useRemote = async (remote: RemoteIssuerInfo) => {
+    // Before init there is no stack yet; init carries the primary's current issuer.
+    if (stack === undefined) return;
+    signer ??= new PrimarySigner({ kind: remote.kind, send, timeoutMs: PRIMARY_SIGN_TIMEOUT_MS });
+    // The primary ran the self-test through the same issuer before telling the workers.
+    await stack.setRemote({ issuer: signer, rootsPem: remote.rootsPem, origin: remote.origin }, { selfTest: false });
+  };
   const start = async (m: Extract<ToWorker, { type: "init" }>) => {
     stack = await buildCsrStack(config, m.ca, log, globalRegistry, { dataDir: paths.dir });
+    if (m.remote) await useRemote(m.remote);
     frontend = new GrpcFrontend(
       stack.deps(reportIssued),
       m.pair,
@@ -67,6 +85,13 @@ export async function runWorker(config: Config): Promise<void> {
         () => frontend?.updateRoots(m.ca.rootsPem),
         (err: unknown) => log.error({ err }, "new signing CA refused"),
       );
+    } else if (m.type === "remote") {
+      useRemote(m.remote).then(
+        () => frontend?.updateRoots(m.remote.rootsPem),
+        (err: unknown) => log.error({ err }, "remote issuer refused"),
+      );
+    } else if (m.type === "signed") {
+      signer?.answer(m);
     } else if (m.type === "roots") {
       stack?.setRoots(m.pem).then(
         () => frontend?.updateRoots(m.pem),
@@ -76,6 +101,7 @@ export async function runWorker(config: Config): Promise<void> {
       void (async () => {
         await frontend?.shutdown(config.shutdownGracePeriod);
         flushIssued();
+        signer?.close();
         await stack?.close();
         log.flush();
         process.exit(0);

@@ -57,6 +57,11 @@ export interface PebbleOptions {
   readonly httpPort: number;
   /** Run with `externalAccountBindingRequired` and EAB_KID/EAB_HMAC_KEY. */
   readonly eab?: boolean;
+  /**
+   * `host:port` of the DNS server Pebble's VA asks instead of pebble-challtestsrv's, e.g. a knotd
+   * holding the DNS-01 TXT records a provider wrote (it must also answer any A lookups needed).
+   */
+  readonly dnsServer?: string;
 }
 
 function binary(name: "pebble" | "pebble-challtestsrv"): string {
@@ -253,7 +258,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     };
     const pebble = launch(
       pebbleBin,
-      ["-config", configPath, "-dnsserver", `127.0.0.1:${dnsPort}`],
+      ["-config", configPath, "-dnsserver", options.dnsServer ?? `127.0.0.1:${dnsPort}`],
       env,
       path.join(dir, "pebble.log"),
       logs,

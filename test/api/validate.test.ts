@@ -6,7 +6,7 @@ import { assertValidResource, validateResource } from "../../src/api/index.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 
 const fixturesDir = path.resolve(import.meta.dirname, "../../examples");
-const FOREIGN_KINDS = new Set(["Gateway", "Ingress", "IstioOperator"]);
+const FOREIGN_KINDS = new Set(["IstioOperator"]);
 
 const fixtureDocs = readdirSync(fixturesDir)
   .filter((f) => f.endsWith(".yaml"))

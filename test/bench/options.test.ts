@@ -35,3 +35,30 @@ describe("the soak's options", () => {
     expect(() => parseBenchOptions(["--soak-load", raw])).toThrow(/--soak-load/);
   });
 });
+
+describe("the peer case's options", () => {
+  it("measures 5 s + 20 s by default, while the other cases keep their window", () => {
+    const o = parseBenchOptions(["--case", "peer"]);
+    expect(o.peerWarmupSeconds).toBe(5);
+    expect(o.peerSeconds).toBe(20);
+    expect(o.durationSeconds).toBe(DEFAULTS.durationSeconds);
+    expect(o.warmupSeconds).toBe(DEFAULTS.warmupSeconds);
+  });
+
+  it("takes --duration and --warmup when given", () => {
+    const o = parseBenchOptions(["--case", "peer", "--duration", "30", "--warmup", "10"]);
+    expect(o.peerSeconds).toBe(30);
+    expect(o.peerWarmupSeconds).toBe(10);
+  });
+});
+
+describe("--peer-parts", () => {
+  it("runs every part by default and takes a subset", () => {
+    expect(parseBenchOptions([]).peerParts).toEqual(["pinned", "shared", "cold"]);
+    expect(parseBenchOptions(["--peer-parts", "shared"]).peerParts).toEqual(["shared"]);
+  });
+
+  it.each(["", "warm", "shared,hot"])("refuses %j", (raw) => {
+    expect(() => parseBenchOptions(["--peer-parts", raw])).toThrow(/--peer-parts/);
+  });
+});

@@ -360,7 +360,9 @@ describe("the README quickstart", () => {
     const table = await meshsign(["issuances", "--admin-address", banner.adminAddress]);
     expect(table).toMatch(/^ISSUED\s+EXPIRES\s+SERIAL\s+KEY\s+IDENTITY$/m);
     expect(table).toContain(IDENTITY);
-  });
+    // Eight CLI processes one after another: each starts Node and loads meshsign, which takes
+    // several seconds apiece on a loaded machine.
+  }, 120_000);
 
   it("says which Certificate is missing, and which data dir does not match the server", async () => {
     const missing = await runMeshsign(["status", "default/missing", "--admin-address", banner.adminAddress], { cwd });

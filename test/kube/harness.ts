@@ -13,13 +13,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import https from "node:https";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { issueLeaf, makeCa } from "../lib/openssl-ca.js";
 
 /** The issuer kube-apiserver puts in service-account tokens. */
 export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
@@ -51,6 +52,14 @@ export interface StartOptions {
   readonly extraApiServerArgs?: readonly string[];
   /** Keep the temp directory (logs) after stop(); also set by MESHSIGN_KUBE_KEEP=1. */
   readonly keepDir?: boolean;
+  /**
+   * Configure the aggregation layer, so an APIService can send requests to an extension API
+   * server on loopback (a cert-manager DNS-01 webhook): a front-proxy CA and client certificate
+   * (`--proxy-client-*`, `--requestheader-*`, published to extension servers in
+   * kube-system/extension-apiserver-authentication) and `--enable-aggregator-routing`, which
+   * proxies to the Service's endpoint addresses since no kube-proxy routes ClusterIPs.
+   */
+  readonly aggregation?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -112,6 +121,7 @@ export async function startKubeApiServer(options: StartOptions = {}): Promise<Ku
     });
 
     const certDir = path.join(dir, "pki");
+    const aggregationArgs = options.aggregation ? await aggregationFlags(dir) : [];
     const server = `https://127.0.0.1:${apiPort}`;
     const apiserver = launch(
       binaries.kubeApiServer,
@@ -133,6 +143,7 @@ export async function startKubeApiServer(options: StartOptions = {}): Promise<Ku
         "--anonymous-auth=true",
         "--profiling=false",
         "--v=1",
+        ...aggregationArgs,
         ...(options.extraApiServerArgs ?? []),
       ],
       path.join(dir, "kube-apiserver.log"),
@@ -154,6 +165,24 @@ export async function startKubeApiServer(options: StartOptions = {}): Promise<Ku
     await stop();
     throw err;
   }
+}
+
+/** The front-proxy certificates and flags of the aggregation layer (StartOptions.aggregation). */
+async function aggregationFlags(dir: string): Promise<string[]> {
+  const pki = path.join(dir, "front-proxy");
+  await mkdir(pki, { mode: 0o700 });
+  const ca = makeCa(pki, "front-proxy");
+  const client = issueLeaf(pki, ca, "front-proxy-client");
+  return [
+    `--requestheader-client-ca-file=${ca.certFile}`,
+    "--requestheader-allowed-names=front-proxy-client",
+    "--requestheader-username-headers=X-Remote-User",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${client.certFile}`,
+    `--proxy-client-key-file=${client.keyFile}`,
+    "--enable-aggregator-routing=true",
+  ];
 }
 
 /** A kubeconfig for `server` authenticating with a bearer token. */
@@ -204,6 +233,8 @@ export function harnessEnv(): Record<string, string> {
     "MESHSIGN_ISTIO_CLIENT",
     "MESHSIGN_KUSTOMIZE",
     "MESHSIGN_HELM",
+    "MESHSIGN_GATEWAY_API_CRDS",
+    "MESHSIGN_ISTIO_CRDS",
   ]) {
     const value = process.env[key];
     if (value) env[key] = value;

@@ -217,6 +217,12 @@ describe("helm lint", () => {
           server: { authenticators: { enableClientCert: true }, maxCertificateDuration: "1h" },
           istio: { revisions: ["default", "canary"], namespace: "istio-control" },
           controller: { leaderElectionNamespace: "leases", configmapNamespaceSelector: "mesh=on" },
+          shims: {
+            enabled: true,
+            sources: ["ingress", "istio-gateway"],
+            defaultIssuer: { name: "le", kind: "ClusterIssuer" },
+            istioGatewaySecretNamespace: "istio-system",
+          },
         },
         crds: { enabled: false },
         podDisruptionBudget: { enabled: false },

@@ -7,14 +7,28 @@
  */
 import { AuthenticationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CERTIFICATES, CONFIGMAPS, EVENTS, LEASES, NAMESPACES, PODS, SECRETS } from "../../src/api/types.js";
+import { ensureHttp01Route, removeHttp01Route } from "../../src/acme/index.js";
+import {
+  CERTIFICATES,
+  CHALLENGES,
+  type Challenge,
+  CONFIGMAPS,
+  EVENTS,
+  HTTP_ROUTES,
+  INGRESSES,
+  LEASES,
+  NAMESPACES,
+  PODS,
+  SECRETS,
+  SERVICES,
+} from "../../src/api/types.js";
 import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
 import { LeaderElector } from "../../src/server/leader-election.js";
 import { KubeStore, SECRET_CACHE_LABEL } from "../../src/store/kube/index.js";
 import type { KubeObject, ResourceType } from "../../src/store/types.js";
 import { RootConfigMapDistributor, RootsBroadcaster } from "../../src/trust/index.js";
 import { type KubeApiServer, kubeconfig, startKubeApiServer } from "./harness.js";
-import { installCrds } from "./lib/crds.js";
+import { installCrds, installGatewayApiCrds } from "./lib/crds.js";
 import { eventually } from "./lib/eventually.js";
 import { applyObjects, MANIFEST_KINDS, renderManifests } from "./lib/manifests.js";
 
@@ -50,6 +64,7 @@ beforeAll(async () => {
   kc.loadFromFile(api.kubeconfigPath);
   admin = new KubeStore({ kubeConfig: kc, fieldManager: "kustomize-test" });
   await installCrds(kc);
+  await installGatewayApiCrds(kc);
   await applyObjects(admin, base);
   await applyObjects(admin, istio);
   // meshsign's own identity: a token for its ServiceAccount, as the pod would mount.
@@ -247,6 +262,41 @@ describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
     } as KubeObject);
   });
 
+  it("routes ACME HTTP-01 challenges in an app namespace through an Ingress, its bridge Service and an HTTPRoute", async () => {
+    const challenge = (name: string, solver: Challenge["spec"]["solver"]): Promise<Challenge> =>
+      meshsign.create<Challenge>(CHALLENGES, {
+        apiVersion: "acme.cert-manager.io/v1",
+        kind: "Challenge",
+        metadata: { name, namespace: "app" },
+        spec: {
+          url: `https://acme.example/chall/${name}`,
+          authorizationURL: `https://acme.example/authz/${name}`,
+          dnsName: "web.example.com",
+          type: "HTTP-01",
+          token: "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA",
+          key: "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.thumbprint",
+          solver,
+          issuerRef: { name: "letsencrypt", kind: "ClusterIssuer", group: "cert-manager.io" },
+        },
+      });
+    const service = { name: "meshsign", namespace: "meshsign-system" };
+    const viaIngress = await challenge("web-ingress", { http01: { ingress: { ingressClassName: "nginx" } } });
+    const ing = await ensureHttp01Route(meshsign, { challenge: viaIngress, service });
+    expect(await meshsign.get(INGRESSES, "app", ing.name)).toBeDefined();
+    expect(await meshsign.get(SERVICES, "app", ing.name)).toBeDefined();
+    await removeHttp01Route(meshsign, { challenge: viaIngress, service });
+    expect(await meshsign.get(INGRESSES, "app", ing.name)).toBeUndefined();
+    expect(await meshsign.get(SERVICES, "app", ing.name)).toBeUndefined();
+
+    const viaRoute = await challenge("web-route", {
+      http01: { gatewayHTTPRoute: { parentRefs: [{ name: "public", namespace: "istio-ingress" }] } },
+    });
+    const hr = await ensureHttp01Route(meshsign, { challenge: viaRoute, service });
+    expect(await meshsign.get(HTTP_ROUTES, "app", hr.name)).toBeDefined();
+    await removeHttp01Route(meshsign, { challenge: viaRoute, service });
+    expect(await meshsign.get(HTTP_ROUTES, "app", hr.name)).toBeUndefined();
+  });
+
   it("is refused what it does not need: deleting namespaces, writing RBAC, writing pods", async () => {
     await forbidden(meshsign.delete(NAMESPACES, undefined, "app"));
     await forbidden(
@@ -264,5 +314,8 @@ describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
         spec: { containers: [{ name: "c", image: "x" }] },
       } as KubeObject),
     );
+    // HTTP-01 objects are handled by name: no listing Services or HTTPRoutes across the cluster.
+    await forbidden(meshsign.list(SERVICES));
+    await forbidden(meshsign.list(HTTP_ROUTES));
   });
 });

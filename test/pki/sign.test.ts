@@ -6,7 +6,12 @@ import { isMeshsignError } from "../../src/errors/index.js";
 import { parseCertificate } from "../../src/pki/certificate.js";
 import { generateKeySync, publicKeySpki } from "../../src/pki/keys.js";
 import { encodePem } from "../../src/pki/pem.js";
-import { selfSignedSigner, signCertificate, signerFromCertificate } from "../../src/pki/sign.js";
+import {
+  selfSignedSigner,
+  signCertificate,
+  signCertificateAsync,
+  signerFromCertificate,
+} from "../../src/pki/sign.js";
 import type { CertificateTemplate } from "../../src/pki/template.js";
 import {
   DAY,
@@ -152,6 +157,24 @@ describe("signCertificate differential against @peculiar/x509, openssl and node"
       ["dns:a.example.com", "email:ops@example.com", "ip:10.1.2.3", "ip:2001:db8::7", `url:${SPIFFE}`].sort(),
     );
   });
+});
+
+describe("signCertificateAsync (the signature on libuv's thread pool)", () => {
+  for (const ca of KEY_SPECS.filter((s) => ["ECDSA P-256", "RSA 2048", "Ed25519"].includes(s.name))) {
+    it(`a ${ca.name} CA's leaf equals signCertificate's but for the signature, and verifies`, async () => {
+      const root = makeRoot(ca.spec, `async root ${ca.name}`);
+      const template = {
+        ...svidTemplate(publicKeySpki(key({ type: "ec", curve: "P-256" }, "leaf")), SPIFFE),
+        serialNumber: Uint8Array.from([1, 2, 3]),
+      };
+      const der = await signCertificateAsync(template, root.signer);
+      const node = new NodeX509(Buffer.from(der));
+      expect(node.verify(createPublicKey(root.signer.privateKey))).toBe(true);
+      const sync = parseCertificate(signCertificate(template, root.signer));
+      const parsed = parseCertificate(der);
+      expect(Buffer.from(parsed.tbs).equals(Buffer.from(sync.tbs))).toBe(true);
+    });
+  }
 });
 
 describe("validity encoding (RFC 5280 §4.1.2.5)", () => {
@@ -340,8 +363,12 @@ describe("template and signer validation", () => {
     },
   ];
   for (const c of cases) {
-    it(`a template with ${c.name} is refused with ERR_SIGNING_FAILED`, () => {
+    it(`a template with ${c.name} is refused with ERR_SIGNING_FAILED`, async () => {
       expectSigningError(() => signCertificate(c.template(), root.signer));
+      // The thread-pool form refuses the same templates, as a rejected promise.
+      const thrown = await signCertificateAsync(c.template(), root.signer).catch((err: unknown) => err);
+      expect(isMeshsignError(thrown), String(thrown)).toBe(true);
+      expect((thrown as { code: string }).code).toBe("ERR_SIGNING_FAILED");
     });
   }
 

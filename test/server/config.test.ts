@@ -8,6 +8,12 @@ import { TempDir } from "../lib/temp-dir.js";
 const tmp = new TempDir("meshsign-config-");
 afterAll(() => tmp.remove());
 
+/** A valid --dns01-webhook-config file. */
+function webhookConfigFile(): string {
+  const ca = tmp.write("webhook-ok-ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  return tmp.write("webhooks-ok.yaml", `webhooks:\n  - groupName: acme.example.com\n    url: https://webhook:8443\n    caFile: ${ca}\n`);
+}
+
 let files = 0;
 function yamlFile(text: string): string {
   files += 1;
@@ -191,6 +197,25 @@ describe("a bad value is refused naming its key", () => {
       name: "a CSR size cap too small to hold a CSR",
       sources: () => ({ env: {}, flags: { maxCsrBytes: "100" } }),
       message: "--max-csr-bytes: must be 512-1048576",
+    },
+    {
+      name: "a DNS-01 webhook config whose webhook URL is plain http",
+      sources: () => {
+        const ca = tmp.write("webhook-ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+        const webhooks = `webhooks:\n  - groupName: acme.example.com\n    url: http://webhook:8443\n    caFile: ${ca}\n`;
+        return { env: {}, flags: { dns01WebhookConfig: yamlFile(webhooks) } };
+      },
+      message: "webhooks[0].url: must be an https URL",
+    },
+    {
+      name: "a DNS-01 webhook config file that does not exist",
+      sources: () => ({ env: {}, flags: { dns01WebhookConfig: "/nonexistent/webhooks.yaml" } }),
+      message: "--dns01-webhook-config: /nonexistent/webhooks.yaml: cannot read the file",
+    },
+    {
+      name: "a DNS-01 webhook config in kubernetes mode",
+      sources: () => ({ env: {}, flags: { mode: "kubernetes", dns01WebhookConfig: webhookConfigFile() } }),
+      message: "--dns01-webhook-config: standalone only",
     },
     {
       name: "too many workers",

@@ -44,7 +44,7 @@ describe("the manifests a server follows", () => {
   it("writes what it refused or warned about for meshsign status, and names ignored documents once", async () => {
     const { dir, reportFile, lines, log } = await setup();
     await writeFile(path.join(dir, "certs.yaml"), `${cert("typo", "  duraton: 2h\n")}---\n${cert("bad", "  isCA: maybe\n")}`);
-    await writeFile(path.join(dir, "gw.yaml"), "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\n");
+    await writeFile(path.join(dir, "gw.yaml"), "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: gw}\n");
     const store = new MemoryStore();
     const stop = await watchManifests(dir, store, log, { reportFile });
     cleanups.push(stop);
@@ -58,7 +58,7 @@ describe("the manifests a server follows", () => {
     ]);
     expect(await store.get(CERTIFICATES, "apps", "typo")).toBeDefined();
     const ignored = lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("manifests ignored"));
-    expect(ignored).toMatchObject([{ level: 30, documents: ["networking.istio.io/v1 Gateway (gw.yaml#0)"] }]);
+    expect(ignored).toMatchObject([{ level: 30, documents: ["install.istio.io/v1alpha1 IstioOperator (gw.yaml#0)"] }]);
 
     // A reload with the same ignored documents does not name them again; the fixed file empties the report.
     await writeFile(path.join(dir, "certs.yaml"), cert("typo", "  duration: 2h\n"));

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MANIFEST_SOURCE } from "../../src/api/annotations.js";
-import { CERTIFICATES, CLUSTER_ISSUERS, ISSUERS, SECRETS } from "../../src/api/types.js";
+import { CERTIFICATES, CLUSTER_ISSUERS, INGRESSES, ISSUERS, SECRETS } from "../../src/api/types.js";
 import { ManifestLoader, type ManifestReport } from "../../src/store/embedded/index.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 
@@ -38,20 +38,15 @@ ${extra}`;
 }
 
 describe("loading the example manifests", () => {
-  it("creates every meshsign object and reports the other kinds as ignored, with no invalid document", async () => {
+  it("creates every meshsign object and the shims' sources, and reports the other kinds as ignored, with no invalid document", async () => {
     const store = new MemoryStore();
     const loader = new ManifestLoader({ dir: fixturesDir, store });
     const report = await loader.sync();
     const byOutcome = (o: string) => report.documents.filter((d) => d.outcome === o).map((d) => d.document);
     expect(byOutcome("invalid")).toEqual([]);
     expect(byOutcome("failed")).toEqual([]);
-    expect(byOutcome("ignored").sort()).toEqual([
-      "gateway.networking.k8s.io/v1 Gateway (gateway-api-annotations.yaml#0)",
-      "install.istio.io/v1alpha1 IstioOperator (istio-operator-values.yaml#0)",
-      "networking.istio.io/v1 Gateway (istio-gateway.yaml#0)",
-      "networking.k8s.io/v1 Ingress (ingress-annotations.yaml#0)",
-    ]);
-    expect(byOutcome("created").length).toBe(19);
+    expect(byOutcome("ignored").sort()).toEqual(["install.istio.io/v1alpha1 IstioOperator (istio-operator-values.yaml#0)"]);
+    expect(byOutcome("created").length).toBe(22);
     expect(report.deleted).toEqual([]);
 
     const shop = await store.get<{ spec: { privateKey: unknown } } & import("../../src/store/types.js").KubeObject>(CERTIFICATES, "istio-ingress", "shop-example-com");
@@ -123,6 +118,22 @@ describe("the manifest loader", () => {
     const report = await new ManifestLoader({ dir, store }).sync();
     expect(outcomes(report).sort()).toEqual(["created: ConfigMap default/cm (nested/list.json#0)", "invalid: ConfigMap default/cm (one.yml#0)"]);
     expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(/^duplicate of ConfigMap default\/cm \(nested\/list.json#0\)/);
+  });
+
+  it("replaces an Ingress's annotations and labels with the document's (a removed shim annotation goes), while a Certificate's are merged", async () => {
+    const dir = await tempDir();
+    const store = new MemoryStore();
+    const loader = new ManifestLoader({ dir, store });
+    const ingress = (metadata: string) =>
+      `apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: apps\n${metadata}spec:\n  tls: [{hosts: [a.example.com], secretName: a-tls}]\n`;
+    await writeFile(path.join(dir, "ing.yaml"), ingress("  labels: {team: web}\n  annotations: {cert-manager.io/cluster-issuer: ca}\n"));
+    await loader.sync();
+    await writeFile(path.join(dir, "ing.yaml"), ingress(""));
+    expect(outcomes(await loader.sync())).toEqual(["updated: Ingress apps/web (ing.yaml#0)"]);
+    const ing = await store.get(INGRESSES, "apps", "web");
+    expect(ing?.metadata.annotations).toEqual({ [MANIFEST_SOURCE]: "ing.yaml" });
+    expect(ing?.metadata.labels).toBeUndefined();
+    expect(outcomes(await loader.sync())).toEqual(["unchanged: Ingress apps/web (ing.yaml#0)"]);
   });
 
   it("re-applies the directory when a file changes", async () => {

@@ -66,6 +66,11 @@ export class VaultServer {
     this.auditLog = path.join(this.dir, "audit.log");
   }
 
+  /** The vault server process id while it runs (the bench reads its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
   get url(): string {
     return `https://127.0.0.1:${this.port}`;
   }

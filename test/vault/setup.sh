@@ -19,6 +19,9 @@
 # A cold build takes ~16 minutes and ~6 GB of memory on 2 idle cores (40 minutes
 # on a busy shared machine); cached, it is not rebuilt.
 #
+# It also makes sure the Kubernetes suite's kube-apiserver and etcd are built
+# (test/kube/setup.sh), which the Kubernetes auth test starts next to Vault.
+#
 # Usage: bash test/vault/setup.sh
 set -euo pipefail
 
@@ -32,6 +35,10 @@ SETUP_NAME=test/vault/setup.sh
 source "$here/../lib/go-tools.sh"
 
 require_go 1.25 "the Vault suite builds Vault $vault_version from its Go module"
+
+# The Kubernetes auth test (kubernetes-auth.test.ts) points Vault at a real kube-apiserver:
+# the Kubernetes suite's binaries, built (or found cached) by its own setup.
+bash "$here/../kube/setup.sh" kube-apiserver etcd
 
 # module_dir MODULE@VERSION: the read-only module cache folder of MODULE@VERSION.
 module_dir() {

@@ -19,60 +19,72 @@ export interface JwsAlgorithm {
    * `node:crypto` cannot even parse is simply not valid.
    */
   readonly verify: (key: KeyObject, input: Uint8Array, signature: Uint8Array) => boolean;
+  /** {@link verify} on libuv's thread pool (node:crypto's callback form); never rejects. */
+  readonly verifyAsync: (key: KeyObject, input: Uint8Array, signature: Uint8Array) => Promise<boolean>;
 }
 
-function guarded(check: (key: KeyObject, input: Uint8Array, signature: Uint8Array) => boolean) {
-  return (key: KeyObject, input: Uint8Array, signature: Uint8Array): boolean => {
-    try {
-      return check(key, input, signature);
-    } catch {
-      return false;
-    }
+type VerifyKey = Parameters<typeof verify>[2];
+
+/**
+ * An algorithm from how node:crypto is called for it: the hash, the key argument and, when the
+ * algorithm fixes it, the exact signature length. Its checks never throw: a signature that
+ * node:crypto cannot even parse is simply not valid.
+ */
+function algorithm(
+  base: Omit<JwsAlgorithm, "verify" | "verifyAsync">,
+  hash: string | null,
+  keyArgument: (key: KeyObject) => VerifyKey,
+  signatureBytes?: number,
+): JwsAlgorithm {
+  const lengthOk = (signature: Uint8Array) =>
+    signatureBytes === undefined || signature.length === signatureBytes;
+  return {
+    ...base,
+    verify: (key, input, signature) => {
+      if (!lengthOk(signature)) return false;
+      try {
+        return verify(hash, input, keyArgument(key), signature);
+      } catch {
+        return false;
+      }
+    },
+    verifyAsync: (key, input, signature) =>
+      new Promise((resolve) => {
+        if (!lengthOk(signature)) return resolve(false);
+        try {
+          verify(hash, input, keyArgument(key), signature, (err, ok) => resolve(err === null && ok));
+        } catch {
+          resolve(false);
+        }
+      }),
   };
 }
 
 function rsaPkcs1(name: string, hash: string): JwsAlgorithm {
-  return {
-    name,
-    kty: "RSA",
-    minRsaBits: 2048,
-    verify: guarded((key, input, signature) => verify(hash, input, key, signature)),
-  };
+  return algorithm({ name, kty: "RSA", minRsaBits: 2048 }, hash, (key) => key);
 }
 
 function rsaPss(name: string, hash: string, saltLength: number): JwsAlgorithm {
-  return {
-    name,
-    kty: "RSA",
-    minRsaBits: 2048,
-    // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
-    verify: guarded((key, input, signature) =>
-      verify(hash, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, signature),
-    ),
-  };
+  // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash output.
+  return algorithm({ name, kty: "RSA", minRsaBits: 2048 }, hash, (key) => ({
+    key,
+    padding: constants.RSA_PKCS1_PSS_PADDING,
+    saltLength,
+  }));
 }
 
 function ecdsa(name: string, crv: string, hash: string, signatureBytes: number): JwsAlgorithm {
-  return {
-    name,
-    kty: "EC",
-    crv,
-    // RFC 7518 §3.4: R || S, each exactly the curve's size; anything else is not a JWS signature.
-    verify: guarded(
-      (key, input, signature) =>
-        signature.length === signatureBytes &&
-        verify(hash, input, { key, dsaEncoding: "ieee-p1363" }, signature),
-    ),
-  };
+  // RFC 7518 §3.4: R || S, each exactly the curve's size; anything else is not a JWS signature.
+  return algorithm(
+    { name, kty: "EC", crv },
+    hash,
+    (key) => ({ key, dsaEncoding: "ieee-p1363" }),
+    signatureBytes,
+  );
 }
 
 function eddsa(name: string): JwsAlgorithm {
-  return {
-    name,
-    kty: "OKP",
-    crv: "Ed25519",
-    verify: guarded((key, input, signature) => verify(null, input, key, signature)),
-  };
+  return algorithm({ name, kty: "OKP", crv: "Ed25519" }, null, (key) => key);
 }
 
 const ALGORITHMS: ReadonlyMap<string, JwsAlgorithm> = new Map(

@@ -1,14 +1,14 @@
-import { type KeyObject, createHash, createPublicKey } from "node:crypto";
-import { MeshsignError, isMeshsignError } from "../../errors/index.js";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { isMeshsignError, MeshsignError } from "../../errors/index.js";
 import {
   type CaSigner,
   type CertificateTemplate,
-  type ParsedCertificate,
   decodePemAll,
   encodePem,
+  type ParsedCertificate,
   parseCertificate,
   privateKeyFromPem,
-  signCertificate,
+  signCertificateAsync,
   signerFromCertificate,
 } from "../../pki/index.js";
 import type { Issuer, IssuerStatus, SignRequest, SignResult } from "../issuer.js";
@@ -91,7 +91,11 @@ export class CaIssuer implements Issuer {
   static async create(source: CaKeyPairSource): Promise<CaIssuer> {
     const invalid = (why: string): CaIssuer =>
       new CaIssuer(
-        { ready: false, reason: CA_READY_REASONS.invalidKeyPair, message: `Error parsing CA key pair from ${source.origin}: ${why}` },
+        {
+          ready: false,
+          reason: CA_READY_REASONS.invalidKeyPair,
+          message: `Error parsing CA key pair from ${source.origin}: ${why}`,
+        },
         undefined,
       );
     let certs: ParsedCertificate[];
@@ -109,7 +113,8 @@ export class CaIssuer implements Issuer {
       return invalid("tls.key does not hold a valid private key");
     }
     // cert-manager's checks and messages first; signerFromCertificate below repeats them as a guard.
-    if (ca.basicConstraints?.isCA !== true) return invalid("the certificate is not a CA (basicConstraints CA:true is missing)");
+    if (ca.basicConstraints?.isCA !== true)
+      return invalid("the certificate is not a CA (basicConstraints CA:true is missing)");
     if (!keyMatches(ca, key)) return invalid("the private key does not match the certificate");
     if (!hasKeyCertSign(ca)) return invalid("the certificate's keyUsage does not allow certificate signing");
     let signer: CaSigner;
@@ -135,7 +140,10 @@ export class CaIssuer implements Issuer {
       chainTail: tail.map((c) => encodePem("CERTIFICATE", c.der)),
       caPem: encodePem("CERTIFICATE", root.der),
     };
-    return new CaIssuer({ ready: true, reason: CA_READY_REASONS.verified, message: "Signing CA verified" }, prepared);
+    return new CaIssuer(
+      { ready: true, reason: CA_READY_REASONS.verified, message: "Signing CA verified" },
+      prepared,
+    );
   }
 
   status(): IssuerStatus {
@@ -156,14 +164,19 @@ export class CaIssuer implements Issuer {
         detail: { requestId: request.requestId },
       });
     }
-    const template: CertificateTemplate = notAfter === t.notAfter.getTime() ? t : { ...t, notAfter: new Date(notAfter) };
+    const template: CertificateTemplate =
+      notAfter === t.notAfter.getTime() ? t : { ...t, notAfter: new Date(notAfter) };
     let der: Uint8Array;
     try {
-      der = signCertificate(template, p.signer);
+      // The signature on libuv's thread pool: the JavaScript thread serves other requests meanwhile.
+      der = await signCertificateAsync(template, p.signer);
     } catch (err) {
       // signCertificate's messages name the template field at fault and are client-safe.
       const message = isMeshsignError(err) ? err.message : "the CA failed to sign the certificate";
-      throw new MeshsignError("ERR_SIGNING_FAILED", message, { cause: err, detail: { requestId: request.requestId } });
+      throw new MeshsignError("ERR_SIGNING_FAILED", message, {
+        cause: err,
+        detail: { requestId: request.requestId },
+      });
     }
     return { status: "issued", chain: [encodePem("CERTIFICATE", der), ...p.chainTail], ca: p.caPem };
   }

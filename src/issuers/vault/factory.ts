@@ -17,6 +17,20 @@ import { VAULT_READY_REASONS, VaultIssuer } from "./vault-issuer.js";
 /** Deadline of every call to Vault (login, sign, health). */
 export const VAULT_CALL_TIMEOUT_MS = 10_000;
 
+/** Lifetime of the service account token requested for each Kubernetes login (cert-manager's). */
+export const SERVICE_ACCOUNT_TOKEN_SECONDS = 600;
+
+/**
+ * The audiences cert-manager requests for `serviceAccountRef`: the extra
+ * ones given, `vault://<namespace>/<issuer>` (an Issuer) or
+ * `vault://<clusterissuer>`, and the Vault server's URL; a Vault role's
+ * `audience` names one of them.
+ */
+export function serviceAccountAudiences(extra: readonly string[], resource: IssuerBuildContext["resource"], server: string): string[] {
+  const own = resource === undefined ? [] : [resource.kind === "ClusterIssuer" ? `vault://${resource.name}` : `vault://${resource.namespace ?? ""}/${resource.name}`];
+  return [...new Set([...extra, ...own, server])];
+}
+
 async function secretValue(ctx: IssuerBuildContext, ref: SecretKeyRef): Promise<string> {
   const data = await ctx.readSecret(ref.name);
   const where = `secret "${ctx.secretNamespace}/${ref.name}"`;
@@ -67,13 +81,34 @@ export const vaultIssuerFactory: IssuerFactory = async (spec, ctx) => {
         break;
       }
       case "kubernetes": {
-        if (a.secretRef === undefined) {
-          transport.close();
-          return notReady(
-            `spec.vault.auth.kubernetes.serviceAccountRef needs a service account token from the Kubernetes TokenRequest API, which this meshsign process does not request; use auth.kubernetes.secretRef with a token Secret, or another auth method`,
-          );
+        if (a.serviceAccountRef !== undefined) {
+          const request = ctx.requestServiceAccountToken;
+          if (request === undefined) {
+            transport.close();
+            return notReady(
+              "spec.vault.auth.kubernetes.serviceAccountRef needs a service account token from the Kubernetes TokenRequest API, which only meshsign --mode kubernetes can request; use auth.kubernetes.secretRef with a token Secret, or another auth method",
+            );
+          }
+          const sa = a.serviceAccountRef;
+          const audiences = serviceAccountAudiences(sa.audiences, ctx.resource, config.server);
+          // A fresh short-lived token for every login (they are rare: one per issuer and token lifetime).
+          source = {
+            kind: "login",
+            path: `${a.mountPath}/login`,
+            describe: "Kubernetes",
+            body: async () => {
+              let jwt: string;
+              try {
+                jwt = await request({ namespace: ctx.secretNamespace, name: sa.name, audiences, expirationSeconds: SERVICE_ACCOUNT_TOKEN_SECONDS });
+              } catch (err) {
+                throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", `cannot request a token for service account ${ctx.secretNamespace}/${sa.name}: ${err instanceof Error ? err.message : "TokenRequest failed"}`, { retry: "transient", cause: err });
+              }
+              return { role: a.role, jwt };
+            },
+          };
+          break;
         }
-        const jwt = (await secretValue(ctx, a.secretRef)).trim();
+        const jwt = (await secretValue(ctx, a.secretRef as SecretKeyRef)).trim();
         source = { kind: "login", path: `${a.mountPath}/login`, describe: "Kubernetes", body: async () => ({ role: a.role, jwt }) };
         break;
       }

@@ -5,6 +5,6 @@
  */
 export { parseVaultConfig, referencedSecrets, VaultConfigError } from "./config.js";
 export type { SecretKeyRef, VaultAuthConfig, VaultIssuerConfig } from "./config.js";
-export { vaultIssuerFactory, VAULT_CALL_TIMEOUT_MS } from "./factory.js";
+export { serviceAccountAudiences, SERVICE_ACCOUNT_TOKEN_SECONDS, vaultIssuerFactory, VAULT_CALL_TIMEOUT_MS } from "./factory.js";
 export { VaultIssuer, VAULT_READY_REASONS, goDuration, healthStatus } from "./vault-issuer.js";
 export type { VaultIssuerOptions } from "./vault-issuer.js";

@@ -15,8 +15,10 @@
  *   accepted ({@link checkIssued}).
  *
  * Readiness is `GET /v1/sys/health` with cert-manager's code handling, checked
- * at build, after failures, and again when the status is read and has grown
- * stale (there is no timer to stop when the issuer is replaced).
+ * at build, after failures, when the status is read and has grown stale, and
+ * on a period while someone watches it ({@link VaultIssuer.watchStatus}: the
+ * Issuer's Ready condition follows Vault being sealed and unsealed without a
+ * rebuild). {@link VaultIssuer.close} stops the timer and the connections.
  */
 import { MeshsignError } from "../../errors/index.js";
 import type { CertificateTemplate } from "../../pki/index.js";
@@ -29,15 +31,17 @@ import type { VaultSession } from "./lib/session.js";
 /** Issuer Ready reasons, as cert-manager's Vault issuer sets them. */
 export const VAULT_READY_REASONS = { verified: "VaultVerified", error: "VaultError" } as const;
 
-/** How long a Ready / not-Ready status is trusted before the next read re-checks Vault. */
-const READY_RECHECK_MS = 60_000;
-const NOT_READY_RECHECK_MS = 5_000;
+/** How long a Ready / not-Ready status is trusted before the next read (or the watch timer) re-checks Vault. */
+export const READY_RECHECK_MS = 15_000;
+export const NOT_READY_RECHECK_MS = 5_000;
 
 export interface VaultIssuerOptions {
   readonly config: VaultIssuerConfig;
   readonly transport: VaultTransport;
   readonly session: VaultSession;
   readonly now?: () => number;
+  /** Health re-check periods while watched (defaults READY_RECHECK_MS / NOT_READY_RECHECK_MS). */
+  readonly recheckMs?: { readonly ready: number; readonly notReady: number };
 }
 
 /** cert-manager's reading of `/v1/sys/health` codes. */
@@ -85,10 +89,46 @@ export class VaultIssuer implements Issuer {
   #status: IssuerStatus = { ready: false, reason: VAULT_READY_REASONS.error, message: "Vault not checked yet" };
   #checkedAt = Number.NEGATIVE_INFINITY;
   #checking: Promise<IssuerStatus> | undefined;
+  readonly #listeners = new Set<(status: IssuerStatus) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(options: VaultIssuerOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  #recheckMs(): number {
+    const r = this.#o.recheckMs ?? { ready: READY_RECHECK_MS, notReady: NOT_READY_RECHECK_MS };
+    return this.#status.ready ? r.ready : r.notReady;
+  }
+
+  watchStatus(listener: (status: IssuerStatus) => void): () => void {
+    this.#listeners.add(listener);
+    this.#schedule();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+    };
+  }
+
+  /** The next periodic health check, while watched (one timer, re-armed after each check). */
+  #schedule(): void {
+    if (this.#closed || this.#listeners.size === 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.refresh(), this.#recheckMs());
+    this.#timer.unref();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#listeners.clear();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#o.transport.close();
   }
 
   /** Logins and renewals so far (one login serves many signatures). */
@@ -119,8 +159,13 @@ export class VaultIssuer implements Issuer {
     } catch (err) {
       status = { ready: false, reason: VAULT_READY_REASONS.error, message: `Failed to initialize Vault client: ${err instanceof MeshsignError ? err.message : "unexpected error"}` };
     }
+    const previous = this.#status;
     this.#status = status;
     this.#checkedAt = this.#now();
+    if (previous.ready !== status.ready || previous.message !== status.message) {
+      for (const l of this.#listeners) l(status);
+    }
+    this.#schedule();
     return status;
   }
 

@@ -7,7 +7,8 @@ import { formatUnknownField } from "../../api/unknown-fields.js";
 import { formatFieldErrors } from "../../api/validate.js";
 import { isMeshsignError, MeshsignError } from "../../errors/index.js";
 import { canonicalJson, objectKey, typeId } from "../memory/lib/keys.js";
-import type { KubeObject, Store } from "../types.js";
+import { GATEWAYS, INGRESSES, ISTIO_GATEWAYS, LISTENER_SETS } from "../../api/types.js";
+import type { KubeObject, ResourceType, Store } from "../types.js";
 
 /**
  * Standalone input: applies every manifest under a directory to a Store and
@@ -16,7 +17,10 @@ import type { KubeObject, Store } from "../types.js";
  * - Files: `*.yaml`, `*.yml`, `*.json`, recursively; names starting with "."
  *   are skipped (editor swap files, the `..data` links of a mounted ConfigMap).
  * - A valid document is created, or its object updated (every field but
- *   metadata and status is replaced; labels and annotations are merged in).
+ *   metadata and status is replaced; labels and annotations are merged in,
+ *   except on the certificate shims' sources, Ingresses and Gateways, whose
+ *   labels and annotations are the document's: removing a shim annotation
+ *   from the file removes it from the object).
  *   Objects get the annotation `meshsign.io/manifest-source: <file>`.
  * - Objects carrying that annotation whose document is gone are deleted:
  *   only those, so objects made by the engine or the CLI are never touched.
@@ -27,7 +31,7 @@ import type { KubeObject, Store } from "../types.js";
  * - Unknown fields (a misspelled `duraton`) are reported as warnings on an
  *   applied document, with the closest known name; with `strictFields` the
  *   document is invalid instead (`serve --strict-manifests`).
- * - Kinds that are not meshsign's (Istio Gateway, Ingress...) are reported as
+ * - Kinds that are not meshsign's (HTTPRoute, IstioOperator...) are reported as
  *   ignored.
  * - Never throws after start: problems go to `onReport`.
  */
@@ -227,7 +231,7 @@ export class ManifestLoader {
         await this.#store.create(type, { ...desired, metadata: { ...desired.metadata, annotations } });
         return { document: label, outcome: "created" };
       }
-      const next = mergeInto(existing, desired, annotations);
+      const next = mergeInto(existing, desired, annotations, SHIM_SOURCE_KINDS.has(type));
       if (canonicalJson(next) === canonicalJson(existing)) return { document: label, outcome: "unchanged" };
       const { resourceVersion: _unconditional, ...meta } = next.metadata;
       await this.#store.update(type, { ...next, metadata: meta });
@@ -238,23 +242,34 @@ export class ManifestLoader {
   }
 }
 
-/** The existing object with the manifest's body and merged labels/annotations; status and server fields kept. */
-function mergeInto(existing: KubeObject, desired: KubeObject, annotations: Record<string, string>): KubeObject {
+/**
+ * The shims' sources: only the manifest writes them standalone, and their annotations decide which
+ * Certificates exist, so their labels and annotations are replaced rather than merged.
+ */
+const SHIM_SOURCE_KINDS: ReadonlySet<ResourceType> = new Set([INGRESSES, GATEWAYS, LISTENER_SETS, ISTIO_GATEWAYS]);
+
+/** The existing object with the manifest's body and merged (or, `replaceMetadata`, the manifest's) labels/annotations; status and server fields kept. */
+function mergeInto(existing: KubeObject, desired: KubeObject, annotations: Record<string, string>, replaceMetadata: boolean): KubeObject {
   const { metadata: _m, status, apiVersion: _a, kind: _k } = existing as KubeObject & { status?: unknown };
   const { metadata: dm, status: _ds, ...body } = desired as KubeObject & { status?: unknown };
-  const labels = { ...(existing.metadata.labels ?? {}), ...(dm.labels ?? {}) };
+  const labels = replaceMetadata ? { ...(dm.labels ?? {}) } : { ...(existing.metadata.labels ?? {}), ...(dm.labels ?? {}) };
   const next: KubeObject & { status?: unknown } = {
     ...body,
     apiVersion: existing.apiVersion,
     kind: existing.kind,
     metadata: {
-      ...existing.metadata,
+      ...withoutLabels(existing.metadata),
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
-      annotations: { ...(existing.metadata.annotations ?? {}), ...annotations },
+      annotations: replaceMetadata ? annotations : { ...(existing.metadata.annotations ?? {}), ...annotations },
     },
   };
   if (status !== undefined) next.status = status;
   return next;
+}
+
+function withoutLabels(meta: KubeObject["metadata"]): KubeObject["metadata"] {
+  const { labels: _l, ...rest } = meta;
+  return rest;
 }
 
 function identityKey(id: ManifestIdentity): string {

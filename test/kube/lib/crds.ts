@@ -1,7 +1,10 @@
 /**
- * Installs meshsign's CRDs on a test API server: the generated ones from
+ * Installs CRDs on a test API server: meshsign's own (the generated ones from
  * manifests/crds/ when present, else a minimal cert-manager.io/v1 Certificate
- * CRD (schema-free, with the status subresource) so store tests can run first.
+ * CRD, schema-free with the status subresource, so store tests can run first),
+ * and, for the certificate shims and the ACME HTTP-01 Gateway path, the Gateway
+ * API standard channel and Istio's Gateway, as released (found by
+ * `test/kube/setup.sh` in the Go module cache).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -9,7 +12,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { KubeStore } from "../../../src/store/kube/index.js";
 import type { KubeObject, ResourceType } from "../../../src/store/types.js";
-import { repoRoot } from "../harness.js";
+import { harnessEnv, repoRoot } from "../harness.js";
 
 const CustomResourceDefinitions: ResourceType = {
   group: "apiextensions.k8s.io",
@@ -66,28 +69,81 @@ export function crdDocuments(): { crds: V1CustomResourceDefinition[]; generated:
         .filter((f) => /\.ya?ml$/.test(f))
         .sort()
     : [];
-  const crds: V1CustomResourceDefinition[] = [];
-  for (const file of files) {
-    for (const doc of parseAllDocuments(readFileSync(path.join(dir, file), "utf8"))) {
-      const obj = doc.toJS() as V1CustomResourceDefinition | null;
-      if (obj?.kind === "CustomResourceDefinition") crds.push(obj);
-    }
-  }
+  const crds = files.flatMap((f) => crdsIn(readFileSync(path.join(dir, f), "utf8")));
   return crds.length > 0 ? { crds, generated: true } : { crds: [minimalCertificateCrd], generated: false };
 }
 
-/** Creates the CRDs and waits until each is Established. Returns their names. */
+/** Creates meshsign's CRDs and waits until each is Established. Returns their names. */
 export async function installCrds(kc: KubeConfig): Promise<string[]> {
+  return installCrdList(kc, crdDocuments().crds);
+}
+
+/**
+ * The Gateway API standard channel of the release setup.sh downloaded (GatewayClass, Gateway,
+ * ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, ReferenceGrant, BackendTLSPolicy, ...).
+ */
+export function gatewayApiCrdDocuments(): V1CustomResourceDefinition[] {
+  const dir = recordedPath("MESHSIGN_GATEWAY_API_CRDS", "gateway-api-crds");
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
+  return files.flatMap((f) => crdsIn(readFileSync(path.join(dir, f), "utf8")));
+}
+
+/** Creates the Gateway API standard-channel CRDs and waits until each is Established. Returns their names. */
+export async function installGatewayApiCrds(kc: KubeConfig): Promise<string[]> {
+  return installCrdList(kc, gatewayApiCrdDocuments());
+}
+
+/** Istio's CRDs named in `names` (default: its Gateway, `gateways.networking.istio.io`), from the pinned istio.io/istio module. */
+export function istioCrdDocuments(
+  names: readonly string[] = ["gateways.networking.istio.io"],
+): V1CustomResourceDefinition[] {
+  const file = recordedPath("MESHSIGN_ISTIO_CRDS", "istio-crds");
+  const crds = crdsIn(readFileSync(file, "utf8")).filter((c) => names.includes(c.metadata?.name ?? ""));
+  const missing = names.filter((n) => !crds.some((c) => c.metadata?.name === n));
+  if (missing.length > 0) throw new Error(`${file} has no CRD ${missing.join(", ")}`);
+  return crds;
+}
+
+/** Creates Istio's Gateway CRD (or the named Istio CRDs) and waits until Established. Returns their names. */
+export async function installIstioCrds(kc: KubeConfig, names?: readonly string[]): Promise<string[]> {
+  return installCrdList(kc, istioCrdDocuments(names));
+}
+
+function crdsIn(text: string): V1CustomResourceDefinition[] {
+  const crds: V1CustomResourceDefinition[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    const obj = doc.toJS() as V1CustomResourceDefinition | null;
+    // Other kinds (the Gateway API's ValidatingAdmissionPolicy for safe upgrades) are not installed.
+    if (obj?.kind === "CustomResourceDefinition") crds.push(obj);
+  }
+  return crds;
+}
+
+function recordedPath(key: string, target: string): string {
+  const p = harnessEnv()[key];
+  if (!p || !existsSync(p)) {
+    throw new Error(
+      `${key} not found: run \`bash test/kube/setup.sh ${target}\` (npm run test:kube does) or set ${key}`,
+    );
+  }
+  return p;
+}
+
+async function installCrdList(
+  kc: KubeConfig,
+  crds: readonly V1CustomResourceDefinition[],
+): Promise<string[]> {
   const store = new KubeStore({ kubeConfig: kc });
   try {
-    return await install(store);
+    return await install(store, crds);
   } finally {
     await store.close();
   }
 }
 
-async function install(store: KubeStore): Promise<string[]> {
-  const { crds } = crdDocuments();
+async function install(store: KubeStore, crds: readonly V1CustomResourceDefinition[]): Promise<string[]> {
   for (const crd of crds) await store.create(CustomResourceDefinitions, crd);
   const names = crds.map((c) => c.metadata?.name ?? "");
   for (const name of names) {

@@ -12,6 +12,8 @@ export interface ScriptedAnswer {
   readonly answers?: dnsPacket.Answer[];
   /** Set TC on the UDP answer so the client retries over TCP. */
   readonly truncateUdp?: boolean;
+  /** Sent after the query's ID instead of a well-formed answer. */
+  readonly garbage?: Buffer;
 }
 
 export type Script = (q: dnsPacket.Question, via: "udp" | "tcp") => ScriptedAnswer | "drop";
@@ -32,6 +34,7 @@ function respond(query: Buffer, script: Script, via: "udp" | "tcp", asked: strin
   asked.push(`${via} ${question.type} ${question.name}`);
   const a = script(question, via);
   if (a === "drop") return undefined;
+  if (a.garbage !== undefined) return Buffer.concat([query.subarray(0, 2), a.garbage]);
   let flags = dnsPacket.AUTHORITATIVE_ANSWER | RCODES[a.rcode ?? "NOERROR"];
   if (via === "udp" && a.truncateUdp === true) flags |= dnsPacket.TRUNCATED_RESPONSE;
   return dnsPacket.encode({

@@ -1,5 +1,6 @@
-import type * as dnsPacket from "dns-packet";
+import * as dnsPacket from "dns-packet";
 import { afterEach, describe, expect, it } from "vitest";
+import { makeDnsQuery } from "../../../../src/acme/solvers/dns01/lib/query.js";
 import { checkPropagation, resolveChallengeRecord } from "../../../../src/acme/solvers/dns01/propagation.js";
 import { type FakeDnsServer, type Script, startFakeDns } from "./fake-dns-server.js";
 
@@ -153,6 +154,15 @@ describe("checkPropagation", () => {
     expect(r).toEqual({ propagated: false, reason: expect.stringContaining("answered SERVFAIL") });
   });
 
+  it("reports a malformed answer as not propagated", async () => {
+    const zone = zoneScript(withTxt(["two"]));
+    const s = await serve((q, via) =>
+      q.type === "TXT" ? { garbage: Buffer.from("8180000100010000000001", "hex") } : zone(q, via),
+    );
+    const r = await checkPropagation({ fqdn, value: "two" }, optsFor(s));
+    expect(r).toEqual({ propagated: false, reason: expect.stringContaining("sent a malformed DNS answer") });
+  });
+
   it("reports a query timeout as not propagated, naming the timeout", async () => {
     const zone = zoneScript(withTxt(["two"]));
     const s = await serve((q, via) => (q.type === "TXT" ? "drop" : zone(q, via)));
@@ -201,5 +211,61 @@ describe("checkPropagation", () => {
     );
     ac.abort(new Error("shutting down"));
     await expect(p).rejects.toThrow("shutting down");
+  });
+});
+
+describe("DNS over HTTPS", () => {
+  it("asks a DoH resolver by POSTing application/dns-message with ID 0 (RFC 8484) and reads its answer", async () => {
+    const seen: { url: string; method?: string; type?: string | null; id?: number; question?: string }[] = [];
+    const fakeFetch = async (url: string, init: RequestInit): Promise<Response> => {
+      const body = Buffer.from(init.body as Uint8Array);
+      const q = dnsPacket.decode(body);
+      seen.push({
+        url,
+        method: init.method,
+        type: new Headers(init.headers).get("content-type"),
+        id: q.id,
+        question: `${q.questions?.[0]?.type} ${q.questions?.[0]?.name}`,
+      });
+      const answer = dnsPacket.encode({
+        type: "response",
+        id: 0,
+        questions: q.questions,
+        answers: [{ name: "_acme-challenge.www.example.test", type: "TXT", ttl: 60, data: ["doh-value"] }],
+      });
+      return new Response(answer, { status: 200, headers: { "content-type": "application/dns-message" } });
+    };
+    const opts = {
+      recursiveNameservers: ["https://doh.example/dns-query"],
+      recursiveOnly: true,
+      query: makeDnsQuery({ fetch: fakeFetch }),
+    };
+    await expect(
+      checkPropagation({ fqdn: "_acme-challenge.www.example.test.", value: "doh-value" }, opts),
+    ).resolves.toEqual({ propagated: true });
+    expect(seen).toEqual([
+      {
+        url: "https://doh.example/dns-query",
+        method: "POST",
+        type: "application/dns-message",
+        id: 0,
+        question: "TXT _acme-challenge.www.example.test",
+      },
+    ]);
+  });
+
+  it("reports an HTTP error from the DoH resolver as not propagated", async () => {
+    const fakeFetch = async (): Promise<Response> => new Response("busy", { status: 503 });
+    const opts = {
+      recursiveNameservers: ["https://doh.example/dns-query"],
+      recursiveOnly: true,
+      query: makeDnsQuery({ fetch: fakeFetch }),
+    };
+    await expect(
+      checkPropagation({ fqdn: "_acme-challenge.www.example.test.", value: "v" }, opts),
+    ).resolves.toEqual({
+      propagated: false,
+      reason: "DNS-over-HTTPS query to https://doh.example/dns-query answered HTTP 503",
+    });
   });
 });

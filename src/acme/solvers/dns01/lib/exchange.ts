@@ -84,10 +84,13 @@ function withDeadline<T>(
       opts.timeoutMs,
     );
     opts.signal?.addEventListener("abort", onAbort, { once: true });
-    cleanup = start(
+    const stop = start(
       (v) => finish(() => resolve(v)),
       (e) => finish(() => reject(e)),
     );
+    // If start() settled synchronously, finish() ran before the cleanup was known.
+    if (done) stop();
+    else cleanup = stop;
   });
 }
 

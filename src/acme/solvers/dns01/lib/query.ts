@@ -51,11 +51,19 @@ function decodeAnswer(server: Nameserver, raw: Buffer): DnsAnswer {
   }
 }
 
-async function dohExchange(url: string, message: Buffer, opts: QueryOptions): Promise<Buffer> {
+/** The `fetch` a DoH query uses (injected in tests). */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+async function dohExchange(
+  doFetch: FetchLike,
+  url: string,
+  message: Buffer,
+  opts: QueryOptions,
+): Promise<Buffer> {
   const signals = [AbortSignal.timeout(opts.timeoutMs), ...(opts.signal ? [opts.signal] : [])];
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await doFetch(url, {
       method: "POST",
       headers: { "content-type": "application/dns-message", accept: "application/dns-message" },
       body: message,
@@ -81,7 +89,19 @@ async function dohExchange(url: string, message: Buffer, opts: QueryOptions): Pr
       },
     );
   }
-  return Buffer.from(await res.arrayBuffer());
+  try {
+    return Buffer.from(await res.arrayBuffer());
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw new MeshsignError(
+      "ERR_DNS01_UNAVAILABLE",
+      `DNS-over-HTTPS query to ${url} failed while reading the answer`,
+      {
+        retry: "transient",
+        cause: err,
+      },
+    );
+  }
 }
 
 /** Builds the query's wire form; DoH uses ID 0 so answers cache (RFC 8484 4.1). */
@@ -94,11 +114,16 @@ function buildQuery(name: string, type: QueryType, recursive: boolean, id: numbe
   });
 }
 
-/** Returns a {@link DnsQuery} that sends its messages with `exchange` (injected in tests). */
-export function makeDnsQuery(exchange: DnsExchange = exchangeDns): DnsQuery {
+/** Returns a {@link DnsQuery} that sends its messages with `exchange` and, for DoH, `fetch` (both injected in tests). */
+export function makeDnsQuery(io: { exchange?: DnsExchange; fetch?: FetchLike } = {}): DnsQuery {
+  const exchange = io.exchange ?? exchangeDns;
+  const doFetch = io.fetch ?? ((url, init) => fetch(url, init));
   return async (server, name, type, opts) => {
     if (server.kind === "doh") {
-      return decodeAnswer(server, await dohExchange(server.url, buildQuery(name, type, true, 0), opts));
+      return decodeAnswer(
+        server,
+        await dohExchange(doFetch, server.url, buildQuery(name, type, true, 0), opts),
+      );
     }
     const message = buildQuery(name, type, opts.recursive, randomInt(0, 0x10000));
     const raw = await exchange(server, message, {

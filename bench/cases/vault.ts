@@ -1,0 +1,237 @@
+/**
+ * CreateCertificate through a Vault ClusterIssuer next to the in-process CA
+ * issuer in the same run: the same load (ECDSA P-256 CSRs, reused
+ * connections) against two `meshsign serve`s, one signing with its own CA,
+ * one with `--issuer-name` naming a Vault ClusterIssuer from `--manifests`
+ * (the primary calls Vault for its workers). Reports meshsign's CPU per
+ * request and Vault's (from /proc), then stops Vault and measures how fast
+ * CreateCertificate answers UNAVAILABLE. Needs the Vault binary of
+ * test/vault/setup.sh.
+ */
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { IstioCaClient } from "../../src/csr-service/client.js";
+import { SIGN_POLICY, VaultServer } from "../../test/vault/harness.js";
+import * as f from "../lib/format.js";
+import { type LoadOutcome, reusedLoadJob, runLoad } from "../lib/load.js";
+import type { LoadItem, LoadTarget } from "../lib/load-protocol.js";
+import { errorNote, LOAD_HEADER, loadRow } from "../lib/load-rows.js";
+import { type MeshsignProcess, startMeshsign } from "../lib/meshsign.js";
+import { cpuMs } from "../lib/proc.js";
+import { summarize } from "../lib/stats.js";
+import { buildWorkload } from "../lib/workload.js";
+import type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
+
+/** Issue 24: meshsign's own CPU per request through Vault, over the CA issuer's. */
+const TARGET_EXTRA_CPU_MS = 0.5;
+/** Calls made one after another once Vault is stopped. */
+const STOPPED_CALLS = 50;
+
+/** One call before timing: the chain must verify link by link up to the target's root (Vault's has an intermediate). */
+async function checkChain(target: LoadTarget, item: LoadItem): Promise<void> {
+  const client = new IstioCaClient({
+    address: target.address,
+    rootsPem: target.rootsPem,
+    serverName: target.serverName,
+  });
+  try {
+    const chain = (
+      await client.createCertificate({ csr: item.csr, token: item.token, deadlineMs: 30_000 })
+    ).map((p) => new X509Certificate(p));
+    const root = new X509Certificate(target.rootsPem);
+    if (chain.length < 2 || !chain.at(-1)?.raw.equals(root.raw))
+      throw new Error(`the chain of ${chain.length} does not end with the expected root`);
+    for (let i = 0; i + 1 < chain.length; i++) {
+      const [child, parent] = [chain[i] as X509Certificate, chain[i + 1] as X509Certificate];
+      if (!child.checkIssued(parent) || !child.verify(parent.publicKey))
+        throw new Error(`element ${i} of the chain is not signed by element ${i + 1}`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+export const vaultCase: BenchCase = {
+  name: "vault",
+  summary:
+    "CreateCertificate through a Vault issuer next to the in-process CA issuer, and with Vault stopped",
+  inDefaultRun: false,
+  run: async (ctx: BenchContext): Promise<CaseReport> => {
+    const { options } = ctx;
+    const vault = new VaultServer();
+    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-bench-vault-"));
+    let viaVault: MeshsignProcess | undefined;
+    try {
+      ctx.log("vault: starting vault server -dev and configuring PKI");
+      await vault.start();
+      await vault.configure();
+      const token = await vault.token([SIGN_POLICY], "4h");
+      const b64 = (s: string) => Buffer.from(s).toString("base64");
+      writeFileSync(
+        path.join(dir, "vault.yaml"),
+        [
+          "apiVersion: v1\nkind: Secret\nmetadata: {name: vault-token, namespace: meshsign-system}",
+          `data: {token: ${b64(token)}}\n---`,
+          "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: vault}\nspec:\n  vault:",
+          `    server: ${vault.url}\n    path: pki_int/sign/mesh\n    caBundle: ${b64(vault.caPem)}`,
+          "    auth:\n      tokenSecretRef: {name: vault-token, key: token}\n",
+        ].join("\n"),
+      );
+      const ca = await ctx.meshsign();
+      ctx.log(`vault: starting a second meshsign serve --workers ${options.workers} --issuer-name vault`);
+      viaVault = await startMeshsign({
+        repoRoot: ctx.serverRoot,
+        workers: options.workers,
+        extraArgs: [
+          "--identity-rate-limit",
+          "0",
+          "--manifests",
+          dir,
+          "--issuer-name",
+          "vault",
+          "--issuer-kind",
+          "ClusterIssuer",
+          "--serving-certificate-dns-names",
+          "localhost",
+        ],
+      });
+      // Its serving certificate and every answer chain to Vault's root.
+      const vaultTarget: LoadTarget = { ...viaVault.target, rootsPem: vault.rootPem };
+      const runs: {
+        label: string;
+        server: MeshsignProcess;
+        target: LoadTarget;
+        outcome?: LoadOutcome;
+        vaultCpuMs?: number;
+      }[] = [
+        { label: "in-process CA issuer", server: ca, target: ca.target },
+        { label: "Vault issuer", server: viaVault, target: vaultTarget },
+      ];
+      for (const run of runs) {
+        const items = await buildWorkload({
+          tokens: run.server.tokens,
+          keyType: "ecdsa-p256",
+          identities: options.identities,
+          keysPerIdentity: options.keysPerIdentity,
+        });
+        await checkChain(run.target, items[0] as LoadItem);
+        const vaultPid = vault.pid as number;
+        let vaultBefore = 0;
+        ctx.log(
+          `vault: ${run.label}: ${options.concurrency} in flight, ${options.warmupSeconds}s warm-up + ${options.durationSeconds}s`,
+        );
+        run.outcome = await runLoad(reusedLoadJob(options, run.target, "create-certificate", items), {
+          serverPid: run.server.pid,
+          clients: options.clients,
+          onMeasuring: () => {
+            vaultBefore = cpuMs(vaultPid);
+          },
+        });
+        run.vaultCpuMs = cpuMs(vaultPid) - vaultBefore;
+        ctx.log(
+          `vault: ${run.label}: ${f.int(run.outcome.requestsPerSecond)} req/s, p99 ${f.ms(run.outcome.latency.p99Ms)} ms, ${run.outcome.errors} errors`,
+        );
+      }
+
+      // Vault gone: every call should come back UNAVAILABLE, fast.
+      ctx.log(`vault: stopping Vault, then ${STOPPED_CALLS} calls one after another`);
+      const items = await buildWorkload({
+        tokens: viaVault.tokens,
+        keyType: "ecdsa-p256",
+        identities: 1,
+        keysPerIdentity: 4,
+      });
+      await vault.stop();
+      const client = new IstioCaClient({
+        address: vaultTarget.address,
+        rootsPem: vaultTarget.rootsPem,
+        serverName: vaultTarget.serverName,
+      });
+      const latencies = new Float64Array(STOPPED_CALLS);
+      const codes = new Map<string, number>();
+      try {
+        for (let i = 0; i < STOPPED_CALLS; i++) {
+          const item = items[i % items.length] as LoadItem;
+          const t0 = performance.now();
+          const code = await client
+            .createCertificate({ csr: item.csr, token: item.token, deadlineMs: 30_000 })
+            .then(
+              () => "OK",
+              (err: unknown) => String((err as { code?: number }).code ?? "error"),
+            );
+          latencies[i] = performance.now() - t0;
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        }
+      } finally {
+        client.close();
+      }
+      const first = latencies[0] as number;
+      const stopped = summarize(latencies);
+
+      const caRun = runs[0]?.outcome as LoadOutcome;
+      const vaultRun = runs[1]?.outcome as LoadOutcome;
+      const perReq = (cpu: number, o: LoadOutcome) => (o.requests > 0 ? cpu / o.requests : Number.NaN);
+      const extraMs = perReq(vaultRun.cpu.serverMs, vaultRun) - perReq(caRun.cpu.serverMs, caRun);
+      const vaultPerReqMs = perReq(runs[1]?.vaultCpuMs ?? 0, vaultRun);
+      const codeText = [...codes].map(([k, v]) => `${k === "14" ? "UNAVAILABLE" : k}: ${v}`).join(", ");
+      const targets: TargetCheck[] = [
+        {
+          name: "meshsign's own CPU per request through Vault, over the CA issuer's",
+          target: `< ${TARGET_EXTRA_CPU_MS} ms`,
+          measured: `${extraMs.toFixed(2)} ms`,
+          pass: extraMs < TARGET_EXTRA_CPU_MS,
+        },
+        {
+          name: "calls with Vault stopped answered UNAVAILABLE",
+          target: `${STOPPED_CALLS} of ${STOPPED_CALLS}`,
+          measured: `${codes.get("14") ?? 0} of ${STOPPED_CALLS}`,
+          pass: (codes.get("14") ?? 0) === STOPPED_CALLS,
+        },
+      ];
+      return {
+        title: `CreateCertificate through Vault next to the in-process CA (${options.concurrency} in flight, ECDSA P-256 CSRs)`,
+        table: {
+          header: [...LOAD_HEADER, "Vault CPU/req"],
+          rows: [
+            [...loadRow("in-process CA issuer", caRun), "-"],
+            [...loadRow("Vault issuer (token auth)", vaultRun), f.us(vaultPerReqMs * 1000)],
+            [
+              "Vault stopped (one call at a time)",
+              "-",
+              f.ms(stopped.p50Ms),
+              f.ms(stopped.p99Ms),
+              f.ms(stopped.maxMs),
+              codeText,
+              "-",
+              "-",
+              "-",
+              "-",
+              "-",
+            ],
+          ],
+        },
+        targets,
+        notes: [
+          `Two meshsign serve --workers ${options.workers} processes in one run against the same load: one signs with its in-process ECDSA P-256 CA, one names a Vault ClusterIssuer (HashiCorp Vault v1.21.4, vault server -dev -dev-tls on loopback, PKI intermediate with an EC P-256 key, token auth) through --issuer-name; its primary calls Vault for both workers. ` +
+            "Server CPU/req is meshsign's process tree; Vault CPU/req is the vault process (utime + stime from /proc) over the same measured window, both per counted request.",
+          `meshsign's own CPU per request through Vault minus through its CA: ${extraMs.toFixed(2)} ms (the IPC hop to the primary, the HTTPS call to Vault, parsing Vault's answer and checking the chain against the mesh roots, against the CA's signature); Vault's: ${vaultPerReqMs.toFixed(2)} ms.`,
+          `With Vault stopped: the first call answered in ${f.ms(first)} ms; ${STOPPED_CALLS} calls one after another took p50 ${f.ms(stopped.p50Ms)} / p99 ${f.ms(stopped.p99Ms)} / max ${f.ms(stopped.maxMs)} ms (${codeText}): connection refused until the circuit opens after 5 failures, then refused without calling Vault.`,
+          ...errorNote(caRun, "in-process CA issuer"),
+          ...errorNote(vaultRun, "Vault issuer"),
+        ],
+        data: {
+          ca: caRun,
+          vault: vaultRun,
+          vaultCpuMs: runs[1]?.vaultCpuMs,
+          stopped: { firstMs: first, ...stopped, codes: Object.fromEntries(codes) },
+        },
+      };
+    } finally {
+      await viaVault?.stop();
+      await vault.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

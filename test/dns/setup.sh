@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs Knot DNS, the authoritative DNS server the DNS suite (and the DNS-01
+# parts of other suites) runs against: Debian's `knot` package gives knotd and
+# knotc. The harness (test/dns/harness/knot.ts) starts its own knotd per test
+# file on a free loopback port with a temporary config, so nothing here starts
+# a server. Stops with a clear message when the package cannot be installed.
+#
+# Usage: bash test/dns/setup.sh
+set -euo pipefail
+
+die() {
+  echo "test/dns/setup.sh: $*" >&2
+  exit 1
+}
+
+# knotd and knotc live in /usr/sbin, which a non-login shell may not have on PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
+
+if ! command -v knotd >/dev/null 2>&1 || ! command -v knotc >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "knotd/knotc are missing and apt-get is not available: install Knot DNS (Debian package knot) yourself"
+  echo "test/dns/setup.sh: installing Debian package knot" >&2
+  apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq knot >/dev/null || die "apt-get install knot failed"
+fi
+
+for tool in knotd knotc; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing the knot package"
+done
+knotd --version >&2 || die "knotd does not run"
