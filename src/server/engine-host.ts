@@ -62,11 +62,14 @@ export async function startEngine(options: {
   const repeats = new RepeatLimiter({
     onSummary: (message, n, last) => log.warn({ repeated: n, lastCertificate: last }, `reconcile failed ${n} more time(s) in the last minute with the same error: ${message}`),
   });
+  // Kubernetes: Vault's and Route53's serviceAccountRef log in with a TokenRequest token.
+  const tokens = config.mode === "kubernetes" ? await (await import("./kube-token-request.js")).kubeServiceAccountTokens(config) : undefined;
   const engine = new Engine({
     store,
     acme: {
       maxConcurrentChallenges: config.maxConcurrentChallenges,
       dns01Propagation: dnsPropagation(),
+      ...(tokens !== undefined ? { requestServiceAccountToken: tokens } : {}),
       // Kubernetes: the CA reaches the solver listener through meshsign's Service, routed per Challenge.
       ...(config.mode === "kubernetes" && config.acmeHttp01SolverAddress ? { http01Routes: { service: { name: "meshsign", namespace: config.clusterResourceNamespace, port: Number(config.acmeHttp01SolverAddress.slice(config.acmeHttp01SolverAddress.lastIndexOf(":") + 1)) } } } : {}),
     },
@@ -79,8 +82,7 @@ export async function startEngine(options: {
     registry: createDefaultIssuerRegistry({
       clusterResourceNamespace: config.clusterResourceNamespace,
       observeAcmeRequest: acmeMetricsFor(options.metrics).observe,
-      // Kubernetes: Vault's serviceAccountRef logs in with a TokenRequest token.
-      ...(config.mode === "kubernetes" ? { requestServiceAccountToken: await (await import("./kube-token-request.js")).kubeServiceAccountTokens(config) } : {}),
+      ...(tokens !== undefined ? { requestServiceAccountToken: tokens } : {}),
     }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),

@@ -31,7 +31,7 @@ import { tryParseGoDuration } from "../../api/duration.js";
 import { CHALLENGES, type Challenge } from "../../api/types.js";
 import { MeshsignError, toMeshsignError } from "../../errors/index.js";
 import { AcmeIssuer } from "../../issuers/acme/index.js";
-import type { IssuerRegistry } from "../../issuers/registry.js";
+import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
 import type { Store } from "../../store/types.js";
 import { exponentialDelayMs } from "../backoff.js";
 import type { Clock } from "../clock.js";
@@ -79,6 +79,8 @@ export interface ChallengeControllerDeps {
   readonly dns01Propagation?: Dns01Propagation;
   /** Absent standalone: the solver listener is reached directly (port 80 or a proxy in front). */
   readonly http01Routes?: Http01RoutesOptions;
+  /** Kubernetes TokenRequest, for DNS-01 providers that authenticate as a service account (Route53). */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
 }
 
 const FINAL = new Set(["valid", "invalid", "expired", "errored"]);
@@ -315,6 +317,17 @@ export class ChallengeController {
     const provider = await createDns01Provider(dns01, {
       secretNamespace: ns,
       issuerKind: ch.spec.issuerRef.kind === "ClusterIssuer" ? "ClusterIssuer" : "Issuer",
+      ...(this.#d.requestServiceAccountToken !== undefined
+        ? {
+            requestServiceAccountToken: (name: string, audiences: readonly string[]) =>
+              (this.#d.requestServiceAccountToken as ServiceAccountTokenRequester)({
+                namespace: ns,
+                name,
+                audiences,
+                expirationSeconds: 600,
+              }),
+          }
+        : {}),
       readSecretKey: async (name, key) => {
         const s = await this.#d.store.get<Secret>(SECRETS, ns, name);
         const v = s?.data?.[key];

@@ -12,7 +12,7 @@ import {
   type ScheduledChallenge,
 } from "../../acme/challenge-schedule.js";
 import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
-import type { IssuerRegistry } from "../../issuers/registry.js";
+import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../../store/types.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
@@ -38,6 +38,8 @@ export interface AcmeOptions {
   readonly dns01Propagation?: Dns01Propagation;
   /** Kubernetes mode: route HTTP-01 Challenges to meshsign's Service through an Ingress or HTTPRoute. */
   readonly http01Routes?: Http01RoutesOptions;
+  /** Kubernetes mode: TokenRequest for DNS-01 providers' serviceAccountRef (Route53). */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
 }
 
 export interface AcmeControllersDeps extends AcmeOptions {
@@ -86,6 +88,9 @@ export class AcmeControllers {
       ...(deps.http01SelfCheck !== undefined ? { http01SelfCheck: deps.http01SelfCheck } : {}),
       ...(deps.dns01Propagation !== undefined ? { dns01Propagation: deps.dns01Propagation } : {}),
       ...(deps.http01Routes !== undefined ? { http01Routes: deps.http01Routes } : {}),
+      ...(deps.requestServiceAccountToken !== undefined
+        ? { requestServiceAccountToken: deps.requestServiceAccountToken }
+        : {}),
     });
     const split = (key: string): [string, string] => {
       const i = key.indexOf("/");
