@@ -13,6 +13,7 @@ import { type BackoffOptions, DEFAULT_TRANSIENT_BACKOFF } from "./backoff.js";
 import { type Clock, type RandomSource, systemClock, systemRandom } from "./clock.js";
 import { type EventLog, type EventRecorder, noopEventRecorder, StoreEventRecorder } from "./events.js";
 import { CRASH_AT_ENV, withCrashHook } from "./crash-hook.js";
+import { AcmeControllers, type AcmeOptions } from "./acme/index.js";
 import { IssuerController } from "./issuer-controller.js";
 import { ANN } from "./lib/annotations.js";
 import { LogLimiter } from "./lib/log-limiter.js";
@@ -74,6 +75,8 @@ export interface EngineOptions {
    * never reconciled, its requests and Secret untouched. Default: all.
    */
   readonly selectCertificate?: (certificate: Certificate) => boolean;
+  /** ACME Orders and Challenges: challenge concurrency, order deadline, self-check, DNS-01 propagation. */
+  readonly acme?: AcmeOptions;
 }
 
 /** One failure of one Certificate, for the log (never key material or tokens). */
@@ -176,6 +179,7 @@ export class Engine {
   readonly #scheduler: Scheduler;
   readonly #reconciler: CertificateReconciler;
   readonly #issuers: IssuerController;
+  readonly #acme: AcmeControllers;
   readonly #watches: Watch[] = [];
   /** "<ns>/<name>" -> what the indexes and change detection need of each watched Certificate. */
   readonly #certs = new Map<string, WatchedCertificate>();
@@ -245,16 +249,35 @@ export class Engine {
       },
       onError: (key, err) => this.#reportError(key, err, options),
     });
+    this.#acme = new AcmeControllers({
+      store: this.#store,
+      clock: this.#clock,
+      registry: this.#registry,
+      events: this.#events,
+      ...(options.acme ?? {}),
+      onOrderChanged: (ns, cert) => this.#scheduler.enqueue(keyOf(ns, cert)),
+      onError: (key, err) => this.#reportError(key, err, options),
+    });
     this.#issuers = new IssuerController({
       store: this.#store,
       registry: this.#registry,
       clock: this.#clock,
       events: this.#events,
+      services: { acmeOrders: this.#acme.signer },
       onChange: (key) => {
         for (const c of this.#byIssuer.get(key)) this.#scheduler.enqueue(c);
+        this.#acme.issuerChanged();
       },
       ...(options.onError ? { onError: (err: unknown) => options.onError?.("issuers", err) } : {}),
     });
+  }
+
+  /**
+   * The HTTP-01 solver listener's lookup (token and Host -> key authorization)
+   * from the Challenges in the store.
+   */
+  get http01Lookup(): (token: string, host: string | undefined) => string | undefined {
+    return this.#acme.lookupHttp01;
   }
 
   /** The issuer registry the engine signs through (shared with the CSR service). */
@@ -268,6 +291,7 @@ export class Engine {
     this.#started = true;
     if (this.#events instanceof StoreEventRecorder) await this.#events.start();
     await this.#issuers.start();
+    await this.#acme.start();
     const requests = this.#store.watch<CertificateRequest>(CERTIFICATE_REQUESTS, (e) => this.#onRequest(e));
     const secrets = this.#store.watch<Secret>(SECRETS, (e) => {
       for (const k of this.#bySecret.get(keyOf(e.object.metadata.namespace, e.object.metadata.name))) this.#scheduler.enqueue(k);
@@ -287,6 +311,7 @@ export class Engine {
     for (const w of this.#watches.splice(0)) w.stop();
     this.#issuers.stop();
     await this.#scheduler.stop();
+    await this.#acme.stop();
     await this.#issuers.settled();
     if (this.#events instanceof StoreEventRecorder) {
       await this.#events.flush();
@@ -300,9 +325,10 @@ export class Engine {
     for (;;) {
       await this.#issuers.settled();
       await this.#scheduler.idle();
+      await this.#acme.idle();
       if (this.#events instanceof StoreEventRecorder) await this.#events.flush();
       await new Promise((r) => setImmediate(r));
-      if (!this.#scheduler.busy && !this.#issuers.busy) return;
+      if (!this.#scheduler.busy && !this.#issuers.busy && !this.#acme.busy) return;
     }
   }
 

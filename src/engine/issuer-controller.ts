@@ -1,16 +1,18 @@
 /**
  * Keeps one live {@link Issuer} per Issuer/ClusterIssuer resource in the
- * registry, rebuilt when the resource or a Secret it reads changes, and
- * writes its `status.conditions` Ready (cert-manager reasons such as
- * KeyPairVerified / ErrGetKeyPair / ErrInvalidKeyPair). A backend whose
- * readiness changes on its own (Vault sealed, then unsealed) reports it
- * through `watchStatus`, and the condition follows without a rebuild.
+ * registry, rebuilt when the resource or a Secret it reads changes (or after
+ * the delay a backend asks for following a transient failure), and writes
+ * its `status.conditions` Ready (cert-manager reasons such as
+ * KeyPairVerified / ErrGetKeyPair / ACMEAccountRegistered) and, for ACME
+ * issuers, `status.acme`. A backend whose readiness changes on its own
+ * (Vault sealed, then unsealed) reports it through `watchStatus`, and the
+ * condition follows without a rebuild.
  */
-import type { Issuer } from "../issuers/issuer.js";
-import type { IssuerRegistry, IssuerResourceKind } from "../issuers/registry.js";
+import type { Issuer, IssuerStatus } from "../issuers/issuer.js";
+import type { IssuerRegistry, IssuerResourceKind, IssuerServices } from "../issuers/registry.js";
 import { issuerKey } from "../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../store/types.js";
-import type { Clock } from "./clock.js";
+import type { Clock, Timer } from "./clock.js";
 import type { EventRecorder } from "./events.js";
 import { CLUSTER_ISSUERS, type Condition, ISSUERS, type IssuerResource, SECRETS, type Secret } from "./lib/api.js";
 
@@ -22,6 +24,8 @@ export interface IssuerControllerOptions {
   /** Called after an issuer instance was (re)built or removed, with its key. */
   readonly onChange?: (key: string) => void;
   readonly onError?: (err: unknown) => void;
+  /** Lent to backends that keep state in the store (ACME Orders). */
+  readonly services?: IssuerServices;
 }
 
 export class IssuerController {
@@ -32,6 +36,8 @@ export class IssuerController {
   readonly #resources = new Map<string, IssuerResource>();
   /** Per-key build chain, so builds of one issuer never interleave. */
   readonly #chains = new Map<string, Promise<void>>();
+  /** Rebuilds a backend asked for after a transient failure (an ACME server down). */
+  readonly #retries = new Map<string, Timer>();
   /** The live instance per key and how to stop following its status. */
   readonly #live = new Map<string, { issuer: Issuer; unwatch?: () => void }>();
 
@@ -67,6 +73,8 @@ export class IssuerController {
 
   stop(): void {
     for (const w of this.#watches.splice(0)) w.stop();
+    for (const t of this.#retries.values()) t.cancel();
+    this.#retries.clear();
     for (const key of [...this.#live.keys()]) this.#retire(key);
   }
 
@@ -99,6 +107,8 @@ export class IssuerController {
   }
 
   async #build(key: string): Promise<void> {
+    this.#retries.get(key)?.cancel();
+    this.#retries.delete(key);
     for (const set of this.#secretIndex.values()) set.delete(key);
     const resource = this.#resources.get(key);
     if (resource === undefined) {
@@ -115,7 +125,20 @@ export class IssuerController {
       const out: Record<string, string> = {};
       for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
       return out;
+    }, {
+      createSecret: async (name, data, labels) => {
+        const encoded: Record<string, string> = {};
+        for (const [k, v] of Object.entries(data)) encoded[k] = Buffer.from(v, "utf8").toString("base64");
+        await this.#o.store.create<Secret>(SECRETS, { apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name, namespace: ns, labels: { ...labels } }, data: encoded });
+      },
+      ...(this.#o.services !== undefined ? { services: this.#o.services } : {}),
     });
+    if (built.retryAfterMs !== undefined && this.#watches.length > 0) {
+      this.#retries.set(key, this.#o.clock.setTimer(this.#o.clock.now() + built.retryAfterMs, () => {
+        this.#retries.delete(key);
+        this.#enqueue(key);
+      }));
+    }
     for (const name of built.secretNames) {
       const idx = `${ns}/${name}`;
       let set = this.#secretIndex.get(idx);
@@ -140,14 +163,17 @@ export class IssuerController {
     this.#o.onChange?.(key);
   }
 
-  async #writeStatus(resource: IssuerResource, status: { ready: boolean; reason: string; message: string }): Promise<void> {
+  async #writeStatus(resource: IssuerResource, status: IssuerStatus): Promise<void> {
     const type = resource.kind === "ClusterIssuer" ? CLUSTER_ISSUERS : ISSUERS;
     const fresh = await this.#o.store.get<IssuerResource>(type, resource.metadata.namespace, resource.metadata.name ?? "");
     if (fresh === undefined) return;
     const conditions = fresh.status?.conditions ?? [];
     const current = conditions.find((c) => c.type === "Ready");
     const want: Condition["status"] = status.ready ? "True" : "False";
-    if (current?.status === want && current.reason === status.reason && current.message === status.message && current.observedGeneration === fresh.metadata.generation) return;
+    // status.acme is kept once written (cert-manager keeps the last registered account while not ready).
+    const acme = status.acme !== undefined ? { ...status.acme } : fresh.status?.acme;
+    const conditionSame = current?.status === want && current.reason === status.reason && current.message === status.message && current.observedGeneration === fresh.metadata.generation;
+    if (conditionSame && JSON.stringify(acme) === JSON.stringify(fresh.status?.acme)) return;
     const cond: Condition = {
       type: "Ready",
       status: want,
@@ -158,8 +184,9 @@ export class IssuerController {
     };
     await this.#o.store.updateStatus<IssuerResource>(type, {
       ...fresh,
-      status: { ...(fresh.status ?? {}), conditions: [...conditions.filter((c) => c.type !== "Ready"), cond] },
+      status: { ...(fresh.status ?? {}), ...(acme !== undefined ? { acme } : {}), conditions: [...conditions.filter((c) => c.type !== "Ready"), cond] },
     });
+    if (conditionSame) return;
     this.#o.events?.record(fresh, status.ready ? "Normal" : "Warning", status.reason, status.message);
   }
 }

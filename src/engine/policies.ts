@@ -42,6 +42,8 @@ export interface PolicyInput {
   /** Its CSR, parsed; undefined with a request means the CSR did not parse. */
   readonly currentRequestCsr: ParsedCsr | undefined;
   readonly now: number;
+  /** A renewal instant the issuer suggested (ACME ARI), used when it comes before the spec's. */
+  readonly renewalHintMs?: number;
 }
 
 export type Check = (input: PolicyInput) => Violation | undefined;
@@ -219,13 +221,15 @@ export const currentCertificateRequestMismatchesSpec: Check = (i) => {
 export function renewalTimeFor(i: PolicyInput): number | undefined {
   const cert = i.contents?.cert;
   if (cert === undefined) return undefined;
-  return renewalTime({
+  const fromSpec = renewalTime({
     notBeforeMs: cert.notBeforeMs,
     notAfterMs: cert.notAfterMs,
     renewBeforeMs: i.spec.renewBeforeMs,
     renewBeforePercentage: i.spec.renewBeforePercentage,
     disabled: i.spec.renewalDisabled,
   });
+  // An issuer's suggestion (ARI) only ever brings renewal earlier, never past the spec's time.
+  return fromSpec !== undefined && i.renewalHintMs !== undefined && i.renewalHintMs < fromSpec ? i.renewalHintMs : fromSpec;
 }
 
 /**

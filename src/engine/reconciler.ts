@@ -54,6 +54,9 @@ const STAGED_KEYS_LIMIT = 20_000;
 export const REISSUE_BURST = 5;
 export const REISSUE_INTERVAL_MS = 12 * 60_000;
 
+/** How long after an unanswered ARI request the CA is asked again. */
+const RENEWAL_HINT_RETRY_MS = 60 * 60_000;
+
 /** How often a Certificate that does not own its Secret is looked at again (cert-manager: 3 min). */
 export const NOT_OWNER_RECHECK_MS = 3 * 60_000;
 
@@ -83,6 +86,8 @@ export interface ReconcilerDeps {
   certificatesForSecret(namespace: string, secretName: string): readonly CertificateDigest[];
 }
 
+/** Between the Issuing condition's own message and what a pending issuer waits for. */
+const WAITING_SEPARATOR = "; waiting for the issuer: ";
 const READY_MESSAGE = "Certificate is up to date and has not expired";
 const APPROVED_MESSAGE = "Certificate request has been approved by cert-manager.io";
 const COPIED = (k: string): boolean => !UNCOPIED_ANNOTATION_PREFIXES.some((p) => k.startsWith(p));
@@ -91,6 +96,8 @@ export class CertificateReconciler {
   readonly #d: ReconcilerDeps;
   /** Per-certificate consecutive transient failures (pending requests). */
   readonly #transient = new Map<string, number>();
+  /** Issuer-suggested renewal instants (ACME ARI) per issued serial. */
+  readonly #renewalHints = new Map<string, { readonly atMs?: number; readonly askedMs: number }>();
   /** Jitter fraction per issued serial, drawn once from the random source. */
   readonly #jitter = new Map<string, number>();
   /** Per-certificate re-issue budget (token bucket), see {@link REISSUE_BURST}. */
@@ -250,7 +257,44 @@ export class CertificateReconciler {
         currentRequestCsr = undefined;
       }
     }
-    return { certificate: cert, spec, secret, contents: readSecretContents(secret), currentRequest, currentRequestCsr, now };
+    const contents = readSecretContents(secret);
+    const renewalHintMs = await this.#renewalHint(cert, spec, secret, contents, now);
+    return { certificate: cert, spec, secret, contents, currentRequest, currentRequestCsr, now, ...(renewalHintMs !== undefined ? { renewalHintMs } : {}) };
+  }
+
+  /**
+   * The issuer's suggested renewal instant for the certificate in the Secret (ACME ARI): a point
+   * inside the CA's window drawn with the certificate's jitter fraction, asked once per serial
+   * (again after an hour when the CA did not answer).
+   */
+  async #renewalHint(cert: Certificate, spec: ResolvedSpec, secret: Secret | undefined, contents: PolicyInput["contents"], now: number): Promise<number | undefined> {
+    const info = contents?.cert;
+    if (info === undefined || secret === undefined) return undefined;
+    const issuer = this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "");
+    if (issuer?.renewalWindow === undefined) return undefined;
+    const cached = this.#renewalHints.get(info.serialHex);
+    if (cached !== undefined && (cached.atMs !== undefined || now - cached.askedMs < RENEWAL_HINT_RETRY_MS)) return cached.atMs;
+    let atMs: number | undefined;
+    try {
+      const leaf = splitPemChain(b64decode(secret.data?.["tls.crt"]))[0];
+      const w = leaf === undefined ? undefined : await issuer.renewalWindow(leaf);
+      if (w !== undefined) atMs = Math.round(w.startMs + this.#jitterFraction(info.serialHex) * (w.endMs - w.startMs));
+    } catch {
+      atMs = undefined; // the CA's suggestion is optional: the spec's renewal time stands
+    }
+    if (this.#renewalHints.size > 100_000) this.#renewalHints.clear();
+    this.#renewalHints.set(info.serialHex, { ...(atMs !== undefined ? { atMs } : {}), askedMs: now });
+    return atMs;
+  }
+
+  #jitterFraction(serialHex: string): number {
+    let fraction = this.#jitter.get(serialHex);
+    if (fraction === undefined) {
+      fraction = this.#d.random.float();
+      if (this.#jitter.size > 100_000) this.#jitter.clear();
+      this.#jitter.set(serialHex, fraction);
+    }
+    return fraction;
   }
 
   #nextWake(input: PolicyInput): number | undefined {
@@ -259,12 +303,9 @@ export class CertificateReconciler {
     const expiry = cert.notAfterMs + 1;
     const renewal = renewalTimeFor(input);
     if (renewal === undefined) return expiry > input.now ? expiry : undefined;
-    let fraction = this.#jitter.get(cert.serialHex);
-    if (fraction === undefined) {
-      fraction = this.#d.random.float();
-      if (this.#jitter.size > 100_000) this.#jitter.clear();
-      this.#jitter.set(cert.serialHex, fraction);
-    }
+    // The CA's suggested instant is already a random point of its window.
+    if (renewal === input.renewalHintMs) return min(renewal, expiry > input.now ? expiry : undefined);
+    const fraction = this.#jitterFraction(cert.serialHex);
     const jittered = renewal + renewalJitterMs({ notBeforeMs: cert.notBeforeMs, notAfterMs: cert.notAfterMs, renewBeforeMs: input.spec.renewBeforeMs, renewBeforePercentage: input.spec.renewBeforePercentage }, fraction);
     return min(jittered, expiry > input.now ? expiry : undefined);
   }
@@ -372,7 +413,10 @@ export class CertificateReconciler {
     if (requestState(cr) === "pending") {
       const signed = await this.#sign(current, cr, staged.keyPem);
       cr = signed.cr;
-      if (signed.retryAt !== undefined) return signed.retryAt;
+      if (signed.retryAt !== undefined) {
+        if (signed.waitingFor !== undefined) await this.#noteWaiting(current, signed.waitingFor);
+        return signed.retryAt;
+      }
     }
     const state = requestState(cr);
     if (state !== "issued") {
@@ -542,12 +586,27 @@ export class CertificateReconciler {
     return setCondition(conds, { type: "Approved", status: "True", reason: CR_REASON.approved, message: APPROVED_MESSAGE }, nowIso);
   }
 
-  async #sign(cert: Certificate, cr: CertificateRequest, keyPem: string): Promise<{ cr: CertificateRequest; retryAt?: number }> {
+  /**
+   * An issuer that answered pending (an ACME Order waiting for its
+   * challenges, no solver for a name) says what it waits for on the
+   * Certificate's Issuing condition too, so `meshsign status` shows it
+   * without reading the request.
+   */
+  async #noteWaiting(cert: Certificate, waitingFor: string): Promise<void> {
+    const issuing = getCondition(cert.status?.conditions, "Issuing");
+    if (issuing === undefined || issuing.status !== "True") return;
+    const base = (issuing.message ?? "").split(WAITING_SEPARATOR)[0] ?? "";
+    const message = `${base}${WAITING_SEPARATOR}${waitingFor}`;
+    if (issuing.message === message) return;
+    await this.#writeStatus(cert, { ...cert.status, conditions: setCondition(cert.status?.conditions, { ...issuing, message }, this.#iso()) });
+  }
+
+  async #sign(cert: Certificate, cr: CertificateRequest, keyPem: string): Promise<{ cr: CertificateRequest; retryAt?: number; waitingFor?: string }> {
     const certKey = `${cert.metadata.namespace}/${cert.metadata.name}`;
     const ns = cr.metadata.namespace ?? "";
     const now = this.#now();
     const issuer = this.#d.registry.resolve(cr.spec.issuerRef, ns);
-    let outcome: { kind: "issued"; chain: readonly string[]; ca?: string | undefined } | { kind: "pending"; reason: string; message: string; retryAt: number } | { kind: "failed"; reason: string; message: string };
+    let outcome: { kind: "issued"; chain: readonly string[]; ca?: string | undefined } | { kind: "pending"; reason: string; message: string; retryAt: number; fromIssuer?: boolean } | { kind: "failed"; reason: string; message: string };
     const transientRetry = (): number => {
       const n = (this.#transient.get(certKey) ?? 0) + 1;
       this.#transient.set(certKey, n);
@@ -578,7 +637,7 @@ export class CertificateReconciler {
         ...(issuer.kind === "selfsigned" ? { privateKeyPem: keyPem } : {}),
       });
       if (result.status === "issued") outcome = { kind: "issued", chain: result.chain, ca: result.ca };
-      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs) };
+      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs), fromIssuer: true };
     } catch (err) {
       const c = classifySignError(err);
       outcome = c.state === "pending" ? { kind: "pending", reason: c.reason, message: c.message, retryAt: transientRetry() } : { kind: "failed", reason: c.reason, message: c.message };
@@ -616,7 +675,7 @@ export class CertificateReconciler {
         // Emitted only on a change, like cert-manager's Pending reasons.
         if (previous?.message !== message) this.#d.events.record(updated, "Normal", outcome.reason, message);
       }
-      return { cr: updated, retryAt: outcome.retryAt };
+      return { cr: updated, retryAt: outcome.retryAt, ...(outcome.fromIssuer ? { waitingFor: message } : {}) };
     }
     this.#transient.delete(certKey);
     const updated = await this.#d.store.updateStatus<CertificateRequest>(CERTIFICATE_REQUESTS, {

@@ -20,6 +20,12 @@ export interface Issuer {
   status(): IssuerStatus;
   sign(request: SignRequest, signal?: AbortSignal): Promise<SignResult>;
   /**
+   * The CA's suggested renewal window for a certificate it issued (ACME ARI,
+   * RFC 9773), or undefined when the backend has none. The engine renews at a
+   * random point inside it when that comes before the spec's renewal time.
+   */
+  renewalWindow?(leafPem: string): Promise<{ readonly startMs: number; readonly endMs: number } | undefined>;
+  /**
    * Backends whose readiness changes on its own (Vault sealed and unsealed)
    * report each change of {@link status} to `listener` until the returned
    * function is called. In-process backends do not implement it.
@@ -34,6 +40,11 @@ export interface IssuerStatus {
   /** CamelCase reason, e.g. "KeyPairVerified", "ErrGetKeyPair". */
   readonly reason: string;
   readonly message: string;
+  /**
+   * ACME issuers only: the account as cert-manager writes it to `status.acme`
+   * (`uri`, `lastRegisteredEmail`, `lastPrivateKeyHash`).
+   */
+  readonly acme?: { readonly uri: string; readonly lastRegisteredEmail?: string; readonly lastPrivateKeyHash: string };
 }
 
 export interface SignRequest {

@@ -1,10 +1,9 @@
 /**
  * From an Issuer / ClusterIssuer resource to an {@link Issuer} instance.
  *
- * Backends register a factory under their spec key (`ca`, `selfSigned`;
- * `vault` and `acme` are registered by their own modules later). A resource
- * whose spec names no registered backend gets an issuer that is not ready and
- * says so, instead of failing silently.
+ * Backends register a factory under their spec key (`ca`, `selfSigned`,
+ * `vault`, `acme`). A resource whose spec names no registered backend gets
+ * an issuer that is not ready and says so, instead of failing silently.
  *
  * Scoping: an Issuer reads Secrets in its own namespace; a ClusterIssuer
  * reads them in the cluster resource namespace, which defaults to
@@ -12,7 +11,10 @@
  * chart uses the release namespace, a frequent confusion, #6215; meshsign
  * names it in every not-ready message instead).
  */
+import type { AcmeRequestObservation } from "../acme/index.js";
 import { MeshsignError } from "../errors/index.js";
+import { createAcmeIssuerFactory } from "./acme/acme-issuer.js";
+import type { AcmeOrderSigner } from "./acme/types.js";
 import { CaIssuer } from "./ca/ca-issuer.js";
 import type { Issuer, IssuerStatus, SignResult } from "./issuer.js";
 import { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
@@ -42,6 +44,19 @@ export interface IssuerBuildContext {
    * server (standalone).
    */
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
+  /**
+   * Creates a Secret in `secretNamespace` (ACME: the generated account key);
+   * absent where nothing may be written.
+   */
+  createSecret?(name: string, data: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): Promise<void>;
+  /** Services the engine lends to backends that keep state in the store (ACME Orders). */
+  readonly services?: IssuerServices;
+}
+
+/** What the engine lends to issuers whose signing is a resource lifecycle rather than one call. */
+export interface IssuerServices {
+  /** ACME: signs a request through an Order resource (src/engine/acme/request-signer.ts). */
+  readonly acmeOrders?: AcmeOrderSigner;
 }
 
 /** Kubernetes TokenRequest: a bound token for a service account with these audiences. */
@@ -56,6 +71,8 @@ export interface BuiltIssuer {
   readonly issuer: Issuer;
   /** Secret names (in `secretNamespace`) whose changes require a rebuild. */
   readonly secretNames: readonly string[];
+  /** Build again after this long even without a change (a transient failure, e.g. the ACME server down). */
+  readonly retryAfterMs?: number;
 }
 
 export type IssuerFactory = (config: unknown, ctx: IssuerBuildContext) => Promise<BuiltIssuer>;
@@ -86,6 +103,10 @@ const SPEC_KEYS = ["ca", "selfSigned", "vault", "acme", "venafi"] as const;
 export interface IssuerRegistryOptions {
   /** Where ClusterIssuers read Secrets. Default {@link DEFAULT_CLUSTER_RESOURCE_NAMESPACE}. */
   readonly clusterResourceNamespace?: string;
+  /** Sees every request of every ACME issuer's client (cert-manager's `certmanager_http_acme_client_request_*`). */
+  readonly observeAcmeRequest?: (o: AcmeRequestObservation) => void;
+  /** Timeout of each ACME request. Default 90 s, as cert-manager's ACME HTTP client. */
+  readonly acmeRequestTimeoutMs?: number;
   /** Kubernetes mode: TokenRequest for issuers that authenticate as a service account (Vault serviceAccountRef). */
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
 }
@@ -113,7 +134,7 @@ export class IssuerRegistry {
   }
 
   /** Builds an instance for a resource; never throws (problems become a not-ready issuer). */
-  async build(resource: IssuerResourceLike, readSecret: IssuerBuildContext["readSecret"]): Promise<BuiltIssuer> {
+  async build(resource: IssuerResourceLike, readSecret: IssuerBuildContext["readSecret"], extra: Pick<IssuerBuildContext, "createSecret" | "services"> = {}): Promise<BuiltIssuer> {
     const present = Object.keys(resource.spec).filter((k) => resource.spec[k] !== undefined && resource.spec[k] !== null);
     const configured = present.filter((k) => (SPEC_KEYS as readonly string[]).includes(k) || this.#factories.has(k));
     if (configured.length !== 1) {
@@ -133,6 +154,7 @@ export class IssuerRegistry {
       readSecret,
       resource: { kind: resource.kind, name: resource.metadata.name ?? "", ...(resource.metadata.namespace !== undefined ? { namespace: resource.metadata.namespace } : {}) },
       ...(this.#requestToken !== undefined ? { requestServiceAccountToken: this.#requestToken } : {}),
+      ...extra,
     };
     try {
       return await factory(resource.spec[specKey], ctx);
@@ -183,7 +205,11 @@ export const caIssuerFactory: IssuerFactory = async (config, ctx) => {
 
 export const selfSignedIssuerFactory: IssuerFactory = async () => ({ issuer: new SelfSignedIssuer(), secretNames: [] });
 
-/** A registry with the in-process backends (ca, selfSigned) and Vault registered. */
+/** A registry with the in-process backends (ca, selfSigned), Vault and ACME registered. */
 export function createDefaultIssuerRegistry(options: IssuerRegistryOptions = {}): IssuerRegistry {
-  return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory).register("vault", vaultIssuerFactory);
+  const acme = createAcmeIssuerFactory({
+    ...(options.observeAcmeRequest ? { observe: options.observeAcmeRequest } : {}),
+    ...(options.acmeRequestTimeoutMs ? { timeoutMs: options.acmeRequestTimeoutMs } : {}),
+  });
+  return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory).register("vault", vaultIssuerFactory).register("acme", acme);
 }

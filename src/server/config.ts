@@ -163,6 +163,10 @@ export interface Config {
   istioGatewaySecretNamespace: string;
   /** host:port of the SPIFFE trust bundle endpoint (HTTPS); empty = off. */
   bundleEndpointAddress: string;
+  /** ACME HTTP-01 solver listener (cert-manager's solver port 8089); opened once an ACME issuer exists; empty = off. */
+  acmeHttp01SolverAddress: string;
+  /** ACME Challenges in flight at once (cert-manager's --max-concurrent-challenges). */
+  maxConcurrentChallenges: number;
   /** How the bundle endpoint authenticates itself: https_web (a Web PKI or meshsign serving certificate) or https_spiffe (meshsign's own SVID). */
   bundleEndpointProfile: BundleEndpointProfile;
   /** https_web: PEM certificate chain for a Web PKI name instead of meshsign's serving certificate (re-read when it changes). */
@@ -299,6 +303,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
   spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
+  spec("acmeHttp01SolverAddress", "--acme-http01-solver-address", "string", "ACME HTTP-01 solver listener host:port, opened once an ACME issuer exists (empty = off)", "0.0.0.0:8089", (v) => (v === "" ? undefined : hostPort(v))),
+  spec("maxConcurrentChallenges", "--max-concurrent-challenges", "int", "ACME challenges in flight at once", 60, positive),
   spec("certificateShims", "--certificate-shims", "list", "annotated sources that get Certificates: ingress, gateway (Gateway API), istio-gateway; empty = off", [...CERTIFICATE_SHIMS], (v) =>
     v.every((s) => (CERTIFICATE_SHIMS as readonly string[]).includes(s)) ? undefined : `entries must be ${CERTIFICATE_SHIMS.join(", ")}`,
   ),

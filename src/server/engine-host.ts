@@ -2,8 +2,9 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { inspectOrder, orderOfRequest } from "../acme/index.js";
+import { AcmeClientMetrics, inspectOrder, orderOfRequest } from "../acme/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
+import { dnsPropagation } from "../engine/acme/index.js";
 import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";
 import type { Store } from "../store/types.js";
@@ -11,6 +12,7 @@ import type { CertificateControl } from "./admin.js";
 import { parseLabelSelector, type Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
 import type { CaMaterial } from "./csr-stack.js";
+import { startAcmeSolverListener } from "./acme-solver.js";
 import { RepeatLimiter } from "./lib/repeat-limiter.js";
 import { ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 import { startShims } from "./shims-host.js";
@@ -60,8 +62,17 @@ export async function startEngine(options: {
   const repeats = new RepeatLimiter({
     onSummary: (message, n, last) => log.warn({ repeated: n, lastCertificate: last }, `reconcile failed ${n} more time(s) in the last minute with the same error: ${message}`),
   });
+  // Kubernetes: Vault's and Route53's serviceAccountRef log in with a TokenRequest token.
+  const tokens = config.mode === "kubernetes" ? await (await import("./kube-token-request.js")).kubeServiceAccountTokens(config) : undefined;
   const engine = new Engine({
     store,
+    acme: {
+      maxConcurrentChallenges: config.maxConcurrentChallenges,
+      dns01Propagation: dnsPropagation(),
+      ...(tokens !== undefined ? { requestServiceAccountToken: tokens } : {}),
+      // Kubernetes: the CA reaches the solver listener through meshsign's Service, routed per Challenge.
+      ...(config.mode === "kubernetes" && config.acmeHttp01SolverAddress ? { http01Routes: { service: { name: "meshsign", namespace: config.clusterResourceNamespace, port: Number(config.acmeHttp01SolverAddress.slice(config.acmeHttp01SolverAddress.lastIndexOf(":") + 1)) } } } : {}),
+    },
     // Standalone: Events stay in memory (the embedded store holds every object in memory and a
     // burst of issuances writes several Events each); Kubernetes: real Events, expired by the API server.
     events:
@@ -70,8 +81,8 @@ export async function startEngine(options: {
         : new StoreEventRecorder({ store, clock: systemClock, expire: false }),
     registry: createDefaultIssuerRegistry({
       clusterResourceNamespace: config.clusterResourceNamespace,
-      // Kubernetes: Vault's serviceAccountRef logs in with a TokenRequest token.
-      ...(config.mode === "kubernetes" ? { requestServiceAccountToken: await (await import("./kube-token-request.js")).kubeServiceAccountTokens(config) } : {}),
+      observeAcmeRequest: acmeMetricsFor(options.metrics).observe,
+      ...(tokens !== undefined ? { requestServiceAccountToken: tokens } : {}),
     }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
@@ -87,6 +98,7 @@ export async function startEngine(options: {
   // Certificates from annotated Ingresses and Gateways, on the same store (and, standalone, from --manifests).
   const shims = await startShims({ config, store, log });
   started = true;
+
   log.info({ store: config.mode === "standalone" ? "embedded" : "kubernetes" }, "certificate engine started");
   return {
     store,
@@ -129,6 +141,7 @@ export async function startStandaloneEngine(
   // The control plane's certificates (meshsign's serving certificate) come from the mesh CA.
   await ensureMeshCaIssuer(store, config, ca);
   let stopManifests: (() => Promise<void>) | undefined;
+  const solver = config.acmeHttp01SolverAddress ? startAcmeSolverListener({ store, address: config.acmeHttp01SolverAddress, log }) : undefined;
   const host = await startEngine({
     config,
     store,
@@ -137,6 +150,7 @@ export async function startStandaloneEngine(
     outputDir: config.outputDir || paths.secrets,
     onStop: async () => {
       await stopManifests?.();
+      await solver?.stop();
       await store.close();
     },
   });
@@ -154,6 +168,17 @@ export async function startStandaloneEngine(
       stopManifests = await watchManifests(config.manifests, store, log, { strictFields: config.strictManifests, reportFile: paths.manifestsReport });
     },
   };
+}
+
+/** cert-manager's ACME client metrics, registered once per registry (a new leader term starts the engine again). */
+const acmeMetrics = new WeakMap<Registry, AcmeClientMetrics>();
+function acmeMetricsFor(registry: Registry): AcmeClientMetrics {
+  let m = acmeMetrics.get(registry);
+  if (m === undefined) {
+    m = new AcmeClientMetrics(registry);
+    acmeMetrics.set(registry, m);
+  }
+  return m;
 }
 
 /** What makes two reconcile failures "the same" for the log: their code and message (never the Certificate). */

@@ -112,7 +112,7 @@ async function issuerCa(
   if (want.group !== "cert-manager.io" || (want.kind !== "Issuer" && want.kind !== "ClusterIssuer")) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} (${want.group}): only cert-manager.io Issuers and ClusterIssuers sign in-process`);
   }
-  let issuer: { spec?: { ca?: { secretName?: string }; vault?: unknown } };
+  let issuer: { spec?: { ca?: { secretName?: string }; vault?: unknown; acme?: unknown } };
   try {
     issuer = (want.kind === "ClusterIssuer"
       ? await custom.getClusterCustomObject({ group: want.group, version: "v1", plural: "clusterissuers", name: want.name })
@@ -122,6 +122,9 @@ async function issuerCa(
   }
   if (issuer.spec?.vault !== undefined && issuer.spec.vault !== null) return undefined;
   const secretName = issuer.spec?.ca?.secretName;
+  if (issuer.spec?.acme !== undefined && issuer.spec.acme !== null) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is an ACME issuer: public ACME CAs do not issue SPIFFE SVIDs, so it cannot sign workload certificates (CreateCertificate); name a CA issuer here and use the ACME issuer for gateway Certificates`);
+  }
   if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is neither a CA issuer (spec.ca.secretName) nor a Vault issuer (spec.vault); only those sign workload certificates`);
   const namespace = want.kind === "ClusterIssuer" ? config.clusterResourceNamespace : want.namespace;
   let secret: import("@kubernetes/client-node").V1Secret;

@@ -9,6 +9,7 @@ import type { KubeObject, Store } from "../store/types.js";
 import { RootConfigMapDistributor, RootsBroadcaster } from "../trust/index.js";
 import type { CertificateControl } from "./admin.js";
 import { parseLabelSelector, type Config } from "./config.js";
+import { startAcmeSolverListener } from "./acme-solver.js";
 import { startEngine, type EngineHost } from "./engine-host.js";
 import { istiodCertificate } from "./istiod-certificate.js";
 import { controlPlaneIssuerRef, createIfAbsent, ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
@@ -29,7 +30,8 @@ export interface KubernetesControllers {
  * Kubernetes mode: every replica serves CreateCertificate; the replica that
  * holds the `meshsign-leader` Lease also runs the Certificate engine on the
  * API server, publishes `istio-ca-root-cert` to the selected namespaces and
- * keeps istiod's certificate. Losing the Lease stops those at once; another
+ * keeps istiod's certificate (every replica answers ACME HTTP-01 challenges
+ * from the Challenges on the API server). Losing the Lease stops those at once; another
  * replica takes over within the lease duration.
  */
 export async function startKubernetesControllers(options: {
@@ -46,6 +48,8 @@ export async function startKubernetesControllers(options: {
     onWatchError: (type, err) => log.warn({ kind: type.kind, err }, "watch failed; retrying"),
   });
   const roots = new RootsBroadcaster(options.rootsPem);
+  // Every replica answers ACME HTTP-01 challenges, leader or not.
+  const solver = config.acmeHttp01SolverAddress ? startAcmeSolverListener({ store, address: config.acmeHttp01SolverAddress, log }) : undefined;
   let engine: EngineHost | undefined;
   let trust: RootConfigMapDistributor | undefined;
   let leading = false;
@@ -130,6 +134,7 @@ export async function startKubernetesControllers(options: {
     stop: async () => {
       await elector.stop({ release: true });
       await (stopping ?? follow());
+      await solver?.stop();
       await store.close();
     },
   };

@@ -43,6 +43,10 @@ export interface Pebble {
   root(index?: number): Promise<string>;
   /** Points `name`'s A record at `ip` in pebble-challtestsrv (e.g. an address nothing listens on). */
   addARecord(name: string, ip: string): Promise<void>;
+  /** Freezes Pebble (SIGSTOP): connections are accepted by the kernel and never answered, as a hung CA. */
+  pause(): void;
+  /** Lets a paused Pebble run again (SIGCONT), its state intact. */
+  resume(): void;
   /** Pebble's stdout and stderr so far (for failure messages). */
   log(): string;
   stop(): Promise<void>;
@@ -298,8 +302,17 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         );
         if (status !== 200) throw new Error(`pebble-challtestsrv add-a: HTTP ${status}`);
       },
+      pause: () => {
+        pebble.kill("SIGSTOP");
+      },
+      resume: () => {
+        pebble.kill("SIGCONT");
+      },
       log: () => logs.join(""),
-      stop,
+      stop: async () => {
+        pebble.kill("SIGCONT");
+        await stop();
+      },
     };
   } catch (err) {
     await stop();

@@ -5,6 +5,7 @@ import { Engine } from "../../src/engine/engine.js";
 import type { Certificate, CertificateRequest, IssuerResource } from "../../src/engine/lib/api.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import type { Issuer, SignResult } from "../../src/issuers/issuer.js";
+import { createAcmeIssuerFactory } from "../../src/issuers/acme/index.js";
 import { createDefaultIssuerRegistry, type IssuerRegistry } from "../../src/issuers/registry.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 import type { KubeObject, ResourceType, Store } from "../../src/store/types.js";
@@ -75,22 +76,27 @@ describe("example manifests", () => {
     ["acme-dns01-rfc2136.yaml"],
     ["acme-dns01-providers.yaml"],
     ["acme-eab.yaml"],
-  ])("answers %s with a clear not-ready issuer and a Pending request that names the unsupported type", async (file) => {
+  ])("loads %s; with its ACME server unreachable the issuer is not ready (ErrRegisterACMEAccount) and the request waits, Pending", async (file) => {
     const clock = new FakeClock(START);
     const store = new MemoryStore({ now: () => clock.now() });
     const objects = loadFixture(file);
     await apply(store, objects);
-    const engine = startEngine(store, clock);
+    // No network in unit tests: every ACME request fails as an unreachable server does.
+    const unreachable = async (): Promise<never> => {
+      throw new MeshsignError("ERR_ACME_UNAVAILABLE", "ACME server unreachable: ECONNREFUSED", { retry: "transient" });
+    };
+    const registry = createDefaultIssuerRegistry().register("acme", createAcmeIssuerFactory({ transport: unreachable }));
+    const engine = startEngine(store, clock, registry);
     await engine.start();
     await engine.idle();
     const issuers = [...(await store.list<IssuerResource>(ISSUERS)), ...(await store.list<IssuerResource>(CLUSTER_ISSUERS))];
     expect(issuers.length).toBeGreaterThan(0);
-    for (const i of issuers) expect(cond(i, "Ready")).toMatchObject({ status: "False", reason: "UnsupportedIssuerType" });
+    for (const i of issuers) expect(cond(i, "Ready")).toMatchObject({ status: "False", reason: "ErrRegisterACMEAccount", message: expect.stringMatching(/unreachable/) });
     for (const c of await store.list<Certificate>(CERTIFICATES)) {
       expect(cond(c, "Ready")?.status).toBe("False");
       expect(cond(c, "Issuing")?.status).toBe("True");
       const crs = await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: c.metadata.namespace ?? "" });
-      expect(cond(crs[0], "Ready")?.message).toMatch(/not supported/);
+      expect(cond(crs[0], "Ready")).toMatchObject({ reason: "Pending", message: expect.stringMatching(/not ready/) });
     }
   });
 });

@@ -123,7 +123,7 @@ export interface IssuerSpec {
 
 export interface IssuerResource extends KubeObject {
   spec: IssuerSpec;
-  status?: { conditions?: Condition[] };
+  status?: { conditions?: Condition[]; acme?: { uri?: string; lastRegisteredEmail?: string; lastPrivateKeyHash?: string } };
 }
 
 export interface Secret extends KubeObject {

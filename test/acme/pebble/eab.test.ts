@@ -1,8 +1,14 @@
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AcmeClient, problemOf, registerAccount } from "../../../src/acme/index.js";
+import { CLUSTER_ISSUERS, SECRETS } from "../../../src/api/types.js";
+import { Engine } from "../../../src/engine/engine.js";
+import type { IssuerResource } from "../../../src/engine/lib/api.js";
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
 import { generateKeySync } from "../../../src/pki/index.js";
+import { MemoryStore } from "../../../src/store/memory/index.js";
 import { EAB_HMAC_KEY, EAB_KID, freePort, type Pebble, startPebble } from "../harness.js";
+import { untilStore } from "../until-store.js";
 
 let pebble: Pebble;
 
@@ -69,5 +75,55 @@ describe("External Account Binding against Pebble with externalAccountBindingReq
     });
     expect(everything).not.toContain(wrongKey);
     expect(everything).not.toContain(EAB_HMAC_KEY);
+  });
+
+  it("an ACME ClusterIssuer registers with its externalAccountBinding (key from its Secret) and one without is not ready, saying why", async () => {
+    const store = new MemoryStore();
+    await store.create(SECRETS, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "eab", namespace: "meshsign-system" },
+      data: { secret: Buffer.from(EAB_HMAC_KEY).toString("base64") },
+    });
+    const issuer = (name: string, eab: boolean): IssuerResource => ({
+      apiVersion: "cert-manager.io/v1",
+      kind: "ClusterIssuer",
+      metadata: { name },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          caBundle: Buffer.from(pebble.tlsCaPem).toString("base64"),
+          privateKeySecretRef: { name: `${name}-account` },
+          ...(eab
+            ? { externalAccountBinding: { keyID: EAB_KID, keySecretRef: { name: "eab", key: "secret" } } }
+            : {}),
+          solvers: [{ http01: { ingress: {} } }],
+        },
+      },
+    });
+    await store.create(CLUSTER_ISSUERS, issuer("with-eab", true));
+    await store.create(CLUSTER_ISSUERS, issuer("without-eab", false));
+    const engine = new Engine({ store, metricsRegistry: new Registry() });
+    try {
+      await engine.start();
+      const ready = (name: string) => async () =>
+        (await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, name))?.status?.conditions?.find(
+          (c) => c.type === "Ready",
+        );
+      expect(
+        await untilStore(store, [CLUSTER_ISSUERS], ready("with-eab"), "the EAB issuer's status"),
+      ).toMatchObject({ status: "True", reason: "ACMEAccountRegistered" });
+      const refused = await untilStore(
+        store,
+        [CLUSTER_ISSUERS],
+        ready("without-eab"),
+        "the other issuer's status",
+      );
+      expect(refused).toMatchObject({ status: "False", reason: "ErrRegisterACMEAccount" });
+      expect(refused.message).toContain("externalAccountBinding");
+      expect(refused.message).not.toContain(EAB_HMAC_KEY);
+    } finally {
+      await engine.stop();
+    }
   });
 });

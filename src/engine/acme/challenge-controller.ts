@@ -1,0 +1,385 @@
+/**
+ * Reconciles one ACME Challenge (cert-manager's `acmechallenges/sync.go`):
+ * present, self-check, accept, wait for the authorization, clean up.
+ *
+ * - HTTP-01 needs no presenting step of its own: meshsign's solver listener
+ *   answers from the Challenges in the store (every replica, every
+ *   Challenge). The self-check fetches the URL the CA will fetch first, or,
+ *   with `waitInsteadOfSelfCheck`, waits that long after presenting.
+ * - DNS-01 goes through the provider registry (`createDns01Provider`); the
+ *   record name, zone and propagation check come from an injected
+ *   {@link Dns01Propagation}. A provider meshsign does not implement yet
+ *   errors the Challenge with a message naming it.
+ * - A Challenge being deleted, or final (valid, invalid, errored), is
+ *   cleaned up at its solver, then its finalizer removed.
+ *
+ * What it waits for goes into `status.reason`, which the Order, the request
+ * and the Certificate repeat. Only Challenges the scheduler started
+ * (`status.processing`) are worked on; `processing` is in the store, so a
+ * restart resumes exactly those.
+ */
+import {
+  acceptChallenge,
+  ensureHttp01Route,
+  getAuthorization,
+  removeHttp01Route,
+  selfCheck,
+  waitAuthorization,
+} from "../../acme/index.js";
+import { createDns01Provider, type Dns01Provider } from "../../acme/solvers/dns01/index.js";
+import { tryParseGoDuration } from "../../api/duration.js";
+import { CHALLENGES, type Challenge } from "../../api/types.js";
+import { MeshsignError, toMeshsignError } from "../../errors/index.js";
+import { AcmeIssuer } from "../../issuers/acme/index.js";
+import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
+import type { Store } from "../../store/types.js";
+import { exponentialDelayMs } from "../backoff.js";
+import type { Clock } from "../clock.js";
+import type { EventRecorder } from "../events.js";
+import { SECRETS, type Secret } from "../lib/api.js";
+import { CHALLENGE_FINALIZER } from "./order-controller.js";
+
+/**
+ * DNS-01 record resolution and propagation check (`dnsPropagation()` adapts
+ * src/acme/solvers/dns01/propagation.ts); injected so the controller is tested without DNS.
+ */
+export interface Dns01Propagation {
+  resolveChallengeRecord(
+    dnsName: string,
+    opts: { readonly nameservers?: readonly string[]; readonly cnameStrategy?: "None" | "Follow" },
+  ): Promise<{ fqdn: string; zone: string }>;
+  checkPropagation(
+    record: { readonly fqdn: string; readonly value: string },
+    opts: { readonly nameservers?: readonly string[] },
+  ): Promise<{ propagated: true } | { propagated: false; reason: string }>;
+}
+
+export interface Http01SelfCheckOptions {
+  /** Port the CA fetches (default 80). */
+  readonly port?: number;
+  /** Connect here instead of resolving the name (tests; a gateway's address). */
+  readonly connectAddress?: string;
+}
+
+/**
+ * Kubernetes mode: HTTP-01 Challenges are routed to meshsign's own Service
+ * (an Ingress or HTTPRoute per Challenge, src/acme/solvers/http01-kube.ts).
+ */
+export interface Http01RoutesOptions {
+  readonly service: { readonly name: string; readonly namespace: string; readonly port?: number };
+  readonly clusterDomain?: string;
+}
+
+export interface ChallengeControllerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly registry: IssuerRegistry;
+  readonly events: EventRecorder;
+  readonly http01SelfCheck?: Http01SelfCheckOptions;
+  readonly dns01Propagation?: Dns01Propagation;
+  /** Absent standalone: the solver listener is reached directly (port 80 or a proxy in front). */
+  readonly http01Routes?: Http01RoutesOptions;
+  /** Kubernetes TokenRequest, for DNS-01 providers that authenticate as a service account (Route53). */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
+}
+
+const FINAL = new Set(["valid", "invalid", "expired", "errored"]);
+const SELF_CHECK_RECHECK_MS = 10_000;
+/** cert-manager's WaitAuthorization bound. */
+const AUTHORIZATION_WAIT_MS = 2 * 60_000;
+const TRANSIENT_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
+
+type ChallengeStatus = NonNullable<Challenge["status"]>;
+
+export function isFinalChallenge(c: Challenge): boolean {
+  return c.status?.state !== undefined && FINAL.has(c.status.state);
+}
+
+export class ChallengeController {
+  readonly #d: ChallengeControllerDeps;
+  readonly #failures = new Map<string, number>();
+
+  constructor(deps: ChallengeControllerDeps) {
+    this.#d = deps;
+  }
+
+  #iso(): string {
+    return new Date(this.#d.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  async reconcile(ns: string, name: string): Promise<number | undefined> {
+    const key = `${ns}/${name}`;
+    let ch = await this.#d.store.get<Challenge>(CHALLENGES, ns, name);
+    if (ch === undefined) {
+      this.#failures.delete(key);
+      return undefined;
+    }
+    if (ch.metadata.deletionTimestamp !== undefined) {
+      if (ch.status?.presented === true) await this.#cleanUp(ch).catch(() => undefined);
+      await this.#removeFinalizer(ch);
+      this.#failures.delete(key);
+      return undefined;
+    }
+    if (isFinalChallenge(ch)) {
+      if (ch.status?.presented === true || ch.status?.processing === true) {
+        if (ch.status?.presented === true) await this.#cleanUp(ch).catch(() => undefined);
+        await this.#setStatus(ch, { ...ch.status, processing: false, presented: false });
+      }
+      return undefined;
+    }
+    if (ch.status?.processing !== true) return undefined;
+    const issuer = this.#d.registry.resolve(ch.spec.issuerRef, ns);
+    if (!(issuer instanceof AcmeIssuer) || !issuer.status().ready) {
+      await this.#reason(ch, `Waiting for the issuer ${ch.spec.issuerRef.name} to be ready`);
+      return this.#d.clock.now() + 30_000;
+    }
+    try {
+      const next = await this.#sync(ch, issuer);
+      this.#failures.delete(key);
+      return next;
+    } catch (err) {
+      const e = toMeshsignError(err);
+      ch = (await this.#d.store.get<Challenge>(CHALLENGES, ns, name)) ?? ch;
+      if (e.retry !== "transient") {
+        await this.#setStatus(ch, { ...ch.status, state: "errored", reason: e.message, processing: false });
+        this.#d.events.record(ch, "Warning", "Failed", e.message);
+        return this.#d.clock.now();
+      }
+      const n = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, n);
+      const hinted = e.detail.retryAfterMs;
+      if (ch.status?.reason !== e.message) await this.#setStatus(ch, { ...ch.status, reason: e.message });
+      return (
+        this.#d.clock.now() +
+        Math.max(typeof hinted === "number" ? hinted : 0, exponentialDelayMs(n, TRANSIENT_BACKOFF))
+      );
+    }
+  }
+
+  async #sync(initial: Challenge, issuer: AcmeIssuer): Promise<number | undefined> {
+    let ch = initial;
+    const client = issuer.client;
+    const type = ch.spec.type === "HTTP-01" ? "http-01" : "dns-01";
+    const authz = await getAuthorization(client, ch.spec.authorizationURL);
+    const mine = authz.challenges.find((c) => c.url === ch.spec.url);
+    if (authz.status === "valid") return this.#finish(ch, "valid", "Successfully authorized domain");
+    if (authz.status !== "pending") {
+      const why =
+        mine?.error !== undefined
+          ? `${mine.error.type.replace(/^urn:ietf:params:acme:error:/, "")}: ${mine.error.detail ?? ""}`
+          : `the authorization is ${authz.status}`;
+      return this.#finish(
+        ch,
+        authz.status === "expired" ? "expired" : "invalid",
+        `ACME server did not validate ${ch.spec.dnsName} (${type}): ${why}`,
+      );
+    }
+    if (ch.status?.state === undefined) ch = await this.#setStatus(ch, { ...ch.status, state: "pending" });
+    if (ch.status?.presented !== true) {
+      await this.#present(ch, issuer);
+      ch = await this.#setStatus(ch, { ...ch.status, presented: true, presentedAt: this.#iso(), reason: "" });
+      this.#d.events.record(
+        ch,
+        "Normal",
+        "Presented",
+        `Presented challenge using ${ch.spec.type} challenge mechanism`,
+      );
+    }
+    if (mine?.status !== "processing") {
+      const wait = ch.spec.solver.waitInsteadOfSelfCheck;
+      if (wait !== undefined) {
+        const until =
+          (Date.parse(ch.status?.presentedAt ?? "") || this.#d.clock.now()) + (tryParseGoDuration(wait) ?? 0);
+        if (this.#d.clock.now() < until) {
+          await this.#reason(
+            ch,
+            `Waiting ${wait} after presenting (waitInsteadOfSelfCheck) before accepting the challenge`,
+          );
+          return until;
+        }
+      } else {
+        const problem = await this.#selfCheck(ch, issuer);
+        if (problem !== undefined) {
+          await this.#reason(ch, `Waiting for ${ch.spec.type} challenge propagation: ${problem}`);
+          return this.#d.clock.now() + SELF_CHECK_RECHECK_MS;
+        }
+      }
+      await acceptChallenge(client, { type, url: ch.spec.url, status: "pending" });
+      await this.#reason(ch, "Waiting for the ACME server to validate the challenge");
+    }
+    try {
+      await waitAuthorization(client, ch.spec.authorizationURL, client.now() + AUTHORIZATION_WAIT_MS);
+    } catch (err) {
+      const e = toMeshsignError(err);
+      if (e.code === "ERR_ACME_ORDER_INVALID") return this.#finish(ch, "invalid", e.message);
+      throw err;
+    }
+    return this.#finish(ch, "valid", "Successfully authorized domain");
+  }
+
+  async #finish(ch: Challenge, state: "valid" | "invalid" | "expired", reason: string): Promise<number> {
+    const fresh =
+      (await this.#d.store.get<Challenge>(CHALLENGES, ch.metadata.namespace ?? "", ch.metadata.name ?? "")) ??
+      ch;
+    let updated = await this.#setStatus(fresh, { ...fresh.status, state, reason, processing: false });
+    if (state === "valid")
+      this.#d.events.record(updated, "Normal", "DomainVerified", `Domain verified with ${ch.spec.type}`);
+    else this.#d.events.record(updated, "Warning", "Failed", reason);
+    if (updated.status?.presented === true) {
+      await this.#cleanUp(updated).catch(() => undefined);
+      updated = await this.#setStatus(updated, { ...updated.status, presented: false });
+    }
+    return this.#d.clock.now();
+  }
+
+  async #present(ch: Challenge, issuer: AcmeIssuer): Promise<void> {
+    if (ch.spec.type === "HTTP-01") {
+      // Served from the store by the solver listener; in Kubernetes mode routed to it first.
+      const routes = this.#d.http01Routes;
+      if (routes !== undefined)
+        await ensureHttp01Route(this.#d.store, {
+          challenge: ch,
+          service: routes.service,
+          ...(routes.clusterDomain !== undefined ? { clusterDomain: routes.clusterDomain } : {}),
+        });
+      return;
+    }
+    const { provider, record } = await this.#dns01(ch, issuer);
+    try {
+      await provider.present(record, this.#dnsInfo(ch, issuer));
+    } catch (err) {
+      this.#d.events.record(
+        ch,
+        "Warning",
+        "PresentError",
+        `Error presenting challenge: ${toMeshsignError(err).message}`,
+      );
+      throw err;
+    }
+  }
+
+  async #cleanUp(ch: Challenge): Promise<void> {
+    if (ch.spec.type === "HTTP-01") {
+      const routes = this.#d.http01Routes;
+      if (routes !== undefined)
+        await removeHttp01Route(this.#d.store, {
+          challenge: ch,
+          service: routes.service,
+          ...(routes.clusterDomain !== undefined ? { clusterDomain: routes.clusterDomain } : {}),
+        });
+      return;
+    }
+    const issuer = this.#d.registry.resolve(ch.spec.issuerRef, ch.metadata.namespace ?? "");
+    if (!(issuer instanceof AcmeIssuer)) return;
+    const { provider, record } = await this.#dns01(ch, issuer);
+    await provider.cleanUp(record, this.#dnsInfo(ch, issuer));
+  }
+
+  async #selfCheck(ch: Challenge, issuer: AcmeIssuer): Promise<string | undefined> {
+    try {
+      if (ch.spec.type === "HTTP-01") {
+        const o = this.#d.http01SelfCheck ?? {};
+        await selfCheck({
+          dnsName: ch.spec.dnsName,
+          token: ch.spec.token,
+          keyAuthorization: ch.spec.key,
+          ...(o.port !== undefined ? { port: o.port } : {}),
+          ...(o.connectAddress !== undefined ? { connectAddress: o.connectAddress } : {}),
+        });
+        return undefined;
+      }
+      const { record, propagation } = await this.#dns01(ch, issuer);
+      const nameservers = ch.spec.solver.dns01?.nameservers;
+      const r = await propagation.checkPropagation(
+        { fqdn: record.fqdn, value: record.value },
+        nameservers !== undefined ? { nameservers } : {},
+      );
+      return r.propagated ? undefined : r.reason;
+    } catch (err) {
+      const e = toMeshsignError(err);
+      if (e.retry !== "transient") throw err;
+      return e.message;
+    }
+  }
+
+  async #dns01(
+    ch: Challenge,
+    issuer: AcmeIssuer,
+  ): Promise<{
+    provider: Dns01Provider;
+    propagation: Dns01Propagation;
+    record: { fqdn: string; zone: string; value: string };
+  }> {
+    const dns01 = ch.spec.solver.dns01;
+    if (dns01 === undefined)
+      throw new MeshsignError("ERR_CONFIG_INVALID", "a DNS-01 Challenge without a dns01 solver");
+    const ns = issuer.secretNamespace;
+    const provider = await createDns01Provider(dns01, {
+      secretNamespace: ns,
+      issuerKind: ch.spec.issuerRef.kind === "ClusterIssuer" ? "ClusterIssuer" : "Issuer",
+      ...(this.#d.requestServiceAccountToken !== undefined
+        ? {
+            requestServiceAccountToken: (name: string, audiences: readonly string[]) =>
+              (this.#d.requestServiceAccountToken as ServiceAccountTokenRequester)({
+                namespace: ns,
+                name,
+                audiences,
+                expirationSeconds: 600,
+              }),
+          }
+        : {}),
+      readSecretKey: async (name, key) => {
+        const s = await this.#d.store.get<Secret>(SECRETS, ns, name);
+        const v = s?.data?.[key];
+        return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
+      },
+    });
+    const p = this.#d.dns01Propagation;
+    if (p === undefined) {
+      throw new MeshsignError(
+        "ERR_DNS01_UNSUPPORTED",
+        "DNS-01 record resolution is not available in this meshsign build",
+        { retry: "terminal" },
+      );
+    }
+    const { fqdn, zone } = await p.resolveChallengeRecord(ch.spec.dnsName, {
+      ...(dns01.nameservers !== undefined ? { nameservers: dns01.nameservers } : {}),
+      ...(dns01.cnameStrategy !== undefined ? { cnameStrategy: dns01.cnameStrategy } : {}),
+    });
+    return { provider, propagation: p, record: { fqdn, zone, value: ch.spec.key } };
+  }
+
+  #dnsInfo(ch: Challenge, issuer: AcmeIssuer) {
+    return {
+      uid: ch.metadata.uid ?? "",
+      namespace: ch.metadata.namespace ?? "",
+      dnsName: ch.spec.dnsName,
+      key: ch.spec.key,
+      resourceNamespace: issuer.secretNamespace,
+      allowAmbientCredentials: ch.spec.issuerRef.kind === "ClusterIssuer",
+    };
+  }
+
+  async #reason(ch: Challenge, reason: string): Promise<void> {
+    if (ch.status?.reason === reason) return;
+    await this.#setStatus(ch, { ...ch.status, reason });
+  }
+
+  async #removeFinalizer(ch: Challenge): Promise<void> {
+    const finalizers = (ch.metadata.finalizers ?? []).filter(
+      (f) => f !== CHALLENGE_FINALIZER && f !== "acme.cert-manager.io/finalizer",
+    );
+    if (finalizers.length === (ch.metadata.finalizers ?? []).length) return;
+    await this.#d.store
+      .update<Challenge>(CHALLENGES, { ...ch, metadata: { ...ch.metadata, finalizers } })
+      .catch((err: unknown) => {
+        if (toMeshsignError(err).code !== "ERR_NOT_FOUND") throw err;
+      });
+  }
+
+  async #setStatus(ch: Challenge, status: ChallengeStatus): Promise<Challenge> {
+    const clean: ChallengeStatus = { ...status };
+    if (clean.reason === "") delete clean.reason;
+    return this.#d.store.updateStatus<Challenge>(CHALLENGES, { ...ch, status: clean });
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * The ACME side of the engine: the Order and Challenge controllers on their
+ * own work queues, the Challenge scheduler, the request signer the ACME
+ * issuers sign through, and the token lookup the HTTP-01 solver listener
+ * answers from. Everything is driven by watches on the store, so Orders and
+ * Challenges left by an earlier process (a restart, `kill -9`) are resumed
+ * where they stood.
+ */
+import {
+  DEFAULT_MAX_CONCURRENT_CHALLENGES,
+  pickChallenges,
+  type ScheduledChallenge,
+} from "../../acme/challenge-schedule.js";
+import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
+import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
+import type { Store, Watch, WatchEvent } from "../../store/types.js";
+import type { Clock } from "../clock.js";
+import type { EventRecorder } from "../events.js";
+import { ANN } from "../lib/annotations.js";
+import { Scheduler } from "../scheduler.js";
+import {
+  ChallengeController,
+  type Dns01Propagation,
+  type Http01RoutesOptions,
+  type Http01SelfCheckOptions,
+  isFinalChallenge,
+} from "./challenge-controller.js";
+import { OrderController } from "./order-controller.js";
+import { AcmeRequestSigner } from "./request-signer.js";
+
+export interface AcmeOptions {
+  /** Challenges in flight at once (`--max-concurrent-challenges`). Default 60. */
+  readonly maxConcurrentChallenges?: number;
+  /** Deadline of an Order from its creation. Default 1 h. */
+  readonly orderTimeoutMs?: number;
+  readonly http01SelfCheck?: Http01SelfCheckOptions;
+  /** DNS-01 record resolution and propagation check; DNS-01 Challenges error without it. */
+  readonly dns01Propagation?: Dns01Propagation;
+  /** Kubernetes mode: route HTTP-01 Challenges to meshsign's Service through an Ingress or HTTPRoute. */
+  readonly http01Routes?: Http01RoutesOptions;
+  /** Kubernetes mode: TokenRequest for DNS-01 providers' serviceAccountRef (Route53). */
+  readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
+}
+
+export interface AcmeControllersDeps extends AcmeOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly registry: IssuerRegistry;
+  readonly events: EventRecorder;
+  /** An Order changed state or reason: its Certificate should look again. */
+  readonly onOrderChanged?: (namespace: string, certificateName: string) => void;
+  readonly onError?: (key: string, err: unknown) => void;
+}
+
+/** Orders reconciled at once (each is a few ACME requests). */
+const ORDER_CONCURRENCY = 16;
+
+export class AcmeControllers {
+  readonly signer: AcmeRequestSigner;
+  readonly #d: AcmeControllersDeps;
+  readonly #orders: Scheduler;
+  readonly #challenges: Scheduler;
+  readonly #watches: Watch[] = [];
+  /** Challenge key -> what the scheduler needs. */
+  readonly #known = new Map<string, ScheduledChallenge>();
+  /** HTTP-01 token -> name and key authorization, for the solver listener. */
+  readonly #tokens = new Map<string, { dnsName: string; key: string }>();
+  /** Order key -> "state|reason", to wake the Certificate only on a change. */
+  readonly #orderSeen = new Map<string, string>();
+  #passQueued = false;
+  #started = false;
+
+  constructor(deps: AcmeControllersDeps) {
+    this.#d = deps;
+    this.signer = new AcmeRequestSigner({ store: deps.store, clock: deps.clock, events: deps.events });
+    const orders = new OrderController({
+      store: deps.store,
+      clock: deps.clock,
+      registry: deps.registry,
+      events: deps.events,
+      ...(deps.orderTimeoutMs !== undefined ? { orderTimeoutMs: deps.orderTimeoutMs } : {}),
+    });
+    const challenges = new ChallengeController({
+      store: deps.store,
+      clock: deps.clock,
+      registry: deps.registry,
+      events: deps.events,
+      ...(deps.http01SelfCheck !== undefined ? { http01SelfCheck: deps.http01SelfCheck } : {}),
+      ...(deps.dns01Propagation !== undefined ? { dns01Propagation: deps.dns01Propagation } : {}),
+      ...(deps.http01Routes !== undefined ? { http01Routes: deps.http01Routes } : {}),
+      ...(deps.requestServiceAccountToken !== undefined
+        ? { requestServiceAccountToken: deps.requestServiceAccountToken }
+        : {}),
+    });
+    const split = (key: string): [string, string] => {
+      const i = key.indexOf("/");
+      return [key.slice(0, i), key.slice(i + 1)];
+    };
+    this.#orders = new Scheduler({
+      clock: deps.clock,
+      concurrency: ORDER_CONCURRENCY,
+      handler: (key) => orders.reconcile(...split(key)),
+      ...(deps.onError
+        ? { onError: (key: string, err: unknown) => deps.onError?.(`Order ${key}`, err) }
+        : {}),
+    });
+    this.#challenges = new Scheduler({
+      clock: deps.clock,
+      // The scheduler below admits at most maxConcurrentChallenges; the queue never needs more.
+      concurrency: deps.maxConcurrentChallenges ?? DEFAULT_MAX_CONCURRENT_CHALLENGES,
+      handler: (key) => challenges.reconcile(...split(key)),
+      ...(deps.onError
+        ? { onError: (key: string, err: unknown) => deps.onError?.(`Challenge ${key}`, err) }
+        : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const orders = this.#d.store.watch<Order>(ORDERS, (e) => this.#onOrder(e));
+    const challenges = this.#d.store.watch<Challenge>(CHALLENGES, (e) => this.#onChallenge(e));
+    this.#watches.push(orders, challenges);
+    await Promise.all([orders.synced, challenges.synced]);
+    this.#orders.start();
+    this.#challenges.start();
+    this.#queuePass();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    for (const w of this.#watches.splice(0)) w.stop();
+    await Promise.all([this.#orders.stop(), this.#challenges.stop()]);
+  }
+
+  get busy(): boolean {
+    return this.#orders.busy || this.#challenges.busy || this.#passQueued;
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all([this.#orders.idle(), this.#challenges.idle()]);
+  }
+
+  /** An issuer was rebuilt: its Orders may proceed now (account registered, solvers changed). */
+  issuerChanged(): void {
+    for (const [key, seen] of this.#orderSeen)
+      if (!/^(valid|invalid|expired|errored)\|/.test(seen)) this.#orders.enqueue(key);
+  }
+
+  /**
+   * The HTTP-01 solver listener's lookup: the key authorization of the
+   * Challenge with this token, only when `host` is its name.
+   */
+  readonly lookupHttp01 = (token: string, host: string | undefined): string | undefined => {
+    const c = this.#tokens.get(token);
+    return c !== undefined && host !== undefined && c.dnsName.toLowerCase() === host ? c.key : undefined;
+  };
+
+  #onOrder(e: WatchEvent<Order>): void {
+    const o = e.object;
+    const ns = o.metadata.namespace ?? "";
+    const key = `${ns}/${o.metadata.name ?? ""}`;
+    if (e.type === "DELETED") {
+      this.#orderSeen.delete(key);
+      this.#orders.forget(key);
+      return;
+    }
+    const seen = `${o.status?.state ?? ""}|${o.status?.reason ?? ""}|${o.status?.certificate === undefined ? "" : "cert"}`;
+    const prev = this.#orderSeen.get(key);
+    this.#orderSeen.set(key, seen);
+    if (prev === seen && e.type === "MODIFIED") return;
+    this.#orders.enqueue(key);
+    const cert = o.metadata.annotations?.[ANN.certificateName];
+    if (prev !== undefined && cert !== undefined) this.#d.onOrderChanged?.(ns, cert);
+  }
+
+  #onChallenge(e: WatchEvent<Challenge>): void {
+    const c = e.object;
+    const ns = c.metadata.namespace ?? "";
+    const key = `${ns}/${c.metadata.name ?? ""}`;
+    if (e.type === "DELETED") {
+      this.#known.delete(key);
+      this.#tokens.delete(c.spec.token);
+      this.#challenges.forget(key);
+      this.#queuePass();
+      return;
+    }
+    if (c.spec.type === "HTTP-01")
+      this.#tokens.set(c.spec.token, { dnsName: c.spec.dnsName, key: c.spec.key });
+    const prev = this.#known.get(key);
+    const final = isFinalChallenge(c);
+    this.#known.set(key, {
+      key,
+      dnsName: c.spec.dnsName,
+      type: c.spec.type,
+      createdMs: Date.parse(c.metadata.creationTimestamp ?? "") || 0,
+      processing: c.status?.processing === true,
+      final,
+    });
+    if (
+      c.metadata.deletionTimestamp !== undefined ||
+      c.status?.processing === true ||
+      (final && (c.status?.presented === true || prev?.processing === true))
+    )
+      this.#challenges.enqueue(key);
+    // The owning Order looks again when a Challenge moves (state or reason).
+    const owner = c.metadata.ownerReferences?.find((o) => o.kind === "Order");
+    if (owner !== undefined && (prev === undefined || prev.final !== final || e.type === "MODIFIED"))
+      this.#orders.enqueue(`${ns}/${owner.name}`);
+    this.#queuePass();
+  }
+
+  /** One scheduling pass per burst of events. */
+  #queuePass(): void {
+    if (this.#passQueued || !this.#started) return;
+    this.#passQueued = true;
+    setImmediate(() => {
+      this.#passQueued = false;
+      void this.#pass();
+    });
+  }
+
+  async #pass(): Promise<void> {
+    const start = pickChallenges(
+      this.#known.values(),
+      this.#d.maxConcurrentChallenges ?? DEFAULT_MAX_CONCURRENT_CHALLENGES,
+    );
+    for (const key of start) {
+      const known = this.#known.get(key);
+      if (known !== undefined) this.#known.set(key, { ...known, processing: true });
+      const i = key.indexOf("/");
+      try {
+        const ch = await this.#d.store.get<Challenge>(CHALLENGES, key.slice(0, i), key.slice(i + 1));
+        if (ch === undefined || ch.status?.processing === true || ch.metadata.deletionTimestamp !== undefined)
+          continue;
+        const updated = await this.#d.store.updateStatus<Challenge>(CHALLENGES, {
+          ...ch,
+          status: { ...(ch.status ?? {}), processing: true },
+        });
+        this.#d.events.record(updated, "Normal", "Started", "Challenge scheduled for processing");
+      } catch (err) {
+        if (known !== undefined) this.#known.set(key, known);
+        this.#d.onError?.(`Challenge ${key}`, err);
+      }
+    }
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * Reconciles one ACME Order (cert-manager's `acmeorders/sync.go`) against the
+ * CA through the account of the Order's issuer. Idempotent and crash-safe:
+ *
+ * 1. No `status.url`: newOrder, and the URL is written to the status before
+ *    anything else, so a restart (even `kill -9`) reads that order again and
+ *    never places a second one for the same request.
+ * 2. Read the order; fill `status.authorizations` once (identifier,
+ *    wildcard, initial state, challenges).
+ * 3. `pending`: one Challenge per authorization that is not already valid,
+ *    with the solver chosen by cert-manager's rules; no solver is said on the
+ *    Order (and so on the request and Certificate), never a silent hang. A
+ *    failed Challenge fails the Order with its reason (the CA's detail).
+ * 4. `ready`: finalize with the request's CSR (never twice: an order already
+ *    processing is waited for); `valid`: download the chain (preferredChain)
+ *    into `status.certificate` and remove the Challenges.
+ *
+ * Failures by class: a terminal refusal (a profile the CA does not offer, a
+ * rejected identifier) errors the Order at once, without retrying; a
+ * transient one (CA down, 5xx, rate limited) keeps the state, says why in
+ * `status.reason` and is retried with back-off, honouring Retry-After. Every
+ * Order has a deadline (default 1 h from creation): past it, it is errored
+ * with the last reason, so nothing stays pending silently.
+ */
+import { createHash } from "node:crypto";
+import {
+  type AcmeChallengeType,
+  type AcmeOrder,
+  describeProblem,
+  downloadCertificate,
+  finalizeOrder,
+  getAuthorization,
+  getOrder,
+  keyAuthorization,
+  newOrder,
+  orderIdentifiers,
+  selectSolver,
+} from "../../acme/index.js";
+import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
+import { toMeshsignError } from "../../errors/index.js";
+import { AcmeIssuer } from "../../issuers/acme/index.js";
+import type { IssuerRegistry } from "../../issuers/registry.js";
+import { decodePemAll } from "../../pki/index.js";
+import type { Store } from "../../store/types.js";
+import { exponentialDelayMs } from "../backoff.js";
+import type { Clock } from "../clock.js";
+import type { EventRecorder } from "../events.js";
+import { computeName } from "./lib/names.js";
+
+export const CHALLENGE_FINALIZER = "finalizer.acme.cert-manager.io";
+const FINAL_FAILED = new Set(["invalid", "expired", "errored"]);
+/** Default deadline of an Order, from its creation. */
+export const DEFAULT_ORDER_TIMEOUT_MS = 60 * 60_000;
+/** Fallback re-check of a pending Order (Challenge changes wake it sooner). */
+const PENDING_RECHECK_MS = 60_000;
+const FINALIZE_DEADLINE_MS = 60_000;
+const TRANSIENT_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
+
+export interface OrderControllerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly registry: IssuerRegistry;
+  readonly events: EventRecorder;
+  readonly orderTimeoutMs?: number;
+}
+
+type OrderStatus = NonNullable<Order["status"]>;
+
+export class OrderController {
+  readonly #d: OrderControllerDeps;
+  /** "<ns>/<name>" -> consecutive transient failures. */
+  readonly #failures = new Map<string, number>();
+
+  constructor(deps: OrderControllerDeps) {
+    this.#d = deps;
+  }
+
+  #iso(): string {
+    return new Date(this.#d.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  forget(key: string): void {
+    this.#failures.delete(key);
+  }
+
+  async reconcile(ns: string, name: string): Promise<number | undefined> {
+    const key = `${ns}/${name}`;
+    let order = await this.#d.store.get<Order>(ORDERS, ns, name);
+    if (order === undefined || order.metadata.deletionTimestamp !== undefined) {
+      this.#failures.delete(key);
+      return undefined;
+    }
+    const st: OrderStatus = order.status ?? {};
+    if (st.state !== undefined && FINAL_FAILED.has(st.state)) return undefined;
+    if (st.state === "valid" && st.certificate !== undefined && st.certificate !== "") {
+      await this.#deleteChallenges(order);
+      return undefined;
+    }
+    const now = this.#d.clock.now();
+    const created = Date.parse(order.metadata.creationTimestamp ?? "") || now;
+    const timeout = this.#d.orderTimeoutMs ?? DEFAULT_ORDER_TIMEOUT_MS;
+    if (now >= created + timeout) {
+      const message = `the order did not complete within ${Math.round(timeout / 60_000)}m${st.reason ? `; last: ${st.reason}` : ""}`;
+      await this.#fail(order, "errored", message, "OrderTimeout");
+      return undefined;
+    }
+    const issuer = this.#d.registry.resolve(order.spec.issuerRef, ns);
+    if (!(issuer instanceof AcmeIssuer) || !issuer.status().ready) {
+      const why =
+        issuer === undefined
+          ? "not found"
+          : issuer instanceof AcmeIssuer
+            ? `not ready: ${issuer.status().message}`
+            : "not an ACME issuer";
+      const reason = `Waiting for the issuer ${order.spec.issuerRef.kind ?? "Issuer"} ${order.spec.issuerRef.name}: ${why}`;
+      if (st.reason !== reason) order = await this.#setStatus(order, { ...st, reason });
+      return Math.min(now + 30_000, created + timeout);
+    }
+    try {
+      const next = await this.#sync(order, issuer);
+      this.#failures.delete(key);
+      return next === undefined ? undefined : Math.min(next, created + timeout);
+    } catch (err) {
+      const e = toMeshsignError(err);
+      if (e.retry !== "transient") {
+        const fresh = (await this.#d.store.get<Order>(ORDERS, ns, name)) ?? order;
+        await this.#fail(fresh, "errored", e.message, "Failed");
+        return undefined;
+      }
+      const n = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, n);
+      const hinted = e.detail.retryAfterMs;
+      const delay = Math.max(
+        typeof hinted === "number" ? hinted : 0,
+        exponentialDelayMs(n, TRANSIENT_BACKOFF),
+      );
+      const fresh = (await this.#d.store.get<Order>(ORDERS, ns, name)) ?? order;
+      if (fresh.status?.reason !== e.message)
+        await this.#setStatus(fresh, { ...(fresh.status ?? {}), reason: e.message });
+      return Math.min(now + delay, created + timeout);
+    }
+  }
+
+  async #sync(initial: Order, issuer: AcmeIssuer): Promise<number | undefined> {
+    let order = initial;
+    const ns = order.metadata.namespace ?? "";
+    const client = issuer.client;
+    let st: OrderStatus = order.status ?? {};
+    let acme: AcmeOrder;
+    if (st.url === undefined || st.url === "") {
+      const base = {
+        identifiers: orderIdentifiers(order.spec),
+        ...(order.spec.profile !== undefined ? { profile: order.spec.profile } : {}),
+      };
+      try {
+        acme = await newOrder(client, {
+          ...base,
+          ...(order.spec.replaces !== undefined ? { replaces: order.spec.replaces } : {}),
+        });
+      } catch (err) {
+        // `replaces` is a hint: a CA that will not take it (already replaced, an unknown certificate)
+        // gets a plain order instead. An unreachable CA is retried as it is.
+        const code = toMeshsignError(err).code;
+        if (
+          order.spec.replaces === undefined ||
+          code === "ERR_ACME_UNAVAILABLE" ||
+          code === "ERR_ACME_TIMEOUT"
+        )
+          throw err;
+        this.#d.events.record(
+          order,
+          "Warning",
+          "Replaces",
+          `The ACME server refused replaces ${order.spec.replaces} (${toMeshsignError(err).message}); ordering without it`,
+        );
+        acme = await newOrder(client, base);
+      }
+      // The URL first: a crash after this write resumes this order, never places a second.
+      order = await this.#setStatus(order, {
+        ...st,
+        url: acme.url,
+        finalizeURL: acme.finalize,
+        state: acme.status,
+      });
+      st = order.status ?? {};
+      this.#d.events.record(
+        order,
+        "Normal",
+        "Created",
+        `Created new ACME order ${acme.url}, attempting validation...`,
+      );
+    } else {
+      acme = await getOrder(client, st.url);
+    }
+    if (st.authorizations === undefined || st.authorizations.length !== acme.authorizations.length) {
+      const authorizations = [];
+      for (const url of acme.authorizations) {
+        const a = await getAuthorization(client, url);
+        authorizations.push({
+          url,
+          identifier: a.identifier.value,
+          wildcard: a.wildcard,
+          initialState:
+            a.status === "valid" || a.status === "pending"
+              ? a.status
+              : a.status === "invalid"
+                ? ("invalid" as const)
+                : ("expired" as const),
+          challenges: a.challenges
+            .filter((c) => c.token !== undefined)
+            .map((c) => ({ url: c.url, token: c.token as string, type: c.type })),
+        });
+      }
+      order = await this.#setStatus(order, { ...st, finalizeURL: acme.finalize, authorizations });
+      st = order.status ?? {};
+    }
+    switch (acme.status) {
+      case "invalid": {
+        const failed =
+          (await this.#failedChallengeReason(order)) ?? (await this.#failedAuthorization(client, acme));
+        await this.#fail(
+          order,
+          "invalid",
+          failed ??
+            (acme.error !== undefined
+              ? describeProblem(acme.error)
+              : "the ACME server marked the order invalid"),
+          "Failed",
+        );
+        return undefined;
+      }
+      case "valid":
+      case "ready":
+      case "processing": {
+        const csrDer = decodePemAll(
+          Buffer.from(order.spec.request, "base64").toString("utf8"),
+          "CERTIFICATE REQUEST",
+        )[0];
+        if (csrDer === undefined) {
+          await this.#fail(order, "errored", "the Order's request holds no CSR", "Failed");
+          return undefined;
+        }
+        const valid = await finalizeOrder(client, acme, csrDer, client.now() + FINALIZE_DEADLINE_MS);
+        const chain = await downloadCertificate(
+          client,
+          valid.certificate as string,
+          issuer.config.preferredChain,
+        );
+        order = await this.#setStatus(order, {
+          ...st,
+          state: "valid",
+          certificate: Buffer.from(chain.pem).toString("base64"),
+          reason: "",
+        });
+        this.#d.events.record(order, "Normal", "Complete", "Order completed successfully");
+        await this.#deleteChallenges(order);
+        return undefined;
+      }
+      case "pending":
+        return this.#pending(order, issuer, ns);
+    }
+  }
+
+  async #pending(order: Order, issuer: AcmeIssuer, ns: string): Promise<number | undefined> {
+    const st: OrderStatus = order.status ?? {};
+    const existing = (await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })).filter((c) =>
+      ownedBy(c, order),
+    );
+    const wanted = new Set<string>();
+    const noSolver: string[] = [];
+    for (const authz of st.authorizations ?? []) {
+      if (authz.initialState === "valid") continue;
+      const identifier = authz.identifier ?? "";
+      const offered = (authz.challenges ?? [])
+        .map((c) => c.type)
+        .filter((t): t is AcmeChallengeType => t === "http-01" || t === "dns-01");
+      const picked = selectSolver(issuer.config.solvers, {
+        dnsName: identifier,
+        wildcard: authz.wildcard === true,
+        offeredTypes: offered,
+        certificateLabels: order.metadata.labels ?? {},
+      });
+      if (picked.solver === undefined) {
+        noSolver.push(picked.reason);
+        continue;
+      }
+      const solver = picked.solver;
+      const type = solver.http01 !== undefined ? "http-01" : "dns-01";
+      const ch = (authz.challenges ?? []).find((c) => c.type === type);
+      if (ch === undefined) continue;
+      const ka = await keyAuthorization(ch.token, issuer.client.accountKey);
+      const spec: Challenge["spec"] = {
+        url: ch.url,
+        authorizationURL: authz.url,
+        dnsName: identifier,
+        wildcard: authz.wildcard === true,
+        type: type === "http-01" ? "HTTP-01" : "DNS-01",
+        token: ch.token,
+        key: type === "http-01" ? ka : createHash("sha256").update(ka).digest("base64url"),
+        solver,
+        issuerRef: { ...order.spec.issuerRef },
+      };
+      const name = computeName(order.metadata.name ?? "", spec);
+      wanted.add(name);
+      if (existing.some((c) => c.metadata.name === name)) continue;
+      try {
+        await this.#d.store.create<Challenge>(CHALLENGES, {
+          apiVersion: "acme.cert-manager.io/v1",
+          kind: "Challenge",
+          metadata: {
+            name,
+            namespace: ns,
+            labels: { ...(order.metadata.labels ?? {}) },
+            finalizers: [CHALLENGE_FINALIZER],
+            ownerReferences: [
+              {
+                apiVersion: "acme.cert-manager.io/v1",
+                kind: "Order",
+                name: order.metadata.name ?? "",
+                uid: order.metadata.uid ?? "",
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
+          },
+          spec,
+        });
+        this.#d.events.record(
+          order,
+          "Normal",
+          "Created",
+          `Created Challenge resource "${name}" for domain "${identifier}"`,
+        );
+      } catch (err) {
+        if (toMeshsignError(err).code !== "ERR_ALREADY_EXISTS") throw err;
+      }
+    }
+    for (const c of existing)
+      if (!wanted.has(c.metadata.name ?? "") && noSolver.length === 0)
+        await this.#d.store.delete(CHALLENGES, ns, c.metadata.name ?? "").catch(() => undefined);
+    if (noSolver.length > 0) {
+      const reason = `Failed to determine a valid solver configuration for the set of domains on the Order: ${noSolver.join("; ")}`;
+      if (st.reason !== reason) {
+        this.#d.events.record(order, "Warning", "Solver", reason);
+        await this.#setStatus(order, { ...st, state: "pending", reason });
+      }
+      return this.#d.clock.now() + PENDING_RECHECK_MS;
+    }
+    const mine = (await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })).filter((c) =>
+      ownedBy(c, order),
+    );
+    const failed = mine.find((c) => c.status?.state !== undefined && FINAL_FAILED.has(c.status.state));
+    if (failed !== undefined) {
+      await this.#fail(
+        order,
+        "invalid",
+        failed.status?.reason || `challenge ${failed.metadata.name} is ${failed.status?.state}`,
+        "Failed",
+      );
+      return undefined;
+    }
+    const open = mine.filter((c) => c.status?.state !== "valid");
+    if (mine.length > 0 && open.length === 0) return this.#d.clock.now() + 1_000; // all valid: the CA moves the order to ready
+    const first = open.find((c) => (c.status?.reason ?? "") !== "");
+    const reason =
+      first === undefined
+        ? ""
+        : `${first.spec.type} challenge for ${first.spec.dnsName}: ${first.status?.reason}`;
+    if (st.state !== "pending" || (st.reason ?? "") !== reason)
+      await this.#setStatus(order, { ...st, state: "pending", reason });
+    return this.#d.clock.now() + PENDING_RECHECK_MS;
+  }
+
+  /** The CA's own words for the first invalid authorization (what its VA saw), as the Challenge would say it. */
+  async #failedAuthorization(client: AcmeIssuer["client"], acme: AcmeOrder): Promise<string | undefined> {
+    for (const url of acme.authorizations) {
+      const a = await getAuthorization(client, url).catch(() => undefined);
+      if (a === undefined || a.status === "valid" || a.status === "pending") continue;
+      const failed = a.challenges.find((c) => c.status === "invalid" && c.error !== undefined);
+      return `ACME server did not validate ${a.identifier.value}${failed ? ` (${failed.type})` : ""}: ${failed?.error !== undefined ? describeProblem(failed.error) : `the authorization is ${a.status}`}`;
+    }
+    return undefined;
+  }
+
+  async #failedChallengeReason(order: Order): Promise<string | undefined> {
+    const mine = (
+      await this.#d.store.list<Challenge>(CHALLENGES, { namespace: order.metadata.namespace ?? "" })
+    ).filter((c) => ownedBy(c, order));
+    const failed = mine.find(
+      (c) => c.status?.state !== undefined && FINAL_FAILED.has(c.status.state) && c.status.reason,
+    );
+    return failed?.status?.reason;
+  }
+
+  async #fail(
+    order: Order,
+    state: "invalid" | "errored",
+    reason: string,
+    eventReason: string,
+  ): Promise<void> {
+    const updated = await this.#setStatus(order, {
+      ...(order.status ?? {}),
+      state,
+      reason,
+      failureTime: this.#iso(),
+    });
+    this.#d.events.record(updated, "Warning", eventReason, reason);
+    await this.#deleteChallenges(updated);
+  }
+
+  async #deleteChallenges(order: Order): Promise<void> {
+    const ns = order.metadata.namespace ?? "";
+    for (const c of await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })) {
+      if (ownedBy(c, order) && c.metadata.deletionTimestamp === undefined)
+        await this.#d.store.delete(CHALLENGES, ns, c.metadata.name ?? "").catch(() => undefined);
+    }
+  }
+
+  async #setStatus(order: Order, status: OrderStatus): Promise<Order> {
+    const clean: OrderStatus = { ...status };
+    if (clean.reason === "") delete clean.reason;
+    return this.#d.store.updateStatus<Order>(ORDERS, { ...order, status: clean });
+  }
+}
+
+function ownedBy(c: Challenge, order: Order): boolean {
+  return (
+    c.metadata.ownerReferences?.some(
+      (o) =>
+        o.kind === "Order" &&
+        o.name === order.metadata.name &&
+        (order.metadata.uid === undefined || o.uid === order.metadata.uid),
+    ) === true
+  );
+}

@@ -1,0 +1,238 @@
+/**
+ * An in-memory ACME server behind the client's Transport seam, for the
+ * Order and Challenge state machines in `npm test` (no network, no Pebble):
+ * directory, nonces, accounts, orders, authorizations with one http-01 and
+ * one dns-01 challenge each, finalize (a leaf signed by a throw-away root
+ * from the CSR) and download. Switches make it refuse a name at validation
+ * (an invalid authorization with a `connection` problem) or go down (every
+ * request fails as an unreachable server does). It does not verify JWS
+ * signatures: the client's JWS is tested against Pebble.
+ */
+import { generateKeyPairSync } from "node:crypto";
+import type { Transport } from "../../../src/acme/index.js";
+import { MeshsignError } from "../../../src/errors/index.js";
+import type { CertificateTemplate } from "../../../src/pki/index.js";
+import {
+  encodePem,
+  NameOid,
+  parseCsrDer,
+  publicKeySpki,
+  selfSignedSigner,
+  signCertificate,
+  signerFromCertificate,
+} from "../../../src/pki/index.js";
+
+const BASE = "https://acme.test";
+
+interface Authz {
+  url: string;
+  name: string;
+  status: "pending" | "valid" | "invalid";
+  token: string;
+  problem?: { type: string; detail: string };
+}
+interface FakeOrder {
+  url: string;
+  status: "pending" | "ready" | "processing" | "valid" | "invalid";
+  names: string[];
+  authz: string[];
+  cert?: string;
+  profile?: string;
+}
+
+export class FakeAcme {
+  readonly directoryUrl = `${BASE}/directory`;
+  /** Requests by kind, e.g. newOrder, newAccount, finalize. */
+  readonly counts = new Map<string, number>();
+  /** Names whose validation fails (the VA cannot connect). */
+  readonly refuse = new Set<string>();
+  /** While true every request fails as an unreachable server does. */
+  down = false;
+  readonly rootPem: string;
+  readonly #orders = new Map<string, FakeOrder>();
+  readonly #authz = new Map<string, Authz>();
+  readonly #signer;
+  #nonce = 0;
+  #seq = 0;
+  #accounts = 0;
+
+  constructor() {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const now = Date.now();
+    const template: CertificateTemplate = {
+      publicKeySpki: publicKeySpki(privateKey),
+      subject: [[{ type: NameOid.commonName, value: "Fake ACME Root" }]],
+      isCA: true,
+      keyUsage: ["keyCertSign", "cRLSign"],
+      extKeyUsage: [],
+      notBefore: new Date(now - 3_600_000),
+      notAfter: new Date(now + 365 * 86_400_000),
+    };
+    const rootDer = signCertificate(template, selfSignedSigner(template, privateKey));
+    this.rootPem = encodePem("CERTIFICATE", rootDer);
+    this.#signer = signerFromCertificate(rootDer, privateKey);
+  }
+
+  #count(kind: string): void {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+  }
+
+  readonly transport: Transport = async (method, url, body) => {
+    if (this.down)
+      throw new MeshsignError("ERR_ACME_UNAVAILABLE", "ACME server acme.test unreachable: ECONNREFUSED", {
+        retry: "transient",
+      });
+    const nonce = { "replay-nonce": `n${++this.#nonce}` };
+    if (method === "GET" && url === this.directoryUrl) {
+      return json(200, {
+        newNonce: `${BASE}/nonce`,
+        newAccount: `${BASE}/account`,
+        newOrder: `${BASE}/order`,
+        meta: { profiles: { default: "90 days" } },
+      });
+    }
+    if (method === "HEAD") return { status: 200, headers: nonce, body: Buffer.alloc(0) };
+    const jws = JSON.parse(body?.data ?? "{}") as { payload: string };
+    const payload =
+      jws.payload === ""
+        ? undefined
+        : (JSON.parse(Buffer.from(jws.payload, "base64url").toString()) as Record<string, unknown>);
+    const path = new URL(url).pathname;
+    if (path === "/account") {
+      this.#count("newAccount");
+      this.#accounts = 1;
+      return json(
+        201,
+        { status: "valid", contact: payload?.contact ?? [] },
+        { ...nonce, location: `${BASE}/account/1` },
+      );
+    }
+    if (path === "/account/1") return json(200, { status: "valid", contact: payload?.contact ?? [] }, nonce);
+    if (this.#accounts === 0)
+      return json(
+        400,
+        { type: "urn:ietf:params:acme:error:accountDoesNotExist", detail: "no account" },
+        nonce,
+      );
+    if (path === "/order") {
+      this.#count("newOrder");
+      const n = ++this.#seq;
+      const ids = ((payload?.identifiers ?? []) as { value: string }[]).map((i) => i.value);
+      const order: FakeOrder = { url: `${BASE}/order/${n}`, status: "pending", names: ids, authz: [] };
+      ids.forEach((name, i) => {
+        const a: Authz = {
+          url: `${BASE}/authz/${n}-${i}`,
+          name,
+          status: "pending",
+          token: `token${n}x${i}`.padEnd(43, "A"),
+        };
+        this.#authz.set(a.url, a);
+        order.authz.push(a.url);
+      });
+      this.#orders.set(order.url, order);
+      return json(201, this.#orderBody(order), { ...nonce, location: order.url });
+    }
+    const order = this.#orders.get(url);
+    if (order !== undefined) return json(200, this.#orderBody(order), nonce);
+    const authz = this.#authz.get(url);
+    if (authz !== undefined) return json(200, this.#authzBody(authz), nonce);
+    if (path.startsWith("/chall/")) {
+      this.#count("accept");
+      const a = this.#authz.get(`${BASE}/authz/${path.slice("/chall/".length).replace(/-(http|dns)$/, "")}`);
+      if (a === undefined)
+        return json(
+          404,
+          { type: "urn:ietf:params:acme:error:malformed", detail: "no such challenge" },
+          nonce,
+        );
+      if (this.refuse.has(a.name)) {
+        a.status = "invalid";
+        a.problem = {
+          type: "urn:ietf:params:acme:error:connection",
+          detail: `dial tcp 192.0.2.1:80: connection refused (${a.name})`,
+        };
+      } else a.status = "valid";
+      for (const o of this.#orders.values()) this.#settle(o);
+      return json(
+        200,
+        { type: "http-01", url, status: a.status === "valid" ? "valid" : "invalid", token: a.token },
+        nonce,
+      );
+    }
+    if (path.startsWith("/finalize/")) {
+      this.#count("finalize");
+      const o = this.#orders.get(`${BASE}/order/${path.slice("/finalize/".length)}`);
+      if (o === undefined || o.status !== "ready")
+        return json(403, { type: "urn:ietf:params:acme:error:orderNotReady", detail: "not ready" }, nonce);
+      const csr = parseCsrDer(Buffer.from(payload?.csr as string, "base64url"));
+      const now = Date.now();
+      const leaf = signCertificate(
+        {
+          publicKeySpki: csr.publicKeySpki,
+          subject: [],
+          dnsNames: [...csr.dnsNames],
+          isCA: false,
+          keyUsage: ["digitalSignature"],
+          extKeyUsage: ["serverAuth"],
+          notBefore: new Date(now - 60_000),
+          notAfter: new Date(now + 90 * 86_400_000),
+        },
+        this.#signer,
+      );
+      o.cert = encodePem("CERTIFICATE", leaf) + this.rootPem;
+      o.status = "valid";
+      return json(200, this.#orderBody(o), nonce);
+    }
+    if (path.startsWith("/cert/")) {
+      const o = this.#orders.get(`${BASE}/order/${path.slice("/cert/".length)}`);
+      return {
+        status: 200,
+        headers: { ...nonce, "content-type": "application/pem-certificate-chain" },
+        body: Buffer.from(o?.cert ?? ""),
+      };
+    }
+    return json(404, { type: "urn:ietf:params:acme:error:malformed", detail: `no resource ${path}` }, nonce);
+  };
+
+  #settle(o: FakeOrder): void {
+    if (o.status !== "pending") return;
+    const states = o.authz.map((u) => this.#authz.get(u)?.status);
+    if (states.includes("invalid")) o.status = "invalid";
+    else if (states.every((s) => s === "valid")) o.status = "ready";
+  }
+
+  #orderBody(o: FakeOrder): Record<string, unknown> {
+    const id = o.url.slice(`${BASE}/order/`.length);
+    return {
+      status: o.status,
+      identifiers: o.names.map((value) => ({ type: "dns", value })),
+      authorizations: o.authz,
+      finalize: `${BASE}/finalize/${id}`,
+      ...(o.cert !== undefined ? { certificate: `${BASE}/cert/${id}` } : {}),
+    };
+  }
+
+  #authzBody(a: Authz): Record<string, unknown> {
+    const id = a.url.slice(`${BASE}/authz/`.length);
+    const chall = (type: string, suffix: string) => ({
+      type,
+      url: `${BASE}/chall/${id}-${suffix}`,
+      token: a.token,
+      status: a.status === "pending" ? "pending" : a.status,
+      ...(a.problem !== undefined && type === "http-01" ? { error: a.problem } : {}),
+    });
+    return {
+      status: a.status,
+      identifier: { type: "dns", value: a.name },
+      challenges: [chall("http-01", "http"), chall("dns-01", "dns")],
+    };
+  }
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return {
+    status,
+    headers: { "content-type": status >= 400 ? "application/problem+json" : "application/json", ...headers },
+    body: Buffer.from(JSON.stringify(body)),
+  };
+}

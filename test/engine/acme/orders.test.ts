@@ -1,0 +1,220 @@
+/**
+ * The ACME Order and Challenge state machines on the engine, against an
+ * in-memory ACME server (fake-acme.ts): issuance, an invalid authorization,
+ * the CA going down mid-order, and a deleted Challenge cleaned up.
+ */
+import { Registry } from "prom-client";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  CERTIFICATES,
+  CHALLENGES,
+  type Challenge,
+  CLUSTER_ISSUERS,
+  INGRESSES,
+  ORDERS,
+  type Order,
+  SECRETS,
+} from "../../../src/api/types.js";
+import type { AcmeOptions } from "../../../src/engine/acme/index.js";
+import { Engine } from "../../../src/engine/engine.js";
+import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
+import { createAcmeIssuerFactory } from "../../../src/issuers/acme/index.js";
+import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
+import { MemoryStore } from "../../../src/store/memory/index.js";
+import type { KubeObject, ResourceType, Store } from "../../../src/store/types.js";
+import { untilStore } from "../../acme/until-store.js";
+import { FakeAcme } from "./fake-acme.js";
+
+const engines: Engine[] = [];
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.stop();
+});
+
+const NS = "istio-ingress";
+const WATCHED: ResourceType[] = [CERTIFICATES, ORDERS, CHALLENGES, CLUSTER_ISSUERS];
+const cond = (
+  o:
+    | { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }
+    | undefined,
+  type: string,
+) => o?.status?.conditions?.find((c) => c.type === type);
+
+async function setup(
+  acme: FakeAcme,
+  solver: Record<string, unknown> = { waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } },
+  acmeOptions: AcmeOptions = {},
+) {
+  const store = new MemoryStore();
+  await store.create(CLUSTER_ISSUERS, {
+    apiVersion: "cert-manager.io/v1",
+    kind: "ClusterIssuer",
+    metadata: { name: "fake" },
+    spec: {
+      acme: {
+        server: acme.directoryUrl,
+        email: "ops@example.com",
+        privateKeySecretRef: { name: "fake-account" },
+        solvers: [solver],
+      },
+    },
+  } satisfies IssuerResource);
+  await store.create(CERTIFICATES, {
+    apiVersion: "cert-manager.io/v1",
+    kind: "Certificate",
+    metadata: { name: "shop", namespace: NS },
+    spec: {
+      secretName: "shop-tls",
+      dnsNames: ["shop.example.com", "www.shop.example.com"],
+      issuerRef: { name: "fake", kind: "ClusterIssuer" },
+    },
+  } satisfies Certificate);
+  const registry = createDefaultIssuerRegistry().register(
+    "acme",
+    createAcmeIssuerFactory({ transport: acme.transport }),
+  );
+  const engine = new Engine({ store, registry, metricsRegistry: new Registry(), acme: acmeOptions });
+  engines.push(engine);
+  return { store, engine };
+}
+
+const certOf = (store: Store) => store.get<Certificate>(CERTIFICATES, NS, "shop");
+const until = <T>(store: Store, check: () => Promise<T | undefined>, what: string) =>
+  untilStore(store, WATCHED, check, what, 60_000);
+
+describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () => {
+  it("issues through one Order and a Challenge per name, then removes the Challenges (their finalizer released)", async () => {
+    const acme = new FakeAcme();
+    const { store, engine } = await setup(acme);
+    const seen: Challenge[] = [];
+    const w = store.watch<Challenge>(CHALLENGES, (e) => {
+      if (e.type === "ADDED") seen.push(e.object);
+    });
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+    );
+    w.stop();
+    const secret = await store.get<Secret>(SECRETS, NS, "shop-tls");
+    expect(Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString()).toContain("BEGIN CERTIFICATE");
+    expect(acme.counts.get("newOrder")).toBe(1);
+    expect(acme.counts.get("finalize")).toBe(1);
+    const orders = await store.list<Order>(ORDERS, { namespace: NS });
+    expect(orders).toHaveLength(1);
+    expect(orders[0]?.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: "CertificateRequest",
+      controller: true,
+    });
+    expect(orders[0]?.status).toMatchObject({ state: "valid", url: "https://acme.test/order/1" });
+    expect(seen.map((c) => [c.spec.dnsName, c.spec.type, c.metadata.finalizers])).toEqual(
+      expect.arrayContaining([
+        ["shop.example.com", "HTTP-01", ["finalizer.acme.cert-manager.io"]],
+        ["www.shop.example.com", "HTTP-01", ["finalizer.acme.cert-manager.io"]],
+      ]),
+    );
+    await until(
+      store,
+      async () => ((await store.list(CHALLENGES)).length === 0 ? true : undefined),
+      "the Challenges to be gone",
+    );
+    const issuer = await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, "fake");
+    expect(issuer?.status?.acme).toMatchObject({
+      uri: "https://acme.test/account/1",
+      lastRegisteredEmail: "ops@example.com",
+    });
+  });
+
+  it("fails the Order on an invalid authorization, puts the CA's detail on the Certificate, and does not order again by itself", async () => {
+    const acme = new FakeAcme();
+    acme.refuse.add("www.shop.example.com");
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const cert = await until(
+      store,
+      async () => {
+        const c = await certOf(store);
+        return cond(c, "Issuing")?.status === "False" ? c : undefined;
+      },
+      "the failure",
+    );
+    expect(cond(cert, "Issuing")?.message).toMatch(
+      /ACME server did not validate www\.shop\.example\.com \(http-01\): connection: dial tcp 192\.0\.2\.1:80: connection refused/,
+    );
+    expect(cert.status?.failedIssuanceAttempts).toBe(1);
+    await engine.idle();
+    expect(acme.counts.get("newOrder")).toBe(1);
+    expect((await store.list<Order>(ORDERS, { namespace: NS })).map((o) => o.status?.state)).toEqual([
+      "invalid",
+    ]);
+  });
+
+  it("keeps the Order and says the CA is unreachable while it is down, then finishes the same order when it is back", async () => {
+    const acme = new FakeAcme();
+    const { store, engine } = await setup(acme, { waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } });
+    // The CA goes down right after the order is placed.
+    const w = store.watch<Order>(ORDERS, (e) => {
+      if (e.object.status?.url !== undefined && acme.counts.get("accept") === undefined) acme.down = true;
+    });
+    await engine.start();
+    const waiting = await until(
+      store,
+      async () => {
+        const c = await certOf(store);
+        return /unreachable/.test(cond(c, "Issuing")?.message ?? "") ? c : undefined;
+      },
+      "the unreachable CA on the Certificate",
+    );
+    w.stop();
+    expect(cond(waiting, "Issuing")?.status).toBe("True");
+    // Nothing failed: the Order's transient back-off (5 s doubling) tries again.
+    acme.down = false;
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready after the CA returned",
+    );
+    expect(acme.counts.get("newOrder")).toBe(1);
+  }, 90_000);
+
+  it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
+    const acme = new FakeAcme();
+    const { store, engine } = await setup(
+      acme,
+      { waitInsteadOfSelfCheck: "0s", http01: { ingress: { ingressClassName: "nginx" } } },
+      { http01Routes: { service: { name: "meshsign", namespace: "meshsign-system", port: 8089 } } },
+    );
+    const added: KubeObject[] = [];
+    const w = store.watch<KubeObject>(INGRESSES, (e) => {
+      if (e.type === "ADDED") added.push(e.object);
+    });
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+    );
+    await until(
+      store,
+      async () => ((await store.list(INGRESSES)).length === 0 ? true : undefined),
+      "the Ingresses to be removed",
+    );
+    w.stop();
+    const rules = added.map(
+      (i) =>
+        (
+          i as unknown as {
+            spec: {
+              ingressClassName?: string;
+              rules: { host: string; http: { paths: { path: string }[] } }[];
+            };
+          }
+        ).spec,
+    );
+    expect(rules.map((r) => [r.ingressClassName, r.rules[0]?.host]).sort()).toEqual([
+      ["nginx", "shop.example.com"],
+      ["nginx", "www.shop.example.com"],
+    ]);
+    expect(rules[0]?.rules[0]?.http.paths[0]?.path).toMatch(/^\/\.well-known\/acme-challenge\/token/);
+  });
+});
