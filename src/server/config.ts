@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { MeshsignError } from "../errors/index.js";
 import { tryParseGoDuration } from "../api/duration.js";
 import { loadWebhookEndpoints } from "../acme/solvers/dns01/webhook/index.js";
+import { parseRecursiveNameservers } from "../acme/solvers/dns01/recursive-nameservers.js";
 
 /**
  * meshsign's configuration: one typed object, read from a YAML file
@@ -167,6 +168,10 @@ export interface Config {
   acmeHttp01SolverAddress: string;
   /** ACME Challenges in flight at once (cert-manager's --max-concurrent-challenges). */
   maxConcurrentChallenges: number;
+  /** DNS-01 propagation check: recursive resolvers (host[:port], [v6][:port] or DoH https:// URLs); empty = the system's. */
+  dns01RecursiveNameservers: string[];
+  /** DNS-01 propagation check asks only dns01RecursiveNameservers, never the zone's authoritative servers. */
+  dns01RecursiveNameserversOnly: boolean;
   /** How the bundle endpoint authenticates itself: https_web (a Web PKI or meshsign serving certificate) or https_spiffe (meshsign's own SVID). */
   bundleEndpointProfile: BundleEndpointProfile;
   /** https_web: PEM certificate chain for a Web PKI name instead of meshsign's serving certificate (re-read when it changes). */
@@ -195,6 +200,15 @@ const H = 3_600_000;
 
 /** Most CreateCertificate worker processes `--workers` accepts (and the default picks). */
 export const MAX_WORKERS = 64;
+
+function recursiveNameserversProblem(v: readonly string[]): string | undefined {
+  try {
+    parseRecursiveNameservers(v.join(","), "");
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^: /, "");
+  }
+}
 
 function hostPort(v: string): string | undefined {
   const i = v.lastIndexOf(":");
@@ -305,6 +319,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
   spec("acmeHttp01SolverAddress", "--acme-http01-solver-address", "string", "ACME HTTP-01 solver listener host:port, opened once an ACME issuer exists (empty = off)", "0.0.0.0:8089", (v) => (v === "" ? undefined : hostPort(v))),
   spec("maxConcurrentChallenges", "--max-concurrent-challenges", "int", "ACME challenges in flight at once", 60, positive),
+  spec("dns01RecursiveNameservers", "--dns01-recursive-nameservers", "list", "DNS-01: resolvers for the propagation check (host[:port], [v6][:port], https:// DoH URLs; default: the system's)", [], (v) =>
+    recursiveNameserversProblem(v),
+  ),
+  spec("dns01RecursiveNameserversOnly", "--dns01-recursive-nameservers-only", "bool", "DNS-01: check propagation only at --dns01-recursive-nameservers, not at the zone's authoritative servers", false),
   spec("certificateShims", "--certificate-shims", "list", "annotated sources that get Certificates: ingress, gateway (Gateway API), istio-gateway; empty = off", [...CERTIFICATE_SHIMS], (v) =>
     v.every((s) => (CERTIFICATE_SHIMS as readonly string[]).includes(s)) ? undefined : `entries must be ${CERTIFICATE_SHIMS.join(", ")}`,
   ),
@@ -423,6 +441,9 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   }
   if (c.mode === "kubernetes" && c.dns01WebhookConfig !== "") {
     p.push("--dns01-webhook-config: standalone only; in kubernetes mode webhooks are reached through the API server (their APIService)");
+  }
+  if (c.dns01RecursiveNameserversOnly && c.dns01RecursiveNameservers.length === 0) {
+    p.push("--dns01-recursive-nameservers-only: needs --dns01-recursive-nameservers (the resolvers to ask instead of the authoritative servers)");
   }
   if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {
     p.push("--default-client-certificate-duration: must not exceed --max-client-certificate-duration");

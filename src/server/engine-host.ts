@@ -68,7 +68,10 @@ export async function startEngine(options: {
     store,
     acme: {
       maxConcurrentChallenges: config.maxConcurrentChallenges,
-      dns01Propagation: dnsPropagation(),
+      dns01Propagation: dnsPropagation({
+        ...(config.dns01RecursiveNameservers.length > 0 ? { recursiveNameservers: config.dns01RecursiveNameservers } : {}),
+        ...(config.dns01RecursiveNameserversOnly ? { recursiveOnly: true } : {}),
+      }),
       ...(tokens !== undefined ? { requestServiceAccountToken: tokens } : {}),
       // Kubernetes: the CA reaches the solver listener through meshsign's Service, routed per Challenge.
       ...(config.mode === "kubernetes" && config.acmeHttp01SolverAddress ? { http01Routes: { service: { name: "meshsign", namespace: config.clusterResourceNamespace, port: Number(config.acmeHttp01SolverAddress.slice(config.acmeHttp01SolverAddress.lastIndexOf(":") + 1)) } } } : {}),

@@ -218,6 +218,16 @@ describe("a bad value is refused naming its key", () => {
       message: "--dns01-webhook-config: standalone only",
     },
     {
+      name: "a DNS-01 recursive nameserver that is neither host:port nor a DoH URL",
+      sources: () => ({ env: {}, flags: { dns01RecursiveNameservers: "8.8.8.8:53,http://dns.example/query" } }),
+      message: '--dns01-recursive-nameservers: nameserver "http://dns.example/query" is invalid: only https:// URLs (DNS over HTTPS) are supported',
+    },
+    {
+      name: "DNS-01 recursive-only propagation checks with no resolvers to ask",
+      sources: () => ({ env: {}, flags: { dns01RecursiveNameserversOnly: "true" } }),
+      message: "--dns01-recursive-nameservers-only: needs --dns01-recursive-nameservers",
+    },
+    {
       name: "too many workers",
       sources: () => ({ env: {}, flags: { workers: "100" } }),
       message: "--workers: must be 0-64",
