@@ -9,6 +9,8 @@
 # and finds the CRDs of the resources the certificate shims watch (no build, only `go mod download`):
 #   gateway-api-crds  sigs.k8s.io/gateway-api@v1.6.3 config/crd/standard (Gateway, ListenerSet, HTTPRoute, ...)
 #   istio-crds        Istio's crd-all.gen.yaml from the istio.io/istio module test/kube/istio-client pins
+# and has test/acme/setup.sh build Pebble (pebble, pebble-challtestsrv) for test/kube/acme.test.ts:
+#   pebble            the ACME issuer in Kubernetes mode against a real ACME server
 #
 # Binaries go to ${MESHSIGN_CACHE:-$HOME/.cache/meshsign}/bin/<name>-<version>-<gosum hash>;
 # the harness finds them through the env file written next to them
@@ -18,7 +20,7 @@
 # the cache for them) are recorded as MESHSIGN_GATEWAY_API_CRDS (a folder) and
 # MESHSIGN_ISTIO_CRDS (a file).
 #
-# Usage: bash test/kube/setup.sh [kube-apiserver|etcd|istio-client|kustomize|helm|gateway-api-crds|istio-crds ...]   (default: all)
+# Usage: bash test/kube/setup.sh [kube-apiserver|etcd|istio-client|kustomize|helm|gateway-api-crds|istio-crds|pebble ...]   (default: all)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +32,7 @@ source "$here/../lib/go-tools.sh"
 require_go 1.26 "the Kubernetes suite builds kube-apiserver and etcd from Go modules"
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(kube-apiserver etcd istio-client kustomize helm gateway-api-crds istio-crds)
+[[ ${#targets[@]} -gt 0 ]] || targets=(kube-apiserver etcd istio-client kustomize helm gateway-api-crds istio-crds pebble)
 
 # The Gateway API release whose standard channel the suite installs (ListenerSet is standard since v1.5).
 GATEWAY_API_VERSION=v1.6.3
@@ -82,7 +84,11 @@ for t in "${targets[@]}"; do
       dir="$(module_dir "$here/istio-client" istio.io/istio)"
       record_path istio-crds "$dir/manifests/charts/base/files/crd-all.gen.yaml"
       ;;
-    *) die "unknown target $t (kube-apiserver, etcd, istio-client, kustomize, helm, gateway-api-crds, istio-crds)" ;;
+    pebble)
+      # Same cache and env file; test/acme/setup.sh pins the version and stops when Go is missing.
+      bash "$here/../acme/setup.sh"
+      ;;
+    *) die "unknown target $t (kube-apiserver, etcd, istio-client, kustomize, helm, gateway-api-crds, istio-crds, pebble)" ;;
   esac
 done
 

@@ -1,0 +1,236 @@
+/**
+ * The ACME issuer in Kubernetes mode: `meshsign serve --mode kubernetes`, running as its own
+ * ServiceAccount under manifests/ RBAC against a real kube-apiserver, gets certificates from a
+ * real Pebble (built by test/acme/setup.sh, which test/kube/setup.sh runs). Pebble's VA resolves
+ * every name to 127.0.0.1 and fetches HTTP-01 challenges from meshsign's solver listener; the
+ * Order, Challenge, solver Ingress and Secret are real objects on the API server.
+ */
+import { X509Certificate } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CERTIFICATE_REQUESTS,
+  CERTIFICATES,
+  CHALLENGES,
+  type Challenge,
+  CLUSTER_ISSUERS,
+  INGRESSES,
+  NAMESPACES,
+  ORDERS,
+  type Order,
+  SECRETS,
+} from "../../src/api/types.js";
+import type { Certificate, Secret } from "../../src/engine/lib/api.js";
+import { KubeStore } from "../../src/store/kube/index.js";
+import type { KubeObject, Watch, WatchEvent } from "../../src/store/types.js";
+import { freePort, type Pebble, startPebble } from "../acme/harness.js";
+import { verifiesWithNodeCrypto } from "../acme/pebble/flow.js";
+import { ServeProcess } from "../lib/meshsign-process.js";
+import { type KubeApiServer, kubeconfig, repoRoot, startKubeApiServer } from "./harness.js";
+import { installCrds } from "./lib/crds.js";
+import { eventually } from "./lib/eventually.js";
+import { applyObjects, renderManifests } from "./lib/manifests.js";
+
+/** The name examples/ingress-annotations.yaml's annotation names. */
+const ISSUER = "acme-http";
+const SOLVER_LABEL = "acme.cert-manager.io/http01-solver";
+
+let api: KubeApiServer;
+let admin: KubeStore;
+let pebble: Pebble;
+let meshsign: ServeProcess | undefined;
+const watches: Watch[] = [];
+/** Ingress and Challenge watch events in arrival order, as "<kind> <type> <name> [state]". */
+const history: { line: string; object: KubeObject }[] = [];
+
+function record<T extends KubeObject>(kind: string, state: (o: T) => string) {
+  return (e: WatchEvent<T>) =>
+    history.push({
+      line: `${kind} ${e.type} ${e.object.metadata.name} ${state(e.object)}`.trim(),
+      object: e.object,
+    });
+}
+
+function ready(c: Certificate | undefined): boolean {
+  return c?.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") === true;
+}
+
+async function readyCertificate(ns: string, name: string): Promise<Certificate> {
+  return eventually(async () => {
+    const c = await admin.get<Certificate>(CERTIFICATES, ns, name);
+    return ready(c) ? c : undefined;
+  }, 180_000).catch((err: Error) => {
+    throw new Error(
+      `${err.message}\nmeshsign:\n${meshsign?.stderr.split("\n").slice(-40).join("\n")}\npebble:\n${pebble
+        .log()
+        .slice(-3000)}`,
+    );
+  });
+}
+
+async function chainOf(ns: string, secretName: string): Promise<string> {
+  const secret = (await admin.get<Secret>(SECRETS, ns, secretName)) as Secret;
+  return Buffer.from(secret.data?.["tls.crt"] ?? "", "base64").toString();
+}
+
+beforeAll(async () => {
+  const solverPort = await freePort();
+  pebble = await startPebble({ httpPort: solverPort });
+  api = await startKubeApiServer();
+  const kc = new KubeConfig();
+  kc.loadFromFile(api.kubeconfigPath);
+  admin = new KubeStore({ kubeConfig: kc, fieldManager: "acme-admin" });
+  await installCrds(kc);
+  await applyObjects(admin, renderManifests("manifests/overlays/istio"));
+  for (const name of ["shop", "web"])
+    await admin.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  watches.push(
+    admin.watch<KubeObject>(
+      INGRESSES,
+      record("Ingress", (o) => (o.metadata.labels?.[SOLVER_LABEL] === "true" ? "solver" : "")),
+    ),
+    admin.watch<Challenge>(
+      CHALLENGES,
+      record("Challenge", (o) => o.status?.state ?? ""),
+    ),
+  );
+
+  await admin.create(CLUSTER_ISSUERS, {
+    apiVersion: "cert-manager.io/v1",
+    kind: "ClusterIssuer",
+    metadata: { name: ISSUER },
+    spec: {
+      acme: {
+        server: pebble.directoryUrl,
+        email: "ops@example.com",
+        caBundle: Buffer.from(pebble.tlsCaPem).toString("base64"),
+        privateKeySecretRef: { name: "acme-http-account" },
+        // The names resolve to 127.0.0.1 only in Pebble's DNS, so meshsign cannot self-check them.
+        solvers: [{ waitInsteadOfSelfCheck: "2s", http01: { ingress: { ingressClassName: "nginx" } } }],
+      },
+    },
+  } as KubeObject);
+
+  const tr = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: "meshsign",
+    namespace: "meshsign-system",
+    body: { spec: { audiences: [], expirationSeconds: 7200 } },
+  });
+  const meshsignKubeconfig = path.join(api.dir, "meshsign.kubeconfig");
+  await writeFile(meshsignKubeconfig, kubeconfig(api.server, api.caPem, tr.status?.token ?? ""), {
+    mode: 0o600,
+  });
+  const dataDir = path.join(api.dir, "data");
+  await mkdir(dataDir, { recursive: true });
+  meshsign = ServeProcess.start(
+    [
+      "--mode=kubernetes",
+      `--kubeconfig=${meshsignKubeconfig}`,
+      `--data-dir=${dataDir}`,
+      "--workers=1",
+      "--log-format=json",
+      `--acme-http01-solver-address=127.0.0.1:${solverPort}`,
+    ],
+    { cwd: repoRoot, env: { POD_NAME: "acme" } },
+  );
+  await meshsign.banner(120_000);
+  await meshsign.logged(/certificate shims started/, 120_000);
+}, 300_000);
+
+afterAll(async () => {
+  for (const w of watches) w.stop();
+  await meshsign?.stop();
+  await admin?.close();
+  await api?.stop();
+  await pebble?.stop();
+});
+
+describe("ACME issuer in Kubernetes mode against Pebble", { timeout: 300_000 }, () => {
+  it("a Certificate reaches Ready through a real Order, Challenge and solver Ingress", async () => {
+    await admin.create<Certificate>(CERTIFICATES, {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: "shop", namespace: "shop" },
+      spec: {
+        secretName: "shop-tls",
+        dnsNames: ["shop.example.com"],
+        issuerRef: { name: ISSUER, kind: "ClusterIssuer", group: "cert-manager.io" },
+      },
+    });
+    const cert = await readyCertificate("shop", "shop");
+
+    const requests = await admin.list<KubeObject>(CERTIFICATE_REQUESTS, { namespace: "shop" });
+    expect(requests).toHaveLength(1);
+    const request = requests[0] as KubeObject;
+    expect(request.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: "Certificate",
+      uid: cert.metadata.uid,
+    });
+
+    const orders = await admin.list<Order>(ORDERS, { namespace: "shop" });
+    expect(orders).toHaveLength(1);
+    const order = orders[0] as Order;
+    expect(order.status?.state).toBe("valid");
+    expect(order.spec.dnsNames).toEqual(["shop.example.com"]);
+    expect(order.metadata.ownerReferences).toEqual([
+      expect.objectContaining({
+        apiVersion: "cert-manager.io/v1",
+        kind: "CertificateRequest",
+        name: request.metadata.name,
+        uid: request.metadata.uid,
+        controller: true,
+      }),
+    ]);
+
+    // The Challenge as the API server held it (it may be deleted once its Order is valid).
+    const challengeEvents = history.filter((h) => h.line.startsWith("Challenge "));
+    const challenge = challengeEvents.at(-1)?.object as Challenge;
+    expect(challenge.spec).toMatchObject({ type: "HTTP-01", dnsName: "shop.example.com" });
+    expect(challenge.metadata.ownerReferences).toEqual([
+      expect.objectContaining({
+        apiVersion: "acme.cert-manager.io/v1",
+        kind: "Order",
+        name: order.metadata.name,
+        uid: order.metadata.uid,
+        controller: true,
+      }),
+    ]);
+    const lines = history.map((h) => h.line);
+    const name = challenge.metadata.name;
+    expect(lines).toContain(`Challenge MODIFIED ${name} pending`);
+    expect(lines).toContain(`Challenge MODIFIED ${name} valid`);
+
+    // The solver Ingress: made while the Challenge was pending, owned by it, gone after validation.
+    const added = history.find((h) => h.line.startsWith("Ingress ADDED") && h.line.endsWith("solver"));
+    expect(added, lines.join("\n")).toBeDefined();
+    const ingress = added?.object as KubeObject & { spec?: Record<string, unknown> };
+    expect(ingress.metadata.namespace).toBe("shop");
+    expect(ingress.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "Challenge", name, uid: challenge.metadata.uid, controller: true }),
+    ]);
+    expect(ingress.spec).toMatchObject({
+      ingressClassName: "nginx",
+      rules: [
+        {
+          host: "shop.example.com",
+          http: { paths: [{ path: `/.well-known/acme-challenge/${challenge.spec.token}` }] },
+        },
+      ],
+    });
+    // One etcd orders every write: resourceVersions compare across kinds here.
+    const rv = (o: KubeObject | undefined) => Number(o?.metadata.resourceVersion);
+    const valid = history.find((h) => h.line === `Challenge MODIFIED ${name} valid`)?.object;
+    expect(rv(ingress)).toBeLessThan(rv(valid));
+    await eventually(
+      async () =>
+        (await admin.get(INGRESSES, "shop", ingress.metadata.name ?? "")) === undefined ? true : undefined,
+      60_000,
+    );
+
+    const chain = await chainOf("shop", "shop-tls");
+    expect(new X509Certificate(chain).subjectAltName).toBe("DNS:shop.example.com");
+    expect(verifiesWithNodeCrypto(chain, await pebble.root(0))).toBe(true);
+  });
+});
