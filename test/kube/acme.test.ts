@@ -6,10 +6,12 @@
  * Order, Challenge, solver Ingress and Secret are real objects on the API server.
  */
 import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import {
   CERTIFICATE_REQUESTS,
   CERTIFICATES,
@@ -184,9 +186,18 @@ describe("ACME issuer in Kubernetes mode against Pebble", { timeout: 300_000 }, 
       }),
     ]);
 
-    // The Challenge as the API server held it (it may be deleted once its Order is valid).
-    const challengeEvents = history.filter((h) => h.line.startsWith("Challenge "));
-    const challenge = challengeEvents.at(-1)?.object as Challenge;
+    // The Challenge as the API server held it (it may be deleted once its Order is valid). Watch
+    // events arrive on their own connections, so wait for them rather than assume they are in.
+    const seen = (kind: string, ns: string, suffix: string) =>
+      eventually(
+        async () =>
+          history.find(
+            (h) =>
+              h.line.startsWith(`${kind} `) && h.object.metadata.namespace === ns && h.line.endsWith(suffix),
+          ),
+        60_000,
+      );
+    const challenge = (await seen("Challenge", "shop", " valid")).object as Challenge;
     expect(challenge.spec).toMatchObject({ type: "HTTP-01", dnsName: "shop.example.com" });
     expect(challenge.metadata.ownerReferences).toEqual([
       expect.objectContaining({
@@ -199,13 +210,13 @@ describe("ACME issuer in Kubernetes mode against Pebble", { timeout: 300_000 }, 
     ]);
     const lines = history.map((h) => h.line);
     const name = challenge.metadata.name;
-    expect(lines).toContain(`Challenge MODIFIED ${name} pending`);
-    expect(lines).toContain(`Challenge MODIFIED ${name} valid`);
+    expect(lines.some((l) => /^Challenge (ADDED|MODIFIED) /.test(l) && l.endsWith(`${name} pending`))).toBe(
+      true,
+    );
 
     // The solver Ingress: made while the Challenge was pending, owned by it, gone after validation.
-    const added = history.find((h) => h.line.startsWith("Ingress ADDED") && h.line.endsWith("solver"));
-    expect(added, lines.join("\n")).toBeDefined();
-    const ingress = added?.object as KubeObject & { spec?: Record<string, unknown> };
+    const added = await seen("Ingress ADDED", "shop", " solver");
+    const ingress = added.object as KubeObject & { spec?: Record<string, unknown> };
     expect(ingress.metadata.namespace).toBe("shop");
     expect(ingress.metadata.ownerReferences).toEqual([
       expect.objectContaining({ kind: "Challenge", name, uid: challenge.metadata.uid, controller: true }),
@@ -221,8 +232,7 @@ describe("ACME issuer in Kubernetes mode against Pebble", { timeout: 300_000 }, 
     });
     // One etcd orders every write: resourceVersions compare across kinds here.
     const rv = (o: KubeObject | undefined) => Number(o?.metadata.resourceVersion);
-    const valid = history.find((h) => h.line === `Challenge MODIFIED ${name} valid`)?.object;
-    expect(rv(ingress)).toBeLessThan(rv(valid));
+    expect(rv(ingress)).toBeLessThan(rv(challenge));
     await eventually(
       async () =>
         (await admin.get(INGRESSES, "shop", ingress.metadata.name ?? "")) === undefined ? true : undefined,
@@ -231,6 +241,57 @@ describe("ACME issuer in Kubernetes mode against Pebble", { timeout: 300_000 }, 
 
     const chain = await chainOf("shop", "shop-tls");
     expect(new X509Certificate(chain).subjectAltName).toBe("DNS:shop.example.com");
+    expect(verifiesWithNodeCrypto(chain, await pebble.root(0))).toBe(true);
+  });
+
+  it("an Ingress annotated with the ACME ClusterIssuer gets its Certificate from the shim, issued the same way", async () => {
+    const fixture = parse(
+      readFileSync(path.join(repoRoot, "examples", "ingress-annotations.yaml"), "utf8"),
+    ) as KubeObject;
+    expect(fixture.metadata.annotations?.["cert-manager.io/cluster-issuer"]).toBe(ISSUER);
+    const ing = await admin.create(INGRESSES, fixture);
+    const cert = await readyCertificate("web", "hello-example-org-tls");
+    expect(cert.spec.issuerRef).toEqual({ name: ISSUER, kind: "ClusterIssuer", group: "cert-manager.io" });
+    expect(cert.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "Ingress", name: "hello", uid: ing.metadata.uid, controller: true }),
+    ]);
+
+    const orders = await admin.list<Order>(ORDERS, { namespace: "web" });
+    expect(orders.map((o) => [o.spec.dnsNames, o.status?.state])).toEqual([[["hello.example.org"], "valid"]]);
+    // Its own solver Ingress came and went beside the user's, which is left as it was.
+    const solver = await eventually(
+      async () =>
+        history.find(
+          (h) =>
+            h.line.startsWith("Ingress ADDED") &&
+            h.line.endsWith("solver") &&
+            h.object.metadata.namespace === "web",
+        ),
+      60_000,
+    );
+    expect(solver, history.map((h) => h.line).join("\n")).toBeDefined();
+    expect(solver?.object.metadata.name).not.toBe("hello");
+    await eventually(
+      async () =>
+        (await admin.get(INGRESSES, "web", solver?.object.metadata.name ?? "")) === undefined
+          ? true
+          : undefined,
+      60_000,
+    );
+    const user = (await admin.get<KubeObject & { spec?: unknown }>(
+      INGRESSES,
+      "web",
+      "hello",
+    )) as KubeObject & {
+      spec?: unknown;
+    };
+    expect(user.spec).toEqual((fixture as KubeObject & { spec?: unknown }).spec);
+
+    const chain = await chainOf("web", "hello-example-org-tls");
+    const leaf = new X509Certificate(chain);
+    expect(leaf.subjectAltName).toBe("DNS:hello.example.org");
+    // The annotations reach the key: ECDSA P-256.
+    expect(leaf.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
     expect(verifiesWithNodeCrypto(chain, await pebble.root(0))).toBe(true);
   });
 });
