@@ -65,6 +65,7 @@ metadata: { name: c-${i}, namespace: ${NAMESPACE} }
 spec:
   secretName: c-${i}-tls
   dnsNames: ["${dnsName}"]
+  privateKey: { algorithm: ECDSA, size: 256 }
   issuerRef: { name: pebble, kind: ClusterIssuer }`;
 }
 
