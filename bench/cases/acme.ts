@@ -13,8 +13,8 @@
  * Measures the wall time from meshsign's start to every Certificate Ready,
  * the peak Orders and Challenges in flight (read from meshsign's store), the
  * CPU meshsign and the servers it talks to spent (from /proc), and meshsign's
- * peak RSS. Needs the Pebble binaries of test/acme/setup.sh (and knotd of
- * test/dns/setup.sh for `acme-dns01`).
+ * peak RSS. Runs test/acme/setup.sh first (Pebble; seconds when cached), and
+ * test/dns/setup.sh (knotd) for `acme-dns01`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +25,7 @@ import { openEmbeddedStore } from "../../src/store/embedded/index.js";
 import { freePort, type Pebble, startPebble } from "../../test/acme/harness.js";
 import { type Knot, startKnot } from "../../test/dns/harness/knot.js";
 import * as f from "../lib/format.js";
+import { buildGoTools } from "../lib/go-tool.js";
 import { type MeshsignProcess, startMeshsign } from "../lib/meshsign.js";
 import { cpuMs, RssSampler } from "../lib/proc.js";
 import type { BenchCase, BenchContext, CaseReport } from "./types.js";
@@ -234,6 +235,7 @@ const http01: Variant = {
   title: (count) =>
     `${count} Certificates through an ACME ClusterIssuer (Pebble, HTTP-01 on meshsign's solver listener)`,
   setup: async (ctx, count) => {
+    buildGoTools(path.join(ctx.repoRoot, "test/acme/setup.sh"), []);
     const solverPort = await freePort();
     ctx.log("acme: starting Pebble and pebble-challtestsrv");
     const pebble = await startPebble({ httpPort: solverPort });
@@ -278,6 +280,8 @@ const dns01: Variant = {
   title: (count) =>
     `${count} wildcard Certificates through an ACME ClusterIssuer (Pebble, DNS-01 by RFC 2136 into knotd)`,
   setup: async (ctx, count) => {
+    buildGoTools(path.join(ctx.repoRoot, "test/acme/setup.sh"), []);
+    buildGoTools(path.join(ctx.repoRoot, "test/dns/setup.sh"), []);
     ctx.log("acme-dns01: starting knotd, Pebble and pebble-challtestsrv");
     let knot: Knot | undefined;
     let pebble: Pebble | undefined;
