@@ -5,9 +5,11 @@
  * by default), the Vault case (`--case vault`, needs test/vault/setup.sh's Vault) and the
  * side-by-side run against Istio's CA (`--case peer`, minutes, builds Go programs on first
  * use), and Kubernetes mode against the test kube-apiserver (`--case kube`, needs
- * test/kube/setup.sh's binaries). To add a case: write `bench/cases/<name>.ts`
+ * test/kube/setup.sh's binaries), and ACME issuance against Pebble (`--case acme`, HTTP-01, and
+ * `--case acme-dns01`, RFC 2136 into knotd; need test/acme/setup.sh's and test/dns/setup.sh's binaries). To add a case: write `bench/cases/<name>.ts`
  * exporting a {@link BenchCase}, and list it here.
  */
+import { acmeCase, acmeDns01Case } from "./acme.js";
 import { coldConnectionCase } from "./cold-connection.js";
 import { createCertificateCase } from "./create-certificate.js";
 import { createCertificateFloorCase } from "./create-certificate-floor.js";
@@ -35,4 +37,6 @@ export const CASES: readonly BenchCase[] = [
   vaultCase,
   peerCase,
   kubeCase,
+  acmeCase,
+  acmeDns01Case,
 ];

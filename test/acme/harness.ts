@@ -49,6 +49,8 @@ export interface Pebble {
   resume(): void;
   /** Pebble's stdout and stderr so far (for failure messages). */
   log(): string;
+  /** Process ids of Pebble and pebble-challtestsrv (the benchmark reads their CPU time from /proc). */
+  readonly pids: { readonly pebble: number; readonly challtestsrv: number };
   stop(): Promise<void>;
 }
 
@@ -309,6 +311,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         pebble.kill("SIGCONT");
       },
       log: () => logs.join(""),
+      pids: { pebble: pebble.pid as number, challtestsrv: chall.pid as number },
       stop: async () => {
         pebble.kill("SIGCONT");
         await stop();

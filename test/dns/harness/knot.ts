@@ -84,6 +84,8 @@ export interface Knot {
   knotc(...args: string[]): Promise<string>;
   /** knotd's log so far (for failure messages). */
   log(): string;
+  /** knotd's process id (the benchmark reads its CPU time from /proc). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -347,6 +349,7 @@ async function startOnce(opts: KnotOptions): Promise<Knot | "port-taken"> {
     },
     knotc,
     log: () => log,
+    pid: proc.pid as number,
     stop,
   };
 }
