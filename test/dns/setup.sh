@@ -3,10 +3,14 @@
 # parts of other suites) runs against: Debian's `knot` package gives knotd and
 # knotc. The harness (test/dns/harness/knot.ts) starts its own knotd per test
 # file on a free loopback port with a temporary config, so nothing here starts
-# a server. Stops with a clear message when the package cannot be installed.
+# a server. Also builds Pebble (test/acme/setup.sh), which the end-to-end
+# DNS-01 test (engine.test.ts) runs with its VA resolving through knotd.
+# Stops with a clear message when the package cannot be installed.
 #
 # Usage: bash test/dns/setup.sh
 set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 die() {
   echo "test/dns/setup.sh: $*" >&2
@@ -27,3 +31,6 @@ for tool in knotd knotc; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing the knot package"
 done
 knotd --version >&2 || die "knotd does not run"
+
+# The engine test orders at a real Pebble whose VA reads the TXT records from knotd.
+bash "$here/../acme/setup.sh" pebble
