@@ -13,10 +13,10 @@ import { X509Certificate } from "node:crypto";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Challenge, Order } from "../../src/api/types.js";
-import { CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, ORDERS, SECRETS } from "../../src/api/types.js";
+import { CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, EVENTS, ORDERS, SECRETS } from "../../src/api/types.js";
 import { dnsPropagation } from "../../src/engine/acme/index.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { Certificate, IssuerResource, Secret } from "../../src/engine/lib/api.js";
+import type { Certificate, EventResource, IssuerResource, Secret } from "../../src/engine/lib/api.js";
 import { createDefaultIssuerRegistry } from "../../src/issuers/registry.js";
 import { decodePemAll } from "../../src/pki/index.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
@@ -197,5 +197,46 @@ describe("DNS-01 through the engine: rfc2136 into knotd, validated by Pebble", (
     expect(await knot.txt("_acme-challenge.e2e.example.test.")).toEqual([]);
     // Written and removed by signed dynamic updates, not through knotc.
     expect(knot.log()).toMatch(/\[example\.test\.\] DDNS/);
+  });
+
+  it("names the refusal (NOTAUTH, TSIG BADSIG) on the Challenge and the Certificate when the TSIG secret is wrong, and does not retry it", async () => {
+    const store = new MemoryStore();
+    await store.create(SECRETS, tsigSecret("tsig-wrong", Buffer.alloc(32, 7).toString("base64")));
+    await store.create(CLUSTER_ISSUERS, rfc2136Issuer("pebble-dns-wrong", "tsig-wrong"));
+    await store.create(CERTIFICATES, certificate("wrong", ["wrong.e2e.example.test"], "pebble-dns-wrong"));
+    const engine = startEngine(store);
+    await engine.start();
+
+    const challenge = await until(
+      store,
+      async () => {
+        const [c] = await store.list<Challenge>(CHALLENGES, { namespace: NS });
+        return c?.status?.state === "errored" ? c : undefined;
+      },
+      "the Challenge to be errored",
+    );
+    expect(challenge.status?.reason).toMatch(/NOTAUTH, TSIG BADSIG/);
+    expect(challenge.status?.reason).toContain("the TSIG secret does not match");
+    const cert = await until(
+      store,
+      async () => {
+        const c = await getCert(store, "wrong");
+        return c?.status?.conditions?.some((x) => x.status === "False" && /BADSIG/.test(x.message ?? ""))
+          ? c
+          : undefined;
+      },
+      "the Certificate to name the refusal",
+    );
+    expect(cond(cert, "Ready")?.status).not.toBe("True");
+    // Nothing left to do: one Order, one refused UPDATE (one PresentError), no record written.
+    await engine.idle();
+    expect(await store.list<Order>(ORDERS, { namespace: NS })).toHaveLength(1);
+    const presentErrors = (await store.list<EventResource>(EVENTS, { namespace: NS }))
+      .filter((e) => e.reason === "PresentError")
+      .map((e) => [e.count ?? 1, e.message]);
+    expect(presentErrors).toEqual([[1, expect.stringMatching(/NOTAUTH, TSIG BADSIG/)]]);
+    expect(await knot.txt("_acme-challenge.wrong.e2e.example.test.")).toEqual([]);
+    const text = JSON.stringify([challenge, cert]);
+    expect(text).not.toContain(Buffer.alloc(32, 7).toString("base64"));
   });
 });
