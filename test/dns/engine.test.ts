@@ -1,8 +1,9 @@
 /**
  * DNS-01 end to end through meshsign's engine: an ACME ClusterIssuer whose
  * solver is `dns01.rfc2136` (a real Knot DNS server, a TSIG key Secret) and
- * Pebble, whose VA resolves through the same knotd, so it validates the TXT
- * records meshsign wrote.
+ * Pebble, whose VA asks a recursive resolver (Unbound, stub zones at the same
+ * knotd), so it validates the TXT records meshsign wrote, following a CNAME
+ * from one zone into another as a CA's resolver does.
  *
  * The propagation check is configured as `serve --dns01-recursive-nameservers
  * <knot> --dns01-recursive-nameservers-only` configures it: knotd listens on a
@@ -25,12 +26,14 @@ import { freePort, type Pebble, startPebble } from "../acme/harness.js";
 import { verifiesWithNodeCrypto } from "../acme/pebble/flow.js";
 import { untilStore } from "../acme/until-store.js";
 import { DEFAULT_KNOT_ZONES, type Knot, startKnot } from "./harness/knot.js";
+import { startUnbound, type Unbound } from "./harness/unbound.js";
 
 const NS = "istio-ingress";
 /** Where a ClusterIssuer's Secrets live standalone (the account key and the TSIG secret). */
 const CLUSTER_RESOURCE_NS = "meshsign-system";
 
 let knot: Knot;
+let unbound: Unbound;
 let pebble: Pebble;
 
 beforeAll(async () => {
@@ -50,11 +53,16 @@ beforeAll(async () => {
       ...DEFAULT_KNOT_ZONES.filter((z) => z.name !== "example.test."),
     ],
   });
-  pebble = await startPebble({ httpPort: await freePort(), dnsServer: knot.nameserver });
+  // Pebble's VA asks a recursive resolver, as a CA's does: Unbound, stub zones at knotd.
+  unbound = await startUnbound({
+    stubZones: knot.zones.map((z) => ({ name: z.name, nameserver: knot.nameserver })),
+  });
+  pebble = await startPebble({ httpPort: await freePort(), dnsServer: unbound.nameserver });
 });
 
 afterAll(async () => {
   await pebble?.stop();
+  await unbound?.stop();
   await knot?.stop();
 });
 
@@ -238,5 +246,33 @@ describe("DNS-01 through the engine: rfc2136 into knotd, validated by Pebble", (
     expect(await knot.txt("_acme-challenge.wrong.e2e.example.test.")).toEqual([]);
     const text = JSON.stringify([challenge, cert]);
     expect(text).not.toContain(Buffer.alloc(32, 7).toString("base64"));
+  });
+
+  it("follows _acme-challenge's CNAME into the delegated zone with cnameStrategy: Follow", async () => {
+    const store = new MemoryStore();
+    await store.create(SECRETS, tsigSecret("tsig-follow", knot.key("HMACSHA256").secret));
+    await store.create(
+      CLUSTER_ISSUERS,
+      rfc2136Issuer("pebble-dns-follow", "tsig-follow", { cnameStrategy: "Follow" }),
+    );
+    await store.create(CERTIFICATES, certificate("follow", ["cname.example.test"], "pebble-dns-follow"));
+    const engine = startEngine(store);
+    await engine.start();
+
+    const cert = await readyCertificate(store, "follow");
+    // Written by signed UPDATE into the target's zone (a CNAME's owner holds no TXT), and read
+    // there by Pebble's VA through the resolver following the CNAME.
+    expect(knot.log()).toMatch(/\[delegated\.test\.\] DDNS/);
+    const chain = await chainOf(store, "follow-tls");
+    expect(verifiesWithNodeCrypto(chain, await pebble.root(0))).toBe(true);
+    expect(new X509Certificate(chain).subjectAltName).toBe("DNS:cname.example.test");
+    expect(cond(cert, "Ready")?.reason).toBe("Ready");
+    await until(
+      store,
+      async () => ((await store.list(CHALLENGES)).length === 0 ? true : undefined),
+      "the Challenges to be removed",
+    );
+    expect(await knot.txt("cname.delegated.test.")).toEqual([]);
+    expect(await knot.txt("_acme-challenge.cname.example.test.")).toEqual([]);
   });
 });
