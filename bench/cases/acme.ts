@@ -135,6 +135,7 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
       repoRoot: ctx.serverRoot,
       workers: 1,
       extraArgs: ["--manifests", dir, "--serving-certificate-dns-names", "localhost", ...setup.serveArgs],
+      nodeArgs: ctx.options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(ctx.options.profileDir)] : [],
     });
     const startupCpu = cpuMs(server.pid);
     const rss = new RssSampler(server.pid);
