@@ -65,6 +65,8 @@ export class AcmeControllers {
   readonly #known = new Map<string, ScheduledChallenge>();
   /** HTTP-01 token -> name and key authorization, for the solver listener. */
   readonly #tokens = new Map<string, { dnsName: string; key: string }>();
+  /** Order key "<ns>/<name>" -> names of the Challenges it owns, kept off the Challenge watch. */
+  readonly #challengesByOrder = new Map<string, Set<string>>();
   /** Order key -> "state|reason", to wake the Certificate only on a change. */
   readonly #orderSeen = new Map<string, string>();
   #passQueued = false;
@@ -79,6 +81,7 @@ export class AcmeControllers {
       registry: deps.registry,
       events: deps.events,
       ...(deps.orderTimeoutMs !== undefined ? { orderTimeoutMs: deps.orderTimeoutMs } : {}),
+      challengeNamesOf: (ns, order) => [...(this.#challengesByOrder.get(`${ns}/${order}`) ?? [])],
     });
     const challenges = new ChallengeController({
       store: deps.store,
@@ -179,12 +182,24 @@ export class AcmeControllers {
     const c = e.object;
     const ns = c.metadata.namespace ?? "";
     const key = `${ns}/${c.metadata.name ?? ""}`;
+    const owner = c.metadata.ownerReferences?.find((o) => o.kind === "Order");
+    const orderKey = owner === undefined ? undefined : `${ns}/${owner.name}`;
     if (e.type === "DELETED") {
+      if (orderKey !== undefined) {
+        const names = this.#challengesByOrder.get(orderKey);
+        names?.delete(c.metadata.name ?? "");
+        if (names?.size === 0) this.#challengesByOrder.delete(orderKey);
+      }
       this.#known.delete(key);
       this.#tokens.delete(c.spec.token);
       this.#challenges.forget(key);
       this.#queuePass();
       return;
+    }
+    if (orderKey !== undefined) {
+      let names = this.#challengesByOrder.get(orderKey);
+      if (names === undefined) this.#challengesByOrder.set(orderKey, (names = new Set()));
+      names.add(c.metadata.name ?? "");
     }
     if (c.spec.type === "HTTP-01")
       this.#tokens.set(c.spec.token, { dnsName: c.spec.dnsName, key: c.spec.key });
@@ -205,9 +220,8 @@ export class AcmeControllers {
     )
       this.#challenges.enqueue(key);
     // The owning Order looks again when a Challenge moves (state or reason).
-    const owner = c.metadata.ownerReferences?.find((o) => o.kind === "Order");
-    if (owner !== undefined && (prev === undefined || prev.final !== final || e.type === "MODIFIED"))
-      this.#orders.enqueue(`${ns}/${owner.name}`);
+    if (orderKey !== undefined && (prev === undefined || prev.final !== final || e.type === "MODIFIED"))
+      this.#orders.enqueue(orderKey);
     this.#queuePass();
   }
 

@@ -62,6 +62,12 @@ export interface OrderControllerDeps {
   readonly registry: IssuerRegistry;
   readonly events: EventRecorder;
   readonly orderTimeoutMs?: number;
+  /**
+   * Names of the Challenges an Order owns (in its namespace), from an index the caller keeps
+   * off the Challenge watch. Without it every pass lists all Challenges of the namespace, which
+   * grows with the Orders in flight.
+   */
+  readonly challengeNamesOf?: (namespace: string, orderName: string) => readonly string[];
 }
 
 type OrderStatus = NonNullable<Order["status"]>;
@@ -81,6 +87,19 @@ export class OrderController {
 
   forget(key: string): void {
     this.#failures.delete(key);
+  }
+
+  /** The Challenges `order` owns. */
+  async #challengesOf(order: Order): Promise<Challenge[]> {
+    const ns = order.metadata.namespace ?? "";
+    const names = this.#d.challengeNamesOf?.(ns, order.metadata.name ?? "");
+    const found =
+      names === undefined
+        ? await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })
+        : (await Promise.all(names.map((n) => this.#d.store.get<Challenge>(CHALLENGES, ns, n)))).filter(
+            (c): c is Challenge => c !== undefined,
+          );
+    return found.filter((c) => ownedBy(c, order));
   }
 
   async reconcile(ns: string, name: string): Promise<number | undefined> {
@@ -263,9 +282,7 @@ export class OrderController {
 
   async #pending(order: Order, issuer: AcmeIssuer, ns: string): Promise<number | undefined> {
     const st: OrderStatus = order.status ?? {};
-    const existing = (await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })).filter((c) =>
-      ownedBy(c, order),
-    );
+    const existing = await this.#challengesOf(order);
     const wanted = new Set<string>();
     const noSolver: string[] = [];
     for (const authz of st.authorizations ?? []) {
@@ -346,9 +363,7 @@ export class OrderController {
       }
       return this.#d.clock.now() + PENDING_RECHECK_MS;
     }
-    const mine = (await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })).filter((c) =>
-      ownedBy(c, order),
-    );
+    const mine = await this.#challengesOf(order);
     const failed = mine.find((c) => c.status?.state !== undefined && FINAL_FAILED.has(c.status.state));
     if (failed !== undefined) {
       await this.#fail(
@@ -383,9 +398,7 @@ export class OrderController {
   }
 
   async #failedChallengeReason(order: Order): Promise<string | undefined> {
-    const mine = (
-      await this.#d.store.list<Challenge>(CHALLENGES, { namespace: order.metadata.namespace ?? "" })
-    ).filter((c) => ownedBy(c, order));
+    const mine = await this.#challengesOf(order);
     const failed = mine.find(
       (c) => c.status?.state !== undefined && FINAL_FAILED.has(c.status.state) && c.status.reason,
     );
@@ -410,8 +423,8 @@ export class OrderController {
 
   async #deleteChallenges(order: Order): Promise<void> {
     const ns = order.metadata.namespace ?? "";
-    for (const c of await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })) {
-      if (ownedBy(c, order) && c.metadata.deletionTimestamp === undefined)
+    for (const c of await this.#challengesOf(order)) {
+      if (c.metadata.deletionTimestamp === undefined)
         await this.#d.store.delete(CHALLENGES, ns, c.metadata.name ?? "").catch(() => undefined);
     }
   }

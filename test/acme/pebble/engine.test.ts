@@ -66,7 +66,11 @@ function acmeIssuer(name: string, extra: Record<string, unknown> = {}): IssuerRe
   };
 }
 
-/** ACME requests by path, counted by the registry's request hook (Pebble's newOrder is /order-plz). */
+/**
+ * ACME requests the CA accepted (2xx), by path, counted by the registry's request hook (Pebble's
+ * newOrder is /order-plz). Refused ones are left out: Pebble rejects 5% of nonces on purpose, and the
+ * client's retry of a newOrder refused for its nonce creates no second order.
+ */
 const requests = new Map<string, number>();
 const newOrders = (): number => requests.get("/order-plz") ?? 0;
 
@@ -76,7 +80,7 @@ function startEngine(store: Store, acmeRequestTimeoutMs?: number): Engine {
     metricsRegistry: new Registry(),
     registry: createDefaultIssuerRegistry({
       observeAcmeRequest: (o) => {
-        if (o.method === "POST") requests.set(o.path, (requests.get(o.path) ?? 0) + 1);
+        if (o.method === "POST" && o.status.startsWith("2")) requests.set(o.path, (requests.get(o.path) ?? 0) + 1);
       },
       ...(acmeRequestTimeoutMs !== undefined ? { acmeRequestTimeoutMs } : {}),
     }),
