@@ -197,9 +197,9 @@ export class AcmeControllers {
       return;
     }
     if (orderKey !== undefined) {
-      let names = this.#challengesByOrder.get(orderKey);
-      if (names === undefined) this.#challengesByOrder.set(orderKey, (names = new Set()));
+      const names = this.#challengesByOrder.get(orderKey) ?? new Set<string>();
       names.add(c.metadata.name ?? "");
+      this.#challengesByOrder.set(orderKey, names);
     }
     if (c.spec.type === "HTTP-01")
       this.#tokens.set(c.spec.token, { dnsName: c.spec.dnsName, key: c.spec.key });
