@@ -9,6 +9,7 @@ import { MeshsignError } from "../../../../errors/index.js";
 import type { Dns01ChallengeInfo, Dns01Provider, Dns01Record } from "../provider.js";
 import type { CloudflareClient, CloudflareRecord } from "./lib/api.js";
 import { zoneNameCandidates } from "./lib/zone-names.js";
+import { checkApiRecord } from "../lib/check-record.js";
 
 /** TTL of the TXT records this provider creates (cert-manager's Cloudflare value). */
 export const CLOUDFLARE_TXT_TTL = 120;
@@ -21,20 +22,6 @@ function isOurs(record: CloudflareRecord, value: string): boolean {
   return record.content === value || record.content === `"${value}"`;
 }
 
-/** A DNS name of letters, digits, `-` and `_` labels (1-63 each), as the ACME layer hands it over. */
-const FQDN = /^(?=.{1,254}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+$/;
-/** A DNS-01 value is base64url of a SHA-256 digest. */
-const TXT_VALUE = /^[A-Za-z0-9_-]{1,255}$/;
-
-function checkRecord(record: Dns01Record): void {
-  const fqdn = record.fqdn.endsWith(".") ? record.fqdn : `${record.fqdn}.`;
-  if (!FQDN.test(fqdn) || !TXT_VALUE.test(record.value)) {
-    throw new MeshsignError("ERR_DNS01_REFUSED", `not a DNS-01 record: name ${JSON.stringify(record.fqdn)}`, {
-      retry: "terminal",
-    });
-  }
-}
-
 export class CloudflareProvider implements Dns01Provider {
   readonly name = "cloudflare";
   readonly #client: CloudflareClient;
@@ -45,7 +32,7 @@ export class CloudflareProvider implements Dns01Provider {
   }
 
   async present(record: Dns01Record, _challenge: Dns01ChallengeInfo, signal?: AbortSignal): Promise<void> {
-    checkRecord(record);
+    checkApiRecord(record);
     const name = record.fqdn.replace(/\.$/, "").toLowerCase();
     const zoneId = await this.#zoneId(name, signal);
     const existing = await this.#client.txtRecords(zoneId, name, signal);
@@ -64,7 +51,7 @@ export class CloudflareProvider implements Dns01Provider {
   }
 
   async cleanUp(record: Dns01Record, _challenge: Dns01ChallengeInfo, signal?: AbortSignal): Promise<void> {
-    checkRecord(record);
+    checkApiRecord(record);
     const name = record.fqdn.replace(/\.$/, "").toLowerCase();
     const zoneId = await this.#zoneId(name, signal);
     const ours = (await this.#client.txtRecords(zoneId, name, signal)).filter((r) => isOurs(r, record.value));

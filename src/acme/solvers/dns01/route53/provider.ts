@@ -18,6 +18,7 @@ import type { KeyedLock } from "./lib/keyed-lock.js";
 import type { ChangeAction, PendingChange, PendingChanges } from "./lib/pending.js";
 import { withoutTxtValue, withTxtValue } from "./lib/txt-values.js";
 import { bareZoneId, canonicalName, type HostedZoneSummary, pickHostedZone } from "./lib/zone.js";
+import { checkApiRecord } from "../lib/check-record.js";
 
 /** TTL of a TXT record set this provider creates (cert-manager's Route53 value); existing sets keep theirs. */
 export const ROUTE53_TXT_TTL = 10;
@@ -48,20 +49,6 @@ function parentZones(fqdn: string): string[] {
   return out;
 }
 
-/** A DNS name of letters, digits, `-` and `_` labels (1-63 each), as the ACME layer hands it over. */
-const FQDN = /^(?=.{1,254}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+$/;
-/** A DNS-01 value is base64url of a SHA-256 digest; anything else would break out of the quoted TXT string. */
-const TXT_VALUE = /^[A-Za-z0-9_-]{1,255}$/;
-
-function checkRecord(record: Dns01Record): void {
-  const fqdn = record.fqdn.endsWith(".") ? record.fqdn : `${record.fqdn}.`;
-  if (!FQDN.test(fqdn) || !TXT_VALUE.test(record.value)) {
-    throw new MeshsignError("ERR_DNS01_REFUSED", `not a DNS-01 record: name ${JSON.stringify(record.fqdn)}`, {
-      retry: "terminal",
-    });
-  }
-}
-
 export class Route53Provider implements Dns01Provider {
   readonly name = "route53";
   readonly #o: Route53ProviderOptions;
@@ -80,7 +67,7 @@ export class Route53Provider implements Dns01Provider {
   }
 
   async #change(action: ChangeAction, record: Dns01Record, signal: AbortSignal | undefined): Promise<void> {
-    checkRecord(record);
+    checkApiRecord(record);
     const fqdn = canonicalName(record.fqdn);
     const zoneId = await this.#zoneId(fqdn, record.zone, signal);
     const pending = await this.#o.locks.run(`${zoneId} ${fqdn}`, () =>
