@@ -168,6 +168,8 @@ export interface Config {
   acmeHttp01SolverAddress: string;
   /** ACME Challenges in flight at once (cert-manager's --max-concurrent-challenges). */
   maxConcurrentChallenges: number;
+  /** Deadline of an ACME Order from its creation: past it, the Order is errored with its last reason. */
+  acmeOrderDeadline: number;
   /** DNS-01 propagation check: recursive resolvers (host[:port], [v6][:port] or DoH https:// URLs); empty = the system's. */
   dns01RecursiveNameservers: string[];
   /** DNS-01 propagation check asks only dns01RecursiveNameservers, never the zone's authoritative servers. */
@@ -319,6 +321,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
   spec("acmeHttp01SolverAddress", "--acme-http01-solver-address", "string", "ACME HTTP-01 solver listener host:port, opened once an ACME issuer exists (empty = off)", "0.0.0.0:8089", (v) => (v === "" ? undefined : hostPort(v))),
   spec("maxConcurrentChallenges", "--max-concurrent-challenges", "int", "ACME challenges in flight at once", 60, positive),
+  spec("acmeOrderDeadline", "--acme-order-deadline", "duration", "ACME: an Order not complete this long after its creation is errored with its last reason", H, (v) =>
+    v >= 60_000 && v <= 7 * 24 * H ? undefined : "must be between 1m and 168h",
+  ),
   spec("dns01RecursiveNameservers", "--dns01-recursive-nameservers", "list", "DNS-01: resolvers for the propagation check (host[:port], [v6][:port], https:// DoH URLs; default: the system's)", [], (v) =>
     recursiveNameserversProblem(v),
   ),

@@ -68,6 +68,7 @@ export async function startEngine(options: {
     store,
     acme: {
       maxConcurrentChallenges: config.maxConcurrentChallenges,
+      orderTimeoutMs: config.acmeOrderDeadline,
       dns01Propagation: dnsPropagation({
         ...(config.dns01RecursiveNameservers.length > 0 ? { recursiveNameservers: config.dns01RecursiveNameservers } : {}),
         ...(config.dns01RecursiveNameserversOnly ? { recursiveOnly: true } : {}),

@@ -87,6 +87,12 @@ describe("configuration precedence (flag > env > file > default)", () => {
     } satisfies Partial<Config>);
   });
 
+  it("gives an ACME Order one hour by default and takes --acme-order-deadline or its variable", () => {
+    expect(loadConfig({ env: {} }).acmeOrderDeadline).toBe(3_600_000);
+    expect(loadConfig({ env: {}, flags: { acmeOrderDeadline: "10m" } }).acmeOrderDeadline).toBe(600_000);
+    expect(loadConfig({ env: { MESHSIGN_ACME_ORDER_DEADLINE: "168h" } }).acmeOrderDeadline).toBe(168 * 3_600_000);
+  });
+
   it("warns about unknown manifest fields by default and refuses them with --strict-manifests or its variable", () => {
     expect(loadConfig({}).strictManifests).toBe(false);
     expect(loadConfig({ flags: { strictManifests: true } }).strictManifests).toBe(true);
@@ -226,6 +232,21 @@ describe("a bad value is refused naming its key", () => {
       name: "DNS-01 recursive-only propagation checks with no resolvers to ask",
       sources: () => ({ env: {}, flags: { dns01RecursiveNameserversOnly: "true" } }),
       message: "--dns01-recursive-nameservers-only: needs --dns01-recursive-nameservers",
+    },
+    {
+      name: "an ACME Order deadline shorter than a minute",
+      sources: () => ({ env: {}, flags: { acmeOrderDeadline: "30s" } }),
+      message: "--acme-order-deadline: must be between 1m and 168h",
+    },
+    {
+      name: "an ACME Order deadline longer than a week",
+      sources: () => ({ env: { MESHSIGN_ACME_ORDER_DEADLINE: "200h" } }),
+      message: "MESHSIGN_ACME_ORDER_DEADLINE: must be between 1m and 168h",
+    },
+    {
+      name: "an ACME Order deadline that is not a duration",
+      sources: () => ({ env: {}, flags: { acmeOrderDeadline: "an hour" } }),
+      message: '--acme-order-deadline: "an hour" is not a duration',
     },
     {
       name: "too many workers",

@@ -19,8 +19,9 @@
  * rejected identifier) errors the Order at once, without retrying; a
  * transient one (CA down, 5xx, rate limited) keeps the state, says why in
  * `status.reason` and is retried with back-off, honouring Retry-After. Every
- * Order has a deadline (default 1 h from creation): past it, it is errored
- * with the last reason, so nothing stays pending silently.
+ * Order has a deadline (default 1 h from creation, `--acme-order-deadline`):
+ * past it, it is errored with the deadline and the last reason, so nothing
+ * stays pending silently.
  */
 import { createHash } from "node:crypto";
 import {
@@ -36,6 +37,7 @@ import {
   orderIdentifiers,
   selectSolver,
 } from "../../acme/index.js";
+import { formatGoDuration } from "../../api/duration.js";
 import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
 import { toMeshsignError } from "../../errors/index.js";
 import { AcmeIssuer } from "../../issuers/acme/index.js";
@@ -61,6 +63,7 @@ export interface OrderControllerDeps {
   readonly clock: Clock;
   readonly registry: IssuerRegistry;
   readonly events: EventRecorder;
+  /** Deadline of an Order from its creation; default {@link DEFAULT_ORDER_TIMEOUT_MS}. */
   readonly orderTimeoutMs?: number;
   /**
    * Names of the Challenges an Order owns (in its namespace), from an index the caller keeps
@@ -119,7 +122,7 @@ export class OrderController {
     const created = Date.parse(order.metadata.creationTimestamp ?? "") || now;
     const timeout = this.#d.orderTimeoutMs ?? DEFAULT_ORDER_TIMEOUT_MS;
     if (now >= created + timeout) {
-      const message = `the order did not complete within ${Math.round(timeout / 60_000)}m${st.reason ? `; last: ${st.reason}` : ""}`;
+      const message = `the order did not complete within its deadline of ${formatGoDuration(timeout)} from creation${st.reason ? `; last: ${st.reason}` : ""}`;
       await this.#fail(order, "errored", message, "OrderTimeout");
       return undefined;
     }

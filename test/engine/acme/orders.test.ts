@@ -177,6 +177,39 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     expect(acme.counts.get("newOrder")).toBe(1);
   }, 90_000);
 
+  it("errors an Order still pending at its deadline with a message naming the deadline and the last reason", async () => {
+    const acme = new FakeAcme();
+    // A short deadline so the test does not wait an hour; the CA goes down as the Order appears.
+    const { store, engine } = await setup(
+      acme,
+      { waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } },
+      { orderTimeoutMs: 5_000 },
+    );
+    const w = store.watch<Order>(ORDERS, () => {
+      acme.down = true;
+    });
+    await engine.start();
+    const order = await until(
+      store,
+      async () =>
+        (await store.list<Order>(ORDERS, { namespace: NS })).find((o) => o.status?.state === "errored"),
+      "the Order to be errored at its deadline",
+    );
+    w.stop();
+    expect(order.status?.reason).toMatch(
+      /^the order did not complete within its deadline of 5s from creation; last: .*unreachable/,
+    );
+    const cert = await until(
+      store,
+      async () => {
+        const c = await certOf(store);
+        return cond(c, "Issuing")?.status === "False" ? c : undefined;
+      },
+      "the failure on the Certificate",
+    );
+    expect(cond(cert, "Issuing")?.message).toContain("deadline of 5s");
+  });
+
   it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
     const acme = new FakeAcme();
     const { store, engine } = await setup(
