@@ -4,7 +4,7 @@
  * HTTP-01 served by meshsign's own solver listener (answering from the
  * Challenges in the store).
  */
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -13,18 +13,27 @@ import {
   createHttp01Solver,
   getRenewalInfo,
   type Http01Solver,
+  newOrder,
+  registerAccount,
 } from "../../../src/acme/index.js";
 import type { Order } from "../../../src/api/types.js";
-import { CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, ORDERS, SECRETS } from "../../../src/api/types.js";
+import {
+  CERTIFICATES,
+  CHALLENGES,
+  CLUSTER_ISSUERS,
+  EVENTS,
+  ORDERS,
+  SECRETS,
+} from "../../../src/api/types.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
 import { decodePemAll, generateKeySync } from "../../../src/pki/index.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
-import type { Store } from "../../../src/store/types.js";
+import type { KubeObject, Store } from "../../../src/store/types.js";
 import { freePort, type Pebble, SHORTLIVED_SECONDS, startPebble } from "../harness.js";
 import { untilStore } from "../until-store.js";
-import { verifiesWithNodeCrypto } from "./flow.js";
+import { issue, lookupChallenge, verifiesWithNodeCrypto } from "./flow.js";
 
 let pebble: Pebble;
 let solverPort: number;
@@ -80,7 +89,8 @@ function startEngine(store: Store, acmeRequestTimeoutMs?: number): Engine {
     metricsRegistry: new Registry(),
     registry: createDefaultIssuerRegistry({
       observeAcmeRequest: (o) => {
-        if (o.method === "POST" && o.status.startsWith("2")) requests.set(o.path, (requests.get(o.path) ?? 0) + 1);
+        if (o.method === "POST" && o.status.startsWith("2"))
+          requests.set(o.path, (requests.get(o.path) ?? 0) + 1);
       },
       ...(acmeRequestTimeoutMs !== undefined ? { acmeRequestTimeoutMs } : {}),
     }),
@@ -211,6 +221,61 @@ describe("ACME issuer on the engine (Pebble)", () => {
     const firstDer = new X509Certificate(Buffer.from(firstPem, "utf8")).raw;
     expect(orders.map((o) => o.spec.replaces).filter((r) => r !== undefined)).toEqual([ariCertId(firstDer)]);
     expect(pebble.log()).toMatch(/ARI: order "[^"]+" is a replacement of/);
+  });
+
+  it("renews with a plain order when Pebble refuses the renewal's replaces as alreadyReplaced", async () => {
+    const store = new MemoryStore();
+    await store.create(CLUSTER_ISSUERS, acmeIssuer("replaced"));
+    await store.create(CERTIFICATES, acmeCertificate("replaced", ["replaced.example.com"], "replaced"));
+    const engine = startEngine(store);
+    await engine.start();
+    const ready = (revision: number) => async () => {
+      const c = await getCert(store, "replaced");
+      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+    };
+    await until(store, ready(1), "the first issuance");
+    // Someone else with the issuer's account replaces the certificate first: Pebble lets a
+    // certificate be replaced once, so meshsign's renewal naming it is refused alreadyReplaced.
+    const certId = ariCertId((await leafOf(store, "replaced-tls")).raw);
+    const account = await store.get<Secret>(SECRETS, "meshsign-system", "replaced-account");
+    const client = await AcmeClient.connect({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: createPrivateKey(Buffer.from(account?.data?.["tls.key"] ?? "", "base64").toString()),
+      caBundle: pebble.tlsCaPem,
+    });
+    await registerAccount(client);
+    const engineLookup = lookup;
+    lookup = (token, host) => engineLookup(token, host) ?? lookupChallenge(token, host);
+    await issue(client, ["replaced.example.com"], {
+      solverPort,
+      roots: [await pebble.root(0)],
+      replaces: certId,
+    });
+    // Pebble marks the replaced certificate after finalizing, off the request: wait until it refuses.
+    for (;;) {
+      const refused = await newOrder(client, {
+        identifiers: [{ type: "dns", value: "replaced.example.com" }],
+        replaces: certId,
+      }).then(
+        () => false,
+        (err: unknown) => /already has a replacement order/.test(String((err as Error).message)),
+      );
+      if (refused) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await engine.renew("istio-ingress", "replaced");
+    await until(store, ready(2), "the renewal");
+    const orders = (await store.list<Order>(ORDERS, { namespace: "istio-ingress" })).filter((o) =>
+      o.metadata.name?.startsWith("replaced-"),
+    );
+    expect(orders.map((o) => o.status?.state)).toEqual(["valid", "valid"]);
+    expect(orders.map((o) => o.spec.replaces).filter((r) => r !== undefined)).toEqual([certId]);
+    const events = await store.list<KubeObject & { reason?: string; message?: string }>(EVENTS, {
+      namespace: "istio-ingress",
+    });
+    expect(events.find((e) => e.reason === "Replaces")?.message).toMatch(
+      /refused replaces .*already has a replacement order.*; ordering without it/,
+    );
   });
 
   it("resumes the same ACME order after a restart in the middle of it: one newOrder for the request", async () => {

@@ -4,8 +4,9 @@
  * directory, nonces, accounts, orders, authorizations with one http-01 and
  * one dns-01 challenge each, finalize (a leaf signed by a throw-away root
  * from the CSR) and download. Switches make it refuse a name at validation
- * (an invalid authorization with a `connection` problem) or go down (every
- * request fails as an unreachable server does). It does not verify JWS
+ * (an invalid authorization with a `connection` problem), go down (every
+ * request fails as an unreachable server does), offer ARI in its directory
+ * and refuse every order that carries `replaces` with a given problem. It does not verify JWS
  * signatures: the client's JWS is tested against Pebble.
  */
 import { generateKeyPairSync } from "node:crypto";
@@ -48,6 +49,12 @@ export class FakeAcme {
   readonly refuse = new Set<string>();
   /** While true every request fails as an unreachable server does. */
   down = false;
+  /** Name `renewalInfo` in the directory (RFC 9773), so renewals carry `replaces`. */
+  offerAri = false;
+  /** Refuse a newOrder that carries `replaces` with this status and problem (e.g. 409 alreadyReplaced). */
+  refuseReplaces: { status: number; type: string; detail: string } | undefined;
+  /** The `replaces` of every newOrder received, in order (undefined: none). */
+  readonly orderReplaces: (string | undefined)[] = [];
   readonly rootPem: string;
   readonly #orders = new Map<string, FakeOrder>();
   readonly #authz = new Map<string, Authz>();
@@ -88,7 +95,18 @@ export class FakeAcme {
         newNonce: `${BASE}/nonce`,
         newAccount: `${BASE}/account`,
         newOrder: `${BASE}/order`,
+        ...(this.offerAri ? { renewalInfo: `${BASE}/renewal-info` } : {}),
         meta: { profiles: { default: "90 days" } },
+      });
+    }
+    if (method === "GET" && url.startsWith(`${BASE}/renewal-info/`)) {
+      // A window a month away: renewals here are asked for, never suggested.
+      const now = Date.now();
+      return json(200, {
+        suggestedWindow: {
+          start: new Date(now + 30 * 86_400_000).toISOString(),
+          end: new Date(now + 31 * 86_400_000).toISOString(),
+        },
       });
     }
     if (method === "HEAD") return { status: 200, headers: nonce, body: Buffer.alloc(0) };
@@ -116,6 +134,12 @@ export class FakeAcme {
       );
     if (path === "/order") {
       this.#count("newOrder");
+      const replaces = typeof payload?.replaces === "string" ? payload.replaces : undefined;
+      this.orderReplaces.push(replaces);
+      if (replaces !== undefined && this.refuseReplaces !== undefined) {
+        const { status, type, detail } = this.refuseReplaces;
+        return json(status, { type, detail }, nonce);
+      }
       const n = ++this.#seq;
       const ids = ((payload?.identifiers ?? []) as { value: string }[]).map((i) => i.value);
       const order: FakeOrder = { url: `${BASE}/order/${n}`, status: "pending", names: ids, authz: [] };

@@ -1,7 +1,8 @@
 /**
  * The ACME Order and Challenge state machines on the engine, against an
  * in-memory ACME server (fake-acme.ts): issuance, an invalid authorization,
- * the CA going down mid-order, and a deleted Challenge cleaned up.
+ * the CA going down mid-order, an Order past its deadline, a renewal whose
+ * `replaces` the CA refuses, and a deleted Challenge cleaned up.
  */
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import {
   CHALLENGES,
   type Challenge,
   CLUSTER_ISSUERS,
+  EVENTS,
   INGRESSES,
   ORDERS,
   type Order,
@@ -208,6 +210,50 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       "the failure on the Certificate",
     );
     expect(cond(cert, "Issuing")?.message).toContain("deadline of 5s");
+  });
+
+  it.each([
+    {
+      refusal: "alreadyReplaced (the certificate has a replacement order already)",
+      status: 409,
+      type: "urn:ietf:params:acme:error:alreadyReplaced",
+      detail: "certificate with serial 01 already has a replacement order",
+    },
+    {
+      refusal: "malformed (a certificate identifier the CA does not know)",
+      status: 400,
+      type: "urn:ietf:params:acme:error:malformed",
+      detail: "parsing ARI CertID failed",
+    },
+  ])("renews with a plain order when the CA refuses the renewal's replaces: $refusal", async (refusal) => {
+    const acme = new FakeAcme();
+    acme.offerAri = true;
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const readyAt = (revision: number) => async () => {
+      const c = await certOf(store);
+      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+    };
+    await until(store, readyAt(1), "the first issuance");
+    acme.refuseReplaces = { status: refusal.status, type: refusal.type, detail: refusal.detail };
+    await engine.renew(NS, "shop");
+    await until(store, readyAt(2), "the renewal");
+    // The renewal named the certificate it replaces, was refused, and was placed once more without it.
+    expect(acme.orderReplaces).toHaveLength(3);
+    expect(acme.orderReplaces[0]).toBeUndefined();
+    expect(acme.orderReplaces[1]).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(acme.orderReplaces[2]).toBeUndefined();
+    const orders = await store.list<Order>(ORDERS, { namespace: NS });
+    expect(orders.map((o) => o.status?.state)).toEqual(["valid", "valid"]);
+    expect(orders.map((o) => o.spec.replaces).filter((r) => r !== undefined)).toEqual([
+      acme.orderReplaces[1],
+    ]);
+    const events = await store.list<KubeObject & { reason?: string; message?: string }>(EVENTS, {
+      namespace: NS,
+    });
+    expect(events.find((e) => e.reason === "Replaces")?.message).toContain(
+      `The ACME server refused replaces ${acme.orderReplaces[1]}`,
+    );
   });
 
   it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
