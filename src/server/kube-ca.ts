@@ -7,6 +7,7 @@ import { rootsBundle, type CaMaterial } from "./csr-stack.js";
 import { createRootCa } from "./data-dir.js";
 import { loadKubeConfig } from "./kube-config.js";
 import { ROOT_CA_SECRET } from "./mesh-ca-issuer.js";
+import { acmeWorkloadIssuerError } from "./workload-issuer.js";
 
 
 /**
@@ -123,7 +124,7 @@ async function issuerCa(
   if (issuer.spec?.vault !== undefined && issuer.spec.vault !== null) return undefined;
   const secretName = issuer.spec?.ca?.secretName;
   if (issuer.spec?.acme !== undefined && issuer.spec.acme !== null) {
-    throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is an ACME issuer: public ACME CAs do not issue SPIFFE SVIDs, so it cannot sign workload certificates (CreateCertificate); name a CA issuer here and use the ACME issuer for gateway Certificates`);
+    throw acmeWorkloadIssuerError(ref);
   }
   if (!secretName) throw new MeshsignError("ERR_CONFIG_INVALID", `${ref} is neither a CA issuer (spec.ca.secretName) nor a Vault issuer (spec.vault); only those sign workload certificates`);
   const namespace = want.kind === "ClusterIssuer" ? config.clusterResourceNamespace : want.namespace;

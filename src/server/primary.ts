@@ -33,7 +33,7 @@ import type { Watch } from "../store/types.js";
 import type { IssuerReference } from "./kube-ca.js";
 import { answerSignCall } from "./remote-signing.js";
 import type { FromWorker, RemoteIssuerInfo, ToWorker } from "./worker-protocol.js";
-import { buildRemoteWorkloadIssuer, isRemoteIssuer, type RemoteWorkloadIssuer, watchRemoteIssuer } from "./workload-issuer.js";
+import { buildRemoteWorkloadIssuer, isRemoteIssuer, refuseAcmeWorkloadIssuer, type RemoteWorkloadIssuer, watchRemoteIssuer } from "./workload-issuer.js";
 
 /**
  * V8 heap limits of the CreateCertificate workers. A worker's live heap is
@@ -163,6 +163,8 @@ export async function runPrimary(config: Config): Promise<void> {
 
   // Standalone --issuer-name may name a ClusterIssuer from --manifests, which then signs the serving certificate too.
   if (config.issuerName) await engine?.loadManifests();
+  // An ACME issuer cannot sign workload certificates (nor the serving certificate through the engine).
+  if (config.issuerName) await refuseAcmeWorkloadIssuer(store, { name: config.issuerName, kind: config.issuerKind, group: config.issuerGroup, namespace: config.issuerNamespace });
   const pair = await serving.start();
   // Start-up is over: from here on (manifests, engine, load) the young generation grows as V8 sees fit.
   endStartupHeap();

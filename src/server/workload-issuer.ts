@@ -81,6 +81,27 @@ export async function isRemoteIssuer(store: Store, ref: IssuerReference): Promis
   return REMOTE_SPEC_KEYS.some((k) => resource.spec?.[k] !== undefined && resource.spec?.[k] !== null);
 }
 
+/**
+ * Why an ACME issuer is refused as the workload issuer (`--issuer-name`, the runtime issuance
+ * ConfigMap): said once, for both modes.
+ */
+export function acmeWorkloadIssuerError(where: string): MeshsignError {
+  return new MeshsignError(
+    "ERR_CONFIG_INVALID",
+    `${where} is an ACME issuer: public ACME CAs do not issue SPIFFE SVIDs, so it cannot sign workload certificates (CreateCertificate); name a CA issuer here and use the ACME issuer for gateway Certificates`,
+  );
+}
+
+/**
+ * Refuses, at start-up, a workload issuer that is an ACME issuer. Standalone reads it from
+ * `--manifests`; without this, the serving certificate would wait forever for an ACME order.
+ */
+export async function refuseAcmeWorkloadIssuer(store: Store, ref: IssuerReference): Promise<void> {
+  const resource = await readIssuer(store, ref);
+  if (resource?.spec?.acme !== undefined && resource.spec.acme !== null)
+    throw acmeWorkloadIssuerError(describeRef(ref));
+}
+
 async function readIssuer(store: Store, ref: IssuerReference): Promise<IssuerObject | undefined> {
   if (ref.group !== "cert-manager.io") return undefined;
   return ref.kind === "ClusterIssuer"
@@ -112,7 +133,9 @@ export async function buildRemoteWorkloadIssuer(options: {
   }
   const registry = createDefaultIssuerRegistry({
     clusterResourceNamespace: config.clusterResourceNamespace,
-    ...(config.mode === "kubernetes" ? { requestServiceAccountToken: await kubeServiceAccountTokens(config) } : {}),
+    ...(config.mode === "kubernetes"
+      ? { requestServiceAccountToken: await kubeServiceAccountTokens(config) }
+      : {}),
   });
   const like: IssuerResourceLike = {
     kind: ref.kind,
