@@ -3,7 +3,9 @@
  * ServiceAccount under manifests/ RBAC against a real kube-apiserver, gets certificates from a
  * real Pebble (built by test/acme/setup.sh, which test/kube/setup.sh runs). Pebble's VA resolves
  * every name to 127.0.0.1 and fetches HTTP-01 challenges from meshsign's solver listener; the
- * Order, Challenge, solver Ingress and Secret are real objects on the API server.
+ * Order, Challenge, solver Ingress or HTTPRoute (Gateway API CRDs installed) and Secret are real
+ * objects on the API server. An ACME issuer named as the workload issuer is refused: by
+ * `--issuer-name` at start-up, by the runtime issuance ConfigMap with a log line.
  */
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -18,6 +20,8 @@ import {
   CHALLENGES,
   type Challenge,
   CLUSTER_ISSUERS,
+  CONFIGMAPS,
+  HTTP_ROUTES,
   INGRESSES,
   NAMESPACES,
   ORDERS,
@@ -29,20 +33,24 @@ import { KubeStore } from "../../src/store/kube/index.js";
 import type { KubeObject, Watch, WatchEvent } from "../../src/store/types.js";
 import { freePort, type Pebble, startPebble } from "../acme/harness.js";
 import { verifiesWithNodeCrypto } from "../acme/pebble/flow.js";
-import { ServeProcess } from "../lib/meshsign-process.js";
+import { runMeshsign, ServeProcess } from "../lib/meshsign-process.js";
 import { type KubeApiServer, kubeconfig, repoRoot, startKubeApiServer } from "./harness.js";
-import { installCrds } from "./lib/crds.js";
+import { installCrds, installGatewayApiCrds } from "./lib/crds.js";
 import { eventually } from "./lib/eventually.js";
 import { applyObjects, renderManifests } from "./lib/manifests.js";
 
 /** The name examples/ingress-annotations.yaml's annotation names. */
 const ISSUER = "acme-http";
 const SOLVER_LABEL = "acme.cert-manager.io/http01-solver";
+/** istio-csr's runtime issuance ConfigMap meshsign watches here (in meshsign-system). */
+const RUNTIME_ISSUER_CONFIGMAP = "meshsign-runtime-issuer";
 
 let api: KubeApiServer;
 let admin: KubeStore;
 let pebble: Pebble;
 let meshsign: ServeProcess | undefined;
+/** meshsign's own kubeconfig (its ServiceAccount's token). */
+let meshsignKubeconfig: string;
 const watches: Watch[] = [];
 /** Ingress and Challenge watch events in arrival order, as "<kind> <type> <name> [state]". */
 const history: { line: string; object: KubeObject }[] = [];
@@ -85,6 +93,7 @@ beforeAll(async () => {
   kc.loadFromFile(api.kubeconfigPath);
   admin = new KubeStore({ kubeConfig: kc, fieldManager: "acme-admin" });
   await installCrds(kc);
+  await installGatewayApiCrds(kc);
   await applyObjects(admin, renderManifests("manifests/overlays/istio"));
   for (const name of ["shop", "web"])
     await admin.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
@@ -96,6 +105,10 @@ beforeAll(async () => {
     admin.watch<Challenge>(
       CHALLENGES,
       record("Challenge", (o) => o.status?.state ?? ""),
+    ),
+    admin.watch<KubeObject>(
+      HTTP_ROUTES,
+      record("HTTPRoute", (o) => (o.metadata.labels?.[SOLVER_LABEL] === "true" ? "solver" : "")),
     ),
   );
 
@@ -120,7 +133,7 @@ beforeAll(async () => {
     namespace: "meshsign-system",
     body: { spec: { audiences: [], expirationSeconds: 7200 } },
   });
-  const meshsignKubeconfig = path.join(api.dir, "meshsign.kubeconfig");
+  meshsignKubeconfig = path.join(api.dir, "meshsign.kubeconfig");
   await writeFile(meshsignKubeconfig, kubeconfig(api.server, api.caPem, tr.status?.token ?? ""), {
     mode: 0o600,
   });
@@ -134,6 +147,7 @@ beforeAll(async () => {
       "--workers=1",
       "--log-format=json",
       `--acme-http01-solver-address=127.0.0.1:${solverPort}`,
+      `--runtime-issuance-config-map-name=${RUNTIME_ISSUER_CONFIGMAP}`,
     ],
     { cwd: repoRoot, env: { POD_NAME: "acme" } },
   );
@@ -293,5 +307,148 @@ describe("ACME issuer in Kubernetes mode against Pebble", { timeout: 300_000 }, 
     // The annotations reach the key: ECDSA P-256.
     expect(leaf.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
     expect(verifiesWithNodeCrypto(chain, await pebble.root(0))).toBe(true);
+  });
+  it("a Certificate reaches Ready through an HTTPRoute solver: the route names the Gateway, is owned by the Challenge, routes to meshsign's Service and goes after", async () => {
+    await admin.create(CLUSTER_ISSUERS, {
+      apiVersion: "cert-manager.io/v1",
+      kind: "ClusterIssuer",
+      metadata: { name: "acme-gateway" },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          email: "ops@example.com",
+          caBundle: Buffer.from(pebble.tlsCaPem).toString("base64"),
+          privateKeySecretRef: { name: "acme-gateway-account" },
+          solvers: [
+            {
+              waitInsteadOfSelfCheck: "2s",
+              http01: {
+                gatewayHTTPRoute: {
+                  labels: { gateway: "public" },
+                  parentRefs: [{ name: "public", namespace: "istio-ingress", kind: "Gateway" }],
+                },
+              },
+            },
+          ],
+        },
+      },
+    } as KubeObject);
+    await admin.create<Certificate>(CERTIFICATES, {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: "gw", namespace: "shop" },
+      spec: {
+        secretName: "gw-tls",
+        dnsNames: ["gw.example.com"],
+        issuerRef: { name: "acme-gateway", kind: "ClusterIssuer", group: "cert-manager.io" },
+      },
+    });
+    await readyCertificate("shop", "gw");
+
+    const challenge = (
+      await eventually(
+        async () =>
+          history.find(
+            (h) =>
+              h.line.startsWith("Challenge ") &&
+              h.line.endsWith(" valid") &&
+              (h.object as Challenge).spec.dnsName === "gw.example.com",
+          ),
+        60_000,
+      )
+    ).object as Challenge;
+    const added = await eventually(
+      async () =>
+        history.find(
+          (h) =>
+            h.line.startsWith("HTTPRoute ADDED") &&
+            h.line.endsWith(" solver") &&
+            h.object.metadata.namespace === "shop",
+        ),
+      60_000,
+    );
+    const route = added.object as KubeObject & { spec?: Record<string, unknown> };
+    expect(route.metadata.labels).toMatchObject({ [SOLVER_LABEL]: "true", gateway: "public" });
+    expect(route.metadata.labels?.["acme.cert-manager.io/http-token"]).toMatch(/^\d+$/);
+    expect(route.metadata.ownerReferences).toEqual([
+      expect.objectContaining({
+        apiVersion: "acme.cert-manager.io/v1",
+        kind: "Challenge",
+        name: challenge.metadata.name,
+        uid: challenge.metadata.uid,
+        controller: true,
+      }),
+    ]);
+    expect(route.spec).toMatchObject({
+      parentRefs: [{ name: "public", namespace: "istio-ingress", kind: "Gateway" }],
+      hostnames: ["gw.example.com"],
+      rules: [
+        {
+          matches: [
+            { path: { type: "Exact", value: `/.well-known/acme-challenge/${challenge.spec.token}` } },
+          ],
+          backendRefs: [
+            expect.objectContaining({ kind: "Service", name: "meshsign", namespace: "meshsign-system" }),
+          ],
+        },
+      ],
+    });
+    // Made while the Challenge was pending (one etcd orders every write), gone once it was valid.
+    const pendingAt = history.find(
+      (h) =>
+        h.line.startsWith("Challenge ") &&
+        h.line.endsWith(" pending") &&
+        h.object.metadata.name === challenge.metadata.name,
+    );
+    expect(pendingAt).toBeDefined();
+    const rv = (o: KubeObject | undefined) => Number(o?.metadata.resourceVersion);
+    expect(rv(route)).toBeLessThan(rv(challenge));
+    await eventually(
+      async () =>
+        (await admin.get(HTTP_ROUTES, "shop", route.metadata.name ?? "")) === undefined ? true : undefined,
+      60_000,
+    );
+    expect(verifiesWithNodeCrypto(await chainOf("shop", "gw-tls"), await pebble.root(0))).toBe(true);
+  });
+
+  it("the runtime issuance ConfigMap naming the ACME ClusterIssuer is refused, and the current issuer keeps signing", async () => {
+    await admin.create(CONFIGMAPS, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: RUNTIME_ISSUER_CONFIGMAP, namespace: "meshsign-system" },
+      data: { "issuer-name": ISSUER, "issuer-kind": "ClusterIssuer", "issuer-group": "cert-manager.io" },
+    } as KubeObject);
+    await meshsign?.logged(/runtime issuer refused; the current issuer keeps signing/, 120_000);
+    expect(meshsign?.stderr).toContain(
+      `ClusterIssuer ${ISSUER} is an ACME issuer: public ACME CAs do not issue SPIFFE SVIDs`,
+    );
+    expect(meshsign?.stderr).not.toMatch(/signing issuer switched/);
+    await admin.delete(CONFIGMAPS, "meshsign-system", RUNTIME_ISSUER_CONFIGMAP);
+  });
+
+  it("meshsign serve --mode kubernetes with --issuer-name naming the ACME ClusterIssuer exits 1 at start-up, saying why", async () => {
+    const dataDir = path.join(api.dir, "data-acme-workload-issuer");
+    await mkdir(dataDir, { recursive: true });
+    const r = await runMeshsign(
+      [
+        "serve",
+        "--mode=kubernetes",
+        `--kubeconfig=${meshsignKubeconfig}`,
+        `--data-dir=${dataDir}`,
+        `--issuer-name=${ISSUER}`,
+        "--issuer-kind=ClusterIssuer",
+        "--workers=1",
+        "--serving-address=127.0.0.1:0",
+        "--admin-address=127.0.0.1:0",
+        "--readiness-probe-port=0",
+        "--metrics-port=0",
+        "--acme-http01-solver-address=",
+      ],
+      { cwd: repoRoot, env: { POD_NAME: "acme-workload-issuer" }, timeoutMs: 120_000 },
+    );
+    expect(r.code, r.stderr.slice(-2000)).toBe(1);
+    expect(r.stderr).toContain(
+      `ClusterIssuer ${ISSUER} is an ACME issuer: public ACME CAs do not issue SPIFFE SVIDs, so it cannot sign workload certificates`,
+    );
   });
 });
