@@ -86,6 +86,11 @@ export class MotoServer {
   motoPort = 0;
   proxyPort = 0;
   readonly seen: SeenRequest[] = [];
+  /**
+   * Called with each request moto answered (faults excluded), once its answer is sent: a test keeps
+   * another server in step with what moto now holds.
+   */
+  onAnswered: ((request: SeenRequest, status: number) => void) | undefined;
 
   /** The endpoint the code under test uses (the recording proxy). */
   get endpoint(): string {
@@ -132,14 +137,15 @@ export class MotoServer {
         const text = body.toString();
         const auth = req.headers.authorization ?? "";
         const stsAction = new URLSearchParams(text).get("Action");
-        this.seen.push({
+        const seen: SeenRequest = {
           method: req.method ?? "",
           url: req.url ?? "",
           accessKeyId: /Credential=([^/]+)\//.exec(auth)?.[1],
           action: stsAction ?? route53Action(req.method ?? "", req.url ?? ""),
           body: text,
-        });
-        const fault = this.#faults.find((f) => f.times > 0 && f.action === this.seen.at(-1)?.action);
+        };
+        this.seen.push(seen);
+        const fault = this.#faults.find((f) => f.times > 0 && f.action === seen.action);
         if (fault !== undefined) {
           fault.times--;
           res.writeHead(fault.status, {
@@ -154,6 +160,7 @@ export class MotoServer {
           (upRes) => {
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
             upRes.pipe(res);
+            upRes.on("end", () => this.onAnswered?.(seen, upRes.statusCode ?? 502));
           },
         );
         up.on("error", (e) => {

@@ -2,8 +2,9 @@
  * The Route53 DNS-01 provider against moto in server mode (Route53 and STS),
  * reached through a recording proxy (see harness.ts) so the tests check the
  * calls themselves: which zone was written, which key signed them, what STS
- * was sent. The propagation check is not part of these tests: moto serves no
- * DNS, and the provider's promise ends at INSYNC (which moto reports at once).
+ * was sent. The provider's promise ends at INSYNC (which moto reports at
+ * once); the propagation check after it, at a DNS server kept in step with
+ * moto, is propagation.test.ts.
  */
 import {
   ChangeResourceRecordSetsCommand,

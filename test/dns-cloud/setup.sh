@@ -5,6 +5,8 @@
 # reused when it already holds the pinned version (a second run takes a second),
 # and recorded as MESHSIGN_MOTO_SERVER in bin/harness.env (or set MESHSIGN_MOTO_SERVER yourself).
 # Needs python3 with the venv module; installs Debian's python3 and python3-venv when missing.
+# Also installs Debian's knot package when knotd or knotc is missing: the propagation test runs
+# knotd (test/dns/harness/knot.ts starts its own) as the DNS server the check asks.
 #
 # Usage: bash test/dns-cloud/setup.sh
 set -euo pipefail
@@ -25,6 +27,16 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip'
   apt-get update -qq || die "apt-get update failed"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv || die "cannot install python3 and python3-venv"
 fi
+
+# knotd and knotc live in /usr/sbin, which a non-login shell may not have on PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
+if ! { command -v knotd >/dev/null 2>&1 && command -v knotc >/dev/null 2>&1; }; then
+  command -v apt-get >/dev/null 2>&1 || die "knotd/knotc missing and apt-get is not available: install the Debian package knot yourself"
+  echo "$SETUP_NAME: installing Debian's knot" >&2
+  apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq knot >/dev/null || die "apt-get install knot failed"
+fi
+knotd --version >/dev/null 2>&1 || die "knotd is still missing or does not run after installing the knot package"
 
 # One install at a time per cache (two checkouts may run this at once).
 exec 9>"$cache/venv-moto.lock"
