@@ -6,9 +6,13 @@
  *   httpPort; pebble-challtestsrv answers A 127.0.0.1 for every name. N is
  *   `MESHSIGN_BENCH_ACME_CERTIFICATES` (default 200).
  * - `acme-dns01`: wildcard Certificates, DNS-01 through the RFC 2136 solver
- *   into a knotd that is also Pebble's DNS server and meshsign's only
- *   propagation-check resolver. N is `MESHSIGN_BENCH_ACME_DNS01_CERTIFICATES`
- *   (default 100).
+ *   into a knotd that is also Pebble's DNS server. meshsign's only
+ *   propagation-check resolver is a proxy in front of knotd that lags behind
+ *   it (bench/lib/dns-lag-proxy.ts), as a real provider's propagation does, so
+ *   every Challenge waits; the target is that the waits overlap (no Challenge
+ *   waits on another's). N is `MESHSIGN_BENCH_ACME_DNS01_CERTIFICATES`
+ *   (default 100), the lag `MESHSIGN_BENCH_ACME_DNS01_PROPAGATION_DELAY`
+ *   seconds (default 5; 0 asks knotd directly and judges nothing).
  *
  * Measures the wall time from meshsign's start to every Certificate Ready,
  * the peak Orders and Challenges in flight (read from meshsign's store), the
@@ -24,11 +28,12 @@ import type { Certificate } from "../../src/engine/lib/api.js";
 import { openEmbeddedStore } from "../../src/store/embedded/index.js";
 import { freePort, type Pebble, startPebble } from "../../test/acme/harness.js";
 import { type Knot, startKnot } from "../../test/dns/harness/knot.js";
+import { type DnsLagProxy, peakOverlap, startDnsLagProxy } from "../lib/dns-lag-proxy.js";
 import * as f from "../lib/format.js";
 import { buildGoTools } from "../lib/go-tool.js";
 import { type MeshsignProcess, startMeshsign } from "../lib/meshsign.js";
 import { cpuMs, RssSampler } from "../lib/proc.js";
-import type { BenchCase, BenchContext, CaseReport } from "./types.js";
+import type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
 const NAMESPACE = "bench-acme";
 /** How long every Certificate may take to be Ready before the case gives up (a loaded machine is slow). */
@@ -107,7 +112,13 @@ interface Setup {
   /** The servers meshsign talks to, whose CPU is measured over the window. */
   readonly peers: readonly { readonly label: string; readonly pid: number }[];
   /** Extra columns and notes once every Certificate is Ready. */
-  finish(wallSeconds: number): { header: string[]; row: string[]; notes: string[]; data: unknown };
+  finish(wallSeconds: number): {
+    header: string[];
+    row: string[];
+    notes: string[];
+    data: unknown;
+    targets?: TargetCheck[];
+  };
   stop(): Promise<void>;
 }
 
@@ -135,7 +146,9 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
       repoRoot: ctx.serverRoot,
       workers: 1,
       extraArgs: ["--manifests", dir, "--serving-certificate-dns-names", "localhost", ...setup.serveArgs],
-      nodeArgs: ctx.options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(ctx.options.profileDir)] : [],
+      nodeArgs: ctx.options.profileDir
+        ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(ctx.options.profileDir)]
+        : [],
     });
     const startupCpu = cpuMs(server.pid);
     const rss = new RssSampler(server.pid);
@@ -200,7 +213,7 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
           ],
         ],
       },
-      targets: [],
+      targets: extra.targets ?? [],
       notes: [
         `meshsign serve --workers 1 --manifests holding one ACME ClusterIssuer and ${count} Certificates (one DNS name each, ECDSA P-256 keys), started with the ACME side already up; "all Ready" is from spawning meshsign to the last Certificate Ready in its store (polled every ${POLL_MS} ms, so it includes meshsign's start-up). ` +
           "Pebble runs with PEBBLE_VA_NOSLEEP=1, fresh authorizations for every order (PEBBLE_AUTHZREUSE=0), Retry-After 1 s and its default 5% bad-nonce rejection.",
@@ -295,6 +308,12 @@ const dns01: Variant = {
       throw err;
     }
     const [k, p] = [knot, pebble];
+    const delaySeconds = propagationDelaySeconds();
+    let lag: DnsLagProxy | undefined;
+    if (delaySeconds > 0) {
+      lag = await startDnsLagProxy({ upstream: k.nameserver, delayMs: delaySeconds * 1000 });
+      ctx.log(`acme-dns01: the propagation check asks ${lag.nameserver}, ${delaySeconds} s behind knotd`);
+    }
     const key = k.key("HMACSHA256");
     const updatesBefore = knotUpdates(k.log());
     const certs = Array.from({ length: count }, (_, i) => certificate(i, `*.w-${i}.example.test`));
@@ -314,30 +333,93 @@ const dns01: Variant = {
         ),
         ...certs,
       ].join("\n---\n")}\n`,
-      // knotd is authoritative for example.test and the only resolver of the propagation check.
-      serveArgs: ["--dns01-recursive-nameservers", k.nameserver, "--dns01-recursive-nameservers-only"],
+      // knotd is authoritative for example.test; the propagation check asks only it (through the lag).
+      serveArgs: [
+        "--dns01-recursive-nameservers",
+        lag?.nameserver ?? k.nameserver,
+        "--dns01-recursive-nameservers-only",
+      ],
       peers: [
         { label: "Pebble", pid: p.pids.pebble },
         { label: "knotd", pid: k.pid },
       ],
       finish: (wallSeconds) => {
         const updates = knotUpdates(k.log()) - updatesBefore;
+        const waiting = lag === undefined ? undefined : propagationWaits(lag, count, delaySeconds);
         return {
-          header: ["DNS updates", "updates/s"],
-          row: [String(updates), (updates / wallSeconds).toFixed(1)],
+          header: ["DNS updates", "updates/s", ...(waiting?.header ?? [])],
+          row: [String(updates), (updates / wallSeconds).toFixed(1), ...(waiting?.row ?? [])],
+          ...(waiting !== undefined ? { targets: [waiting.target] } : {}),
           notes: [
+            ...(waiting?.notes ?? []),
             `Each Certificate is one wildcard name (\`*.w-<i>.example.test\`), so one DNS-01 Challenge; the RFC 2136 solver (TSIG HMAC-SHA256) writes its TXT record into knotd (Knot DNS, the Debian package), which is Pebble's DNS server and the only resolver of meshsign's propagation check (--dns01-recursive-nameservers-only). DNS updates are the UPDATE messages knotd logged as processed over the window (presents and clean-ups); updates/s is over the whole wall time.`,
           ],
-          data: { updates },
+          data: { updates, propagation: waiting?.data },
         };
       },
       stop: async () => {
+        await lag?.stop();
         await p.stop();
         await k.stop();
       },
     };
   },
 };
+
+/** meshsign's default --max-concurrent-challenges: the Challenges that can wait at once. */
+const MAX_CONCURRENT_CHALLENGES = 60;
+
+function propagationDelaySeconds(): number {
+  const raw = process.env.MESHSIGN_BENCH_ACME_DNS01_PROPAGATION_DELAY;
+  if (raw === undefined || raw === "") return 5;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 600)
+    throw new Error(`MESHSIGN_BENCH_ACME_DNS01_PROPAGATION_DELAY must be 0-600 seconds, got ${raw}`);
+  return n;
+}
+
+/**
+ * Each record's propagation wait, as the lagging resolver saw it: from the first check that found
+ * it at knotd (just after it was presented) to the first that got it through (the check passes and
+ * the Challenge is accepted). If Challenges waited on one another the waits would follow each other
+ * and their span would be N waits; they overlap when it is about one wait per batch of
+ * --max-concurrent-challenges.
+ */
+function propagationWaits(lag: DnsLagProxy, count: number, delaySeconds: number) {
+  const done = lag.waits.filter((w) => w.passedMs !== undefined);
+  const intervals = done.map((w) => ({ start: w.seenMs, end: w.passedMs as number }));
+  const waitsS = intervals.map((w) => (w.end - w.start) / 1000).sort((a, b) => a - b);
+  const median = waitsS[Math.floor(waitsS.length / 2)] ?? Number.NaN;
+  const longest = waitsS.at(-1) ?? Number.NaN;
+  const spanS =
+    intervals.length === 0
+      ? Number.NaN
+      : (Math.max(...intervals.map((w) => w.end)) - Math.min(...intervals.map((w) => w.start))) / 1000;
+  const peak = peakOverlap(intervals);
+  const batches = Math.ceil(count / MAX_CONCURRENT_CHALLENGES);
+  const allowedWaits = batches + 1;
+  const target: TargetCheck = {
+    name: "no Challenge waits on another's propagation wait",
+    target: `all ${count} waits within ${allowedWaits} waits' time (one per ${MAX_CONCURRENT_CHALLENGES} Challenges, +1; serial: ${count})`,
+    measured: `${done.length} waits of ${median.toFixed(1)} s (median), span ${spanS.toFixed(1)} s = ${(spanS / median).toFixed(1)} waits, ${peak} waiting at once`,
+    pass: done.length >= count && spanS <= allowedWaits * median,
+  };
+  return {
+    header: ["propagation wait (median / longest)", "waiting at once (peak)", "all waits' span"],
+    row: [`${median.toFixed(1)} / ${longest.toFixed(1)} s`, String(peak), `${spanS.toFixed(1)} s`],
+    target,
+    notes: [
+      `The propagation check asks a resolver that lags ${delaySeconds} s behind knotd (bench/lib/dns-lag-proxy.ts: a TXT answer for an \`_acme-challenge\` name is sent without its values until they have been at knotd that long), so every Challenge waits; a Challenge rechecks 10 s after a failed check. A wait runs from the first check that found the record at knotd to the first that got it through (then the Challenge is accepted); ${lag.heldBack} answers were held back. Waiting on one another, the ${count} waits would span ${count} waits; meshsign runs up to ${MAX_CONCURRENT_CHALLENGES} Challenges at once (--max-concurrent-challenges), so the target is ${allowedWaits} waits.`,
+    ],
+    data: {
+      delaySeconds,
+      waitsSeconds: waitsS,
+      spanSeconds: spanS,
+      peakWaiting: peak,
+      heldBack: lag.heldBack,
+    },
+  };
+}
 
 export const acmeCase: BenchCase = {
   name: http01.name,
