@@ -382,8 +382,8 @@ function propagationDelaySeconds(): number {
  * Each record's propagation wait, as the lagging resolver saw it: from the first check that found
  * it at knotd (just after it was presented) to the first that got it through (the check passes and
  * the Challenge is accepted). If Challenges waited on one another the waits would follow each other
- * and their span would be N waits; they overlap when it is about one wait per batch of
- * --max-concurrent-challenges.
+ * and their span would be N waits; they overlap when many wait at once and the span is about one
+ * wait per batch of --max-concurrent-challenges.
  */
 function propagationWaits(lag: DnsLagProxy, count: number, delaySeconds: number) {
   const done = lag.waits.filter((w) => w.passedMs !== undefined);
@@ -397,19 +397,21 @@ function propagationWaits(lag: DnsLagProxy, count: number, delaySeconds: number)
       : (Math.max(...intervals.map((w) => w.end)) - Math.min(...intervals.map((w) => w.start))) / 1000;
   const peak = peakOverlap(intervals);
   const batches = Math.ceil(count / MAX_CONCURRENT_CHALLENGES);
-  const allowedWaits = batches + 1;
+  // Waves of --max-concurrent-challenges, +2 for the spread of presenting and of finishing a wave.
+  const allowedWaits = batches + 2;
+  const wantAtOnce = Math.ceil(Math.min(count, MAX_CONCURRENT_CHALLENGES) / 2);
   const target: TargetCheck = {
     name: "no Challenge waits on another's propagation wait",
-    target: `all ${count} waits within ${allowedWaits} waits' time (one per ${MAX_CONCURRENT_CHALLENGES} Challenges, +1; serial: ${count})`,
-    measured: `${done.length} waits of ${median.toFixed(1)} s (median), span ${spanS.toFixed(1)} s = ${(spanS / median).toFixed(1)} waits, ${peak} waiting at once`,
-    pass: done.length >= count && spanS <= allowedWaits * median,
+    target: `>= ${wantAtOnce} waiting at once, all ${count} within ${allowedWaits} waits (one after another: 1 and ${count})`,
+    measured: `${peak} at once; ${done.length} waits of ${median.toFixed(1)} s (median) within ${spanS.toFixed(1)} s = ${(spanS / median).toFixed(1)} waits`,
+    pass: done.length >= count && peak >= wantAtOnce && spanS <= allowedWaits * median,
   };
   return {
     header: ["propagation wait (median / longest)", "waiting at once (peak)", "all waits' span"],
     row: [`${median.toFixed(1)} / ${longest.toFixed(1)} s`, String(peak), `${spanS.toFixed(1)} s`],
     target,
     notes: [
-      `The propagation check asks a resolver that lags ${delaySeconds} s behind knotd (bench/lib/dns-lag-proxy.ts: a TXT answer for an \`_acme-challenge\` name is sent without its values until they have been at knotd that long), so every Challenge waits; a Challenge rechecks 10 s after a failed check. A wait runs from the first check that found the record at knotd to the first that got it through (then the Challenge is accepted); ${lag.heldBack} answers were held back. Waiting on one another, the ${count} waits would span ${count} waits; meshsign runs up to ${MAX_CONCURRENT_CHALLENGES} Challenges at once (--max-concurrent-challenges), so the target is ${allowedWaits} waits.`,
+      `The propagation check asks a resolver that lags ${delaySeconds} s behind knotd (bench/lib/dns-lag-proxy.ts: a TXT answer for an \`_acme-challenge\` name is sent without its values until they have been at knotd that long), so every Challenge waits; a Challenge rechecks 10 s after a failed check. A wait runs from the first check that found the record at knotd to the first that got it through (then the Challenge is accepted); ${lag.heldBack} answers were held back. Waiting on one another, the ${count} waits would span ${count} waits; meshsign runs up to ${MAX_CONCURRENT_CHALLENGES} Challenges at once (--max-concurrent-challenges), so the target is at least half of those waiting together and all waits within one wait per ${MAX_CONCURRENT_CHALLENGES} Challenges, +2 for the spread of presenting and finishing.`,
     ],
     data: {
       delaySeconds,
