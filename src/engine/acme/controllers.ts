@@ -208,6 +208,7 @@ export class AcmeControllers {
     this.#known.set(key, {
       key,
       dnsName: c.spec.dnsName,
+      wildcard: c.spec.wildcard === true,
       type: c.spec.type,
       createdMs: Date.parse(c.metadata.creationTimestamp ?? "") || 0,
       processing: c.status?.processing === true,
