@@ -227,6 +227,12 @@ export const challengeSchema = z.object({
       presentedAt: z.string().optional(),
       reason: z.string().optional(),
       state: acmeStateSchema.optional(),
+      /** meshsign: the TXT record name a DNS-01 value was presented at (after CNAME following). */
+      dns01Fqdn: z.string().optional(),
+      /** meshsign: since when a presented value outlives its Challenge's final state or deletion (RFC 3339). */
+      cleanUpSince: z.string().optional(),
+      /** meshsign: why the last clean-up at the solver failed; retried with back-off until it succeeds. */
+      cleanUpError: z.string().optional(),
     })
     .optional(),
 });

@@ -85,6 +85,7 @@ export class AcmeControllers {
     });
     const challenges = new ChallengeController({
       store: deps.store,
+      challengeNamesOf: (ns, order) => [...(this.#challengesByOrder.get(`${ns}/${order}`) ?? [])],
       clock: deps.clock,
       registry: deps.registry,
       events: deps.events,
@@ -193,6 +194,7 @@ export class AcmeControllers {
       this.#known.delete(key);
       this.#tokens.delete(c.spec.token);
       this.#challenges.forget(key);
+      if (orderKey !== undefined) this.#wakeSettledSiblings(orderKey, key);
       this.#queuePass();
       return;
     }
@@ -220,10 +222,25 @@ export class AcmeControllers {
       (final && (c.status?.presented === true || prev?.processing === true))
     )
       this.#challenges.enqueue(key);
+    // A valid DNS-01 sibling may be keeping its value for this one: it looks again once this settles.
+    if (
+      orderKey !== undefined &&
+      ((final && prev?.final !== true) || c.metadata.deletionTimestamp !== undefined)
+    )
+      this.#wakeSettledSiblings(orderKey, key);
     // The owning Order looks again when a Challenge moves (state or reason).
     if (orderKey !== undefined && (prev === undefined || prev.final !== final || e.type === "MODIFIED"))
       this.#orders.enqueue(orderKey);
     this.#queuePass();
+  }
+
+  /** Enqueues the final Challenges of an Order other than `except` (a no-op for those with nothing to clean). */
+  #wakeSettledSiblings(orderKey: string, except: string): void {
+    const ns = orderKey.slice(0, orderKey.indexOf("/"));
+    for (const name of this.#challengesByOrder.get(orderKey) ?? []) {
+      const key = `${ns}/${name}`;
+      if (key !== except && this.#known.get(key)?.final === true) this.#challenges.enqueue(key);
+    }
   }
 
   /** One scheduling pass per burst of events. */
