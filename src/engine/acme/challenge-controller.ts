@@ -45,7 +45,7 @@ import { MeshsignError, toMeshsignError } from "../../errors/index.js";
 import { AcmeIssuer } from "../../issuers/acme/index.js";
 import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
 import type { Store } from "../../store/types.js";
-import { exponentialDelayMs } from "../backoff.js";
+import { type BackoffOptions, exponentialDelayMs } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { SECRETS, type Secret } from "../lib/api.js";
@@ -93,6 +93,8 @@ export interface ChallengeControllerDeps {
   readonly http01Routes?: Http01RoutesOptions;
   /** Kubernetes TokenRequest, for DNS-01 providers that authenticate as a service account (Route53). */
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
+  /** Back-off between attempts of a failed DNS-01 clean-up. Default 5 s doubling to 5 min. */
+  readonly cleanUpBackoff?: BackoffOptions;
   /** Names of the Challenges an Order owns (an index kept off the watch); without it the namespace is listed. */
   readonly challengeNamesOf?: (namespace: string, orderName: string) => readonly string[];
 }
@@ -103,7 +105,7 @@ const SELF_CHECK_RECHECK_MS = 10_000;
 const AUTHORIZATION_WAIT_MS = 2 * 60_000;
 const TRANSIENT_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
 /** A failed clean-up is retried whatever the error (a key fixed later makes it succeed). */
-const CLEAN_UP_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
+const CLEAN_UP_BACKOFF: BackoffOptions = { minMs: 5_000, maxMs: 5 * 60_000 };
 
 type ChallengeStatus = NonNullable<Challenge["status"]>;
 
@@ -336,7 +338,7 @@ export class ChallengeController {
             `Error cleaning up challenge: ${e.message}`,
           );
         }
-        return this.#d.clock.now() + exponentialDelayMs(n, CLEAN_UP_BACKOFF);
+        return this.#d.clock.now() + exponentialDelayMs(n, this.#d.cleanUpBackoff ?? CLEAN_UP_BACKOFF);
       }
     }
     this.#cleanUpFailures.delete(key);

@@ -14,6 +14,7 @@ import {
 import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
 import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../../store/types.js";
+import type { BackoffOptions } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { ANN } from "../lib/annotations.js";
@@ -34,6 +35,8 @@ export interface AcmeOptions {
   /** Deadline of an Order from its creation. Default 1 h. */
   readonly orderTimeoutMs?: number;
   readonly http01SelfCheck?: Http01SelfCheckOptions;
+  /** Back-off between attempts of a failed DNS-01 clean-up. Default 5 s doubling to 5 min. */
+  readonly dns01CleanUpBackoff?: BackoffOptions;
   /** DNS-01 record resolution and propagation check; DNS-01 Challenges error without it. */
   readonly dns01Propagation?: Dns01Propagation;
   /** Kubernetes mode: route HTTP-01 Challenges to meshsign's Service through an Ingress or HTTPRoute. */
@@ -86,6 +89,7 @@ export class AcmeControllers {
     const challenges = new ChallengeController({
       store: deps.store,
       challengeNamesOf: (ns, order) => [...(this.#challengesByOrder.get(`${ns}/${order}`) ?? [])],
+      ...(deps.dns01CleanUpBackoff !== undefined ? { cleanUpBackoff: deps.dns01CleanUpBackoff } : {}),
       clock: deps.clock,
       registry: deps.registry,
       events: deps.events,

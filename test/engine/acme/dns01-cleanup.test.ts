@@ -2,11 +2,13 @@
  * DNS-01 clean-up on the engine, against the in-memory ACME server and an
  * in-memory DNS-01 provider registered under `rfc2136` for this file: the
  * wildcard and apex values of one Order are present together and both removed,
- * a valid value waits for its open sibling across a restart, and a failed
- * Order removes every value at once.
+ * a valid value waits for its open sibling across a restart, a failed Order
+ * removes every value at once, and a failed clean-up is listed as a leftover
+ * record and retried until it succeeds.
  */
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
+import { listLeftoverDns01Records } from "../../../src/acme/index.js";
 import { registerDns01Provider } from "../../../src/acme/solvers/dns01/index.js";
 import {
   CERTIFICATES,
@@ -112,7 +114,8 @@ function startEngine(store: Store, acme: FakeAcme): Engine {
     store,
     registry,
     metricsRegistry: new Registry(),
-    acme: { dns01Propagation: propagation },
+    // Failed clean-ups retried within a second, not 5 s doubling.
+    acme: { dns01Propagation: propagation, dns01CleanUpBackoff: { minMs: 200, maxMs: 1_000 } },
   });
   engines.push(engine);
   return engine;
@@ -207,6 +210,32 @@ describe("DNS-01 wildcard and apex values of one Order", () => {
       "the Order to be invalid",
     );
     await noChallenges(store);
+    expect(dns.values(FQDN)).toEqual([]);
+  });
+
+  it("are listed as leftover records while their clean-up fails, and retried until it succeeds", async () => {
+    const acme = new FakeAcme();
+    const store = await setup(acme);
+    dns.failCleanUp = "rfc2136: removing TXT: the server refused the update: NOTAUTH";
+    await startEngine(store, acme).start();
+    await ready(store);
+    const leftovers = await until(
+      store,
+      async () => {
+        const l = await listLeftoverDns01Records(store);
+        return l.length === 2 && l.every((r) => r.deleting && r.lastError !== undefined) ? l : undefined;
+      },
+      "both values to be listed as left behind, their Challenges deleted",
+    );
+    expect(leftovers.map((r) => [r.dnsName, r.fqdn, r.provider, r.lastError]).sort()).toEqual([
+      ["*.shop.example.com", FQDN, "dns01.rfc2136", dns.failCleanUp],
+      ["shop.example.com", FQDN, "dns01.rfc2136", dns.failCleanUp],
+    ]);
+    expect(leftovers.every((r) => r.since !== undefined)).toBe(true);
+    expect(dns.values(FQDN)).toHaveLength(2);
+    dns.failCleanUp = undefined;
+    await noChallenges(store);
+    expect(await listLeftoverDns01Records(store)).toEqual([]);
     expect(dns.values(FQDN)).toEqual([]);
   });
 });
