@@ -3,12 +3,22 @@
  * oldest first, at most `maxConcurrent` in flight, at most `maxPerPass`
  * started per pass, and never two in flight for the same name and type (two
  * HTTP-01 tokens for one name at once would make the CA see the wrong one
- * behind a load balancer; two DNS-01 values race on one TXT name).
+ * behind a load balancer; two Orders' DNS-01 values for one name would come
+ * and go under each other).
+ *
+ * "The same name" is the name as the CA names the authorization, wildcard
+ * flag included: `*.example.com` and `example.com` are two authorizations of
+ * one Order whose DNS-01 values share `_acme-challenge.example.com`, and they
+ * run together (both values present until both are validated), where
+ * cert-manager, keying on the bare dnsName, presents and removes them one
+ * after the other. Two Orders for the same name are still serialized.
  */
 
 export interface ScheduledChallenge {
   readonly key: string;
   readonly dnsName: string;
+  /** The authorization is for `*.<dnsName>`. */
+  readonly wildcard?: boolean;
   readonly type: string;
   /** Creation time (ms); ties broken by key. */
   readonly createdMs: number;
@@ -35,7 +45,7 @@ export function pickChallenges(
     if (c.final) continue;
     if (c.processing) {
       inFlight++;
-      busy.add(`${c.type}\u0000${c.dnsName}`);
+      busy.add(nameKey(c));
     } else waiting.push(c);
   }
   const room = Math.min(maxPerPass, maxConcurrent - inFlight);
@@ -44,10 +54,15 @@ export function pickChallenges(
   const out: string[] = [];
   for (const c of waiting) {
     if (out.length >= room) break;
-    const id = `${c.type}\u0000${c.dnsName}`;
+    const id = nameKey(c);
     if (busy.has(id)) continue;
     busy.add(id);
     out.push(c.key);
   }
   return out;
+}
+
+/** The type and the authorization's name as the CA names it (`*.example.com` apart from `example.com`). */
+function nameKey(c: ScheduledChallenge): string {
+  return `${c.type}\u0000${c.wildcard === true ? "*." : ""}${c.dnsName.toLowerCase()}`;
 }

@@ -47,6 +47,8 @@ export {
   type ChallengeView,
   describeSolver,
   inspectOrder,
+  type LeftoverDns01RecordView,
+  listLeftoverDns01Records,
   type OrderSummaryView,
   type OrderView,
   orderOfRequest,

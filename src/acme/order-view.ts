@@ -5,6 +5,11 @@
  * and why it is stuck. Found through ownerReferences as cert-manager links
  * them (CertificateRequest -> Order -> Challenge). Never returns the key
  * authorization or the issued chain, only whether there is one.
+ *
+ * Also the DNS-01 records left behind (`meshsign status`): a presented TXT
+ * value whose Challenge is final or being deleted, until its clean-up
+ * succeeds (a value kept for a sibling still being validated, or one whose
+ * clean-up failed and is being retried).
  */
 import type { AcmeSolver, Challenge, Order } from "../api/types.js";
 import { CHALLENGES, ORDERS } from "../api/types.js";
@@ -22,6 +27,29 @@ export interface ChallengeView {
   readonly presented?: boolean;
   readonly processing?: boolean;
   readonly reason?: string;
+  /** Set while this Challenge's DNS-01 value outlives its final state or deletion. */
+  readonly leftover?: LeftoverDns01RecordView;
+}
+
+/** One DNS-01 TXT value still at the provider after its Challenge is final or deleted. */
+export interface LeftoverDns01RecordView {
+  readonly namespace: string;
+  readonly challenge: string;
+  /** The Order that owns the Challenge. */
+  readonly order?: string;
+  /** The authorization's name, `*.` for a wildcard. */
+  readonly dnsName: string;
+  /** The TXT record name (after CNAME following), e.g. `_acme-challenge.example.com.` */
+  readonly fqdn: string;
+  /** e.g. `dns01.rfc2136`. */
+  readonly provider: string;
+  /** Since when the value outlives the Challenge (RFC 3339). */
+  readonly since?: string;
+  /** Why the last clean-up failed; absent while none has failed (a value kept for its sibling). */
+  readonly lastError?: string;
+  readonly state?: string;
+  /** The Challenge is deleted and waits on its finalizer for the clean-up. */
+  readonly deleting: boolean;
 }
 
 /** The summary `meshsign status ns/name` shows under the Certificate's request. */
@@ -96,6 +124,47 @@ export async function inspectOrder(store: Store, namespace: string, name: string
   };
 }
 
+/**
+ * The DNS-01 values left behind, oldest first: every presented value whose
+ * Challenge is final or being deleted. Empty once each clean-up succeeded.
+ */
+export async function listLeftoverDns01Records(
+  store: Store,
+  namespace?: string,
+): Promise<LeftoverDns01RecordView[]> {
+  const challenges = await store.list<Challenge>(CHALLENGES, namespace === undefined ? {} : { namespace });
+  return challenges
+    .map(leftoverOf)
+    .filter((r): r is LeftoverDns01RecordView => r !== undefined)
+    .sort(
+      (a, b) =>
+        (a.since ?? "").localeCompare(b.since ?? "") ||
+        `${a.namespace}/${a.challenge}`.localeCompare(`${b.namespace}/${b.challenge}`),
+    );
+}
+
+const FINAL = new Set(["valid", "invalid", "expired", "errored"]);
+
+function leftoverOf(c: Challenge): LeftoverDns01RecordView | undefined {
+  const status = c.status ?? {};
+  const deleting = c.metadata.deletionTimestamp !== undefined;
+  if (c.spec.type !== "DNS-01" || status.presented !== true) return undefined;
+  if (!deleting && (status.state === undefined || !FINAL.has(status.state))) return undefined;
+  const order = c.metadata.ownerReferences?.find((r) => r.kind === "Order")?.name;
+  return {
+    namespace: c.metadata.namespace ?? "",
+    challenge: c.metadata.name ?? "",
+    ...optional("order", order),
+    dnsName: c.spec.wildcard === true ? `*.${c.spec.dnsName}` : c.spec.dnsName,
+    fqdn: status.dns01Fqdn ?? `_acme-challenge.${c.spec.dnsName}.`,
+    provider: describeSolver(c.spec.solver),
+    ...optional("since", status.cleanUpSince ?? c.metadata.deletionTimestamp),
+    ...optional("lastError", status.cleanUpError),
+    ...optional("state", status.state),
+    deleting,
+  };
+}
+
 /** How a solver is named in the views: its type and kind, and what tells two apart. */
 export function describeSolver(solver: AcmeSolver): string {
   const ingress = solver.http01?.ingress;
@@ -143,6 +212,7 @@ async function challengesOf(store: Store, order: Order): Promise<ChallengeView[]
     .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))
     .map((c) => {
       const status = c.status ?? {};
+      const leftover = leftoverOf(c);
       return {
         name: c.metadata.name ?? "",
         type: c.spec.type,
@@ -153,6 +223,7 @@ async function challengesOf(store: Store, order: Order): Promise<ChallengeView[]
         ...optional("presented", status.presented),
         ...optional("processing", status.processing),
         ...optional("reason", status.reason),
+        ...(leftover !== undefined ? { leftover } : {}),
       };
     });
 }

@@ -5,7 +5,7 @@ import { MeshsignError } from "../errors/index.js";
 import { AdminService } from "../gen/meshsign/admin/v1/admin_pb.js";
 import { stringify as stringifyYaml } from "yaml";
 import { dataDirPaths, loadOrCreateAdminToken } from "../server/data-dir.js";
-import { type CertificateDescriptionView, type CertificateRow, certificateDetail, certificatesTable, effectiveReason, type IssuerRow, issuersTable, type ManifestProblemView, manifestProblemsText } from "./lib/status-views.js";
+import { type CertificateDescriptionView, type CertificateRow, certificateDetail, certificatesTable, effectiveReason, type IssuerRow, issuersTable, type LeftoverRecordView, leftoverRecordsText, type ManifestProblemView, manifestProblemsText } from "./lib/status-views.js";
 import { type OrderDetailView, orderDetail } from "./lib/order-views.js";
 import { renderTable } from "./lib/table.js";
 
@@ -80,17 +80,18 @@ export async function runStatus(ref: string | undefined, opts: AdminOpts): Promi
     print(opts, description, () => certificateDetail(d, Date.now()));
     return;
   }
-  const { version, health, roots, certificates } = await call(opts, async (client) => {
-    const [version, health, roots, certs] = await Promise.all([
+  const { version, health, roots, certificates, leftovers } = await call(opts, async (client) => {
+    const [version, health, roots, certs, left] = await Promise.all([
       client.getVersion({}),
       client.getHealth({}),
       client.getRoots({}),
       // Absent until the engine runs (and never on a CA-only process): no table then.
       client.listCertificates({}).catch(() => undefined),
+      client.listLeftoverDns01Records({}).catch(() => undefined),
     ]);
     let rows = certs?.certificates as unknown as CertificateRow[] | undefined;
     if (rows !== undefined && outputFormat(opts) === "text") rows = await withEffectiveReasons(client, rows);
-    return { version, health, roots, certificates: rows };
+    return { version, health, roots, certificates: rows, leftovers: left?.records as unknown as LeftoverRecordView[] | undefined };
   });
   const manifests = readManifestProblems(dataDirPaths(opts.dataDir).manifestsReport);
   const value = {
@@ -101,6 +102,7 @@ export async function runStatus(ref: string | undefined, opts: AdminOpts): Promi
     trustDomain: roots.trustDomain,
     roots: roots.roots.map((r) => ({ subject: r.subject, serial: r.serial, notAfter: timestampIso(r.notAfter), sha256Fingerprint: r.sha256Fingerprint })),
     ...(certificates !== undefined ? { certificates } : {}),
+    ...(leftovers !== undefined && leftovers.length > 0 ? { leftoverDns01Records: leftovers } : {}),
     ...(manifests !== undefined ? { manifests } : {}),
   };
   print(opts, value, () => {
@@ -112,6 +114,8 @@ export async function runStatus(ref: string | undefined, opts: AdminOpts): Promi
       "",
       certificates === undefined ? "Certificates: the engine is not running in this process." : certificatesTable(certificates, Date.now()),
     ];
+    const left = leftoverRecordsText(leftovers ?? [], Date.now());
+    if (left !== "") lines.push("", left);
     const problems = manifests === undefined ? "" : manifestProblemsText(manifests.dir, manifests.problems);
     if (problems !== "") lines.push("", problems);
     return lines.join("\n");

@@ -33,6 +33,8 @@ export interface CertificateControl {
   inspectSecret(namespace: string, name: string): Promise<object>;
   /** One ACME Order and its Challenges (`meshsign inspect order`). */
   inspectOrder(namespace: string, name: string): Promise<object>;
+  /** DNS-01 values left behind after their Challenge (`meshsign status`). */
+  listLeftoverDns01Records(namespace?: string): Promise<object[]>;
 }
 
 /**
@@ -257,6 +259,7 @@ function routes(router: ConnectRouter, s: AdminSources): void {
       const r = ref(req.order);
       return { order: struct(await certs().inspectOrder(r.namespace, r.name)) };
     },
+    listLeftoverDns01Records: async (req) => ({ records: (await certs().listLeftoverDns01Records(req.namespace || undefined)).map(struct) }),
   });
 }
 

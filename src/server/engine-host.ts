@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { AcmeClientMetrics, inspectOrder, orderOfRequest } from "../acme/index.js";
+import { AcmeClientMetrics, inspectOrder, listLeftoverDns01Records, orderOfRequest } from "../acme/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
 import { dnsPropagation } from "../engine/acme/index.js";
 import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
@@ -114,6 +114,7 @@ export async function startEngine(options: {
       renew: (ns, name) => engine.renew(ns, name),
       inspectSecret: (ns, name) => engine.inspectSecret(ns, name),
       inspectOrder: (ns, name) => inspectOrder(store, ns, name),
+      listLeftoverDns01Records: (ns) => listLeftoverDns01Records(store, ns),
     },
     ready: () => started,
     stop: async () => {

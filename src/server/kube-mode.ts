@@ -119,6 +119,7 @@ export async function startKubernetesControllers(options: {
     renew: (ns, name) => active().renew(ns, name),
     inspectSecret: (ns, name) => active().inspectSecret(ns, name),
     inspectOrder: (ns, name) => active().inspectOrder(ns, name),
+    listLeftoverDns01Records: (ns) => active().listLeftoverDns01Records(ns),
   };
   const active = (): CertificateControl => {
     if (!engine) throw new MeshsignError("ERR_NOT_FOUND", "this replica is not the leader; ask the leader's admin API");

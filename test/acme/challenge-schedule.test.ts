@@ -49,6 +49,53 @@ describe("pickChallenges", () => {
       2,
       ["a"],
     ],
+    [
+      "starts the wildcard and the apex DNS-01 Challenges of one Order together",
+      [
+        ch("o1-apex", "example.com", 1, { type: "DNS-01" }),
+        ch("o1-wild", "example.com", 1, { type: "DNS-01", wildcard: true }),
+      ],
+      60,
+      ["o1-apex", "o1-wild"],
+    ],
+    [
+      "still serializes the same name of two Orders, the oldest first",
+      [
+        ch("o2-apex", "example.com", 2, { type: "DNS-01" }),
+        ch("o1-apex", "example.com", 1, { type: "DNS-01" }),
+        ch("o2-wild", "example.com", 2, { type: "DNS-01", wildcard: true }),
+        ch("o1-wild", "example.com", 1, { type: "DNS-01", wildcard: true }),
+      ],
+      60,
+      ["o1-apex", "o1-wild"],
+    ],
+    [
+      "takes names in any case as the same name",
+      [ch("a1", "Example.com", 1, { type: "DNS-01" }), ch("a2", "example.COM", 2, { type: "DNS-01" })],
+      60,
+      ["a1"],
+    ],
+    [
+      "waits for a wildcard in flight but not for its apex",
+      [
+        ch("o1-wild", "example.com", 1, { type: "DNS-01", wildcard: true, processing: true }),
+        ch("o2-wild", "example.com", 2, { type: "DNS-01", wildcard: true }),
+        ch("o2-apex", "example.com", 2, { type: "DNS-01" }),
+      ],
+      60,
+      ["o2-apex"],
+    ],
+    [
+      "keeps the oldest first when a wildcard and an apex wait behind others",
+      [
+        ch("o3-apex", "example.com", 3, { type: "DNS-01" }),
+        ch("o2-wild", "example.com", 2, { type: "DNS-01", wildcard: true }),
+        ch("o1-apex", "example.com", 1, { type: "DNS-01" }),
+        ch("x", "x.example", 0),
+      ],
+      3,
+      ["x", "o1-apex", "o2-wild"],
+    ],
     ["ignores final ones", [ch("a", "a.example", 1, { final: true }), ch("b", "b.example", 2)], 60, ["b"]],
   ])("%s", (_name, all, max, want) => {
     expect(pickChallenges(all, max)).toEqual(want);

@@ -157,6 +157,17 @@ describe("validation of Issuers and other kinds", () => {
     expect(validateResource({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } })).toMatchObject({ ok: false, reason: "UnknownKind" });
   });
 
+  it.each(["hmacsha256", "HMACSHA256", "HmacSha256"])("accepts rfc2136 tsigAlgorithm %s (any case, as cert-manager)", (tsigAlgorithm) => {
+    const solvers = [{ dns01: { rfc2136: { nameserver: "10.0.0.1", tsigAlgorithm } } }];
+    expect(validateResource(issuer({ acme: { server: "https://a/dir", privateKeySecretRef: { name: "k" }, solvers } })).ok).toBe(true);
+  });
+
+  it("refuses an unknown rfc2136 tsigAlgorithm, naming the allowed ones", () => {
+    const solvers = [{ dns01: { rfc2136: { nameserver: "10.0.0.1", tsigAlgorithm: "HMACSHA384" } } }];
+    const result = validateResource(issuer({ acme: { server: "https://a/dir", privateKeySecretRef: { name: "k" }, solvers } }));
+    expect(result).toMatchObject({ ok: false, errors: [{ path: "spec.acme.solvers[0].dns01.rfc2136.tsigAlgorithm", message: expect.stringContaining("HMACMD5, HMACSHA1, HMACSHA256, HMACSHA512") }] });
+  });
+
   it("accepts a Venafi issuer so existing manifests load", () => {
     expect(validateResource(issuer({ venafi: { zone: "z", cloud: { apiTokenSecretRef: { name: "t" } } } })).ok).toBe(true);
   });

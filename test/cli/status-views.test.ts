@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { humanDuration } from "../../src/cli/lib/human-duration.js";
-import { type CertificateDescriptionView, certificateDetail, certificatesTable, effectiveReason, issuersTable, manifestProblemsText } from "../../src/cli/lib/status-views.js";
+import { type CertificateDescriptionView, certificateDetail, certificatesTable, effectiveReason, issuersTable, leftoverRecordsText, manifestProblemsText } from "../../src/cli/lib/status-views.js";
 import { renderTable } from "../../src/cli/lib/table.js";
 
 const S = 1000;
@@ -108,6 +108,26 @@ describe("the status table", () => {
       'Manifest problems in /m:\n  warning: Certificate apps/typo (typo.yaml#0): unknown field "spec.duraton"',
     );
     expect(manifestProblemsText("/m", [])).toBe("");
+  });
+});
+
+describe("the leftover DNS-01 records section", () => {
+  const failed = { namespace: "shop", challenge: "shop-1-2-3", fqdn: "_acme-challenge.shop.example.com.", provider: "dns01.rfc2136", since: "2026-12-06T19:50:00Z", lastError: "rfc2136: removing TXT: NOTAUTH" };
+  it("lists FQDN, provider, since when, the Challenge and the last error", () => {
+    const [title, header, row, waiting] = leftoverRecordsText([failed, { ...failed, challenge: "shop-1-2-4", lastError: undefined }], NOW).split("\n");
+    expect(title).toBe("Leftover DNS-01 records (clean-up retried until it succeeds):");
+    expect(header?.trim().split(/\s{3,}/)).toEqual(["FQDN", "PROVIDER", "SINCE", "CHALLENGE", "LAST ERROR"]);
+    expect(row?.trim().split(/\s{3,}/)).toEqual(["_acme-challenge.shop.example.com.", "dns01.rfc2136", "10m ago", "shop/shop-1-2-3", "rfc2136: removing TXT: NOTAUTH"]);
+    expect(waiting?.trim().split(/\s{3,}/).at(-1)).toBe("none (clean-up pending)");
+  });
+  it("is empty when there are none", () => {
+    expect(leftoverRecordsText([], NOW)).toBe("");
+  });
+  it("is repeated under the Order of a Certificate's detail view", () => {
+    const challenges = [{ name: "shop-1-2-3", type: "DNS-01", dnsName: "shop.example.com", state: "valid", presented: true, leftover: failed }];
+    expect(certificateDetail({ ...notReady, order: { name: "shop-1-2", state: "valid" }, challenges }, NOW)).toContain(
+      "  Leftover DNS-01 records:\n    - _acme-challenge.shop.example.com. (dns01.rfc2136, since 10m ago): rfc2136: removing TXT: NOTAUTH",
+    );
   });
 });
 

@@ -11,10 +11,13 @@
  * cannot be asked on their own port and knotd is asked as the resolver instead.
  */
 import { X509Certificate } from "node:crypto";
+import { Resolver } from "node:dns/promises";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { listLeftoverDns01Records } from "../../src/acme/index.js";
 import type { Challenge, Order } from "../../src/api/types.js";
 import { CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, EVENTS, ORDERS, SECRETS } from "../../src/api/types.js";
+import { leftoverRecordsText } from "../../src/cli/lib/status-views.js";
 import { dnsPropagation } from "../../src/engine/acme/index.js";
 import { Engine } from "../../src/engine/engine.js";
 import type { Certificate, EventResource, IssuerResource, Secret } from "../../src/engine/lib/api.js";
@@ -71,7 +74,7 @@ afterEach(async () => {
   for (const e of engines.splice(0)) await e.stop();
 });
 
-function startEngine(store: Store): Engine {
+function startEngine(store: Store, options: { cleanUpRetryMs?: number } = {}): Engine {
   const engine = new Engine({
     store,
     metricsRegistry: new Registry(),
@@ -83,6 +86,9 @@ function startEngine(store: Store): Engine {
         recursiveOnly: true,
         queryTimeoutMs: 10_000,
       }),
+      ...(options.cleanUpRetryMs !== undefined
+        ? { dns01CleanUpBackoff: { minMs: options.cleanUpRetryMs, maxMs: options.cleanUpRetryMs } }
+        : {}),
     },
   });
   engines.push(engine);
@@ -102,6 +108,7 @@ function rfc2136Issuer(
   name: string,
   tsigSecretName: string,
   extra: Record<string, unknown> = {},
+  tsigAlgorithm = "HMACSHA256",
 ): IssuerResource {
   const key = knot.key("HMACSHA256");
   return {
@@ -120,7 +127,8 @@ function rfc2136Issuer(
               rfc2136: {
                 nameserver: knot.nameserver,
                 tsigKeyName: key.name,
-                tsigAlgorithm: "HMACSHA256",
+                // The schema's output type names the upper-case spelling; any case is accepted.
+                tsigAlgorithm: tsigAlgorithm as "HMACSHA256",
                 tsigSecretSecretRef: { name: tsigSecretName, key: "secret" },
               },
               ...extra,
@@ -169,11 +177,39 @@ async function chainOf(store: Store, secretName: string): Promise<string> {
   return Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString();
 }
 
+/**
+ * Asks knotd itself (not the resolver) for the TXT values at `fqdn` until stopped, and keeps the
+ * largest set seen at one moment.
+ */
+function watchTxt(fqdn: string): { stop(): Promise<string[]> } {
+  const resolver = new Resolver({ timeout: 2_000, tries: 1 });
+  resolver.setServers([knot.nameserver]);
+  let largest: string[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const values = await resolver.resolveTxt(fqdn).then(
+        (records) => records.map((chunks) => chunks.join("")),
+        () => [] as string[],
+      );
+      if (values.length > largest.length) largest = values.sort();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return largest;
+    },
+  };
+}
+
 describe("DNS-01 through the engine: rfc2136 into knotd, validated by Pebble", () => {
-  // Both authorizations put their value under _acme-challenge.e2e.example.test; like cert-manager, the
-  // scheduler runs the two Challenges one after the other (never two in flight for one name), and
-  // Pebble's VA read each value from knotd, or the Certificate would not be issued.
-  it("issues a wildcard + apex Certificate whose chain verifies to Pebble's root, and removes both TXT values", async () => {
+  // Both authorizations put their value under _acme-challenge.e2e.example.test; the scheduler runs the
+  // wildcard and the apex Challenge together and the first validated keeps its value until the other
+  // is, so knotd holds both values at one moment; Pebble's VA read each from knotd through Unbound.
+  it("issues a wildcard + apex Certificate whose chain verifies to Pebble's root, with both TXT values present at once and both removed after", async () => {
     const store = new MemoryStore();
     await store.create(SECRETS, tsigSecret("tsig-hmacsha256", knot.key("HMACSHA256").secret));
     await store.create(CLUSTER_ISSUERS, rfc2136Issuer("pebble-dns", "tsig-hmacsha256"));
@@ -182,10 +218,16 @@ describe("DNS-01 through the engine: rfc2136 into knotd, validated by Pebble", (
       certificate("e2e", ["*.e2e.example.test", "e2e.example.test"], "pebble-dns"),
     );
 
+    const txt = watchTxt("_acme-challenge.e2e.example.test");
     const engine = startEngine(store);
     await engine.start();
     const cert = await readyCertificate(store, "e2e");
     expect(cond(cert, "Ready")?.reason).toBe("Ready");
+    const largest = await txt.stop();
+    // The two values are the two Challenges' keys (the wildcard's and the apex's).
+    const keys = (await store.list<Challenge>(CHALLENGES, { namespace: NS })).map((c) => c.spec.key).sort();
+    expect(largest).toHaveLength(2);
+    if (keys.length === 2) expect(largest).toEqual(keys);
 
     const chain = await chainOf(store, "e2e-tls");
     expect(decodePemAll(chain, "CERTIFICATE").length).toBeGreaterThanOrEqual(2);
@@ -275,4 +317,75 @@ describe("DNS-01 through the engine: rfc2136 into knotd, validated by Pebble", (
     expect(await knot.txt("cname.delegated.test.")).toEqual([]);
     expect(await knot.txt("_acme-challenge.cname.example.test.")).toEqual([]);
   });
+
+  it("lists a value whose clean-up fails (the TSIG secret changed after presenting) as a leftover record, and drops it once the clean-up succeeds", async () => {
+    const store = new MemoryStore();
+    const good = tsigSecret("tsig-leftover", knot.key("HMACSHA256").secret);
+    await store.create(SECRETS, good);
+    // cert-manager upper-cases tsigAlgorithm; meshsign takes it in any case too.
+    await store.create(
+      CLUSTER_ISSUERS,
+      rfc2136Issuer("pebble-dns-leftover", "tsig-leftover", {}, "hmacsha256"),
+    );
+    await store.create(
+      CERTIFICATES,
+      certificate("leftover", ["leftover.e2e.example.test"], "pebble-dns-leftover"),
+    );
+    const fqdn = "_acme-challenge.leftover.e2e.example.test.";
+    const WRONG_SECRET = Buffer.alloc(32, 9).toString("base64");
+    // Once the value is written, the Secret no longer matches knotd's key: the clean-up is refused (BADSIG).
+    let swapped = false;
+    const w = store.watch<Challenge>(CHALLENGES, (e) => {
+      if (swapped || e.object.status?.presented !== true) return;
+      swapped = true;
+      void store
+        .get<Secret>(SECRETS, CLUSTER_RESOURCE_NS, "tsig-leftover")
+        .then((s) =>
+          s === undefined
+            ? undefined
+            : store.update(SECRETS, { ...s, data: tsigSecret("wrong", WRONG_SECRET).data }),
+        );
+    });
+    const engine = startEngine(store, { cleanUpRetryMs: 2_000 });
+    await engine.start();
+    await readyCertificate(store, "leftover");
+    w.stop();
+
+    const [left] = await until(
+      store,
+      async () => {
+        const rows = await listLeftoverDns01Records(store);
+        return rows.length === 1 && rows[0]?.deleting === true && rows[0].lastError !== undefined
+          ? rows
+          : undefined;
+      },
+      "the value to be listed as left behind, its Challenge deleted",
+    );
+    expect(left).toMatchObject({
+      namespace: NS,
+      fqdn,
+      provider: "dns01.rfc2136",
+      dnsName: "leftover.e2e.example.test",
+    });
+    expect(left?.lastError).toMatch(/TSIG BADSIG/);
+    expect(left?.since).toEqual(expect.any(String));
+    // What `meshsign status` prints from the same rows (admin API ListLeftoverDns01Records).
+    const text = leftoverRecordsText(await listLeftoverDns01Records(store), Date.now());
+    expect(text).toContain("Leftover DNS-01 records");
+    expect(text).toMatch(/_acme-challenge\.leftover\.e2e\.example\.test\.\s+dns01\.rfc2136\s+.*BADSIG/);
+    expect(await knot.txt(fqdn)).toHaveLength(1);
+    expect(JSON.stringify(left)).not.toContain(WRONG_SECRET);
+
+    // The key is fixed: the next retry removes the value and releases the Challenge.
+    const current = await store.get<Secret>(SECRETS, CLUSTER_RESOURCE_NS, "tsig-leftover");
+    if (current !== undefined) await store.update(SECRETS, { ...current, data: good.data });
+    await until(
+      store,
+      async () => ((await store.list(CHALLENGES)).length === 0 ? true : undefined),
+      "the Challenge to be cleaned up and removed",
+    );
+    expect(await listLeftoverDns01Records(store)).toEqual([]);
+    expect(leftoverRecordsText([], Date.now())).toBe("");
+    expect(await knot.txt(fqdn)).toEqual([]);
+  }, 180_000);
 });

@@ -8,6 +8,9 @@ const ref = secretKeySelectorSchema;
 
 const serviceAccountRefSchema = z.object({ name: z.string().min(1), audiences: z.array(z.string()).optional() });
 
+/** The rfc2136 solver's TSIG algorithms (cert-manager's names). */
+export const TSIG_ALGORITHMS = ["HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"] as const;
+
 export const acmeDns01ProviderNames = ["akamai", "cloudDNS", "cloudflare", "route53", "azureDNS", "digitalocean", "acmeDNS", "rfc2136", "webhook"] as const;
 
 export const acmeDns01Schema = z
@@ -35,7 +38,12 @@ export const acmeDns01Schema = z
       .object({
         nameserver: z.string().min(1, "nameserver is required"),
         tsigKeyName: z.string().optional(),
-        tsigAlgorithm: z.enum(["HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"]).optional(),
+        // Any case, as cert-manager upper-cases it: `hmacsha256` and `HmacSha256` mean HMACSHA256.
+        tsigAlgorithm: z
+          .string()
+          .transform((s) => s.toUpperCase())
+          .pipe(z.enum(TSIG_ALGORITHMS, { error: `must be one of ${TSIG_ALGORITHMS.join(", ")} (in any case)` }))
+          .optional(),
         tsigSecretSecretRef: ref.optional(),
         protocol: z.enum(["UDP", "TCP"]).optional(),
       })
@@ -219,6 +227,12 @@ export const challengeSchema = z.object({
       presentedAt: z.string().optional(),
       reason: z.string().optional(),
       state: acmeStateSchema.optional(),
+      /** meshsign: the TXT record name a DNS-01 value was presented at (after CNAME following). */
+      dns01Fqdn: z.string().optional(),
+      /** meshsign: since when a presented value outlives its Challenge's final state or deletion (RFC 3339). */
+      cleanUpSince: z.string().optional(),
+      /** meshsign: why the last clean-up at the solver failed; retried with back-off until it succeeds. */
+      cleanUpError: z.string().optional(),
     })
     .optional(),
 });

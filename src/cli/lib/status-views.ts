@@ -61,6 +61,20 @@ export interface ChallengeLineView {
   readonly state?: string;
   readonly reason?: string;
   readonly presented?: boolean;
+  /** Set while the Challenge's DNS-01 value outlives its final state or deletion. */
+  readonly leftover?: LeftoverRecordView;
+}
+
+/** A DNS-01 value left behind after its Challenge (the admin API's ListLeftoverDns01Records). */
+export interface LeftoverRecordView {
+  readonly namespace?: string;
+  readonly challenge?: string;
+  readonly dnsName?: string;
+  readonly fqdn: string;
+  readonly provider?: string;
+  readonly since?: string;
+  readonly lastError?: string;
+  readonly deleting?: boolean;
 }
 
 /** One row of `meshsign status issuers` (the admin API's ListIssuers). */
@@ -131,6 +145,27 @@ export function issuersTable(rows: readonly IssuerRow[], now: number): string {
   return [table, "", "Not ready:", ...lines].join("\n");
 }
 
+/**
+ * The overview's short section on DNS-01 values still at their provider after
+ * their Challenge: FQDN, provider, since when, and the last clean-up error
+ * (none while a value only waits for its sibling to be validated). Empty when
+ * there are none.
+ */
+export function leftoverRecordsText(rows: readonly LeftoverRecordView[], now: number): string {
+  if (rows.length === 0) return "";
+  const table = renderTable(
+    ["FQDN", "PROVIDER", "SINCE", "CHALLENGE", "LAST ERROR"],
+    rows.map((r) => [
+      r.fqdn,
+      r.provider ?? "",
+      r.since === undefined ? "" : `${age(r.since, now)} ago`,
+      `${r.namespace ?? ""}/${r.challenge ?? ""}`,
+      r.lastError ?? "none (clean-up pending)",
+    ]),
+  );
+  return ["Leftover DNS-01 records (clean-up retried until it succeeds):", ...table.split("\n").map((l) => `  ${l}`)].join("\n");
+}
+
 /** The invalid documents and unknown fields of the last manifests pass, by file. */
 export function manifestProblemsText(dir: string, problems: readonly ManifestProblemView[]): string {
   if (problems.length === 0) return "";
@@ -183,6 +218,14 @@ export function certificateDetail(d: CertificateDescriptionView, now: number): s
     const challenges = d.challenges ?? [];
     lines.push(challenges.length === 0 ? "  Challenges:       none" : "  Challenges:");
     for (const c of challenges) lines.push(`    - ${challengeLine(c)}`);
+    const leftovers = challenges.flatMap((c) => (c.leftover === undefined ? [] : [c.leftover]));
+    if (leftovers.length > 0) {
+      lines.push("  Leftover DNS-01 records:");
+      for (const r of leftovers) {
+        const since = r.since === undefined ? "" : `, since ${age(r.since, now)} ago`;
+        lines.push(`    - ${r.fqdn} (${r.provider ?? "dns01"}${since}): ${r.lastError ?? "clean-up pending"}`);
+      }
+    }
   }
   const events = d.events ?? [];
   if (events.length === 0) {

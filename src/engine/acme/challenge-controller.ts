@@ -11,7 +11,19 @@
  *   {@link Dns01Propagation}. A provider meshsign does not implement yet
  *   errors the Challenge with a message naming it.
  * - A Challenge being deleted, or final (valid, invalid, errored), is
- *   cleaned up at its solver, then its finalizer removed.
+ *   cleaned up at its solver, then its finalizer removed. A valid DNS-01
+ *   Challenge keeps its TXT value while another Challenge of its Order for
+ *   the same name (the wildcard and its apex share `_acme-challenge.<name>`)
+ *   is still open, so both values are there until both authorizations are
+ *   settled; each then removes only its own value. Whether to wait is read
+ *   from the store on every pass (a restart resumes it), and a sibling that
+ *   is final, being deleted or gone never holds anyone. A failure (invalid,
+ *   errored, the Order failing) cleans up at once.
+ * - A DNS-01 clean-up that fails keeps the value's record on the Challenge
+ *   (`status.dns01Fqdn`, `cleanUpSince`, `cleanUpError`, and the finalizer
+ *   while it is deleted), is retried with back-off until it succeeds, and is
+ *   listed by `meshsign status` meanwhile. HTTP-01 route removal is best
+ *   effort, as before.
  *
  * What it waits for goes into `status.reason`, which the Order, the request
  * and the Certificate repeat. Only Challenges the scheduler started
@@ -33,7 +45,7 @@ import { MeshsignError, toMeshsignError } from "../../errors/index.js";
 import { AcmeIssuer } from "../../issuers/acme/index.js";
 import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
 import type { Store } from "../../store/types.js";
-import { exponentialDelayMs } from "../backoff.js";
+import { type BackoffOptions, exponentialDelayMs } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { SECRETS, type Secret } from "../lib/api.js";
@@ -81,6 +93,10 @@ export interface ChallengeControllerDeps {
   readonly http01Routes?: Http01RoutesOptions;
   /** Kubernetes TokenRequest, for DNS-01 providers that authenticate as a service account (Route53). */
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
+  /** Back-off between attempts of a failed DNS-01 clean-up. Default 5 s doubling to 5 min. */
+  readonly cleanUpBackoff?: BackoffOptions;
+  /** Names of the Challenges an Order owns (an index kept off the watch); without it the namespace is listed. */
+  readonly challengeNamesOf?: (namespace: string, orderName: string) => readonly string[];
 }
 
 const FINAL = new Set(["valid", "invalid", "expired", "errored"]);
@@ -88,6 +104,8 @@ const SELF_CHECK_RECHECK_MS = 10_000;
 /** cert-manager's WaitAuthorization bound. */
 const AUTHORIZATION_WAIT_MS = 2 * 60_000;
 const TRANSIENT_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
+/** A failed clean-up is retried whatever the error (a key fixed later makes it succeed). */
+const CLEAN_UP_BACKOFF: BackoffOptions = { minMs: 5_000, maxMs: 5 * 60_000 };
 
 type ChallengeStatus = NonNullable<Challenge["status"]>;
 
@@ -98,6 +116,8 @@ export function isFinalChallenge(c: Challenge): boolean {
 export class ChallengeController {
   readonly #d: ChallengeControllerDeps;
   readonly #failures = new Map<string, number>();
+  /** "<ns>/<name>" -> consecutive failed clean-ups. */
+  readonly #cleanUpFailures = new Map<string, number>();
 
   constructor(deps: ChallengeControllerDeps) {
     this.#d = deps;
@@ -112,19 +132,35 @@ export class ChallengeController {
     let ch = await this.#d.store.get<Challenge>(CHALLENGES, ns, name);
     if (ch === undefined) {
       this.#failures.delete(key);
+      this.#cleanUpFailures.delete(key);
       return undefined;
     }
     if (ch.metadata.deletionTimestamp !== undefined) {
-      if (ch.status?.presented === true) await this.#cleanUp(ch).catch(() => undefined);
+      if (ch.status?.presented === true) {
+        const cleaned = await this.#cleanUpOrRetry(ch);
+        if (typeof cleaned === "number") return cleaned;
+        ch = cleaned;
+      }
       await this.#removeFinalizer(ch);
       this.#failures.delete(key);
       return undefined;
     }
     if (isFinalChallenge(ch)) {
-      if (ch.status?.presented === true || ch.status?.processing === true) {
-        if (ch.status?.presented === true) await this.#cleanUp(ch).catch(() => undefined);
-        await this.#setStatus(ch, { ...ch.status, processing: false, presented: false });
+      if (ch.status?.presented === true) {
+        // The wildcard's and the apex's values stay together until both are settled.
+        if (await this.#openSibling(ch)) {
+          if (ch.status.processing === true || ch.status.cleanUpSince === undefined)
+            await this.#setStatus(ch, {
+              ...ch.status,
+              processing: false,
+              cleanUpSince: ch.status.cleanUpSince ?? this.#iso(),
+            });
+          return undefined; // woken when the sibling settles (controllers.ts)
+        }
+        const cleaned = await this.#cleanUpOrRetry(ch);
+        return typeof cleaned === "number" ? cleaned : undefined;
       }
+      if (ch.status?.processing === true) await this.#setStatus(ch, { ...ch.status, processing: false });
       return undefined;
     }
     if (ch.status?.processing !== true) return undefined;
@@ -176,8 +212,14 @@ export class ChallengeController {
     }
     if (ch.status?.state === undefined) ch = await this.#setStatus(ch, { ...ch.status, state: "pending" });
     if (ch.status?.presented !== true) {
-      await this.#present(ch, issuer);
-      ch = await this.#setStatus(ch, { ...ch.status, presented: true, presentedAt: this.#iso(), reason: "" });
+      const fqdn = await this.#present(ch, issuer);
+      ch = await this.#setStatus(ch, {
+        ...ch.status,
+        presented: true,
+        presentedAt: this.#iso(),
+        reason: "",
+        ...(fqdn !== undefined ? { dns01Fqdn: fqdn } : {}),
+      });
       this.#d.events.record(
         ch,
         "Normal",
@@ -217,22 +259,96 @@ export class ChallengeController {
     return this.#finish(ch, "valid", "Successfully authorized domain");
   }
 
+  /** Records the outcome; the clean-up (or the wait for a sibling) is the next pass, on the final state. */
   async #finish(ch: Challenge, state: "valid" | "invalid" | "expired", reason: string): Promise<number> {
     const fresh =
       (await this.#d.store.get<Challenge>(CHALLENGES, ch.metadata.namespace ?? "", ch.metadata.name ?? "")) ??
       ch;
-    let updated = await this.#setStatus(fresh, { ...fresh.status, state, reason, processing: false });
+    const presented = fresh.status?.presented === true;
+    const updated = await this.#setStatus(fresh, {
+      ...fresh.status,
+      state,
+      reason,
+      processing: false,
+      ...(presented ? { cleanUpSince: fresh.status?.cleanUpSince ?? this.#iso() } : {}),
+    });
     if (state === "valid")
       this.#d.events.record(updated, "Normal", "DomainVerified", `Domain verified with ${ch.spec.type}`);
     else this.#d.events.record(updated, "Warning", "Failed", reason);
-    if (updated.status?.presented === true) {
-      await this.#cleanUp(updated).catch(() => undefined);
-      updated = await this.#setStatus(updated, { ...updated.status, presented: false });
-    }
     return this.#d.clock.now();
   }
 
-  async #present(ch: Challenge, issuer: AcmeIssuer): Promise<void> {
+  /**
+   * Another DNS-01 Challenge of the same Order for the same name that is
+   * still open (not final, not being deleted), for which a valid Challenge
+   * keeps its value. Read from the store, so a restart decides the same.
+   */
+  async #openSibling(ch: Challenge): Promise<boolean> {
+    if (ch.spec.type !== "DNS-01" || ch.status?.state !== "valid") return false;
+    const owner = ch.metadata.ownerReferences?.find((o) => o.kind === "Order");
+    if (owner === undefined) return false;
+    const ns = ch.metadata.namespace ?? "";
+    const names = this.#d.challengeNamesOf?.(ns, owner.name);
+    const all =
+      names === undefined
+        ? await this.#d.store.list<Challenge>(CHALLENGES, { namespace: ns })
+        : await Promise.all(names.map((n) => this.#d.store.get<Challenge>(CHALLENGES, ns, n)));
+    const name = ch.spec.dnsName.toLowerCase();
+    return all.some(
+      (c) =>
+        c !== undefined &&
+        c.metadata.name !== ch.metadata.name &&
+        c.metadata.ownerReferences?.some(
+          (o) => o.kind === "Order" && o.name === owner.name && o.uid === owner.uid,
+        ) === true &&
+        c.spec.type === "DNS-01" &&
+        c.spec.dnsName.toLowerCase() === name &&
+        c.metadata.deletionTimestamp === undefined &&
+        !isFinalChallenge(c),
+    );
+  }
+
+  /**
+   * Cleans up at the solver. Done: the Challenge with `presented` cleared.
+   * A DNS-01 failure: the error on the Challenge and the time of the next
+   * attempt (back-off, whatever the error: a key or ACL fixed later makes it
+   * succeed). HTTP-01 route removal stays best effort.
+   */
+  async #cleanUpOrRetry(ch: Challenge): Promise<Challenge | number> {
+    const ns = ch.metadata.namespace ?? "";
+    const key = `${ns}/${ch.metadata.name ?? ""}`;
+    try {
+      await this.#cleanUp(ch);
+    } catch (err) {
+      if (ch.spec.type === "DNS-01") {
+        const e = toMeshsignError(err);
+        const n = (this.#cleanUpFailures.get(key) ?? 0) + 1;
+        this.#cleanUpFailures.set(key, n);
+        if (ch.status?.cleanUpError !== e.message || ch.status?.processing === true) {
+          const updated = await this.#setStatus(ch, {
+            ...ch.status,
+            processing: false,
+            cleanUpSince: ch.status?.cleanUpSince ?? this.#iso(),
+            cleanUpError: e.message,
+          });
+          this.#d.events.record(
+            updated,
+            "Warning",
+            "CleanUpError",
+            `Error cleaning up challenge: ${e.message}`,
+          );
+        }
+        return this.#d.clock.now() + exponentialDelayMs(n, this.#d.cleanUpBackoff ?? CLEAN_UP_BACKOFF);
+      }
+    }
+    this.#cleanUpFailures.delete(key);
+    const fresh = (await this.#d.store.get<Challenge>(CHALLENGES, ns, ch.metadata.name ?? "")) ?? ch;
+    const { cleanUpSince: _since, cleanUpError: _error, ...status } = fresh.status ?? {};
+    return this.#setStatus(fresh, { ...status, processing: false, presented: false });
+  }
+
+  /** Presents the challenge; for DNS-01 returns the record name written. */
+  async #present(ch: Challenge, issuer: AcmeIssuer): Promise<string | undefined> {
     if (ch.spec.type === "HTTP-01") {
       // Served from the store by the solver listener; in Kubernetes mode routed to it first.
       const routes = this.#d.http01Routes;
@@ -242,11 +358,12 @@ export class ChallengeController {
           service: routes.service,
           ...(routes.clusterDomain !== undefined ? { clusterDomain: routes.clusterDomain } : {}),
         });
-      return;
+      return undefined;
     }
     const { provider, record } = await this.#dns01(ch, issuer);
     try {
       await provider.present(record, this.#dnsInfo(ch, issuer));
+      return record.fqdn;
     } catch (err) {
       this.#d.events.record(
         ch,

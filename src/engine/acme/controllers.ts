@@ -14,6 +14,7 @@ import {
 import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
 import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../../store/types.js";
+import type { BackoffOptions } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { ANN } from "../lib/annotations.js";
@@ -34,6 +35,8 @@ export interface AcmeOptions {
   /** Deadline of an Order from its creation. Default 1 h. */
   readonly orderTimeoutMs?: number;
   readonly http01SelfCheck?: Http01SelfCheckOptions;
+  /** Back-off between attempts of a failed DNS-01 clean-up. Default 5 s doubling to 5 min. */
+  readonly dns01CleanUpBackoff?: BackoffOptions;
   /** DNS-01 record resolution and propagation check; DNS-01 Challenges error without it. */
   readonly dns01Propagation?: Dns01Propagation;
   /** Kubernetes mode: route HTTP-01 Challenges to meshsign's Service through an Ingress or HTTPRoute. */
@@ -85,6 +88,8 @@ export class AcmeControllers {
     });
     const challenges = new ChallengeController({
       store: deps.store,
+      challengeNamesOf: (ns, order) => [...(this.#challengesByOrder.get(`${ns}/${order}`) ?? [])],
+      ...(deps.dns01CleanUpBackoff !== undefined ? { cleanUpBackoff: deps.dns01CleanUpBackoff } : {}),
       clock: deps.clock,
       registry: deps.registry,
       events: deps.events,
@@ -193,6 +198,7 @@ export class AcmeControllers {
       this.#known.delete(key);
       this.#tokens.delete(c.spec.token);
       this.#challenges.forget(key);
+      if (orderKey !== undefined) this.#wakeSettledSiblings(orderKey, key);
       this.#queuePass();
       return;
     }
@@ -208,6 +214,7 @@ export class AcmeControllers {
     this.#known.set(key, {
       key,
       dnsName: c.spec.dnsName,
+      wildcard: c.spec.wildcard === true,
       type: c.spec.type,
       createdMs: Date.parse(c.metadata.creationTimestamp ?? "") || 0,
       processing: c.status?.processing === true,
@@ -219,10 +226,25 @@ export class AcmeControllers {
       (final && (c.status?.presented === true || prev?.processing === true))
     )
       this.#challenges.enqueue(key);
+    // A valid DNS-01 sibling may be keeping its value for this one: it looks again once this settles.
+    if (
+      orderKey !== undefined &&
+      ((final && prev?.final !== true) || c.metadata.deletionTimestamp !== undefined)
+    )
+      this.#wakeSettledSiblings(orderKey, key);
     // The owning Order looks again when a Challenge moves (state or reason).
     if (orderKey !== undefined && (prev === undefined || prev.final !== final || e.type === "MODIFIED"))
       this.#orders.enqueue(orderKey);
     this.#queuePass();
+  }
+
+  /** Enqueues the final Challenges of an Order other than `except` (a no-op for those with nothing to clean). */
+  #wakeSettledSiblings(orderKey: string, except: string): void {
+    const ns = orderKey.slice(0, orderKey.indexOf("/"));
+    for (const name of this.#challengesByOrder.get(orderKey) ?? []) {
+      const key = `${ns}/${name}`;
+      if (key !== except && this.#known.get(key)?.final === true) this.#challenges.enqueue(key);
+    }
   }
 
   /** One scheduling pass per burst of events. */

@@ -2,7 +2,7 @@
  * An in-memory ACME server behind the client's Transport seam, for the
  * Order and Challenge state machines in `npm test` (no network, no Pebble):
  * directory, nonces, accounts, orders, authorizations with one http-01 and
- * one dns-01 challenge each, finalize (a leaf signed by a throw-away root
+ * one dns-01 challenge each (a wildcard's: dns-01 only), finalize (a leaf signed by a throw-away root
  * from the CSR) and download. Switches make it refuse a name at validation
  * (an invalid authorization with a `connection` problem), go down (every
  * request fails as an unreachable server does), offer ARI in its directory
@@ -245,10 +245,13 @@ export class FakeAcme {
       status: a.status === "pending" ? "pending" : a.status,
       ...(a.problem !== undefined && type === "http-01" ? { error: a.problem } : {}),
     });
+    // RFC 8555 7.1.4: a wildcard's authorization names the base domain and says `wildcard`, and offers dns-01 only.
+    const wildcard = a.name.startsWith("*.");
     return {
       status: a.status,
-      identifier: { type: "dns", value: a.name },
-      challenges: [chall("http-01", "http"), chall("dns-01", "dns")],
+      identifier: { type: "dns", value: wildcard ? a.name.slice(2) : a.name },
+      ...(wildcard ? { wildcard: true } : {}),
+      challenges: wildcard ? [chall("dns-01", "dns")] : [chall("http-01", "http"), chall("dns-01", "dns")],
     };
   }
 }

@@ -235,4 +235,32 @@ describe("rfc2136 provider", () => {
       message: expect.stringContaining("not TSIG-signed (TSIG key k., HMACMD5)"),
     });
   });
+
+  it.each(["hmacsha256", "HMACSHA256", "HmacSha256"])(
+    "takes tsigAlgorithm %s as HMACSHA256 (any case, as cert-manager upper-cases it)",
+    async (tsigAlgorithm) => {
+      const s = await serve(() => ({}));
+      const config = {
+        rfc2136: {
+          nameserver: `127.0.0.1:${s.port}`,
+          tsigKeyName: "k.",
+          tsigAlgorithm,
+          tsigSecretSecretRef: { name: "tsig", key: "secret" },
+        },
+      };
+      const p = await createDns01Provider(config as Dns01Config, ctx());
+      await expect(p.present(RECORD, CHALLENGE)).rejects.toMatchObject({
+        message: expect.stringContaining("(TSIG key k., HMACSHA256)"),
+      });
+    },
+  );
+
+  it("refuses an unknown tsigAlgorithm with the list of allowed ones", async () => {
+    const config = { rfc2136: { nameserver: "127.0.0.1", tsigAlgorithm: "hmacsha384" } };
+    await expect(createDns01Provider(config as Dns01Config, ctx())).rejects.toMatchObject({
+      code: "ERR_RESOURCE_INVALID",
+      message:
+        "rfc2136: tsigAlgorithm: must be one of HMACMD5, HMACSHA1, HMACSHA256, HMACSHA512 (in any case)",
+    });
+  });
 });
