@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { type ConfigSources, loadConfig } from "./config.js";
 import { checkListenAddresses } from "./port-check.js";
 
@@ -18,6 +19,9 @@ import { checkListenAddresses } from "./port-check.js";
  * calls get the grace period, then the process exits 0.
  */
 export async function runServe(sources: ConfigSources): Promise<void> {
+  // bin/meshsign.js starts workers at worker-main.ts; one reached through the command line instead
+  // (`node dist/cli/main.js serve`) is still a worker, never a second primary.
+  if (cluster.isWorker) return (await import("./worker.js")).runWorker();
   const config = loadConfig(sources);
   // Ports first: a busy port names its flag before the data dir, the CA or the store is created.
   await checkListenAddresses(config);
