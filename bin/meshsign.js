@@ -29,16 +29,19 @@ const path = require("node:path");
 const { pathToFileURL } = require("node:url");
 const { builtFromCurrentSources } = require("./lib/built-from-current-sources.js");
 
+// A CreateCertificate worker that `meshsign serve` forked runs only its own entry point: no command
+// line, configuration readers, engine or admin API (src/server/worker-main.ts).
+const entry = require("node:cluster").isWorker ? "server/worker-main" : "cli/main";
+
 async function main() {
   const root = path.resolve(__dirname, "..");
-  const compiled = path.join(root, "dist/cli/main.js");
-  if (!builtFromCurrentSources(root, compiled)) {
-    const src = path.join(root, "src/cli/main.ts");
+  if (!builtFromCurrentSources(root, path.join(root, "dist/cli/main.js"))) {
+    const src = path.join(root, `src/${entry}.ts`);
     const { register } = await import("tsx/esm/api");
     register();
     await import(pathToFileURL(src).href);
   } else {
-    await import(pathToFileURL(compiled).href);
+    await import(pathToFileURL(path.join(root, `dist/${entry}.js`)).href);
   }
 }
 

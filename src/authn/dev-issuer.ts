@@ -3,7 +3,6 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { JSONWebKeySet, JWK } from "jose";
-import { SignJWT } from "jose";
 import { MeshsignError } from "../errors/index.js";
 import { createFileExclusiveSync } from "../fsutil/index.js";
 import { DEFAULT_TOKEN_AUDIENCES } from "./jwks-authenticator.js";
@@ -134,6 +133,9 @@ export class DevTokenIssuer {
     };
     if (request.podName !== undefined)
       claim.pod = { name: request.podName, uid: request.podUid ?? randomUUID() };
+    // Loaded on first use: every CreateCertificate process builds this issuer to accept its tokens
+    // (verified without jose), and only `meshsign token` and the tests mint them.
+    const { SignJWT } = await import("jose");
     return new SignJWT({ "kubernetes.io": claim })
       .setProtectedHeader({ alg: "ES256", kid: this.kid, typ: "JWT" })
       .setIssuer(this.issuer)

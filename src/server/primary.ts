@@ -1,39 +1,46 @@
 import cluster, { type Worker } from "node:cluster";
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { availableParallelism } from "node:os";
+import path from "node:path";
 import { setFlagsFromString } from "node:v8";
-import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
 import type { Logger } from "pino";
+import { AggregatorRegistry, collectDefaultMetrics, register as globalRegistry, Registry } from "prom-client";
 import { MeshsignError } from "../errors/index.js";
 import type { Store } from "../store/types.js";
 import { RootsFileWatcher } from "../trust/index.js";
 import { startAdminServer } from "./admin.js";
 import { startConfiguredBundleEndpoint } from "./bundle-endpoint.js";
 import { type Config, MAX_WORKERS } from "./config.js";
-import { buildCsrStack, rootsBundle, type CaMaterial, type CsrStack } from "./csr-stack.js";
-import { wireDns01Webhooks } from "./dns01-webhooks.js";
+import { buildCsrStack, type CaMaterial, type CsrStack, rootsBundle } from "./csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken, loadOrCreateRootCa } from "./data-dir.js";
+import { wireDns01Webhooks } from "./dns01-webhooks.js";
 import { startStandaloneEngine } from "./engine-host.js";
 import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
 import { IssuanceLog } from "./issuance-log.js";
 
 /** The standalone issuance history in the data dir (JSON lines, rotated to `.1`). */
 const ISSUANCE_FILE = "issuances.jsonl";
+
+import type { Watch } from "../store/types.js";
+import type { IssuerReference } from "./kube-ca.js";
 import { cgroupCpuQuota, defaultWorkerCount } from "./lib/cpu-quota.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
 import { createLogger } from "./logger.js";
 import { controlPlaneIssuerRef } from "./mesh-ca-issuer.js";
-import { registryMetrics, startObservability, type ReadinessCheck } from "./observability.js";
+import { type ReadinessCheck, registryMetrics, startObservability } from "./observability.js";
+import { answerSignCall } from "./remote-signing.js";
 import { ServingCertificate } from "./serving-cert.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
 import { VERSION } from "./version.js";
-import type { Watch } from "../store/types.js";
-import type { IssuerReference } from "./kube-ca.js";
-import { answerSignCall } from "./remote-signing.js";
 import type { FromWorker, RemoteIssuerInfo, ToWorker } from "./worker-protocol.js";
-import { buildRemoteWorkloadIssuer, isRemoteIssuer, refuseAcmeWorkloadIssuer, type RemoteWorkloadIssuer, watchRemoteIssuer } from "./workload-issuer.js";
+import {
+  buildRemoteWorkloadIssuer,
+  isRemoteIssuer,
+  refuseAcmeWorkloadIssuer,
+  type RemoteWorkloadIssuer,
+  watchRemoteIssuer,
+} from "./workload-issuer.js";
 
 /**
  * V8 heap limits of the CreateCertificate workers. A worker's live heap is
@@ -51,7 +58,11 @@ import { buildRemoteWorkloadIssuer, isRemoteIssuer, refuseAcmeWorkloadIssuer, ty
  * generation let each worker's RSS grow ~8 MB (tree 288-309 MB against the
  * 300 MB target); 2 MB keeps it at ~92 MB with the same p99 and CPU.
  */
-export const WORKER_V8_FLAGS: readonly string[] = ["--max-old-space-size=96", "--max-semi-space-size=2", "--single-threaded-gc"];
+export const WORKER_V8_FLAGS: readonly string[] = [
+  "--max-old-space-size=96",
+  "--max-semi-space-size=2",
+  "--single-threaded-gc",
+];
 
 /**
  * GC settings of the primary (engine + embedded store). With 10,000
@@ -70,7 +81,9 @@ function workerExecArgv(): string[] {
 }
 
 function workerCount(config: Config): number {
-  return config.workers > 0 ? config.workers : defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), MAX_WORKERS);
+  return config.workers > 0
+    ? config.workers
+    : defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), MAX_WORKERS);
 }
 
 /**
@@ -99,7 +112,10 @@ export async function runPrimary(config: Config): Promise<void> {
           onError: (err) => {
             if (Date.now() - lastHistoryWarning < 60_000) return;
             lastHistoryWarning = Date.now();
-            log.warn({ err, file: path.join(paths.dir, ISSUANCE_FILE) }, "cannot write the issuance history (audit log lines are unaffected)");
+            log.warn(
+              { err, file: path.join(paths.dir, ISSUANCE_FILE) },
+              "cannot write the issuance history (audit log lines are unaffected)",
+            );
           },
         }
       : {},
@@ -112,10 +128,18 @@ export async function runPrimary(config: Config): Promise<void> {
   // heap, event-loop lag of the engine and store process) get a prefix so the names do not clash.
   else collectDefaultMetrics({ register: primaryRegistry, prefix: "meshsign_primary_" });
   await wireDns01Webhooks(config);
-  const engine = config.mode === "standalone" ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry) : undefined;
+  const engine =
+    config.mode === "standalone"
+      ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry)
+      : undefined;
   const kube =
     config.mode === "kubernetes"
-      ? await (await import("./kube-mode.js")).startKubernetesControllers({ config, rootsPem: ca.workloadIssuerRemote && !config.rootCaFile ? undefined : ca.rootsPem, log, metrics: primaryRegistry })
+      ? await (await import("./kube-mode.js")).startKubernetesControllers({
+          config,
+          rootsPem: ca.workloadIssuerRemote && !config.rootCaFile ? undefined : ca.rootsPem,
+          log,
+          metrics: primaryRegistry,
+        })
       : undefined;
   const certificates = engine?.control ?? kube?.control;
   const store = (engine?.store ?? kube?.store) as Store;
@@ -133,7 +157,10 @@ export async function runPrimary(config: Config): Promise<void> {
   let frontend: (GrpcFrontend & { port: number }) | undefined;
   let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
   let bundle: Awaited<ReturnType<typeof startConfiguredBundleEndpoint>>;
-  const publishBundle = (pem: string) => void bundle?.endpoint.setRoots(pem).catch((err: unknown) => log.error({ err }, "SPIFFE bundle not updated"));
+  const publishBundle = (pem: string) =>
+    void bundle?.endpoint
+      .setRoots(pem)
+      .catch((err: unknown) => log.error({ err }, "SPIFFE bundle not updated"));
 
   const checks = (): ReadinessCheck[] => [
     { name: "shutdown", ready: () => !shuttingDown },
@@ -142,9 +169,19 @@ export async function runPrimary(config: Config): Promise<void> {
     { name: "grpc_server", ready: () => (frontend ? frontend.serving : (workers?.allReady() ?? false)) },
     ...(engine ? [{ name: "engine", ready: () => engine.ready() }] : []),
     // A full or read-only disk refuses the engine's writes: not ready, and /readyz says why.
-    ...(engine?.storeHealth ? [{ name: "store", ready: () => engine.storeHealth?.().ok ?? true, reason: () => engine.storeHealth?.().reason }] : []),
+    ...(engine?.storeHealth
+      ? [
+          {
+            name: "store",
+            ready: () => engine.storeHealth?.().ok ?? true,
+            reason: () => engine.storeHealth?.().reason,
+          },
+        ]
+      : []),
     ...(kube ? [{ name: "controllers", ready: () => kube.ready() }] : []),
-    ...(config.bundleEndpointAddress ? [{ name: "bundle_endpoint", ready: () => bundle?.ready() ?? false }] : []),
+    ...(config.bundleEndpointAddress
+      ? [{ name: "bundle_endpoint", ready: () => bundle?.ready() ?? false }]
+      : []),
   ];
   // Probes answer from the start: /healthz at once, /readyz once everything below is up.
   const aggregator = new AggregatorRegistry();
@@ -205,14 +242,23 @@ export async function runPrimary(config: Config): Promise<void> {
           announceRemote(r);
           log.info({ issuer: r.origin }, "workload issuer rebuilt after a change to it or its Secrets");
         },
-        (err: unknown) => log.error({ err, issuer: ref }, "changed workload issuer refused; the previous instance keeps signing"),
+        (err: unknown) =>
+          log.error(
+            { err, issuer: ref },
+            "changed workload issuer refused; the previous instance keeps signing",
+          ),
       );
     });
     await remoteWatch.synced;
     return next;
   };
   const startRef: IssuerReference | undefined = config.issuerName
-    ? { name: config.issuerName, kind: config.issuerKind, group: config.issuerGroup, namespace: config.issuerNamespace }
+    ? {
+        name: config.issuerName,
+        kind: config.issuerKind,
+        group: config.issuerGroup,
+        namespace: config.issuerNamespace,
+      }
     : undefined;
   if (startRef && (await isRemoteIssuer(store, startRef))) {
     const r = await useRemote(startRef);
@@ -220,7 +266,18 @@ export async function runPrimary(config: Config): Promise<void> {
     log.info({ issuer: r.origin }, "workload certificates are signed by a remote issuer");
   }
   if (n === 1) frontend = await startInProcess(config, stack, pair, issuances, log);
-  else workers = await startWorkers(n, () => serving.current ?? pair, ca, remoteInfo, stack, issuances, log, () => shuttingDown);
+  else
+    workers = await startWorkers(
+      n,
+      config,
+      () => serving.current ?? pair,
+      ca,
+      remoteInfo,
+      stack,
+      issuances,
+      log,
+      () => shuttingDown,
+    );
   serving.onRenew((p) => {
     frontend?.updateServing(p);
     for (const w of workers?.all ?? []) w.send({ type: "serving", pair: p } satisfies ToWorker);
@@ -228,12 +285,22 @@ export async function runPrimary(config: Config): Promise<void> {
   });
   // The SPIFFE trust bundle endpoint (off unless --bundle-endpoint-address is set), once CreateCertificate
   // serves: with https_spiffe it waits for its SVID, which a follower gets only from the leader's engine.
-  bundle = await startConfiguredBundleEndpoint({ config, store, dataDir: paths.dir, roots: stack.roots(), serving, log });
+  bundle = await startConfiguredBundleEndpoint({
+    config,
+    store,
+    dataDir: paths.dir,
+    roots: stack.roots(),
+    serving,
+    log,
+  });
 
   // --root-ca-file is watched: a rotation (old + new roots) reaches every worker, the
   // responses' last element and istio-ca-root-cert without a restart.
   const rootsFile = config.rootCaFile
-    ? await RootsFileWatcher.open({ path: config.rootCaFile, onError: (err) => log.error({ err }, "--root-ca-file unreadable; keeping the last good roots") })
+    ? await RootsFileWatcher.open({
+        path: config.rootCaFile,
+        onError: (err) => log.error({ err }, "--root-ca-file unreadable; keeping the last good roots"),
+      })
     : undefined;
   rootsFile?.subscribe((pem) => {
     stack.setRoots(pem).then(
@@ -244,7 +311,11 @@ export async function runPrimary(config: Config): Promise<void> {
         kube?.setRoots(pem);
         publishBundle(pem);
       },
-      (err: unknown) => log.error({ err }, "new --root-ca-file refused: the CA does not chain to it; keeping the last good roots"),
+      (err: unknown) =>
+        log.error(
+          { err },
+          "new --root-ca-file refused: the CA does not chain to it; keeping the last good roots",
+        ),
     );
   });
 
@@ -260,7 +331,9 @@ export async function runPrimary(config: Config): Promise<void> {
           onChange: (ref) => {
             // A Vault issuer signs remotely; deleting the ConfigMap returns to the start-up issuer, which may be one.
             const target = ref ?? startRef;
-            const isRemote = target ? isRemoteIssuer(kube.store, target).catch(() => false) : Promise.resolve(false);
+            const isRemote = target
+              ? isRemoteIssuer(kube.store, target).catch(() => false)
+              : Promise.resolve(false);
             void isRemote.then(async (yes) => {
               if (target && yes) {
                 try {
@@ -268,11 +341,16 @@ export async function runPrimary(config: Config): Promise<void> {
                   announceRemote(r);
                   log.info({ issuer: r.origin }, "signing issuer switched");
                 } catch (err) {
-                  log.error({ err, issuer: target }, "runtime issuer refused; the current issuer keeps signing");
+                  log.error(
+                    { err, issuer: target },
+                    "runtime issuer refused; the current issuer keeps signing",
+                  );
                 }
                 return;
               }
-              const load = ref ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref)) : Promise.resolve(ca);
+              const load = ref
+                ? import("./kube-ca.js").then((m) => m.loadIssuerCa(config, ref))
+                : Promise.resolve(ca);
               load
                 .then(async (next) => {
                   await stack.setCa(next);
@@ -283,7 +361,9 @@ export async function runPrimary(config: Config): Promise<void> {
                   publishBundle(next.rootsPem);
                   log.info({ issuer: next.origin }, "signing issuer switched");
                 })
-                .catch((err: unknown) => log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"));
+                .catch((err: unknown) =>
+                  log.error({ err, issuer: ref }, "runtime issuer refused; the current issuer keeps signing"),
+                );
             });
           },
         })
@@ -309,7 +389,21 @@ export async function runPrimary(config: Config): Promise<void> {
   const grpcPort = frontend ? frontend.port : (workers?.port ?? 0);
   const address = `${splitHostPort(config.servingAddress)[0]}:${grpcPort}`;
   const extra = bundle ? [`  SPIFFE bundle:  ${bundle.url} (${bundle.profile})`] : [];
-  process.stdout.write(banner(config, remote ? `${remote.origin} (mesh roots: ${config.rootCaFile || "its root"})` : config.mode === "kubernetes" ? ca.origin : paths.rootCert, address, admin.port, obs.healthPort, obs.metricsPort, extra));
+  process.stdout.write(
+    banner(
+      config,
+      remote
+        ? `${remote.origin} (mesh roots: ${config.rootCaFile || "its root"})`
+        : config.mode === "kubernetes"
+          ? ca.origin
+          : paths.rootCert,
+      address,
+      admin.port,
+      obs.healthPort,
+      obs.metricsPort,
+      extra,
+    ),
+  );
   log.info({ address, workers: n, trustDomain: config.trustDomain, mode: config.mode }, "meshsign serving");
 
   const shutdown = async (signal: string) => {
@@ -345,19 +439,24 @@ async function startInProcess(
   issuances: IssuanceLog,
   log: Logger,
 ): Promise<GrpcFrontend & { port: number }> {
-  const frontend = new GrpcFrontend(stack.deps((r) => issuances.add(r)), pair, {
-    address: config.servingAddress,
-    requestClientCertificate: config.enableClientCertAuthenticator,
-    clientCaPem: stack.roots(),
-    log,
-    limits: grpcLimitsOf(config),
-  });
+  const frontend = new GrpcFrontend(
+    stack.deps((r) => issuances.add(r)),
+    pair,
+    {
+      address: config.servingAddress,
+      requestClientCertificate: config.enableClientCertAuthenticator,
+      clientCaPem: stack.roots(),
+      log,
+      limits: grpcLimitsOf(config),
+    },
+  );
   const port = await frontend.start();
   return Object.assign(frontend, { port });
 }
 
 async function startWorkers(
   n: number,
+  config: Config,
   current: () => ServingKeyPair,
   ca: CaMaterial,
   remote: () => RemoteIssuerInfo | undefined,
@@ -378,7 +477,13 @@ async function startWorkers(
         if (m.type === "hello") {
           // The worker has built its CSR stack and listens for messages now.
           const r = remote();
-          w.send({ type: "init", pair: current(), ca, ...(r ? { remote: r } : {}) } satisfies ToWorker);
+          w.send({
+            type: "init",
+            config,
+            pair: current(),
+            ca,
+            ...(r ? { remote: r } : {}),
+          } satisfies ToWorker);
         } else if (m.type === "ready") {
           ready.add(w.id);
           port = m.port;
@@ -420,7 +525,11 @@ async function startWorkers(
  * The signing CA and the roots: standalone, the data dir's root (created on
  * first start); `--root-ca-file` overrides the roots returned to clients.
  */
-async function loadCaMaterial(config: Config, paths: ReturnType<typeof dataDirPaths>, log: Logger): Promise<CaMaterial> {
+async function loadCaMaterial(
+  config: Config,
+  paths: ReturnType<typeof dataDirPaths>,
+  log: Logger,
+): Promise<CaMaterial> {
   if (config.mode === "kubernetes") {
     const { loadOrCreateKubeCa } = await import("./kube-ca.js");
     return loadOrCreateKubeCa(config, log);
@@ -430,7 +539,8 @@ async function loadCaMaterial(config: Config, paths: ReturnType<typeof dataDirPa
     durationMs: config.caDuration,
     trustDomain: config.trustDomain,
   });
-  if (root.created) log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
+  if (root.created)
+    log.info({ rootCert: paths.rootCert, algorithm: config.caKeyAlgorithm }, "created a new root CA");
   const rootsFile = config.rootCaFile || paths.rootCert;
   return {
     certificatePem: root.certificatePem,
@@ -454,7 +564,15 @@ export function splitHostPort(address: string): [string, number] {
   return [host, Number(address.slice(i + 1))];
 }
 
-function banner(config: Config, rootCa: string, address: string, adminPort: number, healthPort: number, metricsPort: number, extra: readonly string[] = []): string {
+function banner(
+  config: Config,
+  rootCa: string,
+  address: string,
+  adminPort: number,
+  healthPort: number,
+  metricsPort: number,
+  extra: readonly string[] = [],
+): string {
   const host = address.startsWith("0.0.0.0:") ? `localhost:${address.split(":").pop()}` : address;
   const dataDir = config.dataDir === ".meshsign" ? "" : ` --data-dir ${config.dataDir}`;
   const lines = [

@@ -1,3 +1,4 @@
+import type { Config } from "./config.js";
 import type { CaMaterial } from "./csr-stack.js";
 import type { IssuanceRecord } from "./issuance-log.js";
 import type { SignAnswer, SignCall } from "./remote-signing.js";
@@ -12,7 +13,7 @@ export interface RemoteIssuerInfo {
 
 /** Messages from the primary to a CreateCertificate worker. */
 export type ToWorker =
-  | { type: "init"; pair: ServingKeyPair; ca: CaMaterial; remote?: RemoteIssuerInfo }
+  | { type: "init"; config: Config; pair: ServingKeyPair; ca: CaMaterial; remote?: RemoteIssuerInfo }
   | { type: "serving"; pair: ServingKeyPair }
   | { type: "roots"; pem: string }
   | { type: "ca"; ca: CaMaterial }
@@ -33,4 +34,3 @@ export type FromWorker =
  */
 export const ISSUED_FLUSH_MS = 100;
 export const ISSUED_BATCH_MAX = 256;
-

@@ -1,4 +1,5 @@
 import cluster from "node:cluster";
+import type { Logger } from "pino";
 import { AggregatorRegistry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
 import type { Config } from "./config.js";
 import { buildCsrStack, type CsrStack } from "./csr-stack.js";
@@ -8,7 +9,13 @@ import type { IssuanceRecord } from "./issuance-log.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { createLogger } from "./logger.js";
 import { PrimarySigner } from "./remote-signing.js";
-import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type RemoteIssuerInfo, type ToWorker } from "./worker-protocol.js";
+import {
+  type FromWorker,
+  ISSUED_BATCH_MAX,
+  ISSUED_FLUSH_MS,
+  type RemoteIssuerInfo,
+  type ToWorker,
+} from "./worker-protocol.js";
 
 /**
  * How long a worker waits for the primary to answer a remote signature: past
@@ -18,15 +25,20 @@ import { ISSUED_BATCH_MAX, ISSUED_FLUSH_MS, type FromWorker, type RemoteIssuerIn
 const PRIMARY_SIGN_TIMEOUT_MS = 15_000;
 
 /**
- * A CreateCertificate worker: builds the CSR stack from the CA material the
- * primary hands it, serves the shared TLS port, reports issuances upward in
- * batches and follows the primary's renewals, root and issuer changes and
- * shutdown.
+ * A CreateCertificate worker: builds the CSR stack from the configuration and
+ * CA material the primary hands it, serves the shared TLS port, reports
+ * issuances upward in batches and follows the primary's renewals, root and
+ * issuer changes and shutdown.
+ *
+ * The configuration comes from the primary (validated there) rather than being
+ * read again: a worker starts from its own entry point (worker-main.ts) and
+ * never loads the command-line parser, the YAML reader or the option table
+ * with its validators (and what they import).
  */
-export async function runWorker(config: Config): Promise<void> {
+export function runWorker(): void {
   endStartupHeap();
-  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `meshsign-worker-${cluster.worker?.id}` });
-  const paths = dataDirPaths(config.dataDir);
+  let config: Config | undefined;
+  let log: Logger | undefined;
   collectDefaultMetrics({ register: globalRegistry });
   let stack: CsrStack | undefined;
   // Answers the primary's metric requests (prom-client listens once an AggregatorRegistry exists).
@@ -60,22 +72,36 @@ export async function runWorker(config: Config): Promise<void> {
     if (stack === undefined) return;
     signer ??= new PrimarySigner({ kind: remote.kind, send, timeoutMs: PRIMARY_SIGN_TIMEOUT_MS });
     // The primary ran the self-test through the same issuer before telling the workers.
-    await stack.setRemote({ issuer: signer, rootsPem: remote.rootsPem, origin: remote.origin }, { selfTest: false });
-  };
-  const start = async (m: Extract<ToWorker, { type: "init" }>) => {
-    stack = await buildCsrStack(config, m.ca, log, globalRegistry, { dataDir: paths.dir });
-    if (m.remote) await useRemote(m.remote);
-    frontend = new GrpcFrontend(
-      stack.deps(reportIssued),
-      m.pair,
-      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log, limits: grpcLimitsOf(config) },
+    await stack.setRemote(
+      { issuer: signer, rootsPem: remote.rootsPem, origin: remote.origin },
+      { selfTest: false },
     );
+  };
+  const start = async (m: Extract<ToWorker, { type: "init" }>, c: Config, l: Logger) => {
+    stack = await buildCsrStack(c, m.ca, l, globalRegistry, { dataDir: dataDirPaths(c.dataDir).dir });
+    if (m.remote) await useRemote(m.remote);
+    frontend = new GrpcFrontend(stack.deps(reportIssued), m.pair, {
+      address: c.servingAddress,
+      requestClientCertificate: c.enableClientCertAuthenticator,
+      clientCaPem: stack.roots(),
+      log: l,
+      limits: grpcLimitsOf(c),
+    });
     send({ type: "ready", port: await frontend.start() });
   };
   process.on("message", (m: ToWorker) => {
     if (m.type === "init") {
-      start(m).catch((err: unknown) => {
-        log.fatal({ err }, "cannot start the CreateCertificate listener");
+      if (config !== undefined) return;
+      config = m.config;
+      const l = createLogger({
+        level: config.logLevel,
+        format: config.logFormat,
+        name: `meshsign-worker-${cluster.worker?.id}`,
+      });
+      log = l;
+      start(m, config, l).catch((err: unknown) => {
+        l.fatal({ err }, "cannot start the CreateCertificate listener");
+        l.flush();
         process.exit(1);
       });
     } else if (m.type === "serving") {
@@ -83,31 +109,30 @@ export async function runWorker(config: Config): Promise<void> {
     } else if (m.type === "ca") {
       stack?.setCa(m.ca).then(
         () => frontend?.updateRoots(m.ca.rootsPem),
-        (err: unknown) => log.error({ err }, "new signing CA refused"),
+        (err: unknown) => log?.error({ err }, "new signing CA refused"),
       );
     } else if (m.type === "remote") {
       useRemote(m.remote).then(
         () => frontend?.updateRoots(m.remote.rootsPem),
-        (err: unknown) => log.error({ err }, "remote issuer refused"),
+        (err: unknown) => log?.error({ err }, "remote issuer refused"),
       );
     } else if (m.type === "signed") {
       signer?.answer(m);
     } else if (m.type === "roots") {
       stack?.setRoots(m.pem).then(
         () => frontend?.updateRoots(m.pem),
-        (err: unknown) => log.error({ err }, "new roots refused"),
+        (err: unknown) => log?.error({ err }, "new roots refused"),
       );
     } else if (m.type === "shutdown") {
       void (async () => {
-        await frontend?.shutdown(config.shutdownGracePeriod);
+        await frontend?.shutdown(config?.shutdownGracePeriod ?? 0);
         flushIssued();
         signer?.close();
         await stack?.close();
-        log.flush();
+        log?.flush();
         process.exit(0);
       })();
     }
   });
   send({ type: "hello" });
 }
-

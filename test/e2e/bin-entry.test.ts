@@ -33,7 +33,10 @@ function writeSource(): void {
 
 function writeBuild(): void {
   mkdirSync(path.join(root, "dist/cli"), { recursive: true });
-  writeFileSync(path.join(root, "dist/cli/main.js"), `const FROM = "dist";\n${REPORT.replace(" as string", "")}`);
+  writeFileSync(
+    path.join(root, "dist/cli/main.js"),
+    `const FROM = "dist";\n${REPORT.replace(" as string", "")}`,
+  );
 }
 
 /** Sets a file's times `secondsAgo` in the past (mtime resolution differs between file systems). */
@@ -64,7 +67,10 @@ beforeEach(() => {
   copyFileSync(path.join(REPO_ROOT, "bin/meshsign.js"), path.join(root, "bin/meshsign.js"));
   copyFileSync(path.join(REPO_ROOT, "bin/package.json"), path.join(root, "bin/package.json"));
   mkdirSync(path.join(root, "bin/lib"));
-  copyFileSync(path.join(REPO_ROOT, "bin/lib/built-from-current-sources.js"), path.join(root, "bin/lib/built-from-current-sources.js"));
+  copyFileSync(
+    path.join(REPO_ROOT, "bin/lib/built-from-current-sources.js"),
+    path.join(root, "bin/lib/built-from-current-sources.js"),
+  );
   writeFileSync(path.join(root, "package.json"), JSON.stringify({ type: "module" }));
   symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(root, "node_modules"), "dir");
 });
@@ -103,6 +109,27 @@ describe("bin/meshsign.js", () => {
     expect(byDefault - chosen).toBe(12);
   });
 
+  it("runs the CreateCertificate worker's own entry point, not the command line, in a process the command forked", () => {
+    // The stand-in command forks one cluster worker (as `meshsign serve` does) and prints what it reports.
+    const primary = `import cluster from "node:cluster";
+const w = cluster.fork();
+w.on("message", (m) => { process.stdout.write(JSON.stringify(m)); w.kill(); });
+`;
+    const worker = (from: string) => `process.send?.({ from: "${from}", threads: 0, youngMb: 0 });\n`;
+    mkdirSync(path.join(root, "src/cli"), { recursive: true });
+    mkdirSync(path.join(root, "src/server"), { recursive: true });
+    writeFileSync(path.join(root, "src/cli/main.ts"), primary);
+    writeFileSync(path.join(root, "src/server/worker-main.ts"), worker("src worker-main"));
+    expect(run().from).toBe("src worker-main");
+    age("src/cli/main.ts", 60);
+    age("src/server/worker-main.ts", 60);
+    mkdirSync(path.join(root, "dist/cli"), { recursive: true });
+    mkdirSync(path.join(root, "dist/server"), { recursive: true });
+    writeFileSync(path.join(root, "dist/cli/main.js"), primary);
+    writeFileSync(path.join(root, "dist/server/worker-main.js"), worker("dist worker-main"));
+    expect(run().from).toBe("dist worker-main");
+  });
+
   it("holds V8's young generation at its initial size through start-up unless the user chose a growth factor", () => {
     writeBuild();
     expect(run().youngMb).toBeLessThanOrEqual(4);
@@ -119,17 +146,35 @@ describe("bin/build.js, the build step of npm start", () => {
   };
   const withBuildConfig = () => {
     copyFileSync(path.join(REPO_ROOT, "bin/build.js"), path.join(root, "bin/build.js"));
-    writeFileSync(path.join(root, "tsconfig.build.json"), JSON.stringify({ compilerOptions: { rootDir: "src", outDir: "dist", module: "nodenext", target: "es2022", skipLibCheck: true, types: ["node"] }, include: ["src"] }));
+    writeFileSync(
+      path.join(root, "tsconfig.build.json"),
+      JSON.stringify({
+        compilerOptions: {
+          rootDir: "src",
+          outDir: "dist",
+          module: "nodenext",
+          target: "es2022",
+          skipLibCheck: true,
+          types: ["node"],
+        },
+        include: ["src"],
+      }),
+    );
   };
 
   it("says it is compiling, compiles, and says how long it took", () => {
     withBuildConfig();
     mkdirSync(path.join(root, "src/cli"), { recursive: true });
-    writeFileSync(path.join(root, "src/cli/main.ts"), 'const FROM: string = "built";\nprocess.stdout.write(JSON.stringify({ from: FROM }));\n');
+    writeFileSync(
+      path.join(root, "src/cli/main.ts"),
+      'const FROM: string = "built";\nprocess.stdout.write(JSON.stringify({ from: FROM }));\n',
+    );
     const r = build();
     expect(r).toMatchObject({ code: 0 });
     expect(r.stdout).toBeUndefined();
-    expect(r.stderr).toMatch(/^meshsign: compiling src\/ to dist\/ with tsc \(about 10 s on a first run; skipped while dist\/ is up to date\)\.\.\.\nmeshsign: compiled in \d+\.\d s; starting\n$/);
+    expect(r.stderr).toMatch(
+      /^meshsign: compiling src\/ to dist\/ with tsc \(about 10 s on a first run; skipped while dist\/ is up to date\)\.\.\.\nmeshsign: compiled in \d+\.\d s; starting\n$/,
+    );
     expect(run().from).toBe("built");
   });
 
