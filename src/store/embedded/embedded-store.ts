@@ -1,16 +1,16 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { MeshsignError } from "../../errors/index.js";
 import { fsyncDir, fsyncFile } from "../../fsutil/index.js";
-import { type CommitRecord, MemoryStore } from "../memory/memory-store.js";
 import { objectKey, typeId } from "../memory/lib/keys.js";
+import { type CommitRecord, MemoryStore } from "../memory/memory-store.js";
 import type { KubeObject, ListOptions, ResourceType, Store, Watch, WatchEvent } from "../types.js";
 import { DIR_MODE, unlinkIfExists, writeStoreFile } from "./lib/files.js";
 import { forEachLimit } from "./lib/for-each-limit.js";
 import { JournalWriter, truncateSegment } from "./lib/journal.js";
 import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
 import { materialize, objectDir } from "./lib/objects.js";
-import { isDiskRefusal, WriteHealth, type WriteHealthState } from "./lib/write-health.js";
 import { damageSummary, isDamaged, mergeCopies, type StoreScan, scanStore } from "./lib/scan.js";
+import { isDiskRefusal, WriteHealth, type WriteHealthState } from "./lib/write-health.js";
 
 export interface EmbeddedStoreOptions {
   /** meshsign's data dir; the store lives in `<dataDir>/store` (mode 0700, files 0600). */
@@ -104,13 +104,25 @@ export class EmbeddedStore implements Store {
   #worker: Promise<void> = Promise.resolve();
   #closed = false;
 
-  private constructor(root: string, mem: (commit: ((b: readonly CommitRecord[]) => Promise<void>) | undefined) => MemoryStore, journal: JournalWriter | undefined, lock: StoreLock | undefined, options: EmbeddedStoreOptions) {
+  private constructor(
+    root: string,
+    mem: (commit: ((b: readonly CommitRecord[]) => Promise<void>) | undefined) => MemoryStore,
+    journal: JournalWriter | undefined,
+    lock: StoreLock | undefined,
+    options: EmbeddedStoreOptions,
+  ) {
     this.#root = root;
     this.#journal = journal;
     this.#lock = lock;
     this.#delayMs = options.materializeDelayMs ?? DEFAULT_MATERIALIZE_DELAY_MS;
     this.#onProblem = options.onProblem ?? (() => {});
-    this.#health = new WriteHealth(root, options.writeProbeIntervalMs ?? DEFAULT_WRITE_PROBE_INTERVAL_MS, this.#onProblem, () => this.#kick(0), options.minFreeBytes);
+    this.#health = new WriteHealth(
+      root,
+      options.writeProbeIntervalMs ?? DEFAULT_WRITE_PROBE_INTERVAL_MS,
+      this.#onProblem,
+      () => this.#kick(0),
+      options.minFreeBytes,
+    );
     this.#mem = mem(journal === undefined ? undefined : (batch) => this.#commit(batch));
   }
 
@@ -130,7 +142,9 @@ export class EmbeddedStore implements Store {
         // A batch cut short by a crash (a write is acknowledged only once complete and synced), and
         // no copy of anything newer exists anywhere (scan.ts cross-checks the object files).
         await truncateSegment(torn.path, torn.offset);
-        onProblem(`${torn.path}: cut off an incomplete last record (${torn.bytes} bytes at offset ${torn.offset}): the end of a write interrupted by a crash, which is acknowledged only once complete; no object file is newer than the journal`);
+        onProblem(
+          `${torn.path}: cut off an incomplete last record (${torn.bytes} bytes at offset ${torn.offset}): the end of a write interrupted by a crash, which is acknowledged only once complete; no object file is newer than the journal`,
+        );
       }
       for (const tmp of state.scan.tempFiles) {
         await unlinkIfExists(tmp);
@@ -138,8 +152,24 @@ export class EmbeddedStore implements Store {
       }
       const journalDir = `${root}/journal`;
       await mkdir(journalDir, { recursive: true, mode: DIR_MODE });
-      const journal = new JournalWriter(journalDir, state.lastSegment + 1, options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES);
-      const store = new EmbeddedStore(root, (commit) => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, ...(commit === undefined ? {} : { commit }) }), journal, lock, options);
+      const journal = new JournalWriter(
+        journalDir,
+        state.lastSegment + 1,
+        options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES,
+      );
+      const store = new EmbeddedStore(
+        root,
+        (commit) =>
+          new MemoryStore({
+            ...memOptions(options),
+            initial: state.objects,
+            initialResourceVersion: state.resourceVersion,
+            ...(commit === undefined ? {} : { commit }),
+          }),
+        journal,
+        lock,
+        options,
+      );
       store.#committedRv = state.resourceVersion;
       // A disk that is full already at start: serve reads, but readiness tells.
       await store.#health.probe();
@@ -162,7 +192,19 @@ export class EmbeddedStore implements Store {
     for (let attempt = 1; ; attempt++) {
       try {
         const state = await loadState(root, options.dataDir);
-        return new EmbeddedStore(root, () => new MemoryStore({ ...memOptions(options), initial: state.objects, initialResourceVersion: state.resourceVersion, readOnlyReason: `store ${root} is open read-only` }), undefined, undefined, options);
+        return new EmbeddedStore(
+          root,
+          () =>
+            new MemoryStore({
+              ...memOptions(options),
+              initial: state.objects,
+              initialResourceVersion: state.resourceVersion,
+              readOnlyReason: `store ${root} is open read-only`,
+            }),
+          undefined,
+          undefined,
+          options,
+        );
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
       }
@@ -184,7 +226,11 @@ export class EmbeddedStore implements Store {
     return this.#root;
   }
 
-  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
+  get<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined> {
     return this.#mem.get<T>(type, namespace, name);
   }
 
@@ -192,7 +238,11 @@ export class EmbeddedStore implements Store {
     return this.#mem.list<T>(type, options);
   }
 
-  watch<T extends KubeObject>(type: ResourceType, onEvent: (event: WatchEvent<T>) => void, options?: ListOptions): Watch {
+  watch<T extends KubeObject>(
+    type: ResourceType,
+    onEvent: (event: WatchEvent<T>) => void,
+    options?: ListOptions,
+  ): Watch {
     return this.#mem.watch(type, onEvent, options);
   }
 
@@ -208,7 +258,12 @@ export class EmbeddedStore implements Store {
     return this.#mem.updateStatus(type, object);
   }
 
-  delete(type: ResourceType, namespace: string | undefined, name: string, options?: { resourceVersion?: string }): Promise<void> {
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options?: { resourceVersion?: string },
+  ): Promise<void> {
     return this.#mem.delete(type, namespace, name, options);
   }
 
@@ -307,12 +362,18 @@ export class EmbeddedStore implements Store {
         names.add(d.name);
         this.#unsyncedDirs.add(dir);
         // A directory created since the last checkpoint needs its own entry synced, up to the root.
-        for (let p = dir; p.length > this.#root.length; p = p.slice(0, p.lastIndexOf("/"))) this.#unsyncedDirs.add(p.slice(0, p.lastIndexOf("/")));
+        for (let p = dir; p.length > this.#root.length; p = p.slice(0, p.lastIndexOf("/")))
+          this.#unsyncedDirs.add(p.slice(0, p.lastIndexOf("/")));
       });
       if (below > 0 && this.#journal !== undefined) {
-        const files = [...this.#unsyncedFiles].flatMap(([dir, names]) => [...names].map((name) => `${dir}/${name}.json`));
+        const files = [...this.#unsyncedFiles].flatMap(([dir, names]) =>
+          [...names].map((name) => `${dir}/${name}.json`),
+        );
         const dirs = [...this.#unsyncedDirs];
-        syncing = { files: new Map([...this.#unsyncedFiles].map(([d, n]) => [d, new Set(n)])), dirs: new Set(dirs) };
+        syncing = {
+          files: new Map([...this.#unsyncedFiles].map(([d, n]) => [d, new Set(n)])),
+          dirs: new Set(dirs),
+        };
         this.#unsyncedFiles.clear();
         this.#unsyncedDirs.clear();
         // At most two fsyncs in flight while open: libuv's 4 threads also serve key generation and the network.
@@ -323,7 +384,11 @@ export class EmbeddedStore implements Store {
             if (err.code !== "ENOENT") throw err;
           });
         });
-        await writeStoreFile(`${this.#root}/META.json`, `${JSON.stringify({ resourceVersion: this.#committedRv })}\n`, { fsync: true });
+        await writeStoreFile(
+          `${this.#root}/META.json`,
+          `${JSON.stringify({ resourceVersion: this.#committedRv })}\n`,
+          { fsync: true },
+        );
         await fsyncDir(this.#root);
         await this.#journal.dropBelow(below);
         if (this.#checkpointBelow === below) this.#checkpointBelow = 0;
@@ -345,13 +410,21 @@ export class EmbeddedStore implements Store {
         this.#health.refused(err, "object files");
         return;
       }
-      this.#onProblem(`store background write failed (the journal still holds every change; will retry): ${(err as Error).message}`);
+      this.#onProblem(
+        `store background write failed (the journal still holds every change; will retry): ${(err as Error).message}`,
+      );
     }
   }
 }
 
-function memOptions(options: EmbeddedStoreOptions): { now?: () => number; onWatchError?: (err: unknown) => void } {
-  return { ...(options.now === undefined ? {} : { now: options.now }), ...(options.onWatchError === undefined ? {} : { onWatchError: options.onWatchError }) };
+function memOptions(options: EmbeddedStoreOptions): {
+  now?: () => number;
+  onWatchError?: (err: unknown) => void;
+} {
+  return {
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.onWatchError === undefined ? {} : { onWatchError: options.onWatchError }),
+  };
 }
 
 interface LoadedState {
@@ -369,7 +442,11 @@ interface LoadedState {
  */
 async function loadState(root: string, dataDir: string): Promise<LoadedState> {
   const scan = await scanStore(root);
-  if (isDamaged(scan)) throw new MeshsignError("ERR_STORE_UNAVAILABLE", damageSummary(scan, dataDir), { detail: { store: root }, retry: "terminal" });
+  if (isDamaged(scan))
+    throw new MeshsignError("ERR_STORE_UNAVAILABLE", damageSummary(scan, dataDir), {
+      detail: { store: root },
+      retry: "terminal",
+    });
   const merged = mergeCopies(scan);
   let rv = scan.metaRv;
   const objects: { type: ResourceType; object: KubeObject }[] = [];
