@@ -28,7 +28,7 @@ import * as f from "../lib/format.js";
 import { buildGoTools } from "../lib/go-tool.js";
 import { type MeshsignProcess, startMeshsign } from "../lib/meshsign.js";
 import { cpuMs, RssSampler } from "../lib/proc.js";
-import type { BenchCase, BenchContext, CaseReport } from "./types.js";
+import type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
 const NAMESPACE = "bench-acme";
 /** How long every Certificate may take to be Ready before the case gives up (a loaded machine is slow). */
@@ -135,7 +135,9 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
       repoRoot: ctx.serverRoot,
       workers: 1,
       extraArgs: ["--manifests", dir, "--serving-certificate-dns-names", "localhost", ...setup.serveArgs],
-      nodeArgs: ctx.options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(ctx.options.profileDir)] : [],
+      nodeArgs: ctx.options.profileDir
+        ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(ctx.options.profileDir)]
+        : [],
     });
     const startupCpu = cpuMs(server.pid);
     const rss = new RssSampler(server.pid);
@@ -170,6 +172,20 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
     const extra = setup.finish(wallSeconds);
     ctx.log(`${v.name}: ${count} Ready in ${wallSeconds.toFixed(1)} s, ${last.orders} orders`);
     const perCert = (ms: number) => `${f.ms(ms / count)} ms`;
+    // The engine must never be the bottleneck: meshsign's CPU per certificate at most the CA's.
+    const pebble = setup.peers.findIndex((p) => p.label === "Pebble");
+    const pebbleCpu = peerCpu[pebble] ?? 0;
+    const targets: TargetCheck[] =
+      pebble < 0
+        ? []
+        : [
+            {
+              name: `${v.name}: meshsign CPU per certificate over Pebble's (meshsign's share ${f.pct(meshsignCpu, total)})`,
+              target: "<= 1.00x",
+              measured: `${(meshsignCpu / Math.max(pebbleCpu, 1e-9)).toFixed(2)}x (${perCert(meshsignCpu)} vs ${perCert(pebbleCpu)})`,
+              pass: meshsignCpu <= pebbleCpu,
+            },
+          ];
     return {
       title: v.title(count),
       table: {
@@ -200,7 +216,7 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
           ],
         ],
       },
-      targets: [],
+      targets,
       notes: [
         `meshsign serve --workers 1 --manifests holding one ACME ClusterIssuer and ${count} Certificates (one DNS name each, ECDSA P-256 keys), started with the ACME side already up; "all Ready" is from spawning meshsign to the last Certificate Ready in its store (polled every ${POLL_MS} ms, so it includes meshsign's start-up). ` +
           "Pebble runs with PEBBLE_VA_NOSLEEP=1, fresh authorizations for every order (PEBBLE_AUTHZREUSE=0), Retry-After 1 s and its default 5% bad-nonce rejection.",
