@@ -387,7 +387,9 @@ export class EmbeddedStore implements Store {
       this.#dirty.set(k, d);
       next = Math.min(next, due);
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#kick(Math.max(1, Math.ceil(next - now)));
+    // Rounds at most every quarter of the delay: each one scans every pending object.
+    if (next !== Number.POSITIVE_INFINITY)
+      this.#kick(Math.max(1, Math.ceil(next - now), Math.ceil(this.#delayMs / 4)));
     return dirty;
   }
 
