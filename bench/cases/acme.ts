@@ -183,6 +183,20 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
     const extra = setup.finish(wallSeconds);
     ctx.log(`${v.name}: ${count} Ready in ${wallSeconds.toFixed(1)} s, ${last.orders} orders`);
     const perCert = (ms: number) => `${f.ms(ms / count)} ms`;
+    // The engine must never be the bottleneck: meshsign's CPU per certificate at most the CA's.
+    const pebble = setup.peers.findIndex((p) => p.label === "Pebble");
+    const pebbleCpu = peerCpu[pebble] ?? 0;
+    const targets: TargetCheck[] =
+      pebble < 0
+        ? []
+        : [
+            {
+              name: `${v.name}: meshsign CPU per certificate over Pebble's (meshsign's share ${f.pct(meshsignCpu, total)})`,
+              target: "<= 1.00x",
+              measured: `${(meshsignCpu / Math.max(pebbleCpu, 1e-9)).toFixed(2)}x (${perCert(meshsignCpu)} vs ${perCert(pebbleCpu)})`,
+              pass: meshsignCpu <= pebbleCpu,
+            },
+          ];
     return {
       title: v.title(count),
       table: {
@@ -213,7 +227,7 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
           ],
         ],
       },
-      targets: extra.targets ?? [],
+      targets: [...targets, ...(extra.targets ?? [])],
       notes: [
         `meshsign serve --workers 1 --manifests holding one ACME ClusterIssuer and ${count} Certificates (one DNS name each, ECDSA P-256 keys), started with the ACME side already up; "all Ready" is from spawning meshsign to the last Certificate Ready in its store (polled every ${POLL_MS} ms, so it includes meshsign's start-up). ` +
           "Pebble runs with PEBBLE_VA_NOSLEEP=1, fresh authorizations for every order (PEBBLE_AUTHZREUSE=0), Retry-After 1 s and its default 5% bad-nonce rejection.",

@@ -77,7 +77,10 @@ export class AcmeClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.maxInlineWaitMs = options.maxInlineWaitMs ?? DEFAULT_MAX_INLINE_WAIT_MS;
     this.nonces = new NoncePool(async () => {
-      const res = await this.transport("HEAD", this.directory.newNonce);
+      // GET (204 No Content), which RFC 8555 §7.2 has every server answer as it answers HEAD:
+      // Node's HTTP client closes the connection after a HEAD response without Content-Length
+      // (Pebble's, for one), so every nonce fetched by HEAD cost the next request a new TLS handshake.
+      const res = await this.transport("GET", this.directory.newNonce);
       return header(res.headers, "replay-nonce");
     });
   }

@@ -12,7 +12,7 @@ const DEFAULT_CAPACITY = 16;
 export class NoncePool {
   private readonly nonces: string[] = [];
 
-  /** `fetchNonce` asks the server's newNonce URL for one (HEAD). */
+  /** `fetchNonce` asks the server's newNonce URL for one. */
   constructor(
     private readonly fetchNonce: () => Promise<string | undefined>,
     private readonly capacity = DEFAULT_CAPACITY,

@@ -11,8 +11,8 @@ import {
   type Transport,
   waitOrder,
 } from "../../src/acme/index.js";
-import { parseProblem, problemError } from "../../src/acme/problems.js";
 import { retryAfterMs } from "../../src/acme/lib/retry-after.js";
+import { parseProblem, problemError } from "../../src/acme/problems.js";
 import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
 import { generateKeySync } from "../../src/pki/index.js";
 
@@ -33,13 +33,13 @@ interface Reply {
 /** A scripted ACME server: the directory, nonces on every answer, then `replies` in order for POSTs. */
 function fakeServer(replies: Reply[]) {
   let n = 0;
-  const seen = { heads: 0, posts: 0, nonces: [] as string[] };
+  const seen = { nonceFetches: 0, posts: 0, nonces: [] as string[] };
   const transport: Transport = async (method, url, body) => {
     const nonce = `nonce${n++}`;
     if (method === "GET" && url === `${BASE}/dir`)
       return { status: 200, headers: {}, body: Buffer.from(JSON.stringify(DIRECTORY)) };
-    if (method === "HEAD") {
-      seen.heads++;
+    if (method === "GET" && url === DIRECTORY.newNonce) {
+      seen.nonceFetches++;
       return { status: 200, headers: { "replay-nonce": nonce }, body: Buffer.alloc(0) };
     }
     seen.posts++;
@@ -77,8 +77,8 @@ describe("AcmeClient.post", () => {
     const res = await client.post(`${BASE}/thing`, undefined, "thing");
     expect(res.status).toBe(200);
     expect(client.stats.badNonceRetries).toBe(2);
-    // One newNonce HEAD; every later nonce came from the previous answer, none used twice.
-    expect(server.seen.heads).toBe(1);
+    // One newNonce fetch; every later nonce came from the previous answer, none used twice.
+    expect(server.seen.nonceFetches).toBe(1);
     expect(new Set(server.seen.nonces).size).toBe(server.seen.nonces.length);
   });
 

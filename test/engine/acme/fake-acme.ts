@@ -110,6 +110,8 @@ export class FakeAcme {
       });
     }
     if (method === "HEAD") return { status: 200, headers: nonce, body: Buffer.alloc(0) };
+    if (method === "GET" && url === `${BASE}/nonce`)
+      return { status: 204, headers: nonce, body: Buffer.alloc(0) };
     const jws = JSON.parse(body?.data ?? "{}") as { payload: string };
     const payload =
       jws.payload === ""
