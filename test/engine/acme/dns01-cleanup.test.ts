@@ -2,7 +2,8 @@
  * DNS-01 clean-up on the engine, against the in-memory ACME server and an
  * in-memory DNS-01 provider registered under `rfc2136` for this file: the
  * wildcard and apex values of one Order are present together and both removed,
- * a valid value waits for its open sibling across a restart, a failed Order
+ * a valid value waits for its open sibling across a restart (never for a
+ * deleted one), a failed Order
  * removes every value at once, and a failed clean-up is listed as a leftover
  * record and retried until it succeeds.
  */
@@ -194,6 +195,36 @@ describe("DNS-01 wildcard and apex values of one Order", () => {
     await noChallenges(store);
     expect(dns.values(FQDN)).toEqual([]);
     expect(acme.counts.get("newOrder")).toBe(1);
+  });
+
+  it("do not hold the valid value once its open sibling is deleted", async () => {
+    const acme = new FakeAcme();
+    const store = await setup(acme);
+    const w = store.watch<Challenge>(CHALLENGES, (e) => {
+      if (e.type === "ADDED" && e.object.spec.wildcard !== true) dns.notPropagated.add(e.object.spec.key);
+    });
+    await startEngine(store, acme).start();
+    const [wild, apex] = await until(
+      store,
+      async () => {
+        const all = await challenges(store);
+        const wild = all.find((c) => c.spec.wildcard === true);
+        const apex = all.find((c) => c.spec.wildcard !== true);
+        return wild?.status?.state === "valid" &&
+          wild.status.presented === true &&
+          apex?.status?.presented === true
+          ? [wild, apex]
+          : undefined;
+      },
+      "the wildcard to be valid and kept for the apex",
+    );
+    w.stop();
+    await store.delete(CHALLENGES, NS, apex?.metadata.name ?? "");
+    await until(
+      store,
+      async () => (dns.values(FQDN).includes(wild?.spec.key ?? "") ? undefined : true),
+      "the wildcard's value to be removed once its sibling is deleted",
+    );
   });
 
   it("are removed at once when the Order fails", async () => {
