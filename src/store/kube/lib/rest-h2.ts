@@ -1,8 +1,9 @@
 /**
  * A plain-JSON client for the Kubernetes REST API over HTTP/2, for calls made once per workload
  * request (TokenReview): every call is a stream on one TLS connection, as client-go's are.
- * Against {@link RestClient} (HTTP/1.1 keep-alive, one socket per call in flight) a call costs
- * about half the CPU: no socket, agent or `ClientRequest` per call, HPACK sends meshsign's own
+ * Against {@link RestClient} (HTTP/1.1 keep-alive, one socket per call in flight) a TokenReview
+ * costs meshsign less CPU (about 260 us against 300-400 us, measured alone against the test API
+ * server): no socket, agent or `ClientRequest` per call, HPACK sends meshsign's own
  * ~1 KB bearer token once per connection instead of with every call, the calls in flight share
  * the connection's writes, and the KubeConfig's credentials are applied every
  * {@link CREDENTIALS_REFRESH_MS} rather than per call.
