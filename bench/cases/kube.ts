@@ -146,10 +146,13 @@ export const kubeCase: BenchCase = {
         reportFile: path.join(workloadDir, "ghz-report.json"),
       };
     };
+    // --profile DIR: each meshsign under `node --cpu-prof`, standalone's profiles in DIR/standalone and
+    // Kubernetes mode's (both of its rows) in DIR/kubernetes.
+    const profileArgs = (sub: string): string[] =>
+      options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir, sub)] : [];
     const serverFlags = {
       repoRoot: ctx.serverRoot,
       workers: options.workersGiven,
-      nodeArgs: options.serverNodeArgs,
       startTimeoutMs: START_TIMEOUT_MS,
       ...(options.serverLog ? { logFile: path.resolve(options.serverLog) } : {}),
     };
@@ -160,7 +163,11 @@ export const kubeCase: BenchCase = {
     try {
       // Standalone first: the same load shape against meshsign verifying the tokens itself.
       ctx.log("kube: standalone meshsign (JWKS), ghz");
-      server = await startMeshsign({ ...serverFlags, extraArgs: ["--identity-rate-limit", "0"] });
+      server = await startMeshsign({
+        ...serverFlags,
+        nodeArgs: [...options.serverNodeArgs, ...profileArgs("standalone")],
+        extraArgs: ["--identity-rate-limit", "0"],
+      });
       const standaloneItems = await buildWorkload({
         tokens: server.tokens,
         keyType: "rsa-2048",
@@ -202,6 +209,7 @@ export const kubeCase: BenchCase = {
       ctx.log("kube: meshsign serve --mode kubernetes (TokenReview)");
       server = await startMeshsign({
         ...serverFlags,
+        nodeArgs: [...options.serverNodeArgs, ...profileArgs("kubernetes")],
         authArgs: ["--dev-token-issuer=false", "--token-authenticator", "tokenreview"],
         extraArgs: ["--mode", "kubernetes", "--kubeconfig", meshsignKubeconfig, "--identity-rate-limit", "0"],
         readRoots: async () =>
@@ -227,35 +235,49 @@ export const kubeCase: BenchCase = {
       rows.push(ghzRow("Kubernetes (TokenReview), one token per identity", repeat, await repeatWindow()));
       logRow(ctx, rows.at(-1) as Row);
 
+      // The fresh-token load generator with variant A's one token: what grpc-js's load costs meshsign
+      // per request with every review cached, so the row after it differs by the reviews alone.
+      const kubeServer = server;
+      const grpcLoad = async (items: readonly LoadItem[]): Promise<[LoadOutcome, ControlPlaneCost]> => {
+        const window = { done: undefined as Promise<() => Promise<ControlPlaneCost>> | undefined };
+        const outcome = await runLoad(
+          {
+            target: kubeServer.target,
+            call: "create-certificate",
+            items: [...items],
+            connection: "reused",
+            channels: options.channels,
+            inFlightPerChannel: options.concurrency / options.channels,
+            // meshsign is warm from variant A; a warm-up here would spend tokens.
+            warmupMs: 0,
+            durationMs: seconds * 1000,
+            maxRequests: FRESH_TOKENS,
+            deadlineMs: 20_000,
+          },
+          {
+            serverPid: kubeServer.pid,
+            // One load process: it walks the items in order, so no token is sent twice.
+            clients: 1,
+            onMeasuring: () => {
+              window.done = controlPlaneWindow(api as KubeApiServer);
+            },
+          },
+        );
+        return [outcome, await (await (window.done as Promise<() => Promise<ControlPlaneCost>>))()];
+      };
+      ctx.log(`kube: one token per identity, grpc-js, ${FRESH_TOKENS} requests or ${seconds} s`);
+      rows.push(
+        loadRow("Kubernetes (TokenReview), one token per identity", ...(await grpcLoad(repeatItems))),
+      );
+      logRow(ctx, rows.at(-1) as Row);
+
       // Variant B: every request a token never seen before (grpc-js's load generator).
       ctx.log(`kube: minting ${FRESH_TOKENS} tokens through TokenRequest for ${FRESH_IDENTITIES} identities`);
       const freshItems = await freshTokenItems(minter, FRESH_TOKENS + 2 * options.concurrency);
-      const freshWindow = { done: undefined as Promise<() => Promise<ControlPlaneCost>> | undefined };
-      const fresh = await runLoad(
-        {
-          target: server.target,
-          call: "create-certificate",
-          items: freshItems,
-          connection: "reused",
-          channels: options.channels,
-          inFlightPerChannel: options.concurrency / options.channels,
-          // meshsign is warm from variant A; a warm-up here would spend tokens.
-          warmupMs: 0,
-          durationMs: seconds * 1000,
-          maxRequests: FRESH_TOKENS,
-          deadlineMs: 20_000,
-        },
-        {
-          serverPid: server.pid,
-          // One load process: it walks the items in order, so no token is sent twice.
-          clients: 1,
-          onMeasuring: () => {
-            freshWindow.done = controlPlaneWindow(api as KubeApiServer);
-          },
-        },
+      ctx.log(`kube: a fresh token per request, grpc-js, ${FRESH_TOKENS} requests or ${seconds} s`);
+      rows.push(
+        loadRow("Kubernetes (TokenReview), a fresh token per request", ...(await grpcLoad(freshItems))),
       );
-      const freshCost = await (await (freshWindow.done as Promise<() => Promise<ControlPlaneCost>>))();
-      rows.push(loadRow("Kubernetes (TokenReview), a fresh token per request", fresh, freshCost));
       logRow(ctx, rows.at(-1) as Row);
       return report(rows, options.concurrency, options.channels, warmup, seconds);
     } finally {
@@ -319,13 +341,14 @@ function report(
   warmup: number,
   seconds: number,
 ): CaseReport {
-  const [standalone, repeat, fresh] = rows as [Row, Row, Row];
+  const [standalone, repeat, repeatGrpc, fresh] = rows as [Row, Row, Row, Row];
   const cpuRatio =
     perRequestUs(repeat.meshsignCpuMs, repeat) / perRequestUs(standalone.meshsignCpuMs, standalone);
   const freshControlUs = fresh.control
     ? perRequestUs(fresh.control.apiserverCpuMs + fresh.control.etcdCpuMs, fresh)
     : Number.NaN;
   const freshMeshsignUs = perRequestUs(fresh.meshsignCpuMs, fresh);
+  const reviewUs = freshMeshsignUs - perRequestUs(repeatGrpc.meshsignCpuMs, repeatGrpc);
   const errors = rows.reduce((n, r) => n + r.errors, 0);
   const targets: TargetCheck[] = [
     {
@@ -376,9 +399,9 @@ function report(
     targets,
     notes: [
       `RSA-2048 CSRs, ${concurrency} calls in flight over ${connections} reused TLS connections, both cores shared by ` +
-        "meshsign (its default configuration), the control plane and the load generator. Standalone and one-token rows: " +
+        "meshsign (its default configuration), the control plane and the load generator. Standalone and first one-token rows: " +
         `ghz, ${warmup} s warm-up then ${seconds} s measured, one identity with ${concurrency} keys and one token ` +
-        "(ghz sends one metadata object with every call). Fresh-token row: grpc-js's load generator (ghz cannot " +
+        "(ghz sends one metadata object with every call). Second one-token row and fresh-token row: grpc-js's load generator (ghz cannot " +
         `vary metadata per request), ${FRESH_TOKENS} tokens minted beforehand through TokenRequest for ` +
         `${FRESH_IDENTITIES} identities, each sent once, no warm-up (meshsign is warm from the row before), ` +
         `the window ends when they are used up or after ${seconds} s.`,
@@ -389,7 +412,8 @@ function report(
         "requests per certificate from the delta of the API server's `apiserver_request_total` (all requests " +
         "in the window, meshsign's lease renewals and watches included) over the successful calls.",
       `meshsign CPU per request, Kubernetes mode with one token over standalone: ${cpuRatio.toFixed(2)}x. ` +
-        `Fresh tokens: API server + etcd ${f.us(freshControlUs)} per request against meshsign's ${f.us(freshMeshsignUs)}.`,
+        `Fresh tokens: API server + etcd ${f.us(freshControlUs)} per request against meshsign's ${f.us(freshMeshsignUs)}, ` +
+        `of which ${f.us(reviewUs)} more than with one token under the same grpc-js load (what a review costs meshsign).`,
     ],
     data: { rows },
   };

@@ -119,13 +119,14 @@ export class TokenReviewAuthenticator implements Authenticator {
     checkClusterId(input, this.clusterId);
     const token = extractBearerToken(input);
     const now = this.clock();
+    const key = createHash("sha256").update(token).digest("base64url");
+    // A cached result never outlives the token's exp, so a hit needs no expiry check.
+    const cached = this.cache.get(key, now);
+    if (cached !== undefined) return copy(cached);
     const exp = unverifiedExpiry(token);
     if (exp !== undefined && exp * 1000 + DEFAULT_CLOCK_SKEW_SECONDS * 1000 < now) {
       throw new MeshsignError("ERR_TOKEN_EXPIRED", "token expired");
     }
-    const key = createHash("sha256").update(token).digest("base64url");
-    const cached = this.cache.get(key, now);
-    if (cached !== undefined) return copy(cached);
     let pending = this.inflight.get(key);
     if (pending === undefined) {
       pending = this.review(token, exp).finally(() => this.inflight.delete(key));

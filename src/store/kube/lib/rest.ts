@@ -2,7 +2,8 @@ import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { MeshsignError } from "../../../errors/index.js";
-import { apiError, transportError } from "./api-error.js";
+import { transportError } from "./api-error.js";
+import { jsonResponse, MAX_RESPONSE_BYTES } from "./json-response.js";
 
 export interface RestRequest {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -12,9 +13,6 @@ export interface RestRequest {
   /** Defaults to application/json when there is a body. */
   readonly contentType?: string;
 }
-
-/** Bytes of a response body we are willing to buffer (a list of many Secrets can be large). */
-const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 /**
  * A plain-JSON client for the Kubernetes REST API. Objects go in and come out
@@ -75,21 +73,7 @@ export class RestClient {
         throw transportError(err, context);
       },
     );
-    let parsed: unknown;
-    try {
-      parsed = body.length === 0 ? {} : JSON.parse(body.toString("utf8"));
-    } catch (err) {
-      if (status >= 200 && status < 300) {
-        throw new MeshsignError("ERR_STORE_UNAVAILABLE", "the API server sent a malformed response", {
-          detail: context,
-          cause: err,
-          retry: "transient",
-        });
-      }
-      parsed = {};
-    }
-    if (status >= 200 && status < 300) return parsed as T;
-    throw apiError(status, parsed, context);
+    return jsonResponse<T>(status, body, context);
   }
 
   close(): void {
