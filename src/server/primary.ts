@@ -349,6 +349,7 @@ async function startInProcess(
     clientCaPem: stack.roots(),
     log,
     limits: grpcLimitsOf(config),
+    implementation: config.grpcImplementation,
   });
   const port = await frontend.start();
   return Object.assign(frontend, { port });

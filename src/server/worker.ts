@@ -68,7 +68,7 @@ export async function runWorker(config: Config): Promise<void> {
     frontend = new GrpcFrontend(
       stack.deps(reportIssued),
       m.pair,
-      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log, limits: grpcLimitsOf(config) },
+      { address: config.servingAddress, requestClientCertificate: config.enableClientCertAuthenticator, clientCaPem: stack.roots(), log, limits: grpcLimitsOf(config), implementation: config.grpcImplementation },
     );
     send({ type: "ready", port: await frontend.start() });
   };
