@@ -2,8 +2,8 @@ import { defineConfig } from "vitest/config";
 
 /**
  * The tests that call CreateCertificate on a real server (in process or `meshsign serve`): run once
- * per gRPC server of the port, grpc-js's (the default, with every other test) and meshsign's own
- * unary server on node:http2 (`--grpc-implementation h2`, test/lib/grpc-implementation.ts).
+ * per gRPC server of the port: meshsign's own unary server on node:http2 (the default, with every
+ * other test) and grpc-js's (`--grpc-implementation grpc-js`, test/lib/grpc-implementation.ts).
  */
 const CREATE_CERTIFICATE_TESTS = [
   "test/csr-service/create-certificate.test.ts",
@@ -34,10 +34,10 @@ export default defineConfig({
     setupFiles: ["reflect-metadata"],
     // Each project names its own files (a project's `include` would add to an inherited one).
     projects: [
-      { extends: true, test: { name: "grpc-js", include: ["test/**/*.test.ts"] } },
+      { extends: true, test: { name: "h2", include: ["test/**/*.test.ts"] } },
       {
         extends: true,
-        test: { name: "h2", include: CREATE_CERTIFICATE_TESTS, env: { MESHSIGN_TEST_GRPC_IMPLEMENTATION: "h2" } },
+        test: { name: "grpc-js", include: CREATE_CERTIFICATE_TESTS, env: { MESHSIGN_TEST_GRPC_IMPLEMENTATION: "grpc-js" } },
       },
     ],
   },

@@ -96,9 +96,9 @@ interface Sessions {
 
 /**
  * Istio's CreateCertificate port: gRPC over TLS with rotating credentials,
- * served by grpc-js (`--grpc-implementation grpc-js`) or by meshsign's own
- * unary server on Node's http2 (`h2`); both run the same handler behind the
- * same admission gate, and both get the same limits. Runs in the main
+ * served by meshsign's own unary server on Node's http2 (`--grpc-implementation
+ * h2`, the default) or by grpc-js (`grpc-js`); both run the same handler
+ * behind the same admission gate, and both get the same limits. Runs in the main
  * process or in each cluster worker (the listening socket is then shared by
  * the workers).
  *
@@ -134,7 +134,7 @@ export class GrpcFrontend {
       clientCaPem?: string;
       log: Logger;
       limits: GrpcLimits;
-      /** Which server speaks gRPC on the connections; grpc-js when not given. */
+      /** Which server speaks gRPC on the connections; h2 when not given. */
       implementation?: GrpcImplementation;
     },
   ) {

@@ -123,11 +123,11 @@ class UnaryCall<Req, Res> extends EventEmitter {
     stream.once("end", () => this.#end());
   }
 
+  /** As grpc-js spells it (an IPv6 address without brackets), so logs read the same under either server. */
   getPeer(): string {
     const socket = this.stream.session?.socket;
     if (!socket?.remoteAddress) return "unknown";
-    const host = socket.remoteAddress.includes(":") ? `[${socket.remoteAddress}]` : socket.remoteAddress;
-    return socket.remotePort ? `${host}:${socket.remotePort}` : host;
+    return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
   }
 
   /** As grpc-js reports it: the peer's certificate (its `raw` DER is what the client-cert authenticator reads). */
