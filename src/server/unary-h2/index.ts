@@ -1,2 +1,2 @@
-export type { UnaryMethod } from "./lib/unary-call.js";
+export type { UnaryMethod } from "./method.js";
 export { type UnaryH2Limits, UnaryH2Server } from "./server.js";

@@ -7,7 +7,8 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Socket } from "node:net";
-import { serveUnaryStream, type UnaryMethod } from "./lib/unary-call.js";
+import { serveUnaryStream } from "./lib/unary-call.js";
+import type { UnaryMethod } from "./method.js";
 
 /** Per-connection limits and timers of a {@link UnaryH2Server}; the same knobs grpc-js's server takes. */
 export interface UnaryH2Limits {

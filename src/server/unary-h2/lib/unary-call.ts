@@ -6,29 +6,11 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { PeerCertificate, TLSSocket } from "node:tls";
-import {
-  status as GrpcStatus,
-  type handleUnaryCall,
-  type Metadata,
-  type ServerUnaryCall,
-  type StatusObject,
-} from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata, type ServerUnaryCall, type StatusObject } from "@grpc/grpc-js";
+import type { UnaryMethod } from "../method.js";
 import { isGrpcContentType } from "./content-type.js";
 import { encodeGrpcMessage } from "./grpc-message.js";
 import { parseGrpcTimeout } from "./grpc-timeout.js";
-
-/** The one method a {@link UnaryH2Server} serves, with its message codecs and handler. */
-export interface UnaryMethod<Req, Res> {
-  /** `/package.Service/Method`; every other path is answered UNIMPLEMENTED. */
-  readonly path: string;
-  /** The request's bytes (no prefix) as a message; must not throw (refusals belong to the handler). */
-  readonly decode: (body: Buffer) => Req;
-  readonly encode: (response: Res) => Buffer;
-  /** The same handler grpc-js would run: it cannot tell the servers apart. */
-  readonly handler: handleUnaryCall<Req, Res>;
-  /** Largest request message, bytes without the 5-byte prefix: checked on the prefix, before the body is read. */
-  readonly maxReceiveMessageBytes: number;
-}
 
 /** Headers of every response that carries a message, and of trailers-only answers. */
 const RESPONSE_HEADERS: OutgoingHttpHeaders = {
