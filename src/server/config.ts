@@ -25,6 +25,11 @@ export type CaKeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-307
 export type CsrKeyType = "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ed25519";
 export type BundleEndpointProfile = "https_web" | "https_spiffe";
 export type CertificateShim = "ingress" | "gateway" | "istio-gateway";
+/** gRPC servers of the CreateCertificate port (`--grpc-implementation`). */
+export const GRPC_IMPLEMENTATIONS = ["grpc-js", "h2"] as const;
+export type GrpcImplementation = (typeof GRPC_IMPLEMENTATIONS)[number];
+/** meshsign's own unary server: the same behaviour as grpc-js's for CreateCertificate, for less CPU per call (docs/benchmarks.md). */
+export const DEFAULT_GRPC_IMPLEMENTATION: GrpcImplementation = "h2";
 
 /** Every certificate shim, the default of --certificate-shims. */
 export const CERTIFICATE_SHIMS: readonly CertificateShim[] = ["ingress", "gateway", "istio-gateway"];
@@ -91,6 +96,8 @@ export interface Config {
   maxCsrBytes: number;
   /** gRPC worker processes; 0 = one per core. */
   workers: number;
+  /** Which server speaks gRPC on the CreateCertificate port: grpc-js's generic server, or meshsign's own unary server on node:http2. */
+  grpcImplementation: GrpcImplementation;
   /** HTTP/2 streams (calls) one client connection may have open on the CreateCertificate port. */
   grpcMaxConcurrentStreams: number;
   /** Open connections each CreateCertificate worker accepts; more are closed at once. */
@@ -269,6 +276,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   ),
   spec("maxCsrBytes", "--max-csr-bytes", "int", "largest accepted CSR PEM, bytes", 16_384, (v) => (v >= 512 && v <= 1_048_576 ? undefined : "must be 512-1048576")),
   spec("workers", "--workers", "int", "gRPC worker processes (0 = one per CPU, within the container's CPU limit)", 0, (v) => (v >= 0 && v <= MAX_WORKERS ? undefined : `must be 0-${MAX_WORKERS}`)),
+  spec("grpcImplementation", "--grpc-implementation", { enum: GRPC_IMPLEMENTATIONS }, "gRPC server of the CreateCertificate port: h2 (meshsign's own unary server on node:http2) or grpc-js", DEFAULT_GRPC_IMPLEMENTATION),
   spec("grpcMaxConcurrentStreams", "--grpc-max-concurrent-streams", "int", "HTTP/2 streams one connection may open on the CreateCertificate port", 100, (v) =>
     v >= 1 && v <= 10_000 ? undefined : "must be 1-10000",
   ),

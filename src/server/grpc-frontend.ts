@@ -3,11 +3,17 @@ import type { TLSSocket } from "node:tls";
 import { type ConnectionInjector, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { AdmissionGate, type AdmissionLimits } from "../csr-service/admission.js";
-import { createCertificateHandler, type CsrServiceDeps } from "../csr-service/handler.js";
+import { type CsrServiceDeps, createCertificateHandler } from "../csr-service/handler.js";
 import { keepRepeatedCredentialHeaders } from "../csr-service/repeated-headers.js";
-import { istioCertificateServiceDefinition } from "../csr-service/service-definition.js";
-import type { Config } from "./config.js";
+import {
+  CREATE_CERTIFICATE_PATH,
+  decodeCertificateRequest,
+  encodeCertificateResponse,
+  istioCertificateServiceDefinition,
+} from "../csr-service/service-definition.js";
+import type { Config, GrpcImplementation } from "./config.js";
 import { RotatingServerTls, type ServingKeyPair } from "./tls/rotating-credentials.js";
+import { UnaryH2Server } from "./unary-h2/index.js";
 
 /** Limits of the CreateCertificate port; see {@link GrpcFrontend}. */
 export interface GrpcLimits {
@@ -30,7 +36,11 @@ export function grpcLimitsOf(config: Config): GrpcLimits {
     maxConnections: config.grpcMaxConnections,
     maxConnectionIdleMs: config.grpcMaxConnectionIdle,
     maxConnectionAgeMs: config.grpcMaxConnectionAge,
-    admission: { maxInFlight: config.maxInFlight, maxQueued: config.maxQueued, maxQueueWaitMs: config.maxQueueWait },
+    admission: {
+      maxInFlight: config.maxInFlight,
+      maxQueued: config.maxQueued,
+      maxQueueWaitMs: config.maxQueueWait,
+    },
   };
 }
 
@@ -45,8 +55,8 @@ export const MESSAGE_HEADROOM_BYTES = 4096;
  * The receive limit: twice the CSR cap plus headroom (36 KiB by default, not
  * gRPC's 4 MiB). A CSR somewhat over the cap still reaches the handler and is
  * refused INVALID_ARGUMENT naming the rule (which istio-agent does not retry);
- * anything larger is refused by grpc-js from the length prefix alone, before
- * its body arrives.
+ * anything larger is refused from the length prefix alone, before its body
+ * arrives (by grpc-js or by the h2 server alike).
  */
 export function maxReceiveMessageBytes(maxCsrBytes: number): number {
   return 2 * maxCsrBytes + MESSAGE_HEADROOM_BYTES;
@@ -73,9 +83,24 @@ export const FIRST_BYTES_TIMEOUT_MS = 10_000;
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
- * Istio's CreateCertificate port: a grpc-js server over TLS with rotating
- * credentials. Runs in the main process or in each cluster worker (the
- * listening socket is then shared by the workers).
+ * The HTTP/2 sessions behind the listener: grpc-js's generic server, or
+ * meshsign's own server of the one unary method ({@link UnaryH2Server}).
+ */
+interface Sessions {
+  inject(secure: TLSSocket): void;
+  /** GOAWAY to every connection; resolves once their calls are done. */
+  close(): Promise<void>;
+  /** Cuts every connection. */
+  destroy(): void;
+}
+
+/**
+ * Istio's CreateCertificate port: gRPC over TLS with rotating credentials,
+ * served by meshsign's own unary server on Node's http2 (`--grpc-implementation
+ * h2`, the default) or by grpc-js (`grpc-js`); both run the same handler
+ * behind the same admission gate, and both get the same limits. Runs in the main
+ * process or in each cluster worker (the listening socket is then shared by
+ * the workers).
  *
  * Everything an unauthenticated peer can make it hold is bounded, as a
  * hardened grpc-go server would bound it: connections per process (our own
@@ -88,11 +113,10 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
  * TLS handshake time, idle time and connection age.
  */
 export class GrpcFrontend {
-  readonly #server: Server;
+  readonly #sessions: Sessions;
   readonly #tls: RotatingServerTls;
   readonly #gate: AdmissionGate;
   readonly #listener: NetServer;
-  readonly #injector: ConnectionInjector;
   /** Accepted connections not yet closed (in the TLS handshake or serving). */
   #open = 0;
   /** Established TLS sockets. */
@@ -104,33 +128,25 @@ export class GrpcFrontend {
   constructor(
     deps: CsrServiceDeps,
     serving: ServingKeyPair,
-    private readonly options: { address: string; requestClientCertificate: boolean; clientCaPem?: string; log: Logger; limits: GrpcLimits },
+    private readonly options: {
+      address: string;
+      requestClientCertificate: boolean;
+      clientCaPem?: string;
+      log: Logger;
+      limits: GrpcLimits;
+      /** Which server speaks gRPC on the connections; h2 when not given. */
+      implementation?: GrpcImplementation;
+    },
   ) {
     this.#pair = serving;
     const limits = options.limits;
-    this.#server = new Server({
-      "grpc.max_receive_message_length": maxReceiveMessageBytes(limits.maxCsrBytes),
-      "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
-      "grpc-node.max_session_memory": MAX_SESSION_MEMORY_MB,
-      // Istio agents hold one long-lived connection; keep them healthy but bounded.
-      "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
-      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
-      "grpc.max_connection_idle_ms": limits.maxConnectionIdleMs,
-      "grpc.max_connection_age_ms": limits.maxConnectionAgeMs,
-      "grpc.max_connection_age_grace_ms": CONNECTION_AGE_GRACE_MS,
-      // channelz (grpc-js's introspection counters) is not served by meshsign; keeping it on costs
-      // CPU on every call and socket.
-      "grpc.enable_channelz": 0,
-    });
-    // Every `authorization` and `clusterid` value reaches the handler, as with grpc-go. (Before
-    // the injector below: it wraps how grpc-js sets up each HTTP/2 server.)
-    keepRepeatedCredentialHeaders(this.#server);
     this.#gate = new AdmissionGate(limits.admission, {
-      onRefused: (r) => options.log.warn(r, "CreateCertificate at capacity: refusing calls with RESOURCE_EXHAUSTED"),
+      onRefused: (r) =>
+        options.log.warn(r, "CreateCertificate at capacity: refusing calls with RESOURCE_EXHAUSTED"),
     });
-    this.#server.addService(istioCertificateServiceDefinition, {
-      CreateCertificate: this.#gate.wrap(createCertificateHandler(deps)),
-    });
+    const handler = this.#gate.wrap(createCertificateHandler(deps));
+    this.#sessions =
+      options.implementation === "h2" ? unaryH2Sessions(handler, limits) : grpcJsSessions(handler, limits);
     this.#tls = new RotatingServerTls(serving, {
       requestClientCertificate: options.requestClientCertificate,
       ...(options.clientCaPem ? { clientCaPem: options.clientCaPem } : {}),
@@ -138,11 +154,9 @@ export class GrpcFrontend {
       onSecure: (secure) => {
         this.#sockets.add(secure);
         secure.once("close", () => this.#sockets.delete(secure));
-        awaitFirstBytes(secure, FIRST_BYTES_TIMEOUT_MS, () => this.#injector.injectConnection(secure));
+        awaitFirstBytes(secure, FIRST_BYTES_TIMEOUT_MS, () => this.#sessions.inject(secure));
       },
     });
-    // grpc-js gets connections that are already TLS (ours), so its own server is plaintext HTTP/2.
-    this.#injector = this.#server.createConnectionInjector(ServerCredentials.createInsecure());
     // Our own listener so that connections are counted per process (grpc-js's bindAsync has no
     // limit) and each TLS socket is ours to cut. In a cluster worker the listening socket is shared.
     this.#listener = createServer({ noDelay: true }, (socket) => {
@@ -199,17 +213,75 @@ export class GrpcFrontend {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.options.log.warn({ graceMs }, "grace period over; cancelling remaining calls");
-        this.#server.forceShutdown();
+        this.#sessions.destroy();
         for (const socket of this.#sockets) socket.destroy();
         resolve();
       }, graceMs);
       timer.unref();
-      this.#server.tryShutdown(() => {
+      void this.#sessions.close().then(() => {
         clearTimeout(timer);
         resolve();
       });
     });
   }
+}
+
+type CreateCertificateHandler = ReturnType<typeof createCertificateHandler>;
+
+/** grpc-js's generic server, handed each connection through its connection injector. */
+function grpcJsSessions(handler: CreateCertificateHandler, limits: GrpcLimits): Sessions {
+  const server = new Server({
+    "grpc.max_receive_message_length": maxReceiveMessageBytes(limits.maxCsrBytes),
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    "grpc-node.max_session_memory": MAX_SESSION_MEMORY_MB,
+    // Istio agents hold one long-lived connection; keep them healthy but bounded.
+    "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+    "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
+    "grpc.max_connection_idle_ms": limits.maxConnectionIdleMs,
+    "grpc.max_connection_age_ms": limits.maxConnectionAgeMs,
+    "grpc.max_connection_age_grace_ms": CONNECTION_AGE_GRACE_MS,
+    // channelz (grpc-js's introspection counters) is not served by meshsign; keeping it on costs
+    // CPU on every call and socket.
+    "grpc.enable_channelz": 0,
+  });
+  // Every `authorization` and `clusterid` value reaches the handler, as with grpc-go. (Before
+  // the injector below: it wraps how grpc-js sets up each HTTP/2 server.)
+  keepRepeatedCredentialHeaders(server);
+  server.addService(istioCertificateServiceDefinition, { CreateCertificate: handler });
+  // grpc-js gets connections that are already TLS (ours), so its own server is plaintext HTTP/2.
+  const injector: ConnectionInjector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  return {
+    inject: (secure) => injector.injectConnection(secure),
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    destroy: () => server.forceShutdown(),
+  };
+}
+
+/** meshsign's own server of CreateCertificate on node:http2, with the same limits. */
+function unaryH2Sessions(handler: CreateCertificateHandler, limits: GrpcLimits): Sessions {
+  const server = new UnaryH2Server(
+    {
+      path: CREATE_CERTIFICATE_PATH,
+      decode: decodeCertificateRequest,
+      encode: encodeCertificateResponse,
+      handler,
+      maxReceiveMessageBytes: maxReceiveMessageBytes(limits.maxCsrBytes),
+    },
+    {
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      maxSessionMemoryMb: MAX_SESSION_MEMORY_MB,
+      keepaliveTimeMs: KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+      maxConnectionIdleMs: limits.maxConnectionIdleMs,
+      maxConnectionAgeMs: limits.maxConnectionAgeMs,
+      connectionAgeGraceMs: CONNECTION_AGE_GRACE_MS,
+    },
+  );
+  return {
+    inject: (secure) => server.inject(secure),
+    close: () => server.close(),
+    destroy: () => server.destroy(),
+  };
 }
 
 /** "host:port", "[v6]:port" or ":port" (all interfaces) as the listener takes them. */

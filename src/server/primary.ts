@@ -439,17 +439,14 @@ async function startInProcess(
   issuances: IssuanceLog,
   log: Logger,
 ): Promise<GrpcFrontend & { port: number }> {
-  const frontend = new GrpcFrontend(
-    stack.deps((r) => issuances.add(r)),
-    pair,
-    {
-      address: config.servingAddress,
-      requestClientCertificate: config.enableClientCertAuthenticator,
-      clientCaPem: stack.roots(),
-      log,
-      limits: grpcLimitsOf(config),
-    },
-  );
+  const frontend = new GrpcFrontend(stack.deps((r) => issuances.add(r)), pair, {
+    address: config.servingAddress,
+    requestClientCertificate: config.enableClientCertAuthenticator,
+    clientCaPem: stack.roots(),
+    log,
+    limits: grpcLimitsOf(config),
+    implementation: config.grpcImplementation,
+  });
   const port = await frontend.start();
   return Object.assign(frontend, { port });
 }

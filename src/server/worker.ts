@@ -86,6 +86,7 @@ export function runWorker(): void {
       clientCaPem: stack.roots(),
       log: l,
       limits: grpcLimitsOf(c),
+      implementation: c.grpcImplementation,
     });
     send({ type: "ready", port: await frontend.start() });
   };

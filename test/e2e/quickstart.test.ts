@@ -44,7 +44,8 @@ function serve(args: string[]): ServeProcess {
 beforeAll(async () => {
   mkdirSync(cwd);
   server = serve(["--workers", "2", "--shutdown-grace-period", "5s"]);
-  banner = await server.banner();
+  // Generous: the file runs once per gRPC server (vitest projects), so two of these start at once.
+  banner = await server.banner(100_000);
 });
 
 afterAll(async () => {

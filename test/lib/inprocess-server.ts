@@ -4,13 +4,14 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { DevTokenIssuer } from "../../src/authn/index.js";
 import type { IssuedEvent } from "../../src/csr-service/handler.js";
+import type { Issuer } from "../../src/issuers/issuer.js";
+import { generateKeySync, privateKeyToPem, publicKeySpki } from "../../src/pki/keys.js";
 import { type Config, loadConfig } from "../../src/server/config.js";
 import { buildCsrStack, type CsrStack, rootsBundle } from "../../src/server/csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateRootCa } from "../../src/server/data-dir.js";
 import { GrpcFrontend, grpcLimitsOf } from "../../src/server/grpc-frontend.js";
-import type { Issuer } from "../../src/issuers/issuer.js";
-import { generateKeySync, privateKeyToPem, publicKeySpki } from "../../src/pki/keys.js";
 import type { ServingKeyPair } from "../../src/server/tls/rotating-credentials.js";
+import { testGrpcImplementation } from "./grpc-implementation.js";
 import { TempDir } from "./temp-dir.js";
 
 /** A CreateCertificate server running in the test process, wired as `meshsign serve --workers 1` wires it. */
@@ -39,7 +40,8 @@ export interface InProcessServer {
 /**
  * Starts the CSR stack on 127.0.0.1:0 with a fresh data dir. `flags` are
  * option values keyed by their camelCase name, as `meshsign serve` flags
- * (e.g. `{ maxClientCertificateDuration: "48h" }`); the environment is ignored.
+ * (e.g. `{ maxClientCertificateDuration: "48h" }`); the environment is ignored,
+ * except for the gRPC server under test (test/lib/grpc-implementation.ts).
  * The per-identity rate limit is off unless a test sets it: the suites send
  * hundreds of requests as one identity, which no workload does, and a limit
  * they drained would refuse them depending on how fast the machine runs.
@@ -48,7 +50,14 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
   const tmp = new TempDir("meshsign-csr-");
   const config = loadConfig({
     env: {},
-    flags: { dataDir: tmp.path("data"), servingAddress: "127.0.0.1:0", workers: 1, identityRateLimit: 0, ...flags },
+    flags: {
+      dataDir: tmp.path("data"),
+      servingAddress: "127.0.0.1:0",
+      workers: 1,
+      identityRateLimit: 0,
+      grpcImplementation: testGrpcImplementation(),
+      ...flags,
+    },
   });
   const paths = dataDirPaths(config.dataDir);
   ensureDataDir(paths);
@@ -84,6 +93,7 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
       clientCaPem: stack.roots(),
       log,
       limits: grpcLimitsOf(config),
+      implementation: config.grpcImplementation,
     },
   );
   const port = await frontend.start();

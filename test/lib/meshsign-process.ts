@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import { testGrpcImplementation } from "./grpc-implementation.js";
 import { REPO_ROOT } from "./temp-dir.js";
 
 /** bin/meshsign.js, run with the node running the tests, as `npx meshsign` would. */
@@ -113,7 +114,10 @@ export class ServeProcess {
     );
   }
 
-  /** Spawns `meshsign serve <args>` with loopback, port-0 listeners unless `args` say otherwise. */
+  /**
+   * Spawns `meshsign serve <args>` with loopback, port-0 listeners and the
+   * gRPC server under test unless `args` say otherwise.
+   */
   static start(
     args: readonly string[],
     options: { cwd: string; env?: Record<string, string> },
@@ -127,6 +131,9 @@ export class ServeProcess {
       "0",
       "--admin-address",
       "127.0.0.1:0",
+      // The CreateCertificate tests run against each gRPC server (test/lib/grpc-implementation.ts).
+      "--grpc-implementation",
+      testGrpcImplementation(),
     ];
     const child = spawn(process.execPath, [MESHSIGN_BIN, "serve", ...defaults, ...args], {
       cwd: options.cwd,

@@ -170,6 +170,11 @@ describe("a bad value is refused naming its key", () => {
       message: "--mode: must be one of standalone, kubernetes",
     },
     {
+      name: "an unknown gRPC server",
+      sources: () => ({ env: { MESHSIGN_GRPC_IMPLEMENTATION: "grpc-go" } }),
+      message: "MESHSIGN_GRPC_IMPLEMENTATION: must be one of grpc-js, h2",
+    },
+    {
       name: "an unknown log level",
       sources: () => ({ file: yamlFile("logLevel: loud\n"), env: {} }),
       message: "logLevel: must be one of trace, debug, info, warn, error, fatal",

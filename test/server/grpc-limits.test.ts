@@ -35,7 +35,8 @@ beforeAll(async () => {
     ["--workers", "1", "--grpc-max-connection-idle", "2s", "--grpc-max-connections", String(MAX_CONNECTIONS)],
     { cwd },
   );
-  banner = await server.banner();
+  // Generous: the file runs once per gRPC server (vitest projects), so two of these start at once.
+  banner = await server.banner(100_000);
   rootsPem = readFileSync(banner.rootCert, "utf8");
   // One real issuance first, so the baseline includes what serving legitimately costs.
   const token = await DevTokenIssuer.loadOrCreate(dataDir, { enabled: true }).mintToken({

@@ -1,0 +1,2 @@
+export type { UnaryMethod } from "./method.js";
+export { type UnaryH2Limits, UnaryH2Server } from "./server.js";
