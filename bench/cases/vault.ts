@@ -81,9 +81,14 @@ export const vaultCase: BenchCase = {
       );
       const ca = await ctx.meshsign();
       ctx.log(`vault: starting a second meshsign serve --workers ${options.workers} --issuer-name vault`);
+      // --profile: this meshsign too runs under --cpu-prof, its profiles in a vault/ folder of the same directory.
+      const profile = options.profileDir
+        ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir, "vault")]
+        : [];
       viaVault = await startMeshsign({
         repoRoot: ctx.serverRoot,
         workers: options.workers,
+        nodeArgs: [...options.serverNodeArgs, ...profile],
         extraArgs: [
           "--identity-rate-limit",
           "0",
