@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
 import type { Issuer, SignRequest } from "../../../src/issuers/issuer.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
+import { SharedIssuers } from "../../../src/issuers/shared-issuers.js";
 import {
   goDuration,
   parseVaultConfig,
@@ -319,5 +320,57 @@ describe("Vault issuer against a fake Vault", () => {
     if (r.status !== "issued") return;
     expect(r.chain).toHaveLength(2);
     expect(r.ca).toContain("BEGIN CERTIFICATE");
+  });
+});
+
+describe("one Vault issuer instance per resource in a process (SharedIssuers)", () => {
+  const resource = (secretId = "secret") => ({
+    kind: "ClusterIssuer",
+    metadata: { name: "vault" },
+    spec: {
+      vault: {
+        server: fake.url,
+        path: "pki_int/sign/mesh",
+        auth: {
+          ...appRole,
+          appRole: {
+            ...appRole.appRole,
+            secretRef: { name: secretId === "secret" ? "approle" : "approle2", key: "secretId" },
+          },
+        },
+      },
+    },
+  });
+  const readSecret = async (n: string) => (n === "approle2" ? secrets.approle : secrets[n]);
+
+  it("gives the engine's registry and the workload issuer's one login between them, and closes it with the last user", async () => {
+    const shared = new SharedIssuers();
+    // Two registries, as the engine and the CreateCertificate path each build their own.
+    const engine = createDefaultIssuerRegistry({ clusterResourceNamespace: "ns", shared });
+    const workload = createDefaultIssuerRegistry({ clusterResourceNamespace: "ns", shared });
+    const [a, b] = await Promise.all([
+      engine.build(resource(), readSecret),
+      workload.build(resource(), readSecret),
+    ]);
+    await Promise.all([
+      ...Array.from({ length: 5 }, () => a.issuer.sign(request())),
+      ...Array.from({ length: 5 }, () => b.issuer.sign(request())),
+    ]);
+    expect(fake.count("auth/approle/login")).toBe(1);
+    expect(shared.size).toBe(1);
+    // The engine rebuilds the same spec (a Secret it reads was touched): still the same instance.
+    const again = await engine.build(resource(), readSecret);
+    a.issuer.close?.();
+    await b.issuer.sign(request());
+    expect(fake.count("auth/approle/login")).toBe(1);
+    // Another spec (here: another Secret) is another instance, with its own login.
+    const other = await workload.build(resource("other"), readSecret);
+    await other.issuer.sign(request());
+    expect(fake.count("auth/approle/login")).toBe(2);
+    expect(shared.size).toBe(2);
+    again.issuer.close?.();
+    b.issuer.close?.();
+    other.issuer.close?.();
+    expect(shared.size).toBe(0);
   });
 });
