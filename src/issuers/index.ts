@@ -26,4 +26,4 @@ export {
   selfSignedIssuerFactory,
 } from "./registry.js";
 export { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
-export { SharedIssuers } from "./shared-issuers.js";
+export { SharedIssuers } from "./instance-pool.js";

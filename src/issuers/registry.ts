@@ -18,7 +18,7 @@ import type { AcmeOrderSigner } from "./acme/types.js";
 import { CaIssuer } from "./ca/ca-issuer.js";
 import type { Issuer, IssuerStatus, SignResult } from "./issuer.js";
 import { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
-import type { SharedIssuers } from "./shared-issuers.js";
+import type { SharedIssuers } from "./instance-pool.js";
 import { vaultIssuerFactory } from "./vault/factory.js";
 
 export const DEFAULT_CLUSTER_RESOURCE_NAMESPACE = "meshsign-system";

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { AcmeClientMetrics, inspectOrder, orderOfRequest } from "../acme/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
-import type { SharedIssuers } from "../issuers/shared-issuers.js";
+import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { dnsPropagation } from "../engine/acme/index.js";
 import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";

@@ -10,7 +10,7 @@ import { RootConfigMapDistributor, RootsBroadcaster } from "../trust/index.js";
 import type { CertificateControl } from "./admin.js";
 import { parseLabelSelector, type Config } from "./config.js";
 import { startAcmeSolverListener } from "./acme-solver.js";
-import type { SharedIssuers } from "../issuers/shared-issuers.js";
+import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { startEngine, type EngineHost } from "./engine-host.js";
 import { istiodCertificate } from "./istiod-certificate.js";
 import { controlPlaneIssuerRef, createIfAbsent, ensureMeshCaIssuer } from "./mesh-ca-issuer.js";

@@ -6,7 +6,7 @@ import { setFlagsFromString } from "node:v8";
 import { AggregatorRegistry, Registry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
 import type { Logger } from "pino";
 import { MeshsignError } from "../errors/index.js";
-import { SharedIssuers } from "../issuers/shared-issuers.js";
+import { SharedIssuers } from "../issuers/instance-pool.js";
 import type { Store } from "../store/types.js";
 import { RootsFileWatcher } from "../trust/index.js";
 import { startAdminServer } from "./admin.js";

@@ -20,7 +20,7 @@ import { MeshsignError } from "../errors/index.js";
 import { type CircuitState, GuardedIssuer } from "../issuers/guarded-issuer.js";
 import type { Issuer } from "../issuers/issuer.js";
 import { createDefaultIssuerRegistry, type IssuerResourceLike } from "../issuers/registry.js";
-import type { SharedIssuers } from "../issuers/shared-issuers.js";
+import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { buildCsr, generateKeySync, publicKeySpki } from "../pki/keys.js";
 import type { KubeObject, Store, Watch } from "../store/types.js";
 import type { Config } from "./config.js";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
 import type { Issuer, SignRequest } from "../../../src/issuers/issuer.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
-import { SharedIssuers } from "../../../src/issuers/shared-issuers.js";
+import { SharedIssuers } from "../../../src/issuers/instance-pool.js";
 import {
   goDuration,
   parseVaultConfig,
