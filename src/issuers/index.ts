@@ -7,6 +7,7 @@
 
 export type { CaKeyPairSource } from "./ca/ca-issuer.js";
 export { CA_READY_REASONS, CaIssuer } from "./ca/ca-issuer.js";
+export { SharedIssuers } from "./instance-pool.js";
 export type { Issuer, IssuerStatus, SignRequest, SignResult } from "./issuer.js";
 export type {
   BuiltIssuer,
@@ -26,4 +27,3 @@ export {
   selfSignedIssuerFactory,
 } from "./registry.js";
 export { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
-export { SharedIssuers } from "./instance-pool.js";

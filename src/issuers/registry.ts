@@ -16,9 +16,9 @@ import { MeshsignError } from "../errors/index.js";
 import { createAcmeIssuerFactory } from "./acme/acme-issuer.js";
 import type { AcmeOrderSigner } from "./acme/types.js";
 import { CaIssuer } from "./ca/ca-issuer.js";
+import type { SharedIssuers } from "./instance-pool.js";
 import type { Issuer, IssuerStatus, SignResult } from "./issuer.js";
 import { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
-import type { SharedIssuers } from "./instance-pool.js";
 import { vaultIssuerFactory } from "./vault/factory.js";
 
 export const DEFAULT_CLUSTER_RESOURCE_NAMESPACE = "meshsign-system";

@@ -9,9 +9,9 @@
  * CreateCertificate path) get one instance between them.
  */
 import { MeshsignError } from "../../errors/index.js";
+import { SharedIssuers } from "../instance-pool.js";
 import type { Issuer, SignResult } from "../issuer.js";
 import type { IssuerBuildContext, IssuerFactory } from "../registry.js";
-import { SharedIssuers } from "../instance-pool.js";
 import { parseVaultConfig, referencedSecrets, type SecretKeyRef, VaultConfigError } from "./config.js";
 import { VaultTransport } from "./lib/http.js";
 import { type TokenSource, VaultSession } from "./lib/session.js";

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
+import { SharedIssuers } from "../../../src/issuers/instance-pool.js";
 import type { Issuer, SignRequest } from "../../../src/issuers/issuer.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
-import { SharedIssuers } from "../../../src/issuers/instance-pool.js";
 import {
   goDuration,
   parseVaultConfig,
