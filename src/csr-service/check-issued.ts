@@ -2,22 +2,32 @@
  * What a remote issuer (Vault) signed for CreateCertificate is checked before
  * it reaches a workload, the way Istio's and istio-csr's clients check it:
  * the leaf certifies the CSR's public key, its one URI SAN is the identity
- * meshsign authorized, it is not a CA, its validity lies inside the requested one, and it
- * chains through the intermediates the issuer sent up to one of the mesh
- * roots the response ends with. An in-process CA needs no such check (its
- * one start-up self-test proves its chain); a remote one can change under us.
+ * meshsign authorized, its DNS and IP SANs are the requested ones (none for
+ * an SVID), it is not a CA, its validity lies inside the requested one, and
+ * it is issued by the first intermediate the issuer sent (if any) and chains
+ * through them up to one of the mesh roots the response ends with. An
+ * in-process CA needs no such check (its one start-up self-test proves its
+ * chain); a remote one can change under us.
+ *
+ * It is the last gate before the workload and the only check of the leaf on
+ * this path (the remote issuer checks only its CA certificates,
+ * `leafCheckedByCaller`), and it runs for every answer: the intermediates
+ * and roots are parsed, and the links between them verified, once per
+ * distinct value ({@link ChainVerifier}), so a leaf costs one parse and one
+ * signature verification.
  */
 import { MeshsignError } from "../errors/index.js";
 import {
   type CertificateTemplate,
+  ChainVerifier,
   decodePemAll,
+  type ParseCertificateOptions,
   type ParsedCertificate,
   parseCertificate,
-  verifyChain,
 } from "../pki/index.js";
 
 /** Which check refused the certificate: the label of the refusal metric. */
-export type IssuedCheck = "parse" | "public_key" | "uri_san" | "ca" | "validity" | "chain";
+export type IssuedCheck = "parse" | "public_key" | "uri_san" | "san" | "ca" | "validity" | "chain";
 
 /** Slack for the issuer's clock: Vault back-dates notBefore by 30 s and rounds the TTL to seconds. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -33,9 +43,9 @@ function refuse(check: IssuedCheck, what: string, detail: Record<string, unknown
   );
 }
 
-function parseOne(pem: string, what: string): ParsedCertificate[] {
+function parseOne(pem: string, what: string, options: ParseCertificateOptions = {}): ParsedCertificate[] {
   try {
-    return decodePemAll(pem, "CERTIFICATE").map((der) => parseCertificate(der));
+    return decodePemAll(pem, "CERTIFICATE").map((der) => parseCertificate(der, options));
   } catch (err) {
     return refuse("parse", `${what} is not a valid PEM certificate`, {
       error: err instanceof Error ? err.message : String(err),
@@ -49,6 +59,55 @@ let rootsCache: { pem: string; parsed: ParsedCertificate[] } | undefined;
 function parsedRoots(pem: string): ParsedCertificate[] {
   if (rootsCache?.pem !== pem) rootsCache = { pem, parsed: parseOne(pem, "the mesh roots") };
   return rootsCache.parsed;
+}
+
+/**
+ * A remote issuer sends the same intermediates with every leaf: parsed and
+ * linked to the roots once. Compared by value (string equality) rather than
+ * through a joined key, which would copy and hash kilobytes per call.
+ */
+const VERIFIER_CACHE_MAX = 16;
+const verifiers: {
+  readonly rootsPem: string;
+  readonly pems: readonly string[];
+  readonly intermediates: ParsedCertificate[];
+  readonly verifier: ChainVerifier;
+}[] = [];
+
+function verifierFor(intermediatePems: readonly string[], rootsPem: string) {
+  const same = (e: (typeof verifiers)[number]) =>
+    e.rootsPem === rootsPem &&
+    e.pems.length === intermediatePems.length &&
+    e.pems.every((p, i) => p === intermediatePems[i]);
+  let entry = verifiers.find(same);
+  if (entry === undefined) {
+    const intermediates = intermediatePems.flatMap((p) => parseOne(p, "an intermediate certificate"));
+    entry = {
+      rootsPem,
+      pems: [...intermediatePems],
+      intermediates,
+      verifier: new ChainVerifier(intermediates, parsedRoots(rootsPem)),
+    };
+    if (verifiers.length >= VERIFIER_CACHE_MAX) verifiers.pop();
+    verifiers.unshift(entry);
+  }
+  return entry;
+}
+
+/** Canonical IP text (RFC 5952 for IPv6) so "::1" and "0:0::1" compare equal. */
+function canonicalIp(ip: string): string {
+  try {
+    return ip.includes(":") ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
+  } catch {
+    return ip;
+  }
+}
+
+function sameSet(got: readonly string[], want: readonly string[], norm: (s: string) => string): boolean {
+  if (got.length === 0 && want.length === 0) return true;
+  const g = new Set(got.map(norm));
+  const w = new Set(want.map(norm));
+  return g.size === w.size && [...g].every((x) => w.has(x));
 }
 
 /**
@@ -66,7 +125,8 @@ export function checkIssuedForWorkload(input: {
 }): void {
   const [leafPem, ...intermediatePems] = input.chain;
   if (leafPem === undefined) refuse("parse", "no certificate came back");
-  const leaves = parseOne(leafPem, "the leaf certificate");
+  // The leaf's key is compared byte for byte with the CSR's (imported when the CSR was parsed), never used.
+  const leaves = parseOne(leafPem, "the leaf certificate", { lazyKey: true });
   const leaf = leaves[0];
   if (leaf === undefined || leaves.length !== 1) refuse("parse", "expected exactly one leaf certificate");
   const serial = leaf.serialHex;
@@ -76,6 +136,17 @@ export function checkIssuedForWorkload(input: {
     refuse(
       "uri_san",
       `its URI SANs [${leaf.uris.join(", ")}] are not the authorized identity ${input.identity}`,
+      { serial },
+    );
+  }
+  const { dnsNames = [], ipAddresses = [] } = input.template;
+  if (
+    !sameSet(leaf.dnsNames, dnsNames, (n) => n.toLowerCase()) ||
+    !sameSet(leaf.ipAddresses, ipAddresses, canonicalIp)
+  ) {
+    refuse(
+      "san",
+      `its DNS and IP SANs [${[...leaf.dnsNames, ...leaf.ipAddresses].join(", ")}] are not the requested [${[...dnsNames, ...ipAddresses].join(", ")}]`,
       { serial },
     );
   }
@@ -92,15 +163,23 @@ export function checkIssuedForWorkload(input: {
       { serial },
     );
   }
-  const intermediates = intermediatePems.flatMap((p) => parseOne(p, "an intermediate certificate"));
-  const roots = parsedRoots(input.rootsPem);
+  const { intermediates, verifier } = verifierFor(intermediatePems, input.rootsPem);
+  let path: ParsedCertificate[] = [];
   try {
-    verifyChain(leaf, intermediates, roots, { at: input.now });
+    path = verifier.verify(leaf, input.now);
   } catch (err) {
     refuse(
       "chain",
       `it does not chain to the mesh roots (${err instanceof Error ? err.message : "invalid"})`,
       { serial },
     );
+  }
+  // The chain is served as sent: the leaf's issuer must come right after it.
+  const first = intermediates[0];
+  if (
+    first !== undefined &&
+    !Buffer.from((path[1] as ParsedCertificate).der).equals(Buffer.from(first.der))
+  ) {
+    refuse("chain", "it is not issued by the first intermediate certificate that came with it", { serial });
   }
 }

@@ -85,7 +85,8 @@ export function createCertificateHandler(
       },
       (thrown: unknown) => {
         const { code, details, error } = toGrpcError(thrown);
-        const outcome = code === 16 ? "unauthenticated" : code === 3 ? "invalid" : code === 8 ? "rate_limited" : "error";
+        const outcome =
+          code === 16 ? "unauthenticated" : code === 3 ? "invalid" : code === 8 ? "rate_limited" : "error";
         observe(deps.metrics, started, outcome, String(code));
         if (code === 16) {
           // The last authenticator tried is the token one (a client-cert refusal comes first and says little).
@@ -135,7 +136,14 @@ async function handle(
   });
   const serial = randomSerial();
   const template = { ...authorized.template, serialNumber: serial };
-  const result = await deps.issuer.sign({ requestId: serial.toString("hex"), csrPem: request.csr, template });
+  // Decided once: a remote issuer leaves the leaf to this check, so it must run for the answer it gets.
+  const checkLeaf = deps.checkIssued?.() === true;
+  const result = await deps.issuer.sign({
+    requestId: serial.toString("hex"),
+    csrPem: request.csr,
+    template,
+    ...(checkLeaf ? { leafCheckedByCaller: true } : {}),
+  });
   if (result.status !== "issued") {
     throw new MeshsignError("ERR_ISSUER_PENDING", "the issuer has not signed yet; retry later", {
       retry: "transient",
@@ -145,9 +153,15 @@ async function handle(
   const [leaf, ...intermediates] = onePerElement(result.chain);
   if (leaf === undefined)
     throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
-  if (deps.checkIssued?.()) {
+  if (checkLeaf) {
     try {
-      checkIssuedForWorkload({ chain: [leaf, ...intermediates], template, identity: authorized.identity, rootsPem: deps.roots(), now: new Date(clock()) });
+      checkIssuedForWorkload({
+        chain: [leaf, ...intermediates],
+        template,
+        identity: authorized.identity,
+        rootsPem: deps.roots(),
+        now: new Date(clock()),
+      });
     } catch (err) {
       deps.metrics.issuedRefused.inc({ check: String((err as MeshsignError).detail.check ?? "parse") });
       throw err;

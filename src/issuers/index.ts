@@ -4,17 +4,26 @@
  * resources to instances. For end users: CaIssuer (also on the CSR hot path),
  * SelfSignedIssuer. For the engine and server wiring: the registry.
  */
-export type { Issuer, IssuerStatus, SignRequest, SignResult } from "./issuer.js";
-export { CaIssuer, CA_READY_REASONS } from "./ca/ca-issuer.js";
+
 export type { CaKeyPairSource } from "./ca/ca-issuer.js";
-export { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
-export {
-  IssuerRegistry,
-  NotReadyIssuer,
-  createDefaultIssuerRegistry,
-  caIssuerFactory,
-  selfSignedIssuerFactory,
-  issuerKey,
-  DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+export { CA_READY_REASONS, CaIssuer } from "./ca/ca-issuer.js";
+export { SharedIssuers } from "./instance-pool.js";
+export type { Issuer, IssuerStatus, SignRequest, SignResult } from "./issuer.js";
+export type {
+  BuiltIssuer,
+  IssuerBuildContext,
+  IssuerFactory,
+  IssuerRegistryOptions,
+  IssuerResourceKind,
+  IssuerResourceLike,
 } from "./registry.js";
-export type { BuiltIssuer, IssuerBuildContext, IssuerFactory, IssuerRegistryOptions, IssuerResourceKind, IssuerResourceLike } from "./registry.js";
+export {
+  caIssuerFactory,
+  createDefaultIssuerRegistry,
+  DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+  IssuerRegistry,
+  issuerKey,
+  NotReadyIssuer,
+  selfSignedIssuerFactory,
+} from "./registry.js";
+export { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";

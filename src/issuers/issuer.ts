@@ -44,7 +44,11 @@ export interface IssuerStatus {
    * ACME issuers only: the account as cert-manager writes it to `status.acme`
    * (`uri`, `lastRegisteredEmail`, `lastPrivateKeyHash`).
    */
-  readonly acme?: { readonly uri: string; readonly lastRegisteredEmail?: string; readonly lastPrivateKeyHash: string };
+  readonly acme?: {
+    readonly uri: string;
+    readonly lastRegisteredEmail?: string;
+    readonly lastPrivateKeyHash: string;
+  };
 }
 
 export interface SignRequest {
@@ -62,6 +66,14 @@ export interface SignRequest {
    * reads it from the Secret named by `cert-manager.io/private-key-secret-name`).
    */
   readonly privateKeyPem?: string;
+  /**
+   * The caller checks the leaf itself before anything uses it, as strictly as
+   * the backend would (CreateCertificate checks every remote answer against
+   * the mesh roots in the process that answers the workload). A remote
+   * backend then checks only its CA certificates and leaves the leaf to the
+   * caller, instead of checking it twice.
+   */
+  readonly leafCheckedByCaller?: boolean;
 }
 
 export type SignResult =

@@ -16,6 +16,7 @@ import { MeshsignError } from "../errors/index.js";
 import { createAcmeIssuerFactory } from "./acme/acme-issuer.js";
 import type { AcmeOrderSigner } from "./acme/types.js";
 import { CaIssuer } from "./ca/ca-issuer.js";
+import type { SharedIssuers } from "./instance-pool.js";
 import type { Issuer, IssuerStatus, SignResult } from "./issuer.js";
 import { SelfSignedIssuer } from "./selfsigned/selfsigned-issuer.js";
 import { vaultIssuerFactory } from "./vault/factory.js";
@@ -48,9 +49,15 @@ export interface IssuerBuildContext {
    * Creates a Secret in `secretNamespace` (ACME: the generated account key);
    * absent where nothing may be written.
    */
-  createSecret?(name: string, data: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): Promise<void>;
+  createSecret?(
+    name: string,
+    data: Readonly<Record<string, string>>,
+    labels: Readonly<Record<string, string>>,
+  ): Promise<void>;
   /** Services the engine lends to backends that keep state in the store (ACME Orders). */
   readonly services?: IssuerServices;
+  /** Instances shared with the other builders in this process (remote backends: one login per resource). */
+  readonly shared?: SharedIssuers;
 }
 
 /** What the engine lends to issuers whose signing is a resource lifecycle rather than one call. */
@@ -94,7 +101,11 @@ export class NotReadyIssuer implements Issuer {
     return this.#status;
   }
   async sign(): Promise<SignResult> {
-    throw new MeshsignError("ERR_ISSUER_NOT_READY", `Referenced issuer is not ready: ${this.#status.message}`, { retry: "transient" });
+    throw new MeshsignError(
+      "ERR_ISSUER_NOT_READY",
+      `Referenced issuer is not ready: ${this.#status.message}`,
+      { retry: "transient" },
+    );
   }
 }
 
@@ -109,17 +120,25 @@ export interface IssuerRegistryOptions {
   readonly acmeRequestTimeoutMs?: number;
   /** Kubernetes mode: TokenRequest for issuers that authenticate as a service account (Vault serviceAccountRef). */
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
+  /**
+   * One pool per process, given to every registry in it (the engine's and the
+   * workload issuer's): a Vault issuer is then built once per resource, spec
+   * and Secrets, and shared.
+   */
+  readonly shared?: SharedIssuers;
 }
 
 export class IssuerRegistry {
   readonly clusterResourceNamespace: string;
   readonly #requestToken: ServiceAccountTokenRequester | undefined;
+  readonly #shared: SharedIssuers | undefined;
   readonly #factories = new Map<string, IssuerFactory>();
   readonly #instances = new Map<string, Issuer>();
 
   constructor(options: IssuerRegistryOptions = {}) {
     this.clusterResourceNamespace = options.clusterResourceNamespace ?? DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
     this.#requestToken = options.requestServiceAccountToken;
+    this.#shared = options.shared;
   }
 
   /** Registers the backend for resources whose spec has `specKey` (e.g. "ca"). */
@@ -130,30 +149,52 @@ export class IssuerRegistry {
 
   /** Namespace whose Secrets the resource may read. */
   secretNamespaceOf(resource: IssuerResourceLike): string {
-    return resource.kind === "ClusterIssuer" ? this.clusterResourceNamespace : (resource.metadata.namespace ?? "");
+    return resource.kind === "ClusterIssuer"
+      ? this.clusterResourceNamespace
+      : (resource.metadata.namespace ?? "");
   }
 
   /** Builds an instance for a resource; never throws (problems become a not-ready issuer). */
-  async build(resource: IssuerResourceLike, readSecret: IssuerBuildContext["readSecret"], extra: Pick<IssuerBuildContext, "createSecret" | "services"> = {}): Promise<BuiltIssuer> {
-    const present = Object.keys(resource.spec).filter((k) => resource.spec[k] !== undefined && resource.spec[k] !== null);
-    const configured = present.filter((k) => (SPEC_KEYS as readonly string[]).includes(k) || this.#factories.has(k));
+  async build(
+    resource: IssuerResourceLike,
+    readSecret: IssuerBuildContext["readSecret"],
+    extra: Pick<IssuerBuildContext, "createSecret" | "services"> = {},
+  ): Promise<BuiltIssuer> {
+    const present = Object.keys(resource.spec).filter(
+      (k) => resource.spec[k] !== undefined && resource.spec[k] !== null,
+    );
+    const configured = present.filter(
+      (k) => (SPEC_KEYS as readonly string[]).includes(k) || this.#factories.has(k),
+    );
     if (configured.length !== 1) {
-      const message = configured.length === 0 ? "No issuer type configured (one of ca, selfSigned, vault, acme)" : `Exactly one issuer type must be configured, found: ${configured.join(", ")}`;
+      const message =
+        configured.length === 0
+          ? "No issuer type configured (one of ca, selfSigned, vault, acme)"
+          : `Exactly one issuer type must be configured, found: ${configured.join(", ")}`;
       return { issuer: new NotReadyIssuer("unknown", "IssuerTypeMissing", message), secretNames: [] };
     }
     const specKey = configured[0] as string;
     const factory = this.#factories.get(specKey);
     if (factory === undefined) {
       return {
-        issuer: new NotReadyIssuer(specKey.toLowerCase(), "UnsupportedIssuerType", `Issuer type "${specKey}" is not supported by this meshsign build yet`),
+        issuer: new NotReadyIssuer(
+          specKey.toLowerCase(),
+          "UnsupportedIssuerType",
+          `Issuer type "${specKey}" is not supported by this meshsign build yet`,
+        ),
         secretNames: [],
       };
     }
     const ctx: IssuerBuildContext = {
       secretNamespace: this.secretNamespaceOf(resource),
       readSecret,
-      resource: { kind: resource.kind, name: resource.metadata.name ?? "", ...(resource.metadata.namespace !== undefined ? { namespace: resource.metadata.namespace } : {}) },
+      resource: {
+        kind: resource.kind,
+        name: resource.metadata.name ?? "",
+        ...(resource.metadata.namespace !== undefined ? { namespace: resource.metadata.namespace } : {}),
+      },
       ...(this.#requestToken !== undefined ? { requestServiceAccountToken: this.#requestToken } : {}),
+      ...(this.#shared !== undefined ? { shared: this.#shared } : {}),
       ...extra,
     };
     try {
@@ -184,26 +225,38 @@ export class IssuerRegistry {
 
 /** cert-manager's `ca` issuer config: a Secret with tls.crt (chain) and tls.key (+ optional ca.crt). */
 export const caIssuerFactory: IssuerFactory = async (config, ctx) => {
-  const secretName = typeof config === "object" && config !== null ? (config as { secretName?: unknown }).secretName : undefined;
+  const secretName =
+    typeof config === "object" && config !== null
+      ? (config as { secretName?: unknown }).secretName
+      : undefined;
   if (typeof secretName !== "string" || secretName === "") {
     return { issuer: CaIssuer.unavailable("spec.ca.secretName is required"), secretNames: [] };
   }
   const data = await ctx.readSecret(secretName);
   const where = `secret "${ctx.secretNamespace}/${secretName}"`;
   if (data === undefined) {
-    return { issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} not found`), secretNames: [secretName] };
+    return {
+      issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} not found`),
+      secretNames: [secretName],
+    };
   }
   const crt = data["tls.crt"] ?? "";
   const key = data["tls.key"] ?? "";
   if (crt === "" || key === "") {
-    return { issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} has no tls.crt or tls.key`), secretNames: [secretName] };
+    return {
+      issuer: CaIssuer.unavailable(`Error getting keypair for CA issuer: ${where} has no tls.crt or tls.key`),
+      secretNames: [secretName],
+    };
   }
   const chain = data["ca.crt"] === undefined ? crt : `${crt}\n${data["ca.crt"]}`;
   const issuer = await CaIssuer.create({ certificatePem: chain, privateKeyPem: key, origin: where });
   return { issuer, secretNames: [secretName] };
 };
 
-export const selfSignedIssuerFactory: IssuerFactory = async () => ({ issuer: new SelfSignedIssuer(), secretNames: [] });
+export const selfSignedIssuerFactory: IssuerFactory = async () => ({
+  issuer: new SelfSignedIssuer(),
+  secretNames: [],
+});
 
 /** A registry with the in-process backends (ca, selfSigned), Vault and ACME registered. */
 export function createDefaultIssuerRegistry(options: IssuerRegistryOptions = {}): IssuerRegistry {
@@ -211,5 +264,9 @@ export function createDefaultIssuerRegistry(options: IssuerRegistryOptions = {})
     ...(options.observeAcmeRequest ? { observe: options.observeAcmeRequest } : {}),
     ...(options.acmeRequestTimeoutMs ? { timeoutMs: options.acmeRequestTimeoutMs } : {}),
   });
-  return new IssuerRegistry(options).register("ca", caIssuerFactory).register("selfSigned", selfSignedIssuerFactory).register("vault", vaultIssuerFactory).register("acme", acme);
+  return new IssuerRegistry(options)
+    .register("ca", caIssuerFactory)
+    .register("selfSigned", selfSignedIssuerFactory)
+    .register("vault", vaultIssuerFactory)
+    .register("acme", acme);
 }

@@ -68,8 +68,20 @@ export interface ParsedCertificate {
 
 const CODE = "ERR_CERT_INVALID" as const;
 
+export interface ParseCertificateOptions {
+  /**
+   * Import the subject public key on first use instead of while parsing (the
+   * import is most of a leaf's parse time). For a leaf whose
+   * `publicKeySpki` the caller compares byte for byte with a key it already
+   * imported (the CSR's): a key that does not import then shows as
+   * `keyAlgorithm` undefined and `publicKey()` throwing, instead of failing
+   * the parse.
+   */
+  readonly lazyKey?: boolean;
+}
+
 /** Parses one DER certificate. */
-export function parseCertificate(der: Uint8Array): ParsedCertificate {
+export function parseCertificate(der: Uint8Array, options: ParseCertificateOptions = {}): ParsedCertificate {
   const top = new DerReader(der, CODE);
   const certSeq = top.sequence("Certificate");
   top.finish("Certificate");
@@ -122,9 +134,18 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     er.finish("extensions");
   }
 
-  const imported =
-    spki.algorithm.type === "unsupported" ? undefined : importSpki(spki.spki, spki.algorithm, spki.keyBits);
-  if (spki.algorithm.type !== "unsupported" && imported === undefined) {
+  // null: not imported yet (lazyKey); undefined: unsupported or not a valid key.
+  let imported: ReturnType<typeof importSpki> | null = null;
+  const key = (): ReturnType<typeof importSpki> => {
+    if (imported === null) {
+      imported =
+        spki.algorithm.type === "unsupported"
+          ? undefined
+          : importSpki(spki.spki, spki.algorithm, spki.keyBits);
+    }
+    return imported;
+  };
+  if (options.lazyKey !== true && spki.algorithm.type !== "unsupported" && key() === undefined) {
     t.fail("subject public key is not a valid key");
   }
   const tbs = der.subarray(tbsTlv.start, tbsTlv.end);
@@ -147,7 +168,9 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     notAfter,
     publicKeySpki: spki.spki,
     subjectPublicKeyBits: spki.keyBits,
-    keyAlgorithm: imported?.algorithm,
+    get keyAlgorithm(): KeyAlgorithm | undefined {
+      return key()?.algorithm;
+    },
     extensions: ext?.list ?? [],
     subjectKeyId: ext?.subjectKeyId,
     authorityKeyId: ext?.authorityKeyId,
@@ -162,8 +185,16 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     otherSanCount: ext?.san?.otherNames ?? 0,
     selfIssued: bytesEqual(issuer.raw, subject.raw),
     publicKey(): KeyObject {
-      if (imported === undefined) throw new MeshsignError(CODE, "certificate key algorithm is not supported");
-      return imported.key;
+      const k = key();
+      if (k === undefined) {
+        throw new MeshsignError(
+          CODE,
+          spki.algorithm.type === "unsupported"
+            ? "certificate key algorithm is not supported"
+            : "subject public key is not a valid key",
+        );
+      }
+      return k.key;
     },
     verifySignature(issuerKey: KeyObject): boolean {
       return verifySignature(signatureAlgorithm, tbs, signature, issuerKey);

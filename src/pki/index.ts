@@ -4,8 +4,9 @@
  * in `lib/` are internal and deliberately not exported.
  */
 
-export { type ParsedCertificate, parseCertificate } from "./certificate.js";
+export { type ParseCertificateOptions, type ParsedCertificate, parseCertificate } from "./certificate.js";
 export { isIssuedBy, orderChain, svidResponseChain, type VerifyOptions, verifyChain } from "./chain.js";
+export { ChainVerifier } from "./chain-verifier.js";
 export { type CsrLimits, DEFAULT_MAX_CSR_BYTES, type ParsedCsr, parseCsr, parseCsrDer } from "./csr.js";
 export { DistinguishedNameError, parseDistinguishedName } from "./distinguished-name.js";
 export {

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { AcmeClientMetrics, inspectOrder, listLeftoverDns01Records, orderOfRequest } from "../acme/index.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
+import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { dnsPropagation } from "../engine/acme/index.js";
 import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, systemClock } from "../engine/index.js";
 import { openEmbeddedStore } from "../store/embedded/index.js";
@@ -46,6 +47,8 @@ export async function startEngine(options: {
   metrics: Registry;
   outputDir?: string;
   onStop?: () => Promise<void>;
+  /** The process's pool of issuer instances, shared with the CreateCertificate path (one Vault login). */
+  sharedIssuers?: SharedIssuers;
 }): Promise<EngineHost> {
   const { config, store, log } = options;
   const hook = config.secretHook.trim() ? config.secretHook.trim().split(/\s+/) : undefined;
@@ -87,6 +90,7 @@ export async function startEngine(options: {
       clusterResourceNamespace: config.clusterResourceNamespace,
       observeAcmeRequest: acmeMetricsFor(options.metrics).observe,
       ...(tokens !== undefined ? { requestServiceAccountToken: tokens } : {}),
+      ...(options.sharedIssuers !== undefined ? { shared: options.sharedIssuers } : {}),
     }),
     metricsRegistry: options.metrics,
     ...(secretSink ? { secretSink } : {}),
@@ -134,6 +138,7 @@ export async function startStandaloneEngine(
   ca: CaMaterial,
   log: Logger,
   metrics: Registry,
+  sharedIssuers?: SharedIssuers,
 ): Promise<EngineHost> {
   const problems = new RepeatLimiter({ onSummary: (message, n) => log.warn({ store: join(paths.dir, "store"), repeated: n }, `${n} more time(s) in the last minute: ${message}`) });
   const store = await openEmbeddedStore({
@@ -152,6 +157,7 @@ export async function startStandaloneEngine(
     store,
     log,
     metrics,
+    ...(sharedIssuers !== undefined ? { sharedIssuers } : {}),
     outputDir: config.outputDir || paths.secrets,
     onStop: async () => {
       await stopManifests?.();

@@ -10,6 +10,7 @@ import { RootConfigMapDistributor, RootsBroadcaster } from "../trust/index.js";
 import type { CertificateControl } from "./admin.js";
 import { parseLabelSelector, type Config } from "./config.js";
 import { startAcmeSolverListener } from "./acme-solver.js";
+import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { startEngine, type EngineHost } from "./engine-host.js";
 import { istiodCertificate } from "./istiod-certificate.js";
 import { controlPlaneIssuerRef, createIfAbsent, ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
@@ -40,6 +41,8 @@ export async function startKubernetesControllers(options: {
   rootsPem: string | undefined;
   log: Logger;
   metrics: Registry;
+  /** The process's pool of issuer instances, shared with the CreateCertificate path (one Vault login). */
+  sharedIssuers?: SharedIssuers;
 }): Promise<KubernetesControllers> {
   const { config, log } = options;
   const kubeConfig = await loadKubeConfig(config);
@@ -58,7 +61,7 @@ export async function startKubernetesControllers(options: {
   const lead = async (signal: AbortSignal) => {
     const issuerRef = controlPlaneIssuerRef(config);
     if (!config.issuerName) await ensureMeshCaIssuer(store, config);
-    engine = await startEngine({ config, store, log, metrics: options.metrics });
+    engine = await startEngine({ config, store, log, metrics: options.metrics, ...(options.sharedIssuers !== undefined ? { sharedIssuers: options.sharedIssuers } : {}) });
     trust = new RootConfigMapDistributor({
       store,
       roots,

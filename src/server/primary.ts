@@ -6,6 +6,7 @@ import { setFlagsFromString } from "node:v8";
 import type { Logger } from "pino";
 import { AggregatorRegistry, collectDefaultMetrics, register as globalRegistry, Registry } from "prom-client";
 import { MeshsignError } from "../errors/index.js";
+import { SharedIssuers } from "../issuers/instance-pool.js";
 import type { Store } from "../store/types.js";
 import { RootsFileWatcher } from "../trust/index.js";
 import { startAdminServer } from "./admin.js";
@@ -128,9 +129,12 @@ export async function runPrimary(config: Config): Promise<void> {
   // heap, event-loop lag of the engine and store process) get a prefix so the names do not clash.
   else collectDefaultMetrics({ register: primaryRegistry, prefix: "meshsign_primary_" });
   await wireDns01Webhooks(config);
+  // One instance per Issuer resource in this process tree: the engine's Certificates and the
+  // workers' CreateCertificate calls (signed here, remote-signing.ts) share a Vault issuer's login.
+  const sharedIssuers = new SharedIssuers();
   const engine =
     config.mode === "standalone"
-      ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry)
+      ? await startStandaloneEngine(config, paths, ca, log, primaryRegistry, sharedIssuers)
       : undefined;
   const kube =
     config.mode === "kubernetes"
@@ -139,6 +143,7 @@ export async function runPrimary(config: Config): Promise<void> {
           rootsPem: ca.workloadIssuerRemote && !config.rootCaFile ? undefined : ca.rootsPem,
           log,
           metrics: primaryRegistry,
+          sharedIssuers,
         })
       : undefined;
   const certificates = engine?.control ?? kube?.control;
@@ -227,7 +232,7 @@ export async function runPrimary(config: Config): Promise<void> {
   };
   /** Builds the remote issuer `ref` names, switches to it (self-test first) and follows changes to it and its Secrets. */
   const useRemote = async (ref: IssuerReference): Promise<RemoteWorkloadIssuer> => {
-    const next = await buildRemoteWorkloadIssuer({ store, ref, config, log, metrics: primaryRegistry });
+    const next = await buildRemoteWorkloadIssuer({ store, ref, config, log, metrics: primaryRegistry, sharedIssuers });
     try {
       await stack.setRemote(next);
     } catch (err) {

@@ -30,6 +30,8 @@ export interface SignCall {
   readonly requestId: string;
   readonly csrPem: string;
   readonly template: WireTemplate;
+  /** The worker checks the leaf against the mesh roots itself (SignRequest.leafCheckedByCaller). */
+  readonly leafCheckedByCaller?: boolean;
 }
 
 export type SignAnswer =
@@ -80,6 +82,7 @@ export async function answerSignCall(issuer: Issuer, call: SignCall): Promise<Si
       requestId: call.requestId,
       csrPem: call.csrPem,
       template: decodeTemplate(call.template),
+      ...(call.leafCheckedByCaller === true ? { leafCheckedByCaller: true } : {}),
     });
     return { type: "signed", id: call.id, ok: true, result };
   } catch (err) {
@@ -141,6 +144,7 @@ export class PrimarySigner implements Issuer {
         requestId: request.requestId,
         csrPem: request.csrPem,
         template: encodeTemplate(request.template),
+        ...(request.leafCheckedByCaller === true ? { leafCheckedByCaller: true } : {}),
       });
     });
   }

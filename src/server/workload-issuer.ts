@@ -20,6 +20,7 @@ import { MeshsignError } from "../errors/index.js";
 import { type CircuitState, GuardedIssuer } from "../issuers/guarded-issuer.js";
 import type { Issuer } from "../issuers/issuer.js";
 import { createDefaultIssuerRegistry, type IssuerResourceLike } from "../issuers/registry.js";
+import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { buildCsr, generateKeySync, publicKeySpki } from "../pki/keys.js";
 import type { KubeObject, Store, Watch } from "../store/types.js";
 import type { Config } from "./config.js";
@@ -120,6 +121,8 @@ export async function buildRemoteWorkloadIssuer(options: {
   config: Config;
   log: Logger;
   metrics: Registry;
+  /** The process's pool of issuer instances: the engine's instance of the same issuer is used, not a second one. */
+  sharedIssuers?: SharedIssuers;
 }): Promise<RemoteWorkloadIssuer> {
   const { store, ref, config, log } = options;
   const where = describeRef(ref);
@@ -136,6 +139,7 @@ export async function buildRemoteWorkloadIssuer(options: {
     ...(config.mode === "kubernetes"
       ? { requestServiceAccountToken: await kubeServiceAccountTokens(config) }
       : {}),
+    ...(options.sharedIssuers !== undefined ? { shared: options.sharedIssuers } : {}),
   });
   const like: IssuerResourceLike = {
     kind: ref.kind,

@@ -101,6 +101,21 @@ const CASES: {
     answer: (t) => signed(mesh.issuer, { ...t, notAfter: new Date(t.notAfter.getTime() + 86_400_000) }),
   },
   {
+    name: "a DNS SAN nobody asked for",
+    check: "san",
+    answer: (t) => signed(mesh.issuer, { ...t, dnsNames: ["admin.kube-system.svc"] }),
+  },
+  {
+    name: "an IP SAN nobody asked for",
+    check: "san",
+    answer: (t) => signed(mesh.issuer, { ...t, ipAddresses: ["10.0.0.1"] }),
+  },
+  {
+    name: "a chain whose first intermediate did not issue the leaf",
+    check: "chain",
+    answer: async (t) => [...(await signed(mesh.issuer, t)), other.rootPem],
+  },
+  {
     name: "something that is not a certificate",
     check: "parse",
     answer: async () => ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"],
@@ -152,7 +167,12 @@ describe("CreateCertificate through a fake remote issuer", () => {
     const issuer: Issuer = {
       kind: "fake-remote",
       status: () => ({ ready: true, reason: "Ready", message: "" }),
-      sign: async (request) => ({ status: "issued", chain: await answer(request.template) }),
+      sign: async (request) => {
+        // The handler tells the issuer it checks the leaf itself (a remote issuer then checks only its CAs).
+        if (request.leafCheckedByCaller !== true)
+          throw new Error("the handler did not say it checks the leaf");
+        return { status: "issued", chain: await answer(request.template) };
+      },
     };
     const handler = createCertificateHandler({
       authenticate: async () => ({ identities: [IDENTITY], source: "jwks" }),

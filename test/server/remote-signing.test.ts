@@ -67,6 +67,10 @@ describe("signing through the primary", () => {
     });
     expect(got?.template).toEqual(TEMPLATE);
     expect(got?.csrPem).toBe("CSR");
+    expect(got?.leafCheckedByCaller).toBeUndefined();
+    // The worker checks the leaf itself: the primary's issuer learns it and checks only its CAs.
+    await signer.sign({ requestId: "b", csrPem: "CSR", template: TEMPLATE, leafCheckedByCaller: true });
+    expect(got?.leafCheckedByCaller).toBe(true);
   });
 
   it("returns the primary's refusal with its code, retry and retry hint, and nothing else of its detail", async () => {

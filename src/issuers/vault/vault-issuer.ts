@@ -12,7 +12,9 @@
  *   refusals (403 on the role, a SAN the role forbids, an expired CA) are
  *   terminal and carry Vault's own error text;
  * - what Vault returns is checked (key, SANs, validity, chain) before it is
- *   accepted ({@link checkIssued}).
+ *   accepted ({@link checkIssued}); a caller that checks the leaf itself
+ *   (CreateCertificate, against the mesh roots) gets it with only the CA
+ *   certificates checked, once per distinct value.
  *
  * Readiness is `GET /v1/sys/health` with cert-manager's code handling, checked
  * at build, after failures, when the status is read and has grown stale, and
@@ -24,7 +26,7 @@ import { MeshsignError } from "../../errors/index.js";
 import type { CertificateTemplate } from "../../pki/index.js";
 import type { Issuer, IssuerStatus, SignRequest, SignResult } from "../issuer.js";
 import type { VaultIssuerConfig } from "./config.js";
-import { checkIssued } from "./lib/check-issued.js";
+import { chainOfUncheckedLeaf, checkIssued } from "./lib/check-issued.js";
 import { type VaultResponse, type VaultTransport, vaultErrorText } from "./lib/http.js";
 import type { VaultSession } from "./lib/session.js";
 
@@ -46,7 +48,12 @@ export interface VaultIssuerOptions {
 
 /** cert-manager's reading of `/v1/sys/health` codes. */
 export function healthStatus(r: VaultResponse): IssuerStatus {
-  if (r.kind === "transport") return { ready: false, reason: VAULT_READY_REASONS.error, message: `Vault health check failed: ${r.reason}` };
+  if (r.kind === "transport")
+    return {
+      ready: false,
+      reason: VAULT_READY_REASONS.error,
+      message: `Vault health check failed: ${r.reason}`,
+    };
   switch (r.status) {
     case 200:
     case 429: // unsealed standby
@@ -58,7 +65,11 @@ export function healthStatus(r: VaultResponse): IssuerStatus {
     case 503:
       return { ready: false, reason: VAULT_READY_REASONS.error, message: "Vault is sealed" };
     default:
-      return { ready: false, reason: VAULT_READY_REASONS.error, message: `Vault health check returned unexpected HTTP ${r.status}` };
+      return {
+        ready: false,
+        reason: VAULT_READY_REASONS.error,
+        message: `Vault health check returned unexpected HTTP ${r.status}`,
+      };
   }
 }
 
@@ -86,7 +97,11 @@ export class VaultIssuer implements Issuer {
   readonly kind = "vault";
   readonly #o: VaultIssuerOptions;
   readonly #now: () => number;
-  #status: IssuerStatus = { ready: false, reason: VAULT_READY_REASONS.error, message: "Vault not checked yet" };
+  #status: IssuerStatus = {
+    ready: false,
+    reason: VAULT_READY_REASONS.error,
+    message: "Vault not checked yet",
+  };
   #checkedAt = Number.NEGATIVE_INFINITY;
   #checking: Promise<IssuerStatus> | undefined;
   readonly #listeners = new Set<(status: IssuerStatus) => void>();
@@ -157,7 +172,11 @@ export class VaultIssuer implements Issuer {
       // sys/health never carries the namespace header (it is a root-namespace endpoint).
       status = healthStatus(await this.#o.transport.call({ method: "GET", path: "sys/health" }));
     } catch (err) {
-      status = { ready: false, reason: VAULT_READY_REASONS.error, message: `Failed to initialize Vault client: ${err instanceof MeshsignError ? err.message : "unexpected error"}` };
+      status = {
+        ready: false,
+        reason: VAULT_READY_REASONS.error,
+        message: `Failed to initialize Vault client: ${err instanceof MeshsignError ? err.message : "unexpected error"}`,
+      };
     }
     const previous = this.#status;
     this.#status = status;
@@ -173,7 +192,12 @@ export class VaultIssuer implements Issuer {
     const t = request.template;
     const now = this.#now();
     const ttlS = (t.notAfter.getTime() - now) / 1000;
-    if (ttlS < 1) throw new MeshsignError("ERR_DURATION_INVALID", "the requested certificate would already have expired", { detail: { requestId: request.requestId } });
+    if (ttlS < 1)
+      throw new MeshsignError(
+        "ERR_DURATION_INVALID",
+        "the requested certificate would already have expired",
+        { detail: { requestId: request.requestId } },
+      );
     // The body cert-manager's Vault client sends (internal/vault/vault.go: Sign).
     const body = {
       common_name: commonName(t),
@@ -187,32 +211,66 @@ export class VaultIssuer implements Issuer {
     const session = this.#o.session;
     const ns = this.#o.config.namespace;
     let token = await session.token(signal);
-    let r = await this.#o.transport.call({ method: "POST", path: this.#o.config.path, body, token, ...(ns !== undefined ? { namespace: ns } : {}), ...(signal ? { signal } : {}) });
+    let r = await this.#o.transport.call({
+      method: "POST",
+      path: this.#o.config.path,
+      body,
+      token,
+      ...(ns !== undefined ? { namespace: ns } : {}),
+      ...(signal ? { signal } : {}),
+    });
     if (r.kind === "response" && r.status === 403 && session.canReobtain) {
       // The token was revoked or expired early: log in once more and retry once.
       session.invalidate(token);
       token = await session.token(signal);
-      r = await this.#o.transport.call({ method: "POST", path: this.#o.config.path, body, token, ...(ns !== undefined ? { namespace: ns } : {}), ...(signal ? { signal } : {}) });
+      r = await this.#o.transport.call({
+        method: "POST",
+        path: this.#o.config.path,
+        body,
+        token,
+        ...(ns !== undefined ? { namespace: ns } : {}),
+        ...(signal ? { signal } : {}),
+      });
     }
     const where = `Vault ${this.#o.config.path}`;
     if (r.kind === "transport") {
       void this.refresh();
-      throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", `${where}: ${r.reason}`, { retry: "transient", detail: { requestId: request.requestId } });
+      throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", `${where}: ${r.reason}`, {
+        retry: "transient",
+        detail: { requestId: request.requestId },
+      });
     }
     if (r.status !== 200) {
       const text = vaultErrorText(r.json, token);
       const why = `${where} failed to sign the certificate (HTTP ${r.status})${text !== "" ? `: ${text}` : ""}`;
       if (r.status >= 500 || r.status === 429) {
         void this.refresh();
-        throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", r.status === 503 ? `${where}: Vault is sealed or unavailable (HTTP 503)` : why, { retry: "transient", detail: { requestId: request.requestId } });
+        throw new MeshsignError(
+          "ERR_ISSUER_UNAVAILABLE",
+          r.status === 503 ? `${where}: Vault is sealed or unavailable (HTTP 503)` : why,
+          { retry: "transient", detail: { requestId: request.requestId } },
+        );
       }
-      throw new MeshsignError("ERR_ISSUER_REJECTED", why, { retry: "terminal", detail: { requestId: request.requestId } });
+      throw new MeshsignError("ERR_ISSUER_REJECTED", why, {
+        retry: "terminal",
+        detail: { requestId: request.requestId },
+      });
     }
-    const data = typeof r.json === "object" && r.json !== null ? (r.json as { data?: Record<string, unknown> }).data : undefined;
+    const data =
+      typeof r.json === "object" && r.json !== null
+        ? (r.json as { data?: Record<string, unknown> }).data
+        : undefined;
     const leaf = pemOf(data?.certificate);
-    if (data === undefined || leaf === undefined) throw new MeshsignError("ERR_CHAIN_INVALID", `${where} answered without a certificate`, { detail: { requestId: request.requestId } });
-    const cas = [...(Array.isArray(data.ca_chain) ? data.ca_chain : []), data.issuing_ca].map(pemOf).filter((p): p is string => p !== undefined);
-    const checked = checkIssued({ certificate: leaf, caCertificates: cas }, t, new Date(this.#now()));
+    if (data === undefined || leaf === undefined)
+      throw new MeshsignError("ERR_CHAIN_INVALID", `${where} answered without a certificate`, {
+        detail: { requestId: request.requestId },
+      });
+    const cas = [...(Array.isArray(data.ca_chain) ? data.ca_chain : []), data.issuing_ca]
+      .map(pemOf)
+      .filter((p): p is string => p !== undefined);
+    const bundle = { certificate: leaf, caCertificates: cas };
+    if (request.leafCheckedByCaller === true) return { status: "issued", ...chainOfUncheckedLeaf(bundle) };
+    const checked = checkIssued(bundle, t, new Date(this.#now()));
     return { status: "issued", chain: checked.chain, ca: checked.ca };
   }
 }
