@@ -80,8 +80,18 @@ export async function buildCsrStack(
   ca: CaMaterial,
   log: Logger,
   registry: Registry,
-  options: { dataDir: string },
+  options: {
+    dataDir: string;
+    /**
+     * The token's and the leaf's signatures on libuv's thread pool. Each trip
+     * costs more CPU than the signature itself; it pays only where cores would
+     * otherwise be idle (fewer CreateCertificate processes than usable cores).
+     */
+    cryptoOnThreadPool?: boolean;
+  },
 ): Promise<CsrStack> {
+  const onPool = options.cryptoOnThreadPool === true;
+  const usableCa = (material: CaMaterial) => usableCaIssuer(material, onPool);
   let current: Issuer = await usableCa(ca);
   let origin = ca.origin;
   let rootsPem = ca.rootsPem;
@@ -95,7 +105,7 @@ export async function buildCsrStack(
     status: () => current.status(),
     sign: (request, signal) => current.sign(request, signal),
   };
-  const authenticators = await buildAuthenticators(config, options.dataDir);
+  const authenticators = await buildAuthenticators(config, options.dataDir, onPool);
   const metrics = new CsrMetrics(registry);
   metrics.caExpiry.set(Date.parse(new X509Certificate(ca.certificatePem).validTo) / 1000);
   const policy = createSvidPolicy({
@@ -168,8 +178,11 @@ export async function buildCsrStack(
   };
 }
 
-async function usableCa(ca: CaMaterial): Promise<CaIssuer> {
-  const issuer = await CaIssuer.create({ certificatePem: ca.certificatePem, privateKeyPem: ca.privateKeyPem, origin: ca.origin });
+async function usableCaIssuer(ca: CaMaterial, signOnThreadPool: boolean): Promise<CaIssuer> {
+  const issuer = await CaIssuer.create(
+    { certificatePem: ca.certificatePem, privateKeyPem: ca.privateKeyPem, origin: ca.origin },
+    { signOnThreadPool },
+  );
   const status = issuer.status();
   if (!status.ready) throw new MeshsignError("ERR_ISSUER_NOT_READY", `the CA (${ca.origin}) is not usable: ${status.message}`);
   return issuer;
@@ -225,7 +238,7 @@ export function rootsBundle(pem: string, origin: string): string {
  * The authenticator chain, in istiod's order: the client certificate first
  * (when enabled), then tokens (TokenReview or JWKS), then the dev issuer.
  */
-async function buildAuthenticators(config: Config, dataDir: string): Promise<Authenticator[]> {
+async function buildAuthenticators(config: Config, dataDir: string, verifyOnThreadPool: boolean): Promise<Authenticator[]> {
   const common = {
     trustDomain: config.trustDomain,
     clusterId: config.clusterId,
@@ -248,7 +261,9 @@ async function buildAuthenticators(config: Config, dataDir: string): Promise<Aut
   for (const s of sources) {
     const issuer = config.tokenIssuer || (s.source.kind === "oidc" ? s.source.issuer : undefined);
     if (!issuer) throw new MeshsignError("ERR_CONFIG_INVALID", "--token-issuer: required with --jwks-file or --jwks-url");
-    list.push(await JwksAuthenticator.create({ ...common, clockSkewSeconds: config.tokenClockSkew, source: s.source, issuer }));
+    list.push(
+      await JwksAuthenticator.create({ ...common, clockSkewSeconds: config.tokenClockSkew, source: s.source, issuer, verifyOnThreadPool }),
+    );
   }
   if (config.devTokenIssuer) {
     const dev = DevTokenIssuer.loadOrCreate(dataDir, { enabled: config.devTokenIssuer });
@@ -258,6 +273,7 @@ async function buildAuthenticators(config: Config, dataDir: string): Promise<Aut
         clockSkewSeconds: config.tokenClockSkew,
         source: { kind: "static", jwks: dev.jwks },
         issuer: dev.issuer,
+        verifyOnThreadPool,
       }),
     );
   }

@@ -105,6 +105,11 @@ function workerCount(config: Config): number {
     : defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), MAX_WORKERS);
 }
 
+/** Cores this process tree may use: its CPU affinity within the container's CPU limit. */
+function usableCores(): number {
+  return defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), Number.MAX_SAFE_INTEGER);
+}
+
 /**
  * The primary process: data dir, CA, engine (standalone) or controllers
  * (Kubernetes), meshsign's serving certificate, health, metrics, admin API,
@@ -121,7 +126,9 @@ export async function runPrimary(config: Config): Promise<void> {
   const adminToken = loadOrCreateAdminToken(paths, true);
   // Built in the primary too: it creates the dev token key once, before workers race for it,
   // and signs the serving certificate.
-  const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir });
+  // The thread pool only where cores would otherwise be idle: fewer CreateCertificate processes than usable cores.
+  const cryptoOnThreadPool = n < usableCores();
+  const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir, cryptoOnThreadPool });
 
   // Standalone: the history survives restarts in the data dir. Kubernetes: the audit log lines
   // are the durable trail (the pod's data dir is not persistent); the ring covers this process.
@@ -504,6 +511,7 @@ async function startWorkers(
             pair: current(),
             ca,
             ...(r ? { remote: r } : {}),
+            cryptoOnThreadPool: n < usableCores(),
           } satisfies ToWorker);
         } else if (m.type === "ready") {
           ready.add(w.id);

@@ -13,7 +13,15 @@ export interface RemoteIssuerInfo {
 
 /** Messages from the primary to a CreateCertificate worker. */
 export type ToWorker =
-  | { type: "init"; config: Config; pair: ServingKeyPair; ca: CaMaterial; remote?: RemoteIssuerInfo }
+  | {
+      type: "init";
+      config: Config;
+      pair: ServingKeyPair;
+      ca: CaMaterial;
+      remote?: RemoteIssuerInfo;
+      /** The token's and the leaf's signatures on libuv's thread pool (buildCsrStack's cryptoOnThreadPool). */
+      cryptoOnThreadPool?: boolean;
+    }
   | { type: "serving"; pair: ServingKeyPair }
   | { type: "roots"; pem: string }
   | { type: "ca"; ca: CaMaterial }

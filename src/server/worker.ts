@@ -78,7 +78,10 @@ export function runWorker(): void {
     );
   };
   const start = async (m: Extract<ToWorker, { type: "init" }>, c: Config, l: Logger) => {
-    stack = await buildCsrStack(c, m.ca, l, globalRegistry, { dataDir: dataDirPaths(c.dataDir).dir });
+    stack = await buildCsrStack(c, m.ca, l, globalRegistry, {
+      dataDir: dataDirPaths(c.dataDir).dir,
+      cryptoOnThreadPool: m.cryptoOnThreadPool === true,
+    });
     if (m.remote) await useRemote(m.remote);
     frontend = new GrpcFrontend(stack.deps(reportIssued), m.pair, {
       address: c.servingAddress,

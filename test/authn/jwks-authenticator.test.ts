@@ -86,6 +86,31 @@ describe("JwksAuthenticator verifying tokens", () => {
     expect(caller.identities).toEqual(["spiffe://cluster.local/ns/ns-1/sa/sa.one"]);
   });
 
+  it("decides the same with the signature on libuv's thread pool as on the calling thread", async () => {
+    const onPool = await staticAuthenticator({ verifyOnThreadPool: true });
+    const inline = await staticAuthenticator();
+    const tokens = [
+      await sign(rsa, kubeClaims("ns-1", "sa.one")),
+      await sign(es, kubeClaims()),
+      await sign(impostor, kubeClaims()),
+      await sign(es, { ...kubeClaims(), exp: NOW_SECONDS - 3600 }),
+    ];
+    const outcome = (a: JwksAuthenticator, token: string) =>
+      a.authenticate(bearer(token)).then(
+        (c) => c.identities.join(","),
+        (e: unknown) => (e as MeshsignError).code,
+      );
+    const decided: string[] = [];
+    for (const t of tokens) {
+      const expected = await outcome(inline, t);
+      expect(await outcome(onPool, t)).toBe(expected);
+      decided.push(expected);
+    }
+    // Two accepted, two refused: the comparison covers both kinds of answer.
+    expect(decided.filter((d) => d.startsWith("spiffe://"))).toHaveLength(2);
+    expect(decided.filter((d) => d.startsWith("ERR_TOKEN_"))).toHaveLength(2);
+  });
+
   const accepted: [string, () => Promise<string>][] = [
     [
       "a token that expired less than the clock skew ago",

@@ -34,10 +34,13 @@ describe("CaIssuer", () => {
   const interKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
   const leafKey = generateKeyPairSync("ed25519").privateKey;
 
-  it("is ready for a CA key pair and signs a leaf that chains to the root, clamped to the CA's notAfter", async () => {
+  it.each([
+    ["on libuv's thread pool (the default)", {}],
+    ["on the calling thread", { signOnThreadPool: false }],
+  ])("is ready for a CA key pair and signs %s a leaf that chains to the root, clamped to the CA's notAfter", async (_how, options) => {
     const rootDer = await makeCert(rootKey, rootKey, undefined, { isCA: true, keyUsage: ["keyCertSign", "cRLSign"], subject: [[{ type: "2.5.4.3", value: "root" }]] });
     const interDer = await makeCert(interKey, rootKey, rootDer, { isCA: true, keyUsage: ["keyCertSign"], subject: [[{ type: "2.5.4.3", value: "intermediate" }]] });
-    const issuer = await CaIssuer.create({ certificatePem: derToPem(interDer) + derToPem(rootDer), privateKeyPem: pem(interKey), origin: "test" });
+    const issuer = await CaIssuer.create({ certificatePem: derToPem(interDer) + derToPem(rootDer), privateKeyPem: pem(interKey), origin: "test" }, options);
     expect(issuer.status()).toEqual({ ready: true, reason: "KeyPairVerified", message: "Signing CA verified" });
     const result = await issuer.sign({ requestId: "t/1", csrPem: "", template: leafTemplate(leafKey, 1000) });
     if (result.status !== "issued") throw new Error("expected issued");
