@@ -35,6 +35,11 @@ const STOPPED_CALLS = 50;
  * a busy machine) they would count as per-request cost.
  */
 const IDLE_MS = 5_000;
+/**
+ * The equal-rate pair's rate, requests per second: one Vault holds even on a busy shared machine
+ * (it signed 90-500 a second in the closed loop), fixed so that runs compare with each other.
+ */
+const EQUAL_RATE = 50;
 
 /** One call before timing: the chain must verify link by link up to the target's root (Vault's has an intermediate). */
 async function checkChain(target: LoadTarget, item: LoadItem): Promise<void> {
@@ -111,19 +116,57 @@ export const vaultCase: BenchCase = {
       });
       // Its serving certificate and every answer chain to Vault's root.
       const vaultTarget: LoadTarget = { ...viaVault.target, rootsPem: vault.rootPem };
-      const runs: {
+      type Run = {
         label: string;
         server: MeshsignProcess;
         target: LoadTarget;
+        items?: LoadItem[];
         outcome?: LoadOutcome;
         vaultCpuMs?: number;
         /** CPU ms per second while idle: meshsign's process tree, and Vault. */
         idle?: { serverMsPerS: number; vaultMsPerS: number };
-      }[] = [
+        /** meshsign's CPU over the measured window split by process: the primary, and its workers together. */
+        split?: { primaryMs: number; workersMs: number };
+      };
+      const runs: Run[] = [
         { label: "in-process CA issuer", server: ca, target: ca.target },
         { label: "Vault issuer", server: viaVault, target: vaultTarget },
       ];
-      for (const run of runs) {
+      const vaultPid = vault.pid as number;
+      /** One load against `run`'s server: closed loop (options.concurrency in flight), or open loop at `rate`. */
+      const measure = async (run: Run, items: LoadItem[], rate?: number): Promise<Run> => {
+        const out: Run = { ...run };
+        let vaultBefore = 0;
+        let primaryBefore = 0;
+        let workersBefore = new Map<number, number>();
+        const workerPids = () => processTree(run.server.pid).filter((p) => p !== run.server.pid);
+        const job = reusedLoadJob(options, run.target, "create-certificate", items);
+        ctx.log(
+          `vault: ${run.label}: ${rate === undefined ? `${options.concurrency} in flight` : `${rate} req/s`}, ${options.warmupSeconds}s warm-up + ${options.durationSeconds}s`,
+        );
+        out.outcome = await runLoad(
+          rate === undefined ? job : { ...job, ratePerSecond: rate, maxInFlight: options.concurrency },
+          {
+            serverPid: run.server.pid,
+            clients: options.clients,
+            onMeasuring: () => {
+              vaultBefore = cpuMs(vaultPid);
+              primaryBefore = cpuMs(run.server.pid);
+              workersBefore = treeCpuMs(workerPids());
+            },
+          },
+        );
+        out.vaultCpuMs = cpuMs(vaultPid) - vaultBefore;
+        out.split = {
+          primaryMs: cpuMs(run.server.pid) - primaryBefore,
+          workersMs: cpuDelta(workersBefore, treeCpuMs(workerPids())),
+        };
+        ctx.log(
+          `vault: ${run.label}: ${f.int(out.outcome.requestsPerSecond)} req/s, p99 ${f.ms(out.outcome.latency.p99Ms)} ms, ${out.outcome.errors} errors`,
+        );
+        return out;
+      };
+      for (const [i, run] of runs.entries()) {
         const items = await buildWorkload({
           tokens: run.server.tokens,
           keyType: "ecdsa-p256",
@@ -131,30 +174,22 @@ export const vaultCase: BenchCase = {
           keysPerIdentity: options.keysPerIdentity,
         });
         await checkChain(run.target, items[0] as LoadItem);
-        const vaultPid = vault.pid as number;
         const idleServer = treeCpuMs(processTree(run.server.pid));
         const idleVault = cpuMs(vaultPid);
         await new Promise((r) => setTimeout(r, IDLE_MS));
+        run.items = items;
         run.idle = {
           serverMsPerS: (cpuDelta(idleServer, treeCpuMs(processTree(run.server.pid))) * 1000) / IDLE_MS,
           vaultMsPerS: ((cpuMs(vaultPid) - idleVault) * 1000) / IDLE_MS,
         };
-        let vaultBefore = 0;
-        ctx.log(
-          `vault: ${run.label}: ${options.concurrency} in flight, ${options.warmupSeconds}s warm-up + ${options.durationSeconds}s`,
-        );
-        run.outcome = await runLoad(reusedLoadJob(options, run.target, "create-certificate", items), {
-          serverPid: run.server.pid,
-          clients: options.clients,
-          onMeasuring: () => {
-            vaultBefore = cpuMs(vaultPid);
-          },
-        });
-        run.vaultCpuMs = cpuMs(vaultPid) - vaultBefore;
-        ctx.log(
-          `vault: ${run.label}: ${f.int(run.outcome.requestsPerSecond)} req/s, p99 ${f.ms(run.outcome.latency.p99Ms)} ms, ${run.outcome.errors} errors`,
-        );
+        runs[i] = await measure(run, items);
       }
+      // The same again at one rate both can hold (open loop): CPU per request falls as the rate rises
+      // (more calls share each wake-up, read and write), and the closed loop runs the CA several times
+      // faster than Vault signs, so this pair shows what the issuer alone adds.
+      const equalRate = EQUAL_RATE;
+      const equal: Run[] = [];
+      for (const run of runs) equal.push(await measure(run, run.items as LoadItem[], equalRate));
 
       // Vault gone: every call should come back UNAVAILABLE, fast.
       ctx.log(`vault: stopping Vault, then ${STOPPED_CALLS} calls one after another`);
@@ -203,6 +238,21 @@ export const vaultCase: BenchCase = {
         netPerReq(vaultRun.cpu.serverMs, vaultIdle?.serverMsPerS ?? 0, vaultRun) -
         netPerReq(caRun.cpu.serverMs, caIdle?.serverMsPerS ?? 0, caRun);
       const vaultPerReqMs = netPerReq(runs[1]?.vaultCpuMs ?? 0, vaultIdle?.vaultMsPerS ?? 0, vaultRun);
+      const [caEqual, vaultEqual] = [equal[0]?.outcome as LoadOutcome, equal[1]?.outcome as LoadOutcome];
+      const equalExtraMs =
+        netPerReq(vaultEqual.cpu.serverMs, vaultIdle?.serverMsPerS ?? 0, vaultEqual) -
+        netPerReq(caEqual.cpu.serverMs, caIdle?.serverMsPerS ?? 0, caEqual);
+      const equalVaultPerReqMs = netPerReq(
+        equal[1]?.vaultCpuMs ?? 0,
+        vaultIdle?.vaultMsPerS ?? 0,
+        vaultEqual,
+      );
+      /** Primary and workers CPU per request (raw: the idle figure is the whole tree's). */
+      const splitText = (r: Run | undefined) => {
+        const o = r?.outcome;
+        if (r?.split === undefined || o === undefined || o.requests === 0) return "-";
+        return `primary ${f.us((r.split.primaryMs * 1000) / o.requests)} + workers ${f.us((r.split.workersMs * 1000) / o.requests)}`;
+      };
       const codeText = [...codes].map(([k, v]) => `${k === "14" ? "UNAVAILABLE" : k}: ${v}`).join(", ");
       const targets: TargetCheck[] = [
         {
@@ -225,6 +275,8 @@ export const vaultCase: BenchCase = {
           rows: [
             [...loadRow("in-process CA issuer", caRun), "-"],
             [...loadRow("Vault issuer (token auth)", vaultRun), f.us(vaultPerReqMs * 1000)],
+            [...loadRow(`in-process CA issuer at ${equalRate} req/s`, caEqual), "-"],
+            [...loadRow(`Vault issuer at ${equalRate} req/s`, vaultEqual), f.us(equalVaultPerReqMs * 1000)],
             [
               "Vault stopped (one call at a time)",
               "-",
@@ -246,15 +298,27 @@ export const vaultCase: BenchCase = {
             "Server CPU/req is meshsign's process tree over the measured window per counted request (utime + stime from /proc); Vault CPU/req is the vault process's, net of its idle CPU.",
           `Idle CPU before each load (${IDLE_MS / 1000} s): meshsign with its CA ${f.ms(caIdle?.serverMsPerS ?? 0)} ms/s, meshsign through Vault ${f.ms(vaultIdle?.serverMsPerS ?? 0)} ms/s, Vault ${f.ms(vaultIdle?.vaultMsPerS ?? 0)} ms/s; the target is judged net of it (timers, health checks and GC are no per-request cost, but weigh heavily at the few requests per second Vault signs on a busy machine).`,
           `meshsign's own CPU per request through Vault minus through its CA: ${extraMs.toFixed(2)} ms net of idle, ${rawExtraMs.toFixed(2)} ms raw (the IPC hop to the primary, the HTTPS call to Vault, parsing Vault's answer and checking the leaf against the mesh roots, against the CA's signature); Vault's: ${vaultPerReqMs.toFixed(2)} ms.`,
+          `CPU per request by process (raw): with its CA ${splitText(runs[0])}; through Vault ${splitText(runs[1])}; at ${equalRate} req/s with its CA ${splitText(equal[0])}, through Vault ${splitText(equal[1])}.`,
+          `At one rate both hold (${equalRate} req/s, open loop), meshsign's own CPU per request through Vault minus through its CA: ${equalExtraMs.toFixed(2)} ms net of idle; Vault's: ${equalVaultPerReqMs.toFixed(2)} ms. The closed-loop figure also counts the CA's higher rate (more calls share each wake-up, read and write).`,
           `With Vault stopped: the first call answered in ${f.ms(first)} ms; ${STOPPED_CALLS} calls one after another took p50 ${f.ms(stopped.p50Ms)} / p99 ${f.ms(stopped.p99Ms)} / max ${f.ms(stopped.maxMs)} ms (${codeText}): connection refused until the circuit opens after 5 failures, then refused without calling Vault.`,
           ...errorNote(caRun, "in-process CA issuer"),
           ...errorNote(vaultRun, "Vault issuer"),
+          ...errorNote(caEqual, `in-process CA issuer at ${equalRate} req/s`),
+          ...errorNote(vaultEqual, `Vault issuer at ${equalRate} req/s`),
         ],
         data: {
           ca: caRun,
           vault: vaultRun,
           vaultCpuMs: runs[1]?.vaultCpuMs,
           idle: { ca: caIdle, vault: vaultIdle },
+          split: { ca: runs[0]?.split, vault: runs[1]?.split },
+          equalRate: {
+            rate: equalRate,
+            ca: caEqual,
+            vault: vaultEqual,
+            extraCpuMsPerRequest: equalExtraMs,
+            split: { ca: equal[0]?.split, vault: equal[1]?.split },
+          },
           extraCpuMsPerRequest: { net: extraMs, raw: rawExtraMs },
           stopped: { firstMs: first, ...stopped, codes: Object.fromEntries(codes) },
         },
