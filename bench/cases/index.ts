@@ -16,6 +16,7 @@ import { createCertificateFloorCase } from "./create-certificate-floor.js";
 import { cryptoCeilingCase } from "./crypto-ceiling.js";
 import { engineCase } from "./engine.js";
 import { grpcCeilingCase } from "./grpc-ceiling.js";
+import { handlerCase } from "./handler.js";
 import { kubeCase } from "./kube.js";
 import { peerCase } from "./peer.js";
 import { pkiMicroCase } from "./pki-micro.js";
@@ -28,6 +29,7 @@ export type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.j
 export const CASES: readonly BenchCase[] = [
   cryptoCeilingCase,
   pkiMicroCase,
+  handlerCase,
   grpcCeilingCase,
   createCertificateFloorCase,
   createCertificateCase,
