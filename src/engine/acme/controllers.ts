@@ -72,6 +72,8 @@ export class AcmeControllers {
   readonly #challengesByOrder = new Map<string, Set<string>>();
   /** Order key -> "state|reason", to wake the Certificate only on a change. */
   readonly #orderSeen = new Map<string, string>();
+  /** Challenge key -> "state|reason", what its Order reads: to wake the Order only on a change. */
+  readonly #challengeSeen = new Map<string, string>();
   #passQueued = false;
   #started = false;
 
@@ -180,7 +182,11 @@ export class AcmeControllers {
     if (prev === seen && e.type === "MODIFIED") return;
     this.#orders.enqueue(key);
     const cert = o.metadata.annotations?.[ANN.certificateName];
-    if (prev !== undefined && cert !== undefined) this.#d.onOrderChanged?.(ns, cert);
+    // A new Order placed at the CA (no state -> "pending", nothing to say yet) leaves its
+    // request's "Created Order" answer as true as a "pending" one: the Certificate looks again
+    // at the Order's next change, not for this one (a request and a Certificate write saved).
+    const placed = prev === "||" && seen === "pending||";
+    if (prev !== undefined && cert !== undefined && !placed) this.#d.onOrderChanged?.(ns, cert);
   }
 
   #onChallenge(e: WatchEvent<Challenge>): void {
@@ -196,6 +202,7 @@ export class AcmeControllers {
         if (names?.size === 0) this.#challengesByOrder.delete(orderKey);
       }
       this.#known.delete(key);
+      this.#challengeSeen.delete(key);
       this.#tokens.delete(c.spec.token);
       this.#challenges.forget(key);
       if (orderKey !== undefined) this.#wakeSettledSiblings(orderKey, key);
@@ -232,8 +239,12 @@ export class AcmeControllers {
       ((final && prev?.final !== true) || c.metadata.deletionTimestamp !== undefined)
     )
       this.#wakeSettledSiblings(orderKey, key);
-    // The owning Order looks again when a Challenge moves (state or reason).
-    if (orderKey !== undefined && (prev === undefined || prev.final !== final || e.type === "MODIFIED"))
+    // The owning Order looks again when a Challenge moves (state or reason), not on the
+    // Challenge controller's own bookkeeping (processing, presented), which the Order never reads.
+    const seen = `${c.status?.state ?? ""}|${c.status?.reason ?? ""}`;
+    const seenBefore = this.#challengeSeen.get(key);
+    this.#challengeSeen.set(key, seen);
+    if (orderKey !== undefined && (prev === undefined || prev.final !== final || seenBefore !== seen))
       this.#orders.enqueue(orderKey);
     this.#queuePass();
   }
