@@ -101,6 +101,12 @@ export interface ChallengeControllerDeps {
 
 const FINAL = new Set(["valid", "invalid", "expired", "errored"]);
 const SELF_CHECK_RECHECK_MS = 10_000;
+/**
+ * The first look at an authorization after accepting its challenge: a CA
+ * validates asynchronously, so a look at once finds it pending and costs a
+ * signed request; half a second is enough for a quick validation to be done.
+ */
+const FIRST_POLL_AFTER_ACCEPT_MS = 500;
 /** cert-manager's WaitAuthorization bound. */
 const AUTHORIZATION_WAIT_MS = 2 * 60_000;
 const TRANSIENT_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
@@ -248,6 +254,7 @@ export class ChallengeController {
         }
       }
       await acceptChallenge(client, { type, url: ch.spec.url, status: "pending" });
+      await client.sleep(FIRST_POLL_AFTER_ACCEPT_MS);
     }
     // Said only once the CA takes longer than one poll interval: a quick validation (most of
     // them) goes from presented to valid in one write, and the Order, request and Certificate
