@@ -78,6 +78,12 @@ export interface Watch {
   stop(): void;
 }
 
+/**
+ * Objects a store hands out (get, list, the writes' results, watch events)
+ * are read-only: a backend may return the object it keeps, deeply frozen
+ * (the in-memory core and the embedded store do). Build a new object to
+ * change one.
+ */
 export interface Store {
   get<T extends KubeObject>(
     type: ResourceType,

@@ -86,9 +86,11 @@ interface Watcher {
  * against the newest state, committed or not, so that conflicts are detected
  * while a batch is in flight. A write resolves only after its batch committed,
  * so "acknowledged" means "durable" when the backend's commit is durable.
- * Stored objects are never mutated in place (they are deeply frozen once
- * recorded); get, list and the writes hand out copies, watch events the
- * frozen objects themselves.
+ * Stored objects are never mutated in place: they are deeply frozen once
+ * recorded and handed out as they are (get, list, the writes' results, watch
+ * events), never copied. A reader that wants to change one builds a new
+ * object (spreads), as the engine does; copies were most of the store's CPU
+ * (about 40 reads and 40 watch deliveries per ACME certificate).
  */
 export class MemoryStore implements Store {
   readonly #now: () => number;
@@ -156,14 +158,14 @@ export class MemoryStore implements Store {
   ): Promise<T | undefined> {
     this.#assertUsable();
     const obj = this.#committed.get(typeId(type))?.get(objectKey(type, namespace, name));
-    return obj === undefined ? undefined : (structuredClone(obj) as T);
+    return obj as T | undefined;
   }
 
   async list<T extends KubeObject>(type: ResourceType, options?: ListOptions): Promise<T[]> {
     this.#assertUsable();
     const out: T[] = [];
     for (const obj of this.#committed.get(typeId(type))?.values() ?? []) {
-      if (matchesSelector(obj, options)) out.push(structuredClone(obj) as T);
+      if (matchesSelector(obj, options)) out.push(obj as T);
     }
     return out.sort(byNamespaceAndName);
   }
@@ -194,7 +196,8 @@ export class MemoryStore implements Store {
 
   async create<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
     this.#assertWritable();
-    const input = normalizeObject(structuredClone(object));
+    // Not copied: only read here, and #compact copies what is kept.
+    const input = normalizeObject(object);
     const meta: ObjectMeta = { ...input.metadata };
     const namespace = this.#namespaceFor(type, meta.namespace);
     let name = meta.name ?? "";
@@ -230,12 +233,13 @@ export class MemoryStore implements Store {
     const kept = this.#compact(stored);
     this.#put(type, key, kept);
     await this.#awaitCommit();
-    return structuredClone(kept);
+    return kept;
   }
 
   async update<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
     this.#assertWritable();
-    const input = normalizeObject(structuredClone(object));
+    // Not copied: only read here, and #compact copies what is kept.
+    const input = normalizeObject(object);
     const { key, current } = this.#current(type, input);
     const { status: _ignored, ...rest } = input as T & { status?: unknown };
     const currentStatus = (current as { status?: unknown }).status;
@@ -268,16 +272,17 @@ export class MemoryStore implements Store {
       }
     }
     if (specOf(next) !== specOf(current)) next.metadata.generation = (current.metadata.generation ?? 0) + 1;
-    if (canonicalJson(next) === canonicalJson(current)) return structuredClone(current) as T;
-    let kept = next;
+    if (canonicalJson(next) === canonicalJson(current)) return current as T;
+    let kept: T;
     if (next.metadata.deletionTimestamp !== undefined && (next.metadata.finalizers ?? []).length === 0) {
+      kept = structuredClone(next); // removed: not stored, and it shares the caller's parts
       this.#remove(type, key, current);
     } else {
       kept = this.#compact(next);
       this.#put(type, key, kept);
     }
     await this.#awaitCommit();
-    return structuredClone(kept);
+    return kept;
   }
 
   async updateStatus<T extends KubeObject>(type: ResourceType, object: T): Promise<T> {
@@ -286,12 +291,12 @@ export class MemoryStore implements Store {
     const input = object;
     const { key, current } = this.#current(type, input);
     const status = (input as { status?: unknown }).status;
-    if (statusOf(input) === statusOf(current)) return structuredClone(current) as T;
+    if (statusOf(input) === statusOf(current)) return current as T;
     const { status: _old, ...rest } = current as KubeObject & { status?: unknown };
     const next = this.#compact((status === undefined ? { ...rest } : { ...rest, status }) as unknown as T);
     this.#put(type, key, next);
     await this.#awaitCommit();
-    return structuredClone(next);
+    return next;
   }
 
   async delete(
