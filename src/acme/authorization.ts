@@ -103,11 +103,13 @@ export async function acceptChallenge(client: AcmeClient, challenge: AcmeChallen
 /**
  * Waits for the authorization to leave `pending`; returns it when valid, and
  * throws ERR_ACME_ORDER_INVALID with the failed challenge's problem otherwise.
+ * `onWait` is told before each wait between polls, with the polls so far.
  */
 export async function waitAuthorization(
   client: AcmeClient,
   url: string,
   deadlineMs: number,
+  onWait?: (polls: number) => Promise<void>,
 ): Promise<AcmeAuthorization> {
   const authz = await pollUntil(
     client,
@@ -116,6 +118,7 @@ export async function waitAuthorization(
     (body) => authorizationFrom(body, url),
     (a) => a.status !== "pending",
     deadlineMs,
+    onWait,
   );
   if (authz.status === "valid") return authz;
   const failed = authz.challenges.find((c) => c.status === "invalid" && c.error !== undefined);

@@ -65,6 +65,10 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 
 export interface WatchEvent<T extends KubeObject> {
   readonly type: WatchEventType;
+  /**
+   * Read-only: a backend may hand every watcher the object it keeps (the
+   * in-memory core does, frozen), so a callback copies it before changing it.
+   */
   readonly object: T;
 }
 
@@ -74,14 +78,33 @@ export interface Watch {
   stop(): void;
 }
 
+/**
+ * Objects a store hands out (get, list, the writes' results, watch events)
+ * are read-only: a backend may return the object it keeps, deeply frozen
+ * (the in-memory core and the embedded store do). Build a new object to
+ * change one.
+ */
 export interface Store {
-  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined>;
+  get<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined>;
   list<T extends KubeObject>(type: ResourceType, options?: ListOptions): Promise<T[]>;
-  /** Delivers ADDED for every existing object, then every change, in order per object. */
-  watch<T extends KubeObject>(type: ResourceType, onEvent: (event: WatchEvent<T>) => void, options?: ListOptions): Watch;
+  /** Delivers ADDED for every existing object, then every change, in order per object; event objects are read-only. */
+  watch<T extends KubeObject>(
+    type: ResourceType,
+    onEvent: (event: WatchEvent<T>) => void,
+    options?: ListOptions,
+  ): Watch;
   create<T extends KubeObject>(type: ResourceType, object: T): Promise<T>;
   update<T extends KubeObject>(type: ResourceType, object: T): Promise<T>;
   updateStatus<T extends KubeObject>(type: ResourceType, object: T): Promise<T>;
-  delete(type: ResourceType, namespace: string | undefined, name: string, options?: { resourceVersion?: string }): Promise<void>;
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options?: { resourceVersion?: string },
+  ): Promise<void>;
   close(): Promise<void>;
 }

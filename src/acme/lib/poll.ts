@@ -12,7 +12,8 @@ const DEFAULT_POLL_MS = 1_000;
  * Fetches `url` (POST-as-GET) until `done` says so, sleeping the CA's
  * Retry-After between polls (RFC 8555 §7.5.1, §7.4). Fails with a transient
  * ERR_ACME_TIMEOUT at `deadlineMs` on the client's clock: a pending resource
- * never hangs a caller forever.
+ * never hangs a caller forever. `onWait` is told before each sleep with the
+ * number of polls so far (a caller can report a wait that outlasts a poll).
  */
 export async function pollUntil<T>(
   client: AcmeClient,
@@ -21,8 +22,9 @@ export async function pollUntil<T>(
   read: (body: Record<string, unknown>) => T,
   done: (value: T) => boolean,
   deadlineMs: number,
+  onWait?: (polls: number) => Promise<void>,
 ): Promise<T> {
-  for (;;) {
+  for (let polls = 1; ; polls++) {
     const { body, response } = await client.fetchJson(url, action);
     const value = read(body);
     if (done(value)) return value;
@@ -34,6 +36,7 @@ export async function pollUntil<T>(
         retry: "transient",
         detail: { url },
       });
+    await onWait?.(polls);
     await client.sleep(wait);
   }
 }

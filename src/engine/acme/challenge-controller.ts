@@ -101,6 +101,12 @@ export interface ChallengeControllerDeps {
 
 const FINAL = new Set(["valid", "invalid", "expired", "errored"]);
 const SELF_CHECK_RECHECK_MS = 10_000;
+/**
+ * The first look at an authorization after accepting its challenge: a CA
+ * validates asynchronously, so a look at once finds it pending and costs a
+ * signed request; half a second is enough for a quick validation to be done.
+ */
+const FIRST_POLL_AFTER_ACCEPT_MS = 500;
 /** cert-manager's WaitAuthorization bound. */
 const AUTHORIZATION_WAIT_MS = 2 * 60_000;
 const TRANSIENT_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
@@ -210,11 +216,12 @@ export class ChallengeController {
         `ACME server did not validate ${ch.spec.dnsName} (${type}): ${why}`,
       );
     }
-    if (ch.status?.state === undefined) ch = await this.#setStatus(ch, { ...ch.status, state: "pending" });
     if (ch.status?.presented !== true) {
+      // "pending" goes in with `presented` (one write, not two): a crash in between presents again.
       const fqdn = await this.#present(ch, issuer);
       ch = await this.#setStatus(ch, {
         ...ch.status,
+        state: ch.status?.state ?? "pending",
         presented: true,
         presentedAt: this.#iso(),
         reason: "",
@@ -247,10 +254,21 @@ export class ChallengeController {
         }
       }
       await acceptChallenge(client, { type, url: ch.spec.url, status: "pending" });
-      await this.#reason(ch, "Waiting for the ACME server to validate the challenge");
+      await client.sleep(FIRST_POLL_AFTER_ACCEPT_MS);
     }
+    // Said only once the CA takes longer than one poll interval: a quick validation (most of
+    // them) goes from presented to valid in one write, and the Order, request and Certificate
+    // that repeat the reason are not rewritten twice for a wait nobody could have read.
+    const waiting = async (polls: number): Promise<void> => {
+      if (polls === 2) await this.#reason(ch, "Waiting for the ACME server to validate the challenge");
+    };
     try {
-      await waitAuthorization(client, ch.spec.authorizationURL, client.now() + AUTHORIZATION_WAIT_MS);
+      await waitAuthorization(
+        client,
+        ch.spec.authorizationURL,
+        client.now() + AUTHORIZATION_WAIT_MS,
+        waiting,
+      );
     } catch (err) {
       const e = toMeshsignError(err);
       if (e.code === "ERR_ACME_ORDER_INVALID") return this.#finish(ch, "invalid", e.message);
@@ -264,13 +282,20 @@ export class ChallengeController {
     const fresh =
       (await this.#d.store.get<Challenge>(CHALLENGES, ch.metadata.namespace ?? "", ch.metadata.name ?? "")) ??
       ch;
-    const presented = fresh.status?.presented === true;
+    // Standalone HTTP-01 has nothing to clean up (the solver listener answers from the store),
+    // so the final state and `presented: false` go in one write, not two passes.
+    const nothingToClean = ch.spec.type === "HTTP-01" && this.#d.http01Routes === undefined;
+    const presented = fresh.status?.presented === true && !nothingToClean;
     const updated = await this.#setStatus(fresh, {
       ...fresh.status,
       state,
       reason,
       processing: false,
-      ...(presented ? { cleanUpSince: fresh.status?.cleanUpSince ?? this.#iso() } : {}),
+      ...(presented
+        ? { cleanUpSince: fresh.status?.cleanUpSince ?? this.#iso() }
+        : fresh.status?.presented === true
+          ? { presented: false }
+          : {}),
     });
     if (state === "valid")
       this.#d.events.record(updated, "Normal", "DomainVerified", `Domain verified with ${ch.spec.type}`);

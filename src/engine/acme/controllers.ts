@@ -72,6 +72,8 @@ export class AcmeControllers {
   readonly #challengesByOrder = new Map<string, Set<string>>();
   /** Order key -> "state|reason", to wake the Certificate only on a change. */
   readonly #orderSeen = new Map<string, string>();
+  /** Challenge key -> "state|reason", what its Order reads: to wake the Order only on a change. */
+  readonly #challengeSeen = new Map<string, string>();
   #passQueued = false;
   #started = false;
 
@@ -178,6 +180,13 @@ export class AcmeControllers {
     const prev = this.#orderSeen.get(key);
     this.#orderSeen.set(key, seen);
     if (prev === seen && e.type === "MODIFIED") return;
+    // A new Order placed at the CA (no state -> "pending", nothing to say yet): the pass that
+    // placed it goes on to its Challenges (or is retried), so it is not run again for this,
+    // and its request's "Created Order" answer is as true as a "pending" one, so the
+    // Certificate looks again at the Order's next change (an Order pass with a signed request,
+    // a request and a Certificate write saved).
+    const placed = e.type === "MODIFIED" && prev === "||" && seen === "pending||";
+    if (placed) return;
     this.#orders.enqueue(key);
     const cert = o.metadata.annotations?.[ANN.certificateName];
     if (prev !== undefined && cert !== undefined) this.#d.onOrderChanged?.(ns, cert);
@@ -196,6 +205,7 @@ export class AcmeControllers {
         if (names?.size === 0) this.#challengesByOrder.delete(orderKey);
       }
       this.#known.delete(key);
+      this.#challengeSeen.delete(key);
       this.#tokens.delete(c.spec.token);
       this.#challenges.forget(key);
       if (orderKey !== undefined) this.#wakeSettledSiblings(orderKey, key);
@@ -232,8 +242,14 @@ export class AcmeControllers {
       ((final && prev?.final !== true) || c.metadata.deletionTimestamp !== undefined)
     )
       this.#wakeSettledSiblings(orderKey, key);
-    // The owning Order looks again when a Challenge moves (state or reason).
-    if (orderKey !== undefined && (prev === undefined || prev.final !== final || e.type === "MODIFIED"))
+    // The owning Order looks again when what it reads of a Challenge changes: a final state or
+    // the reason (not "pending", nor the Challenge controller's processing/presented). Not for a
+    // new Challenge either: the Order pass that created it goes on with it, and after a restart
+    // every Order is looked at anyway.
+    const seen = `${final ? c.status?.state : ""}|${c.status?.reason ?? ""}`;
+    const seenBefore = this.#challengeSeen.get(key);
+    this.#challengeSeen.set(key, seen);
+    if (orderKey !== undefined && seenBefore !== undefined && seenBefore !== seen)
       this.#orders.enqueue(orderKey);
     this.#queuePass();
   }

@@ -22,9 +22,10 @@ import { ORDERS, type Order } from "../../api/types.js";
 import { MeshsignError, toMeshsignError } from "../../errors/index.js";
 import type { AcmeIssuer, AcmeOrderSigner } from "../../issuers/acme/index.js";
 import type { SignRequest, SignResult } from "../../issuers/issuer.js";
-import { decodePemAll, type ParsedCsr, parseCsr } from "../../pki/index.js";
+import { decodePemAll } from "../../pki/index.js";
 import type { Store } from "../../store/types.js";
 import type { Clock } from "../clock.js";
+import { OID, type ParsedCsr, parseCsr } from "../csr.js";
 import type { EventRecorder } from "../events.js";
 import { ANN } from "../lib/annotations.js";
 import {
@@ -66,6 +67,8 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
       });
     let csr: ParsedCsr;
     try {
+      // The engine's parse, memoized per CSR: the reconciler read this one just before, and
+      // a request is asked again at every change of its Order.
       csr = parseCsr(request.csrPem);
     } catch (err) {
       throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", {
@@ -202,7 +205,7 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
 
 /** The Order's spec for a request, as cert-manager's `buildOrder` makes it. */
 function orderSpec(issuer: AcmeIssuer, cr: CertificateRequest, csr: ParsedCsr): Order["spec"] {
-  const cn = csr.commonName;
+  const cn = commonNameOf(csr);
   if (cn !== undefined && cn !== "" && !csr.dnsNames.includes(cn) && !csr.ipAddresses.includes(cn)) {
     throw new MeshsignError(
       "ERR_ISSUER_REJECTED",
@@ -227,4 +230,10 @@ function orderSpec(issuer: AcmeIssuer, cr: CertificateRequest, csr: ParsedCsr): 
       : {}),
     ...(issuer.config.profile !== undefined ? { profile: issuer.config.profile } : {}),
   };
+}
+
+/** The first commonName attribute of the CSR's subject. */
+function commonNameOf(csr: ParsedCsr): string | undefined {
+  for (const rdn of csr.subject) for (const a of rdn) if (a.type === OID.commonName) return a.value;
+  return undefined;
 }

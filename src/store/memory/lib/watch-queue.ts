@@ -4,7 +4,11 @@ import type { KubeObject, WatchEvent } from "../../types.js";
  * Per-watcher ordered delivery. Events queued before `start()` (the initial
  * ADDED list) are delivered on a microtask, so the caller holds its Watch
  * handle first; later events are delivered as they are pushed, behind any
- * still queued. Objects are copied per delivery: callbacks may mutate them.
+ * still queued. Objects are delivered as the store keeps them (deeply
+ * frozen, shared by every watcher): a callback that wants to change one
+ * copies it. A copy per watcher and event was about a sixth of the store's
+ * CPU when issuing through ACME (two watchers of every Challenge,
+ * Certificate and Secret change).
  */
 export class WatchQueue {
   readonly #deliver: (event: WatchEvent<KubeObject>) => void;
@@ -50,7 +54,7 @@ export class WatchQueue {
       while (!this.#stopped && this.#head < this.#queue.length) {
         const event = this.#queue[this.#head++] as WatchEvent<KubeObject>;
         try {
-          this.#deliver({ type: event.type, object: structuredClone(event.object) });
+          this.#deliver(event);
         } catch (err) {
           this.#onError(err);
         }
