@@ -300,6 +300,7 @@ export async function runPrimary(config: Config): Promise<void> {
   else
     workers = await startWorkers(
       n,
+      cryptoOnThreadPool,
       config,
       () => serving.current ?? pair,
       ca,
@@ -484,6 +485,7 @@ async function startInProcess(
 
 async function startWorkers(
   n: number,
+  cryptoOnThreadPool: boolean,
   config: Config,
   current: () => ServingKeyPair,
   ca: CaMaterial,
@@ -511,7 +513,7 @@ async function startWorkers(
             pair: current(),
             ca,
             ...(r ? { remote: r } : {}),
-            cryptoOnThreadPool: n < usableCores(),
+            cryptoOnThreadPool,
           } satisfies ToWorker);
         } else if (m.type === "ready") {
           ready.add(w.id);
