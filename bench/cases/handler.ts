@@ -19,6 +19,7 @@ import { createCertificateHandler } from "../../src/csr-service/handler.js";
 import { IstioCertificateRequestSchema } from "../../src/gen/istio/v1/auth/ca_pb.js";
 import {
   buildCsr,
+  type CertificateTemplate,
   encodePem,
   generateKeySync,
   privateKeyToPem,
@@ -65,21 +66,18 @@ export const handlerCase: BenchCase = {
         },
       });
       const caKey = generateKeySync({ type: "ec", curve: "P-256" });
-      const rootTemplate = {
+      const rootTemplate: CertificateTemplate = {
         publicKeySpki: publicKeySpki(caKey),
         subject: [[{ type: "2.5.4.3", value: "bench handler root" }]],
         isCA: true,
-        keyUsage: ["keyCertSign", "cRLSign"] as const,
+        keyUsage: ["keyCertSign", "cRLSign"],
         extKeyUsage: [],
         notBefore: new Date(Date.now() - 3600_000),
         notAfter: new Date(Date.now() + 365 * 86400_000),
       };
       const rootPem = encodePem(
         "CERTIFICATE",
-        signCertificate(
-          { ...rootTemplate, keyUsage: [...rootTemplate.keyUsage] },
-          selfSignedSigner({ ...rootTemplate, keyUsage: [...rootTemplate.keyUsage] }, caKey),
-        ),
+        signCertificate(rootTemplate, selfSignedSigner(rootTemplate, caKey)),
       );
       const ca = {
         certificatePem: rootPem,
