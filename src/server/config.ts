@@ -275,7 +275,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     v.length > 0 && v.every((t) => ["rsa", "ecdsa-p256", "ecdsa-p384", "ed25519"].includes(t)) ? undefined : "entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
   ),
   spec("maxCsrBytes", "--max-csr-bytes", "int", "largest accepted CSR PEM, bytes", 16_384, (v) => (v >= 512 && v <= 1_048_576 ? undefined : "must be 512-1048576")),
-  spec("workers", "--workers", "int", "gRPC worker processes (0 = one per CPU, within the container's CPU limit)", 0, (v) => (v >= 0 && v <= MAX_WORKERS ? undefined : `must be 0-${MAX_WORKERS}`)),
+  spec("workers", "--workers", "int", "CreateCertificate processes (0 = the primary alone on up to 2 usable CPUs, else one worker per CPU, within the container's CPU limit)", 0, (v) => (v >= 0 && v <= MAX_WORKERS ? undefined : `must be 0-${MAX_WORKERS}`)),
   spec("grpcImplementation", "--grpc-implementation", { enum: GRPC_IMPLEMENTATIONS }, "gRPC server of the CreateCertificate port: h2 (meshsign's own unary server on node:http2) or grpc-js", DEFAULT_GRPC_IMPLEMENTATION),
   spec("grpcMaxConcurrentStreams", "--grpc-max-concurrent-streams", "int", "HTTP/2 streams one connection may open on the CreateCertificate port", 100, (v) =>
     v >= 1 && v <= 10_000 ? undefined : "must be 1-10000",

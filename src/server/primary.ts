@@ -24,7 +24,7 @@ const ISSUANCE_FILE = "issuances.jsonl";
 
 import type { Watch } from "../store/types.js";
 import type { IssuerReference } from "./kube-ca.js";
-import { cgroupCpuQuota, defaultWorkerCount } from "./lib/cpu-quota.js";
+import { cgroupCpuQuota, defaultServingProcesses, usableCoreCount } from "./lib/cpu-quota.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
 import { createLogger } from "./logger.js";
@@ -99,15 +99,13 @@ function workerExecArgv(): string[] {
   return [...process.execArgv, ...flagsNotGivenByUser(WORKER_V8_FLAGS, nodeOptionsGiven())];
 }
 
-function workerCount(config: Config): number {
-  return config.workers > 0
-    ? config.workers
-    : defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), MAX_WORKERS);
+function workerCount(config: Config, cores: number): number {
+  return config.workers > 0 ? config.workers : defaultServingProcesses(cores, MAX_WORKERS);
 }
 
 /** Cores this process tree may use: its CPU affinity within the container's CPU limit. */
 function usableCores(): number {
-  return defaultWorkerCount(availableParallelism(), cgroupCpuQuota(), Number.MAX_SAFE_INTEGER);
+  return usableCoreCount(availableParallelism(), cgroupCpuQuota(), Number.MAX_SAFE_INTEGER);
 }
 
 /**
@@ -116,7 +114,8 @@ function usableCores(): number {
  * and the CreateCertificate workers (or the port itself when workers = 1).
  */
 export async function runPrimary(config: Config): Promise<void> {
-  const n = workerCount(config);
+  const cores = usableCores();
+  const n = workerCount(config, cores);
   for (const flag of flagsNotGivenByUser(n === 1 ? SERVING_PRIMARY_GC_FLAGS : PRIMARY_GC_FLAGS, nodeOptionsGiven()))
     setFlagsFromString(flag);
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
@@ -127,7 +126,7 @@ export async function runPrimary(config: Config): Promise<void> {
   // Built in the primary too: it creates the dev token key once, before workers race for it,
   // and signs the serving certificate.
   // The thread pool only where cores would otherwise be idle: fewer CreateCertificate processes than usable cores.
-  const cryptoOnThreadPool = n < usableCores();
+  const cryptoOnThreadPool = n < cores;
   const stack = await buildCsrStack(config, ca, log, globalRegistry, { dataDir: paths.dir, cryptoOnThreadPool });
 
   // Standalone: the history survives restarts in the data dir. Kubernetes: the audit log lines

@@ -1,7 +1,14 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cgroupCpuQuota, defaultWorkerCount, parseCfsQuota, parseCpuMax, parseProcCgroup } from "../../../src/server/lib/cpu-quota.js";
+import {
+  cgroupCpuQuota,
+  defaultServingProcesses,
+  parseCfsQuota,
+  parseCpuMax,
+  parseProcCgroup,
+  usableCoreCount,
+} from "../../../src/server/lib/cpu-quota.js";
 import { TempDir } from "../../lib/temp-dir.js";
 
 const tmp = new TempDir("meshsign-cgroup-");
@@ -46,7 +53,8 @@ describe("parseCfsQuota (cgroup v1)", () => {
 
 describe("parseProcCgroup", () => {
   it("finds the v2 path and the v1 cpu controller's path", () => {
-    const hybrid = "12:memory:/kubepods/pod1/c1\n4:cpu,cpuacct:/kubepods/pod1/c1\n1:name=systemd:/x\n0::/kubepods/pod1/c1\n";
+    const hybrid =
+      "12:memory:/kubepods/pod1/c1\n4:cpu,cpuacct:/kubepods/pod1/c1\n1:name=systemd:/x\n0::/kubepods/pod1/c1\n";
     expect(parseProcCgroup(hybrid)).toEqual({ v2: "/kubepods/pod1/c1", cpu: "/kubepods/pod1/c1" });
     expect(parseProcCgroup("0::/\n")).toEqual({ v2: "/" });
     expect(parseProcCgroup("2:cpuacct:/a\n1:cpu:/b\n")).toEqual({ cpu: "/b" });
@@ -59,7 +67,9 @@ describe("cgroupCpuQuota", () => {
 
   it("reads cgroup v2's cpu.max", () => {
     expect(cgroupCpuQuota(cgroupRoot("v2", { "cpu.max": "300000 100000\n" }), NAMESPACED)).toBe(3);
-    expect(cgroupCpuQuota(cgroupRoot("v2-unlimited", { "cpu.max": "max 100000\n" }), NAMESPACED)).toBeUndefined();
+    expect(
+      cgroupCpuQuota(cgroupRoot("v2-unlimited", { "cpu.max": "max 100000\n" }), NAMESPACED),
+    ).toBeUndefined();
   });
 
   it("reads the process's own cgroup before the root of the hierarchy", () => {
@@ -70,9 +80,14 @@ describe("cgroupCpuQuota", () => {
   });
 
   it("reads cgroup v1's cpu controller under either of its usual names, own cgroup first", () => {
-    const files = (dir: string, quota: string) => ({ [`${dir}/cpu.cfs_quota_us`]: quota, [`${dir}/cpu.cfs_period_us`]: "100000\n" });
+    const files = (dir: string, quota: string) => ({
+      [`${dir}/cpu.cfs_quota_us`]: quota,
+      [`${dir}/cpu.cfs_period_us`]: "100000\n",
+    });
     expect(cgroupCpuQuota(cgroupRoot("v1", files("cpu", "200000\n")), "1:cpu:/\n")).toBe(2);
-    expect(cgroupCpuQuota(cgroupRoot("v1-joined", files("cpu,cpuacct", "200000\n")), "1:cpu,cpuacct:/\n")).toBe(2);
+    expect(
+      cgroupCpuQuota(cgroupRoot("v1-joined", files("cpu,cpuacct", "200000\n")), "1:cpu,cpuacct:/\n"),
+    ).toBe(2);
     const nested = cgroupRoot("v1-nested", { ...files("cpu", "-1\n"), ...files("cpu/job", "50000\n") });
     expect(cgroupCpuQuota(nested, "1:cpu:/job\n")).toBe(0.5);
   });
@@ -82,15 +97,26 @@ describe("cgroupCpuQuota", () => {
   });
 });
 
-describe("defaultWorkerCount", () => {
+describe("usableCoreCount", () => {
   it.each<[string, number, number | undefined, number]>([
-    ["one per CPU without a quota", 8, undefined, 8],
+    ["every CPU without a quota", 8, undefined, 8],
     ["the quota on a larger node", 64, 2, 2],
     ["a fractional quota rounded down", 64, 2.5, 2],
     ["at least one under a quota below a CPU", 64, 0.5, 1],
     ["never more than the CPUs the process may use", 2, 8, 2],
     ["never more than the configuration allows", 128, undefined, 64],
   ])("%s", (_name, cpus, quota, want) => {
-    expect(defaultWorkerCount(cpus, quota, 64)).toBe(want);
+    expect(usableCoreCount(cpus, quota, 64)).toBe(want);
+  });
+});
+
+describe("defaultServingProcesses", () => {
+  it.each<[string, number, number]>([
+    ["one core: the primary alone", 1, 1],
+    ["two cores: the primary alone, signatures on the thread pool", 2, 1],
+    ["three cores: one worker per core", 3, 3],
+    ["never more than the configuration allows", 128, 64],
+  ])("%s", (_name, cores, want) => {
+    expect(defaultServingProcesses(cores, 64)).toBe(want);
   });
 });
