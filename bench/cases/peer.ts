@@ -287,20 +287,22 @@ function report(
         ? r[0]?.toFixed(2)
         : `${Math.min(...r).toFixed(2)}-${Math.max(...r).toFixed(2)}`;
   const errors = measured.reduce((n, x) => n + x.m.errors, 0) + cold.reduce((n, x) => n + x.o.errors, 0);
-  // A target passes when every round meets it (the worse round decides).
-  const atLeast = (name: string, r: number[], want: number): TargetCheck => ({
-    name,
-    target: `>= ${want}x Istio's CA`,
-    measured: `${range(r)}x`,
-    pass: r.length > 0 && Math.min(...r) >= want,
-  });
-  const atMost = (name: string, r: number[], want: number): TargetCheck => ({
-    name,
-    target: want === 1 ? "<= Istio's CA" : `<= ${want}x Istio's CA`,
-    measured: `${range(r)}x`,
-    pass: r.length > 0 && Math.max(...r) <= want,
-  });
-  const targets: TargetCheck[] = [
+  // A target passes when every round meets it (the worse round decides). A part left out with
+  // --peer-parts measured nothing, so its targets are left out of the verdict, not printed as MISS.
+  const atLeast = (name: string, r: number[], want: number): TargetCheck | undefined =>
+    r.length === 0
+      ? undefined
+      : { name, target: `>= ${want}x Istio's CA`, measured: `${range(r)}x`, pass: Math.min(...r) >= want };
+  const atMost = (name: string, r: number[], want: number): TargetCheck | undefined =>
+    r.length === 0
+      ? undefined
+      : {
+          name,
+          target: want === 1 ? "<= Istio's CA" : `<= ${want}x Istio's CA`,
+          measured: `${range(r)}x`,
+          pass: Math.max(...r) <= want,
+        };
+  const targets = [
     atLeast(
       "peer: req/s, server pinned to one core",
       ratios("pinned", (m) => m.requestsPerSecond),
@@ -333,7 +335,7 @@ function report(
     ),
     atLeast("peer: req/s, a new TLS connection per request", coldRatios, TARGETS.coldRps),
     { name: "peer: errors", target: "0", measured: String(errors), pass: errors === 0 },
-  ];
+  ].filter((t): t is TargetCheck => t !== undefined);
   return {
     title: "meshsign next to Istio's own CA (ghz, same run)",
     table: {
@@ -362,8 +364,10 @@ function report(
       "Server CPU per request is the server process tree's utime + stime from /proc over the measured run; load-gen CPU " +
         "per request is ghz's (sampled every 100 ms, so slightly low); peak RSS is the summed VmRSS of the server tree " +
         "sampled every 100 ms from the warm-up on.",
-      `Cold rows: grpc-js's client (ghz has no per-request connection mode), ${coldRequestsNote(cold)} on the shared cores, ` +
-        "every request on a new TCP + TLS connection; CPU figures include both sides' handshakes.",
+      cold.length === 0
+        ? "No cold rows: --peer-parts left them out."
+        : `Cold rows: grpc-js's client (ghz has no per-request connection mode), ${coldRequestsNote(cold)} on the shared cores, ` +
+          "every request on a new TCP + TLS connection; CPU figures include both sides' handshakes.",
       `Ratios (meshsign / Istio's CA, per round): req/s pinned ${range(ratios("pinned", (m) => m.requestsPerSecond))}, ` +
         `shared ${range(ratios("shared", (m) => m.requestsPerSecond))}; p99 pinned ${range(ratios("pinned", (m) => m.p99Ms))}, ` +
         `shared ${range(ratios("shared", (m) => m.p99Ms))}; peak RSS pinned ${range(ratios("pinned", (m) => m.peakRss))}, ` +
@@ -379,6 +383,5 @@ function report(
 }
 
 function coldRequestsNote(cold: readonly ColdMeasured[]): string {
-  const n = cold[0]?.o.requests;
-  return n === undefined ? "no requests" : `~${f.int(n)} requests per row`;
+  return `~${f.int(cold[0]?.o.requests ?? 0)} requests per row`;
 }
