@@ -11,8 +11,8 @@ import { SIGN_POLICY, VaultServer } from "./harness.js";
 
 /*
  * `meshsign serve` with two CreateCertificate workers and `--issuer-name`
- * naming a Vault ClusterIssuer loaded from `--manifests`: the primary signs
- * through Vault on the workers' behalf, the start-up self-test and meshsign's
+ * naming a Vault ClusterIssuer loaded from `--manifests`: each worker calls
+ * Vault itself with the token the primary holds, the start-up self-test and meshsign's
  * own serving certificate go through Vault, and every response is
  * [leaf, intermediate, Vault's root].
  */
@@ -24,6 +24,7 @@ let vault: VaultServer;
 let tmp: TempDir;
 let serve: ServeProcess;
 let address = "";
+let vaultToken = "";
 
 function b64(s: string): string {
   return Buffer.from(s).toString("base64");
@@ -35,6 +36,7 @@ beforeAll(async () => {
   await vault.configure();
   tmp = new TempDir("meshsign-vault-serve-");
   const token = await vault.token([SIGN_POLICY], "4h");
+  vaultToken = token;
   writeFileSync(
     tmp.path("vault.yaml"),
     `apiVersion: v1
@@ -120,6 +122,9 @@ describe("meshsign serve signing workload certificates through a Vault ClusterIs
       const verified = opensslVerify(root, leaf, [intermediate]);
       expect(verified.ok, verified.output).toBe(true);
     }
+    // The token travels from the primary to the workers, never into a log line.
+    expect(serve.stderr).not.toContain(vaultToken);
+    expect(serve.stdout).not.toContain(vaultToken);
   });
 
   it("answers UNAVAILABLE while Vault is sealed and signs again after unseal, without a restart", async () => {
@@ -150,7 +155,7 @@ describe("meshsign serve signing workload certificates through a Vault ClusterIs
     }
   });
 
-  it("answers every call OK or UNAVAILABLE when Vault is killed mid-load, with two workers signing through the primary", async () => {
+  it("answers every call OK or UNAVAILABLE when Vault is killed mid-load, with two workers calling Vault", async () => {
     const calls = Array.from({ length: 40 }, (_, i) =>
       new Promise((r) => setTimeout(r, i * 10)).then(() =>
         createCertificate().then(
