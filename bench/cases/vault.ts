@@ -1,10 +1,13 @@
 /**
  * CreateCertificate through a Vault ClusterIssuer next to the in-process CA
- * issuer in the same run: the same load (ECDSA P-256 CSRs, reused
- * connections) against two `meshsign serve`s, one signing with its own CA,
- * one with `--issuer-name` naming a Vault ClusterIssuer from `--manifests`
- * (the primary calls Vault for its workers). Reports meshsign's CPU per
- * request and Vault's (from /proc), then stops Vault and measures how fast
+ * issuer in the same run, in two serving configurations one after the other:
+ * meshsign's default (no `--workers`: one process on a machine of up to two
+ * usable cores) and `--workers 2` (the shipped manifests; each worker calls
+ * Vault itself). Each is a pair of `meshsign serve`s under the same load
+ * (ECDSA P-256 CSRs, reused connections), one signing with its own CA, one
+ * with `--issuer-name` naming a Vault ClusterIssuer from `--manifests`.
+ * Reports meshsign's CPU per request and Vault's (from /proc) and a target
+ * line per configuration, then stops Vault and measures how fast
  * CreateCertificate answers UNAVAILABLE. Needs the Vault binary of
  * test/vault/setup.sh.
  */
@@ -65,16 +68,55 @@ async function checkChain(target: LoadTarget, item: LoadItem): Promise<void> {
   }
 }
 
+/** The serving configurations measured: what a user gets without flags, and what the manifests ship. */
+const CONFIGS: readonly { readonly label: string; readonly workers: number | undefined }[] = [
+  { label: "default (no --workers)", workers: undefined },
+  { label: "--workers 2", workers: 2 },
+];
+
+type Run = {
+  label: string;
+  server: MeshsignProcess;
+  target: LoadTarget;
+  items?: LoadItem[];
+  outcome?: LoadOutcome;
+  vaultCpuMs?: number;
+  /** CPU ms per second while idle: meshsign's process tree, and Vault. */
+  idle?: { serverMsPerS: number; vaultMsPerS: number };
+  /** meshsign's CPU over the measured window split by process: the primary, and its workers together. */
+  split?: { primaryMs: number; workersMs: number };
+};
+
+/** The figures of one configuration's CA/Vault pair. */
+interface PairResult {
+  readonly label: string;
+  readonly ca: Run;
+  readonly vault: Run;
+  readonly caEqual: Run;
+  readonly vaultEqual: Run;
+  /** meshsign's own CPU per request through Vault minus through its CA: net of idle, raw, and at the equal rate. */
+  readonly extraMs: number;
+  readonly rawExtraMs: number;
+  readonly equalExtraMs: number;
+  readonly vaultPerReqMs: number;
+  readonly equalVaultPerReqMs: number;
+}
+
+const perReq = (cpu: number, o: LoadOutcome) => (o.requests > 0 ? cpu / o.requests : Number.NaN);
+/** CPU per request without what the process spends idle over the same window. */
+const netPerReq = (cpu: number, idleMsPerS: number, o: LoadOutcome) =>
+  perReq(Math.max(0, cpu - (idleMsPerS * o.windowMs) / 1000), o);
+
 export const vaultCase: BenchCase = {
   name: "vault",
   summary:
-    "CreateCertificate through a Vault issuer next to the in-process CA issuer, and with Vault stopped",
+    "CreateCertificate through a Vault issuer next to the in-process CA issuer (default and --workers 2), and with Vault stopped",
   inDefaultRun: false,
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
     const vault = new VaultServer();
     const dir = mkdtempSync(path.join(tmpdir(), "meshsign-bench-vault-"));
-    let viaVault: MeshsignProcess | undefined;
+    const servers: MeshsignProcess[] = [];
     try {
       ctx.log("vault: starting vault server -dev and configuring PKI");
       await vault.start();
@@ -91,48 +133,42 @@ export const vaultCase: BenchCase = {
           "    auth:\n      tokenSecretRef: {name: vault-token, key: token}\n",
         ].join("\n"),
       );
-      const ca = await ctx.meshsign();
-      ctx.log(`vault: starting a second meshsign serve --workers ${options.workers} --issuer-name vault`);
-      // --profile: this meshsign too runs under --cpu-prof, its profiles in a vault/ folder of the same directory.
-      const profile = options.profileDir
-        ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(options.profileDir, "vault")]
-        : [];
-      viaVault = await startMeshsign({
-        repoRoot: ctx.serverRoot,
-        workers: options.workers,
-        nodeArgs: [...options.serverNodeArgs, ...profile],
-        extraArgs: [
-          "--identity-rate-limit",
-          "0",
-          "--manifests",
-          dir,
-          "--issuer-name",
-          "vault",
-          "--issuer-kind",
-          "ClusterIssuer",
-          "--serving-certificate-dns-names",
-          "localhost",
-        ],
-      });
-      // Its serving certificate and every answer chain to Vault's root.
-      const vaultTarget: LoadTarget = { ...viaVault.target, rootsPem: vault.rootPem };
-      type Run = {
-        label: string;
-        server: MeshsignProcess;
-        target: LoadTarget;
-        items?: LoadItem[];
-        outcome?: LoadOutcome;
-        vaultCpuMs?: number;
-        /** CPU ms per second while idle: meshsign's process tree, and Vault. */
-        idle?: { serverMsPerS: number; vaultMsPerS: number };
-        /** meshsign's CPU over the measured window split by process: the primary, and its workers together. */
-        split?: { primaryMs: number; workersMs: number };
-      };
-      const runs: Run[] = [
-        { label: "in-process CA issuer", server: ca, target: ca.target },
-        { label: "Vault issuer", server: viaVault, target: vaultTarget },
-      ];
       const vaultPid = vault.pid as number;
+      /** One `meshsign serve`; `viaVault` names the Vault ClusterIssuer. --profile: under --cpu-prof, in DIR/<config>/<ca|vault>. */
+      const start = async (workers: number | undefined, viaVault: boolean): Promise<MeshsignProcess> => {
+        const flag = workers === undefined ? "" : ` --workers ${workers}`;
+        ctx.log(`vault: starting meshsign serve${flag}${viaVault ? " --issuer-name vault" : ""}`);
+        const profile = options.profileDir
+          ? [
+              "--cpu-prof",
+              "--cpu-prof-dir",
+              path.resolve(options.profileDir, workers === undefined ? "default" : `workers-${workers}`, viaVault ? "vault" : "ca"),
+            ]
+          : [];
+        const server = await startMeshsign({
+          repoRoot: ctx.serverRoot,
+          workers,
+          nodeArgs: [...options.serverNodeArgs, ...profile],
+          extraArgs: [
+            "--identity-rate-limit",
+            "0",
+            ...(viaVault
+              ? [
+                  "--manifests",
+                  dir,
+                  "--issuer-name",
+                  "vault",
+                  "--issuer-kind",
+                  "ClusterIssuer",
+                  "--serving-certificate-dns-names",
+                  "localhost",
+                ]
+              : []),
+          ],
+        });
+        servers.push(server);
+        return server;
+      };
       /** One load against `run`'s server: closed loop (options.concurrency in flight), or open loop at `rate`. */
       const measure = async (run: Run, items: LoadItem[], rate?: number): Promise<Run> => {
         const out: Run = { ...run };
@@ -166,44 +202,81 @@ export const vaultCase: BenchCase = {
         );
         return out;
       };
-      for (const [i, run] of runs.entries()) {
-        const items = await buildWorkload({
-          tokens: run.server.tokens,
-          keyType: "ecdsa-p256",
-          identities: options.identities,
-          keysPerIdentity: options.keysPerIdentity,
-        });
-        await checkChain(run.target, items[0] as LoadItem);
-        const idleServer = treeCpuMs(processTree(run.server.pid));
-        const idleVault = cpuMs(vaultPid);
-        await new Promise((r) => setTimeout(r, IDLE_MS));
-        run.items = items;
-        run.idle = {
-          serverMsPerS: (cpuDelta(idleServer, treeCpuMs(processTree(run.server.pid))) * 1000) / IDLE_MS,
-          vaultMsPerS: ((cpuMs(vaultPid) - idleVault) * 1000) / IDLE_MS,
+      /** The CA/Vault pair of one configuration: closed loop, then the same at one rate both hold. */
+      const pair = async (label: string, workers: number | undefined, keepVault: boolean): Promise<PairResult> => {
+        const ca = await start(workers, false);
+        const viaVault = await start(workers, true);
+        // Its serving certificate and every answer chain to Vault's root.
+        const runs: Run[] = [
+          { label: `${label}: in-process CA issuer`, server: ca, target: ca.target },
+          { label: `${label}: Vault issuer`, server: viaVault, target: { ...viaVault.target, rootsPem: vault.rootPem } },
+        ];
+        for (const [i, run] of runs.entries()) {
+          const items = await buildWorkload({
+            tokens: run.server.tokens,
+            keyType: "ecdsa-p256",
+            identities: options.identities,
+            keysPerIdentity: options.keysPerIdentity,
+          });
+          await checkChain(run.target, items[0] as LoadItem);
+          const idleServer = treeCpuMs(processTree(run.server.pid));
+          const idleVault = cpuMs(vaultPid);
+          await new Promise((r) => setTimeout(r, IDLE_MS));
+          run.items = items;
+          run.idle = {
+            serverMsPerS: (cpuDelta(idleServer, treeCpuMs(processTree(run.server.pid))) * 1000) / IDLE_MS,
+            vaultMsPerS: ((cpuMs(vaultPid) - idleVault) * 1000) / IDLE_MS,
+          };
+          runs[i] = await measure(run, items);
+        }
+        // The same again at one rate both can hold (open loop): CPU per request falls as the rate rises
+        // (more calls share each wake-up, read and write), and the closed loop runs the CA several times
+        // faster than Vault signs, so this pair shows what the issuer alone adds.
+        const equal: Run[] = [];
+        for (const run of runs) equal.push(await measure(run, run.items as LoadItem[], EQUAL_RATE));
+        await ca.stop();
+        if (!keepVault) await viaVault.stop();
+        const [caRun, vaultRun] = runs as [Run, Run];
+        const [caEqual, vaultEqual] = equal as [Run, Run];
+        const o = (r: Run) => r.outcome as LoadOutcome;
+        const caIdle = caRun.idle?.serverMsPerS ?? 0;
+        const vaultIdle = vaultRun.idle?.serverMsPerS ?? 0;
+        const vaultOwnIdle = vaultRun.idle?.vaultMsPerS ?? 0;
+        return {
+          label,
+          ca: caRun,
+          vault: vaultRun,
+          caEqual,
+          vaultEqual,
+          rawExtraMs: perReq(o(vaultRun).cpu.serverMs, o(vaultRun)) - perReq(o(caRun).cpu.serverMs, o(caRun)),
+          extraMs:
+            netPerReq(o(vaultRun).cpu.serverMs, vaultIdle, o(vaultRun)) -
+            netPerReq(o(caRun).cpu.serverMs, caIdle, o(caRun)),
+          equalExtraMs:
+            netPerReq(o(vaultEqual).cpu.serverMs, vaultIdle, o(vaultEqual)) -
+            netPerReq(o(caEqual).cpu.serverMs, caIdle, o(caEqual)),
+          vaultPerReqMs: netPerReq(vaultRun.vaultCpuMs ?? 0, vaultOwnIdle, o(vaultRun)),
+          equalVaultPerReqMs: netPerReq(vaultEqual.vaultCpuMs ?? 0, vaultOwnIdle, o(vaultEqual)),
         };
-        runs[i] = await measure(run, items);
-      }
-      // The same again at one rate both can hold (open loop): CPU per request falls as the rate rises
-      // (more calls share each wake-up, read and write), and the closed loop runs the CA several times
-      // faster than Vault signs, so this pair shows what the issuer alone adds.
-      const equalRate = EQUAL_RATE;
-      const equal: Run[] = [];
-      for (const run of runs) equal.push(await measure(run, run.items as LoadItem[], equalRate));
+      };
+      const pairs: PairResult[] = [];
+      for (const [i, c] of CONFIGS.entries()) pairs.push(await pair(c.label, c.workers, i === CONFIGS.length - 1));
+      const last = pairs.at(-1) as PairResult;
 
-      // Vault gone: every call should come back UNAVAILABLE, fast.
-      ctx.log(`vault: stopping Vault, then ${STOPPED_CALLS} calls one after another`);
+      // Vault gone: every call should come back UNAVAILABLE, fast (through the last configuration's server).
+      ctx.log(`vault: stopping Vault, then ${STOPPED_CALLS} calls one after another (${last.label})`);
+      const stoppedTarget = last.vault.target;
       const items = await buildWorkload({
-        tokens: viaVault.tokens,
+        tokens: last.vault.server.tokens,
         keyType: "ecdsa-p256",
         identities: 1,
         keysPerIdentity: 4,
       });
       await vault.stop();
       const client = new IstioCaClient({
-        address: vaultTarget.address,
-        rootsPem: vaultTarget.rootsPem,
-        serverName: vaultTarget.serverName,
+        address: stoppedTarget.address,
+        rootsPem: stoppedTarget.rootsPem,
+        serverName: stoppedTarget.serverName,
       });
       const latencies = new Float64Array(STOPPED_CALLS);
       const codes = new Map<string, number>();
@@ -226,59 +299,41 @@ export const vaultCase: BenchCase = {
       const first = latencies[0] as number;
       const stopped = summarize(latencies);
 
-      const caRun = runs[0]?.outcome as LoadOutcome;
-      const vaultRun = runs[1]?.outcome as LoadOutcome;
-      const perReq = (cpu: number, o: LoadOutcome) => (o.requests > 0 ? cpu / o.requests : Number.NaN);
-      /** CPU per request without what the process spends idle over the same window. */
-      const netPerReq = (cpu: number, idleMsPerS: number, o: LoadOutcome) =>
-        perReq(Math.max(0, cpu - (idleMsPerS * o.windowMs) / 1000), o);
-      const [caIdle, vaultIdle] = [runs[0]?.idle, runs[1]?.idle];
-      const rawExtraMs = perReq(vaultRun.cpu.serverMs, vaultRun) - perReq(caRun.cpu.serverMs, caRun);
-      const extraMs =
-        netPerReq(vaultRun.cpu.serverMs, vaultIdle?.serverMsPerS ?? 0, vaultRun) -
-        netPerReq(caRun.cpu.serverMs, caIdle?.serverMsPerS ?? 0, caRun);
-      const vaultPerReqMs = netPerReq(runs[1]?.vaultCpuMs ?? 0, vaultIdle?.vaultMsPerS ?? 0, vaultRun);
-      const [caEqual, vaultEqual] = [equal[0]?.outcome as LoadOutcome, equal[1]?.outcome as LoadOutcome];
-      const equalExtraMs =
-        netPerReq(vaultEqual.cpu.serverMs, vaultIdle?.serverMsPerS ?? 0, vaultEqual) -
-        netPerReq(caEqual.cpu.serverMs, caIdle?.serverMsPerS ?? 0, caEqual);
-      const equalVaultPerReqMs = netPerReq(
-        equal[1]?.vaultCpuMs ?? 0,
-        vaultIdle?.vaultMsPerS ?? 0,
-        vaultEqual,
-      );
       /** Primary and workers CPU per request (raw: the idle figure is the whole tree's). */
-      const splitText = (r: Run | undefined) => {
-        const o = r?.outcome;
-        if (r?.split === undefined || o === undefined || o.requests === 0) return "-";
+      const splitText = (r: Run) => {
+        const o = r.outcome;
+        if (r.split === undefined || o === undefined || o.requests === 0) return "-";
         return `primary ${f.us((r.split.primaryMs * 1000) / o.requests)} + workers ${f.us((r.split.workersMs * 1000) / o.requests)}`;
       };
       const codeText = [...codes].map(([k, v]) => `${k === "14" ? "UNAVAILABLE" : k}: ${v}`).join(", ");
       const targets: TargetCheck[] = [
-        {
-          name: "meshsign's own CPU per request through Vault, over the CA issuer's (net of idle)",
+        ...pairs.map((p) => ({
+          name: `${p.label}: meshsign's own CPU per request through Vault, over the CA issuer's (net of idle)`,
           target: `< ${TARGET_EXTRA_CPU_MS} ms`,
-          measured: `${extraMs.toFixed(2)} ms (raw ${rawExtraMs.toFixed(2)} ms)`,
-          pass: extraMs < TARGET_EXTRA_CPU_MS,
-        },
+          measured: `${p.extraMs.toFixed(2)} ms (raw ${p.rawExtraMs.toFixed(2)} ms; at ${EQUAL_RATE} req/s ${p.equalExtraMs.toFixed(2)} ms)`,
+          pass: p.extraMs < TARGET_EXTRA_CPU_MS,
+        })),
         {
-          name: "calls with Vault stopped answered UNAVAILABLE",
+          name: `calls with Vault stopped answered UNAVAILABLE (${last.label})`,
           target: `${STOPPED_CALLS} of ${STOPPED_CALLS}`,
           measured: `${codes.get("14") ?? 0} of ${STOPPED_CALLS}`,
           pass: (codes.get("14") ?? 0) === STOPPED_CALLS,
         },
       ];
+      const out = (r: Run) => r.outcome as LoadOutcome;
       return {
-        title: `CreateCertificate through Vault next to the in-process CA (${options.concurrency} in flight, ECDSA P-256 CSRs)`,
+        title: `CreateCertificate through Vault next to the in-process CA, default and --workers 2 (${options.concurrency} in flight, ECDSA P-256 CSRs)`,
         table: {
           header: [...LOAD_HEADER, "Vault CPU/req"],
           rows: [
-            [...loadRow("in-process CA issuer", caRun), "-"],
-            [...loadRow("Vault issuer (token auth)", vaultRun), f.us(vaultPerReqMs * 1000)],
-            [...loadRow(`in-process CA issuer at ${equalRate} req/s`, caEqual), "-"],
-            [...loadRow(`Vault issuer at ${equalRate} req/s`, vaultEqual), f.us(equalVaultPerReqMs * 1000)],
+            ...pairs.flatMap((p) => [
+              [...loadRow(`${p.label}: in-process CA issuer`, out(p.ca)), "-"],
+              [...loadRow(`${p.label}: Vault issuer (token auth)`, out(p.vault)), f.us(p.vaultPerReqMs * 1000)],
+              [...loadRow(`${p.label}: in-process CA issuer at ${EQUAL_RATE} req/s`, out(p.caEqual)), "-"],
+              [...loadRow(`${p.label}: Vault issuer at ${EQUAL_RATE} req/s`, out(p.vaultEqual)), f.us(p.equalVaultPerReqMs * 1000)],
+            ]),
             [
-              "Vault stopped (one call at a time)",
+              `${last.label}: Vault stopped (one call at a time)`,
               "-",
               f.ms(stopped.p50Ms),
               f.ms(stopped.p99Ms),
@@ -294,37 +349,39 @@ export const vaultCase: BenchCase = {
         },
         targets,
         notes: [
-          `Two meshsign serve --workers ${options.workers} processes in one run against the same load: one signs with its in-process ECDSA P-256 CA, one names a Vault ClusterIssuer (HashiCorp Vault v1.21.4, vault server -dev -dev-tls on loopback, PKI intermediate with an EC P-256 key, token auth) through --issuer-name; its primary calls Vault for both workers. ` +
+          `Per configuration (${CONFIGS.map((c) => c.label).join(", then ")}), two meshsign serve processes against the same load: one signs with its in-process ECDSA P-256 CA, one names a Vault ClusterIssuer (HashiCorp Vault v1.21.4, vault server -dev -dev-tls on loopback, PKI intermediate with an EC P-256 key, token auth) through --issuer-name; whichever process serves CreateCertificate calls Vault over its own kept-alive HTTPS connection. ` +
             "Server CPU/req is meshsign's process tree over the measured window per counted request (utime + stime from /proc); Vault CPU/req is the vault process's, net of its idle CPU.",
-          `Idle CPU before each load (${IDLE_MS / 1000} s): meshsign with its CA ${f.ms(caIdle?.serverMsPerS ?? 0)} ms/s, meshsign through Vault ${f.ms(vaultIdle?.serverMsPerS ?? 0)} ms/s, Vault ${f.ms(vaultIdle?.vaultMsPerS ?? 0)} ms/s; the target is judged net of it (timers, health checks and GC are no per-request cost, but weigh heavily at the few requests per second Vault signs on a busy machine).`,
-          `meshsign's own CPU per request through Vault minus through its CA: ${extraMs.toFixed(2)} ms net of idle, ${rawExtraMs.toFixed(2)} ms raw (the IPC hop to the primary, the HTTPS call to Vault, parsing Vault's answer and checking the leaf against the mesh roots, against the CA's signature); Vault's: ${vaultPerReqMs.toFixed(2)} ms.`,
-          `CPU per request by process (raw): with its CA ${splitText(runs[0])}; through Vault ${splitText(runs[1])}; at ${equalRate} req/s with its CA ${splitText(equal[0])}, through Vault ${splitText(equal[1])}.`,
-          `At one rate both hold (${equalRate} req/s, open loop), meshsign's own CPU per request through Vault minus through its CA: ${equalExtraMs.toFixed(2)} ms net of idle; Vault's: ${equalVaultPerReqMs.toFixed(2)} ms. The closed-loop figure also counts the CA's higher rate (more calls share each wake-up, read and write).`,
-          `With Vault stopped: the first call answered in ${f.ms(first)} ms; ${STOPPED_CALLS} calls one after another took p50 ${f.ms(stopped.p50Ms)} / p99 ${f.ms(stopped.p99Ms)} / max ${f.ms(stopped.maxMs)} ms (${codeText}): connection refused until the circuit opens after 5 failures, then refused without calling Vault.`,
-          ...errorNote(caRun, "in-process CA issuer"),
-          ...errorNote(vaultRun, "Vault issuer"),
-          ...errorNote(caEqual, `in-process CA issuer at ${equalRate} req/s`),
-          ...errorNote(vaultEqual, `Vault issuer at ${equalRate} req/s`),
+          ...pairs.map(
+            (p) =>
+              `${p.label}: idle CPU before each load (${IDLE_MS / 1000} s) meshsign with its CA ${f.ms(p.ca.idle?.serverMsPerS ?? 0)} ms/s, through Vault ${f.ms(p.vault.idle?.serverMsPerS ?? 0)} ms/s, Vault ${f.ms(p.vault.idle?.vaultMsPerS ?? 0)} ms/s; meshsign's own CPU per request through Vault minus through its CA ${p.extraMs.toFixed(2)} ms net of idle (raw ${p.rawExtraMs.toFixed(2)} ms), at ${EQUAL_RATE} req/s ${p.equalExtraMs.toFixed(2)} ms; Vault's ${p.vaultPerReqMs.toFixed(2)} ms (${p.equalVaultPerReqMs.toFixed(2)} ms at ${EQUAL_RATE} req/s). By process (raw): with its CA ${splitText(p.ca)}, through Vault ${splitText(p.vault)}; at ${EQUAL_RATE} req/s ${splitText(p.caEqual)} / ${splitText(p.vaultEqual)}.`,
+          ),
+          `The target is judged net of idle CPU (timers, health checks and GC are no per-request cost, but weigh heavily at the few requests per second Vault signs on a busy machine); the ${EQUAL_RATE} req/s pair (open loop) separates what the issuer adds from what the rate does.`,
+          `With Vault stopped (${last.label}): the first call answered in ${f.ms(first)} ms; ${STOPPED_CALLS} calls one after another took p50 ${f.ms(stopped.p50Ms)} / p99 ${f.ms(stopped.p99Ms)} / max ${f.ms(stopped.maxMs)} ms (${codeText}): connection refused until a circuit opens after 5 failures, then refused without calling Vault.`,
+          ...pairs.flatMap((p) => [
+            ...errorNote(out(p.ca), `${p.label}: in-process CA issuer`),
+            ...errorNote(out(p.vault), `${p.label}: Vault issuer`),
+            ...errorNote(out(p.caEqual), `${p.label}: in-process CA issuer at ${EQUAL_RATE} req/s`),
+            ...errorNote(out(p.vaultEqual), `${p.label}: Vault issuer at ${EQUAL_RATE} req/s`),
+          ]),
         ],
         data: {
-          ca: caRun,
-          vault: vaultRun,
-          vaultCpuMs: runs[1]?.vaultCpuMs,
-          idle: { ca: caIdle, vault: vaultIdle },
-          split: { ca: runs[0]?.split, vault: runs[1]?.split },
-          equalRate: {
-            rate: equalRate,
-            ca: caEqual,
-            vault: vaultEqual,
-            extraCpuMsPerRequest: equalExtraMs,
-            split: { ca: equal[0]?.split, vault: equal[1]?.split },
-          },
-          extraCpuMsPerRequest: { net: extraMs, raw: rawExtraMs },
-          stopped: { firstMs: first, ...stopped, codes: Object.fromEntries(codes) },
+          equalRate: EQUAL_RATE,
+          configurations: pairs.map((p) => ({
+            label: p.label,
+            ca: p.ca.outcome,
+            vault: p.vault.outcome,
+            vaultCpuMs: p.vault.vaultCpuMs,
+            idle: { ca: p.ca.idle, vault: p.vault.idle },
+            split: { ca: p.ca.split, vault: p.vault.split, caEqual: p.caEqual.split, vaultEqual: p.vaultEqual.split },
+            equal: { ca: p.caEqual.outcome, vault: p.vaultEqual.outcome },
+            extraCpuMsPerRequest: { net: p.extraMs, raw: p.rawExtraMs, equalRate: p.equalExtraMs },
+            vaultCpuMsPerRequest: { closedLoop: p.vaultPerReqMs, equalRate: p.equalVaultPerReqMs },
+          })),
+          stopped: { configuration: last.label, firstMs: first, ...stopped, codes: Object.fromEntries(codes) },
         },
       };
     } finally {
-      await viaVault?.stop();
+      for (const s of servers) await s.stop();
       await vault.stop();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -60,6 +60,11 @@ class SharedIssuerHandle implements Issuer {
   }
 }
 
+/** The instance behind `issuer` when it is a handle from a {@link SharedIssuers} pool, else `issuer` itself. */
+export function sharedInstanceOf(issuer: Issuer): Issuer {
+  return issuer instanceof SharedIssuerHandle ? issuer.instance : issuer;
+}
+
 export class SharedIssuers {
   readonly #entries = new Map<string, Entry>();
 

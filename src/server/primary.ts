@@ -30,7 +30,7 @@ import { flagsNotGivenByUser, nodeOptionsGiven } from "./lib/v8-flags.js";
 import { createLogger } from "./logger.js";
 import { controlPlaneIssuerRef } from "./mesh-ca-issuer.js";
 import { type ReadinessCheck, registryMetrics, startObservability } from "./observability.js";
-import { answerSignCall } from "./remote-signing.js";
+import { PrimaryVault } from "./primary-vault.js";
 import { ServingCertificate } from "./serving-cert.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
 import { VERSION } from "./version.js";
@@ -154,8 +154,8 @@ export async function runPrimary(config: Config): Promise<void> {
   // heap, event-loop lag of the engine and store process) get a prefix so the names do not clash.
   else collectDefaultMetrics({ register: primaryRegistry, prefix: "meshsign_primary_" });
   await wireDns01Webhooks(config);
-  // One instance per Issuer resource in this process tree: the engine's Certificates and the
-  // workers' CreateCertificate calls (signed here, remote-signing.ts) share a Vault issuer's login.
+  // One instance per Issuer resource in this process tree: the engine's Certificates and
+  // CreateCertificate (the workers with its token, primary-vault.ts) share a Vault issuer's login.
   const sharedIssuers = new SharedIssuers();
   const engine =
     config.mode === "standalone"
@@ -237,14 +237,16 @@ export async function runPrimary(config: Config): Promise<void> {
   endStartupHeap(n === 1 ? { maxSemiSpaceMb: SERVING_PRIMARY_SEMI_SPACE_MB } : {});
   await engine?.loadManifests();
 
-  // A remote workload issuer (Vault) is called from this process only; workers sign through it (remote-signing.ts).
+  // A remote workload issuer (Vault) logs in here; with workers, each calls Vault itself with this
+  // process's token (primary-vault.ts), so the single-process path is the same as without workers.
   let remote: RemoteWorkloadIssuer | undefined;
   let remoteWatch: Watch | undefined;
-  const remoteInfo = (): RemoteIssuerInfo | undefined =>
-    remote ? { kind: remote.issuer.kind, origin: remote.origin, rootsPem: remote.rootsPem } : undefined;
+  const vaultForWorkers = n > 1 ? new PrimaryVault({ workers: () => workers?.all ?? [], log }) : undefined;
+  const remoteInfo = (): RemoteIssuerInfo | undefined => vaultForWorkers?.info();
   const dropRemote = () => {
     remoteWatch?.stop();
     remoteWatch = undefined;
+    vaultForWorkers?.drop();
     remote?.close();
     remote = undefined;
   };
@@ -257,7 +259,9 @@ export async function runPrimary(config: Config): Promise<void> {
   };
   /** Builds the remote issuer `ref` names, switches to it (self-test first) and follows changes to it and its Secrets. */
   const useRemote = async (ref: IssuerReference): Promise<RemoteWorkloadIssuer> => {
-    const next = await buildRemoteWorkloadIssuer({ store, ref, config, log, metrics: primaryRegistry, sharedIssuers });
+    // With workers, theirs are the guards that see the calls (and export the metrics); this one only self-tests.
+    const metrics = n === 1 ? primaryRegistry : new Registry();
+    const next = await buildRemoteWorkloadIssuer({ store, ref, config, log, metrics, sharedIssuers });
     try {
       await stack.setRemote(next);
     } catch (err) {
@@ -266,6 +270,7 @@ export async function runPrimary(config: Config): Promise<void> {
     }
     dropRemote();
     remote = next;
+    await vaultForWorkers?.use(next);
     remoteWatch = watchRemoteIssuer(store, ref, next, () => {
       useRemote(ref).then(
         (r) => {
@@ -304,7 +309,7 @@ export async function runPrimary(config: Config): Promise<void> {
       () => serving.current ?? pair,
       ca,
       remoteInfo,
-      stack,
+      (w, m) => vaultForWorkers?.answer(w, m),
       issuances,
       log,
       () => shuttingDown,
@@ -489,7 +494,7 @@ async function startWorkers(
   current: () => ServingKeyPair,
   ca: CaMaterial,
   remote: () => RemoteIssuerInfo | undefined,
-  stack: CsrStack,
+  onTokenRejected: (w: Worker, m: Extract<FromWorker, { type: "vault-token-rejected" }>) => void,
   issuances: IssuanceLog,
   log: Logger,
   shuttingDown: () => boolean,
@@ -520,10 +525,8 @@ async function startWorkers(
           resolve();
         } else if (m.type === "issued") {
           for (const record of m.records) issuances.add(record);
-        } else if (m.type === "sign") {
-          void answerSignCall(stack.issuer, m).then((answer) => {
-            if (w.isConnected()) w.send(answer satisfies ToWorker);
-          });
+        } else if (m.type === "vault-token-rejected") {
+          onTokenRejected(w, m);
         }
       });
       w.once("exit", (code, signal) => {

@@ -8,7 +8,7 @@ import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
 import type { IssuanceRecord } from "./issuance-log.js";
 import { endStartupHeap } from "./lib/startup-heap.js";
 import { createLogger } from "./logger.js";
-import { PrimarySigner } from "./remote-signing.js";
+import { WorkerVault } from "./worker-vault.js";
 import {
   type FromWorker,
   ISSUED_BATCH_MAX,
@@ -16,13 +16,6 @@ import {
   type RemoteIssuerInfo,
   type ToWorker,
 } from "./worker-protocol.js";
-
-/**
- * How long a worker waits for the primary to answer a remote signature: past
- * the primary's own per-call deadline (GUARD_DEFAULTS.callTimeoutMs), so it
- * only fires when the primary itself is stuck.
- */
-const PRIMARY_SIGN_TIMEOUT_MS = 15_000;
 
 /**
  * A CreateCertificate worker: builds the CSR stack from the configuration and
@@ -65,17 +58,14 @@ export function runWorker(): void {
     if (issued.length >= ISSUED_BATCH_MAX) flushIssued();
     else flushTimer ??= setTimeout(flushIssued, ISSUED_FLUSH_MS).unref();
   };
-  // A remote workload issuer (Vault) is called by the primary; this worker asks it (remote-signing.ts).
-  let signer: PrimarySigner | undefined;
+  // A remote workload issuer (Vault): this worker calls it with the primary's token (worker-vault.ts).
+  let vault: WorkerVault | undefined;
   const useRemote = async (remote: RemoteIssuerInfo) => {
     // Before init there is no stack yet; init carries the primary's current issuer.
-    if (stack === undefined) return;
-    signer ??= new PrimarySigner({ kind: remote.kind, send, timeoutMs: PRIMARY_SIGN_TIMEOUT_MS });
+    if (stack === undefined || log === undefined) return;
+    vault ??= new WorkerVault({ send, log, metrics: globalRegistry });
     // The primary ran the self-test through the same issuer before telling the workers.
-    await stack.setRemote(
-      { issuer: signer, rootsPem: remote.rootsPem, origin: remote.origin },
-      { selfTest: false },
-    );
+    await stack.setRemote(vault.use(remote), { selfTest: false });
   };
   const start = async (m: Extract<ToWorker, { type: "init" }>, c: Config, l: Logger) => {
     stack = await buildCsrStack(c, m.ca, l, globalRegistry, {
@@ -112,7 +102,10 @@ export function runWorker(): void {
       frontend?.updateServing(m.pair);
     } else if (m.type === "ca") {
       stack?.setCa(m.ca).then(
-        () => frontend?.updateRoots(m.ca.rootsPem),
+        () => {
+          vault?.drop();
+          frontend?.updateRoots(m.ca.rootsPem);
+        },
         (err: unknown) => log?.error({ err }, "new signing CA refused"),
       );
     } else if (m.type === "remote") {
@@ -120,8 +113,8 @@ export function runWorker(): void {
         () => frontend?.updateRoots(m.remote.rootsPem),
         (err: unknown) => log?.error({ err }, "remote issuer refused"),
       );
-    } else if (m.type === "signed") {
-      signer?.answer(m);
+    } else if (m.type === "vault-token" || m.type === "vault-token-refused") {
+      vault?.onMessage(m);
     } else if (m.type === "roots") {
       stack?.setRoots(m.pem).then(
         () => frontend?.updateRoots(m.pem),
@@ -131,7 +124,7 @@ export function runWorker(): void {
       void (async () => {
         await frontend?.shutdown(config?.shutdownGracePeriod ?? 0);
         flushIssued();
-        signer?.close();
+        vault?.close();
         await stack?.close();
         log?.flush();
         process.exit(0);

@@ -7,25 +7,28 @@
  * mesh roots are `--root-ca-file`, else the root-most certificate Vault
  * returns with a signature.
  *
- * It lives in the primary process; workers sign through it over IPC
- * (remote-signing.ts says why). A change to the issuer's spec or to one of
- * its Secrets builds a new instance and hands it to `onChange`.
+ * It is built in the primary process, which holds its one login; with
+ * CreateCertificate workers, each worker calls Vault itself with the token
+ * the primary shares (`share`, worker-vault.ts). A change to the issuer's
+ * spec or to one of its Secrets builds a new instance and hands it to
+ * `onChange`.
  */
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { CLUSTER_ISSUERS, ISSUERS, SECRETS } from "../api/types.js";
 import { buildSvidTemplate } from "../authz/index.js";
 import { MeshsignError } from "../errors/index.js";
-import { type CircuitState, GuardedIssuer } from "../issuers/guarded-issuer.js";
 import type { Issuer } from "../issuers/issuer.js";
+import { VaultIssuer, type VaultShare } from "../issuers/vault/index.js";
 import { createDefaultIssuerRegistry, type IssuerResourceLike } from "../issuers/registry.js";
-import type { SharedIssuers } from "../issuers/instance-pool.js";
+import { type SharedIssuers, sharedInstanceOf } from "../issuers/instance-pool.js";
 import { buildCsr, generateKeySync, publicKeySpki } from "../pki/keys.js";
 import type { KubeObject, Store, Watch } from "../store/types.js";
 import type { Config } from "./config.js";
 import { type RemoteSigning, rootsBundle } from "./csr-stack.js";
 import type { IssuerReference } from "./kube-ca.js";
+import { guardRemoteIssuer } from "./remote-guard.js";
 import { kubeServiceAccountTokens } from "./kube-token-request.js";
 
 /** Spec keys of issuers that sign remotely (the others sign in-process). */
@@ -44,31 +47,9 @@ export interface RemoteWorkloadIssuer extends RemoteSigning {
   /** Namespace and names of the Secrets it reads (a change rebuilds it). */
   readonly secretNamespace: string;
   readonly secretNames: readonly string[];
+  /** How CreateCertificate workers call the same Vault with this instance's token. */
+  readonly share: VaultShare | undefined;
   close(): void;
-}
-
-const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, "half-open": 1, open: 2 };
-
-/** Metrics of the guard, one set per process (registered on first use). */
-function guardMetrics(registry: Registry): { refused: Counter<"cause">; circuit: Gauge } {
-  const existing = registry.getSingleMetric("meshsign_workload_issuer_refused_total") as
-    | Counter<"cause">
-    | undefined;
-  const circuit = registry.getSingleMetric("meshsign_workload_issuer_circuit_state") as Gauge | undefined;
-  if (existing !== undefined && circuit !== undefined) return { refused: existing, circuit };
-  return {
-    refused: new Counter({
-      name: "meshsign_workload_issuer_refused_total",
-      help: "CreateCertificate calls refused without reaching the remote issuer (circuit_open, in_flight_limit) or cut off by its deadline.",
-      labelNames: ["cause"],
-      registers: [registry],
-    }),
-    circuit: new Gauge({
-      name: "meshsign_workload_issuer_circuit_state",
-      help: "Circuit breaker in front of the remote workload issuer: 0 closed, 1 half-open, 2 open.",
-      registers: [registry],
-    }),
-  };
 }
 
 function describeRef(ref: IssuerReference): string {
@@ -163,21 +144,7 @@ export async function buildRemoteWorkloadIssuer(options: {
     });
   }
   const origin = `Vault ${where}`;
-  const m = guardMetrics(options.metrics);
-  const issuer = new GuardedIssuer(inner, {
-    describe: origin,
-    onStateChange: (state, why) => {
-      m.circuit.set(CIRCUIT_VALUE[state]);
-      log[state === "closed" ? "info" : "warn"](
-        { issuer: where, circuit: state, why },
-        state === "open"
-          ? "remote issuer failing: answering UNAVAILABLE without calling it"
-          : `remote issuer circuit ${state}`,
-      );
-    },
-    onRefused: (cause) => m.refused.inc({ cause }),
-  });
-  m.circuit.set(0);
+  const issuer = guardRemoteIssuer(inner, { origin, where, log, metrics: options.metrics });
   let rootsPem: string;
   try {
     rootsPem = config.rootCaFile
@@ -193,8 +160,15 @@ export async function buildRemoteWorkloadIssuer(options: {
     origin,
     secretNamespace: ns,
     secretNames: built.secretNames,
+    share: shareOf(inner),
     close: () => inner.close?.(),
   };
+}
+
+/** How workers call the same Vault with the token of `issuer` (the shared instance's, when pooled). */
+function shareOf(issuer: Issuer): VaultShare | undefined {
+  const instance = sharedInstanceOf(issuer);
+  return instance instanceof VaultIssuer ? instance.share() : undefined;
 }
 
 /** The root-most certificate the issuer returns with a throwaway SVID: the mesh root without `--root-ca-file`. */

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DevTokenIssuer } from "../../src/authn/index.js";
 import { IstioCaClient } from "../../src/csr-service/client.js";
@@ -11,8 +11,8 @@ import { SIGN_POLICY, VaultServer } from "./harness.js";
 
 /*
  * `meshsign serve` with two CreateCertificate workers and `--issuer-name`
- * naming a Vault ClusterIssuer loaded from `--manifests`: the primary signs
- * through Vault on the workers' behalf, the start-up self-test and meshsign's
+ * naming a Vault ClusterIssuer loaded from `--manifests`: each worker calls
+ * Vault itself with the token the primary holds, the start-up self-test and meshsign's
  * own serving certificate go through Vault, and every response is
  * [leaf, intermediate, Vault's root].
  */
@@ -24,19 +24,16 @@ let vault: VaultServer;
 let tmp: TempDir;
 let serve: ServeProcess;
 let address = "";
+let vaultToken = "";
 
 function b64(s: string): string {
   return Buffer.from(s).toString("base64");
 }
 
-beforeAll(async () => {
-  vault = new VaultServer();
-  await vault.start();
-  await vault.configure();
-  tmp = new TempDir("meshsign-vault-serve-");
-  const token = await vault.token([SIGN_POLICY], "4h");
+/** The token Secret and the ClusterIssuer that reads it, in the folder `--manifests` follows. */
+function writeManifests(token: string): void {
   writeFileSync(
-    tmp.path("vault.yaml"),
+    tmp.path("manifests/vault.yaml"),
     `apiVersion: v1
 kind: Secret
 metadata: {name: vault-token, namespace: meshsign-system}
@@ -54,12 +51,24 @@ spec:
       tokenSecretRef: {name: vault-token, key: token}
 `,
   );
+}
+
+beforeAll(async () => {
+  vault = new VaultServer();
+  await vault.start();
+  await vault.configure();
+  tmp = new TempDir("meshsign-vault-serve-");
+  // Its own folder: --manifests follows every file below it, and the data dir is no manifest.
+  mkdirSync(tmp.path("manifests"));
+  const token = await vault.token([SIGN_POLICY], "4h");
+  vaultToken = token;
+  writeManifests(token);
   serve = ServeProcess.start(
     [
       "--data-dir",
       tmp.path("data"),
       "--manifests",
-      tmp.path("."),
+      tmp.path("manifests"),
       "--issuer-name",
       "vault",
       "--issuer-kind",
@@ -120,6 +129,33 @@ describe("meshsign serve signing workload certificates through a Vault ClusterIs
       const verified = opensslVerify(root, leaf, [intermediate]);
       expect(verified.ok, verified.output).toBe(true);
     }
+    // The token travels from the primary to the workers, never into a log line.
+    expect(serve.stderr).not.toContain(vaultToken);
+    expect(serve.stdout).not.toContain(vaultToken);
+  });
+
+  it("follows a new token in the issuer's Secret: once the old one is revoked, both workers sign with the new one, without a restart", async () => {
+    const next = await vault.token([SIGN_POLICY], "4h");
+    writeManifests(next);
+    const deadline = Date.now() + 40_000;
+    const tail = () => serve.stderr.split("\n").slice(-15).join("\n");
+    while (!/workload issuer rebuilt after a change/.test(serve.stderr)) {
+      if (Date.now() > deadline) throw new Error(`the primary did not rebuild the workload issuer:\n${tail()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // A static token cannot be re-obtained: a worker still holding the old one could not sign at all.
+    await vault.must("POST", "auth/token/revoke", { token: vaultToken });
+    let chains: unknown[] = [];
+    for (;;) {
+      chains = await Promise.all(
+        Array.from({ length: 8 }, () => createCertificate().catch((err: { code?: number }) => err.code)),
+      );
+      if (chains.every((c) => Array.isArray(c) && c.length === 3) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(chains.map((c) => (Array.isArray(c) ? c.length : `status ${c}`)), tail()).toEqual(Array(8).fill(3));
+    expect(serve.stderr).not.toContain(next);
+    vaultToken = next;
   });
 
   it("answers UNAVAILABLE while Vault is sealed and signs again after unseal, without a restart", async () => {
@@ -150,7 +186,7 @@ describe("meshsign serve signing workload certificates through a Vault ClusterIs
     }
   });
 
-  it("answers every call OK or UNAVAILABLE when Vault is killed mid-load, with two workers signing through the primary", async () => {
+  it("answers every call OK or UNAVAILABLE when Vault is killed mid-load, with two workers calling Vault", async () => {
     const calls = Array.from({ length: 40 }, (_, i) =>
       new Promise((r) => setTimeout(r, i * 10)).then(() =>
         createCertificate().then(

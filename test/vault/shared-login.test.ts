@@ -8,11 +8,11 @@ import { TempDir } from "../lib/temp-dir.js";
 import { SIGN_POLICY, VaultServer } from "./harness.js";
 
 /*
- * One Vault issuer instance per Issuer resource in a `meshsign serve`
- * process tree: the engine signing Certificates and the two workers'
- * CreateCertificate calls (signed by the primary) go through the same
- * ClusterIssuer with AppRole auth, and Vault's audit log shows one login for
- * all of them.
+ * One Vault login per Issuer resource in a `meshsign serve` process tree: the
+ * engine signing Certificates in the primary and the two workers calling
+ * Vault themselves for CreateCertificate (with the primary's token) go
+ * through the same ClusterIssuer with AppRole auth, and Vault's audit log
+ * shows one login for all of them, and one more after Vault revokes it.
  */
 
 const CERTIFICATES = 3;
@@ -132,5 +132,20 @@ describe("one Vault issuer per ClusterIssuer in meshsign serve", () => {
     // Engine signatures: the serving certificate and the Certificates; CreateCertificate: the self-test and the calls.
     expect(vault.auditCount("pki_int/sign/mesh")).toBeGreaterThanOrEqual(CERTIFICATES + CALLS);
     expect(vault.auditCount("auth/approle/login")).toBe(1);
+  }, 180_000);
+
+  it("logs in once more when Vault revokes the token, however many calls in both workers it refuses, and every call succeeds", async () => {
+    const address = `localhost:${(await serve.banner()).grpcPort}`;
+    const before = vault.auditCount("auth/approle/login");
+    const signedBefore = vault.auditCount("pki_int/sign/mesh");
+    await vault.must("PUT", "sys/leases/revoke-prefix/auth/approle/login");
+    for (const chain of await Promise.all(Array.from({ length: CALLS * 2 }, () => createCertificate(address))))
+      expect(chain).toHaveLength(3);
+    expect(vault.auditCount("auth/approle/login") - before).toBe(1);
+    // The workers called Vault themselves: each call is at least one signature (a refused one, then one with the new token).
+    expect(vault.auditCount("pki_int/sign/mesh") - signedBefore).toBeGreaterThanOrEqual(CALLS * 2);
+    for (const chain of await Promise.all(Array.from({ length: CALLS }, () => createCertificate(address))))
+      expect(chain).toHaveLength(3);
+    expect(vault.auditCount("auth/approle/login") - before).toBe(1);
   }, 180_000);
 });

@@ -27,8 +27,8 @@ import type { CertificateTemplate } from "../../pki/index.js";
 import type { Issuer, IssuerStatus, SignRequest, SignResult } from "../issuer.js";
 import type { VaultIssuerConfig } from "./config.js";
 import { chainOfUncheckedLeaf, checkIssued } from "./lib/check-issued.js";
-import { type VaultResponse, type VaultTransport, vaultErrorText } from "./lib/http.js";
-import type { VaultSession } from "./lib/session.js";
+import { type VaultResponse, type VaultTransport, type VaultTransportOptions, vaultErrorText } from "./lib/http.js";
+import { type TokenProvider, VaultSession } from "./lib/session.js";
 
 /** Issuer Ready reasons, as cert-manager's Vault issuer sets them. */
 export const VAULT_READY_REASONS = { verified: "VaultVerified", error: "VaultError" } as const;
@@ -40,10 +40,22 @@ export const NOT_READY_RECHECK_MS = 5_000;
 export interface VaultIssuerOptions {
   readonly config: VaultIssuerConfig;
   readonly transport: VaultTransport;
-  readonly session: VaultSession;
+  /** The issuer's own login ({@link VaultSession}), or a token relayed from the process that holds it. */
+  readonly session: TokenProvider;
   readonly now?: () => number;
   /** Health re-check periods while watched (defaults READY_RECHECK_MS / NOT_READY_RECHECK_MS). */
   readonly recheckMs?: { readonly ready: number; readonly notReady: number };
+}
+
+/**
+ * What another meshsign process needs to call Vault as this issuer: the
+ * parsed spec and the transport settings (TLS trust, client certificate and
+ * key), and the session that owns the token. Never logged.
+ */
+export interface VaultShare {
+  readonly config: VaultIssuerConfig;
+  readonly transport: VaultTransportOptions;
+  readonly session: VaultSession;
 }
 
 /** cert-manager's reading of `/v1/sys/health` codes. */
@@ -143,7 +155,15 @@ export class VaultIssuer implements Issuer {
     this.#listeners.clear();
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#o.session instanceof VaultSession) this.#o.session.close();
     this.#o.transport.close();
+  }
+
+  /** How other processes call Vault as this issuer with its token; undefined when it holds no session of its own. */
+  share(): VaultShare | undefined {
+    const session = this.#o.session;
+    if (!(session instanceof VaultSession)) return undefined;
+    return { config: this.#o.config, transport: this.#o.transport.settings, session };
   }
 
   /** Logins and renewals so far (one login serves many signatures). */

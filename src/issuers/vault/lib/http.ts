@@ -62,6 +62,11 @@ export class VaultTransport {
         : new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
   }
 
+  /** What it was built with (TLS trust and client key included: for another process of meshsign, never for a log). */
+  get settings(): VaultTransportOptions {
+    return this.#o;
+  }
+
   /** A transport to the same server with another client certificate (cert auth login). */
   withClientCertificate(cert: string, key: string): VaultTransport {
     return new VaultTransport({ ...this.#o, cert, key });

@@ -5,6 +5,13 @@
  * re-obtained by a fresh login when it is not renewable), dropped when Vault
  * answers 403. Concurrent callers share one login. A static token
  * (tokenSecretRef) is used as given: it cannot be re-obtained.
+ *
+ * For CreateCertificate workers that call Vault themselves, the session is
+ * also the one place the token comes from: each distinct token gets a
+ * generation number, listeners learn every new one, {@link VaultSession.reissue}
+ * turns any number of "generation g was refused" into one login, and
+ * {@link VaultSession.keepFresh} renews on a timer (nobody in the process may
+ * ask for the token between renewals).
  */
 import { MeshsignError } from "../../../errors/index.js";
 import type { VaultTransport } from "./http.js";
@@ -35,6 +42,27 @@ interface Held {
   readonly renewAt: number;
 }
 
+/** A token and its generation (1, 2, ...: a new number for each distinct token). Never log it. */
+export interface VaultToken {
+  readonly generation: number;
+  readonly token: string;
+}
+
+/** Where {@link VaultIssuer} gets its token: a {@link VaultSession}, or a worker's relay of one. */
+export interface TokenProvider {
+  /** Whether a rejected token can be replaced. */
+  readonly canReobtain: boolean;
+  /** A token valid now. */
+  token(signal?: AbortSignal): Promise<string>;
+  /** Vault refused `token` (403): the next {@link token} replaces it. */
+  invalidate(token: string): void;
+  readonly logins: number;
+  readonly renewals: number;
+}
+
+/** How long {@link VaultSession.keepFresh} waits before trying again after a failed renewal or login. */
+const KEEP_FRESH_RETRY_MS = 5_000;
+
 export interface VaultSessionOptions {
   readonly transport: VaultTransport;
   readonly namespace?: string;
@@ -50,17 +78,95 @@ function authOf(json: unknown): { token: string; ttlS: number; renewable: boolea
   return { token: a.client_token, ttlS: typeof a.lease_duration === "number" ? a.lease_duration : 0, renewable: a.renewable === true };
 }
 
-export class VaultSession {
+export class VaultSession implements TokenProvider {
   readonly #o: VaultSessionOptions;
   #held: Held | undefined;
   #inflight: Promise<string> | undefined;
+  #generation = 0;
+  #lastToken = "";
+  readonly #listeners = new Set<(t: VaultToken) => void>();
+  #freshTimer: NodeJS.Timeout | undefined;
+  #fresh = 0;
+  #closed = false;
   /** Successful logins and renewals, for metrics and tests. */
   logins = 0;
   renewals = 0;
 
   constructor(options: VaultSessionOptions) {
     this.#o = options;
-    if (options.source.kind === "static") this.#held = { token: options.source.token, grantedMs: 0, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY };
+    if (options.source.kind === "static") {
+      this.#held = { token: options.source.token, grantedMs: 0, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY };
+      this.#generation = 1;
+      this.#lastToken = options.source.token;
+    }
+  }
+
+  /** The current token with its generation, logging in or renewing first when needed. */
+  async current(signal?: AbortSignal): Promise<VaultToken> {
+    const token = await this.token(signal);
+    // A newer token may have arrived meanwhile; either is valid, the generation goes with the string.
+    return token === this.#lastToken ? { generation: this.#generation, token } : this.current(signal);
+  }
+
+  /**
+   * Generation `rejected` was refused by Vault: logs in again unless that
+   * already happened (a newer generation is held) or is under way. Any
+   * number of callers refusing the same generation cause one login.
+   */
+  reissue(rejected: number, signal?: AbortSignal): Promise<VaultToken> {
+    if (rejected === this.#generation && this.#held !== undefined) this.invalidate(this.#held.token);
+    return this.current(signal);
+  }
+
+  /** Calls `listener` with every new token (a new generation), until the returned function is called. */
+  onToken(listener: (t: VaultToken) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Renews (or logs in again) on a timer at two thirds of the TTL, while at
+   * least one caller wants it; the returned function stops it for that caller.
+   */
+  keepFresh(): () => void {
+    this.#fresh++;
+    this.#armFresh();
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      if (--this.#fresh === 0) {
+        clearTimeout(this.#freshTimer);
+        this.#freshTimer = undefined;
+      }
+    };
+  }
+
+  /** Stops the renewal timer and forgets the listeners. */
+  close(): void {
+    this.#closed = true;
+    this.#fresh = 0;
+    clearTimeout(this.#freshTimer);
+    this.#freshTimer = undefined;
+    this.#listeners.clear();
+  }
+
+  #armFresh(delayMs?: number): void {
+    if (this.#closed || this.#fresh === 0) return;
+    const renewAt = this.#held?.renewAt ?? this.#o.now();
+    if (delayMs === undefined && renewAt === Number.POSITIVE_INFINITY) return;
+    clearTimeout(this.#freshTimer);
+    const wait = delayMs ?? Math.max(0, renewAt - this.#o.now());
+    // setTimeout's limit is 2^31-1 ms; longer TTLs re-arm on the way.
+    this.#freshTimer = setTimeout(() => {
+      this.#freshTimer = undefined;
+      if (this.#held !== undefined && this.#o.now() < this.#held.renewAt) return this.#armFresh();
+      this.token().then(
+        () => this.#armFresh(),
+        () => this.#armFresh(KEEP_FRESH_RETRY_MS),
+      );
+    }, Math.min(wait, 2 ** 31 - 1));
+    this.#freshTimer.unref();
   }
 
   /** Whether a rejected token can be replaced by logging in again. */
@@ -131,6 +237,12 @@ export class VaultSession {
       ttlMs <= 0
         ? { token: auth.token, grantedMs: 0, renewable: false, expiresAt: Number.POSITIVE_INFINITY, renewAt: Number.POSITIVE_INFINITY }
         : { token: auth.token, grantedMs, renewable: auth.renewable, expiresAt: now + ttlMs, renewAt: now + (ttlMs * 2) / 3 };
+    // renew-self gives the same token a longer life: the same generation.
+    if (auth.token !== this.#lastToken) {
+      this.#lastToken = auth.token;
+      const t = { generation: ++this.#generation, token: auth.token };
+      for (const l of this.#listeners) l(t);
+    }
   }
 
   #ns(): { namespace?: string } {
