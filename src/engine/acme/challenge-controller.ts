@@ -71,6 +71,8 @@ export interface Http01SelfCheckOptions {
   readonly port?: number;
   /** Connect here instead of resolving the name (tests; a gateway's address). */
   readonly connectAddress?: string;
+  /** Deadline for one whole self-check (connect, headers and body of every hop). Default 10 s. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -427,6 +429,7 @@ export class ChallengeController {
           keyAuthorization: ch.spec.key,
           ...(o.port !== undefined ? { port: o.port } : {}),
           ...(o.connectAddress !== undefined ? { connectAddress: o.connectAddress } : {}),
+          ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
         });
         return undefined;
       }

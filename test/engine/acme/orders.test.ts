@@ -4,6 +4,8 @@
  * the CA going down mid-order, an Order past its deadline, a renewal whose
  * `replaces` the CA refuses, and a deleted Challenge cleaned up.
  */
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -125,6 +127,46 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       uri: "https://acme.test/account/1",
       lastRegisteredEmail: "ops@example.com",
     });
+  });
+
+  it("says on the Challenge that the HTTP-01 self-check got no complete answer from a server that stalls, and accepts nothing at the CA", async () => {
+    const responses: ServerResponse[] = [];
+    let requests = 0;
+    const staller = createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { "content-length": "100" });
+      res.write("evaGx");
+      responses.push(res);
+    });
+    await new Promise<void>((resolve) => staller.listen(0, "127.0.0.1", resolve));
+    try {
+      const acme = new FakeAcme();
+      const { store, engine } = await setup(
+        acme,
+        { http01: { ingress: {} } },
+        { http01SelfCheck: { port: (staller.address() as AddressInfo).port, connectAddress: "127.0.0.1", timeoutMs: 200 } },
+      );
+      await engine.start();
+      const reasons = await until(
+        store,
+        async () => {
+          const rs = (await store.list<Challenge>(CHALLENGES)).map((c) => c.status?.reason ?? "");
+          return rs.length === 2 && rs.every((r) => r.includes("no complete answer")) ? rs.sort() : undefined;
+        },
+        "both Challenges to report the self-check failure",
+      );
+      expect(reasons).toEqual([
+        "Waiting for HTTP-01 challenge propagation: self check of http-01 for shop.example.com failed: no complete answer within 200 ms (connect, headers and body)",
+        "Waiting for HTTP-01 challenge propagation: self check of http-01 for www.shop.example.com failed: no complete answer within 200 ms (connect, headers and body)",
+      ]);
+      expect(requests).toBeGreaterThanOrEqual(2);
+      // Nothing was accepted at the CA while the self-check failed.
+      expect(acme.counts.get("accept") ?? 0).toBe(0);
+    } finally {
+      for (const res of responses) res.destroy();
+      staller.closeAllConnections();
+      await new Promise((resolve) => staller.close(resolve));
+    }
   });
 
   it("fails the Order on an invalid authorization, puts the CA's detail on the Certificate, and does not order again by itself", async () => {
