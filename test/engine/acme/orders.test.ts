@@ -104,6 +104,10 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     expect(Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString()).toContain("BEGIN CERTIFICATE");
     expect(acme.counts.get("newOrder")).toBe(1);
     expect(acme.counts.get("finalize")).toBe(1);
+    // The Order reads each authorization once; a Challenge's first pass accepts without reading it
+    // again and polls it at most once after accepting (this CA validates at once; the Order may be
+    // done before the second poll).
+    expect(acme.counts.get("authorization")).toBeLessThanOrEqual(4);
     const orders = await store.list<Order>(ORDERS, { namespace: NS });
     expect(orders).toHaveLength(1);
     expect(orders[0]?.metadata.ownerReferences?.[0]).toMatchObject({
@@ -167,6 +171,24 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       staller.closeAllConnections();
       await new Promise((resolve) => staller.close(resolve));
     }
+  });
+
+  it("finishes a Challenge whose authorization was deactivated after the Order read it, from the authorization, when the CA refuses the accept", async () => {
+    const acme = new FakeAcme();
+    acme.deactivateAfterRead.add("www.shop.example.com");
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const order = await until(
+      store,
+      async () => {
+        const o = (await store.list<Order>(ORDERS, { namespace: NS }))[0];
+        return o?.status?.state === "invalid" ? o : undefined;
+      },
+      "the Order to fail",
+    );
+    expect(order.status?.reason).toContain(
+      "ACME server did not validate www.shop.example.com (http-01): the authorization is deactivated",
+    );
   });
 
   it("fails the Order on an invalid authorization, puts the CA's detail on the Certificate, and does not order again by itself", async () => {
