@@ -49,6 +49,8 @@ export class FakeAcme {
   readonly refuse = new Set<string>();
   /** Names whose authorization is deactivated right after it is first read (as an account owner may). */
   readonly deactivateAfterRead = new Set<string>();
+  /** Answer finalize orderNotReady until the order has been read since it became ready (a lazy CA). */
+  readyOnlyOnceRead = false;
   /** While true every request fails as an unreachable server does. */
   down = false;
   /** Name `renewalInfo` in the directory (RFC 9773), so renewals carry `replaces`. */
@@ -59,6 +61,7 @@ export class FakeAcme {
   readonly orderReplaces: (string | undefined)[] = [];
   readonly rootPem: string;
   readonly #orders = new Map<string, FakeOrder>();
+  readonly #readReady = new Set<string>();
   readonly #authz = new Map<string, Authz>();
   readonly #signer;
   #nonce = 0;
@@ -163,6 +166,7 @@ export class FakeAcme {
     const order = this.#orders.get(url);
     if (order !== undefined) {
       this.#count("order");
+      if (order.status === "ready") this.#readReady.add(order.url);
       return json(200, this.#orderBody(order), nonce);
     }
     const authz = this.#authz.get(url);
@@ -204,7 +208,7 @@ export class FakeAcme {
     if (path.startsWith("/finalize/")) {
       this.#count("finalize");
       const o = this.#orders.get(`${BASE}/order/${path.slice("/finalize/".length)}`);
-      if (o === undefined || o.status !== "ready")
+      if (o === undefined || o.status !== "ready" || (this.readyOnlyOnceRead && !this.#readReady.has(o.url)))
         return json(403, { type: "urn:ietf:params:acme:error:orderNotReady", detail: "not ready" }, nonce);
       const csr = parseCsrDer(Buffer.from(payload?.csr as string, "base64url"));
       const now = Date.now();

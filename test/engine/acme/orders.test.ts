@@ -173,6 +173,26 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     }
   });
 
+  it("reads the order and finalizes again when the CA answers orderNotReady to a finalize sent because every Challenge is valid", async () => {
+    const acme = new FakeAcme();
+    acme.readyOnlyOnceRead = true;
+    const { store, engine } = await setup(acme);
+    // One name: the Order is woken once, by its only Challenge going valid, and finalizes on its word.
+    const cert = (await certOf(store)) as Certificate;
+    await store.update(CERTIFICATES, { ...cert, spec: { ...cert.spec, dnsNames: ["shop.example.com"] } });
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+    );
+    // Refused on the Challenge's word, then finalized again after reading the order.
+    expect(acme.counts.get("finalize")).toBe(2);
+    expect(acme.counts.get("order")).toBeGreaterThanOrEqual(1);
+    const orders = await store.list<Order>(ORDERS, { namespace: NS });
+    expect(orders.map((o) => o.status?.state)).toEqual(["valid"]);
+  });
+
   it("finishes a Challenge whose authorization was deactivated after the Order read it, from the authorization, when the CA refuses the accept", async () => {
     const acme = new FakeAcme();
     acme.deactivateAfterRead.add("www.shop.example.com");
