@@ -137,7 +137,8 @@ export function createTransport(options: TransportOptions = {}): Transport {
         res.on("error", (err) => fail(unavailable(u, err)));
       });
       const deadline = setTimeout(() => fail(deadlineMissed(u, method, timeoutMs)), timeoutMs);
-      req.on("timeout", () => fail(unavailable(u, new Error(`idle for ${timeoutMs} ms`))));
+      // The socket idle timeout is the deadline too: idle that long, the request has run that long.
+      req.on("timeout", () => fail(deadlineMissed(u, method, timeoutMs)));
       req.on("error", (err) => fail(err instanceof MeshsignError ? err : unavailable(u, err)));
       req.end(body?.data);
     });
