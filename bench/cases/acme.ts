@@ -26,7 +26,8 @@ import path from "node:path";
 import { CERTIFICATES, CHALLENGES, type Challenge, ORDERS, type Order } from "../../src/api/types.js";
 import type { Certificate } from "../../src/engine/lib/api.js";
 import { openEmbeddedStore } from "../../src/store/embedded/index.js";
-import { freePort, type Pebble, startPebble } from "../../test/acme/harness.js";
+import { type Pebble, startPebble } from "../../test/acme/harness.js";
+import { freePort } from "../../test/lib/ports.js";
 import { type Knot, startKnot } from "../../test/dns/harness/knot.js";
 import { type DnsLagProxy, peakOverlap, startDnsLagProxy } from "../lib/dns-lag-proxy.js";
 import * as f from "../lib/format.js";
@@ -182,6 +183,12 @@ async function runAcme(ctx: BenchContext, v: Variant): Promise<CaseReport> {
     const total = meshsignCpu + peerCpu.reduce((a, b) => a + b, 0);
     const extra = setup.finish(wallSeconds);
     ctx.log(`${v.name}: ${count} Ready in ${wallSeconds.toFixed(1)} s, ${last.orders} orders`);
+    const requests = await acmeRequests(server.metricsPort).catch(() => undefined);
+    if (requests !== undefined) {
+      const all = [...requests.values()].reduce((a, b) => a + b, 0);
+      const each = [...requests].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${(n / count).toFixed(2)}`);
+      ctx.log(`${v.name}: ACME requests per certificate ${(all / count).toFixed(2)}: ${each.join(", ")}`);
+    }
     const perCert = (ms: number) => `${f.ms(ms / count)} ms`;
     // The engine must never be the bottleneck: meshsign's CPU per certificate at most the CA's.
     const pebble = setup.peers.findIndex((p) => p.label === "Pebble");
@@ -450,3 +457,17 @@ export const acmeDns01Case: BenchCase = {
   inDefaultRun: false,
   run: (ctx) => runAcme(ctx, dns01),
 };
+
+/** meshsign's ACME requests so far by "METHOD path" (its cert-manager request counter). */
+async function acmeRequests(metricsPort: number): Promise<Map<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  const counts = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    const m = /^certmanager_http_acme_client_request_count\{(.*)\} (\d+)/.exec(line);
+    if (m === null) continue;
+    const labels = Object.fromEntries([...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    const key = `${labels.method} ${labels.path}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(m[2]));
+  }
+  return counts;
+}

@@ -1,10 +1,17 @@
 /**
  * The ACME client's HTTPS transport: one request, with the CA bundle or
- * skipTLSVerify of the Issuer, a timeout, a response size cap, and a hook
+ * skipTLSVerify of the Issuer, a deadline, a response size cap, and a hook
  * that observes every request (cert-manager's
  * `certmanager_http_acme_client_request_count` / `_duration_seconds` labels:
  * scheme, host, path, method, status). Plain `http:` is refused: RFC 8555
  * §6.1 requires HTTPS, and an account key signs everything sent here.
+ *
+ * The deadline covers the whole exchange (waiting for a pooled connection,
+ * connect, TLS, headers and the last byte of the body), as Go's
+ * `http.Client.Timeout` does for cert-manager: a socket idle timeout alone lets
+ * a CA that trickles a byte now and then, or stalls after the headers while
+ * keeping the connection open, hold a reconcile for ever. Missing it is a
+ * transient ERR_ACME_UNAVAILABLE naming the CA host and the deadline.
  */
 import { Agent, request } from "node:https";
 import { createSecureContext } from "node:tls";
@@ -25,7 +32,10 @@ export interface TransportOptions {
   readonly caBundle?: string;
   /** Do not verify the server's certificate (private test CAs only). */
   readonly skipTLSVerify?: boolean;
-  /** Per request. Default 90 s, as cert-manager's ACME HTTP client. */
+  /**
+   * Deadline for one whole request, from sending it to the end of the body; also the socket idle
+   * timeout. Default 90 s, as cert-manager's ACME HTTP client.
+   */
   readonly timeoutMs?: number;
   /** Default `meshsign`. */
   readonly userAgent?: string;
@@ -93,6 +103,16 @@ export function createTransport(options: TransportOptions = {}): Transport {
         durationSeconds: Number(process.hrtime.bigint() - started) / 1e9,
       });
     return new Promise<HttpResponse>((resolve, reject) => {
+      // Settles once: the deadline, a socket error and the response's end can all race.
+      let settled = false;
+      const fail = (err: MeshsignError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        observe("error");
+        reject(err);
+        req.destroy();
+      };
       const headers: Record<string, string> = { "user-agent": userAgent, "accept-language": "en" };
       if (accept !== undefined) headers.accept = accept;
       if (body !== undefined) headers["content-type"] = body.contentType;
@@ -102,27 +122,24 @@ export function createTransport(options: TransportOptions = {}): Transport {
         res.on("data", (c: Buffer) => {
           size += c.length;
           if (size > MAX_BODY_BYTES) {
-            req.destroy(
-              new MeshsignError("ERR_ACME_PROTOCOL", `ACME response from ${u.host} is larger than 1 MiB`),
-            );
+            fail(new MeshsignError("ERR_ACME_PROTOCOL", `ACME response from ${u.host} is larger than 1 MiB`));
             return;
           }
           chunks.push(c);
         });
         res.on("end", () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
           observe(String(res.statusCode ?? 0));
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
         });
-        res.on("error", (err) => {
-          observe("error");
-          reject(unavailable(u, err));
-        });
+        res.on("error", (err) => fail(unavailable(u, err)));
       });
-      req.on("timeout", () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-      req.on("error", (err) => {
-        observe("error");
-        reject(err instanceof MeshsignError ? err : unavailable(u, err));
-      });
+      const deadline = setTimeout(() => fail(deadlineMissed(u, method, timeoutMs)), timeoutMs);
+      // The socket idle timeout is the deadline too: idle that long, the request has run that long.
+      req.on("timeout", () => fail(deadlineMissed(u, method, timeoutMs)));
+      req.on("error", (err) => fail(err instanceof MeshsignError ? err : unavailable(u, err)));
       req.end(body?.data);
     });
   };
@@ -136,4 +153,12 @@ function unavailable(u: URL, err: Error): MeshsignError {
     retry: "transient",
     cause: err,
   });
+}
+
+function deadlineMissed(u: URL, method: string, deadlineMs: number): MeshsignError {
+  return new MeshsignError(
+    "ERR_ACME_UNAVAILABLE",
+    `ACME server ${u.host} did not complete ${method} ${u.pathname} within its ${deadlineMs} ms deadline (connect, headers and body)`,
+    { retry: "transient", detail: { host: u.host, deadlineMs } },
+  );
 }

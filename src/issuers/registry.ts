@@ -116,7 +116,7 @@ export interface IssuerRegistryOptions {
   readonly clusterResourceNamespace?: string;
   /** Sees every request of every ACME issuer's client (cert-manager's `certmanager_http_acme_client_request_*`). */
   readonly observeAcmeRequest?: (o: AcmeRequestObservation) => void;
-  /** Timeout of each ACME request. Default 90 s, as cert-manager's ACME HTTP client. */
+  /** Deadline of each whole ACME request (connect, headers, body). Default 90 s, as cert-manager's ACME HTTP client. */
   readonly acmeRequestTimeoutMs?: number;
   /** Kubernetes mode: TokenRequest for issuers that authenticate as a service account (Vault serviceAccountRef). */
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;

@@ -24,6 +24,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { openssl } from "../lib/openssl.js";
+import { freePort } from "../lib/ports.js";
 
 /** The EAB key id and HMAC key of examples/acme-eab.yaml. */
 export const EAB_KID = "kid-1";
@@ -83,18 +84,6 @@ function binary(name: "pebble" | "pebble-challtestsrv"): string {
     }
   }
   throw new Error(`${name} not found: run \`bash test/acme/setup.sh\` (needs Go) or set ${key}`);
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {

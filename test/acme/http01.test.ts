@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from "node:http";
+import { createServer, request, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttp01Solver, type Http01Solver, selfCheck } from "../../src/acme/index.js";
@@ -199,6 +199,53 @@ describe("the HTTP-01 self-check", () => {
       await new Promise((resolve) => redirector.close(resolve));
     }
   });
+
+  const stalls: Array<[string, (res: ServerResponse) => () => void]> = [
+    [
+      "headers, then nothing",
+      (res) => {
+        res.writeHead(200, { "content-length": "100" });
+        res.write(TOKEN.slice(0, 5));
+        return () => undefined;
+      },
+    ],
+    [
+      "a byte every 50 ms, never idle and never done",
+      (res) => {
+        res.writeHead(200);
+        const timer = setInterval(() => res.write(" "), 50);
+        return () => clearInterval(timer);
+      },
+    ],
+  ];
+  for (const [name, answer] of stalls) {
+    it(`fails, transiently and within its deadline, on a server that sends ${name}`, async () => {
+      const stops: Array<() => void> = [];
+      const staller: Server = createServer((_req, res) => {
+        stops.push(answer(res));
+      });
+      await new Promise<void>((resolve) => staller.listen(0, "127.0.0.1", resolve));
+      try {
+        const err = await selfCheck({
+          dnsName: "app.example.com",
+          token: TOKEN,
+          keyAuthorization: KEY_AUTH,
+          port: (staller.address() as AddressInfo).port,
+          connectAddress: "127.0.0.1",
+          timeoutMs: 300,
+        }).catch((e: unknown) => e);
+        expect(isMeshsignError(err, "ERR_ACME_SELF_CHECK")).toBe(true);
+        expect((err as MeshsignError).retry).toBe("transient");
+        expect((err as MeshsignError).message).toBe(
+          "self check of http-01 for app.example.com failed: no complete answer within 300 ms (connect, headers and body)",
+        );
+      } finally {
+        for (const stop of stops) stop();
+        staller.closeAllConnections();
+        await new Promise((resolve) => staller.close(resolve));
+      }
+    });
+  }
 
   it("refuses a malformed token before fetching anything", async () => {
     const err = await selfCheck({ dnsName: "a.example.com", token: "../x", keyAuthorization: "x" }).catch(

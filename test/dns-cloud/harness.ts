@@ -9,9 +9,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
-import { createServer } from "node:net";
 import { homedir } from "node:os";
 import path from "node:path";
+import { freePort } from "../lib/ports.js";
 
 export function motoServerBinary(): string {
   const fromEnv = process.env.MESHSIGN_MOTO_SERVER;
@@ -27,18 +27,6 @@ export function motoServerBinary(): string {
   throw new Error(
     "no moto_server: run `bash test/dns-cloud/setup.sh` (npm run test:dns-cloud does) or set MESHSIGN_MOTO_SERVER",
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** One request as the proxy saw it. */

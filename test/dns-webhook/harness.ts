@@ -19,11 +19,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import https from "node:https";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { harnessEnv } from "../kube/harness.js";
 import { issueLeaf, makeCa } from "../lib/openssl-ca.js";
+import { freePort } from "../lib/ports.js";
 
 /** The solver name main.go registers. */
 export const WEBHOOK_SOLVER_NAME = "rfc2136-test";
@@ -150,14 +150,3 @@ function healthy(url: string, ca: string): Promise<boolean> {
   });
 }
 
-async function freePort(host: string): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, host, () => resolve());
-  });
-  const address = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}

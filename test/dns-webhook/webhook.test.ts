@@ -58,7 +58,8 @@ import {
 } from "../../src/acme/solvers/dns01/webhook/index.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import { buildCsrDer, decodePemAll, generateKeySync, publicKeySpki } from "../../src/pki/index.js";
-import { freePort, type Pebble, startPebble } from "../acme/harness.js";
+import { type Pebble, startPebble } from "../acme/harness.js";
+import { freePort } from "../lib/ports.js";
 import { type Knot, startKnot } from "../dns/harness/knot.js";
 import { type KubeApiServer, kubeconfig, startKubeApiServer } from "../kube/harness.js";
 import { eventually } from "../kube/lib/eventually.js";

@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileS
 import https from "node:https";
 import net from "node:net";
 import path from "node:path";
+import { freePort } from "../lib/ports.js";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DevTokenIssuer } from "../../src/authn/index.js";
@@ -69,19 +70,6 @@ async function meshsign(args: string[], env: Record<string, string> = {}): Promi
   const r = await runMeshsign(args, { cwd, env });
   if (r.code !== 0) throw new Error(`meshsign ${args.join(" ")} exited ${r.code}\n${r.stderr}`);
   return r.stdout;
-}
-
-/** A port nothing listens on (bound, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function mode(file: string): string {

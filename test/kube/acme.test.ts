@@ -31,7 +31,8 @@ import {
 import type { Certificate, Secret } from "../../src/engine/lib/api.js";
 import { KubeStore } from "../../src/store/kube/index.js";
 import type { KubeObject, Watch, WatchEvent } from "../../src/store/types.js";
-import { freePort, type Pebble, startPebble } from "../acme/harness.js";
+import { type Pebble, startPebble } from "../acme/harness.js";
+import { freePort } from "../lib/ports.js";
 import { verifiesWithNodeCrypto } from "../acme/pebble/flow.js";
 import { runMeshsign, ServeProcess } from "../lib/meshsign-process.js";
 import { type KubeApiServer, kubeconfig, repoRoot, startKubeApiServer } from "./harness.js";

@@ -16,11 +16,11 @@ import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import https from "node:https";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { issueLeaf, makeCa } from "../lib/openssl-ca.js";
+import { freePort } from "../lib/ports.js";
 
 /** The issuer kube-apiserver puts in service-account tokens. */
 export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
@@ -83,7 +83,7 @@ export async function startKubeApiServer(options: StartOptions = {}): Promise<Ku
   };
 
   try {
-    const [etcdClientPort, etcdPeerPort, apiPort] = await freePorts(3);
+    const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
     const etcd = launch(
@@ -333,20 +333,3 @@ function httpOk(url: string, opts: { ca?: string; token?: string } = {}): Promis
   });
 }
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const srv = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      srv.once("error", reject);
-      srv.listen(0, "127.0.0.1", () => resolve());
-    });
-    servers.push(srv);
-    const address = srv.address();
-    if (address === null || typeof address === "string") throw new Error("no port");
-    ports.push(address.port);
-  }
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}

@@ -11,9 +11,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
-import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "../lib/ports.js";
 
 export function vaultBinary(): string {
   const fromEnv = process.env.MESHSIGN_VAULT;
@@ -25,18 +25,6 @@ export function vaultBinary(): string {
     if (line !== undefined) return line.slice("MESHSIGN_VAULT=".length).trim();
   }
   throw new Error("no vault binary: run `bash test/vault/setup.sh` (npm run test:vault does) or set MESHSIGN_VAULT");
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ApiResult {

@@ -138,8 +138,18 @@ export interface SelfCheckOptions {
   readonly port?: number;
   /** Connect here instead of resolving `dnsName` (the Host header is still `dnsName`). */
   readonly connectAddress?: string;
+  /**
+   * Deadline for the whole check, every redirect hop's connect, headers and body together (a
+   * server that stalls mid-response or trickles bytes would otherwise hold the Challenge). Also the
+   * socket idle timeout. Default 10 s.
+   */
   readonly timeoutMs?: number;
 }
+
+const DEFAULT_SELF_CHECK_TIMEOUT_MS = 10_000;
+
+/** Why a hop was given up; mapped to the self-check failure below. */
+class DeadlineMissed extends Error {}
 
 const MAX_REDIRECTS = 10;
 
@@ -163,6 +173,8 @@ const MAX_BODY = 4096;
 export async function selfCheck(options: SelfCheckOptions): Promise<void> {
   if (!isValidToken(options.token)) throw new MeshsignError("ERR_ACME_PROTOCOL", "malformed challenge token");
   const port = options.port ?? 80;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_SELF_CHECK_TIMEOUT_MS;
+  const deadlineAt = performance.now() + timeoutMs;
   let url = new URL(
     `http://${options.dnsName}${port === 80 ? "" : `:${port}`}${CHALLENGE_PATH_PREFIX}${options.token}`,
   );
@@ -180,11 +192,23 @@ export async function selfCheck(options: SelfCheckOptions): Promise<void> {
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const first = hop === 0;
     const res = await new Promise<{ status: number; location?: string; body: string }>((resolve, reject) => {
+      const left = deadlineAt - performance.now();
+      if (left <= 0) {
+        reject(new DeadlineMissed());
+        return;
+      }
+      // The first of these settles the hop (a promise settles once); each stops the deadline.
+      const fail = (err: unknown): void => {
+        clearTimeout(deadline);
+        reject(err);
+        req.destroy();
+      };
+      const deadline = setTimeout(() => fail(new DeadlineMissed()), left);
       const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(
         url,
         {
           method: "GET",
-          timeout: options.timeoutMs ?? 10_000,
+          timeout: timeoutMs,
           headers: { host: url.host, "user-agent": "meshsign-acme-self-check" },
           // Like the CA after a redirect to HTTPS: the certificate is not what is being checked.
           ...(url.protocol === "https:" ? { rejectUnauthorized: false } : {}),
@@ -197,26 +221,29 @@ export async function selfCheck(options: SelfCheckOptions): Promise<void> {
           r.setEncoding("utf8");
           r.on("data", (c: string) => {
             body += c;
-            if (body.length > MAX_BODY) r.destroy();
+            if (body.length > MAX_BODY) fail(new Error(`a body over ${MAX_BODY} bytes`));
           });
-          r.on("end", () =>
+          r.on("end", () => {
+            clearTimeout(deadline);
             resolve({
               status: r.statusCode ?? 0,
               body,
               ...(r.headers.location ? { location: r.headers.location } : {}),
-            }),
-          );
-          r.on("error", reject);
+            });
+          });
+          r.on("error", fail);
         },
       );
-      req.on("timeout", () => req.destroy(new Error("timed out")));
-      req.on("error", reject);
+      req.on("timeout", () => fail(new Error(`idle for ${timeoutMs} ms`)));
+      req.on("error", fail);
       req.end();
     }).catch((err: unknown) =>
-      fail(
-        `${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (a firewall, or a NAT without hairpinning?)`,
-        err,
-      ),
+      err instanceof DeadlineMissed
+        ? fail(`no complete answer within ${timeoutMs} ms (connect, headers and body)`)
+        : fail(
+            `${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (a firewall, or a NAT without hairpinning?)`,
+            err,
+          ),
     );
     if (res.status >= 300 && res.status < 400 && res.location !== undefined) {
       url = new URL(res.location, url);

@@ -31,6 +31,8 @@
  * restart resumes exactly those.
  */
 import {
+  type AcmeAuthorization,
+  type AcmeChallenge,
   acceptChallenge,
   ensureHttp01Route,
   getAuthorization,
@@ -71,6 +73,8 @@ export interface Http01SelfCheckOptions {
   readonly port?: number;
   /** Connect here instead of resolving the name (tests; a gateway's address). */
   readonly connectAddress?: string;
+  /** Deadline for one whole self-check (connect, headers and body of every hop). Default 10 s. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -202,19 +206,16 @@ export class ChallengeController {
     let ch = initial;
     const client = issuer.client;
     const type = ch.spec.type === "HTTP-01" ? "http-01" : "dns-01";
-    const authz = await getAuthorization(client, ch.spec.authorizationURL);
-    const mine = authz.challenges.find((c) => c.url === ch.spec.url);
-    if (authz.status === "valid") return this.#finish(ch, "valid", "Successfully authorized domain");
-    if (authz.status !== "pending") {
-      const why =
-        mine?.error !== undefined
-          ? `${mine.error.type.replace(/^urn:ietf:params:acme:error:/, "")}: ${mine.error.detail ?? ""}`
-          : `the authorization is ${authz.status}`;
-      return this.#finish(
-        ch,
-        authz.status === "expired" ? "expired" : "invalid",
-        `ACME server did not validate ${ch.spec.dnsName} (${type}): ${why}`,
-      );
+    // A Challenge's first pass (no state yet) comes from an authorization the Order read as pending
+    // to make it: reading it again first is a signed request to learn the same. Later passes read it
+    // (a restart, a retry: the CA may have moved on); so does a first pass whose accept is refused.
+    const firstPass = ch.status?.state === undefined && ch.status?.presented !== true;
+    let mine: AcmeChallenge | undefined;
+    if (!firstPass) {
+      const authz = await getAuthorization(client, ch.spec.authorizationURL);
+      const settled = await this.#settled(ch, authz, type);
+      if (settled !== undefined) return settled;
+      mine = authz.challenges.find((c) => c.url === ch.spec.url);
     }
     if (ch.status?.presented !== true) {
       // "pending" goes in with `presented` (one write, not two): a crash in between presents again.
@@ -253,7 +254,15 @@ export class ChallengeController {
           return this.#d.clock.now() + SELF_CHECK_RECHECK_MS;
         }
       }
-      await acceptChallenge(client, { type, url: ch.spec.url, status: "pending" });
+      try {
+        await acceptChallenge(client, { type, url: ch.spec.url, status: "pending" });
+      } catch (err) {
+        if (!firstPass || toMeshsignError(err).retry === "transient") throw err;
+        // Refused on the first pass: the authorization may be settled already (expired, deactivated).
+        const settled = await this.#settled(ch, await getAuthorization(client, ch.spec.authorizationURL), type);
+        if (settled !== undefined) return settled;
+        throw err;
+      }
       await client.sleep(FIRST_POLL_AFTER_ACCEPT_MS);
     }
     // Said only once the CA takes longer than one poll interval: a quick validation (most of
@@ -275,6 +284,22 @@ export class ChallengeController {
       throw err;
     }
     return this.#finish(ch, "valid", "Successfully authorized domain");
+  }
+
+  /** Finishes the Challenge when its authorization is no longer pending; undefined while it is. */
+  async #settled(ch: Challenge, authz: AcmeAuthorization, type: string): Promise<number | undefined> {
+    if (authz.status === "pending") return undefined;
+    if (authz.status === "valid") return this.#finish(ch, "valid", "Successfully authorized domain");
+    const mine = authz.challenges.find((c) => c.url === ch.spec.url);
+    const why =
+      mine?.error !== undefined
+        ? `${mine.error.type.replace(/^urn:ietf:params:acme:error:/, "")}: ${mine.error.detail ?? ""}`
+        : `the authorization is ${authz.status}`;
+    return this.#finish(
+      ch,
+      authz.status === "expired" ? "expired" : "invalid",
+      `ACME server did not validate ${ch.spec.dnsName} (${type}): ${why}`,
+    );
   }
 
   /** Records the outcome; the clean-up (or the wait for a sibling) is the next pass, on the final state. */
@@ -427,6 +452,7 @@ export class ChallengeController {
           keyAuthorization: ch.spec.key,
           ...(o.port !== undefined ? { port: o.port } : {}),
           ...(o.connectAddress !== undefined ? { connectAddress: o.connectAddress } : {}),
+          ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
         });
         return undefined;
       }

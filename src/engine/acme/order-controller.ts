@@ -13,7 +13,9 @@
  *    failed Challenge fails the Order with its reason (the CA's detail).
  * 4. `ready`: finalize with the request's CSR (never twice: an order already
  *    processing is waited for); `valid`: download the chain (preferredChain)
- *    into `status.certificate` and remove the Challenges.
+ *    into `status.certificate` and remove the Challenges. An order whose
+ *    Challenges are all valid is taken as ready without reading it first; if
+ *    the CA refuses the finalize, the order is read and followed.
  *
  * Failures by class: a terminal refusal (a profile the CA does not offer, a
  * rejected identifier) errors the Order at once, without retrying; a
@@ -93,6 +95,31 @@ export class OrderController {
   }
 
   /** The Challenges `order` owns. */
+  /**
+   * The order as `ready` when what is stored says so: never finalized (state pending), and every
+   * authorization valid from the start or its Challenge valid. A CA makes an order ready once its
+   * authorizations are valid (RFC 8555 §7.1.6), so reading it first is a signed request to learn
+   * what the Challenges said; finalize tells if the CA disagrees (see #sync).
+   */
+  async #readyByChallenges(order: Order): Promise<AcmeOrder | undefined> {
+    const st = order.status ?? {};
+    const authorizations = st.authorizations ?? [];
+    if (st.state !== "pending" || st.url === undefined || !st.finalizeURL || authorizations.length === 0)
+      return undefined;
+    const challenges = await this.#challengesOf(order);
+    const validAuthz = new Set(
+      challenges.filter((c) => c.status?.state === "valid").map((c) => c.spec.authorizationURL),
+    );
+    if (!authorizations.every((a) => a.initialState === "valid" || validAuthz.has(a.url))) return undefined;
+    return {
+      url: st.url,
+      status: "ready",
+      identifiers: orderIdentifiers(order.spec),
+      authorizations: authorizations.map((a) => a.url),
+      finalize: st.finalizeURL,
+    };
+  }
+
   async #challengesOf(order: Order): Promise<Challenge[]> {
     const ns = order.metadata.namespace ?? "";
     const names = this.#d.challengeNamesOf?.(ns, order.metadata.name ?? "");
@@ -163,8 +190,9 @@ export class OrderController {
     }
   }
 
-  async #sync(initial: Order, issuer: AcmeIssuer): Promise<number | undefined> {
+  async #sync(initial: Order, issuer: AcmeIssuer, readOrder = false): Promise<number | undefined> {
     let order = initial;
+    let assumedReady = false;
     const ns = order.metadata.namespace ?? "";
     const client = issuer.client;
     let st: OrderStatus = order.status ?? {};
@@ -212,7 +240,9 @@ export class OrderController {
         `Created new ACME order ${acme.url}, attempting validation...`,
       );
     } else {
-      acme = await getOrder(client, st.url);
+      const ready = readOrder ? undefined : await this.#readyByChallenges(order);
+      assumedReady = ready !== undefined;
+      acme = ready ?? (await getOrder(client, st.url));
     }
     if (st.authorizations === undefined || st.authorizations.length !== acme.authorizations.length) {
       const authorizations = [];
@@ -262,7 +292,15 @@ export class OrderController {
           await this.#fail(order, "errored", "the Order's request holds no CSR", "Failed");
           return undefined;
         }
-        const valid = await finalizeOrder(client, acme, csrDer, client.now() + FINALIZE_DEADLINE_MS);
+        let valid: AcmeOrder;
+        try {
+          valid = await finalizeOrder(client, acme, csrDer, client.now() + FINALIZE_DEADLINE_MS);
+        } catch (err) {
+          // Finalized on what the Challenges said, and the CA disagrees (the order is not ready
+          // after all): read the order and go by what it says.
+          if (!assumedReady || toMeshsignError(err).retry === "transient") throw err;
+          return this.#sync(order, issuer, true);
+        }
         const chain = await downloadCertificate(
           client,
           valid.certificate as string,

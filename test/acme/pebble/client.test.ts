@@ -24,9 +24,9 @@ import {
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
 import { buildCsrDer, decodePemAll, generateKeySync, publicKeySpki } from "../../../src/pki/index.js";
 import { opensslVerify } from "../../lib/openssl.js";
+import { freePort } from "../../lib/ports.js";
 import {
   DEFAULT_PROFILE_SECONDS,
-  freePort,
   type Pebble,
   SHORTLIVED_SECONDS,
   startPebble,

@@ -7,7 +7,8 @@ import type { IssuerResource } from "../../../src/engine/lib/api.js";
 import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
 import { generateKeySync } from "../../../src/pki/index.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
-import { EAB_HMAC_KEY, EAB_KID, freePort, type Pebble, startPebble } from "../harness.js";
+import { freePort } from "../../lib/ports.js";
+import { EAB_HMAC_KEY, EAB_KID, type Pebble, startPebble } from "../harness.js";
 import { untilStore } from "../until-store.js";
 
 let pebble: Pebble;

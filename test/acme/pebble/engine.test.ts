@@ -31,7 +31,8 @@ import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
 import { decodePemAll, generateKeySync } from "../../../src/pki/index.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
 import type { KubeObject, Store } from "../../../src/store/types.js";
-import { freePort, type Pebble, SHORTLIVED_SECONDS, startPebble } from "../harness.js";
+import { freePort } from "../../lib/ports.js";
+import { type Pebble, SHORTLIVED_SECONDS, startPebble } from "../harness.js";
 import { untilStore } from "../until-store.js";
 import { issue, lookupChallenge, verifiesWithNodeCrypto } from "./flow.js";
 
@@ -499,7 +500,7 @@ describe("ACME issuer on the engine (Pebble)", () => {
         store,
         async () => {
           const c = await getCert(store, "frozen");
-          return /unreachable: timed out/.test(cond(c, "Issuing")?.message ?? "") ? c : undefined;
+          return /did not complete POST \S+ within its \d+ ms deadline/.test(cond(c, "Issuing")?.message ?? "") ? c : undefined;
         },
         "the frozen CA on the Certificate",
       );

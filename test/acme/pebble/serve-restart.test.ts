@@ -21,7 +21,8 @@ import {
 import type { Certificate, Secret } from "../../../src/engine/lib/api.js";
 import { openEmbeddedStore } from "../../../src/store/embedded/index.js";
 import { REPO_ROOT, TempDir } from "../../lib/temp-dir.js";
-import { freePort, type Pebble, startPebble } from "../harness.js";
+import { freePort } from "../../lib/ports.js";
+import { type Pebble, startPebble } from "../harness.js";
 import { verifiesWithNodeCrypto } from "./flow.js";
 
 const tmp = new TempDir("meshsign-acme-serve-");

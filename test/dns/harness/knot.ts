@@ -21,9 +21,9 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "../../lib/ports.js";
 import { promisify } from "node:util";
 
 const execFileP = promisify(execFile);
@@ -128,18 +128,6 @@ export function randomTsigKeys(): KnotTsigKey[] {
 
 function fqdn(name: string): string {
   return name.endsWith(".") ? name : `${name}.`;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", resolve);
-  });
-  const addr = srv.address();
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  if (addr === null || typeof addr === "string") throw new Error("no free port");
-  return addr.port;
 }
 
 function config(

@@ -12,9 +12,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "../../lib/ports.js";
 
 export interface Unbound {
   /** `127.0.0.1:<port>` */
@@ -39,18 +39,6 @@ function binary(): string {
     if (existsSync(p)) return p;
   }
   throw new Error("unbound not found: run `bash test/dns/setup.sh` (installs Debian package unbound)");
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", resolve);
-  });
-  const addr = srv.address();
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  if (addr === null || typeof addr === "string") throw new Error("no free port");
-  return addr.port;
 }
 
 function config(dir: string, port: number, opts: UnboundOptions): string {

@@ -28,7 +28,7 @@ const BASE = "https://acme.test";
 interface Authz {
   url: string;
   name: string;
-  status: "pending" | "valid" | "invalid";
+  status: "pending" | "valid" | "invalid" | "deactivated";
   token: string;
   problem?: { type: string; detail: string };
 }
@@ -47,6 +47,10 @@ export class FakeAcme {
   readonly counts = new Map<string, number>();
   /** Names whose validation fails (the VA cannot connect). */
   readonly refuse = new Set<string>();
+  /** Names whose authorization is deactivated right after it is first read (as an account owner may). */
+  readonly deactivateAfterRead = new Set<string>();
+  /** Answer finalize orderNotReady until the order has been read since it became ready (a lazy CA). */
+  readyOnlyOnceRead = false;
   /** While true every request fails as an unreachable server does. */
   down = false;
   /** Name `renewalInfo` in the directory (RFC 9773), so renewals carry `replaces`. */
@@ -57,6 +61,7 @@ export class FakeAcme {
   readonly orderReplaces: (string | undefined)[] = [];
   readonly rootPem: string;
   readonly #orders = new Map<string, FakeOrder>();
+  readonly #readReady = new Set<string>();
   readonly #authz = new Map<string, Authz>();
   readonly #signer;
   #nonce = 0;
@@ -159,9 +164,18 @@ export class FakeAcme {
       return json(201, this.#orderBody(order), { ...nonce, location: order.url });
     }
     const order = this.#orders.get(url);
-    if (order !== undefined) return json(200, this.#orderBody(order), nonce);
+    if (order !== undefined) {
+      this.#count("order");
+      if (order.status === "ready") this.#readReady.add(order.url);
+      return json(200, this.#orderBody(order), nonce);
+    }
     const authz = this.#authz.get(url);
-    if (authz !== undefined) return json(200, this.#authzBody(authz), nonce);
+    if (authz !== undefined) {
+      this.#count("authorization");
+      const body = this.#authzBody(authz);
+      if (this.deactivateAfterRead.delete(authz.name)) authz.status = "deactivated";
+      return json(200, body, nonce);
+    }
     if (path.startsWith("/chall/")) {
       this.#count("accept");
       const a = this.#authz.get(`${BASE}/authz/${path.slice("/chall/".length).replace(/-(http|dns)$/, "")}`);
@@ -169,6 +183,12 @@ export class FakeAcme {
         return json(
           404,
           { type: "urn:ietf:params:acme:error:malformed", detail: "no such challenge" },
+          nonce,
+        );
+      if (a.status === "deactivated")
+        return json(
+          403,
+          { type: "urn:ietf:params:acme:error:unauthorized", detail: `the authorization is ${a.status}` },
           nonce,
         );
       if (this.refuse.has(a.name)) {
@@ -188,7 +208,7 @@ export class FakeAcme {
     if (path.startsWith("/finalize/")) {
       this.#count("finalize");
       const o = this.#orders.get(`${BASE}/order/${path.slice("/finalize/".length)}`);
-      if (o === undefined || o.status !== "ready")
+      if (o === undefined || o.status !== "ready" || (this.readyOnlyOnceRead && !this.#readReady.has(o.url)))
         return json(403, { type: "urn:ietf:params:acme:error:orderNotReady", detail: "not ready" }, nonce);
       const csr = parseCsrDer(Buffer.from(payload?.csr as string, "base64url"));
       const now = Date.now();
@@ -223,7 +243,7 @@ export class FakeAcme {
   #settle(o: FakeOrder): void {
     if (o.status !== "pending") return;
     const states = o.authz.map((u) => this.#authz.get(u)?.status);
-    if (states.includes("invalid")) o.status = "invalid";
+    if (states.includes("invalid") || states.includes("deactivated")) o.status = "invalid";
     else if (states.every((s) => s === "valid")) o.status = "ready";
   }
 

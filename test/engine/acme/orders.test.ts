@@ -4,6 +4,8 @@
  * the CA going down mid-order, an Order past its deadline, a renewal whose
  * `replaces` the CA refuses, and a deleted Challenge cleaned up.
  */
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -102,6 +104,10 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     expect(Buffer.from(secret?.data?.["tls.crt"] ?? "", "base64").toString()).toContain("BEGIN CERTIFICATE");
     expect(acme.counts.get("newOrder")).toBe(1);
     expect(acme.counts.get("finalize")).toBe(1);
+    // The Order reads each authorization once; a Challenge's first pass accepts without reading it
+    // again and polls it at most once after accepting (this CA validates at once; the Order may be
+    // done before the second poll).
+    expect(acme.counts.get("authorization")).toBeLessThanOrEqual(4);
     const orders = await store.list<Order>(ORDERS, { namespace: NS });
     expect(orders).toHaveLength(1);
     expect(orders[0]?.metadata.ownerReferences?.[0]).toMatchObject({
@@ -125,6 +131,84 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       uri: "https://acme.test/account/1",
       lastRegisteredEmail: "ops@example.com",
     });
+  });
+
+  it("says on the Challenge that the HTTP-01 self-check got no complete answer from a server that stalls, and accepts nothing at the CA", async () => {
+    const responses: ServerResponse[] = [];
+    let requests = 0;
+    const staller = createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { "content-length": "100" });
+      res.write("evaGx");
+      responses.push(res);
+    });
+    await new Promise<void>((resolve) => staller.listen(0, "127.0.0.1", resolve));
+    try {
+      const acme = new FakeAcme();
+      const { store, engine } = await setup(
+        acme,
+        { http01: { ingress: {} } },
+        { http01SelfCheck: { port: (staller.address() as AddressInfo).port, connectAddress: "127.0.0.1", timeoutMs: 200 } },
+      );
+      await engine.start();
+      const reasons = await until(
+        store,
+        async () => {
+          const rs = (await store.list<Challenge>(CHALLENGES)).map((c) => c.status?.reason ?? "");
+          return rs.length === 2 && rs.every((r) => r.includes("no complete answer")) ? rs.sort() : undefined;
+        },
+        "both Challenges to report the self-check failure",
+      );
+      expect(reasons).toEqual([
+        "Waiting for HTTP-01 challenge propagation: self check of http-01 for shop.example.com failed: no complete answer within 200 ms (connect, headers and body)",
+        "Waiting for HTTP-01 challenge propagation: self check of http-01 for www.shop.example.com failed: no complete answer within 200 ms (connect, headers and body)",
+      ]);
+      expect(requests).toBeGreaterThanOrEqual(2);
+      // Nothing was accepted at the CA while the self-check failed.
+      expect(acme.counts.get("accept") ?? 0).toBe(0);
+    } finally {
+      for (const res of responses) res.destroy();
+      staller.closeAllConnections();
+      await new Promise((resolve) => staller.close(resolve));
+    }
+  });
+
+  it("reads the order and finalizes again when the CA answers orderNotReady to a finalize sent because every Challenge is valid", async () => {
+    const acme = new FakeAcme();
+    acme.readyOnlyOnceRead = true;
+    const { store, engine } = await setup(acme);
+    // One name: the Order is woken once, by its only Challenge going valid, and finalizes on its word.
+    const cert = (await certOf(store)) as Certificate;
+    await store.update(CERTIFICATES, { ...cert, spec: { ...cert.spec, dnsNames: ["shop.example.com"] } });
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+    );
+    // Refused on the Challenge's word, then finalized again after reading the order.
+    expect(acme.counts.get("finalize")).toBe(2);
+    expect(acme.counts.get("order")).toBeGreaterThanOrEqual(1);
+    const orders = await store.list<Order>(ORDERS, { namespace: NS });
+    expect(orders.map((o) => o.status?.state)).toEqual(["valid"]);
+  });
+
+  it("finishes a Challenge whose authorization was deactivated after the Order read it, from the authorization, when the CA refuses the accept", async () => {
+    const acme = new FakeAcme();
+    acme.deactivateAfterRead.add("www.shop.example.com");
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const order = await until(
+      store,
+      async () => {
+        const o = (await store.list<Order>(ORDERS, { namespace: NS }))[0];
+        return o?.status?.state === "invalid" ? o : undefined;
+      },
+      "the Order to fail",
+    );
+    expect(order.status?.reason).toContain(
+      "ACME server did not validate www.shop.example.com (http-01): the authorization is deactivated",
+    );
   });
 
   it("fails the Order on an invalid authorization, puts the CA's detail on the Certificate, and does not order again by itself", async () => {
