@@ -154,13 +154,15 @@ describe("the embedded store on disk", () => {
   it("takes over the lock of a zombie (killed, not yet reaped) and says it was a stale lock", async () => {
     const dataDir = await tempDir();
     await (await openEmbeddedStore({ dataDir })).close();
-    // `sleep 0` becomes a zombie: its parent execs into `sleep 5`, which never reaps it.
+    // The background `sleep` becomes a zombie: its parent execs into `sleep 30`, which never reaps
+    // it. It must outlive the exec: one that ended while its parent was still the shell could be
+    // reaped by the shell, and then /proc/<pid> is gone (seen on a loaded machine with `sleep 0`).
     const { spawn } = await import("node:child_process");
-    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    const parent = spawn("sh", ["-c", "sleep 0.5 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (b: Buffer) => resolve(b.toString()))));
       let stat = "";
-      for (let i = 0; i < 100 && !/\) Z /.test(stat); i++) {
+      for (let i = 0; i < 500 && !/\) Z /.test(stat); i++) {
         await new Promise((r) => setTimeout(r, 20));
         stat = await readFile(`/proc/${pid}/stat`, "utf8");
       }
