@@ -4,9 +4,10 @@
  * CSR policy with its signature check, the in-process ECDSA P-256 CA) called
  * directly, 64 calls in flight, no TLS, HTTP/2 or protobuf around it. Rounds
  * alternate the two places the token's and the leaf's signatures can run:
- * the calling thread (meshsign's default with one CreateCertificate process
- * per core) and libuv's thread pool (`cryptoOnThreadPool`, used when fewer
- * processes than cores serve). CPU per call is this process's utime + stime,
+ * the calling thread (one CreateCertificate process per core: `--workers N`,
+ * and the default above two cores) and libuv's thread pool
+ * (`cryptoOnThreadPool`, used when fewer processes than cores serve, as the
+ * one-process default on two cores does). CPU per call is this process's utime + stime,
  * every thread included.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -169,8 +170,8 @@ export const handlerCase: BenchCase = {
             `${f.int(CALLS_PER_ROUND)} calls per round after ${f.int(WARMUP_CALLS)} of warm-up, rounds alternating. ` +
             "No TLS, HTTP/2 or protobuf: what the server adds is the difference to the CreateCertificate cases.",
           `Mean CPU per call: ${f.us(mean("calling thread"))} with the token's and the leaf's signatures on the calling thread ` +
-            `(the default: one CreateCertificate process per core), ${f.us(mean("thread pool"))} with both on libuv's thread pool ` +
-            "(used only when fewer processes than cores serve, so that idle cores take the signatures).",
+            `(one CreateCertificate process per core: \`--workers N\`, and the default above two cores), ${f.us(mean("thread pool"))} with both on libuv's thread pool ` +
+            "(used when fewer processes than cores serve, as the one-process default on two cores does, so that idle cores take the signatures).",
         ],
         data: { rounds },
       };
