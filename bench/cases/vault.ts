@@ -39,10 +39,15 @@ const STOPPED_CALLS = 50;
  */
 const IDLE_MS = 5_000;
 /**
- * The equal-rate pair's rate, requests per second: one Vault holds even on a busy shared machine
- * (it signed 90-500 a second in the closed loop), fixed so that runs compare with each other.
+ * The equal-rate pair runs both servers at this share of the slower one's closed-loop rate (the
+ * Vault-backed one: Vault signs 90-550 a second here), and never below {@link MIN_EQUAL_RATE}. Near
+ * the slower server's capacity the fixed costs of a wake-up, timers and GC are shared by as many
+ * calls as the closed loop shares them, so the difference between the two is what the issuer adds;
+ * at a few dozen calls a second those costs are several milliseconds per call and the difference
+ * drowns in them.
  */
-const EQUAL_RATE = 50;
+const EQUAL_RATE_SHARE = 0.7;
+const MIN_EQUAL_RATE = 50;
 
 /** One call before timing: the chain must verify link by link up to the target's root (Vault's has an intermediate). */
 async function checkChain(target: LoadTarget, item: LoadItem): Promise<void> {
@@ -98,6 +103,8 @@ interface PairResult {
   readonly extraMs: number;
   readonly rawExtraMs: number;
   readonly equalExtraMs: number;
+  /** The equal-rate pair's rate, requests per second. */
+  readonly equalRate: number;
   readonly vaultPerReqMs: number;
   readonly equalVaultPerReqMs: number;
 }
@@ -232,8 +239,10 @@ export const vaultCase: BenchCase = {
         // The same again at one rate both can hold (open loop): CPU per request falls as the rate rises
         // (more calls share each wake-up, read and write), and the closed loop runs the CA several times
         // faster than Vault signs, so this pair shows what the issuer alone adds.
+        const slower = Math.min(...runs.map((r) => r.outcome?.requestsPerSecond ?? 0));
+        const equalRate = Math.max(MIN_EQUAL_RATE, Math.floor((slower * EQUAL_RATE_SHARE) / 10) * 10);
         const equal: Run[] = [];
-        for (const run of runs) equal.push(await measure(run, run.items as LoadItem[], EQUAL_RATE));
+        for (const run of runs) equal.push(await measure(run, run.items as LoadItem[], equalRate));
         await ca.stop();
         if (!keepVault) await viaVault.stop();
         const [caRun, vaultRun] = runs as [Run, Run];
@@ -252,6 +261,7 @@ export const vaultCase: BenchCase = {
           extraMs:
             netPerReq(o(vaultRun).cpu.serverMs, vaultIdle, o(vaultRun)) -
             netPerReq(o(caRun).cpu.serverMs, caIdle, o(caRun)),
+          equalRate,
           equalExtraMs:
             netPerReq(o(vaultEqual).cpu.serverMs, vaultIdle, o(vaultEqual)) -
             netPerReq(o(caEqual).cpu.serverMs, caIdle, o(caEqual)),
@@ -308,10 +318,10 @@ export const vaultCase: BenchCase = {
       const codeText = [...codes].map(([k, v]) => `${k === "14" ? "UNAVAILABLE" : k}: ${v}`).join(", ");
       const targets: TargetCheck[] = [
         ...pairs.map((p) => ({
-          name: `${p.label}: meshsign's own CPU per request through Vault, over the CA issuer's (net of idle)`,
+          name: `${p.label}: meshsign's own CPU per request through Vault over the CA issuer's, both at ${p.equalRate} req/s (net of idle)`,
           target: `< ${TARGET_EXTRA_CPU_MS} ms`,
-          measured: `${p.extraMs.toFixed(2)} ms (raw ${p.rawExtraMs.toFixed(2)} ms; at ${EQUAL_RATE} req/s ${p.equalExtraMs.toFixed(2)} ms)`,
-          pass: p.extraMs < TARGET_EXTRA_CPU_MS,
+          measured: `${p.equalExtraMs.toFixed(2)} ms (closed loop, at different rates: ${p.extraMs.toFixed(2)} ms)`,
+          pass: p.equalExtraMs < TARGET_EXTRA_CPU_MS,
         })),
         {
           name: `calls with Vault stopped answered UNAVAILABLE (${last.label})`,
@@ -329,8 +339,8 @@ export const vaultCase: BenchCase = {
             ...pairs.flatMap((p) => [
               [...loadRow(`${p.label}: in-process CA issuer`, out(p.ca)), "-"],
               [...loadRow(`${p.label}: Vault issuer (token auth)`, out(p.vault)), f.us(p.vaultPerReqMs * 1000)],
-              [...loadRow(`${p.label}: in-process CA issuer at ${EQUAL_RATE} req/s`, out(p.caEqual)), "-"],
-              [...loadRow(`${p.label}: Vault issuer at ${EQUAL_RATE} req/s`, out(p.vaultEqual)), f.us(p.equalVaultPerReqMs * 1000)],
+              [...loadRow(`${p.label}: in-process CA issuer at ${p.equalRate} req/s`, out(p.caEqual)), "-"],
+              [...loadRow(`${p.label}: Vault issuer at ${p.equalRate} req/s`, out(p.vaultEqual)), f.us(p.equalVaultPerReqMs * 1000)],
             ]),
             [
               `${last.label}: Vault stopped (one call at a time)`,
@@ -353,19 +363,19 @@ export const vaultCase: BenchCase = {
             "Server CPU/req is meshsign's process tree over the measured window per counted request (utime + stime from /proc); Vault CPU/req is the vault process's, net of its idle CPU.",
           ...pairs.map(
             (p) =>
-              `${p.label}: idle CPU before each load (${IDLE_MS / 1000} s) meshsign with its CA ${f.ms(p.ca.idle?.serverMsPerS ?? 0)} ms/s, through Vault ${f.ms(p.vault.idle?.serverMsPerS ?? 0)} ms/s, Vault ${f.ms(p.vault.idle?.vaultMsPerS ?? 0)} ms/s; meshsign's own CPU per request through Vault minus through its CA ${p.extraMs.toFixed(2)} ms net of idle (raw ${p.rawExtraMs.toFixed(2)} ms), at ${EQUAL_RATE} req/s ${p.equalExtraMs.toFixed(2)} ms; Vault's ${p.vaultPerReqMs.toFixed(2)} ms (${p.equalVaultPerReqMs.toFixed(2)} ms at ${EQUAL_RATE} req/s). By process (raw): with its CA ${splitText(p.ca)}, through Vault ${splitText(p.vault)}; at ${EQUAL_RATE} req/s ${splitText(p.caEqual)} / ${splitText(p.vaultEqual)}.`,
+              `${p.label}: idle CPU before each load (${IDLE_MS / 1000} s) meshsign with its CA ${f.ms(p.ca.idle?.serverMsPerS ?? 0)} ms/s, through Vault ${f.ms(p.vault.idle?.serverMsPerS ?? 0)} ms/s, Vault ${f.ms(p.vault.idle?.vaultMsPerS ?? 0)} ms/s; meshsign's own CPU per request through Vault minus through its CA ${p.equalExtraMs.toFixed(2)} ms at ${p.equalRate} req/s net of idle, ${p.extraMs.toFixed(2)} ms in the closed loop (raw ${p.rawExtraMs.toFixed(2)} ms); Vault's ${p.vaultPerReqMs.toFixed(2)} ms (${p.equalVaultPerReqMs.toFixed(2)} ms at ${p.equalRate} req/s). By process (raw): with its CA ${splitText(p.ca)}, through Vault ${splitText(p.vault)}; at ${p.equalRate} req/s ${splitText(p.caEqual)} / ${splitText(p.vaultEqual)}.`,
           ),
-          `The target is judged net of idle CPU (timers, health checks and GC are no per-request cost, but weigh heavily at the few requests per second Vault signs on a busy machine); the ${EQUAL_RATE} req/s pair (open loop) separates what the issuer adds from what the rate does.`,
+          `The target is judged on the equal-rate pair (open loop, both servers at ${Math.round(EQUAL_RATE_SHARE * 100)}% of the slower one's closed-loop rate, at least ${MIN_EQUAL_RATE} req/s), net of idle CPU: in the closed loop the CA path runs several times faster than Vault signs, and CPU per request falls as the rate rises (more calls share each wake-up, read and write, timers and GC), so that difference mixes the rate with the issuer.`,
           `With Vault stopped (${last.label}): the first call answered in ${f.ms(first)} ms; ${STOPPED_CALLS} calls one after another took p50 ${f.ms(stopped.p50Ms)} / p99 ${f.ms(stopped.p99Ms)} / max ${f.ms(stopped.maxMs)} ms (${codeText}): connection refused until a circuit opens after 5 failures, then refused without calling Vault.`,
           ...pairs.flatMap((p) => [
             ...errorNote(out(p.ca), `${p.label}: in-process CA issuer`),
             ...errorNote(out(p.vault), `${p.label}: Vault issuer`),
-            ...errorNote(out(p.caEqual), `${p.label}: in-process CA issuer at ${EQUAL_RATE} req/s`),
-            ...errorNote(out(p.vaultEqual), `${p.label}: Vault issuer at ${EQUAL_RATE} req/s`),
+            ...errorNote(out(p.caEqual), `${p.label}: in-process CA issuer at ${p.equalRate} req/s`),
+            ...errorNote(out(p.vaultEqual), `${p.label}: Vault issuer at ${p.equalRate} req/s`),
           ]),
         ],
         data: {
-          equalRate: EQUAL_RATE,
+          equalRateShare: EQUAL_RATE_SHARE,
           configurations: pairs.map((p) => ({
             label: p.label,
             ca: p.ca.outcome,
@@ -373,7 +383,7 @@ export const vaultCase: BenchCase = {
             vaultCpuMs: p.vault.vaultCpuMs,
             idle: { ca: p.ca.idle, vault: p.vault.idle },
             split: { ca: p.ca.split, vault: p.vault.split, caEqual: p.caEqual.split, vaultEqual: p.vaultEqual.split },
-            equal: { ca: p.caEqual.outcome, vault: p.vaultEqual.outcome },
+            equal: { rate: p.equalRate, ca: p.caEqual.outcome, vault: p.vaultEqual.outcome },
             extraCpuMsPerRequest: { net: p.extraMs, raw: p.rawExtraMs, equalRate: p.equalExtraMs },
             vaultCpuMsPerRequest: { closedLoop: p.vaultPerReqMs, equalRate: p.equalVaultPerReqMs },
           })),
