@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { open, readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -36,7 +36,8 @@ const UNREADABLE_GRACE_MS = 2_000;
 export async function acquireStoreLock(dir: string): Promise<StoreLock> {
   const lockPath = `${dir}/LOCK`;
   if (heldHere.has(dir)) throw ownedError(dir, process.pid);
-  const me: LockInfo = { pid: process.pid, startTime: processStartTime(process.pid), host: hostname(), since: new Date().toISOString() };
+  const own = procStat(process.pid);
+  const me: LockInfo = { pid: process.pid, startTime: own !== null && own !== "gone" ? own.startTime : null, host: hostname(), since: new Date().toISOString() };
   const started = Date.now();
   let stale: string | undefined;
   for (;;) {
@@ -130,30 +131,26 @@ function ownerState(info: LockInfo): "alive" | "gone" | "a zombie" | "pid reused
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ESRCH") return "gone";
   }
-  const state = processState(info.pid);
-  if (state === "Z" || state === "X" || state === "x") return "a zombie";
-  const startTime = processStartTime(info.pid);
+  const stat = procStat(info.pid);
+  // It ended (and was reaped) between the signal and the read.
+  if (stat === "gone") return "gone";
+  if (stat?.state === "Z" || stat?.state === "X" || stat?.state === "x") return "a zombie";
+  const startTime = stat?.startTime ?? null;
   return info.startTime === null || startTime === null || startTime === info.startTime ? "alive" : "pid reused by another process";
 }
 
-/** Field 3 of /proc/<pid>/stat (R, S, D, Z, X...), or null off Linux. */
-function processState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or null off Linux. */
-function processStartTime(pid: number): string | null {
+/**
+ * Fields 3 (state: R, S, D, Z, X...) and 22 (start time in clock ticks since
+ * boot) of /proc/<pid>/stat, read once; "gone" when /proc has no such process,
+ * null off Linux or when it cannot be read.
+ */
+function procStat(pid: number): { state: string | null; startTime: string | null } | "gone" | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
-  } catch {
-    return null;
+    return { state: fields[0] ?? null, startTime: fields[19] ?? null };
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" && existsSync("/proc/self/stat") ? "gone" : null;
   }
 }
 
