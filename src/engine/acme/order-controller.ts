@@ -94,7 +94,6 @@ export class OrderController {
     this.#failures.delete(key);
   }
 
-  /** The Challenges `order` owns. */
   /**
    * The order as `ready` when what is stored says so: never finalized (state pending), and every
    * authorization valid from the start or its Challenge valid. A CA makes an order ready once its
@@ -120,6 +119,7 @@ export class OrderController {
     };
   }
 
+  /** The Challenges `order` owns. */
   async #challengesOf(order: Order): Promise<Challenge[]> {
     const ns = order.metadata.namespace ?? "";
     const names = this.#d.challengeNamesOf?.(ns, order.metadata.name ?? "");
