@@ -4,9 +4,9 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AcmeRequestObservation, createTransport } from "../../src/acme/index.js";
-import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
 import { issueLeaf, makeCa } from "../lib/openssl-ca.js";
 import { TempDir } from "../lib/temp-dir.js";
+import { rejection } from "../lib/rejection.js";
 
 const tmp = new TempDir("meshsign-acme-transport-");
 let server: Server;
@@ -49,15 +49,6 @@ afterAll(async () => {
   tmp.remove();
 });
 
-async function failure(p: Promise<unknown>): Promise<MeshsignError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isMeshsignError(err)) return err;
-    throw err;
-  }
-  throw new Error("the request succeeded");
-}
 
 describe("ACME transport", () => {
   it("answers a complete response with its status, headers and body", async () => {
@@ -76,7 +67,7 @@ describe("ACME transport", () => {
     it(`${name}, with a transient error naming the CA host and the deadline`, async () => {
       const seen: AcmeRequestObservation[] = [];
       const transport = createTransport({ caBundle, timeoutMs: 300, observe: (o) => seen.push(o) });
-      const err = await failure(transport("POST", `${base}${route}`, { contentType: "application/jose+json", data: "{}" }));
+      const err = await rejection(transport("POST", `${base}${route}`, { contentType: "application/jose+json", data: "{}" }));
       expect(err.code).toBe("ERR_ACME_UNAVAILABLE");
       expect(err.retry).toBe("transient");
       const host = new URL(base).host;
@@ -89,7 +80,7 @@ describe("ACME transport", () => {
 
   it("keeps working after a request missed its deadline", async () => {
     const transport = createTransport({ caBundle, timeoutMs: 300 });
-    await failure(transport("GET", `${base}/headers-then-stall`));
+    await rejection(transport("GET", `${base}/headers-then-stall`));
     const res = await transport("GET", `${base}/ok`);
     expect(res.status).toBe(200);
   });

@@ -22,7 +22,6 @@ import {
   SECRETS,
   SERVICES,
 } from "../../src/api/types.js";
-import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
 import { LeaderElector } from "../../src/server/leader-election.js";
 import { KubeStore, SECRET_CACHE_LABEL } from "../../src/store/kube/index.js";
 import type { KubeObject, ResourceType } from "../../src/store/types.js";
@@ -31,6 +30,7 @@ import { type KubeApiServer, kubeconfig, startKubeApiServer } from "./harness.js
 import { installCrds, installGatewayApiCrds } from "./lib/crds.js";
 import { eventually } from "./lib/eventually.js";
 import { applyObjects, MANIFEST_KINDS, renderManifests } from "./lib/manifests.js";
+import { rejection } from "../lib/rejection.js";
 
 const KINDS = MANIFEST_KINDS;
 
@@ -41,15 +41,6 @@ let meshsignKc: KubeConfig;
 let base: KubeObject[];
 let istio: KubeObject[];
 
-async function rejection(promise: Promise<unknown>): Promise<MeshsignError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isMeshsignError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 async function forbidden(promise: Promise<unknown>): Promise<void> {
   const err = await rejection(promise);

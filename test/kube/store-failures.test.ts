@@ -7,10 +7,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { MeshsignError } from "../../src/errors/index.js";
 import { KubeStore } from "../../src/store/kube/index.js";
 import type { KubeObject, ResourceType, WatchEvent } from "../../src/store/types.js";
 import { eventually } from "./lib/eventually.js";
+import { rejection } from "../lib/rejection.js";
 
 const ConfigMaps: ResourceType = {
   group: "",
@@ -74,15 +74,6 @@ function list(res: http.ServerResponse, rv: string, items: KubeObject[]): void {
   json(res, 200, { apiVersion: "v1", kind: "ConfigMapList", metadata: { resourceVersion: rv }, items });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<MeshsignError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof MeshsignError) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("KubeStore watch recovery", () => {
   it("re-lists after 410 Gone and delivers the difference as DELETED, MODIFIED and ADDED", async () => {

@@ -5,12 +5,13 @@
  */
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isMeshsignError, MeshsignError } from "../../src/errors/index.js";
+import { isMeshsignError } from "../../src/errors/index.js";
 import { KubeStore, SECRET_CACHE_LABEL } from "../../src/store/kube/index.js";
 import type { KubeObject, ResourceType, WatchEvent } from "../../src/store/types.js";
 import { type KubeApiServer, kubeconfig, startKubeApiServer } from "./harness.js";
 import { installCrds } from "./lib/crds.js";
 import { eventually } from "./lib/eventually.js";
+import { rejection } from "../lib/rejection.js";
 
 const ConfigMaps: ResourceType = {
   group: "",
@@ -68,15 +69,6 @@ function certificate(name: string, dnsName = `${name}.example.com`): Certificate
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<MeshsignError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof MeshsignError) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 beforeAll(async () => {
   api = await startKubeApiServer();

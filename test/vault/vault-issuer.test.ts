@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
+import { isMeshsignError } from "../../src/errors/index.js";
 import type { Issuer, SignRequest, SignResult } from "../../src/issuers/issuer.js";
 import { type VaultIssuer, vaultIssuerFactory } from "../../src/issuers/vault/index.js";
 import {
@@ -15,6 +15,7 @@ import {
   publicKeySpki,
 } from "../../src/pki/index.js";
 import { NARROW_POLICY, SIGN_POLICY, VaultServer } from "./harness.js";
+import { rejection } from "../lib/rejection.js";
 
 const NS = "meshsign-system";
 const SVID = "spiffe://cluster.local/ns/default/sa/web";
@@ -73,15 +74,6 @@ function issued(r: SignResult): { chain: readonly string[]; ca: string } {
   return { chain: r.chain, ca: r.ca ?? "" };
 }
 
-async function rejection(p: Promise<unknown>): Promise<MeshsignError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isMeshsignError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 function opensslVerify(rootPem: string, chain: readonly string[]): string {
   const dir = mkdtempSync(path.join(tmpdir(), "meshsign-vault-verify-"));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
+import type { MeshsignError } from "../../../src/errors/index.js";
 import type { SignRequest } from "../../../src/issuers/issuer.js";
 import {
   relayedVaultIssuer,
@@ -11,6 +11,7 @@ import {
 import { RelayedToken } from "../../../src/issuers/vault/lib/relayed-token.js";
 import { buildCsr, type CertificateTemplate, generateKeySync, publicKeySpki } from "../../../src/pki/index.js";
 import { FakeVault } from "./lib/fake-vault.js";
+import { rejection } from "../../lib/rejection.js";
 
 /*
  * One Vault login shared by several processes: the owner (meshsign's
@@ -86,15 +87,6 @@ async function workers(o: VaultIssuer, n: number) {
   return { all, asked, share };
 }
 
-async function rejection(p: Promise<unknown>): Promise<MeshsignError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isMeshsignError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("a Vault issuer shared with worker processes", () => {
   it("signs in each worker with the owner's one login, over the worker's own connections", async () => {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isMeshsignError, type MeshsignError } from "../../../src/errors/index.js";
 import { SharedIssuers } from "../../../src/issuers/instance-pool.js";
 import type { Issuer, SignRequest } from "../../../src/issuers/issuer.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
@@ -16,6 +15,7 @@ import {
   publicKeySpki,
 } from "../../../src/pki/index.js";
 import { FakeVault } from "./lib/fake-vault.js";
+import { rejection } from "../../lib/rejection.js";
 
 const SVID = "spiffe://cluster.local/ns/default/sa/web";
 const fake = new FakeVault();
@@ -65,15 +65,6 @@ function request(uris = [SVID], hours = 1): SignRequest {
   return { requestId: "r", csrPem: buildCsr(key, { subject: [], uris }), template };
 }
 
-async function rejection(p: Promise<unknown>): Promise<MeshsignError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isMeshsignError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("spec.vault validation", () => {
   const base = {
