@@ -5,8 +5,9 @@
  * by default), the Vault case (`--case vault`, needs test/vault/setup.sh's Vault) and the
  * side-by-side run against Istio's CA (`--case peer`, minutes, builds Go programs on first
  * use), and Kubernetes mode against the test kube-apiserver (`--case kube`, needs
- * test/kube/setup.sh's binaries), and ACME issuance against Pebble (`--case acme`, HTTP-01, and
- * `--case acme-dns01`, RFC 2136 into knotd; need test/acme/setup.sh's and test/dns/setup.sh's binaries). To add a case: write `bench/cases/<name>.ts`
+ * test/kube/setup.sh's binaries), and ACME issuance against Pebble (`--case acme`, HTTP-01, next to
+ * a bare ACME client bench/peer/setup.sh builds, and `--case acme-dns01`, RFC 2136 into knotd; need
+ * test/acme/setup.sh's and test/dns/setup.sh's binaries). To add a case: write `bench/cases/<name>.ts`
  * exporting a {@link BenchCase}, and list it here.
  */
 import { acmeCase, acmeDns01Case } from "./acme.js";

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ClusterTokenSigner } from "./cluster-tokens.js";
 import type { LoadTarget } from "./load-protocol.js";
+import { cpuMs } from "./proc.js";
 
 export interface MeshsignProcess {
   /** The primary's pid; the cluster workers are its children. */
@@ -29,6 +30,8 @@ export interface MeshsignProcess {
   /** `127.0.0.1:<port>` of the admin API (Connect over TLS, bearer token in `<data-dir>/admin-token`). */
   readonly adminAddress: string;
   readonly metricsPort: number;
+  /** When this process saw the start-up banner (`performance.now()`), and the CPU meshsign had spent by then (ms). */
+  readonly banner: { readonly atMs: number; readonly cpuMs: number };
   /** SIGTERM, then waits for the exit (SIGKILL after `graceMs`); resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -117,6 +120,7 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
       tail,
       options.startTimeoutMs ?? 60_000,
     );
+    const bannerAt = { atMs: performance.now(), cpuMs: cpuMs(child.pid as number) };
     await waitReady(healthPort, 30_000);
     const rootsPem = options.readRoots
       ? await options.readRoots()
@@ -126,6 +130,7 @@ export async function startMeshsign(options: StartOptions): Promise<MeshsignProc
       address,
       adminAddress,
       metricsPort,
+      banner: bannerAt,
       dataDir,
       tokens,
       rootsPem,

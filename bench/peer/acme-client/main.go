@@ -15,7 +15,9 @@
 // client is http.DefaultTransport's (HTTP/2 to Pebble, one connection) with Pebble's TLS root
 // (-ca-file).
 //
-// It prints one JSON line: {"count", "issued", "errors", "wallMs", "firstError"}; the exit code is 1
+// It prints one JSON line as it exits: {"count", "issued", "errors", "wallMs", "cpuMs", "maxRssBytes",
+// "requests", "firstError"}, requests by HTTP method (POST = signed), cpuMs and maxRssBytes from getrusage (utime + stime and the peak RSS, the kernel's
+// figures /proc shows, which are gone once the benchmark has reaped the process); the exit code is 1
 // when any certificate failed.
 package main
 
@@ -38,6 +40,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -47,11 +50,15 @@ import (
 const maxBadNonceRetries = 5
 
 type result struct {
-	Count      int     `json:"count"`
-	Issued     int64   `json:"issued"`
-	Errors     int64   `json:"errors"`
-	WallMs     float64 `json:"wallMs"`
-	FirstError string  `json:"firstError,omitempty"`
+	Count  int     `json:"count"`
+	Issued int64   `json:"issued"`
+	Errors int64   `json:"errors"`
+	WallMs float64 `json:"wallMs"`
+	CPUMs  float64 `json:"cpuMs"`
+	MaxRSS int64   `json:"maxRssBytes"`
+	// Requests is the ACME requests sent, by method (POST = signed with the account key).
+	Requests   map[string]int64 `json:"requests"`
+	FirstError string           `json:"firstError,omitempty"`
 }
 
 func main() {
@@ -80,6 +87,11 @@ func main() {
 		os.Exit(1)
 	}
 	res.WallMs = float64(time.Since(start).Microseconds()) / 1000
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		res.CPUMs = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+		res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
 	if res.Errors > 0 {
@@ -103,6 +115,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{RootCAs: roots}
+	counted := &countingTransport{next: transport}
 
 	var tokens sync.Map // token -> key authorization
 	ln, err := net.Listen("tcp", o.http01)
@@ -129,7 +142,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	client := &acme.Client{
 		Key:          accountKey,
 		DirectoryURL: o.directory,
-		HTTPClient:   &http.Client{Transport: transport},
+		HTTPClient:   &http.Client{Transport: counted},
 		UserAgent:    "meshsign-bench-acme-client",
 		RetryBackoff: retryBackoff,
 	}
@@ -156,6 +169,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	}
 	wg.Wait()
 	res.Issued, res.Errors = issued.Load(), failed.Load()
+	res.Requests = counted.counts()
 	return res, nil
 }
 
@@ -241,4 +255,28 @@ func retryBackoff(n int, _ *http.Request, res *http.Response) time.Duration {
 		return time.Nanosecond
 	}
 	return 0
+}
+
+// countingTransport counts the requests sent to the ACME server, by method.
+type countingTransport struct {
+	next                 http.RoundTripper
+	post, get, head, any atomic.Int64
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch r.Method {
+	case http.MethodPost:
+		t.post.Add(1)
+	case http.MethodGet:
+		t.get.Add(1)
+	case http.MethodHead:
+		t.head.Add(1)
+	default:
+		t.any.Add(1)
+	}
+	return t.next.RoundTrip(r)
+}
+
+func (t *countingTransport) counts() map[string]int64 {
+	return map[string]int64{"POST": t.post.Load(), "GET": t.get.Load(), "HEAD": t.head.Load(), "other": t.any.Load()}
 }
