@@ -78,12 +78,15 @@ spec:
 ${solver}`;
 }
 
+/** The Secret of Certificate i, whose files the poll looks for. */
+const secretName = (i: number) => `c-${i}-tls`;
+
 function certificate(i: number, dnsName: string): string {
   return `apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: { name: c-${i}, namespace: ${NAMESPACE} }
 spec:
-  secretName: c-${i}-tls
+  secretName: ${secretName(i)}
   dnsNames: ["${dnsName}"]
   privateKey: { algorithm: ECDSA, size: 256 }
   issuerRef: { name: pebble, kind: ClusterIssuer }`;
@@ -211,7 +214,7 @@ async function runMeshsign(
     // status that marks the Certificate Ready), and the store is read once a second for the
     // Orders and Challenges in flight, and at the end to confirm every Certificate is Ready.
     const pending = new Set(Array.from({ length: count }, (_, i) => i));
-    const tlsCrt = (i: number) => path.join(dataDir, "secrets", NAMESPACE, `c-${i}-tls`, "tls.crt");
+    const tlsCrt = (i: number) => path.join(dataDir, "secrets", NAMESPACE, secretName(i), "tls.crt");
     let sampling: Promise<void> | undefined;
     let lastSampled = Number.NEGATIVE_INFINITY;
     let lastLogged = 0;
@@ -496,7 +499,8 @@ function http01Setup(pebble: Pebble, solverPort: number, count: number): Setup {
       { label: "challtestsrv", pid: pebble.pids.challtestsrv },
     ],
     finish: () => ({ header: [], row: [], notes: [], data: {} }),
-    stop: () => pebble.stop(),
+    // runHttp01 stops Pebble: a fresh one for every turn, the bare client's too.
+    stop: async () => {},
   };
 }
 
