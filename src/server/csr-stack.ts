@@ -24,6 +24,7 @@ import { MeshsignError } from "../errors/index.js";
 import { CaIssuer } from "../issuers/ca/ca-issuer.js";
 import type { Issuer } from "../issuers/issuer.js";
 import type { Config } from "./config.js";
+import { flatLineLogger } from "./logger.js";
 
 /** The signing CA and the mesh roots a process serves with; handed from the primary to workers. */
 export interface CaMaterial {
@@ -123,6 +124,8 @@ export async function buildCsrStack(
       ? rateLimitedPolicy(policy, new IdentityRateLimiter({ ratePerSecond: config.identityRateLimit, burst: config.identityBurst }))
       : policy;
   const peerCertificates = config.enableClientCertAuthenticator ? verifiedPeerCertificates(() => rootsPem) : undefined;
+  // Its fields are strings only (see flatLineLogger).
+  const audit = flatLineLogger(log);
   return {
     issuer,
     roots: () => rootsPem,
@@ -160,7 +163,7 @@ export async function buildCsrStack(
       log,
       onIssued: (event) => {
         // The audit trail: one line per issued workload certificate. Never the token or the CSR.
-        log.info(
+        audit.info(
           {
             identity: event.identity,
             serial: event.serial,
