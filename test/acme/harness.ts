@@ -129,7 +129,9 @@ function launch(
       sink.push(c.toString());
     });
   }
-  child.on("exit", () => file.end());
+  // "close", not "exit": output still in the pipes when the process exits (a Go panic's dump)
+  // must reach the log file too.
+  child.on("close", () => file.end());
   return child;
 }
 
