@@ -18,7 +18,8 @@ export interface RenewalInfo {
 
 /** The RFC 9773 §4.1 certificate identifier of a certificate (DER). */
 export function ariCertId(certDer: Uint8Array): string {
-  const cert = parseCertificate(certDer);
+  // Only the AKI and the serial are read: importing the key would cost more than the rest of the parse.
+  const cert = parseCertificate(certDer, { lazyKey: true });
   if (cert.authorityKeyId === undefined)
     throw new MeshsignError(
       "ERR_CERT_INVALID",

@@ -43,7 +43,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function verifyIssued(options: VerifyIssuedOptions): IssuedCertificate {
   const ders = decodePemAll(options.chainPem, "CERTIFICATE", "ERR_CHAIN_INVALID");
   if (ders.length === 0) bad("no certificate in the response");
-  const certs = ders.map((d) => parseCertificate(d));
+  // The leaf's key is not imported: its SPKI must equal the CSR's, whose signature verified with it.
+  const certs = ders.map((d, i) => parseCertificate(d, { lazyKey: i === 0 }));
   const [leaf, ...intermediates] = certs as [ParsedCertificate, ...ParsedCertificate[]];
   if (!sameBytes(leaf.publicKeySpki, options.csrPublicKeySpki)) bad("its public key is not the CSR's");
   if (leaf.basicConstraints?.isCA === true) bad("it is a CA certificate");
