@@ -637,7 +637,9 @@ export class CertificateReconciler {
         ...(issuer.kind === "selfsigned" ? { privateKeyPem: keyPem } : {}),
       });
       if (result.status === "issued") outcome = { kind: "issued", chain: result.chain, ca: result.ca };
-      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs), fromIssuer: true };
+      // An issuer that only started (an Order placed) waits on nothing the Certificate should show yet:
+      // its status write would be one more journal record per issuance, said again at the next answer.
+      else outcome = { kind: "pending", reason: result.reason, message: result.message, retryAt: now + Math.max(1000, result.retryAfterMs), fromIssuer: result.started !== true };
     } catch (err) {
       const c = classifySignError(err);
       outcome = c.state === "pending" ? { kind: "pending", reason: c.reason, message: c.message, retryAt: transientRetry() } : { kind: "failed", reason: c.reason, message: c.message };

@@ -91,4 +91,9 @@ export type SignResult =
       readonly message: string;
       /** When to ask again; the caller may ask earlier on an event. */
       readonly retryAfterMs: number;
+      /**
+       * The backend only started the work (an ACME Order placed) and waits on nothing yet: the
+       * request says so, the Certificate does not repeat it (its next answer says what it waits for).
+       */
+      readonly started?: boolean;
     };

@@ -96,6 +96,7 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
         reason: "OrderCreated",
         message: `Created Order resource ${ns}/${name}`,
         retryAfterMs: ORDER_PENDING_RECHECK_MS,
+        started: true,
       };
     }
     const st = order.status ?? {};
