@@ -2,11 +2,10 @@
  * JWS for ACME (RFC 8555 §6.2): flattened JSON serialization, protected
  * header with `alg`, `nonce`, `url` and either the account's `jwk` (newAccount,
  * revocation by key) or its `kid` (the account URL, every other request).
- * Requests are signed with node:crypto straight from the account KeyObject
- * (RS256 and ES384 on libuv's thread pool, see signJws): every ACME request
- * is signed, and jose's path (a WebCrypto key made from the KeyObject, an
- * async job) cost a quarter more CPU per signature than the RSA signature
- * itself. What depends only on the key (algorithm, public JWK,
+ * Requests are signed with node:crypto straight from the account KeyObject:
+ * every ACME request is signed, and jose's path (a WebCrypto key made from
+ * the KeyObject, an async job) cost a quarter more CPU per signature than the
+ * RSA signature itself. What depends only on the key (algorithm, public JWK,
  * thumbprint) is worked out once per KeyObject, not per request.
  *
  * Account keys: RSA (>= 2048 bits, RS256: cert-manager's default, an RSA-2048
@@ -94,26 +93,12 @@ export async function signRequest(options: {
   const payloadB64 =
     options.payload === undefined ? "" : Buffer.from(JSON.stringify(options.payload)).toString("base64url");
   const input = Buffer.from(`${protectedB64}.${payloadB64}`, "ascii");
-  const signature = await signJws(alg, input, options.key);
+  // RFC 7518 §3.3 (RS256: PKCS#1 v1.5) and §3.4 (ES256/ES384: r || s, not DER).
+  const signature =
+    alg === "RS256"
+      ? sign("sha256", input, options.key)
+      : sign(alg === "ES256" ? "sha256" : "sha384", input, { key: options.key, dsaEncoding: "ieee-p1363" });
   return { protected: protectedB64, payload: payloadB64, signature: signature.toString("base64url") };
-}
-
-/**
- * RFC 7518 §3.3 (RS256: PKCS#1 v1.5) and §3.4 (ES256/ES384: r || s, not DER).
- * RS256 and ES384 sign on libuv's thread pool (node:crypto with a callback):
- * their signatures cost 0.26 ms and 0.8 ms of CPU, the largest single cost of
- * an ACME request, and meshsign's one JavaScript thread sets the pace of a
- * burst of orders, so the other cores take them; the trip there costs the
- * JavaScript thread about 0.06 ms. An ES256 signature (0.03 ms) costs less
- * than the trip and stays on the calling thread.
- */
-function signJws(alg: AccountKeyAlgorithm, input: Buffer, key: KeyObject): Buffer | Promise<Buffer> {
-  if (alg === "ES256") return sign("sha256", input, { key, dsaEncoding: "ieee-p1363" });
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | null, signature: Buffer): void => (err === null ? resolve(signature) : reject(err));
-    if (alg === "RS256") sign("sha256", input, key, done);
-    else sign("sha384", input, { key, dsaEncoding: "ieee-p1363" }, done);
-  });
 }
 
 /**
