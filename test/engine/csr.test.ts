@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildCsr, parseCsr, templateFromRequest } from "../../src/engine/csr.js";
@@ -13,6 +12,10 @@ import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
 import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer.js";
 import { buildCsr as buildPkcs10, encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
 import { certificate } from "./lib/builders.js";
+import { tempDirs } from "../lib/temp-dir.js";
+
+/** Scratch directories of this file, removed after its tests. */
+const tempDir = tempDirs();
 
 const keys: Record<string, KeyObject> = {
   "RSA 2048": generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
@@ -157,7 +160,7 @@ describe("a CA Certificate with nameConstraints and otherNames", () => {
     expect(caText).toMatch(/othername: UPN::ca@example\.org/);
 
     const issuer = await CaIssuer.create({ certificatePem: ca.chain[0] ?? "", privateKeyPem: keyPem, origin: "test" });
-    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-nc-"));
+    const dir = tempDir("meshsign-nc-");
     writeFileSync(path.join(dir, "ca.pem"), ca.ca ?? "");
     const verifyLeaf = async (dnsName: string): Promise<string> => {
       const leafCert = certificate("leaf", "apps", { dnsNames: [dnsName] });

@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,6 +11,10 @@ import type { KubeObject, ResourceType, Store } from "../../src/store/types.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 import { certificate, decode, loadFixture } from "./lib/builders.js";
 import { FakeClock, fixedRandom } from "./lib/fake-clock.js";
+import { tempDirs } from "../lib/temp-dir.js";
+
+/** Scratch directories of this file, removed after its tests. */
+const tempDir = tempDirs();
 
 const START = Date.parse("2026-01-01T00:00:00Z");
 const HOUR = 3_600_000;
@@ -31,7 +34,7 @@ function ready(cert: Certificate | undefined): string | undefined {
 }
 
 function openssl(caPem: string, chainPem: string, atMs: number): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "meshsign-verify-"));
+  const dir = tempDir("meshsign-verify-");
   const leaf = chainPem.split(/(?<=-----END CERTIFICATE-----\n?)/)[0] ?? "";
   const rest = chainPem.slice(leaf.length);
   writeFileSync(path.join(dir, "ca.pem"), caPem);

@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,11 +10,15 @@ import type { Certificate, Secret } from "../../src/engine/lib/api.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 import { certificate, clusterIssuer, decode } from "./lib/builders.js";
 import { FakeClock, fixedRandom } from "./lib/fake-clock.js";
+import { tempDirs } from "../lib/temp-dir.js";
+
+/** Scratch directories of this file, removed after its tests. */
+const tempDir = tempDirs();
 
 const START = Date.parse("2026-01-01T00:00:00Z");
 
 function verify(caPem: string, leafPem: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "meshsign-nc-engine-"));
+  const dir = tempDir("meshsign-nc-engine-");
   writeFileSync(path.join(dir, "ca.pem"), caPem);
   writeFileSync(path.join(dir, "leaf.pem"), leafPem);
   const r = spawnSync("openssl", ["verify", "-attime", String(START / 1000 + 60), "-CAfile", path.join(dir, "ca.pem"), path.join(dir, "leaf.pem")], { encoding: "utf8" });

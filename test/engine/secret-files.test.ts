@@ -1,12 +1,15 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { FileSecretSink, type HookResult } from "../../src/engine/secret-files.js";
+import { tempDirs } from "../lib/temp-dir.js";
+
+/** Scratch directories of this file, removed after its tests. */
+const tempDir = tempDirs();
 
 describe("FileSecretSink", () => {
   it("publishes tls.crt, tls.key (0600) and ca.crt atomically and runs the hook with the certificate's names", async () => {
-    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
+    const out = tempDir("meshsign-out-");
     const marker = path.join(out, "hook.txt");
     const results: HookResult[] = [];
     const sink = new FileSecretSink({
@@ -28,7 +31,7 @@ describe("FileSecretSink", () => {
   });
 
   it("reports a failing hook without throwing", async () => {
-    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
+    const out = tempDir("meshsign-out-");
     const results: HookResult[] = [];
     const sink = new FileSecretSink({ outputDir: out, hook: [process.execPath, "-e", "process.exit(3)"], onHookResult: (r) => results.push(r) });
     await sink.publish({ namespace: "a", secretName: "b", certificateName: "c" }, { "tls.crt": Buffer.from("x") });
@@ -36,7 +39,7 @@ describe("FileSecretSink", () => {
   });
 
   it.each([["../etc"], ["a/b"], [".."]])("refuses the unsafe namespace %s", async (ns) => {
-    const sink = new FileSecretSink({ outputDir: mkdtempSync(path.join(tmpdir(), "meshsign-out-")) });
+    const sink = new FileSecretSink({ outputDir: tempDir("meshsign-out-") });
     await expect(sink.publish({ namespace: ns, secretName: "s", certificateName: "c" }, {})).rejects.toThrow(/unsafe/);
   });
 });
@@ -63,8 +66,8 @@ describe("FileSecretSink and symbolic links", () => {
       "apps/web-tls",
     ],
   ])("refuses to write through a link at %s, naming it, and writes nothing outside the output dir", async (_what, plant, at) => {
-    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
-    const elsewhere = mkdtempSync(path.join(tmpdir(), "meshsign-elsewhere-"));
+    const out = tempDir("meshsign-out-");
+    const elsewhere = tempDir("meshsign-elsewhere-");
     plant(out, elsewhere);
     const sink = new FileSecretSink({ outputDir: out });
     await expect(sink.publish({ namespace: "apps", secretName: "web-tls", certificateName: "web" }, KEY)).rejects.toThrow(
@@ -74,8 +77,8 @@ describe("FileSecretSink and symbolic links", () => {
   });
 
   it("replaces a link planted where tls.key goes instead of writing through it", async () => {
-    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
-    const victim = path.join(mkdtempSync(path.join(tmpdir(), "meshsign-elsewhere-")), "victim");
+    const out = tempDir("meshsign-out-");
+    const victim = path.join(tempDir("meshsign-elsewhere-"), "victim");
     writeFileSync(victim, "untouched");
     mkdirSync(path.join(out, "apps", "web-tls"), { recursive: true });
     symlinkSync(victim, path.join(out, "apps", "web-tls", "tls.key"));
@@ -86,8 +89,8 @@ describe("FileSecretSink and symbolic links", () => {
   });
 
   it("removes a Secret's folder without following a linked namespace folder", async () => {
-    const out = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
-    const elsewhere = mkdtempSync(path.join(tmpdir(), "meshsign-elsewhere-"));
+    const out = tempDir("meshsign-out-");
+    const elsewhere = tempDir("meshsign-elsewhere-");
     mkdirSync(path.join(elsewhere, "web-tls"));
     writeFileSync(path.join(elsewhere, "web-tls", "keep"), "x");
     symlinkSync(elsewhere, path.join(out, "apps"));
@@ -96,8 +99,8 @@ describe("FileSecretSink and symbolic links", () => {
   });
 
   it("accepts an output dir that is itself a link (the operator's choice)", async () => {
-    const real = mkdtempSync(path.join(tmpdir(), "meshsign-out-"));
-    const link = path.join(mkdtempSync(path.join(tmpdir(), "meshsign-link-")), "out");
+    const real = tempDir("meshsign-out-");
+    const link = path.join(tempDir("meshsign-link-"), "out");
     symlinkSync(real, link);
     await new FileSecretSink({ outputDir: link }).publish({ namespace: "apps", secretName: "web-tls", certificateName: "web" }, KEY);
     expect(readFileSync(path.join(real, "apps", "web-tls", "tls.key"), "utf8")).toBe("KEY");

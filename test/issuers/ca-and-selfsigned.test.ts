@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
@@ -10,6 +9,10 @@ import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer
 import { encodePem, selfSignedSigner, signCertificate, signerFromCertificate } from "../../src/pki/index.js";
 import type { CertificateTemplate } from "../../src/pki/template.js";
 import { isMeshsignError } from "../../src/errors/index.js";
+import { tempDirs } from "../lib/temp-dir.js";
+
+/** Scratch directories of this file, removed after its tests. */
+const tempDir = tempDirs();
 
 const now = Date.now();
 const H = 3_600_000;
@@ -49,7 +52,7 @@ describe("CaIssuer", () => {
     expect(result.ca).toBe(derToPem(rootDer));
     const leaf = new X509Certificate(result.chain[0] ?? "");
     expect(Date.parse(leaf.validTo)).toBe(Date.parse(new X509Certificate(interDer).validTo));
-    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-ca-"));
+    const dir = tempDir("meshsign-ca-");
     writeFileSync(path.join(dir, "root.pem"), result.ca ?? "");
     writeFileSync(path.join(dir, "inter.pem"), result.chain[1] ?? "");
     writeFileSync(path.join(dir, "leaf.pem"), result.chain[0] ?? "");
@@ -69,7 +72,7 @@ describe("CaIssuer", () => {
   });
 
   it("is not ready for a CA whose RSA key is under 2048 bits (cert-manager's MinRSAKeySize), and never signs with it", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-weak-"));
+    const dir = tempDir("meshsign-weak-");
     const keyFile = path.join(dir, "weak.key");
     const certFile = path.join(dir, "weak.crt");
     execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", keyFile, "-out", certFile, "-subj", "/CN=weak", "-days", "1", "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign"], { stdio: "pipe" });

@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +10,10 @@ import { Engine } from "../../src/engine/engine.js";
 import type { Certificate, CertificateRequest, IssuerResource, Secret } from "../../src/engine/lib/api.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
 import { SIGN_POLICY, VaultServer } from "./harness.js";
+import { tempDirs } from "../lib/temp-dir.js";
+
+/** Scratch directories of this file, removed after its tests. */
+const tempDir = tempDirs();
 
 const NS = "meshsign-system";
 let vault: VaultServer;
@@ -87,7 +90,7 @@ describe("engine Certificates through a Vault ClusterIssuer", () => {
     const leaf = new X509Certificate(parts[0] ?? "");
     expect(leaf.subjectAltName).toContain("URI:spiffe://cluster.local/ns/istio-system/sa/istiod");
     expect(leaf.subjectAltName).toContain("DNS:istiod.istio-system.svc.cluster.local");
-    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-vault-engine-"));
+    const dir = tempDir("meshsign-vault-engine-");
     writeFileSync(path.join(dir, "ca.pem"), ca);
     writeFileSync(path.join(dir, "int.pem"), parts[1] ?? "");
     writeFileSync(path.join(dir, "leaf.pem"), parts[0] ?? "");

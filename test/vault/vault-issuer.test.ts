@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
@@ -16,6 +15,10 @@ import {
 } from "../../src/pki/index.js";
 import { NARROW_POLICY, SIGN_POLICY, VaultServer } from "./harness.js";
 import { rejection } from "../lib/rejection.js";
+import { tempDirs } from "../lib/temp-dir.js";
+
+/** Scratch directories of this file, removed after its tests. */
+const tempDir = tempDirs();
 
 const NS = "meshsign-system";
 const SVID = "spiffe://cluster.local/ns/default/sa/web";
@@ -76,7 +79,7 @@ function issued(r: SignResult): { chain: readonly string[]; ca: string } {
 
 
 function opensslVerify(rootPem: string, chain: readonly string[]): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "meshsign-vault-verify-"));
+  const dir = tempDir("meshsign-vault-verify-");
   writeFileSync(path.join(dir, "root.pem"), rootPem);
   writeFileSync(path.join(dir, "leaf.pem"), chain[0] ?? "");
   writeFileSync(path.join(dir, "untrusted.pem"), chain.slice(1).join(""));
@@ -231,7 +234,7 @@ describe("Vault issuer against a real Vault", () => {
   });
 
   it("logs in with a client certificate (cert auth)", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "meshsign-vault-client-"));
+    const dir = tempDir("meshsign-vault-client-");
     const key = path.join(dir, "tls.key");
     const crt = path.join(dir, "tls.crt");
     execFileSync(
