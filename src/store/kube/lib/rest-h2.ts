@@ -221,13 +221,16 @@ export class Http2RestClient {
       stream.on("end", () => finish(undefined));
       const refused = () => stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM && status === 0;
       stream.on("error", (err) => finish(refused() ? new Refused("stream refused", { cause: err }) : err));
-      stream.on("close", () =>
+      // Every stream closes, most after their answer: an error (and its stack trace) is made only
+      // for one that closed without it.
+      stream.on("close", () => {
+        if (done) return;
         finish(
           refused()
             ? new Refused("stream refused")
             : new Error(`the HTTP/2 stream closed before its answer (code ${stream.rstCode})`),
-        ),
-      );
+        );
+      });
       if (payload !== undefined) stream.end(payload);
     });
   }
