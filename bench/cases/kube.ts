@@ -3,16 +3,16 @@
  * etcd of test/kube/harness.ts, meshsign `serve --mode kubernetes` against it as its own
  * ServiceAccount under manifests/ RBAC, authenticating callers with TokenReview, and real
  * projected tokens from TokenRequest (audience istio-ca, bound to a Pod object). Three rows in one
- * run, on the two shared cores:
+ * run, on the two shared cores, all under ghz's load:
  *
  * - standalone: meshsign verifying RS256 tokens against a JWKS file, ghz, one token (the figure
  *   the Kubernetes rows are judged against);
  * - Kubernetes, one token per identity: ghz, the same token on every call (ghz sends one metadata
  *   object), so meshsign's TokenReview cache answers all but the first;
- * - Kubernetes, a fresh token per request: ghz cannot vary the metadata per request (it has no
- *   per-request metadata list and its templates have no arithmetic to pick one of N tokens), so
- *   grpc-js's load generator sends each of N freshly minted tokens once, and every call costs a
- *   TokenReview.
+ * - Kubernetes, a fresh token per request: `ghz-tokens` (bench/peer/ghz/tokens: ghz's own runner
+ *   library, the same load, with request n carrying token n; the ghz command sends one metadata
+ *   object with every call) sends each of N freshly minted tokens once, so every call costs a
+ *   TokenReview. The two Kubernetes rows differ by the reviews alone.
  *
  * Reports meshsign's CPU per request, the API server's and etcd's (from /proc over the measured
  * window) and the API server's requests per certificate (the delta of `apiserver_request_total`).
@@ -28,11 +28,16 @@ import { type KubeApiServer, kubeconfig, startKubeApiServer } from "../../test/k
 import { installCrds } from "../../test/kube/lib/crds.js";
 import { applyObjects, renderManifests } from "../../test/kube/lib/manifests.js";
 import * as f from "../lib/format.js";
-import { type GhzMeasurement, measureWithGhz, runGhz, writeGhzWorkload } from "../lib/ghz.js";
+import {
+  type GhzMeasurement,
+  measureWithGhz,
+  runGhz,
+  writeGhzTokensWorkload,
+  writeGhzWorkload,
+} from "../lib/ghz.js";
 import { buildGoTools, goToolPath } from "../lib/go-tool.js";
 import { controlPlanePids, type RequestCounts, requestCounts } from "../lib/kube-apiserver-stats.js";
 import { KubeTokenMinter } from "../lib/kube-tokens.js";
-import { type LoadOutcome, runLoad } from "../lib/load.js";
 import type { LoadItem } from "../lib/load-protocol.js";
 import { type MeshsignProcess, startMeshsign } from "../lib/meshsign.js";
 import { cpuMs } from "../lib/proc.js";
@@ -44,8 +49,8 @@ const TARGET_CPU_RATIO = 1.5;
 const NAMESPACE = "bench";
 /** Identities of the fresh-token variant; each token is minted for one of them in turn. */
 const FRESH_IDENTITIES = 8;
-/** Tokens minted for the fresh-token variant: its window ends when they are used up. */
-const FRESH_TOKENS = 4000;
+/** Tokens minted for the fresh-token variant: its window ends when they are used up (~5-10 s here). */
+const FRESH_TOKENS = 5000;
 /** Generous: a start on a core shared with other work can take a minute. */
 const START_TIMEOUT_MS = 180_000;
 
@@ -59,7 +64,8 @@ interface ControlPlaneCost {
 
 interface Row {
   readonly label: string;
-  readonly loadGenerator: "ghz" | "grpc-js";
+  /** `ghz`, or `ghz-tokens` (ghz's runner with one token per request). */
+  readonly loadGenerator: "ghz" | "ghz-tokens";
   readonly requests: number;
   readonly errors: number;
   readonly requestsPerSecond: number;
@@ -91,10 +97,15 @@ async function controlPlaneWindow(api: KubeApiServer): Promise<() => Promise<Con
   };
 }
 
-function ghzRow(label: string, m: GhzMeasurement, control?: ControlPlaneCost): Row {
+function ghzRow(
+  label: string,
+  m: GhzMeasurement,
+  control?: ControlPlaneCost,
+  loadGenerator: Row["loadGenerator"] = "ghz",
+): Row {
   return {
     label,
-    loadGenerator: "ghz",
+    loadGenerator,
     requests: m.requests,
     errors: m.errors,
     requestsPerSecond: m.requestsPerSecond,
@@ -105,20 +116,6 @@ function ghzRow(label: string, m: GhzMeasurement, control?: ControlPlaneCost): R
   };
 }
 
-function loadRow(label: string, o: LoadOutcome, control: ControlPlaneCost): Row {
-  return {
-    label,
-    loadGenerator: "grpc-js",
-    requests: o.requests,
-    errors: o.errors,
-    requestsPerSecond: o.requestsPerSecond,
-    p50Ms: o.latency.p50Ms,
-    p99Ms: o.latency.p99Ms,
-    meshsignCpuMs: o.cpu.serverMs,
-    control,
-  };
-}
-
 export const kubeCase: BenchCase = {
   name: "kube",
   summary: "CreateCertificate in Kubernetes mode (TokenReview) next to standalone",
@@ -126,21 +123,29 @@ export const kubeCase: BenchCase = {
   run: async (ctx: BenchContext): Promise<CaseReport> => {
     const { options } = ctx;
     ctx.log("kube: finding (or building) ghz and the Kubernetes suite's kube-apiserver, etcd and kustomize");
-    buildGoTools(path.join(ctx.repoRoot, "bench/peer/setup.sh"), ["ghz"]);
+    buildGoTools(path.join(ctx.repoRoot, "bench/peer/setup.sh"), ["ghz", "ghz-tokens"]);
     buildGoTools(path.join(ctx.repoRoot, "test/kube/setup.sh"), ["kube-apiserver", "etcd", "kustomize"]);
     const ghzBinary = goToolPath("ghz");
+    const ghzTokensBinary = goToolPath("ghz-tokens");
     const seconds = options.peerSeconds;
     const warmup = options.peerWarmupSeconds;
     const base = mkdtempSync(path.join(tmpdir(), "meshsign-bench-kube-"));
     const protoRoot = path.join(ctx.repoRoot, "proto");
-    const ghzOptions = (server: MeshsignProcess, workloadDir: string, items: readonly LoadItem[]) => {
+    const ghzOptions = (
+      server: MeshsignProcess,
+      workloadDir: string,
+      items: readonly LoadItem[],
+      tokenPerRequest = false,
+    ) => {
       mkdirSync(workloadDir, { recursive: true });
       writeFileSync(path.join(workloadDir, "root-cert.pem"), server.rootsPem);
       return {
-        binary: ghzBinary,
+        binary: tokenPerRequest ? ghzTokensBinary : ghzBinary,
         target: server.target,
         rootCertFile: path.join(workloadDir, "root-cert.pem"),
-        workload: writeGhzWorkload(workloadDir, items, protoRoot),
+        workload: tokenPerRequest
+          ? writeGhzTokensWorkload(workloadDir, items, protoRoot)
+          : writeGhzWorkload(workloadDir, items, protoRoot),
         concurrency: options.concurrency,
         connections: options.channels,
         reportFile: path.join(workloadDir, "ghz-report.json"),
@@ -235,48 +240,16 @@ export const kubeCase: BenchCase = {
       rows.push(ghzRow("Kubernetes (TokenReview), one token per identity", repeat, await repeatWindow()));
       logRow(ctx, rows.at(-1) as Row);
 
-      // The fresh-token load generator with variant A's one token: what grpc-js's load costs meshsign
-      // per request with every review cached, so the row after it differs by the reviews alone.
-      const kubeServer = server;
-      const grpcLoad = async (items: readonly LoadItem[]): Promise<[LoadOutcome, ControlPlaneCost]> => {
-        const window = { done: undefined as Promise<() => Promise<ControlPlaneCost>> | undefined };
-        const outcome = await runLoad(
-          {
-            target: kubeServer.target,
-            call: "create-certificate",
-            items: [...items],
-            connection: "reused",
-            channels: options.channels,
-            inFlightPerChannel: options.concurrency / options.channels,
-            // meshsign is warm from variant A; a warm-up here would spend tokens.
-            warmupMs: 0,
-            durationMs: seconds * 1000,
-            maxRequests: FRESH_TOKENS,
-            deadlineMs: 20_000,
-          },
-          {
-            serverPid: kubeServer.pid,
-            // One load process: it walks the items in order, so no token is sent twice.
-            clients: 1,
-            onMeasuring: () => {
-              window.done = controlPlaneWindow(api as KubeApiServer);
-            },
-          },
-        );
-        return [outcome, await (await (window.done as Promise<() => Promise<ControlPlaneCost>>))()];
-      };
-      ctx.log(`kube: one token per identity, grpc-js, ${FRESH_TOKENS} requests or ${seconds} s`);
-      rows.push(
-        loadRow("Kubernetes (TokenReview), one token per identity", ...(await grpcLoad(repeatItems))),
-      );
-      logRow(ctx, rows.at(-1) as Row);
-
-      // Variant B: every request a token never seen before (grpc-js's load generator).
+      // Variant B: every request a token never seen before, under the same load (ghz's runner);
+      // meshsign is warm from variant A, and a warm-up here would spend tokens.
       ctx.log(`kube: minting ${FRESH_TOKENS} tokens through TokenRequest for ${FRESH_IDENTITIES} identities`);
-      const freshItems = await freshTokenItems(minter, FRESH_TOKENS + 2 * options.concurrency);
-      ctx.log(`kube: a fresh token per request, grpc-js, ${FRESH_TOKENS} requests or ${seconds} s`);
+      const freshItems = await freshTokenItems(minter, FRESH_TOKENS);
+      ctx.log(`kube: a fresh token per request, ghz-tokens, ${FRESH_TOKENS} requests`);
+      const freshGhz = ghzOptions(server, path.join(base, "fresh"), freshItems, true);
+      const freshWindow = await controlPlaneWindow(api);
+      const fresh = await measureWithGhz(freshGhz, server.pid, 0, seconds);
       rows.push(
-        loadRow("Kubernetes (TokenReview), a fresh token per request", ...(await grpcLoad(freshItems))),
+        ghzRow("Kubernetes (TokenReview), a fresh token per request", fresh, await freshWindow(), "ghz-tokens"),
       );
       logRow(ctx, rows.at(-1) as Row);
       return report(rows, options.concurrency, options.channels, warmup, seconds);
@@ -341,14 +314,14 @@ function report(
   warmup: number,
   seconds: number,
 ): CaseReport {
-  const [standalone, repeat, repeatGrpc, fresh] = rows as [Row, Row, Row, Row];
+  const [standalone, repeat, fresh] = rows as [Row, Row, Row];
   const cpuRatio =
     perRequestUs(repeat.meshsignCpuMs, repeat) / perRequestUs(standalone.meshsignCpuMs, standalone);
   const freshControlUs = fresh.control
     ? perRequestUs(fresh.control.apiserverCpuMs + fresh.control.etcdCpuMs, fresh)
     : Number.NaN;
   const freshMeshsignUs = perRequestUs(fresh.meshsignCpuMs, fresh);
-  const reviewUs = freshMeshsignUs - perRequestUs(repeatGrpc.meshsignCpuMs, repeatGrpc);
+  const reviewUs = freshMeshsignUs - perRequestUs(repeat.meshsignCpuMs, repeat);
   const errors = rows.reduce((n, r) => n + r.errors, 0);
   const targets: TargetCheck[] = [
     {
@@ -399,12 +372,12 @@ function report(
     targets,
     notes: [
       `RSA-2048 CSRs, ${concurrency} calls in flight over ${connections} reused TLS connections, both cores shared by ` +
-        "meshsign (its default configuration), the control plane and the load generator. Standalone and first one-token rows: " +
+        "meshsign (its default configuration), the control plane and the load generator. One-token rows: " +
         `ghz, ${warmup} s warm-up then ${seconds} s measured, one identity with ${concurrency} keys and one token ` +
-        "(ghz sends one metadata object with every call). Second one-token row and fresh-token row: grpc-js's load generator (ghz cannot " +
-        `vary metadata per request), ${FRESH_TOKENS} tokens minted beforehand through TokenRequest for ` +
+        "(ghz sends one metadata object with every call). Fresh-token row: ghz-tokens (bench/peer/ghz/tokens, ghz's own " +
+        `runner library with request n carrying token n), ${FRESH_TOKENS} tokens minted beforehand through TokenRequest for ` +
         `${FRESH_IDENTITIES} identities, each sent once, no warm-up (meshsign is warm from the row before), ` +
-        `the window ends when they are used up or after ${seconds} s.`,
+        "the window ends when they are used up.",
       "Kubernetes rows: kube-apiserver and etcd of the Kubernetes test suite (test/kube/setup.sh) on loopback, " +
         "meshsign `serve --mode kubernetes` as its ServiceAccount under manifests/overlays/istio, TokenReview " +
         "authentication with its cache at the defaults (60 s, 10,000 tokens per process), tokens from TokenRequest " +
@@ -413,7 +386,7 @@ function report(
         "in the window, meshsign's lease renewals and watches included) over the successful calls.",
       `meshsign CPU per request, Kubernetes mode with one token over standalone: ${cpuRatio.toFixed(2)}x. ` +
         `Fresh tokens: API server + etcd ${f.us(freshControlUs)} per request against meshsign's ${f.us(freshMeshsignUs)}, ` +
-        `of which ${f.us(reviewUs)} more than with one token under the same grpc-js load (what a review costs meshsign).`,
+        `of which ${f.us(reviewUs)} more than with one token under the same load (what a review costs meshsign).`,
     ],
     data: { rows },
   };

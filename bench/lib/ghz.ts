@@ -16,8 +16,13 @@ export const CREATE_CERTIFICATE = "istio.v1.auth.IstioCertificateService/CreateC
 export interface GhzWorkload {
   /** JSON array of requests; ghz sends element `n % length` as request n. */
   readonly dataFile: string;
-  /** The request metadata (the bearer token), JSON. */
-  readonly metadataFile: string;
+  /** The request metadata (the bearer token), JSON; for the ghz command. */
+  readonly metadataFile?: string;
+  /**
+   * JSON array of bearer tokens, one per request, for bench/peer/ghz/tokens (`ghz-tokens`): request
+   * n sends token n and element n of the data file, and the run ends when the tokens are used up.
+   */
+  readonly tokensFile?: string;
   readonly protoFile: string;
   readonly importPath: string;
 }
@@ -39,6 +44,23 @@ export function writeGhzWorkload(dir: string, items: readonly LoadItem[], protoR
   return {
     dataFile,
     metadataFile,
+    protoFile: path.join(protoRoot, "istio/v1/auth/ca.proto"),
+    importPath: protoRoot,
+  };
+}
+
+/**
+ * Writes the request files of `ghz-tokens`: request n sends item n's CSR with item n's token, each
+ * token once (a run is as long as the items).
+ */
+export function writeGhzTokensWorkload(dir: string, items: readonly LoadItem[], protoRoot: string): GhzWorkload {
+  const dataFile = path.join(dir, "ghz-data.json");
+  const tokensFile = path.join(dir, "ghz-tokens.json");
+  writeFileSync(dataFile, JSON.stringify(items.map((i) => ({ csr: i.csr, validityDuration: 86400 }))));
+  writeFileSync(tokensFile, JSON.stringify(items.map((i) => i.token)), { mode: 0o600 });
+  return {
+    dataFile,
+    tokensFile,
     protoFile: path.join(protoRoot, "istio/v1/auth/ca.proto"),
     importPath: protoRoot,
   };
@@ -81,7 +103,10 @@ export interface GhzOptions {
   readonly reportFile: string;
 }
 
-/** One ghz run of `seconds`, its figures from ghz's JSON report. `onPid` gets ghz's pid once spawned. */
+/**
+ * One ghz run of `seconds` (with a tokens file: one request per token, however long that takes),
+ * its figures from ghz's JSON report. `onPid` gets ghz's pid once spawned.
+ */
 export async function runGhz(
   options: GhzOptions,
   seconds: number,
@@ -103,18 +128,22 @@ export async function runGhz(
     String(options.concurrency),
     "--connections",
     String(options.connections),
-    "--duration",
-    `${seconds}s`,
-    "--duration-stop",
-    "ignore",
     "--timeout",
     "20s",
     "--data-file",
     workload.dataFile,
-    "--metadata-file",
-    workload.metadataFile,
-    "--format",
-    "json",
+    ...(workload.tokensFile !== undefined
+      ? ["--tokens-file", workload.tokensFile]
+      : [
+          "--duration",
+          `${seconds}s`,
+          "--duration-stop",
+          "ignore",
+          "--metadata-file",
+          workload.metadataFile ?? "",
+          "--format",
+          "json",
+        ]),
     "--output",
     options.reportFile,
     options.target.address,
