@@ -232,6 +232,16 @@ describe("deadlines and cancellation", () => {
     expect(c.cancelled).toBe(true);
   });
 
+  it.each(["2592000S", "99999999H"])(
+    "a grpc-timeout of %s, longer than a timer can hold, is not turned into an instant deadline",
+    async (timeout) => {
+      // grpc-go spells a 30-day deadline "2592000S": 2.6e9 ms, past setTimeout's 2^31-1 ms.
+      const { connect } = await serve((c, cb) => setTimeout(() => cb(null, c.request), 50));
+      const a = await call(connect(), { headers: { "grpc-timeout": timeout } }).answer;
+      expect(a.status).toBe("0");
+    },
+  );
+
   it("a call the client resets is cancelled, and a late answer is dropped", async () => {
     const got = signal<{ c: ServerUnaryCall<string, string>; cb: () => void }>();
     const { connect } = await serve((c, cb) =>

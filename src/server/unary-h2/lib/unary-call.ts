@@ -23,6 +23,12 @@ const OK_TRAILERS: OutgoingHttpHeaders = { "grpc-status": "0", "grpc-message": "
 
 /** Length-prefixed message framing: 1 byte compressed flag, 4 bytes big-endian length. */
 const PREFIX_BYTES = 5;
+/**
+ * The longest delay a Node timer holds (2^31-1 ms, ~24.8 days); a longer one
+ * fires after 1 ms. grpc-timeout allows up to 99999999H, and grpc-go spells a
+ * 30-day deadline "2592000S", so longer deadlines wait this long instead.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Serves one HTTP/2 stream as a gRPC unary call: checks the request's
@@ -99,7 +105,7 @@ class UnaryCall<Req, Res> extends EventEmitter {
         this.#refuse(GrpcStatus.INTERNAL, `Invalid grpc-timeout value "${String(timeout)}"`);
         return;
       }
-      this.#deadline = setTimeout(() => this.#deadlineExceeded(), ms);
+      this.#deadline = setTimeout(() => this.#deadlineExceeded(), Math.min(ms, MAX_TIMER_MS));
     }
     stream.on("data", (chunk: Buffer) => this.#data(chunk));
     stream.once("end", () => this.#end());
