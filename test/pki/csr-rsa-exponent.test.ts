@@ -25,11 +25,14 @@ const modulusKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const modulus = Buffer.from(modulusKey.publicKey.export({ format: "jwk" }).n as string, "base64url");
 
 /** A CSR whose SPKI carries `exponent` (the signature is made with the real key, so only the exponent is off). */
-function csrWithExponent(exponent: bigint): Uint8Array {
+function csrWithExponent(
+  exponent: bigint,
+  keyAlgorithm: Uint8Array = sequence(oid(RSA_ENCRYPTION), NULL_VALUE),
+): Uint8Array {
   const eHex = exponent.toString(16);
   const eBytes = Buffer.from(eHex.length % 2 ? `0${eHex}` : eHex, "hex");
   const spki = sequence(
-    sequence(oid(RSA_ENCRYPTION), NULL_VALUE),
+    keyAlgorithm,
     bitString(sequence(unsignedInteger(modulus), unsignedInteger(eBytes))),
   );
   const info = sequence(smallInteger(0), sequence(), spki, constructed(0xa0, []));
@@ -75,5 +78,15 @@ describe("an RSA CSR's public exponent", () => {
 
   it("the hand-made CSR is accepted with 65537, so the refusals are about the exponent alone", () => {
     expect(refusal(csrWithExponent(65537n))).toBeUndefined();
+  });
+});
+
+describe("an RSA CSR's key AlgorithmIdentifier", () => {
+  it("is refused without its NULL parameters (RFC 3279 §2.3.1 MUST; Go: RSA key missing NULL parameters)", () => {
+    // The SPKI is copied into the leaf as it is: accepted, it gives istio-agent a certificate Go cannot parse.
+    expect(refusal(csrWithExponent(65537n, sequence(oid(RSA_ENCRYPTION))))).toEqual({
+      code: "ERR_CSR_DER",
+      message: expect.stringMatching(/rsaEncryption parameters must be NULL/),
+    });
   });
 });

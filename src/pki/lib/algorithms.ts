@@ -183,8 +183,11 @@ export function readSpki(r: DerReader): {
   const id = alg.oid(alg.expect(Tag.OID, "algorithm"));
   let algorithm: KeyAlgorithmDraft;
   if (id === KeyAlgorithmOid.rsaEncryption) {
+    // RFC 3279 §2.3.1: the parameters MUST be NULL. Go's x509 refuses a key without them (in a CSR
+    // and in a certificate), and a CSR's SPKI is copied into the leaf as it is.
     const p = alg.optional(Tag.NULL);
-    if (p !== undefined) alg.null(p);
+    if (p === undefined) alg.fail("rsaEncryption parameters must be NULL");
+    else alg.null(p);
     algorithm = { type: "rsa" };
   } else if (id === KeyAlgorithmOid.ecPublicKey) {
     // RFC 5480 §2.1.1: namedCurve only (implicit and specified curves are not allowed).
