@@ -3,7 +3,8 @@
  * authorization checks need, in strict DER, with a size cap applied before
  * any parsing. Every failure is a MeshsignError:
  * ERR_CSR_TOO_LARGE, ERR_CSR_PEM, ERR_CSR_DER or ERR_CSR_KEY_UNSUPPORTED (which
- * includes an RSA public exponent Go's crypto/rsa would refuse).
+ * includes an RSA public exponent Go's crypto/rsa would refuse, and an EC point
+ * Go's x509 cannot parse).
  *
  * PEM policy (RFC 7468): the text must hold exactly one PEM block, labelled
  * "CERTIFICATE REQUEST" or, for compatibility with old tools (RFC 7468 §7),
@@ -103,6 +104,24 @@ function checkRsaExponent(key: KeyObject): void {
   }
 }
 
+/** Bytes of one coordinate of a point on each curve. */
+const EC_COORDINATE_BYTES = { "P-256": 32, "P-384": 48, "P-521": 66 } as const;
+
+/**
+ * An EC key must be an uncompressed point (0x04 || X || Y), the one form RFC
+ * 5480 §2.2 makes mandatory and the only one Go's x509 parses: the CSR's SPKI
+ * is copied into the leaf as it is, and a compressed (or hybrid) point would
+ * give istio-agent a certificate it cannot read. istio-csr refuses such a CSR.
+ */
+function checkUncompressedPoint(keyBits: Uint8Array, curve: keyof typeof EC_COORDINATE_BYTES): void {
+  if (keyBits[0] !== 0x04 || keyBits.length !== 1 + 2 * EC_COORDINATE_BYTES[curve]) {
+    throw new MeshsignError(
+      "ERR_CSR_KEY_UNSUPPORTED",
+      "EC public key must be an uncompressed point (RFC 5480 §2.2), as Go's x509 requires",
+    );
+  }
+}
+
 /** Parses a PEM CSR (see the module comment for the PEM policy). */
 export function parseCsr(pem: string, limits?: CsrLimits): ParsedCsr {
   const max = limitOf(limits);
@@ -165,6 +184,7 @@ export function parseCsrDer(der: Uint8Array, limits?: CsrLimits): ParsedCsr {
       detail: { algorithm: spki.algorithm.oid },
     });
   }
+  if (spki.algorithm.type === "ec") checkUncompressedPoint(spki.keyBits, spki.algorithm.curve);
   const imported = importSpki(spki.spki, spki.algorithm, spki.keyBits);
   if (imported === undefined) throw new MeshsignError("ERR_CSR_DER", "CSR public key is malformed");
   if (imported.algorithm.type === "rsa") checkRsaExponent(imported.key);

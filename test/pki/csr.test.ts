@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
 import { type ParsedCsr, parseCsr, parseCsrDer } from "../../src/pki/csr.js";
 import { DerReader } from "../../src/pki/der/reader.js";
-import { bitString, sequence } from "../../src/pki/der/writer.js";
+import { bitString, constructed, oid, sequence, smallInteger } from "../../src/pki/der/writer.js";
 import { buildCsr, buildCsrDer, privateKeyToPem } from "../../src/pki/keys.js";
 import { decodePemAll, encodePem } from "../../src/pki/pem.js";
 import { KEY_SPECS, key, openssl, TempDir } from "./helpers.js";
@@ -431,6 +431,21 @@ describe("strict DER and proof of possession", () => {
       ],
     });
     expectCode(() => parseCsrDer(ku), "ERR_CSR_DER");
+  });
+
+  it("an EC key in compressed point form is refused (Go's x509 parses only uncompressed points)", () => {
+    // The SPKI is copied into the leaf as it is: accepted, it gives istio-agent a certificate Go cannot parse.
+    const ec = key({ type: "ec", curve: "P-256" }, "compressed");
+    const jwk = createPublicKey(ec).export({ format: "jwk" });
+    const x = Buffer.from(jwk.x as string, "base64url");
+    const yOdd = (Buffer.from(jwk.y as string, "base64url").at(-1) as number) & 1;
+    const spki = sequence(
+      sequence(oid("1.2.840.10045.2.1"), oid("1.2.840.10045.3.1.7")),
+      bitString(Buffer.concat([Buffer.of(0x02 | yOdd), x])),
+    );
+    const info = sequence(smallInteger(0), sequence(), spki, constructed(0xa0, []));
+    const csr = sequence(info, sequence(oid("1.2.840.10045.4.3.2")), bitString(sign("sha256", info, ec)));
+    expectCode(() => parseCsrDer(csr), "ERR_CSR_KEY_UNSUPPORTED");
   });
 
   it("an RSA key pair from node signs a CSR with PKCS#1 v1.5 SHA-256 by default", () => {
