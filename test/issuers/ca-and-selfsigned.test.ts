@@ -59,6 +59,17 @@ describe("CaIssuer", () => {
     expect(execFileSync("openssl", ["verify", "-CAfile", path.join(dir, "root.pem"), "-untrusted", path.join(dir, "inter.pem"), path.join(dir, "leaf.pem")], { encoding: "utf8" })).toContain("OK");
   });
 
+  it("refuses to sign once the CA has expired, even when the leaf's back-dated notBefore is older than the CA's notAfter", async () => {
+    // The CSR service back-dates notBefore by 2 minutes; a CA that expired 30 s ago must not yield an already expired leaf.
+    const expiredDer = await makeCert(rootKey, rootKey, undefined, { isCA: true, keyUsage: ["keyCertSign"], subject: [[{ type: "2.5.4.3", value: "expired" }]], notAfter: new Date(Date.now() - 30_000) });
+    const issuer = await CaIssuer.create({ certificatePem: derToPem(expiredDer), privateKeyPem: pem(rootKey), origin: "test" });
+    const t = Date.now();
+    const template = { ...leafTemplate(leafKey), notBefore: new Date(t - 120_000), notAfter: new Date(t + H) };
+    await expect(issuer.sign({ requestId: "late", csrPem: "", template })).rejects.toSatisfy(
+      (e) => isMeshsignError(e, "ERR_SIGNING_FAILED") && /expired/.test((e as Error).message),
+    );
+  });
+
   it.each([
     ["a certificate that is not a CA", async () => ({ cert: await makeCert(rootKey, rootKey, undefined, { isCA: false }), key: rootKey }), /not a CA/],
     ["a key that does not match the certificate", async () => ({ cert: await makeCert(rootKey, rootKey, undefined, { isCA: true, keyUsage: ["keyCertSign"] }), key: interKey }), /does not match/],

@@ -32,6 +32,8 @@ export interface CaIssuerOptions {
    * Default true.
    */
   readonly signOnThreadPool?: boolean;
+  /** Current time in ms (tests freeze it). Default Date.now. */
+  readonly clock?: () => number;
 }
 
 /** Issuer Ready reasons, as cert-manager's CA issuer sets them. */
@@ -89,11 +91,13 @@ export class CaIssuer implements Issuer {
   readonly #prepared: Prepared | undefined;
 
   readonly #signOnThreadPool: boolean;
+  readonly #clock: () => number;
 
   private constructor(status: IssuerStatus, prepared: Prepared | undefined, options: CaIssuerOptions) {
     this.#status = status;
     this.#prepared = prepared;
     this.#signOnThreadPool = options.signOnThreadPool ?? true;
+    this.#clock = options.clock ?? Date.now;
   }
 
   /** An issuer that is not ready because its key pair could not be read (e.g. the Secret is missing). */
@@ -175,7 +179,9 @@ export class CaIssuer implements Issuer {
     }
     const t = request.template;
     const notAfter = Math.min(t.notAfter.getTime(), p.caNotAfter);
-    if (notAfter <= t.notBefore.getTime()) {
+    // The CA's expiry is checked against now, not only against notBefore: the CSR service back-dates
+    // notBefore (2 min), and a CA that expired within that window would sign leaves already expired.
+    if (notAfter <= t.notBefore.getTime() || p.caNotAfter <= this.#clock()) {
       throw new MeshsignError("ERR_SIGNING_FAILED", "the CA certificate has expired", {
         detail: { requestId: request.requestId },
       });
