@@ -38,7 +38,10 @@ export class IdentityRateLimiter {
       bucket = { tokens: burst, at: now };
       this.#buckets.set(identity, bucket);
     } else {
-      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * ratePerSecond);
+      // A wall clock that stepped back (NTP) refills nothing; a negative span would drain the bucket
+      // for as long as the step, refusing the identity for that long.
+      const elapsedMs = Math.max(0, now - bucket.at);
+      bucket.tokens = Math.min(burst, bucket.tokens + (elapsedMs / 1000) * ratePerSecond);
       bucket.at = now;
     }
     if (bucket.tokens >= 1) {

@@ -151,6 +151,17 @@ describe("the per-identity rate limit", () => {
     expect(limiter.take(A)).toBe(0);
   });
 
+  it("does not lock an identity out when the wall clock steps back (NTP)", () => {
+    let now = 10_000_000;
+    const limiter = new IdentityRateLimiter({ ratePerSecond: 1, burst: 2 }, () => now);
+    expect([limiter.take(A), limiter.take(A)]).toEqual([0, 0]);
+    now -= 3_600_000;
+    // One token's wait, as without the step; not the hour the clock went back.
+    expect(limiter.take(A)).toBe(1000);
+    now += 1000;
+    expect(limiter.take(A)).toBe(0);
+  });
+
   it("keeps identities apart", () => {
     const limiter = new IdentityRateLimiter({ ratePerSecond: 1, burst: 1 }, () => 5);
     expect(limiter.take(A)).toBe(0);
