@@ -201,7 +201,8 @@ export class JwksAuthenticator implements Authenticator {
    * Returns whether a (possibly shared) fetch completed, so the caller retries.
    */
   private async refetchIfAllowed(): Promise<boolean> {
-    if (this.inflight === undefined && this.clock() - this.lastFetchAt < this.refetchIntervalMs) return false;
+    if (this.inflight === undefined && within(this.clock() - this.lastFetchAt, this.refetchIntervalMs))
+      return false;
     await this.fetchKeys();
     return true;
   }
@@ -210,7 +211,11 @@ export class JwksAuthenticator implements Authenticator {
   private refreshIfStale(): void {
     if (this.source.kind === "static" || this.inflight !== undefined) return;
     const now = this.clock();
-    if (now - this.loadedAt < this.maxKeyAgeMs || now - this.lastFetchAt < this.refetchIntervalMs) return;
+    if (
+      within(now - this.loadedAt, this.maxKeyAgeMs) ||
+      within(now - this.lastFetchAt, this.refetchIntervalMs)
+    )
+      return;
     // Requests keep using the current keys meanwhile; a failure keeps them and is retried after the interval.
     this.fetchKeys().catch(() => {});
   }
@@ -231,6 +236,15 @@ export class JwksAuthenticator implements Authenticator {
     }
     return this.inflight;
   }
+}
+
+/**
+ * Whether a span since an event is inside a window. A negative span means the wall clock stepped
+ * back (NTP) and says nothing about how long ago the event was: it counts as outside, or key
+ * re-fetches would stop for as long as the step and a rotated-in key be refused meanwhile.
+ */
+function within(spanMs: number, windowMs: number): boolean {
+  return spanMs >= 0 && spanMs < windowMs;
 }
 
 function resolveOptions(

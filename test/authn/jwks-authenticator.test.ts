@@ -631,6 +631,19 @@ describe("JwksAuthenticator fetching keys over HTTP", () => {
     ).toHaveProperty("code", "ERR_TOKEN_KID_UNKNOWN");
   });
 
+  it("re-fetches on an unknown kid after the wall clock stepped back (NTP), instead of for as long as the step", async () => {
+    const auth = await urlAuthenticator();
+    const rotated = await makeKey("RS256", "key-after-step");
+    served = [rotated];
+    now -= 3_600_000;
+    const t = NOW_SECONDS - 3600;
+    const caller = await auth.authenticate(
+      bearer(await sign(rotated, { ...kubeClaims(), iat: t, nbf: t, exp: t + 3600 })),
+    );
+    expect(caller.identities).toEqual(["spiffe://cluster.local/ns/foo/sa/bar"]);
+    expect(server.hitsOf("/openid/v1/jwks")).toBe(2);
+  });
+
   it("shares one fetch among concurrent requests with unknown kids", async () => {
     const auth = await urlAuthenticator();
     const rotated = await makeKey("ES256", "key-new");
