@@ -203,7 +203,11 @@ export class JwksAuthenticator implements Authenticator {
   private async refetchIfAllowed(): Promise<boolean> {
     if (this.inflight === undefined && within(this.clock() - this.lastFetchAt, this.refetchIntervalMs))
       return false;
-    await this.fetchKeys();
+    try {
+      await this.fetchKeys();
+    } catch (err) {
+      throw reloadFailure(err);
+    }
     return true;
   }
 
@@ -236,6 +240,21 @@ export class JwksAuthenticator implements Authenticator {
     }
     return this.inflight;
   }
+}
+
+/**
+ * A re-load that fails while serving is the key source's trouble, not the caller's: transient
+ * whatever the cause (a JWKS file caught mid-write reads as invalid JSON, a file being replaced
+ * as missing), so the caller hears UNAVAILABLE and retries instead of UNAUTHENTICATED, and the
+ * file's path stays in the log. Only the first load, at start-up, is a configuration error.
+ */
+function reloadFailure(err: unknown): MeshsignError {
+  if (isMeshsignError(err) && err.retry === "transient") return err;
+  return new MeshsignError(
+    "ERR_AUTHN_BACKEND_UNAVAILABLE",
+    "the token verification keys could not be re-loaded",
+    { cause: err, retry: "transient" },
+  );
 }
 
 /**

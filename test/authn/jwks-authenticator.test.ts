@@ -537,6 +537,35 @@ describe("JwksAuthenticator configuration", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("reports a JWKS file that cannot be re-read as transient, like an endpoint failure, and keeps the old keys", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "meshsign-jwks-"));
+    try {
+      const file = path.join(dir, "jwks.json");
+      await writeFile(file, JSON.stringify(jwksOf(es)));
+      const auth = await JwksAuthenticator.create({
+        source: { kind: "file", path: file },
+        issuer: ISSUER,
+        trustDomain: "cluster.local",
+        clock,
+      });
+      // Caught mid-write: the caller's token is not at fault, so it must not be told UNAUTHENTICATED.
+      await writeFile(file, '{ "keys": [');
+      now += 31_000;
+      const stranger = await makeKey("ES256", "key-unknown");
+      const err = await rejection(
+        auth.authenticate(bearer(await sign(stranger, { ...kubeClaims(), exp: NOW_SECONDS + 7200 }))),
+      );
+      expect(err.code).toBe("ERR_AUTHN_BACKEND_UNAVAILABLE");
+      expect(err.retry).toBe("transient");
+      expect(
+        (await auth.authenticate(bearer(await sign(es, { ...kubeClaims(), exp: NOW_SECONDS + 7200 }))))
+          .identities,
+      ).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("JwksAuthenticator fetching keys over HTTP", () => {
