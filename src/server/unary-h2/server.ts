@@ -87,12 +87,13 @@ export class UnaryH2Server<Req, Res> {
     const closed = [...this.#sessions].map(
       (session) =>
         new Promise<void>((resolve) => {
-          if (session.closed || session.destroyed) {
+          if (session.destroyed) {
             resolve();
             return;
           }
           session.once("close", () => resolve());
-          session.close();
+          // One already closing (its max-age GOAWAY, or idle) may still have calls to finish: wait for them too.
+          if (!session.closed) session.close();
         }),
     );
     return Promise.all(closed).then(() => undefined);

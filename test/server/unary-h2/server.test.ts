@@ -283,6 +283,29 @@ describe("connections", () => {
     expect(server.sessions).toBe(0);
   });
 
+  it("still in their max-age grace period on close, are waited for: close resolves after their calls finish", async () => {
+    const got = signal<() => void>();
+    const { server, connect } = await serve((c, cb) => got.resolve(() => cb(null, c.request)), {
+      maxConnectionAgeMs: 100,
+      connectionAgeGraceMs: 10_000,
+    });
+    const session = connect();
+    const goaway = new Promise<void>((r) => session.once("goaway", () => r()));
+    const inFlight = call(session).answer;
+    const finish = await got.promise;
+    await goaway;
+    let closed = false;
+    const closing = server.close().then(() => {
+      closed = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(false);
+    finish();
+    expect((await inFlight).status).toBe("0");
+    await closing;
+    expect(server.sessions).toBe(0);
+  });
+
   it("are closed with GOAWAY after the idle time with no call, and after their maximum age", async () => {
     for (const limits of [
       { maxConnectionIdleMs: 100 },
