@@ -306,6 +306,26 @@ describe("connections", () => {
     expect(server.sessions).toBe(0);
   });
 
+  it.each([
+    ["a maximum age", { maxConnectionAgeMs: 30 * 86_400_000 }],
+    ["an idle time", { maxConnectionIdleMs: 30 * 86_400_000 }],
+    ["a keepalive time", { keepaliveTimeMs: 30 * 86_400_000 }],
+  ])("with %s longer than a timer can hold (30 days) are neither closed at once nor pinged in a loop", async (_name, limits) => {
+    const { connect } = await serve(echo, limits);
+    const session = connect();
+    let goaway = false;
+    let pings = 0;
+    session.once("goaway", () => {
+      goaway = true;
+    });
+    session.on("ping", () => pings++);
+    expect((await call(session).answer).status).toBe("0");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(goaway).toBe(false);
+    expect(session.closed || session.destroyed).toBe(false);
+    expect(pings).toBe(0);
+  });
+
   it("are closed with GOAWAY after the idle time with no call, and after their maximum age", async () => {
     for (const limits of [
       { maxConnectionIdleMs: 100 },
