@@ -14,7 +14,8 @@ export interface ClientCertAuthenticatorOptions {
  * Authenticates renewals over mTLS. The TLS layer has already verified the
  * chain against the mesh roots; this checks that the verified leaf is a
  * workload SVID of our trust domain: exactly one URI SAN, of Istio's form
- * `spiffe://<td>/ns/<ns>/sa/<sa>`, no other names, not a CA, inside its
+ * `spiffe://<td>/ns/<ns>/sa/<sa>`, no other names, not a CA, an extended
+ * key usage (if any) that allows client and server auth, inside its
  * validity period. Stricter than Istio's ClientCertAuthenticator, which takes
  * every SAN as an identity (and then fails identity matching on DNS SANs).
  *
@@ -45,6 +46,17 @@ export class ClientCertAuthenticator implements Authenticator {
     if (now > leaf.notAfter.getTime()) throw invalid("client certificate expired");
     if (leaf.basicConstraints?.isCA === true) {
       throw invalid("client certificate is a CA certificate");
+    }
+    // X.509-SVID §4.4: an EKU, when present, allows both; istio-csr's TLS layer checks clientAuth and
+    // serverAuth too. The TLS handshake here checks no purpose, so a mesh certificate issued for
+    // something else (serverAuth only, code signing) would otherwise authenticate.
+    const ekus = leaf.extKeyUsage;
+    if (
+      ekus !== undefined &&
+      !ekus.includes("any") &&
+      !(ekus.includes("clientAuth") && ekus.includes("serverAuth"))
+    ) {
+      throw invalid("client certificate's extended key usage does not allow client and server authentication");
     }
     const uris = leaf.uris;
     const otherSans =

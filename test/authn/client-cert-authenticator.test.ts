@@ -21,6 +21,8 @@ interface CertSpec {
   notBefore?: number;
   notAfter?: number;
   ca?: boolean;
+  /** Extended key usage OIDs; no extension when absent. */
+  eku?: string[];
 }
 
 async function cert(spec: CertSpec = {}): Promise<Uint8Array> {
@@ -29,6 +31,7 @@ async function cert(spec: CertSpec = {}): Promise<Uint8Array> {
     new x509.BasicConstraintsExtension(spec.ca ?? false, undefined, true),
   ];
   if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, true));
+  if (spec.eku !== undefined) extensions.push(new x509.ExtendedKeyUsageExtension(spec.eku));
   const c = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: "01",
     name: "",
@@ -150,6 +153,17 @@ describe("ClientCertAuthenticator", () => {
     ],
     ["a certificate not yet valid", async () => [await cert({ notBefore: now + 60_000 })], /not yet valid/],
     ["a CA certificate", async () => [await cert({ ca: true })], /CA certificate/],
+    // X.509-SVID §4.4, and istio-csr's TLS layer: a client certificate must allow client (and server) auth.
+    [
+      "a certificate whose extended key usage is server authentication only",
+      async () => [await cert({ eku: [x509.ExtendedKeyUsage.serverAuth] })],
+      /extended key usage/,
+    ],
+    [
+      "a certificate whose extended key usage is code signing only",
+      async () => [await cert({ eku: [x509.ExtendedKeyUsage.codeSigning] })],
+      /extended key usage/,
+    ],
   ];
   it.each(refused)("refuses %s", async (_name, chain, message) => {
     const peerCertificates = await chain();
