@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import http2 from "node:http2";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IstioCaClient } from "../../src/csr-service/client.js";
@@ -141,4 +142,35 @@ describe("rotated mesh roots", () => {
     await expect(server.stack.setRoots(stranger)).rejects.toMatchObject({ code: "ERR_CHAIN_INVALID" });
     expect(server.stack.roots()).toBe(before);
   });
+});
+
+describe("connection limits longer than a timer can hold", () => {
+  it.each(["h2", "grpc-js"] as const)(
+    "(30 days of max age and idle time) do not close connections at once, under %s",
+    async (implementation) => {
+      const s = await startInProcessServer({
+        grpcImplementation: implementation,
+        grpcMaxConnectionAge: "720h",
+        grpcMaxConnectionIdle: "720h",
+      });
+      try {
+        const session = http2.connect(`https://localhost:${s.port}`, { ca: s.rootsPem });
+        session.on("error", () => {});
+        let goaway = false;
+        session.once("goaway", () => {
+          goaway = true;
+        });
+        await new Promise<void>((resolve, reject) => {
+          session.once("remoteSettings", () => resolve());
+          session.once("error", reject);
+        });
+        await new Promise((r) => setTimeout(r, 200));
+        expect(goaway).toBe(false);
+        expect(session.closed || session.destroyed).toBe(false);
+        session.destroy();
+      } finally {
+        await s.close();
+      }
+    },
+  );
 });
