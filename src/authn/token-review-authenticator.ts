@@ -133,11 +133,12 @@ export class TokenReviewAuthenticator implements Authenticator {
       this.inflight.set(key, pending);
     }
     const caller = await pending;
+    const reviewedAt = this.clock();
     const expiresAt = Math.min(
-      this.clock() + this.cacheTtlMs,
+      reviewedAt + this.cacheTtlMs,
       exp === undefined ? Number.POSITIVE_INFINITY : exp * 1000,
     );
-    if (expiresAt > this.clock()) this.cache.set(key, caller, expiresAt);
+    if (expiresAt > reviewedAt) this.cache.set(key, caller, expiresAt, reviewedAt);
     return copy(caller);
   }
 

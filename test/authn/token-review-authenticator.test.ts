@@ -246,6 +246,16 @@ describe("TokenReviewAuthenticator cache", () => {
     expect(auth.reviewCalls).toBe(2);
   });
 
+  it("reviews again once the cache TTL has passed, even when the wall clock stepped back (NTP) meanwhile", async () => {
+    const auth = authenticator({ cacheTtlSeconds: 60 });
+    await auth.authenticate(bearer(token("a")));
+    now -= 3_600_000;
+    now += 61_000;
+    // 61 s after the review by any clock that keeps time: the pod may be gone, ask again.
+    await auth.authenticate(bearer(token("a")));
+    expect(auth.reviewCalls).toBe(2);
+  });
+
   it("never keeps a result past the token's own exp", async () => {
     const auth = authenticator({ cacheTtlSeconds: 600 });
     const t = token("short", NOW_SECONDS + 20);
