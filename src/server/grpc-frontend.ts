@@ -13,6 +13,7 @@ import {
 } from "../csr-service/service-definition.js";
 import type { Config, GrpcImplementation } from "./config.js";
 import { RotatingServerTls, type ServingKeyPair } from "./tls/rotating-credentials.js";
+import { timerDelay } from "./lib/timer-delay.js";
 import { UnaryH2Server } from "./unary-h2/index.js";
 
 /** Limits of the CreateCertificate port; see {@link GrpcFrontend}. */
@@ -228,13 +229,6 @@ export class GrpcFrontend {
 
 type CreateCertificateHandler = ReturnType<typeof createCertificateHandler>;
 
-/**
- * The longest delay a Node timer holds (2^31-1 ms, ~24.8 days); grpc-js arms its age, idle and
- * keepalive timers with the configured values, and a longer one fires after 1 ms (every
- * connection closed at once). It is also the value grpc-js reads as "unlimited".
- */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** grpc-js's generic server, handed each connection through its connection injector. */
 function grpcJsSessions(handler: CreateCertificateHandler, limits: GrpcLimits): Sessions {
   const server = new Server({
@@ -244,8 +238,8 @@ function grpcJsSessions(handler: CreateCertificateHandler, limits: GrpcLimits): 
     // Istio agents hold one long-lived connection; keep them healthy but bounded.
     "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
     "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
-    "grpc.max_connection_idle_ms": Math.min(limits.maxConnectionIdleMs, MAX_TIMER_MS),
-    "grpc.max_connection_age_ms": Math.min(limits.maxConnectionAgeMs, MAX_TIMER_MS),
+    "grpc.max_connection_idle_ms": timerDelay(limits.maxConnectionIdleMs),
+    "grpc.max_connection_age_ms": timerDelay(limits.maxConnectionAgeMs),
     "grpc.max_connection_age_grace_ms": CONNECTION_AGE_GRACE_MS,
     // channelz (grpc-js's introspection counters) is not served by meshsign; keeping it on costs
     // CPU on every call and socket.

@@ -7,15 +7,9 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Socket } from "node:net";
+import { timerDelay } from "../lib/timer-delay.js";
 import { serveUnaryStream } from "./lib/unary-call.js";
 import type { UnaryMethod } from "./method.js";
-
-/**
- * The longest delay a Node timer holds (2^31-1 ms, ~24.8 days); a longer one fires after 1 ms.
- * Limits are durations from the configuration (`--grpc-max-connection-age 720h` is one), so
- * longer ones wait this long instead: a GOAWAY after 24.8 days rather than at once.
- */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Per-connection limits and timers of a {@link UnaryH2Server}; the same knobs grpc-js's server takes. */
 export interface UnaryH2Limits {
@@ -118,7 +112,7 @@ export class UnaryH2Server<Req, Res> {
     const limits = this.limits;
     const timers: NodeJS.Timeout[] = [];
     const later = (ms: number, fn: () => void): NodeJS.Timeout => {
-      const t = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
+      const t = setTimeout(fn, timerDelay(ms));
       t.unref();
       timers.push(t);
       return t;
@@ -153,7 +147,7 @@ export class UnaryH2Server<Req, Res> {
     let pingTimeout: NodeJS.Timeout | undefined;
     const ping = later(limits.keepaliveTimeMs, () => {
       if (session.destroyed || session.closed) return;
-      pingTimeout = setTimeout(() => session.destroy(), Math.min(limits.keepaliveTimeoutMs, MAX_TIMER_MS));
+      pingTimeout = setTimeout(() => session.destroy(), timerDelay(limits.keepaliveTimeoutMs));
       pingTimeout.unref();
       let sent = false;
       try {

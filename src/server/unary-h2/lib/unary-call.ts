@@ -7,6 +7,7 @@ import {
 } from "node:http2";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { status as GrpcStatus, type Metadata, type ServerUnaryCall, type StatusObject } from "@grpc/grpc-js";
+import { timerDelay } from "../../lib/timer-delay.js";
 import type { UnaryMethod } from "../method.js";
 import { isGrpcContentType } from "./content-type.js";
 import { encodeGrpcMessage } from "./grpc-message.js";
@@ -23,13 +24,6 @@ const OK_TRAILERS: OutgoingHttpHeaders = { "grpc-status": "0", "grpc-message": "
 
 /** Length-prefixed message framing: 1 byte compressed flag, 4 bytes big-endian length. */
 const PREFIX_BYTES = 5;
-/**
- * The longest delay a Node timer holds (2^31-1 ms, ~24.8 days); a longer one
- * fires after 1 ms. grpc-timeout allows up to 99999999H, and grpc-go spells a
- * 30-day deadline "2592000S", so longer deadlines wait this long instead.
- */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Serves one HTTP/2 stream as a gRPC unary call: checks the request's
  * content type and path, reads exactly one length-prefixed message (refusing
@@ -105,7 +99,7 @@ class UnaryCall<Req, Res> extends EventEmitter {
         this.#refuse(GrpcStatus.INTERNAL, `Invalid grpc-timeout value "${String(timeout)}"`);
         return;
       }
-      this.#deadline = setTimeout(() => this.#deadlineExceeded(), Math.min(ms, MAX_TIMER_MS));
+      this.#deadline = setTimeout(() => this.#deadlineExceeded(), timerDelay(ms));
     }
     stream.on("data", (chunk: Buffer) => this.#data(chunk));
     stream.once("end", () => this.#end());
