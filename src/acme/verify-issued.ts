@@ -7,6 +7,10 @@
  * - it is valid now and not a CA;
  * - the chain links leaf -> intermediates by signature, and, when trust
  *   anchors are given (the CA's roots, e.g. Pebble's), verifies to one.
+ * A failed check is an ERR_CERT_INVALID whose `detail.check` names it
+ * (`publicKey`, `ca`, `names`, `validity`): a caller may act on a
+ * certificate for another key differently from one the CA will issue alike
+ * again.
  */
 import { MeshsignError } from "../errors/index.js";
 import { decodePemAll, type ParsedCertificate, parseCertificate, verifyChain } from "../pki/index.js";
@@ -29,9 +33,12 @@ export interface VerifyIssuedOptions {
   readonly roots?: readonly Uint8Array[];
 }
 
-function bad(message: string, detail: Record<string, unknown> = {}): never {
+/** Which check an unusable certificate failed (`detail.check` of its ERR_CERT_INVALID). */
+export type IssuedCheck = "publicKey" | "ca" | "names" | "validity";
+
+function bad(check: IssuedCheck, message: string, detail: Record<string, unknown> = {}): never {
   throw new MeshsignError("ERR_CERT_INVALID", `the ACME server's certificate is unusable: ${message}`, {
-    detail,
+    detail: { check, ...detail },
   });
 }
 
@@ -42,12 +49,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** Checks the downloaded chain against the order; returns it parsed. */
 export function verifyIssued(options: VerifyIssuedOptions): IssuedCertificate {
   const ders = decodePemAll(options.chainPem, "CERTIFICATE", "ERR_CHAIN_INVALID");
-  if (ders.length === 0) bad("no certificate in the response");
+  if (ders.length === 0) bad("names", "no certificate in the response");
   // The leaf's key is not imported: its SPKI must equal the CSR's, whose signature verified with it.
   const certs = ders.map((d, i) => parseCertificate(d, { lazyKey: i === 0 }));
   const [leaf, ...intermediates] = certs as [ParsedCertificate, ...ParsedCertificate[]];
-  if (!sameBytes(leaf.publicKeySpki, options.csrPublicKeySpki)) bad("its public key is not the CSR's");
-  if (leaf.basicConstraints?.isCA === true) bad("it is a CA certificate");
+  if (!sameBytes(leaf.publicKeySpki, options.csrPublicKeySpki))
+    bad("publicKey", "its public key is not the CSR's");
+  if (leaf.basicConstraints?.isCA === true) bad("ca", "it is a CA certificate");
   const want = new Set(
     options.identifiers.map((i) => `${i.type}:${i.type === "dns" ? i.value.toLowerCase() : i.value}`),
   );
@@ -57,10 +65,20 @@ export function verifyIssued(options: VerifyIssuedOptions): IssuedCertificate {
   ]);
   const missing = [...want].filter((w) => !got.has(w));
   const extra = [...got].filter((g) => !want.has(g));
-  if (missing.length > 0 || extra.length > 0) bad("its names differ from the order", { missing, extra });
+  if (missing.length > 0 || extra.length > 0) {
+    const list = (names: string[]): string => (names.length === 0 ? "none" : names.join(", "));
+    bad("names", `its names differ from the order (missing: ${list(missing)}; extra: ${list(extra)})`, {
+      missing,
+      extra,
+    });
+  }
   const t = options.at.getTime();
   if (t < leaf.notBefore.getTime() || t >= leaf.notAfter.getTime())
-    bad("it is not valid now", { serial: leaf.serialHex });
+    bad("validity", "it is not valid now", {
+      serial: leaf.serialHex,
+      notBeforeMs: leaf.notBefore.getTime(),
+      notAfterMs: leaf.notAfter.getTime(),
+    });
   try {
     if (options.roots !== undefined && options.roots.length > 0) {
       verifyChain(leaf, intermediates, options.roots, { at: options.at, extKeyUsage: ["serverAuth"] });

@@ -9,7 +9,10 @@
  *   Order's reason (the CA's problem detail), so the Certificate shows it and
  *   backs off;
  * - Order valid: the chain, checked against the CSR (key, names, validity)
- *   before it is used; a certificate for another key deletes the Order;
+ *   before it is used; a certificate for another key deletes the Order (it
+ *   is recreated, as cert-manager does), one not valid yet is waited for,
+ *   and any other unusable one fails the request (ordering again would get
+ *   the same certificate);
  * - otherwise pending (OrderPending), saying what the Order waits for.
  *
  * An Order left from an earlier request of the same name (owned by another
@@ -121,6 +124,27 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
         });
       } catch (err) {
         const e = toMeshsignError(err);
+        const now = this.#d.clock.now();
+        const notBefore = e.detail.notBeforeMs;
+        if (e.detail.check === "validity" && typeof notBefore === "number" && notBefore > now) {
+          // Valid from a moment ahead (the CA's clock is ahead of ours): wait for it, not a new order.
+          return {
+            status: "pending",
+            reason: "OrderPending",
+            message: `The certificate of Order ${ns}/${name} is valid from ${new Date(notBefore).toISOString()}; waiting for it`,
+            retryAfterMs: notBefore - now + 1_000,
+          };
+        }
+        if (e.code === "ERR_CERT_INVALID" && e.detail.check !== "publicKey") {
+          // Names that differ, a CA certificate, an expired one: the CA would issue the same for
+          // the same order again, so ordering again would loop (an order a second, for ever). The
+          // request fails, and the Certificate backs off; the Order stays to show what came back.
+          throw new MeshsignError(
+            "ERR_CERT_INVALID",
+            `The certificate of Order ${ns}/${name} is unusable: ${e.message}`,
+            { retry: "terminal", cause: err },
+          );
+        }
         // cert-manager deletes an Order whose certificate is for another key (it is recreated).
         await this.#d.store.delete(ORDERS, ns, name).catch(() => undefined);
         this.#d.events.record(cr, "Warning", "OrderInvalid", `Deleted Order ${ns}/${name}: ${e.message}`);

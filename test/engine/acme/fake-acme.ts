@@ -57,6 +57,10 @@ export class FakeAcme {
   offerAri = false;
   /** Refuse a newOrder that carries `replaces` with this status and problem (e.g. 409 alreadyReplaced). */
   refuseReplaces: { status: number; type: string; detail: string } | undefined;
+  /** A DNS name the CA adds to every certificate it issues (as some commercial CAs add `www.`). */
+  extraName: string | undefined;
+  /** Issue certificates valid from this long after finalize (a CA whose clock is ahead), not a minute before. */
+  notBeforeAheadMs: number | undefined;
   /** The `replaces` of every newOrder received, in order (undefined: none). */
   readonly orderReplaces: (string | undefined)[] = [];
   readonly rootPem: string;
@@ -216,11 +220,11 @@ export class FakeAcme {
         {
           publicKeySpki: csr.publicKeySpki,
           subject: [],
-          dnsNames: [...csr.dnsNames],
+          dnsNames: [...csr.dnsNames, ...(this.extraName === undefined ? [] : [this.extraName])],
           isCA: false,
           keyUsage: ["digitalSignature"],
           extKeyUsage: ["serverAuth"],
-          notBefore: new Date(now - 60_000),
+          notBefore: new Date(now + (this.notBeforeAheadMs ?? -60_000)),
           notAfter: new Date(now + 90 * 86_400_000),
         },
         this.#signer,

@@ -235,6 +235,44 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     ]);
   });
 
+  it("fails the request, without ordering again, when the CA issues a certificate whose names differ from the order", async () => {
+    const acme = new FakeAcme();
+    acme.extraName = "extra.example.com";
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    // Either the failure on the Certificate or the CA asked for a third order for the same request.
+    const cert = await until(
+      store,
+      async () => {
+        const c = await certOf(store);
+        return cond(c, "Issuing")?.status === "False" || (acme.counts.get("newOrder") ?? 0) >= 3
+          ? c
+          : undefined;
+      },
+      "the failure or the orders placed again",
+    );
+    expect(acme.counts.get("newOrder")).toBe(1);
+    expect(cond(cert, "Issuing")?.message).toMatch(/its names differ from the order.*extra\.example\.com/);
+    await engine.idle();
+    expect(acme.counts.get("newOrder")).toBe(1);
+  });
+
+  it("waits for a certificate valid from a moment ahead (the CA's clock is ahead) instead of ordering again", async () => {
+    const acme = new FakeAcme();
+    acme.notBeforeAheadMs = 1_500;
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+    );
+    expect(acme.counts.get("newOrder")).toBe(1);
+    expect((await store.list<Order>(ORDERS, { namespace: NS })).map((o) => o.status?.state)).toEqual([
+      "valid",
+    ]);
+  });
+
   it("keeps the Order and says the CA is unreachable while it is down, then finishes the same order when it is back", async () => {
     const acme = new FakeAcme();
     const { store, engine } = await setup(acme, { waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } });
