@@ -95,8 +95,10 @@ export function describeProblem(problem: AcmeProblem): string {
 
 /**
  * The error for a problem the CA answered `action` with. Transient for
- * rateLimited, serverInternal, badNonce and any 5xx; `retryAfterMs` is the
- * CA's Retry-After, for the caller's back-off.
+ * rateLimited, serverInternal, badNonce, any 5xx and any 429 (Too Many
+ * Requests says "later" whatever the type: a rate limiter in front of the CA
+ * answers with its own, e.g. `about:blank`); `retryAfterMs` is the CA's
+ * Retry-After, for the caller's back-off.
  */
 export function problemError(
   problem: AcmeProblem,
@@ -107,7 +109,8 @@ export function problemError(
     readonly retryAfterMs?: number;
   },
 ): MeshsignError {
-  const transient = TRANSIENT_TYPES.has(shortType(problem.type)) || context.status >= 500;
+  const transient =
+    TRANSIENT_TYPES.has(shortType(problem.type)) || context.status >= 500 || context.status === 429;
   return new MeshsignError(
     "ERR_ACME_PROBLEM",
     `ACME server refused ${context.action}: ${describeProblem(problem)}`,

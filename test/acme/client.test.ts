@@ -132,6 +132,23 @@ describe("AcmeClient.post", () => {
     expect(sleeps).toEqual([]);
   });
 
+  it("makes a 429 transient whatever its problem type (a front proxy's about:blank), with its Retry-After", async () => {
+    const { client } = await connect([
+      {
+        status: 429,
+        body: { type: "about:blank", title: "Too Many Requests", detail: "request limit exceeded" },
+        headers: { "retry-after": "600" },
+      },
+    ]);
+    const err = (await client
+      .post(`${BASE}/order`, {}, "newOrder")
+      .catch((e: unknown) => e)) as MeshsignError;
+    expect(err.code).toBe("ERR_ACME_PROBLEM");
+    expect(err.retry).toBe("transient");
+    expect(err.detail.retryAfterMs).toBe(600_000);
+    expect(err.message).toContain("request limit exceeded");
+  });
+
   it("makes a 4xx problem terminal with its subproblems in the message", async () => {
     const { client } = await connect([
       {
