@@ -221,15 +221,20 @@ export class AcmeControllers {
       this.#tokens.set(c.spec.token, { dnsName: c.spec.dnsName, key: c.spec.key });
     const prev = this.#known.get(key);
     const final = isFinalChallenge(c);
-    this.#known.set(key, {
-      key,
-      dnsName: c.spec.dnsName,
-      wildcard: c.spec.wildcard === true,
-      type: c.spec.type,
-      createdMs: Date.parse(c.metadata.creationTimestamp ?? "") || 0,
-      processing: c.status?.processing === true,
-      final,
-    });
+    // A Challenge being deleted is only cleaned up, never started: it must not hold its name and
+    // type against another Order's Challenge, which a DNS-01 clean-up that keeps failing (the
+    // Challenge deleted while pending, with its Order) would otherwise do for as long as it fails.
+    if (c.metadata.deletionTimestamp !== undefined) this.#known.delete(key);
+    else
+      this.#known.set(key, {
+        key,
+        dnsName: c.spec.dnsName,
+        wildcard: c.spec.wildcard === true,
+        type: c.spec.type,
+        createdMs: Date.parse(c.metadata.creationTimestamp ?? "") || 0,
+        processing: c.status?.processing === true,
+        final,
+      });
     if (
       c.metadata.deletionTimestamp !== undefined ||
       c.status?.processing === true ||

@@ -244,6 +244,44 @@ describe("DNS-01 wildcard and apex values of one Order", () => {
     expect(dns.values(FQDN)).toEqual([]);
   });
 
+  it("whose clean-up keeps failing after the Order failed do not keep a later Order's Challenge for the name from starting", async () => {
+    const acme = new FakeAcme();
+    acme.refuse.add("*.shop.example.com");
+    const store = await setup(acme);
+    dns.failCleanUp = "rfc2136: removing TXT: the server refused the update: NOTAUTH";
+    // The apex's value does not propagate: it is presented and open when the wildcard fails the Order.
+    const w = store.watch<Challenge>(CHALLENGES, (e) => {
+      if (e.type === "ADDED" && e.object.spec.wildcard !== true) dns.notPropagated.add(e.object.spec.key);
+    });
+    const engine = startEngine(store, acme);
+    await engine.start();
+    const left = await until(
+      store,
+      async () => {
+        const l = await listLeftoverDns01Records(store);
+        return l.length === 2 && l.every((r) => r.deleting && r.lastError !== undefined) ? l : undefined;
+      },
+      "both values of the failed Order to be left behind, their Challenges deleted",
+    );
+    expect(left.find((r) => r.dnsName === "shop.example.com")?.state).toBe("pending");
+    w.stop();
+    // The CA validates now and the new values propagate; the old values still cannot be removed.
+    acme.refuse.clear();
+    dns.notPropagated.clear();
+    await engine.renew(NS, "shop");
+    await untilStore(
+      store,
+      WATCHED,
+      async () => {
+        const c = await store.get<Certificate>(CERTIFICATES, NS, "shop");
+        return c?.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") ? c : undefined;
+      },
+      "the renewal to be Ready while the old values' clean-up fails",
+      20_000,
+    );
+    expect(acme.counts.get("newOrder")).toBe(2);
+  });
+
   it("are listed as leftover records while their clean-up fails, and retried until it succeeds", async () => {
     const acme = new FakeAcme();
     const store = await setup(acme);
