@@ -1,6 +1,6 @@
 /**
  * ACME orders (RFC 8555 §7.4): creation with identifiers, an optional
- * profile (draft-ietf-acme-profiles) and `replaces` (RFC 9773 §5), reading,
+ * `notAfter`, profile (draft-ietf-acme-profiles) and `replaces` (RFC 9773 §5), reading,
  * and waiting for a state. A profile the directory does not offer is refused
  * here, before an order exists, as a terminal configuration error (cert-manager
  * errors such an Order without retrying).
@@ -34,6 +34,11 @@ export interface NewOrderOptions {
   readonly profile?: string;
   /** The ARI certID of the certificate this order renews. */
   readonly replaces?: string;
+  /**
+   * The certificate's requested end (RFC 8555 §7.4 `notAfter`; cert-manager's
+   * `enableDurationFeature`). Sent to the second, as Go's RFC 3339.
+   */
+  readonly notAfter?: Date;
 }
 
 const STATUSES: readonly OrderStatus[] = ["pending", "ready", "processing", "valid", "invalid"];
@@ -122,6 +127,8 @@ export async function newOrder(client: AcmeClient, options: NewOrderOptions): Pr
     payload.profile = options.profile;
   }
   if (options.replaces !== undefined) payload.replaces = options.replaces;
+  if (options.notAfter !== undefined)
+    payload.notAfter = options.notAfter.toISOString().replace(/\.\d{3}Z$/, "Z");
   const res = await client.post(client.directory.newOrder, payload, "newOrder");
   if (res.location === undefined)
     throw new MeshsignError("ERR_ACME_PROTOCOL", "newOrder answered without a Location");

@@ -39,7 +39,7 @@ import {
   orderIdentifiers,
   selectSolver,
 } from "../../acme/index.js";
-import { formatGoDuration } from "../../api/duration.js";
+import { formatGoDuration, tryParseGoDuration } from "../../api/duration.js";
 import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
 import { toMeshsignError } from "../../errors/index.js";
 import { AcmeIssuer } from "../../issuers/acme/index.js";
@@ -198,9 +198,14 @@ export class OrderController {
     let st: OrderStatus = order.status ?? {};
     let acme: AcmeOrder;
     if (st.url === undefined || st.url === "") {
+      // The Order has a duration when its issuer enables the duration feature: the CA is asked for
+      // a certificate ending that long from now, as cert-manager's `WithOrderNotAfter`.
+      const durationMs =
+        order.spec.duration !== undefined ? tryParseGoDuration(order.spec.duration) : undefined;
       const base = {
         identifiers: orderIdentifiers(order.spec),
         ...(order.spec.profile !== undefined ? { profile: order.spec.profile } : {}),
+        ...(durationMs !== undefined ? { notAfter: new Date(this.#d.clock.now() + durationMs) } : {}),
       };
       try {
         acme = await newOrder(client, {

@@ -63,6 +63,8 @@ export class FakeAcme {
   notBeforeAheadMs: number | undefined;
   /** The `replaces` of every newOrder received, in order (undefined: none). */
   readonly orderReplaces: (string | undefined)[] = [];
+  /** The `notAfter` of every newOrder received, in order (undefined: none). */
+  readonly orderNotAfter: (string | undefined)[] = [];
   readonly rootPem: string;
   readonly #orders = new Map<string, FakeOrder>();
   readonly #readReady = new Set<string>();
@@ -147,6 +149,7 @@ export class FakeAcme {
       this.#count("newOrder");
       const replaces = typeof payload?.replaces === "string" ? payload.replaces : undefined;
       this.orderReplaces.push(replaces);
+      this.orderNotAfter.push(typeof payload?.notAfter === "string" ? payload.notAfter : undefined);
       if (replaces !== undefined && this.refuseReplaces !== undefined) {
         const { status, type, detail } = this.refuseReplaces;
         return json(status, { type, detail }, nonce);

@@ -273,6 +273,33 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     ]);
   });
 
+  it("asks the CA for the Certificate's duration (notAfter) when the issuer enables the duration feature", async () => {
+    const acme = new FakeAcme();
+    const { store, engine } = await setup(acme);
+    const issuer = (await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, "fake")) as IssuerResource;
+    await store.update(CLUSTER_ISSUERS, {
+      ...issuer,
+      spec: { acme: { ...issuer.spec.acme, enableDurationFeature: true } },
+    } as IssuerResource);
+    const cert = (await certOf(store)) as Certificate;
+    await store.update(CERTIFICATES, { ...cert, spec: { ...cert.spec, duration: "48h" } });
+    const before = Date.now();
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+    );
+    const [order] = await store.list<Order>(ORDERS, { namespace: NS });
+    expect(order?.spec.duration).toBe("48h0m0s");
+    // RFC 8555 §7.4 notAfter, an RFC 3339 date: the time of the order plus the duration, as cert-manager sends it.
+    const notAfter = acme.orderNotAfter[0] ?? "";
+    expect(notAfter).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const at = Date.parse(notAfter) - 48 * 3_600_000;
+    expect(at).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(at).toBeLessThanOrEqual(Date.now());
+  });
+
   it("keeps the Order and says the CA is unreachable while it is down, then finishes the same order when it is back", async () => {
     const acme = new FakeAcme();
     const { store, engine } = await setup(acme, { waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } });
