@@ -5,15 +5,23 @@
  *   hand out a certificate for somebody else's key);
  * - its DNS and IP SANs are exactly the identifiers ordered;
  * - it is valid now and not a CA;
- * - the chain links leaf -> intermediates by signature, and, when trust
- *   anchors are given (the CA's roots, e.g. Pebble's), verifies to one.
+ * - the chain links leaf -> intermediates by signature (each certificate
+ *   issued by the next), or, when trust anchors are given (the CA's roots,
+ *   e.g. Pebble's), verifies to one.
  * A failed check is an ERR_CERT_INVALID whose `detail.check` names it
  * (`publicKey`, `ca`, `names`, `validity`): a caller may act on a
  * certificate for another key differently from one the CA will issue alike
  * again.
  */
 import { MeshsignError } from "../errors/index.js";
-import { decodePemAll, type ParsedCertificate, parseCertificate, verifyChain } from "../pki/index.js";
+import {
+  decodePemAll,
+  isIssuedBy,
+  NameOid,
+  type ParsedCertificate,
+  parseCertificate,
+  verifyChain,
+} from "../pki/index.js";
 import type { AcmeIdentifier } from "./problems.js";
 
 export interface IssuedCertificate {
@@ -40,6 +48,12 @@ function bad(check: IssuedCheck, message: string, detail: Record<string, unknown
   throw new MeshsignError("ERR_CERT_INVALID", `the ACME server's certificate is unusable: ${message}`, {
     detail: { check, ...detail },
   });
+}
+
+/** The subject's common name, for a message (the CA's own certificates: nothing secret). */
+function subjectOf(cert: ParsedCertificate | undefined): string {
+  const cn = cert?.subject.flat().find((a) => a.type === NameOid.commonName)?.value;
+  return cn === undefined ? "no common name" : `CN=${cn}`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -79,6 +93,17 @@ export function verifyIssued(options: VerifyIssuedOptions): IssuedCertificate {
       notBeforeMs: leaf.notBefore.getTime(),
       notAfterMs: leaf.notAfter.getTime(),
     });
+  if (options.roots === undefined || options.roots.length === 0) {
+    // No anchors to verify a path to: at least each certificate is issued by the one after it
+    // (RFC 8555 §9.1: the end-entity certificate first, then the certificates that certify it).
+    for (let i = 0; i + 1 < certs.length; i++) {
+      if (!isIssuedBy(certs[i] as ParsedCertificate, certs[i + 1] as ParsedCertificate))
+        throw new MeshsignError(
+          "ERR_CHAIN_INVALID",
+          `the ACME server's chain does not link: certificate ${i + 2} (${subjectOf(certs[i + 1])}) did not issue certificate ${i + 1}`,
+        );
+    }
+  }
   try {
     if (options.roots !== undefined && options.roots.length > 0) {
       verifyChain(leaf, intermediates, options.roots, { at: options.at, extKeyUsage: ["serverAuth"] });

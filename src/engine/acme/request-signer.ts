@@ -135,10 +135,11 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
             retryAfterMs: notBefore - now + 1_000,
           };
         }
-        if (e.code === "ERR_CERT_INVALID" && e.detail.check !== "publicKey") {
-          // Names that differ, a CA certificate, an expired one: the CA would issue the same for
-          // the same order again, so ordering again would loop (an order a second, for ever). The
-          // request fails, and the Certificate backs off; the Order stays to show what came back.
+        if (e.detail.check !== "publicKey") {
+          // Names that differ, a CA certificate, an expired one, a chain that does not link: the CA
+          // would issue the same for the same order again, so ordering again would loop (an order a
+          // second, for ever). The request fails, and the Certificate backs off; the Order stays to
+          // show what came back.
           throw new MeshsignError(
             "ERR_CERT_INVALID",
             `The certificate of Order ${ns}/${name} is unusable: ${e.message}`,

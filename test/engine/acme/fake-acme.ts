@@ -63,6 +63,8 @@ export class FakeAcme {
   notBeforeAheadMs: number | undefined;
   /** The `replaces` of every newOrder received, in order (undefined: none). */
   readonly orderReplaces: (string | undefined)[] = [];
+  /** Served after the leaf instead of the CA's root (a chain that does not link). */
+  chainTail: string | undefined;
   /** The `notAfter` of every newOrder received, in order (undefined: none). */
   readonly orderNotAfter: (string | undefined)[] = [];
   readonly rootPem: string;
@@ -232,7 +234,7 @@ export class FakeAcme {
         },
         this.#signer,
       );
-      o.cert = encodePem("CERTIFICATE", leaf) + this.rootPem;
+      o.cert = encodePem("CERTIFICATE", leaf) + (this.chainTail ?? this.rootPem);
       o.status = "valid";
       return json(200, this.#orderBody(o), nonce);
     }

@@ -235,9 +235,24 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     ]);
   });
 
-  it("fails the request, without ordering again, when the CA issues a certificate whose names differ from the order", async () => {
+  it.each([
+    {
+      what: "a certificate whose names differ from the order",
+      set: (acme: FakeAcme) => {
+        acme.extraName = "extra.example.com";
+      },
+      message: /its names differ from the order.*extra\.example\.com/,
+    },
+    {
+      what: "a chain whose next certificate did not issue the leaf",
+      set: (acme: FakeAcme) => {
+        acme.chainTail = new FakeAcme().rootPem;
+      },
+      message: /chain does not link: certificate 2 \(CN=Fake ACME Root\) did not issue certificate 1/,
+    },
+  ])("fails the request, without ordering again, when the CA issues $what", async ({ set, message }) => {
     const acme = new FakeAcme();
-    acme.extraName = "extra.example.com";
+    set(acme);
     const { store, engine } = await setup(acme);
     await engine.start();
     // Either the failure on the Certificate or the CA asked for a third order for the same request.
@@ -252,7 +267,7 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       "the failure or the orders placed again",
     );
     expect(acme.counts.get("newOrder")).toBe(1);
-    expect(cond(cert, "Issuing")?.message).toMatch(/its names differ from the order.*extra\.example\.com/);
+    expect(cond(cert, "Issuing")?.message).toMatch(message);
     await engine.idle();
     expect(acme.counts.get("newOrder")).toBe(1);
   });

@@ -1,0 +1,76 @@
+/**
+ * verifyIssued on chains built here (no CA needed): what an ACME server sends
+ * back is checked before the engine uses it.
+ */
+import { describe, expect, it } from "vitest";
+import { verifyIssued } from "../../src/acme/index.js";
+import type { MeshsignError } from "../../src/errors/index.js";
+import {
+  type CertificateTemplate,
+  encodePem,
+  generateKeySync,
+  NameOid,
+  publicKeySpki,
+  selfSignedSigner,
+  signCertificate,
+  signerFromCertificate,
+} from "../../src/pki/index.js";
+
+const now = Date.now();
+
+function ca(name: string): { der: Uint8Array; signer: ReturnType<typeof signerFromCertificate> } {
+  const key = generateKeySync({ type: "ec", curve: "P-256" });
+  const template: CertificateTemplate = {
+    publicKeySpki: publicKeySpki(key),
+    subject: [[{ type: NameOid.commonName, value: name }]],
+    isCA: true,
+    keyUsage: ["keyCertSign", "cRLSign"],
+    extKeyUsage: [],
+    notBefore: new Date(now - 3_600_000),
+    notAfter: new Date(now + 86_400_000),
+  };
+  const der = signCertificate(template, selfSignedSigner(template, key));
+  return { der, signer: signerFromCertificate(der, key) };
+}
+
+describe("verifyIssued", () => {
+  const leafKey = generateKeySync({ type: "ec", curve: "P-256" });
+  const spki = publicKeySpki(leafKey);
+  const issuer = ca("Issuing CA");
+  const other = ca("Some Other CA");
+  const leaf = signCertificate(
+    {
+      publicKeySpki: spki,
+      subject: [],
+      dnsNames: ["shop.example.com"],
+      isCA: false,
+      keyUsage: ["digitalSignature"],
+      extKeyUsage: ["serverAuth"],
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+    },
+    issuer.signer,
+  );
+  const check = (chain: Uint8Array[]) =>
+    verifyIssued({
+      chainPem: chain.map((d) => encodePem("CERTIFICATE", d)).join(""),
+      csrPublicKeySpki: spki,
+      identifiers: [{ type: "dns", value: "shop.example.com" }],
+      at: new Date(now),
+    });
+
+  it("takes a chain whose every certificate is issued by the next", () => {
+    expect(check([leaf, issuer.der]).intermediates).toHaveLength(1);
+  });
+
+  it("refuses, without trust anchors, a chain whose next certificate did not issue the leaf", () => {
+    let err: MeshsignError | undefined;
+    try {
+      check([leaf, other.der]);
+    } catch (e) {
+      err = e as MeshsignError;
+    }
+    expect(err?.code).toBe("ERR_CHAIN_INVALID");
+    expect(err?.message).toMatch(/certificate 2 .*did not issue certificate 1/);
+  });
+});
