@@ -43,6 +43,14 @@ const AUTHZ_STATUSES: readonly AuthorizationStatus[] = [
 ];
 const CHALLENGE_STATUSES: readonly ChallengeStatus[] = ["pending", "processing", "valid", "invalid"];
 
+function isHttpsUrl(v: string): boolean {
+  try {
+    return new URL(v).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
 function challengeFrom(c: unknown): AcmeChallenge | undefined {
   if (typeof c !== "object" || c === null) return undefined;
   const b = c as Record<string, unknown>;
@@ -52,7 +60,8 @@ function challengeFrom(c: unknown): AcmeChallenge | undefined {
     !CHALLENGE_STATUSES.includes(b.status as ChallengeStatus)
   )
     return undefined;
-  if (new URL(b.url).protocol !== "https:") return undefined;
+  // Skipped like any challenge not usable here; a TypeError would fail the whole authorization.
+  if (!isHttpsUrl(b.url)) return undefined;
   if (b.token !== undefined && (typeof b.token !== "string" || !isValidToken(b.token)))
     throw new MeshsignError("ERR_ACME_PROTOCOL", `ACME ${b.type} challenge has a malformed token`);
   const error = parseProblem(b.error);

@@ -46,7 +46,13 @@ const MAX_IDENTIFIERS = 100;
 
 function httpsUrl(v: unknown, what: string): string {
   if (typeof v !== "string") throw new MeshsignError("ERR_ACME_PROTOCOL", `ACME order has no ${what}`);
-  const u = new URL(v);
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    // Not the TypeError itself: it would reach the Order as "internal error", the CA's fault lost.
+    throw new MeshsignError("ERR_ACME_PROTOCOL", `ACME order ${what} is not a URL`);
+  }
   if (u.protocol !== "https:")
     throw new MeshsignError("ERR_ACME_PROTOCOL", `ACME order ${what} is not https`);
   return u.toString();

@@ -6,6 +6,8 @@ import {
   accountKeyAlgorithm,
   describeProblem,
   downloadCertificate,
+  getAuthorization,
+  getOrder,
   MAX_BAD_NONCE_RETRIES,
   problemOf,
   type Transport,
@@ -238,6 +240,44 @@ describe("polling a pending resource", () => {
     expect(err.code).toBe("ERR_ACME_TIMEOUT");
     expect(err.retry).toBe("transient");
     expect(now).toBeLessThanOrEqual(3_500);
+  });
+});
+
+describe("reading what the CA sends", () => {
+  it("names an order's malformed URL in a protocol error, not an internal one", async () => {
+    const { client } = await connect([
+      {
+        status: 200,
+        body: {
+          status: "pending",
+          identifiers: [{ type: "dns", value: "a.example.com" }],
+          authorizations: ["https://[::1"],
+          finalize: `${BASE}/finalize/1`,
+        },
+      },
+    ]);
+    const err = (await getOrder(client, `${BASE}/order/1`).catch((e: unknown) => e)) as MeshsignError;
+    expect(err.code).toBe("ERR_ACME_PROTOCOL");
+    expect(err.message).toBe("ACME order authorization URL is not a URL");
+  });
+
+  it("skips a challenge whose URL is not a URL and keeps the others of the authorization", async () => {
+    const token = "t".repeat(43);
+    const { client } = await connect([
+      {
+        status: 200,
+        body: {
+          status: "pending",
+          identifier: { type: "dns", value: "a.example.com" },
+          challenges: [
+            { type: "tls-alpn-01", url: "not a url", status: "pending", token },
+            { type: "http-01", url: `${BASE}/chall/1`, status: "pending", token },
+          ],
+        },
+      },
+    ]);
+    const authz = await getAuthorization(client, `${BASE}/authz/1`);
+    expect(authz.challenges.map((c) => c.type)).toEqual(["http-01"]);
   });
 });
 
