@@ -45,6 +45,8 @@ export const CR_REASON = {
   signingError: "SigningError",
   decodeError: "DecodeError",
   requestParsingError: "RequestParsingError",
+  orderFailed: "OrderFailed",
+  invalidOrder: "InvalidOrder",
 } as const;
 
 /** How a failed signing attempt leaves the CertificateRequest. */
@@ -75,6 +77,10 @@ const FAILED_REASONS: Partial<Record<MeshsignError["code"], string>> = {
   ERR_CSR_DER: CR_REASON.requestParsingError,
   ERR_CSR_SIGNATURE: CR_REASON.requestParsingError,
   ERR_RESOURCE_INVALID: CR_REASON.requestParsingError,
+  // cert-manager's ACME request reasons (certificaterequests/acme): the Order failed, or the CSR
+  // cannot be ordered (a common name that is not among its names).
+  ERR_ACME_ORDER_INVALID: CR_REASON.orderFailed,
+  ERR_ACME_IDENTIFIERS_INVALID: CR_REASON.invalidOrder,
 };
 
 /**

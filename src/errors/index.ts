@@ -67,6 +67,8 @@ export type ErrorCode =
   | "ERR_ACME_PROTOCOL"
   | "ERR_ACME_UNAVAILABLE"
   | "ERR_ACME_ORDER_INVALID"
+  /** The CSR's names cannot be an ACME order's identifiers (cert-manager's InvalidOrder). */
+  | "ERR_ACME_IDENTIFIERS_INVALID"
   | "ERR_ACME_TIMEOUT"
   | "ERR_ACME_SELF_CHECK"
   // DNS-01 providers and propagation (src/acme/solvers/dns01)

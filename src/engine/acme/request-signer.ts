@@ -234,14 +234,14 @@ function orderSpec(issuer: AcmeIssuer, cr: CertificateRequest, csr: ParsedCsr): 
   const cn = commonNameOf(csr);
   if (cn !== undefined && cn !== "" && !csr.dnsNames.includes(cn) && !csr.ipAddresses.includes(cn)) {
     throw new MeshsignError(
-      "ERR_ISSUER_REJECTED",
-      `InvalidOrder: the CSR's commonName "${cn}" is not one of its dnsNames or ipAddresses, so no ACME order can include it`,
+      "ERR_ACME_IDENTIFIERS_INVALID",
+      `the CSR's commonName "${cn}" is not one of its dnsNames or ipAddresses, so no ACME order can include it`,
     );
   }
   if (csr.dnsNames.length === 0 && csr.ipAddresses.length === 0) {
     throw new MeshsignError(
-      "ERR_ISSUER_REJECTED",
-      "InvalidOrder: the CSR names no DNS name or IP address to order",
+      "ERR_ACME_IDENTIFIERS_INVALID",
+      "the CSR names no DNS name or IP address to order",
     );
   }
   const durationMs = cr.spec.duration !== undefined ? tryParseGoDuration(cr.spec.duration) : undefined;

@@ -237,6 +237,43 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
 
   it.each([
     {
+      failure: "its Order failed (an invalid authorization)",
+      reason: "OrderFailed",
+      set: async (acme: FakeAcme) => {
+        acme.refuse.add("www.shop.example.com");
+      },
+      message: /order is in "invalid" state: ACME server did not validate www\.shop\.example\.com/,
+    },
+    {
+      failure: "its common name is not among its DNS names",
+      reason: "InvalidOrder",
+      set: async (_acme: FakeAcme, store: Store) => {
+        const cert = (await certOf(store)) as Certificate;
+        await store.update(CERTIFICATES, { ...cert, spec: { ...cert.spec, commonName: "cn.example.com" } });
+      },
+      message: /commonName "cn\.example\.com" is not one of its dnsNames or ipAddresses/,
+    },
+  ])("fails the request with cert-manager's Warning reason $reason when $failure", async (c) => {
+    const acme = new FakeAcme();
+    const { store, engine } = await setup(acme);
+    await c.set(acme, store);
+    await engine.start();
+    await until(
+      store,
+      async () => (cond(await certOf(store), "Issuing")?.status === "False" ? true : undefined),
+      "the failure",
+    );
+    const events = await store.list<
+      KubeObject & { reason?: string; message?: string; involvedObject?: { kind?: string } }
+    >(EVENTS, { namespace: NS });
+    const warning = events.find(
+      (e) => e.involvedObject?.kind === "CertificateRequest" && e.reason === c.reason,
+    );
+    expect(warning?.message).toMatch(c.message);
+  });
+
+  it.each([
+    {
       what: "a certificate whose names differ from the order",
       set: (acme: FakeAcme) => {
         acme.extraName = "extra.example.com";
