@@ -130,6 +130,27 @@ describe("the HTTP-01 solver listener", () => {
   });
 });
 
+describe("HTTP-01 for an IPv6 address identifier (RFC 8738)", () => {
+  it("is self-checked at http://[address]/ and answered for the address as the CA names it", async () => {
+    const hosts: (string | undefined)[] = [];
+    const v6 = createHttp01Solver({
+      lookup: (token, host) => {
+        hosts.push(host);
+        return token === TOKEN && host === "::1" ? KEY_AUTH : undefined;
+      },
+    });
+    const p = (await v6.listen(0, "::1")).port;
+    try {
+      await expect(
+        selfCheck({ dnsName: "::1", token: TOKEN, keyAuthorization: KEY_AUTH, port: p }),
+      ).resolves.toBeUndefined();
+      expect(hosts).toEqual(["::1"]);
+    } finally {
+      await v6.close();
+    }
+  });
+});
+
 describe("the HTTP-01 self-check", () => {
   it("passes when the URL the CA will fetch serves the key authorization", async () => {
     await expect(

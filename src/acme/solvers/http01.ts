@@ -38,11 +38,14 @@ export type ChallengeLookup = (
   host: string | undefined,
 ) => string | undefined | Promise<string | undefined>;
 
-/** The Host header without its port, lower-cased; undefined when absent or malformed. */
+/**
+ * The Host header without its port, lower-cased; undefined when absent or malformed. An IPv6
+ * literal loses its brackets: `[2001:db8::1]` is the identifier `2001:db8::1` (RFC 8738 §3).
+ */
 function hostOf(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/.exec(header.trim());
-  return m?.[1]?.toLowerCase();
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::\d{1,5})?$/.exec(header.trim());
+  return (m?.[1] ?? m?.[2])?.toLowerCase();
 }
 
 export interface Http01SolverOptions {
@@ -175,9 +178,9 @@ export async function selfCheck(options: SelfCheckOptions): Promise<void> {
   const port = options.port ?? 80;
   const timeoutMs = options.timeoutMs ?? DEFAULT_SELF_CHECK_TIMEOUT_MS;
   const deadlineAt = performance.now() + timeoutMs;
-  let url = new URL(
-    `http://${options.dnsName}${port === 80 ? "" : `:${port}`}${CHALLENGE_PATH_PREFIX}${options.token}`,
-  );
+  // An IPv6 address identifier is fetched at http://[address]/ (RFC 8738 §3, RFC 3986 §3.2.2).
+  const host = isIP(options.dnsName) === 6 ? `[${options.dnsName}]` : options.dnsName;
+  let url = new URL(`http://${host}${port === 80 ? "" : `:${port}`}${CHALLENGE_PATH_PREFIX}${options.token}`);
   const fail = (why: string, cause?: unknown): never => {
     throw new MeshsignError(
       "ERR_ACME_SELF_CHECK",
