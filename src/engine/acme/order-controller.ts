@@ -214,14 +214,9 @@ export class OrderController {
         });
       } catch (err) {
         // `replaces` is a hint: a CA that will not take it (already replaced, an unknown certificate)
-        // gets a plain order instead. An unreachable CA is retried as it is.
-        const code = toMeshsignError(err).code;
-        if (
-          order.spec.replaces === undefined ||
-          code === "ERR_ACME_UNAVAILABLE" ||
-          code === "ERR_ACME_TIMEOUT"
-        )
-          throw err;
+        // gets a plain order instead. A passing failure (unreachable, 5xx, rate limited) refused
+        // nothing: it is retried as it is, `replaces` kept (an ARI renewal is exempt from some limits).
+        if (order.spec.replaces === undefined || toMeshsignError(err).retry === "transient") throw err;
         this.#d.events.record(
           order,
           "Warning",

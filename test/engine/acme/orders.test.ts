@@ -484,6 +484,44 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     expect(acme.counts.get("newOrder")).toBe(2);
   });
 
+  it("keeps a renewal's replaces and retries when the CA fails the order for a passing reason (serverInternal)", async () => {
+    const acme = new FakeAcme();
+    acme.offerAri = true;
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const readyAt = (revision: number) => async () => {
+      const c = await certOf(store);
+      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+    };
+    await until(store, readyAt(1), "the first issuance");
+    acme.refuseReplaces = {
+      status: 500,
+      type: "urn:ietf:params:acme:error:serverInternal",
+      detail: "the database is unavailable",
+    };
+    await engine.renew(NS, "shop");
+    // The Order says why it waits (or, wrongly, the renewal went through without replaces).
+    await until(
+      store,
+      async () => {
+        const orders = await store.list<Order>(ORDERS, { namespace: NS });
+        return orders.some((o) => /serverInternal/.test(o.status?.reason ?? "")) ||
+          (await readyAt(2)()) !== undefined
+          ? true
+          : undefined;
+      },
+      "the renewal's Order to say the CA failed",
+    );
+    acme.refuseReplaces = undefined;
+    await until(store, readyAt(2), "the renewal");
+    // Every attempt of the renewal named the certificate it replaces; none went without it.
+    expect(acme.orderReplaces[0]).toBeUndefined();
+    expect(acme.orderReplaces.length).toBeGreaterThanOrEqual(3);
+    expect(acme.orderReplaces.slice(1).every((r) => r !== undefined)).toBe(true);
+    const events = await store.list<KubeObject & { reason?: string }>(EVENTS, { namespace: NS });
+    expect(events.filter((e) => e.reason === "Replaces")).toEqual([]);
+  });
+
   it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
     const acme = new FakeAcme();
     const { store, engine } = await setup(
