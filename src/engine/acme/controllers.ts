@@ -14,11 +14,11 @@ import {
 import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../api/types.js";
 import type { IssuerRegistry, ServiceAccountTokenRequester } from "../../issuers/registry.js";
 import type { Store, Watch, WatchEvent } from "../../store/types.js";
-import type { BackoffOptions } from "../backoff.js";
-import type { Clock } from "../clock.js";
+import { type BackoffOptions, exponentialDelayMs } from "../backoff.js";
+import type { Clock, Timer } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { ANN } from "../lib/annotations.js";
-import { Scheduler } from "../scheduler.js";
+import { DEFAULT_ERROR_BACKOFF, Scheduler } from "../scheduler.js";
 import {
   ChallengeController,
   type Dns01Propagation,
@@ -75,6 +75,9 @@ export class AcmeControllers {
   /** Challenge key -> "state|reason", what its Order reads: to wake the Order only on a change. */
   readonly #challengeSeen = new Map<string, string>();
   #passQueued = false;
+  /** Passes in a row that could not start a Challenge, and the timer that tries again. */
+  #passFailures = 0;
+  #passRetry: Timer | undefined;
   #started = false;
 
   constructor(deps: AcmeControllersDeps) {
@@ -141,6 +144,8 @@ export class AcmeControllers {
     if (!this.#started) return;
     this.#started = false;
     for (const w of this.#watches.splice(0)) w.stop();
+    this.#passRetry?.cancel();
+    this.#passRetry = undefined;
     await Promise.all([this.#orders.stop(), this.#challenges.stop()]);
   }
 
@@ -283,6 +288,7 @@ export class AcmeControllers {
       this.#known.values(),
       this.#d.maxConcurrentChallenges ?? DEFAULT_MAX_CONCURRENT_CHALLENGES,
     );
+    let refused = false;
     for (const key of start) {
       const known = this.#known.get(key);
       if (known !== undefined) this.#known.set(key, { ...known, processing: true });
@@ -298,8 +304,22 @@ export class AcmeControllers {
         this.#d.events.record(updated, "Normal", "Started", "Challenge scheduled for processing");
       } catch (err) {
         if (known !== undefined) this.#known.set(key, known);
+        refused = true;
         this.#d.onError?.(`Challenge ${key}`, err);
       }
     }
+    if (!refused) {
+      this.#passFailures = 0;
+      return;
+    }
+    // A start the store refused is tried again: no other change may come to start it (the one
+    // Challenge of an Order), and it would wait unstarted, saying nothing, until its Order's deadline.
+    this.#passFailures++;
+    if (this.#passRetry !== undefined || !this.#started) return;
+    const at = this.#d.clock.now() + exponentialDelayMs(this.#passFailures, DEFAULT_ERROR_BACKOFF);
+    this.#passRetry = this.#d.clock.setTimer(at, () => {
+      this.#passRetry = undefined;
+      this.#queuePass();
+    });
   }
 }

@@ -22,6 +22,7 @@ import {
 import type { AcmeOptions } from "../../../src/engine/acme/index.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
+import { MeshsignError } from "../../../src/errors/index.js";
 import { createAcmeIssuerFactory } from "../../../src/issuers/acme/index.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
@@ -47,8 +48,10 @@ async function setup(
   acme: FakeAcme,
   solver: Record<string, unknown> = { waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } },
   acmeOptions: AcmeOptions = {},
+  /** Wraps the store the engine uses (a store that refuses some writes). */
+  wrap: (s: Store) => Store = (s) => s,
 ) {
-  const store = new MemoryStore();
+  const store = wrap(new MemoryStore());
   await store.create(CLUSTER_ISSUERS, {
     apiVersion: "cert-manager.io/v1",
     kind: "ClusterIssuer",
@@ -520,6 +523,42 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     expect(acme.orderReplaces.slice(1).every((r) => r !== undefined)).toBe(true);
     const events = await store.list<KubeObject & { reason?: string }>(EVENTS, { namespace: NS });
     expect(events.filter((e) => e.reason === "Replaces")).toEqual([]);
+  });
+
+  it("starts a Challenge whose start could not be written once the store takes writes again", async () => {
+    const acme = new FakeAcme();
+    let refused = 0;
+    // The store refuses the first write that starts a Challenge, as a full disk would, once.
+    const refuseFirstStart = (inner: Store): Store =>
+      new Proxy(inner, {
+        get(target, prop) {
+          const v = Reflect.get(target, prop, target) as unknown;
+          if (typeof v !== "function") return v;
+          if (prop !== "updateStatus") return v.bind(target);
+          return async (type: ResourceType, object: KubeObject & { status?: { processing?: boolean } }) => {
+            if (type === CHALLENGES && object.status?.processing === true && refused === 0) {
+              refused++;
+              throw new MeshsignError("ERR_STORE_UNAVAILABLE", "store write refused: ENOSPC", {
+                retry: "transient",
+              });
+            }
+            return target.updateStatus(type, object);
+          };
+        },
+      });
+    const { store, engine } = await setup(acme, undefined, {}, refuseFirstStart);
+    // One name, so one Challenge: no other Challenge's change comes to start it.
+    const cert = (await certOf(store)) as Certificate;
+    await store.update(CERTIFICATES, { ...cert, spec: { ...cert.spec, dnsNames: ["shop.example.com"] } });
+    await engine.start();
+    await untilStore(
+      store,
+      WATCHED,
+      async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined),
+      "Ready",
+      20_000,
+    );
+    expect(refused).toBe(1);
   });
 
   it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
