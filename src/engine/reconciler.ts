@@ -56,6 +56,12 @@ export const REISSUE_INTERVAL_MS = 12 * 60_000;
 
 /** How long after an unanswered ARI request the CA is asked again. */
 const RENEWAL_HINT_RETRY_MS = 60 * 60_000;
+/**
+ * How long an answered ARI window is kept before the CA is asked again (it may move the window,
+ * e.g. ahead of a mass revocation): its Retry-After, read as at least a minute and at most a day
+ * (RFC 9773 §4.3.3), six hours when it sends none.
+ */
+const RENEWAL_HINT_RECHECK = { minMs: 60_000, maxMs: 24 * 3_600_000, defaultMs: 6 * 3_600_000 };
 
 /** How often a Certificate that does not own its Secret is looked at again (cert-manager: 3 min). */
 export const NOT_OWNER_RECHECK_MS = 3 * 60_000;
@@ -97,7 +103,7 @@ export class CertificateReconciler {
   /** Per-certificate consecutive transient failures (pending requests). */
   readonly #transient = new Map<string, number>();
   /** Issuer-suggested renewal instants (ACME ARI) per issued serial. */
-  readonly #renewalHints = new Map<string, { readonly atMs?: number; readonly askedMs: number }>();
+  readonly #renewalHints = new Map<string, { readonly atMs?: number; readonly askAgainMs: number }>();
   /** Jitter fraction per issued serial, drawn once from the random source. */
   readonly #jitter = new Map<string, number>();
   /** Per-certificate re-issue budget (token bucket), see {@link REISSUE_BURST}. */
@@ -209,7 +215,7 @@ export class CertificateReconciler {
     const input = await this.#policyInput(cert, spec, secret, requests, now);
     const notReady = evaluate(READINESS_CHAIN, input);
     const trigger = evaluate(TRIGGER_CHAIN, input);
-    const wake = this.#nextWake(input);
+    const wake = min(this.#nextWake(input), this.#renewalHintRecheck(input));
     const backoffUntil = trigger === undefined ? undefined : await this.#backoffUntil(cert, spec, requests);
     const backingOff = backoffUntil !== undefined && now < backoffUntil;
     const key = `${cert.metadata.namespace ?? ""}/${cert.metadata.name ?? ""}`;
@@ -273,18 +279,32 @@ export class CertificateReconciler {
     const issuer = this.#d.registry.resolve(spec.issuerRef, cert.metadata.namespace ?? "");
     if (issuer?.renewalWindow === undefined) return undefined;
     const cached = this.#renewalHints.get(info.serialHex);
-    if (cached !== undefined && (cached.atMs !== undefined || now - cached.askedMs < RENEWAL_HINT_RETRY_MS)) return cached.atMs;
+    if (cached !== undefined && now < cached.askAgainMs) return cached.atMs;
     let atMs: number | undefined;
+    let askAgainMs = now + RENEWAL_HINT_RETRY_MS;
     try {
       const leaf = splitPemChain(b64decode(secret.data?.["tls.crt"]))[0];
       const w = leaf === undefined ? undefined : await issuer.renewalWindow(leaf);
-      if (w !== undefined) atMs = Math.round(w.startMs + this.#jitterFraction(info.serialHex) * (w.endMs - w.startMs));
+      if (w !== undefined) {
+        atMs = Math.round(w.startMs + this.#jitterFraction(info.serialHex) * (w.endMs - w.startMs));
+        const { minMs, maxMs, defaultMs } = RENEWAL_HINT_RECHECK;
+        askAgainMs = now + Math.min(maxMs, Math.max(minMs, w.retryAfterMs ?? defaultMs));
+      }
     } catch {
-      atMs = undefined; // the CA's suggestion is optional: the spec's renewal time stands
+      // The CA's suggestion is optional: the spec's renewal time stands (the last window, if any).
+      atMs = cached?.atMs;
     }
     if (this.#renewalHints.size > 100_000) this.#renewalHints.clear();
-    this.#renewalHints.set(info.serialHex, { ...(atMs !== undefined ? { atMs } : {}), askedMs: now });
+    this.#renewalHints.set(info.serialHex, { ...(atMs !== undefined ? { atMs } : {}), askAgainMs });
     return atMs;
+  }
+
+  /** When the CA is to be asked again for the renewal window of the certificate in `input`. */
+  #renewalHintRecheck(input: PolicyInput): number | undefined {
+    const serial = input.contents?.cert?.serialHex;
+    const cached = serial === undefined ? undefined : this.#renewalHints.get(serial);
+    // Only for a window the CA gave: one it did not answer is asked again at the next pass.
+    return cached?.atMs === undefined ? undefined : cached.askAgainMs;
   }
 
   #jitterFraction(serialHex: string): number {

@@ -23,8 +23,14 @@ export interface Issuer {
    * The CA's suggested renewal window for a certificate it issued (ACME ARI,
    * RFC 9773), or undefined when the backend has none. The engine renews at a
    * random point inside it when that comes before the spec's renewal time.
+   * `retryAfterMs` is how long the CA asks to wait before asking again (it may
+   * move the window, RFC 9773 §4.3).
    */
-  renewalWindow?(leafPem: string): Promise<{ readonly startMs: number; readonly endMs: number } | undefined>;
+  renewalWindow?(
+    leafPem: string,
+  ): Promise<
+    { readonly startMs: number; readonly endMs: number; readonly retryAfterMs?: number } | undefined
+  >;
   /**
    * Backends whose readiness changes on its own (Vault sealed and unsealed)
    * report each change of {@link status} to `listener` until the returned

@@ -72,13 +72,19 @@ export class AcmeIssuer implements Issuer {
   }
 
   /** ARI (RFC 9773) when `renewalInformationSource` is ARI (the default) and the CA offers `renewalInfo`. */
-  async renewalWindow(leafPem: string): Promise<{ startMs: number; endMs: number } | undefined> {
+  async renewalWindow(
+    leafPem: string,
+  ): Promise<{ startMs: number; endMs: number; retryAfterMs?: number } | undefined> {
     if (this.config.renewalInformationSource !== "ARI" || this.client.directory.renewalInfo === undefined)
       return undefined;
     const der = decodePemAll(leafPem, "CERTIFICATE")[0];
     if (der === undefined) return undefined;
     const info = await getRenewalInfo(this.client, der);
-    return { startMs: info.suggestedWindow.start.getTime(), endMs: info.suggestedWindow.end.getTime() };
+    return {
+      startMs: info.suggestedWindow.start.getTime(),
+      endMs: info.suggestedWindow.end.getTime(),
+      ...(info.retryAfterMs === undefined ? {} : { retryAfterMs: info.retryAfterMs }),
+    };
   }
 
   async sign(request: SignRequest): Promise<SignResult> {

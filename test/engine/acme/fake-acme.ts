@@ -63,6 +63,10 @@ export class FakeAcme {
   notBeforeAheadMs: number | undefined;
   /** The `replaces` of every newOrder received, in order (undefined: none). */
   readonly orderReplaces: (string | undefined)[] = [];
+  /** The ARI suggested window (ms since the epoch) instead of one a month away. */
+  renewalWindow: [number, number] | undefined;
+  /** The Retry-After (seconds) of renewalInfo answers. */
+  renewalInfoRetryAfter: string | undefined;
   /** Served after the leaf instead of the CA's root (a chain that does not link). */
   chainTail: string | undefined;
   /** The `notAfter` of every newOrder received, in order (undefined: none). */
@@ -113,14 +117,15 @@ export class FakeAcme {
       });
     }
     if (method === "GET" && url.startsWith(`${BASE}/renewal-info/`)) {
-      // A window a month away: renewals here are asked for, never suggested.
+      // A window a month away unless told otherwise: renewals here are asked for, never suggested.
       const now = Date.now();
-      return json(200, {
-        suggestedWindow: {
-          start: new Date(now + 30 * 86_400_000).toISOString(),
-          end: new Date(now + 31 * 86_400_000).toISOString(),
-        },
-      });
+      this.#count("renewalInfo");
+      const [start, end] = this.renewalWindow ?? [now + 30 * 86_400_000, now + 31 * 86_400_000];
+      return json(
+        200,
+        { suggestedWindow: { start: new Date(start).toISOString(), end: new Date(end).toISOString() } },
+        this.renewalInfoRetryAfter === undefined ? {} : { "retry-after": this.renewalInfoRetryAfter },
+      );
     }
     if (method === "HEAD") return { status: 200, headers: nonce, body: Buffer.alloc(0) };
     if (method === "GET" && url === `${BASE}/nonce`)

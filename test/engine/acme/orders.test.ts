@@ -561,6 +561,26 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     expect(refused).toBe(1);
   });
 
+  it("asks for the ARI window again after the CA's Retry-After, and renews when the CA moves it to now", async () => {
+    const acme = new FakeAcme();
+    acme.offerAri = true;
+    acme.renewalInfoRetryAfter = "1"; // read as the shortest interval meshsign keeps, a minute
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const readyAt = (revision: number) => async () => {
+      const c = await certOf(store);
+      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+    };
+    await until(store, readyAt(1), "the first issuance");
+    await engine.idle();
+    const asked = acme.counts.get("renewalInfo") ?? 0;
+    expect(asked).toBeGreaterThanOrEqual(1);
+    // The CA now wants the certificate replaced at once (a revocation event, say).
+    acme.renewalWindow = [Date.now() - 3_600_000, Date.now() - 60_000];
+    await untilStore(store, WATCHED, readyAt(2), "the renewal the CA asked for", 80_000);
+    expect(acme.counts.get("renewalInfo")).toBeGreaterThan(asked);
+  }, 90_000);
+
   it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
     const acme = new FakeAcme();
     const { store, engine } = await setup(
