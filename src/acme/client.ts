@@ -131,7 +131,10 @@ export class AcmeClient {
       this.nonces.put(header(res.headers, "replay-nonce"));
       if (res.status < 400) {
         const location = header(res.headers, "location");
-        return { ...res, ...(location === undefined ? {} : { location: new URL(location, url).toString() }) };
+        return {
+          ...res,
+          ...(location === undefined ? {} : { location: resolveLocation(location, url, action) }),
+        };
       }
       const problem = parseProblem(tryJson(res.body));
       const wait = retryAfterMs(header(res.headers, "retry-after"), this.now());
@@ -204,6 +207,18 @@ export class AcmeClient {
   ): Promise<{ body: Record<string, unknown>; response: AcmeResponse }> {
     const response = await this.post(url, undefined, action);
     return { body: readJson(response.body, `ACME ${action}`), response };
+  }
+}
+
+/** The Location of an answer, absolute; the CA's protocol error (not a TypeError) when it is not a URL. */
+function resolveLocation(location: string, base: string, action: string): string {
+  try {
+    return new URL(location, base).toString();
+  } catch {
+    throw new MeshsignError(
+      "ERR_ACME_PROTOCOL",
+      `ACME server answered ${action} with a Location that is not a URL`,
+    );
   }
 }
 

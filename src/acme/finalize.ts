@@ -87,7 +87,12 @@ function alternateLinks(link: string | string[] | undefined, base: string): stri
   for (const v of values) {
     // Node joins repeated Link headers with ", "; a URL in <> never holds ">".
     for (const m of v.matchAll(/<([^>]*)>\s*((?:;\s*[^;,]*)*)/g)) {
-      if (/;\s*rel\s*=\s*"?alternate"?/i.test(m[2] ?? "")) out.push(new URL(m[1] as string, base).toString());
+      if (!/;\s*rel\s*=\s*"?alternate"?/i.test(m[2] ?? "")) continue;
+      try {
+        out.push(new URL(m[1] as string, base).toString());
+      } catch {
+        // One the CA wrote wrong is skipped: the default chain and the other alternates stay usable.
+      }
     }
   }
   return out;

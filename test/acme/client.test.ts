@@ -261,6 +261,27 @@ describe("reading what the CA sends", () => {
     expect(err.message).toBe("ACME order authorization URL is not a URL");
   });
 
+  it("names a Location that is not a URL in a protocol error, not an internal one", async () => {
+    const { client } = await connect([{ status: 201, body: {}, headers: { location: "https://[::1" } }]);
+    const err = (await client
+      .post(`${BASE}/order`, {}, "newOrder")
+      .catch((e: unknown) => e)) as MeshsignError;
+    expect(err.code).toBe("ERR_ACME_PROTOCOL");
+    expect(err.message).toBe("ACME server answered newOrder with a Location that is not a URL");
+  });
+
+  it("skips an alternate chain Link that is not a URL and keeps the others", async () => {
+    const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from([1, 1, 1]).toString("base64")}\n-----END CERTIFICATE-----\n`;
+    const { client } = await connect([
+      {
+        status: 200,
+        body: pem,
+        headers: { link: '<https://[::1>;rel="alternate", <https://acme.test/cert/1/1>;rel="alternate"' },
+      },
+    ]);
+    expect((await downloadCertificate(client, `${BASE}/cert/1`)).alternates).toBe(1);
+  });
+
   it("skips a challenge whose URL is not a URL and keeps the others of the authorization", async () => {
     const token = "t".repeat(43);
     const { client } = await connect([
