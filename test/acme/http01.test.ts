@@ -221,6 +221,28 @@ describe("the HTTP-01 self-check", () => {
     }
   });
 
+  it("fails transiently, saying so, on a redirect whose Location is not a URL", async () => {
+    const redirector: Server = createServer((_req, res) => {
+      res.writeHead(302, { location: "http://[::1" });
+      res.end();
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, "127.0.0.1", resolve));
+    try {
+      const err = await selfCheck({
+        dnsName: "app.example.com",
+        token: TOKEN,
+        keyAuthorization: KEY_AUTH,
+        port: (redirector.address() as AddressInfo).port,
+        connectAddress: "127.0.0.1",
+      }).catch((e: unknown) => e);
+      expect(isMeshsignError(err, "ERR_ACME_SELF_CHECK")).toBe(true);
+      expect((err as MeshsignError).retry).toBe("transient");
+      expect((err as MeshsignError).message).toContain("a redirect to a Location that is not a URL");
+    } finally {
+      await new Promise((resolve) => redirector.close(resolve));
+    }
+  });
+
   const stalls: Array<[string, (res: ServerResponse) => () => void]> = [
     [
       "headers, then nothing",

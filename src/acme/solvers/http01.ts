@@ -249,6 +249,9 @@ export async function selfCheck(options: SelfCheckOptions): Promise<void> {
           ),
     );
     if (res.status >= 300 && res.status < 400 && res.location !== undefined) {
+      // Said here, not as new URL's TypeError: the Challenge would take that for a terminal internal error.
+      if (!URL.canParse(res.location, url.toString()))
+        fail(`a redirect to a Location that is not a URL (HTTP ${res.status})`);
       url = new URL(res.location, url);
       continue;
     }
