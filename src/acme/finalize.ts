@@ -11,7 +11,7 @@ import { decodePemAll, NameOid, parseCertificate } from "../pki/index.js";
 import type { AcmeClient } from "./client.js";
 import { readJson } from "./lib/json.js";
 import { type AcmeOrder, getOrder, orderFrom, waitOrder } from "./order.js";
-import { problemOf, shortType } from "./problems.js";
+import { describeProblem, problemOf, shortType } from "./problems.js";
 
 const PEM_CHAIN = "application/pem-certificate-chain";
 
@@ -60,10 +60,9 @@ export async function finalizeOrder(
   }
   if (current.status === "processing") current = await waitOrder(client, order.url, ["valid"], deadlineMs);
   if (current.status !== "valid" || current.certificate === undefined) {
+    // The whole problem: a CAA recheck at issuance names each failing identifier in a subproblem.
     const why =
-      current.error === undefined
-        ? `the order is ${current.status}`
-        : (current.error.detail ?? current.error.type);
+      current.error === undefined ? `the order is ${current.status}` : describeProblem(current.error);
     throw new MeshsignError("ERR_ACME_ORDER_INVALID", `ACME server did not issue the certificate: ${why}`, {
       detail: { url: order.url, ...(current.error === undefined ? {} : { problem: current.error }) },
     });

@@ -3,9 +3,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   AcmeClient,
+  type AcmeOrder,
   accountKeyAlgorithm,
   describeProblem,
   downloadCertificate,
+  finalizeOrder,
   getAuthorization,
   getOrder,
   MAX_BAD_NONCE_RETRIES,
@@ -299,6 +301,49 @@ describe("reading what the CA sends", () => {
     ]);
     const authz = await getAuthorization(client, `${BASE}/authz/1`);
     expect(authz.challenges.map((c) => c.type)).toEqual(["http-01"]);
+  });
+});
+
+describe("finalizing", () => {
+  it("says why the CA failed the order after the CSR, its subproblems (which name, what check) included", async () => {
+    const order = (status: string, extra: Record<string, unknown> = {}) => ({
+      status,
+      identifiers: [{ type: "dns", value: "a.example.com" }],
+      authorizations: [],
+      finalize: `${BASE}/finalize/1`,
+      ...extra,
+    });
+    const { client } = await connect([
+      { status: 200, body: order("processing") },
+      {
+        status: 200,
+        body: order("invalid", {
+          error: {
+            type: "urn:ietf:params:acme:error:caa",
+            detail: "Rechecking CAA for 1 identifier failed. Refer to sub-problems for more information",
+            subproblems: [
+              {
+                type: "urn:ietf:params:acme:error:caa",
+                detail: "CAA record for a.example.com prevents issuance",
+                identifier: { type: "dns", value: "a.example.com" },
+              },
+            ],
+          },
+        }),
+      },
+    ]);
+    const ready: AcmeOrder = {
+      url: `${BASE}/order/1`,
+      status: "ready",
+      identifiers: [{ type: "dns", value: "a.example.com" }],
+      authorizations: [],
+      finalize: `${BASE}/finalize/1`,
+    };
+    const err = (await finalizeOrder(client, ready, new Uint8Array([1]), Date.now() + 60_000).catch(
+      (e: unknown) => e,
+    )) as MeshsignError;
+    expect(err.code).toBe("ERR_ACME_ORDER_INVALID");
+    expect(err.message).toContain("a.example.com: caa: CAA record for a.example.com prevents issuance");
   });
 });
 
