@@ -201,7 +201,7 @@ export class Engine {
     this.#select = options.selectCertificate;
     this.#clock = options.clock ?? systemClock;
     this.#logLimiter = new LogLimiter({ clock: this.#clock });
-    this.#registry = options.registry ?? createDefaultIssuerRegistry();
+    this.#registry = options.registry ?? createDefaultIssuerRegistry({ now: () => this.#clock.now() });
     this.#events =
       options.events === false
         ? noopEventRecorder

@@ -37,6 +37,8 @@ export interface IssuerBuildContext {
   readonly secretNamespace: string;
   /** Reads a Secret's data, base64-decoded to UTF-8; undefined when the Secret does not exist. */
   readSecret(name: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** The current time in ms, the engine's clock (a CA refuses to sign once its certificate expired). */
+  readonly now?: () => number;
   /** The resource being built (kind and name), for what names it, e.g. Vault's token audience. */
   readonly resource?: { readonly kind: string; readonly name: string; readonly namespace?: string };
   /**
@@ -114,6 +116,8 @@ const SPEC_KEYS = ["ca", "selfSigned", "vault", "acme", "venafi"] as const;
 export interface IssuerRegistryOptions {
   /** Where ClusterIssuers read Secrets. Default {@link DEFAULT_CLUSTER_RESOURCE_NAMESPACE}. */
   readonly clusterResourceNamespace?: string;
+  /** The current time in ms, handed to the backends it builds. Default Date.now. */
+  readonly now?: () => number;
   /** Sees every request of every ACME issuer's client (cert-manager's `certmanager_http_acme_client_request_*`). */
   readonly observeAcmeRequest?: (o: AcmeRequestObservation) => void;
   /** Deadline of each whole ACME request (connect, headers, body). Default 90 s, as cert-manager's ACME HTTP client. */
@@ -132,6 +136,7 @@ export class IssuerRegistry {
   readonly clusterResourceNamespace: string;
   readonly #requestToken: ServiceAccountTokenRequester | undefined;
   readonly #shared: SharedIssuers | undefined;
+  readonly #now: (() => number) | undefined;
   readonly #factories = new Map<string, IssuerFactory>();
   readonly #instances = new Map<string, Issuer>();
 
@@ -139,6 +144,7 @@ export class IssuerRegistry {
     this.clusterResourceNamespace = options.clusterResourceNamespace ?? DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
     this.#requestToken = options.requestServiceAccountToken;
     this.#shared = options.shared;
+    this.#now = options.now;
   }
 
   /** Registers the backend for resources whose spec has `specKey` (e.g. "ca"). */
@@ -195,6 +201,7 @@ export class IssuerRegistry {
       },
       ...(this.#requestToken !== undefined ? { requestServiceAccountToken: this.#requestToken } : {}),
       ...(this.#shared !== undefined ? { shared: this.#shared } : {}),
+      ...(this.#now !== undefined ? { now: this.#now } : {}),
       ...extra,
     };
     try {
@@ -249,7 +256,10 @@ export const caIssuerFactory: IssuerFactory = async (config, ctx) => {
     };
   }
   const chain = data["ca.crt"] === undefined ? crt : `${crt}\n${data["ca.crt"]}`;
-  const issuer = await CaIssuer.create({ certificatePem: chain, privateKeyPem: key, origin: where });
+  const issuer = await CaIssuer.create(
+    { certificatePem: chain, privateKeyPem: key, origin: where },
+    ctx.now !== undefined ? { clock: ctx.now } : {},
+  );
   return { issuer, secretNames: [secretName] };
 };
 
