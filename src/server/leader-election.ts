@@ -120,6 +120,7 @@ export class LeaderElector {
   async #run(): Promise<void> {
     while (!this.#stopping) {
       // Acquire: retry with jitter until we hold the Lease.
+      const acquiredAt = this.#now();
       if (!(await this.#tryAcquireOrRenew())) {
         await this.#sleep(this.#t.retry * (1 + this.#random() * (JITTER_FACTOR - 1)));
         continue;
@@ -127,12 +128,16 @@ export class LeaderElector {
       this.#leading = new AbortController();
       this.#opts.onStartedLeading(this.#leading.signal);
       // Renew: every retryPeriod; step down when no renewal succeeded for renewDeadline.
-      let lastRenew = this.#now();
+      // The deadline counts from when the last successful renewal was sent (the renewTime it
+      // wrote), and an attempt still in flight at the deadline counts as failed: a request that
+      // hangs must not keep this replica leading past the point where others take the Lease.
+      let lastRenew = acquiredAt;
       while (!this.#stopping) {
         await this.#sleep(this.#t.retry);
         if (this.#stopping) return;
-        if (await this.#tryAcquireOrRenew()) {
-          lastRenew = this.#now();
+        const sentAt = this.#now();
+        if (await this.#within(lastRenew + this.#t.renew - sentAt, this.#tryAcquireOrRenew())) {
+          lastRenew = sentAt;
         } else if (
           this.#now() - lastRenew >= this.#t.renew ||
           (this.#leader && this.#leader !== this.#opts.identity)
@@ -142,6 +147,19 @@ export class LeaderElector {
           break;
         }
       }
+    }
+  }
+
+  /** The attempt's answer, or false when it has none within `ms` (the attempt is left to finish on its own). */
+  async #within(ms: number, attempt: Promise<boolean>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    });
+    try {
+      return await Promise.race([attempt, deadline]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

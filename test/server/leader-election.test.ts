@@ -12,6 +12,14 @@ import type { KubeObject, ResourceType, Store, Watch } from "../../src/store/typ
 class LeaseStore implements Store {
   readonly objects = new Map<string, KubeObject>();
   failWrites = false;
+  /** Writes that get no answer until unhang() (an API server that accepted the call and went silent). */
+  hangWrites = false;
+  #hung: (() => void)[] = [];
+  /** Answers every hung write with a timeout error. */
+  unhang(): void {
+    this.hangWrites = false;
+    for (const fail of this.#hung.splice(0)) fail();
+  }
   #rv = 0;
   #key(ns: string | undefined, name: string | undefined): string {
     return `${ns}/${name}`;
@@ -36,6 +44,10 @@ class LeaseStore implements Store {
     return structuredClone(stored) as T;
   }
   async update<T extends KubeObject>(_t: ResourceType, o: T): Promise<T> {
+    if (this.hangWrites) {
+      await new Promise<void>((resolve) => this.#hung.push(resolve));
+      throw new MeshsignError("ERR_STORE_UNAVAILABLE", "timed out", { retry: "transient" });
+    }
     if (this.failWrites) throw new MeshsignError("ERR_STORE_UNAVAILABLE", "down", { retry: "transient" });
     const key = this.#key(o.metadata.namespace, o.metadata.name);
     const cur = this.objects.get(key);
@@ -171,6 +183,22 @@ describe("LeaderElector", () => {
     store.failWrites = true;
     await until(() => !a.isLeader());
     expect(log).toEqual(["a started", "a stopped"]);
+  });
+
+  it("steps down within the renew deadline while a renewal hangs without an answer", async () => {
+    const store = new LeaseStore();
+    const log: string[] = [];
+    const a = candidate(store, "a", log);
+    a.start();
+    await until(() => a.isLeader());
+    store.hangWrites = true;
+    const hungAt = Date.now();
+    // Others may take the Lease leaseDuration (600 ms) after its last renewal: the leader must be
+    // gone by then, not whenever the request times out (30 s by default).
+    await until(() => !a.isLeader(), 2_000);
+    expect(Date.now() - hungAt).toBeLessThan(600);
+    expect(log).toEqual(["a started", "a stopped"]);
+    store.unhang();
   });
 
   it("steps down at once when another replica took the Lease", async () => {
