@@ -15,7 +15,7 @@ import { startEngine, type EngineHost } from "./engine-host.js";
 import { istiodCertificate } from "./istiod-certificate.js";
 import { controlPlaneIssuerRef, createIfAbsent, ensureMeshCaIssuer } from "./mesh-ca-issuer.js";
 import { loadKubeConfig } from "./kube-config.js";
-import { LeaderElector } from "./leader-election.js";
+import { DEFAULT_RETRY_PERIOD_MS, LeaderElector } from "./leader-election.js";
 
 export interface KubernetesControllers {
   readonly control: CertificateControl;
@@ -57,6 +57,7 @@ export async function startKubernetesControllers(options: {
   let trust: RootConfigMapDistributor | undefined;
   let leading = false;
   let stopping: Promise<void> | undefined;
+  let closing = false;
 
   const lead = async (signal: AbortSignal) => {
     const issuerRef = controlPlaneIssuerRef(config);
@@ -102,7 +103,13 @@ export async function startKubernetesControllers(options: {
       log.info({ identity }, "became leader: running the engine and the distributors");
       lead(signal).catch((err: unknown) => {
         log.error({ err }, "leader start failed; giving up the lease");
-        void elector.stop({ release: true }).then(() => elector.start());
+        // Campaign again after a retry period (not at once: the same failure would loop
+        // on the API server), unless the process is shutting down meanwhile.
+        void elector.stop({ release: true }).then(() => {
+          setTimeout(() => {
+            if (!closing) elector.start();
+          }, DEFAULT_RETRY_PERIOD_MS).unref();
+        });
       });
     },
     onStoppedLeading: () => {
@@ -136,6 +143,7 @@ export async function startKubernetesControllers(options: {
     // A follower is ready: it serves CreateCertificate; the leader is ready once its engine runs.
     ready: () => !leading || engine !== undefined,
     stop: async () => {
+      closing = true;
       await elector.stop({ release: true });
       await (stopping ?? follow());
       await solver?.stop();

@@ -88,9 +88,11 @@ export class LeaderElector {
     this.#random = options.random ?? Math.random;
   }
 
-  /** Starts campaigning in the background (idempotent). */
+  /** Starts campaigning in the background (idempotent); after stop() it campaigns again. */
   start(): void {
-    this.#running ??= this.#run();
+    if (this.#running !== undefined) return;
+    this.#stopping = false;
+    this.#running = this.#run();
   }
 
   /** True while this replica holds the Lease. */
@@ -111,6 +113,7 @@ export class LeaderElector {
     this.#stopping = true;
     this.#wake?.();
     await this.#running;
+    this.#running = undefined;
     if (this.#leading) {
       this.#stepDown();
       if (options.release ?? true) await this.#release();

@@ -201,6 +201,18 @@ describe("LeaderElector", () => {
     store.unhang();
   });
 
+  it("campaigns again when started after a stop", async () => {
+    const store = new LeaseStore();
+    const log: string[] = [];
+    const a = candidate(store, "a", log);
+    a.start();
+    await until(() => a.isLeader());
+    await a.stop();
+    a.start();
+    await until(() => a.isLeader(), 2_000);
+    expect(log).toEqual(["a started", "a stopped", "a started"]);
+  });
+
   it("steps down at once when another replica took the Lease", async () => {
     const store = new LeaseStore();
     const log: string[] = [];
