@@ -191,7 +191,9 @@ export class StoreEventRecorder implements EventRecorder {
       source: { component: this.#o.component },
     });
     const previous = this.#seen.get(key);
-    if (previous !== undefined && this.#expiry.has(`${ns}/${previous.name}`)) {
+    // With expire on, an Event this recorder deleted is not updated; with it off (Kubernetes) the API
+    // server expires Events, and updating one it already removed fails and creates a new one below.
+    if (previous !== undefined && (this.#o.expire === false || this.#expiry.has(`${ns}/${previous.name}`))) {
       this.#seen.delete(key);
       try {
         const stored = await this.#o.store.update<EventResource>(EVENTS, event(previous.name, previous.count + 1, previous.firstTimestamp));

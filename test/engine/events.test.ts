@@ -46,6 +46,17 @@ describe("StoreEventRecorder", () => {
     expect(await events(store)).toHaveLength(2);
   });
 
+  it("with expire off (Kubernetes mode) still folds repeats of one event into its count", async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock(T0);
+    const recorder = new StoreEventRecorder({ store, clock, expire: false });
+    for (let i = 0; i < 3; i++) {
+      recorder.record(cert("web"), "Normal", "Issuing", "Issuing certificate as Secret does not exist");
+      await recorder.flush();
+    }
+    expect((await events(store)).map((e) => e.count)).toEqual([3]);
+  });
+
   it("writes events of different objects concurrently and folds repeats of one event into its count", async () => {
     const store = new MemoryStore();
     const clock = new FakeClock(T0);

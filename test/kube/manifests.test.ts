@@ -22,6 +22,8 @@ import {
   SECRETS,
   SERVICES,
 } from "../../src/api/types.js";
+import { systemClock } from "../../src/engine/clock.js";
+import { StoreEventRecorder } from "../../src/engine/events.js";
 import { LeaderElector } from "../../src/server/leader-election.js";
 import { KubeStore, SECRET_CACHE_LABEL } from "../../src/store/kube/index.js";
 import type { KubeObject, ResourceType } from "../../src/store/types.js";
@@ -251,6 +253,23 @@ describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
       message: "Issuing certificate as Secret does not exist",
       type: "Normal",
     } as KubeObject);
+  });
+
+  it("folds a repeated Event into its count, as the engine records it", async () => {
+    const recorder = new StoreEventRecorder({ store: meshsign, clock: systemClock, expire: false });
+    const subject = {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: "repeated", namespace: "app" },
+    } as KubeObject;
+    for (let i = 0; i < 2; i++) {
+      recorder.record(subject, "Warning", "Failed", "the issuer is not ready");
+      await recorder.flush();
+    }
+    const events = (await admin.list<KubeObject & { count?: number; involvedObject: { name: string } }>(EVENTS, {
+      namespace: "app",
+    })).filter((e) => e.involvedObject.name === "repeated");
+    expect(events.map((e) => e.count)).toEqual([2]);
   });
 
   it("routes ACME HTTP-01 challenges in an app namespace through an Ingress, its bridge Service and an HTTPRoute", async () => {
