@@ -179,12 +179,15 @@ export class VaultSession implements TokenProvider {
     const h = this.#held;
     const now = this.#o.now();
     if (h !== undefined && now < h.renewAt) return h.token;
+    // The login or renewal is shared by every caller waiting for it, so no one caller's signal
+    // cancels it (a deadline of one signature would fail all the others): it runs to the call
+    // deadline, and each caller stops waiting on its own signal.
     if (this.#inflight === undefined) {
-      this.#inflight = this.#refresh(h, signal).finally(() => {
+      this.#inflight = this.#refresh(h).finally(() => {
         this.#inflight = undefined;
       });
     }
-    return this.#inflight;
+    return signal === undefined ? this.#inflight : untilAborted(this.#inflight, signal);
   }
 
   /** Vault rejected `token` (403): forget it so the next call logs in again. */
@@ -192,9 +195,9 @@ export class VaultSession implements TokenProvider {
     if (this.#o.source.kind === "login" && this.#held?.token === token) this.#held = undefined;
   }
 
-  async #refresh(h: Held | undefined, signal?: AbortSignal): Promise<string> {
+  async #refresh(h: Held | undefined): Promise<string> {
     if (h?.renewable && this.#o.now() < h.expiresAt) {
-      const r = await this.#o.transport.call({ method: "POST", path: "auth/token/renew-self", body: {}, token: h.token, ...this.#ns(), ...(signal ? { signal } : {}) });
+      const r = await this.#o.transport.call({ method: "POST", path: "auth/token/renew-self", body: {}, token: h.token, ...this.#ns() });
       const auth = r.kind === "response" && r.status === 200 ? authOf(r.json) : undefined;
       // A renewal capped by the token's max TTL comes back shorter; near that end, log in afresh.
       if (auth !== undefined && auth.ttlS * 1000 >= h.grantedMs / 2) {
@@ -207,13 +210,13 @@ export class VaultSession implements TokenProvider {
       if (h !== undefined) return h.token;
       throw new MeshsignError("ERR_ISSUER_NOT_READY", "no Vault token");
     }
-    return this.#login(this.#o.source, signal);
+    return this.#login(this.#o.source);
   }
 
-  async #login(source: Extract<TokenSource, { kind: "login" }>, signal?: AbortSignal): Promise<string> {
+  async #login(source: Extract<TokenSource, { kind: "login" }>): Promise<string> {
     const body = await source.body();
     const transport = source.transport ?? this.#o.transport;
-    const r = await transport.call({ method: "POST", path: source.path, body, ...this.#ns(), ...(signal ? { signal } : {}) });
+    const r = await transport.call({ method: "POST", path: source.path, body, ...this.#ns() });
     if (r.kind === "transport") {
       throw new MeshsignError("ERR_ISSUER_UNAVAILABLE", `Vault ${source.describe} login failed: ${r.reason}`, { retry: "transient" });
     }
@@ -248,4 +251,25 @@ export class VaultSession implements TokenProvider {
   #ns(): { namespace?: string } {
     return this.#o.namespace !== undefined ? { namespace: this.#o.namespace } : {};
   }
+}
+
+/** `shared`, or a transient refusal as soon as `signal` aborts (`shared` itself goes on). */
+function untilAborted(shared: Promise<string>, signal: AbortSignal): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const onAbort = () =>
+      reject(new MeshsignError("ERR_ISSUER_UNAVAILABLE", "the call to Vault was cancelled", { retry: "transient" }));
+    // Handlers first: `shared` is always observed, even when this caller has already given up.
+    shared.then(
+      (t) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(t);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
