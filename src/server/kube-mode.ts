@@ -62,7 +62,16 @@ export async function startKubernetesControllers(options: {
   const lead = async (signal: AbortSignal) => {
     const issuerRef = controlPlaneIssuerRef(config);
     if (!config.issuerName) await ensureMeshCaIssuer(store, config);
-    engine = await startEngine({ config, store, log, metrics: options.metrics, ...(options.sharedIssuers !== undefined ? { sharedIssuers: options.sharedIssuers } : {}) });
+    // Each await may outlast this term: once `signal` aborted, onStoppedLeading has stopped what
+    // this term had started, and a next term may be starting its own. What this term starts
+    // afterwards is its own to stop; it must neither run nor replace the next term's.
+    if (signal.aborted) return;
+    const started = await startEngine({ config, store, log, metrics: options.metrics, ...(options.sharedIssuers !== undefined ? { sharedIssuers: options.sharedIssuers } : {}) });
+    if (signal.aborted) {
+      await started.stop();
+      return;
+    }
+    engine = started;
     trust = new RootConfigMapDistributor({
       store,
       roots,
@@ -71,8 +80,8 @@ export async function startKubernetesControllers(options: {
       onChanged: (ns, action) => log.info({ namespace: ns, action }, "istio-ca-root-cert published"),
     });
     await trust.start();
+    if (signal.aborted) return;
     if (config.istiodCertificateEnable) ensureIstiodCertificate(istiodCertificate(config, issuerRef) as KubeObject, signal);
-    if (signal.aborted) await follow();
   };
   // istiod's namespace may not exist yet (meshsign installed before Istio): keep trying while leading.
   const ensureIstiodCertificate = (certificate: KubeObject, signal: AbortSignal) => {
@@ -102,6 +111,8 @@ export async function startKubernetesControllers(options: {
       leading = true;
       log.info({ identity }, "became leader: running the engine and the distributors");
       lead(signal).catch((err: unknown) => {
+        // A term already over has no Lease to give up (a later term may hold it).
+        if (signal.aborted) return log.warn({ err }, "leader start failed after this term ended");
         log.error({ err }, "leader start failed; giving up the lease");
         // Campaign again after a retry period (not at once: the same failure would loop
         // on the API server), unless the process is shutting down meanwhile.
