@@ -13,7 +13,7 @@
  * {@link VaultSession.keepFresh} renews on a timer (nobody in the process may
  * ask for the token between renewals).
  */
-import { MeshsignError } from "../../../errors/index.js";
+import { isMeshsignError, MeshsignError } from "../../../errors/index.js";
 import type { VaultTransport } from "./http.js";
 import { vaultErrorText } from "./http.js";
 
@@ -210,7 +210,26 @@ export class VaultSession implements TokenProvider {
       if (h !== undefined) return h.token;
       throw new MeshsignError("ERR_ISSUER_NOT_READY", "no Vault token");
     }
-    return this.#login(this.#o.source);
+    try {
+      return await this.#login(this.#o.source);
+    } catch (err) {
+      return this.#stillValid(h, err);
+    }
+  }
+
+  /**
+   * A login failed for a passing reason (Vault rate-limits logins, its auth backend or the
+   * TokenRequest API is briefly down) while the token held still has time left: that token keeps
+   * serving, and the next login is tried after {@link KEEP_FRESH_RETRY_MS}, not by every call.
+   * A token Vault refused (invalidated) or that has expired is no fallback: the failure stands.
+   */
+  #stillValid(h: Held | undefined, err: unknown): string {
+    const held = this.#held;
+    const now = this.#o.now();
+    if (held === undefined || held !== h || now >= held.expiresAt || !isMeshsignError(err) || err.retry !== "transient")
+      throw err;
+    this.#held = { ...held, renewAt: Math.min(held.expiresAt, now + KEEP_FRESH_RETRY_MS) };
+    return held.token;
   }
 
   async #login(source: Extract<TokenSource, { kind: "login" }>): Promise<string> {

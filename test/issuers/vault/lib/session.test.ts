@@ -64,4 +64,38 @@ describe("VaultSession", () => {
     answer();
     await expect(session.token()).resolves.toBe("t-1");
   });
+
+  it("keeps using a token still valid while logging in again fails for a while, and asks again only after a pause", async () => {
+    let now = 1_000_000;
+    const answers: VaultResponse[] = [
+      { kind: "response", status: 200, json: { auth: { client_token: "t-1", lease_duration: 60, renewable: false } } },
+    ];
+    const calls: VaultCall[] = [];
+    const transport = {
+      async call(c: VaultCall): Promise<VaultResponse> {
+        calls.push(c);
+        return (
+          answers.shift() ?? {
+            kind: "response",
+            status: 429,
+            json: { errors: ['request path "auth/approle/login": rate limit quota exceeded'] },
+          }
+        );
+      },
+    } as unknown as VaultTransport;
+    const session = new VaultSession({
+      transport,
+      now: () => now,
+      source: { kind: "login", path: "auth/approle/login", describe: "AppRole", body: async () => ({}) },
+    });
+    await expect(session.token()).resolves.toBe("t-1");
+    // Past two thirds of the TTL the session logs in again; Vault's login quota refuses it for now.
+    now += 45_000;
+    await expect(session.token()).resolves.toBe("t-1");
+    await expect(session.token()).resolves.toBe("t-1");
+    expect(calls).toHaveLength(2);
+    // Once the token has expired there is nothing left to fall back on.
+    now += 20_000;
+    await expect(session.token()).rejects.toMatchObject({ code: "ERR_ISSUER_UNAVAILABLE", retry: "transient" });
+  });
 });
