@@ -5,7 +5,7 @@
  * real token and the manifests' RBAC, does everything meshsign does in
  * Kubernetes mode, and is refused what it must not do.
  */
-import { AuthenticationV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { AuthenticationV1Api, CoreV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHttp01Route, removeHttp01Route } from "../../src/acme/index.js";
 import {
@@ -198,14 +198,15 @@ describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
     await forbidden(meshsign.get(LEASES, "app", "meshsign-leader"));
   });
 
-  it("writes labelled Secrets with server-side apply, watches them, and reads pods", async () => {
-    await meshsign.apply(SECRETS, {
+  it("writes labelled Secrets as the engine does (create, update), watches them, and reads pods", async () => {
+    const created = await meshsign.create(SECRETS, {
       apiVersion: "v1",
       kind: "Secret",
       metadata: { name: "workload-tls", namespace: "app", labels: { [SECRET_CACHE_LABEL]: "true" } },
       type: "kubernetes.io/tls",
       data: { "tls.crt": "", "tls.key": "" },
     } as KubeObject);
+    await meshsign.update(SECRETS, created);
     const seen: string[] = [];
     const w = meshsign.watch(SECRETS, (e) => seen.push(e.object.metadata.name ?? ""), { namespace: "app" });
     await w.synced;
@@ -324,6 +325,21 @@ describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
         spec: { containers: [{ name: "c", image: "x" }] },
       } as KubeObject),
     );
+    // Verbs meshsign never uses: patching Secrets (it writes them with create and update) and
+    // watching pods (it reads the few it checks on demand).
+    await forbidden(
+      meshsign.apply(SECRETS, {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "workload-tls", namespace: "app" },
+      } as KubeObject),
+    );
+    const watchStatus = await new Promise<unknown>((resolve) => {
+      void new Watch(meshsignKc).watch("/api/v1/pods", {}, () => {}, (err: unknown) =>
+        resolve((err as { statusCode?: number } | null)?.statusCode),
+      );
+    });
+    expect(watchStatus).toBe(403);
     // HTTP-01 objects are handled by name: no listing Services or HTTPRoutes across the cluster.
     await forbidden(meshsign.list(SERVICES));
     await forbidden(meshsign.list(HTTP_ROUTES));
