@@ -9,7 +9,7 @@ import { forEachLimit } from "./lib/for-each-limit.js";
 import { JournalWriter, truncateSegment } from "./lib/journal.js";
 import { acquireStoreLock, type StoreLock } from "./lib/lock.js";
 import { materialize, objectDir } from "./lib/objects.js";
-import { damageSummary, isDamaged, mergeCopies, type StoreScan, scanStore } from "./lib/scan.js";
+import { damageSummary, isDamaged, keyOf, mergeCopies, type StoreScan, scanStore } from "./lib/scan.js";
 import { isDiskRefusal, WriteHealth, type WriteHealthState } from "./lib/write-health.js";
 
 export interface EmbeddedStoreOptions {
@@ -498,13 +498,19 @@ async function loadState(root: string, dataDir: string): Promise<LoadedState> {
       retry: "terminal",
     });
   const merged = mergeCopies(scan);
+  // An object file at least as new as its journal record was written by the process that stopped,
+  // which never fsynced it (only a checkpoint does, and that would have dropped the segment): it
+  // is written out again like a replayed record, so the checkpoint that drops the segment makes it
+  // durable first.
+  const journaled = new Set<string>();
+  for (const seg of scan.segments) for (const r of seg.records) journaled.add(keyOf(r.type, r.namespace, r.name));
   let rv = scan.metaRv;
   const objects: { type: ResourceType; object: KubeObject }[] = [];
   const replayed: Omit<Dirty, "since" | "last">[] = [];
-  for (const m of merged.values()) {
+  for (const [key, m] of merged) {
     rv = Math.max(rv, m.resourceVersion);
     if (m.object !== null) objects.push({ type: m.type, object: m.object });
-    if (m.from === "journal") replayed.push(m);
+    if (m.from === "journal" || journaled.has(key)) replayed.push(m);
   }
   return { objects, resourceVersion: rv, replayed, lastSegment: scan.segments.at(-1)?.seq ?? 0, scan };
 }
