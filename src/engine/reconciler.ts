@@ -222,6 +222,13 @@ export class CertificateReconciler {
     const limitedUntil = trigger === undefined || backingOff ? undefined : this.#takeReissueToken(key, now);
     const retryAt = backingOff ? backoffUntil : limitedUntil;
     const readiness = this.#readinessStatus(cert, cert.status, spec, input, notReady);
+    if (trigger !== undefined && spec.rotationPolicy === "Never" && input.contents?.key !== undefined && !keyMatchesSpec(input.contents.key, spec)) {
+      // Issuing would stop at the key at once (#ensureNextKey): say so without starting, or every
+      // pass would flip Issuing to True and back.
+      await this.#writeStatus(cert, this.#cannotRegenerateKey(cert, readiness));
+      const expiry = input.contents.cert === undefined ? undefined : input.contents.cert.notAfterMs + 1;
+      return expiry !== undefined && expiry > now ? expiry : undefined;
+    }
     if (trigger === undefined || retryAt !== undefined) {
       const current = await this.#writeStatus(cert, readiness);
       if (notReady === undefined) await this.#collectRevisions(current, spec, requests);
@@ -477,8 +484,7 @@ export class CertificateReconciler {
           key = existing;
           this.#d.events.record(cert, "Normal", "Reused", `Reusing private key stored in existing Secret resource "${spec.secretName}"`);
         } else if (existing !== undefined) {
-          const message = "User intervention required: existing private key in Secret does not match requirements on Certificate resource, mismatching fields: [spec.privateKey], but cert-manager cannot create new private key as the Certificate's .spec.privateKey.rotationPolicy field is set to \"Never\". The private key may be manually deleted or the rotationPolicy changed";
-          this.#d.events.record(cert, "Warning", REASON.cannotRegenerateKey, message);
+          await this.#writeStatus(cert, this.#cannotRegenerateKey(cert, cert.status));
           return undefined;
         } else if (b64decode(target.data?.["tls.key"]) !== "") {
           this.#d.events.record(cert, "Warning", "DecodeFailed", "Failed to decode private key stored in Secret - generating new key");
@@ -711,6 +717,24 @@ export class CertificateReconciler {
     approvedEvent(updated);
     this.#d.events.record(updated, "Warning", outcome.reason, outcome.message);
     return { cr: updated };
+  }
+
+  /**
+   * rotationPolicy Never and a key in the Secret the spec no longer accepts: nothing happens until
+   * the spec or the Secret changes, and Issuing=False says why (an Event alone ages out, and left
+   * Issuing=True with the trigger's reason as if issuance were under way). The Warning is recorded
+   * when the condition first says it.
+   */
+  #cannotRegenerateKey(cert: Certificate, base: CertificateStatus | undefined): CertificateStatus {
+    const message = "User intervention required: existing private key in Secret does not match requirements on Certificate resource, mismatching fields: [spec.privateKey], but cert-manager cannot create new private key as the Certificate's .spec.privateKey.rotationPolicy field is set to \"Never\". The private key may be manually deleted or the rotationPolicy changed";
+    const issuing = getCondition(base?.conditions, "Issuing");
+    if (issuing?.status !== "False" || issuing.reason !== REASON.cannotRegenerateKey) this.#d.events.record(cert, "Warning", REASON.cannotRegenerateKey, message);
+    const status: CertificateStatus = {
+      ...base,
+      conditions: setCondition(base?.conditions, { type: "Issuing", status: "False", reason: REASON.cannotRegenerateKey, message, ...gen(cert) }, this.#iso()),
+    };
+    delete status.nextPrivateKeySecretName;
+    return status;
   }
 
   async #failIssuance(cert: Certificate, spec: ResolvedSpec, crReason: string, crMessage: string): Promise<number | undefined> {

@@ -165,6 +165,39 @@ describe("engine lifecycle on the memory store with a frozen clock", () => {
     expect(await metrics.metrics()).not.toContain('name="web",namespace="apps"');
   });
 
+  it("says on the Issuing condition that rotationPolicy Never cannot go on when the existing key no longer fits the spec", async () => {
+    const { store, settle, engine: e } = await setup([
+      ...loadFixture("pki-bootstrap.yaml"),
+      certificate("kept", "apps", { issuerRef: { name: "mesh-ca", kind: "ClusterIssuer" }, privateKey: { algorithm: "ECDSA", size: 256 } }),
+    ]);
+    const first = (await store.get<Certificate>(CERTIFICATES, "apps", "kept")) as Certificate;
+    expect(first.status?.revision).toBe(1);
+    // A larger key is asked for, but the key may not be replaced: a person has to act.
+    await store.update<Certificate>(CERTIFICATES, { ...first, spec: { ...first.spec, privateKey: { algorithm: "ECDSA", size: 384, rotationPolicy: "Never" } } });
+    await settle();
+    const stuck = await store.get<Certificate>(CERTIFICATES, "apps", "kept");
+    expect(stuck?.status?.revision).toBe(1);
+    expect(stuck?.status?.conditions?.find((c) => c.type === "Issuing")).toMatchObject({ status: "False", reason: "CannotRegenerateKey", message: expect.stringContaining("rotationPolicy") });
+    expect(await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "apps" })).toHaveLength(1);
+    // Said once, not by a loop that starts issuing and stops again.
+    const events = (await e.describe("apps", "kept")).events;
+    expect(events.filter((ev) => ev.reason === "CannotRegenerateKey").map((ev) => ev.count)).toEqual([1]);
+    expect(events.some((ev) => ev.reason === "ReissueLimited")).toBe(false);
+    // A manual renewal stops at the same place and says so again.
+    await e.renew("apps", "kept");
+    await settle();
+    const renewed = await store.get<Certificate>(CERTIFICATES, "apps", "kept");
+    expect(renewed?.status?.revision).toBe(1);
+    expect(renewed?.status?.conditions?.find((c) => c.type === "Issuing")).toMatchObject({ status: "False", reason: "CannotRegenerateKey" });
+    // Allowing a new key lets it go on at once.
+    const fixed = (await store.get<Certificate>(CERTIFICATES, "apps", "kept")) as Certificate;
+    await store.update<Certificate>(CERTIFICATES, { ...fixed, spec: { ...fixed.spec, privateKey: { algorithm: "ECDSA", size: 384, rotationPolicy: "Always" } } });
+    await settle();
+    const reissued = await store.get<Certificate>(CERTIFICATES, "apps", "kept");
+    expect(reissued?.status?.revision).toBe(2);
+    expect(ready(reissued)).toBe("True");
+  });
+
   it("flips Ready to False at the exact expiry instant when renewal keeps failing", async () => {
     const { clock, store, settle } = await setup([
       ...loadFixture("pki-bootstrap.yaml"),
