@@ -66,6 +66,22 @@ export function certificateAnnotations(cert: Certificate, spec: ResolvedSpec, in
   return out;
 }
 
+/** Annotations {@link certificateAnnotations} sets only when the certificate has the value. */
+const DETAIL_ANNOTATIONS = [
+  ANN.emailSans,
+  ANN.subjectOrganizations,
+  ANN.subjectOrganizationalUnits,
+  ANN.subjectCountries,
+  ANN.subjectProvinces,
+  ANN.subjectLocalities,
+  ANN.subjectPostalCodes,
+  ANN.subjectStreetAddresses,
+  ANN.subjectSerialNumber,
+  ANN.altNames,
+  ANN.ipSans,
+  ANN.uriSans,
+] as const;
+
 /** Desired labels and annotations: existing ones kept, ours enforced, template keys we no longer manage removed. */
 export function desiredMetadata(
   existing: Secret | undefined,
@@ -87,6 +103,10 @@ export function desiredMetadata(
     }
   }
   Object.assign(labels, template.labels ?? {}, { [LABEL.fao]: "true" });
+  // The certificate's detail annotations are ours alone and sent whole (cert-manager's server-side
+  // apply drops those it no longer sends): one the previous certificate had and this one has not
+  // (an e-mail SAN, a subject field) goes, or tooling would read names the certificate lacks.
+  for (const k of DETAIL_ANNOTATIONS) delete annotations[k];
   // cert-manager.io/* keys are forbidden in secretTemplate; ours win regardless.
   Object.assign(annotations, template.annotations ?? {}, certificateAnnotations(cert, spec, info));
   const managed = [

@@ -163,6 +163,19 @@ describe("secret_test.go Test_SecretsManager", () => {
   it("if secret does exist, ensure that any missing base labels and annotations are added", () => {
     expectSecret(updateData(existingSecret("kubernetes.io/tls"), withSecretTemplate(), { certificate: certBytes, ca: "test-ca", privateKey: "test-key" }), templated());
   });
+  it("if secret does exist, remove certificate detail annotations the new certificate no longer has", () => {
+    // cert-manager applies its annotations with server-side apply: one it wrote for the previous
+    // certificate and does not send again (no e-mail SAN, no subject fields now) is removed.
+    const previous = existingSecret("kubernetes.io/tls");
+    previous.metadata.annotations = {
+      ...previous.metadata.annotations,
+      ...BASE_ANNOTATIONS,
+      "cert-manager.io/email-sans": "old@example.com",
+      "cert-manager.io/subject-organizations": "Old Org",
+      "cert-manager.io/subject-serialnumber": "1234",
+    };
+    expectSecret(updateData(previous, baseCert(), { certificate: certBytes, ca: "test-ca", privateKey: "test-key" }), updated());
+  });
   it("if secret does not exist, create new Secret using the secret template", () => {
     // meshsign differs: no owner-reference option (see above).
     expectSecret(updateData(undefined, withSecretTemplate(), { certificate: certBytes, ca: "test-ca", privateKey: "test-key" }), {
