@@ -117,6 +117,36 @@ describe("a damaged embedded store", () => {
     expect(err.message).not.toMatch(/never acknowledged/);
   });
 
+  it("refuses a journal truncated to nothing when the object files prove writes after the last checkpoint were acknowledged", async () => {
+    // 5 Secrets checkpointed (META.json says version 5), then 30 in the journal only: the object
+    // files of the first 20 were written (not fsynced), the last 10 are in no file at all.
+    const dataDir = await tempDir();
+    const first = await openEmbeddedStore({ dataDir });
+    for (let i = 0; i < 5; i++) await first.create(SECRETS, secret(`c${i}`, data(i)));
+    await first.close();
+    const store = await openEmbeddedStore({ dataDir, materializeDelayMs: 60_000 });
+    for (let i = 0; i < 20; i++) await store.create(SECRETS, secret(`s${i}`, data(i)));
+    await store.flush();
+    for (let i = 20; i < 30; i++) await store.create(SECRETS, secret(`s${i}`, data(i)));
+    const copy = await tempDir();
+    await cp(dataDir, copy, { recursive: true });
+    await rm(path.join(copy, "store/LOCK"));
+    await store.close();
+    const [seg] = await segments(copy);
+    await truncate(seg as string, 0);
+    const err = await openError(copy);
+    expect(err.message).toMatch(/object files hold versions up to 25: acknowledged records were lost/);
+    const report = await checkStore(copy);
+    expect(report.damaged).toBe(true);
+    expect(report.missingVersions).toBe(0); // versions 6..25 are in object files; 26..35 were never seen
+    // recover folds what survives into object files and opens again, versions above all of them.
+    await recoverStore(copy);
+    const reopened = await openEmbeddedStore({ dataDir: copy });
+    expect((await reopened.list(SECRETS)).length).toBe(25);
+    expect(Number((await reopened.create(SECRETS, secret("next"))).metadata.resourceVersion)).toBeGreaterThan(25);
+    await reopened.close();
+  });
+
   it("refuses when a journal segment between others is missing, counting the versions it held", async () => {
     const dataDir = await closedStore(1);
     // Three segments of two records each, as a writer that rotated twice leaves them (rv 2..7).

@@ -62,18 +62,24 @@ export function isDamaged(scan: StoreScan): boolean {
 }
 
 export async function scanStore(root: string): Promise<StoreScan> {
+  const loaded = await loadObjects(root);
+  const segments = await readJournal(`${root}/journal`);
+  // Read after the journal: a checkpoint writes META.json before it drops segments, so next to a
+  // running writer, files and journal read earlier are never newer than both the journal and this.
   let metaRv = 0;
   let metaProblem: string | undefined;
+  let metaFound = true;
   try {
     const meta = JSON.parse(await readFile(`${root}/META.json`, "utf8")) as { resourceVersion?: unknown };
     if (typeof meta?.resourceVersion === "number" && Number.isSafeInteger(meta.resourceVersion)) metaRv = meta.resourceVersion;
     else metaProblem = `${root}/META.json has no resourceVersion`;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") metaProblem = `${root}/META.json is unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") metaFound = false;
+    else metaProblem = `${root}/META.json is unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
-  const loaded = await loadObjects(root);
-  const segments = await readJournal(`${root}/journal`);
-  const { damage, tornTail } = assessJournal(segments, maxRv(loaded.objects));
+  // A checkpoint's version to hold the object files against when the journal has no record (none without a readable META.json).
+  const checkpointRv = metaFound && metaProblem === undefined ? metaRv : undefined;
+  const { damage, tornTail } = assessJournal(segments, maxRv(loaded.objects), checkpointRv, `${root}/journal`);
   return { root, metaRv, metaProblem, objects: loaded.objects, damagedObjects: loaded.damaged, segments, journalDamage: damage, tornTail, tempFiles: loaded.tempFiles };
 }
 
@@ -83,7 +89,7 @@ function maxRv(objects: readonly { object: KubeObject }[]): number {
   return rv;
 }
 
-function assessJournal(segments: readonly ReadSegment[], objectsRv: number): { damage: JournalDamage[]; tornTail: TornTail | undefined } {
+function assessJournal(segments: readonly ReadSegment[], objectsRv: number, metaRv: number | undefined, journalDir: string): { damage: JournalDamage[]; tornTail: TornTail | undefined } {
   const damage: JournalDamage[] = [];
   let tornTail: TornTail | undefined;
   // Valid records after position (segment index i, record index j): for the "followed by" counts.
@@ -164,6 +170,24 @@ function assessJournal(segments: readonly ReadSegment[], objectsRv: number): { d
       recordsAfter: 0,
       missing: { from: lastRecord.resourceVersion + 1, to: objectsRv },
       message: `journal segment ${tail.seq} (${tail.path}) ends at offset ${end}${tornTail === undefined ? "" : ` inside an incomplete record of ${tornTail.bytes} bytes`} with resourceVersion ${lastRecord.resourceVersion}, but object files hold versions up to ${objectsRv}: acknowledged records were lost from its end (truncated?)`,
+    });
+    tornTail = undefined;
+  } else if (lastRecord === undefined && metaRv !== undefined && objectsRv > metaRv) {
+    // No record at all: the last checkpoint (META.json) vouches for every object file, and a file
+    // newer than it was written from a record the journal has lost whole (truncated to nothing, or
+    // its segments removed), with whatever else was acknowledged after that checkpoint.
+    const tail = segments.at(-1);
+    damage.push({
+      segment: tail?.seq ?? 0,
+      path: tail?.path ?? journalDir,
+      offset: tornTail?.offset ?? 0,
+      bytes: tornTail?.bytes ?? 0,
+      line: 1,
+      lines: tornTail === undefined ? 0 : 1,
+      kind: "lost-tail",
+      recordsAfter: 0,
+      missing: { from: metaRv + 1, to: objectsRv },
+      message: `the journal (${tail?.path ?? journalDir}) holds no record, and the last checkpoint (META.json) is at resourceVersion ${metaRv}, but object files hold versions up to ${objectsRv}: acknowledged records were lost from its end (truncated or removed?)`,
     });
     tornTail = undefined;
   }
