@@ -128,4 +128,23 @@ describe("the embedded store on a full or read-only disk", () => {
     expect(roomy.health()).toEqual({ ok: true });
     await roomy.close();
   });
+  it("acknowledges a write that reached the journal when the disk fills before the next segment can be started, and goes on once there is room", async () => {
+    const dataDir = await tempDir();
+    const store = await openEmbeddedStore({ dataDir, maxJournalBytes: 500, writeProbeIntervalMs: 20 });
+    // The first segment (opened before the disk fills) takes the next batch, which fills it; the
+    // disk is full for everything else, the next segment included.
+    fault.spare = /journal\/0000000000000001\.log$/;
+    await store.create(SECRETS, secret("x"));
+    fault.code = "ENOSPC";
+    const a = await store.create(SECRETS, secret("a"));
+    expect(a.metadata.name).toBe("a");
+    expect(await store.get(SECRETS, "ns", "a")).toBeDefined();
+    resetDiskFault();
+    await until(() => store.health().ok);
+    await store.create(SECRETS, secret("b"));
+    await store.close();
+    const reopened = await openEmbeddedStore({ dataDir });
+    expect((await reopened.list(SECRETS)).map((o) => o.metadata.name)).toEqual(["a", "b", "x"]);
+    await reopened.close();
+  });
 });

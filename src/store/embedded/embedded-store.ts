@@ -326,7 +326,13 @@ export class EmbeddedStore implements Store {
     const now = performance.now();
     for (const r of batch) this.#markDirty(r, now);
     if (journal.full) {
-      await journal.rotate();
+      // The batch is durable already, so nothing here may fail it: a refused write must change
+      // nothing, and any other error would stop the store. A new segment the disk refuses is opened
+      // by the next append instead (which is refused, and rolled back, while the disk is full).
+      await journal.rotate().catch((err: unknown) => {
+        if (isDiskRefusal(err)) this.#health.refused(err, "the journal");
+        else this.#onProblem(`store: starting journal segment ${journal.currentSegment} failed (the next write tries again): ${(err as Error).message}`);
+      });
       this.#checkpointBelow = journal.currentSegment;
       this.#kick(0);
     } else {

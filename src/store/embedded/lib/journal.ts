@@ -283,8 +283,17 @@ export class JournalWriter {
 
   async #openSegment(): Promise<void> {
     // Always a fresh file (O_EXCL): appending behind an old torn tail would hide the new records from replay.
-    this.#fh = await open(segmentPath(this.#dir, this.#seq), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, FILE_MODE);
+    const path = segmentPath(this.#dir, this.#seq);
+    const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND, FILE_MODE);
+    try {
+      await fsyncDir(this.#dir); // the new segment's directory entry must survive too
+    } catch (err) {
+      // Not used unless its name is durable; removed (it is empty) so that the next append creates it again.
+      await fh.close().catch(() => {});
+      await unlinkIfExists(path).catch(() => {});
+      throw err;
+    }
+    this.#fh = fh;
     this.#size = 0;
-    await fsyncDir(this.#dir); // the new segment's directory entry must survive too
   }
 }
