@@ -80,7 +80,7 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
     }
     const replaces = await this.#replaces(issuer, cr);
     const spec = { ...orderSpec(issuer, cr, csr), ...(replaces !== undefined ? { replaces } : {}) };
-    let name = computeName(crName, { ...spec, request: undefined });
+    const name = computeName(crName, { ...spec, request: undefined });
     let order = await this.#d.store.get<Order>(ORDERS, ns, name);
     const ownerUid = order?.metadata.ownerReferences?.find((o) => o.kind === "CertificateRequest")?.uid;
     if (order !== undefined && ownerUid !== cr.metadata.uid) {
@@ -93,22 +93,14 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
       };
     }
     if (order === undefined) {
-      // This request's Order under another name: what its spec was worked out from changed since
-      // (`replaces` names the certificate in the Secret, which may have been deleted or rewritten
-      // while the order was in flight). That ACME order stands; a second is not placed for the request.
-      const earlier = await this.#orderOwnedBy(cr);
-      if (earlier === undefined) {
-        order = await this.#create(cr, ns, name, spec);
-        return {
-          status: "pending",
-          reason: "OrderCreated",
-          message: `Created Order resource ${ns}/${name}`,
-          retryAfterMs: ORDER_PENDING_RECHECK_MS,
-          started: true,
-        };
-      }
-      order = earlier;
-      name = earlier.metadata.name ?? name;
+      order = await this.#create(cr, ns, name, spec);
+      return {
+        status: "pending",
+        reason: "OrderCreated",
+        message: `Created Order resource ${ns}/${name}`,
+        retryAfterMs: ORDER_PENDING_RECHECK_MS,
+        started: true,
+      };
     }
     const st = order.status ?? {};
     if (st.state !== undefined && FAILED_STATES.has(st.state)) {
@@ -173,18 +165,6 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
       message: `Waiting on certificate issuance from order ${ns}/${name}: "${st.state ?? ""}"${why}`,
       retryAfterMs: ORDER_PENDING_RECHECK_MS,
     };
-  }
-
-  /** An Order of `cr` (by its uid) not being deleted, whatever its name. */
-  async #orderOwnedBy(cr: CertificateRequest): Promise<Order | undefined> {
-    const uid = cr.metadata.uid;
-    if (uid === undefined || uid === "") return undefined;
-    const orders = await this.#d.store.list<Order>(ORDERS, { namespace: cr.metadata.namespace ?? "" });
-    return orders.find(
-      (o) =>
-        o.metadata.deletionTimestamp === undefined &&
-        o.metadata.ownerReferences?.some((r) => r.kind === "CertificateRequest" && r.uid === uid) === true,
-    );
   }
 
   /**

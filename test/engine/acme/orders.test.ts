@@ -460,33 +460,6 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     );
   });
 
-  it("keeps one ACME order for a renewal's request when the Secret it replaces is deleted while the order is in flight", async () => {
-    const acme = new FakeAcme();
-    acme.offerAri = true;
-    const { store, engine } = await setup(acme);
-    await engine.start();
-    const readyAt = (revision: number) => async () => {
-      const c = await certOf(store);
-      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
-    };
-    await until(store, readyAt(1), "the first issuance");
-    // The CA stops answering once the renewal's order is placed: the order stays in flight.
-    const w = store.watch<Order>(ORDERS, (e) => {
-      if (e.object.spec.replaces !== undefined && e.object.status?.url !== undefined) acme.down = true;
-    });
-    await engine.renew(NS, "shop");
-    await until(store, async () => (acme.down ? true : undefined), "the renewal's order to be placed");
-    w.stop();
-    await store.delete(SECRETS, NS, "shop-tls");
-    acme.down = false;
-    await until(store, readyAt(2), "the renewal");
-    await engine.idle();
-    // One Order for the renewal's request (the first request's went with it), and one ACME order each.
-    const orders = await store.list<Order>(ORDERS, { namespace: NS });
-    expect(orders.map((o) => o.spec.replaces === undefined)).toEqual([false]);
-    expect(acme.counts.get("newOrder")).toBe(2);
-  });
-
   it("keeps a renewal's replaces and retries when the CA fails the order for a passing reason (serverInternal)", async () => {
     const acme = new FakeAcme();
     acme.offerAri = true;
