@@ -2,7 +2,8 @@
  * A CertificateRequest signed by an ACME issuer (cert-manager's
  * `certificaterequests/acme`): one Order per request, named from the request
  * and the Order's spec and owned by the request, so a restart or a second
- * pass finds the same Order instead of ordering again.
+ * pass finds the same Order instead of ordering again. The name leaves out
+ * `replaces`, which is read from the Certificate's Secret on every pass.
  *
  * - no Order yet: create it, answer pending (OrderCreated);
  * - Order failed (invalid, expired, errored): a terminal error carrying the
@@ -53,6 +54,14 @@ export interface RequestSignerDeps {
   readonly events: EventRecorder;
 }
 
+/** The name of a request's Order: the request's name and a hash of the Order's spec, `replaces` left out. */
+export function orderName(crName: string, spec: Order["spec"]): string {
+  return computeName(crName, { ...spec, request: undefined, replaces: undefined });
+}
+
+const ownerOf = (order: Order): string | undefined =>
+  order.metadata.ownerReferences?.find((o) => o.kind === "CertificateRequest")?.uid;
+
 export class AcmeRequestSigner implements AcmeOrderSigner {
   readonly #d: RequestSignerDeps;
   constructor(deps: RequestSignerDeps) {
@@ -80,9 +89,22 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
     }
     const replaces = await this.#replaces(issuer, cr);
     const spec = { ...orderSpec(issuer, cr, csr), ...(replaces !== undefined ? { replaces } : {}) };
-    const name = computeName(crName, { ...spec, request: undefined });
+    // The name hashes the spec without `replaces`: that is read from the Certificate's Secret on
+    // every pass, and a Secret deleted or rewritten while a renewal's order is in flight must find
+    // the same Order, not name a second one (a second ACME order for one request).
+    let name = orderName(crName, spec);
     let order = await this.#d.store.get<Order>(ORDERS, ns, name);
-    const ownerUid = order?.metadata.ownerReferences?.find((o) => o.kind === "CertificateRequest")?.uid;
+    if (order === undefined && replaces !== undefined) {
+      // An Order placed by a meshsign that hashed `replaces` into the name (before the upgrade
+      // that changed it) is resumed where it is.
+      const earlier = computeName(crName, { ...spec, request: undefined });
+      const found = await this.#d.store.get<Order>(ORDERS, ns, earlier);
+      if (found !== undefined && ownerOf(found) === cr.metadata.uid) {
+        name = earlier;
+        order = found;
+      }
+    }
+    const ownerUid = order !== undefined ? ownerOf(order) : undefined;
     if (order !== undefined && ownerUid !== cr.metadata.uid) {
       await this.#d.store.delete(ORDERS, ns, name).catch(() => undefined);
       return {

@@ -20,6 +20,7 @@ import {
   SECRETS,
 } from "../../../src/api/types.js";
 import type { AcmeOptions } from "../../../src/engine/acme/index.js";
+import { computeName } from "../../../src/engine/acme/lib/names.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
 import { MeshsignError } from "../../../src/errors/index.js";
@@ -553,6 +554,87 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     await untilStore(store, WATCHED, readyAt(2), "the renewal the CA asked for", 80_000);
     expect(acme.counts.get("renewalInfo")).toBeGreaterThan(asked);
   }, 90_000);
+
+  it("keeps one ACME order for a renewal's request when the Secret it replaces is deleted while the order is in flight", async () => {
+    const acme = new FakeAcme();
+    acme.offerAri = true;
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const readyAt = (revision: number) => async () => {
+      const c = await certOf(store);
+      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+    };
+    await until(store, readyAt(1), "the first issuance");
+    // The CA stops answering once the renewal's order is placed: the order stays in flight.
+    const w = store.watch<Order>(ORDERS, (e) => {
+      if (e.object.spec.replaces !== undefined && e.object.status?.url !== undefined) acme.down = true;
+    });
+    await engine.renew(NS, "shop");
+    await until(store, async () => (acme.down ? true : undefined), "the renewal's order to be placed");
+    w.stop();
+    await store.delete(SECRETS, NS, "shop-tls");
+    acme.down = false;
+    await until(store, readyAt(2), "the renewal");
+    await engine.idle();
+    // One Order for the renewal's request (the first request's went with it), and one ACME order each.
+    const orders = await store.list<Order>(ORDERS, { namespace: NS });
+    expect(orders.map((o) => o.spec.replaces === undefined)).toEqual([false]);
+    expect(acme.counts.get("newOrder")).toBe(2);
+  });
+
+  it("resumes a renewal's order placed under the name an earlier meshsign gave it (replaces hashed in)", async () => {
+    const acme = new FakeAcme();
+    acme.offerAri = true;
+    const { store, engine } = await setup(acme);
+    await engine.start();
+    const readyAt = (revision: number) => async () => {
+      const c = await certOf(store);
+      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+    };
+    await until(store, readyAt(1), "the first issuance");
+    const w = store.watch<Order>(ORDERS, (e) => {
+      if (e.object.spec.replaces !== undefined && e.object.status?.url !== undefined) acme.down = true;
+    });
+    await engine.renew(NS, "shop");
+    await until(store, async () => (acme.down ? true : undefined), "the renewal's order to be placed");
+    w.stop();
+    await engine.stop();
+    // The in-flight Order as the earlier meshsign named it: its spec's hash with replaces in.
+    const placed = (await store.list<Order>(ORDERS, { namespace: NS })).find((o) => o.spec.replaces);
+    if (placed === undefined) throw new Error("no renewal Order");
+    const crName = placed.metadata.ownerReferences?.[0]?.name ?? "";
+    const earlier = computeName(crName, { ...placed.spec, request: undefined });
+    expect(earlier).not.toBe(placed.metadata.name);
+    await store.delete(ORDERS, NS, placed.metadata.name ?? "");
+    const moved = await store.create<Order>(ORDERS, {
+      ...placed,
+      metadata: {
+        name: earlier,
+        namespace: NS,
+        ownerReferences: placed.metadata.ownerReferences,
+        annotations: placed.metadata.annotations,
+        labels: placed.metadata.labels,
+      },
+    });
+    await store.updateStatus<Order>(ORDERS, { ...moved, status: placed.status });
+    acme.down = false;
+    const next = new Engine({
+      store,
+      registry: createDefaultIssuerRegistry().register(
+        "acme",
+        createAcmeIssuerFactory({ transport: acme.transport }),
+      ),
+      metricsRegistry: new Registry(),
+    });
+    engines.push(next);
+    await next.start();
+    await until(store, readyAt(2), "the renewal");
+    await next.idle();
+    // The renewal finished on the order already placed: no third ACME order.
+    expect(acme.counts.get("newOrder")).toBe(2);
+    const orders = await store.list<Order>(ORDERS, { namespace: NS });
+    expect(orders.map((o) => o.metadata.name)).toEqual([earlier]);
+  });
 
   it("in Kubernetes mode routes each HTTP-01 Challenge to meshsign's Service with an Ingress, removed once validated", async () => {
     const acme = new FakeAcme();
