@@ -1,38 +1,46 @@
-import { X509Certificate } from "node:crypto";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
-import { decodePemAll } from "../pki/index.js";
+import { decodePemAll, type ParsedCertificate, parseCertificate, verifyChain } from "../pki/index.js";
 
 /**
  * The client certificate of a call, verified against the mesh roots, as the
  * client-cert authenticator expects it (DER, leaf first). The TLS layer asks
  * for a certificate but does not reject a missing or unknown one (token-only
- * callers must get through), so verification happens here: the leaf must be
- * signed by one of the roots and be inside its validity period. Anything else
- * yields no certificate, and the authenticator then refuses the call.
+ * callers must get through), so verification happens here: a path from the
+ * leaf to one of the roots, through the intermediates the client presented
+ * with it (`presentedAbove`, untrusted), every link's signature, validity and
+ * CA constraints checked, as Go's TLS verifies istiod's client certificates.
+ * Anything else yields no certificate, and the authenticator then refuses the
+ * call.
  */
 export function verifiedPeerCertificates(
   rootsPem: () => string,
+  presentedAbove: (leafDer: Uint8Array) => readonly Uint8Array[] = () => [],
   clock: () => number = Date.now,
 ): (call: ServerUnaryCall<unknown, unknown>) => Uint8Array[] | undefined {
   let cachedPem = "";
-  let roots: X509Certificate[] = [];
+  let roots: ParsedCertificate[] = [];
   return (call) => {
     const raw = call.getAuthContext?.()?.sslPeerCertificate?.raw;
     if (!raw) return undefined;
     const pem = rootsPem();
     if (pem !== cachedPem) {
+      roots = decodePemAll(pem, "CERTIFICATE").map((der) => parseCertificate(der));
       cachedPem = pem;
-      roots = decodePemAll(pem, "CERTIFICATE").map((der) => new X509Certificate(der));
     }
-    let leaf: X509Certificate;
+    const leafDer = new Uint8Array(raw);
     try {
-      leaf = new X509Certificate(raw);
+      const above: ParsedCertificate[] = [];
+      for (const der of presentedAbove(leafDer)) {
+        try {
+          above.push(parseCertificate(der));
+        } catch {
+          // A certificate Go would not parse is no link of a path.
+        }
+      }
+      verifyChain(leafDer, above, roots, { at: new Date(clock()) });
     } catch {
       return undefined;
     }
-    const now = clock();
-    if (now < Date.parse(leaf.validFrom) || now > Date.parse(leaf.validTo)) return undefined;
-    const signedByRoot = roots.some((r) => leaf.checkIssued(r) && leaf.verify(r.publicKey));
-    return signedByRoot ? [new Uint8Array(raw)] : undefined;
+    return [leafDer];
   };
 }

@@ -25,6 +25,7 @@ import { CaIssuer } from "../issuers/ca/ca-issuer.js";
 import type { Issuer } from "../issuers/issuer.js";
 import type { Config } from "./config.js";
 import { flatLineLogger } from "./logger.js";
+import { PresentedChains } from "./tls/presented-chains.js";
 
 /** The signing CA and the mesh roots a process serves with; handed from the primary to workers. */
 export interface CaMaterial {
@@ -70,6 +71,11 @@ export interface CsrStack {
    * tested the same issuer); throws otherwise.
    */
   setRemote(remote: RemoteSigning, options?: { selfTest?: boolean }): Promise<void>;
+  /**
+   * With the client-certificate authenticator: the chains clients present in
+   * their handshakes, which the frontend records and the check reads.
+   */
+  readonly clientChains: PresentedChains | undefined;
   /** Whether a remote issuer signs now (and its answers are checked). */
   remote(): boolean;
   deps(onIssued: (event: IssuedEvent) => void): CsrServiceDeps;
@@ -123,11 +129,18 @@ export async function buildCsrStack(
     config.identityRateLimit > 0
       ? rateLimitedPolicy(policy, new IdentityRateLimiter({ ratePerSecond: config.identityRateLimit, burst: config.identityBurst }))
       : policy;
-  const peerCertificates = config.enableClientCertAuthenticator ? verifiedPeerCertificates(() => rootsPem) : undefined;
+  const clientChains = config.enableClientCertAuthenticator ? new PresentedChains() : undefined;
+  const peerCertificates = clientChains
+    ? verifiedPeerCertificates(
+        () => rootsPem,
+        (leaf) => clientChains.above(leaf),
+      )
+    : undefined;
   // Its fields are strings only (see flatLineLogger).
   const audit = flatLineLogger(log);
   return {
     issuer,
+    clientChains,
     roots: () => rootsPem,
     setRoots: async (pem) => {
       const bundle = rootsBundle(pem, "the new roots");

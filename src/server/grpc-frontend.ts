@@ -12,6 +12,7 @@ import {
   istioCertificateServiceDefinition,
 } from "../csr-service/service-definition.js";
 import type { Config, GrpcImplementation } from "./config.js";
+import type { PresentedChains } from "./tls/presented-chains.js";
 import { RotatingServerTls, type ServingKeyPair } from "./tls/rotating-credentials.js";
 import { timerDelay } from "./lib/timer-delay.js";
 import { UnaryH2Server } from "./unary-h2/index.js";
@@ -137,6 +138,8 @@ export class GrpcFrontend {
       limits: GrpcLimits;
       /** Which server speaks gRPC on the connections; h2 when not given. */
       implementation?: GrpcImplementation;
+      /** Where the client chains presented in handshakes are recorded (client-certificate authentication). */
+      clientChains?: PresentedChains;
     },
   ) {
     this.#pair = serving;
@@ -153,6 +156,7 @@ export class GrpcFrontend {
       ...(options.clientCaPem ? { clientCaPem: options.clientCaPem } : {}),
       handshakeTimeoutMs: TLS_HANDSHAKE_TIMEOUT_MS,
       onSecure: (secure) => {
+        options.clientChains?.track(secure);
         this.#sockets.add(secure);
         secure.once("close", () => this.#sockets.delete(secure));
         awaitFirstBytes(secure, FIRST_BYTES_TIMEOUT_MS, () => this.#sessions.inject(secure));

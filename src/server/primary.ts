@@ -482,6 +482,7 @@ async function startInProcess(
     log,
     limits: grpcLimitsOf(config),
     implementation: config.grpcImplementation,
+    ...(stack.clientChains ? { clientChains: stack.clientChains } : {}),
   });
   const port = await frontend.start();
   return Object.assign(frontend, { port });

@@ -80,6 +80,7 @@ export function runWorker(): void {
       log: l,
       limits: grpcLimitsOf(c),
       implementation: c.grpcImplementation,
+      ...(stack.clientChains ? { clientChains: stack.clientChains } : {}),
     });
     send({ type: "ready", port: await frontend.start() });
   };

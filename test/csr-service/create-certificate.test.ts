@@ -14,7 +14,7 @@ import {
   generateKeySync,
   privateKeyToPem,
 } from "../../src/pki/keys.js";
-import { encodePem } from "../../src/pki/pem.js";
+import { decodePemAll, encodePem } from "../../src/pki/pem.js";
 import { type InProcessServer, startInProcessServer } from "../lib/inprocess-server.js";
 import { opensslVerify } from "../lib/openssl.js";
 import { TempDir } from "../lib/temp-dir.js";
@@ -739,6 +739,40 @@ describe("client-certificate authentication when enabled", () => {
       expect(await mtls.call({ csr: csr() })).toMatchObject({ ok: false, code: status.UNAUTHENTICATED });
     } finally {
       mtls.close();
+    }
+  });
+
+  it("renews with a mesh certificate issued by an intermediate CA, the intermediate sent in the handshake", async () => {
+    const viaIntermediate = await startInProcessServer(
+      { enableClientCertAuthenticator: true },
+      { intermediateCa: true },
+    );
+    try {
+      const cert = await meshCertificate(viaIntermediate);
+      // [leaf, intermediate, root]: the leaf is not signed by the root itself.
+      expect(decodePemAll(cert.chainPem, "CERTIFICATE")).toHaveLength(3);
+      const mtls = new RawCaClient(viaIntermediate.address, viaIntermediate.rootsPem, {
+        clientCertificate: cert,
+      });
+      try {
+        const outcome = await mtls.call({ csr: csr() });
+        expect(outcome).toMatchObject({ ok: true });
+        if (outcome.ok) expect(leafFacts(outcome.chain[0] as string).uris).toEqual([IDENTITY]);
+      } finally {
+        mtls.close();
+      }
+      // The same leaf without its intermediate does not chain to the root: refused.
+      const [leafDer] = decodePemAll(cert.chainPem, "CERTIFICATE");
+      const alone = new RawCaClient(viaIntermediate.address, viaIntermediate.rootsPem, {
+        clientCertificate: { chainPem: encodePem("CERTIFICATE", leafDer as Uint8Array), keyPem: cert.keyPem },
+      });
+      try {
+        expect(await alone.call({ csr: csr() })).toMatchObject({ ok: false, code: status.UNAUTHENTICATED });
+      } finally {
+        alone.close();
+      }
+    } finally {
+      await viaIntermediate.close();
     }
   });
 

@@ -4,10 +4,11 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { DevTokenIssuer } from "../../src/authn/index.js";
 import type { IssuedEvent } from "../../src/csr-service/handler.js";
+import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
 import type { Issuer } from "../../src/issuers/issuer.js";
 import { generateKeySync, privateKeyToPem, publicKeySpki } from "../../src/pki/keys.js";
 import { type Config, loadConfig } from "../../src/server/config.js";
-import { buildCsrStack, type CsrStack, rootsBundle } from "../../src/server/csr-stack.js";
+import { buildCsrStack, type CaMaterial, type CsrStack, rootsBundle } from "../../src/server/csr-stack.js";
 import { dataDirPaths, ensureDataDir, loadOrCreateRootCa } from "../../src/server/data-dir.js";
 import { GrpcFrontend, grpcLimitsOf } from "../../src/server/grpc-frontend.js";
 import type { ServingKeyPair } from "../../src/server/tls/rotating-credentials.js";
@@ -46,7 +47,13 @@ export interface InProcessServer {
  * hundreds of requests as one identity, which no workload does, and a limit
  * they drained would refuse them depending on how fast the machine runs.
  */
-export async function startInProcessServer(flags: Record<string, unknown> = {}): Promise<InProcessServer> {
+export async function startInProcessServer(
+  flags: Record<string, unknown> = {},
+  options: {
+    /** Sign with an intermediate CA under the data dir's root (the mesh root stays the root). */
+    intermediateCa?: boolean;
+  } = {},
+): Promise<InProcessServer> {
   const tmp = new TempDir("meshsign-csr-");
   const config = loadConfig({
     env: {},
@@ -75,12 +82,13 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
   });
   const log = pino({ level: "trace" }, sink);
   const registry = new Registry();
-  const ca = {
+  const rootCa = {
     certificatePem: root.certificatePem,
     privateKeyPem: readFileSync(paths.rootKey, "utf8"),
     origin: `file ${paths.rootCert}`,
     rootsPem: rootsBundle(root.certificatePem, paths.rootCert),
   };
+  const ca = options.intermediateCa === true ? await intermediateUnder(rootCa) : rootCa;
   const stack = await buildCsrStack(config, ca, log, registry, { dataDir: paths.dir });
   const pair = await servingPair(stack.issuer, config.servingCertificateDuration);
   const issued: IssuedEvent[] = [];
@@ -94,6 +102,7 @@ export async function startInProcessServer(flags: Record<string, unknown> = {}):
       log,
       limits: grpcLimitsOf(config),
       implementation: config.grpcImplementation,
+      ...(stack.clientChains ? { clientChains: stack.clientChains } : {}),
     },
   );
   const port = await frontend.start();
@@ -144,4 +153,31 @@ async function servingPair(issuer: Issuer, durationMs: number): Promise<ServingK
   if (result.status !== "issued")
     throw new Error(`the test CA did not issue a serving certificate: ${result.message}`);
   return { certificateChainPem: result.chain.join(""), privateKeyPem: privateKeyToPem(key) };
+}
+
+/** An intermediate CA (ECDSA P-256, 1 day) signed by `root`; its PEM is the intermediate then the root. */
+async function intermediateUnder(root: CaMaterial): Promise<CaMaterial> {
+  const signer = await CaIssuer.create(root);
+  const key = generateKeySync({ type: "ec", curve: "P-256" });
+  const now = Date.now();
+  const result = await signer.sign({
+    requestId: "test-intermediate",
+    csrPem: "",
+    template: {
+      publicKeySpki: publicKeySpki(key),
+      subject: [[{ type: "2.5.4.3", value: "meshsign test intermediate" }]],
+      isCA: true,
+      keyUsage: ["digitalSignature", "keyCertSign", "cRLSign"],
+      extKeyUsage: [],
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 86_400_000),
+    },
+  });
+  if (result.status !== "issued") throw new Error("the root did not sign the intermediate");
+  return {
+    certificatePem: [...result.chain, root.certificatePem].join(""),
+    privateKeyPem: privateKeyToPem(key),
+    origin: "test intermediate",
+    rootsPem: root.rootsPem,
+  };
 }
