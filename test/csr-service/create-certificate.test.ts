@@ -718,10 +718,9 @@ describe("client-certificate authentication when enabled", () => {
     }
   }
 
-  it("renews with the mesh certificate alone, no token, for the same identity", async () => {
-    const mtls = new RawCaClient(mtlsServer.address, mtlsServer.rootsPem, {
-      clientCertificate: await meshCertificate(mtlsServer),
-    });
+  /** Asks `to` for a certificate over mTLS with `cert` alone (no token); expects IDENTITY's. */
+  async function renewsWith(to: InProcessServer, cert: { chainPem: string; keyPem: string }): Promise<void> {
+    const mtls = new RawCaClient(to.address, to.rootsPem, { clientCertificate: cert });
     try {
       const outcome = await mtls.call({ csr: csr() });
       expect(outcome).toMatchObject({ ok: true });
@@ -729,6 +728,10 @@ describe("client-certificate authentication when enabled", () => {
     } finally {
       mtls.close();
     }
+  }
+
+  it("renews with the mesh certificate alone, no token, for the same identity", async () => {
+    await renewsWith(mtlsServer, await meshCertificate(mtlsServer));
   });
 
   it("refuses a certificate from another CA", async () => {
@@ -751,16 +754,7 @@ describe("client-certificate authentication when enabled", () => {
       const cert = await meshCertificate(viaIntermediate);
       // [leaf, intermediate, root]: the leaf is not signed by the root itself.
       expect(decodePemAll(cert.chainPem, "CERTIFICATE")).toHaveLength(3);
-      const mtls = new RawCaClient(viaIntermediate.address, viaIntermediate.rootsPem, {
-        clientCertificate: cert,
-      });
-      try {
-        const outcome = await mtls.call({ csr: csr() });
-        expect(outcome).toMatchObject({ ok: true });
-        if (outcome.ok) expect(leafFacts(outcome.chain[0] as string).uris).toEqual([IDENTITY]);
-      } finally {
-        mtls.close();
-      }
+      await renewsWith(viaIntermediate, cert);
       // The same leaf without its intermediate does not chain to the root: refused.
       const [leafDer] = decodePemAll(cert.chainPem, "CERTIFICATE");
       const alone = new RawCaClient(viaIntermediate.address, viaIntermediate.rootsPem, {

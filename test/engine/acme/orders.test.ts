@@ -89,6 +89,36 @@ const certOf = (store: Store) => store.get<Certificate>(CERTIFICATES, NS, "shop"
 const until = <T>(store: Store, check: () => Promise<T | undefined>, what: string) =>
   untilStore(store, WATCHED, check, what, 60_000);
 
+/** A Certificate issued once through a CA offering ARI; `readyAt(n)` waits for revision n to be Ready. */
+async function issuedWithAri(configure: (acme: FakeAcme) => void = () => {}) {
+  const acme = new FakeAcme();
+  acme.offerAri = true;
+  configure(acme);
+  const { store, engine } = await setup(acme);
+  await engine.start();
+  const readyAt = (revision: number) => async () => {
+    const c = await certOf(store);
+    return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
+  };
+  await until(store, readyAt(1), "the first issuance");
+  return { acme, store, engine, readyAt };
+}
+
+/**
+ * A Certificate issued once through a CA offering ARI, then renewed; the CA stops answering once
+ * the renewal's order is placed (its URL written), so that order stays in flight.
+ */
+async function renewalInFlight() {
+  const { acme, store, engine, readyAt } = await issuedWithAri();
+  const w = store.watch<Order>(ORDERS, (e) => {
+    if (e.object.spec.replaces !== undefined && e.object.status?.url !== undefined) acme.down = true;
+  });
+  await engine.renew(NS, "shop");
+  await until(store, async () => (acme.down ? true : undefined), "the renewal's order to be placed");
+  w.stop();
+  return { acme, store, engine, readyAt };
+}
+
 describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () => {
   it("issues through one Order and a Challenge per name, then removes the Challenges (their finalizer released)", async () => {
     const acme = new FakeAcme();
@@ -431,15 +461,7 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       detail: "parsing ARI CertID failed",
     },
   ])("renews with a plain order when the CA refuses the renewal's replaces: $refusal", async (refusal) => {
-    const acme = new FakeAcme();
-    acme.offerAri = true;
-    const { store, engine } = await setup(acme);
-    await engine.start();
-    const readyAt = (revision: number) => async () => {
-      const c = await certOf(store);
-      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
-    };
-    await until(store, readyAt(1), "the first issuance");
+    const { acme, store, engine, readyAt } = await issuedWithAri();
     acme.refuseReplaces = { status: refusal.status, type: refusal.type, detail: refusal.detail };
     await engine.renew(NS, "shop");
     await until(store, readyAt(2), "the renewal");
@@ -462,15 +484,7 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
   });
 
   it("keeps a renewal's replaces and retries when the CA fails the order for a passing reason (serverInternal)", async () => {
-    const acme = new FakeAcme();
-    acme.offerAri = true;
-    const { store, engine } = await setup(acme);
-    await engine.start();
-    const readyAt = (revision: number) => async () => {
-      const c = await certOf(store);
-      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
-    };
-    await until(store, readyAt(1), "the first issuance");
+    const { acme, store, engine, readyAt } = await issuedWithAri();
     acme.refuseReplaces = {
       status: 500,
       type: "urn:ietf:params:acme:error:serverInternal",
@@ -536,16 +550,9 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
   });
 
   it("asks for the ARI window again after the CA's Retry-After, and renews when the CA moves it to now", async () => {
-    const acme = new FakeAcme();
-    acme.offerAri = true;
-    acme.renewalInfoRetryAfter = "1"; // read as the shortest interval meshsign keeps, a minute
-    const { store, engine } = await setup(acme);
-    await engine.start();
-    const readyAt = (revision: number) => async () => {
-      const c = await certOf(store);
-      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
-    };
-    await until(store, readyAt(1), "the first issuance");
+    const { acme, store, engine, readyAt } = await issuedWithAri((a) => {
+      a.renewalInfoRetryAfter = "1"; // read as the shortest interval meshsign keeps, a minute
+    });
     await engine.idle();
     const asked = acme.counts.get("renewalInfo") ?? 0;
     expect(asked).toBeGreaterThanOrEqual(1);
@@ -556,22 +563,7 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
   }, 90_000);
 
   it("keeps one ACME order for a renewal's request when the Secret it replaces is deleted while the order is in flight", async () => {
-    const acme = new FakeAcme();
-    acme.offerAri = true;
-    const { store, engine } = await setup(acme);
-    await engine.start();
-    const readyAt = (revision: number) => async () => {
-      const c = await certOf(store);
-      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
-    };
-    await until(store, readyAt(1), "the first issuance");
-    // The CA stops answering once the renewal's order is placed: the order stays in flight.
-    const w = store.watch<Order>(ORDERS, (e) => {
-      if (e.object.spec.replaces !== undefined && e.object.status?.url !== undefined) acme.down = true;
-    });
-    await engine.renew(NS, "shop");
-    await until(store, async () => (acme.down ? true : undefined), "the renewal's order to be placed");
-    w.stop();
+    const { acme, store, engine, readyAt } = await renewalInFlight();
     await store.delete(SECRETS, NS, "shop-tls");
     acme.down = false;
     await until(store, readyAt(2), "the renewal");
@@ -583,21 +575,7 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
   });
 
   it("resumes a renewal's order placed under the name an earlier meshsign gave it (replaces hashed in)", async () => {
-    const acme = new FakeAcme();
-    acme.offerAri = true;
-    const { store, engine } = await setup(acme);
-    await engine.start();
-    const readyAt = (revision: number) => async () => {
-      const c = await certOf(store);
-      return cond(c, "Ready")?.status === "True" && c?.status?.revision === revision ? c : undefined;
-    };
-    await until(store, readyAt(1), "the first issuance");
-    const w = store.watch<Order>(ORDERS, (e) => {
-      if (e.object.spec.replaces !== undefined && e.object.status?.url !== undefined) acme.down = true;
-    });
-    await engine.renew(NS, "shop");
-    await until(store, async () => (acme.down ? true : undefined), "the renewal's order to be placed");
-    w.stop();
+    const { acme, store, engine, readyAt } = await renewalInFlight();
     await engine.stop();
     // The in-flight Order as the earlier meshsign named it: its spec's hash with replaces in.
     const placed = (await store.list<Order>(ORDERS, { namespace: NS })).find((o) => o.spec.replaces);
