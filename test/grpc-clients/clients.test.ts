@@ -1,16 +1,17 @@
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DevTokenIssuer } from "../../src/authn/index.js";
 import { IstioCaClient } from "../../src/csr-service/client.js";
-import { buildCsr, generateKeySync } from "../../src/pki/keys.js";
+import { buildCsr, generateKeySync, privateKeyToPem } from "../../src/pki/keys.js";
 import { GRPC_IMPLEMENTATIONS } from "../../src/server/config.js";
 import { harnessEnv } from "../kube/harness.js";
 import { requestSvid } from "../kube/lib/istio-client.js";
 import { type Banner, ServeProcess } from "../lib/meshsign-process.js";
+import { issueIntermediate, makeCa, type PemFiles } from "../lib/openssl-ca.js";
 import { TempDir } from "../lib/temp-dir.js";
 
 /*
@@ -151,3 +152,95 @@ describe.each(GRPC_IMPLEMENTATIONS)("meshsign serve --grpc-implementation %s", (
     expect(unknown).toMatchObject({ ok: false, code: "UNIMPLEMENTED" });
   });
 });
+
+describe.each(GRPC_IMPLEMENTATIONS)(
+  "renewal over mTLS with Istio's own CA client, meshsign signing through an intermediate CA (--grpc-implementation %s)",
+  (implementation) => {
+    const tmp = new TempDir(`meshsign-grpc-mtls-${implementation}-`);
+    const cwd = tmp.path("project");
+    let server: ServeProcess;
+    let address: string;
+    let root: PemFiles;
+    let first: { leaf: string; intermediate: string; keyFile: string };
+
+    beforeAll(async () => {
+      // The mesh root and an intermediate under it; meshsign holds only the intermediate's key.
+      root = makeCa(tmp.dir, "mesh-root");
+      const intermediate = issueIntermediate(tmp.dir, root, "mesh-intermediate");
+      mkdirSync(path.join(cwd, ".meshsign"), { recursive: true });
+      copyFileSync(intermediate.certFile, path.join(cwd, ".meshsign", "root-cert.pem"));
+      copyFileSync(intermediate.keyFile, path.join(cwd, ".meshsign", "root-key.pem"));
+      chmodSync(path.join(cwd, ".meshsign", "root-key.pem"), 0o600);
+      server = ServeProcess.start(
+        [
+          "--workers",
+          "1",
+          "--grpc-implementation",
+          implementation,
+          "--enable-client-cert-authenticator",
+          "--root-ca-file",
+          root.certFile,
+        ],
+        { cwd },
+      );
+      const banner = await server.banner(120_000);
+      address = `127.0.0.1:${banner.grpcPort}`;
+      // The workload's first certificate, with its token.
+      const key = generateKeySync({ type: "ec", curve: "P-256" });
+      const client = new IstioCaClient({
+        address,
+        rootsPem: readFileSync(root.certFile, "utf8"),
+        serverName: "localhost",
+      });
+      try {
+        const token = await DevTokenIssuer.loadOrCreate(path.join(cwd, ".meshsign"), {
+          enabled: true,
+        }).mintToken({
+          namespace: "default",
+          serviceAccount: "demo",
+        });
+        const chain = await client.createCertificate({ csr: buildCsr(key, { uris: [SPIFFE_ID] }), token });
+        expect(chain).toHaveLength(3);
+        const keyFile = tmp.write("key.pem", privateKeyToPem(key));
+        first = { leaf: chain[0] as string, intermediate: chain[1] as string, keyFile };
+      } finally {
+        client.close();
+      }
+    });
+
+    afterAll(async () => {
+      await server?.stop("SIGKILL");
+      tmp.remove();
+    });
+
+    it("renews with the certificate chain istio-agent keeps (leaf and intermediate), no token", async () => {
+      const res = await requestSvid({
+        address,
+        rootCertFile: root.certFile,
+        tokenFile: "",
+        namespace: "default",
+        serviceAccount: "demo",
+        clientCertificate: {
+          certChainFile: tmp.write("cert-chain.pem", first.leaf + first.intermediate),
+          keyFile: first.keyFile,
+        },
+      });
+      if (!res.ok) throw new Error(`refused: ${res.code} ${res.error}`);
+      expect(res.identity).toBe(SPIFFE_ID);
+      expect(new X509Certificate(res.certChain[0] as string).subjectAltName).toBe(`URI:${SPIFFE_ID}`);
+      expect(res.certChain.at(-1)).toBe(readFileSync(root.certFile, "utf8"));
+    });
+
+    it("refuses the leaf sent without its intermediate (no path to the root), Unauthenticated", async () => {
+      const res = await requestSvid({
+        address,
+        rootCertFile: root.certFile,
+        tokenFile: "",
+        namespace: "default",
+        serviceAccount: "demo",
+        clientCertificate: { certChainFile: tmp.write("leaf-only.pem", first.leaf), keyFile: first.keyFile },
+      });
+      expect(res).toMatchObject({ ok: false, code: "Unauthenticated" });
+    });
+  },
+);

@@ -63,7 +63,8 @@ for t in "${targets[@]}"; do
       ;;
     istio-client)
       build istio-client "$here/istio-client" . \
-        "$(module_version "$here/istio-client" istio.io/istio 2>/dev/null || echo grpc)"
+        "$(module_version "$here/istio-client" istio.io/istio 2>/dev/null || echo grpc)" \
+        "$(sum_hash "$here/istio-client" "$here/istio-client/main.go")"
       ;;
     kustomize)
       build kustomize "$here/kustomize" sigs.k8s.io/kustomize/kustomize/v5 \

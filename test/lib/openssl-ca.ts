@@ -60,3 +60,16 @@ export function issueLeaf(
   run(["x509", "-req", "-in", csrFile, ...signer, "-out", certFile, "-days", "1", "-extfile", extFile]);
   return { certFile, keyFile };
 }
+
+/** An intermediate CA `<name>-ca.crt` / `<name>-ca.key` in `dir`, signed by `ca`. */
+export function issueIntermediate(dir: string, ca: PemFiles, name: string): PemFiles {
+  const certFile = path.join(dir, `${name}-ca.crt`);
+  const keyFile = path.join(dir, `${name}-ca.key`);
+  const csrFile = path.join(dir, `${name}-ca.csr`);
+  const extFile = path.join(dir, `${name}-ca.ext`);
+  writeFileSync(extFile, "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  run(["req", "-new", ...NEW_KEY, "-keyout", keyFile, "-out", csrFile, "-subj", `/CN=${name}-ca`]);
+  const signer = ["-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial"];
+  run(["x509", "-req", "-in", csrFile, ...signer, "-out", certFile, "-days", "1", "-extfile", extFile]);
+  return { certFile, keyFile };
+}

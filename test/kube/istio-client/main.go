@@ -72,6 +72,8 @@ func main() {
 	caSAN := flag.String("ca-san", "", "server name to verify in the CA's certificate (default: the host of -addr)")
 	certSigner := flag.String("cert-signer", "", "CertSigner metadata (Istio's per-request signer selection)")
 	pkcs8 := flag.Bool("pkcs8", false, "encode the generated key as PKCS#8 (as istio-agent's PKCS8_KEY)")
+	certChain := flag.String("cert-chain", "", "PEM file with a mesh certificate chain to present over mTLS (leaf first, as istio-agent's cert-chain.pem); needs -key")
+	certKey := flag.String("key", "", "PEM file with the private key of -cert-chain")
 	flag.Var(caHeaders, "header", "extra CA request header name=value (repeatable, as CA_HEADERS)")
 	flag.Parse()
 
@@ -126,7 +128,12 @@ func main() {
 		fail(err)
 	}
 
-	client, err := citadel.NewCitadelClient(opts, &citadel.TLSOptions{RootCert: *rootCert})
+	if (*certChain == "") != (*certKey == "") {
+		fmt.Fprintln(os.Stderr, "istio-client: -cert-chain and -key go together")
+		os.Exit(2)
+	}
+	// With a mesh certificate, Istio's client presents it in the TLS handshake (renewal over mTLS).
+	client, err := citadel.NewCitadelClient(opts, &citadel.TLSOptions{RootCert: *rootCert, Cert: *certChain, Key: *certKey})
 	if err != nil {
 		fail(err)
 	}

@@ -16,6 +16,8 @@ export interface IstioClientRequest {
   readonly clusterId?: string;
   readonly trustDomain?: string;
   readonly ttlSeconds?: number;
+  /** A mesh certificate chain (leaf first) and its key, presented over mTLS as istio-agent does on renewal. */
+  readonly clientCertificate?: { readonly certChainFile: string; readonly keyFile: string };
 }
 
 export type IstioClientResult =
@@ -44,6 +46,9 @@ export function requestSvid(req: IstioClientRequest): Promise<IstioClientResult>
     `-cluster-id=${req.clusterId ?? "Kubernetes"}`,
     `-trust-domain=${req.trustDomain ?? "cluster.local"}`,
     `-ttl=${req.ttlSeconds ?? 3600}`,
+    ...(req.clientCertificate
+      ? [`-cert-chain=${req.clientCertificate.certChainFile}`, `-key=${req.clientCertificate.keyFile}`]
+      : []),
   ];
   return new Promise((resolve, reject) => {
     execFile(istioClientBinary(), args, { timeout: 60_000 }, (err, stdout, stderr) => {
