@@ -22,6 +22,12 @@
  * - A kind whose API is not served (Gateway API or Istio not installed) or
  *   not readable is skipped once at start with `onKindSkipped`, never an
  *   error: start-up goes on with the others.
+ * - Certificates made in another namespace (Istio Gateways with
+ *   `istioGatewaySecretNamespace`) have no ownerReference for the garbage
+ *   collector to follow, so the shim deletes them itself: when the source's
+ *   deletion is seen (keyed by its uid, so a source re-created at once under
+ *   the same name does not cancel it), and at start for sources that went
+ *   while no shim was running.
  * Unlike cert-manager, removing the annotation deletes the Certificates the
  * shim made (cert-manager keeps them as orphans until the source goes).
  */
@@ -31,7 +37,7 @@ import type { ResourceType, Store, Watch, WatchEvent } from "../../store/types.j
 import { WorkQueue } from "../../trust/lib/work-queue.js";
 import type { EventRecorder } from "../events.js";
 import type { Certificate } from "../lib/api.js";
-import { isOwnedBy, planCertificates, shimOwnerOf } from "./desired.js";
+import { isOwnedBy, markedSource, planCertificates, shimOwnerOf } from "./desired.js";
 import { describeKind, type ShimOptions, type ShimSource, shimSourceKind } from "./types.js";
 
 /** The kinds a shim reads, in the order they are started. */
@@ -113,6 +119,7 @@ export class ShimController {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    const listed = new Set<ResourceType>();
     const certs = this.#o.store.watch<Certificate>(CERTIFICATES, (e) => this.#onCertificate(e));
     this.#watches.push(certs);
     await certs.synced;
@@ -125,7 +132,31 @@ export class ShimController {
       const w = this.#o.store.watch<ShimSource>(type, (e) => this.#onSource(type, e));
       this.#watches.push(w);
       await w.synced;
+      listed.add(type);
     }
+    this.#sweepMarked(listed);
+  }
+
+  /**
+   * Queues the deletion of every cross-namespace Certificate whose marked source is of a listed kind
+   * and no longer exists (deleted while no shim ran: on restart, or while another replica led).
+   */
+  #sweepMarked(listed: ReadonlySet<ResourceType>): void {
+    for (const c of this.#certs.values()) {
+      const source = markedSource(c);
+      const type = source === undefined ? undefined : typeOf(source);
+      if (source === undefined || type === undefined || !listed.has(type)) continue;
+      const live = this.#sources.get(sourceKey(type, source));
+      if (live?.metadata.uid === source.metadata.uid) continue;
+      this.#forget(sourceKey(type, source), source);
+    }
+  }
+
+  /** Queues the deletion of what `source` (gone) owns, under a key of its own uid. */
+  #forget(key: string, source: ShimSource): void {
+    const gone = `gone|${key}|${source.metadata.uid ?? ""}`;
+    this.#deleted.set(gone, source);
+    this.#queue.add(gone);
   }
 
   stop(): void {
@@ -169,11 +200,12 @@ export class ShimController {
     if (e.type === "DELETED") {
       this.#sources.delete(key);
       this.#digests.delete(key);
-      this.#deleted.set(key, e.object);
-      this.#queue.add(key);
+      this.#setWanted(key, []);
+      // Not under the source's key: an object re-created under the same name before this runs must not
+      // cancel it (its Certificates across namespaces would stay, marked with a uid that is gone).
+      this.#forget(key, e.object);
       return;
     }
-    this.#deleted.delete(key);
     this.#sources.set(key, e.object);
     const digest = JSON.stringify([
       e.object.metadata.uid,
@@ -202,7 +234,6 @@ export class ShimController {
     if (deleted !== undefined) {
       await this.#deleteUnwanted(deleted, new Set(), false);
       this.#deleted.delete(key);
-      this.#setWanted(key, []);
       return;
     }
     const source = this.#sources.get(key);
@@ -309,6 +340,22 @@ export class ShimController {
       set.add(source);
       this.#wanted.set(n, set);
     }
+  }
+}
+
+/** The resource type of a source kind, or undefined for an object no shim reads. */
+function typeOf(source: { apiVersion: string; kind: string }): ResourceType | undefined {
+  switch (shimSourceKind(source)) {
+    case "Ingress":
+      return INGRESSES;
+    case "Gateway":
+      return GATEWAYS;
+    case "ListenerSet":
+      return LISTENER_SETS;
+    case "IstioGateway":
+      return ISTIO_GATEWAYS;
+    default:
+      return undefined;
   }
 }
 

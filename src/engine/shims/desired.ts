@@ -163,6 +163,20 @@ export function shimOwnerOf(certificate: Certificate): string | undefined {
     : marker;
 }
 
+/**
+ * The source a cross-namespace Certificate is marked with (`meshsign.io/shim-source`), as a stand-in
+ * object that {@link isOwnedBy} matches, or undefined when it carries no well-formed marker.
+ */
+export function markedSource(certificate: Certificate): ShimSource | undefined {
+  const marker = certificate.metadata.annotations?.[A.SHIM_SOURCE];
+  if (marker === undefined) return undefined;
+  // <group>/<version>/<kind>/<ns>/<name>/<uid>: names, namespaces and uids hold no "/".
+  const parts = marker.split("/");
+  if (parts.length !== 6 || parts.some((p) => p === "")) return undefined;
+  const [group, version, kind, namespace, name, uid] = parts as [string, string, string, string, string, string];
+  return { apiVersion: `${group}/${version}`, kind, metadata: { namespace, name, uid } } as ShimSource;
+}
+
 function sourceMarker(source: ShimSource): string {
   return `${source.apiVersion}/${source.kind}/${source.metadata.namespace ?? ""}/${source.metadata.name ?? ""}/${source.metadata.uid ?? ""}`;
 }

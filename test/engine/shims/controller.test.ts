@@ -160,6 +160,44 @@ describe("ShimController", () => {
     expect(await cert("istio-system", "shop-example-com-tls")).toBeUndefined();
   });
 
+  it("deletes the Certificates made across namespaces for an Istio Gateway deleted while it was not running", async () => {
+    const store = new MemoryStore();
+    const first = await setup({ istioGatewaySecretNamespace: "istio-system" }, store);
+    const ig = loadFixture("istio-gateway.yaml")[0] as KubeObject;
+    await store.create(ISTIO_GATEWAYS, { ...ig, metadata: { ...ig.metadata, annotations: CI } });
+    await first.settle();
+    expect(await first.cert("istio-system", "shop-example-com-tls")).toBeDefined();
+    for (const s of stops.splice(0)) s();
+    // Deleted while no shim runs (meshsign restarting, or another replica leading).
+    await store.delete(ISTIO_GATEWAYS, "istio-ingress", "shop-gateway");
+    await store.create(CERTIFICATES, certificate("by-hand", "istio-system"));
+    const second = await setup({ istioGatewaySecretNamespace: "istio-system" }, store);
+    await second.settle();
+    expect(await second.cert("istio-system", "shop-example-com-tls")).toBeUndefined();
+    expect(await second.cert("istio-system", "by-hand")).toBeDefined();
+  });
+
+  it("an Istio Gateway deleted and re-created at once gets its cross-namespace Certificate back, owned by the new one", async () => {
+    const { store, events, settle, cert } = await setup({ istioGatewaySecretNamespace: "istio-system" });
+    const ig = loadFixture("istio-gateway.yaml")[0] as KubeObject;
+    const annotated = { ...ig, metadata: { ...ig.metadata, annotations: CI } };
+    await store.create(ISTIO_GATEWAYS, annotated);
+    await settle();
+    // kubectl replace --force, or a GitOps tool re-creating the object: the new one comes before the shim handles the deletion.
+    // Another source's reconcile keeps the shim busy while both events arrive.
+    const [, , again] = await Promise.all([
+      store.create(INGRESSES, ingress("web", CI, [{ hosts: ["a.example.com"], secretName: "a-tls" }])),
+      store.delete(ISTIO_GATEWAYS, "istio-ingress", "shop-gateway"),
+      store.create(ISTIO_GATEWAYS, annotated),
+    ]);
+    await settle();
+    const c = await cert("istio-system", "shop-example-com-tls");
+    expect(c?.metadata.annotations?.["meshsign.io/shim-source"]).toBe(
+      `networking.istio.io/v1/Gateway/istio-ingress/shop-gateway/${again.metadata.uid}`,
+    );
+    expect(events.at(-1)?.reason).toBe("CreateCertificate");
+  });
+
   it("leaves a hand-made Certificate of the same name alone, with a Warning Event", async () => {
     const { store, events, settle, cert } = await setup();
     await store.create(
