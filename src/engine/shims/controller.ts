@@ -10,7 +10,8 @@
  *   Certificates it wants with the ones it owns, creates the missing, updates
  *   the changed (only the fields a shim sets; other spec fields, status and
  *   foreign annotations are kept) and deletes the ones no longer wanted (a
- *   `tls` entry removed, the annotation removed, the source deleted).
+ *   `tls` entry removed, the annotation removed, the source deleted); one a
+ *   skipped part still names (a TLS entry that lost its hosts) is kept.
  * - It never touches a Certificate it does not own. A Certificate of the same
  *   name made by hand or by another source, or any other Certificate already
  *   writing the same Secret, is left alone and the source gets a Warning
@@ -305,7 +306,7 @@ export class ShimController {
     }
     await this.#deleteUnwanted(
       source,
-      new Set(plan.certificates.map((c) => `${c.metadata.namespace}/${c.metadata.name}`)),
+      new Set([...plan.certificates.map((c) => `${c.metadata.namespace}/${c.metadata.name}`), ...plan.retained]),
       true,
     );
   }

@@ -9,6 +9,10 @@
  *   `secretName`, its hosts as DNS names (IP addresses as IP SANs). An entry
  *   without hosts or secretName is skipped with a reason; two entries naming
  *   one Secret refuse the whole Ingress (one Certificate per name).
+ * - A part skipped with a reason that still names a Secret keeps that
+ *   Secret's Certificate as it is (cert-manager deletes only Certificates
+ *   whose Secret the source no longer names): a slip that drops a host or a
+ *   hostname gets a Warning, not a deleted Certificate.
  * - Gateway API Gateway: every HTTPS/TLS listener in Terminate mode adds its
  *   `hostname` to the Certificate of each Secret in its `certificateRefs`
  *   (listeners naming one Secret merge); Passthrough is skipped silently; a
@@ -62,6 +66,8 @@ export interface ShimPlan {
   readonly certificates: readonly Certificate[];
   /** Parts skipped, each a reason for a Warning Event (a TLS block without hosts, a listener without hostname...). */
   readonly skipped: readonly string[];
+  /** "<ns>/<name>" of Certificates that skipped parts still name: neither made, changed nor deleted. */
+  readonly retained: readonly string[];
 }
 
 /**
@@ -71,7 +77,7 @@ export interface ShimPlan {
 export function planCertificates(source: ShimSource, options: ShimOptions, parent?: ShimSource): ShimPlan {
   const kind = shimSourceKind(source);
   if (kind === "ListenerSet" && parent === undefined)
-    return { annotated: false, waiting: "its parent Gateway does not exist", certificates: [], skipped: [] };
+    return { annotated: false, waiting: "its parent Gateway does not exist", certificates: [], skipped: [], retained: [] };
   const annotations =
     kind === "ListenerSet" && parent !== undefined
       ? inheritAnnotations(source.metadata.annotations ?? {}, parent.metadata.annotations ?? {})
@@ -80,13 +86,14 @@ export function planCertificates(source: ShimSource, options: ShimOptions, paren
     kind === undefined ||
     !hasShimAnnotation(annotations, kind === "Ingress" ? options.autoCertificateAnnotations : [])
   ) {
-    return { annotated: false, certificates: [], skipped: [] };
+    return { annotated: false, certificates: [], skipped: [], retained: [] };
   }
   const refuse = (badConfig: string): ShimPlan => ({
     annotated: true,
     badConfig,
     certificates: [],
     skipped: [],
+    retained: [],
   });
   const issuer = issuerFor(annotations, options);
   if ("error" in issuer)
@@ -100,6 +107,8 @@ export function planCertificates(source: ShimSource, options: ShimOptions, paren
     );
 
   const skipped: string[] = [];
+  const retained: string[] = [];
+  const retain: Retain = (namespace, name) => retained.push(`${namespace}/${name}`);
   const secrets = new Map<string, { namespace: string; name: string; hosts: string[] }>();
   const add = (namespace: string, name: string, hosts: readonly string[]) => {
     const key = `${namespace}/${name}`;
@@ -118,13 +127,21 @@ export function planCertificates(source: ShimSource, options: ShimOptions, paren
         ...((tls.hosts ?? []).length === 0 ? [`spec.tls[${i}].hosts: Required value`] : []),
         ...(!tls.secretName ? [`spec.tls[${i}].secretName: Required value`] : []),
       ];
-      if (missing.length > 0) skipped.push(`Skipped a TLS block: ${missing.join(", ")}`);
-      else add(ns, tls.secretName as string, tls.hosts ?? []);
+      if (missing.length > 0) {
+        skipped.push(`Skipped a TLS block: ${missing.join(", ")}`);
+        if (tls.secretName) retain(ns, tls.secretName);
+      } else add(ns, tls.secretName as string, tls.hosts ?? []);
     });
   } else if (kind === "Gateway" || kind === "ListenerSet") {
-    gatewayListeners((source as GatewaySource | ListenerSetSource).spec.listeners ?? [], ns, add, skipped);
+    gatewayListeners(
+      (source as GatewaySource | ListenerSetSource).spec.listeners ?? [],
+      ns,
+      add,
+      skipped,
+      retain,
+    );
   } else {
-    istioServers(source as IstioSource, options.istioGatewaySecretNamespace || ns, add, skipped);
+    istioServers(source as IstioSource, options.istioGatewaySecretNamespace || ns, add, skipped, retain);
   }
 
   const certificates: Certificate[] = [];
@@ -138,7 +155,7 @@ export function planCertificates(source: ShimSource, options: ShimOptions, paren
       );
     certificates.push(built);
   }
-  return { annotated: true, certificates, skipped };
+  return { annotated: true, certificates, skipped, retained };
 }
 
 /** Whether `certificate` was made by a shim for `source` (an ownerReference controller, or the cross-namespace annotation). */
@@ -259,8 +276,15 @@ type ListenerSetSource = Extract<ShimSource, { kind: "ListenerSet" }>;
 type Listener = NonNullable<GatewaySource["spec"]["listeners"]>[number];
 type IstioSource = Extract<ShimSource, { apiVersion: "networking.istio.io/v1" }>;
 type Add = (namespace: string, name: string, hosts: readonly string[]) => void;
+type Retain = (namespace: string, name: string) => void;
 
-function gatewayListeners(listeners: readonly Listener[], ns: string, add: Add, skipped: string[]): void {
+function gatewayListeners(
+  listeners: readonly Listener[],
+  ns: string,
+  add: Add,
+  skipped: string[],
+  retain: Retain,
+): void {
   listeners.forEach((l, i) => {
     // TLS certificates only for the TLS-capable protocols (Gateway API guide, "Listeners and TLS").
     if (l.protocol !== "HTTPS" && l.protocol !== "TLS") return;
@@ -295,13 +319,20 @@ function gatewayListeners(listeners: readonly Listener[], ns: string, add: Add, 
     }
     if (problems.length > 0) {
       skipped.push(`Skipped a listener block: ${problems.join(", ")}`);
+      for (const ref of refs) if (ref.namespace === undefined || ref.namespace === ns) retain(ns, ref.name);
       return;
     }
     for (const ref of refs) add(ns, ref.name, [l.hostname as string]);
   });
 }
 
-function istioServers(gateway: IstioSource, secretNamespace: string, add: Add, skipped: string[]): void {
+function istioServers(
+  gateway: IstioSource,
+  secretNamespace: string,
+  add: Add,
+  skipped: string[],
+  retain: Retain,
+): void {
   (gateway.spec?.servers ?? []).forEach((server, i) => {
     const mode = server.tls?.mode;
     if (mode !== "SIMPLE" && mode !== "MUTUAL") return;
@@ -320,6 +351,7 @@ function istioServers(gateway: IstioSource, secretNamespace: string, add: Add, s
       skipped.push(
         `Skipped a server: spec.servers[${i}].hosts: no host a certificate can name (a bare "*" cannot be one)`,
       );
+      retain(secretNamespace, credentialName);
       return;
     }
     add(secretNamespace, credentialName, hosts);

@@ -147,6 +147,47 @@ describe("ShimController", () => {
     ]);
   });
 
+  it("keeps the Certificate of a TLS entry or listener that is skipped but still names its Secret, as cert-manager does", async () => {
+    const { store, events, settle, cert } = await setup();
+    const ing = await store.create(
+      INGRESSES,
+      ingress("web", CI, [{ hosts: ["a.example.com"], secretName: "a-tls" }]),
+    );
+    const gw = await store.create(GATEWAYS, {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "gw", namespace: "apps", annotations: CI },
+      spec: {
+        gatewayClassName: "istio",
+        listeners: [
+          {
+            name: "https",
+            protocol: "HTTPS",
+            port: 443,
+            hostname: "g.example.com",
+            tls: { mode: "Terminate", certificateRefs: [{ name: "g-tls" }] },
+          },
+        ],
+      },
+    } as KubeObject);
+    await settle();
+    // An edit that loses the hosts (a bad patch, a templating slip): skipped with a Warning, nothing deleted.
+    await store.update(INGRESSES, { ...ing, spec: { tls: [{ secretName: "a-tls" }] } } as KubeObject);
+    const listeners = (gw as unknown as { spec: { listeners: Record<string, unknown>[] } }).spec.listeners;
+    await store.update(GATEWAYS, {
+      ...gw,
+      spec: { gatewayClassName: "istio", listeners: listeners.map(({ hostname: _h, ...l }) => l) },
+    } as KubeObject);
+    await settle();
+    expect((await cert("apps", "a-tls"))?.spec.dnsNames).toEqual(["a.example.com"]);
+    expect((await cert("apps", "g-tls"))?.spec.dnsNames).toEqual(["g.example.com"]);
+    expect(events.filter((e) => e.reason === "DeleteCertificate")).toEqual([]);
+    expect(events.filter((e) => e.type === "Warning").map((e) => e.message)).toEqual([
+      "Skipped a TLS block: spec.tls[0].hosts: Required value",
+      "Skipped a listener block: spec.listeners[0].hostname: Required value: the hostname cannot be empty",
+    ]);
+  });
+
   it("deletes the Certificates made across namespaces when the Istio Gateway goes", async () => {
     const { store, settle, cert } = await setup({ istioGatewaySecretNamespace: "istio-system" });
     const ig = loadFixture("istio-gateway.yaml")[0] as KubeObject;

@@ -103,6 +103,7 @@ describe("planCertificates from the example manifests", () => {
       annotated: false,
       certificates: [],
       skipped: [],
+      retained: [],
     });
   });
 
@@ -262,6 +263,8 @@ describe("Ingress TLS entries", () => {
       "Skipped a TLS block: spec.tls[0].hosts: Required value",
       "Skipped a TLS block: spec.tls[1].secretName: Required value",
     ]);
+    // The Certificate the first entry had before it lost its hosts stays as it is.
+    expect(plan.retained).toEqual(["apps/a-tls"]);
   });
 
   it("refuses two entries naming one Secret", () => {
@@ -337,7 +340,7 @@ describe("Gateway API listeners", () => {
       ]),
       options(),
     );
-    expect(plan).toEqual({ annotated: true, certificates: [], skipped: [] });
+    expect(plan).toEqual({ annotated: true, certificates: [], skipped: [], retained: [] });
   });
 
   it.each([
@@ -519,6 +522,7 @@ describe("Gateway API ListenerSets", () => {
       annotated: false,
       certificates: [],
       skipped: [],
+      retained: [],
     });
   });
 });
