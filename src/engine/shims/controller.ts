@@ -32,6 +32,7 @@
  * Unlike cert-manager, removing the annotation deletes the Certificates the
  * shim made (cert-manager keeps them as orphans until the source goes).
  */
+import * as A from "../../api/annotations.js";
 import { CERTIFICATES, GATEWAYS, INGRESSES, ISTIO_GATEWAYS, LISTENER_SETS } from "../../api/types.js";
 import { isMeshsignError } from "../../errors/index.js";
 import type { ResourceType, Store, Watch, WatchEvent } from "../../store/types.js";
@@ -76,6 +77,13 @@ const SHIM_SPEC_FIELDS = [
   "revisionHistoryLimit",
   "privateKey",
   "secretTemplate",
+] as const;
+
+/** Certificate annotations a shim sets from the source's ACME HTTP-01 hints, and removes with them. */
+const SHIM_HINT_ANNOTATIONS = [
+  A.ACME_HTTP01_OVERRIDE_INGRESS_NAME,
+  A.ACME_HTTP01_OVERRIDE_INGRESS_CLASS,
+  A.ACME_HTTP01_OVERRIDE_INGRESS_CLASS_NAME,
 ] as const;
 
 export interface ShimControllerOptions {
@@ -390,6 +398,15 @@ function merged(existing: Certificate, desired: Certificate): Certificate | unde
   const labels = desired.metadata.labels ?? {};
   if (!sameJson(existing.metadata.labels ?? {}, labels)) changed = true;
   const annotations = { ...(existing.metadata.annotations ?? {}), ...(desired.metadata.annotations ?? {}) };
+  // The ACME HTTP-01 hints are the source's: one removed there goes here too, or the solver keeps
+  // editing the Ingress, or using an ingress class the cluster no longer has.
+  for (const key of SHIM_HINT_ANNOTATIONS) {
+    if (desired.metadata.annotations?.[key] !== undefined) continue;
+    delete annotations[key];
+    // Set by the shim together with edit-in-place, and only then taken away with it.
+    if (key === A.ACME_HTTP01_OVERRIDE_INGRESS_NAME && existing.metadata.annotations?.[key] !== undefined)
+      delete annotations[A.ISSUE_TEMPORARY_CERTIFICATE];
+  }
   if (!sameJson(existing.metadata.annotations ?? {}, annotations)) changed = true;
   if (!changed) return undefined;
   const { labels: _l, annotations: _a, ...meta } = existing.metadata;

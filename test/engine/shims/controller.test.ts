@@ -121,6 +121,30 @@ describe("ShimController", () => {
     expect(events.map((e) => e.reason)).toEqual(["CreateCertificate", "UpdateCertificate"]);
   });
 
+  it("removing an ACME HTTP-01 hint from the Ingress removes it from the Certificate, keeping the user's own annotations", async () => {
+    const { store, settle, cert } = await setup();
+    const hints = {
+      ...CI,
+      "acme.cert-manager.io/http01-edit-in-place": "true",
+      "acme.cert-manager.io/http01-ingress-class": "traefik",
+    };
+    const ing = await store.create(
+      INGRESSES,
+      ingress("web", hints, [{ hosts: ["a.example.com"], secretName: "a-tls" }]),
+    );
+    await settle();
+    const made = (await cert("apps", "a-tls")) as Certificate;
+    expect(made.metadata.annotations?.["acme.cert-manager.io/http01-override-ingress-class"]).toBe("traefik");
+    await store.update(CERTIFICATES, {
+      ...made,
+      metadata: { ...made.metadata, annotations: { ...made.metadata.annotations, "example.com/note": "kept" } },
+    });
+    // The cluster moved from traefik to the Issuer's class, and off edit-in-place.
+    await store.update(INGRESSES, { ...ing, metadata: { ...ing.metadata, annotations: CI } });
+    await settle();
+    expect((await cert("apps", "a-tls"))?.metadata.annotations).toEqual({ "example.com/note": "kept" });
+  });
+
   it("deletes the Certificate of a removed TLS entry, and all of them when the annotation goes", async () => {
     const { store, events, settle, cert } = await setup();
     const ing = await store.create(
