@@ -29,6 +29,8 @@
  *   deletion is seen (keyed by its uid, so a source re-created at once under
  *   the same name does not cancel it), and at start for sources that went
  *   while no shim was running.
+ * - A source being deleted (deletionTimestamp set) is left alone, as in
+ *   cert-manager: nothing is made, changed or deleted for it.
  * Unlike cert-manager, removing the annotation deletes the Certificates the
  * shim made (cert-manager keeps them as orphans until the source goes).
  */
@@ -247,6 +249,14 @@ export class ShimController {
     }
     const source = this.#sources.get(key);
     if (source === undefined) return;
+    // Being deleted (cert-manager's isDeletedInForeground): with foreground cascading the garbage
+    // collector deletes the Certificates first, and making them again would fight it, an issuance each
+    // time, for as long as another finalizer keeps the source. Its DELETED event cleans up after it.
+    if (
+      source.metadata.deletionTimestamp !== undefined ||
+      (source.metadata.finalizers ?? []).includes("foregroundDeletion")
+    )
+      return;
     const parent = source.kind === "ListenerSet" ? this.#sources.get(parentKey(source)) : undefined;
     const plan = planCertificates(source, this.#o.options, parent);
     if (plan.waiting !== undefined) return;

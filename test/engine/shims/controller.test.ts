@@ -346,6 +346,24 @@ describe("ShimController", () => {
     expect(await cert("apps", "a-tls")).toBeDefined();
   });
 
+  it("does not make Certificates again for a source that is being deleted (foreground cascading removes them)", async () => {
+    const { store, events, settle, cert } = await setup();
+    const ing = ingress("web", CI, [{ hosts: ["a.example.com"], secretName: "a-tls" }]);
+    // An ingress controller's finalizer (e.g. a cloud load balancer's) keeps it Terminating for a while.
+    await store.create(INGRESSES, {
+      ...ing,
+      metadata: { ...ing.metadata, finalizers: ["example.com/load-balancer"] },
+    });
+    await settle();
+    expect(await cert("apps", "a-tls")).toBeDefined();
+    await store.delete(INGRESSES, "apps", "web");
+    // What the garbage collector does to dependents first with propagationPolicy Foreground (Argo CD's default).
+    await store.delete(CERTIFICATES, "apps", "a-tls");
+    await settle();
+    expect(await cert("apps", "a-tls")).toBeUndefined();
+    expect(events.filter((e) => e.reason === "CreateCertificate")).toHaveLength(1);
+  });
+
   it("a ListenerSet gets its Certificates once its parent Gateway exists, with the Gateway's issuer", async () => {
     const { store, settle, cert } = await setup();
     await store.create(LISTENER_SETS, {
