@@ -22,7 +22,7 @@
  *   Gateway exists (until then nothing changes); it inherits the parent's
  *   issuer annotations (issuer or cluster-issuer unless it names one, and
  *   issuer-kind/issuer-group), as cert-manager's ListenerSet shim does.
- * - Istio Gateway: every server with `tls.mode` SIMPLE or MUTUAL and a
+ * - Istio Gateway: every server with `tls.mode` SIMPLE, MUTUAL or OPTIONAL_MUTUAL and a
  *   `credentialName` adds its hosts (without the `namespace/` prefix;
  *   `*.` wildcards kept, a bare `*` dropped) to the Certificate of that
  *   Secret, made in `istioGatewaySecretNamespace` (default the Gateway's).
@@ -335,7 +335,9 @@ function istioServers(
 ): void {
   (gateway.spec?.servers ?? []).forEach((server, i) => {
     const mode = server.tls?.mode;
-    if (mode !== "SIMPLE" && mode !== "MUTUAL") return;
+    // The modes in which the gateway terminates TLS with the credentialName's certificate
+    // (OPTIONAL_MUTUAL, Istio 1.19+: MUTUAL with the client certificate asked for, not required).
+    if (mode !== "SIMPLE" && mode !== "MUTUAL" && mode !== "OPTIONAL_MUTUAL") return;
     const credentialName = server.tls?.credentialName ?? "";
     if (credentialName === "") {
       skipped.push(

@@ -263,6 +263,33 @@ describe("ShimController", () => {
     expect(events.at(-1)?.reason).toBe("CreateCertificate");
   });
 
+  it("an Istio Gateway server moved from MUTUAL to OPTIONAL_MUTUAL keeps its Certificate", async () => {
+    const { store, events, settle, cert } = await setup();
+    const gateway = (mode: string) =>
+      ({
+        apiVersion: "networking.istio.io/v1",
+        kind: "Gateway",
+        metadata: { name: "partners", namespace: "istio-ingress", annotations: CI },
+        spec: {
+          servers: [
+            {
+              port: { number: 443, name: "https", protocol: "HTTPS" },
+              hosts: ["partners.example.com"],
+              tls: { mode, credentialName: "partners-tls" },
+            },
+          ],
+        },
+      }) as KubeObject;
+    const made = await store.create(ISTIO_GATEWAYS, gateway("MUTUAL"));
+    await settle();
+    expect(await cert("istio-ingress", "partners-tls")).toBeDefined();
+    // Onboarding clients to mTLS gradually: the gateway still serves the same Secret.
+    await store.update(ISTIO_GATEWAYS, { ...gateway("OPTIONAL_MUTUAL"), metadata: made.metadata });
+    await settle();
+    expect((await cert("istio-ingress", "partners-tls"))?.spec.dnsNames).toEqual(["partners.example.com"]);
+    expect(events.filter((e) => e.reason === "DeleteCertificate")).toEqual([]);
+  });
+
   it("leaves a hand-made Certificate of the same name alone, with a Warning Event", async () => {
     const { store, events, settle, cert } = await setup();
     await store.create(

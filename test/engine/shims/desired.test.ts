@@ -416,6 +416,14 @@ describe("Istio Gateway servers", () => {
     expect(plan.skipped).toEqual([]);
   });
 
+  it("an OPTIONAL_MUTUAL server (Istio 1.19+: a client certificate is asked for, not required) asks for its credentialName too", () => {
+    const plan = planCertificates(
+      istio(CI, [server("OPTIONAL_MUTUAL", "partners-tls", ["partners.example.com"])]),
+      options(),
+    );
+    expect(names(plan.certificates)).toEqual(['istio-ingress/partners-tls ["partners.example.com"]']);
+  });
+
   it("servers naming one credentialName merge their hosts", () => {
     const plan = planCertificates(
       istio(CI, [
