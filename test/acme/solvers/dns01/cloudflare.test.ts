@@ -193,6 +193,8 @@ beforeEach(() => standIn.reset());
 
 const SECRETS: Record<string, Record<string, string>> = {
   "cloudflare-api-token": { "api-token": `${TOKEN}\n` },
+  // Written as UTF-16 (PowerShell's Out-File, .NET's Encoding.Unicode) and read back as UTF-8.
+  "cloudflare-utf16-token": { "api-token": [...TOKEN].map((c) => `${c}\0`).join("") },
   "cloudflare-wrong-token": { "api-token": "not-the-token" },
   "cloudflare-api-key": { "api-key": GLOBAL_KEY },
 };
@@ -313,6 +315,20 @@ describe("Cloudflare provider against the stand-in API", () => {
       "Cloudflare zone lookup _acme-challenge.example.com refused: 10000: Authentication error",
     );
     expect((err as Error).message).not.toContain("not-the-token");
+  });
+
+  it("refuses a token with characters no header can carry, terminal, without the token in the message", async () => {
+    const tokenRef = { apiTokenSecretRef: { name: "cloudflare-utf16-token", key: "api-token" } };
+    const err = await build(tokenRef)
+      .then((p) => p.present(apex, challenge))
+      .catch((e: unknown) => e);
+    expect(isMeshsignError(err, "ERR_DNS01_REFUSED")).toBe(true);
+    expect((err as { retry: string }).retry).toBe("terminal");
+    expect((err as Error).message).toBe(
+      'cloudflare.apiTokenSecretRef: key "api-token" of Secret istio-ingress/cloudflare-utf16-token holds a character that is not printable ASCII (a file saved as UTF-16?)',
+    );
+    expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(TOKEN.slice(0, 8));
+    expect(standIn.seen).toHaveLength(0);
   });
 
   it("includes the error chain Cloudflare gives", async () => {

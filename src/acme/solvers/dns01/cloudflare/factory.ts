@@ -52,6 +52,13 @@ async function readSecret(
       `cloudflare.${field}: key "${ref.key}" of Secret ${ctx.secretNamespace}/${ref.name} spans several lines`,
     );
   }
+  // Tokens and keys are printable ASCII. Anything else (NULs from a file saved as UTF-16) would make
+  // fetch refuse the header with a message that quotes it, token included, and fail the same way again.
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    throw refused(
+      `cloudflare.${field}: key "${ref.key}" of Secret ${ctx.secretNamespace}/${ref.name} holds a character that is not printable ASCII (a file saved as UTF-16?)`,
+    );
+  }
   return value;
 }
 
