@@ -67,6 +67,11 @@ export const chartValuesSchema = z.strictObject({
       istiodCertificateEnable: z.boolean(),
       istiodCertificateDuration: duration,
       istiodCertificateRenewBefore: duration,
+      istiodAdditionalDNSNames: z.array(
+        z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "a DNS-1123 subdomain"),
+      ),
+      istiodPrivateKeyAlgorithm: z.enum(["", "RSA", "ECDSA"]),
+      istiodPrivateKeySize: z.int().min(0).max(8192),
     }),
     server: z.strictObject({
       authenticators: z.strictObject({ enableClientCert: z.boolean() }),

@@ -157,6 +157,12 @@ export interface Config {
   istioRevisions: string[];
   istiodCertificateDuration: number;
   istiodCertificateRenewBefore: number;
+  /** DNS names added to istiod's certificate (an istiod reached by another name, e.g. from remote clusters). */
+  istiodCertificateAdditionalDnsNames: string[];
+  /** Key of istiod's certificate: RSA or ECDSA (istio-csr's --istiod-cert-key-algorithm). */
+  istiodCertificateKeyAlgorithm: "RSA" | "ECDSA";
+  /** RSA bits, or the ECDSA curve size (256, 384); 0 = the algorithm's default (2048, 256). */
+  istiodCertificateKeySize: number;
   /** Sources the certificate shims read: ingress, gateway (Gateway API), istio-gateway; empty = shims off. */
   certificateShims: CertificateShim[];
   /** Issuer of shimmed Certificates whose source names none (kubernetes.io/tls-acme); empty = such sources are refused. */
@@ -327,6 +333,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
   spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
+  spec("istiodCertificateAdditionalDnsNames", "--istiod-certificate-additional-dns-names", "list", "DNS names added to istiod's certificate", [], (v) => {
+    const bad = v.find((n) => !isDnsSubdomain(n));
+    return bad === undefined ? undefined : `"${bad}" is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)`;
+  }),
+  spec("istiodCertificateKeyAlgorithm", "--istiod-certificate-key-algorithm", { enum: ["RSA", "ECDSA"] }, "key algorithm of istiod's certificate", "RSA"),
+  spec("istiodCertificateKeySize", "--istiod-certificate-key-size", "int", "RSA bits (2048-8192) or ECDSA curve size (256, 384) of istiod's key; 0 = 2048 for RSA, 256 for ECDSA", 0, (v) =>
+    v >= 0 ? undefined : "must not be negative",
+  ),
   spec("acmeHttp01SolverAddress", "--acme-http01-solver-address", "string", "ACME HTTP-01 solver listener host:port, opened once an ACME issuer exists (empty = off)", "0.0.0.0:8089", (v) => (v === "" ? undefined : hostPort(v))),
   spec("maxConcurrentChallenges", "--max-concurrent-challenges", "int", "ACME challenges in flight at once", 60, positive),
   spec("acmeOrderDeadline", "--acme-order-deadline", "duration", "ACME: an Order not complete this long after its creation is errored with its last reason", H, (v) =>
@@ -458,6 +472,17 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   if (c.dns01RecursiveNameserversOnly && c.dns01RecursiveNameservers.length === 0) {
     p.push("--dns01-recursive-nameservers-only: needs --dns01-recursive-nameservers (the resolvers to ask instead of the authoritative servers)");
   }
+  if (c.istiodCertificateEnable) {
+    if (c.istiodCertificateRenewBefore >= c.istiodCertificateDuration) {
+      p.push("--istiod-certificate-renew-before: must be shorter than --istiod-certificate-duration");
+    }
+    const size = c.istiodCertificateKeySize;
+    if (c.istiodCertificateKeyAlgorithm === "RSA" && size !== 0 && (size < 2048 || size > 8192)) {
+      p.push("--istiod-certificate-key-size: an RSA key must be 2048-8192 bits");
+    } else if (c.istiodCertificateKeyAlgorithm === "ECDSA" && size !== 0 && size !== 256 && size !== 384) {
+      p.push("--istiod-certificate-key-size: an ECDSA key must be 256 or 384 (P-256 or P-384)");
+    }
+  }
   if (c.defaultClientCertificateDuration > c.maxClientCertificateDuration) {
     p.push("--default-client-certificate-duration: must not exceed --max-client-certificate-duration");
   }
@@ -533,4 +558,9 @@ function coerce(kind: Kind, v: unknown): unknown {
       if (typeof v === "string") return v.split(",").map((x) => x.trim()).filter(Boolean);
       return "\u0000must be a comma-separated list";
   }
+}
+
+/** A DNS-1123 subdomain, as Kubernetes validates names (and istio-csr istiod's additional DNS names). */
+function isDnsSubdomain(name: string): boolean {
+  return name.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
 }

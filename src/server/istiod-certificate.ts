@@ -18,7 +18,17 @@ export function istiodDnsNames(namespace: string, revisions: readonly string[]):
 
 /** The cert-manager.io/v1 Certificate for istiod, issued by `issuerRef`. */
 export function istiodCertificate(
-  config: Pick<Config, "istioNamespace" | "istioRevisions" | "trustDomain" | "istiodCertificateDuration" | "istiodCertificateRenewBefore">,
+  config: Pick<
+    Config,
+    | "istioNamespace"
+    | "istioRevisions"
+    | "trustDomain"
+    | "istiodCertificateDuration"
+    | "istiodCertificateRenewBefore"
+    | "istiodCertificateAdditionalDnsNames"
+    | "istiodCertificateKeyAlgorithm"
+    | "istiodCertificateKeySize"
+  >,
   issuerRef: { name: string; kind: string; group: string },
 ): object {
   const ns = config.istioNamespace;
@@ -29,12 +39,18 @@ export function istiodCertificate(
     spec: {
       // Some issuers need the CN among the DNS names; it is always the default revision's name.
       commonName: `istiod.${ns}.svc`,
-      dnsNames: istiodDnsNames(ns, config.istioRevisions),
+      dnsNames: [
+        ...new Set([...istiodDnsNames(ns, config.istioRevisions), ...config.istiodCertificateAdditionalDnsNames]),
+      ],
       uris: [`spiffe://${config.trustDomain}/ns/${ns}/sa/istiod-service-account`],
       secretName: ISTIOD_SECRET,
       duration: `${Math.round(config.istiodCertificateDuration / 1000)}s`,
       renewBefore: `${Math.round(config.istiodCertificateRenewBefore / 1000)}s`,
-      privateKey: { rotationPolicy: "Always", algorithm: "RSA", size: 2048 },
+      privateKey: {
+        rotationPolicy: "Always",
+        algorithm: config.istiodCertificateKeyAlgorithm,
+        size: config.istiodCertificateKeySize || (config.istiodCertificateKeyAlgorithm === "RSA" ? 2048 : 256),
+      },
       revisionHistoryLimit: 1,
       issuerRef,
     },

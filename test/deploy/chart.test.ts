@@ -94,8 +94,14 @@ function guardFires(guard: string): boolean {
   const m = /^(with|if|if not) \.Values\.([\w.]+)$/.exec(guard);
   if (m) {
     const v = valueAt(m[2] as string);
+    // Go templates' emptiness: false, 0, "", nil, an empty list.
     const truthy =
-      v !== undefined && v !== null && v !== "" && v !== false && !(Array.isArray(v) && v.length === 0);
+      v !== undefined &&
+      v !== null &&
+      v !== "" &&
+      v !== false &&
+      v !== 0 &&
+      !(Array.isArray(v) && v.length === 0);
     return m[1] === "if not" ? !truthy : truthy;
   }
   if (guard === 'if ne (include "meshsign.leaderElectionNamespace" .) "meshsign-system"') {
