@@ -6,6 +6,7 @@ import { MeshsignError } from "../errors/index.js";
 import { tryParseGoDuration } from "../api/duration.js";
 import { loadWebhookEndpoints } from "../acme/solvers/dns01/webhook/index.js";
 import { parseRecursiveNameservers } from "../acme/solvers/dns01/recursive-nameservers.js";
+import { servingTlsProblems } from "./tls/serving-settings.js";
 
 /**
  * meshsign's configuration: one typed object, read from a YAML file
@@ -44,6 +45,12 @@ export interface Config {
   mode: Mode;
   /** host:port of Istio's CreateCertificate gRPC/TLS listener. */
   servingAddress: string;
+  /** Lowest TLS version of the CreateCertificate port: VersionTLS12 or VersionTLS13 (istio-csr's names). */
+  servingTlsMinVersion: string;
+  /** TLS 1.2 cipher suites of the CreateCertificate port, by Go's names; empty = Node's defaults. */
+  servingTlsCipherSuites: string[];
+  /** Key exchange groups of the CreateCertificate port (X25519, CurveP256, ...); empty = Node's defaults. */
+  servingTlsCurvePreferences: string[];
   /** DNS names in the serving certificate (default: localhost and the host name). */
   servingDnsNames: string[];
   /** IP addresses in the serving certificate (default: 127.0.0.1, ::1). */
@@ -244,6 +251,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("dataDir", "--data-dir", "string", "state directory (root CA, serving cert, dev keys, store)", ".meshsign"),
   spec("mode", "--mode", { enum: ["standalone", "kubernetes"] }, "standalone (embedded store) or kubernetes", "standalone"),
   spec("servingAddress", "--serving-address", "string", "Istio CreateCertificate listener host:port", "0.0.0.0:6443", hostPort),
+  spec("servingTlsMinVersion", "--serving-tls-min-version", { enum: ["VersionTLS12", "VersionTLS13"] }, "lowest TLS version of the CreateCertificate port", "VersionTLS12"),
+  spec("servingTlsCipherSuites", "--serving-tls-cipher-suites", "list", "TLS 1.2 cipher suites of the CreateCertificate port, by Go's names (default: Node's)", []),
+  spec("servingTlsCurvePreferences", "--serving-tls-curve-preferences", "list", "key exchange groups of the CreateCertificate port: X25519, CurveP256, CurveP384, CurveP521 (default: Node's)", []),
   spec("servingDnsNames", "--serving-certificate-dns-names", "list", "DNS names of the serving certificate (default: localhost and the host name; in Kubernetes the Service's names)", (m) =>
     m === "kubernetes"
       ? ["meshsign.meshsign-system.svc", "meshsign.meshsign-system.svc.cluster.local", "localhost"]
@@ -472,6 +482,7 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   if (c.dns01RecursiveNameserversOnly && c.dns01RecursiveNameservers.length === 0) {
     p.push("--dns01-recursive-nameservers-only: needs --dns01-recursive-nameservers (the resolvers to ask instead of the authoritative servers)");
   }
+  p.push(...servingTlsProblems(c));
   if (c.istiodCertificateEnable) {
     if (c.istiodCertificateRenewBefore >= c.istiodCertificateDuration) {
       p.push("--istiod-certificate-renew-before: must be shorter than --istiod-certificate-duration");

@@ -13,6 +13,7 @@ import {
 } from "../csr-service/service-definition.js";
 import type { Config, GrpcImplementation } from "./config.js";
 import type { PresentedChains } from "./tls/presented-chains.js";
+import type { ServingTlsOptions } from "./tls/serving-settings.js";
 import { RotatingServerTls, type ServingKeyPair } from "./tls/rotating-credentials.js";
 import { timerDelay } from "./lib/timer-delay.js";
 import { UnaryH2Server } from "./unary-h2/index.js";
@@ -140,6 +141,8 @@ export class GrpcFrontend {
       implementation?: GrpcImplementation;
       /** Where the client chains presented in handshakes are recorded (client-certificate authentication). */
       clientChains?: PresentedChains;
+      /** TLS versions, suites and groups of the port (--serving-tls-*). */
+      tls?: ServingTlsOptions;
     },
   ) {
     this.#pair = serving;
@@ -154,6 +157,7 @@ export class GrpcFrontend {
     this.#tls = new RotatingServerTls(serving, {
       requestClientCertificate: options.requestClientCertificate,
       ...(options.clientCaPem ? { clientCaPem: options.clientCaPem } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
       handshakeTimeoutMs: TLS_HANDSHAKE_TIMEOUT_MS,
       onSecure: (secure) => {
         options.clientChains?.track(secure);

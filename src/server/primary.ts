@@ -33,6 +33,7 @@ import { type ReadinessCheck, registryMetrics, startObservability } from "./obse
 import { PrimaryVault } from "./primary-vault.js";
 import { ServingCertificate } from "./serving-cert.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
+import { servingTlsOptions } from "./tls/serving-settings.js";
 import { VERSION } from "./version.js";
 import type { FromWorker, RemoteIssuerInfo, ToWorker } from "./worker-protocol.js";
 import {
@@ -483,6 +484,7 @@ async function startInProcess(
     limits: grpcLimitsOf(config),
     implementation: config.grpcImplementation,
     ...(stack.clientChains ? { clientChains: stack.clientChains } : {}),
+    tls: servingTlsOptions(config),
   });
   const port = await frontend.start();
   return Object.assign(frontend, { port });

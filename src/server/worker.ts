@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import type { Logger } from "pino";
 import { AggregatorRegistry, collectDefaultMetrics, register as globalRegistry } from "prom-client";
 import type { Config } from "./config.js";
+import { servingTlsOptions } from "./tls/serving-settings.js";
 import { buildCsrStack, type CsrStack } from "./csr-stack.js";
 import { dataDirPaths } from "./data-dir.js";
 import { GrpcFrontend, grpcLimitsOf } from "./grpc-frontend.js";
@@ -81,6 +82,7 @@ export function runWorker(): void {
       limits: grpcLimitsOf(c),
       implementation: c.grpcImplementation,
       ...(stack.clientChains ? { clientChains: stack.clientChains } : {}),
+      tls: servingTlsOptions(c),
     });
     send({ type: "ready", port: await frontend.start() });
   };

@@ -12,6 +12,7 @@ import { buildCsrStack, type CaMaterial, type CsrStack, rootsBundle } from "../.
 import { dataDirPaths, ensureDataDir, loadOrCreateRootCa } from "../../src/server/data-dir.js";
 import { GrpcFrontend, grpcLimitsOf } from "../../src/server/grpc-frontend.js";
 import type { ServingKeyPair } from "../../src/server/tls/rotating-credentials.js";
+import { servingTlsOptions } from "../../src/server/tls/serving-settings.js";
 import { testGrpcImplementation } from "./grpc-implementation.js";
 import { TempDir } from "./temp-dir.js";
 
@@ -103,6 +104,7 @@ export async function startInProcessServer(
       limits: grpcLimitsOf(config),
       implementation: config.grpcImplementation,
       ...(stack.clientChains ? { clientChains: stack.clientChains } : {}),
+      tls: servingTlsOptions(config),
     },
   );
   const port = await frontend.start();

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from "node:tls";
+import type { ServingTlsOptions } from "./serving-settings.js";
 
 /** The serving identity handed to the TLS layer. */
 export interface ServingKeyPair {
@@ -35,6 +36,8 @@ export class RotatingServerTls {
     private readonly options: {
       requestClientCertificate: boolean;
       clientCaPem?: string;
+      /** Versions, suites and groups (--serving-tls-*); TLS >= 1.2 with Node's defaults when absent. */
+      tls?: ServingTlsOptions;
       handshakeTimeoutMs: number;
       onSecure: (secure: TLSSocket) => void;
     },
@@ -42,7 +45,7 @@ export class RotatingServerTls {
     this.#clientCaPem = options.clientCaPem;
     this.#pair = initial;
     this.#server = createTlsServer({
-      ...contextOf(initial, this.#clientCaPem, options.requestClientCertificate),
+      ...contextOf(initial, this.#clientCaPem, options.requestClientCertificate, options.tls),
       ALPNProtocols: ["h2"],
       requestCert: options.requestClientCertificate,
       rejectUnauthorized: false,
@@ -64,7 +67,9 @@ export class RotatingServerTls {
   update(pair: ServingKeyPair, clientCaPem?: string): void {
     if (clientCaPem !== undefined) this.#clientCaPem = clientCaPem;
     this.#pair = pair;
-    this.#server.setSecureContext(contextOf(this.#pair, this.#clientCaPem, this.options.requestClientCertificate));
+    this.#server.setSecureContext(
+      contextOf(this.#pair, this.#clientCaPem, this.options.requestClientCertificate, this.options.tls),
+    );
   }
 
   /** Runs the server handshake on `socket`; `onSecure` gets it once it has negotiated h2. */
@@ -73,11 +78,18 @@ export class RotatingServerTls {
   }
 }
 
-function contextOf(pair: ServingKeyPair, clientCaPem: string | undefined, requestClientCertificate: boolean): SecureContextOptions {
+function contextOf(
+  pair: ServingKeyPair,
+  clientCaPem: string | undefined,
+  requestClientCertificate: boolean,
+  tls: ServingTlsOptions | undefined,
+): SecureContextOptions {
   return {
     cert: pair.certificateChainPem,
     key: pair.privateKeyPem,
-    minVersion: "TLSv1.2",
+    minVersion: tls?.minVersion ?? "TLSv1.2",
+    ...(tls?.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
+    ...(tls?.ecdhCurve !== undefined ? { ecdhCurve: tls.ecdhCurve } : {}),
     ...(clientCaPem ? { ca: clientCaPem } : {}),
     // istio-csr disables resumption so peer verification runs on every connection.
     ...(requestClientCertificate ? { sessionTimeout: 0 } : {}),
