@@ -3,9 +3,12 @@
  * it reaches a workload, the way Istio's and istio-csr's clients check it:
  * the leaf certifies the CSR's public key, its one URI SAN is the identity
  * meshsign authorized, its DNS and IP SANs are the requested ones (none for
- * an SVID), it is not a CA, its validity lies inside the requested one, and
- * it is issued by the first intermediate the issuer sent (if any) and chains
- * through them up to one of the mesh roots the response ends with. An
+ * an SVID), it is not a CA, it allows what a workload does with it (the
+ * X.509-SVID minimum: digitalSignature if it has a KeyUsage, serverAuth and
+ * clientAuth if it has an ExtKeyUsage), its validity lies inside the
+ * requested one, and it is issued by the first intermediate the issuer sent
+ * (if any) and chains through them up to one of the mesh roots the response
+ * ends with. An
  * in-process CA needs no such check (its one start-up self-test proves its
  * chain); a remote one can change under us.
  *
@@ -21,13 +24,14 @@ import {
   type CertificateTemplate,
   ChainVerifier,
   decodePemAll,
+  missingUsages,
   type ParseCertificateOptions,
   type ParsedCertificate,
   parseCertificate,
 } from "../pki/index.js";
 
 /** Which check refused the certificate: the label of the refusal metric. */
-export type IssuedCheck = "parse" | "public_key" | "uri_san" | "san" | "ca" | "validity" | "chain";
+export type IssuedCheck = "parse" | "public_key" | "uri_san" | "san" | "ca" | "usage" | "validity" | "chain";
 
 /** Slack for the issuer's clock: Vault back-dates notBefore by 30 s and rounds the TTL to seconds. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -94,6 +98,15 @@ function verifierFor(intermediatePems: readonly string[], rootsPem: string) {
   return entry;
 }
 
+/**
+ * What a sidecar or ztunnel does with its certificate, as SPIFFE X509-SVID §4.3-4.4 requires of a
+ * leaf: sign TLS handshakes (digitalSignature), as a server and as a client. keyEncipherment, which
+ * meshsign's own SVIDs carry for RSA keys, is not required of a remote issuer's leaf: it serves only
+ * RSA key transport, which proxies negotiating TLS 1.3 or ECDHE suites do not use, and a Vault role
+ * may leave it out (refusing such leaves would stop every RSA workload for no gain).
+ */
+const WORKLOAD_USAGES = { keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth", "clientAuth"] } as const;
+
 /** Canonical IP text (RFC 5952 for IPv6) so "::1" and "0:0::1" compare equal. */
 function canonicalIp(ip: string): string {
   try {
@@ -152,6 +165,8 @@ export function checkIssuedForWorkload(input: {
   }
   if (leaf.basicConstraints?.isCA === true)
     refuse("ca", "it is a CA certificate, not a workload's", { serial });
+  const usages = missingUsages(leaf, WORKLOAD_USAGES);
+  if (usages !== undefined) refuse("usage", usages.message, { serial, missing: usages.missing });
   const { notBefore, notAfter } = input.template;
   if (
     leaf.notAfter.getTime() > notAfter.getTime() + CLOCK_SKEW_MS ||

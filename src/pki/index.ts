@@ -57,6 +57,7 @@ export {
   validateTrustDomain,
 } from "./spiffe.js";
 export { spkiKeyType } from "./spki.js";
+export { missingUsages, type Usages, type UsagesRefusal } from "./usages.js";
 export type {
   CertificateTemplate,
   ExtKeyUsage,

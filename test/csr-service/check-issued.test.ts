@@ -17,8 +17,9 @@ import { createRootCa } from "../../src/server/data-dir.js";
 /*
  * What a remote issuer (Vault) returns for CreateCertificate is checked
  * before it reaches a workload. A fake remote issuer, backed by in-process
- * CAs, returns a wrong key, a chain to another root, another SAN or a longer
- * validity; each is refused with INTERNAL naming the check, and counted.
+ * CAs, returns a wrong key, a chain to another root, another SAN, a longer
+ * validity or usages a workload cannot use; each is refused with INTERNAL
+ * naming the check, and counted.
  */
 
 const IDENTITY = "spiffe://cluster.local/ns/default/sa/web";
@@ -116,6 +117,26 @@ const CASES: {
     answer: async (t) => [...(await signed(mesh.issuer, t)), other.rootPem],
   },
   {
+    name: "a leaf for server authentication only (a sidecar could not present it as a client)",
+    check: "usage",
+    answer: (t) => signed(mesh.issuer, { ...t, extKeyUsage: ["serverAuth"] }),
+  },
+  {
+    name: "a leaf for client authentication only",
+    check: "usage",
+    answer: (t) => signed(mesh.issuer, { ...t, extKeyUsage: ["clientAuth"] }),
+  },
+  {
+    name: "a leaf whose only extended key usage is anyExtendedKeyUsage (Envoy's TLS refuses it)",
+    check: "usage",
+    answer: (t) => signed(mesh.issuer, { ...t, extKeyUsage: ["any"] }),
+  },
+  {
+    name: "a leaf whose key usage lacks digitalSignature (no TLS handshake signature)",
+    check: "usage",
+    answer: (t) => signed(mesh.issuer, { ...t, keyUsage: ["keyAgreement"] }),
+  },
+  {
     name: "something that is not a certificate",
     check: "parse",
     answer: async () => ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"],
@@ -134,6 +155,43 @@ describe("checking what a remote issuer signed for a workload", () => {
         rootsPem: mesh.rootPem,
         now: new Date(),
       }),
+    ).not.toThrow();
+  });
+
+  /** Leaves a remote issuer may sign for a workload that asked for the SVID profile, all usable. */
+  const USABLE: { name: string; leaf: (asked: CertificateTemplate) => CertificateTemplate }[] = [
+    {
+      name: "neither a key usage nor an extended key usage extension (any use)",
+      leaf: (t) => ({ ...t, keyUsage: [], extKeyUsage: [] }),
+    },
+    {
+      name: "more extended key usages than serverAuth and clientAuth",
+      leaf: (t) => ({ ...t, extKeyUsage: ["serverAuth", "clientAuth", "codeSigning"] }),
+    },
+    {
+      name: "Vault's default role usages (digitalSignature, keyEncipherment, keyAgreement)",
+      leaf: (t) => ({ ...t, keyUsage: ["digitalSignature", "keyEncipherment", "keyAgreement"] }),
+    },
+  ];
+
+  for (const u of USABLE) {
+    it(`accepts a leaf with ${u.name}`, async () => {
+      const t = template();
+      const chain = await signed(mesh.issuer, u.leaf(t));
+      expect(() =>
+        checkIssuedForWorkload({ chain, template: t, identity: IDENTITY, rootsPem: mesh.rootPem, now: new Date() }),
+      ).not.toThrow();
+    });
+  }
+
+  it("accepts an RSA key's leaf without keyEncipherment: SPIFFE asks a leaf only for digitalSignature", async () => {
+    const t = template({
+      publicKeySpki: publicKeySpki(generateKeySync({ type: "rsa", bits: 2048 })),
+      keyUsage: ["digitalSignature", "keyEncipherment"],
+    });
+    const chain = await signed(mesh.issuer, { ...t, keyUsage: ["digitalSignature"] });
+    expect(() =>
+      checkIssuedForWorkload({ chain, template: t, identity: IDENTITY, rootsPem: mesh.rootPem, now: new Date() }),
     ).not.toThrow();
   });
 

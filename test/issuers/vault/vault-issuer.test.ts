@@ -12,9 +12,10 @@ import {
   buildCsr,
   type CertificateTemplate,
   generateKeySync,
+  type KeySpec,
   publicKeySpki,
 } from "../../../src/pki/index.js";
-import { FakeVault } from "./lib/fake-vault.js";
+import { FakeVault, VAULT_ROLE_EXT_KEY_USAGE, VAULT_ROLE_KEY_USAGE } from "./lib/fake-vault.js";
 import { rejection } from "../../lib/rejection.js";
 
 const SVID = "spiffe://cluster.local/ns/default/sa/web";
@@ -29,6 +30,8 @@ beforeEach(() => {
   fake.misbehave = "none";
   fake.tokenTtlS = 3600;
   fake.renewTtlS = undefined;
+  fake.roleKeyUsage = [...VAULT_ROLE_KEY_USAGE];
+  fake.roleExtKeyUsage = [...VAULT_ROLE_EXT_KEY_USAGE];
 });
 
 const secrets: Record<string, Record<string, string>> = {
@@ -49,16 +52,23 @@ async function build(spec: Record<string, unknown>): Promise<Issuer> {
   return built.issuer;
 }
 
-function request(uris = [SVID], hours = 1): SignRequest {
-  const key = generateKeySync({ type: "ec", curve: "P-256" });
+function request(
+  uris = [SVID],
+  hours = 1,
+  usages: Pick<CertificateTemplate, "keyUsage" | "extKeyUsage"> = {
+    keyUsage: ["digitalSignature"],
+    extKeyUsage: ["serverAuth"],
+  },
+  keySpec: KeySpec = { type: "ec", curve: "P-256" },
+): SignRequest {
+  const key = generateKeySync(keySpec);
   const now = Date.now();
   const template: CertificateTemplate = {
     publicKeySpki: publicKeySpki(key),
     subject: [],
     uris,
     isCA: false,
-    keyUsage: ["digitalSignature"],
-    extKeyUsage: ["serverAuth"],
+    ...usages,
     notBefore: new Date(now),
     notAfter: new Date(now + hours * 3_600_000),
   };
@@ -311,6 +321,83 @@ describe("Vault issuer against a fake Vault", () => {
     if (r.status !== "issued") return;
     expect(r.chain).toHaveLength(2);
     expect(r.ca).toContain("BEGIN CERTIFICATE");
+  });
+});
+
+describe("the usages of what Vault signs, against the usages the request asked for", () => {
+  // Vault's sign/<role> writes the role's key_usage and EKU flags into every leaf and ignores the
+  // CSR's: a role that does not grant what a Certificate's `usages` ask for yields a certificate the
+  // workload cannot use (a client whose peer refuses it, a server that cannot sign its handshake).
+  const certManagerDefault = { keyUsage: ["digitalSignature", "keyEncipherment"], extKeyUsage: [] } as const;
+  const mtls = {
+    keyUsage: ["digitalSignature", "keyEncipherment"],
+    extKeyUsage: ["serverAuth", "clientAuth"],
+  } as const;
+
+  it.each([
+    [
+      "client auth asked, a role with client_flag=false",
+      mtls,
+      { roleExtKeyUsage: ["serverAuth"] },
+      /its extended key usages \[serverAuth\] do not allow clientAuth, which was asked for/,
+    ],
+    [
+      "server auth asked, a role whose only EKU is anyExtendedKeyUsage (TLS stacks such as Envoy's refuse it)",
+      { keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth"] },
+      { roleExtKeyUsage: ["any"] },
+      /its extended key usages \[any\] do not allow serverAuth, which was asked for/,
+    ],
+    [
+      "digital signature asked, a role with key_usage=KeyAgreement",
+      certManagerDefault,
+      { roleKeyUsage: ["keyAgreement"] },
+      /its key usages \[keyAgreement\] do not allow digitalSignature, which was asked for/,
+    ],
+    [
+      "key encipherment asked for an RSA key, a role with key_usage=DigitalSignature",
+      certManagerDefault,
+      { roleKeyUsage: ["digitalSignature"] },
+      /its key usages \[digitalSignature\] do not allow keyEncipherment, which was asked for/,
+      { type: "rsa", bits: 2048 },
+    ],
+  ] as const)("refuses a leaf it could not be used for: %s", async (_name, usages, role, message, key?) => {
+    const issuer = await build({});
+    Object.assign(fake, role);
+    const err = await rejection(
+      issuer.sign(
+        request([SVID], 1, { keyUsage: [...usages.keyUsage], extKeyUsage: [...usages.extKeyUsage] }, key),
+      ),
+    );
+    expect(err).toMatchObject({ code: "ERR_CHAIN_INVALID", retry: "terminal", detail: { check: "usage" } });
+    expect(err.message).toMatch(/^the issuer returned a certificate meshsign refuses: /);
+    expect(err.message).toMatch(message);
+  });
+
+  it.each([
+    ["cert-manager's default usages, Vault's default role", certManagerDefault, {}],
+    ["server and client auth, Vault's default role", mtls, {}],
+    [
+      "cert-manager's default usages on an ECDSA key, a role with key_usage=DigitalSignature (RFC 8813: no keyEncipherment for EC keys)",
+      certManagerDefault,
+      { roleKeyUsage: ["digitalSignature"] },
+    ],
+    [
+      "server and client auth, a role with no key_usage and no EKU flags (neither extension: any use)",
+      mtls,
+      { roleKeyUsage: [], roleExtKeyUsage: [] },
+    ],
+    [
+      "server auth, a role that also grants code signing",
+      { keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth"] },
+      { roleExtKeyUsage: ["serverAuth", "clientAuth", "codeSigning"] },
+    ],
+  ] as const)("accepts %s", async (_name, usages, role) => {
+    const issuer = await build({});
+    Object.assign(fake, role);
+    const r = await issuer.sign(
+      request([SVID], 1, { keyUsage: [...usages.keyUsage], extKeyUsage: [...usages.extKeyUsage] }),
+    );
+    expect(r.status).toBe("issued");
   });
 });
 

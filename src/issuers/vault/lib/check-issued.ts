@@ -2,8 +2,10 @@
  * What a remote issuer returned is checked before it reaches a Secret or a
  * workload (Istio and istio-csr refuse such chains too; cert-manager passes
  * them on): the leaf certifies the CSR's key, carries exactly the requested
- * SANs, is valid now and no longer than asked, and chains to the root-most
- * certificate the issuer sent. The result is the chain leaf first without a
+ * SANs, allows the key usages and extended key usages asked for (Vault's
+ * `sign/<role>` writes the role's, whatever the CSR or the Certificate's
+ * `usages` say), is valid now and no longer than asked, and chains to the
+ * root-most certificate the issuer sent. The result is the chain leaf first without a
  * self-signed root, and that root-most certificate as `ca`.
  */
 import { createHash } from "node:crypto";
@@ -14,6 +16,7 @@ import {
   decodePemAll,
   encodePem,
   isIssuedBy,
+  missingUsages,
   orderChain,
   type ParseCertificateOptions,
   type ParsedCertificate,
@@ -194,6 +197,9 @@ export function checkIssued(bundle: IssuedBundle, template: CertificateTemplate,
     );
   if (leaf.basicConstraints?.isCA === true && !template.isCA)
     reject("it is a CA certificate but a leaf was requested");
+  const usages = missingUsages(leaf, template);
+  if (usages !== undefined)
+    reject(usages.message, { check: "usage", serial: leaf.serialHex, missing: usages.missing });
   if (leaf.notAfter.getTime() > template.notAfter.getTime() + CLOCK_SKEW_MS) {
     reject(
       `it is valid until ${leaf.notAfter.toISOString()}, after the requested ${template.notAfter.toISOString()}`,

@@ -2,14 +2,18 @@
  * An in-process stand-in for Vault's HTTP API (plain HTTP on loopback) for the
  * unit tests: sys/health with a settable code, AppRole login, token
  * renew-self and a PKI sign endpoint that signs with a test CA, or misbehaves
- * on purpose (wrong key, another root, another SAN, too long). It records
- * every request. The real-Vault suite is test/vault.
+ * on purpose (wrong key, another root, another SAN, too long). Like Vault's
+ * `sign/<role>`, it writes the role's key usages and extended key usages into
+ * every leaf whatever the CSR asked for (Vault's role defaults unless a test
+ * sets others). It records every request. The real-Vault suite is test/vault.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { KeyObject } from "node:crypto";
 import {
   type CertificateTemplate,
+  type ExtKeyUsage,
   encodePem,
+  type KeyUsage,
   generateKeySync,
   parseCsr,
   publicKeySpki,
@@ -51,6 +55,10 @@ function makeCa(name: string, parent?: Ca): Ca {
 
 const pem = (der: Uint8Array) => encodePem("CERTIFICATE", der);
 
+/** What a Vault PKI role puts in every leaf by default (`key_usage`, `server_flag`, `client_flag`). */
+export const VAULT_ROLE_KEY_USAGE: readonly KeyUsage[] = ["digitalSignature", "keyEncipherment", "keyAgreement"];
+export const VAULT_ROLE_EXT_KEY_USAGE: readonly ExtKeyUsage[] = ["serverAuth", "clientAuth"];
+
 export class FakeVault {
   readonly requests: Recorded[] = [];
   readonly root = makeCa("fake root");
@@ -60,6 +68,10 @@ export class FakeVault {
   /** Status code the sign endpoint answers with instead of signing (e.g. 503, 403). */
   signStatus = 200;
   misbehave: Misbehaviour = "none";
+  /** The role's `key_usage` (Vault's default: DigitalSignature, KeyAgreement, KeyEncipherment); empty: no extension. */
+  roleKeyUsage: KeyUsage[] = [...VAULT_ROLE_KEY_USAGE];
+  /** The role's `server_flag`/`client_flag`/`ext_key_usage` (default server and client auth); empty: no extension. */
+  roleExtKeyUsage: ExtKeyUsage[] = [...VAULT_ROLE_EXT_KEY_USAGE];
   /** Tokens Vault currently accepts. */
   readonly valid = new Set<string>(["static-token"]);
   tokenTtlS = 3600;
@@ -137,8 +149,8 @@ export class FakeVault {
       uris: this.misbehave === "other-san" ? ["spiffe://cluster.local/ns/kube-system/sa/admin"] : csr.uris,
       dnsNames: csr.dnsNames,
       isCA: false,
-      keyUsage: ["digitalSignature"],
-      extKeyUsage: ["serverAuth", "clientAuth"],
+      keyUsage: this.roleKeyUsage,
+      extKeyUsage: this.roleExtKeyUsage,
       notBefore: new Date(now - 30_000),
       notAfter: new Date(now + ttlMs + (this.misbehave === "too-long" ? 86_400_000 : 0)),
     };
