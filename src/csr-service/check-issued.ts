@@ -125,8 +125,9 @@ function sameSet(got: readonly string[], want: readonly string[], norm: (s: stri
 
 /**
  * Checks a signed chain (leaf first, then intermediates) against what was
- * authorized; throws ERR_CHAIN_INVALID naming the failed check
- * (`detail.check`) otherwise.
+ * authorized and returns the leaf's notAfter (what was issued, which a remote
+ * issuer may have cut short); throws ERR_CHAIN_INVALID naming the failed
+ * check (`detail.check`) otherwise.
  */
 export function checkIssuedForWorkload(input: {
   readonly chain: readonly string[];
@@ -135,7 +136,7 @@ export function checkIssuedForWorkload(input: {
   /** Concatenated PEM of the mesh roots the response will end with. */
   readonly rootsPem: string;
   readonly now: Date;
-}): void {
+}): { readonly notAfter: Date } {
   const [leafPem, ...intermediatePems] = input.chain;
   if (leafPem === undefined) refuse("parse", "no certificate came back");
   // The leaf's key is compared byte for byte with the CSR's (imported when the CSR was parsed), never used.
@@ -197,4 +198,5 @@ export function checkIssuedForWorkload(input: {
   ) {
     refuse("chain", "it is not issued by the first intermediate certificate that came with it", { serial });
   }
+  return { notAfter: leaf.notAfter };
 }

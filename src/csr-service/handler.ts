@@ -5,7 +5,8 @@ import type { AuthnInput, Caller } from "../authn/index.js";
 import { MeshsignError } from "../errors/index.js";
 import type { IstioCertificateRequest, IstioCertificateResponse } from "../gen/istio/v1/auth/ca_pb.js";
 import type { Issuer } from "../issuers/issuer.js";
-import { splitPemBundle } from "../pki/pem.js";
+import { parseCertificate } from "../pki/certificate.js";
+import { decodePemAll, splitPemBundle } from "../pki/pem.js";
 import type { CertificateTemplate } from "../pki/template.js";
 import { checkIssuedForWorkload } from "./check-issued.js";
 import type { CsrMetrics } from "./metrics.js";
@@ -153,25 +154,29 @@ async function handle(
   const [leaf, ...intermediates] = onePerElement(result.chain);
   if (leaf === undefined)
     throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
+  // What was issued, for the record: the issuer may have cut the asked validity short (a CA at its
+  // own expiry, a Vault role's max_ttl), and a certificate holds whole seconds.
+  let notAfter = result.notAfter;
   if (checkLeaf) {
     try {
-      checkIssuedForWorkload({
+      notAfter = checkIssuedForWorkload({
         chain: [leaf, ...intermediates],
         template,
         identity: authorized.identity,
         rootsPem: deps.roots(),
         now: new Date(clock()),
-      });
+      }).notAfter;
     } catch (err) {
       deps.metrics.issuedRefused.inc({ check: String((err as MeshsignError).detail.check ?? "parse") });
       throw err;
     }
   }
+  notAfter ??= leafNotAfter(leaf);
   deps.metrics.issued.inc({ key_algorithm: authorized.keyAlgorithm });
   deps.onIssued?.({
     identity: authorized.identity,
     serial: serial.toString("hex"),
-    notAfter: authorized.template.notAfter.getTime(),
+    notAfter: notAfter.getTime(),
     issuedAt: now,
     keyAlgorithm: authorized.keyAlgorithm,
     authenticator: caller.source,
@@ -193,6 +198,17 @@ function onePerElement(chain: readonly string[]): string[] {
 }
 
 const PEM_BEGIN = "-----BEGIN ";
+
+/** The leaf's notAfter, for an issuer that does not report it (the in-process CA does). */
+function leafNotAfter(pem: string): Date {
+  try {
+    const [der] = decodePemAll(pem, "CERTIFICATE");
+    if (der !== undefined) return parseCertificate(der, { lazyKey: true }).notAfter;
+  } catch {
+    // Refused below, like a chain with no leaf.
+  }
+  throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
+}
 
 function authnInput(md: Metadata, peerCertificates: Uint8Array[] | undefined): AuthnInput {
   return {

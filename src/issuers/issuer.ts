@@ -89,6 +89,12 @@ export type SignResult =
       readonly chain: readonly string[];
       /** PEM of the CA (root) certificate(s) when the backend knows them. */
       readonly ca?: string;
+      /**
+       * The leaf's notAfter as encoded (whole seconds), when the backend knows it without parsing
+       * the leaf: an in-process CA may cut the template's short at its own expiry. Absent, a caller
+       * that records what was issued reads it from the leaf.
+       */
+      readonly notAfter?: Date;
     }
   | {
       readonly status: "pending";

@@ -7,7 +7,10 @@ import type { Caller } from "../../src/authn/index.js";
 import { createCertificateHandler, type IssuedEvent } from "../../src/csr-service/handler.js";
 import { CsrMetrics } from "../../src/csr-service/metrics.js";
 import type { IstioCertificateRequest, IstioCertificateResponse } from "../../src/gen/istio/v1/auth/ca_pb.js";
+import { CaIssuer } from "../../src/issuers/ca/ca-issuer.js";
 import type { Issuer, SignRequest } from "../../src/issuers/issuer.js";
+import { decodePemAll, generateKeySync, parseCertificate, publicKeySpki } from "../../src/pki/index.js";
+import { createRootCa } from "../../src/server/data-dir.js";
 
 /*
  * The handler alone, with fakes around it: what it hands the issuer and the
@@ -16,15 +19,29 @@ import type { Issuer, SignRequest } from "../../src/issuers/issuer.js";
 
 const IDENTITY = "spiffe://cluster.local/ns/default/sa/demo";
 
-function harness() {
+const NOW = 1_750_000_000_000;
+
+interface HarnessOptions {
+  /** The issuer behind the handler; default a fake answering "LEAF" (and the notAfter it was asked). */
+  readonly issuer?: Issuer;
+  readonly publicKeySpki?: Uint8Array;
+  /** How long the policy's template lasts; default one hour. */
+  readonly durationMs?: number;
+  readonly roots?: string;
+  /** The issuer is remote: the handler checks its leaf against `roots`. */
+  readonly remote?: boolean;
+  readonly clock?: () => number;
+}
+
+function harness(options: HarnessOptions = {}) {
   const requests: SignRequest[] = [];
   const issued: IssuedEvent[] = [];
-  const issuer: Issuer = {
+  const issuer: Issuer = options.issuer ?? {
     kind: "fake",
     status: () => ({ ready: true, reason: "Ready", message: "" }),
     sign: async (request) => {
       requests.push(request);
-      return { status: "issued", chain: ["LEAF"] };
+      return { status: "issued", chain: ["LEAF"], notAfter: request.template.notAfter };
     },
   };
   const caller: Caller = { identities: [IDENTITY], source: "jwks" };
@@ -34,20 +51,21 @@ function harness() {
       identity: IDENTITY,
       keyAlgorithm: "ecdsa-p256",
       template: {
-        publicKeySpki: new Uint8Array([1]),
+        publicKeySpki: options.publicKeySpki ?? new Uint8Array([1]),
         isCA: false,
         keyUsage: ["digitalSignature"],
         extKeyUsage: ["serverAuth", "clientAuth"],
         uris: [IDENTITY],
-        notBefore: new Date(now),
-        notAfter: new Date(now + 3_600_000),
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + (options.durationMs ?? 3_600_000)),
       },
     }),
     issuer,
-    roots: () => "ROOT",
+    roots: () => options.roots ?? "ROOT",
+    ...(options.remote === true ? { checkIssued: () => true } : {}),
     metrics: new CsrMetrics(new Registry()),
     log: pino({ level: "silent" }),
-    clock: () => 1_750_000_000_000,
+    clock: options.clock ?? (() => NOW),
     onIssued: (event) => issued.push(event),
   });
   const call = (): Promise<IstioCertificateResponse> =>
@@ -101,5 +119,56 @@ describe("the CreateCertificate handler", () => {
     const first = Buffer.from(requests[0]?.template.serialNumber as Uint8Array).toString("hex");
     for (let i = 0; i < 300; i++) await call();
     expect(Buffer.from(requests[0]?.template.serialNumber as Uint8Array).toString("hex")).toBe(first);
+  });
+});
+
+describe("the issuance record (audit log line and history)", () => {
+  const leafNotAfter = (pem: string | undefined) =>
+    parseCertificate(decodePemAll(pem ?? "", "CERTIFICATE")[0] as Uint8Array).notAfter.getTime();
+
+  async function ca(durationMs: number): Promise<{ issuer: CaIssuer; rootPem: string }> {
+    const root = await createRootCa({ algorithm: "ecdsa-p256", durationMs, trustDomain: "cluster.local" });
+    const issuer = await CaIssuer.create({ certificatePem: root.certificatePem, privateKeyPem: root.keyPem, origin: "test" });
+    return { issuer, rootPem: root.certificatePem };
+  }
+
+  it("says the notAfter the certificate has when the CA's own expiry cut it short", async () => {
+    const mesh = await ca(30 * 60_000);
+    // A clock with milliseconds, as Date.now() has: the certificate holds whole seconds.
+    const wall = Date.now();
+    const now = wall - (wall % 1000) + 123;
+    const { call, issued } = harness({
+      issuer: mesh.issuer,
+      publicKeySpki: publicKeySpki(generateKeySync({ type: "ec", curve: "P-256" })),
+      durationMs: 24 * 3_600_000,
+      clock: () => now,
+    });
+    const response = await call();
+    const notAfter = leafNotAfter(response.certChain[0]);
+    expect(notAfter).toBeLessThan(now + 31 * 60_000);
+    expect(issued.map((e) => e.notAfter)).toEqual([notAfter]);
+  });
+
+  it("says the notAfter a remote issuer gave when it issued for less than asked (a Vault role's max_ttl)", async () => {
+    const mesh = await ca(24 * 3_600_000);
+    const key = generateKeySync({ type: "ec", curve: "P-256" });
+    const remote: Issuer = {
+      kind: "fake-vault",
+      status: () => ({ ready: true, reason: "Ready", message: "" }),
+      // Vault answers with the role's max_ttl (10 minutes) instead of the hour asked for.
+      sign: (request) =>
+        mesh.issuer.sign({ ...request, template: { ...request.template, notAfter: new Date(Date.now() + 10 * 60_000) } }),
+    };
+    const { call, issued } = harness({
+      issuer: remote,
+      remote: true,
+      roots: mesh.rootPem,
+      publicKeySpki: publicKeySpki(key),
+      clock: Date.now,
+    });
+    const response = await call();
+    const notAfter = leafNotAfter(response.certChain[0]);
+    expect(notAfter).toBeLessThan(Date.now() + 11 * 60_000);
+    expect(issued.map((e) => e.notAfter)).toEqual([notAfter]);
   });
 });

@@ -201,6 +201,12 @@ export class CaIssuer implements Issuer {
         detail: { requestId: request.requestId },
       });
     }
-    return { status: "issued", chain: [encodePem("CERTIFICATE", der), ...p.chainTail], ca: p.caPem };
+    return {
+      status: "issued",
+      chain: [encodePem("CERTIFICATE", der), ...p.chainTail],
+      ca: p.caPem,
+      // X.509 times hold whole seconds: the encoder drops the milliseconds.
+      notAfter: new Date(notAfter - (notAfter % 1000)),
+    };
   }
 }
