@@ -20,10 +20,20 @@
  * Failures by class: a terminal refusal (a profile the CA does not offer, a
  * rejected identifier) errors the Order at once, without retrying; a
  * transient one (CA down, 5xx, rate limited) keeps the state, says why in
- * `status.reason` and is retried with back-off, honouring Retry-After. Every
- * Order has a deadline (default 1 h from creation, `--acme-order-deadline`):
- * past it, it is errored with the deadline and the last reason, so nothing
- * stays pending silently.
+ * `status.reason` and is retried with back-off. Every Order has a deadline
+ * (default 1 h from creation, `--acme-order-deadline`): past it, it is
+ * errored with the deadline and the last reason, so nothing stays pending
+ * silently.
+ *
+ * A refusal that names a time (a `rateLimited` problem's or a 503's
+ * Retry-After) is honoured to the letter: the instant goes into the
+ * annotation {@link RETRY_AFTER_ANNOTATION}, so neither an early wake nor a
+ * restart asks the CA before it, and the deadline runs from that instant
+ * instead of from creation. Erroring the Order at its deadline would have
+ * failed the request, and the Certificate would have ordered again after
+ * its own back-off (an hour the first time) while the CA had said, e.g.,
+ * three hours or a week; cert-manager ignores Retry-After there too (its
+ * issue #4612).
  */
 import { createHash } from "node:crypto";
 import {
@@ -55,6 +65,8 @@ export const CHALLENGE_FINALIZER = "finalizer.acme.cert-manager.io";
 const FINAL_FAILED = new Set(["invalid", "expired", "errored"]);
 /** Default deadline of an Order, from its creation. */
 export const DEFAULT_ORDER_TIMEOUT_MS = 60 * 60_000;
+/** When the CA asked not to be asked again before (RFC 3339), set from its Retry-After. */
+export const RETRY_AFTER_ANNOTATION = "acme.meshsign.io/retry-after";
 /** Fallback re-check of a pending Order (Challenge changes wake it sooner). */
 const PENDING_RECHECK_MS = 60_000;
 const FINALIZE_DEADLINE_MS = 60_000;
@@ -148,11 +160,16 @@ export class OrderController {
     const now = this.#d.clock.now();
     const created = Date.parse(order.metadata.creationTimestamp ?? "") || now;
     const timeout = this.#d.orderTimeoutMs ?? DEFAULT_ORDER_TIMEOUT_MS;
-    if (now >= created + timeout) {
-      const message = `the order did not complete within its deadline of ${formatGoDuration(timeout)} from creation${st.reason ? `; last: ${st.reason}` : ""}`;
+    const retryAt = retryAtOf(order);
+    const deadline = Math.max(created, retryAt ?? 0) + timeout;
+    if (now >= deadline) {
+      const since = retryAt !== undefined && retryAt > created ? "the time the ACME server asked to retry at" : "creation";
+      const message = `the order did not complete within its deadline of ${formatGoDuration(timeout)} from ${since}${st.reason ? `; last: ${st.reason}` : ""}`;
       await this.#fail(order, "errored", message, "OrderTimeout");
       return undefined;
     }
+    // The CA named a time: nothing is asked before it (a watch event, the old deadline, a restart).
+    if (retryAt !== undefined && now < retryAt) return retryAt;
     const issuer = this.#d.registry.resolve(order.spec.issuerRef, ns);
     if (!(issuer instanceof AcmeIssuer) || !issuer.status().ready) {
       const why =
@@ -163,12 +180,12 @@ export class OrderController {
             : "not an ACME issuer";
       const reason = `Waiting for the issuer ${order.spec.issuerRef.kind ?? "Issuer"} ${order.spec.issuerRef.name}: ${why}`;
       if (st.reason !== reason) order = await this.#setStatus(order, { ...st, reason });
-      return Math.min(now + 30_000, created + timeout);
+      return Math.min(now + 30_000, deadline);
     }
     try {
       const next = await this.#sync(order, issuer);
       this.#failures.delete(key);
-      return next === undefined ? undefined : Math.min(next, created + timeout);
+      return next === undefined ? undefined : Math.min(next, deadline);
     } catch (err) {
       const e = toMeshsignError(err);
       if (e.retry !== "transient") {
@@ -179,14 +196,24 @@ export class OrderController {
       const n = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, n);
       const hinted = e.detail.retryAfterMs;
-      const delay = Math.max(
-        typeof hinted === "number" ? hinted : 0,
-        exponentialDelayMs(n, TRANSIENT_BACKOFF),
-      );
-      const fresh = (await this.#d.store.get<Order>(ORDERS, ns, name)) ?? order;
+      let fresh = (await this.#d.store.get<Order>(ORDERS, ns, name)) ?? order;
+      if (typeof hinted === "number" && Number.isFinite(hinted) && hinted > 0) {
+        // Kept on the Order, whole seconds up: the CA is asked again at that time, not before.
+        const at = Math.ceil((this.#d.clock.now() + hinted) / 1000) * 1000;
+        const reason = `${e.message} (the ACME server asks to retry after ${new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z")})`;
+        fresh = await this.#d.store.update<Order>(ORDERS, {
+          ...fresh,
+          metadata: {
+            ...fresh.metadata,
+            annotations: { ...fresh.metadata.annotations, [RETRY_AFTER_ANNOTATION]: new Date(at).toISOString() },
+          },
+        });
+        if (fresh.status?.reason !== reason) await this.#setStatus(fresh, { ...(fresh.status ?? {}), reason });
+        return at;
+      }
       if (fresh.status?.reason !== e.message)
         await this.#setStatus(fresh, { ...(fresh.status ?? {}), reason: e.message });
-      return Math.min(now + delay, created + timeout);
+      return Math.min(now + exponentialDelayMs(n, TRANSIENT_BACKOFF), deadline);
     }
   }
 
@@ -475,6 +502,13 @@ export class OrderController {
     if (clean.reason === "") delete clean.reason;
     return this.#d.store.updateStatus<Order>(ORDERS, { ...order, status: clean });
   }
+}
+
+/** The instant of {@link RETRY_AFTER_ANNOTATION}, or undefined when absent or unreadable. */
+function retryAtOf(order: Order): number | undefined {
+  const v = order.metadata.annotations?.[RETRY_AFTER_ANNOTATION];
+  const at = v === undefined ? Number.NaN : Date.parse(v);
+  return Number.isNaN(at) ? undefined : at;
 }
 
 function ownedBy(c: Challenge, order: Order): boolean {

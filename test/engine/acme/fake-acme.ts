@@ -6,7 +6,8 @@
  * from the CSR) and download. Switches make it refuse a name at validation
  * (an invalid authorization with a `connection` problem), go down (every
  * request fails as an unreachable server does), offer ARI in its directory
- * and refuse every order that carries `replaces` with a given problem. It does not verify JWS
+ * and refuse every order that carries `replaces` with a given problem, or every new order as
+ * rate limited with a Retry-After. It does not verify JWS
  * signatures: the client's JWS is tested against Pebble.
  */
 import { generateKeyPairSync } from "node:crypto";
@@ -55,6 +56,8 @@ export class FakeAcme {
   down = false;
   /** Name `renewalInfo` in the directory (RFC 9773), so renewals carry `replaces`. */
   offerAri = false;
+  /** Refuse every newOrder with 429 rateLimited and this Retry-After (seconds, or an HTTP date). */
+  rateLimitOrders: string | undefined;
   /** Refuse a newOrder that carries `replaces` with this status and problem (e.g. 409 alreadyReplaced). */
   refuseReplaces: { status: number; type: string; detail: string } | undefined;
   /** A DNS name the CA adds to every certificate it issues (as some commercial CAs add `www.`). */
@@ -157,6 +160,16 @@ export class FakeAcme {
       const replaces = typeof payload?.replaces === "string" ? payload.replaces : undefined;
       this.orderReplaces.push(replaces);
       this.orderNotAfter.push(typeof payload?.notAfter === "string" ? payload.notAfter : undefined);
+      if (this.rateLimitOrders !== undefined) {
+        return json(
+          429,
+          {
+            type: "urn:ietf:params:acme:error:rateLimited",
+            detail: "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s",
+          },
+          { ...nonce, "retry-after": this.rateLimitOrders },
+        );
+      }
       if (replaces !== undefined && this.refuseReplaces !== undefined) {
         const { status, type, detail } = this.refuseReplaces;
         return json(status, { type, detail }, nonce);
