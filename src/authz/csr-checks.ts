@@ -181,10 +181,15 @@ export const uriMatchesIdentity: CsrCheck = {
 
 export const signatureValid: CsrCheck = {
   name: "signature-valid",
-  check: ({ csr }) =>
-    csr.verifySignature()
-      ? undefined
-      : { code: "ERR_CSR_SIGNATURE", message: "the CSR signature does not verify (proof of possession)" },
+  check: ({ csr }) => {
+    if (csr.verifySignature()) return undefined;
+    const alg = csr.signatureAlgorithm;
+    // An algorithm refused for a stated reason (RSASSA-PSS parameters Go cannot verify) says so:
+    // the agent's key and CSR are fine, the signature scheme is not.
+    return alg.kind === "unsupported" && alg.reason !== undefined
+      ? { code: "ERR_CSR_SIGNATURE", message: `the CSR's signature algorithm is not accepted: ${alg.reason}` }
+      : { code: "ERR_CSR_SIGNATURE", message: "the CSR signature does not verify (proof of possession)" };
+  },
 };
 
 /** The default chain, in evaluation order. */

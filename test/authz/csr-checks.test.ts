@@ -1,10 +1,10 @@
-import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { constants, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { CsrPolicy } from "../../src/authz/config.js";
 import { authorizeCsr, DEFAULT_CSR_POLICY, identitiesMatch } from "../../src/authz/index.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import { DerReader } from "../../src/pki/der/reader.js";
-import { bitString, oid, sequence } from "../../src/pki/der/writer.js";
+import { bitString, explicit, oid, sequence, smallInteger } from "../../src/pki/der/writer.js";
 import {
   buildCsrDer,
   type CsrOptions,
@@ -258,6 +258,27 @@ describe("authorizeCsr (istio-csr TestAuthRequest and reference §5)", () => {
     const csr = parseCsrDer(sequence(info, alg, bitString(sign("sha256", info, other))));
     expect(() => authorizeCsr({ csr, expectedIdentity: ID, policy: DEFAULT_CSR_POLICY })).toThrow(
       expect.objectContaining({ code: "ERR_CSR_SIGNATURE", detail: { rule: "signature-valid" } }),
+    );
+  });
+
+  it("an RSASSA-PSS CSR with a 20-byte salt is refused by signature-valid naming the parameters, not as a bad proof of possession", () => {
+    const rsa = k({ type: "rsa", bits: 2048 });
+    const der = buildCsrDer(rsa, { uris: [ID] });
+    const outer = new DerReader(der, "ERR_CSR_DER").sequence("csr");
+    const info = outer.raw(outer.next());
+    const sha256 = sequence(oid("2.16.840.1.101.3.4.2.1"), new Uint8Array([5, 0]));
+    const pss20 = sequence(
+      oid("1.2.840.113549.1.1.10"),
+      sequence(explicit(0, sha256), explicit(1, sequence(oid("1.2.840.113549.1.1.8"), sha256)), explicit(2, smallInteger(20))),
+    );
+    // A genuine signature by the CSR's own key, with the salt length its parameters name.
+    const signature = sign("sha256", info, { key: rsa, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 });
+    const csr = parseCsrDer(sequence(info, pss20, bitString(signature)));
+    expect(() => authorizeCsr({ csr, expectedIdentity: ID, policy: DEFAULT_CSR_POLICY })).toThrow(
+      expect.objectContaining({
+        code: "ERR_CSR_SIGNATURE",
+        message: expect.stringMatching(/signature algorithm is not accepted: RSASSA-PSS with sha256 and a 20-byte salt: only .* a salt as long as the hash/),
+      }),
     );
   });
 

@@ -92,6 +92,32 @@ describe("CaIssuer", () => {
     expect(issuer.status().message).toMatch(/RSA signing key has 1024 bits; at least 2048 are required/);
   });
 
+  it("is not ready for an RSASSA-PSS CA key (id-RSASSA-PSS), saying so rather than that the key does not match", async () => {
+    const dir = tempDir("meshsign-pss-ca-");
+    const keyFile = path.join(dir, "pss.key");
+    const certFile = path.join(dir, "pss.crt");
+    execFileSync("openssl", ["genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_pss_keygen_md:sha256", "-pkeyopt", "rsa_pss_keygen_saltlen:32", "-out", keyFile], { stdio: "pipe" });
+    execFileSync("openssl", ["req", "-x509", "-key", keyFile, "-out", certFile, "-subj", "/CN=pss", "-days", "1", "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign"], { stdio: "pipe" });
+    const issuer = await CaIssuer.create({ certificatePem: readFileSync(certFile, "utf8"), privateKeyPem: readFileSync(keyFile, "utf8"), origin: "test" });
+    expect(issuer.status()).toMatchObject({ ready: false, reason: "ErrInvalidKeyPair" });
+    expect(issuer.status().message).toMatch(/RSASSA-PSS key \(id-RSASSA-PSS\).*not supported.*rsaEncryption/);
+  });
+
+  it("is not ready for an intermediate its root signed with RSASSA-PSS and a salt shorter than the hash (Go and Envoy refuse such chains)", async () => {
+    const dir = tempDir("meshsign-pss-chain-");
+    const f = (n: string) => path.join(dir, n);
+    const run = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+    run(["genrsa", "-out", f("root.key"), "2048"]);
+    run(["req", "-x509", "-key", f("root.key"), "-out", f("root.crt"), "-subj", "/CN=root", "-days", "1", "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign"]);
+    run(["genrsa", "-out", f("int.key"), "2048"]);
+    run(["req", "-new", "-key", f("int.key"), "-out", f("int.csr"), "-subj", "/CN=intermediate"]);
+    writeFileSync(f("ext.cnf"), "basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign\n");
+    run(["x509", "-req", "-in", f("int.csr"), "-CA", f("root.crt"), "-CAkey", f("root.key"), "-CAcreateserial", "-out", f("int.crt"), "-days", "1", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:20", "-extfile", f("ext.cnf")]);
+    const issuer = await CaIssuer.create({ certificatePem: readFileSync(f("int.crt"), "utf8") + readFileSync(f("root.crt"), "utf8"), privateKeyPem: readFileSync(f("int.key"), "utf8"), origin: "test" });
+    expect(issuer.status()).toMatchObject({ ready: false, reason: "ErrInvalidKeyPair" });
+    expect(issuer.status().message).toMatch(/RSASSA-PSS/);
+  });
+
   it("reports ErrGetKeyPair naming the namespace it searched when a ClusterIssuer's Secret is missing", async () => {
     const registry = createDefaultIssuerRegistry({ clusterResourceNamespace: "security" });
     const built = await registry.build({ kind: "ClusterIssuer", metadata: { name: "ca" }, spec: { ca: { secretName: "root" } } }, async () => undefined);

@@ -214,6 +214,27 @@ describe("parseCsr reads CSRs made by openssl like @peculiar/x509 does", () => {
     expect(csr.verifySignature()).toBe(true);
   });
 
+  // Go's crypto/x509 (istiod, istio-agent, Vault, cert-manager) and BoringSSL (Envoy) take RSASSA-PSS
+  // only with a salt as long as the hash; OpenSSL signs with others when asked. Such a signature
+  // is never verified here either: on a CA certificate it would give chains Envoy refuses.
+  it.each([
+    { name: "SHA-384 with a 48-byte salt", hash: "-sha384", salt: "48", verifies: true },
+    { name: "SHA-256 with a 20-byte salt (RFC 4055's default length)", hash: "-sha256", salt: "20", verifies: false },
+    { name: "SHA-256 without salt", hash: "-sha256", salt: "0", verifies: false },
+    { name: "SHA-256 with the longest salt the key allows", hash: "-sha256", salt: "max", verifies: false },
+    { name: "SHA-384 with a 32-byte salt", hash: "-sha384", salt: "32", verifies: false },
+  ])("an RSASSA-PSS CSR with $name: verifies $verifies, as in Go's crypto/x509", ({ hash, salt, verifies }) => {
+    const pem = opensslCsr(
+      `pss-${hash}-${salt}`,
+      ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+      ["-subj", "/O=x", hash, "-sigopt", "rsa_padding_mode:pss", "-sigopt", `rsa_pss_saltlen:${salt}`],
+    );
+    const csr = parseCsr(pem);
+    expect(csr.signatureAlgorithm.kind).toBe(verifies ? "rsa-pss" : "unsupported");
+    if (!verifies) expect(csr.signatureAlgorithm).toMatchObject({ reason: /salt as long as the hash/ });
+    expect(csr.verifySignature()).toBe(verifies);
+  });
+
   it("a SHA-1 signed CSR never verifies (refused algorithm, as Go's CheckSignature)", () => {
     const pem = opensslCsr(
       "sha1",

@@ -131,10 +131,27 @@ export class CaIssuer implements Issuer {
     } catch {
       return invalid("tls.key does not hold a valid private key");
     }
+    // An RSASSA-PSS key (id-RSASSA-PSS) is neither read from a certificate nor signed with: said as
+    // such, not as a key that "does not match". Go's crypto/x509 cannot parse such a key either.
+    if (key.asymmetricKeyType === "rsa-pss")
+      return invalid(
+        "an RSASSA-PSS key (id-RSASSA-PSS) is not supported for a CA, as Go's crypto/x509 cannot read it; use an RSA key of type rsaEncryption (meshsign signs with it using PKCS#1 v1.5 and SHA-256), ECDSA or Ed25519",
+      );
     // cert-manager's checks and messages first; signerFromCertificate below repeats them as a guard.
     if (ca.basicConstraints?.isCA !== true)
       return invalid("the certificate is not a CA (basicConstraints CA:true is missing)");
     if (!keyMatches(ca, key)) return invalid("the private key does not match the certificate");
+    // Every certificate of the chain but a root is verified by the workload's peers: one signed with
+    // an algorithm they cannot verify (RSASSA-PSS with a salt other than the hash's length, SHA-1)
+    // would make every chain this CA hands out fail there.
+    for (const c of certs) {
+      const alg = c.signatureAlgorithm;
+      if (c.selfIssued || alg.kind !== "unsupported") continue;
+      const cn = c.subject.flat().find((a) => a.type === "2.5.4.3")?.value;
+      return invalid(
+        `the certificate ${cn === undefined ? `with serial ${c.serialHex}` : `"CN=${cn}"`} is signed with an algorithm Go's crypto/x509 and Envoy cannot verify (${alg.reason ?? `OID ${alg.oid}`}), so no peer could verify the chains this CA issues`,
+      );
+    }
     if (!hasKeyCertSign(ca)) return invalid("the certificate's keyUsage does not allow certificate signing");
     let signer: CaSigner;
     try {

@@ -23,8 +23,11 @@ export type SignatureAlgorithm =
   | { readonly kind: "rsa-pss"; readonly hash: HashName; readonly saltLength: number }
   | { readonly kind: "ecdsa"; readonly hash: HashName }
   | { readonly kind: "ed25519" }
-  /** Known but refused (SHA-1) or unknown: signatures never verify. */
-  | { readonly kind: "unsupported"; readonly oid: string };
+  /**
+   * Known but refused (SHA-1, RSASSA-PSS parameters Go refuses) or unknown: signatures never
+   * verify. `reason`, when set, says why in words safe to show.
+   */
+  | { readonly kind: "unsupported"; readonly oid: string; readonly reason?: string };
 
 const RSA_PKCS1: Record<string, HashName> = {
   [SignatureOid.sha256WithRsa]: "sha256",
@@ -41,6 +44,7 @@ const HASHES: Record<string, HashName> = {
   [HashOid.sha384]: "sha384",
   [HashOid.sha512]: "sha512",
 };
+const HASH_BYTES: Record<HashName, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** Reads `AlgorithmIdentifier` of a signature. Malformed DER fails; unknown algorithms are "unsupported". */
 export function readSignatureAlgorithm(r: DerReader): SignatureAlgorithm {
@@ -66,7 +70,7 @@ export function readSignatureAlgorithm(r: DerReader): SignatureAlgorithm {
   if (id === SignatureOid.rsassaPss) {
     const params = readPssParams(seq);
     seq.finish("AlgorithmIdentifier");
-    return params ?? { kind: "unsupported", oid: id };
+    return typeof params === "string" ? { kind: "unsupported", oid: id, reason: params } : params;
   }
   // Unknown algorithm: skip its parameters, whatever they are.
   if (!seq.atEnd()) seq.next();
@@ -83,8 +87,19 @@ function readHashAlgorithm(r: DerReader): string {
   return id;
 }
 
-/** RFC 4055 §3.1 RSASSA-PSS-params; only SHA-2 with MGF1 of the same hash and trailer 1 is supported. */
-function readPssParams(r: DerReader): SignatureAlgorithm | undefined {
+const PSS_SUPPORTED =
+  "only SHA-256, SHA-384 or SHA-512 with MGF1 of the same hash and a salt as long as the hash is supported, as in Go's crypto/x509 and BoringSSL";
+
+/**
+ * RFC 4055 §3.1 RSASSA-PSS-params, accepted as Go's crypto/x509 (istiod,
+ * istio-agent, Vault) and BoringSSL (Envoy) accept them: SHA-2, MGF1 of the
+ * same hash, trailer 1, and a salt exactly as long as the hash. A signature
+ * with other parameters (OpenSSL makes them on request: RFC 4055's default
+ * 20-byte salt, none, the longest) is one those peers cannot verify: never
+ * verified here either, so a CA certificate signed that way is not taken
+ * into chains they would refuse. Returns why otherwise.
+ */
+function readPssParams(r: DerReader): SignatureAlgorithm | string {
   const seq = r.sequence("RSASSA-PSS-params");
   let hashOid: string = HashOid.sha1;
   let mgfHashOid: string = HashOid.sha1;
@@ -102,7 +117,7 @@ function readPssParams(r: DerReader): SignatureAlgorithm | undefined {
     const mgf = inner.sequence("MaskGenAlgorithm");
     inner.finish("maskGenAlgorithm");
     const mgfOid = mgf.oid(mgf.expect(Tag.OID, "mask generation function"));
-    if (mgfOid !== MGF1_OID) return undefined;
+    if (mgfOid !== MGF1_OID) return `RSASSA-PSS with mask generation function ${mgfOid}: ${PSS_SUPPORTED}`;
     mgfHashOid = readHashAlgorithm(mgf);
     mgf.finish("MaskGenAlgorithm");
   }
@@ -120,7 +135,11 @@ function readPssParams(r: DerReader): SignatureAlgorithm | undefined {
   }
   seq.finish("RSASSA-PSS-params");
   const hash = HASHES[hashOid];
-  if (hash === undefined || mgfHashOid !== hashOid || trailer !== 1) return undefined;
+  if (hash === undefined) return `RSASSA-PSS with hash ${hashOid}: ${PSS_SUPPORTED}`;
+  if (mgfHashOid !== hashOid) return `RSASSA-PSS with MGF1 over another hash than ${hash}: ${PSS_SUPPORTED}`;
+  if (trailer !== 1) return `RSASSA-PSS with trailer field ${trailer}: ${PSS_SUPPORTED}`;
+  if (saltLength !== HASH_BYTES[hash])
+    return `RSASSA-PSS with ${hash} and a ${saltLength}-byte salt: ${PSS_SUPPORTED}`;
   return { kind: "rsa-pss", hash, saltLength };
 }
 
