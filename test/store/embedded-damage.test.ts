@@ -30,17 +30,21 @@ async function closedStore(n: number): Promise<string> {
 }
 
 /**
- * The state a `kill -9` leaves: `n` Secrets written while open (journal holds them, object files
- * materialized but no checkpoint), copied aside without the lock.
+ * The state a `kill -9` leaves: `n` Secrets written while open (journal holds them, no
+ * checkpoint), copied aside without the lock. With `flushFiles` (the default) every object file
+ * is written first; without, none is (killed before the background writer ran). Either way the
+ * copy is taken while no background write can run: one racing the copy (a temporary file renamed
+ * away under `cp`, an object file half there) would make the test fail by chance.
  */
 async function crashedStore(n: number, options: { flushFiles?: boolean } = {}): Promise<string> {
   const dataDir = await tempDir();
-  const store = await openEmbeddedStore({ dataDir, materializeDelayMs: 1 });
+  const flushFiles = options.flushFiles !== false;
+  const store = await openEmbeddedStore({ dataDir, materializeDelayMs: flushFiles ? 1 : 3_600_000 });
   for (let i = 0; i < n; i++) {
     const s = await store.create(SECRETS, secret(`s${i}`, data(i)));
     await store.update(SECRETS, { ...s, data: { v: Buffer.from(`updated ${i}`).toString("base64") } });
   }
-  if (options.flushFiles !== false) await store.flush();
+  if (flushFiles) await store.flush();
   const copy = await tempDir();
   await cp(dataDir, copy, { recursive: true });
   await rm(path.join(copy, "store/LOCK"));
@@ -165,7 +169,8 @@ describe("a damaged embedded store", () => {
   });
 
   it("still cuts off a torn last record silently when no object file is newer than the journal", async () => {
-    const dataDir = await crashedStore(5, { flushFiles: false });
+    // Every object file written, each at the version the journal's last record of it holds.
+    const dataDir = await crashedStore(5);
     const [seg] = await segments(dataDir);
     const size = (await stat(seg as string)).size;
     await writeFile(seg as string, Buffer.concat([await readFile(seg as string), Buffer.from('0badf00d {"rv":99,"t"')]));
@@ -261,8 +266,8 @@ describe("meshsign store check and recover", () => {
   });
 
   it("recover keeps the records after a bad checksum and counts the version no copy holds", async () => {
-    const dataDir = await crashedStore(10, { flushFiles: false });
     // No object files: the journal is the only copy.
+    const dataDir = await crashedStore(10, { flushFiles: false });
     await rm(path.join(dataDir, "store/core"), { recursive: true, force: true });
     const [seg] = await segments(dataDir);
     const bytes = await readFile(seg as string);
