@@ -110,6 +110,31 @@ describe("engine Certificates through a Vault ClusterIssuer", () => {
     expect(cond(cr, "Ready")?.message).toMatch(/pki_int\/sign\/mesh failed to sign the certificate \(HTTP 400\).*URI Subject Alternative Names/i);
   });
 
+  it("refuses what a role without client_flag signs for a Certificate that asks for client auth, and issues the one that does not", async () => {
+    // Vault writes the role's usages (here: server auth only) into every certificate, whatever the CSR asks.
+    await vault.must("POST", "pki_int/roles/server-only", {
+      allowed_uri_sans: ["spiffe://cluster.local/*"],
+      allowed_domains: ["svc.cluster.local"],
+      allow_subdomains: true,
+      require_cn: false,
+      key_type: "any",
+      max_ttl: "72h",
+      server_flag: true,
+      client_flag: false,
+    });
+    await vault.must("PUT", "sys/policies/acl/server-only", { policy: 'path "pki_int/sign/server-only" { capabilities = ["update"] }' });
+    const token = await vault.token(["server-only"]);
+    const store = await setup({ path: "pki_int/sign/server-only", auth: { tokenSecretRef: { name: "vault-auth" } } }, { token });
+    await store.create(CERTIFICATES, certificate("mtls", { dnsNames: ["mtls.istio-system.svc.cluster.local"], usages: ["digital signature", "key encipherment", "server auth", "client auth"] }));
+    await store.create(CERTIFICATES, certificate("web", { dnsNames: ["web.istio-system.svc.cluster.local"], usages: ["digital signature", "key encipherment", "server auth"] }));
+    await until("web Ready", async () => (cond(await store.get<Certificate>(CERTIFICATES, "istio-system", "web"), "Ready")?.status === "True" ? true : undefined));
+    const cr = await until("mtls request failed", async () => {
+      const crs = await store.list<CertificateRequest>(CERTIFICATE_REQUESTS, { namespace: "istio-system" });
+      return crs.find((c) => c.metadata.name?.startsWith("mtls") && cond(c, "Ready")?.reason === "Failed");
+    });
+    expect(cond(cr, "Ready")?.message).toMatch(/^DecodeError: the issuer returned a certificate meshsign refuses: its extended key usages \[serverAuth\] do not allow clientAuth, which was asked for$/);
+  });
+
   it("keeps a request Pending while Vault is sealed (no failure back-off) and issues after unseal without a restart", async () => {
     const token = await vault.token([SIGN_POLICY]);
     const store = await setup({ path: "pki_int/sign/mesh", auth: { tokenSecretRef: { name: "vault-auth" } } }, { token }, { minMs: 200, maxMs: 1_000 });
