@@ -1,4 +1,4 @@
-import { createServer } from "node:net";
+import { createServer, isIP } from "node:net";
 import { MeshsignError } from "../errors/index.js";
 import { type Config, envName, OPTIONS } from "./config.js";
 
@@ -17,13 +17,18 @@ export async function checkListenAddresses(config: Config): Promise<void> {
     { key: "adminAddress", ...splitHostPort(config.adminAddress) },
     ...(config.bundleEndpointAddress ? [{ key: "bundleEndpointAddress" as const, ...splitHostPort(config.bundleEndpointAddress) }] : []),
   ];
+  // Opened later (once an ACME issuer exists), so not bound here; but it must not share a port either.
+  const later = config.acmeHttp01SolverAddress ? [{ key: "acmeHttp01SolverAddress" as const, ...splitHostPort(config.acmeHttp01SolverAddress) }] : [];
+  // Two of meshsign's own listeners on one port: each binds alone above, so only this catches it
+  // (otherwise the second listen fails half-way through start-up, blaming "another program").
+  const shared = sharedPorts([...wanted, ...later]);
+  if (shared.length > 0) throw new MeshsignError("ERR_CONFIG_INVALID", `cannot listen:\n  ${shared.join("\n  ")}`);
   const problems: string[] = [];
   for (const w of wanted) {
     if (w.port === 0) continue; // any free port: nothing to collide with
     const code = await tryBind(w.host, w.port);
     if (code === undefined) continue;
-    const option = OPTIONS.find((o) => o.key === w.key);
-    const flag = option === undefined ? w.key : `${option.flag} (${envName(option)})`;
+    const flag = flagOf(w.key);
     const where = `${w.host}:${w.port}`;
     problems.push(
       code === "EADDRINUSE"
@@ -36,6 +41,32 @@ export async function checkListenAddresses(config: Config): Promise<void> {
     );
   }
   if (problems.length > 0) throw new MeshsignError("ERR_CONFIG_INVALID", `cannot listen:\n  ${problems.join("\n  ")}`);
+}
+
+/** "--a (MESHSIGN_A)" of an option key. */
+function flagOf(key: keyof Config): string {
+  const option = OPTIONS.find((o) => o.key === key);
+  return option === undefined ? key : `${option.flag} (${envName(option)})`;
+}
+
+/** Each pair of listeners that would take the same port (a wildcard host overlaps every host of its family). */
+function sharedPorts(listeners: readonly { key: keyof Config; host: string; port: number }[]): string[] {
+  const problems: string[] = [];
+  listeners.forEach((a, i) => {
+    for (const b of listeners.slice(i + 1)) {
+      if (a.port === 0 || a.port !== b.port || !hostsOverlap(a.host, b.host)) continue;
+      problems.push(`${flagOf(a.key)} and ${flagOf(b.key)} both want port ${a.port} (${a.host}, ${b.host}): give each listener its own port`);
+    }
+  });
+  return problems;
+}
+
+function hostsOverlap(a: string, b: string): boolean {
+  if (a === b || a === "::" || b === "::") return true;
+  // 0.0.0.0 takes the port on every IPv4 address (and names such as localhost), not on IPv6 literals.
+  if (a === "0.0.0.0") return isIP(b) !== 6;
+  if (b === "0.0.0.0") return isIP(a) !== 6;
+  return false;
 }
 
 function splitHostPort(address: string): { host: string; port: number } {

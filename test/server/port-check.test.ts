@@ -50,3 +50,18 @@ describe("checking the listen addresses before start-up", () => {
     await expect(checkListenAddresses(config({ adminAddress: "192.0.2.1:9443" }))).rejects.toThrow(/192\.0\.2\.1:9443: this machine has no such address: choose another with --admin-address/);
   });
 });
+
+describe("two of meshsign's own listeners on one port", () => {
+  it.each([
+    ["the readiness probe and metrics", { readinessProbePort: "16061", metricsPort: "16061" }, "--readiness-probe-port (MESHSIGN_READINESS_PROBE_PORT) and --metrics-port (MESHSIGN_METRICS_PORT) both want port 16061"],
+    ["the serving address and the metrics port", { servingAddress: "0.0.0.0:16062", metricsPort: "16062" }, "--serving-address (MESHSIGN_SERVING_ADDRESS) and --metrics-port (MESHSIGN_METRICS_PORT) both want port 16062"],
+    ["the admin API on loopback and the readiness probe on every address", { adminAddress: "127.0.0.1:16063", readinessProbePort: "16063" }, "--readiness-probe-port (MESHSIGN_READINESS_PROBE_PORT) and --admin-address (MESHSIGN_ADMIN_ADDRESS) both want port 16063"],
+    ["the ACME HTTP-01 solver, opened later, and the metrics port", { acmeHttp01SolverAddress: "0.0.0.0:16064", metricsPort: "16064" }, "--metrics-port (MESHSIGN_METRICS_PORT) and --acme-http01-solver-address (MESHSIGN_ACME_HTTP01_SOLVER_ADDRESS) both want port 16064"],
+  ])("refuses %s before anything starts, naming both flags", async (_, flags, message) => {
+    await expect(checkListenAddresses(config(flags))).rejects.toThrow(message);
+  });
+
+  it("allows one port on two different specific addresses", async () => {
+    await expect(checkListenAddresses(config({ servingAddress: "127.0.0.1:16065", adminAddress: "127.0.0.2:16065" }))).resolves.toBeUndefined();
+  });
+});
