@@ -235,8 +235,10 @@ function recursiveNameserversProblem(v: readonly string[]): string | undefined {
 function hostPort(v: string): string | undefined {
   const i = v.lastIndexOf(":");
   if (i < 0) return "must be host:port";
-  const port = Number(v.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return "port must be 0-65535";
+  // Digits only: Number("") is 0, so "0.0.0.0:" (a $PORT that was never set) would listen on a
+  // random port; Number(" 80") and Number("1e3") would pass too. Port 0 is still taken as written.
+  const digits = v.slice(i + 1);
+  if (!/^\d{1,5}$/.test(digits) || Number(digits) > 65535) return `port must be a number 0-65535, not "${digits}"`;
   return undefined;
 }
 function port(v: number): string | undefined {

@@ -160,6 +160,21 @@ describe("a bad value is refused naming its key", () => {
       message: "--serving-address: must be host:port",
     },
     {
+      name: "an address whose port is empty (a $PORT that was never set)",
+      sources: () => ({ env: { MESHSIGN_SERVING_ADDRESS: "0.0.0.0:" } }),
+      message: 'MESHSIGN_SERVING_ADDRESS: port must be a number 0-65535, not ""',
+    },
+    {
+      name: "an address whose port is not written in digits",
+      sources: () => ({ env: {}, flags: { adminAddress: "127.0.0.1:1e3" } }),
+      message: '--admin-address: port must be a number 0-65535, not "1e3"',
+    },
+    {
+      name: "an optional address whose port is empty",
+      sources: () => ({ env: {}, flags: { bundleEndpointAddress: "0.0.0.0:" } }),
+      message: '--bundle-endpoint-address: port must be a number 0-65535, not ""',
+    },
+    {
       name: "an upper-case trust domain",
       sources: () => ({ env: {}, flags: { trustDomain: "Cluster.Local" } }),
       message: "--trust-domain: must be a lowercase SPIFFE trust domain",
