@@ -31,7 +31,8 @@ import {
 
 interface BundleOpts {
   format: string;
-  dataDir: string;
+  /** Absent: the data dir serve would use (MESHSIGN_DATA_DIR, the config file's, the default). */
+  dataDir?: string;
   config?: string;
   url?: string;
   caFile?: string;
@@ -53,8 +54,16 @@ export async function runBundle(opts: BundleOpts): Promise<void> {
   process.stdout.write(opts.format === "pem" ? spiffeBundleToPem(parseSpiffeBundle(text)) : text);
 }
 
+/** The configuration as serve reads it (file, MESHSIGN_*), with --data-dir when given. */
+function clientConfig(opts: BundleOpts) {
+  return loadConfig(
+    { ...(opts.config ? { file: opts.config } : {}), env: process.env, flags: opts.dataDir === undefined ? {} : { dataDir: opts.dataDir } },
+    { purpose: "client" },
+  );
+}
+
 async function bundleFromDataDir(opts: BundleOpts): Promise<string> {
-  const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), env: process.env, flags: { dataDir: opts.dataDir } }, { purpose: "client" });
+  const config = clientConfig(opts);
   if (config.mode === "kubernetes") {
     throw new MeshsignError("ERR_CONFIG_INVALID", "in kubernetes mode the roots live in the cluster, not the data dir: fetch the bundle with --url");
   }
@@ -80,7 +89,7 @@ function fetchBundle(url: string, opts: BundleOpts): Promise<string> {
     throw new MeshsignError("ERR_CONFIG_INVALID", `--url ${url}: not a URL`);
   }
   if (target.protocol !== "https:") throw new MeshsignError("ERR_CONFIG_INVALID", `--url ${url}: a bundle endpoint is served over https`);
-  const caFile = opts.caFile ?? dataDirPaths(opts.dataDir).rootCert;
+  const caFile = opts.caFile ?? dataDirPaths(opts.dataDir ?? clientConfig(opts).dataDir).rootCert;
   let ca: string;
   try {
     ca = readFileSync(caFile, "utf8");

@@ -42,7 +42,8 @@ program
   .option("--audience <aud>", "token audience", "istio-ca")
   .option("--ttl <duration>", "token lifetime", "1h")
   .option("--pod-name <name>", "pod name claim")
-  .option("--data-dir <dir>", "data dir of the meshsign that will verify the token", ".meshsign")
+  // No commander default: it would hide MESHSIGN_DATA_DIR and the --config file's dataDir (serve's default applies).
+  .option("--data-dir <dir>", "data dir of the meshsign that will verify the token (default: as serve, MESHSIGN_DATA_DIR, the --config file's dataDir or .meshsign)")
   .option("--config <file>", "YAML configuration file")
   .action(async (opts) => {
     const { runToken } = await import("./token.js");
@@ -73,7 +74,7 @@ program
   .command("bundle")
   .description("print the trust domain's SPIFFE bundle (as the bundle endpoint serves it) or its roots as PEM, from the data dir or a running meshsign (--url)")
   .option("--format <format>", "spiffe (JWK Set) or pem", "spiffe")
-  .option("--data-dir <dir>", "data dir of meshsign (roots, bundle sequence)", ".meshsign")
+  .option("--data-dir <dir>", "data dir of meshsign (roots, bundle sequence; default: as serve, MESHSIGN_DATA_DIR, the --config file's dataDir or .meshsign)")
   .option("--config <file>", "YAML configuration file")
   .option("--url <url>", "fetch from a running meshsign's bundle endpoint instead, e.g. https://localhost:8443")
   .option("--ca-file <file>", "with --url: roots that authenticate the endpoint (default <data-dir>/root-cert.pem)")

@@ -10,7 +10,8 @@ import { dataDirPaths, ensureDataDir } from "../server/data-dir.js";
  * which it never does in Kubernetes mode.
  */
 export async function mintDevToken(opts: {
-  dataDir: string;
+  /** Absent: the data dir serve would use (MESHSIGN_DATA_DIR, the config file's, the default). */
+  dataDir?: string;
   namespace: string;
   serviceAccount: string;
   audience?: string;
@@ -20,7 +21,7 @@ export async function mintDevToken(opts: {
 }): Promise<string> {
   // Only the dev issuer matters here: with it off, say so, not that a server would lack a JWKS.
   const config = loadConfig(
-    { ...(opts.configFile ? { file: opts.configFile } : {}), env: process.env, flags: { dataDir: opts.dataDir } },
+    { ...(opts.configFile ? { file: opts.configFile } : {}), env: process.env, flags: opts.dataDir === undefined ? {} : { dataDir: opts.dataDir } },
     { purpose: "client" },
   );
   const paths = dataDirPaths(config.dataDir);
@@ -42,7 +43,7 @@ export async function runToken(opts: {
   audience: string;
   ttl: string;
   podName?: string;
-  dataDir: string;
+  dataDir?: string;
   config?: string;
 }): Promise<void> {
   const ttlMs = tryParseGoDuration(opts.ttl);
@@ -51,7 +52,7 @@ export async function runToken(opts: {
     throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" must be a duration between 1s and 24h`);
   }
   const token = await mintDevToken({
-    dataDir: opts.dataDir,
+    ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     namespace: opts.namespace,
     serviceAccount: opts.serviceAccount,
     audience: opts.audience,

@@ -1,0 +1,65 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createLocalJWKSet, jwtVerify } from "jose";
+import { afterAll, describe, expect, it } from "vitest";
+import { runMeshsign } from "../lib/meshsign-process.js";
+import { makeCa } from "../lib/openssl-ca.js";
+import { TempDir } from "../lib/temp-dir.js";
+
+/**
+ * `meshsign token` and `meshsign bundle` read the configuration as serve does: without --data-dir
+ * they use MESHSIGN_DATA_DIR or the --config file's dataDir, the data dir the server really uses.
+ */
+const tmp = new TempDir("meshsign-cli-data-dir-");
+afterAll(() => tmp.remove());
+let n = 0;
+
+/** A working directory with no .meshsign, and the data dir a server elsewhere uses. */
+function layout(): { cwd: string; dataDir: string; config: string } {
+  const root = tmp.path(`case-${n++}`);
+  const cwd = `${root}/cwd`;
+  const dataDir = `${root}/state`;
+  mkdirSync(cwd, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const config = `${root}/meshsign.yaml`;
+  writeFileSync(config, `dataDir: ${dataDir}\n`);
+  return { cwd, dataDir, config };
+}
+
+const sources = {
+  MESHSIGN_DATA_DIR: (l: ReturnType<typeof layout>) => ({ args: [] as string[], env: { MESHSIGN_DATA_DIR: l.dataDir } }),
+  "the --config file's dataDir": (l: ReturnType<typeof layout>) => ({ args: ["--config", l.config], env: {} }),
+};
+
+describe("client commands find the data dir where serve does", () => {
+  it.each(Object.entries(sources))("meshsign token mints with the key of the data dir named by %s", async (_, source) => {
+    const l = layout();
+    const { args, env } = source(l);
+    const r = await runMeshsign(["token", "-n", "default", "-s", "demo", ...args], { cwd: l.cwd, env });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(existsSync(`${l.cwd}/.meshsign`)).toBe(false);
+    const jwks = createLocalJWKSet(JSON.parse(readFileSync(`${l.dataDir}/dev-jwks.json`, "utf8")));
+    const { payload } = await jwtVerify(r.stdout.trim(), jwks, { audience: "istio-ca" });
+    expect(payload.sub).toBe("system:serviceaccount:default:demo");
+  });
+
+  it.each(Object.entries(sources))("meshsign bundle reads the roots of the data dir named by %s", async (_, source) => {
+    const l = layout();
+    const ca = makeCa(l.dataDir, "mesh");
+    writeFileSync(`${l.dataDir}/root-cert.pem`, readFileSync(ca.certFile));
+    const { args, env } = source(l);
+    const r = await runMeshsign(["bundle", "--format", "pem", ...args], { cwd: l.cwd, env });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\s/g, "")).toBe(readFileSync(ca.certFile, "utf8").replace(/\s/g, ""));
+  });
+
+  it("lets --data-dir win over both", async () => {
+    const l = layout();
+    const other = tmp.path(`case-${n++}-flag`);
+    const r = await runMeshsign(["token", "-n", "default", "-s", "demo", "--config", l.config, "--data-dir", other], { cwd: l.cwd, env: { MESHSIGN_DATA_DIR: l.dataDir } });
+    expect(r.code).toBe(0);
+    expect(existsSync(`${other}/dev-token-key.pem`)).toBe(true);
+    expect(existsSync(`${l.dataDir}/dev-token-key.pem`)).toBe(false);
+  });
+});
