@@ -263,12 +263,8 @@ async function buildAuthenticators(config: Config, dataDir: string, verifyOnThre
   const list: Authenticator[] = [];
   if (config.enableClientCertAuthenticator) list.push(new ClientCertAuthenticator({ trustDomain: config.trustDomain }));
   if (config.tokenAuthenticator === "tokenreview") {
-    const k8s = await import("@kubernetes/client-node");
-    const kc = new k8s.KubeConfig();
-    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-    else kc.loadFromCluster();
-    const { keepAliveTokenReviewer } = await import("./kube-token-reviewer.js");
-    list.push(new TokenReviewAuthenticator({ ...common, reviewer: keepAliveTokenReviewer(kc) }));
+    const [{ loadKubeConfig }, { keepAliveTokenReviewer }] = await Promise.all([import("./kube-config.js"), import("./kube-token-reviewer.js")]);
+    list.push(new TokenReviewAuthenticator({ ...common, reviewer: keepAliveTokenReviewer(await loadKubeConfig(config)) }));
   }
   const sources: { source: JwksSource; issuer?: string }[] = [];
   if (config.jwksFile) sources.push({ source: { kind: "file", path: config.jwksFile } });
