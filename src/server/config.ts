@@ -473,6 +473,10 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   if (c.tokenAuthenticator === "jwks" && !c.devTokenIssuer && !c.jwksFile && !c.jwksUrl && !c.oidcIssuerUrl) {
     p.push("--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url when --dev-token-issuer is off");
   }
+  // Only an OIDC issuer names its own `iss`; a JWKS file or URL does not say which issuer signs with it.
+  if ((c.jwksFile !== "" || c.jwksUrl !== "") && c.tokenIssuer === "") {
+    p.push(`--token-issuer: required with ${c.jwksFile !== "" ? "--jwks-file" : "--jwks-url"} (the iss its tokens carry, e.g. https://kubernetes.default.svc.cluster.local)`);
+  }
   if ((c.bundleEndpointCertFile === "") !== (c.bundleEndpointKeyFile === "")) {
     p.push("--bundle-endpoint-cert-file: needs --bundle-endpoint-key-file, and the reverse");
   } else if (c.bundleEndpointCertFile !== "" && c.bundleEndpointProfile !== "https_web") {

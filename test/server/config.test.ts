@@ -314,6 +314,11 @@ describe("a bad value is refused naming its key", () => {
       message: "--token-authenticator: jwks needs --jwks-file, --jwks-url or --oidc-issuer-url",
     },
     {
+      name: "a JWKS URL without --token-issuer",
+      sources: () => ({ env: { MESHSIGN_JWKS_URL: "https://example.com/jwks" } }),
+      message: "--token-issuer: required with --jwks-url",
+    },
+    {
       name: "a default lifetime above the maximum",
       sources: () => ({
         env: {},
@@ -367,6 +372,12 @@ describe("meshsign serve with a bad configuration", () => {
       args: ["--mode", "kubernetes", "--dev-token-issuer"],
       env: {},
       message: "can never be enabled in kubernetes mode",
+    },
+    {
+      name: "a JWKS file without the issuer its tokens carry",
+      args: ["--dev-token-issuer=false", "--jwks-file", "jwks.json"],
+      env: {},
+      message: "--token-issuer: required with --jwks-file (the iss its tokens carry",
     },
     {
       name: "a bad environment variable",
