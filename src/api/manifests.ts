@@ -1,7 +1,7 @@
 import { parseAllDocuments } from "yaml";
 import type { KubeObject, ResourceType } from "../store/types.js";
 import { normalizeObject } from "./normalize.js";
-import { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, CONFIGMAPS, GATEWAYS, INGRESSES, ISSUERS, ISTIO_GATEWAYS, LISTENER_SETS, NAMESPACES, SECRETS, resourceTypeFor } from "./types.js";
+import { ALL_RESOURCE_TYPES, apiVersionOf, CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, CONFIGMAPS, GATEWAYS, INGRESSES, ISSUERS, ISTIO_GATEWAYS, LISTENER_SETS, NAMESPACES, SECRETS, resourceTypeFor } from "./types.js";
 import { findUnknownFields, type UnknownField } from "./unknown-fields.js";
 import { type FieldError, validateResource } from "./validate.js";
 
@@ -109,17 +109,26 @@ function expandList(value: unknown): RawEntry[] {
 
 function classify(value: unknown, file: string, index: number, options: ParseManifestOptions): ManifestDocument {
   if (!isRecord(value)) return { file, index, status: "invalid", identity: undefined, errors: [{ path: "", message: "a document must be an object with apiVersion, kind and metadata" }] };
-  const apiVersion = typeof value.apiVersion === "string" ? value.apiVersion : "";
+  let apiVersion = typeof value.apiVersion === "string" ? value.apiVersion : "";
   const kind = typeof value.kind === "string" ? value.kind : "";
+  let obj: Record<string, unknown> = value;
+  const converted = sameSchemaVersion(apiVersion, kind);
+  if (converted !== undefined) {
+    apiVersion = converted;
+    obj = { ...value, apiVersion };
+  }
   const type = resourceTypeFor(apiVersion, kind);
   if (apiVersion !== "" && kind !== "") {
-    if (type === undefined) return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "not a meshsign kind" };
+    if (type === undefined) {
+      const wrong = ownGroupProblem(apiVersion, kind, value.metadata, options.defaultNamespace ?? "default");
+      if (wrong !== undefined) return { file, index, status: "invalid", identity: wrong.identity, errors: [wrong.error] };
+      return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "not a meshsign kind" };
+    }
     if (!MANIFEST_KINDS.includes(type)) return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "managed by meshsign itself, not loaded from manifests" };
   }
-  let obj: Record<string, unknown> = value;
   const meta = isRecord(value.metadata) ? value.metadata : undefined;
   if (type?.namespaced === true && meta !== undefined && (meta.namespace === undefined || meta.namespace === "")) {
-    obj = { ...value, metadata: { ...meta, namespace: options.defaultNamespace ?? "default" } };
+    obj = { ...obj, metadata: { ...meta, namespace: options.defaultNamespace ?? "default" } };
   }
   const name = typeof meta?.name === "string" && meta.name !== "" ? meta.name : undefined;
   const nsValue = (obj.metadata as Record<string, unknown> | undefined)?.namespace;
@@ -137,6 +146,47 @@ function classify(value: unknown, file: string, index: number, options: ParseMan
   if (identity === undefined) return { file, index, status: "invalid", identity, errors: [...unknownErrors, { path: "metadata.name", message: "is required" }], unknownFields };
   if (options.strictFields === true && unknownErrors.length > 0) return { file, index, status: "invalid", identity, errors: unknownErrors, unknownFields };
   return { file, index, status: "valid", identity, object: normalizeObject(result.value), unknownFields };
+}
+
+/**
+ * Older versions the API server still serves, with the same schema, of kinds meshsign reads at v1:
+ * Istio's Gateway is identical at v1alpha3, v1beta1 and v1, and Gateway API's Gateway at v1beta1 and v1
+ * (neither has a conversion webhook). In Kubernetes mode the API server hands meshsign v1 whatever
+ * version was applied; a manifest is converted the same way instead of being ignored.
+ */
+const SAME_SCHEMA_VERSIONS: Readonly<Record<string, string>> = {
+  "networking.istio.io/v1alpha3 Gateway": "networking.istio.io/v1",
+  "networking.istio.io/v1beta1 Gateway": "networking.istio.io/v1",
+  "gateway.networking.k8s.io/v1beta1 Gateway": "gateway.networking.k8s.io/v1",
+};
+
+function sameSchemaVersion(apiVersion: string, kind: string): string | undefined {
+  return Object.hasOwn(SAME_SCHEMA_VERSIONS, `${apiVersion} ${kind}`) ? SAME_SCHEMA_VERSIONS[`${apiVersion} ${kind}`] : undefined;
+}
+
+/** API groups whose every kind is meshsign's: a document there that meshsign does not know is a mistake, not another tool's object. */
+const OWN_GROUPS = new Set(ALL_RESOURCE_TYPES.filter((t) => t.group.endsWith("cert-manager.io")).map((t) => t.group));
+
+/**
+ * A cert-manager.io or acme.cert-manager.io document of a version or kind meshsign does not serve
+ * (`cert-manager.io/v1alpha2`, `kind: Certficate`): kubectl answers `no matches for kind`; ignoring it
+ * would silently drop the Certificate and delete the object an earlier version of it created.
+ */
+function ownGroupProblem(apiVersion: string, kind: string, metadata: unknown, defaultNamespace: string): { identity: ManifestIdentity | undefined; error: FieldError } | undefined {
+  const slash = apiVersion.indexOf("/");
+  const group = slash < 0 ? "" : apiVersion.slice(0, slash);
+  if (!OWN_GROUPS.has(group)) return undefined;
+  const served = ALL_RESOURCE_TYPES.find((t) => t.group === group && t.kind === kind);
+  if (served !== undefined) {
+    const name = isRecord(metadata) && typeof metadata.name === "string" && metadata.name !== "" ? metadata.name : undefined;
+    const ns = isRecord(metadata) && typeof metadata.namespace === "string" && metadata.namespace !== "" ? metadata.namespace : defaultNamespace;
+    // The object is known: keep its previous good version, as for any other invalid document.
+    const identity = name === undefined || !MANIFEST_KINDS.includes(served) ? undefined : { type: served, namespace: served.namespaced ? ns : undefined, name };
+    return { identity, error: { path: "apiVersion", message: `${apiVersion} is not served (cert-manager serves ${kind} only as ${apiVersionOf(served)}): write apiVersion: ${apiVersionOf(served)}` } };
+  }
+  const kinds = ALL_RESOURCE_TYPES.filter((t) => t.group === group && MANIFEST_KINDS.includes(t)).map((t) => t.kind);
+  const known = kinds.length > 0 ? `: ${group} kinds loaded from manifests are ${kinds.join(", ")}` : "";
+  return { identity: undefined, error: { path: "kind", message: `no kind ${JSON.stringify(kind)} in ${apiVersion}${known}` } };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

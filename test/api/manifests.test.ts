@@ -40,6 +40,32 @@ describe("parsing manifest text", () => {
     expect(parseManifests(text, "f.yaml").map((d) => d.status)).toEqual(statuses);
   });
 
+  it.each([
+    ["an Istio Gateway written as networking.istio.io/v1beta1", "networking.istio.io/v1beta1", "networking.istio.io/v1"],
+    ["an Istio Gateway written as networking.istio.io/v1alpha3", "networking.istio.io/v1alpha3", "networking.istio.io/v1"],
+    ["a Gateway API Gateway written as gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"],
+  ])("loads %s as v1, as the API server serves it", (_name, apiVersion, served) => {
+    const spec = apiVersion.startsWith("networking.istio.io")
+      ? "spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: a-tls}}]}"
+      : "spec: {gatewayClassName: istio, listeners: [{name: https, port: 443, protocol: HTTPS, hostname: a.example.com, tls: {certificateRefs: [{name: a-tls}]}}]}";
+    const [doc] = parseManifests(`apiVersion: ${apiVersion}\nkind: Gateway\nmetadata: {name: g, namespace: istio-ingress, annotations: {cert-manager.io/cluster-issuer: ca}}\n${spec}\n`, "g.yaml");
+    expect(doc?.status === "valid" && doc.object.apiVersion).toBe(served);
+  });
+
+  it.each([
+    ["a Certificate of a version cert-manager no longer serves", "cert-manager.io/v1alpha2", "Certificate", "apiVersion: cert-manager.io/v1alpha2 is not served (cert-manager serves Certificate only as cert-manager.io/v1): write apiVersion: cert-manager.io/v1"],
+    ["a misspelled kind in cert-manager.io", "cert-manager.io/v1", "Certficate", 'kind: no kind "Certficate" in cert-manager.io/v1: cert-manager.io kinds loaded from manifests are Certificate, CertificateRequest, Issuer, ClusterIssuer'],
+  ])("refuses %s rather than ignoring it", (_name, apiVersion, kind, message) => {
+    const [doc] = parseManifests(`apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: c, namespace: ns}\nspec: {secretName: s, dnsNames: [a.example.com], issuerRef: {name: i}}\n`, "c.yaml");
+    expect(doc?.status).toBe("invalid");
+    expect(doc?.status === "invalid" && doc.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([message]);
+  });
+
+  it("keeps the identity of a known cert-manager kind at a wrong version, so its previous good version is kept", () => {
+    const [doc] = parseManifests("apiVersion: cert-manager.io/v1beta1\nkind: Certificate\nmetadata: {name: c}\n", "c.yaml", { defaultNamespace: "meshsign" });
+    expect(doc?.status === "invalid" && doc.identity).toMatchObject({ type: { kind: "Certificate", version: "v1" }, namespace: "meshsign", name: "c" });
+  });
+
   it("puts namespaced objects without namespace in the default namespace", () => {
     const [doc] = parseManifests("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: b}\n", "s.yaml", { defaultNamespace: "meshsign" });
     expect(doc?.status === "valid" && doc.object).toMatchObject({ metadata: { name: "s", namespace: "meshsign" }, data: { a: "Yg==" } });

@@ -104,6 +104,23 @@ describe("the manifest loader", () => {
     expect(await store.get(CERTIFICATES, "apps", "by-hand")).toEqual(handMade);
   });
 
+  it("keeps a Certificate whose document turns to a version or kind cert-manager does not serve, and reports it invalid", async () => {
+    const dir = await tempDir();
+    const store = new MemoryStore();
+    const loader = new ManifestLoader({ dir, store });
+    await writeFile(path.join(dir, "certs.yaml"), `${certYaml("a", "a.example.com")}---\n${certYaml("b", "b.example.com")}`);
+    await loader.sync();
+    await writeFile(
+      path.join(dir, "certs.yaml"),
+      `${certYaml("a", "a.example.com").replace("cert-manager.io/v1", "cert-manager.io/v1alpha2")}---\n${certYaml("b", "b.example.com").replace("kind: Certificate", "kind: Certficate")}`,
+    );
+    const report = await loader.sync();
+    expect(report.documents.map((d) => d.outcome)).toEqual(["invalid", "invalid"]);
+    expect(report.deleted).toEqual([]);
+    expect(await store.get(CERTIFICATES, "apps", "a")).toBeDefined();
+    expect(await store.get(CERTIFICATES, "apps", "b")).toBeDefined();
+  });
+
   it("defaults the namespace, reads JSON Lists and nested folders, skips hidden files and reports duplicates", async () => {
     const dir = await tempDir();
     const store = new MemoryStore();
