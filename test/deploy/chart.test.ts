@@ -157,6 +157,16 @@ describe("the Helm chart and manifests/", () => {
     }
   });
 
+  it("grants no verb meshsign never sends: no patch (it writes with create and update), no events.k8s.io Events", () => {
+    // KubeStore.apply (server-side apply, a PATCH) is the only PATCH in src and nothing calls it
+    // outside the test that proves it is refused.
+    const rules = parseAllDocuments(read("manifests/base/rbac.yaml"))
+      .map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] })
+      .flatMap((m) => (m.rules ?? []).map((r) => ({ ...r, kind: m.kind })));
+    expect(rules.filter((r) => r.verbs.includes("patch")).map((r) => `${r.kind} ${r.apiGroups.join(",")} ${r.resources.join(",")}`)).toEqual([]);
+    expect(rules.filter((r) => r.apiGroups.includes("events.k8s.io")).map((r) => r.resources.join(","))).toEqual([]);
+  });
+
   it("defaults to the Istio overlay's container arguments", () => {
     const container = manifestDeployment().spec.template.spec.containers[0] as Container;
     expect(chartDefaultArgs()).toEqual(container.args);

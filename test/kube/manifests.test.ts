@@ -334,6 +334,14 @@ describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
         metadata: { name: "workload-tls", namespace: "app" },
       } as KubeObject),
     );
+    // Nor patching the kinds it reconciles (it writes them with update, and their status with update on /status).
+    await forbidden(
+      meshsign.apply(CERTIFICATES, {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Certificate",
+        metadata: { name: "patched", namespace: "app" },
+      } as KubeObject),
+    );
     const watchStatus = await new Promise<unknown>((resolve) => {
       void new Watch(meshsignKc).watch("/api/v1/pods", {}, () => {}, (err: unknown) =>
         resolve((err as { statusCode?: number } | null)?.statusCode),
