@@ -4,6 +4,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { MeshsignError } from "../errors/index.js";
 import { AdminService } from "../gen/meshsign/admin/v1/admin_pb.js";
 import { stringify as stringifyYaml } from "yaml";
+import { loadConfig } from "../server/config.js";
 import { dataDirPaths, loadOrCreateAdminToken } from "../server/data-dir.js";
 import { type CertificateDescriptionView, type CertificateRow, certificateDetail, certificatesTable, effectiveReason, type IssuerRow, issuersTable, type LeftoverRecordView, leftoverRecordsText, type ManifestProblemView, manifestProblemsText } from "./lib/status-views.js";
 import { type OrderDetailView, orderDetail } from "./lib/order-views.js";
@@ -13,6 +14,32 @@ interface AdminOpts {
   dataDir: string;
   adminAddress: string;
   output: string;
+}
+
+/** The flags as given: --data-dir and --admin-address may be absent. */
+interface AdminFlags {
+  dataDir?: string;
+  adminAddress?: string;
+  output: string;
+}
+
+/**
+ * --data-dir and --admin-address as given, else where serve takes them from: MESHSIGN_DATA_DIR and
+ * MESHSIGN_ADMIN_ADDRESS, else serve's defaults. So a meshsign started with those variables is
+ * reached by the admin commands run in the same environment, as the errors below advise.
+ */
+function resolved(flags: AdminFlags): AdminOpts {
+  const config = loadConfig(
+    {
+      env: process.env,
+      flags: {
+        ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+        ...(flags.adminAddress !== undefined ? { adminAddress: flags.adminAddress } : {}),
+      },
+    },
+    { purpose: "client" },
+  );
+  return { dataDir: config.dataDir, adminAddress: config.adminAddress, output: flags.output };
 }
 
 /** A Connect client of the running meshsign's admin API, authenticated by the data dir's admin token. */
@@ -67,7 +94,8 @@ async function call<T>(opts: AdminOpts, fn: (client: Client<typeof AdminService>
   }
 }
 
-export async function runStatus(ref: string | undefined, opts: AdminOpts): Promise<void> {
+export async function runStatus(ref: string | undefined, flags: AdminFlags): Promise<void> {
+  const opts = resolved(flags);
   outputFormat(opts);
   if (ref === "issuers") {
     const rows = await call(opts, async (c) => (await c.listIssuers({})).issuers as unknown as IssuerRow[]);
@@ -150,14 +178,16 @@ function timestampIso(t: { seconds: bigint } | undefined): string | undefined {
   return t === undefined ? undefined : new Date(Number(t.seconds) * 1000).toISOString();
 }
 
-export async function runRenew(ref: string, opts: AdminOpts): Promise<void> {
+export async function runRenew(ref: string, flags: AdminFlags): Promise<void> {
+  const opts = resolved(flags);
   const r = parseRef(ref);
   outputFormat(opts);
   await call(opts, (c) => c.renewCertificate({ certificate: r }));
   print(opts, { renewed: r }, () => `Manually triggered issuance of Certificate ${r.namespace}/${r.name}`);
 }
 
-export async function runInspect(what: string, ref: string, opts: AdminOpts): Promise<void> {
+export async function runInspect(what: string, ref: string, flags: AdminFlags): Promise<void> {
+  const opts = resolved(flags);
   if (what !== "secret" && what !== "order") throw new MeshsignError("ERR_CONFIG_INVALID", `inspect: "secret" or "order" can be inspected, not "${what}"`);
   outputFormat(opts);
   if (what === "order") {
@@ -169,7 +199,8 @@ export async function runInspect(what: string, ref: string, opts: AdminOpts): Pr
   print(opts, inspection, () => describeText(inspection));
 }
 
-export async function runIssuances(opts: AdminOpts & { limit: string }): Promise<void> {
+export async function runIssuances(flags: AdminFlags & { limit: string }): Promise<void> {
+  const opts = { ...resolved(flags), limit: flags.limit };
   const limit = Number(opts.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new MeshsignError("ERR_CONFIG_INVALID", `--limit ${opts.limit}: must be a whole number from 1 to 10000`);
   outputFormat(opts);

@@ -86,8 +86,9 @@ program
 
 const adminOptions = (c: Command) =>
   c
-    .option("--data-dir <dir>", "data dir of the running meshsign (admin token, root CA)", ".meshsign")
-    .option("--admin-address <host:port>", "admin API address", "127.0.0.1:9443")
+    // No commander defaults: they would hide MESHSIGN_DATA_DIR and MESHSIGN_ADMIN_ADDRESS (serve's defaults apply).
+    .option("--data-dir <dir>", "data dir of the running meshsign (admin token, root CA; default: MESHSIGN_DATA_DIR or .meshsign, as serve)")
+    .option("--admin-address <host:port>", "admin API address (default: MESHSIGN_ADMIN_ADDRESS or 127.0.0.1:9443, as serve)")
     .option("-o, --output <format>", "text, json or yaml", "text");
 
 adminOptions(

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
 import { runMeshsign } from "../lib/meshsign-process.js";
@@ -6,8 +7,9 @@ import { makeCa } from "../lib/openssl-ca.js";
 import { TempDir } from "../lib/temp-dir.js";
 
 /**
- * `meshsign token` and `meshsign bundle` read the configuration as serve does: without --data-dir
- * they use MESHSIGN_DATA_DIR or the --config file's dataDir, the data dir the server really uses.
+ * The client commands find the running meshsign as serve was told: `meshsign token` and `meshsign
+ * bundle` without --data-dir use MESHSIGN_DATA_DIR or the --config file's dataDir; the admin
+ * commands without --data-dir / --admin-address use MESHSIGN_DATA_DIR / MESHSIGN_ADMIN_ADDRESS.
  */
 const tmp = new TempDir("meshsign-cli-data-dir-");
 afterAll(() => tmp.remove());
@@ -61,5 +63,38 @@ describe("client commands find the data dir where serve does", () => {
     expect(r.code).toBe(0);
     expect(existsSync(`${other}/dev-token-key.pem`)).toBe(true);
     expect(existsSync(`${l.dataDir}/dev-token-key.pem`)).toBe(false);
+  });
+});
+
+/** A port nothing listens on (bound and released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
+    });
+  });
+}
+
+describe("admin commands find the admin API where serve put it", () => {
+  it.each([["status"], ["issuances"], ["renew", "apps/web"], ["inspect", "secret", "apps/web-tls"]])(
+    "meshsign %s reads MESHSIGN_DATA_DIR and MESHSIGN_ADMIN_ADDRESS",
+    async (...args) => {
+      const l = layout();
+      const ca = makeCa(l.dataDir, "mesh");
+      writeFileSync(`${l.dataDir}/root-cert.pem`, readFileSync(ca.certFile));
+      writeFileSync(`${l.dataDir}/admin-token`, `${"x".repeat(43)}\n`, { mode: 0o600 });
+      const address = `127.0.0.1:${await freePort()}`;
+      const r = await runMeshsign(args, { cwd: l.cwd, env: { MESHSIGN_DATA_DIR: l.dataDir, MESHSIGN_ADMIN_ADDRESS: address } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`meshsign: nothing answers at ${address} (connection refused)`);
+    },
+  );
+
+  it("lets --admin-address win over MESHSIGN_ADMIN_ADDRESS, and refuses one that is not host:port naming the flag", async () => {
+    const l = layout();
+    const r = await runMeshsign(["status", "--admin-address", "localhost"], { cwd: l.cwd, env: { MESHSIGN_DATA_DIR: l.dataDir, MESHSIGN_ADMIN_ADDRESS: "127.0.0.1:1" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("--admin-address: must be host:port");
   });
 });
