@@ -431,7 +431,16 @@ export function loadConfig(sources: ConfigSources = {}, options: LoadConfigOptio
     const envValue = sources.env?.[envName(o)];
     if (flagValue !== undefined) raw.set(o.key, { value: flagValue, origin: o.flag });
     else if (envValue !== undefined && envValue !== "") raw.set(o.key, { value: envValue, origin: envName(o) });
-    else if (o.key in fromFile) raw.set(o.key, { value: fromFile[o.key], origin: `${sources.file}: ${o.key}` });
+    else if (o.key in fromFile) {
+      const value = fromFile[o.key];
+      // YAML reads `shutdownGracePeriod: 30` as a number, which would be taken as 30 ms; Go's (and
+      // cert-manager's) config files write durations as strings, so a bare number is a missing unit.
+      if (o.kind === "duration" && typeof value === "number") {
+        problems.push(`${sources.file}: ${o.key}: ${value} has no unit: write a duration such as ${value}s, ${value}m or ${value}h`);
+        continue;
+      }
+      raw.set(o.key, { value, origin: `${sources.file}: ${o.key}` });
+    }
   }
   const modeRaw = raw.get("mode")?.value ?? "standalone";
   const mode: Mode = modeRaw === "kubernetes" ? "kubernetes" : "standalone";

@@ -348,6 +348,11 @@ describe("a bad value is refused naming its key", () => {
     expect(problems({ file, env: {} })).toContain(`${file}: metricsPort: must be a port number 0-65535`);
   });
 
+  it("refuses a duration written in the file as a bare number, which has no unit", () => {
+    const file = yamlFile("shutdownGracePeriod: 30\nmaxQueueWait: 2s\n");
+    expect(problems({ file, env: {} })).toContain(`${file}: shutdownGracePeriod: 30 has no unit: write a duration such as 30s, 30m or 30h`);
+  });
+
   it("lists every bad key at once, not only the first", () => {
     const message = problems({
       env: { MESHSIGN_METRICS_PORT: "x" },
