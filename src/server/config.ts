@@ -241,6 +241,11 @@ function hostPort(v: string): string | undefined {
   if (!/^\d{1,5}$/.test(digits) || Number(digits) > 65535) return `port must be a number 0-65535, not "${digits}"`;
   return undefined;
 }
+/** An RFC 1123 host name, optionally a wildcard ("*.example.com"), at most 253 characters: what a TLS client can match. */
+function isDnsName(v: string): boolean {
+  const name = v.startsWith("*.") ? v.slice(2) : v;
+  return v.length <= 253 && name.split(".").every((label) => /^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$/.test(label));
+}
 function port(v: number): string | undefined {
   return Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "must be a port number 0-65535";
 }
@@ -260,6 +265,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     m === "kubernetes"
       ? ["meshsign.meshsign-system.svc", "meshsign.meshsign-system.svc.cluster.local", "localhost"]
       : ["localhost", hostname()],
+    (v) => {
+      const bad = v.find((n) => !isDnsName(n));
+      return bad === undefined ? undefined : `"${bad}" is not a DNS name (letters, digits and hyphens in dot-separated labels; "*." first for a wildcard)`;
+    },
   ),
   spec("servingIpAddresses", "--serving-certificate-ip-addresses", "list", "IP addresses of the serving certificate", ["127.0.0.1", "::1"], (v) =>
     v.every((ip) => isIP(ip) !== 0) ? undefined : "must list IP addresses",

@@ -175,6 +175,16 @@ describe("a bad value is refused naming its key", () => {
       message: '--bundle-endpoint-address: port must be a number 0-65535, not ""',
     },
     {
+      name: "a serving certificate DNS name that is a URL",
+      sources: () => ({ env: {}, flags: { servingDnsNames: "meshsign.example.com,https://meshsign.example.com" } }),
+      message: '--serving-certificate-dns-names: "https://meshsign.example.com" is not a DNS name',
+    },
+    {
+      name: "a serving certificate DNS name with an underscore",
+      sources: () => ({ env: { MESHSIGN_SERVING_CERTIFICATE_DNS_NAMES: "meshsign_svc" } }),
+      message: 'MESHSIGN_SERVING_CERTIFICATE_DNS_NAMES: "meshsign_svc" is not a DNS name',
+    },
+    {
       name: "an upper-case trust domain",
       sources: () => ({ env: {}, flags: { trustDomain: "Cluster.Local" } }),
       message: "--trust-domain: must be a lowercase SPIFFE trust domain",
@@ -341,6 +351,14 @@ describe("a bad value is refused naming its key", () => {
         { purpose: "client" },
       ),
     ).toThrow(/can never be enabled in kubernetes mode/);
+  });
+
+  it("accepts host names, a wildcard and the defaults as serving certificate DNS names", () => {
+    expect(loadConfig({ env: {}, flags: { servingDnsNames: "localhost,meshsign.meshsign-system.svc,*.mesh.example.com" } }).servingDnsNames).toEqual([
+      "localhost",
+      "meshsign.meshsign-system.svc",
+      "*.mesh.example.com",
+    ]);
   });
 
   it("names the file next to a bad key read from it", () => {
