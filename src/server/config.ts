@@ -246,6 +246,10 @@ function isDnsName(v: string): boolean {
   const name = v.startsWith("*.") ? v.slice(2) : v;
   return v.length <= 253 && name.split(".").every((label) => /^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$/.test(label));
 }
+/** A Kubernetes namespace name (RFC 1123 label), as the options naming one need. */
+function namespaceName(v: string): string | undefined {
+  return /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? undefined : `"${v}" is not a namespace name (lowercase letters, digits and hyphens, at most 63)`;
+}
 function port(v: number): string | undefined {
   return Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "must be a port number 0-65535";
 }
@@ -328,7 +332,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("strictManifests", "--strict-manifests", "bool", "refuse manifests with unknown fields instead of warning (standalone)", false),
   spec("outputDir", "--output-dir", "string", "where Secrets are also written as files (default <data-dir>/secrets)", ""),
   spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
-  spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system"),
+  spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system", namespaceName),
   spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
   spec("dns01WebhookConfig", "--dns01-webhook-config", "string", "standalone: YAML file of DNS-01 webhook groups (groupName, url, caFile, tokenFile)", "", (v) =>
     v === "" ? undefined : dns01WebhookConfigProblem(v),
@@ -338,19 +342,19 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("issuerGroup", "--issuer-group", "string", "group of --issuer-name", "cert-manager.io", (v) =>
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
   ),
-  spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system"),
+  spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system", namespaceName),
   spec("certificateSelector", "--certificate-selector", "string", "reconcile only Certificates with these labels (k=v,...)", "", (v) =>
     v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
   ),
   spec("certificateIssuerGroups", "--certificate-issuer-groups", "list", "reconcile only Certificates whose issuerRef.group is listed", []),
   spec("runtimeIssuanceConfigMapName", "--runtime-issuance-config-map-name", "string", "ConfigMap selecting the signing issuer at runtime (issuer-name/kind/group)", ""),
-  spec("runtimeIssuanceConfigMapNamespace", "--runtime-issuance-config-map-namespace", "string", "namespace of the runtime issuance ConfigMap", "meshsign-system"),
-  spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system"),
+  spec("runtimeIssuanceConfigMapNamespace", "--runtime-issuance-config-map-namespace", "string", "namespace of the runtime issuance ConfigMap", "meshsign-system", namespaceName),
+  spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system", namespaceName),
   spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", (v) =>
     v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
   ),
   spec("istiodCertificateEnable", "--istiod-certificate-enable", "bool", "issue istiod's serving certificate (Secret istiod-tls)", (m) => m === "kubernetes"),
-  spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system"),
+  spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system", namespaceName),
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
   spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
@@ -379,7 +383,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("defaultIssuerGroup", "--default-issuer-group", "string", "group of the fallback issuer of shimmed Certificates", "cert-manager.io"),
   spec("autoCertificateAnnotations", "--auto-certificate-annotations", "list", "Ingress annotations that, set to true, ask for a Certificate from the default issuer", ["kubernetes.io/tls-acme"]),
   spec("istioGatewaySecretNamespace", "--istio-gateway-secret-namespace", "string", "namespace of the Secrets made for Istio Gateways, where the gateway deployment runs (default: the Gateway's)", "", (v) =>
-    v === "" || /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? undefined : "must be a namespace name",
+    v === "" ? undefined : namespaceName(v),
   ),
   spec("bundleEndpointAddress", "--bundle-endpoint-address", "string", "SPIFFE trust bundle endpoint host:port (HTTPS; empty = off)", "", (v) => (v === "" ? undefined : hostPort(v))),
   spec("bundleEndpointProfile", "--bundle-endpoint-profile", { enum: ["https_web", "https_spiffe"] }, "bundle endpoint authentication: https_web or https_spiffe (meshsign's SVID spiffe://<trust-domain>/meshsign)", "https_web"),

@@ -185,6 +185,16 @@ describe("a bad value is refused naming its key", () => {
       message: 'MESHSIGN_SERVING_CERTIFICATE_DNS_NAMES: "meshsign_svc" is not a DNS name',
     },
     {
+      name: "a namespace option that is not a namespace name",
+      sources: () => ({ env: {}, flags: { clusterResourceNamespace: "Meshsign_System" } }),
+      message: '--cluster-resource-namespace: "Meshsign_System" is not a namespace name',
+    },
+    {
+      name: "a leader-election namespace from the environment that is not a namespace name",
+      sources: () => ({ env: { MESHSIGN_LEADER_ELECTION_NAMESPACE: "meshsign system" } }),
+      message: 'MESHSIGN_LEADER_ELECTION_NAMESPACE: "meshsign system" is not a namespace name',
+    },
+    {
       name: "an upper-case trust domain",
       sources: () => ({ env: {}, flags: { trustDomain: "Cluster.Local" } }),
       message: "--trust-domain: must be a lowercase SPIFFE trust domain",
