@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { isMeshsignError } from "../errors/index.js";
 import { OPTIONS } from "../server/config.js";
 import { VERSION } from "../server/version.js";
-import { SERVE_HELP_AFTER, serveOptionArgument, serveOptionHelp } from "./lib/serve-help.js";
+import { SERVE_HELP_AFTER, serveOptionArgument, serveOptionHelp, serveOptionParser } from "./lib/serve-help.js";
 
 /**
  * The `meshsign` command. Each subcommand lives in its own module and is
@@ -20,7 +20,7 @@ const serve = program
   .option("--config <file>", "YAML configuration file (keys are the camelCase option names)")
   .addHelpText("after", SERVE_HELP_AFTER);
 for (const o of OPTIONS) {
-  serve.addOption(new Option(`${o.flag} ${serveOptionArgument(o)}`, serveOptionHelp(o)).argParser((v: string | undefined) => (o.kind === "bool" && v === undefined ? true : v)));
+  serve.addOption(new Option(`${o.flag} ${serveOptionArgument(o)}`, serveOptionHelp(o)).argParser(serveOptionParser(o)));
 }
 serve.action(async (opts: Record<string, unknown>) => {
   const { runServe } = await import("../server/serve.js");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SERVE_HELP_AFTER, serveOptionArgument, serveOptionHelp } from "../../src/cli/lib/serve-help.js";
+import { SERVE_HELP_AFTER, serveOptionArgument, serveOptionHelp, serveOptionParser } from "../../src/cli/lib/serve-help.js";
 import { envName, OPTIONS } from "../../src/server/config.js";
 
 const option = (flag: string) => {
@@ -30,6 +30,14 @@ describe("serve --help", () => {
     expect(serveOptionArgument(option("--ca-duration"))).toBe("<duration>");
     expect(serveOptionArgument(option("--admin-address"))).toBe("<host:port>");
     expect(serveOptionArgument(option("--strict-manifests"))).toBe("[bool]");
+  });
+
+  it("adds a repeated list flag to the list, as istio-csr's string-slice flags do, and lets other flags' last occurrence win", () => {
+    const list = serveOptionParser(option("--ca-trusted-node-accounts"));
+    expect(list("kube-system/agent", list("istio-system/ztunnel", undefined))).toBe("istio-system/ztunnel,kube-system/agent");
+    const plain = serveOptionParser(option("--trust-domain"));
+    expect(plain("b.example", plain("a.example", undefined))).toBe("b.example");
+    expect(serveOptionParser(option("--strict-manifests"))(undefined, undefined)).toBe(true);
   });
 
   it("explains the duration syntax and which source wins", () => {

@@ -413,6 +413,12 @@ describe("meshsign serve with a bad configuration", () => {
       message: "--token-issuer: required with --jwks-file (the iss its tokens carry",
     },
     {
+      name: "a bad entry in a list flag given twice (a repeated list flag adds to the list)",
+      args: ["--csr-key-types", "dsa", "--csr-key-types", "rsa"],
+      env: {},
+      message: "--csr-key-types: entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
+    },
+    {
       name: "a bad environment variable",
       args: [],
       env: { MESHSIGN_WORKERS: "lots" },

@@ -14,13 +14,26 @@ export function serveOptionHelp(o: OptionSpec): string {
   const notes: string[] = [];
   if (typeof o.kind === "object") notes.push(`one of: ${o.kind.enum.join(", ")}`);
   else if (o.kind === "duration") notes.push("a duration");
-  else if (o.kind === "list") notes.push("comma-separated");
+  else if (o.kind === "list") notes.push("comma-separated; a repeated flag adds to the list");
   else if (o.kind === "bool") notes.push("true or false; the flag alone means true");
   const dflt = defaultText(o);
   // Some descriptions already say their default in words ("default: <data-dir>/root-cert.pem").
   if (dflt !== undefined && !/\bdefault\b/.test(o.description)) notes.push(`default: ${dflt}`);
   notes.push(`env ${envName(o)}`);
   return `${o.description} (${notes.join("; ")})`;
+}
+
+/**
+ * How commander reads one occurrence of the option: a bool flag alone means true, and a list flag
+ * given again adds to the list (`--csr-key-types rsa --csr-key-types ed25519`), as istio-csr's
+ * string-slice flags do, instead of the last occurrence silently replacing the others.
+ */
+export function serveOptionParser(o: OptionSpec): (value: string | undefined, previous: unknown) => unknown {
+  return (value, previous) => {
+    if (o.kind === "bool" && value === undefined) return true;
+    if (o.kind === "list" && typeof previous === "string" && value !== undefined) return `${previous},${value}`;
+    return value;
+  };
 }
 
 /** Placeholder of the option's value in the usage line. */
