@@ -1,4 +1,6 @@
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { MeshsignError } from "../errors/index.js";
 import { checkStore, recoverStore, type RecoverResult, type StoreCheckReport } from "../store/embedded/index.js";
 
 /**
@@ -15,14 +17,26 @@ interface StoreOpts {
   acceptLoss?: boolean;
 }
 
+/**
+ * The data dir, when it holds a store: a mistyped --data-dir must not be reported "ok" (an empty
+ * folder has nothing damaged) while the real store waits, damaged, elsewhere.
+ */
+function storeDataDir(dataDir: string): string {
+  const dir = resolve(dataDir);
+  if (!existsSync(join(dir, "store"))) {
+    throw new MeshsignError("ERR_CONFIG_INVALID", `no store at ${join(dir, "store")}: is ${dir} meshsign's data dir (--data-dir)?`);
+  }
+  return dir;
+}
+
 export async function runStoreCheck(opts: StoreOpts): Promise<void> {
-  const report = await checkStore(resolve(opts.dataDir));
+  const report = await checkStore(storeDataDir(opts.dataDir));
   process.stdout.write(opts.output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   if (report.damaged) process.exitCode = 1;
 }
 
 export async function runStoreRecover(opts: StoreOpts): Promise<void> {
-  const dataDir = resolve(opts.dataDir);
+  const dataDir = storeDataDir(opts.dataDir);
   const result = await recoverStore(dataDir, { acceptLoss: opts.acceptLoss === true });
   process.stdout.write(opts.output === "json" ? `${JSON.stringify(result, null, 2)}\n` : formatRecovery(result));
 }

@@ -19,6 +19,17 @@ function meshsign(...args: string[]): { status: number | null; stdout: string; s
 }
 
 describe("meshsign store", () => {
+  it.each(["check", "recover"])("%s refuses a data dir without a store instead of reporting it sound, and creates nothing", async (command) => {
+    const parent = await mkdtemp(path.join(tmpdir(), "meshsign-cli-store-"));
+    dirs.push(parent);
+    const typo = path.join(parent, ".meshsgin");
+    const r = meshsign("store", command, "--data-dir", typo);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(`meshsign: no store at ${typo}/store: is ${typo} meshsign's data dir (--data-dir)?\n`);
+    expect(r.status).toBe(1);
+    expect(await stat(typo).catch(() => "absent")).toBe("absent");
+  });
+
   it("check exits 0 on a sound store and 1 on a damaged one naming the file; recover quarantines it and the store opens again", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "meshsign-cli-store-"));
     dirs.push(dataDir);
