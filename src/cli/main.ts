@@ -60,11 +60,11 @@ program
   .option("--token-file <file>", "service-account token to send (default: mint a dev token)")
   .option("--key-type <type>", "rsa-2048, rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 or ed25519", "ecdsa-p256")
   .option("--ttl <duration>", "requested lifetime", "24h")
-  .option("--trust-domain <td>", "SPIFFE trust domain", "cluster.local")
+  .option("--trust-domain <td>", "SPIFFE trust domain (default: MESHSIGN_TRUST_DOMAIN or cluster.local, as serve)")
   .option("--cluster-id <id>", "clusterid header to send")
   .option("--server-name <name>", "TLS server name (default: host of --address)")
   .option("--out <dir>", "folder for key.pem (0600), cert-chain.pem (leaf + intermediates) and root-cert.pem; created 0700", "meshsign-certs")
-  .option("--data-dir <dir>", "data dir (dev token key, root CA)", ".meshsign")
+  .option("--data-dir <dir>", "data dir (dev token key, root CA; default: MESHSIGN_DATA_DIR or .meshsign, as serve)")
   .action(async (opts) => {
     const { runRequest } = await import("./request.js");
     await runRequest(opts);
@@ -133,7 +133,7 @@ const store = program.command("store").description("check or recover the standal
 store
   .command("check")
   .description("report every damaged object file and journal record (read-only; exits 1 on damage)")
-  .option("--data-dir <dir>", "data dir of meshsign", ".meshsign")
+  .option("--data-dir <dir>", "data dir of meshsign (default: MESHSIGN_DATA_DIR or .meshsign, as serve)")
   .option("-o, --output <format>", "text or json", "text")
   .action(async (opts) => {
     const { runStoreCheck } = await import("./store.js");
@@ -142,7 +142,7 @@ store
 store
   .command("recover")
   .description("with meshsign stopped: move damaged files to <data-dir>/store/quarantine/ and rebuild each object from its surviving copies")
-  .option("--data-dir <dir>", "data dir of meshsign", ".meshsign")
+  .option("--data-dir <dir>", "data dir of meshsign (default: MESHSIGN_DATA_DIR or .meshsign, as serve)")
   .option("--accept-loss", "proceed even when some objects have no surviving copy")
   .option("-o, --output <format>", "text or json", "text")
   .action(async (opts) => {

@@ -6,6 +6,7 @@ import { IstioCaClient } from "../csr-service/client.js";
 import { MeshsignError } from "../errors/index.js";
 import { writeFileAtomicSync } from "../fsutil/index.js";
 import { buildCsr, generateKeySync, privateKeyToPem, type KeySpec } from "../pki/keys.js";
+import { loadConfig } from "../server/config.js";
 import { dataDirPaths } from "../server/data-dir.js";
 import { mintDevToken } from "./token.js";
 
@@ -38,23 +39,33 @@ export async function runRequest(opts: {
   tokenFile?: string;
   keyType: string;
   ttl: string;
-  trustDomain: string;
+  /** Absent: MESHSIGN_TRUST_DOMAIN, else serve's default. */
+  trustDomain?: string;
   clusterId?: string;
   serverName?: string;
   out: string;
-  dataDir: string;
+  /** Absent: MESHSIGN_DATA_DIR, else serve's default. */
+  dataDir?: string;
 }): Promise<void> {
   const spec = KEY_TYPES[opts.keyType];
   if (!spec) throw new MeshsignError("ERR_CONFIG_INVALID", `--key-type: must be one of ${Object.keys(KEY_TYPES).join(", ")}`);
   const ttlMs = tryParseGoDuration(opts.ttl);
   if (ttlMs === undefined || ttlMs <= 0) throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" is not a duration`);
-  const paths = dataDirPaths(opts.dataDir);
+  // Where serve takes them from when not given, so a meshsign run with MESHSIGN_* is reached the same way.
+  const { dataDir, trustDomain } = loadConfig(
+    {
+      env: process.env,
+      flags: { ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}), ...(opts.trustDomain !== undefined ? { trustDomain: opts.trustDomain } : {}) },
+    },
+    { purpose: "client" },
+  );
+  const paths = dataDirPaths(dataDir);
   const caFile = opts.caFile ?? paths.rootCert;
   const rootsPem = readFile(caFile, "--ca-file");
   const token = opts.tokenFile
     ? readFile(opts.tokenFile, "--token-file").trim()
-    : await mintDevToken({ dataDir: opts.dataDir, namespace: opts.namespace, serviceAccount: opts.serviceAccount });
-  const identity = `spiffe://${opts.trustDomain}/ns/${opts.namespace}/sa/${opts.serviceAccount}`;
+    : await mintDevToken({ dataDir, namespace: opts.namespace, serviceAccount: opts.serviceAccount });
+  const identity = `spiffe://${trustDomain}/ns/${opts.namespace}/sa/${opts.serviceAccount}`;
   const key = generateKeySync(spec);
   const csr = buildCsr(key, { uris: [identity] });
   const client = new IstioCaClient({ address: opts.address, rootsPem, ...(opts.serverName ? { serverName: opts.serverName } : {}) });

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MeshsignError } from "../errors/index.js";
+import { loadConfig } from "../server/config.js";
 import { checkStore, recoverStore, type RecoverResult, type StoreCheckReport } from "../store/embedded/index.js";
 
 /**
@@ -12,7 +13,8 @@ import { checkStore, recoverStore, type RecoverResult, type StoreCheckReport } f
  */
 
 interface StoreOpts {
-  dataDir: string;
+  /** Absent: MESHSIGN_DATA_DIR, else serve's default. */
+  dataDir?: string;
   output: string;
   acceptLoss?: boolean;
 }
@@ -21,8 +23,8 @@ interface StoreOpts {
  * The data dir, when it holds a store: a mistyped --data-dir must not be reported "ok" (an empty
  * folder has nothing damaged) while the real store waits, damaged, elsewhere.
  */
-function storeDataDir(dataDir: string): string {
-  const dir = resolve(dataDir);
+function storeDataDir(dataDir: string | undefined): string {
+  const dir = resolve(dataDir ?? loadConfig({ env: process.env }, { purpose: "client" }).dataDir);
   if (!existsSync(join(dir, "store"))) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `no store at ${join(dir, "store")}: is ${dir} meshsign's data dir (--data-dir)?`);
   }

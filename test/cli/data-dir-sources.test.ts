@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
+import { openEmbeddedStore } from "../../src/store/embedded/index.js";
+import { startInProcessServer } from "../lib/inprocess-server.js";
 import { runMeshsign } from "../lib/meshsign-process.js";
 import { makeCa } from "../lib/openssl-ca.js";
 import { TempDir } from "../lib/temp-dir.js";
@@ -96,5 +98,32 @@ describe("admin commands find the admin API where serve put it", () => {
     const r = await runMeshsign(["status", "--admin-address", "localhost"], { cwd: l.cwd, env: { MESHSIGN_DATA_DIR: l.dataDir, MESHSIGN_ADMIN_ADDRESS: "127.0.0.1:1" } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("--admin-address: must be host:port");
+  });
+});
+
+describe("request and store find the data dir (and trust domain) where serve does", () => {
+  it("meshsign store check reads MESHSIGN_DATA_DIR", async () => {
+    const l = layout();
+    await (await openEmbeddedStore({ dataDir: l.dataDir })).close();
+    const r = await runMeshsign(["store", "check"], { cwd: l.cwd, env: { MESHSIGN_DATA_DIR: l.dataDir } });
+    expect(r.stdout).toContain(`store ${l.dataDir}/store: ok`);
+    expect(r.code).toBe(0);
+  });
+
+  it("meshsign request reads MESHSIGN_DATA_DIR and MESHSIGN_TRUST_DOMAIN, as the server it calls was started", async () => {
+    const server = await startInProcessServer({ trustDomain: "mesh.example.org" });
+    try {
+      const l = layout();
+      const r = await runMeshsign(["request", "-n", "default", "-s", "demo", "--address", server.address, "--out", `${l.cwd}/certs`], {
+        cwd: l.cwd,
+        env: { MESHSIGN_DATA_DIR: server.dataDir, MESHSIGN_TRUST_DOMAIN: "mesh.example.org" },
+      });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("SPIFFE ID:  spiffe://mesh.example.org/ns/default/sa/demo");
+      expect(existsSync(`${l.cwd}/.meshsign`)).toBe(false);
+    } finally {
+      await server.close();
+    }
   });
 });
