@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
@@ -250,6 +250,25 @@ function isDnsName(v: string): boolean {
 function namespaceName(v: string): string | undefined {
   return /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? undefined : `"${v}" is not a namespace name (lowercase letters, digits and hyphens, at most 63)`;
 }
+/** A file this process can read now (it is read again later, e.g. on an unknown key id). */
+function readableFile(v: string): string | undefined {
+  try {
+    accessSync(v, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return `cannot read ${v} (${(err as NodeJS.ErrnoException).code ?? "error"})`;
+  }
+}
+/** An http(s) URL (https in earnest; http for a local test issuer). */
+function httpUrl(v: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return `${JSON.stringify(v)} is not a URL`;
+  }
+  return url.protocol === "https:" || url.protocol === "http:" ? undefined : `${JSON.stringify(v)} must be an https:// URL`;
+}
 function port(v: number): string | undefined {
   return Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "must be a port number 0-65535";
 }
@@ -295,9 +314,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   ),
   spec("enableClientCertAuthenticator", "--enable-client-cert-authenticator", "bool", "accept a verified mesh client certificate instead of a token", false),
   spec("tokenAuthenticator", "--token-authenticator", { enum: ["jwks", "tokenreview"] }, "jwks (local verification) or tokenreview", (m) => (m === "kubernetes" ? "tokenreview" : "jwks")),
-  spec("jwksFile", "--jwks-file", "string", "JWKS file for the jwks authenticator", ""),
-  spec("jwksUrl", "--jwks-url", "string", "JWKS URL for the jwks authenticator", ""),
-  spec("oidcIssuerUrl", "--oidc-issuer-url", "string", "OIDC issuer URL (discovery names the JWKS)", ""),
+  spec("jwksFile", "--jwks-file", "string", "JWKS file for the jwks authenticator", "", (v) => (v === "" ? undefined : readableFile(v))),
+  spec("jwksUrl", "--jwks-url", "string", "JWKS URL for the jwks authenticator", "", (v) => (v === "" ? undefined : httpUrl(v))),
+  spec("oidcIssuerUrl", "--oidc-issuer-url", "string", "OIDC issuer URL (discovery names the JWKS)", "", (v) => (v === "" ? undefined : httpUrl(v))),
   spec("tokenIssuer", "--token-issuer", "string", "expected iss of tokens", ""),
   spec("tokenAudiences", "--token-audiences", "list", "accepted token audiences", ["istio-ca"], (v) => (v.length > 0 ? undefined : "needs at least one audience")),
   spec("tokenClockSkew", "--token-clock-skew", "int", "allowed clock skew for exp/nbf, seconds", 30, (v) => (v >= 0 && v <= 300 ? undefined : "must be 0-300 seconds")),

@@ -195,6 +195,16 @@ describe("a bad value is refused naming its key", () => {
       message: 'MESHSIGN_LEADER_ELECTION_NAMESPACE: "meshsign system" is not a namespace name',
     },
     {
+      name: "a JWKS file that cannot be read",
+      sources: () => ({ env: {}, flags: { jwksFile: "/nonexistent/jwks.json", tokenIssuer: "https://kubernetes.default.svc" } }),
+      message: "--jwks-file: cannot read /nonexistent/jwks.json (ENOENT)",
+    },
+    {
+      name: "an OIDC issuer that is not a URL",
+      sources: () => ({ env: { MESHSIGN_OIDC_ISSUER_URL: "kubernetes.default.svc" } }),
+      message: 'MESHSIGN_OIDC_ISSUER_URL: "kubernetes.default.svc" is not a URL',
+    },
+    {
       name: "an upper-case trust domain",
       sources: () => ({ env: {}, flags: { trustDomain: "Cluster.Local" } }),
       message: "--trust-domain: must be a lowercase SPIFFE trust domain",
@@ -408,7 +418,7 @@ describe("meshsign serve with a bad configuration", () => {
     },
     {
       name: "a JWKS file without the issuer its tokens carry",
-      args: ["--dev-token-issuer=false", "--jwks-file", "jwks.json"],
+      args: ["--dev-token-issuer=false", "--jwks-file", "/dev/null"],
       env: {},
       message: "--token-issuer: required with --jwks-file (the iss its tokens carry",
     },
