@@ -362,16 +362,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
   ),
   spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system", namespaceName),
-  spec("certificateSelector", "--certificate-selector", "string", "reconcile only Certificates with these labels (k=v,...)", "", (v) =>
-    v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
-  ),
+  spec("certificateSelector", "--certificate-selector", "string", "reconcile only Certificates with these labels (k=v,...)", "", labelSelectorProblem),
   spec("certificateIssuerGroups", "--certificate-issuer-groups", "list", "reconcile only Certificates whose issuerRef.group is listed", []),
   spec("runtimeIssuanceConfigMapName", "--runtime-issuance-config-map-name", "string", "ConfigMap selecting the signing issuer at runtime (issuer-name/kind/group)", ""),
   spec("runtimeIssuanceConfigMapNamespace", "--runtime-issuance-config-map-namespace", "string", "namespace of the runtime issuance ConfigMap", "meshsign-system", namespaceName),
   spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system", namespaceName),
-  spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", (v) =>
-    v === "" || v.split(",").every((p) => /^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*$/.test(p.trim())) ? undefined : "must be k=v pairs separated by commas",
-  ),
+  spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", labelSelectorProblem),
   spec("istiodCertificateEnable", "--istiod-certificate-enable", "bool", "issue istiod's serving certificate (Secret istiod-tls)", (m) => m === "kubernetes"),
   spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system", namespaceName),
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
@@ -557,14 +553,36 @@ function dns01WebhookConfigProblem(file: string): string | undefined {
   }
 }
 
-/** An equality label selector option ("k=v,k2=v2"; empty = everything), as validated above. */
+/** An equality label selector option ("k=v,k2==v2"; empty = everything), as validated by {@link labelSelectorProblem}. */
 export function parseLabelSelector(value: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of value.split(",").map((p) => p.trim()).filter(Boolean)) {
-    const i = pair.indexOf("=");
-    if (i > 0) out[pair.slice(0, i)] = pair.slice(i + 1);
+    const m = LABEL_REQUIREMENT.exec(pair);
+    if (m) out[m[1] as string] = m[2] as string;
   }
   return out;
+}
+
+/** `key=value` or `key==value` (Kubernetes' two spellings of equality), around the label syntax. */
+const LABEL_REQUIREMENT = /^([^=!\s]+)\s*==?\s*([^=!\s]*)$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** What is wrong with an equality selector, checked as Kubernetes checks label keys and values. */
+function labelSelectorProblem(v: string): string | undefined {
+  if (v === "") return undefined;
+  for (const pair of v.split(",").map((p) => p.trim())) {
+    const m = LABEL_REQUIREMENT.exec(pair);
+    if (!m) return `${JSON.stringify(pair)}: must be key=value pairs separated by commas (only equality is supported)`;
+    const key = m[1] as string;
+    const value = m[2] as string;
+    const slash = key.lastIndexOf("/");
+    const prefix = slash < 0 ? undefined : key.slice(0, slash);
+    const name = slash < 0 ? key : key.slice(slash + 1);
+    if ((prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) || !LABEL_NAME.test(name)) return `${JSON.stringify(key)} is not a label key`;
+    if (value !== "" && !LABEL_NAME.test(value)) return `${JSON.stringify(value)} is not a label value`;
+  }
+  return undefined;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
-import { type Config, type ConfigSources, envName, loadConfig, OPTIONS } from "../../src/server/config.js";
+import { type Config, type ConfigSources, envName, loadConfig, OPTIONS, parseLabelSelector } from "../../src/server/config.js";
 import { runMeshsign } from "../lib/meshsign-process.js";
 import { TempDir } from "../lib/temp-dir.js";
 
@@ -379,6 +379,22 @@ describe("a bad value is refused naming its key", () => {
       "meshsign.meshsign-system.svc",
       "*.mesh.example.com",
     ]);
+  });
+
+  it("reads label selectors as Kubernetes writes label keys and equality: underscores, prefixes, == and spaces", () => {
+    const c = loadConfig({ env: {}, flags: { certificateSelector: "team_name=mesh, app.kubernetes.io/part-of==istio", configmapNamespaceSelector: "istio-injection=enabled" } });
+    expect(parseLabelSelector(c.certificateSelector)).toEqual({ team_name: "mesh", "app.kubernetes.io/part-of": "istio" });
+    expect(parseLabelSelector(c.configmapNamespaceSelector)).toEqual({ "istio-injection": "enabled" });
+  });
+
+  it.each([
+    ["env!=prod", '"env!=prod": must be key=value pairs separated by commas (only equality is supported)'],
+    ["-bad=x", '"-bad" is not a label key'],
+    ["app=a b", '"app=a b": must be key=value pairs'],
+    ["app=", undefined],
+  ])("checks the selector %s", (selector, message) => {
+    if (message === undefined) expect(loadConfig({ env: {}, flags: { certificateSelector: selector } }).certificateSelector).toBe(selector);
+    else expect(problems({ env: {}, flags: { certificateSelector: selector } })).toContain(`--certificate-selector: ${message}`);
   });
 
   it("names the file next to a bad key read from it", () => {
