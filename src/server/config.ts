@@ -519,6 +519,18 @@ function crossChecks(c: Config, purpose: "serve" | "client"): string[] {
   } else if (c.bundleEndpointCertFile !== "" && c.bundleEndpointProfile !== "https_web") {
     p.push("--bundle-endpoint-cert-file: only the https_web profile serves a configured certificate; https_spiffe serves meshsign's SVID");
   }
+  if (c.mode === "kubernetes") {
+    // The engine reads Certificates from the API server and writes Secrets there; these would be ignored.
+    const standaloneOnly: [keyof Config, string, string][] = [
+      ["manifests", "--manifests", "apply the manifests to the cluster (kubectl apply)"],
+      ["outputDir", "--output-dir", "Secrets are written to the API server; mount them where files are needed"],
+      ["secretHook", "--secret-hook", "no Secret files are written"],
+    ];
+    for (const [key, flag, instead] of standaloneOnly) {
+      if (c[key] !== "") p.push(`${flag}: standalone only; in kubernetes mode ${instead}`);
+    }
+    if (c.strictManifests) p.push("--strict-manifests: standalone only (manifests are validated by the API server in kubernetes mode)");
+  }
   if (c.mode === "kubernetes" && c.dns01WebhookConfig !== "") {
     p.push("--dns01-webhook-config: standalone only; in kubernetes mode webhooks are reached through the API server (their APIService)");
   }

@@ -349,6 +349,16 @@ describe("a bad value is refused naming its key", () => {
       message: "--token-issuer: required with --jwks-url",
     },
     {
+      name: "a manifests folder in kubernetes mode, where it would be ignored",
+      sources: () => ({ env: { MESHSIGN_MODE: "kubernetes", MESHSIGN_MANIFESTS: "/etc/meshsign/manifests" } }),
+      message: "--manifests: standalone only; in kubernetes mode apply the manifests to the cluster (kubectl apply)",
+    },
+    {
+      name: "Secret files and their hook in kubernetes mode, where none are written",
+      sources: () => ({ env: {}, flags: { mode: "kubernetes", outputDir: "/var/lib/certs", secretHook: "systemctl reload nginx" } }),
+      message: "--output-dir: standalone only; in kubernetes mode Secrets are written to the API server; mount them where files are needed\n  --secret-hook: standalone only",
+    },
+    {
       name: "a default lifetime above the maximum",
       sources: () => ({
         env: {},
