@@ -3,7 +3,8 @@ import { hostname } from "node:os";
 import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { MeshsignError } from "../errors/index.js";
-import { tryParseGoDuration } from "../api/duration.js";
+import { formatGoDuration, tryParseGoDuration } from "../api/duration.js";
+import { MINIMUM_CERTIFICATE_DURATION_MS, MINIMUM_RENEW_BEFORE_MS } from "../api/index.js";
 import { loadWebhookEndpoints } from "../acme/solvers/dns01/webhook/index.js";
 import { parseRecursiveNameservers } from "../acme/solvers/dns01/recursive-nameservers.js";
 import { servingTlsProblems } from "./tls/serving-settings.js";
@@ -269,6 +270,13 @@ function httpUrl(v: string): string | undefined {
   }
   return url.protocol === "https:" || url.protocol === "http:" ? undefined : `${JSON.stringify(v)} must be an https:// URL`;
 }
+/**
+ * These lifetimes become engine Certificates, which cert-manager's validation refuses under 1h: a
+ * shorter one would be raised silently (serving) or leave the Certificate invalid (istiod).
+ */
+function atLeastCertificateMinimum(v: number): string | undefined {
+  return v >= MINIMUM_CERTIFICATE_DURATION_MS ? undefined : `must be at least ${formatGoDuration(MINIMUM_CERTIFICATE_DURATION_MS)} (cert-manager's shortest Certificate duration)`;
+}
 function port(v: number): string | undefined {
   return Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "must be a port number 0-65535";
 }
@@ -296,7 +304,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("servingIpAddresses", "--serving-certificate-ip-addresses", "list", "IP addresses of the serving certificate", ["127.0.0.1", "::1"], (v) =>
     v.every((ip) => isIP(ip) !== 0) ? undefined : "must list IP addresses",
   ),
-  spec("servingCertificateDuration", "--serving-certificate-duration", "duration", "serving certificate lifetime (renewed at 2/3)", H, positive),
+  spec("servingCertificateDuration", "--serving-certificate-duration", "duration", "serving certificate lifetime (renewed at 2/3)", H, atLeastCertificateMinimum),
   spec("readinessProbePort", "--readiness-probe-port", "int", "port of /readyz and /healthz", 6060, port),
   spec("metricsPort", "--metrics-port", "int", "port of Prometheus /metrics", 9402, port),
   spec("adminAddress", "--admin-address", "string", "admin API host:port (keep it on loopback)", "127.0.0.1:9443", hostPort),
@@ -371,8 +379,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("istiodCertificateEnable", "--istiod-certificate-enable", "bool", "issue istiod's serving certificate (Secret istiod-tls)", (m) => m === "kubernetes"),
   spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system", namespaceName),
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
-  spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, positive),
-  spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, positive),
+  spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, atLeastCertificateMinimum),
+  spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, (v) =>
+    v >= MINIMUM_RENEW_BEFORE_MS ? undefined : `must be at least ${formatGoDuration(MINIMUM_RENEW_BEFORE_MS)} (cert-manager's shortest renewBefore)`,
+  ),
   spec("istiodCertificateAdditionalDnsNames", "--istiod-certificate-additional-dns-names", "list", "DNS names added to istiod's certificate", [], (v) => {
     const bad = v.find((n) => !isDnsSubdomain(n));
     return bad === undefined ? undefined : `"${bad}" is not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)`;

@@ -311,7 +311,22 @@ describe("a bad value is refused naming its key", () => {
     {
       name: "a zero serving certificate lifetime",
       sources: () => ({ env: {}, flags: { servingCertificateDuration: "0s" } }),
-      message: "--serving-certificate-duration: must be positive",
+      message: "--serving-certificate-duration: must be at least 1h0m0s (cert-manager's shortest Certificate duration)",
+    },
+    {
+      name: "a serving certificate shorter than cert-manager's shortest Certificate (it was raised to 1h in silence)",
+      sources: () => ({ env: { MESHSIGN_SERVING_CERTIFICATE_DURATION: "30m" } }),
+      message: "MESHSIGN_SERVING_CERTIFICATE_DURATION: must be at least 1h0m0s",
+    },
+    {
+      name: "an istiod certificate shorter than cert-manager's shortest Certificate",
+      sources: () => ({ env: {}, flags: { mode: "kubernetes", istiodCertificateDuration: "45m" } }),
+      message: "--istiod-certificate-duration: must be at least 1h0m0s",
+    },
+    {
+      name: "an istiod renew-before as long as the certificate",
+      sources: () => ({ env: {}, flags: { mode: "kubernetes", istiodCertificateDuration: "2h", istiodCertificateRenewBefore: "2h" } }),
+      message: "--istiod-certificate-renew-before: must be shorter than --istiod-certificate-duration",
     },
     {
       name: "an unknown YAML key",
