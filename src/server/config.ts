@@ -1,4 +1,5 @@
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { hostname } from "node:os";
 import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
@@ -277,6 +278,25 @@ function httpUrl(v: string): string | undefined {
 function atLeastCertificateMinimum(v: number): string | undefined {
   return v >= MINIMUM_CERTIFICATE_DURATION_MS ? undefined : `must be at least ${formatGoDuration(MINIMUM_CERTIFICATE_DURATION_MS)} (cert-manager's shortest Certificate duration)`;
 }
+/**
+ * A --secret-hook that could not run as meant: it is split on whitespace and started without a
+ * shell, so quotes would reach the program as literal characters, and a program that is not there
+ * would only show up as a warning after the first Secret change.
+ */
+function secretHookProblem(v: string): string | undefined {
+  if (/["'`$|;&<>\\]/.test(v)) return "is split on spaces and run without a shell: quotes, $, pipes and redirections are not interpreted; put the command in a script and name the script";
+  const program = v.trim().split(/\s+/)[0] as string;
+  const candidates = program.includes("/") ? [program] : (process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, program));
+  for (const file of candidates) {
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return undefined;
+    } catch {
+      // not this one
+    }
+  }
+  return program.includes("/") ? `${program} is not an executable file` : `${program} is not an executable on PATH`;
+}
 function port(v: number): string | undefined {
   return Number.isInteger(v) && v >= 0 && v <= 65535 ? undefined : "must be a port number 0-65535";
 }
@@ -358,7 +378,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("manifests", "--manifests", "string", "directory of Certificate/Issuer manifests (standalone)", ""),
   spec("strictManifests", "--strict-manifests", "bool", "refuse manifests with unknown fields instead of warning (standalone)", false),
   spec("outputDir", "--output-dir", "string", "where Secrets are also written as files (default <data-dir>/secrets)", ""),
-  spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", ""),
+  spec("secretHook", "--secret-hook", "string", "command run after a Secret file changes (no shell)", "", (v) => (v.trim() === "" ? undefined : secretHookProblem(v))),
   spec("clusterResourceNamespace", "--cluster-resource-namespace", "string", "namespace of ClusterIssuer secrets", "meshsign-system", namespaceName),
   spec("kubeconfig", "--kubeconfig", "string", "kubeconfig (kubernetes mode; in-cluster when empty)", ""),
   spec("dns01WebhookConfig", "--dns01-webhook-config", "string", "standalone: YAML file of DNS-01 webhook groups (groupName, url, caFile, tokenFile)", "", (v) =>

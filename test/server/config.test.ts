@@ -374,6 +374,21 @@ describe("a bad value is refused naming its key", () => {
       message: "--output-dir: standalone only; in kubernetes mode Secrets are written to the API server; mount them where files are needed\n  --secret-hook: standalone only",
     },
     {
+      name: "a secret hook that is not installed (it used to fail only after the first Secret change)",
+      sources: () => ({ env: {}, flags: { secretHook: "/usr/local/bin/reload-nginx-missing now" } }),
+      message: "--secret-hook: /usr/local/bin/reload-nginx-missing is not an executable file",
+    },
+    {
+      name: "a secret hook not on PATH",
+      sources: () => ({ env: { MESHSIGN_SECRET_HOOK: "no-such-reload-command" } }),
+      message: "MESHSIGN_SECRET_HOOK: no-such-reload-command is not an executable on PATH",
+    },
+    {
+      name: "a secret hook written for a shell",
+      sources: () => ({ env: {}, flags: { secretHook: 'sh -c "systemctl reload nginx"' } }),
+      message: "--secret-hook: is split on spaces and run without a shell: quotes, $, pipes and redirections are not interpreted",
+    },
+    {
       name: "a default lifetime above the maximum",
       sources: () => ({
         env: {},
@@ -420,6 +435,11 @@ describe("a bad value is refused naming its key", () => {
   ])("checks the selector %s", (selector, message) => {
     if (message === undefined) expect(loadConfig({ env: {}, flags: { certificateSelector: selector } }).certificateSelector).toBe(selector);
     else expect(problems({ env: {}, flags: { certificateSelector: selector } })).toContain(`--certificate-selector: ${message}`);
+  });
+
+  it("accepts a secret hook found on PATH or by path, with its arguments", () => {
+    expect(loadConfig({ env: {}, flags: { secretHook: "true --reload" } }).secretHook).toBe("true --reload");
+    expect(loadConfig({ env: {}, flags: { secretHook: `${process.execPath} -e 0` } }).secretHook).toBe(`${process.execPath} -e 0`);
   });
 
   it("names the file next to a bad key read from it", () => {
