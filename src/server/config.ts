@@ -398,7 +398,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", labelSelectorProblem),
   spec("istiodCertificateEnable", "--istiod-certificate-enable", "bool", "issue istiod's serving certificate (Secret istiod-tls)", (m) => m === "kubernetes"),
   spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system", namespaceName),
-  spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"]),
+  spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"], (v) => {
+    // Each becomes a DNS label of istiod's certificate (istiod-<revision>.<ns>.svc), as Istio's revision names are.
+    const bad = v.find((r) => !/^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$/.test(r));
+    return bad === undefined ? undefined : `"${bad}" is not an Istio revision name (lowercase letters, digits and hyphens)`;
+  }),
   spec("istiodCertificateDuration", "--istiod-certificate-duration", "duration", "lifetime of istiod's certificate", H, atLeastCertificateMinimum),
   spec("istiodCertificateRenewBefore", "--istiod-certificate-renew-before", "duration", "renew istiod's certificate this long before expiry", 30 * 60_000, (v) =>
     v >= MINIMUM_RENEW_BEFORE_MS ? undefined : `must be at least ${formatGoDuration(MINIMUM_RENEW_BEFORE_MS)} (cert-manager's shortest renewBefore)`,

@@ -389,6 +389,11 @@ describe("a bad value is refused naming its key", () => {
       message: "--secret-hook: is split on spaces and run without a shell: quotes, $, pipes and redirections are not interpreted",
     },
     {
+      name: "an Istio revision that cannot be part of istiod's DNS name",
+      sources: () => ({ env: {}, flags: { mode: "kubernetes", istioRevisions: "default,1.24.2" } }),
+      message: '--istio-revisions: "1.24.2" is not an Istio revision name',
+    },
+    {
       name: "a default lifetime above the maximum",
       sources: () => ({
         env: {},
