@@ -37,10 +37,19 @@ export interface ManifestIdentity {
   readonly name: string;
 }
 
-export type ManifestDocument =
-  | { readonly file: string; readonly index: number; readonly status: "valid"; readonly identity: ManifestIdentity; readonly object: KubeObject; readonly unknownFields: readonly UnknownField[] }
-  | { readonly file: string; readonly index: number; readonly status: "invalid"; readonly identity: ManifestIdentity | undefined; readonly errors: readonly FieldError[]; readonly unknownFields?: readonly UnknownField[] }
-  | { readonly file: string; readonly index: number; readonly status: "ignored"; readonly kind: string; readonly reason: string };
+/** Where a document is: its place among the file's YAML documents (from 0) and, inside a `kind: List`, among the List's items. */
+interface DocumentPlace {
+  readonly file: string;
+  readonly index: number;
+  readonly item?: number;
+}
+
+export type ManifestDocument = DocumentPlace &
+  (
+    | { readonly status: "valid"; readonly identity: ManifestIdentity; readonly object: KubeObject; readonly unknownFields: readonly UnknownField[] }
+    | { readonly status: "invalid"; readonly identity: ManifestIdentity | undefined; readonly errors: readonly FieldError[]; readonly unknownFields?: readonly UnknownField[] }
+    | { readonly status: "ignored"; readonly kind: string; readonly reason: string }
+  );
 
 export interface ParseManifestOptions {
   /** Namespace for namespaced objects that name none. Default "default". */
@@ -53,62 +62,66 @@ export interface ParseManifestOptions {
 export function parseManifests(text: string, file: string, options: ParseManifestOptions = {}): ManifestDocument[] {
   const raw = file.endsWith(".json") ? parseJson(text) : parseYaml(text);
   const out: ManifestDocument[] = [];
-  raw.forEach((entry, index) => {
-    if ("error" in entry) out.push({ file, index, status: "invalid", identity: undefined, errors: [{ path: "", message: entry.error }] });
-    else if (entry.value !== null && entry.value !== undefined) out.push(classify(entry.value, file, index, options));
-  });
+  for (const entry of raw) {
+    const place: DocumentPlace = { file, index: entry.index, ...(entry.item !== undefined ? { item: entry.item } : {}) };
+    if ("error" in entry) out.push({ ...place, status: "invalid", identity: undefined, errors: [{ path: "", message: entry.error }] });
+    else if (entry.value !== null && entry.value !== undefined) out.push(classify(entry.value, place, options));
+  }
   return out;
 }
 
-/** "Certificate istio-ingress/shop (gateway.yaml#2)" */
+/** "Certificate istio-ingress/shop (gateway.yaml#2)", or "(backup.yaml#0.items[3])" for an item of a List. */
 export function describeDocument(doc: ManifestDocument): string {
-  const where = `${doc.file}#${doc.index}`;
+  const where = `${doc.file}#${doc.index}${doc.item === undefined ? "" : `.items[${doc.item}]`}`;
   if (doc.status === "ignored") return `${doc.kind} (${where})`;
   const id = doc.identity;
   if (id === undefined) return where;
   return `${id.type.kind} ${id.namespace === undefined ? "" : `${id.namespace}/`}${id.name} (${where})`;
 }
 
-type RawEntry = { value: unknown } | { error: string };
+type RawEntry = { index: number; item?: number } & ({ value: unknown } | { error: string });
 
 function parseYaml(text: string): RawEntry[] {
   const entries: RawEntry[] = [];
-  for (const doc of parseAllDocuments(text, { prettyErrors: false })) {
+  parseAllDocuments(text, { prettyErrors: false }).forEach((doc, index) => {
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
       const pos = e?.linePos?.[0];
-      entries.push({ error: `YAML syntax: ${e?.message.split("\n")[0] ?? "unreadable"}${pos === undefined ? "" : ` at line ${pos.line}, column ${pos.col}`}` });
-      continue;
+      entries.push({ index, error: `YAML syntax: ${e?.message.split("\n")[0] ?? "unreadable"}${pos === undefined ? "" : ` at line ${pos.line}, column ${pos.col}`}` });
+      return;
     }
     let value: unknown;
     try {
       // Aliases are resolved with a cap, so an alias bomb is an error rather than gigabytes.
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      entries.push({ error: `YAML: ${(err as Error).message.split("\n")[0]}` });
-      continue;
+      entries.push({ index, error: `YAML: ${(err as Error).message.split("\n")[0]}` });
+      return;
     }
-    entries.push(...expandList(value));
-  }
+    entries.push(...expandList(value, index));
+  });
   return entries;
 }
 
 function parseJson(text: string): RawEntry[] {
   try {
-    return expandList(JSON.parse(text) as unknown);
+    return expandList(JSON.parse(text) as unknown, 0);
   } catch (err) {
-    return [{ error: `JSON syntax: ${(err as Error).message}` }];
+    return [{ index: 0, error: `JSON syntax: ${(err as Error).message}` }];
   }
 }
 
-/** A `kind: List` (what `kubectl get -o yaml` prints) stands for its items. */
-function expandList(value: unknown): RawEntry[] {
-  if (isRecord(value) && value.kind === "List" && Array.isArray(value.items)) return value.items.map((v: unknown) => ({ value: v }));
-  return [{ value }];
+/**
+ * A `kind: List` (what `kubectl get -o yaml` prints) stands for its items, each labelled with its
+ * place in the List, so the documents after it keep their own numbers.
+ */
+function expandList(value: unknown, index: number): RawEntry[] {
+  if (isRecord(value) && value.kind === "List" && Array.isArray(value.items)) return value.items.map((v: unknown, item: number) => ({ index, item, value: v }));
+  return [{ index, value }];
 }
 
-function classify(value: unknown, file: string, index: number, options: ParseManifestOptions): ManifestDocument {
-  if (!isRecord(value)) return { file, index, status: "invalid", identity: undefined, errors: [{ path: "", message: "a document must be an object with apiVersion, kind and metadata" }] };
+function classify(value: unknown, place: DocumentPlace, options: ParseManifestOptions): ManifestDocument {
+  if (!isRecord(value)) return { ...place, status: "invalid", identity: undefined, errors: [{ path: "", message: "a document must be an object with apiVersion, kind and metadata" }] };
   let apiVersion = typeof value.apiVersion === "string" ? value.apiVersion : "";
   const kind = typeof value.kind === "string" ? value.kind : "";
   let obj: Record<string, unknown> = value;
@@ -121,10 +134,10 @@ function classify(value: unknown, file: string, index: number, options: ParseMan
   if (apiVersion !== "" && kind !== "") {
     if (type === undefined) {
       const wrong = ownGroupProblem(apiVersion, kind, value.metadata, options.defaultNamespace ?? "default");
-      if (wrong !== undefined) return { file, index, status: "invalid", identity: wrong.identity, errors: [wrong.error] };
-      return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "not a meshsign kind" };
+      if (wrong !== undefined) return { ...place, status: "invalid", identity: wrong.identity, errors: [wrong.error] };
+      return { ...place, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "not a meshsign kind" };
     }
-    if (!MANIFEST_KINDS.includes(type)) return { file, index, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "managed by meshsign itself, not loaded from manifests" };
+    if (!MANIFEST_KINDS.includes(type)) return { ...place, status: "ignored", kind: `${apiVersion} ${kind}`, reason: "managed by meshsign itself, not loaded from manifests" };
   }
   const meta = isRecord(value.metadata) ? value.metadata : undefined;
   if (type?.namespaced === true && meta !== undefined && (meta.namespace === undefined || meta.namespace === "")) {
@@ -135,17 +148,17 @@ function classify(value: unknown, file: string, index: number, options: ParseMan
   const identity: ManifestIdentity | undefined =
     type !== undefined && name !== undefined ? { type, namespace: type.namespaced && typeof nsValue === "string" ? nsValue : undefined, name } : undefined;
   if (meta !== undefined && meta.generateName !== undefined && name === undefined) {
-    return { file, index, status: "invalid", identity, errors: [{ path: "metadata.name", message: "is required in manifests (generateName would create a new object on every reload)" }] };
+    return { ...place, status: "invalid", identity, errors: [{ path: "metadata.name", message: "is required in manifests (generateName would create a new object on every reload)" }] };
   }
   const unknownFields = findUnknownFields(obj);
   const result = validateResource(obj);
   // A refused document lists its unknown fields first, strict or not: they are often the cause of the
   // other errors (`secretNam` leaves secretName missing). Under strictFields they refuse it on their own.
   const unknownErrors: FieldError[] = unknownFields.map((u) => ({ path: u.path, message: u.suggestion === undefined ? "unknown field" : `unknown field (did you mean ${JSON.stringify(u.suggestion)}?)` }));
-  if (!result.ok) return { file, index, status: "invalid", identity, errors: [...unknownErrors, ...result.errors], unknownFields };
-  if (identity === undefined) return { file, index, status: "invalid", identity, errors: [...unknownErrors, { path: "metadata.name", message: "is required" }], unknownFields };
-  if (options.strictFields === true && unknownErrors.length > 0) return { file, index, status: "invalid", identity, errors: unknownErrors, unknownFields };
-  return { file, index, status: "valid", identity, object: normalizeObject(result.value), unknownFields };
+  if (!result.ok) return { ...place, status: "invalid", identity, errors: [...unknownErrors, ...result.errors], unknownFields };
+  if (identity === undefined) return { ...place, status: "invalid", identity, errors: [...unknownErrors, { path: "metadata.name", message: "is required" }], unknownFields };
+  if (options.strictFields === true && unknownErrors.length > 0) return { ...place, status: "invalid", identity, errors: unknownErrors, unknownFields };
+  return { ...place, status: "valid", identity, object: normalizeObject(result.value), unknownFields };
 }
 
 /**

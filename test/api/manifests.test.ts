@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseManifests } from "../../src/api/manifests.js";
+import { describeDocument, parseManifests } from "../../src/api/manifests.js";
 
 describe("parsing manifest text", () => {
   it("never throws, whatever the bytes, and labels every verdict with its file and index", () => {
@@ -64,6 +64,26 @@ describe("parsing manifest text", () => {
   it("keeps the identity of a known cert-manager kind at a wrong version, so its previous good version is kept", () => {
     const [doc] = parseManifests("apiVersion: cert-manager.io/v1beta1\nkind: Certificate\nmetadata: {name: c}\n", "c.yaml", { defaultNamespace: "meshsign" });
     expect(doc?.status === "invalid" && doc.identity).toMatchObject({ type: { kind: "Certificate", version: "v1" }, namespace: "meshsign", name: "c" });
+  });
+
+  it("numbers documents as the file does, a List's items by their place in it", () => {
+    const text = `apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {generateName: d-}
+`;
+    expect(parseManifests(text, "backup.yaml").map(describeDocument)).toEqual([
+      "ConfigMap default/a (backup.yaml#0.items[0])",
+      "ConfigMap default/b (backup.yaml#0.items[1])",
+      "ConfigMap default/c (backup.yaml#0.items[2])",
+      "backup.yaml#1",
+    ]);
   });
 
   it("puts namespaced objects without namespace in the default namespace", () => {

@@ -133,8 +133,8 @@ describe("the manifest loader", () => {
     await writeFile(path.join(dir, ".swap.yaml"), "not: [valid");
     await writeFile(path.join(dir, "notes.txt"), "ignored");
     const report = await new ManifestLoader({ dir, store }).sync();
-    expect(outcomes(report).sort()).toEqual(["created: ConfigMap default/cm (nested/list.json#0)", "invalid: ConfigMap default/cm (one.yml#0)"]);
-    expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(/^duplicate of ConfigMap default\/cm \(nested\/list.json#0\)/);
+    expect(outcomes(report).sort()).toEqual(["created: ConfigMap default/cm (nested/list.json#0.items[0])", "invalid: ConfigMap default/cm (one.yml#0)"]);
+    expect(report.documents.find((d) => d.outcome === "invalid")?.message).toMatch(/^duplicate of ConfigMap default\/cm \(nested\/list.json#0\.items\[0\]\)/);
   });
 
   it("replaces an Ingress's annotations and labels with the document's (a removed shim annotation goes), while a Certificate's are merged", async () => {
