@@ -103,7 +103,8 @@ export async function buildCsrStack(
   let origin = ca.origin;
   let rootsPem = ca.rootsPem;
   let remote = false;
-  await selfTest(current, rootsPem, config.trustDomain, origin, remote);
+  // Named after where the roots come from, so a root file that does not hold the CA's root names the flag to fix.
+  await selfTest(current, rootsPem, config.trustDomain, origin, remote, config.rootCaFile ? `the roots of --root-ca-file ${config.rootCaFile}` : undefined);
   // The handler holds this one object; setCa and setRemote swap what it delegates to.
   const issuer: Issuer = {
     get kind() {
@@ -212,7 +213,7 @@ async function usableCaIssuer(ca: CaMaterial, signOnThreadPool: boolean): Promis
  * here instead of in every sidecar). A remote issuer gets a real CSR and the
  * checks every one of its answers gets.
  */
-async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, origin: string, remote: boolean): Promise<void> {
+async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, origin: string, remote: boolean, rootsOrigin = "the mesh roots"): Promise<void> {
   const now = Date.now();
   const privateKey = generateKeySync({ type: "ec", curve: "P-256" });
   const identity = `spiffe://${trustDomain}/ns/meshsign-system/sa/self-test`;
@@ -234,7 +235,7 @@ async function selfTest(issuer: Issuer, rootsPem: string, trustDomain: string, o
       extKeyUsage: ["serverAuth", "clientAuth"],
     });
   } catch (err) {
-    throw new MeshsignError("ERR_CHAIN_INVALID", `certificates signed by the CA (${origin}) do not verify against the mesh roots: ${(err as Error).message}`, { cause: err });
+    throw new MeshsignError("ERR_CHAIN_INVALID", `certificates signed by the CA (${origin}) do not verify against ${rootsOrigin}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
 import { type Config, type ConfigSources, envName, loadConfig, OPTIONS, parseLabelSelector } from "../../src/server/config.js";
+import { makeCa } from "../lib/openssl-ca.js";
 import { runMeshsign } from "../lib/meshsign-process.js";
 import { TempDir } from "../lib/temp-dir.js";
 
@@ -507,5 +508,19 @@ describe("meshsign serve with a bad configuration", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(message);
     expect(existsSync(`${cwd}/.meshsign`)).toBe(false);
+  });
+});
+
+describe("meshsign serve with a --root-ca-file that does not hold the CA's root", () => {
+  it("exits 1 naming the flag and the file, not only the data dir's CA", async () => {
+    const cwd = tmp.path(`cli-${files++}`);
+    mkdirSync(cwd);
+    const other = makeCa(cwd, "unrelated");
+    const r = await runMeshsign(
+      ["serve", "--root-ca-file", other.certFile, "--serving-address", "127.0.0.1:0", "--readiness-probe-port", "0", "--metrics-port", "0", "--admin-address", "127.0.0.1:0", "--acme-http01-solver-address", ""],
+      { cwd, env: {} },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`do not verify against the roots of --root-ca-file ${other.certFile}: `);
   });
 });
