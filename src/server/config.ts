@@ -479,6 +479,13 @@ export interface LoadConfigOptions {
   readonly purpose?: "serve" | "client";
 }
 
+/**
+ * An empty environment variable counts as unset (Kubernetes and shells leave them behind), except
+ * for the options whose default is on and whose documented "empty = off" is the only way to turn
+ * them off: without this, MESHSIGN_CERTIFICATE_SHIMS= left every shim running.
+ */
+const EMPTY_TURNS_OFF: ReadonlySet<keyof Config> = new Set<keyof Config>(["acmeHttp01SolverAddress", "certificateShims"]);
+
 /** Reads, merges and validates the configuration. Throws ERR_CONFIG_INVALID naming every bad key. */
 export function loadConfig(sources: ConfigSources = {}, options: LoadConfigOptions = {}): Config {
   const problems: string[] = [];
@@ -492,7 +499,7 @@ export function loadConfig(sources: ConfigSources = {}, options: LoadConfigOptio
     const flagValue = sources.flags?.[o.key];
     const envValue = sources.env?.[envName(o)];
     if (flagValue !== undefined) raw.set(o.key, { value: flagValue, origin: o.flag });
-    else if (envValue !== undefined && envValue !== "") raw.set(o.key, { value: envValue, origin: envName(o) });
+    else if (envValue !== undefined && (envValue !== "" || EMPTY_TURNS_OFF.has(o.key))) raw.set(o.key, { value: envValue, origin: envName(o) });
     else if (o.key in fromFile) {
       const value = fromFile[o.key];
       // YAML reads `shutdownGracePeriod: 30` as a number, which would be taken as 30 ms; Go's (and

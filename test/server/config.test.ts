@@ -88,6 +88,11 @@ describe("configuration precedence (flag > env > file > default)", () => {
     } satisfies Partial<Config>);
   });
 
+  it("turns the shims and the ACME HTTP-01 listener off with their variables set empty, as their flags do; other empty variables count as unset", () => {
+    const c = loadConfig({ env: { MESHSIGN_CERTIFICATE_SHIMS: "", MESHSIGN_ACME_HTTP01_SOLVER_ADDRESS: "", MESHSIGN_TRUST_DOMAIN: "" } });
+    expect(c).toMatchObject({ certificateShims: [], acmeHttp01SolverAddress: "", trustDomain: "cluster.local" } satisfies Partial<Config>);
+  });
+
   it("gives an ACME Order one hour by default and takes --acme-order-deadline or its variable", () => {
     expect(loadConfig({ env: {} }).acmeOrderDeadline).toBe(3_600_000);
     expect(loadConfig({ env: {}, flags: { acmeOrderDeadline: "10m" } }).acmeOrderDeadline).toBe(600_000);
