@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { isMeshsignError } from "../../src/errors/index.js";
 import { type Config, type ConfigSources, envName, loadConfig, OPTIONS, parseLabelSelector } from "../../src/server/config.js";
 import { makeCa } from "../lib/openssl-ca.js";
+import { configRefusal } from "../lib/config-refusal.js";
 import { runMeshsign } from "../lib/meshsign-process.js";
 import { TempDir } from "../lib/temp-dir.js";
 
@@ -21,16 +21,7 @@ function yamlFile(text: string): string {
   return tmp.write(`config-${files}.yaml`, text);
 }
 
-/** The message of the ERR_CONFIG_INVALID that loadConfig throws for `sources`. */
-function problems(sources: ConfigSources): string {
-  try {
-    loadConfig(sources);
-  } catch (err) {
-    if (isMeshsignError(err, "ERR_CONFIG_INVALID")) return err.message;
-    throw err;
-  }
-  throw new Error("expected the configuration to be refused");
-}
+const problems = configRefusal;
 
 describe("configuration precedence (flag > env > file > default)", () => {
   const file = () => yamlFile("trustDomain: from-file.local\n");

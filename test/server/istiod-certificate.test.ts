@@ -3,9 +3,9 @@
  * its names, key and lifetime from the istiod flags, and the flags' checks.
  */
 import { describe, expect, it } from "vitest";
-import { isMeshsignError } from "../../src/errors/index.js";
-import { type ConfigSources, loadConfig } from "../../src/server/config.js";
+import { loadConfig } from "../../src/server/config.js";
 import { istiodCertificate } from "../../src/server/istiod-certificate.js";
+import { configRefusal } from "../lib/config-refusal.js";
 
 const ISSUER = { name: "istio-ca", kind: "Issuer", group: "cert-manager.io" };
 
@@ -23,16 +23,6 @@ const specOf = (flags: Record<string, unknown>): CertificateSpec =>
       spec: CertificateSpec;
     }
   ).spec;
-
-function refusal(sources: ConfigSources): string {
-  try {
-    loadConfig(sources);
-  } catch (err) {
-    if (isMeshsignError(err, "ERR_CONFIG_INVALID")) return err.message;
-    throw err;
-  }
-  throw new Error("expected the configuration to be refused");
-}
 
 describe("istiod's Certificate", () => {
   it("by default: istiod's names per revision, an RSA-2048 key, 1h renewed 30m before", () => {
@@ -78,7 +68,7 @@ describe("istiod's Certificate", () => {
       "--istiod-certificate-renew-before: must be shorter than --istiod-certificate-duration",
     ],
   ])("refuses %j at start-up, naming the flag", (flags, message) => {
-    expect(refusal({ env: {}, flags: { mode: "kubernetes", ...flags } })).toContain(message);
+    expect(configRefusal({ env: {}, flags: { mode: "kubernetes", ...flags } })).toContain(message);
   });
 
   it("does not check the istiod flags when istiod's certificate is off", () => {

@@ -6,20 +6,9 @@
  */
 import { connect, type ConnectionOptions } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isMeshsignError } from "../../src/errors/index.js";
-import { loadConfig } from "../../src/server/config.js";
 import { servingTlsOptions } from "../../src/server/tls/serving-settings.js";
+import { configRefusal } from "../lib/config-refusal.js";
 import { type InProcessServer, startInProcessServer } from "../lib/inprocess-server.js";
-
-function refusal(flags: Record<string, unknown>): string {
-  try {
-    loadConfig({ env: {}, flags });
-  } catch (err) {
-    if (isMeshsignError(err, "ERR_CONFIG_INVALID")) return err.message;
-    throw err;
-  }
-  throw new Error("expected the configuration to be refused");
-}
 
 /** Whether a TLS handshake with `options` completes against `server`'s port (h2, its roots). */
 function handshake(
@@ -80,7 +69,7 @@ describe("serving TLS settings: mapping and checks", () => {
     [{ servingTlsCipherSuites: ["TLS_AES_128_GCM_SHA256"] }, "names only TLS 1.3 suites"],
     [{ servingTlsCurvePreferences: ["secp256k1"] }, '"secp256k1" is not a curve meshsign serves'],
   ])("refuses %j at start-up, naming the flag", (flags, message) => {
-    expect(refusal(flags)).toContain(message);
+    expect(configRefusal({ env: {}, flags })).toContain(message);
   });
 });
 
