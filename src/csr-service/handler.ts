@@ -171,7 +171,7 @@ async function handle(
       throw err;
     }
   }
-  notAfter ??= leafNotAfter(leaf);
+  notAfter ??= leafNotAfter(leaf) ?? authorized.template.notAfter;
   deps.metrics.issued.inc({ key_algorithm: authorized.keyAlgorithm });
   deps.onIssued?.({
     identity: authorized.identity,
@@ -199,15 +199,18 @@ function onePerElement(chain: readonly string[]): string[] {
 
 const PEM_BEGIN = "-----BEGIN ";
 
-/** The leaf's notAfter, for an issuer that does not report it (the in-process CA does). */
-function leafNotAfter(pem: string): Date {
+/**
+ * The leaf's notAfter, for an issuer that does not report it (the in-process CA does), or undefined
+ * when it cannot be read. Only the record needs it: an answer that is not checked (`checkIssued`
+ * off) is passed on as istiod passes it, and the record then keeps the notAfter that was asked.
+ */
+function leafNotAfter(pem: string): Date | undefined {
   try {
     const [der] = decodePemAll(pem, "CERTIFICATE");
-    if (der !== undefined) return parseCertificate(der, { lazyKey: true }).notAfter;
+    return der === undefined ? undefined : parseCertificate(der, { lazyKey: true }).notAfter;
   } catch {
-    // Refused below, like a chain with no leaf.
+    return undefined;
   }
-  throw new MeshsignError("ERR_CHAIN_INVALID", "failed to parse and verify signed certificate from issuer");
 }
 
 function authnInput(md: Metadata, peerCertificates: Uint8Array[] | undefined): AuthnInput {
