@@ -198,9 +198,12 @@ export class OrderController {
       const hinted = e.detail.retryAfterMs;
       let fresh = (await this.#d.store.get<Order>(ORDERS, ns, name)) ?? order;
       if (typeof hinted === "number" && Number.isFinite(hinted) && hinted > 0) {
-        // Kept on the Order, whole seconds up: the CA is asked again at that time, not before.
-        const at = Math.ceil((this.#d.clock.now() + hinted) / 1000) * 1000;
-        const reason = `${e.message} (the ACME server asks to retry after ${new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z")})`;
+        // Kept on the Order, whole seconds up: the CA is asked again at that time, not before, and
+        // never sooner than the back-off (a CA answering every request "Retry-After: 1" is not asked
+        // once a second for the whole deadline).
+        const asked = this.#d.clock.now() + hinted;
+        const at = Math.ceil(Math.max(asked, now + exponentialDelayMs(n, TRANSIENT_BACKOFF)) / 1000) * 1000;
+        const reason = `${e.message} (the ACME server asks to retry after ${new Date(Math.ceil(asked / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")})`;
         fresh = await this.#d.store.update<Order>(ORDERS, {
           ...fresh,
           metadata: {

@@ -110,5 +110,22 @@ describe("an ACME CA's rateLimited Retry-After on a new order", () => {
     expect((await order()).status?.state).toBe("errored");
     expect(clock.now()).toBe(T0 + DEFAULT_ORDER_TIMEOUT_MS);
   });
-});
 
+  it("keeps backing off when the CA asks for a retry after a second, every time", async () => {
+    const acme = new FakeAcme();
+    acme.rateLimitOrders = "1";
+    const { clock, controller } = await setup(acme);
+    const orders = controller();
+    let wake = await orders.reconcile(NS, "shop-1-123");
+    // Ten minutes of a CA saying "Retry-After: 1": the Order asks again with a growing back-off
+    // (5 s doubling to 5 min: 8 passes), not every second (600). The ACME client's own retries of
+    // each request are not counted here.
+    let passes = 1;
+    while (wake !== undefined && wake < T0 + 10 * 60_000 && passes <= 20) {
+      clock.jumpTo(wake);
+      wake = await orders.reconcile(NS, "shop-1-123");
+      passes++;
+    }
+    expect(passes).toBeLessThanOrEqual(10);
+  }, 60_000);
+});
