@@ -258,6 +258,7 @@ export class Engine {
       onOrderChanged: (ns, cert) => this.#scheduler.enqueue(keyOf(ns, cert)),
       onError: (key, err) => this.#reportError(key, err, options),
     });
+    metrics?.trackAcme(() => this.#acme.stateCounts());
     this.#issuers = new IssuerController({
       store: this.#store,
       registry: this.#registry,

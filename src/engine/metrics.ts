@@ -22,6 +22,15 @@ export interface CertificateMetricValues {
 
 const CONDITIONS = ["True", "False", "Unknown"] as const;
 
+/** cert-manager's ACME states, always exposed (a 0 is an answer too); "new" is an Order not yet placed at the CA. */
+const ACME_STATES = ["new", "pending", "ready", "processing", "valid", "invalid", "expired", "errored"] as const;
+
+/** How many ACME Orders and Challenges the engine holds, by `status.state` ("new" when it has none). */
+export interface AcmeStateCounts {
+  readonly orders: ReadonlyMap<string, number>;
+  readonly challenges: ReadonlyMap<string, number>;
+}
+
 /** One Certificate's published state: one small row where prom-client kept seven series (about 1.7 KB). */
 interface Row {
   readonly labels: CertificateMetricLabels;
@@ -32,36 +41,32 @@ interface Row {
 }
 
 interface Sample {
-  readonly labels: CertificateMetricLabels & { readonly condition?: string };
+  readonly labels: (CertificateMetricLabels & { readonly condition?: string }) | { readonly state: string };
   readonly value: number;
 }
 
 /**
- * A gauge whose samples are computed from the rows when scraped, in the shape
+ * A gauge whose samples are computed from the engine's state when scraped, in the shape
  * prom-client's Registry reads (`get()`), instead of one stored series per
  * label set: with 10,000 Certificates the five cert-manager gauges held
  * 70,000 series (about 17 MB) between scrapes.
  */
-class RowGauge {
+class ComputedGauge {
   readonly type = "gauge";
   readonly aggregator = "sum";
   readonly name: string;
   readonly help: string;
-  readonly #rows: ReadonlyMap<string, Row>;
-  readonly #samples: (row: Row) => Sample[];
+  readonly #samples: () => Sample[];
 
-  constructor(name: string, help: string, rows: ReadonlyMap<string, Row>, samples: (row: Row) => Sample[], registry: Registry) {
+  constructor(name: string, help: string, samples: () => Sample[], registry: Registry) {
     this.name = name;
     this.help = help;
-    this.#rows = rows;
     this.#samples = samples;
     registry.registerMetric(this as unknown as Metric);
   }
 
   async get(): Promise<{ name: string; help: string; type: "gauge"; aggregator: "sum"; values: Sample[] }> {
-    const values: Sample[] = [];
-    for (const row of this.#rows.values()) values.push(...this.#samples(row));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.#samples() };
   }
 
   /** The rows are the engine's state, not the metric's: a registry reset leaves them. */
@@ -73,15 +78,23 @@ export class EngineMetrics {
   readonly #failures: Counter<string>;
   /** "<ns>/<name>" -> the Certificate's labels and values. */
   readonly #rows = new Map<string, Row>();
+  readonly #registry: Registry;
 
   constructor(registry: Registry) {
+    this.#registry = registry;
     const registers = [registry];
     const rows = this.#rows;
-    new RowGauge("certmanager_certificate_ready_status", "The ready status of the certificate.", rows, (r) => CONDITIONS.map((c) => ({ labels: { ...r.labels, condition: c }, value: c === r.ready ? 1 : 0 })), registry);
-    new RowGauge("certmanager_certificate_expiration_timestamp_seconds", "The date after which the certificate expires. Expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notAfter }], registry);
-    new RowGauge("certmanager_certificate_not_after_timestamp_seconds", "The timestamp after which the certificate is invalid, expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notAfter }], registry);
-    new RowGauge("certmanager_certificate_not_before_timestamp_seconds", "The timestamp before which the certificate is invalid, expressed as a Unix Epoch Time.", rows, (r) => [{ labels: r.labels, value: r.notBefore }], registry);
-    new RowGauge("certmanager_certificate_renewal_timestamp_seconds", "The number of seconds before expiration time the certificate should renew.", rows, (r) => [{ labels: r.labels, value: r.renewal }], registry);
+    const perRow = (samples: (row: Row) => Sample[]) => (): Sample[] => {
+      const values: Sample[] = [];
+      for (const row of rows.values()) values.push(...samples(row));
+      return values;
+    };
+    const rowGauge = (name: string, help: string, samples: (row: Row) => Sample[]) => new ComputedGauge(name, help, perRow(samples), registry);
+    rowGauge("certmanager_certificate_ready_status", "The ready status of the certificate.", (r) => CONDITIONS.map((c) => ({ labels: { ...r.labels, condition: c }, value: c === r.ready ? 1 : 0 })));
+    rowGauge("certmanager_certificate_expiration_timestamp_seconds", "The date after which the certificate expires. Expressed as a Unix Epoch Time.", (r) => [{ labels: r.labels, value: r.notAfter }]);
+    rowGauge("certmanager_certificate_not_after_timestamp_seconds", "The timestamp after which the certificate is invalid, expressed as a Unix Epoch Time.", (r) => [{ labels: r.labels, value: r.notAfter }]);
+    rowGauge("certmanager_certificate_not_before_timestamp_seconds", "The timestamp before which the certificate is invalid, expressed as a Unix Epoch Time.", (r) => [{ labels: r.labels, value: r.notBefore }]);
+    rowGauge("certmanager_certificate_renewal_timestamp_seconds", "The number of seconds before expiration time the certificate should renew.", (r) => [{ labels: r.labels, value: r.renewal }]);
     this.#latency = new Histogram({
       name: "meshsign_certificate_issuance_duration_seconds",
       help: "Time from a Certificate entering Issuing to its Secret being written.",
@@ -90,6 +103,20 @@ export class EngineMetrics {
       registers,
     });
     this.#failures = new Counter({ name: "meshsign_certificate_issuance_failures_total", help: "Failed issuance attempts by reason.", labelNames: ["reason", "issuer_kind"], registers });
+  }
+
+  /**
+   * Exposes the engine's ACME Orders and Challenges by state, read when
+   * scraped: how many are in flight, and how many a CA has refused.
+   */
+  trackAcme(counts: () => AcmeStateCounts): void {
+    const byState = (pick: (c: AcmeStateCounts) => ReadonlyMap<string, number>) => (): Sample[] => {
+      const m = pick(counts());
+      const extra = [...m.keys()].filter((s) => !(ACME_STATES as readonly string[]).includes(s));
+      return [...ACME_STATES, ...extra].map((state) => ({ labels: { state }, value: m.get(state) ?? 0 }));
+    };
+    new ComputedGauge("meshsign_acme_orders", "ACME Orders by state (new: not yet placed at the CA).", byState((c) => c.orders), this.#registry);
+    new ComputedGauge("meshsign_acme_challenges", "ACME Challenges by state (new: not yet started).", byState((c) => c.challenges), this.#registry);
   }
 
   /** Publishes the current state of one Certificate (a changed issuerRef replaces its series). */

@@ -48,3 +48,22 @@ describe("EngineMetrics", () => {
     expect(ready?.values).toContainEqual({ labels: { ...web, condition: "Unknown" }, value: 1 });
   });
 });
+
+describe("EngineMetrics.trackAcme", () => {
+  it("exposes every ACME state, a state it does not know too, and reads the counts at each scrape", async () => {
+    const registry = new Registry();
+    const m = new EngineMetrics(registry);
+    let orders = new Map([["pending", 3]]);
+    m.trackAcme(() => ({ orders, challenges: new Map([["surprising", 1]]) }));
+    let text = await registry.metrics();
+    expect(text).toContain('meshsign_acme_orders{state="pending"} 3');
+    expect(text).toContain('meshsign_acme_orders{state="new"} 0');
+    expect(text).toContain('meshsign_acme_orders{state="errored"} 0');
+    expect(text).toContain('meshsign_acme_challenges{state="surprising"} 1');
+    expect(text).toContain("# TYPE meshsign_acme_orders gauge");
+    orders = new Map([["valid", 3]]);
+    text = await registry.metrics();
+    expect(text).toContain('meshsign_acme_orders{state="pending"} 0');
+    expect(text).toContain('meshsign_acme_orders{state="valid"} 3');
+  });
+});

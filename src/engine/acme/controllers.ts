@@ -18,6 +18,7 @@ import { type BackoffOptions, exponentialDelayMs } from "../backoff.js";
 import type { Clock, Timer } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { ANN } from "../lib/annotations.js";
+import type { AcmeStateCounts } from "../metrics.js";
 import { DEFAULT_ERROR_BACKOFF, Scheduler } from "../scheduler.js";
 import {
   ChallengeController,
@@ -55,6 +56,34 @@ export interface AcmeControllersDeps extends AcmeOptions {
   readonly onError?: (key: string, err: unknown) => void;
 }
 
+/** Objects by their `status.state` ("new" without one), kept off the watches for the metrics. */
+class StateCounts {
+  readonly #stateOf = new Map<string, string>();
+  readonly counts = new Map<string, number>();
+
+  set(key: string, state: string | undefined): void {
+    const next = state === undefined || state === "" ? "new" : state;
+    const prev = this.#stateOf.get(key);
+    if (prev === next) return;
+    if (prev !== undefined) this.#add(prev, -1);
+    this.#stateOf.set(key, next);
+    this.#add(next, 1);
+  }
+
+  delete(key: string): void {
+    const prev = this.#stateOf.get(key);
+    if (prev === undefined) return;
+    this.#stateOf.delete(key);
+    this.#add(prev, -1);
+  }
+
+  #add(state: string, n: number): void {
+    const v = (this.counts.get(state) ?? 0) + n;
+    if (v === 0) this.counts.delete(state);
+    else this.counts.set(state, v);
+  }
+}
+
 /** Orders reconciled at once (each is a few ACME requests). */
 const ORDER_CONCURRENCY = 16;
 
@@ -70,6 +99,8 @@ export class AcmeControllers {
   readonly #tokens = new Map<string, { dnsName: string; key: string }>();
   /** Order key "<ns>/<name>" -> names of the Challenges it owns, kept off the Challenge watch. */
   readonly #challengesByOrder = new Map<string, Set<string>>();
+  readonly #orderStates = new StateCounts();
+  readonly #challengeStates = new StateCounts();
   /** Order key -> "state|reason", to wake the Certificate only on a change. */
   readonly #orderSeen = new Map<string, string>();
   /** Challenge key -> "state|reason", what its Order reads: to wake the Order only on a change. */
@@ -157,6 +188,12 @@ export class AcmeControllers {
     await Promise.all([this.#orders.idle(), this.#challenges.idle()]);
   }
 
+  /** The Orders and Challenges this engine watches, by state; none while it is stopped (not the leader). */
+  stateCounts(): AcmeStateCounts {
+    if (!this.#started) return { orders: new Map(), challenges: new Map() };
+    return { orders: this.#orderStates.counts, challenges: this.#challengeStates.counts };
+  }
+
   /** An issuer was rebuilt: its Orders may proceed now (account registered, solvers changed). */
   issuerChanged(): void {
     for (const [key, seen] of this.#orderSeen)
@@ -177,10 +214,12 @@ export class AcmeControllers {
     const ns = o.metadata.namespace ?? "";
     const key = `${ns}/${o.metadata.name ?? ""}`;
     if (e.type === "DELETED") {
+      this.#orderStates.delete(key);
       this.#orderSeen.delete(key);
       this.#orders.forget(key);
       return;
     }
+    this.#orderStates.set(key, o.status?.state);
     const seen = `${o.status?.state ?? ""}|${o.status?.reason ?? ""}|${o.status?.certificate === undefined ? "" : "cert"}`;
     const prev = this.#orderSeen.get(key);
     this.#orderSeen.set(key, seen);
@@ -210,6 +249,7 @@ export class AcmeControllers {
         if (names?.size === 0) this.#challengesByOrder.delete(orderKey);
       }
       this.#known.delete(key);
+      this.#challengeStates.delete(key);
       this.#challengeSeen.delete(key);
       this.#tokens.delete(c.spec.token);
       this.#challenges.forget(key);
@@ -222,6 +262,7 @@ export class AcmeControllers {
       names.add(c.metadata.name ?? "");
       this.#challengesByOrder.set(orderKey, names);
     }
+    this.#challengeStates.set(key, c.status?.state);
     if (c.spec.type === "HTTP-01")
       this.#tokens.set(c.spec.token, { dnsName: c.spec.dnsName, key: c.spec.key });
     const prev = this.#known.get(key);

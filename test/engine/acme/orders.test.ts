@@ -80,9 +80,16 @@ async function setup(
     "acme",
     createAcmeIssuerFactory({ transport: acme.transport }),
   );
-  const engine = new Engine({ store, registry, metricsRegistry: new Registry(), acme: acmeOptions });
+  const metrics = new Registry();
+  const engine = new Engine({ store, registry, metricsRegistry: metrics, acme: acmeOptions });
   engines.push(engine);
-  return { store, engine };
+  return { store, engine, metrics };
+}
+
+/** The engine's `meshsign_acme_<kind>` gauge by state, as scraped. */
+async function acmeGauge(metrics: Registry, kind: "orders" | "challenges"): Promise<Record<string, number>> {
+  const m = (await metrics.getMetricsAsJSON()).find((x) => x.name === `meshsign_acme_${kind}`);
+  return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.state), v.value]));
 }
 
 const certOf = (store: Store) => store.get<Certificate>(CERTIFICATES, NS, "shop");
@@ -122,7 +129,7 @@ async function renewalInFlight() {
 describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () => {
   it("issues through one Order and a Challenge per name, then removes the Challenges (their finalizer released)", async () => {
     const acme = new FakeAcme();
-    const { store, engine } = await setup(acme);
+    const { store, engine, metrics } = await setup(acme);
     const seen: Challenge[] = [];
     const w = store.watch<Challenge>(CHALLENGES, (e) => {
       if (e.type === "ADDED") seen.push(e.object);
@@ -160,6 +167,8 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       async () => ((await store.list(CHALLENGES)).length === 0 ? true : undefined),
       "the Challenges to be gone",
     );
+    expect(await acmeGauge(metrics, "orders")).toEqual({ new: 0, pending: 0, ready: 0, processing: 0, valid: 1, invalid: 0, expired: 0, errored: 0 });
+    expect(Object.values(await acmeGauge(metrics, "challenges")).every((n) => n === 0)).toBe(true);
     const issuer = await store.get<IssuerResource>(CLUSTER_ISSUERS, undefined, "fake");
     expect(issuer?.status?.acme).toMatchObject({
       uri: "https://acme.test/account/1",
@@ -248,7 +257,8 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
   it("fails the Order on an invalid authorization, puts the CA's detail on the Certificate, and does not order again by itself", async () => {
     const acme = new FakeAcme();
     acme.refuse.add("www.shop.example.com");
-    const { store, engine } = await setup(acme);
+    const { store, engine, metrics } = await setup(acme);
+    expect(await acmeGauge(metrics, "orders")).toMatchObject({ new: 0, invalid: 0 });
     await engine.start();
     const cert = await until(
       store,
@@ -267,6 +277,10 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     expect((await store.list<Order>(ORDERS, { namespace: NS })).map((o) => o.status?.state)).toEqual([
       "invalid",
     ]);
+    expect(await acmeGauge(metrics, "orders")).toMatchObject({ pending: 0, invalid: 1 });
+    // A failed Order's Challenges are removed, as cert-manager removes them.
+    await until(store, async () => ((await store.list(CHALLENGES)).length === 0 ? true : undefined), "the Challenges to be gone");
+    expect(Object.values(await acmeGauge(metrics, "challenges")).every((n) => n === 0)).toBe(true);
   });
 
   it.each([
