@@ -70,6 +70,7 @@ func main() {
 	nameFormat := flag.String("name-format", "c-%d.bench.example.com", "the DNS name of certificate i (fmt, %d = i)")
 	email := flag.String("email", "ops@example.com", "the account's contact")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
+	requestTimeout := flag.Duration("request-timeout", time.Minute, "give up on one ACME request after this long")
 	flag.Parse()
 	if *directory == "" || *caFile == "" || *http01 == "" || *count < 1 {
 		fmt.Fprintln(os.Stderr, "acme-client: -directory, -ca-file and -http01-address are required, -count >= 1")
@@ -80,7 +81,7 @@ func main() {
 
 	res, err := run(ctx, options{
 		directory: *directory, caFile: *caFile, http01: *http01, count: *count,
-		nameFormat: *nameFormat, email: *email,
+		nameFormat: *nameFormat, email: *email, requestTimeout: *requestTimeout,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acme-client: %v\n", err)
@@ -102,6 +103,7 @@ func main() {
 type options struct {
 	directory, caFile, http01, nameFormat, email string
 	count                                        int
+	requestTimeout                               time.Duration
 }
 
 func run(ctx context.Context, o options) (*result, error) {
@@ -142,7 +144,9 @@ func run(ctx context.Context, o options) (*result, error) {
 	client := &acme.Client{
 		Key:          accountKey,
 		DirectoryURL: o.directory,
-		HTTPClient:   &http.Client{Transport: counted},
+		// A bound on every request: x/crypto/acme fetches a nonce holding the lock every other
+		// request needs for its own, so one answer that never comes would stall them all.
+		HTTPClient:   &http.Client{Transport: counted, Timeout: o.requestTimeout},
 		UserAgent:    "meshsign-bench-acme-client",
 		RetryBackoff: retryBackoff,
 	}
