@@ -104,9 +104,23 @@ export async function getAuthorization(client: AcmeClient, url: string): Promise
   return authorizationFrom(body, url);
 }
 
-/** Tells the CA the challenge can be validated now. */
-export async function acceptChallenge(client: AcmeClient, challenge: AcmeChallenge): Promise<void> {
-  await client.post(challenge.url, {}, `${challenge.type} challenge`);
+/**
+ * Tells the CA the challenge can be validated now. Returns the challenge's
+ * status in the CA's answer (undefined when it names none that RFC 8555
+ * defines): "valid" or "invalid" when it validated at once.
+ */
+export async function acceptChallenge(
+  client: AcmeClient,
+  challenge: AcmeChallenge,
+): Promise<ChallengeStatus | undefined> {
+  const { body } = await client.post(challenge.url, {}, `${challenge.type} challenge`);
+  let status: unknown;
+  try {
+    status = (JSON.parse(body.toString("utf8")) as { status?: unknown } | null)?.status;
+  } catch {
+    return undefined; // the accept is what counts; its body only saves a wait
+  }
+  return CHALLENGE_STATUSES.includes(status as ChallengeStatus) ? (status as ChallengeStatus) : undefined;
 }
 
 /**

@@ -99,6 +99,12 @@ export interface ChallengeControllerDeps {
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
   /** Back-off between attempts of a failed DNS-01 clean-up. Default 5 s doubling to 5 min. */
   readonly cleanUpBackoff?: BackoffOptions;
+  /**
+   * Standalone: resolves once this process's solver listener has answered
+   * for the HTTP-01 token (the CA has fetched it), so the authorization is
+   * read when the CA can have validated it instead of on a fixed timer.
+   */
+  readonly http01Served?: (token: string) => { readonly served: Promise<void>; cancel(): void };
   /** Names of the Challenges an Order owns (an index kept off the watch); without it the namespace is listed. */
   readonly challengeNamesOf?: (namespace: string, orderName: string) => readonly string[];
 }
@@ -111,6 +117,14 @@ const SELF_CHECK_RECHECK_MS = 10_000;
  * signed request; half a second is enough for a quick validation to be done.
  */
 const FIRST_POLL_AFTER_ACCEPT_MS = 500;
+/**
+ * Standalone HTTP-01: the first look once the solver listener has answered
+ * the CA's fetch (the CA compares and records it within milliseconds), and the
+ * longest it waits for that fetch before looking anyway (the CA may have
+ * failed to connect, which only the authorization says).
+ */
+const FIRST_POLL_AFTER_SERVED_MS = 50;
+const SERVED_WAIT_MS = 5_000;
 /** cert-manager's WaitAuthorization bound. */
 const AUTHORIZATION_WAIT_MS = 2 * 60_000;
 const TRANSIENT_BACKOFF = { minMs: 5_000, maxMs: 5 * 60_000 };
@@ -254,16 +268,35 @@ export class ChallengeController {
           return this.#d.clock.now() + SELF_CHECK_RECHECK_MS;
         }
       }
+      // Only a fetch after this point counts: the self-check above fetched the token too.
+      const served =
+        ch.spec.type === "HTTP-01" && this.#d.http01Routes === undefined
+          ? this.#d.http01Served?.(ch.spec.token)
+          : undefined;
       try {
-        await acceptChallenge(client, { type, url: ch.spec.url, status: "pending" });
-      } catch (err) {
-        if (!firstPass || toMeshsignError(err).retry === "transient") throw err;
-        // Refused on the first pass: the authorization may be settled already (expired, deactivated).
-        const settled = await this.#settled(ch, await getAuthorization(client, ch.spec.authorizationURL), type);
-        if (settled !== undefined) return settled;
-        throw err;
+        let accepted: string | undefined;
+        try {
+          accepted = await acceptChallenge(client, { type, url: ch.spec.url, status: "pending" });
+        } catch (err) {
+          if (!firstPass || toMeshsignError(err).retry === "transient") throw err;
+          // Refused on the first pass: the authorization may be settled already (expired, deactivated).
+          const settled = await this.#settled(ch, await getAuthorization(client, ch.spec.authorizationURL), type);
+          if (settled !== undefined) return settled;
+          throw err;
+        }
+        // Validated at once (the answer says so): the outcome is read now, with no wait.
+        const settledAtOnce = accepted === "valid" || accepted === "invalid";
+        if (!settledAtOnce && served === undefined) await client.sleep(FIRST_POLL_AFTER_ACCEPT_MS);
+        else if (!settledAtOnce && served !== undefined) {
+          const fetched = await Promise.race([
+            served.served.then(() => true),
+            client.sleep(SERVED_WAIT_MS).then(() => false),
+          ]);
+          if (fetched) await client.sleep(FIRST_POLL_AFTER_SERVED_MS);
+        }
+      } finally {
+        served?.cancel();
       }
-      await client.sleep(FIRST_POLL_AFTER_ACCEPT_MS);
     }
     // Said only once the CA takes longer than one poll interval: a quick validation (most of
     // them) goes from presented to valid in one write, and the Order, request and Certificate

@@ -95,6 +95,8 @@ export class AcmeControllers {
   readonly #watches: Watch[] = [];
   /** Challenge key -> what the scheduler needs. */
   readonly #known = new Map<string, ScheduledChallenge>();
+  /** HTTP-01 token -> what waits for the solver listener to answer for it (after an accept). */
+  readonly #servedWaiters = new Map<string, Set<() => void>>();
   /** HTTP-01 token -> name and key authorization, for the solver listener. */
   readonly #tokens = new Map<string, { dnsName: string; key: string }>();
   /** Order key "<ns>/<name>" -> names of the Challenges it owns, kept off the Challenge watch. */
@@ -135,6 +137,7 @@ export class AcmeControllers {
       ...(deps.requestServiceAccountToken !== undefined
         ? { requestServiceAccountToken: deps.requestServiceAccountToken }
         : {}),
+      http01Served: (token) => this.#waitServed(token),
     });
     const split = (key: string): [string, string] => {
       const i = key.indexOf("/");
@@ -206,8 +209,33 @@ export class AcmeControllers {
    */
   readonly lookupHttp01 = (token: string, host: string | undefined): string | undefined => {
     const c = this.#tokens.get(token);
-    return c !== undefined && host !== undefined && c.dnsName.toLowerCase() === host ? c.key : undefined;
+    if (c === undefined || host === undefined || c.dnsName.toLowerCase() !== host) return undefined;
+    const waiters = this.#servedWaiters.get(token);
+    if (waiters !== undefined) {
+      this.#servedWaiters.delete(token);
+      for (const wake of waiters) wake();
+    }
+    return c.key;
   };
+
+  /** Resolves when the solver listener next answers for `token`; cancel() forgets the wait. */
+  #waitServed(token: string): { served: Promise<void>; cancel(): void } {
+    let wake = (): void => {};
+    const served = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const waiters = this.#servedWaiters.get(token) ?? new Set<() => void>();
+    waiters.add(wake);
+    this.#servedWaiters.set(token, waiters);
+    return {
+      served,
+      cancel: () => {
+        const set = this.#servedWaiters.get(token);
+        set?.delete(wake);
+        if (set?.size === 0) this.#servedWaiters.delete(token);
+      },
+    };
+  }
 
   #onOrder(e: WatchEvent<Order>): void {
     const o = e.object;

@@ -52,6 +52,12 @@ export class FakeAcme {
   readonly deactivateAfterRead = new Set<string>();
   /** Answer finalize orderNotReady until the order has been read since it became ready (a lazy CA). */
   readyOnlyOnceRead = false;
+  /**
+   * A VA that validates an HTTP-01 accept later instead of at once: the accept answers
+   * "pending", and `delayMs` after it the key authorization is fetched through `fetch` (as the
+   * CA's VA fetches it from the solver) and the authorization becomes valid when it matches.
+   */
+  va: { delayMs: number; fetch: (token: string, host: string) => string | undefined } | undefined;
   /** While true every request fails as an unreachable server does. */
   down = false;
   /** Name `renewalInfo` in the directory (RFC 9773), so renewals carry `replaces`. */
@@ -218,6 +224,19 @@ export class FakeAcme {
           { type: "urn:ietf:params:acme:error:unauthorized", detail: `the authorization is ${a.status}` },
           nonce,
         );
+      const va = this.va;
+      if (va !== undefined && !this.refuse.has(a.name)) {
+        setTimeout(() => {
+          const key = va.fetch(a.token, a.name);
+          if (key?.startsWith(`${a.token}.`)) a.status = "valid";
+          else {
+            a.status = "invalid";
+            a.problem = { type: "urn:ietf:params:acme:error:unauthorized", detail: `wrong key authorization (${a.name})` };
+          }
+          for (const o of this.#orders.values()) this.#settle(o);
+        }, va.delayMs);
+        return json(200, { type: "http-01", url, status: "pending", token: a.token }, nonce);
+      }
       if (this.refuse.has(a.name)) {
         a.status = "invalid";
         a.problem = {

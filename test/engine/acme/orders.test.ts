@@ -176,6 +176,19 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     });
   });
 
+  it("reads an authorization once the CA has fetched the HTTP-01 answer from meshsign's listener, not before", async () => {
+    const acme = new FakeAcme();
+    const { store, engine } = await setup(acme);
+    // The VA fetches 1.2 s after each accept: later than the fixed first look (0.5 s) would come.
+    acme.va = { delayMs: 1_200, fetch: (token, host) => engine.http01Lookup(token, host) };
+    await engine.start();
+    await until(store, async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined), "Ready");
+    // Two names: the Order reads each authorization once to make its Challenge, and each
+    // Challenge reads its own once, after the VA's fetch; a look before it found it pending.
+    expect(acme.counts.get("authorization")).toBe(4);
+    expect(acme.counts.get("accept")).toBe(2);
+  });
+
   it("says on the Challenge that the HTTP-01 self-check got no complete answer from a server that stalls, and accepts nothing at the CA", async () => {
     const responses: ServerResponse[] = [];
     let requests = 0;
