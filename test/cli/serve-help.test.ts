@@ -20,9 +20,20 @@ describe("serve --help", () => {
     ["--istiod-certificate-renew-before", "renew istiod's certificate this long before expiry (a duration; default: 30m; env MESHSIGN_ISTIOD_CERTIFICATE_RENEW_BEFORE)"],
     ["--token-authenticator", "jwks (local verification) or tokenreview (one of: jwks, tokenreview; default: jwks standalone, tokenreview kubernetes; env MESHSIGN_TOKEN_AUTHENTICATOR)"],
     ["--jwks-file", "JWKS file for the jwks authenticator (env MESHSIGN_JWKS_FILE)"],
+    [
+      "--auto-certificate-annotations",
+      "Ingress annotations that, set to true, ask for a Certificate from the default issuer (comma-separated; a repeated flag adds to the list; default: kubernetes.io/tls-acme; env MESHSIGN_AUTO_CERTIFICATE_ANNOTATIONS)",
+    ],
   ];
   it.each(cases)("explains %s with its default and allowed values", (flag, text) => {
     expect(serveOptionHelp(option(flag))).toBe(text);
+  });
+
+  it("gives the default of every option that has one, in its own words or as default:", () => {
+    for (const o of OPTIONS) {
+      const empty = o.default === "" || (Array.isArray(o.default) && o.default.length === 0);
+      if (!empty) expect(serveOptionHelp(o), o.flag).toMatch(/[(;] ?default[: ]/);
+    }
   });
 
   it("shows what kind of value each flag takes", () => {

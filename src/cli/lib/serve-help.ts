@@ -17,8 +17,9 @@ export function serveOptionHelp(o: OptionSpec): string {
   else if (o.kind === "list") notes.push("comma-separated; a repeated flag adds to the list");
   else if (o.kind === "bool") notes.push("true or false; the flag alone means true");
   const dflt = defaultText(o);
-  // Some descriptions already say their default in words ("default: <data-dir>/root-cert.pem").
-  if (dflt !== undefined && !/\bdefault\b/.test(o.description)) notes.push(`default: ${dflt}`);
+  // Some descriptions already say their default in words ("(default: <data-dir>/root-cert.pem)");
+  // "from the default issuer" is not such a statement, so only a "(default" or "; default" counts.
+  if (dflt !== undefined && !/[(;] ?default\b/.test(o.description)) notes.push(`default: ${dflt}`);
   notes.push(`env ${envName(o)}`);
   return `${o.description} (${notes.join("; ")})`;
 }
