@@ -78,8 +78,8 @@ export const DEFAULTS = {
 
 export const USAGE = `npm run bench -- [options]
   --case NAMES           comma-separated cases; "all" (default) is every case but engine,
-                         soak, vault and peer, e.g. --case all,engine, --case soak, --case vault
-                         or --case peer
+                         soak, vault, peer, kube, acme and acme-dns01, which run when named,
+                         e.g. --case all,engine, --case soak or --case acme,acme-dns01
   --duration D           measured time per load case: seconds, or with a unit (90s, 3m, 1h)
                          (default ${DEFAULTS.durationSeconds} s; the soak case's length, default 30m;
                          the peer case's, default ${DEFAULTS.peerSeconds} s)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULTS, parseBenchOptions, parseDuration } from "../../bench/lib/options.js";
+import { DEFAULTS, parseBenchOptions, parseDuration, USAGE } from "../../bench/lib/options.js";
 
 describe("--duration", () => {
   it.each([
@@ -60,5 +60,13 @@ describe("--peer-parts", () => {
 
   it.each(["", "warm", "shared,hot"])("refuses %j", (raw) => {
     expect(() => parseBenchOptions(["--peer-parts", raw])).toThrow(/--peer-parts/);
+  });
+});
+
+describe("--help", () => {
+  it("names every case that the default run (--case all) leaves out", async () => {
+    const { CASES } = await import("../../bench/cases/index.js");
+    const caseLine = USAGE.slice(USAGE.indexOf("--case"), USAGE.indexOf("--duration"));
+    for (const c of CASES.filter((x) => !x.inDefaultRun)) expect(caseLine, c.name).toMatch(new RegExp(`[\\s,]${c.name}[\\s,]`));
   });
 });
