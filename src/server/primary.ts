@@ -196,7 +196,7 @@ export async function runPrimary(config: Config): Promise<void> {
   const checks = (): ReadinessCheck[] => [
     { name: "shutdown", ready: () => !shuttingDown },
     { name: "ca", ready: () => stack.issuer.status().ready },
-    { name: "serving_certificate", ready: () => serving.valid() },
+    { name: "serving_certificate", ready: () => serving.valid(), reason: () => serving.waitingReason() },
     { name: "grpc_server", ready: () => (frontend ? frontend.serving : (workers?.allReady() ?? false)) },
     ...(engine ? [{ name: "engine", ready: () => engine.ready() }] : []),
     // A full or read-only disk refuses the engine's writes: not ready, and /readyz says why.

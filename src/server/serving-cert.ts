@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
-import { CERTIFICATES, SECRETS } from "../api/types.js";
+import { CERTIFICATE_NAME } from "../api/annotations.js";
+import { CERTIFICATE_REQUESTS, CERTIFICATES, SECRETS } from "../api/types.js";
 import { isMeshsignError } from "../errors/index.js";
 import type { KubeObject, Store, Watch } from "../store/types.js";
 import type { ServingKeyPair } from "./tls/rotating-credentials.js";
@@ -30,6 +31,25 @@ interface SecretObject extends KubeObject {
   data?: Record<string, string>;
 }
 
+interface RequestObject extends KubeObject {
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+/**
+ * What keeps a CertificateRequest from being issued, as its conditions say: denied, invalid, or
+ * not Ready with the issuer's reason ("Referenced issuer is not ready: VaultError: ..."); an issued
+ * or untouched request says nothing.
+ */
+function requestProblem(cr: RequestObject): string | undefined {
+  const conds = cr.status?.conditions ?? [];
+  for (const type of ["Denied", "InvalidRequest"]) {
+    const c = conds.find((x) => x.type === type && x.status === "True");
+    if (c !== undefined) return `${c.reason || type}: ${c.message ?? ""}`;
+  }
+  const ready = conds.find((x) => x.type === "Ready");
+  return ready !== undefined && ready.status === "False" ? ready.message || ready.reason : undefined;
+}
+
 /**
  * meshsign's own serving certificate runs through the Certificate engine
  * like any other control-plane certificate (issue 3): a Certificate
@@ -41,6 +61,9 @@ interface SecretObject extends KubeObject {
 export class ServingCertificate {
   #current: (ServingKeyPair & { notAfter: number }) | undefined;
   #watch: Watch | undefined;
+  /** Follows the Certificate's requests until the first key pair arrives, to say what holds it up. */
+  #requests: Watch | undefined;
+  #waitingReason: string | undefined;
   readonly #listeners = new Set<(pair: ServingKeyPair) => void>();
   readonly #clock: () => number;
   #firstResolve: ((pair: ServingKeyPair) => void) | undefined;
@@ -69,8 +92,41 @@ export class ServingCertificate {
       { namespace: this.options.namespace },
     );
     await this.#watch.synced;
-    if (!this.#current) this.options.log.info({ secret: `${this.options.namespace}/${this.#secretName}` }, "waiting for the serving certificate");
+    if (!this.#current) {
+      this.options.log.info({ secret: `${this.options.namespace}/${this.#secretName}` }, "waiting for the serving certificate");
+      this.#followRequests();
+    }
     return first;
+  }
+
+  /**
+   * Until the first certificate arrives, what its CertificateRequest says holds it up (a signing
+   * issuer that is not ready, such as a Vault down at start-up): /readyz shows it after
+   * `serving_certificate failed`, and each new reason is logged once. Without this, start-up
+   * waited silently.
+   */
+  waitingReason(): string | undefined {
+    return this.#current === undefined ? this.#waitingReason : undefined;
+  }
+
+  #followRequests(): void {
+    const certificateName = this.options.certificateName ?? SERVING_CERTIFICATE;
+    this.#requests = this.options.store.watch<RequestObject>(
+      CERTIFICATE_REQUESTS,
+      (event) => {
+        const cr = event.object;
+        if (this.#current !== undefined || event.type === "DELETED") return;
+        if (cr.metadata.namespace !== this.options.namespace || cr.metadata.annotations?.[CERTIFICATE_NAME] !== certificateName) return;
+        const why = requestProblem(cr);
+        if (why === undefined || why === this.#waitingReason) return;
+        this.#waitingReason = why;
+        this.options.log.warn(
+          { secret: `${this.options.namespace}/${this.#secretName}`, request: `${cr.metadata.namespace}/${cr.metadata.name}`, reason: why },
+          "the serving certificate is not issued yet",
+        );
+      },
+      { namespace: this.options.namespace },
+    );
   }
 
   get current(): ServingKeyPair | undefined {
@@ -89,6 +145,8 @@ export class ServingCertificate {
   stop(): void {
     this.#watch?.stop();
     this.#watch = undefined;
+    this.#requests?.stop();
+    this.#requests = undefined;
   }
 
   private load(secret: SecretObject): void {
@@ -110,6 +168,9 @@ export class ServingCertificate {
     this.#current = pair;
     this.options.log.info({ notAfter: new Date(notAfter).toISOString() }, first ? "serving certificate loaded" : "serving certificate renewed");
     if (first) {
+      this.#requests?.stop();
+      this.#requests = undefined;
+      this.#waitingReason = undefined;
       this.#firstResolve?.(pair);
       this.#firstResolve = undefined;
     } else {
