@@ -27,7 +27,7 @@ import { summarize } from "../lib/stats.js";
 import { buildWorkload } from "../lib/workload.js";
 import type { BenchCase, BenchContext, CaseReport, TargetCheck } from "./types.js";
 
-/** Issue 24: meshsign's own CPU per request through Vault, over the CA issuer's. */
+/** meshsign's own CPU per request through Vault, over the CA issuer's. */
 const TARGET_EXTRA_CPU_MS = 0.5;
 /** Calls made one after another once Vault is stopped. */
 const STOPPED_CALLS = 50;

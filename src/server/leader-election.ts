@@ -2,7 +2,7 @@
  * Leader election over a `coordination.k8s.io/v1` Lease, with client-go's
  * algorithm and defaults (k8s.io/client-go/tools/leaderelection): every
  * replica serves CreateCertificate; only the leader runs the engine and the
- * trust distributors (issue 4).
+ * trust distributors.
  *
  * - A candidate takes the Lease when it does not exist, is released (empty
  *   holder), or its record has not changed for `leaseDuration` as measured by

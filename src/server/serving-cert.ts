@@ -52,7 +52,7 @@ function requestProblem(cr: RequestObject): string | undefined {
 
 /**
  * meshsign's own serving certificate runs through the Certificate engine
- * like any other control-plane certificate (issue 3): a Certificate
+ * like any other control-plane certificate: a Certificate
  * `meshsign-serving` (ECDSA P-256, a new key on every renewal, renewed at 2/3
  * of its lifetime) whose Secret this class watches. Each new key pair in the
  * Secret is pushed to the listeners without a restart. In Kubernetes mode
