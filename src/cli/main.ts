@@ -59,7 +59,7 @@ program
   .option("--ca-file <file>", "root CA bundle to verify meshsign (default <data-dir>/root-cert.pem)")
   .option("--token-file <file>", "service-account token to send (default: mint a dev token)")
   .option("--key-type <type>", "rsa-2048, rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 or ed25519", "ecdsa-p256")
-  .option("--ttl <duration>", "requested lifetime", "24h")
+  .option("--ttl <duration>", "requested lifetime, at least 1s; sent in whole seconds (a fraction is dropped, as istio-agent does)", "24h")
   .option("--trust-domain <td>", "SPIFFE trust domain (default: MESHSIGN_TRUST_DOMAIN or cluster.local, as serve)")
   .option("--cluster-id <id>", "clusterid header to send")
   .option("--server-name <name>", "TLS server name (default: host of --address)")

@@ -50,7 +50,16 @@ export async function runRequest(opts: {
   const spec = KEY_TYPES[opts.keyType];
   if (!spec) throw new MeshsignError("ERR_CONFIG_INVALID", `--key-type: must be one of ${Object.keys(KEY_TYPES).join(", ")}`);
   const ttlMs = tryParseGoDuration(opts.ttl);
-  if (ttlMs === undefined || ttlMs <= 0) throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" is not a duration`);
+  if (ttlMs === undefined) throw new MeshsignError("ERR_CONFIG_INVALID", `--ttl: "${opts.ttl}" is not a duration`);
+  // validity_duration is whole seconds and 0 asks for the server's default (24h in istiod and
+  // meshsign): a lifetime under a second would have come back as a day's certificate, unsaid.
+  // A fraction above is dropped, as istio-agent's int64(SECRET_TTL.Seconds()) drops it.
+  if (ttlMs < 1000) {
+    throw new MeshsignError(
+      "ERR_CONFIG_INVALID",
+      `--ttl: "${opts.ttl}" must be at least 1s (CreateCertificate asks for whole seconds; 0 would get the server's default lifetime)`,
+    );
+  }
   // Where serve takes them from when not given, so a meshsign run with MESHSIGN_* is reached the same way.
   const { dataDir, trustDomain } = loadConfig(
     {
