@@ -304,6 +304,22 @@ function positive(v: number): string | undefined {
   return v > 0 ? undefined : "must be positive";
 }
 
+/**
+ * Longest --shutdown-grace-period: 596h. It is waited with setTimeout (the primary waits 2 s more
+ * for its workers), and Node.js holds a timer for at most 2^31-1 ms (about 24.8 days, 596h31m): a
+ * longer one fires after 1 ms, so a SIGTERM cut every in-flight call at once instead of waiting.
+ * Not capped like the connection limits (src/server/lib/timer-delay.ts), where "24.8 days" and
+ * "never" are the same: a grace period is a wait the user asked for, and one that large is a typo.
+ */
+export const MAX_SHUTDOWN_GRACE_PERIOD_MS = 596 * 3_600_000;
+
+function shutdownGracePeriod(v: number): string | undefined {
+  if (v <= 0) return "must be positive";
+  return v <= MAX_SHUTDOWN_GRACE_PERIOD_MS
+    ? undefined
+    : `must be at most ${MAX_SHUTDOWN_GRACE_PERIOD_MS / 3_600_000}h (Node.js timers wait at most 2^31-1 ms, about 24.8 days; a longer wait ends at once)`;
+}
+
 /** Every option meshsign takes. */
 export const OPTIONS: readonly OptionSpec[] = [
   spec("dataDir", "--data-dir", "string", "state directory (root CA, serving cert, dev keys, store)", ".meshsign"),
@@ -374,7 +390,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec("identityBurst", "--identity-burst", "int", "certificates one SPIFFE identity may get at once from a worker", 100, (v) =>
     v >= 1 && v <= 1_000_000 ? undefined : "must be 1-1000000",
   ),
-  spec("shutdownGracePeriod", "--shutdown-grace-period", "duration", "grace period for in-flight requests on SIGTERM", 10_000, positive),
+  spec("shutdownGracePeriod", "--shutdown-grace-period", "duration", "grace period for in-flight requests on SIGTERM (at most 596h)", 10_000, shutdownGracePeriod),
   spec("manifests", "--manifests", "string", "directory of Certificate/Issuer manifests (standalone)", ""),
   spec("strictManifests", "--strict-manifests", "bool", "refuse manifests with unknown fields instead of warning (standalone)", false),
   spec("outputDir", "--output-dir", "string", "where Secrets are also written as files (default <data-dir>/secrets)", ""),

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Config, type ConfigSources, envName, loadConfig, OPTIONS, parseLabelSelector } from "../../src/server/config.js";
+import { MAX_TIMER_DELAY_MS } from "../../src/server/lib/timer-delay.js";
 import { makeCa } from "../lib/openssl-ca.js";
 import { configRefusal } from "../lib/config-refusal.js";
 import { runMeshsign } from "../lib/meshsign-process.js";
@@ -140,6 +141,16 @@ describe("a bad value is refused naming its key", () => {
       name: "an environment duration that is not a duration",
       sources: () => ({ env: { MESHSIGN_SHUTDOWN_GRACE_PERIOD: "soon" } }),
       message: 'MESHSIGN_SHUTDOWN_GRACE_PERIOD: "soon" is not a duration',
+    },
+    {
+      name: "a shutdown grace period longer than a Node.js timer can wait (it would fire at once)",
+      sources: () => ({ env: {}, flags: { shutdownGracePeriod: "600h" } }),
+      message: "--shutdown-grace-period: must be at most 596h (Node.js timers wait at most 2^31-1 ms, about 24.8 days; a longer wait ends at once)",
+    },
+    {
+      name: "a shutdown grace period from the environment just past the longest",
+      sources: () => ({ env: { MESHSIGN_SHUTDOWN_GRACE_PERIOD: "596h0m1s" } }),
+      message: "MESHSIGN_SHUTDOWN_GRACE_PERIOD: must be at most 596h",
     },
     {
       name: "a port out of range",
@@ -518,5 +529,14 @@ describe("meshsign serve with a --root-ca-file that does not hold the CA's root"
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`do not verify against the roots of --root-ca-file ${other.certFile}: `);
+  });
+});
+
+describe("durations that become a Node.js timer", () => {
+  it("loads the longest shutdown grace period, which with the workers' 2 s more still fits a timer", () => {
+    const config = loadConfig({ env: {}, flags: { shutdownGracePeriod: "596h" } });
+    expect(config.shutdownGracePeriod).toBe(596 * 3_600_000);
+    // primary.ts waits for its workers the grace period and 2 s more.
+    expect(config.shutdownGracePeriod + 2000).toBeLessThanOrEqual(MAX_TIMER_DELAY_MS);
   });
 });
