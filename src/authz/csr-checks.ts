@@ -5,7 +5,7 @@
  * one) runs last, so a malformed or unauthorized request costs no public-key
  * operation.
  */
-import { ExtensionOid, ExtKeyUsageOid, NameOid, type ParsedCsr, parseSpiffeId } from "../pki/index.js";
+import { csrSignatureProblem, ExtensionOid, ExtKeyUsageOid, NameOid, type ParsedCsr, parseSpiffeId } from "../pki/index.js";
 import type { Check, Violation } from "./chain.js";
 import type { CsrPolicy } from "./config.js";
 
@@ -182,13 +182,9 @@ export const uriMatchesIdentity: CsrCheck = {
 export const signatureValid: CsrCheck = {
   name: "signature-valid",
   check: ({ csr }) => {
-    if (csr.verifySignature()) return undefined;
-    const alg = csr.signatureAlgorithm;
-    // An algorithm refused for a stated reason (RSASSA-PSS parameters Go cannot verify) says so:
-    // the agent's key and CSR are fine, the signature scheme is not.
-    return alg.kind === "unsupported" && alg.reason !== undefined
-      ? { code: "ERR_CSR_SIGNATURE", message: `the CSR's signature algorithm is not accepted: ${alg.reason}` }
-      : { code: "ERR_CSR_SIGNATURE", message: "the CSR signature does not verify (proof of possession)" };
+    // Worded in src/pki, so the engine's CertificateRequests say the same.
+    const problem = csrSignatureProblem(csr);
+    return problem === undefined ? undefined : { code: "ERR_CSR_SIGNATURE", message: problem };
   },
 };
 

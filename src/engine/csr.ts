@@ -12,11 +12,12 @@ import {
   type NameConstraints,
   type OtherName,
   buildCsr as buildPkcs10,
+  csrSignatureProblem,
   parseCsr as parsePkcs10,
   readNameConstraints,
   readUtf8OtherNames,
 } from "../pki/index.js";
-import { MeshsignError } from "../errors/index.js";
+import { isMeshsignError, MeshsignError } from "../errors/index.js";
 import type { CertificateRequest, CertificateSpec } from "./lib/api.js";
 import { literalSubjectName } from "./lib/literal-subject.js";
 import { DEFAULT_DURATION_MS, type ResolvedSpec, goDurationMs, usagesToTemplate } from "./lib/spec.js";
@@ -161,6 +162,22 @@ export function parseCsr(pem: string): ParsedCsr {
   return asked;
 }
 
+/**
+ * The CSR of a CertificateRequest about to be signed, or the error its Ready condition shows
+ * (RequestParsingError): a signature that is no proof of possession in the words CreateCertificate
+ * uses for it (an RSASSA-PSS CSR names the parameters Go refuses), anything else as a CSR that
+ * cannot be decoded.
+ */
+export function parseRequestCsr(pem: string): ParsedCsr {
+  try {
+    return parseCsr(pem);
+  } catch (err) {
+    if (isMeshsignError(err, "ERR_CSR_SIGNATURE"))
+      throw new MeshsignError("ERR_CSR_SIGNATURE", `The CSR in the CertificateRequest is refused: ${err.message}`, { cause: err });
+    throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", { cause: err });
+  }
+}
+
 function cacheKey(pem: string): string {
   return createHash("sha256").update(pem).digest("base64");
 }
@@ -176,7 +193,8 @@ function remember(pem: string, asked: ParsedCsr): void {
 /** What a PEM CSR asks for; with `verify`, only when its signature verifies (proof of possession). */
 function readCsr(pem: string, verify: boolean): ParsedCsr {
   const csr = parsePkcs10(pem, { maxBytes: ENGINE_MAX_CSR_BYTES });
-  if (verify && !csr.verifySignature()) throw new Error("CSR signature does not verify");
+  const refused = verify ? csrSignatureProblem(csr) : undefined;
+  if (refused !== undefined) throw new MeshsignError("ERR_CSR_SIGNATURE", refused);
   const otherNames = readUtf8OtherNames(csr.extensions);
   if (csr.otherNames !== otherNames.length) {
     // directoryName, registeredID, ... or a non-UTF8String otherName: refused rather than silently left out.

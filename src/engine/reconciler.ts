@@ -19,7 +19,7 @@ import type { IssuerRegistry } from "../issuers/registry.js";
 import type { Store } from "../store/types.js";
 import { type BackoffOptions, DEFAULT_ISSUANCE_BACKOFF, DEFAULT_TRANSIENT_BACKOFF, exponentialDelayMs, nextIssuanceAttemptMs } from "./backoff.js";
 import type { Clock, RandomSource } from "./clock.js";
-import { buildCsr, parseCsr, type ParsedCsr, templateFromRequest } from "./csr.js";
+import { buildCsr, parseCsr, type ParsedCsr, parseRequestCsr, templateFromRequest } from "./csr.js";
 import type { EventRecorder } from "./events.js";
 import { encodePrivateKey, generatePrivateKey, isSlowKey, keyMatchesSpec, parsePrivateKey, spkiOf } from "./keys.js";
 import { ANN, LABEL, UNCOPIED_ANNOTATION_PREFIXES } from "./lib/annotations.js";
@@ -648,12 +648,7 @@ export class CertificateReconciler {
         throw new MeshsignError("ERR_ISSUER_NOT_READY", `Referenced issuer is not ready: ${status.reason}: ${status.message}`, { retry: "transient" });
       }
       const csrPem = b64decode(cr.spec.request);
-      let csr: ParsedCsr;
-      try {
-        csr = parseCsr(csrPem);
-      } catch (err) {
-        throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", { cause: err });
-      }
+      const csr = parseRequestCsr(csrPem);
       const template = templateFromRequest(cr, csr, now);
       const result = await issuer.sign({
         requestId: `${ns}/${cr.metadata.name}`,

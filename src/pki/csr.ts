@@ -122,6 +122,21 @@ function checkUncompressedPoint(keyBits: Uint8Array, curve: keyof typeof EC_COOR
   }
 }
 
+/**
+ * Why a CSR's signature is no proof of possession, in words safe to show, or undefined when it
+ * verifies. The one wording of this rule: CreateCertificate's signature-valid check and the
+ * engine's CertificateRequests both say it. An algorithm refused for a stated reason (RSASSA-PSS
+ * parameters Go and BoringSSL cannot verify) is named: the key and the request are fine, the
+ * signature scheme is not.
+ */
+export function csrSignatureProblem(csr: Pick<ParsedCsr, "signatureAlgorithm" | "verifySignature">): string | undefined {
+  if (csr.verifySignature()) return undefined;
+  const alg = csr.signatureAlgorithm;
+  return alg.kind === "unsupported" && alg.reason !== undefined
+    ? `the CSR's signature algorithm is not accepted: ${alg.reason}`
+    : "the CSR signature does not verify (proof of possession)";
+}
+
 /** Parses a PEM CSR (see the module comment for the PEM policy). */
 export function parseCsr(pem: string, limits?: CsrLimits): ParsedCsr {
   const max = limitOf(limits);

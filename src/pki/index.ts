@@ -7,7 +7,7 @@
 export { type ParseCertificateOptions, type ParsedCertificate, parseCertificate } from "./certificate.js";
 export { isIssuedBy, orderChain, svidResponseChain, type VerifyOptions, verifyChain } from "./chain.js";
 export { ChainVerifier } from "./chain-verifier.js";
-export { type CsrLimits, DEFAULT_MAX_CSR_BYTES, type ParsedCsr, parseCsr, parseCsrDer } from "./csr.js";
+export { type CsrLimits, csrSignatureProblem, DEFAULT_MAX_CSR_BYTES, type ParsedCsr, parseCsr, parseCsrDer } from "./csr.js";
 export { DistinguishedNameError, parseDistinguishedName } from "./distinguished-name.js";
 export {
   computeValidity,

@@ -29,7 +29,7 @@ import type { SignRequest, SignResult } from "../../issuers/issuer.js";
 import { decodePemAll } from "../../pki/index.js";
 import type { Store } from "../../store/types.js";
 import type { Clock } from "../clock.js";
-import { OID, type ParsedCsr, parseCsr } from "../csr.js";
+import { OID, type ParsedCsr, parseRequestCsr } from "../csr.js";
 import type { EventRecorder } from "../events.js";
 import { ANN } from "../lib/annotations.js";
 import {
@@ -77,16 +77,9 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
       throw new MeshsignError("ERR_NOT_FOUND", `CertificateRequest ${request.requestId} not found`, {
         retry: "transient",
       });
-    let csr: ParsedCsr;
-    try {
-      // The engine's parse, memoized per CSR: the reconciler read this one just before, and
-      // a request is asked again at every change of its Order.
-      csr = parseCsr(request.csrPem);
-    } catch (err) {
-      throw new MeshsignError("ERR_CSR_DER", "Failed to decode the CSR in the CertificateRequest", {
-        cause: err,
-      });
-    }
+    // The engine's parse, memoized per CSR: the reconciler read this one just before, and
+    // a request is asked again at every change of its Order.
+    const csr = parseRequestCsr(request.csrPem);
     const replaces = await this.#replaces(issuer, cr);
     const spec = { ...orderSpec(issuer, cr, csr), ...(replaces !== undefined ? { replaces } : {}) };
     // The name hashes the spec without `replaces`: that is read from the Certificate's Secret on
