@@ -5,11 +5,19 @@
  *   hand out a certificate for somebody else's key);
  * - its DNS and IP SANs are exactly the identifiers ordered;
  * - it is valid now and not a CA;
+ * - it can serve TLS, which the Gateway (or Ingress) it is for does with
+ *   it: a keyUsage, when present, allows digitalSignature, and an
+ *   extendedKeyUsage, when present, allows serverAuth (src/pki/usages.ts,
+ *   the check Vault's certificates get). Nothing else is asked: not
+ *   clientAuth, which public CAs drop from their certificates in 2026,
+ *   whatever the Certificate's `usages` list (cert-manager ignores them for
+ *   ACME too), nor keyEncipherment (TLS 1.3 and ECDHE only sign, and an
+ *   EC key cannot have it);
  * - the chain links leaf -> intermediates by signature (each certificate
  *   issued by the next), or, when trust anchors are given (the CA's roots,
  *   e.g. Pebble's), verifies to one.
  * A failed check is an ERR_CERT_INVALID whose `detail.check` names it
- * (`publicKey`, `ca`, `names`, `validity`): a caller may act on a
+ * (`publicKey`, `ca`, `names`, `validity`, `usage`): a caller may act on a
  * certificate for another key differently from one the CA will issue alike
  * again.
  */
@@ -17,9 +25,11 @@ import { MeshsignError } from "../errors/index.js";
 import {
   decodePemAll,
   isIssuedBy,
+  missingUsages,
   NameOid,
   type ParsedCertificate,
   parseCertificate,
+  type Usages,
   verifyChain,
 } from "../pki/index.js";
 import type { AcmeIdentifier } from "./problems.js";
@@ -42,7 +52,10 @@ export interface VerifyIssuedOptions {
 }
 
 /** Which check an unusable certificate failed (`detail.check` of its ERR_CERT_INVALID). */
-export type IssuedCheck = "publicKey" | "ca" | "names" | "validity";
+export type IssuedCheck = "publicKey" | "ca" | "names" | "validity" | "usage";
+
+/** What a TLS server certificate must allow: signing the handshake, for server authentication. */
+const TLS_SERVER_USAGES: Usages = { keyUsage: ["digitalSignature"], extKeyUsage: ["serverAuth"] };
 
 function bad(check: IssuedCheck, message: string, detail: Record<string, unknown> = {}): never {
   throw new MeshsignError("ERR_CERT_INVALID", `the ACME server's certificate is unusable: ${message}`, {
@@ -86,6 +99,12 @@ export function verifyIssued(options: VerifyIssuedOptions): IssuedCertificate {
       extra,
     });
   }
+  const usages = missingUsages(leaf, TLS_SERVER_USAGES);
+  if (usages !== undefined)
+    bad("usage", `it cannot serve TLS: ${usages.message}`, {
+      serial: leaf.serialHex,
+      missing: usages.missing,
+    });
   const t = options.at.getTime();
   if (t < leaf.notBefore.getTime() || t >= leaf.notAfter.getTime())
     bad("validity", "it is not valid now", {

@@ -9,7 +9,8 @@
  * - Order failed (invalid, expired, errored): a terminal error carrying the
  *   Order's reason (the CA's problem detail), so the Certificate shows it and
  *   backs off;
- * - Order valid: the chain, checked against the CSR (key, names, validity)
+ * - Order valid: the chain, checked against the CSR (key, names, validity,
+ *   the usages a TLS server needs)
  *   before it is used; a certificate for another key deletes the Order (it
  *   is recreated, as cert-manager does), one not valid yet is waited for,
  *   and any other unusable one fails the request (ordering again would get
@@ -151,7 +152,8 @@ export class AcmeRequestSigner implements AcmeOrderSigner {
           };
         }
         if (e.detail.check !== "publicKey") {
-          // Names that differ, a CA certificate, an expired one, a chain that does not link: the CA
+          // Names that differ, a CA certificate, an expired one, one that cannot serve TLS (its key
+          // usage or extended key usage), a chain that does not link: the CA
           // would issue the same for the same order again, so ordering again would loop (an order a
           // second, for ever). The request fails, and the Certificate backs off; the Order stays to
           // show what came back.

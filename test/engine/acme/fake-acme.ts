@@ -76,6 +76,8 @@ export class FakeAcme {
   renewalWindow: [number, number] | undefined;
   /** The Retry-After (seconds) of renewalInfo answers. */
   renewalInfoRetryAfter: string | undefined;
+  /** The key usages and extended key usages of the leaves it issues, instead of digitalSignature and serverAuth. */
+  leafUsages: Pick<CertificateTemplate, "keyUsage" | "extKeyUsage"> | undefined;
   /** Served after the leaf instead of the CA's root (a chain that does not link). */
   chainTail: string | undefined;
   /** The `notAfter` of every newOrder received, in order (undefined: none). */
@@ -266,6 +268,7 @@ export class FakeAcme {
           isCA: false,
           keyUsage: ["digitalSignature"],
           extKeyUsage: ["serverAuth"],
+          ...this.leafUsages,
           notBefore: new Date(now + (this.notBeforeAheadMs ?? -60_000)),
           notAfter: new Date(now + 90 * 86_400_000),
         },

@@ -348,6 +348,20 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
       },
       message: /chain does not link: certificate 2 \(CN=Fake ACME Root\) did not issue certificate 1/,
     },
+    {
+      what: "a certificate whose extended key usage allows client auth only (a Gateway cannot serve TLS with it)",
+      set: (acme: FakeAcme) => {
+        acme.leafUsages = { keyUsage: ["digitalSignature"], extKeyUsage: ["clientAuth"] };
+      },
+      message: /unusable: it cannot serve TLS: its extended key usages \[clientAuth\] do not allow serverAuth/,
+    },
+    {
+      what: "a certificate whose key usage lacks digitalSignature",
+      set: (acme: FakeAcme) => {
+        acme.leafUsages = { keyUsage: ["keyAgreement"], extKeyUsage: ["serverAuth"] };
+      },
+      message: /unusable: it cannot serve TLS: its key usages \[keyAgreement\] do not allow digitalSignature/,
+    },
   ])("fails the request, without ordering again, when the CA issues $what", async ({ set, message }) => {
     const acme = new FakeAcme();
     set(acme);
