@@ -15,7 +15,8 @@ export interface ClientCertAuthenticatorOptions {
  * chain against the mesh roots; this checks that the verified leaf is a
  * workload SVID of our trust domain: exactly one URI SAN, of Istio's form
  * `spiffe://<td>/ns/<ns>/sa/<sa>`, no other names, not a CA, an extended
- * key usage (if any) that allows client and server auth, inside its
+ * key usage (if any) that allows client and server auth (or any purpose,
+ * as Go reads anyExtendedKeyUsage), inside its
  * validity period. Stricter than Istio's ClientCertAuthenticator, which takes
  * every SAN as an identity (and then fails identity matching on DNS SANs).
  *
@@ -50,6 +51,11 @@ export class ClientCertAuthenticator implements Authenticator {
     // X.509-SVID §4.4: an EKU, when present, allows both; istio-csr's TLS layer checks clientAuth and
     // serverAuth too. The TLS handshake here checks no purpose, so a mesh certificate issued for
     // something else (serverAuth only, code signing) would otherwise authenticate.
+    // anyExtendedKeyUsage passes: this check decides what istiod decides, and Go's crypto/tls
+    // verifies a client certificate with x509's KeyUsages, where ExtKeyUsageAny matches every
+    // purpose; a workload istiod lets renew is not refused here. The check of certificates
+    // meshsign hands out (src/pki/usages.ts) refuses it instead, as BoringSSL in Envoy, their
+    // user, does. test/authn/any-extended-key-usage.test.ts pins both readings.
     const ekus = leaf.extKeyUsage;
     if (
       ekus !== undefined &&

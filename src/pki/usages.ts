@@ -55,7 +55,11 @@ export interface UsagesRefusal {
  * a present one must list each usage asked for that the certificate's key can
  * perform. anyExtendedKeyUsage does not stand in for serverAuth or
  * clientAuth: OpenSSL and BoringSSL (Envoy) refuse a TLS peer whose only EKU
- * it is, although Go accepts it.
+ * it is, although Go accepts it. The certificates checked here are handed to
+ * Envoy (Vault's workload certificates) or to a Gateway's TLS clients (ACME's),
+ * so the stricter reading is theirs. The client-certificate authenticator
+ * (src/authn) takes it, as istiod's Go does: there the question is whether
+ * istiod would let the caller renew (test/authn/any-extended-key-usage.test.ts).
  */
 export function missingUsages(
   cert: Pick<ParsedCertificate, "keyUsage" | "extKeyUsage" | "extKeyUsageOids" | "publicKeySpki">,
