@@ -26,7 +26,10 @@
  *   effort, as before.
  *
  * What it waits for goes into `status.reason`, which the Order, the request
- * and the Certificate repeat. Only Challenges the scheduler started
+ * and the Certificate repeat. A transient failure for which the CA named a
+ * time (Retry-After) keeps that time in the annotation
+ * `acme.meshsign.io/retry-after`, as the Order does (lib/retry-after.ts): the
+ * CA is not asked again before it, after a restart either. Only Challenges the scheduler started
  * (`status.processing`) are worked on; `processing` is in the store, so a
  * restart resumes exactly those.
  */
@@ -51,6 +54,7 @@ import { type BackoffOptions, exponentialDelayMs } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { SECRETS, type Secret } from "../lib/api.js";
+import { retryAfter, retryAtOf, withRetryAt } from "./lib/retry-after.js";
 import { CHALLENGE_FINALIZER } from "./order-controller.js";
 
 /**
@@ -188,6 +192,9 @@ export class ChallengeController {
       return undefined;
     }
     if (ch.status?.processing !== true) return undefined;
+    // The CA named a time: it is not asked before it (a watch event, a restart).
+    const retryAt = retryAtOf(ch);
+    if (retryAt !== undefined && this.#d.clock.now() < retryAt) return retryAt;
     const issuer = this.#d.registry.resolve(ch.spec.issuerRef, ns);
     if (!(issuer instanceof AcmeIssuer) || !issuer.status().ready) {
       await this.#reason(ch, `Waiting for the issuer ${ch.spec.issuerRef.name} to be ready`);
@@ -207,12 +214,17 @@ export class ChallengeController {
       }
       const n = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, n);
-      const hinted = e.detail.retryAfterMs;
+      const backoffUntil = this.#d.clock.now() + exponentialDelayMs(n, TRANSIENT_BACKOFF);
+      // A time the CA named is kept on the Challenge, as an Order keeps its own: the back-off
+      // above lives in memory only, and a restart would ask the CA again at once.
+      const held = retryAfter(e, this.#d.clock.now(), backoffUntil);
+      if (held !== undefined) {
+        ch = await this.#d.store.update<Challenge>(CHALLENGES, withRetryAt(ch, held.at));
+        if (ch.status?.reason !== held.reason) await this.#setStatus(ch, { ...ch.status, reason: held.reason });
+        return held.at;
+      }
       if (ch.status?.reason !== e.message) await this.#setStatus(ch, { ...ch.status, reason: e.message });
-      return (
-        this.#d.clock.now() +
-        Math.max(typeof hinted === "number" ? hinted : 0, exponentialDelayMs(n, TRANSIENT_BACKOFF))
-      );
+      return backoffUntil;
     }
   }
 

@@ -27,7 +27,8 @@
  *
  * A refusal that names a time (a `rateLimited` problem's or a 503's
  * Retry-After) is honoured to the letter: the instant goes into the
- * annotation {@link RETRY_AFTER_ANNOTATION}, so neither an early wake nor a
+ * annotation `acme.meshsign.io/retry-after` (lib/retry-after.ts, which the
+ * Challenges share), so neither an early wake nor a
  * restart asks the CA before it, and the deadline runs from that instant
  * instead of from creation. Erroring the Order at its deadline would have
  * failed the request, and the Certificate would have ordered again after
@@ -60,13 +61,12 @@ import { exponentialDelayMs } from "../backoff.js";
 import type { Clock } from "../clock.js";
 import type { EventRecorder } from "../events.js";
 import { computeName } from "./lib/names.js";
+import { retryAfter, retryAtOf, withRetryAt } from "./lib/retry-after.js";
 
 export const CHALLENGE_FINALIZER = "finalizer.acme.cert-manager.io";
 const FINAL_FAILED = new Set(["invalid", "expired", "errored"]);
 /** Default deadline of an Order, from its creation. */
 export const DEFAULT_ORDER_TIMEOUT_MS = 60 * 60_000;
-/** When the CA asked not to be asked again before (RFC 3339), set from its Retry-After. */
-export const RETRY_AFTER_ANNOTATION = "acme.meshsign.io/retry-after";
 /** Fallback re-check of a pending Order (Challenge changes wake it sooner). */
 const PENDING_RECHECK_MS = 60_000;
 const FINALIZE_DEADLINE_MS = 60_000;
@@ -195,24 +195,15 @@ export class OrderController {
       }
       const n = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, n);
-      const hinted = e.detail.retryAfterMs;
       let fresh = (await this.#d.store.get<Order>(ORDERS, ns, name)) ?? order;
-      if (typeof hinted === "number" && Number.isFinite(hinted) && hinted > 0) {
-        // Kept on the Order, whole seconds up: the CA is asked again at that time, not before, and
-        // never sooner than the back-off (a CA answering every request "Retry-After: 1" is not asked
-        // once a second for the whole deadline).
-        const asked = this.#d.clock.now() + hinted;
-        const at = Math.ceil(Math.max(asked, now + exponentialDelayMs(n, TRANSIENT_BACKOFF)) / 1000) * 1000;
-        const reason = `${e.message} (the ACME server asks to retry after ${new Date(Math.ceil(asked / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")})`;
-        fresh = await this.#d.store.update<Order>(ORDERS, {
-          ...fresh,
-          metadata: {
-            ...fresh.metadata,
-            annotations: { ...fresh.metadata.annotations, [RETRY_AFTER_ANNOTATION]: new Date(at).toISOString() },
-          },
-        });
-        if (fresh.status?.reason !== reason) await this.#setStatus(fresh, { ...(fresh.status ?? {}), reason });
-        return at;
+      // Kept on the Order: the CA is asked again at that time, not before (even past the deadline,
+      // which runs from it), and never sooner than the back-off.
+      const held = retryAfter(e, this.#d.clock.now(), now + exponentialDelayMs(n, TRANSIENT_BACKOFF));
+      if (held !== undefined) {
+        fresh = await this.#d.store.update<Order>(ORDERS, withRetryAt(fresh, held.at));
+        if (fresh.status?.reason !== held.reason)
+          await this.#setStatus(fresh, { ...(fresh.status ?? {}), reason: held.reason });
+        return held.at;
       }
       if (fresh.status?.reason !== e.message)
         await this.#setStatus(fresh, { ...(fresh.status ?? {}), reason: e.message });
@@ -505,13 +496,6 @@ export class OrderController {
     if (clean.reason === "") delete clean.reason;
     return this.#d.store.updateStatus<Order>(ORDERS, { ...order, status: clean });
   }
-}
-
-/** The instant of {@link RETRY_AFTER_ANNOTATION}, or undefined when absent or unreadable. */
-function retryAtOf(order: Order): number | undefined {
-  const v = order.metadata.annotations?.[RETRY_AFTER_ANNOTATION];
-  const at = v === undefined ? Number.NaN : Date.parse(v);
-  return Number.isNaN(at) ? undefined : at;
 }
 
 function ownedBy(c: Challenge, order: Order): boolean {

@@ -64,6 +64,8 @@ export class FakeAcme {
   offerAri = false;
   /** Refuse every newOrder with 429 rateLimited and this Retry-After (seconds, or an HTTP date). */
   rateLimitOrders: string | undefined;
+  /** Refuse every authorization read and challenge accept with 429 rateLimited and this Retry-After (seconds). */
+  rateLimitChallenges: string | undefined;
   /** Refuse a newOrder that carries `replaces` with this status and problem (e.g. 409 alreadyReplaced). */
   refuseReplaces: { status: number; type: string; detail: string } | undefined;
   /** A DNS name the CA adds to every certificate it issues (as some commercial CAs add `www.`). */
@@ -203,6 +205,14 @@ export class FakeAcme {
       this.#count("order");
       if (order.status === "ready") this.#readReady.add(order.url);
       return json(200, this.#orderBody(order), nonce);
+    }
+    if (this.rateLimitChallenges !== undefined && (this.#authz.has(url) || path.startsWith("/chall/"))) {
+      this.#count(this.#authz.has(url) ? "authorization" : "accept");
+      return json(
+        429,
+        { type: "urn:ietf:params:acme:error:rateLimited", detail: "too many failed authorizations recently" },
+        { ...nonce, "retry-after": this.rateLimitChallenges },
+      );
     }
     const authz = this.#authz.get(url);
     if (authz !== undefined) {

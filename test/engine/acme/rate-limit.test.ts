@@ -3,11 +3,12 @@
  * is not asked again before that time: not by the same Order at its
  * deadline (which used to error it, so that the Certificate ordered again
  * after its generic back-off, an hour, while the CA had said three), and not
- * after a restart. The OrderController alone, on a frozen clock.
+ * after a restart. The same for a Challenge whose authorization or accept the
+ * CA refuses so. The Order and Challenge controllers alone, on a frozen clock.
  */
 import { describe, expect, it } from "vitest";
-import { ORDERS, type Order } from "../../../src/api/types.js";
-import { DEFAULT_ORDER_TIMEOUT_MS, OrderController } from "../../../src/engine/acme/index.js";
+import { CHALLENGES, type Challenge, ORDERS, type Order } from "../../../src/api/types.js";
+import { ChallengeController, DEFAULT_ORDER_TIMEOUT_MS, OrderController } from "../../../src/engine/acme/index.js";
 import { noopEventRecorder } from "../../../src/engine/events.js";
 import { createAcmeIssuerFactory } from "../../../src/issuers/acme/index.js";
 import { IssuerRegistry, issuerKey } from "../../../src/issuers/registry.js";
@@ -27,7 +28,7 @@ async function setup(acme: FakeAcme) {
   const spec = {
     server: acme.directoryUrl,
     privateKeySecretRef: { name: "fake-account" },
-    solvers: [{ http01: { ingress: {} } }],
+    solvers: [{ waitInsteadOfSelfCheck: "0s", http01: { ingress: {} } }],
   };
   const secrets = new Map<string, Record<string, string>>();
   const built = await createAcmeIssuerFactory({ transport: acme.transport })(spec, {
@@ -53,8 +54,9 @@ async function setup(acme: FakeAcme) {
   T0 = Date.parse((await store.get<Order>(ORDERS, NS, "shop-1-123"))?.metadata.creationTimestamp ?? "");
   const clock = new FakeClock(T0);
   const controller = () => new OrderController({ store, clock, registry, events: noopEventRecorder });
+  const challenges = () => new ChallengeController({ store, clock, registry, events: noopEventRecorder });
   const order = async () => (await store.get<Order>(ORDERS, NS, "shop-1-123")) as Order;
-  return { store, clock, controller, order };
+  return { store, clock, controller, challenges, order };
 }
 
 describe("an ACME CA's rateLimited Retry-After on a new order", () => {
@@ -128,4 +130,54 @@ describe("an ACME CA's rateLimited Retry-After on a new order", () => {
     }
     expect(passes).toBeLessThanOrEqual(10);
   }, 60_000);
+});
+
+describe("an ACME CA's rateLimited Retry-After on a Challenge", () => {
+  it("is kept on the Challenge, so after a restart the CA is not asked again before it", async () => {
+    const acme = new FakeAcme();
+    const { store, clock, controller, challenges } = await setup(acme);
+    await controller().reconcile(NS, "shop-1-123");
+    const [made] = await store.list<Challenge>(CHALLENGES, { namespace: NS });
+    if (made === undefined) throw new Error("the Order made no Challenge");
+    const name = made.metadata.name ?? "";
+    // Started, as the scheduler starts it.
+    await store.updateStatus<Challenge>(CHALLENGES, { ...made, status: { ...made.status, processing: true } });
+    acme.rateLimitChallenges = String((3 * HOUR) / 1000);
+    const askedBefore = () => (acme.counts.get("accept") ?? 0) + (acme.counts.get("authorization") ?? 0);
+
+    let wake = await challenges().reconcile(NS, name);
+    const asked = askedBefore();
+    expect(asked).toBeGreaterThan(0);
+    expect(wake).toBeGreaterThanOrEqual(T0 + 3 * HOUR);
+    const held = await store.get<Challenge>(CHALLENGES, NS, name);
+    expect(Date.parse(held?.metadata.annotations?.["acme.meshsign.io/retry-after"] ?? "")).toBe(wake);
+    expect(held?.status?.reason).toMatch(/rateLimited: too many failed authorizations recently \(the ACME server asks to retry after /);
+
+    // A restart ten minutes later: another controller, nothing in memory.
+    clock.jumpTo(T0 + 10 * 60_000);
+    wake = await challenges().reconcile(NS, name);
+    expect(askedBefore()).toBe(asked);
+    expect(wake).toBeGreaterThanOrEqual(T0 + 3 * HOUR);
+
+    // At the CA's time it is asked again.
+    acme.rateLimitChallenges = undefined;
+    clock.jumpTo(T0 + 3 * HOUR);
+    await challenges().reconcile(NS, name);
+    expect(askedBefore()).toBeGreaterThan(asked);
+  });
+
+  it("is held no shorter than the back-off when the CA asks for a retry after a second", async () => {
+    const acme = new FakeAcme();
+    const { store, controller, challenges } = await setup(acme);
+    await controller().reconcile(NS, "shop-1-123");
+    const [made] = await store.list<Challenge>(CHALLENGES, { namespace: NS });
+    if (made === undefined) throw new Error("the Order made no Challenge");
+    await store.updateStatus<Challenge>(CHALLENGES, { ...made, status: { ...made.status, processing: true } });
+    acme.rateLimitChallenges = "1";
+    const wake = await challenges().reconcile(NS, made.metadata.name ?? "");
+    // The first transient failure backs off 5 s (whole seconds up), not the CA's one second.
+    expect(wake).toBeGreaterThanOrEqual(T0 + 5_000);
+    const held = await store.get<Challenge>(CHALLENGES, NS, made.metadata.name ?? "");
+    expect(Date.parse(held?.metadata.annotations?.["acme.meshsign.io/retry-after"] ?? "")).toBe(wake);
+  });
 });
