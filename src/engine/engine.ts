@@ -24,7 +24,7 @@ import { b64decode, requestRevision } from "./lib/requests.js";
 import { resolveIssuerRef } from "./lib/spec.js";
 import { certInfo, splitPemChain } from "./lib/x509-info.js";
 import { describeKey, privateKeyFacts } from "./keys.js";
-import { EngineMetrics } from "./metrics.js";
+import { engineMetricsFor } from "./metrics.js";
 import { CertificateReconciler } from "./reconciler.js";
 import { REASON } from "./reasons.js";
 import { DEFAULT_CONCURRENCY, Scheduler } from "./scheduler.js";
@@ -206,7 +206,7 @@ export class Engine {
       options.events === false
         ? noopEventRecorder
         : (options.events ?? new StoreEventRecorder({ store: options.store, clock: this.#clock }));
-    const metrics = options.metricsRegistry === undefined ? undefined : new EngineMetrics(options.metricsRegistry);
+    const metrics = options.metricsRegistry === undefined ? undefined : engineMetricsFor(options.metricsRegistry);
     // The crash tests' hook (crash-hook.ts): the same store and sink unless MESHSIGN_TEST_CRASH_AT is set.
     const issuance = withCrashHook(process.env[CRASH_AT_ENV], this.#store, options.secretSink);
     this.#reconciler = new CertificateReconciler({
@@ -279,6 +279,11 @@ export class Engine {
    */
   get http01Lookup(): (token: string, host: string | undefined) => string | undefined {
     return this.#acme.lookupHttp01;
+  }
+
+  /** The HTTP-01 solver listener answered for `token` (see AcmeOptions.http01ServedSignals). */
+  noteHttp01Served(token: string): void {
+    this.#acme.noteHttp01Served(token);
   }
 
   /** The issuer registry the engine signs through (shared with the CSR service). */

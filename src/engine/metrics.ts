@@ -73,12 +73,36 @@ class ComputedGauge {
   reset(): void {}
 }
 
+const NO_ACME: AcmeStateCounts = { orders: new Map(), challenges: new Map() };
+
+/** The engine metrics of each registry: one set per process, whichever engine reports into it. */
+const byRegistry = new WeakMap<Registry, EngineMetrics>();
+
+/**
+ * The engine metrics registered in `registry`, made on first use. A later engine in the same
+ * process (Kubernetes mode starts one per leader term) reports into the same metrics: registering
+ * them again would throw, which made every leader term after the first fail to start. Its
+ * Certificates' rows start empty (the new engine observes each of them again); the counters and
+ * the histogram keep counting.
+ */
+export function engineMetricsFor(registry: Registry): EngineMetrics {
+  const existing = byRegistry.get(registry);
+  if (existing !== undefined) {
+    existing.forgetAll();
+    return existing;
+  }
+  const created = new EngineMetrics(registry);
+  byRegistry.set(registry, created);
+  return created;
+}
+
 export class EngineMetrics {
   readonly #latency: Histogram<string>;
   readonly #failures: Counter<string>;
   /** "<ns>/<name>" -> the Certificate's labels and values. */
   readonly #rows = new Map<string, Row>();
   readonly #registry: Registry;
+  #acmeCounts: (() => AcmeStateCounts) | undefined;
 
   constructor(registry: Registry) {
     this.#registry = registry;
@@ -110,8 +134,11 @@ export class EngineMetrics {
    * scraped: how many are in flight, and how many a CA has refused.
    */
   trackAcme(counts: () => AcmeStateCounts): void {
+    const registered = this.#acmeCounts !== undefined;
+    this.#acmeCounts = counts;
+    if (registered) return;
     const byState = (pick: (c: AcmeStateCounts) => ReadonlyMap<string, number>) => (): Sample[] => {
-      const m = pick(counts());
+      const m = pick(this.#acmeCounts?.() ?? NO_ACME);
       const extra = [...m.keys()].filter((s) => !(ACME_STATES as readonly string[]).includes(s));
       return [...ACME_STATES, ...extra].map((state) => ({ labels: { state }, value: m.get(state) ?? 0 }));
     };
@@ -125,6 +152,11 @@ export class EngineMetrics {
     // Label order is the exposition order: cert-manager's (name, namespace, issuer_name, issuer_kind, issuer_group).
     const ordered: CertificateMetricLabels = { name: labels.name, namespace: labels.namespace, issuer_name: labels.issuer_name, issuer_kind: labels.issuer_kind, issuer_group: labels.issuer_group };
     this.#rows.set(`${labels.namespace}/${labels.name}`, { labels: ordered, ready: values.ready, notBefore: seconds(values.notBeforeMs), notAfter: seconds(values.notAfterMs), renewal: seconds(values.renewalTimeMs) });
+  }
+
+  /** Drops every Certificate's series (a new engine reports them again). */
+  forgetAll(): void {
+    this.#rows.clear();
   }
 
   /** Drops every series of a deleted Certificate. */

@@ -1,6 +1,8 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { EngineMetrics } from "../../src/engine/metrics.js";
+import { Engine } from "../../src/engine/engine.js";
+import { EngineMetrics, engineMetricsFor } from "../../src/engine/metrics.js";
+import { MemoryStore } from "../../src/store/memory/index.js";
 
 const web = { name: "web", namespace: "apps", issuer_name: "ca", issuer_kind: "ClusterIssuer", issuer_group: "cert-manager.io" };
 const at = (s: number) => s * 1000 + 999;
@@ -65,5 +67,28 @@ describe("EngineMetrics.trackAcme", () => {
     text = await registry.metrics();
     expect(text).toContain('meshsign_acme_orders{state="pending"} 0');
     expect(text).toContain('meshsign_acme_orders{state="valid"} 3');
+  });
+});
+
+describe("engine metrics across engines in one process (Kubernetes mode: one engine per leader term)", () => {
+  it("lets a second engine start on the same registry, which threw 'already registered' and failed every later leader term", () => {
+    const registry = new Registry();
+    const store = new MemoryStore();
+    new Engine({ store, metricsRegistry: registry });
+    expect(() => new Engine({ store, metricsRegistry: registry })).not.toThrow();
+  });
+
+  it("starts a later engine's Certificates empty and reads the ACME counts from the latest engine", async () => {
+    const registry = new Registry();
+    const first = engineMetricsFor(registry);
+    first.observe(web, { ready: "True" });
+    first.trackAcme(() => ({ orders: new Map([["pending", 7]]), challenges: new Map() }));
+    const second = engineMetricsFor(registry);
+    expect(second).toBe(first);
+    second.trackAcme(() => ({ orders: new Map([["valid", 2]]), challenges: new Map() }));
+    const text = await registry.metrics();
+    expect(text).not.toContain('name="web"');
+    expect(text).toContain('meshsign_acme_orders{state="pending"} 0');
+    expect(text).toContain('meshsign_acme_orders{state="valid"} 2');
   });
 });
