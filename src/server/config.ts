@@ -502,6 +502,16 @@ export interface LoadConfigOptions {
  */
 const EMPTY_TURNS_OFF: ReadonlySet<keyof Config> = new Set<keyof Config>(["acmeHttp01SolverAddress", "certificateShims"]);
 
+/** Options only the Kubernetes mode reads, with what they are for. */
+const KUBERNETES_ONLY: readonly (readonly [keyof Config, string])[] = [
+  ["kubeconfig", "how to reach the API server"],
+  ["leaderElectionNamespace", "the Lease replicas elect a leader with"],
+  ["runtimeIssuanceConfigMapName", "a ConfigMap that switches the signing issuer"],
+  ["runtimeIssuanceConfigMapNamespace", "a ConfigMap that switches the signing issuer"],
+  ["configmapNamespaceSelector", "namespaces that get istio-ca-root-cert"],
+  ["istiodCertificateEnable", "istiod's serving certificate, the Secret istiod-tls"],
+];
+
 /** Reads, merges and validates the configuration. Throws ERR_CONFIG_INVALID naming every bad key. */
 export function loadConfig(sources: ConfigSources = {}, options: LoadConfigOptions = {}): Config {
   const problems: string[] = [];
@@ -551,6 +561,14 @@ export function loadConfig(sources: ConfigSources = {}, options: LoadConfigOptio
     out[o.key] = value;
   }
   const config = out as unknown as Config;
+  if (mode === "standalone" && (options.purpose ?? "serve") === "serve") {
+    // Given but read only by the Kubernetes mode: refused, as the reverse is, rather than ignored.
+    for (const [key, what] of KUBERNETES_ONLY) {
+      const given = raw.get(key);
+      if (given !== undefined && !(key === "istiodCertificateEnable" && out[key] === false))
+        problems.push(`${given.origin}: kubernetes mode only (${what}); standalone has no cluster`);
+    }
+  }
   if (problems.length === 0) problems.push(...crossChecks(config, options.purpose ?? "serve"));
   if (problems.length > 0) {
     throw new MeshsignError("ERR_CONFIG_INVALID", `invalid configuration:\n  ${problems.join("\n  ")}`);

@@ -382,6 +382,15 @@ describe("a bad value is refused naming its key", () => {
       message: "--output-dir: standalone only; in kubernetes mode Secrets are written to the API server; mount them where files are needed\n  --secret-hook: standalone only",
     },
     {
+      name: "Kubernetes-only options in standalone mode, where they would be ignored",
+      sources: () => ({
+        env: { MESHSIGN_CONFIGMAP_NAMESPACE_SELECTOR: "istio-injection=enabled" },
+        flags: { kubeconfig: "/root/.kube/config", istiodCertificateEnable: true },
+      }),
+      message:
+        "--kubeconfig: kubernetes mode only (how to reach the API server); standalone has no cluster\n  MESHSIGN_CONFIGMAP_NAMESPACE_SELECTOR: kubernetes mode only (namespaces that get istio-ca-root-cert); standalone has no cluster\n  --istiod-certificate-enable: kubernetes mode only",
+    },
+    {
       name: "a secret hook that is not installed (it used to fail only after the first Secret change)",
       sources: () => ({ env: {}, flags: { secretHook: "/usr/local/bin/reload-nginx-missing now" } }),
       message: "--secret-hook: /usr/local/bin/reload-nginx-missing is not an executable file",
@@ -435,7 +444,7 @@ describe("a bad value is refused naming its key", () => {
   });
 
   it("reads label selectors as Kubernetes writes label keys and equality: underscores, prefixes, == and spaces", () => {
-    const c = loadConfig({ env: {}, flags: { certificateSelector: "team_name=mesh, app.kubernetes.io/part-of==istio", configmapNamespaceSelector: "istio-injection=enabled" } });
+    const c = loadConfig({ env: {}, flags: { mode: "kubernetes", certificateSelector: "team_name=mesh, app.kubernetes.io/part-of==istio", configmapNamespaceSelector: "istio-injection=enabled" } });
     expect(parseLabelSelector(c.certificateSelector)).toEqual({ team_name: "mesh", "app.kubernetes.io/part-of": "istio" });
     expect(parseLabelSelector(c.configmapNamespaceSelector)).toEqual({ "istio-injection": "enabled" });
   });
