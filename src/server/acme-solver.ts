@@ -26,13 +26,17 @@ export function startAcmeSolverListener(options: {
   readonly store: Store;
   readonly address: string;
   readonly log: Logger;
+  /** Told each token it answers for (the CA has fetched it): standalone, the engine looks at the authorization then. */
+  readonly onServed?: (token: string) => void;
 }): AcmeSolverListener {
   const { store, address, log } = options;
   /** HTTP-01 token -> the Challenge's name and key authorization. */
   const tokens = new Map<string, { dnsName: string; key: string }>();
   const lookup = (token: string, host: string | undefined): string | undefined => {
     const c = tokens.get(token);
-    return c !== undefined && host !== undefined && c.dnsName.toLowerCase() === host ? c.key : undefined;
+    if (c === undefined || host === undefined || c.dnsName.toLowerCase() !== host) return undefined;
+    options.onServed?.(token);
+    return c.key;
   };
   let solver: Http01Solver | undefined;
   let opening: Promise<void> | undefined;

@@ -31,6 +31,8 @@ export interface EngineHost {
   ready(): boolean;
   /** Standalone: whether the embedded store takes writes now, and why not (full or read-only disk). */
   storeHealth?(): { ok: boolean; reason?: string };
+  /** The HTTP-01 solver listener answered for `token` (standalone: the listener runs beside this engine). */
+  noteHttp01Served(token: string): void;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,8 @@ export async function startEngine(options: {
         ...(config.dns01RecursiveNameserversOnly ? { recursiveOnly: true } : {}),
       }),
       ...(tokens !== undefined ? { requestServiceAccountToken: tokens } : {}),
+      // Standalone: the solver listener runs in this process and says what it served.
+      ...(config.mode === "standalone" && config.acmeHttp01SolverAddress ? { http01ServedSignals: true } : {}),
       // Kubernetes: the CA reaches the solver listener through meshsign's Service, routed per Challenge.
       ...(config.mode === "kubernetes" && config.acmeHttp01SolverAddress ? { http01Routes: { service: { name: "meshsign", namespace: config.clusterResourceNamespace, port: Number(config.acmeHttp01SolverAddress.slice(config.acmeHttp01SolverAddress.lastIndexOf(":") + 1)) } } } : {}),
     },
@@ -111,6 +115,7 @@ export async function startEngine(options: {
   return {
     store,
     loadManifests: async () => {},
+    noteHttp01Served: (token) => engine.noteHttp01Served(token),
     control: {
       list: (ns) => engine.list(ns),
       listIssuers: (ns) => engine.listIssuers(ns),
@@ -151,7 +156,10 @@ export async function startStandaloneEngine(
   // The control plane's certificates (meshsign's serving certificate) come from the mesh CA.
   await ensureMeshCaIssuer(store, config, ca);
   let stopManifests: (() => Promise<void>) | undefined;
-  const solver = config.acmeHttp01SolverAddress ? startAcmeSolverListener({ store, address: config.acmeHttp01SolverAddress, log }) : undefined;
+  let served: ((token: string) => void) | undefined;
+  const solver = config.acmeHttp01SolverAddress
+    ? startAcmeSolverListener({ store, address: config.acmeHttp01SolverAddress, log, onServed: (token) => served?.(token) })
+    : undefined;
   const host = await startEngine({
     config,
     store,
@@ -165,6 +173,7 @@ export async function startStandaloneEngine(
       await store.close();
     },
   });
+  served = host.noteHttp01Served;
   return {
     ...host,
     storeHealth: () => store.health(),

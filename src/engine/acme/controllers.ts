@@ -42,6 +42,12 @@ export interface AcmeOptions {
   readonly dns01Propagation?: Dns01Propagation;
   /** Kubernetes mode: route HTTP-01 Challenges to meshsign's Service through an Ingress or HTTPRoute. */
   readonly http01Routes?: Http01RoutesOptions;
+  /**
+   * The HTTP-01 solver listener tells the engine ({@link AcmeControllers.noteHttp01Served}) each
+   * token it answers for, as standalone's does: a Challenge's first look at its authorization then
+   * follows the CA's fetch instead of a fixed half second. Off, nothing waits for that call.
+   */
+  readonly http01ServedSignals?: boolean;
   /** Kubernetes mode: TokenRequest for DNS-01 providers' serviceAccountRef (Route53). */
   readonly requestServiceAccountToken?: ServiceAccountTokenRequester;
 }
@@ -137,7 +143,7 @@ export class AcmeControllers {
       ...(deps.requestServiceAccountToken !== undefined
         ? { requestServiceAccountToken: deps.requestServiceAccountToken }
         : {}),
-      http01Served: (token) => this.#waitServed(token),
+      ...(deps.http01ServedSignals === true ? { http01Served: (token: string) => this.#waitServed(token) } : {}),
     });
     const split = (key: string): [string, string] => {
       const i = key.indexOf("/");
@@ -210,13 +216,17 @@ export class AcmeControllers {
   readonly lookupHttp01 = (token: string, host: string | undefined): string | undefined => {
     const c = this.#tokens.get(token);
     if (c === undefined || host === undefined || c.dnsName.toLowerCase() !== host) return undefined;
-    const waiters = this.#servedWaiters.get(token);
-    if (waiters !== undefined) {
-      this.#servedWaiters.delete(token);
-      for (const wake of waiters) wake();
-    }
+    this.noteHttp01Served(token);
     return c.key;
   };
+
+  /** The solver listener answered for `token`: what waits for the CA's fetch of it goes on. */
+  noteHttp01Served(token: string): void {
+    const waiters = this.#servedWaiters.get(token);
+    if (waiters === undefined) return;
+    this.#servedWaiters.delete(token);
+    for (const wake of waiters) wake();
+  }
 
   /** Resolves when the solver listener next answers for `token`; cancel() forgets the wait. */
   #waitServed(token: string): { served: Promise<void>; cancel(): void } {

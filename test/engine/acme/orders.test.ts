@@ -178,7 +178,7 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
 
   it("reads an authorization once the CA has fetched the HTTP-01 answer from meshsign's listener, not before", async () => {
     const acme = new FakeAcme();
-    const { store, engine } = await setup(acme);
+    const { store, engine } = await setup(acme, undefined, { http01ServedSignals: true });
     // The VA fetches 1.2 s after each accept: later than the fixed first look (0.5 s) would come.
     acme.va = { delayMs: 1_200, fetch: (token, host) => engine.http01Lookup(token, host) };
     await engine.start();
