@@ -1,7 +1,7 @@
 /**
  * meshsign's resource API: the cert-manager.io/v1 and acme.cert-manager.io/v1
  * shapes (zod schemas and their TypeScript types), validation with field
- * paths, cert-manager's defaults, annotation keys, Go durations and the
+ * paths, cert-manager's defaults, annotation keys, Go durations, label selectors and the
  * ResourceType constants every Store call takes.
  */
 
@@ -76,6 +76,15 @@ export {
 } from "./defaults.js";
 export type { DefaultedCertificate, DefaultedCertificateSpec } from "./defaults.js";
 export { formatGoDuration, parseGoDuration, tryParseGoDuration } from "./duration.js";
+export {
+  EVERYTHING,
+  formatLabelSelector,
+  labelSelectorFromSet,
+  matchesLabelSelector,
+  parseLabelSelector,
+  tryParseLabelSelector,
+} from "./label-selector.js";
+export type { LabelRequirement, LabelSelector, LabelSelectorOperator } from "./label-selector.js";
 export { normalizeObject } from "./normalize.js";
 export { describeDocument, MANIFEST_KINDS, parseManifests } from "./manifests.js";
 export type { ManifestDocument, ManifestIdentity, ParseManifestOptions } from "./manifests.js";

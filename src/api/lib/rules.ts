@@ -21,15 +21,39 @@ export function isDns1123Label(s: string): boolean {
 }
 
 export function isQualifiedName(key: string): boolean {
-  const slash = key.indexOf("/");
-  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
-  const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (prefix !== undefined && !isDns1123Subdomain(prefix)) return false;
-  return name.length > 0 && name.length <= 63 && QUALIFIED_NAME.test(name);
+  return qualifiedNameProblem(key) === undefined;
+}
+
+/**
+ * Why `key` is not a Kubernetes qualified name (a label or annotation key), or undefined when it
+ * is one: apimachinery's validation.IsQualifiedName, in our words.
+ */
+export function qualifiedNameProblem(key: string): string | undefined {
+  const parts = key.split("/");
+  if (parts.length > 2) return "a key is a name with at most one prefix, written prefix/name (e.g. example.com/name)";
+  const name = parts.at(-1) as string;
+  if (parts.length === 2) {
+    const prefix = parts[0] as string;
+    if (prefix === "") return "the prefix before '/' is empty";
+    if (!isDns1123Subdomain(prefix)) {
+      return `its prefix ${JSON.stringify(prefix)} is not a DNS subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)`;
+    }
+  }
+  if (name === "") return parts.length === 2 ? "the name after '/' is empty" : "it is empty";
+  if (name.length > 63) return "its name is longer than 63 characters";
+  if (!QUALIFIED_NAME.test(name)) return "its name must start and end with a letter or digit and hold only letters, digits, '-', '_' and '.'";
+  return undefined;
 }
 
 export function isLabelValue(v: string): boolean {
-  return v.length <= 63 && LABEL_VALUE.test(v);
+  return labelValueProblem(v) === undefined;
+}
+
+/** Why `v` is not a Kubernetes label value, or undefined when it is one (validation.IsValidLabelValue). */
+export function labelValueProblem(v: string): string | undefined {
+  if (v.length > 63) return "it is longer than 63 characters";
+  if (!LABEL_VALUE.test(v)) return "a value is empty, or starts and ends with a letter or digit and holds only letters, digits, '-', '_' and '.'";
+  return undefined;
 }
 
 export function isBase64(s: string): boolean {
