@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { labelSelectorFromSet } from "../api/label-selector.js";
 import { CERTIFICATES } from "../api/types.js";
 import { isMeshsignError, MeshsignError } from "../errors/index.js";
 import { KubeStore } from "../store/kube/index.js";
@@ -75,7 +76,7 @@ export async function startKubernetesControllers(options: {
     trust = new RootConfigMapDistributor({
       store,
       roots,
-      namespaceSelector: parseLabelSelector(config.configmapNamespaceSelector),
+      namespaceSelector: labelSelectorFromSet(parseLabelSelector(config.configmapNamespaceSelector)),
       onError: (ns, err) => log.warn({ namespace: ns, err }, "istio-ca-root-cert reconcile failed; retrying"),
       onChanged: (ns, action) => log.info({ namespace: ns, action }, "istio-ca-root-cert published"),
     });

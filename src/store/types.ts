@@ -14,6 +14,7 @@
  *   once the finalizers are removed. Objects with an ownerReference to a
  *   deleted owner are deleted too (cascading, background).
  */
+import type { LabelSelector } from "../api/label-selector.js";
 
 export interface OwnerReference {
   readonly apiVersion: string;
@@ -57,8 +58,14 @@ export interface ResourceType {
 export interface ListOptions {
   /** Only objects in this namespace (namespaced kinds); all namespaces when absent. */
   readonly namespace?: string;
-  /** Equality-based selector, e.g. { "istio.io/config": "true" }. */
-  readonly labelSelector?: Readonly<Record<string, string>>;
+  /**
+   * Only objects whose labels it selects: a parsed Kubernetes label selector
+   * (src/api/label-selector.ts), e.g. parseLabelSelector("env in (prod),!legacy")
+   * or labelSelectorFromSet({ "istio.io/config": "true" }). The Kubernetes
+   * backend sends it to the API server; the others match it in memory, with
+   * the same meaning.
+   */
+  readonly labelSelector?: LabelSelector;
 }
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";

@@ -11,6 +11,7 @@
  * - terminating namespaces are skipped; ConfigMaps are never deleted.
  * Only the leader runs it. Reads bypass any cache (store.get).
  */
+import { EVERYTHING, type LabelSelector, labelSelectorFromSet } from "../api/label-selector.js";
 import { CONFIGMAPS, type ConfigMap, NAMESPACES, type Namespace } from "../api/types.js";
 import { isMeshsignError } from "../errors/index.js";
 import type { Store, Watch } from "../store/types.js";
@@ -21,14 +22,16 @@ import type { RootsSource } from "./roots-source.js";
 export const ROOT_CERT_CONFIGMAP = "istio-ca-root-cert";
 export const ROOT_CERT_KEY = "root-cert.pem";
 export const ISTIO_CONFIG_LABEL = "istio.io/config";
+/** The ConfigMaps the distributor watches: its own, by their label. */
+const LABELLED = labelSelectorFromSet({ [ISTIO_CONFIG_LABEL]: "true" });
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 30_000;
 
 export interface RootConfigMapOptions {
   readonly store: Store;
   readonly roots: RootsSource;
-  /** Equality label selector for namespaces (istio-csr `--configmap-namespace-selector`); empty: all. */
-  readonly namespaceSelector?: Readonly<Record<string, string>>;
+  /** Label selector of the namespaces (istio-csr `--configmap-namespace-selector`); default: all. */
+  readonly namespaceSelector?: LabelSelector;
   /** Istio's PILOT_CA_CERT_CONFIGMAP; default istio-ca-root-cert. */
   readonly configMapName?: string;
   /** A namespace's reconcile failed; it is retried with back-off. */
@@ -40,7 +43,7 @@ export interface RootConfigMapOptions {
 export class RootConfigMapDistributor {
   readonly #opts: RootConfigMapOptions;
   readonly #name: string;
-  readonly #selector: Readonly<Record<string, string>>;
+  readonly #selector: LabelSelector;
   readonly #queue: WorkQueue;
   /** Selected namespaces, as the namespace watch last reported them. */
   readonly #namespaces = new Set<string>();
@@ -50,7 +53,7 @@ export class RootConfigMapDistributor {
   constructor(options: RootConfigMapOptions) {
     this.#opts = options;
     this.#name = options.configMapName ?? ROOT_CERT_CONFIGMAP;
-    this.#selector = options.namespaceSelector ?? {};
+    this.#selector = options.namespaceSelector ?? EVERYTHING;
     this.#queue = new WorkQueue((ns) => this.reconcile(ns).then(() => undefined), {
       retryMinMs: RETRY_MIN_MS,
       retryMaxMs: RETRY_MAX_MS,
@@ -85,7 +88,7 @@ export class RootConfigMapDistributor {
         const ns = e.object.metadata.namespace ?? "";
         if (e.object.metadata.name === this.#name && this.#namespaces.has(ns)) this.#queue.add(ns);
       },
-      { labelSelector: { [ISTIO_CONFIG_LABEL]: "true" } },
+      { labelSelector: LABELLED },
     );
     this.#watches = [namespaces, configMaps];
     await Promise.all(this.#watches.map((w) => w.synced));

@@ -8,6 +8,7 @@
 import { AuthenticationV1Api, CoreV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHttp01Route, removeHttp01Route } from "../../src/acme/index.js";
+import { parseLabelSelector } from "../../src/api/label-selector.js";
 import {
   CERTIFICATES,
   CHALLENGES,
@@ -164,7 +165,7 @@ describe("meshsign's ServiceAccount under the manifests' RBAC", () => {
 
   it("distributes istio-ca-root-cert with its own credentials", async () => {
     const roots = new RootsBroadcaster("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
-    const d = new RootConfigMapDistributor({ store: meshsign, roots, namespaceSelector: { mesh: "on" } });
+    const d = new RootConfigMapDistributor({ store: meshsign, roots, namespaceSelector: parseLabelSelector("mesh=on") });
     await d.start();
     try {
       const cm = await eventually(async () => meshsign.get(CONFIGMAPS, "app", "istio-ca-root-cert"), 30_000);

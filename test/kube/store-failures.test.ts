@@ -177,7 +177,11 @@ describe("KubeStore error mapping", () => {
       list(res, "1", []);
     });
     const err = await rejection(
-      store.list(ConfigMaps, { namespace: "a", labelSelector: { app: "x,evil=1" } }),
+      // Built by hand: parseLabelSelector and labelSelectorFromSet would refuse it already.
+      store.list(ConfigMaps, {
+        namespace: "a",
+        labelSelector: { requirements: [{ key: "app", operator: "Equals", values: ["x,evil=1"] }] },
+      }),
     );
     expect(err.code).toBe("ERR_RESOURCE_INVALID");
     expect(requests).toBe(0);

@@ -5,6 +5,7 @@
  */
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { labelSelectorFromSet, parseLabelSelector } from "../../src/api/label-selector.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 import { KubeStore, SECRET_CACHE_LABEL } from "../../src/store/kube/index.js";
 import type { KubeObject, ResourceType, WatchEvent } from "../../src/store/types.js";
@@ -99,7 +100,7 @@ describe("KubeStore reads and writes", () => {
     expect(got?.data).toEqual({ k: "v" });
     expect(got?.metadata.resourceVersion).toMatch(/^\d+$/);
     expect(typeof got?.metadata.creationTimestamp).toBe("string");
-    const listed = await store.list<ConfigMap>(ConfigMaps, { namespace: NS, labelSelector: { app: "a" } });
+    const listed = await store.list<ConfigMap>(ConfigMaps, { namespace: NS, labelSelector: labelSelectorFromSet({ app: "a" }) });
     expect(listed.map((c) => [c.apiVersion, c.kind, c.metadata.name])).toEqual([["v1", "ConfigMap", "one"]]);
   });
 
@@ -323,6 +324,42 @@ describe("KubeStore watch", () => {
     expect(seen).toEqual(["ours"]);
     // Unlabelled Secrets are still read on demand.
     expect((await store.get<Secret>(Secrets, ns, "foreign"))?.metadata.name).toBe("foreign");
+  });
+
+  it("lists and watches with set-based selectors, a Secret watch's ANDed with the cache label", async () => {
+    const ns = "set-based";
+    await store.create(Namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    for (const [name, labels] of [
+      ["a", { app: "a" }],
+      ["b", { app: "b", tier: "db" }],
+      ["c", { app: "c" }],
+      ["none", {}],
+    ] as const) {
+      await store.create<ConfigMap>(ConfigMaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns, labels } });
+    }
+    const listed = async (text: string) =>
+      (await store.list<ConfigMap>(ConfigMaps, { namespace: ns, labelSelector: parseLabelSelector(text) })).map((c) => c.metadata.name);
+    expect(await listed("app in (a,b),!tier")).toEqual(["a"]);
+    expect(await listed("app notin (a, b)")).toEqual(["c", "none"]);
+    expect(await listed("tier!=db,app")).toEqual(["a", "c"]);
+
+    const seen: string[] = [];
+    const w = store.watch<Secret>(Secrets, (e) => seen.push(`${e.type} ${e.object.metadata.name}`), {
+      namespace: ns,
+      labelSelector: parseLabelSelector("tier notin (db)"),
+    });
+    await w.synced;
+    const cached = { [SECRET_CACHE_LABEL]: "true" };
+    for (const [name, labels] of [
+      ["foreign", { tier: "web" }],
+      ["db", { ...cached, tier: "db" }],
+      ["web", { ...cached, tier: "web" }],
+    ] as const) {
+      await store.create<Secret>(Secrets, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: ns, labels } });
+    }
+    await eventually(async () => (seen.includes("ADDED web") ? true : undefined), 30_000);
+    w.stop();
+    expect(seen).toEqual(["ADDED web"]);
   });
 
   it("watches a custom resource across all namespaces", async () => {

@@ -2,10 +2,12 @@
  * The istio-ca-root-cert distributor on a real API server, through the
  * Kubernetes Store: selected namespaces (including one created later) get the
  * ConfigMap, an edit is repaired, a root rotation republishes, a terminating
- * namespace is left alone.
+ * namespace is left alone. The namespaces are selected by a set-based selector,
+ * which the API server evaluates in the namespace watch.
  */
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseLabelSelector } from "../../src/api/label-selector.js";
 import { KubeStore } from "../../src/store/kube/index.js";
 import { RootConfigMapDistributor, RootsBroadcaster } from "../../src/trust/index.js";
 import { type KubeApiServer, startKubeApiServer } from "./harness.js";
@@ -43,15 +45,21 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(api.kubeconfigPath);
   core = kc.makeApiClient(CoreV1Api);
-  for (const [name, mesh] of [
-    ["mesh-a", "on"],
-    ["mesh-b", "on"],
-    ["outside", "off"],
+  for (const [name, labels] of [
+    ["mesh-a", { mesh: "on" }],
+    ["mesh-b", { mesh: "on" }],
+    ["mesh-yes", { mesh: "yes" }],
+    ["outside", { mesh: "off" }],
+    ["mesh-opted-out", { mesh: "on", "istio-injection": "disabled" }],
   ] as const) {
-    await core.createNamespace({ body: { metadata: { name, labels: { mesh } } } });
+    await core.createNamespace({ body: { metadata: { name, labels } } });
   }
   store = new KubeStore({ kubeConfig: kc });
-  distributor = new RootConfigMapDistributor({ store, roots, namespaceSelector: { mesh: "on" } });
+  distributor = new RootConfigMapDistributor({
+    store,
+    roots,
+    namespaceSelector: parseLabelSelector("mesh in (on, yes), !istio-injection"),
+  });
   await distributor.start();
 });
 
@@ -63,7 +71,7 @@ afterAll(async () => {
 
 describe("istio-ca-root-cert on a real API server", () => {
   it("appears in every selected namespace with only root-cert.pem and the istio.io/config label", async () => {
-    for (const ns of ["mesh-a", "mesh-b"]) {
+    for (const ns of ["mesh-a", "mesh-b", "mesh-yes"]) {
       await published(ns, ROOT_A);
       const cm = await rootCert(ns);
       expect(Object.keys(cm?.data ?? {})).toEqual(["root-cert.pem"]);
@@ -71,6 +79,7 @@ describe("istio-ca-root-cert on a real API server", () => {
     }
     await distributor.idle();
     expect(await rootCert("outside")).toBeUndefined();
+    expect(await rootCert("mesh-opted-out")).toBeUndefined();
   });
 
   it("appears in a namespace created later", async () => {

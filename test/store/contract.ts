@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CERTIFICATE_REQUESTS, CERTIFICATES, CLUSTER_ISSUERS, ORDERS, SECRETS } from "../../src/api/types.js";
+import { labelSelectorFromSet, parseLabelSelector } from "../../src/api/label-selector.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 import type { KubeObject, Store, WatchEvent } from "../../src/store/types.js";
 
@@ -405,9 +406,16 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
           (await store.list(SECRETS, o)).map((s) => `${s.metadata.namespace}/${s.metadata.name}`);
         expect(await names()).toEqual(["n1/a", "n1/b", "n2/c"]);
         expect(await names({ namespace: "n1" })).toEqual(["n1/a", "n1/b"]);
-        expect(await names({ labelSelector: { app: "x" } })).toEqual(["n1/a", "n1/b"]);
-        expect(await names({ labelSelector: { app: "x", tier: "1" } })).toEqual(["n1/b"]);
-        expect(await names({ namespace: "n2", labelSelector: { app: "x" } })).toEqual([]);
+        expect(await names({ labelSelector: labelSelectorFromSet({ app: "x" }) })).toEqual(["n1/a", "n1/b"]);
+        expect(await names({ labelSelector: labelSelectorFromSet({ app: "x", tier: "1" }) })).toEqual(["n1/b"]);
+        expect(await names({ namespace: "n2", labelSelector: labelSelectorFromSet({ app: "x" }) })).toEqual([]);
+        // The API server's set-based selectors, with the same meaning in every backend.
+        const selected = async (text: string) => names({ labelSelector: parseLabelSelector(text) });
+        expect(await selected("app in (x,y),!tier")).toEqual(["n1/a", "n2/c"]);
+        expect(await selected("app notin (x)")).toEqual(["n2/c"]);
+        expect(await selected("tier!=1")).toEqual(["n1/a", "n2/c"]);
+        expect(await selected("tier")).toEqual(["n1/b"]);
+        expect(await selected("tier>0,tier<2")).toEqual(["n1/b"]);
       });
     });
 
@@ -440,7 +448,7 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
       await withStore(async (store) => {
         const events: string[] = [];
         const w = store.watch(SECRETS, (e) => events.push(`${e.type} ${e.object.metadata.name}`), {
-          labelSelector: { managed: "true" },
+          labelSelector: labelSelectorFromSet({ managed: "true" }),
         });
         await w.synced;
         const s = await store.create(SECRETS, secret("s"));
@@ -452,6 +460,21 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         await store.update(SECRETS, { ...s3, metadata: { ...s3.metadata, labels: {} } });
         w.stop();
         expect(events).toEqual(["ADDED s", "MODIFIED s", "DELETED s"]);
+      });
+    });
+
+    it("watches with a set-based selector see an object leave it when it gains a label", async () => {
+      await withStore(async (store) => {
+        const events: string[] = [];
+        const w = store.watch(SECRETS, (e) => events.push(`${e.type} ${e.object.metadata.name}`), {
+          labelSelector: parseLabelSelector("tier notin (db), !legacy"),
+        });
+        await w.synced;
+        const s = await store.create(SECRETS, secret("s", { metadata: { name: "s", namespace: "ns", labels: { tier: "web" } } }));
+        await store.create(SECRETS, secret("db", { metadata: { name: "db", namespace: "ns", labels: { tier: "db" } } }));
+        await store.update(SECRETS, { ...s, metadata: { ...s.metadata, labels: { tier: "web", legacy: "" } } });
+        w.stop();
+        expect(events).toEqual(["ADDED s", "DELETED s"]);
       });
     });
 

@@ -3,6 +3,7 @@
  * pkg/controller/configmap_test.go Test_Reconcile lists them (reference §7.1).
  */
 import { describe, expect, it } from "vitest";
+import { EVERYTHING, type LabelSelector, parseLabelSelector } from "../../src/api/label-selector.js";
 import type { ConfigMap, Namespace } from "../../src/api/types.js";
 import { planRootConfigMap } from "../../src/trust/lib/root-configmap-plan.js";
 
@@ -36,7 +37,7 @@ const good = { "istio.io/config": "true" };
 function plan(
   namespace: Namespace | undefined,
   configMap: ConfigMap | undefined,
-  selector: Record<string, string> = {},
+  selector: LabelSelector = EVERYTHING,
   roots: string | null = ROOTS,
 ) {
   return planRootConfigMap({
@@ -64,12 +65,12 @@ describe("planRootConfigMap", () => {
     ],
     [
       "a namespace that does not match the selector is left alone",
-      plan(ns({ team: "b" }), undefined, { team: "a" }),
+      plan(ns({ team: "b" }), undefined, parseLabelSelector("team=a")),
       { action: "skip", reason: "NamespaceNotSelected" },
     ],
     [
       "nothing is written before roots are known",
-      plan(ns(), undefined, {}, null),
+      plan(ns(), undefined, EVERYTHING, null),
       { action: "skip", reason: "NoRoots" },
     ],
     [
@@ -87,7 +88,7 @@ describe("planRootConfigMap", () => {
   });
 
   it("creates a missing ConfigMap with only root-cert.pem and the istio.io/config label", () => {
-    expect(plan(ns({ team: "a" }), undefined, { team: "a" })).toEqual({
+    expect(plan(ns({ team: "a" }), undefined, parseLabelSelector("team=a"))).toEqual({
       action: "create",
       configMap: {
         apiVersion: "v1",

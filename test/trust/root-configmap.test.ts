@@ -5,6 +5,7 @@
  * test/kube/trust.test.ts.)
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { type LabelSelector, parseLabelSelector } from "../../src/api/label-selector.js";
 import { CONFIGMAPS, type ConfigMap, NAMESPACES, type Namespace } from "../../src/api/types.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import { MemoryStore } from "../../src/store/memory/index.js";
@@ -22,7 +23,7 @@ function namespace(name: string, labels: Record<string, string> = { mesh: "on" }
   return { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } };
 }
 
-async function setup(initialRoots: string | null = ROOT_A) {
+async function setup(initialRoots: string | null = ROOT_A, namespaceSelector: LabelSelector = parseLabelSelector("mesh=on")) {
   const store = new MemoryStore();
   const roots = new RootsBroadcaster(initialRoots ?? undefined);
   const changes: string[] = [];
@@ -30,7 +31,7 @@ async function setup(initialRoots: string | null = ROOT_A) {
   const distributor = new RootConfigMapDistributor({
     store,
     roots,
-    namespaceSelector: { mesh: "on" },
+    namespaceSelector,
     onChanged: (ns, action) => changes.push(`${action} ${ns}`),
     onError: (_ns, err) => errors.push(err),
   });
@@ -64,6 +65,19 @@ describe("RootConfigMapDistributor", () => {
       expect(cm?.metadata.labels).toEqual({ "istio.io/config": "true" });
     }
     expect(await rootConfigMap(store, "other")).toBeUndefined();
+  });
+
+  it("selects namespaces with a set-based selector, as istio-csr's --configmap-namespace-selector does", async () => {
+    const { store, distributor } = await setup(ROOT_A, parseLabelSelector("maistra.io/member-of in (istio-system), !legacy"));
+    await store.create(NAMESPACES, namespace("member", { "maistra.io/member-of": "istio-system" }));
+    await store.create(NAMESPACES, namespace("other-mesh", { "maistra.io/member-of": "other" }));
+    await store.create(NAMESPACES, namespace("old", { "maistra.io/member-of": "istio-system", legacy: "true" }));
+    await distributor.start();
+    await settle(distributor);
+    expect((await rootConfigMap(store, "member"))?.data).toEqual({ "root-cert.pem": ROOT_A });
+    expect(await rootConfigMap(store, "other-mesh")).toBeUndefined();
+    expect(await rootConfigMap(store, "old")).toBeUndefined();
+    expect(await distributor.reconcile("old")).toEqual({ action: "skip", reason: "NamespaceNotSelected" });
   });
 
   it("creates the ConfigMap in a namespace created after start, and in one that becomes selected", async () => {

@@ -1,10 +1,10 @@
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
+import { formatLabelSelector, type LabelSelector, labelSelectorFromSet } from "../../api/label-selector.js";
 import { isMeshsignError, MeshsignError } from "../../errors/index.js";
 import type { KubeObject, ListOptions, ResourceType, Store, Watch, WatchEvent } from "../types.js";
 import { Informer } from "./lib/informer.js";
 import { apiVersionOf, collectionPath, objectPath } from "./lib/paths.js";
 import { RestClient } from "./lib/rest.js";
-import { mergeSelectors, renderLabelSelector } from "./lib/selector.js";
 
 /**
  * The label cert-manager puts on every Secret it manages
@@ -69,7 +69,7 @@ export interface ApplyOptions {
 export class KubeStore implements Store {
   readonly #kc: KubeConfig;
   readonly #rest: RestClient;
-  readonly #secretSelector: Readonly<Record<string, string>>;
+  readonly #secretSelector: LabelSelector;
   readonly #fieldManager: string;
   readonly #resyncMs: number;
   readonly #onWatchError: ((type: ResourceType, err: unknown) => void) | undefined;
@@ -79,12 +79,11 @@ export class KubeStore implements Store {
   constructor(options: KubeStoreOptions) {
     this.#kc = options.kubeConfig;
     this.#rest = new RestClient(options.kubeConfig, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-    this.#secretSelector = options.secretCacheSelector ?? { [SECRET_CACHE_LABEL]: "true" };
+    // Checked here, at construction (ERR_RESOURCE_INVALID), rather than at the first Secret watch.
+    this.#secretSelector = labelSelectorFromSet(options.secretCacheSelector ?? { [SECRET_CACHE_LABEL]: "true" });
     this.#fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
     this.#resyncMs = options.resyncMs ?? DEFAULT_RESYNC_MS;
     this.#onWatchError = options.onWatchError;
-    // Validate once, at construction, rather than at the first Secret watch.
-    renderLabelSelector(this.#secretSelector);
   }
 
   async get<T extends KubeObject>(
@@ -107,7 +106,7 @@ export class KubeStore implements Store {
 
   async list<T extends KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<T[]> {
     this.#open();
-    const list = await this.#list(type, options.namespace, renderLabelSelector(options.labelSelector));
+    const list = await this.#list(type, options.namespace, queryOf(options.labelSelector));
     return list.items as unknown as T[];
   }
 
@@ -117,10 +116,11 @@ export class KubeStore implements Store {
     options: ListOptions = {},
   ): Watch {
     this.#open();
-    const selector = isSecret(type)
-      ? mergeSelectors(this.#secretSelector, options.labelSelector)
+    // Requirements are ANDed: a Secret watch sees the caller's selection of the cached Secrets.
+    const selector: LabelSelector | undefined = isSecret(type)
+      ? { requirements: [...this.#secretSelector.requirements, ...(options.labelSelector?.requirements ?? [])] }
       : options.labelSelector;
-    const labelSelector = renderLabelSelector(selector);
+    const labelSelector = queryOf(selector);
     const namespace = options.namespace === undefined ? undefined : ns(type, options.namespace);
     const informer = new Informer<T>({
       kc: this.#kc,
@@ -277,6 +277,15 @@ export class KubeStore implements Store {
 
 function isSecret(type: ResourceType): boolean {
   return type.group === "" && type.kind === "Secret";
+}
+
+/**
+ * The `labelSelector` query parameter of a selector, undefined when it selects everything.
+ * Throws ERR_RESOURCE_INVALID (before any request) for a requirement the API server would refuse.
+ */
+function queryOf(selector: LabelSelector | undefined): string | undefined {
+  const text = selector === undefined ? "" : formatLabelSelector(selector);
+  return text === "" ? undefined : text;
 }
 
 /** The namespace part of a path: required for namespaced kinds, ignored for cluster-scoped ones. */

@@ -1,3 +1,4 @@
+import { type LabelSelector, matchesLabelSelector } from "../../api/label-selector.js";
 import type { ConfigMap, Namespace } from "../../api/types.js";
 
 /** What to do for one namespace's root ConfigMap (reference §2.5 reconcile rules). */
@@ -14,7 +15,7 @@ export interface PlanInput {
   readonly namespace: Namespace | undefined;
   readonly configMap: ConfigMap | undefined;
   readonly roots: string | undefined;
-  readonly selector: Readonly<Record<string, string>>;
+  readonly selector: LabelSelector;
   readonly name: string;
   readonly key: string;
   readonly label: readonly [string, string];
@@ -26,7 +27,7 @@ type Check = (input: PlanInput) => RootConfigMapPlan | undefined;
 const checks: readonly Check[] = [
   ({ namespace }) => (namespace ? undefined : { action: "skip", reason: "NamespaceNotFound" }),
   ({ namespace, selector }) =>
-    Object.entries(selector).every(([k, v]) => namespace?.metadata.labels?.[k] === v)
+    matchesLabelSelector(selector, namespace?.metadata.labels)
       ? undefined
       : { action: "skip", reason: "NamespaceNotSelected" },
   // A Terminating namespace refuses new objects; writing there only produces errors.

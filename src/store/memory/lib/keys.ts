@@ -1,3 +1,4 @@
+import { matchesLabelSelector } from "../../../api/label-selector.js";
 import type { KubeObject, ListOptions, ResourceType } from "../../types.js";
 
 /** Keys and small pure helpers shared by the in-memory core and the embedded backend. */
@@ -16,14 +17,11 @@ export function apiVersionOf(type: ResourceType): string {
   return type.group === "" ? type.version : `${type.group}/${type.version}`;
 }
 
+/** Whether a list or watch with these options sees the object: its namespace, then its labels. */
 export function matchesSelector(obj: KubeObject, options: ListOptions | undefined): boolean {
   if (options === undefined) return true;
   if (options.namespace !== undefined && obj.metadata.namespace !== options.namespace) return false;
-  const selector = options.labelSelector;
-  if (selector === undefined) return true;
-  const labels = obj.metadata.labels ?? {};
-  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
-  return true;
+  return options.labelSelector === undefined || matchesLabelSelector(options.labelSelector, obj.metadata.labels);
 }
 
 /** Everything except apiVersion, kind, metadata and status: a change here bumps metadata.generation. */
