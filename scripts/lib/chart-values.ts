@@ -26,9 +26,25 @@ const port = z.int().min(1).max(65535);
 const kubeObject = z.record(z.string(), z.unknown());
 const kubeList = z.array(kubeObject);
 const stringMap = z.record(z.string(), z.string());
-const labelSelector = z
-  .string()
-  .regex(/^$|^[A-Za-z0-9./-]+=[A-Za-z0-9._-]*(,[A-Za-z0-9./-]+=[A-Za-z0-9._-]*)*$/, "k=v pairs separated by commas");
+/**
+ * A Kubernetes label selector as meshsign (and labels.Parse) reads it: k=v, k==v, k!=v, k in (a,b),
+ * k notin (a,b), k, !k, k>n, k<n, joined by commas, blanks between tokens. A JSON schema pattern
+ * cannot count, so the 63- and 253-character limits and int64's range are left to meshsign's own
+ * check at start-up; everything else the pattern refuses as meshsign does (test/deploy/chart.test.ts).
+ */
+const labelSelector = z.string().regex(
+  (() => {
+    const blank = "[ \\t\\r\\n]*";
+    const name = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+    const key = `([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?${name}`;
+    const value = `(${name})?`;
+    const set = `\\(${blank}${value}(${blank},${blank}${value})*${blank}\\)`;
+    const relation = `${blank}(=|==|!=)${blank}${value}|${blank}(<|>)${blank}[0-9]+|[ \\t\\r\\n]+(in|notin)${blank}${set}`;
+    const requirement = `${blank}(!${blank}${key}|${key}(${relation})?)${blank}`;
+    return new RegExp(`^(${requirement}(,${requirement})*|${blank})$`);
+  })(),
+  "a Kubernetes label selector (k=v, k!=v, k in (a,b), k notin (a,b), k, !k, joined by commas), or empty",
+);
 const issuerKind = z.enum(optionEnum("--issuer-kind"));
 
 export const chartValuesSchema = z.strictObject({

@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { MeshsignError } from "../errors/index.js";
 import { formatGoDuration, tryParseGoDuration } from "../api/duration.js";
 import { MINIMUM_CERTIFICATE_DURATION_MS, MINIMUM_RENEW_BEFORE_MS } from "../api/index.js";
+import { EVERYTHING, type LabelSelector, tryParseLabelSelector } from "../api/label-selector.js";
 import { loadWebhookEndpoints } from "../acme/solvers/dns01/webhook/index.js";
 import { parseRecursiveNameservers } from "../acme/solvers/dns01/recursive-nameservers.js";
 import { servingTlsProblems } from "./tls/serving-settings.js";
@@ -147,8 +148,11 @@ export interface Config {
   issuerGroup: string;
   /** Namespace of the Issuer named by issuerName (Issuer kind). */
   issuerNamespace: string;
-  /** Reconcile only Certificates with these labels (k=v,...; empty = all): coexisting with cert-manager. */
-  certificateSelector: string;
+  /**
+   * Reconcile only Certificates whose labels this Kubernetes label selector selects (empty = all):
+   * coexisting with cert-manager. Parsed at load (src/api/label-selector.ts).
+   */
+  certificateSelector: LabelSelector;
   /** Reconcile only Certificates whose issuerRef.group is listed (empty = all). */
   certificateIssuerGroups: string[];
   /** ConfigMap (keys issuer-name, issuer-kind, issuer-group) that switches the signing issuer at runtime; empty = off. */
@@ -156,8 +160,11 @@ export interface Config {
   runtimeIssuanceConfigMapNamespace: string;
   /** Namespace of the leader-election Lease. */
   leaderElectionNamespace: string;
-  /** Namespaces that get istio-ca-root-cert: equality label selector k=v,k2=v2; empty = all. */
-  configmapNamespaceSelector: string;
+  /**
+   * Namespaces that get istio-ca-root-cert: a Kubernetes label selector, as istio-csr's flag takes
+   * (`maistra.io/member-of in (istio-system)`, `!istio-injection`, ...); empty = all.
+   */
+  configmapNamespaceSelector: LabelSelector;
   /** Issue istiod's serving certificate (Secret istiod-tls) through the engine. */
   istiodCertificateEnable: boolean;
   /** Namespace of istiod. */
@@ -208,7 +215,7 @@ export interface Config {
   logFormat: LogFormat;
 }
 
-type Kind = "string" | "int" | "bool" | "duration" | "list" | { enum: readonly string[] };
+type Kind = "string" | "int" | "bool" | "duration" | "list" | "labelSelector" | { enum: readonly string[] };
 
 interface OptionSpec<K extends keyof Config = keyof Config> {
   readonly key: K;
@@ -406,12 +413,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     v === "cert-manager.io" ? undefined : "only cert-manager.io issuers are served in-process",
   ),
   spec("issuerNamespace", "--issuer-namespace", "string", "namespace of --issuer-name when it is an Issuer", "istio-system", namespaceName),
-  spec("certificateSelector", "--certificate-selector", "string", "reconcile only Certificates with these labels (k=v,...)", "", labelSelectorProblem),
+  spec("certificateSelector", "--certificate-selector", "labelSelector", "reconcile only Certificates whose labels this selector selects", EVERYTHING),
   spec("certificateIssuerGroups", "--certificate-issuer-groups", "list", "reconcile only Certificates whose issuerRef.group is listed", []),
   spec("runtimeIssuanceConfigMapName", "--runtime-issuance-config-map-name", "string", "ConfigMap selecting the signing issuer at runtime (issuer-name/kind/group)", ""),
   spec("runtimeIssuanceConfigMapNamespace", "--runtime-issuance-config-map-namespace", "string", "namespace of the runtime issuance ConfigMap", "meshsign-system", namespaceName),
   spec("leaderElectionNamespace", "--leader-election-namespace", "string", "namespace of the leader-election Lease", "meshsign-system", namespaceName),
-  spec("configmapNamespaceSelector", "--configmap-namespace-selector", "string", "namespaces that get istio-ca-root-cert (k=v,...; empty = all)", "", labelSelectorProblem),
+  spec("configmapNamespaceSelector", "--configmap-namespace-selector", "labelSelector", "namespaces that get istio-ca-root-cert (empty = all)", EVERYTHING),
   spec("istiodCertificateEnable", "--istiod-certificate-enable", "bool", "issue istiod's serving certificate (Secret istiod-tls)", (m) => m === "kubernetes"),
   spec("istioNamespace", "--istio-namespace", "string", "namespace of istiod", "istio-system", namespaceName),
   spec("istioRevisions", "--istio-revisions", "list", "Istio revisions whose istiod names go in istiod-tls", ["default"], (v) => {
@@ -640,38 +647,6 @@ function dns01WebhookConfigProblem(file: string): string | undefined {
   }
 }
 
-/** An equality label selector option ("k=v,k2==v2"; empty = everything), as validated by {@link labelSelectorProblem}. */
-export function parseLabelSelector(value: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of value.split(",").map((p) => p.trim()).filter(Boolean)) {
-    const m = LABEL_REQUIREMENT.exec(pair);
-    if (m) out[m[1] as string] = m[2] as string;
-  }
-  return out;
-}
-
-/** `key=value` or `key==value` (Kubernetes' two spellings of equality), around the label syntax. */
-const LABEL_REQUIREMENT = /^([^=!\s]+)\s*==?\s*([^=!\s]*)$/;
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** What is wrong with an equality selector, checked as Kubernetes checks label keys and values. */
-function labelSelectorProblem(v: string): string | undefined {
-  if (v === "") return undefined;
-  for (const pair of v.split(",").map((p) => p.trim())) {
-    const m = LABEL_REQUIREMENT.exec(pair);
-    if (!m) return `${JSON.stringify(pair)}: must be key=value pairs separated by commas (only equality is supported)`;
-    const key = m[1] as string;
-    const value = m[2] as string;
-    const slash = key.lastIndexOf("/");
-    const prefix = slash < 0 ? undefined : key.slice(0, slash);
-    const name = slash < 0 ? key : key.slice(slash + 1);
-    if ((prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) || !LABEL_NAME.test(name)) return `${JSON.stringify(key)} is not a label key`;
-    if (value !== "" && !LABEL_NAME.test(value)) return `${JSON.stringify(value)} is not a label value`;
-  }
-  return undefined;
-}
-
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -720,6 +695,12 @@ function coerce(kind: Kind, v: unknown): unknown {
       if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v.map((x) => x.trim()).filter(Boolean);
       if (typeof v === "string") return v.split(",").map((x) => x.trim()).filter(Boolean);
       return "\u0000must be a comma-separated list";
+    case "labelSelector": {
+      // Kubernetes' label selector syntax (labels.Parse), parsed here once; empty selects everything.
+      if (typeof v !== "string") return "\u0000must be a label selector such as app=x or env in (prod,staging)";
+      const parsed = tryParseLabelSelector(v);
+      return "selector" in parsed ? parsed.selector : `\u0000${JSON.stringify(v)}: ${parsed.problem}`;
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { AcmeClientMetrics, inspectOrder, listLeftoverDns01Records, orderOfRequest } from "../acme/index.js";
+import { matchesLabelSelector } from "../api/label-selector.js";
 import { createDefaultIssuerRegistry } from "../issuers/registry.js";
 import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { dnsPropagation } from "../engine/acme/index.js";
@@ -10,7 +11,7 @@ import { Engine, FileSecretSink, MemoryEventRecorder, StoreEventRecorder, system
 import { openEmbeddedStore } from "../store/embedded/index.js";
 import type { Store } from "../store/types.js";
 import type { CertificateControl } from "./admin.js";
-import { parseLabelSelector, type Config } from "./config.js";
+import type { Config } from "./config.js";
 import type { DataDirPaths } from "./data-dir.js";
 import type { CaMaterial } from "./csr-stack.js";
 import { startAcmeSolverListener } from "./acme-solver.js";
@@ -213,14 +214,14 @@ function errorKey(err: unknown): string {
  * takes the labelled ones, or those whose issuer group it serves).
  */
 function selection(config: Config): { selectCertificate?: (c: { metadata: { labels?: Record<string, string> }; spec?: { issuerRef?: { group?: string } } }) => boolean } {
-  const labels = parseLabelSelector(config.certificateSelector);
+  const selector = config.certificateSelector;
   const groups = new Set(config.certificateIssuerGroups);
-  if (Object.keys(labels).length === 0 && groups.size === 0) return {};
+  if (selector.requirements.length === 0 && groups.size === 0) return {};
   return {
     // meshsign's own Certificates (serving, istiod) are always its to keep.
     selectCertificate: (c) =>
       c.metadata.labels?.["app.kubernetes.io/managed-by"] === "meshsign" ||
-      Object.entries(labels).every(([k, v]) => c.metadata.labels?.[k] === v) &&
+      matchesLabelSelector(selector, c.metadata.labels) &&
       (groups.size === 0 || groups.has(c.spec?.issuerRef?.group || "cert-manager.io")),
   };
 }

@@ -2,14 +2,13 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { labelSelectorFromSet } from "../api/label-selector.js";
 import { CERTIFICATES } from "../api/types.js";
 import { isMeshsignError, MeshsignError } from "../errors/index.js";
 import { KubeStore } from "../store/kube/index.js";
 import type { KubeObject, Store } from "../store/types.js";
 import { RootConfigMapDistributor, RootsBroadcaster } from "../trust/index.js";
 import type { CertificateControl } from "./admin.js";
-import { parseLabelSelector, type Config } from "./config.js";
+import type { Config } from "./config.js";
 import { startAcmeSolverListener } from "./acme-solver.js";
 import type { SharedIssuers } from "../issuers/instance-pool.js";
 import { startEngine, type EngineHost } from "./engine-host.js";
@@ -76,7 +75,7 @@ export async function startKubernetesControllers(options: {
     trust = new RootConfigMapDistributor({
       store,
       roots,
-      namespaceSelector: labelSelectorFromSet(parseLabelSelector(config.configmapNamespaceSelector)),
+      namespaceSelector: config.configmapNamespaceSelector,
       onError: (ns, err) => log.warn({ namespace: ns, err }, "istio-ca-root-cert reconcile failed; retrying"),
       onChanged: (ns, action) => log.info({ namespace: ns, action }, "istio-ca-root-cert published"),
     });

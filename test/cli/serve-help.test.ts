@@ -24,6 +24,10 @@ describe("serve --help", () => {
       "--auto-certificate-annotations",
       "Ingress annotations that, set to true, ask for a Certificate from the default issuer (comma-separated; a repeated flag adds to the list; default: kubernetes.io/tls-acme; env MESHSIGN_AUTO_CERTIFICATE_ANNOTATIONS)",
     ],
+    [
+      "--configmap-namespace-selector",
+      "namespaces that get istio-ca-root-cert (empty = all) (a Kubernetes label selector: k=v, k!=v, k in (a,b), k notin (a,b), k, !k, k>n, k<n; commas join; env MESHSIGN_CONFIGMAP_NAMESPACE_SELECTOR)",
+    ],
   ];
   it.each(cases)("explains %s with its default and allowed values", (flag, text) => {
     expect(serveOptionHelp(option(flag))).toBe(text);
@@ -41,6 +45,7 @@ describe("serve --help", () => {
     expect(serveOptionArgument(option("--ca-duration"))).toBe("<duration>");
     expect(serveOptionArgument(option("--admin-address"))).toBe("<host:port>");
     expect(serveOptionArgument(option("--strict-manifests"))).toBe("[bool]");
+    expect(serveOptionArgument(option("--certificate-selector"))).toBe("<selector>");
   });
 
   it("adds a repeated list flag to the list, as istio-csr's string-slice flags do, and lets other flags' last occurrence win", () => {

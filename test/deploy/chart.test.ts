@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { CHART_DIR, renderChartFiles } from "../../scripts/lib/chart.js";
 import { chartValuesSchema } from "../../scripts/lib/chart-values.js";
+import { tryParseLabelSelector } from "../../src/api/label-selector.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const read = (rel: string) => readFileSync(path.join(root, rel), "utf8");
@@ -241,8 +242,8 @@ describe("the values schema (values.schema.json)", () => {
       ["app", "certmanager", "issuer", "kind"],
     ],
     [
-      "a selector that is not k=v pairs",
-      { app: { controller: { configmapNamespaceSelector: "mesh" } } },
+      "a label selector meshsign would refuse",
+      { app: { controller: { configmapNamespaceSelector: "mesh in on" } } },
       ["app", "controller", "configmapNamespaceSelector"],
     ],
   ])("refuses %s, naming its path", (_, override, where) => {
@@ -250,6 +251,37 @@ describe("the values schema (values.schema.json)", () => {
     deepMerge(merged, override);
     const issues = chartValuesSchema.safeParse(merged).error?.issues ?? [];
     expect(issues.map((i) => i.path)).toEqual([where]);
+  });
+});
+
+describe("the chart's configmapNamespaceSelector", () => {
+  // The pattern Helm checks (values.schema.json), against the parser meshsign runs at start-up.
+  const schema = JSON.parse(chart("values.schema.json"));
+  const pattern = new RegExp(schema.properties.app.properties.controller.properties.configmapNamespaceSelector.pattern);
+
+  it.each([
+    "",
+    "mesh=on",
+    "mesh==on,team!=",
+    "maistra.io/member-of in (istio-system)",
+    "!istio-injection",
+    " env notin ( a , , b ) , size>10 , tier ",
+    "in in (in,notin)",
+    "env in ()",
+    "env in prod",
+    "env in (a b)",
+    "env=a,",
+    "!env=x",
+    "-bad=x",
+    "Example.com/x=y",
+    "a/b/c",
+    "size>x",
+    "size<",
+    "env=-x",
+    "kin(a)",
+    "env=a\nb",
+  ])("takes %j exactly when meshsign takes it", (text) => {
+    expect(pattern.test(text)).toBe("selector" in tryParseLabelSelector(text));
   });
 });
 

@@ -308,7 +308,7 @@ describe("installed from helm template on a real API server", () => {
   }, async () => {
     const objects = await helmTemplate("mesh-ca", [
       "--set",
-      "app.tls.trustDomain=mesh.example,app.server.clusterID=east,app.controller.configmapNamespaceSelector=mesh=on",
+      "app.tls.trustDomain=mesh.example,app.server.clusterID=east,app.controller.configmapNamespaceSelector=mesh in (on)",
     ]);
     // Everything namespaced lands in the release namespace; the Service names are the serving names.
     for (const o of objects.filter((x) => x.metadata.namespace !== undefined)) {
@@ -323,7 +323,7 @@ describe("installed from helm template on a real API server", () => {
         "--leader-election-namespace=mesh-ca",
         "--trust-domain=mesh.example",
         "--cluster-id=east",
-        "--configmap-namespace-selector=mesh=on",
+        "--configmap-namespace-selector=mesh in (on)",
       ]),
     );
     await install("mesh-ca", objects);
@@ -350,7 +350,7 @@ describe("installed from helm template on a real API server", () => {
     });
     if (!res.ok) throw new Error(`refused: ${res.code} ${res.error}\n${meshsign?.stderr.slice(-3000)}`);
     expect(uriSans(res.certChain[0] as string)).toEqual(["spiffe://mesh.example/ns/east-app/sa/workload"]);
-    // The selector keeps istio-ca-root-cert out of unlabelled namespaces.
+    // The selector (set-based, as istio-csr users write it) keeps istio-ca-root-cert out of unlabelled namespaces.
     expect(
       await core
         .readNamespacedConfigMap({ name: "istio-ca-root-cert", namespace: "outside" })

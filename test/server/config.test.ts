@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Config, type ConfigSources, envName, loadConfig, OPTIONS, parseLabelSelector } from "../../src/server/config.js";
+import { formatLabelSelector } from "../../src/api/label-selector.js";
+import { type Config, type ConfigSources, envName, loadConfig, OPTIONS } from "../../src/server/config.js";
 import { MAX_TIMER_DELAY_MS } from "../../src/server/lib/timer-delay.js";
 import { makeCa } from "../lib/openssl-ca.js";
 import { configRefusal } from "../lib/config-refusal.js";
@@ -445,18 +446,41 @@ describe("a bad value is refused naming its key", () => {
 
   it("reads label selectors as Kubernetes writes label keys and equality: underscores, prefixes, == and spaces", () => {
     const c = loadConfig({ env: {}, flags: { mode: "kubernetes", certificateSelector: "team_name=mesh, app.kubernetes.io/part-of==istio", configmapNamespaceSelector: "istio-injection=enabled" } });
-    expect(parseLabelSelector(c.certificateSelector)).toEqual({ team_name: "mesh", "app.kubernetes.io/part-of": "istio" });
-    expect(parseLabelSelector(c.configmapNamespaceSelector)).toEqual({ "istio-injection": "enabled" });
+    expect(formatLabelSelector(c.certificateSelector)).toBe("app.kubernetes.io/part-of=istio,team_name=mesh");
+    expect(formatLabelSelector(c.configmapNamespaceSelector)).toBe("istio-injection=enabled");
+  });
+
+  it("reads istio-csr's set-based selectors from a flag, a variable and the file, parsed once at load", () => {
+    const file = yamlFile("certificateSelector: 'tier notin (legacy), meshsign.io/managed'\n");
+    const c = loadConfig({
+      file,
+      env: { MESHSIGN_CONFIGMAP_NAMESPACE_SELECTOR: "maistra.io/member-of in (istio-system)" },
+      flags: { mode: "kubernetes" },
+    });
+    expect(c.configmapNamespaceSelector.requirements).toEqual([
+      { key: "maistra.io/member-of", operator: "In", values: ["istio-system"] },
+    ]);
+    expect(c.certificateSelector.requirements).toEqual([
+      { key: "tier", operator: "NotIn", values: ["legacy"] },
+      { key: "meshsign.io/managed", operator: "Exists", values: [] },
+    ]);
+    const flags = { mode: "kubernetes", configmapNamespaceSelector: "!istio-injection, env != prod, size > 2", certificateSelector: "" };
+    const d = loadConfig({ env: {}, flags });
+    expect(formatLabelSelector(d.configmapNamespaceSelector)).toBe("env!=prod,!istio-injection,size>2");
+    expect(d.certificateSelector.requirements).toEqual([]);
   });
 
   it.each([
-    ["env!=prod", '"env!=prod": must be key=value pairs separated by commas (only equality is supported)'],
-    ["-bad=x", '"-bad" is not a label key'],
-    ["app=a b", '"app=a b": must be key=value pairs'],
-    ["app=", undefined],
-  ])("checks the selector %s", (selector, message) => {
-    if (message === undefined) expect(loadConfig({ env: {}, flags: { certificateSelector: selector } }).certificateSelector).toBe(selector);
-    else expect(problems({ env: {}, flags: { certificateSelector: selector } })).toContain(`--certificate-selector: ${message}`);
+    ["env in prod", '"env in prod": expected "(" after "env in", found "prod"'],
+    ["env notin ()x", '"env notin ()x": expected "," or the end after "env notin ()", found "x"'],
+    ["-bad=x", '"-bad=x": "-bad" is not a label key: its name must start and end with a letter or digit'],
+    ["app=a b", '"app=a b": expected "," or the end after "app=a", found "b"'],
+    ["app=x,", '"app=x,": expected a label key or "!" after ",", found the end'],
+    ["size>big", '"size>big": "size": > and < compare whole numbers, and "big" is not one'],
+    ["env in (prod,-x)", '"env in (prod,-x)": "-x" is not a label value (of "env")'],
+  ])("refuses the selector %j at load, saying what is wrong", (selector, message) => {
+    expect(problems({ env: {}, flags: { certificateSelector: selector } })).toContain(`--certificate-selector: ${message}`);
+    expect(problems({ env: { MESHSIGN_CONFIGMAP_NAMESPACE_SELECTOR: selector } })).toContain(`MESHSIGN_CONFIGMAP_NAMESPACE_SELECTOR: ${message}`);
   });
 
   it("accepts a secret hook found on PATH or by path, with its arguments", () => {
@@ -510,6 +534,12 @@ describe("meshsign serve with a bad configuration", () => {
       args: ["--csr-key-types", "dsa", "--csr-key-types", "rsa"],
       env: {},
       message: "--csr-key-types: entries must be rsa, ecdsa-p256, ecdsa-p384 or ed25519",
+    },
+    {
+      name: "a label selector Kubernetes would refuse",
+      args: ["--configmap-namespace-selector", "maistra.io/member-of in istio-system"],
+      env: {},
+      message: '--configmap-namespace-selector: "maistra.io/member-of in istio-system": expected "(" after "maistra.io/member-of in", found "istio-system"',
     },
     {
       name: "a bad environment variable",

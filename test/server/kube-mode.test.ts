@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { EVERYTHING } from "../../src/api/label-selector.js";
 import type { Config } from "../../src/server/config.js";
 
 interface FakeEngine {
@@ -73,7 +74,7 @@ const { startKubernetesControllers } = await import("../../src/server/kube-mode.
 const silent = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} } as unknown as Logger;
 const config = {
   issuerName: "ca",
-  configmapNamespaceSelector: "",
+  configmapNamespaceSelector: EVERYTHING,
   istiodCertificateEnable: false,
   leaderElectionNamespace: "meshsign-system",
   acmeHttp01SolverAddress: "",

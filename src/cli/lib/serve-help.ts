@@ -1,4 +1,5 @@
 import { formatGoDuration } from "../../api/duration.js";
+import { formatLabelSelector, type LabelSelector } from "../../api/label-selector.js";
 import { envName, type OPTIONS } from "../../server/config.js";
 
 type OptionSpec = (typeof OPTIONS)[number];
@@ -16,6 +17,7 @@ export function serveOptionHelp(o: OptionSpec): string {
   else if (o.kind === "duration") notes.push("a duration");
   else if (o.kind === "list") notes.push("comma-separated; a repeated flag adds to the list");
   else if (o.kind === "bool") notes.push("true or false; the flag alone means true");
+  else if (o.kind === "labelSelector") notes.push("a Kubernetes label selector: k=v, k!=v, k in (a,b), k notin (a,b), k, !k, k>n, k<n; commas join");
   const dflt = defaultText(o);
   // Some descriptions already say their default in words ("(default: <data-dir>/root-cert.pem)");
   // "from the default issuer" is not such a statement, so only a "(default" or "; default" counts.
@@ -49,6 +51,8 @@ export function serveOptionArgument(o: OptionSpec): string {
       return "<n>";
     case "list":
       return "<list>";
+    case "labelSelector":
+      return "<selector>";
     default:
       return o.flag.endsWith("-address") ? "<host:port>" : o.flag.endsWith("-file") || o.flag.endsWith("-dir") || o.flag === "--manifests" || o.flag === "--kubeconfig" ? "<path>" : "<value>";
   }
@@ -75,5 +79,6 @@ function show(o: OptionSpec, v: unknown): string | undefined {
   // Go prints 1h0m0s; a person writes 1h.
   if (o.kind === "duration" && typeof v === "number") return formatGoDuration(v).replace(/([hm])0m0s$/, "$1").replace(/([hm])0s$/, "$1");
   if (Array.isArray(v)) return v.join(",");
+  if (o.kind === "labelSelector") return formatLabelSelector(v as LabelSelector) || undefined;
   return String(v);
 }
