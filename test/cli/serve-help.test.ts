@@ -35,7 +35,11 @@ describe("serve --help", () => {
 
   it("gives the default of every option that has one, in its own words or as default:", () => {
     for (const o of OPTIONS) {
-      const empty = o.default === "" || (Array.isArray(o.default) && o.default.length === 0);
+      const d = o.default as unknown;
+      const empty =
+        d === "" ||
+        (Array.isArray(d) && d.length === 0) ||
+        (typeof d === "object" && d !== null && (d as { requirements?: unknown[] }).requirements?.length === 0);
       if (!empty) expect(serveOptionHelp(o), o.flag).toMatch(/[(;] ?default[: ]/);
     }
   });
