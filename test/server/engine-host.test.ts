@@ -78,3 +78,26 @@ describe("the engine meshsign serve starts", () => {
     ).toEqual(["legacy-mesh", "mesh", "ours", "platform"]);
   });
 });
+
+describe("the engines of successive leader terms in one process", () => {
+  it("starts an engine again on the process's metrics registry after the first stopped, and it reports its Certificates", async () => {
+    const store = new MemoryStore();
+    await store.create(CERTIFICATES, certificate("mesh", { team: "mesh" }));
+    const config = loadConfig({ env: {}, flags: { certificateShims: "" } });
+    const metrics = new Registry();
+    const log = pino({ level: "silent" });
+    const first = await startEngine({ config, store, log, metrics });
+    await first.stop();
+    // What a replica does when it wins the Lease back: this threw "already registered" before.
+    const second = await startEngine({ config, store, log, metrics });
+    running.push(second);
+    expect((await second.control.list("apps")).map((c) => (c as { name: string }).name)).toEqual(["mesh"]);
+    const reported = async () =>
+      (await metrics.getMetricsAsJSON())
+        .find((m) => m.name === "certmanager_certificate_ready_status")
+        ?.values.some((v) => v.labels.name === "mesh") === true;
+    const deadline = Date.now() + 10_000;
+    while (!(await reported()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await reported()).toBe(true);
+  });
+});
