@@ -104,9 +104,10 @@ export interface ChallengeControllerDeps {
   /** Back-off between attempts of a failed DNS-01 clean-up. Default 5 s doubling to 5 min. */
   readonly cleanUpBackoff?: BackoffOptions;
   /**
-   * Standalone: resolves once this process's solver listener has answered
-   * for the HTTP-01 token (the CA has fetched it), so the authorization is
-   * read when the CA can have validated it instead of on a fixed timer.
+   * Resolves once the solver listener has answered for the HTTP-01 token
+   * (the CA has fetched it), so the authorization is read when the CA can
+   * have validated it instead of on a fixed timer. Given only where that
+   * listener reports to this process (standalone); absent, the timer.
    */
   readonly http01Served?: (token: string) => { readonly served: Promise<void>; cancel(): void };
   /** Names of the Challenges an Order owns (an index kept off the watch); without it the namespace is listed. */
@@ -281,10 +282,7 @@ export class ChallengeController {
         }
       }
       // Only a fetch after this point counts: the self-check above fetched the token too.
-      const served =
-        ch.spec.type === "HTTP-01" && this.#d.http01Routes === undefined
-          ? this.#d.http01Served?.(ch.spec.token)
-          : undefined;
+      const served = ch.spec.type === "HTTP-01" ? this.#d.http01Served?.(ch.spec.token) : undefined;
       try {
         let accepted: string | undefined;
         try {
