@@ -37,6 +37,7 @@ import { CERTIFICATES, CHALLENGES, type Challenge, ORDERS, type Order } from "..
 import type { Certificate } from "../../src/engine/lib/api.js";
 import { openEmbeddedStore } from "../../src/store/embedded/index.js";
 import { type Pebble, startPebble } from "../../test/acme/harness.js";
+import { pebbleDeadlock } from "../../test/acme/pebble-deadlock.js";
 import { freePort } from "../../test/lib/ports.js";
 import { type Knot, startKnot } from "../../test/dns/harness/knot.js";
 import { type DnsLagProxy, peakOverlap, startDnsLagProxy } from "../lib/dns-lag-proxy.js";
@@ -55,6 +56,28 @@ const SECRET_POLL_MS = 50;
 const FINE_POLL_BELOW = 16;
 /** How often meshsign's metrics are scraped for the Orders and Challenges in flight. */
 const SAMPLE_POLL_MS = 1000;
+/**
+ * How long a run may go without a Certificate issued before Pebble is asked for its goroutines:
+ * far beyond any wait of a working run (meshsign gives a CA request 90 s, Pebble asks for 1 s
+ * between polls, a DNS-01 propagation wait is about 10 s).
+ */
+const STALL_MS = 60_000;
+
+/** Pebble stopped answering on a lock-order deadlock of its own (pebble-deadlock.ts): the turn says nothing about the client. */
+class PebbleDeadlocked extends Error {}
+
+/**
+ * Why a turn against `pebble` failed or stalled: when Pebble's goroutines show its own deadlock, a
+ * PebbleDeadlocked naming it (Pebble is ended to get them). The dump is kept in a file in the
+ * temporary folder, named in the error.
+ */
+async function pebbleDeadlockOf(pebble: Pebble): Promise<PebbleDeadlocked | undefined> {
+  const dump = await pebble.quitWithGoroutineDump();
+  const dumpFile = path.join(tmpdir(), `meshsign-bench-pebble-goroutines-${Date.now()}.txt`);
+  writeFileSync(dumpFile, dump);
+  const why = pebbleDeadlock(dump);
+  return why === undefined ? undefined : new PebbleDeadlocked(`${why} (goroutines in ${dumpFile})`);
+}
 const FINAL_STATES = new Set(["valid", "invalid", "errored", "expired"]);
 
 function certificateCount(envVar: string, fallback: number): number {
@@ -141,6 +164,8 @@ async function progress(dataDir: string): Promise<Progress> {
 
 /** What one variant starts next to meshsign. */
 interface Setup {
+  /** The CA of the run, asked for its goroutines when nothing is issued for STALL_MS. */
+  readonly pebble: Pebble;
   readonly manifests: string;
   readonly serveArgs: readonly string[];
   /** The servers meshsign talks to, whose CPU is measured over the window. */
@@ -206,9 +231,12 @@ async function runMeshsign(
       repoRoot: ctx.serverRoot,
       workers: 1,
       extraArgs: ["--manifests", dir, "--serving-certificate-dns-names", "localhost", ...setup.serveArgs],
-      nodeArgs: ctx.options.profileDir
-        ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(ctx.options.profileDir)]
-        : [],
+      nodeArgs: [
+        ...ctx.options.serverNodeArgs,
+        ...(ctx.options.profileDir
+          ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(ctx.options.profileDir)]
+          : []),
+      ],
     });
     // From the banner on: meshsign has loaded its manifests and works on them.
     const t0 = server.banner.atMs;
@@ -239,6 +267,8 @@ async function runMeshsign(
     let lastLogged = 0;
     let lastScan = Number.NEGATIVE_INFINITY;
     const deadline = Date.now() + READY_TIMEOUT_MS;
+    let issued = 0;
+    let issuedAt = Date.now();
     for (;;) {
       const now = performance.now();
       // Every file each tick only near the end, which is all the tick's resolution is for: a
@@ -248,6 +278,18 @@ async function runMeshsign(
         for (const i of pending) if (existsSync(tlsCrt(i))) pending.delete(i);
       }
       if (pending.size === 0) break;
+      if (count - pending.size > issued) {
+        issued = count - pending.size;
+        issuedAt = Date.now();
+      } else if (Date.now() - issuedAt > STALL_MS) {
+        const stall = `${issued} of ${count} Certificates issued, none for ${STALL_MS / 1000} s`;
+        const deadlock = await pebbleDeadlockOf(setup.pebble);
+        if (deadlock !== undefined) {
+          deadlock.message = `${stall}: ${deadlock.message}`;
+          throw deadlock;
+        }
+        throw new Error(`${stall}, and Pebble's goroutines show no deadlock of its own`);
+      }
       if (sampling === undefined && now - lastSampled >= SAMPLE_POLL_MS) {
         lastSampled = now;
         sampling = sample().finally(() => {
@@ -516,6 +558,7 @@ interface Turn {
 function http01Setup(pebble: Pebble, solverPort: number, count: number): Setup {
   const certs = Array.from({ length: count }, (_, i) => certificate(i, certificateName(i)));
   return {
+    pebble,
     manifests: `${[
       // The names resolve to 127.0.0.1 only in Pebble's DNS: no self-check, accept at once.
       issuer(pebble, "      - waitInsteadOfSelfCheck: 0s\n        http01: { ingress: {} }"),
@@ -579,14 +622,23 @@ async function runHttp01(ctx: BenchContext): Promise<CaseReport> {
         }
         break;
       } catch (err) {
-        // The bare client has stalled on this host: every request waiting on one nonce fetch
-        // Pebble never answered (x/crypto/acme holds its nonce lock while it fetches). Its
-        // requests now time out; that turn runs once more against a fresh Pebble, and the
-        // report says so. meshsign's turns are never run again.
-        if (client !== "bare" || attempt > 1) throw err;
-        const why = (err as Error).message.split("\n")[0] ?? "";
-        ctx.log(`acme: round ${round}, bare client failed, running it again: ${why}`);
-        retries.push(`round ${round}: ${why}`);
+        // Pebble deadlocks on its own locks now and then under this load (pebble-deadlock.ts):
+        // it then answers nothing, meshsign's watch sees no Certificate issued for STALL_MS and
+        // the bare client's requests time out. Such a turn says nothing about the client, so it
+        // runs once more against a fresh Pebble, and the report says so. A bare-client turn that
+        // failed otherwise runs once more too (x/crypto/acme's own failures are not what is
+        // measured); a meshsign turn that failed otherwise fails the case.
+        const deadlock =
+          err instanceof PebbleDeadlocked
+            ? err
+            : client === "bare"
+              ? await pebbleDeadlockOf(pebble)
+              : undefined;
+        if (attempt > 1 || (client === "meshsign" && deadlock === undefined)) throw deadlock ?? err;
+        const why = (deadlock ?? (err as Error)).message.split("\n")[0] ?? "";
+        const who = client === "bare" ? "the bare client's" : "meshsign's";
+        ctx.log(`acme: round ${round}, ${who} turn failed, running it again: ${why}`);
+        retries.push(`round ${round}, ${who} turn: ${why}`);
       } finally {
         await pebble.stop();
       }
@@ -594,8 +646,7 @@ async function runHttp01(ctx: BenchContext): Promise<CaseReport> {
   }
   const report = http01Report(count, turns);
   if (retries.length === 0) return report;
-  return { ...report, notes: [...report.notes, `The bare client's turn was run again after it failed (${retries.join("; ")}).`] };
-
+  return { ...report, notes: [...report.notes, `Turns run again after they failed: ${retries.join("; ")}.`] };
 }
 
 function http01Report(count: number, turns: readonly Turn[]): CaseReport {
@@ -673,7 +724,9 @@ function http01Report(count: number, turns: readonly Turn[]): CaseReport {
       `Each turn has a fresh Pebble and pebble-challtestsrv (nothing carries over) and the same HTTP-01 port; the turns go meshsign, bare client, bare client, meshsign, so drift on the host falls on both. ${PEBBLE_NOTE} pebble-challtestsrv answers A 127.0.0.1 for every name (Pebble's DNS).`,
       `meshsign: serve --workers 1 --manifests holding one ACME ClusterIssuer (RSA-2048 account key, generated) and ${count} Certificates (one DNS name each, ECDSA P-256 keys), HTTP-01 on its solver listener (waitInsteadOfSelfCheck: 0s, since the names resolve nowhere else); ${ALL_READY_NOTE} Its CPU is utime + stime from /proc over the same window (start-up before the banner left out); Orders and Challenges in flight are those not yet in a final state; ACME requests are its certmanager_http_acme_client_request_count. While meshsign ran, the benchmark process itself spent ${turns
         .flatMap((t) => (t.meshsign ? [`${f.int(t.meshsign.poll.benchCpuMs)} ms`] : []))
-        .join(" and ")} of CPU on the same cores (the Secret-file poll, the scrapes and the final store read).`,
+        .join(
+          " and ",
+        )} of CPU on the same cores (the Secret-file poll, the scrapes and the final store read).`,
       `Bare client: bench/peer/acme-client (Go, golang.org/x/crypto/acme, the library cert-manager's ACME client is forked from): one account with an RSA-2048 key, then all ${count} certificates at once, each new order, authorization, HTTP-01 served by itself on the same port, accept, WaitOrder (Retry-After honoured), finalize with a CSR, chain; nothing persisted. "All Ready" is from spawning it to its exit (its key generation and registration included); its CPU and peak RSS are its own getrusage at exit (the kernel's utime + stime and peak RSS). Pebble's and pebble-challtestsrv's CPU (from /proc) is over each client's whole run.`,
       `The target: meshsign's time to all Ready at most ${MAX_WALL_OVER_BARE_CLIENT}x the bare client's in the same round: the engine around the ACME exchanges (store, scheduling, Secrets) must not be what sets the pace. meshsign's CPU per certificate is reported, not targeted: ${cpuShares.join("; ")}.`,
     ],
@@ -741,6 +794,7 @@ const dns01: Variant = {
     const updatesBefore = knotUpdates(k.log());
     const certs = Array.from({ length: count }, (_, i) => certificate(i, `*.w-${i}.example.test`));
     return {
+      pebble: p,
       manifests: `${[
         `apiVersion: v1\nkind: Secret\nmetadata: { name: knot-tsig, namespace: meshsign-system }\ndata: { secret: ${Buffer.from(key.secret).toString("base64")} }`,
         issuer(

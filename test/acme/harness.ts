@@ -50,6 +50,11 @@ export interface Pebble {
   resume(): void;
   /** Pebble's stdout and stderr so far (for failure messages). */
   log(): string;
+  /**
+   * Ends Pebble with SIGQUIT, on which the Go runtime prints every goroutine's stack, and
+   * returns that dump (see pebble-deadlock.ts). Pebble is gone afterwards.
+   */
+  quitWithGoroutineDump(): Promise<string>;
   /** Process ids of Pebble and pebble-challtestsrv (the benchmark reads their CPU time from /proc). */
   readonly pids: { readonly pebble: number; readonly challtestsrv: number };
   stop(): Promise<void>;
@@ -119,14 +124,14 @@ function launch(
   args: string[],
   env: NodeJS.ProcessEnv,
   logPath: string,
-  sink: string[],
+  sinks: readonly string[][],
 ): ChildProcess {
   const child = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const file = createWriteStream(logPath);
   for (const stream of [child.stdout, child.stderr]) {
     stream?.on("data", (c: Buffer) => {
       file.write(c);
-      sink.push(c.toString());
+      for (const sink of sinks) sink.push(c.toString());
     });
   }
   // "close", not "exit": output still in the pipes when the process exits (a Go panic's dump)
@@ -212,7 +217,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       ],
       { PATH: process.env.PATH },
       path.join(dir, "challtestsrv.log"),
-      logs,
+      [logs],
     );
     children.push(chall);
     live.add(chall);
@@ -249,12 +254,13 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       // Fresh authorizations for every order, so every order exercises its challenges.
       PEBBLE_AUTHZREUSE: "0",
     };
+    const pebbleOutput: string[] = [];
     const pebble = launch(
       pebbleBin,
       ["-config", configPath, "-dnsserver", options.dnsServer ?? `127.0.0.1:${dnsPort}`],
       env,
       path.join(dir, "pebble.log"),
-      logs,
+      [logs, pebbleOutput],
     );
     children.push(pebble);
     live.add(pebble);
@@ -302,6 +308,18 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         pebble.kill("SIGCONT");
       },
       log: () => logs.join(""),
+      async quitWithGoroutineDump() {
+        if (pebble.exitCode !== null || pebble.signalCode !== null) return "";
+        const from = pebbleOutput.length;
+        // "close": the dump is in the pipe when the process exits.
+        const closed = new Promise<void>((resolve) => pebble.once("close", () => resolve()));
+        pebble.kill("SIGCONT");
+        pebble.kill("SIGQUIT");
+        const timer = setTimeout(() => pebble.kill("SIGKILL"), 10_000);
+        await closed;
+        clearTimeout(timer);
+        return pebbleOutput.slice(from).join("");
+      },
       pids: { pebble: pebble.pid as number, challtestsrv: chall.pid as number },
       stop: async () => {
         pebble.kill("SIGCONT");
