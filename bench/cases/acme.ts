@@ -230,6 +230,7 @@ async function runMeshsign(
     server = await startMeshsign({
       repoRoot: ctx.serverRoot,
       workers: 1,
+      ...(ctx.options.serverLog ? { logFile: path.resolve(ctx.options.serverLog) } : {}),
       extraArgs: ["--manifests", dir, "--serving-certificate-dns-names", "localhost", ...setup.serveArgs],
       nodeArgs: [
         ...ctx.options.serverNodeArgs,
