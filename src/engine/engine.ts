@@ -273,14 +273,6 @@ export class Engine {
     });
   }
 
-  /**
-   * The HTTP-01 solver listener's lookup (token and Host -> key authorization)
-   * from the Challenges in the store.
-   */
-  get http01Lookup(): (token: string, host: string | undefined) => string | undefined {
-    return this.#acme.lookupHttp01;
-  }
-
   /** The HTTP-01 solver listener answered for `token` (see AcmeOptions.http01ServedSignals). */
   noteHttp01Served(token: string): void {
     this.#acme.noteHttp01Served(token);

@@ -22,6 +22,36 @@ export interface AcmeSolverListener {
   stop(): Promise<void>;
 }
 
+/** The key authorizations of the store's HTTP-01 Challenges, by token, kept current by a watch. */
+export interface Http01Tokens {
+  /** The key authorization for `token`, only when `host` (lower case, no port) is its Challenge's name. */
+  lookup(token: string, host: string | undefined): string | undefined;
+  stop(): void;
+}
+
+/**
+ * Watches the store's Challenges for the solver listener's answers. `onServed`
+ * is told each token a lookup answered (the CA has fetched it).
+ */
+export function watchHttp01Tokens(store: Store, onServed?: (token: string) => void): Http01Tokens {
+  /** HTTP-01 token -> the Challenge's name and key authorization. */
+  const tokens = new Map<string, { dnsName: string; key: string }>();
+  const watch = store.watch<Challenge>(CHALLENGES, (e) => {
+    if (e.object.spec.type !== "HTTP-01") return;
+    if (e.type === "DELETED") tokens.delete(e.object.spec.token);
+    else tokens.set(e.object.spec.token, { dnsName: e.object.spec.dnsName, key: e.object.spec.key });
+  });
+  return {
+    lookup: (token, host) => {
+      const c = tokens.get(token);
+      if (c === undefined || host === undefined || c.dnsName.toLowerCase() !== host) return undefined;
+      onServed?.(token);
+      return c.key;
+    },
+    stop: () => watch.stop(),
+  };
+}
+
 export function startAcmeSolverListener(options: {
   readonly store: Store;
   readonly address: string;
@@ -30,14 +60,7 @@ export function startAcmeSolverListener(options: {
   readonly onServed?: (token: string) => void;
 }): AcmeSolverListener {
   const { store, address, log } = options;
-  /** HTTP-01 token -> the Challenge's name and key authorization. */
-  const tokens = new Map<string, { dnsName: string; key: string }>();
-  const lookup = (token: string, host: string | undefined): string | undefined => {
-    const c = tokens.get(token);
-    if (c === undefined || host === undefined || c.dnsName.toLowerCase() !== host) return undefined;
-    options.onServed?.(token);
-    return c.key;
-  };
+  const tokens = watchHttp01Tokens(store, options.onServed);
   let solver: Http01Solver | undefined;
   let opening: Promise<void> | undefined;
   let bound: number | undefined;
@@ -48,7 +71,7 @@ export function startAcmeSolverListener(options: {
     const i = address.lastIndexOf(":");
     const host = address.slice(0, i).replace(/^\[|\]$/g, "") || "0.0.0.0";
     const port = Number(address.slice(i + 1));
-    const s = createHttp01Solver({ lookup });
+    const s = createHttp01Solver({ lookup: tokens.lookup });
     opening = s.listen(port, host).then(
       (info) => {
         solver = s;
@@ -63,23 +86,16 @@ export function startAcmeSolverListener(options: {
         ),
     );
   };
-  const challenges = store.watch<Challenge>(CHALLENGES, (e) => {
-    if (e.object.spec.type !== "HTTP-01") return;
-    if (e.type === "DELETED") tokens.delete(e.object.spec.token);
-    else tokens.set(e.object.spec.token, { dnsName: e.object.spec.dnsName, key: e.object.spec.key });
-  });
-  const watches: Watch[] = [
-    challenges,
-    ...[ISSUERS, CLUSTER_ISSUERS].map((type) =>
-      store.watch<KubeObject & { spec?: { acme?: unknown } }>(type, (e) => {
-        if (e.type !== "DELETED" && e.object.spec?.acme !== undefined && e.object.spec.acme !== null) open();
-      }),
-    ),
-  ];
+  const watches: Watch[] = [ISSUERS, CLUSTER_ISSUERS].map((type) =>
+    store.watch<KubeObject & { spec?: { acme?: unknown } }>(type, (e) => {
+      if (e.type !== "DELETED" && e.object.spec?.acme !== undefined && e.object.spec.acme !== null) open();
+    }),
+  );
   return {
     port: () => bound,
     stop: async () => {
       stopped = true;
+      tokens.stop();
       for (const w of watches) w.stop();
       await opening;
       await solver?.close();

@@ -104,7 +104,6 @@ export class AcmeControllers {
   /** HTTP-01 token -> what waits for the solver listener to answer for it (after an accept). */
   readonly #servedWaiters = new Map<string, Set<() => void>>();
   /** HTTP-01 token -> name and key authorization, for the solver listener. */
-  readonly #tokens = new Map<string, { dnsName: string; key: string }>();
   /** Order key "<ns>/<name>" -> names of the Challenges it owns, kept off the Challenge watch. */
   readonly #challengesByOrder = new Map<string, Set<string>>();
   readonly #orderStates = new StateCounts();
@@ -209,17 +208,6 @@ export class AcmeControllers {
       if (!/^(valid|invalid|expired|errored)\|/.test(seen)) this.#orders.enqueue(key);
   }
 
-  /**
-   * The HTTP-01 solver listener's lookup: the key authorization of the
-   * Challenge with this token, only when `host` is its name.
-   */
-  readonly lookupHttp01 = (token: string, host: string | undefined): string | undefined => {
-    const c = this.#tokens.get(token);
-    if (c === undefined || host === undefined || c.dnsName.toLowerCase() !== host) return undefined;
-    this.noteHttp01Served(token);
-    return c.key;
-  };
-
   /** The solver listener answered for `token`: what waits for the CA's fetch of it goes on. */
   noteHttp01Served(token: string): void {
     const waiters = this.#servedWaiters.get(token);
@@ -289,7 +277,6 @@ export class AcmeControllers {
       this.#known.delete(key);
       this.#challengeStates.delete(key);
       this.#challengeSeen.delete(key);
-      this.#tokens.delete(c.spec.token);
       this.#challenges.forget(key);
       if (orderKey !== undefined) this.#wakeSettledSiblings(orderKey, key);
       this.#queuePass();
@@ -301,8 +288,6 @@ export class AcmeControllers {
       this.#challengesByOrder.set(orderKey, names);
     }
     this.#challengeStates.set(key, c.status?.state);
-    if (c.spec.type === "HTTP-01")
-      this.#tokens.set(c.spec.token, { dnsName: c.spec.dnsName, key: c.spec.key });
     const prev = this.#known.get(key);
     const final = isFinalChallenge(c);
     // A Challenge being deleted is only cleaned up, never started: it must not hold its name and

@@ -26,6 +26,7 @@ import {
   SECRETS,
 } from "../../../src/api/types.js";
 import { Engine } from "../../../src/engine/engine.js";
+import { type Http01Tokens, watchHttp01Tokens } from "../../../src/server/acme-solver.js";
 import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
 import { createDefaultIssuerRegistry } from "../../../src/issuers/registry.js";
 import { decodePemAll, generateKeySync } from "../../../src/pki/index.js";
@@ -54,7 +55,9 @@ afterAll(async () => {
 });
 
 const engines: Engine[] = [];
+const tokenWatches: Http01Tokens[] = [];
 afterEach(async () => {
+  for (const t of tokenWatches.splice(0)) t.stop();
   for (const e of engines.splice(0)) await e.stop();
 });
 
@@ -97,7 +100,10 @@ function startEngine(store: Store, acmeRequestTimeoutMs?: number): Engine {
     }),
     acme: { http01SelfCheck: { port: solverPort, connectAddress: "127.0.0.1" } },
   });
-  lookup = engine.http01Lookup;
+  // What `meshsign serve` wires: the solver listener's lookup from the store, which tells the engine what it served.
+  const tokens = watchHttp01Tokens(store, (token) => engine.noteHttp01Served(token));
+  tokenWatches.push(tokens);
+  lookup = tokens.lookup;
   engines.push(engine);
   return engine;
 }

@@ -22,6 +22,7 @@ import {
 import type { AcmeOptions } from "../../../src/engine/acme/index.js";
 import { computeName } from "../../../src/engine/acme/lib/names.js";
 import { Engine } from "../../../src/engine/engine.js";
+import { watchHttp01Tokens } from "../../../src/server/acme-solver.js";
 import type { Certificate, IssuerResource, Secret } from "../../../src/engine/lib/api.js";
 import { MeshsignError } from "../../../src/errors/index.js";
 import { createAcmeIssuerFactory } from "../../../src/issuers/acme/index.js";
@@ -180,9 +181,12 @@ describe("ACME Orders and Challenges on the engine (in-memory ACME server)", () 
     const acme = new FakeAcme();
     const { store, engine } = await setup(acme, undefined, { http01ServedSignals: true });
     // The VA fetches 1.2 s after each accept: later than the fixed first look (0.5 s) would come.
-    acme.va = { delayMs: 1_200, fetch: (token, host) => engine.http01Lookup(token, host) };
+    // What `meshsign serve` wires: the solver listener's lookup from the store, which tells the engine what it served.
+    const tokens = watchHttp01Tokens(store, (token) => engine.noteHttp01Served(token));
+    acme.va = { delayMs: 1_200, fetch: tokens.lookup };
     await engine.start();
     await until(store, async () => (cond(await certOf(store), "Ready")?.status === "True" ? true : undefined), "Ready");
+    tokens.stop();
     // Two names: the Order reads each authorization once to make its Challenge, and each
     // Challenge reads its own once, after the VA's fetch; a look before it found it pending.
     expect(acme.counts.get("authorization")).toBe(4);
