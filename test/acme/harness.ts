@@ -24,6 +24,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { openssl } from "../lib/openssl.js";
+import { pebbleDeadlock } from "./pebble-deadlock.js";
 import { freePort } from "../lib/ports.js";
 
 /** The EAB key id and HMAC key of examples/acme-eab.yaml. */
@@ -55,6 +56,12 @@ export interface Pebble {
    * returns that dump (see pebble-deadlock.ts). Pebble is gone afterwards.
    */
   quitWithGoroutineDump(): Promise<string>;
+  /**
+   * Undefined while Pebble answers a request that reads its store (its management API's
+   * certificate status) within 5 s; otherwise why not, from its goroutines (Pebble is ended to
+   * read them): its own deadlock (pebble-deadlock.ts), or that it stopped answering.
+   */
+  whyStalled(): Promise<string | undefined>;
   /** Process ids of Pebble and pebble-challtestsrv (the benchmark reads their CPU time from /proc). */
   readonly pids: { readonly pebble: number; readonly challtestsrv: number };
   stop(): Promise<void>;
@@ -150,6 +157,20 @@ async function terminate(child: ChildProcess): Promise<void> {
 }
 
 const live = new Set<ChildProcess>();
+const livePebbles = new Set<Pebble>();
+
+/**
+ * Why each running Pebble of this process stopped answering, if one did (Pebble.whyStalled): the
+ * ACME suite prints it when a test fails (test/acme/stall-report.ts).
+ */
+export async function whyPebblesStalled(): Promise<string[]> {
+  const reasons: string[] = [];
+  for (const p of livePebbles) {
+    const why = await p.whyStalled();
+    if (why !== undefined) reasons.push(why);
+  }
+  return reasons;
+}
 process.once("exit", () => {
   for (const c of live) c.kill("SIGKILL");
 });
@@ -286,7 +307,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
 
-    return {
+    const handle: Pebble = {
       directoryUrl,
       tlsCaPem,
       async root(index = 0) {
@@ -320,12 +341,26 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         clearTimeout(timer);
         return pebbleOutput.slice(from).join("");
       },
+      async whyStalled() {
+        if (pebble.exitCode !== null || pebble.signalCode !== null) return undefined;
+        // Any answer will do (404: no such certificate); Pebble looks in its store first.
+        const answered = await get(`https://127.0.0.1:${mgmtPort}/cert-status-by-serial/1`, tlsCaPem).then(
+          () => true,
+          () => false,
+        );
+        if (answered) return undefined;
+        const why = pebbleDeadlock(await handle.quitWithGoroutineDump());
+        return why ?? "Pebble answered nothing in 5 s, and its goroutines show no deadlock of its own";
+      },
       pids: { pebble: pebble.pid as number, challtestsrv: chall.pid as number },
       stop: async () => {
+        livePebbles.delete(handle);
         pebble.kill("SIGCONT");
         await stop();
       },
     };
+    livePebbles.add(handle);
+    return handle;
   } catch (err) {
     await stop();
     throw err;

@@ -11,6 +11,7 @@ export default defineConfig({
     pool: "forks",
     fileParallelism: false,
     maxWorkers: 1,
-    setupFiles: ["reflect-metadata"],
+    // stall-report: a failed test says when Pebble itself stopped answering.
+    setupFiles: ["reflect-metadata", "test/acme/stall-report.ts"],
   },
 });
