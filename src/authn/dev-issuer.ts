@@ -1,10 +1,11 @@
 import type { KeyObject } from "node:crypto";
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { JSONWebKeySet, JWK } from "jose";
 import { MeshsignError } from "../errors/index.js";
 import { createFileExclusiveSync } from "../fsutil/index.js";
+import { generatePrivateKeyObjectSync } from "../pki/index.js";
 import { DEFAULT_TOKEN_AUDIENCES } from "./jwks-authenticator.js";
 import { isNamespaceName, isServiceAccountName } from "./lib/kubernetes-names.js";
 import type { Clock } from "./types.js";
@@ -103,7 +104,7 @@ export class DevTokenIssuer {
           `${jwksFile} exists but its key ${keyFile} is missing; remove ${jwksFile} to generate a new dev key`,
         );
       }
-      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const privateKey = generatePrivateKeyObjectSync("ec", { namedCurve: "P-256" });
       // Losing the race to another process starting at the same time is fine: its key is then loaded below.
       createFileExclusiveSync(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }) as string, 0o600);
     }

@@ -3,8 +3,8 @@
  * the trigger policies and rotationPolicy Never, and the Secret encodings
  * (PKCS#1 / SEC1 / PKCS#8).
  */
-import { type KeyObject, createHash, createPrivateKey, generateKeyPair, generateKeyPairSync } from "node:crypto";
-import { publicKeySpki } from "../pki/index.js";
+import { type KeyObject, createHash, createPrivateKey } from "node:crypto";
+import { generatePrivateKeyObject, generatePrivateKeyObjectSync, publicKeySpki } from "../pki/index.js";
 import type { KeyAlgorithm } from "./lib/spec.js";
 
 export interface KeySpec {
@@ -25,16 +25,14 @@ export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
   switch (spec.keyAlgorithm) {
     case "RSA":
       if (spec.keySize < 2048 || spec.keySize > 8192) return Promise.reject(new Error(`unsupported RSA key size ${spec.keySize}`));
-      return new Promise((resolve, reject) => {
-        generateKeyPair("rsa", { modulusLength: spec.keySize }, (err, _pub, priv) => (err ? reject(err) : resolve(priv)));
-      });
+      return generatePrivateKeyObject("rsa", { modulusLength: spec.keySize });
     case "ECDSA": {
       const namedCurve = CURVES[spec.keySize];
       if (namedCurve === undefined) return Promise.reject(new Error(`unsupported ECDSA key size ${spec.keySize}`));
-      return Promise.resolve(generateKeyPairSync("ec", { namedCurve }).privateKey);
+      return Promise.resolve(generatePrivateKeyObjectSync("ec", { namedCurve }));
     }
     case "Ed25519":
-      return Promise.resolve(generateKeyPairSync("ed25519").privateKey);
+      return Promise.resolve(generatePrivateKeyObjectSync("ed25519", {}));
   }
 }
 

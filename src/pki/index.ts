@@ -25,6 +25,8 @@ export {
   type CsrOptions,
   generateKey,
   generateKeySync,
+  generatePrivateKeyObject,
+  generatePrivateKeyObjectSync,
   type KeySpec,
   type PrivateKeyFormat,
   privateKeyFromPem,

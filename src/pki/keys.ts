@@ -48,6 +48,44 @@ export type KeySpec =
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
+/**
+ * Keys are generated as PKCS#8 DER and imported, so that the KeyObject handed out is the caller's
+ * alone. In Node.js 20 the KeyObjects a key generation job returns share the job's lock, and the
+ * job's destructor takes that lock; a synchronous job is destroyed by whichever garbage collection
+ * frees it, and that can run inside a KeyObject call that holds the lock while it allocates
+ * (`asymmetricKeyDetails` of an EC key): the thread then waits for good on a lock it holds itself,
+ * which is how a test process hung (gdb: GetEcKeyDetail, a GC, ~KeyGenJob, the same mutex owned by
+ * the waiting thread). An imported key has a lock of its own. It costs an encoding and an import
+ * per key (tens of microseconds for EC); no request path generates keys.
+ */
+const AS_DER = {
+  publicKeyEncoding: { type: "spki", format: "der" },
+  privateKeyEncoding: { type: "pkcs8", format: "der" },
+} as const;
+
+function importGenerated(der: Buffer): KeyObject {
+  return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+}
+
+/** node:crypto's generateKeyPairSync for `type` and `options`, returning a private KeyObject of its own (see AS_DER). */
+export function generatePrivateKeyObjectSync(
+  type: "rsa" | "ec" | "ed25519",
+  options: { modulusLength?: number; namedCurve?: string },
+): KeyObject {
+  // biome-ignore lint/suspicious/noExplicitAny: node's overloads do not accept a union of type names.
+  return importGenerated((generateKeyPairSync as any)(type, { ...options, ...AS_DER }).privateKey as Buffer);
+}
+
+/** generatePrivateKeyObjectSync in libuv's thread pool. */
+export async function generatePrivateKeyObject(
+  type: "rsa" | "ec" | "ed25519",
+  options: { modulusLength?: number; namedCurve?: string },
+): Promise<KeyObject> {
+  // biome-ignore lint/suspicious/noExplicitAny: see generatePrivateKeyObjectSync.
+  const { privateKey } = await (generateKeyPairAsync as any)(type, { ...options, ...AS_DER });
+  return importGenerated(privateKey as Buffer);
+}
+
 function keygenArgs(
   spec: KeySpec,
 ): ["rsa", { modulusLength: number }] | ["ec", { namedCurve: string }] | ["ed25519", Record<string, never>] {
@@ -70,16 +108,13 @@ function keygenArgs(
 /** Generates a private key off the main thread (RSA 4096 takes about a second). */
 export async function generateKey(spec: KeySpec): Promise<KeyObject> {
   const [type, opts] = keygenArgs(spec);
-  // biome-ignore lint/suspicious/noExplicitAny: node's overloads do not accept a union of type names.
-  const { privateKey } = await (generateKeyPairAsync as any)(type, opts);
-  return privateKey as KeyObject;
+  return generatePrivateKeyObject(type, opts);
 }
 
 /** Generates a private key synchronously (blocks: keep it off request paths). */
 export function generateKeySync(spec: KeySpec): KeyObject {
   const [type, opts] = keygenArgs(spec);
-  // biome-ignore lint/suspicious/noExplicitAny: see generateKey.
-  return (generateKeyPairSync as any)(type, opts).privateKey as KeyObject;
+  return generatePrivateKeyObjectSync(type, opts);
 }
 
 export type PrivateKeyFormat = "pkcs8" | "pkcs1" | "sec1";

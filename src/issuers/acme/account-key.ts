@@ -5,11 +5,9 @@
  * `status.acme.lastPrivateKeyHash` (base64 SHA-256 of the PKCS#1 DER; SEC1
  * DER for an EC key, which cert-manager does not accept but meshsign does).
  */
-import { createHash, createPrivateKey, generateKeyPair, type KeyObject } from "node:crypto";
-import { promisify } from "node:util";
+import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import { MeshsignError } from "../../errors/index.js";
-
-const generate = promisify(generateKeyPair);
+import { generatePrivateKeyObject } from "../../pki/index.js";
 
 /** Label cert-manager puts on the account key Secret it generates. */
 export const ACCOUNT_KEY_LABELS: Readonly<Record<string, string>> = {
@@ -27,8 +25,8 @@ export function parseAccountKey(pem: string, where: string): KeyObject {
 }
 
 export async function generateAccountKey(): Promise<{ key: KeyObject; pem: string }> {
-  const { privateKey } = await generate("rsa", { modulusLength: 2048 });
-  return { key: privateKey, pem: privateKey.export({ type: "pkcs1", format: "pem" }).toString() };
+  const key = await generatePrivateKeyObject("rsa", { modulusLength: 2048 });
+  return { key, pem: key.export({ type: "pkcs1", format: "pem" }).toString() };
 }
 
 export function accountKeyHash(key: KeyObject): string {
