@@ -5,7 +5,7 @@
  * node:crypto operations. Run: `node --import tsx bench/pki.ts`.
  */
 import "reflect-metadata";
-import { createPublicKey, generateKeyPairSync, sign, verify, webcrypto } from "node:crypto";
+import { createPublicKey, sign, verify, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { authorizeCsr, buildSvidTemplate, DEFAULT_CSR_POLICY } from "../src/authz/index.js";
 import {
@@ -19,6 +19,7 @@ import {
   signCertificate,
   signerFromCertificate,
 } from "../src/pki/index.js";
+import { keyPairSync } from "../test/lib/key-pair.js";
 
 const ID = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -110,8 +111,8 @@ await measure("@peculiar/x509 X509CertificateGenerator.create SVID leaf", () =>
 
 // The ceilings: bare node:crypto work one request needs.
 const data = Buffer.alloc(600, 7);
-const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
-const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const ec = keyPairSync("ec", { namedCurve: "P-256" });
+const rsa = keyPairSync("rsa", { modulusLength: 2048 });
 const ecSig = sign("sha256", data, ec.privateKey);
 const rsaSig = sign("sha256", data, rsa.privateKey);
 await measure("node:crypto ECDSA P-256 sign (KeyObject)", () => sign("sha256", data, ec.privateKey));

@@ -7,7 +7,7 @@
  * public key, verify the CSR signature (proof of possession), sign the leaf
  * with the ECDSA P-256 CA key.
  */
-import { createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
+import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { createLocalJWKSet, exportJWK, jwtVerify, SignJWT } from "jose";
 import {
   buildCsrDer,
@@ -18,6 +18,7 @@ import {
 } from "../../src/pki/index.js";
 import * as f from "../lib/format.js";
 import type { BenchCase, BenchContext, CaseReport } from "./types.js";
+import { keyPairSync } from "../../test/lib/key-pair.js";
 
 /** Each operation runs this long (after a short warm-up). */
 const RUN_MS = 700;
@@ -83,8 +84,8 @@ export const cryptoCeilingCase: BenchCase = {
         .setIssuedAt(now)
         .setExpirationTime(now + 3600)
         .sign(key);
-    const rsaToken = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const ecToken = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const rsaToken = keyPairSync("rsa", { modulusLength: 2048 });
+    const ecToken = keyPairSync("ec", { namedCurve: "P-256" });
     const jwks = createLocalJWKSet({
       keys: [{ ...(await exportJWK(rsaToken.publicKey)), kid: "bench", alg: "RS256", use: "sig" }],
     });

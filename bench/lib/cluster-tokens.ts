@@ -9,10 +9,11 @@
  * crypto-ceiling case), so the dev issuer would make every request pay a
  * cost real clusters do not.
  */
-import { generateKeyPairSync, type KeyObject, randomUUID } from "node:crypto";
+import { type KeyObject, randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from "jose";
+import { keyPairSync } from "../../test/lib/key-pair.js";
 
 /** kubeadm's default `--service-account-issuer`. */
 export const CLUSTER_TOKEN_ISSUER = "https://kubernetes.default.svc.cluster.local";
@@ -41,7 +42,7 @@ export class ClusterTokenSigner implements TokenMinter {
    */
   static async create(dir: string): Promise<ClusterTokenSigner> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const { privateKey, publicKey } = keyPairSync("rsa", { modulusLength: 2048 });
     const { kty, n, e } = await exportJWK(publicKey);
     const publicJwk: JWK = { kty, n, e };
     const kid = await calculateJwkThumbprint(publicJwk);

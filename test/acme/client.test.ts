@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -19,6 +18,7 @@ import { retryAfterMs } from "../../src/acme/lib/retry-after.js";
 import { parseProblem, problemError } from "../../src/acme/problems.js";
 import { isMeshsignError, type MeshsignError } from "../../src/errors/index.js";
 import { generateKeySync } from "../../src/pki/index.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const BASE = "https://acme.test";
 const DIRECTORY = {
@@ -418,17 +418,17 @@ describe("Retry-After", () => {
 
 describe("account keys", () => {
   it.each([
-    ["RSA 2048", "RS256", generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey],
-    ["EC P-256", "ES256", generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey],
-    ["EC P-384", "ES384", generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey],
+    ["RSA 2048", "RS256", keyPairSync("rsa", { modulusLength: 2048 }).privateKey],
+    ["EC P-256", "ES256", keyPairSync("ec", { namedCurve: "P-256" }).privateKey],
+    ["EC P-384", "ES384", keyPairSync("ec", { namedCurve: "P-384" }).privateKey],
   ])("signs with %s as %s", (_n, alg, key) => {
     expect(accountKeyAlgorithm(key)).toBe(alg);
   });
 
   it.each([
-    ["RSA 1024", generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey],
-    ["Ed25519", generateKeyPairSync("ed25519").privateKey],
-    ["a public key", generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey],
+    ["RSA 1024", keyPairSync("rsa", { modulusLength: 1024 }).privateKey],
+    ["Ed25519", keyPairSync("ed25519").privateKey],
+    ["a public key", keyPairSync("ec", { namedCurve: "P-256" }).publicKey],
   ])("refuses %s", (_n, key) => {
     expect(() => accountKeyAlgorithm(key)).toThrow(/account key/);
   });

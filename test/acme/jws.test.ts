@@ -1,13 +1,14 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, flattenedVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { accountKeyAlgorithm, keyAuthorization } from "../../src/acme/index.js";
 import { accountJwk, signRequest } from "../../src/acme/jws.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const keys: Array<[string, KeyObject]> = [
-  ["RS256", generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey],
-  ["ES256", generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey],
-  ["ES384", generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey],
+  ["RS256", keyPairSync("rsa", { modulusLength: 2048 }).privateKey],
+  ["ES256", keyPairSync("ec", { namedCurve: "P-256" }).privateKey],
+  ["ES384", keyPairSync("ec", { namedCurve: "P-384" }).privateKey],
 ];
 
 describe("ACME JWS", () => {

@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +14,7 @@ import {
 } from "../../src/authn/index.js";
 import { MeshsignError } from "../../src/errors/index.js";
 import { bearer, NOW_SECONDS } from "./helpers.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 let dataDir = "";
 const clock = () => NOW_SECONDS * 1000;
@@ -96,7 +96,7 @@ describe("DevTokenIssuer on disk", () => {
       () =>
         writeFile(
           path.join(dataDir, DEV_TOKEN_KEY_FILE),
-          generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
+          keyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
             type: "pkcs8",
             format: "pem",
           }),

@@ -1,4 +1,4 @@
-import { constants, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { constants, type KeyObject, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { CsrPolicy } from "../../src/authz/config.js";
 import { authorizeCsr, DEFAULT_CSR_POLICY, identitiesMatch } from "../../src/authz/index.js";
@@ -13,6 +13,7 @@ import {
   parseCsrDer,
 } from "../../src/pki/index.js";
 import type { KeyUsage } from "../../src/pki/template.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const ID = "spiffe://cluster.local/ns/default/sa/sleep";
 const keys = new Map<string, KeyObject>();
@@ -254,7 +255,7 @@ describe("authorizeCsr (istio-csr TestAuthRequest and reference §5)", () => {
     const outer = new DerReader(der, "ERR_CSR_DER").sequence("csr");
     const info = outer.raw(outer.next());
     const alg = outer.raw(outer.next());
-    const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    const other = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
     const csr = parseCsrDer(sequence(info, alg, bitString(sign("sha256", info, other))));
     expect(() => authorizeCsr({ csr, expectedIdentity: ID, policy: DEFAULT_CSR_POLICY })).toThrow(
       expect.objectContaining({ code: "ERR_CSR_SIGNATURE", detail: { rule: "signature-valid" } }),
@@ -283,7 +284,7 @@ describe("authorizeCsr (istio-csr TestAuthRequest and reference §5)", () => {
   });
 
   it("a 1024-bit RSA key is refused as weak", () => {
-    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey;
+    const weak = keyPairSync("rsa", { modulusLength: 1024 }).privateKey;
     expect(outcome({ uris: [ID] }, ID, DEFAULT_CSR_POLICY, weak)).toBe("ERR_CSR_KEY_WEAK key-allowed");
   });
 

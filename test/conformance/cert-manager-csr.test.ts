@@ -9,7 +9,7 @@
  * behaviour and says why in `differs`.
  */
 import { spawnSync } from "node:child_process";
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { validateResource } from "../../src/api/index.js";
@@ -31,6 +31,7 @@ import {
   signCertificate,
   signerFromCertificate,
 } from "../../src/pki/index.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const UPSTREAM = "cert-manager/cert-manager pkg/util/pki/csr_test.go";
 
@@ -93,7 +94,7 @@ const UPSTREAM_NAME_CONSTRAINTS = [
 
 // ---------------------------------------------------------------- helpers
 
-const rsa2048: KeyObject = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+const rsa2048: KeyObject = keyPairSync("rsa", { modulusLength: 2048 }).privateKey;
 
 function spec(s: Partial<Certificate["spec"]>): Certificate["spec"] {
   return { secretName: "s", issuerRef: { name: "i" }, ...s };
@@ -306,7 +307,7 @@ describe(`${UPSTREAM} TestSignCSRTemplate`, () => {
   // Upstream builds root -> int1 -> int2 -> leaf (ECDSA P-256) and signs each template with SignCSRTemplate;
   // meshsign's counterpart is the CA issuer given the same CA certificates (tls.crt) and key.
   const now = Date.now();
-  const ec = () => generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const ec = () => keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   const pemKey = (k: KeyObject) => k.export({ format: "pem", type: "pkcs8" }).toString();
   const template = (k: KeyObject, name: string, isCA: boolean): CertificateTemplate => ({
     publicKeySpki: publicKeySpki(k),
@@ -360,8 +361,8 @@ describe(`${UPSTREAM} TestSignCSRTemplate`, () => {
 describe(`${UPSTREAM} Test_SignCertificate_Signatures`, () => {
   // RSA 8192 takes 15 s or more to generate on a loaded 2-core machine: a test-only key is kept as a fixture.
   const rsa8192 = createPrivateKey(readFileSync(new URL("./fixtures/rsa-8192-test-only.key.pem", import.meta.url), "utf8"));
-  const rsa = (bits: number) => generateKeyPairSync("rsa", { modulusLength: bits }).privateKey;
-  const ecdsa = (curve: string) => generateKeyPairSync("ec", { namedCurve: curve }).privateKey;
+  const rsa = (bits: number) => keyPairSync("rsa", { modulusLength: bits }).privateKey;
+  const ecdsa = (curve: string) => keyPairSync("ec", { namedCurve: curve }).privateKey;
   const sha256Differs = "upstream picks SHA-384/SHA-512 for RSA keys of 3072 bits and more; meshsign signs with SHA-256 at every RSA size, as Istio's CA does";
   type Want = { kind: string; hash?: string; differs?: string } | RegExp;
   const cases: [string, () => KeyObject, Want][] = [
@@ -374,11 +375,11 @@ describe(`${UPSTREAM} Test_SignCertificate_Signatures`, () => {
     ["ECDSA P-256", () => ecdsa("P-256"), { kind: "ecdsa", hash: "sha256" }],
     ["ECDSA P-384", () => ecdsa("P-384"), { kind: "ecdsa", hash: "sha384" }],
     ["ECDSA P-521", () => ecdsa("P-521"), { kind: "ecdsa", hash: "sha512" }],
-    ["Ed25519", () => generateKeyPairSync("ed25519").privateKey, { kind: "ed25519" }],
+    ["Ed25519", () => keyPairSync("ed25519").privateKey, { kind: "ed25519" }],
   ];
   it.each(cases)("%s", (_name, signerKey, want) => {
     // As upstream: a template named CN=abc123 with an Ed25519 leaf key, signed by the key under test.
-    const leaf = generateKeyPairSync("ed25519").privateKey;
+    const leaf = keyPairSync("ed25519").privateKey;
     const template: CertificateTemplate = {
       publicKeySpki: publicKeySpki(leaf),
       subject: [[{ type: CN, value: "abc123" }]],

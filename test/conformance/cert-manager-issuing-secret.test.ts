@@ -8,7 +8,7 @@
  * so each case asserts the Secret that results: upstream's applied fields plus what the server keeps.
  * Where meshsign deliberately differs, the case asserts meshsign's behaviour and says why.
  */
-import { createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { validateResource } from "../../src/api/index.js";
 import { CERTIFICATES, CLUSTER_ISSUERS, SECRETS } from "../../src/api/types.js";
@@ -21,6 +21,7 @@ import { type CertificateTemplate, encodePem, selfSignedSigner, signCertificate 
 import { MemoryStore } from "../../src/store/memory/index.js";
 import type { KubeObject, ResourceType } from "../../src/store/types.js";
 import { FakeClock, fixedRandom } from "../engine/lib/fake-clock.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const NS = "default-unit-test-ns"; // gen.DefaultTestNamespace
 const T0 = Date.parse("2026-03-01T00:00:00Z");
@@ -58,7 +59,7 @@ const withSecretTemplate = () => baseCert({ secretTemplate: { annotations: { tem
 
 beforeAll(() => {
   // testcrypto.MustCreateCryptoBundle: the spec's default key (RSA 2048, PKCS#1) and a certificate for example.com.
-  const key = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  const key = keyPairSync("rsa", { modulusLength: 2048 }).privateKey;
   privateKeyBytes = key.export({ format: "pem", type: "pkcs1" }).toString();
   tlsDerContent = key.export({ format: "der", type: "pkcs1" }).toString("base64");
   const template: CertificateTemplate = {

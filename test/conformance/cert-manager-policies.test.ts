@@ -27,7 +27,7 @@ import {
   request,
   secret,
 } from "./lib/cm-testcrypto.js";
-import { generateKeyPairSync } from "node:crypto";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const T0 = Date.parse("2026-03-01T00:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -146,7 +146,7 @@ beforeAll(() => {
     }),
     "trigger issuance as private key properties do not meet the requested properties": () => {
       // A 521 bit EC private key (PKCS#8), which is not the type of key configured in the Certificate.
-      const pk = generateKeyPairSync("ec", { namedCurve: "P-521" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+      const pk = keyPairSync("ec", { namedCurve: "P-521" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
       return {
         certificate: certificate({ secretName: "something" }),
         secret: secret({ data: { "tls.key": pk, "tls.crt": exampleCert(pk) } }),
@@ -359,7 +359,7 @@ describe("checks_test.go Test_SecretSecretTemplateMismatch", () => {
   let key: string;
   let certPem: string;
   beforeAll(() => {
-    key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    key = keyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
   });
   type Tmpl = { annotations?: Record<string, string>; labels?: Record<string, string> } | undefined;
@@ -453,7 +453,7 @@ describe("checks_test.go Test_SecretSecretTemplateManagedFieldsMismatch", () => 
   let certPem: string;
   let key: string;
   beforeAll(() => {
-    key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    key = keyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
   });
   type Tmpl = { annotations?: Record<string, string>; labels?: Record<string, string> } | undefined;
@@ -541,7 +541,7 @@ describe("checks_test.go Test_SecretOwnerReferenceManagedFieldMismatch and Test_
   let certPem: string;
   let key: string;
   beforeAll(() => {
-    key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    key = keyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
   });
   it.each(cases)("%s", (_name, ownerReferences, _upstreamViolation) => {
@@ -620,7 +620,7 @@ describe("checks_test.go Test_SecretManagedLabelsAndAnnotationsManagedFieldsMism
     expect(readSecretContents(s)?.cert).toBeUndefined();
   });
   it("if cert-manager annotations are present with certificate data, should return false", () => {
-    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const key = keyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     const certPem = mustCreateCert(key, { commonName: "cert-manager" }, T0);
     const crt = certificate({ commonName: "cert-manager", privateKey: { algorithm: "ECDSA" } }, undefined, "test-certificate");
     const spec = resolveSpec(crt.spec);

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { JsonValue } from "@bufbuild/protobuf";
@@ -28,6 +28,7 @@ import {
   unsignedToken,
 } from "../lib/tokens.js";
 import { leafFacts, subjectKeyIdOf } from "../lib/x509.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 /*
  * CreateCertificate end to end in one process: the real CSR stack (data dir,
@@ -455,7 +456,7 @@ const MALFORMED: BadCase[] = [
   },
   {
     name: "an RSA-1024 CSR",
-    request: () => withToken(csr({}, generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey)),
+    request: () => withToken(csr({}, keyPairSync("rsa", { modulusLength: 1024 }).privateKey)),
     code: status.INVALID_ARGUMENT,
     message: /key-allowed: RSA keys must have at least 2048 bits/,
   },
@@ -851,7 +852,7 @@ describe("hostile input (property tests over the wire)", () => {
 
 describe("standalone in earnest: dev issuer off, tokens verified against a JWKS file", () => {
   const ISSUER = "https://issuer.example.test";
-  const signingKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const signingKey = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   let earnest: InProcessServer;
   let jwksDir: TempDir;
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { CERTIFICATES, CLUSTER_ISSUERS, SECRETS } from "../../src/api/types.js";
 import { Engine } from "../../src/engine/engine.js";
@@ -7,6 +7,7 @@ import { type CertificateTemplate, encodePem, selfSignedSigner, signCertificate 
 import { MemoryStore } from "../../src/store/memory/index.js";
 import { certificate, clusterIssuer, decode } from "./lib/builders.js";
 import { FakeClock, fixedRandom } from "./lib/fake-clock.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const START = Date.parse("2026-01-01T00:00:00Z");
 const DAY = 24 * 3_600_000;
@@ -14,7 +15,7 @@ const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 /** A Secret made outside cert-manager and meshsign: a key and certificate, no cert-manager.io annotations. */
 function handMadeSecret(dnsNames: string[]): Secret {
-  const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const key = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   const template: CertificateTemplate = {
     publicKeySpki: createPublicKey(key).export({ format: "der", type: "spki" }),
     dnsNames,

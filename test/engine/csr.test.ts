@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,14 +13,15 @@ import { SelfSignedIssuer } from "../../src/issuers/selfsigned/selfsigned-issuer
 import { buildCsr as buildPkcs10, encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
 import { certificate } from "./lib/builders.js";
 import { tempDirs } from "../lib/temp-dir.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 /** Scratch directories of this file, removed after its tests. */
 const tempDir = tempDirs();
 
 const keys: Record<string, KeyObject> = {
-  "RSA 2048": generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
-  "ECDSA P-384": generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey,
-  Ed25519: generateKeyPairSync("ed25519").privateKey,
+  "RSA 2048": keyPairSync("rsa", { modulusLength: 2048 }).privateKey,
+  "ECDSA P-384": keyPairSync("ec", { namedCurve: "P-384" }).privateKey,
+  Ed25519: keyPairSync("ed25519").privateKey,
 };
 
 function requestFor(cert: Certificate, csrPem: string): CertificateRequest {

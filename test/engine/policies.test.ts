@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCsr } from "../../src/engine/csr.js";
 import type { Certificate, CertificateRequest, Secret } from "../../src/engine/lib/api.js";
@@ -7,6 +7,7 @@ import { parseCsr } from "../../src/engine/csr.js";
 import { evaluate, type PolicyInput, READINESS_CHAIN, readSecretContents, TRIGGER_CHAIN } from "../../src/engine/policies.js";
 import { type CertificateTemplate, encodePem, selfSignedSigner, signCertificate } from "../../src/pki/index.js";
 import { certificate } from "./lib/builders.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const T0 = Date.parse("2026-03-01T00:00:00Z");
 const H = 3_600_000;
@@ -20,8 +21,8 @@ let csrPem: string;
 const base = (): Certificate => ({ ...certificate("web", "apps", { dnsNames: ["web.example.com"], privateKey: { algorithm: "ECDSA", size: 256 } }), metadata: { name: "web", namespace: "apps", uid: "u1" }, status: { revision: 1 } });
 
 beforeAll(async () => {
-  key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-  otherKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  key = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  otherKey = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   const template: CertificateTemplate = { publicKeySpki: createPublicKey(key).export({ format: "der", type: "spki" }), isCA: false, keyUsage: ["digitalSignature"], extKeyUsage: [], dnsNames: ["web.example.com"], notBefore: new Date(T0), notAfter: new Date(T0 + 3 * H) };
   certPem = encodePem("CERTIFICATE", signCertificate(template, selfSignedSigner(template, key)));
   const c = base();

@@ -3,12 +3,13 @@
  * privateKeySecretRef or generated, registration, status.acme, Ready reasons,
  * against the in-memory ACME server of the engine tests.
  */
-import { createHash, createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { createHash, createPrivateKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { MeshsignError } from "../../src/errors/index.js";
 import { accountKeyHash, createAcmeIssuerFactory } from "../../src/issuers/acme/index.js";
 import type { IssuerBuildContext } from "../../src/issuers/registry.js";
 import { FakeAcme } from "../engine/acme/fake-acme.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 function context(
   secrets: Record<string, Record<string, string>>,
@@ -68,7 +69,7 @@ describe("ACME issuer build", () => {
 
   it("uses the key already in the Secret (EC too) and never writes it", async () => {
     const acme = new FakeAcme();
-    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    const key = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
     const ctx = context({ account: { "tls.key": key.export({ type: "pkcs8", format: "pem" }).toString() } });
     const built = await createAcmeIssuerFactory({ transport: acme.transport })(spec(acme), ctx);
     expect(ctx.created).toEqual({});

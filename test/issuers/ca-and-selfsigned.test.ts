@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
+import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import { encodePem, selfSignedSigner, signCertificate, signerFromCertificate } f
 import type { CertificateTemplate } from "../../src/pki/template.js";
 import { isMeshsignError } from "../../src/errors/index.js";
 import { tempDirs } from "../lib/temp-dir.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 /** Scratch directories of this file, removed after its tests. */
 const tempDir = tempDirs();
@@ -33,9 +34,9 @@ function leafTemplate(k: KeyObject, hours = 1): CertificateTemplate {
 }
 
 describe("CaIssuer", () => {
-  const rootKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-  const interKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
-  const leafKey = generateKeyPairSync("ed25519").privateKey;
+  const rootKey = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const interKey = keyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  const leafKey = keyPairSync("ed25519").privateKey;
 
   it.each([
     ["on libuv's thread pool (the default)", {}],
@@ -134,7 +135,7 @@ describe("CaIssuer", () => {
 
 describe("SelfSignedIssuer", () => {
   it("signs with the request's own key, so ca equals the leaf", async () => {
-    const k = generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey;
+    const k = keyPairSync("ec", { namedCurve: "P-384" }).privateKey;
     const r = await new SelfSignedIssuer().sign({ requestId: "a", csrPem: "", template: { ...leafTemplate(k), subject: [[{ type: "2.5.4.3", value: "self" }]] }, privateKeyPem: pem(k) });
     if (r.status !== "issued") throw new Error("expected issued");
     expect(r.ca).toBe(r.chain[0]);
@@ -144,16 +145,16 @@ describe("SelfSignedIssuer", () => {
 
   it.each([
     ["no private key", undefined],
-    ["a private key that does not match the request", pem(generateKeyPairSync("ed25519").privateKey)],
+    ["a private key that does not match the request", pem(keyPairSync("ed25519").privateKey)],
   ])("refuses a request with %s", async (_name, keyPem) => {
-    const k = generateKeyPairSync("ed25519").privateKey;
+    const k = keyPairSync("ed25519").privateKey;
     await expect(new SelfSignedIssuer().sign({ requestId: "a", csrPem: "", template: leafTemplate(k), ...(keyPem ? { privateKeyPem: keyPem } : {}) })).rejects.toSatisfy((e) => isMeshsignError(e, "ERR_SIGNING_FAILED"));
   });
 });
 
 describe("the template reaches the certificate unchanged", () => {
-  const caKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
-  const leafKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  const caKey = keyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  const leafKey = keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
   const O = "2.5.4.10";
   const CN = "2.5.4.3";
   const cases: [string, Partial<CertificateTemplate>, { subject: string; san: string[]; critical: boolean }][] = [

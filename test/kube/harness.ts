@@ -11,7 +11,7 @@
  * `${MESHSIGN_CACHE:-$HOME/.cache/meshsign}/bin`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
@@ -21,6 +21,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { issueLeaf, makeCa } from "../lib/openssl-ca.js";
 import { freePort } from "../lib/ports.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 /** The issuer kube-apiserver puts in service-account tokens. */
 export const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
@@ -106,7 +107,7 @@ export async function startKubeApiServer(options: StartOptions = {}): Promise<Ku
     await waitFor("etcd", etcd, path.join(dir, "etcd.log"), () => httpOk(`${etcdUrl}/health`));
 
     // One key pair signs and verifies service-account tokens.
-    const saKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const saKey = keyPairSync("rsa", { modulusLength: 2048 });
     const saPrivatePath = path.join(dir, "sa.key");
     const saPublicPath = path.join(dir, "sa.pub");
     await writeFile(saPrivatePath, saKey.privateKey.export({ type: "pkcs8", format: "pem" }), {

@@ -1,8 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { type JWTPayload, SignJWT } from "jose";
 import { DEV_TOKEN_ISSUER, DEV_TOKEN_KEY_FILE } from "../../src/authn/index.js";
+import { keyPairSync } from "./key-pair.js";
 
 /**
  * Builders of hostile and near-miss service-account tokens. Each starts from
@@ -45,7 +46,7 @@ export function signEs256(
 
 /** A fresh ES256 key nobody trusts. */
 export function strangerKey(): KeyObject {
-  return generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+  return keyPairSync("ec", { namedCurve: "P-256" }).privateKey;
 }
 
 /** `alg: none`: header.payload. with an empty signature. */

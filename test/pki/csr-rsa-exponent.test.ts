@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign } from "node:crypto";
+import { sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
 import { MAX_RSA_PUBLIC_EXPONENT, parseCsrDer } from "../../src/pki/csr.js";
@@ -12,6 +12,7 @@ import {
   unsignedInteger,
 } from "../../src/pki/der/writer.js";
 import { buildCsrDer } from "../../src/pki/keys.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 /*
  * RSA public exponents: meshsign accepts what Go's crypto/rsa accepts (odd,
@@ -21,7 +22,7 @@ import { buildCsrDer } from "../../src/pki/keys.js";
 
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
-const modulusKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const modulusKey = keyPairSync("rsa", { modulusLength: 2048 });
 const modulus = Buffer.from(modulusKey.publicKey.export({ format: "jwk" }).n as string, "base64url");
 
 /** A CSR whose SPKI carries `exponent` (the signature is made with the real key, so only the exponent is off). */
@@ -56,7 +57,7 @@ describe("an RSA CSR's public exponent", () => {
     { name: "3", e: 3 },
     { name: "2^31-1 (Go's largest)", e: 2 ** 31 - 1 },
   ])("is accepted, with a key Node generated: $name", ({ e }) => {
-    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, publicExponent: e });
+    const { privateKey } = keyPairSync("rsa", { modulusLength: 2048, publicExponent: e });
     const parsed = parseCsrDer(buildCsrDer(privateKey));
     expect(parsed.keyAlgorithm).toEqual({ type: "rsa", bits: 2048 });
     expect(parsed.publicKey.asymmetricKeyDetails?.publicExponent).toBe(BigInt(e));

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createPublicKey, generateKeyPairSync, sign, type webcrypto } from "node:crypto";
+import { createPublicKey, sign, type webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import { bitString, constructed, oid, sequence, smallInteger } from "../../src/p
 import { buildCsr, buildCsrDer, privateKeyToPem } from "../../src/pki/keys.js";
 import { decodePemAll, encodePem } from "../../src/pki/pem.js";
 import { KEY_SPECS, key, openssl, TempDir } from "./helpers.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
@@ -470,7 +471,7 @@ describe("strict DER and proof of possession", () => {
   });
 
   it("an RSA key pair from node signs a CSR with PKCS#1 v1.5 SHA-256 by default", () => {
-    const { privateKey: rsa } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const { privateKey: rsa } = keyPairSync("rsa", { modulusLength: 2048 });
     const csr = parseCsr(buildCsr(rsa, { uris: [SPIFFE] }));
     expect(csr.signatureAlgorithm).toEqual({ kind: "rsa-pkcs1", hash: "sha256" });
     expect(csr.verifySignature()).toBe(true);

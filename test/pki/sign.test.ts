@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createHash, createPublicKey, generateKeyPairSync, X509Certificate as NodeX509 } from "node:crypto";
+import { createHash, createPublicKey, X509Certificate as NodeX509 } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
 import { isMeshsignError } from "../../src/errors/index.js";
@@ -25,6 +25,7 @@ import {
   svidTemplate,
   TempDir,
 } from "./helpers.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
@@ -374,7 +375,7 @@ describe("template and signer validation", () => {
 
   it("a key of an unsupported type (Ed448) cannot sign", () => {
     // Outside KeySpec on purpose: meshsign must refuse to sign with it.
-    const ed448 = generateKeyPairSync("ed448").privateKey;
+    const ed448 = keyPairSync("ed448").privateKey;
     expectSigningError(() =>
       signCertificate(base(), { privateKey: ed448, issuerName: root.signer.issuerName }),
     );

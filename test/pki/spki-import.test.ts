@@ -1,7 +1,7 @@
-import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DerReader } from "../../src/pki/der/reader.js";
 import { importSpki, readSpki } from "../../src/pki/lib/algorithms.js";
+import { keyPairSync } from "../lib/key-pair.js";
 
 /*
  * importSpki takes the JWK path for some key types and OpenSSL's DER decoder
@@ -12,7 +12,7 @@ import { importSpki, readSpki } from "../../src/pki/lib/algorithms.js";
 type Curve = "P-256" | "P-384" | "P-521";
 
 function spkiOf(curve: Curve): Uint8Array {
-  const { publicKey } = generateKeyPairSync("ec", { namedCurve: curve });
+  const { publicKey } = keyPairSync("ec", { namedCurve: curve });
   return new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
 }
 

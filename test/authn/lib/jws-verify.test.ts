@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign as nodeSign } from "node:crypto";
+import { sign as nodeSign } from "node:crypto";
 import fc from "fast-check";
 import type { JSONWebKeySet, JWK, JWTPayload } from "jose";
 import { CompactSign, createLocalJWKSet, errors, FlattenedSign, jwtVerify, SignJWT } from "jose";
@@ -10,6 +10,7 @@ import { checkJwtClaims, type JwtClaimsPolicy } from "../../../src/authn/lib/jwt
 import { isMeshsignError } from "../../../src/errors/index.js";
 import type { TestKey } from "../helpers.js";
 import { base64url, ISSUER, kubeClaims, makeKey, NOW_SECONDS, sign } from "../helpers.js";
+import { keyPairSync } from "../../lib/key-pair.js";
 
 /**
  * Differential tests: the node:crypto verifier (CompactJwsVerifier +
@@ -340,7 +341,7 @@ describe("CompactJwsVerifier against jose", () => {
   });
 
   it("refuses an RS256 token from a key shorter than 2048 bits, as jose does", async () => {
-    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    const { privateKey, publicKey } = keyPairSync("rsa", { modulusLength: 1024 });
     const small = { keys: [{ ...(publicKey.export({ format: "jwk" }) as JWK), kid: "small" }] };
     // jose will not sign with such a key either, so node:crypto does.
     const input = `${base64url(JSON.stringify({ alg: "RS256", kid: "small" }))}.${base64url(JSON.stringify(kubeClaims()))}`;

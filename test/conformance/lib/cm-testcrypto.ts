@@ -4,12 +4,13 @@
  * MustGenerateCSRImpl), made with meshsign's own encoders so the translated
  * tables feed the same inputs to meshsign's functions.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { buildCsr, parseCsr } from "../../../src/engine/csr.js";
 import type { Certificate, CertificateRequest, CertificateSpec, Secret } from "../../../src/engine/lib/api.js";
 import { resolveSpec } from "../../../src/engine/lib/spec.js";
 import { type PolicyInput, readSecretContents } from "../../../src/engine/policies.js";
 import { type CertificateTemplate, encodePem, NameOid, selfSignedSigner, signCertificate } from "../../../src/pki/index.js";
+import { keyPairSync } from "../../lib/key-pair.js";
 
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
@@ -18,7 +19,7 @@ export const NINETY_DAYS = 90 * 24 * HOUR;
 
 /** `testcrypto.MustCreatePEMPrivateKey`: an RSA 2048 key, PKCS#1 PEM. */
 export function mustCreatePEMPrivateKey(): string {
-  return generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs1" }).toString();
+  return keyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs1" }).toString();
 }
 
 /** `testcrypto.MustCreateCertWithNotBeforeAfter`: a self-signed certificate for the spec's CN and SANs. */

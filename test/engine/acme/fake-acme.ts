@@ -10,7 +10,6 @@
  * rate limited with a Retry-After. It does not verify JWS
  * signatures: the client's JWS is tested against Pebble.
  */
-import { generateKeyPairSync } from "node:crypto";
 import type { Transport } from "../../../src/acme/index.js";
 import { MeshsignError } from "../../../src/errors/index.js";
 import type { CertificateTemplate } from "../../../src/pki/index.js";
@@ -23,6 +22,7 @@ import {
   signCertificate,
   signerFromCertificate,
 } from "../../../src/pki/index.js";
+import { keyPairSync } from "../../lib/key-pair.js";
 
 const BASE = "https://acme.test";
 
@@ -94,7 +94,7 @@ export class FakeAcme {
   #accounts = 0;
 
   constructor() {
-    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const { privateKey } = keyPairSync("ec", { namedCurve: "P-256" });
     const now = Date.now();
     const template: CertificateTemplate = {
       publicKeySpki: publicKeySpki(privateKey),

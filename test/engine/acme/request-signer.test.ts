@@ -1,4 +1,4 @@
-import { constants, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { constants, type KeyObject, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CERTIFICATE_REQUESTS, type CertificateRequest } from "../../../src/api/types.js";
 import { AcmeRequestSigner } from "../../../src/engine/acme/request-signer.js";
@@ -8,6 +8,7 @@ import { bitString, explicit, oid, sequence, smallInteger } from "../../../src/p
 import { buildCsrDer } from "../../../src/pki/keys.js";
 import type { CertificateTemplate } from "../../../src/pki/template.js";
 import { MemoryStore } from "../../../src/store/memory/index.js";
+import { keyPairSync } from "../../lib/key-pair.js";
 
 /** A CSR for `dnsNames`, genuinely signed by `key` with RSASSA-PSS, SHA-256 and a `saltLength`-byte salt. */
 function pssCsrPem(key: KeyObject, dnsNames: string[], saltLength: number): string {
@@ -30,7 +31,7 @@ function pssCsrPem(key: KeyObject, dnsNames: string[], saltLength: number): stri
 describe("the ACME request signer", () => {
   it("fails a request whose CSR is signed with RSASSA-PSS parameters Go refuses, saying which, as CreateCertificate does", async () => {
     const store = new MemoryStore();
-    const key = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const key = keyPairSync("rsa", { modulusLength: 2048 }).privateKey;
     const csrPem = pssCsrPem(key, ["shop.example.com"], 20);
     const cr: CertificateRequest = {
       apiVersion: "cert-manager.io/v1",
