@@ -10,7 +10,7 @@ import {
 /**
  * meshsign generates keys only through src/pki/keys.ts, which hands out a KeyObject that does not
  * share its lock with node:crypto's generation job (in Node.js 20 a garbage collection freeing the
- * job inside a KeyObject call that holds that lock hangs the thread for good; see AS_DER there).
+ * job inside a KeyObject call that holds that lock hangs the thread for good; see AS_JWK there).
  */
 const SRC = path.resolve(import.meta.dirname, "../../src");
 const ALLOWED = "pki/keys.ts";
